@@ -1,0 +1,35 @@
+from setuptools import find_packages, setup
+
+VERSION = "0.1.0"  # keep in step with source_stripe_proxy.__version__ and metadata.yaml
+
+setup(
+    name="source-stripe-proxy",
+    version=VERSION,
+    description="Airbyte source, destination and action tool for Stripe, direct or through the PinkConnect and Paragon proxies.",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    license="MIT",
+    python_requires=">=3.10,<3.14",
+    packages=find_packages(include=["source_stripe_proxy", "source_stripe_proxy.*"]),
+    package_data={"source_stripe_proxy": ["*.yaml", "schemas/*.json", "generated/*.json"]},
+    install_requires=[
+        "airbyte-cdk>=7.39.1,<8",
+        "requests>=2.31",
+        "jsonschema>=4.17",
+        "orjson>=3.9",
+    ],
+    extras_require={
+        "tests": [
+            "pytest>=8",
+            "requests-mock>=1.12",
+            "localstripe>=1.15.10",
+            "hypothesis>=6.100",
+            "pytest-timeout>=2.3",
+        ],
+    },
+    entry_points={
+        "console_scripts": [
+            "source-stripe-proxy=source_stripe_proxy.run:run_source",
+        ],
+    },
+)

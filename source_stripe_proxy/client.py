@@ -1,0 +1,318 @@
+"""The one HTTP client. The source, the destination and the actions all call Stripe here.
+
+It owns: the connection mode's URL and auth header, Stripe's form encoding, the shared
+request budget, retries (429, 5xx, network errors, truncated bodies; honouring
+``Retry-After`` and ``Stripe-Should-Retry``), and turning error bodies into typed errors.
+
+Why not the CDK's ``HttpClient``? It is built around ``HttpStream`` and its caching;
+we need idempotency keys, form bodies, typed Stripe errors and one budget shared by
+three faces, so a small requests-based client is clearer.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import re
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, Iterator, Mapping, Optional
+
+import orjson
+import requests
+from requests.adapters import HTTPAdapter
+
+from source_stripe_proxy import __version__
+from source_stripe_proxy.budget import RequestBudget
+from source_stripe_proxy.errors import ConfigError, StripeAPIError, StripeProxyError, TransientError, error_class_for
+from source_stripe_proxy.forms import encode_form
+from source_stripe_proxy.settings import MAX_PAGE_SIZE, ConnectionSettings
+
+logger = logging.getLogger("airbyte.source_stripe_proxy")
+
+RETRYABLE_STATUSES = {409, 429, 500, 502, 503, 504}  # 409: Stripe's lock_timeout conflicts
+MAX_RETRY_AFTER_SECONDS = 60.0
+MAX_BACKOFF_SECONDS = 30.0
+# Stripe echoes a masked key in some messages; scrub anything key-shaped all the same.
+_KEY_PATTERN = re.compile(r"\b(?:sk|rk|pk)_(?:test|live)_[A-Za-z0-9*]+")
+_PROXY_NAMES = {"paragon": "Paragon proxy", "pinkconnect": "PinkConnect proxy", "api_key": "Stripe"}
+_TOKEN_FIELDS = {"paragon": "credentials.user_token", "pinkconnect": "credentials.token", "api_key": "credentials.api_key"}
+
+
+@dataclass(frozen=True)
+class ApiResponse:
+    status: int
+    data: Any
+    headers: Mapping[str, str]
+
+    @property
+    def idempotent_replayed(self) -> bool:
+        return self.headers.get("Idempotent-Replayed", "").lower() == "true"
+
+
+class StripeClient:
+    def __init__(
+        self,
+        settings: ConnectionSettings,
+        *,
+        budget: Optional[RequestBudget] = None,
+        session: Optional[requests.Session] = None,
+        backoff_base_seconds: float = 0.5,
+        sleep: Callable[[float], None] = time.sleep,
+        pool_size: int = 16,
+    ):
+        self.settings = settings
+        self.budget = budget or RequestBudget(settings.requests_per_second)
+        self._session = session or _new_session(pool_size)
+        self._headers = {**settings.headers(), "User-Agent": f"source-stripe-proxy/{__version__}"}
+        self._backoff_base = backoff_base_seconds
+        self._sleep = sleep
+        self._stats_lock = threading.Lock()
+        self.request_count = 0
+        self.retry_count = 0
+
+    # -- public API -------------------------------------------------------------------
+
+    def get(self, path: str, params: Optional[Mapping[str, Any]] = None, **kwargs: Any) -> Any:
+        return self.send("GET", path, params=params, **kwargs).data
+
+    def post(self, path: str, data: Optional[Mapping[str, Any]] = None, **kwargs: Any) -> Any:
+        return self.send("POST", path, data=data, **kwargs).data
+
+    def delete(self, path: str, **kwargs: Any) -> Any:
+        return self.send("DELETE", path, **kwargs).data
+
+    def send(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Optional[Mapping[str, Any]] = None,
+        data: Optional[Mapping[str, Any]] = None,
+        idempotency_key: Optional[str] = None,
+        account_id: Optional[str] = None,
+    ) -> ApiResponse:
+        """One logical call, retried as needed. ``path`` starts with ``/v1/``."""
+        if not path.startswith("/v1/"):
+            raise ValueError(f"Stripe paths start with /v1/, got {path!r}")
+        headers = dict(self._headers)
+        if account_id:
+            headers["Stripe-Account"] = account_id
+        body = None
+        if method == "POST":
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+            body = encode_form(data or {})
+            # A retried POST without a key could create twice; Stripe dedupes on this key.
+            headers["Idempotency-Key"] = idempotency_key or str(uuid.uuid4())
+        elif idempotency_key:
+            headers["Idempotency-Key"] = idempotency_key
+        query = encode_form(params) if params else None
+        return self._send_with_retries(method, path, self.settings.base_url + path, query, body, headers)
+
+    def list_pages(
+        self,
+        path: str,
+        params: Optional[Mapping[str, Any]] = None,
+        *,
+        page_size: int = MAX_PAGE_SIZE,
+        account_id: Optional[str] = None,
+    ) -> Iterator[Mapping[str, Any]]:
+        """Yield each list page, following ``starting_after`` until ``has_more`` is false."""
+        query: Dict[str, Any] = dict(params or {})
+        query["limit"] = page_size
+        while True:
+            page = self.send("GET", path, params=query, account_id=account_id).data
+            objects = page.get("data") if isinstance(page, Mapping) else None
+            if not isinstance(objects, list):
+                raise StripeProxyError(f"GET {path} did not return a Stripe list object (no 'data' array).")
+            yield page
+            if not page.get("has_more") or not objects:
+                return
+            last_id = objects[-1].get("id")
+            if not last_id or last_id == query.get("starting_after"):
+                raise StripeProxyError(f"GET {path} claims more pages but the cursor did not advance.")
+            query["starting_after"] = last_id
+
+    def list_objects(self, path: str, params: Optional[Mapping[str, Any]] = None, **kwargs: Any) -> Iterator[Mapping[str, Any]]:
+        for page in self.list_pages(path, params, **kwargs):
+            yield from page["data"]
+
+    # -- internals --------------------------------------------------------------------
+
+    def _send_with_retries(self, method, path, url, query, body, headers) -> ApiResponse:
+        attempt = 0
+        while True:
+            self.budget.acquire()
+            self._count(retry=attempt > 0)
+            started = time.monotonic()
+            try:
+                response = self._session.request(
+                    method, url, params=query, data=body, headers=headers, timeout=self.settings.timeout_seconds
+                )
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                failure, status, retry_after, error = type(exc).__name__, None, None, None
+            else:
+                status = response.status_code
+                logger.debug("%s %s -> %s in %.3fs", method, path, status, time.monotonic() - started)
+                if status < 400:
+                    try:
+                        return ApiResponse(status, orjson.loads(response.content), response.headers)
+                    except orjson.JSONDecodeError:
+                        # A cut-off body is a transport fault; the request is safe to repeat.
+                        failure, retry_after, error = "an incomplete JSON body", None, None
+                else:
+                    error = self._error_from(response, method, path)
+                    if not _should_retry(response):
+                        raise error
+                    failure, retry_after = f"HTTP {status}", _retry_after_seconds(response)
+            attempt += 1
+            if attempt > self.settings.max_retries:
+                if error is not None:
+                    raise error
+                raise TransientError(
+                    f"{method} {path} failed after {attempt} attempts through {_PROXY_NAMES[self.settings.mode]}: "
+                    f"{failure}. This usually heals; retry the sync later."
+                )
+            delay = retry_after if retry_after is not None else self._backoff(attempt)
+            logger.info("%s %s: %s; retry %d/%d in %.2fs", method, path, failure, attempt, self.settings.max_retries, delay)
+            if status == 429:
+                self.budget.pause(delay)  # every worker waits, not only this one
+            else:
+                self._sleep(delay)
+
+    def _backoff(self, attempt: int) -> float:
+        delay = min(MAX_BACKOFF_SECONDS, self._backoff_base * (2 ** (attempt - 1)))
+        return delay * random.uniform(0.5, 1.0)
+
+    def _count(self, retry: bool) -> None:
+        with self._stats_lock:
+            self.request_count += 1
+            if retry:
+                self.retry_count += 1
+
+    def _error_from(self, response: requests.Response, method: str, path: str) -> StripeAPIError:
+        status = response.status_code
+        body = _json_or_none(response)
+        stripe_error = body.get("error") if isinstance(body, Mapping) else None
+        request_id = response.headers.get("Request-Id")
+        mode = self.settings.mode
+        where = f"{method} {path}"
+        if isinstance(stripe_error, Mapping):
+            fields = {k: stripe_error.get(k) for k in ("type", "code", "param", "message")}
+            stripe_message = self._scrub(str(fields["message"] or ""))
+            if status == 401:
+                message = _auth_message(mode, stripe_side=True)
+            elif status == 403:
+                message = (
+                    f"Stripe denied {where} (403): the key lacks a permission for this resource. "
+                    f"Grant it on the key in Stripe's dashboard, or deselect the stream. Stripe said: {stripe_message}"
+                )
+            else:
+                detail = ", ".join(f"{k} {fields[k]}" for k in ("type", "code", "param") if fields[k])
+                message = f"Stripe refused {where} ({status}{', ' + detail if detail else ''}): {stripe_message}"
+            cls = error_class_for(status, fields["type"])
+            return cls(
+                message,
+                http_status=status,
+                error_type=fields["type"],
+                code=fields["code"],
+                param=fields["param"],
+                stripe_message=stripe_message,
+                request_id=request_id,
+            )
+        # Not Stripe-shaped: the proxy (or something in front of it) answered.
+        proxy_name = _PROXY_NAMES[mode]
+        proxy_text = self._scrub(_short_text(body, response))
+        if status == 401:
+            message = _auth_message(mode, stripe_side=False)
+        elif status in (403, 404) and mode != "api_key":
+            message = (
+                f"The {proxy_name} answered {status} for {where}: {proxy_text}. "
+                "Check the proxy URL, project id and integration type in 'credentials'."
+            )
+        else:
+            message = f"{proxy_name} answered {status} for {where}: {proxy_text}"
+        cls = error_class_for(status, None)
+        failure_type = ConfigError.failure_type_default if (status in (403, 404) and mode != "api_key") else None
+        return cls(
+            message,
+            http_status=status,
+            error_type="proxy_error" if mode != "api_key" else "api_error",
+            stripe_message=proxy_text,
+            request_id=request_id,
+            source=mode,
+            failure_type=failure_type,
+        )
+
+    def _scrub(self, text: str) -> str:
+        return _KEY_PATTERN.sub("[redacted key]", self.settings.redact(text))
+
+
+def _new_session(pool_size: int) -> requests.Session:
+    session = requests.Session()
+    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    session.trust_env = False  # no proxy env vars or .netrc credentials sneaking in
+    return session
+
+
+def _should_retry(response: requests.Response) -> bool:
+    hint = response.headers.get("Stripe-Should-Retry")
+    if hint == "false":
+        return False
+    if hint == "true":
+        return True
+    return response.status_code in RETRYABLE_STATUSES
+
+
+def _retry_after_seconds(response: requests.Response) -> Optional[float]:
+    value = response.headers.get("Retry-After")
+    if value is None:
+        return None
+    try:
+        return min(MAX_RETRY_AFTER_SECONDS, max(0.0, float(value)))
+    except ValueError:
+        return None  # an HTTP date; our own backoff is good enough
+
+
+def _json_or_none(response: requests.Response) -> Any:
+    try:
+        return orjson.loads(response.content)
+    except orjson.JSONDecodeError:
+        return None
+
+
+def _short_text(body: Any, response: requests.Response) -> str:
+    if isinstance(body, Mapping):
+        for key in ("message", "error", "detail"):
+            if isinstance(body.get(key), str):
+                return body[key][:300]
+    content_type = response.headers.get("Content-Type", "")
+    if "html" in content_type:
+        return "an HTML error page instead of JSON"
+    text = response.text.strip()
+    return (text[:300] or "an empty body") if "json" not in content_type else "a JSON body without a message"
+
+
+def _auth_message(mode: str, *, stripe_side: bool) -> str:
+    if mode == "api_key":
+        return (
+            "Stripe rejected the API key (401). Check 'credentials.api_key': it must be an active secret key "
+            "(sk_...) or restricted key (rk_...) of the account, not revoked or rolled."
+        )
+    proxy_name = _PROXY_NAMES[mode]
+    if stripe_side:
+        return (
+            f"Stripe rejected the key that the {proxy_name} injected (401). "
+            f"Reconnect the Stripe account in the {proxy_name.split()[0]} dashboard."
+        )
+    return (
+        f"The {proxy_name} rejected '{_TOKEN_FIELDS[mode]}' (401): it is wrong or has expired. "
+        "Issue a fresh token and update the config."
+    )
+
+
+__all__ = ["StripeClient", "ApiResponse", "ConfigError"]

@@ -1,0 +1,125 @@
+"""Typed errors shared by the source, the destination and the actions.
+
+Every error is an ``AirbyteTracedException`` so the CDK reports it with the right
+``failure_type`` (config_error, transient_error, system_error) without extra glue.
+Messages are written by us and never contain config values: the CDK only masks
+secrets in LOG messages, not in traces or connection statuses.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Optional
+
+from airbyte_cdk.models import FailureType
+from airbyte_cdk.utils.traced_exception import AirbyteTracedException
+
+
+class StripeProxyError(AirbyteTracedException):
+    """Base class: a user-facing message plus an Airbyte failure type."""
+
+    failure_type_default = FailureType.system_error
+
+    def __init__(self, message: str, *, failure_type: Optional[FailureType] = None, internal_message: Optional[str] = None):
+        super().__init__(
+            internal_message=internal_message or message,
+            message=message,
+            failure_type=failure_type or self.failure_type_default,
+        )
+
+
+class ConfigError(StripeProxyError):
+    """The user must change the config (or the key's permissions) to fix this."""
+
+    failure_type_default = FailureType.config_error
+
+
+class TransientError(StripeProxyError):
+    """Retries were exhausted on a failure that usually heals (429, 5xx, network)."""
+
+    failure_type_default = FailureType.transient_error
+
+
+class StripeAPIError(StripeProxyError):
+    """An error answer from Stripe (or a proxy), with Stripe's error fields.
+
+    ``error_type``, ``code``, ``param`` and ``stripe_message`` come straight from Stripe's
+    error body (https://docs.stripe.com/api/errors). ``source`` says who answered:
+    "stripe" when the body is Stripe-shaped, otherwise the proxy mode.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        http_status: int,
+        error_type: Optional[str] = None,
+        code: Optional[str] = None,
+        param: Optional[str] = None,
+        stripe_message: Optional[str] = None,
+        request_id: Optional[str] = None,
+        source: str = "stripe",
+        failure_type: Optional[FailureType] = None,
+    ):
+        self.http_status = http_status
+        self.error_type = error_type
+        self.code = code
+        self.param = param
+        self.stripe_message = stripe_message
+        self.request_id = request_id
+        self.source = source
+        super().__init__(message, failure_type=failure_type or failure_type_for_status(http_status))
+
+    def to_dict(self) -> Mapping[str, Any]:
+        """Stripe's error object shape, for the actions' output and destination reports."""
+        error = {"type": self.error_type, "message": self.stripe_message or self.message}
+        for key, value in (("code", self.code), ("param", self.param), ("request_id", self.request_id)):
+            if value is not None:
+                error[key] = value
+        error["http_status"] = self.http_status
+        return {"error": error}
+
+
+class AuthenticationError(StripeAPIError):
+    """401: the key or token was rejected."""
+
+
+class PermissionDeniedError(StripeAPIError):
+    """403: the key is valid but lacks a permission (restricted keys, Connect)."""
+
+
+class InvalidRequestError(StripeAPIError):
+    """400/404/402/409: Stripe refused this particular request."""
+
+
+class IdempotencyError(InvalidRequestError):
+    """An Idempotency-Key was reused with different parameters."""
+
+
+class RateLimitError(StripeAPIError):
+    """429 after every retry was used."""
+
+
+class APIServerError(StripeAPIError):
+    """5xx after every retry was used."""
+
+
+def failure_type_for_status(http_status: int) -> FailureType:
+    if http_status in (401, 403):
+        return FailureType.config_error
+    if http_status == 429 or http_status >= 500:
+        return FailureType.transient_error
+    return FailureType.system_error
+
+
+def error_class_for(http_status: int, error_type: Optional[str]) -> type:
+    if error_type == "idempotency_error":
+        return IdempotencyError
+    if http_status == 401:
+        return AuthenticationError
+    if http_status == 403:
+        return PermissionDeniedError
+    if http_status == 429:
+        return RateLimitError
+    if http_status >= 500:
+        return APIServerError
+    return InvalidRequestError

@@ -1,0 +1,51 @@
+"""Stripe's form encoding: nested values flatten into bracketed keys.
+
+    {"metadata": {"plan": "gold"}}        -> metadata[plan]=gold
+    {"items": [{"price": "price_1"}]}     -> items[0][price]=price_1
+    {"expand": ["data.customer"]}         -> expand[]=data.customer
+    {"active": True}                      -> active=true
+
+``None`` values are left out (Stripe reads a missing key as "no change"); send "" to clear.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterator, List, Mapping, Tuple
+from urllib.parse import urlencode
+
+FormPairs = List[Tuple[str, str]]
+
+
+def encode_form(params: Mapping[str, Any]) -> FormPairs:
+    return list(_flatten(params, prefix=None))
+
+
+def urlencode_form(params: Mapping[str, Any]) -> str:
+    return urlencode(encode_form(params))
+
+
+def _flatten(value: Any, prefix: Any) -> Iterator[Tuple[str, str]]:
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            yield from _flatten(item, f"{prefix}[{key}]" if prefix else str(key))
+    elif isinstance(value, (list, tuple)):
+        if not value:
+            yield prefix, ""  # an empty list clears the field on Stripe's side
+        elif all(_is_scalar(item) for item in value):
+            for item in value:
+                yield f"{prefix}[]", _scalar(item)
+        else:
+            for index, item in enumerate(value):
+                yield from _flatten(item, f"{prefix}[{index}]")
+    elif value is not None:
+        yield prefix, _scalar(value)
+
+
+def _is_scalar(value: Any) -> bool:
+    return not isinstance(value, (Mapping, list, tuple))
+
+
+def _scalar(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)

@@ -1,0 +1,233 @@
+"""Turn a user's config into validated connection settings.
+
+Three connection modes, chosen by ``credentials.auth_type``:
+
+* ``api_key``     -> ``{api_base}/v1/...`` with ``Authorization: Bearer <api_key>``
+* ``paragon``     -> ``{proxy_host}/projects/{project_id}/sdk/proxy/{integration_type}/v1/...``
+                     with ``Authorization: Bearer <user_token>``
+* ``pinkconnect`` -> ``{proxy_url}/v1/...`` with ``Authorization: Bearer <token>`` plus
+                     optional ``extra_headers``; any credential-injecting proxy fits here.
+
+Every check raises ``ConfigError`` with a message that names the field and never its value.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Dict, Mapping, Optional, Tuple
+from urllib.parse import quote, urlsplit
+
+from source_stripe_proxy.errors import ConfigError
+
+DEFAULT_API_BASE = "https://api.stripe.com"
+DEFAULT_PARAGON_HOST = "https://proxy.useparagon.com"
+DEFAULT_STRIPE_VERSION = "2024-06-20"  # the version our generated schemas describe
+DEFAULT_TIMEOUT_SECONDS = 60.0
+DEFAULT_MAX_RETRIES = 8
+MAX_PAGE_SIZE = 100  # Stripe's largest `limit`
+
+# Stripe's documented rate limits: 25 read requests/s in test mode, 100/s in live mode.
+TEST_MODE_REQUESTS_PER_SECOND = 25.0
+LIVE_MODE_REQUESTS_PER_SECOND = 100.0
+PROXY_REQUESTS_PER_SECOND = 25.0  # we cannot tell the key's mode behind a proxy
+
+AUTH_TYPES = ("api_key", "paragon", "pinkconnect")
+# Headers the client sets itself; a proxy's extra_headers may not replace them.
+RESERVED_HEADERS = {"authorization", "content-type", "idempotency-key", "stripe-account", "stripe-version"}
+
+
+@dataclass(frozen=True)
+class ConnectionSettings:
+    """Everything the HTTP client needs; built only through ``from_config``."""
+
+    mode: str
+    base_url: str  # prefix to which "/v1/..." paths are appended
+    auth_header: str = field(repr=False)
+    extra_headers: Tuple[Tuple[str, str], ...] = field(default=(), repr=False)
+    stripe_version: Optional[str] = DEFAULT_STRIPE_VERSION
+    account_id: Optional[str] = None
+    requests_per_second: float = TEST_MODE_REQUESTS_PER_SECOND
+    timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS
+    max_retries: int = DEFAULT_MAX_RETRIES
+    secrets: Tuple[str, ...] = field(default=(), repr=False)
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> "ConnectionSettings":
+        if not isinstance(config, Mapping):
+            raise ConfigError("The config must be a JSON object.")
+        credentials = config.get("credentials")
+        if not isinstance(credentials, Mapping):
+            raise ConfigError(
+                "Missing 'credentials': set it to an object with 'auth_type' "
+                "('api_key', 'paragon' or 'pinkconnect') and that mode's fields."
+            )
+        auth_type = credentials.get("auth_type", "api_key" if "api_key" in credentials else None)
+        builder = _MODE_BUILDERS.get(auth_type) if isinstance(auth_type, str) else None
+        if builder is None:
+            raise ConfigError(f"Unknown 'credentials.auth_type': use one of {', '.join(AUTH_TYPES)}.")
+        base_url, token, extra_headers, default_rate = builder(config, credentials)
+        secrets = tuple(s for s in (token, *(v for _, v in extra_headers)) if s)
+        return cls(
+            mode=auth_type,
+            base_url=base_url,
+            auth_header=f"Bearer {token}",
+            extra_headers=extra_headers,
+            stripe_version=_optional_str(config, "stripe_version", DEFAULT_STRIPE_VERSION),
+            account_id=_account_id(config.get("account_id")),
+            requests_per_second=_positive_number(config, "requests_per_second", default_rate, maximum=10_000),
+            timeout_seconds=_positive_number(config, "request_timeout_seconds", DEFAULT_TIMEOUT_SECONDS, maximum=600),
+            max_retries=int(_positive_number(config, "max_retries", DEFAULT_MAX_RETRIES, maximum=50, allow_zero=True)),
+            secrets=secrets,
+        )
+
+    def headers(self) -> Dict[str, str]:
+        headers = dict(self.extra_headers)
+        headers["Authorization"] = self.auth_header
+        if self.stripe_version:
+            headers["Stripe-Version"] = self.stripe_version
+        if self.account_id:
+            headers["Stripe-Account"] = self.account_id
+        return headers
+
+    def redact(self, text: str) -> str:
+        """Replace every secret value in ``text``; used on anything that may reach output."""
+        for secret in self.secrets:
+            if secret and secret in text:
+                text = text.replace(secret, "****")
+        return text
+
+
+def _api_key_mode(config: Mapping[str, Any], credentials: Mapping[str, Any]):
+    api_key = _required_str(credentials, "api_key", "credentials.api_key")
+    if not api_key.startswith(("sk_", "rk_")):
+        raise ConfigError(
+            "'credentials.api_key' must be a Stripe secret key (sk_...) or restricted key (rk_...); "
+            "publishable keys (pk_...) cannot read data."
+        )
+    base_url = safe_base_url(config.get("api_base") or DEFAULT_API_BASE, "api_base")
+    is_live = api_key.startswith(("sk_live_", "rk_live_"))
+    rate = LIVE_MODE_REQUESTS_PER_SECOND if is_live else TEST_MODE_REQUESTS_PER_SECOND
+    return base_url, api_key, (), rate
+
+
+def _paragon_mode(config: Mapping[str, Any], credentials: Mapping[str, Any]):
+    project_id = _required_str(credentials, "project_id", "credentials.project_id")
+    token = _required_str(credentials, "user_token", "credentials.user_token")
+    host = safe_base_url(credentials.get("proxy_host") or DEFAULT_PARAGON_HOST, "credentials.proxy_host")
+    integration = credentials.get("integration_type") or "stripe"
+    if not isinstance(integration, str):
+        raise ConfigError("'credentials.integration_type' must be a string such as 'stripe'.")
+    base_url = f"{host}/projects/{quote(project_id, safe='')}/sdk/proxy/{quote(integration, safe='')}"
+    return base_url, token, (), PROXY_REQUESTS_PER_SECOND
+
+
+def _pinkconnect_mode(config: Mapping[str, Any], credentials: Mapping[str, Any]):
+    proxy_url = safe_base_url(_required_str(credentials, "proxy_url", "credentials.proxy_url"), "credentials.proxy_url")
+    token = _required_str(credentials, "token", "credentials.token")
+    raw_headers = credentials.get("extra_headers") or {}
+    if not isinstance(raw_headers, Mapping):
+        raise ConfigError("'credentials.extra_headers' must be an object of header names to string values.")
+    extra_headers = []
+    for name, value in raw_headers.items():
+        if not isinstance(name, str) or not name.strip() or not isinstance(value, str):
+            raise ConfigError("'credentials.extra_headers' must map header names to string values.")
+        if name.lower() in RESERVED_HEADERS:
+            raise ConfigError(f"'credentials.extra_headers' may not set '{name}': the connector sets it itself.")
+        if "\n" in value or "\r" in value:
+            raise ConfigError(f"'credentials.extra_headers.{name}' contains a line break.")
+        extra_headers.append((name.strip(), value))
+    return proxy_url, token, tuple(extra_headers), PROXY_REQUESTS_PER_SECOND
+
+
+_MODE_BUILDERS = {"api_key": _api_key_mode, "paragon": _paragon_mode, "pinkconnect": _pinkconnect_mode}
+
+
+def safe_base_url(url: Any, field_name: str) -> str:
+    """https everywhere; plain http only to a loopback address (tests, local emulators)."""
+    if not isinstance(url, str) or not url.strip():
+        raise ConfigError(f"'{field_name}' must be a URL such as https://api.stripe.com.")
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise ConfigError(f"'{field_name}' must be an absolute https:// URL.")
+    if parts.username or parts.password:
+        raise ConfigError(f"'{field_name}' must not carry credentials; put them in the credentials fields.")
+    if parts.query or parts.fragment:
+        raise ConfigError(f"'{field_name}' must not have a query string or fragment.")
+    if parts.scheme == "http" and not is_loopback_host(parts.hostname):
+        raise ConfigError(
+            f"'{field_name}' uses plain http to a non-loopback host; use https:// "
+            "(plain http is only allowed to localhost for testing)."
+        )
+    return url.strip().rstrip("/")
+
+
+def is_loopback_host(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _required_str(mapping: Mapping[str, Any], key: str, field_name: str) -> str:
+    value = mapping.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"Missing '{field_name}': it must be a non-empty string.")
+    if value != value.strip() or any(c in value for c in "\r\n"):
+        raise ConfigError(f"'{field_name}' has surrounding spaces or line breaks; paste it again without them.")
+    return value
+
+
+def _optional_str(config: Mapping[str, Any], key: str, default: Optional[str]) -> Optional[str]:
+    value = config.get(key, default)
+    if value is None or value == "":
+        return default
+    if not isinstance(value, str):
+        raise ConfigError(f"'{key}' must be a string.")
+    return value
+
+
+def _account_id(value: Any) -> Optional[str]:
+    if value in (None, ""):
+        return None
+    if not isinstance(value, str) or not value.startswith("acct_"):
+        raise ConfigError("'account_id' must be a Stripe Connect account id starting with 'acct_'.")
+    return value
+
+
+def _positive_number(
+    config: Mapping[str, Any], key: str, default: float, *, maximum: float, allow_zero: bool = False
+) -> float:
+    value = config.get(key)
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ConfigError(f"'{key}' must be a number.")
+    if value < 0 or (value == 0 and not allow_zero) or value > maximum:
+        raise ConfigError(f"'{key}' must be {'at least 0' if allow_zero else 'above 0'} and at most {maximum}.")
+    return float(value)
+
+
+def parse_start_date(value: Any, field_name: str = "start_date") -> Optional[int]:
+    """ISO-8601 date or datetime -> epoch seconds (UTC when no offset is given)."""
+    if value in (None, ""):
+        return None
+    if not isinstance(value, str):
+        raise ConfigError(f"'{field_name}' must be an ISO-8601 date such as 2024-01-01T00:00:00Z.")
+    text = value.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise ConfigError(f"'{field_name}' must be an ISO-8601 date such as 2024-01-01T00:00:00Z.") from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    epoch = int(parsed.timestamp())
+    if epoch < 0:
+        raise ConfigError(f"'{field_name}' must be after 1970-01-01.")
+    return epoch
