@@ -217,8 +217,12 @@ class SchemaConverter:
             result["additionalProperties"] = True
         properties = node.get("properties")
         if properties:
+            # Nested fields also accept null: Stripe (and its test doubles) fill nested
+            # objects differently across API versions and expansions. A null never
+            # harms a destination; a rejected record is data lost. Top-level fields
+            # keep Stripe's exact nullability (see build_stream_schema).
             result["properties"] = {
-                name: self.convert(prop, depth, ref_stack) for name, prop in properties.items()
+                name: allow_null(self.convert(prop, depth, ref_stack)) for name, prop in properties.items()
             }
         return result
 

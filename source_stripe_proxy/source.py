@@ -51,6 +51,15 @@ class SourceStripeProxy(AbstractSource):
         logger.info("Connected to Stripe through %s.", mode)
         return True, None
 
+    def read(self, logger, config, catalog, state=None):
+        try:
+            yield from super().read(logger, config, catalog, state)
+        finally:
+            if self._client is not None:
+                logger.info(
+                    "Stripe requests: %d (%d of them retries).", self._client.request_count, self._client.retry_count
+                )
+
     def streams(self, config: Mapping[str, Any]) -> List[Stream]:
         options = read_options(config)
         client = self.client_for(config)

@@ -24,7 +24,7 @@ from importlib import resources
 from typing import Any, Dict, Iterable, List, Mapping, MutableMapping, Optional
 
 from airbyte_cdk.models import SyncMode
-from airbyte_cdk.sources.streams import IncrementalMixin, Stream
+from airbyte_cdk.sources.streams import CheckpointMixin, Stream
 
 from source_stripe_proxy.client import StripeClient
 from source_stripe_proxy.errors import ConfigError
@@ -49,7 +49,7 @@ def load_schema(stream_name: str) -> Mapping[str, Any]:
     return json.loads(text)
 
 
-class StripeListStream(Stream, IncrementalMixin):
+class StripeListStream(Stream, CheckpointMixin):
     """Base for every list endpoint; subclasses set ``name``, ``path`` and ``fixed_params``."""
 
     name: str = ""

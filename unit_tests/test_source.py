@@ -1,0 +1,183 @@
+"""The source end to end through the CDK entrypoint, with Stripe mocked by requests-mock."""
+
+import json
+import time
+
+import jsonschema
+import pytest
+from airbyte_cdk.models import SyncMode, Type
+from airbyte_cdk.test.catalog_builder import CatalogBuilder
+from airbyte_cdk.test.entrypoint_wrapper import discover, read
+from airbyte_cdk.test.state_builder import StateBuilder
+
+from source_stripe_proxy import SourceStripeProxy
+from source_stripe_proxy.streams import created_windows, load_schema, parse_cursor
+from source_stripe_proxy.errors import ConfigError
+
+API_KEY = "sk_test_sourceUNITsecret77"
+BASE = "https://api.stripe.com"
+CONFIG = {"credentials": {"auth_type": "api_key", "api_key": API_KEY}, "max_retries": 1}
+DAY = 86_400
+
+
+def stripe_list(objects, has_more=False, url="/v1/customers"):
+    return {"object": "list", "data": objects, "has_more": has_more, "url": url}
+
+
+def customer(n, created):
+    return {"id": f"cus_{n}", "object": "customer", "created": created, "email": f"c{n}@example.com", "livemode": False, "metadata": {}}
+
+
+def catalog(*names, mode=SyncMode.full_refresh):
+    builder = CatalogBuilder()
+    for name in names:
+        builder = builder.with_stream(name, mode)
+    return builder.build()
+
+
+def newest_first_server(requests_mock, path, objects):
+    """Answer like Stripe: newest first, limit, starting_after and created[...] filters."""
+    ordered = sorted(objects, key=lambda o: (-o["created"], o["id"]))
+
+    def answer(request, context):
+        qs = request.qs
+        rows = ordered
+        if "created[gte]" in qs:
+            rows = [o for o in rows if o["created"] >= int(qs["created[gte]"][0])]
+        if "created[lt]" in qs:
+            rows = [o for o in rows if o["created"] < int(qs["created[lt]"][0])]
+        if "starting_after" in qs:
+            ids = [o["id"] for o in rows]
+            rows = rows[ids.index(qs["starting_after"][0]) + 1 :]
+        limit = int(qs.get("limit", ["10"])[0])
+        return stripe_list(rows[:limit], has_more=len(rows) > limit, url=path)
+
+    requests_mock.get(f"{BASE}{path}", json=answer)
+
+
+def test_discover_lists_every_stream_with_modes_cursor_and_key():
+    output = discover(SourceStripeProxy(), CONFIG)
+    streams = {s.name: s for s in output.catalog.catalog.streams}
+    assert set(streams) == {"customers", "subscriptions", "products", "plans", "prices", "balance_transactions"}
+    for stream in streams.values():
+        assert [m.value for m in stream.supported_sync_modes] == ["full_refresh", "incremental"]
+        assert stream.default_cursor_field == ["created"]
+        assert stream.source_defined_primary_key == [["id"]]
+        assert stream.json_schema["properties"]["created"]["type"] == "integer"
+
+
+def test_full_refresh_reads_every_page_once_and_records_match_the_schema(requests_mock):
+    objects = [customer(i, 1_700_000_000 + i) for i in range(250)]
+    newest_first_server(requests_mock, "/v1/customers", objects)
+    output = read(SourceStripeProxy(), CONFIG, catalog("customers"))
+    ids = [m.record.data["id"] for m in output.records]
+    assert sorted(ids) == sorted(o["id"] for o in objects) and len(ids) == len(set(ids))
+    assert requests_mock.call_count == 3  # 100 + 100 + 50, each page once
+    validator = jsonschema.Draft7Validator(load_schema("customers"))
+    for message in output.records:
+        validator.validate(message.record.data)
+    assert output.get_stream_statuses("customers")[-1].name == "COMPLETE"
+
+
+def test_subscriptions_always_ask_for_every_status(requests_mock):
+    requests_mock.get(f"{BASE}/v1/subscriptions", json=stripe_list([]))
+    read(SourceStripeProxy(), CONFIG, catalog("subscriptions"))
+    assert requests_mock.last_request.qs["status"] == ["all"]
+
+
+def test_incremental_resumes_from_state_minus_lookback_and_emits_state_after_records(requests_mock):
+    now = int(time.time())
+    cursor = now - 10 * DAY
+    objects = [customer(i, cursor - 3 * DAY + i * DAY // 2) for i in range(12)]
+    newest_first_server(requests_mock, "/v1/customers", objects)
+    config = {**CONFIG, "lookback_window_days": 1}
+    state = StateBuilder().with_stream_state("customers", {"created": cursor}).build()
+    output = read(SourceStripeProxy(), config, catalog("customers", mode=SyncMode.incremental), state)
+
+    sent = requests_mock.request_history[0].qs
+    assert sent["created[gte]"] == [str(cursor - DAY)]
+    expected = {o["id"] for o in objects if o["created"] >= cursor - DAY}
+    assert {m.record.data["id"] for m in output.records} == expected
+    assert all(m.record.data["created"] >= cursor - DAY for m in output.records)
+    # STATE comes after the records it covers and carries the newest created seen.
+    kinds = [m.type for m in output.records_and_state_messages]
+    assert kinds[-1] == Type.STATE and Type.STATE not in kinds[: len(output.records)]
+    assert output.most_recent_state.stream_state.created == max(o["created"] for o in objects)
+
+
+def test_incremental_windows_checkpoint_after_each_window(requests_mock):
+    now = int(time.time())
+    start = now - 95 * DAY
+    objects = [customer(i, start + i * 10 * DAY) for i in range(10)]  # one every 10 days
+    newest_first_server(requests_mock, "/v1/customers", objects)
+    config = {**CONFIG, "start_date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(start)), "slice_range_days": 30}
+    output = read(SourceStripeProxy(), config, catalog("customers", mode=SyncMode.incremental))
+
+    assert sorted(m.record.data["id"] for m in output.records) == sorted(o["id"] for o in objects)
+    states = []
+    seen = set()
+    for message in output.records_and_state_messages:
+        if message.type == Type.RECORD:
+            seen.add(message.record.data["created"])
+        else:
+            value = message.state.stream.stream_state.created
+            # every record at or before the checkpoint has already been emitted
+            assert all(o["created"] in seen for o in objects if o["created"] < value)
+            states.append(value)
+    assert states == sorted(states) and len(states) >= 4  # windows of 30 days over 95 days
+    assert states[0] == start + 30 * DAY
+    windows = [r.qs for r in requests_mock.request_history]
+    assert windows[0] == {"created[gte]": [str(start)], "created[lt]": [str(start + 30 * DAY)], "limit": ["100"]}
+
+
+def test_records_outside_the_window_are_dropped_even_if_the_server_ignores_filters(requests_mock):
+    now = int(time.time())
+    cursor = now - DAY
+    objects = [customer(1, cursor - 5 * DAY), customer(2, cursor + 10)]
+    requests_mock.get(f"{BASE}/v1/customers", json=stripe_list(objects))  # ignores created[gte]
+    state = StateBuilder().with_stream_state("customers", {"created": cursor}).build()
+    output = read(SourceStripeProxy(), CONFIG, catalog("customers", mode=SyncMode.incremental), state)
+    assert [m.record.data["id"] for m in output.records] == ["cus_2"]
+
+
+def test_created_windows():
+    assert list(created_windows(None, 1000, 100)) == [{}]
+    assert list(created_windows(0, 250, 100)) == [
+        {"created_gte": 0, "created_lt": 100},
+        {"created_gte": 100, "created_lt": 200},
+        {"created_gte": 200},
+    ]
+
+
+@pytest.mark.parametrize("state", [{"created": -1}, {"created": "abc"}, {"created": True}, ["x"]])
+def test_corrupt_state_is_a_config_error(state):
+    with pytest.raises(ConfigError, match="customers"):
+        parse_cursor("customers", state)
+
+
+def test_numeric_string_state_is_accepted():
+    assert parse_cursor("customers", {"created": "1700000000"}) == 1_700_000_000
+
+
+def test_unknown_stream_in_catalog_is_a_config_error(requests_mock):
+    output = read(SourceStripeProxy(), CONFIG, catalog("customers_typo"), expecting_exception=True)
+    assert output.errors and output.errors[-1].trace.error.failure_type.value == "config_error"
+    assert requests_mock.call_count == 0
+
+
+def test_secrets_never_appear_in_any_message_on_failure(requests_mock):
+    requests_mock.get(
+        f"{BASE}/v1/customers",
+        status_code=401,
+        json={"error": {"type": "invalid_request_error", "message": f"Invalid API Key provided: {API_KEY}"}},
+    )
+    source = SourceStripeProxy()
+    output = read(source, {**CONFIG, "credentials": {**CONFIG["credentials"]}}, catalog("customers"), expecting_exception=True)
+    everything = "\n".join(json.dumps(m.model_dump() if hasattr(m, "model_dump") else str(m), default=str) for m in output._messages)
+    assert API_KEY not in everything
+    assert output.errors[0].trace.error.failure_type.value == "config_error"
+    assert "credentials.api_key" in output.errors[0].trace.error.message
+
+    status = source.check(None, CONFIG)
+    assert status.status.value == "FAILED"
+    assert API_KEY not in status.message and "credentials.api_key" in status.message
