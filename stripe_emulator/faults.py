@@ -40,7 +40,10 @@ class FaultInjector:
         self.injected = Counter()
 
     def script(self, entries):
-        """The next eligible requests get these faults in order (None = no fault)."""
+        """The next eligible requests get these faults in order (None = no fault).
+
+        Replaces any script still pending; after it runs out, rates (if any) apply.
+        """
         entries = list(entries)
         for kind in entries:
             _check(kind)

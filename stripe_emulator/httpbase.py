@@ -10,6 +10,7 @@ LoopbackServer and implements:
 
 import json
 import socket
+import sys
 import struct
 import threading
 import time
@@ -20,6 +21,9 @@ from urllib.parse import parse_qs, urlsplit
 
 from . import forms
 from .faults import SHORT_CIRCUIT, FaultInjector
+
+# Faults that break the connection itself rather than answering with an error status.
+TRANSPORT_FAULTS = frozenset({"reset", "drop", "truncate"})
 
 
 @dataclass
@@ -57,7 +61,7 @@ class Response:
 
     @classmethod
     def json(cls, status, payload, headers=()):
-        body = json.dumps(payload, indent=2).encode()
+        body = json.dumps(payload).encode()   # compact: indent would force the slow pure-Python encoder
         return cls(status, body, [("Content-Type", "application/json")] + list(headers))
 
     def header(self, name):
@@ -116,6 +120,11 @@ class _Server(ThreadingHTTPServer):
             self.open_sockets.add(request)
         super().process_request(request, client_address)
 
+    def handle_error(self, request, client_address):
+        # Clients hanging up mid-response (timeouts, resets in tests) are normal here.
+        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            super().handle_error(request, client_address)
+
     def shutdown_request(self, request):
         with self.sockets_lock:
             self.open_sockets.discard(request)
@@ -128,6 +137,12 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, *args):     # keep test output quiet
         pass
+
+    def setup(self):
+        super().setup()
+        # Headers and body go out in separate writes; without NODELAY, Nagle plus the
+        # client's delayed ACK would add ~40 ms to every keep-alive response.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def do_GET(self):
         self._serve()
@@ -143,16 +158,13 @@ class _Handler(BaseHTTPRequestHandler):
         req = Request(self.command, split.path, split.query, dict(self.headers.items()), self._read_body())
         kind = app.faults.decide(req.path)
         if kind in SHORT_CIRCUIT:
-            status = self._send_fault(app, kind, req)
+            resp = None if kind in TRANSPORT_FAULTS else app.fault_response(kind, req)
         else:
             if kind == "slow":
                 time.sleep(app.faults.slow_seconds)
             resp = app.handle(req)
-            status = resp.status
-            if kind == "commit_then_reset":
-                self._reset()
-            else:
-                self._send(resp)
+        # Log before answering, so a client that got its answer always finds it in the log.
+        status = {"drop": None, "reset": 200, "truncate": 200}.get(kind, resp.status if resp else None)
         app.requests.append({
             "method": req.method,
             "path": req.path,
@@ -162,6 +174,10 @@ class _Handler(BaseHTTPRequestHandler):
             "status": status,
             "fault": kind,
         })
+        if kind in TRANSPORT_FAULTS or kind == "commit_then_reset":
+            self._send_transport_fault(kind, req)
+        else:
+            self._send(resp)
 
     def _read_body(self):
         if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
@@ -185,25 +201,17 @@ class _Handler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(resp.body)
 
-    def _send_fault(self, app, kind, req):
-        """Render one short-circuit fault; returns the status the log should show."""
-        if kind == "drop":
-            self._reset()
-            return None
-        if kind in ("reset", "truncate"):
-            body = json.dumps({"object": "list", "data": [{"id": "obj_123", "object": "thing"}],
-                               "has_more": True, "url": req.path}, indent=2).encode()
-            half = body[: len(body) // 2]
-            resp = Response(200, half, [("Content-Type", "application/json")])
-            if kind == "truncate":
-                self._send(resp)                            # the cut body is all there is
-            else:
-                self._send(resp, content_length=len(body))  # promise more than we send...
-                self._reset()                               # ...then reset
-            return 200
-        resp = app.fault_response(kind, req)
-        self._send(resp)
-        return resp.status
+    def _send_transport_fault(self, kind, req):
+        if kind in ("drop", "commit_then_reset"):
+            return self._reset()
+        body = json.dumps({"object": "list", "data": [{"id": "obj_123", "object": "thing"}],
+                           "has_more": True, "url": req.path}, indent=2).encode()
+        half = Response(200, body[: len(body) // 2], [("Content-Type", "application/json")])
+        if kind == "truncate":
+            self._send(half)                            # the cut body is all there is
+        else:
+            self._send(half, content_length=len(body))  # promise more than we send...
+            self._reset()                               # ...then reset
 
     def _reset(self):
         """Close with SO_LINGER 0 so the peer sees a TCP RST, not a clean FIN."""
@@ -227,19 +235,22 @@ class LoopbackServer:
         self.stopping = False
         self._server = None
         self._thread = None
+        self._url = None
 
     @property
     def url(self):
-        if self._server is None:
+        """http://127.0.0.1:<port> (still set after stop(), e.g. to test "server down")."""
+        if self._url is None:
             raise RuntimeError("server not started")
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return self._url
 
     def start(self):
         if self._server is not None:
             return self
         self.stopping = False
         self._server = _Server((self.host, self.port), _Handler, self)
+        host, port = self._server.server_address[:2]
+        self._url = f"http://{host}:{port}"
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
                                         name=f"{type(self).__name__}-{self._server.server_address[1]}", daemon=True)
         self._thread.start()
