@@ -33,6 +33,8 @@ from source_stripe_proxy.settings import MAX_PAGE_SIZE, ConnectionSettings
 logger = logging.getLogger("airbyte.source_stripe_proxy")
 
 RETRYABLE_STATUSES = {409, 429, 500, 502, 503, 504}  # 409: Stripe's lock_timeout conflicts
+# Network failures worth another try; ChunkedEncodingError is a connection cut mid-body.
+_TRANSPORT_ERRORS = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
 MAX_RETRY_AFTER_SECONDS = 60.0
 MAX_BACKOFF_SECONDS = 30.0
 # Stripe echoes a masked key in some messages; scrub anything key-shaped all the same.
@@ -151,7 +153,7 @@ class StripeClient:
                 response = self._session.request(
                     method, url, params=query, data=body, headers=headers, timeout=self.settings.timeout_seconds
                 )
-            except (requests.ConnectionError, requests.Timeout) as exc:
+            except _TRANSPORT_ERRORS as exc:
                 failure, status, retry_after, error = type(exc).__name__, None, None, None
             else:
                 status = response.status_code

@@ -8,10 +8,12 @@ How incremental reads work
 Stripe lists newest first, so a cursor can't advance while a window is still being
 read. We therefore cut ``[start, now)`` into ``created`` windows, oldest first, read each
 window completely (``created[gte]``/``created[lt]`` + ``starting_after`` pagination) and
-only then move the state to the window's end. The last window is open-ended; there the
-state becomes the newest ``created`` seen, so clock skew between us and Stripe can't
-skip records. Records outside a window are dropped client-side too, so servers that
-ignore or reorder filters can't produce duplicates.
+only then move the state to the newest ``created`` seen so far. Every older window is
+complete by then, so the next sync can resume at ``created[gte]=<state>``. The state is
+always a value Stripe wrote, never our clock, so clock skew can't skip records; the
+price is re-reading the records of that one second. The last window is open-ended.
+Records outside a window are dropped client-side too, so servers that ignore or reorder
+filters can't produce duplicates.
 """
 
 from __future__ import annotations
@@ -100,7 +102,7 @@ class StripeListStream(Stream, CheckpointMixin):
         created_filter = {k: v for k, v in (("gte", gte), ("lt", lt)) if v is not None}
         if created_filter:
             params["created"] = created_filter
-        newest_seen = gte
+        newest_seen = None
         for page in self.client.list_pages(self.path, params, page_size=self.options.page_size):
             for record in page["data"]:
                 created = record.get(CURSOR_FIELD)
@@ -111,9 +113,8 @@ class StripeListStream(Stream, CheckpointMixin):
                         newest_seen = created
                 yield record
         # Reached only once the whole window is read: now the cursor may move.
-        window_done_up_to = lt if lt is not None else newest_seen
-        if window_done_up_to is not None and (self._cursor is None or window_done_up_to > self._cursor):
-            self._cursor = window_done_up_to
+        if newest_seen is not None and (self._cursor is None or newest_seen > self._cursor):
+            self._cursor = newest_seen
 
 
 def created_windows(start: Optional[int], now: int, window_seconds: int) -> Iterable[Mapping[str, Any]]:

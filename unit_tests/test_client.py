@@ -139,13 +139,14 @@ def test_retry_policy_429_with_retry_after_500_reset_then_success(requests_mock)
             {"status_code": 429, "headers": {"Retry-After": "2"}, "json": {"error": {"type": "invalid_request_error", "code": "rate_limit"}}},
             {"status_code": 500, "json": {"error": {"type": "api_error", "message": "oops"}}},
             {"exc": requests.exceptions.ConnectionError("connection reset by peer")},
+            {"exc": requests.exceptions.ChunkedEncodingError("connection cut mid-body")},
             {"text": '{"object": "list", "data": [{"id": "c'},  # truncated body
             {"json": {"object": "list", "data": [], "has_more": False}},
         ],
     )
     client = make_client(sleep=sleep)
     assert client.get("/v1/customers")["data"] == []
-    assert client.request_count == 5 and client.retry_count == 4
+    assert client.request_count == 6 and client.retry_count == 5
     assert any(abs(s - 2.0) < 0.05 for s in sleep.calls)  # Retry-After honoured, via the shared pause
 
 
