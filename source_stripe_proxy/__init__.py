@@ -7,5 +7,6 @@ which talks to Stripe directly or through the Paragon and PinkConnect proxies.
 __version__ = "0.1.0"
 
 from source_stripe_proxy.source import SourceStripeProxy  # noqa: E402
+from source_stripe_proxy.actions import StripeConnection  # noqa: E402
 
-__all__ = ["SourceStripeProxy", "__version__"]
+__all__ = ["SourceStripeProxy", "StripeConnection", "__version__"]

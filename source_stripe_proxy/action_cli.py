@@ -1,0 +1,299 @@
+"""`stripe-connection`: run one of the seed's calls from the command line.
+
+Two input forms, the same result:
+
+    printf 'action: create\\nentity: customer\\nemail: customer@example.com\\nname: John Doe\\n' | stripe-connection
+    stripe-connection create customer email=customer@example.com name="John Doe"
+
+Stdout gets Stripe's JSON unchanged, or ``{"error": {...}}``. Exit status: 0 success;
+1 the call was refused (by our validation before any request, by Stripe, or by a proxy) or
+failed after every retry; 2 usage or connection-config problems. A generated idempotency
+key is reported on stderr as one line, so that a caller can retry a create safely.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shlex
+import sys
+from typing import Any, Dict, List, Mapping, Optional, Sequence, TextIO, Tuple
+
+from source_stripe_proxy.actions import (
+    ENV_COMMON,
+    ENV_MODES,
+    ActionInputError,
+    StripeConnection,
+    config_from_env,
+    describe_actions,
+    prepare_call,
+)
+from source_stripe_proxy.errors import ConfigError, StripeAPIError, StripeProxyError, TransientError
+from source_stripe_proxy.forms import encode_form
+
+EXIT_OK, EXIT_REFUSED, EXIT_USAGE = 0, 1, 2
+_KEY_PATTERN = re.compile(r"\b(?:sk|rk|pk)_(?:test|live)_[A-Za-z0-9*]+")
+_PARAM_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(?:\.[^\s\[\]]+|\[[^\[\]]+\])?$")
+_QUOTES = {'"': '"', "'": "'", "\u201c": "\u201d"}
+
+
+# ------------------------------------------------------------------------------------------
+# Parsing: both forms give one flat dict (action, entity and the parameters).
+# ------------------------------------------------------------------------------------------
+
+
+def _add(call: Dict[str, Any], key: str, value: Any, where: str) -> None:
+    if not _PARAM_NAME.match(key):
+        raise ActionInputError(
+            f"{where}: {key!r} is not a parameter name (letters, digits and '_'; metadata.KEY for metadata).",
+            param=key,
+        )
+    if key in call:
+        raise ActionInputError(f"{where}: '{key}' is given twice.", param=key)
+    call[key] = value
+
+
+def _unquote(value: str) -> str:
+    if len(value) >= 2 and value[0] in _QUOTES and value[-1] == _QUOTES[value[0]]:
+        return value[1:-1]
+    return value
+
+
+def parse_tokens(tokens: Sequence[str], call: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+    """``ACTION ENTITY KEY=VALUE ...`` -> dict. ``action=``/``entity=`` pairs work too."""
+    call = {} if call is None else call
+    bare: List[str] = []
+    seen_pair = False
+    for index, token in enumerate(tokens, 1):
+        if "=" in token:
+            seen_pair = True
+            key, value = token.split("=", 1)
+            _add(call, key.strip(), value, f"argument {index}")
+        elif not seen_pair and len(bare) < 2:
+            bare.append(token)
+        else:
+            raise ActionInputError(
+                f"argument {index}: expected KEY=VALUE, got {token[:40]!r}. Form: ACTION ENTITY KEY=VALUE ...",
+                param=None,
+            )
+    for key, value in zip(("action", "entity"), bare):
+        _add(call, key, value, "arguments")
+    return call
+
+
+def parse_block(text: str) -> Dict[str, Any]:
+    """The seed's block form (``key: value`` lines), or a JSON object.
+
+    An optional first line starting with ``/`` (``/your-stripe-connection``) is the command
+    name and may carry ``ACTION ENTITY KEY=VALUE`` tokens itself. Blank lines and lines
+    starting with ``#`` are ignored. A value may be wrapped in quotes.
+    """
+    stripped = text.strip()
+    if stripped[:1] in ("{", "["):
+        try:
+            data = json.loads(stripped)
+        except ValueError as exc:
+            raise ActionInputError(f"The input looks like JSON but does not parse: {exc.msg} (line {exc.lineno}).") from None
+        if not isinstance(data, dict):
+            raise ActionInputError("JSON input must be an object of parameter names to values.")
+        call: Dict[str, Any] = {}
+        for key, value in data.items():
+            _add(call, str(key), value, "JSON input")
+        return call
+    call = {}
+    seen_content = False
+    for number, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if not seen_content and line.startswith("/"):
+            seen_content = True
+            try:
+                tokens = shlex.split(line)[1:]
+            except ValueError as exc:
+                raise ActionInputError(f"line {number}: {exc}.") from None
+            parse_tokens(tokens, call)
+            continue
+        seen_content = True
+        key, sep, value = line.partition(":")
+        if not sep or not key.strip():
+            raise ActionInputError(f"line {number}: expected 'key: value', got {line[:40]!r}.")
+        _add(call, key.strip(), _unquote(value.strip()), f"line {number}")
+    return call
+
+
+def split_call(call: Mapping[str, Any]) -> Tuple[Any, Any, Dict[str, Any]]:
+    params = dict(call)
+    return params.pop("action", None), params.pop("entity", None), params
+
+
+# ------------------------------------------------------------------------------------------
+# Config
+# ------------------------------------------------------------------------------------------
+
+
+def load_config(path: Optional[str], environ: Mapping[str, str]) -> Dict[str, Any]:
+    if path is None:
+        return config_from_env(environ)
+    try:
+        with open(path, encoding="utf-8") as handle:
+            config = json.load(handle)
+    except OSError as exc:
+        raise ConfigError(f"Cannot read --config {path}: {exc.strerror or exc}.") from None
+    except ValueError:
+        raise ConfigError(f"--config {path} is not valid JSON.") from None
+    if not isinstance(config, dict):
+        raise ConfigError(f"--config {path} must hold a JSON object with a 'credentials' block.")
+    return config
+
+
+# ------------------------------------------------------------------------------------------
+# main
+# ------------------------------------------------------------------------------------------
+
+
+def _env_help() -> str:
+    lines = []
+    for mode, required, optional in ENV_MODES:
+        opt = f" (optional: {', '.join(optional)})" if optional else ""
+        lines.append(f"  {mode:<12} {' + '.join(required)}{opt}")
+    lines.append(f"  any mode     optional: {', '.join(ENV_COMMON)}")
+    return "\n".join(lines)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="stripe-connection",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=(
+            "Run one Stripe call (create, update, get, list) and print Stripe's JSON.\n"
+            "Give the call as arguments (ACTION ENTITY KEY=VALUE ...) or on stdin as\n"
+            "'key: value' lines (the seed's block form) or a JSON object."
+        ),
+        epilog=(
+            "calls (entities also accepted in the plural):\n"
+            f"{describe_actions()}\n"
+            "  (get/update also take id=... for the entity's id)\n\n"
+            "examples:\n"
+            "  stripe-connection create customer email=customer@example.com name=\"John Doe\"\n"
+            "  printf 'action: get\\nentity: customer\\ncustomer_id: cus_123\\n' | stripe-connection\n\n"
+            "connection: --config FILE (the source's config: a 'credentials' block), or exactly one\n"
+            f"mode's environment variables:\n{_env_help()}\n\n"
+            "exit status: 0 success; 1 refused (validation, Stripe or proxy error, retries exhausted);\n"
+            "2 usage or connection config problem."
+        ),
+    )
+    parser.add_argument("--config", metavar="FILE", help="JSON config with a 'credentials' block (overrides environment variables)")
+    parser.add_argument("--compact", action="store_true", help="print JSON on one line")
+    parser.add_argument("--dry-run", action="store_true", help="validate and print the request that would be sent; send nothing")
+    parser.add_argument("call", nargs="*", metavar="ACTION ENTITY KEY=VALUE", help="the call; read from stdin when omitted")
+    return parser
+
+
+class _Output:
+    def __init__(self, stdout: TextIO, stderr: TextIO, compact: bool):
+        self.stdout, self.stderr, self.compact = stdout, stderr, compact
+        self.secrets: Tuple[str, ...] = ()
+
+    def scrub(self, text: str) -> str:
+        for secret in self.secrets:
+            if secret:
+                text = text.replace(secret, "****")
+        return _KEY_PATTERN.sub("[redacted key]", text)
+
+    def json(self, data: Any) -> None:
+        if self.compact:
+            text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+        else:
+            text = json.dumps(data, ensure_ascii=False, indent=2)
+        self.stdout.write(text + "\n")
+        self.stdout.flush()
+
+    def error(self, data: Mapping[str, Any]) -> None:
+        self.json(json.loads(self.scrub(json.dumps(data, ensure_ascii=False))))
+
+    def note(self, line: str) -> None:
+        self.stderr.write(self.scrub(line) + "\n")
+        self.stderr.flush()
+
+
+def main(
+    argv: Optional[Sequence[str]] = None,
+    *,
+    stdin: Optional[TextIO] = None,
+    stdout: Optional[TextIO] = None,
+    stderr: Optional[TextIO] = None,
+    environ: Optional[Mapping[str, str]] = None,
+) -> int:
+    stdin = stdin or sys.stdin
+    out = _Output(stdout or sys.stdout, stderr or sys.stderr, compact=False)
+    environ = os.environ if environ is None else environ
+    parser = build_parser()
+    try:
+        args = parser.parse_intermixed_args(list(sys.argv[1:] if argv is None else argv))
+    except SystemExit as exc:  # argparse printed usage or help
+        return EXIT_OK if exc.code == 0 else EXIT_USAGE
+    out.compact = args.compact
+
+    try:
+        if args.call:
+            call = parse_tokens(args.call)
+        else:
+            if stdin.isatty():
+                out.note("stripe-connection: reading the call from stdin ('key: value' lines, end with Ctrl-D); --help for usage")
+            call = parse_block(stdin.read())
+        action, entity, params = split_call(call)
+        prepared = prepare_call(action, entity, params)
+    except ActionInputError as exc:
+        out.error(exc.to_dict())
+        return EXIT_REFUSED
+
+    if args.dry_run:
+        request: Dict[str, Any] = {"method": prepared.method, "path": prepared.path}
+        if prepared.query:
+            request["query"] = dict(encode_form(prepared.query))
+        if prepared.body is not None:
+            request["body"] = dict(encode_form(prepared.body))
+        if prepared.fetch_all:
+            request["all_pages"] = True
+        if prepared.idempotency_key:
+            request["idempotency_key"] = prepared.idempotency_key
+        out.json(request)
+        return EXIT_OK
+
+    try:
+        config = load_config(args.config, environ)
+        connection = StripeConnection(config)
+    except ConfigError as exc:
+        out.error({"error": {"type": "connection_config_error", "message": exc.message}})
+        return EXIT_USAGE
+    out.secrets = connection.client.settings.secrets
+
+    if prepared.idempotency_key_generated:
+        # Before sending: if the call times out, the caller already holds the key to retry with.
+        out.note(f"idempotency_key: {prepared.idempotency_key} (generated; pass idempotency_key=... to retry this create safely)")
+    try:
+        result = connection.execute(prepared)
+    except StripeAPIError as exc:
+        out.error(exc.to_dict())
+        return EXIT_REFUSED
+    except TransientError as exc:
+        out.error({"error": {"type": "api_connection_error", "message": exc.message}})
+        return EXIT_REFUSED
+    except ConfigError as exc:
+        out.error({"error": {"type": "connection_config_error", "message": exc.message}})
+        return EXIT_USAGE
+    except StripeProxyError as exc:
+        out.error({"error": {"type": "api_error", "message": exc.message}})
+        return EXIT_REFUSED
+    except Exception as exc:  # a bug of ours: report it without a traceback that could carry headers
+        out.error({"error": {"type": "api_error", "message": f"Unexpected {type(exc).__name__}: {exc}"}})
+        return EXIT_REFUSED
+    out.json(result)
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())
