@@ -1,11 +1,10 @@
 """The CDK's standard source tests (the successor of the acceptance tests), run in-process.
 
 They read acceptance-test-config.yml; its configs point at a Stripe emulator on a fixed
-loopback port, which this module starts and fills. The Docker image tests run only where a
-Docker engine answers; elsewhere they are skipped with the reason.
+loopback port, which this module starts and fills.
 """
 
-import subprocess
+import os
 
 import pytest
 from airbyte_cdk.test.standard_tests import SourceTestSuiteBase
@@ -17,13 +16,6 @@ pytest_plugins = ["airbyte_cdk.test.standard_tests.pytest_hooks"]
 
 STANDARD_PORT = 12111  # fixed: the config files name it
 STANDARD_KEY = "sk_test_standardSuiteKey"
-
-
-def docker_engine_answers() -> bool:
-    try:
-        return subprocess.run(["docker", "info"], capture_output=True, timeout=20).returncode == 0
-    except (OSError, subprocess.TimeoutExpired):
-        return False
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -40,9 +32,12 @@ def standard_emulator():
 
 
 @pytest.fixture(autouse=True)
-def skip_image_tests_without_docker(request):
-    if request.node.get_closest_marker("image_tests") and not docker_engine_answers():
-        pytest.skip("SKIPPED LOUDLY: no Docker engine answers `docker info` on this machine; image tests need one")
+def skip_cdk_image_tests(request):
+    """The CDK's image tests build from metadata.yaml's base image and fetch files from GitHub;
+    neither is reachable here. Our own Docker smoke test (test_docker_smoke.py) builds both
+    images from the Dockerfile and runs them. Set RUN_CDK_IMAGE_TESTS=1 where a registry is."""
+    if request.node.get_closest_marker("image_tests") and os.environ.get("RUN_CDK_IMAGE_TESTS") != "1":
+        pytest.skip("SKIPPED LOUDLY: the CDK image tests need a container registry and GitHub; see test_docker_smoke.py")
 
 
 class TestSourceStripeProxyStandard(SourceTestSuiteBase):

@@ -1,39 +1,80 @@
 """One request budget for the whole process, shared by every thread.
 
-Requests are spaced evenly (no bursts), and a 429 pauses *every* caller, not only the
-one that received it, so concurrent workers back off together.
+* Requests are spaced evenly (no bursts): each caller gets the next free time slot.
+* A 429 pauses *every* caller, not only the one that got it.
+* Under steady overload the rate settles just below the server's real limit instead of
+  oscillating: a 429 at rate r marks r as too fast, drops to 80% of it, then climbs back
+  only to 95% of the lowest rate that drew a 429. After a quiet period the estimate is
+  raised by 5% at a time, to find headroom again if the limit was temporary.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from typing import Callable
+from typing import Callable, Optional
+
+BACKOFF_FACTOR = 0.8  # rate after a 429, relative to the rate that drew it
+SETTLE_FACTOR = 0.95  # how close to the estimated limit we climb back
+CLIMB_STEP = 0.01  # per successful request, as a share of the configured rate
+PROBE_AFTER_SECONDS = 120.0  # quiet time before probing above the estimate
+PROBE_FACTOR = 1.05
 
 
 class RequestBudget:
-    def __init__(self, requests_per_second: float, clock: Callable[[], float] = time.monotonic, sleep=time.sleep):
+    def __init__(
+        self,
+        requests_per_second: float,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
         if requests_per_second <= 0:
             raise ValueError("requests_per_second must be positive")
-        self.interval = 1.0 / requests_per_second
+        self.configured_rate = requests_per_second
+        self.rate = requests_per_second
+        self.limit_estimate: Optional[float] = None  # lowest rate that drew a 429
         self._clock = clock
         self._sleep = sleep
         self._lock = threading.Lock()
         self._next_slot = 0.0
         self._paused_until = 0.0
+        self._last_429 = 0.0
 
     def acquire(self) -> float:
         """Wait for this caller's slot; returns the seconds waited."""
         with self._lock:
             now = self._clock()
             slot = max(now, self._next_slot, self._paused_until)
-            self._next_slot = slot + self.interval
+            self._next_slot = slot + 1.0 / self.rate
         wait = slot - now
         if wait > 0:
             self._sleep(wait)
         return wait
 
     def pause(self, seconds: float) -> None:
-        """Hold every caller for ``seconds`` (after a 429 or a Retry-After)."""
+        """Hold every caller for ``seconds`` (a Retry-After, for example)."""
         with self._lock:
             self._paused_until = max(self._paused_until, self._clock() + seconds)
+
+    def rate_limited(self, retry_after: Optional[float]) -> None:
+        """A 429 arrived: remember how fast was too fast, slow down, pause everyone."""
+        with self._lock:
+            now = self._clock()
+            if now - self._last_429 > 1.0 / self.rate:  # one 429 burst counts once
+                self.limit_estimate = min(self.limit_estimate or self.rate, self.rate)
+                self.rate = max(self.configured_rate * 0.01, self.limit_estimate * BACKOFF_FACTOR)
+            self._last_429 = now
+            pause = retry_after if retry_after is not None else 1.0 / self.rate
+            self._paused_until = max(self._paused_until, now + pause)
+
+    def succeeded(self) -> None:
+        """A request went through: climb back toward the target rate."""
+        with self._lock:
+            if self.limit_estimate is not None and self._clock() - self._last_429 > PROBE_AFTER_SECONDS:
+                self.limit_estimate = min(self.configured_rate, self.limit_estimate * PROBE_FACTOR)
+                self._last_429 = self._clock()  # next probe after another quiet period
+            target = self.configured_rate
+            if self.limit_estimate is not None:
+                target = min(target, self.limit_estimate * SETTLE_FACTOR)
+            if self.rate < target:
+                self.rate = min(target, self.rate + self.configured_rate * CLIMB_STEP)

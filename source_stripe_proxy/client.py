@@ -160,7 +160,9 @@ class StripeClient:
                 logger.debug("%s %s -> %s in %.3fs", method, path, status, time.monotonic() - started)
                 if status < 400:
                     try:
-                        return ApiResponse(status, orjson.loads(response.content), response.headers)
+                        data = orjson.loads(response.content)
+                        self.budget.succeeded()
+                        return ApiResponse(status, data, response.headers)
                     except orjson.JSONDecodeError:
                         # A cut-off body is a transport fault; the request is safe to repeat.
                         failure, retry_after, error = "an incomplete JSON body", None, None
@@ -180,7 +182,7 @@ class StripeClient:
             delay = retry_after if retry_after is not None else self._backoff(attempt)
             logger.info("%s %s: %s; retry %d/%d in %.2fs", method, path, failure, attempt, self.settings.max_retries, delay)
             if status == 429:
-                self.budget.pause(delay)  # every worker waits, not only this one
+                self.budget.rate_limited(delay)  # every worker waits and the rate settles lower
             else:
                 self._sleep(delay)
 

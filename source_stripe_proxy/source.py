@@ -1,20 +1,44 @@
-"""The Airbyte source: spec, check, discover and read over the shared client."""
+"""The Airbyte source: spec, check, discover and read over the shared client.
+
+``read`` hands every configured stream to the concurrent reader (``reader.py``) and turns
+its events into protocol messages on this thread: records, then per-stream STATE only after
+the records it covers, and STARTED / RUNNING / COMPLETE / INCOMPLETE stream status traces.
+"""
 
 from __future__ import annotations
 
 import logging
-from typing import Any, List, Mapping, Optional, Tuple
+import math
+import time
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple
 
+from airbyte_cdk.models import (
+    AirbyteMessage,
+    AirbyteRecordMessage,
+    AirbyteStateMessage,
+    AirbyteStreamStatus,
+    ConfiguredAirbyteCatalog,
+    FailureType,
+    StreamDescriptor,
+    SyncMode,
+    Type,
+)
 from airbyte_cdk.sources import AbstractSource
+from airbyte_cdk.sources.connector_state_manager import ConnectorStateManager
 from airbyte_cdk.sources.streams import Stream
+from airbyte_cdk.sources.utils.schema_helpers import split_config
 from airbyte_cdk.utils.airbyte_secrets_utils import add_to_secrets
+from airbyte_cdk.utils.stream_status_utils import as_airbyte_message as stream_status_message
+from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_stripe_proxy.client import StripeClient
-from source_stripe_proxy.errors import ConfigError, StripeAPIError, StripeProxyError
+from source_stripe_proxy.errors import ConfigError, StripeProxyError
+from source_stripe_proxy.reader import ConcurrentReader
 from source_stripe_proxy.settings import MAX_PAGE_SIZE, ConnectionSettings, parse_start_date
-from source_stripe_proxy.streams import SECONDS_PER_DAY, STREAM_CLASSES, ReadOptions
+from source_stripe_proxy.streams import SECONDS_PER_DAY, STREAM_CLASSES, ReadOptions, StripeListStream
 
 CHECK_PATH = "/v1/customers"  # one page of one cheap endpoint
+MAX_CONCURRENCY = 64
 
 
 class SourceStripeProxy(AbstractSource):
@@ -26,17 +50,13 @@ class SourceStripeProxy(AbstractSource):
         super().__init__()
         self._client: Optional[StripeClient] = None
 
-    @property
-    def raise_exception_on_missing_stream(self) -> bool:
-        return True  # a catalog naming an unknown stream is a config error, not a silent skip
-
     def client_for(self, config: Mapping[str, Any]) -> StripeClient:
         """One client (and one request budget) per connection settings for the whole process."""
         settings = ConnectionSettings.from_config(config)
         if self._client is None or self._client.settings != settings:
             for secret in settings.secrets:
                 add_to_secrets(secret)  # the CDK masks these in LOG messages
-            self._client = StripeClient(settings)
+            self._client = StripeClient(settings, pool_size=concurrency_for(config, settings))
         return self._client
 
     def check_connection(self, logger: logging.Logger, config: Mapping[str, Any]) -> Tuple[bool, Optional[Any]]:
@@ -47,23 +67,92 @@ class SourceStripeProxy(AbstractSource):
         except StripeProxyError as error:
             # Our messages never carry config values, so they are safe in CONNECTION_STATUS.
             return False, _Safe(str(error))
-        mode = self._client.settings.mode if self._client else "api_key"
-        logger.info("Connected to Stripe through %s.", mode)
+        logger.info("Connected to Stripe through %s.", client.settings.mode)
         return True, None
-
-    def read(self, logger, config, catalog, state=None):
-        try:
-            yield from super().read(logger, config, catalog, state)
-        finally:
-            if self._client is not None:
-                logger.info(
-                    "Stripe requests: %d (%d of them retries).", self._client.request_count, self._client.retry_count
-                )
 
     def streams(self, config: Mapping[str, Any]) -> List[Stream]:
         options = read_options(config)
         client = self.client_for(config)
         return [stream_class(client, options) for stream_class in STREAM_CLASSES]
+
+    def read(
+        self,
+        logger: logging.Logger,
+        config: Mapping[str, Any],
+        catalog: ConfiguredAirbyteCatalog,
+        state: Optional[List[AirbyteStateMessage]] = None,
+    ) -> Iterator[AirbyteMessage]:
+        config, _ = split_config(config)
+        streams: Dict[str, StripeListStream] = {s.name: s for s in self.streams(config)}
+        client = self._client
+        state_manager = ConnectorStateManager(state=state)
+        jobs, descriptors = [], {}
+        for configured in catalog.streams:
+            name = configured.stream.name
+            if name not in streams:
+                raise ConfigError(
+                    f"The catalog asks for stream '{name}', which this source does not have "
+                    f"(it has: {', '.join(streams)}). Refresh the source schema in the connection."
+                )
+            stream = streams[name]
+            incremental = configured.sync_mode == SyncMode.incremental
+            if incremental:
+                stream.state = state_manager.get_stream_state(name, None)
+            jobs.append(stream.job(configured.sync_mode))
+            descriptors[name] = configured.stream
+
+        failures: Dict[str, AirbyteTracedException] = {}
+        concurrency = concurrency_for(config, client.settings)
+        logger.info("Reading %d streams with up to %d concurrent requests.", len(jobs), concurrency)
+        started = time.monotonic()
+        try:
+            for job in jobs:
+                yield stream_status_message(descriptors[job.name], AirbyteStreamStatus.STARTED)
+            running, state_emitted = set(), set()
+            for event in ConcurrentReader(client, concurrency).run(jobs):
+                kind, job = event[0], event[1]
+                if kind == "records":
+                    if job.name not in running:
+                        running.add(job.name)
+                        yield stream_status_message(descriptors[job.name], AirbyteStreamStatus.RUNNING)
+                    emitted_at = int(time.time() * 1000)
+                    for record in event[2]:
+                        yield AirbyteMessage(
+                            type=Type.RECORD, record=AirbyteRecordMessage(stream=job.name, data=record, emitted_at=emitted_at)
+                        )
+                elif kind == "state":
+                    state_emitted.add(job.name)
+                    yield self._state_message(state_manager, streams[job.name], event[2])
+                elif kind == "complete":
+                    if job.name not in state_emitted:  # every stream checkpoints at least once
+                        yield self._state_message(state_manager, streams[job.name], job.tracker.state)
+                    yield stream_status_message(descriptors[job.name], AirbyteStreamStatus.COMPLETE)
+                elif kind == "failed":
+                    error = _traced(event[2], job.name)
+                    failures[job.name] = error
+                    logger.error("Stream %s failed: %s", job.name, error.message)
+                    yield stream_status_message(descriptors[job.name], AirbyteStreamStatus.INCOMPLETE)
+                    yield error.as_sanitized_airbyte_message(stream_descriptor=StreamDescriptor(name=job.name))
+        finally:
+            logger.info(
+                "Stripe requests: %d (%d of them retries) in %.1fs.",
+                client.request_count,
+                client.retry_count,
+                time.monotonic() - started,
+            )
+        if failures:
+            raise AirbyteTracedException(
+                message="These streams did not sync completely: "
+                + "; ".join(f"{name}: {error.message}" for name, error in failures.items()),
+                failure_type=_overall_failure_type(failures.values()),
+            )
+
+    @staticmethod
+    def _state_message(state_manager: ConnectorStateManager, stream: StripeListStream, cursor: Optional[int]) -> AirbyteMessage:
+        if cursor is not None:
+            stream.state = {"created": cursor}
+        state_manager.update_state_for_stream(stream.name, None, stream.state)
+        return state_manager.create_state_message(stream.name, None)
 
 
 def read_options(config: Mapping[str, Any]) -> ReadOptions:
@@ -74,6 +163,7 @@ def read_options(config: Mapping[str, Any]) -> ReadOptions:
         ("lookback_window_days", lookback_days, 0, 3650),
         ("slice_range_days", window_days, 1, 3650),
         ("page_size", page_size, 1, MAX_PAGE_SIZE),
+        ("concurrency", config.get("concurrency", 1) or 1, 1, MAX_CONCURRENCY),
     ):
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
             raise ConfigError(f"'{key}' must be a whole number from {low} to {high}.")
@@ -83,6 +173,30 @@ def read_options(config: Mapping[str, Any]) -> ReadOptions:
         window_seconds=window_days * SECONDS_PER_DAY,
         page_size=page_size,
     )
+
+
+def concurrency_for(config: Mapping[str, Any], settings: ConnectionSettings) -> int:
+    """Config `concurrency`, or enough requests in flight to fill the budget at ~400 ms latency."""
+    configured = config.get("concurrency")
+    if isinstance(configured, int) and not isinstance(configured, bool) and 1 <= configured <= MAX_CONCURRENCY:
+        return configured
+    return max(2, min(32, math.ceil(settings.requests_per_second * 0.4)))
+
+
+def _traced(error: BaseException, stream_name: str) -> AirbyteTracedException:
+    if isinstance(error, AirbyteTracedException):
+        return error
+    return AirbyteTracedException.from_exception(
+        error, message=f"Stream {stream_name} failed unexpectedly: {type(error).__name__}. See the logs for details."
+    )
+
+
+def _overall_failure_type(errors) -> FailureType:
+    kinds = {error.failure_type for error in errors}
+    for kind in (FailureType.config_error, FailureType.transient_error):
+        if kinds == {kind}:
+            return kind
+    return FailureType.system_error if FailureType.system_error in kinds else next(iter(kinds))
 
 
 class _Safe:
@@ -95,4 +209,4 @@ class _Safe:
         return self.message
 
 
-__all__ = ["SourceStripeProxy", "StripeAPIError"]
+__all__ = ["SourceStripeProxy"]

@@ -1,19 +1,14 @@
 """Stripe list streams: one small declarative class per entity, all on one base.
 
 A stream class only states facts: its name, its list path and the query parameters it
-always sends. Reading, windowing by ``created`` and state live in ``StripeListStream``.
+always sends. How a stream is read (concurrently, split by ``created``) lives in
+``reader.py``; this module turns a stream, its sync mode and its state into a ``StreamJob``.
 
-How incremental reads work
---------------------------
-Stripe lists newest first, so a cursor can't advance while a window is still being
-read. We therefore cut ``[start, now)`` into ``created`` windows, oldest first, read each
-window completely (``created[gte]``/``created[lt]`` + ``starting_after`` pagination) and
-only then move the state to the newest ``created`` seen so far. Every older window is
-complete by then, so the next sync can resume at ``created[gte]=<state>``. The state is
-always a value Stripe wrote, never our clock, so clock skew can't skip records; the
-price is re-reading the records of that one second. The last window is open-ended.
-Records outside a window are dropped client-side too, so servers that ignore or reorder
-filters can't produce duplicates.
+Incremental reads cut ``[start, now)`` into ``created`` windows (``slice_range_days``),
+oldest first, with the last one open-ended; ``start`` is the saved cursor minus the
+lookback, or ``start_date``. The cursor is the newest ``created`` read over a complete
+prefix of windows, so the next sync resumes at ``created[gte]=<cursor>`` and re-reads only
+that one second's objects.
 """
 
 from __future__ import annotations
@@ -29,6 +24,7 @@ from airbyte_cdk.models import SyncMode
 from airbyte_cdk.sources.streams import CheckpointMixin, Stream
 
 from source_stripe_proxy.client import StripeClient
+from source_stripe_proxy.reader import ConcurrentReader, StreamJob
 from source_stripe_proxy.errors import ConfigError
 
 SECONDS_PER_DAY = 86_400
@@ -89,6 +85,21 @@ class StripeListStream(Stream, CheckpointMixin):
             start = resume_from if start is None else max(start, resume_from)
         yield from created_windows(start, int(time.time()), self.options.window_seconds)
 
+    def job(self, sync_mode: SyncMode) -> StreamJob:
+        """What the concurrent reader needs to read this stream in ``sync_mode``."""
+        windows = [
+            (window.get("created_gte"), window.get("created_lt"))
+            for window in self.stream_slices(sync_mode=sync_mode)
+        ]
+        return StreamJob(
+            name=self.name,
+            path=self.path,
+            fixed_params=dict(self.fixed_params),
+            windows=windows,
+            page_size=self.options.page_size,
+            state=self._cursor,
+        )
+
     def read_records(
         self,
         sync_mode: SyncMode,
@@ -96,25 +107,17 @@ class StripeListStream(Stream, CheckpointMixin):
         stream_slice: Optional[Mapping[str, Any]] = None,
         stream_state: Optional[Mapping[str, Any]] = None,
     ) -> Iterable[Mapping[str, Any]]:
-        window = stream_slice or {}
-        gte, lt = window.get("created_gte"), window.get("created_lt")
-        params: Dict[str, Any] = dict(self.fixed_params)
-        created_filter = {k: v for k, v in (("gte", gte), ("lt", lt)) if v is not None}
-        if created_filter:
-            params["created"] = created_filter
-        newest_seen = None
-        for page in self.client.list_pages(self.path, params, page_size=self.options.page_size):
-            for record in page["data"]:
-                created = record.get(CURSOR_FIELD)
-                if isinstance(created, int):
-                    if (gte is not None and created < gte) or (lt is not None and created >= lt):
-                        continue  # outside this window: another window (or none) owns it
-                    if newest_seen is None or created > newest_seen:
-                        newest_seen = created
-                yield record
-        # Reached only once the whole window is read: now the cursor may move.
-        if newest_seen is not None and (self._cursor is None or newest_seen > self._cursor):
-            self._cursor = newest_seen
+        """The CDK's per-stream entry point; the source itself reads all streams at once."""
+        job = self.job(sync_mode)
+        if stream_slice:
+            job.windows = [(stream_slice.get("created_gte"), stream_slice.get("created_lt"))]
+        for event in ConcurrentReader(self.client, concurrency=1).run([job]):
+            if event[0] == "records":
+                yield from event[2]
+            elif event[0] == "state":
+                self._cursor = event[2]
+            elif event[0] == "failed":
+                raise event[2]
 
 
 def created_windows(start: Optional[int], now: int, window_seconds: int) -> Iterable[Mapping[str, Any]]:

@@ -250,3 +250,36 @@ def test_proxy_html_error_page_is_reported_not_crashing(requests_mock):
 def test_paths_must_be_stripe_v1_paths():
     with pytest.raises(ValueError):
         make_client().get("customers")
+
+
+def test_budget_settles_just_below_a_steady_limit_instead_of_oscillating():
+    """Simulate a server that allows 20 req/s while we are configured for 25."""
+    clock = [0.0]
+    budget = RequestBudget(25, clock=lambda: clock[0], sleep=lambda s: clock.__setitem__(0, clock[0] + s))
+    window, rates, limited_after_warmup = [], [], 0
+    for _ in range(8000):
+        budget.acquire()
+        now = clock[0]
+        window = [t for t in window if t > now - 1.0] + [now]
+        if len(window) > 20:
+            budget.rate_limited(None)
+            limited_after_warmup += now > 30
+        else:
+            budget.succeeded()
+        if now > 30:
+            rates.append(budget.rate)
+    assert budget.limit_estimate is not None and budget.limit_estimate <= 21
+    # settled: mostly at 95% of the limit, with rare probes above it after quiet periods
+    steady = sorted(rates)[len(rates) // 10 : -len(rates) // 10]
+    assert 18.5 <= min(steady) and max(steady) <= 20
+    assert limited_after_warmup / len(rates) < 0.01
+    served = 8000 / clock[0]
+    assert 17.5 <= served <= 20.5
+
+
+def test_budget_spaces_requests_evenly():
+    clock = [0.0]
+    budget = RequestBudget(10, clock=lambda: clock[0], sleep=lambda s: clock.__setitem__(0, clock[0] + s))
+    for _ in range(50):
+        budget.acquire()
+    assert clock[0] == pytest.approx(4.9)

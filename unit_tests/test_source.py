@@ -66,10 +66,10 @@ def test_discover_lists_every_stream_with_modes_cursor_and_key():
         assert stream.json_schema["properties"]["created"]["type"] == "integer"
 
 
-def test_full_refresh_reads_every_page_once_and_records_match_the_schema(requests_mock):
+def test_sequential_full_refresh_reads_every_page_once_and_records_match_the_schema(requests_mock):
     objects = [customer(i, 1_700_000_000 + i) for i in range(250)]
     newest_first_server(requests_mock, "/v1/customers", objects)
-    output = read(SourceStripeProxy(), CONFIG, catalog("customers"))
+    output = read(SourceStripeProxy(), {**CONFIG, "concurrency": 1}, catalog("customers"))
     ids = [m.record.data["id"] for m in output.records]
     assert sorted(ids) == sorted(o["id"] for o in objects) and len(ids) == len(set(ids))
     assert requests_mock.call_count == 3  # 100 + 100 + 50, each page once
@@ -77,6 +77,20 @@ def test_full_refresh_reads_every_page_once_and_records_match_the_schema(request
     for message in output.records:
         validator.validate(message.record.data)
     assert output.get_stream_statuses("customers")[-1].name == "COMPLETE"
+
+
+@pytest.mark.parametrize("spread", [1, 7, 86_400])  # objects bunched in one second, a week, or years
+def test_concurrent_read_splits_ranges_without_losing_or_repeating_a_record(requests_mock, spread):
+    objects = [customer(i, 1_600_000_000 + (i * spread) // 10) for i in range(1234)]
+    newest_first_server(requests_mock, "/v1/customers", objects)
+    output = read(SourceStripeProxy(), {**CONFIG, "concurrency": 8}, catalog("customers"))
+    ids = [m.record.data["id"] for m in output.records]
+    assert len(ids) == len(set(ids)) == len(objects)
+    queries = [tuple(sorted((k, tuple(v)) for k, v in r.qs.items())) for r in requests_mock.request_history]
+    assert len(queries) == len(set(queries))  # no page requested twice
+    if spread == 86_400:
+        ranges = {q for q in queries if any(k == "created[lt]" for k, _ in q)}
+        assert ranges, "a long, dense range must be split across workers"
 
 
 def test_subscriptions_always_ask_for_every_status(requests_mock):

@@ -1,0 +1,260 @@
+"""Concurrent reading: every stream, and every ``created`` range of a stream, in parallel.
+
+Why not the CDK's ``ConcurrentSource``/``ConcurrentCursor``? Their partitions are fixed
+before reading starts, so a stream whose objects are bunched in time keeps one worker busy
+while the others idle. Here a partition that still has more pages *splits itself*:
+
+    partition [lo, hi), page 1 read, oldest object on the page created at c
+      -> this worker keeps [mid, hi) and continues with starting_after (same page order)
+      -> a new partition [lo, mid) goes to an idle worker, mid = lo + (c - lo) / 2
+
+Stripe lists newest first, so after a page every object created after ``c`` has been seen;
+nothing is lost or read twice at ``mid``. Splits happen only when a worker is idle and only
+when the page is visibly newest-first (a server that lists oldest-first is read in one pass).
+
+State: each stream's ranges tile ``[start, open)``. The state advances only over the
+contiguous prefix of *complete* ranges, and only to the newest ``created`` read inside it,
+a value Stripe wrote. A crash therefore never skips a gap, whatever order ranges finish in.
+
+Workers put pages on one bounded queue; the caller's thread turns them into messages, so
+memory stays flat however large a stream is, and a partition's "done" always follows its
+records.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import queue
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Dict, Iterator, List, Optional, Tuple
+
+from source_stripe_proxy.client import StripeClient
+from source_stripe_proxy.errors import StripeProxyError
+
+logger = logging.getLogger("airbyte.source_stripe_proxy")
+
+STRIPE_EPOCH = 1_262_304_000  # 2010-01-01: no Stripe object is older; the floor for splitting
+MIN_SPLIT_SECONDS = 2  # `created` has one-second resolution; narrower ranges can't split
+
+
+@dataclass
+class Partition:
+    key: int
+    lo: Optional[int]  # created[gte]; None = unbounded
+    hi: Optional[int]  # created[lt]; None = open-ended
+
+
+@dataclass
+class StreamJob:
+    """One stream to read: where, with which fixed parameters, over which initial ranges."""
+
+    name: str
+    path: str
+    fixed_params: Dict[str, Any]
+    windows: List[Tuple[Optional[int], Optional[int]]]
+    page_size: int = 100
+    state: Optional[int] = None  # the cursor value to start from (for state messages)
+    cancelled: bool = False
+    tracker: "RangeTracker" = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.tracker = RangeTracker(self.state)
+
+
+class RangeTracker:
+    """Which ranges of one stream are complete, and how far the state may advance.
+
+    Used only by the consuming thread, so it needs no lock.
+    """
+
+    def __init__(self, state: Optional[int]):
+        self.state = state
+        self._ranges: Dict[int, List[Any]] = {}  # key -> [lo, done, newest created]
+
+    def add(self, key: int, lo: Optional[int]) -> None:
+        self._ranges[key] = [lo, False, None]
+
+    def split(self, parent: int, child: int, lo: Optional[int], mid: int) -> None:
+        self._ranges[parent][0] = mid
+        self._ranges[child] = [lo, False, None]
+
+    def done(self, key: int, newest: Optional[int]) -> Optional[int]:
+        """Mark a range complete; return the new state if it advanced."""
+        entry = self._ranges[key]
+        entry[1], entry[2] = True, newest
+        ordered = sorted(self._ranges.items(), key=lambda item: -1 if item[1][0] is None else item[1][0])
+        advanced = None
+        for range_key, (_, is_done, range_newest) in ordered:
+            if not is_done:
+                break
+            del self._ranges[range_key]  # a complete prefix never needs looking at again
+            if range_newest is not None and (self.state is None or range_newest > self.state):
+                self.state = advanced = range_newest
+        return advanced
+
+    @property
+    def complete(self) -> bool:
+        return not self._ranges
+
+
+class ConcurrentReader:
+    """Reads ``StreamJob``s with ``concurrency`` workers; yields events for the caller to emit.
+
+    Events: ("records", job, [objects]) · ("state", job, cursor) · ("complete", job) ·
+    ("failed", job, exception)
+    """
+
+    def __init__(self, client: StripeClient, concurrency: int):
+        self.client = client
+        self.concurrency = concurrency
+        self._events: "queue.Queue[tuple]" = queue.Queue(maxsize=concurrency * 4)
+        self._keys = itertools.count()
+        self._lock = threading.Lock()
+        self._active = 0  # partitions submitted and not finished
+        self._closed = False
+        self._executor: Optional[ThreadPoolExecutor] = None
+
+    def run(self, jobs: List[StreamJob]) -> Iterator[tuple]:
+        self._executor = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="stripe-read")
+        pending = {job.name for job in jobs}
+        try:
+            for job in jobs:
+                for lo, hi in job.windows:
+                    partition = Partition(next(self._keys), lo, hi)
+                    job.tracker.add(partition.key, lo)
+                    self._submit(job, partition)
+            while pending:
+                event = self._events.get()
+                kind, job = event[0], event[1]
+                if kind == "records":
+                    if not job.cancelled:
+                        yield event
+                elif kind == "split":
+                    job.tracker.split(*event[2:])
+                elif kind == "done":
+                    if job.cancelled:
+                        continue
+                    advanced = job.tracker.done(event[2], event[3])
+                    if advanced is not None:
+                        yield ("state", job, advanced)
+                    if job.tracker.complete:
+                        pending.discard(job.name)
+                        yield ("complete", job)
+                elif kind == "failed":
+                    if not job.cancelled:
+                        job.cancelled = True  # the stream's other partitions stop at their next page
+                        pending.discard(job.name)
+                        yield ("failed", job, event[3])
+        finally:
+            self._closed = True
+            for job in jobs:
+                job.cancelled = True
+            self._drain_until_idle()
+            self._executor.shutdown(wait=True)
+
+    # -- workers ---------------------------------------------------------------------
+
+    def _submit(self, job: StreamJob, partition: Partition) -> None:
+        with self._lock:
+            self._active += 1
+        self._executor.submit(self._read_partition, job, partition)
+
+    def _idle_worker_exists(self) -> bool:
+        with self._lock:
+            return self._active < self.concurrency
+
+    def _read_partition(self, job: StreamJob, partition: Partition) -> None:
+        try:
+            newest = self._read_pages(job, partition)
+            self._put(("done", job, partition.key, newest))
+        except Exception as error:  # reported to the consumer, which fails the stream
+            self._put(("failed", job, partition.key, error))
+        finally:
+            with self._lock:
+                self._active -= 1
+
+    def _read_pages(self, job: StreamJob, partition: Partition) -> Optional[int]:
+        newest: Optional[int] = None
+        starting_after: Optional[str] = None
+        while not job.cancelled:
+            query: Dict[str, Any] = dict(job.fixed_params)
+            created = {k: v for k, v in (("gte", partition.lo), ("lt", partition.hi)) if v is not None}
+            if created:
+                query["created"] = created
+            query["limit"] = job.page_size
+            if starting_after:
+                query["starting_after"] = starting_after
+            page = self.client.send("GET", job.path, params=query).data
+            objects = page.get("data") if isinstance(page, dict) else None
+            if not isinstance(objects, list):
+                raise StripeProxyError(f"GET {job.path} did not return a Stripe list object (no 'data' array).")
+            in_range, page_newest = _within(objects, partition.lo, partition.hi)
+            if page_newest is not None and (newest is None or page_newest > newest):
+                newest = page_newest
+            if in_range:
+                self._put(("records", job, in_range))
+            if not page.get("has_more") or not objects:
+                return newest
+            last = objects[-1]
+            if not last.get("id") or last.get("id") == starting_after:
+                raise StripeProxyError(f"GET {job.path} claims more pages but the cursor did not advance.")
+            starting_after = last["id"]
+            self._maybe_split(job, partition, objects)
+        return newest
+
+    def _maybe_split(self, job: StreamJob, partition: Partition, objects: List[dict]) -> None:
+        first, last = objects[0].get("created"), objects[-1].get("created")
+        if not (isinstance(first, int) and isinstance(last, int)) or first <= last:
+            return  # not visibly newest-first (e.g. localstripe lists oldest first): don't split
+        floor = partition.lo if partition.lo is not None else STRIPE_EPOCH
+        if last - floor < MIN_SPLIT_SECONDS or not self._idle_worker_exists():
+            return
+        mid = floor + (last - floor) // 2
+        child = Partition(next(self._keys), partition.lo, mid)
+        self._put(("split", job, partition.key, child.key, partition.lo, mid))  # before the child's events
+        partition.lo = mid
+        self._submit(job, child)
+
+    def _put(self, event: tuple) -> None:
+        while True:
+            try:
+                self._events.put(event, timeout=0.5)
+                return
+            except queue.Full:
+                if self._closed:
+                    return
+
+    def _drain_until_idle(self) -> None:
+        """After the consumer stops, unblock workers so they can finish."""
+        while True:
+            with self._lock:
+                if self._active == 0:
+                    return
+            try:
+                self._events.get(timeout=0.1)
+            except queue.Empty:
+                pass
+
+
+def _within(objects: List[dict], lo: Optional[int], hi: Optional[int]) -> Tuple[List[dict], Optional[int]]:
+    """Objects inside [lo, hi) (servers may ignore filters) and the newest `created` among them."""
+    newest: Optional[int] = None
+    if lo is None and hi is None:
+        for obj in objects:
+            created = obj.get("created")
+            if isinstance(created, int) and (newest is None or created > newest):
+                newest = created
+        return objects, newest
+    kept = []
+    for obj in objects:
+        created = obj.get("created")
+        if isinstance(created, int):
+            if (lo is not None and created < lo) or (hi is not None and created >= hi):
+                continue
+            if newest is None or created > newest:
+                newest = created
+        kept.append(obj)
+    return kept, newest

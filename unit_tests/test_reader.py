@@ -1,0 +1,114 @@
+"""The concurrent reader: range splitting, state over complete prefixes only, failures."""
+
+import random
+import threading
+import time
+
+import pytest
+
+from source_stripe_proxy.client import ApiResponse
+from source_stripe_proxy.errors import ConfigError
+from source_stripe_proxy.reader import ConcurrentReader, RangeTracker, StreamJob
+
+
+class FakeStripe:
+    """A newest-first list endpoint in memory, with random delays so ranges finish out of order."""
+
+    def __init__(self, objects, seed=0, fail_below=None):
+        self.objects = sorted(objects, key=lambda o: (-o["created"], o["id"]))
+        self.rng = random.Random(seed)
+        self.lock = threading.Lock()
+        self.calls = []
+        self.fail_below = fail_below
+
+    def send(self, method, path, params=None, **_):
+        with self.lock:
+            self.calls.append(dict(params))
+            delay = self.rng.uniform(0, 0.004)
+        time.sleep(delay)
+        created = params.get("created", {})
+        if self.fail_below is not None and created.get("gte", 0) < self.fail_below:
+            raise ConfigError("permission denied for this range")
+        rows = [o for o in self.objects if created.get("gte", -1) <= o["created"] and ("lt" not in created or o["created"] < created["lt"])]
+        if "starting_after" in params:
+            ids = [o["id"] for o in rows]
+            rows = rows[ids.index(params["starting_after"]) + 1 :]
+        limit = params["limit"]
+        return ApiResponse(200, {"object": "list", "data": rows[:limit], "has_more": len(rows) > limit}, {})
+
+
+def make_objects(count, start, spacing):
+    return [{"id": f"obj_{i:05d}", "created": start + i * spacing} for i in range(count)]
+
+
+def run(fake, windows, concurrency=6, page_size=10, state=None):
+    job = StreamJob(name="things", path="/v1/things", fixed_params={}, windows=windows, page_size=page_size, state=state)
+    return job, list(ConcurrentReader(fake, concurrency).run([job]))
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_state_never_passes_a_record_not_yet_emitted(seed):
+    objects = make_objects(700, 1_600_000_000, 997)
+    fake = FakeStripe(objects, seed=seed)
+    windows = [(1_600_000_000 + k * 100_000, 1_600_000_000 + (k + 1) * 100_000) for k in range(6)] + [(1_600_600_000, None)]
+    job, events = run(fake, windows)
+    emitted, states = set(), []
+    for event in events:
+        if event[0] == "records":
+            emitted.update(o["id"] for o in event[2])
+        elif event[0] == "state":
+            state = event[2]
+            states.append(state)
+            missing = [o for o in objects if o["created"] < state and o["id"] not in emitted]
+            assert not missing, f"state {state} passed unread records"
+    assert len(emitted) == len(objects)
+    assert states == sorted(states) and states[-1] == max(o["created"] for o in objects)
+    assert events[-1][0] == "complete"
+    assert len(fake.calls) > 70  # splits happened: 700 objects / 10 per page, plus split heads
+
+
+def test_a_failing_range_fails_the_stream_and_holds_the_state_back():
+    objects = make_objects(300, 1_600_000_000, 1000)
+    fake = FakeStripe(objects, fail_below=1_600_100_000)
+    windows = [(1_600_000_000, 1_600_100_000), (1_600_100_000, None)]
+    job, events = run(fake, windows)
+    kinds = [e[0] for e in events]
+    assert "failed" in kinds and "complete" not in kinds
+    failure = next(e for e in events if e[0] == "failed")
+    assert isinstance(failure[2], ConfigError)
+    assert not [e for e in events if e[0] == "state"]  # the first range never completed
+
+
+def test_oldest_first_servers_are_read_in_one_pass_without_splitting():
+    objects = make_objects(95, 1_600_000_000, 3600)
+
+    class OldestFirst(FakeStripe):
+        def __init__(self, objects):
+            super().__init__(objects)
+            self.objects.reverse()
+
+    fake = OldestFirst(objects)
+    _, events = run(fake, [(None, None)])
+    ids = [o["id"] for e in events if e[0] == "records" for o in e[2]]
+    assert sorted(ids) == sorted(o["id"] for o in objects) and len(ids) == len(set(ids))
+    assert all("created" not in call for call in fake.calls)  # never narrowed by a split
+    assert len(fake.calls) == 10
+
+
+def test_range_tracker_advances_only_over_a_complete_prefix():
+    tracker = RangeTracker(state=None)
+    tracker.add(1, 0)
+    tracker.add(2, 100)
+    tracker.add(3, 200)
+    assert tracker.done(3, 250) is None  # later ranges done first: no advance
+    tracker.split(1, 4, 0, 50)  # range 1 now covers [50, 100), range 4 covers [0, 50)
+    assert tracker.done(1, 90) is None  # [0, 50) still open
+    assert tracker.done(4, 40) == 90
+    assert tracker.done(2, None) == 250  # an empty range still closes the gap
+    assert tracker.complete
+
+
+def test_range_tracker_keeps_a_newer_saved_state():
+    tracker = RangeTracker(state=500)
+    tracker.add(1, 400)
+    assert tracker.done(1, 450) is None and tracker.state == 500
