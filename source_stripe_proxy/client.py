@@ -74,6 +74,7 @@ class StripeClient:
         self._stats_lock = threading.Lock()
         self.request_count = 0
         self.retry_count = 0
+        self.latency_seconds = 0.1  # moving average of successful requests, read by the reader
 
     # -- public API -------------------------------------------------------------------
 
@@ -162,6 +163,7 @@ class StripeClient:
                     try:
                         data = orjson.loads(response.content)
                         self.budget.succeeded()
+                        self.latency_seconds += 0.1 * (time.monotonic() - started - self.latency_seconds)
                         return ApiResponse(status, data, response.headers)
                     except orjson.JSONDecodeError:
                         # A cut-off body is a transport fault; the request is safe to repeat.

@@ -9,7 +9,8 @@ while the others idle. Here a partition that still has more pages *splits itself
       -> a new partition [lo, mid) goes to an idle worker, mid = lo + (c - lo) / 2
 
 Stripe lists newest first, so after a page every object created after ``c`` has been seen;
-nothing is lost or read twice at ``mid``. Splits happen only when a worker is idle and only
+nothing is lost or read twice at ``mid``. Splits happen only while more ranges in flight
+would use more of the request budget (rate x latency), and only
 when the page is visibly newest-first (a server that lists oldest-first is read in one pass).
 
 State: each stream's ranges tile ``[start, open)``. The state advances only over the
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import math
 import queue
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -162,9 +164,13 @@ class ConcurrentReader:
             self._active += 1
         self._executor.submit(self._read_partition, job, partition)
 
-    def _idle_worker_exists(self) -> bool:
+    def _more_partitions_help(self) -> bool:
+        """Split only while fewer ranges are in flight than the budget can keep busy:
+        rate x latency requests fill the budget; every extra range costs a partial page."""
         with self._lock:
-            return self._active < self.concurrency
+            active = self._active
+        in_flight_needed = math.ceil(self.client.budget.rate * self.client.latency_seconds) + 1
+        return active < min(self.concurrency, in_flight_needed)
 
     def _read_partition(self, job: StreamJob, partition: Partition) -> None:
         try:
@@ -210,7 +216,7 @@ class ConcurrentReader:
         if not (isinstance(first, int) and isinstance(last, int)) or first <= last:
             return  # not visibly newest-first (e.g. localstripe lists oldest first): don't split
         floor = partition.lo if partition.lo is not None else STRIPE_EPOCH
-        if last - floor < MIN_SPLIT_SECONDS or not self._idle_worker_exists():
+        if last - floor < MIN_SPLIT_SECONDS or not self._more_partitions_help():
             return
         mid = floor + (last - floor) // 2
         child = Partition(next(self._keys), partition.lo, mid)

@@ -14,6 +14,9 @@ from source_stripe_proxy.reader import ConcurrentReader, RangeTracker, StreamJob
 class FakeStripe:
     """A newest-first list endpoint in memory, with random delays so ranges finish out of order."""
 
+    budget = type("Budget", (), {"rate": 1000.0})()  # what the reader reads to decide on splits
+    latency_seconds = 0.01
+
     def __init__(self, objects, seed=0, fail_below=None):
         self.objects = sorted(objects, key=lambda o: (-o["created"], o["id"]))
         self.rng = random.Random(seed)
