@@ -30,6 +30,7 @@ setup(
     entry_points={
         "console_scripts": [
             "source-stripe-proxy=source_stripe_proxy.run:run_source",
+            "destination-stripe-proxy=source_stripe_proxy.destination:run_destination",
             "stripe-connection=source_stripe_proxy.action_cli:main",
         ],
     },

@@ -8,5 +8,6 @@ __version__ = "0.1.0"
 
 from source_stripe_proxy.source import SourceStripeProxy  # noqa: E402
 from source_stripe_proxy.actions import StripeConnection  # noqa: E402
+from source_stripe_proxy.destination import DestinationStripeProxy  # noqa: E402
 
-__all__ = ["SourceStripeProxy", "StripeConnection", "__version__"]
+__all__ = ["SourceStripeProxy", "DestinationStripeProxy", "StripeConnection", "__version__"]

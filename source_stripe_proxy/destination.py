@@ -1,0 +1,379 @@
+"""The Airbyte destination: create and update Stripe customers and products, never twice.
+
+The protocol side lives here: spec, check, catalog validation, reading the input
+messages, holding STATE until every record before it has an outcome, reports and the
+summary. Mapping, matching and writing live in ``writer.py``.
+
+Records are taken in batches: a batch ends at each STATE message (or after
+``BATCH_SIZE`` records). In ``append_dedup`` mode a batch keeps only the last record of
+each key (the others are counted ``skipped``), so no two records of a batch touch the
+same object; that is what will let a worker pool write a batch concurrently later.
+A STATE message is echoed, unchanged, only after its batch is done.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import logging
+import pkgutil
+import sys
+import time
+from collections import Counter
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Set, Tuple
+
+import yaml
+from airbyte_cdk.destinations import Destination
+from airbyte_cdk.models import (
+    AirbyteAnalyticsTraceMessage,
+    AirbyteConnectionStatus,
+    AirbyteLogMessage,
+    AirbyteMessage,
+    AirbyteTraceMessage,
+    ConfiguredAirbyteCatalog,
+    ConnectorSpecification,
+    ConnectorSpecificationSerializer,
+    DestinationSyncMode,
+    Level,
+    Status,
+    TraceType,
+    Type,
+)
+from airbyte_cdk.utils.airbyte_secrets_utils import add_to_secrets, get_secrets, update_secrets
+
+from source_stripe_proxy.budget import RequestBudget
+from source_stripe_proxy.client import StripeClient
+from source_stripe_proxy.errors import ConfigError, StripeProxyError
+from source_stripe_proxy.settings import ConnectionSettings
+from source_stripe_proxy.writer import (
+    OUTCOME_KINDS,
+    REJECTED,
+    SKIPPED,
+    STREAMS,
+    MappedRecord,
+    Outcome,
+    Position,
+    RecordProblem,
+    RecordRejectedError,
+    SEARCH_REQUESTS_PER_SECOND,
+    RecordWriter,
+    WriterOptions,
+    map_record,
+)
+
+logger = logging.getLogger("airbyte")
+
+SPEC_FILE = "destination_spec.yaml"
+CHECK_PATH = "/v1/customers"
+BATCH_SIZE = 500
+SUPPORTED_SYNC_MODES = (DestinationSyncMode.append, DestinationSyncMode.append_dedup)
+SUMMARY_TRACE_TYPE = "stripe_destination_summary"
+
+ClientFactory = Callable[[ConnectionSettings], StripeClient]
+
+
+class DestinationStripeProxy(Destination):
+    # The CDK's jsonschema check quotes offending values (keys, tokens) in its message;
+    # settings.py and WriterOptions validate every field with messages that never do.
+    check_config_against_spec = False
+
+    def __init__(
+        self,
+        client_factory: Optional[ClientFactory] = None,
+        *,
+        search_requests_per_second: float = SEARCH_REQUESTS_PER_SECOND,
+    ):
+        """``client_factory`` and ``search_requests_per_second`` exist for tests and benchmarks
+        (fast retry backoff, an emulator without Stripe's search limit)."""
+        super().__init__()
+        self._client_factory: ClientFactory = client_factory or StripeClient
+        self._search_rps = search_requests_per_second
+        self._client: Optional[StripeClient] = None
+        self.last_summary: Optional[Dict[str, Any]] = None
+
+    # -- spec / check --------------------------------------------------------------
+
+    def spec(self, logger: logging.Logger) -> ConnectorSpecification:
+        """Our own spec file (the CDK's default would load the source's spec.yaml)."""
+        raw = pkgutil.get_data("source_stripe_proxy", SPEC_FILE)
+        if raw is None:  # pragma: no cover - packaging error
+            raise FileNotFoundError(SPEC_FILE)
+        return ConnectorSpecificationSerializer.load(yaml.safe_load(raw))
+
+    def client_for(self, config: Mapping[str, Any]) -> StripeClient:
+        settings = ConnectionSettings.from_config(config)
+        if self._client is None or self._client.settings != settings:
+            for secret in settings.secrets:
+                add_to_secrets(secret)  # the CDK masks these in LOG messages
+            self._client = self._client_factory(settings)
+        return self._client
+
+    def check(self, logger: logging.Logger, config: Mapping[str, Any]) -> AirbyteConnectionStatus:
+        try:
+            WriterOptions.from_config(config)
+            client = self.client_for(config)
+            client.get(CHECK_PATH, {"limit": 1})
+        except StripeProxyError as error:
+            # Our messages never carry config values, so they are safe in CONNECTION_STATUS.
+            return AirbyteConnectionStatus(status=Status.FAILED, message=str(error))
+        except Exception as error:  # noqa: BLE001 - an unexpected failure, reported without details
+            logger.error("check failed unexpectedly: %s", type(error).__name__)
+            return AirbyteConnectionStatus(
+                status=Status.FAILED, message=f"Unexpected {type(error).__name__} while checking the connection."
+            )
+        return AirbyteConnectionStatus(status=Status.SUCCEEDED)
+
+    # -- write ---------------------------------------------------------------------
+
+    def write(
+        self,
+        config: Mapping[str, Any],
+        configured_catalog: ConfiguredAirbyteCatalog,
+        input_messages: Iterable[AirbyteMessage],
+    ) -> Iterable[AirbyteMessage]:
+        modes = validate_catalog(configured_catalog)
+        options = WriterOptions.from_config(config)
+        client = self.client_for(config)
+        search_budget = RequestBudget(min(self._search_rps, client.settings.requests_per_second))
+        run = WriteRun(RecordWriter(client, options, search_budget=search_budget), modes, options)
+        try:
+            for message in input_messages:
+                yield from run.accept(message)
+            yield from run.finish()
+        except StripeProxyError:
+            if not run.summarised:  # say what was done before the run stopped
+                yield from run.summary_messages()
+            raise
+        finally:
+            self.last_summary = run.summary()
+
+    # -- command line --------------------------------------------------------------
+
+    def run_cmd(self, parsed_args: argparse.Namespace) -> Iterable[AirbyteMessage]:
+        """As the CDK's, without its jsonschema config check (its errors quote config values)."""
+        spec = self.spec(logger)
+        if parsed_args.command == "spec":
+            yield AirbyteMessage(type=Type.SPEC, spec=spec)
+            return
+        config = self.read_config(config_path=parsed_args.config)
+        update_secrets(get_secrets(spec.connectionSpecification, config))
+        if parsed_args.command == "check":
+            yield self._run_check(config=config)
+        elif parsed_args.command == "write":
+            stdin = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8")
+            yield from self._run_write(config=config, configured_catalog_path=parsed_args.catalog, input_stream=stdin)
+        else:  # pragma: no cover - argparse only lets the three commands through
+            raise ConfigError(f"Unknown command {parsed_args.command!r}: use spec, check or write.")
+
+
+def validate_catalog(catalog: ConfiguredAirbyteCatalog) -> Dict[str, DestinationSyncMode]:
+    """Stream name -> sync mode; a ConfigError naming the problem before anything is written."""
+    modes: Dict[str, DestinationSyncMode] = {}
+    for configured in catalog.streams:
+        name = configured.stream.name
+        if name not in STREAMS:
+            raise ConfigError(
+                f"The catalog has a stream '{name}' this destination can't write. "
+                f"It accepts only: {', '.join(STREAMS)}. Deselect the stream or map it to one of those."
+            )
+        mode = configured.destination_sync_mode
+        if mode not in SUPPORTED_SYNC_MODES:
+            mode_name = getattr(mode, "value", mode)
+            raise ConfigError(
+                f"Stream '{name}' uses destination sync mode '{mode_name}'; this destination supports only "
+                "'append' and 'append_dedup' ('overwrite' would mean deleting Stripe objects)."
+            )
+        if name in modes and modes[name] != mode:
+            raise ConfigError(f"Stream '{name}' appears twice in the catalog with different sync modes.")
+        modes[name] = mode
+    if not modes:
+        raise ConfigError("The catalog has no streams; select customers and/or products.")
+    return modes
+
+
+class _Pending:
+    __slots__ = ("position", "record", "problem")
+
+    def __init__(self, position: Position, record: Optional[MappedRecord], problem: Optional[RecordProblem]):
+        self.position = position
+        self.record = record
+        self.problem = problem
+
+
+class WriteRun:
+    """One ``write`` invocation: batches, outcomes, reports, STATE ordering and the summary."""
+
+    def __init__(self, writer: RecordWriter, modes: Mapping[str, DestinationSyncMode], options: WriterOptions):
+        self.writer = writer
+        self.modes = modes
+        self.options = options
+        self.counts: Dict[str, Counter] = {name: Counter() for name in modes}
+        self.requests: Counter = Counter()
+        self._pending: List[_Pending] = []
+        self._ordinals: Counter = Counter()
+        self._line = 0
+        self._unknown_streams: Counter = Counter()
+        self._requests_at_start = writer.client.request_count
+        self.summarised = False
+
+    # -- input ---------------------------------------------------------------------
+
+    def accept(self, message: AirbyteMessage) -> Iterator[AirbyteMessage]:
+        self._line += 1
+        if message.type == Type.RECORD and message.record is not None:
+            yield from self._accept_record(message)
+        elif message.type == Type.STATE:
+            yield from self.flush()
+            yield message  # unchanged, and only now that every record before it has an outcome
+        # Other message types (LOG, TRACE from the source) are not ours to act on.
+
+    def _accept_record(self, message: AirbyteMessage) -> Iterator[AirbyteMessage]:
+        stream = message.record.stream
+        if stream not in self.modes:
+            self._unknown_streams[stream] += 1
+            if self._unknown_streams[stream] == 1:
+                yield _log(Level.WARN, f"Skipping records of stream '{stream}': it is not in the configured catalog.")
+            return
+        self._ordinals[stream] += 1
+        position = Position(stream, self._ordinals[stream], self._line)
+        try:
+            pending = _Pending(position, map_record(stream, message.record.data, self.options), None)
+        except RecordProblem as problem:
+            pending = _Pending(position, None, problem)
+        self._pending.append(pending)
+        if len(self._pending) >= BATCH_SIZE:
+            yield from self.flush()
+
+    # -- batches -------------------------------------------------------------------
+
+    def flush(self) -> Iterator[AirbyteMessage]:
+        batch, self._pending = self._pending, []
+        superseded = self._superseded(batch)
+        for index, item in enumerate(batch):
+            if index in superseded:
+                outcome = Outcome(SKIPPED, item.position, item.record.describe_key(), note="a later record with the same key in this batch wins")
+            elif item.problem is not None:
+                outcome = Outcome(REJECTED, item.position, error=item.problem.error)
+            else:
+                outcome = self.writer.write(item.record, item.position)
+            yield from self._report(outcome)
+
+    def _superseded(self, batch: List[_Pending]) -> Set[int]:
+        """append_dedup: indexes of records a later record of the same stream and key replaces."""
+        last: Dict[Tuple[str, str, str], int] = {}
+        for index, item in enumerate(batch):
+            if item.record is not None and self.modes[item.position.stream] == DestinationSyncMode.append_dedup:
+                last[(item.position.stream, *item.record.key)] = index
+        keep = set(last.values())
+        return {
+            index
+            for index, item in enumerate(batch)
+            if item.record is not None
+            and self.modes[item.position.stream] == DestinationSyncMode.append_dedup
+            and index not in keep
+        }
+
+    def _report(self, outcome: Outcome) -> Iterator[AirbyteMessage]:
+        stream = outcome.position.stream
+        self.counts[stream][outcome.kind] += 1
+        self.requests[stream] += outcome.requests
+        if outcome.kind == REJECTED:
+            yield rejection_log(outcome)
+            if self.options.fail_fast:
+                yield from self.summary_messages()
+                raise RecordRejectedError(
+                    f"Stopped at the first rejected record ({outcome.position}) because fail_fast is on: "
+                    f"{_error_text(outcome.error)}"
+                )
+        elif self.options.dry_run and outcome.kind in ("created", "updated"):
+            yield _log(Level.INFO, f"Dry run: would {outcome.kind[:-1]} {outcome.position} ({outcome.key}) -> {outcome.object_id}")
+        if outcome.note:
+            yield _log(Level.WARN, f"{outcome.position} ({outcome.key}): {outcome.note}.")
+
+    # -- end -----------------------------------------------------------------------
+
+    def finish(self) -> Iterator[AirbyteMessage]:
+        yield from self.flush()
+        yield from self.summary_messages()
+
+    def summary(self) -> Dict[str, Any]:
+        streams = {name: {kind: counts.get(kind, 0) for kind in OUTCOME_KINDS} for name, counts in self.counts.items()}
+        total = {kind: sum(s[kind] for s in streams.values()) for kind in OUTCOME_KINDS}
+        records = sum(total.values())
+        requests = self.writer.client.request_count - self._requests_at_start
+        for name, counts in streams.items():
+            counts["requests"] = self.requests.get(name, 0)
+        return {
+            "dry_run": self.options.dry_run,
+            "streams": streams,
+            "total": total,
+            "records": records,
+            "requests": requests,
+            "requests_per_record": round(requests / records, 3) if records else 0.0,
+            "skipped_unknown_streams": dict(self._unknown_streams),
+        }
+
+    def summary_messages(self) -> Iterator[AirbyteMessage]:
+        self.summarised = True
+        summary = self.summary()
+        title = "Stripe destination summary" + (" (dry run: nothing was written, counts are what would happen)" if summary["dry_run"] else "")
+        parts = []
+        for name, counts in summary["streams"].items():
+            parts.append(f"{name}: " + ", ".join(f"{counts[kind]} {kind}" for kind in OUTCOME_KINDS))
+        unknown = sum(summary["skipped_unknown_streams"].values())
+        text = (
+            f"{title}: " + "; ".join(parts)
+            + f". {summary['records']} records, {summary['requests']} requests "
+            f"({summary['requests_per_record']} per record)."
+            + (f" {unknown} records of streams outside the catalog were skipped." if unknown else "")
+        )
+        yield _log(Level.INFO, text)
+        yield AirbyteMessage(
+            type=Type.TRACE,
+            trace=AirbyteTraceMessage(
+                type=TraceType.ANALYTICS,
+                emitted_at=_now_ms(),
+                analytics=AirbyteAnalyticsTraceMessage(type=SUMMARY_TRACE_TYPE, value=json.dumps(summary, sort_keys=True)),
+            ),
+        )
+
+
+def rejection_log(outcome: Outcome) -> AirbyteMessage:
+    """An ERROR log naming the record's position and key and Stripe's error fields, nothing else."""
+    error = dict(outcome.error or {})
+    details = {
+        "stream": outcome.position.stream,
+        "ordinal": outcome.position.ordinal,
+        "input_message": outcome.position.line,
+        "key": outcome.key or None,
+        "error": {k: error.get(k) for k in ("type", "code", "param", "message", "http_status") if error.get(k) is not None},
+    }
+    key = f" ({outcome.key})" if outcome.key else ""
+    text = f"Rejected {outcome.position}{key}: {_error_text(error)} | {json.dumps(details, sort_keys=True)}"
+    return _log(Level.ERROR, text)
+
+
+def _error_text(error: Optional[Mapping[str, Any]]) -> str:
+    error = error or {}
+    labels = ", ".join(f"{k} {error[k]}" for k in ("type", "code", "param") if error.get(k))
+    return f"[{labels}] {error.get('message') or 'no message'}"
+
+
+def _log(level: Level, message: str) -> AirbyteMessage:
+    return AirbyteMessage(type=Type.LOG, log=AirbyteLogMessage(level=level, message=message))
+
+
+def _now_ms() -> float:
+    return time.time() * 1000
+
+
+def run_destination() -> None:
+    DestinationStripeProxy().run(sys.argv[1:])
+
+
+if __name__ == "__main__":
+    run_destination()
+
+
+__all__ = ["DestinationStripeProxy", "run_destination", "validate_catalog", "WriteRun"]
