@@ -140,7 +140,7 @@ def test_write_read_back_rewrite_and_change(emulator):
 
 def test_lost_response_is_retried_without_a_duplicate(emulator):
     """The create is committed but its response is lost: the retry replays it (same key)."""
-    config = api_key_config(emulator.url, **FAST)
+    config = api_key_config(emulator.url, concurrency=1, **FAST)  # the fault script follows request order
     emulator.faults.only_paths("/v1/customers").script([None, "commit_then_reset"])  # search ok, then the POST
     result = write(config, input_messages([("customers", customers(3))]))
     assert result.error is None

@@ -48,6 +48,7 @@ class ApiResponse:
     status: int
     data: Any
     headers: Mapping[str, str]
+    attempts: int = 1  # >1: this call was retried (a replay may then be our own lost response)
 
     @property
     def idempotent_replayed(self) -> bool:
@@ -75,6 +76,7 @@ class StripeClient:
         self.request_count = 0
         self.retry_count = 0
         self.latency_seconds = 0.1  # moving average of successful requests, read by the reader
+        self._per_thread = threading.local()
 
     # -- public API -------------------------------------------------------------------
 
@@ -164,7 +166,7 @@ class StripeClient:
                         data = orjson.loads(response.content)
                         self.budget.succeeded()
                         self.latency_seconds += 0.1 * (time.monotonic() - started - self.latency_seconds)
-                        return ApiResponse(status, data, response.headers)
+                        return ApiResponse(status, data, response.headers, attempts=attempt + 1)
                     except orjson.JSONDecodeError:
                         # A cut-off body is a transport fault; the request is safe to repeat.
                         failure, retry_after, error = "an incomplete JSON body", None, None
@@ -197,6 +199,11 @@ class StripeClient:
             self.request_count += 1
             if retry:
                 self.retry_count += 1
+        self._per_thread.count = self.thread_request_count() + 1
+
+    def thread_request_count(self) -> int:
+        """Requests made by the calling thread: per-record costs when many threads write."""
+        return getattr(self._per_thread, "count", 0)
 
     def _error_from(self, response: requests.Response, method: str, path: str) -> StripeAPIError:
         status = response.status_code

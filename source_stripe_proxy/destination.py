@@ -6,9 +6,11 @@ summary. Mapping, matching and writing live in ``writer.py``.
 
 Records are taken in batches: a batch ends at each STATE message (or after
 ``BATCH_SIZE`` records). In ``append_dedup`` mode a batch keeps only the last record of
-each key (the others are counted ``skipped``), so no two records of a batch touch the
-same object; that is what will let a worker pool write a batch concurrently later.
-A STATE message is echoed, unchanged, only after its batch is done.
+each key (the others are counted ``skipped``). A batch is written by a worker pool:
+records of one key go, in order, to one worker, different keys run in parallel, all
+within the client's request budget. A STATE message is echoed, unchanged, only after
+every record of its batch has an outcome. With ``fail_fast`` records are written one at
+a time, so nothing after the first rejection is written.
 """
 
 from __future__ import annotations
@@ -17,10 +19,13 @@ import argparse
 import io
 import json
 import logging
+import math
 import pkgutil
 import sys
+import threading
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Set, Tuple
 
 import yaml
@@ -216,6 +221,7 @@ class WriteRun:
         self._unknown_streams: Counter = Counter()
         self._requests_at_start = writer.client.request_count
         self.summarised = False
+        self.workers = 1 if options.fail_fast else write_concurrency(options, writer.client.settings)
 
     # -- input ---------------------------------------------------------------------
 
@@ -250,14 +256,47 @@ class WriteRun:
     def flush(self) -> Iterator[AirbyteMessage]:
         batch, self._pending = self._pending, []
         superseded = self._superseded(batch)
+        outcomes: Dict[int, Outcome] = {}
+        by_key: Dict[Tuple[str, ...], List[int]] = {}
         for index, item in enumerate(batch):
             if index in superseded:
-                outcome = Outcome(SKIPPED, item.position, item.record.describe_key(), note="a later record with the same key in this batch wins")
+                outcomes[index] = Outcome(SKIPPED, item.position, item.record.describe_key(), note="a later record with the same key in this batch wins")
             elif item.problem is not None:
-                outcome = Outcome(REJECTED, item.position, error=item.problem.error)
+                outcomes[index] = Outcome(REJECTED, item.position, error=item.problem.error)
             else:
-                outcome = self.writer.write(item.record, item.position)
-            yield from self._report(outcome)
+                by_key.setdefault((item.position.stream, *item.record.key), []).append(index)
+        if self.workers == 1:
+            for index, item in enumerate(batch):
+                if index not in outcomes:
+                    outcomes[index] = self.writer.write(item.record, item.position)
+                yield from self._report(outcomes[index])
+            return
+        outcomes.update(self._write_concurrently(batch, list(by_key.values())))
+        for index in range(len(batch)):
+            yield from self._report(outcomes[index])
+
+    def _write_concurrently(self, batch: List[_Pending], groups: List[List[int]]) -> Dict[int, Outcome]:
+        """Each group (one key's records, in input order) runs on one worker."""
+        stop = threading.Event()
+
+        def write_group(indexes: List[int]) -> Dict[int, Outcome]:
+            done = {}
+            for index in indexes:
+                if stop.is_set():
+                    break
+                done[index] = self.writer.write(batch[index].record, batch[index].position)
+            return done
+
+        outcomes: Dict[int, Outcome] = {}
+        with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="stripe-write") as pool:
+            futures = [pool.submit(write_group, group) for group in groups]
+            try:
+                for future in futures:
+                    outcomes.update(future.result())
+            except BaseException:
+                stop.set()  # a run-stopping error: start nothing new; this batch's STATE is never echoed
+                raise
+        return outcomes
 
     def _superseded(self, batch: List[_Pending]) -> Set[int]:
         """append_dedup: indexes of records a later record of the same stream and key replaces."""
@@ -337,6 +376,13 @@ class WriteRun:
                 analytics=AirbyteAnalyticsTraceMessage(type=SUMMARY_TRACE_TYPE, value=json.dumps(summary, sort_keys=True)),
             ),
         )
+
+
+def write_concurrency(options: WriterOptions, settings: ConnectionSettings) -> int:
+    """Config `concurrency`, or enough writes in flight to fill the budget at ~400 ms latency."""
+    if options.concurrency:
+        return options.concurrency
+    return max(2, min(32, math.ceil(settings.requests_per_second * 0.4)))
 
 
 def rejection_log(outcome: Outcome) -> AirbyteMessage:

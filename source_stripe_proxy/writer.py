@@ -33,6 +33,7 @@ import hashlib
 import json
 import logging
 import re
+import threading
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
@@ -62,6 +63,7 @@ EMAIL_PAGE_SIZE = 100  # Stripe's maximum `limit`
 METADATA_VALUE_MAX = 500  # Stripe's limit on a metadata value
 METADATA_KEY_MAX = 40  # Stripe's limit on a metadata key
 IDEMPOTENCY_KEY_VERSION = "v1"
+MAX_WRITE_CONCURRENCY = 64
 DERIVED_ID_PREFIX = "prod_x_"
 DERIVED_ID_SLUG_MAX = 32
 DERIVED_ID_HASH_CHARS = 16
@@ -117,6 +119,7 @@ class WriterOptions:
     unknown_fields: str = "reject"
     fail_fast: bool = False
     dry_run: bool = False
+    concurrency: Optional[int] = None  # None: derived from the request budget
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> "WriterOptions":
@@ -148,7 +151,12 @@ class WriterOptions:
             if not isinstance(value, bool):
                 raise ConfigError(f"'{key}' must be true or false.")
             flags[key] = value
-        return cls(external_id_field=field_name, unknown_fields=unknown, **flags)
+        concurrency = config.get("concurrency")
+        if concurrency is not None and (
+            isinstance(concurrency, bool) or not isinstance(concurrency, int) or not 1 <= concurrency <= MAX_WRITE_CONCURRENCY
+        ):
+            raise ConfigError(f"'concurrency' must be a whole number from 1 to {MAX_WRITE_CONCURRENCY}.")
+        return cls(external_id_field=field_name, unknown_fields=unknown, concurrency=concurrency, **flags)
 
 
 # -- records -----------------------------------------------------------------------------
@@ -500,8 +508,9 @@ class RecordWriter:
     """Writes one mapped record and returns its outcome; never raises for a bad record.
 
     Raises only for failures that stop the run (auth, permissions, proxy errors, retries
-    exhausted): those are typed errors from the client. Not thread-safe yet: a worker
-    pool would give each worker its records and share ``_ids`` behind a lock.
+    exhausted): those are typed errors from the client. Thread-safe: ``WriteRun`` writes
+    records of different keys concurrently (records of one key stay in order on one
+    thread), and the shared key -> object caches sit behind a lock.
     """
 
     def __init__(self, client: StripeClient, options: WriterOptions, *, search_budget: Optional[RequestBudget] = None):
@@ -511,12 +520,13 @@ class RecordWriter:
         self._ids: Dict[Tuple[str, str, str], str] = {}  # (stream, key kind, key value) -> object id
         self._objects: Dict[Tuple[str, str], Mapping[str, Any]] = {}  # (stream, id) -> last known object
         self._planned = 0
+        self._lock = threading.Lock()
 
     # -- public ---------------------------------------------------------------------
 
     def write(self, record: MappedRecord, position: Position) -> Outcome:
         table = STREAMS[record.stream]
-        requests_before = self.client.request_count
+        requests_before = self.client.thread_request_count()
         outcome = Outcome(kind=UNCHANGED, position=position, key=record.describe_key())
         try:
             found = self._find(table, record)
@@ -532,7 +542,7 @@ class RecordWriter:
                 raise
             outcome.kind, outcome.error = REJECTED, stripe_error_fields(error)
         finally:
-            outcome.requests = self.client.request_count - requests_before
+            outcome.requests = self.client.thread_request_count() - requests_before
         return outcome
 
     # -- matching -------------------------------------------------------------------
@@ -606,10 +616,15 @@ class RecordWriter:
         return obj
 
     def _cached(self, table: StreamTable, record: MappedRecord) -> Optional[Mapping[str, Any]]:
-        object_id = self._ids.get((table.name, *record.key))
-        return self._objects.get((table.name, object_id)) if object_id else None
+        with self._lock:
+            object_id = self._ids.get((table.name, *record.key))
+            return self._objects.get((table.name, object_id)) if object_id else None
 
     def _remember(self, table: StreamTable, record: MappedRecord, obj: Mapping[str, Any]) -> None:
+        with self._lock:
+            self._remember_locked(table, record, obj)
+
+    def _remember_locked(self, table: StreamTable, record: MappedRecord, obj: Mapping[str, Any]) -> None:
         self._objects[(table.name, obj["id"])] = obj
         self._ids[(table.name, *record.key)] = obj["id"]
         if record.external_id is not None:
@@ -620,8 +635,9 @@ class RecordWriter:
 
     def _create(self, table: StreamTable, record: MappedRecord, create_id: Optional[str]) -> Tuple[str, str]:
         if self.options.dry_run:
-            self._planned += 1
-            planned_id = create_id or f"(new {table.object_name} {self._planned})"
+            with self._lock:
+                self._planned += 1
+                planned_id = create_id or f"(new {table.object_name} {self._planned})"
             self._remember(table, record, apply_payload({"id": planned_id}, record.payload))
             return CREATED, planned_id
         params = create_params(record.payload)
@@ -662,13 +678,10 @@ class RecordWriter:
         return (UNCHANGED if response.replayed_from_earlier_run else UPDATED), object_id
 
     def _post(self, path: str, params: Mapping[str, Any], key: str) -> "_Posted":
-        retries_before = self.client.retry_count
         response: ApiResponse = self.client.send("POST", path, data=params, idempotency_key=key)
         # A replay while the client retried is our own first attempt coming back (its
         # response was lost); a replay on the first attempt is an earlier run's write.
-        # Exact while records are written one at a time, as now.
-        own_retry = self.client.retry_count != retries_before
-        return _Posted(response.data, response.idempotent_replayed and not own_retry)
+        return _Posted(response.data, response.idempotent_replayed and response.attempts == 1)
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,9 @@
 
 import io
 import json
+import random
 import sys
+import time
 from types import SimpleNamespace
 from urllib.parse import parse_qs, urlsplit
 
@@ -274,9 +276,12 @@ class RecordingWriter:
     def __init__(self, timeline, reject=()):
         self.timeline = timeline
         self.reject = set(reject)
-        self.client = SimpleNamespace(request_count=0)
+        self.client = SimpleNamespace(request_count=0, settings=SimpleNamespace(requests_per_second=25))
+        self.delay = 0.0
 
     def write(self, record, position):
+        if self.delay:
+            time.sleep(random.uniform(0, self.delay))  # let concurrent writes finish out of order
         self.timeline.append(("write", position.stream, position.ordinal))
         self.client.request_count += 1
         if position.ordinal in self.reject:
@@ -294,9 +299,11 @@ def messages(*items):
     return out
 
 
-def run_loop(inputs, modes=None, options=WriterOptions(), reject=()):
+def run_loop(inputs, modes=None, options=WriterOptions(concurrency=1), reject=(), delay=0.0):
     timeline = []
-    run = WriteRun(RecordingWriter(timeline, reject), modes or {"customers": DestinationSyncMode.append}, options)
+    writer = RecordingWriter(timeline, reject)
+    writer.delay = delay
+    run = WriteRun(writer, modes or {"customers": DestinationSyncMode.append}, options)
     try:
         for message in inputs:
             for out in run.accept(message):
@@ -324,6 +331,26 @@ def test_state_is_echoed_only_after_every_earlier_record_has_an_outcome():
         ("write", "customers", 3), ("STATE", 2), ("STATE", 3),
     ]
     assert timeline[-2][:2] == ("LOG", "INFO") and timeline[-1] == ("TRACE",)
+
+
+def test_concurrent_writes_keep_state_after_its_records_and_one_key_in_order():
+    inputs = []
+    for batch in range(5):
+        inputs += [{"external_id": f"k{i % 7}", "name": f"v{batch}-{i}"} for i in range(30)]
+        inputs.append(batch)
+    timeline, run = run_loop(messages(*inputs), options=WriterOptions(concurrency=6), delay=0.003)
+    writes_seen = 0
+    for entry in timeline:
+        if entry[0] == "write":
+            writes_seen += 1
+        elif entry[0] == "STATE":
+            assert writes_seen == 30 * (entry[1] + 1), "STATE before all of its batch's records were written"
+    ordinals = [e[2] for e in timeline if e[0] == "write"]
+    assert sorted(ordinals) == list(range(1, 151))
+    for key in range(7):  # records of one key are written in input order
+        mine = [o for o in ordinals if (o - 1) % 30 % 7 == key]
+        assert mine == sorted(mine)
+    assert ordinals != sorted(ordinals), "different keys should have run concurrently"
 
 
 def test_state_messages_are_echoed_unchanged():
