@@ -76,26 +76,27 @@ def test_every_stream_is_read_completely_once_through_each_mode(mode, stripe_emu
 
 
 def test_incremental_resume_reads_exactly_what_was_created_since(stripe_emulator, connection_configs):
+    """Immutable streams keep the `created` cursor (mutable ones switch to events: test_change_capture.py)."""
     seed(stripe_emulator)
     config = connection_configs("api_key", stripe_emulator, start_date="2024-01-01T00:00:00Z", slice_range_days=90)
-    first = read_all(config, ["customers", "prices"], sync_mode="incremental")
+    first = read_all(config, ["balance_transactions"], sync_mode="incremental")
     assert first.returncode == 0, first.stdout[-3000:]
     state = state_from(first)
-    cursors = {s["stream"]["stream_descriptor"]["name"]: s["stream"]["stream_state"]["created"] for s in state}
-    assert cursors["customers"] == max(r["created"] for r in first.records_of("customers"))
+    cursor = state[0]["stream"]["stream_state"]["created"]
+    assert state[0]["stream"]["stream_state"] == {"created": cursor}  # no events cursor for an immutable stream
+    assert cursor == max(r["created"] for r in first.records_of("balance_transactions"))
 
     stripe_emulator.advance(3600)
-    new_customers = {stripe_emulator.store.add("customers", {"email": f"new{i}@example.com"})["id"] for i in range(7)}
+    new_ids = set(stripe_emulator.store.bulk_add("balance_transactions", 7, created_start=NOW + 3600))
     requests_before = len(stripe_emulator.requests.snapshot())
-    second = read_all(config, ["customers", "prices"], sync_mode="incremental", state=state)
+    second = read_all(config, ["balance_transactions"], sync_mode="incremental", state=state)
     assert second.returncode == 0
-    ids = {r["id"] for r in second.records_of("customers")}
+    ids = {r["id"] for r in second.records_of("balance_transactions")}
     # everything created since, plus only the records that share the cursor's second
-    same_second = {r["id"] for r in first.records_of("customers") if r["created"] == cursors["customers"]}
-    assert new_customers <= ids and ids - new_customers <= same_second
-    assert {r["id"] for r in second.records_of("prices")} <= {r["id"] for r in first.records_of("prices") if r["created"] == cursors["prices"]}
-    resumed = [r["query"] for r in stripe_emulator.requests.snapshot()[requests_before:] if r["path"] == "/v1/customers"]
-    assert resumed[0]["created[gte]"] == [str(cursors["customers"])]  # resumes at the cursor, not before
+    same_second = {r["id"] for r in first.records_of("balance_transactions") if r["created"] == cursor}
+    assert new_ids <= ids and ids - new_ids <= same_second
+    resumed = [r["query"] for r in stripe_emulator.requests.snapshot()[requests_before:] if r["path"] == "/v1/balance_transactions"]
+    assert resumed[0]["created[gte]"] == [str(cursor)]  # resumes at the cursor, not before
 
 
 def test_lookback_window_rereads_a_margin(stripe_emulator, connection_configs):

@@ -12,6 +12,13 @@ committed outputs of this script instead:
 * ``source_stripe_proxy/generated/write_parameters.json`` - top-level body
   parameters of create/update endpoints and query parameters of retrieve
   endpoints (see ``WRITE_ENDPOINTS``).
+* ``source_stripe_proxy/generated/event_types.json`` - every event type Stripe
+  can send (the ``enabled_events`` enum of ``POST /v1/webhook_endpoints``);
+  ``catalogue.py`` picks each stream's types from it by prefix.
+
+Every stream schema also gets the connector's own top-level fields
+(``CONNECTOR_PROPERTIES``): ``updated`` (the change cursor), ``is_deleted``
+(tombstones of deleted objects) and ``account_id`` (the Connect account read).
 
 Re-run after updating the spec (from the repository root):
 
@@ -94,6 +101,14 @@ WRITE_ENDPOINTS = [
     ("POST", "/v1/subscriptions/{subscription_exposed_id}"),
     ("GET", "/v1/subscriptions/{subscription_exposed_id}"),
 ]
+
+# Fields the connector adds to every record (see docs/change_capture.md). A field Stripe
+# already has (products carry their own ``updated``) keeps Stripe's definition.
+CONNECTOR_PROPERTIES = {
+    "updated": {"type": "integer"},  # event time of the change, or created on a list read
+    "is_deleted": {"type": "boolean"},  # only on tombstones: {"id", "is_deleted": true, "updated"}
+    "account_id": {"type": ["null", "string"]},  # the Connect account the record was read from
+}
 
 # How many component $refs deep we inline before falling back to "any object".
 # Deeper levels are rarely useful for analytics and would bloat the files.
@@ -285,6 +300,8 @@ def build_stream_schema(stream, component_name, components):
         properties[name] = converted
     if "id" not in properties:
         raise ValueError(f"component {component_name} has no id property")
+    for name, extra in CONNECTOR_PROPERTIES.items():
+        properties.setdefault(name, dict(extra))
     return {
         "$schema": JSON_SCHEMA_DRAFT,
         "title": stream,
@@ -391,6 +408,13 @@ def build_write_parameters(paths):
     return table
 
 
+def build_event_types(paths):
+    """Every event type, from the enabled_events enum of webhook endpoints (sorted, no "*")."""
+    form = paths["/v1/webhook_endpoints"]["post"]["requestBody"]["content"][FORM_CONTENT_TYPE]
+    enum = form["schema"]["properties"]["enabled_events"]["items"]["enum"]
+    return sorted(name for name in enum if name != "*")
+
+
 # ---------------------------------------------------------------------------
 # Output
 # ---------------------------------------------------------------------------
@@ -417,6 +441,7 @@ def main(argv=None):
         write_json(SCHEMAS_DIR / f"{stream}.json", build_stream_schema(stream, component_name, components))
     write_json(GENERATED_DIR / "list_parameters.json", build_list_parameters(paths))
     write_json(GENERATED_DIR / "write_parameters.json", build_write_parameters(paths))
+    write_json(GENERATED_DIR / "event_types.json", build_event_types(paths))
     print(f"wrote {len(STREAM_COMPONENTS)} schemas to {SCHEMAS_DIR} and parameter tables to {GENERATED_DIR}")
 
 

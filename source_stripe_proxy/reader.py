@@ -31,7 +31,7 @@ import queue
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 from source_stripe_proxy.client import StripeClient
 from source_stripe_proxy.errors import StripeProxyError
@@ -51,7 +51,15 @@ class Partition:
 
 @dataclass
 class StreamJob:
-    """One stream to read: where, with which fixed parameters, over which initial ranges."""
+    """One stream (of one Connect account) to read: where, with which fixed parameters, over
+    which initial ranges.
+
+    ``transform`` runs in the worker thread on each page's in-range objects and returns the
+    records to emit (events -> changed objects, parents -> children, stamping). Ranges of a
+    ``splittable`` job split themselves; an events read is not split, so its transform sees
+    every event newest first and can keep a seen-set. ``phase`` is for the caller ("list" or
+    "events"); the reader ignores it.
+    """
 
     name: str
     path: str
@@ -59,11 +67,21 @@ class StreamJob:
     windows: List[Tuple[Optional[int], Optional[int]]]
     page_size: int = 100
     state: Optional[int] = None  # the cursor value to start from (for state messages)
+    account_id: Optional[str] = None  # sent as Stripe-Account
+    splittable: bool = True
+    transform: Optional[Callable[[List[dict]], List[dict]]] = None
+    created_field: str = "created"  # which field the `created` filter applies to
+    phase: str = "list"
+    began: Optional[int] = None  # when the caller planned this read (epoch seconds)
     cancelled: bool = False
     tracker: "RangeTracker" = field(init=False)
 
     def __post_init__(self) -> None:
         self.tracker = RangeTracker(self.state)
+
+    @property
+    def key(self) -> Tuple[str, Optional[str]]:
+        return self.name, self.account_id
 
 
 class RangeTracker:
@@ -112,7 +130,8 @@ class ConcurrentReader:
     def __init__(self, client: StripeClient, concurrency: int):
         self.client = client
         self.concurrency = concurrency
-        self._events: "queue.Queue[tuple]" = queue.Queue(maxsize=concurrency * 4)
+        # At most one page waiting per worker: memory stays flat whatever the stream's size.
+        self._events: "queue.Queue[tuple]" = queue.Queue(maxsize=concurrency + 1)
         self._keys = itertools.count()
         self._lock = threading.Lock()
         self._active = 0  # partitions submitted and not finished
@@ -121,7 +140,7 @@ class ConcurrentReader:
 
     def run(self, jobs: List[StreamJob]) -> Iterator[tuple]:
         self._executor = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="stripe-read")
-        pending = {job.name for job in jobs}
+        pending = {job.key for job in jobs}
         try:
             for job in jobs:
                 for lo, hi in job.windows:
@@ -143,12 +162,12 @@ class ConcurrentReader:
                     if advanced is not None:
                         yield ("state", job, advanced)
                     if job.tracker.complete:
-                        pending.discard(job.name)
+                        pending.discard(job.key)
                         yield ("complete", job)
                 elif kind == "failed":
                     if not job.cancelled:
                         job.cancelled = True  # the stream's other partitions stop at their next page
-                        pending.discard(job.name)
+                        pending.discard(job.key)
                         yield ("failed", job, event[3])
         finally:
             self._closed = True
@@ -193,26 +212,28 @@ class ConcurrentReader:
             query["limit"] = job.page_size
             if starting_after:
                 query["starting_after"] = starting_after
-            page = self.client.send("GET", job.path, params=query).data
+            page = self.client.send("GET", job.path, params=query, account_id=job.account_id).data
             objects = page.get("data") if isinstance(page, dict) else None
             if not isinstance(objects, list):
                 raise StripeProxyError(f"GET {job.path} did not return a Stripe list object (no 'data' array).")
-            in_range, page_newest = _within(objects, partition.lo, partition.hi)
+            in_range, page_newest = _within(objects, partition.lo, partition.hi, job.created_field)
             if page_newest is not None and (newest is None or page_newest > newest):
                 newest = page_newest
-            if in_range:
-                self._put(("records", job, in_range))
+            records = job.transform(in_range) if job.transform and in_range else in_range
+            if records:
+                self._put(("records", job, records))
             if not page.get("has_more") or not objects:
                 return newest
             last = objects[-1]
             if not last.get("id") or last.get("id") == starting_after:
                 raise StripeProxyError(f"GET {job.path} claims more pages but the cursor did not advance.")
             starting_after = last["id"]
-            self._maybe_split(job, partition, objects)
+            if job.splittable:
+                self._maybe_split(job, partition, objects)
         return newest
 
     def _maybe_split(self, job: StreamJob, partition: Partition, objects: List[dict]) -> None:
-        first, last = objects[0].get("created"), objects[-1].get("created")
+        first, last = objects[0].get(job.created_field), objects[-1].get(job.created_field)
         if not (isinstance(first, int) and isinstance(last, int)) or first <= last:
             return  # not visibly newest-first (e.g. localstripe lists oldest first): don't split
         floor = partition.lo if partition.lo is not None else STRIPE_EPOCH
@@ -245,18 +266,20 @@ class ConcurrentReader:
                 pass
 
 
-def _within(objects: List[dict], lo: Optional[int], hi: Optional[int]) -> Tuple[List[dict], Optional[int]]:
-    """Objects inside [lo, hi) (servers may ignore filters) and the newest `created` among them."""
+def _within(
+    objects: List[dict], lo: Optional[int], hi: Optional[int], created_field: str = "created"
+) -> Tuple[List[dict], Optional[int]]:
+    """Objects inside [lo, hi) (servers may ignore filters) and the newest creation time among them."""
     newest: Optional[int] = None
     if lo is None and hi is None:
         for obj in objects:
-            created = obj.get("created")
+            created = obj.get(created_field)
             if isinstance(created, int) and (newest is None or created > newest):
                 newest = created
         return objects, newest
     kept = []
     for obj in objects:
-        created = obj.get("created")
+        created = obj.get(created_field)
         if isinstance(created, int):
             if (lo is not None and created < lo) or (hi is not None and created >= hi):
                 continue

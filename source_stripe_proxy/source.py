@@ -1,26 +1,33 @@
 """The Airbyte source: spec, check, discover and read over the shared client.
 
-``read`` hands every configured stream to the concurrent reader (``reader.py``) and turns
-its events into protocol messages on this thread: records, then per-stream STATE only after
-the records it covers, and STARTED / RUNNING / COMPLETE / INCOMPLETE stream status traces.
+``read`` asks each configured stream for its jobs (one per Connect account with
+``account_ids``; a list read or an events read, see ``streams.py``), hands them all to the
+concurrent reader (``reader.py``) and turns its events into protocol messages on this thread:
+records, then per-stream STATE only after the records it covers, and STARTED / RUNNING /
+COMPLETE / INCOMPLETE stream status traces (a stream ends when all its accounts' jobs have).
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import re
 import time
+from collections import Counter
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple
 
 from airbyte_cdk.models import (
+    AirbyteAnalyticsTraceMessage,
     AirbyteMessage,
     AirbyteRecordMessage,
     AirbyteStateMessage,
     AirbyteStreamStatus,
+    AirbyteTraceMessage,
     ConfiguredAirbyteCatalog,
     FailureType,
     StreamDescriptor,
     SyncMode,
+    TraceType,
     Type,
 )
 from airbyte_cdk.sources import AbstractSource
@@ -35,10 +42,13 @@ from source_stripe_proxy.client import StripeClient
 from source_stripe_proxy.errors import ConfigError, StripeProxyError
 from source_stripe_proxy.reader import ConcurrentReader
 from source_stripe_proxy.settings import MAX_PAGE_SIZE, ConnectionSettings, parse_start_date
-from source_stripe_proxy.streams import SECONDS_PER_DAY, STREAM_CLASSES, ReadOptions, StripeListStream
+from source_stripe_proxy.streams import SECONDS_PER_DAY, ReadOptions, StripeStream, build_streams
 
 CHECK_PATH = "/v1/customers"  # one page of one cheap endpoint
 MAX_CONCURRENCY = 64
+ALL_ACCOUNTS = ("all",)
+ACCOUNT_ID = re.compile(r"acct_[A-Za-z0-9]+")
+CHOICES = {"event_payloads": ("payload", "refetch"), "on_stale_state": ("full_refresh", "fail")}
 
 
 class SourceStripeProxy(AbstractSource):
@@ -73,7 +83,7 @@ class SourceStripeProxy(AbstractSource):
     def streams(self, config: Mapping[str, Any]) -> List[Stream]:
         options = read_options(config)
         client = self.client_for(config)
-        return [stream_class(client, options) for stream_class in STREAM_CLASSES]
+        return build_streams(client, options)
 
     def read(
         self,
@@ -83,10 +93,10 @@ class SourceStripeProxy(AbstractSource):
         state: Optional[List[AirbyteStateMessage]] = None,
     ) -> Iterator[AirbyteMessage]:
         config, _ = split_config(config)
-        streams: Dict[str, StripeListStream] = {s.name: s for s in self.streams(config)}
+        streams: Dict[str, StripeStream] = {s.name: s for s in self.streams(config)}
         client = self._client
         state_manager = ConnectorStateManager(state=state)
-        jobs, descriptors = [], {}
+        selected = []
         for configured in catalog.streams:
             name = configured.stream.name
             if name not in streams:
@@ -94,23 +104,34 @@ class SourceStripeProxy(AbstractSource):
                     f"The catalog asks for stream '{name}', which this source does not have "
                     f"(it has: {', '.join(streams)}). Refresh the source schema in the connection."
                 )
-            stream = streams[name]
-            incremental = configured.sync_mode == SyncMode.incremental
-            if incremental:
-                stream.state = state_manager.get_stream_state(name, None)
-            jobs.append(stream.job(configured.sync_mode))
-            descriptors[name] = configured.stream
+            selected.append((streams[name], configured))
+        accounts = connected_accounts(client, read_options(config).account_ids) if selected else None
+        jobs, descriptors = [], {}
+        for stream, configured in selected:
+            stream.accounts = accounts
+            if configured.sync_mode == SyncMode.incremental:
+                stream.state = state_manager.get_stream_state(stream.name, None)
+            jobs.extend(stream.jobs(configured.sync_mode))  # a stale state may fail here, before any read
+            descriptors[stream.name] = configured.stream
 
         failures: Dict[str, AirbyteTracedException] = {}
         concurrency = concurrency_for(config, client.settings)
-        logger.info("Reading %d streams with up to %d concurrent requests.", len(jobs), concurrency)
+        logger.info("Reading %d streams (%d jobs) with up to %d concurrent requests.", len(selected), len(jobs), concurrency)
         started = time.monotonic()
+        remaining = Counter(job.name for job in jobs)  # a stream ends when all its accounts' jobs have
         try:
-            for job in jobs:
-                yield stream_status_message(descriptors[job.name], AirbyteStreamStatus.STARTED)
-            running, state_emitted = set(), set()
+            for stream, _ in selected:
+                for kind, warning in stream.warnings:
+                    logger.warning(warning)
+                    yield _analytics(kind, stream.name)
+                yield stream_status_message(descriptors[stream.name], AirbyteStreamStatus.STARTED)
+                if not remaining[stream.name]:  # `account_ids: "all"` found no account
+                    yield self._state_message(state_manager, stream)
+                    yield stream_status_message(descriptors[stream.name], AirbyteStreamStatus.COMPLETE)
+            running = set()
             for event in ConcurrentReader(client, concurrency).run(jobs):
                 kind, job = event[0], event[1]
+                stream = streams[job.name]
                 if kind == "records":
                     if job.name not in running:
                         running.add(job.name)
@@ -120,19 +141,23 @@ class SourceStripeProxy(AbstractSource):
                         yield AirbyteMessage(
                             type=Type.RECORD, record=AirbyteRecordMessage(stream=job.name, data=record, emitted_at=emitted_at)
                         )
-                elif kind == "state":
-                    state_emitted.add(job.name)
-                    yield self._state_message(state_manager, streams[job.name], event[2])
-                elif kind == "complete":
-                    if job.name not in state_emitted:  # every stream checkpoints at least once
-                        yield self._state_message(state_manager, streams[job.name], job.tracker.state)
-                    yield stream_status_message(descriptors[job.name], AirbyteStreamStatus.COMPLETE)
+                    continue
+                if kind == "state":
+                    stream.advance(job, event[2])
+                    yield self._state_message(state_manager, stream)
+                    continue
+                if kind == "complete":
+                    stream.finish(job)  # every job checkpoints at least once, at its end
+                    yield self._state_message(state_manager, stream)
                 elif kind == "failed":
                     error = _traced(event[2], job.name)
-                    failures[job.name] = error
-                    logger.error("Stream %s failed: %s", job.name, error.message)
-                    yield stream_status_message(descriptors[job.name], AirbyteStreamStatus.INCOMPLETE)
+                    failures.setdefault(job.name, error)
+                    logger.error("Stream %s%s failed: %s", job.name, f" of {job.account_id}" if job.account_id else "", error.message)
                     yield error.as_sanitized_airbyte_message(stream_descriptor=StreamDescriptor(name=job.name))
+                remaining[job.name] -= 1
+                if not remaining[job.name]:
+                    status = AirbyteStreamStatus.INCOMPLETE if job.name in failures else AirbyteStreamStatus.COMPLETE
+                    yield stream_status_message(descriptors[job.name], status)
         finally:
             logger.info(
                 "Stripe requests: %d (%d of them retries) in %.1fs.",
@@ -148,11 +173,23 @@ class SourceStripeProxy(AbstractSource):
             )
 
     @staticmethod
-    def _state_message(state_manager: ConnectorStateManager, stream: StripeListStream, cursor: Optional[int]) -> AirbyteMessage:
-        if cursor is not None:
-            stream.state = {"created": cursor}
+    def _state_message(state_manager: ConnectorStateManager, stream: StripeStream) -> AirbyteMessage:
         state_manager.update_state_for_stream(stream.name, None, stream.state)
         return state_manager.create_state_message(stream.name, None)
+
+
+def connected_accounts(client: StripeClient, account_ids: Optional[Tuple[str, ...]]) -> Optional[Tuple[str, ...]]:
+    """The accounts to read: as configured, or for ``"all"`` every account ``/v1/accounts`` lists."""
+    if account_ids != ALL_ACCOUNTS:
+        return account_ids
+    return tuple(account["id"] for account in client.list_objects("/v1/accounts", page_size=MAX_PAGE_SIZE))
+
+
+def _analytics(kind: str, value: str) -> AirbyteMessage:
+    trace = AirbyteTraceMessage(
+        type=TraceType.ANALYTICS, emitted_at=time.time() * 1000, analytics=AirbyteAnalyticsTraceMessage(type=kind, value=value)
+    )
+    return AirbyteMessage(type=Type.TRACE, trace=trace)
 
 
 def read_options(config: Mapping[str, Any]) -> ReadOptions:
@@ -167,12 +204,34 @@ def read_options(config: Mapping[str, Any]) -> ReadOptions:
     ):
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
             raise ConfigError(f"'{key}' must be a whole number from {low} to {high}.")
+    for key, allowed in CHOICES.items():
+        if config.get(key) not in (None, *allowed):
+            raise ConfigError(f"'{key}' must be one of: {', '.join(allowed)}.")
     return ReadOptions(
         start_date=parse_start_date(config.get("start_date")),
         lookback_seconds=lookback_days * SECONDS_PER_DAY,
         window_seconds=window_days * SECONDS_PER_DAY,
         page_size=page_size,
+        refetch_always=config.get("event_payloads") == "refetch",
+        fail_on_stale_state=config.get("on_stale_state") == "fail",
+        account_ids=parse_account_ids(config),
     )
+
+
+def parse_account_ids(config: Mapping[str, Any]) -> Optional[Tuple[str, ...]]:
+    """``account_ids``: a list of ``acct_...`` ids, or ``"all"`` (also ``["all"]``); None when unset."""
+    value = config.get("account_ids")
+    if value in (None, "", []):
+        return None
+    if config.get("account_id"):
+        raise ConfigError("Set either 'account_id' (one account) or 'account_ids' (several), not both.")
+    if value == "all" or value == ["all"]:
+        return ALL_ACCOUNTS
+    if not isinstance(value, list) or not all(isinstance(v, str) and ACCOUNT_ID.fullmatch(v) for v in value):
+        raise ConfigError("'account_ids' must be a list of Stripe Connect account ids (acct_ followed by letters and digits), or \"all\".")
+    if len(set(value)) != len(value):
+        raise ConfigError("'account_ids' lists the same account twice.")
+    return tuple(value)
 
 
 def concurrency_for(config: Mapping[str, Any], settings: ConnectionSettings) -> int:

@@ -1,44 +1,63 @@
-"""Stripe list streams: one small declarative class per entity, all on one base.
+"""Stripe streams: one class, ``StripeStream``, instantiated once per ``catalogue.StreamSpec``.
 
-A stream class only states facts: its name, its list path and the query parameters it
-always sends. How a stream is read (concurrently, split by ``created``) lives in
-``reader.py``; this module turns a stream, its sync mode and its state into a ``StreamJob``.
+This module decides *what* to read for a stream, its sync mode and its state, and hands
+that to the reader (``reader.py``) as ``StreamJob``s, one per Connect account:
 
-Incremental reads cut ``[start, now)`` into ``created`` windows (``slice_range_days``),
-oldest first, with the last one open-ended; ``start`` is the saved cursor minus the
-lookback, or ``start_date``. The cursor is the newest ``created`` read over a complete
-prefix of windows, so the next sync resumes at ``created[gte]=<cursor>`` and re-reads only
-that one second's objects.
+* full refresh, or a first incremental read: the list endpoint (for a child stream, its
+  parent's list), cut into ``created`` windows that split themselves across workers.
+* later incremental reads of a stream whose objects change (``spec.event_types``):
+  ``/v1/events`` filtered by those types from ``events_since``, turned into records by
+  ``events.EventChanges``. Immutable streams (balance transactions, events) keep reading
+  by ``created``.
+* state older than Stripe's event retention: a full re-read with a warning, or a
+  config_error when ``on_stale_state`` is ``"fail"``. Never a silent skip.
+
+State of one stream (and one account), see docs/change_capture.md:
+
+    {"created": N}                                 immutable streams; also the old shape
+    {"created": N, "first_read_began": T}          a first list read in progress
+    {"created": N, "events_since": T}              changes are followed through events
+    {"accounts": {"acct_1": {...}, ...}}           the same, per account, with `account_ids`
 """
 
 from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
-from typing import Any, Dict, Iterable, List, Mapping, MutableMapping, Optional
+from typing import Any, Callable, Dict, Iterable, List, Mapping, MutableMapping, Optional, Tuple
 
 from airbyte_cdk.models import SyncMode
 from airbyte_cdk.sources.streams import CheckpointMixin, Stream
 
+from source_stripe_proxy.catalogue import CATALOGUE, StreamSpec, changes_through_events
 from source_stripe_proxy.client import StripeClient
-from source_stripe_proxy.reader import ConcurrentReader, StreamJob
 from source_stripe_proxy.errors import ConfigError
+from source_stripe_proxy.events import ChildRecords, EventChanges, Stamp, chain
+from source_stripe_proxy.reader import ConcurrentReader, StreamJob
 
 SECONDS_PER_DAY = 86_400
-CURSOR_FIELD = "created"
+CURSOR_FIELD = "updated"  # the change cursor every record carries
+EVENT_RETENTION_SECONDS = 30 * SECONDS_PER_DAY  # how long Stripe keeps events
+STALE_MARGIN_SECONDS = 3600  # treat state as stale this long before Stripe drops the events
+CLOCK_SKEW_SECONDS = 300  # our clock may run ahead of Stripe's; events are de-duplicated anyway
+STATE_KEYS = ("created", "events_since", "first_read_began")
 
 
 @dataclass(frozen=True)
 class ReadOptions:
-    """The read-related part of the config, validated once."""
+    """The read-related part of the config, validated once (see ``source.read_options``)."""
 
     start_date: Optional[int] = None  # epoch seconds
     lookback_seconds: int = 0
     window_seconds: int = 365 * SECONDS_PER_DAY
     page_size: int = 100
+    refetch_always: bool = False  # event_payloads: "refetch"
+    fail_on_stale_state: bool = False  # on_stale_state: "fail"
+    account_ids: Optional[Tuple[str, ...]] = None  # None: no per-account partitioning; ("all",): list them
+    clock: Callable[[], float] = field(default=time.time, compare=False)
 
 
 @lru_cache(maxsize=None)
@@ -47,58 +66,198 @@ def load_schema(stream_name: str) -> Mapping[str, Any]:
     return json.loads(text)
 
 
-class StripeListStream(Stream, CheckpointMixin):
-    """Base for every list endpoint; subclasses set ``name``, ``path`` and ``fixed_params``."""
+@dataclass
+class Checkpoint:
+    """One stream's state for one account (or the only one)."""
 
-    name: str = ""
-    path: str = ""
-    fixed_params: Mapping[str, Any] = {}
-    primary_key = "id"
+    created: Optional[int] = None  # newest `created` of a complete prefix of the list read
+    events_since: Optional[int] = None  # set once the list read completed: read events from here
+    first_read_began: Optional[int] = None  # while a list read is unfinished: when it began
+
+    def to_dict(self) -> Dict[str, int]:
+        return {key: getattr(self, key) for key in STATE_KEYS if getattr(self, key) is not None}
+
+    @classmethod
+    def parse(cls, stream_name: str, value: Any) -> "Checkpoint":
+        if not value:
+            return cls()
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"The state of stream '{stream_name}' must be an object like {{\"created\": 1700000000}}.")
+        return cls(**{key: _epoch(stream_name, key, value.get(key)) for key in STATE_KEYS})
+
+
+class StripeStream(Stream, CheckpointMixin):
+    """Any stream of the catalogue; all behaviour is driven by its ``StreamSpec``."""
+
     cursor_field = CURSOR_FIELD
 
-    def __init__(self, client: StripeClient, options: ReadOptions):
+    def __init__(self, spec: StreamSpec, client: StripeClient, options: ReadOptions):
+        self.spec = spec
         self.client = client
         self.options = options
-        self._cursor: Optional[int] = None
+        self.accounts: Optional[Tuple[str, ...]] = None  # resolved Connect accounts (source.read)
+        self.warnings: List[Tuple[str, str]] = []  # (analytics kind, message), said before reading
+        self._checkpoints: Dict[Optional[str], Checkpoint] = {}
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def per_account(self) -> bool:
+        return self.options.account_ids is not None
+
+    @property
+    def primary_key(self) -> Any:
+        return [["account_id"], ["id"]] if self.per_account else "id"
+
+    def get_json_schema(self) -> Mapping[str, Any]:
+        return load_schema(self.name)
 
     # -- state -------------------------------------------------------------------------
 
     @property
     def state(self) -> MutableMapping[str, Any]:
-        return {CURSOR_FIELD: self._cursor} if self._cursor is not None else {}
+        if self.per_account:
+            return {"accounts": {acct: cp.to_dict() for acct, cp in sorted(self._checkpoints.items()) if cp.to_dict()}}
+        checkpoint = self._checkpoints.get(None)
+        return checkpoint.to_dict() if checkpoint else {}
 
     @state.setter
     def state(self, value: Mapping[str, Any]) -> None:
-        self._cursor = parse_cursor(self.name, value)
+        if not self.per_account:
+            self._checkpoints = {None: Checkpoint.parse(self.name, value)}
+            return
+        accounts = value.get("accounts") if isinstance(value, Mapping) else None
+        if value and not isinstance(accounts, Mapping):
+            # A single-account state can't say which account it belongs to: start each over.
+            self.warnings.append(
+                ("state_not_per_account", f"Stream '{self.name}': the saved state is not per account; every account is read from the start.")
+            )
+            accounts = {}
+        self._checkpoints = {acct: Checkpoint.parse(f"{self.name}/{acct}", cp) for acct, cp in (accounts or {}).items()}
 
-    # -- reading -----------------------------------------------------------------------
+    def checkpoint(self, account_id: Optional[str]) -> Checkpoint:
+        return self._checkpoints.setdefault(account_id, Checkpoint())
 
-    def get_json_schema(self) -> Mapping[str, Any]:
-        return load_schema(self.name)
+    def advance(self, job: StreamJob, cursor: int) -> None:
+        """A ``state`` event of one of this stream's jobs."""
+        checkpoint = self.checkpoint(job.account_id)
+        if job.phase == "events":
+            # Stripe can list an event a moment after its `created`: the next read overlaps the
+            # last few minutes instead of trusting the newest event seen (records are de-duplicated).
+            began = job.began if job.began is not None else cursor
+            checkpoint.events_since = max(checkpoint.events_since or 0, min(cursor, began - CLOCK_SKEW_SECONDS))
+        else:
+            checkpoint.created = cursor
+
+    def finish(self, job: StreamJob) -> None:
+        """A job completed: a finished list read hands over to events from when it began."""
+        checkpoint = self.checkpoint(job.account_id)
+        if job.phase == "list" and checkpoint.first_read_began is not None:
+            checkpoint.events_since, checkpoint.first_read_began = checkpoint.first_read_began, None
+
+    # -- planning ----------------------------------------------------------------------
+
+    def jobs(self, sync_mode: SyncMode) -> List[StreamJob]:
+        """One job per account (or one), each reading the list or the events."""
+        accounts: Iterable[Optional[str]] = self.accounts if self.per_account else (None,)
+        if self.per_account and self.accounts is None:
+            raise ValueError("accounts must be resolved before planning a per-account read")
+        return [self._job(sync_mode, account) for account in accounts]
+
+    def job(self, sync_mode: SyncMode) -> StreamJob:
+        """The single job of a stream read without ``account_ids``."""
+        return self.jobs(sync_mode)[0]
+
+    def _job(self, sync_mode: SyncMode, account: Optional[str]) -> StreamJob:
+        now = int(self.options.clock())
+        checkpoint = self.checkpoint(account)
+        if sync_mode == SyncMode.incremental and changes_through_events(self.spec):
+            anchor = checkpoint.events_since if checkpoint.events_since is not None else checkpoint.first_read_began
+            if anchor is not None and anchor < now - EVENT_RETENTION_SECONDS + STALE_MARGIN_SECONDS:
+                self._stale(account, now - anchor)
+                checkpoint = self._checkpoints[account] = Checkpoint()
+            elif checkpoint.events_since is not None:
+                return self._events_job(checkpoint, account, now)
+        else:
+            checkpoint.events_since = None  # full refresh, or an immutable stream: `created` only
+        return self._list_job(sync_mode, checkpoint, account, now)
+
+    def _list_job(self, sync_mode: SyncMode, checkpoint: Checkpoint, account: Optional[str], now: int) -> StreamJob:
+        source = self.spec.source
+        start = self.options.start_date
+        if sync_mode == SyncMode.incremental and checkpoint.created is not None:
+            resume_from = max(0, checkpoint.created - self.options.lookback_seconds)
+            start = resume_from if start is None else max(start, resume_from)
+        if changes_through_events(self.spec) and checkpoint.first_read_began is None:
+            checkpoint.first_read_began = now - CLOCK_SKEW_SECONDS  # events from here follow this read
+        if source.filters_created:
+            windows = [(w.get("created_gte"), w.get("created_lt")) for w in created_windows(start, now, self.options.window_seconds)]
+        else:
+            windows = [(None, None)]
+        params: Dict[str, Any] = dict(source.params)
+        if source.expand:
+            params["expand"] = [f"data.{path}" for path in source.expand]
+        return StreamJob(
+            name=self.name,
+            path=source.path,
+            fixed_params=params,
+            windows=windows,
+            page_size=self.options.page_size,
+            state=checkpoint.created,
+            account_id=account,
+            splittable=source.filters_created,
+            transform=chain(self._children(account), Stamp(source.created_field, self._stamped_account(account))),
+            created_field=source.created_field,
+            phase="list",
+        )
+
+    def _events_job(self, checkpoint: Checkpoint, account: Optional[str], now: int) -> StreamJob:
+        source = self.spec.source
+        changes = EventChanges(
+            source, self.client, refetch_always=self.options.refetch_always, account_id=account, min_created=self.options.start_date
+        )
+        return StreamJob(
+            name=self.name,
+            path="/v1/events",
+            fixed_params={"types": list(source.event_types)},
+            windows=[(checkpoint.events_since, None)],
+            page_size=self.options.page_size,
+            state=checkpoint.events_since,
+            account_id=account,
+            splittable=False,  # newest first in one pass: the first event seen per object is its latest
+            transform=chain(changes, self._children(account), Stamp(source.created_field, self._stamped_account(account))),
+            phase="events",
+            began=now,
+        )
+
+    def _children(self, account: Optional[str]) -> Optional[ChildRecords]:
+        if self.spec.child_of is None:
+            return None
+        return ChildRecords(self.spec.child_of, self.client, page_size=self.options.page_size, account_id=account)
+
+    def _stamped_account(self, account: Optional[str]) -> Optional[str]:
+        return account if account is not None else self.client.settings.account_id
+
+    def _stale(self, account: Optional[str], age_seconds: int) -> None:
+        whose = f"Stream '{self.name}'" + (f" of account {account}" if account else "")
+        message = (
+            f"{whose}: the saved state is {age_seconds // SECONDS_PER_DAY} days old, and Stripe keeps events for "
+            f"only {EVENT_RETENTION_SECONDS // SECONDS_PER_DAY} days, so changes since then can't be read from events."
+        )
+        if self.options.fail_on_stale_state:
+            raise ConfigError(
+                message + " Reset the stream to read it again, or set 'on_stale_state' to 'full_refresh' to re-read it automatically."
+            )
+        self.warnings.append(("stale_state_full_reread", message + " Re-reading the whole stream from its list endpoint instead."))
+
+    # -- the CDK's per-stream entry point (the source itself reads all streams at once) -----
 
     def stream_slices(
         self, *, sync_mode: SyncMode, cursor_field: Optional[List[str]] = None, stream_state: Optional[Mapping[str, Any]] = None
     ) -> Iterable[Optional[Mapping[str, Any]]]:
-        start = self.options.start_date
-        if sync_mode == SyncMode.incremental and self._cursor is not None:
-            resume_from = max(0, self._cursor - self.options.lookback_seconds)
-            start = resume_from if start is None else max(start, resume_from)
-        yield from created_windows(start, int(time.time()), self.options.window_seconds)
-
-    def job(self, sync_mode: SyncMode) -> StreamJob:
-        """What the concurrent reader needs to read this stream in ``sync_mode``."""
-        windows = [
-            (window.get("created_gte"), window.get("created_lt"))
-            for window in self.stream_slices(sync_mode=sync_mode)
-        ]
-        return StreamJob(
-            name=self.name,
-            path=self.path,
-            fixed_params=dict(self.fixed_params),
-            windows=windows,
-            page_size=self.options.page_size,
-            state=self._cursor,
-        )
+        yield None
 
     def read_records(
         self,
@@ -107,17 +266,20 @@ class StripeListStream(Stream, CheckpointMixin):
         stream_slice: Optional[Mapping[str, Any]] = None,
         stream_state: Optional[Mapping[str, Any]] = None,
     ) -> Iterable[Mapping[str, Any]]:
-        """The CDK's per-stream entry point; the source itself reads all streams at once."""
-        job = self.job(sync_mode)
-        if stream_slice:
-            job.windows = [(stream_slice.get("created_gte"), stream_slice.get("created_lt"))]
-        for event in ConcurrentReader(self.client, concurrency=1).run([job]):
+        jobs = self.jobs(sync_mode)
+        for event in ConcurrentReader(self.client, concurrency=1).run(jobs):
             if event[0] == "records":
                 yield from event[2]
             elif event[0] == "state":
-                self._cursor = event[2]
+                self.advance(event[1], event[2])
+            elif event[0] == "complete":
+                self.finish(event[1])
             elif event[0] == "failed":
                 raise event[2]
+
+
+def build_streams(client: StripeClient, options: ReadOptions) -> List[StripeStream]:
+    return [StripeStream(spec, client, options) for spec in CATALOGUE.values()]
 
 
 def created_windows(start: Optional[int], now: int, window_seconds: int) -> Iterable[Mapping[str, Any]]:
@@ -133,56 +295,18 @@ def created_windows(start: Optional[int], now: int, window_seconds: int) -> Iter
 
 
 def parse_cursor(stream_name: str, value: Any) -> Optional[int]:
-    """Accept ``{"created": 1700000000}`` (also as a numeric string); refuse anything else clearly."""
-    if not value:
+    """The ``created`` cursor of a state (``{"created": 1700000000}``, also as a numeric string)."""
+    return Checkpoint.parse(stream_name, value).created
+
+
+def _epoch(stream_name: str, key: str, value: Any) -> Optional[int]:
+    if value is None:
         return None
-    if not isinstance(value, Mapping):
-        raise ConfigError(f"The state of stream '{stream_name}' must be an object like {{\"created\": 1700000000}}.")
-    cursor = value.get(CURSOR_FIELD)
-    if cursor is None:
-        return None
-    if isinstance(cursor, str) and cursor.strip().isdigit():
-        cursor = int(cursor)
-    if isinstance(cursor, bool) or not isinstance(cursor, (int, float)) or cursor < 0:
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
         raise ConfigError(
-            f"The state of stream '{stream_name}' has an invalid 'created' cursor; "
+            f"The state of stream '{stream_name}' has an invalid '{key}' cursor; "
             "it must be epoch seconds (a non-negative integer). Reset the stream to start over."
         )
-    return int(cursor)
-
-
-# -- the streams ---------------------------------------------------------------------------
-
-
-class Customers(StripeListStream):
-    name = "customers"
-    path = "/v1/customers"
-
-
-class Subscriptions(StripeListStream):
-    name = "subscriptions"
-    path = "/v1/subscriptions"
-    fixed_params = {"status": "all"}  # without it Stripe leaves out canceled subscriptions
-
-
-class Products(StripeListStream):
-    name = "products"
-    path = "/v1/products"
-
-
-class Plans(StripeListStream):
-    name = "plans"
-    path = "/v1/plans"
-
-
-class Prices(StripeListStream):
-    name = "prices"
-    path = "/v1/prices"
-
-
-class BalanceTransactions(StripeListStream):
-    name = "balance_transactions"
-    path = "/v1/balance_transactions"
-
-
-STREAM_CLASSES = (Customers, Subscriptions, Products, Plans, Prices, BalanceTransactions)
+    return int(value)

@@ -18,7 +18,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from . import forms
+from . import billing, forms
 from .faults import FaultInjector
 from .httpbase import LoopbackServer, Response
 from .schema import (
@@ -36,7 +36,7 @@ from .store import (
 # How Stripe names each resource in messages ("No such balance transaction: ...").
 OBJECT_NAME = {"customers": "customer", "products": "product", "prices": "price", "plans": "plan",
                "subscriptions": "subscription", "balance_transactions": "balance transaction",
-               "events": "event", "accounts": "account"}
+               "events": "event", "accounts": "account", **billing.OBJECT_NAME}
 # Field names of each object; create params outside this set are not stored.
 OBJECT_FIELDS = {name: set(factory("x", 0, 0)) for name, factory in DEFAULTS.items()}
 # Fields that hold an id expandable with expand[] (when we store that object type).
@@ -95,6 +95,7 @@ def list_objects(call):
     p = validate(call.params, LIST[resource])
     checks = FILTERS[resource](p)
     data, has_more = paginate(call, resource, p, checks)
+    data = [billing.render(resource, obj) for obj in data]
     payload = {"object": "list", "data": data, "has_more": has_more, "url": f"/v1/{resource}"}
     return 200, expand(call, payload, p.get("expand"))
 
@@ -113,7 +114,7 @@ def retrieve(call):
         obj = call.store.tombstones[(resource, oid)]   # deleted customers stay retrievable
     if obj is None:
         raise resource_missing(OBJECT_NAME[resource], oid)
-    return 200, expand(call, obj, p.get("expand"))
+    return 200, expand(call, billing.render(resource, obj), p.get("expand"))
 
 
 def create(call):
@@ -564,7 +565,9 @@ FILTERS = {
     "plans": plan_filters, "subscriptions": subscription_filters,
     "balance_transactions": balance_transaction_filters, "events": event_filters,
     "accounts": lambda p: [],
+    **billing.FILTERS,
 }
+LIST = {**LIST, **billing.LIST}
 
 
 def check_limit(p):
@@ -746,7 +749,7 @@ def _expand(call, value, parts, path):
 # Routing table
 # =============================================================================
 
-_ALL = "customers|products|prices|plans|subscriptions|balance_transactions|events"
+_ALL = "|".join(("customers|products|prices|plans|subscriptions|balance_transactions|events", *billing.RESOURCES))
 _WRITABLE = "customers|products|prices|plans|subscriptions"
 _ID = r"([^/]+)"
 
@@ -755,6 +758,8 @@ ROUTES = [
     ("GET", r"/v1/account", get_account, "accounts"),
     ("GET", r"/v1/accounts", list_accounts, "accounts"),
     ("GET", r"/v1/(customers|products)/search", search, None),
+    ("GET", rf"/v1/invoices/{_ID}/lines", billing.invoice_lines, "invoices"),
+    ("GET", r"/v1/subscription_items", billing.subscription_items, "subscription_items"),
     ("GET", rf"/v1/({_ALL})", list_objects, None),
     ("GET", rf"/v1/({_ALL})/{_ID}", retrieve, None),
     ("POST", rf"/v1/({_WRITABLE})", create, None),
@@ -772,7 +777,7 @@ UPDATERS = {"customers": update_customer, "products": update_product, "prices": 
 # Stripe's restricted-key permission names ("rak_customer_read").
 PERMISSION = {"customers": "customer", "products": "product", "prices": "plan", "plans": "plan",
               "subscriptions": "subscription", "balance_transactions": "balance_transaction_source",
-              "events": "event", "accounts": "account"}
+              "events": "event", "accounts": "account", **billing.PERMISSION}
 
 
 def route(method, path):

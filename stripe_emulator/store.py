@@ -20,6 +20,8 @@ import string
 import threading
 import time
 
+from . import billing
+
 API_VERSION = "2024-06-20"
 
 # resource name -> (id prefix, "object" value)
@@ -32,6 +34,7 @@ RESOURCES = {
     "balance_transactions": ("txn", "balance_transaction"),
     "events": ("evt", "event"),
     "accounts": ("acct", "account"),
+    **billing.RESOURCES,
 }
 SEARCHABLE = ("customers", "products")
 RESOURCE_BY_OBJECT = {obj: name for name, (_, obj) in RESOURCES.items()}
@@ -198,6 +201,7 @@ DEFAULTS = {
     "plans": plan_defaults, "subscriptions": subscription_defaults,
     "balance_transactions": balance_transaction_defaults, "events": event_defaults,
     "accounts": account_defaults,
+    **billing.DEFAULTS,
 }
 
 # Generated values for bulk rows, so bulk objects are distinguishable and realistic.
@@ -289,7 +293,7 @@ def plan_view_of_price(price):
 
 def derive(resource, obj):
     """Fields computed from others (returns a new dict)."""
-    obj = dict(obj)
+    obj = billing.derive(resource, dict(obj))
     if resource == "prices":
         if obj.get("recurring") is not None:
             obj["recurring"] = merge(recurring_defaults(), obj["recurring"])
@@ -331,7 +335,7 @@ class Collection:
         return oid in self.by_id
 
     def insert(self, obj, seq):
-        key = sort_key(obj["created"], seq)
+        key = sort_key(obj["created"] if "created" in obj else obj["date"], seq)  # invoice items: `date`
         bisect.insort(self.order, key)
         self.by_id[obj["id"]] = key
         self.rows[key] = obj
@@ -600,4 +604,4 @@ def single_item_fields(items):
 
 
 def event_prefix(resource):
-    return {"subscriptions": "customer.subscription"}.get(resource, RESOURCES[resource][1])
+    return {"subscriptions": "customer.subscription", **billing.EVENT_PREFIX}.get(resource, RESOURCES[resource][1])

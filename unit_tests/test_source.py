@@ -11,6 +11,7 @@ from airbyte_cdk.test.entrypoint_wrapper import discover, read
 from airbyte_cdk.test.state_builder import StateBuilder
 
 from source_stripe_proxy import SourceStripeProxy
+from source_stripe_proxy.catalogue import CATALOGUE
 from source_stripe_proxy.streams import created_windows, load_schema, parse_cursor
 from source_stripe_proxy.errors import ConfigError
 
@@ -58,12 +59,12 @@ def newest_first_server(requests_mock, path, objects):
 def test_discover_lists_every_stream_with_modes_cursor_and_key():
     output = discover(SourceStripeProxy(), CONFIG)
     streams = {s.name: s for s in output.catalog.catalog.streams}
-    assert set(streams) == {"customers", "subscriptions", "products", "plans", "prices", "balance_transactions"}
+    assert set(streams) == set(CATALOGUE) and len(streams) == 19
     for stream in streams.values():
         assert [m.value for m in stream.supported_sync_modes] == ["full_refresh", "incremental"]
-        assert stream.default_cursor_field == ["created"]
+        assert stream.default_cursor_field == ["updated"]  # the change cursor every record carries
         assert stream.source_defined_primary_key == [["id"]]
-        assert stream.json_schema["properties"]["created"]["type"] == "integer"
+        assert stream.json_schema["properties"]["updated"]["type"] == "integer"
 
 
 def test_sequential_full_refresh_reads_every_page_once_and_records_match_the_schema(requests_mock):
