@@ -38,6 +38,7 @@ from source_stripe_proxy.errors import StripeProxyError
 
 logger = logging.getLogger("airbyte.source_stripe_proxy")
 
+_ALL_OBJECTS = object()  # sentinel: every list entry is a JSON object
 STRIPE_EPOCH = 1_262_304_000  # 2010-01-01: no Stripe object is older; the floor for splitting
 MIN_SPLIT_SECONDS = 2  # `created` has one-second resolution; narrower ranges can't split
 
@@ -216,6 +217,12 @@ class ConcurrentReader:
             objects = page.get("data") if isinstance(page, dict) else None
             if not isinstance(objects, list):
                 raise StripeProxyError(f"GET {job.path} did not return a Stripe list object (no 'data' array).")
+            odd = next((o for o in objects if not isinstance(o, dict)), _ALL_OBJECTS)
+            if odd is not _ALL_OBJECTS:
+                raise StripeProxyError(
+                    f"GET {job.path} returned a list entry that is not an object ({type(odd).__name__}); "
+                    "the server or proxy answered something other than Stripe's list format."
+                )
             in_range, page_newest = _within(objects, partition.lo, partition.hi, job.created_field)
             if page_newest is not None and (newest is None or page_newest > newest):
                 newest = page_newest

@@ -193,17 +193,18 @@ def _analytics(kind: str, value: str) -> AirbyteMessage:
 
 
 def read_options(config: Mapping[str, Any]) -> ReadOptions:
-    lookback_days = config.get("lookback_window_days", 0) or 0
-    window_days = config.get("slice_range_days", 365) or 365
-    page_size = config.get("page_size", MAX_PAGE_SIZE) or MAX_PAGE_SIZE
-    for key, value, low, high in (
-        ("lookback_window_days", lookback_days, 0, 3650),
-        ("slice_range_days", window_days, 1, 3650),
-        ("page_size", page_size, 1, MAX_PAGE_SIZE),
-        ("concurrency", config.get("concurrency", 1) or 1, 1, MAX_CONCURRENCY),
-    ):
+    def whole_number(key: str, default: int, low: int, high: int) -> int:
+        value = config.get(key)
+        if value is None:
+            return default  # absent or null: the default; 0 is a value and is checked
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
             raise ConfigError(f"'{key}' must be a whole number from {low} to {high}.")
+        return value
+
+    lookback_days = whole_number("lookback_window_days", 0, 0, 3650)
+    window_days = whole_number("slice_range_days", 365, 1, 3650)
+    page_size = whole_number("page_size", MAX_PAGE_SIZE, 1, MAX_PAGE_SIZE)
+    whole_number("concurrency", 1, 1, MAX_CONCURRENCY)
     for key, allowed in CHOICES.items():
         if config.get(key) not in (None, *allowed):
             raise ConfigError(f"'{key}' must be one of: {', '.join(allowed)}.")
