@@ -48,6 +48,7 @@ class Partition:
     key: int
     lo: Optional[int]  # created[gte]; None = unbounded
     hi: Optional[int]  # created[lt]; None = open-ended
+    estimates: bool = False  # an initial window: its first page estimates its row count
 
 
 @dataclass
@@ -76,6 +77,7 @@ class StreamJob:
     began: Optional[int] = None  # when the caller planned this read (epoch seconds)
     cancelled: bool = False
     tracker: "RangeTracker" = field(init=False)
+    estimates: Dict[int, int] = field(init=False, default_factory=dict)  # initial window -> rows
 
     def __post_init__(self) -> None:
         self.tracker = RangeTracker(self.state)
@@ -124,8 +126,8 @@ class RangeTracker:
 class ConcurrentReader:
     """Reads ``StreamJob``s with ``concurrency`` workers; yields events for the caller to emit.
 
-    Events: ("records", job, [objects]) · ("state", job, cursor) · ("complete", job) ·
-    ("failed", job, exception)
+    Events: ("records", job, [objects]) · ("state", job, cursor) · ("estimate", job, rows) ·
+    ("complete", job) · ("failed", job, exception)
     """
 
     def __init__(self, client: StripeClient, concurrency: int):
@@ -145,7 +147,7 @@ class ConcurrentReader:
         try:
             for job in jobs:
                 for lo, hi in job.windows:
-                    partition = Partition(next(self._keys), lo, hi)
+                    partition = Partition(next(self._keys), lo, hi, estimates=True)
                     job.tracker.add(partition.key, lo)
                     self._submit(job, partition)
             while pending:
@@ -156,6 +158,10 @@ class ConcurrentReader:
                         yield event
                 elif kind == "split":
                     job.tracker.split(*event[2:])
+                elif kind == "estimate":
+                    if not job.cancelled:
+                        job.estimates[event[2]] = event[3]
+                        yield ("estimate", job, sum(job.estimates.values()))
                 elif kind == "done":
                     if job.cancelled:
                         continue
@@ -226,6 +232,8 @@ class ConcurrentReader:
             in_range, page_newest = _within(objects, partition.lo, partition.hi, job.created_field)
             if page_newest is not None and (newest is None or page_newest > newest):
                 newest = page_newest
+            if partition.estimates and starting_after is None:
+                self._put(("estimate", job, partition.key, _row_estimate(page, in_range, partition, job.created_field)))
             records = job.transform(in_range) if job.transform and in_range else in_range
             if records:
                 self._put(("records", job, records))
@@ -271,6 +279,25 @@ class ConcurrentReader:
                 self._events.get(timeout=0.1)
             except queue.Empty:
                 pass
+
+
+def _row_estimate(page: dict, in_range: List[dict], partition: Partition, created_field: str) -> int:
+    """Rows in the partition, from its first page: the page's density over the whole range.
+
+    Stripe gives no totals; a newest-first page covers [oldest on the page, hi), so
+    rows ~ page size x (range span / page span). Only a progress hint for the platform.
+    """
+    if not page.get("has_more") or not in_range:
+        return len(in_range)
+    oldest = in_range[-1].get(created_field)
+    newest = in_range[0].get(created_field)
+    if not (isinstance(oldest, int) and isinstance(newest, int)) or newest <= oldest:
+        return len(in_range) * 2  # no visible time spread: at least one more page
+    top = partition.hi if partition.hi is not None else newest + 1
+    floor = partition.lo if partition.lo is not None else STRIPE_EPOCH
+    if oldest <= floor:
+        return len(in_range) * 2
+    return int(len(in_range) * (top - floor) / max(1, top - oldest))
 
 
 def _within(

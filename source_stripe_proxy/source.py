@@ -18,12 +18,14 @@ from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple
 
 from airbyte_cdk.models import (
     AirbyteAnalyticsTraceMessage,
+    AirbyteEstimateTraceMessage,
     AirbyteMessage,
     AirbyteRecordMessage,
     AirbyteStateMessage,
     AirbyteStreamStatus,
     AirbyteTraceMessage,
     ConfiguredAirbyteCatalog,
+    EstimateType,
     FailureType,
     StreamDescriptor,
     SyncMode,
@@ -128,7 +130,7 @@ class SourceStripeProxy(AbstractSource):
                 if not remaining[stream.name]:  # `account_ids: "all"` found no account
                     yield self._state_message(state_manager, stream)
                     yield stream_status_message(descriptors[stream.name], AirbyteStreamStatus.COMPLETE)
-            running = set()
+            running, estimates = set(), {}
             for event in ConcurrentReader(client, concurrency).run(jobs):
                 kind, job = event[0], event[1]
                 stream = streams[job.name]
@@ -145,6 +147,10 @@ class SourceStripeProxy(AbstractSource):
                 if kind == "state":
                     stream.advance(job, event[2])
                     yield self._state_message(state_manager, stream)
+                    continue
+                if kind == "estimate":
+                    estimates[job.key] = event[2]
+                    yield _estimate(job.name, sum(n for key, n in estimates.items() if key[0] == job.name))
                     continue
                 if kind == "complete":
                     stream.finish(job)  # every job checkpoints at least once, at its end
@@ -241,6 +247,18 @@ def concurrency_for(config: Mapping[str, Any], settings: ConnectionSettings) -> 
     if isinstance(configured, int) and not isinstance(configured, bool) and 1 <= configured <= MAX_CONCURRENCY:
         return configured
     return max(2, min(32, math.ceil(settings.requests_per_second * 0.4)))
+
+
+def _estimate(stream_name: str, rows: int) -> AirbyteMessage:
+    """A progress hint for the platform (and PyAirbyte's progress bar): rows expected."""
+    return AirbyteMessage(
+        type=Type.TRACE,
+        trace=AirbyteTraceMessage(
+            type=TraceType.ESTIMATE,
+            emitted_at=time.time() * 1000,
+            estimate=AirbyteEstimateTraceMessage(name=stream_name, type=EstimateType.STREAM, row_estimate=rows),
+        ),
+    )
 
 
 def _traced(error: BaseException, stream_name: str) -> AirbyteTracedException:

@@ -115,3 +115,12 @@ def test_range_tracker_keeps_a_newer_saved_state():
     tracker = RangeTracker(state=500)
     tracker.add(1, 400)
     assert tracker.done(1, 450) is None and tracker.state == 500
+
+
+def test_first_pages_estimate_the_row_count_of_each_window():
+    objects = make_objects(1000, 1_600_000_000, 60)  # one a minute
+    fake = FakeStripe(objects)
+    _, events = run(fake, [(1_600_000_000, 1_600_030_000), (1_600_030_000, None)], page_size=50)
+    estimates = [e[2] for e in events if e[0] == "estimate"]
+    assert len(estimates) == 2  # one per initial window, not per split or page
+    assert 800 <= estimates[-1] <= 1200  # within 20% of the 1000 rows
