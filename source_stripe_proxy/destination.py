@@ -16,7 +16,6 @@ a time, so nothing after the first rejection is written.
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import logging
 import math
@@ -28,10 +27,12 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Set, Tuple
 
+import orjson
 import yaml
 from airbyte_cdk.destinations import Destination
 from airbyte_cdk.models import (
     AirbyteAnalyticsTraceMessage,
+    AirbyteMessageSerializer,
     AirbyteConnectionStatus,
     AirbyteLogMessage,
     AirbyteMessage,
@@ -155,6 +156,24 @@ class DestinationStripeProxy(Destination):
 
     # -- command line --------------------------------------------------------------
 
+    def _parse_input_stream(self, input_stream: Any) -> Iterator[Any]:
+        """Input lines as Airbyte messages; a line that can't be read becomes an ``UnreadableLine``.
+
+        The CDK's parser decodes the whole stream strictly (one bad byte ends the write) and
+        logs unparsable lines whole, record values included. Here each line stands alone
+        and is reported by position and reason only.
+        """
+        for number, raw in enumerate(input_stream, start=1):
+            if not raw.strip():
+                continue
+            try:
+                text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+                yield AirbyteMessageSerializer.load(orjson.loads(text))
+            except UnicodeDecodeError:
+                yield UnreadableLine(number, _stream_of(raw), "the line is not valid UTF-8")
+            except Exception as error:  # noqa: BLE001 - any malformed line is reported, never echoed
+                yield UnreadableLine(number, _stream_of(raw), f"not a valid Airbyte message ({type(error).__name__})")
+
     def run_cmd(self, parsed_args: argparse.Namespace) -> Iterable[AirbyteMessage]:
         """As the CDK's, without its jsonschema config check (its errors quote config values)."""
         spec = self.spec(logger)
@@ -166,8 +185,7 @@ class DestinationStripeProxy(Destination):
         if parsed_args.command == "check":
             yield self._run_check(config=config)
         elif parsed_args.command == "write":
-            stdin = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8")
-            yield from self._run_write(config=config, configured_catalog_path=parsed_args.catalog, input_stream=stdin)
+            yield from self._run_write(config=config, configured_catalog_path=parsed_args.catalog, input_stream=sys.stdin.buffer)
         else:  # pragma: no cover - argparse only lets the three commands through
             raise ConfigError(f"Unknown command {parsed_args.command!r}: use spec, check or write.")
 
@@ -219,6 +237,7 @@ class WriteRun:
         self._ordinals: Counter = Counter()
         self._line = 0
         self._unknown_streams: Counter = Counter()
+        self.unreadable_lines = 0  # lines whose stream couldn't be told (counted, not written)
         self._requests_at_start = writer.client.request_count
         self.summarised = False
         self.workers = 1 if options.fail_fast else write_concurrency(options, writer.client.settings)
@@ -227,7 +246,9 @@ class WriteRun:
 
     def accept(self, message: AirbyteMessage) -> Iterator[AirbyteMessage]:
         self._line += 1
-        if message.type == Type.RECORD and message.record is not None:
+        if isinstance(message, UnreadableLine):
+            yield from self._accept_unreadable(message)
+        elif message.type == Type.RECORD and message.record is not None:
             yield from self._accept_record(message)
         elif message.type == Type.STATE:
             yield from self.flush()
@@ -250,6 +271,17 @@ class WriteRun:
         self._pending.append(pending)
         if len(self._pending) >= BATCH_SIZE:
             yield from self.flush()
+
+    def _accept_unreadable(self, line: UnreadableLine) -> Iterator[AirbyteMessage]:
+        stream = line.stream if line.stream in self.modes else None
+        if stream is None:
+            self.unreadable_lines += 1
+            yield _log(Level.ERROR, f"Rejected input line {line.number}: {line.reason}; its stream can't be told.")
+            return
+        self._ordinals[stream] += 1
+        position = Position(stream, self._ordinals[stream], line.number)
+        problem = RecordProblem("unreadable_record", f"Input line {line.number}: {line.reason}.")
+        self._pending.append(_Pending(position, None, problem))
 
     # -- batches -------------------------------------------------------------------
 
@@ -351,6 +383,7 @@ class WriteRun:
             "requests": requests,
             "requests_per_record": round(requests / records, 3) if records else 0.0,
             "skipped_unknown_streams": dict(self._unknown_streams),
+            "unreadable_lines": self.unreadable_lines,
         }
 
     def summary_messages(self) -> Iterator[AirbyteMessage]:
@@ -366,6 +399,7 @@ class WriteRun:
             + f". {summary['records']} records, {summary['requests']} requests "
             f"({summary['requests_per_record']} per record)."
             + (f" {unknown} records of streams outside the catalog were skipped." if unknown else "")
+            + (f" {self.unreadable_lines} unreadable input lines were rejected." if self.unreadable_lines else "")
         )
         yield _log(Level.INFO, text)
         yield AirbyteMessage(
@@ -376,6 +410,25 @@ class WriteRun:
                 analytics=AirbyteAnalyticsTraceMessage(type=SUMMARY_TRACE_TYPE, value=json.dumps(summary, sort_keys=True)),
             ),
         )
+
+
+class UnreadableLine:
+    """An input line that isn't a readable Airbyte message: where it was, and why."""
+
+    __slots__ = ("number", "stream", "reason")
+
+    def __init__(self, number: int, stream: Optional[str], reason: str):
+        self.number, self.stream, self.reason = number, stream, reason
+
+
+def _stream_of(raw: Any) -> Optional[str]:
+    """Best effort: the record's stream, so the rejection is counted where it belongs."""
+    try:
+        text = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else raw
+        stream = json.loads(text).get("record", {}).get("stream")
+        return stream if isinstance(stream, str) else None
+    except Exception:  # noqa: BLE001 - unknowable: counted as an unreadable line
+        return None
 
 
 def write_concurrency(options: WriterOptions, settings: ConnectionSettings) -> int:

@@ -44,9 +44,10 @@ from source_stripe_proxy.client import StripeClient
 from source_stripe_proxy.errors import ConfigError, StripeProxyError
 from source_stripe_proxy.reader import ConcurrentReader
 from source_stripe_proxy.settings import MAX_PAGE_SIZE, ConnectionSettings, parse_start_date
-from source_stripe_proxy.streams import SECONDS_PER_DAY, ReadOptions, StripeStream, build_streams
+from source_stripe_proxy.streams import CURSOR_FIELD, SECONDS_PER_DAY, ReadOptions, StripeStream, build_streams
 
 CHECK_PATH = "/v1/customers"  # one page of one cheap endpoint
+SYNC_MODES = ("full_refresh", "incremental")
 MAX_CONCURRENCY = 64
 ALL_ACCOUNTS = ("all",)
 ACCOUNT_ID = re.compile(r"acct_[A-Za-z0-9]+")
@@ -82,6 +83,32 @@ class SourceStripeProxy(AbstractSource):
         logger.info("Connected to Stripe through %s.", client.settings.mode)
         return True, None
 
+    @classmethod
+    def read_catalog(cls, catalog_path: str) -> ConfiguredAirbyteCatalog:
+        """The CDK's parser fails on a bad sync mode with a bare system error; name the field."""
+        raw = cls._read_json_file(catalog_path)
+        streams = raw.get("streams") if isinstance(raw, dict) else None
+        if not isinstance(streams, list):
+            raise ConfigError("The configured catalog must be an object with a 'streams' list.")
+        for entry in streams:
+            name = (entry.get("stream") or {}).get("name") if isinstance(entry, dict) else None
+            if not isinstance(name, str):
+                raise ConfigError("Every stream of the configured catalog needs 'stream.name'.")
+            if entry.get("sync_mode") not in SYNC_MODES:
+                raise ConfigError(f"Stream '{name}' has sync_mode {entry.get('sync_mode')!r}; use one of: {', '.join(SYNC_MODES)}.")
+        return super().read_catalog(catalog_path)
+
+    @classmethod
+    def read_state(cls, state_path: str) -> List[AirbyteStateMessage]:
+        """The CDK refuses a pre-per-stream state object with a bare system error; say what to do."""
+        if state_path and not isinstance(cls._read_json_file(state_path), (list, type(None))):
+            raise ConfigError(
+                "The state file holds one object (the old, pre-per-stream format). This source needs a list of "
+                "per-stream STATE messages: reset the connection's state, or wrap each stream's state as "
+                '{"type": "STREAM", "stream": {"stream_descriptor": {"name": ...}, "stream_state": ...}}.'
+            )
+        return super().read_state(state_path)
+
     def streams(self, config: Mapping[str, Any]) -> List[Stream]:
         options = read_options(config)
         client = self.client_for(config)
@@ -107,6 +134,13 @@ class SourceStripeProxy(AbstractSource):
                     f"(it has: {', '.join(streams)}). Refresh the source schema in the connection."
                 )
             selected.append((streams[name], configured))
+            if configured.sync_mode == SyncMode.incremental and configured.cursor_field not in (None, [], [CURSOR_FIELD]):
+                logger.warning(
+                    "Stream %s: cursor field %s is not this stream's; its source-defined cursor '%s' is used.",
+                    name,
+                    configured.cursor_field,
+                    CURSOR_FIELD,
+                )
         accounts = connected_accounts(client, read_options(config).account_ids) if selected else None
         jobs, descriptors = [], {}
         for stream, configured in selected:

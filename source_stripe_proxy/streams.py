@@ -39,6 +39,7 @@ from source_stripe_proxy.events import ChildRecords, EventChanges, Stamp, chain
 from source_stripe_proxy.reader import ConcurrentReader, StreamJob
 
 SECONDS_PER_DAY = 86_400
+FUTURE_TOLERANCE_SECONDS = 86_400  # clock skew between machines is fine; a cursor days ahead is not
 CURSOR_FIELD = "updated"  # the change cursor every record carries
 EVENT_RETENTION_SECONDS = 30 * SECONDS_PER_DAY  # how long Stripe keeps events
 STALE_MARGIN_SECONDS = 3600  # treat state as stale this long before Stripe drops the events
@@ -304,9 +305,15 @@ def _epoch(stream_name: str, key: str, value: Any) -> Optional[int]:
         return None
     if isinstance(value, str) and value.strip().isdigit():
         value = int(value)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value or value < 0:
         raise ConfigError(
             f"The state of stream '{stream_name}' has an invalid '{key}' cursor; "
             "it must be epoch seconds (a non-negative integer). Reset the stream to start over."
+        )
+    if value > time.time() + FUTURE_TOLERANCE_SECONDS:
+        # Kept, it would make every later sync read nothing, silently and forever.
+        raise ConfigError(
+            f"The state of stream '{stream_name}' has a '{key}' cursor in the future; "
+            "it can't come from a sync. Reset the stream to start over."
         )
     return int(value)

@@ -62,6 +62,8 @@ SEARCH_PAGE_SIZE = 10
 EMAIL_PAGE_SIZE = 100  # Stripe's maximum `limit`
 METADATA_VALUE_MAX = 500  # Stripe's limit on a metadata value
 METADATA_KEY_MAX = 40  # Stripe's limit on a metadata key
+METADATA_KEYS_MAX = 50  # Stripe's limit on the number of metadata keys
+STRING_MAX = 5000  # Stripe's limit on a string parameter
 IDEMPOTENCY_KEY_VERSION = "v1"
 MAX_WRITE_CONCURRENCY = 64
 DERIVED_ID_PREFIX = "prod_x_"
@@ -235,6 +237,10 @@ def map_record(stream: str, data: Mapping[str, Any], options: WriterOptions) -> 
                 param="metadata",
             )
         metadata[ext_field] = external_id
+    if len(metadata) > METADATA_KEYS_MAX:
+        raise RecordProblem(
+            "invalid_metadata", f"Stripe allows at most {METADATA_KEYS_MAX} metadata keys; this record has {len(metadata)}.", param="metadata"
+        )
     if metadata:
         for name in metadata:
             if len(name) > METADATA_KEY_MAX or any(c in name for c in "[]"):
@@ -290,7 +296,10 @@ def _external_id(value: Any) -> Optional[str]:
 def _coerce_string(value: Any, name: str) -> str:
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
         raise RecordProblem("invalid_value", f"'{name}' must be a string.", param=name)
-    return _scalar_text(value)
+    text = _scalar_text(value)
+    if len(text) > STRING_MAX:
+        raise RecordProblem("invalid_value", f"'{name}' is longer than Stripe's {STRING_MAX} characters.", param=name)
+    return text
 
 
 def _coerce_boolean(value: Any, name: str) -> bool:
@@ -322,8 +331,14 @@ def _coerce_metadata(value: Any, name: str) -> Dict[str, str]:
 def _metadata_value(value: Any, name: str) -> str:
     """Stripe metadata values are strings: scalars as text, nested values as compact JSON."""
     if isinstance(value, (Mapping, list, tuple)):
-        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return _scalar_text(value)
+        text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    else:
+        text = _scalar_text(value)
+    if len(text) > METADATA_VALUE_MAX:
+        raise RecordProblem(
+            "invalid_metadata", f"Metadata values are at most {METADATA_VALUE_MAX} characters; {name} is longer.", param=name
+        )
+    return text
 
 
 def _scalar_text(value: Any) -> str:
