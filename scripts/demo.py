@@ -1,93 +1,321 @@
-"""The main job, end to end: sync Stripe with source-stripe-proxy and keep the state.
+"""The main job: sync Stripe into a local DuckDB file with PyAirbyte.
 
-With secrets/config.json it syncs that account. Without it, it starts the embedded Stripe
-emulator on loopback, fills it with a sample account through our own action API, and syncs
-that. Records land in .demo/records/<stream>.jsonl, state in .demo/state.json; a second run
-is incremental from that state.
+    .venv/bin/python scripts/demo.py [--config FILE] [--stand-in] [--fresh] [--out DIR]
+
+With ``secrets/config.json`` (or ``--config FILE``) it syncs that account into
+``.demo/stripe.duckdb``. Without it (or with ``--stand-in``) it runs an embedded Stripe stand-in on loopback, our emulator
+(``stripe_emulator``), and syncs that into ``.demo/stripe-sample.duckdb``:
+
+* first run: the stand-in is filled with a sample account, five months of history: customers
+  and products written through our destination (``DestinationStripeProxy``), prices, plans and
+  subscriptions created through our actions (``StripeConnection``);
+* later runs: the stand-in comes back from ``.demo/stripe-emulator.json`` as it was, and a few
+  new customers (through the ``destination-stripe-proxy write`` console script, records on
+  stdin) and subscriptions (through the actions) are added before the sync.
+
+The sync itself runs in PyAirbyte's own environment (``.venv-pyairbyte``, see
+``scripts/setup_pyairbyte.sh``) by ``scripts/pyairbyte_sync.py``; PyAirbyte keeps the state in
+the DuckDB file, so every run after the first is incremental. ``--fresh`` starts over.
+
+This script runs in the connector's environment (``.venv``); the two never share packages.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
+import os
+import random
 import subprocess
 import sys
+import tempfile
+import time
 from collections import Counter
 from contextlib import ExitStack
 from pathlib import Path
+from typing import Any, Dict, List, Mapping
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from integration_tests.harness import configured_catalog  # noqa: E402
+from airbyte_cdk.models import (  # noqa: E402
+    AirbyteMessage,
+    AirbyteRecordMessage,
+    ConfiguredAirbyteCatalogSerializer,
+    Type,
+)
+
 from source_stripe_proxy.actions import StripeConnection  # noqa: E402
-from source_stripe_proxy.streams import STREAM_CLASSES  # noqa: E402
+from source_stripe_proxy.destination import SUMMARY_TRACE_TYPE, DestinationStripeProxy  # noqa: E402
+from stripe_emulator import StripeEmulator  # noqa: E402
+from stripe_emulator.persistence import load_from_file, save_to_file  # noqa: E402
 
-OUT = REPO / ".demo"
 SECRETS = REPO / "secrets" / "config.json"
+DEMO_KEY = "sk_test_demo_standin_0000"  # the stand-in's key; it guards nothing but a loopback port
+DAY = 86_400
+LOCAL_BUDGET = 1000  # requests/second while filling the stand-in (it is on loopback, with no rate limit)
+
+# The sample account: a small SaaS with four tiers, each sold monthly (a price) or yearly (a plan).
+TIERS = (("Starter", 900), ("Growth", 4900), ("Scale", 19900), ("Enterprise", 99900))
+FIRST = ("Ada", "Grace", "Alan", "Edsger", "Barbara", "Donald", "Frances", "Ken", "Radia", "Tim",
+         "Margaret", "John", "Katherine", "Dennis", "Hedy", "Linus", "Sophie", "Guido", "Anita", "Niklaus")
+LAST = ("Lovelace", "Hopper", "Turing", "Dijkstra", "Liskov", "Knuth", "Allen", "Thompson", "Perlman",
+        "Berners-Lee", "Hamilton", "Backus", "Johnson", "Ritchie", "Lamarr", "Torvalds", "Wilson",
+        "van Rossum", "Borg", "Wirth")
+CITIES = (("Berlin", "DE"), ("Lyon", "FR"), ("Austin", "US"), ("Toronto", "CA"), ("Osaka", "JP"),
+          ("Leeds", "GB"), ("Porto", "PT"), ("Denver", "US"))
+SEGMENTS = ("self-serve", "self-serve", "self-serve", "sales-led")
+SAMPLE_CUSTOMERS = 120
+HISTORY_DAYS = 150
+NEW_CUSTOMERS_PER_RUN = 5
+NEW_SUBSCRIPTIONS_PER_RUN = 3
 
 
-def fill_sample_account(config: dict) -> None:
-    """A small, realistic account, created through the same calls an agent would make."""
-    stripe = StripeConnection(config)
-    products = [
-        stripe.run(action="create", entity="product", name=name, description=f"{name} tier")
-        for name in ("Starter", "Growth", "Scale")
-    ]
-    prices = [
-        stripe.run(action="create", entity="price", product_id=p["id"], amount=amount, currency="usd", interval="month")
-        for p, amount in zip(products, (900, 4900, 19900))
-    ]
-    for p, amount in zip(products, (9000, 49000, 199000)):
-        stripe.run(action="create", entity="plan", product_id=p["id"], amount=amount, currency="usd", interval="year")
-    for i in range(60):
-        customer = stripe.run(action="create", entity="customer", email=f"buyer{i}@example.com", name=f"Buyer {i}")
-        if i % 3 == 0:
-            stripe.run(action="create", entity="subscription", customer_id=customer["id"], price_id=prices[i % 3]["id"])
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", type=Path, default=SECRETS, help="the account to sync (secrets/config.json); absent: the stand-in")
+    parser.add_argument("--stand-in", action="store_true", help="use the embedded stand-in even if the config exists")
+    parser.add_argument("--fresh", action="store_true", help="forget the DuckDB file, its state and the stand-in's data first")
+    parser.add_argument("--out", type=Path, default=REPO / ".demo", help="where the DuckDB file and the stand-in's data live (.demo)")
+    parser.add_argument("--pyairbyte-python", type=Path, default=REPO / ".venv-pyairbyte" / "bin" / "python",
+                        help="the Python of PyAirbyte's environment (.venv-pyairbyte/bin/python)")
+    return parser.parse_args(argv)
 
 
-def main() -> int:
-    OUT.mkdir(exist_ok=True)
-    with ExitStack() as stack:
-        if SECRETS.exists():
-            config = json.loads(SECRETS.read_text())
-            print(f"Syncing the account configured in {SECRETS.relative_to(REPO)}")
-        else:
-            from stripe_emulator import StripeEmulator
+# -- writing through our own destination and actions --------------------------------------------
 
-            emulator = stack.enter_context(StripeEmulator(api_key="sk_test_demo"))
-            config = {"credentials": {"auth_type": "api_key", "api_key": "sk_test_demo"}, "api_base": emulator.url}
-            print(f"No secrets/config.json: syncing a sample account on an embedded Stripe emulator ({emulator.url})")
-            fill_sample_account(config)
-        config_path = OUT / "config.json"
+
+def destination_catalog(streams) -> Dict[str, Any]:
+    return {
+        "streams": [
+            {
+                "stream": {"name": name, "json_schema": {"type": "object"}, "supported_sync_modes": ["full_refresh"]},
+                "sync_mode": "full_refresh",
+                "destination_sync_mode": "append_dedup",
+                "primary_key": [["external_id"]],
+            }
+            for name in streams
+        ]
+    }
+
+
+def write_in_process(destination: DestinationStripeProxy, config: Mapping[str, Any], stream: str, rows: List[Mapping[str, Any]]) -> Counter:
+    """Write rows with the destination's Python class; returns its outcome counts."""
+    catalog = ConfiguredAirbyteCatalogSerializer.load(destination_catalog([stream]))
+    now_ms = int(time.time() * 1000)
+    messages = [AirbyteMessage(type=Type.RECORD, record=AirbyteRecordMessage(stream=stream, data=dict(row), emitted_at=now_ms)) for row in rows]
+    for _ in destination.write(config, catalog, iter(messages)):
+        pass
+    return checked_outcomes(destination.last_summary, stream, len(rows))
+
+
+def write_with_console_script(config: Mapping[str, Any], stream: str, rows: List[Mapping[str, Any]], workdir: Path) -> Counter:
+    """Write rows as Airbyte does: `destination-stripe-proxy write`, records on stdin."""
+    script = Path(sys.executable).with_name("destination-stripe-proxy")
+    command = [str(script)] if script.exists() else [sys.executable, "-c", "from source_stripe_proxy.destination import run_destination as r; r()"]
+    with tempfile.TemporaryDirectory(dir=workdir) as tmp:
+        config_path, catalog_path = Path(tmp) / "config.json", Path(tmp) / "catalog.json"
         config_path.write_text(json.dumps(config))
-        catalog_path = OUT / "catalog.json"
-        catalog_path.write_text(json.dumps(configured_catalog([s.name for s in STREAM_CLASSES], sync_mode="incremental")))
-        command = [sys.executable, "-m", "source_stripe_proxy.run", "read", "--config", str(config_path), "--catalog", str(catalog_path)]
-        state_path = OUT / "state.json"
-        if state_path.exists() and SECRETS.exists():
-            command += ["--state", str(state_path)]
-        counts, states = Counter(), {}
-        records_dir = OUT / "records"
-        records_dir.mkdir(exist_ok=True)
-        files = {}
-        with subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=REPO) as process:
-            for line in process.stdout:
-                message = json.loads(line)
-                if message["type"] == "RECORD":
-                    stream = message["record"]["stream"]
-                    if stream not in files:
-                        files[stream] = stack.enter_context(open(records_dir / f"{stream}.jsonl", "w"))
-                    files[stream].write(json.dumps(message["record"]["data"]) + "\n")
-                    counts[stream] += 1
-                elif message["type"] == "STATE":
-                    states[message["state"]["stream"]["stream_descriptor"]["name"]] = message["state"]
-                elif message["type"] == "TRACE" and message["trace"]["type"] == "ERROR":
-                    print("error:", message["trace"]["error"]["message"], file=sys.stderr)
-        state_path.write_text(json.dumps(list(states.values()), indent=1))
-    for stream in sorted(counts):
-        print(f"  {stream:22} {counts[stream]:6} records")
-    print(f"Records in {records_dir.relative_to(REPO)}/, state in {state_path.relative_to(REPO)}")
-    return process.returncode
+        catalog_path.write_text(json.dumps(destination_catalog([stream])))
+        stdin = "".join(
+            json.dumps({"type": "RECORD", "record": {"stream": stream, "data": row, "emitted_at": int(time.time() * 1000)}}) + "\n"
+            for row in rows
+        ) + json.dumps({"type": "STATE", "state": {"type": "STREAM", "stream": {"stream_descriptor": {"name": stream}, "stream_state": {"rows": len(rows)}}}}) + "\n"
+        done = subprocess.run(command + ["write", "--config", str(config_path), "--catalog", str(catalog_path)],
+                              input=stdin, capture_output=True, text=True, timeout=300)
+    summary = None
+    for line in done.stdout.splitlines():
+        if not line.startswith("{"):
+            continue
+        message = json.loads(line)
+        if message.get("type") == "TRACE" and message["trace"].get("type") == "ANALYTICS":
+            if message["trace"]["analytics"]["type"] == SUMMARY_TRACE_TYPE:
+                summary = json.loads(message["trace"]["analytics"]["value"])
+    if done.returncode != 0 or summary is None:
+        raise RuntimeError(f"destination-stripe-proxy write failed (exit {done.returncode}):\n{done.stderr[-2000:]}")
+    return checked_outcomes(summary, stream, len(rows))
+
+
+def checked_outcomes(summary: Mapping[str, Any], stream: str, expected: int) -> Counter:
+    counts = Counter({k: v for k, v in summary["streams"][stream].items() if k != "requests"})
+    if counts["rejected"] or counts["created"] + counts["updated"] + counts["unchanged"] != expected:
+        raise RuntimeError(f"the destination did not write every {stream} record: {dict(counts)}")
+    return counts
+
+
+def find_written(stripe: StripeConnection, stream: str, row: Mapping[str, Any]) -> str:
+    """The id of the object the destination wrote for ``row`` (it keeps the external id in metadata)."""
+    if stream == "customers":
+        candidates = stripe.run(action="list", entity="customers", email=row["email"], limit=100)["data"]
+    else:
+        candidates = stripe.run(action="list", entity="products", limit=100, all=True)
+        candidates = candidates["data"] if isinstance(candidates, dict) else candidates
+    matches = [obj["id"] for obj in candidates if (obj.get("metadata") or {}).get("external_id") == row["external_id"]]
+    if len(matches) != 1:
+        raise RuntimeError(f"expected one {stream} object for {row['external_id']}, found {len(matches)}")
+    return matches[0]
+
+
+def customer_row(rng: random.Random, number: int) -> Dict[str, Any]:
+    first, last = rng.choice(FIRST), rng.choice(LAST)
+    city, country = rng.choice(CITIES)
+    slug = f"{first}.{last}".lower().replace(" ", "")
+    return {
+        "external_id": f"crm-{number:05d}",
+        "email": f"{slug}{number}@example.com",
+        "name": f"{first} {last}",
+        "description": f"Signed up through the {rng.choice(('website', 'partner program', 'trade fair', 'newsletter'))}",
+        "phone": f"+1555{number:07d}",
+        "address": {"line1": f"{rng.randint(1, 250)} Market Street", "city": city, "country": country},
+        "metadata": {"segment": rng.choice(SEGMENTS)},
+    }
+
+
+def fill_sample_account(emulator: StripeEmulator, config: Mapping[str, Any]) -> Counter:
+    """Five months of a small SaaS business, each object at its own moment of that history."""
+    rng = random.Random(20240620)
+    written: Counter = Counter()
+    destination = DestinationStripeProxy(search_requests_per_second=LOCAL_BUDGET)
+    stripe = StripeConnection(config)
+    start = int(time.time()) - HISTORY_DAYS * DAY
+
+    # Products through the destination, prices (monthly) and plans (yearly) through the actions.
+    sold = []  # (monthly price id, yearly plan id)
+    for index, (tier, monthly) in enumerate(TIERS):
+        emulator.set_time(start + index * 600)
+        row = {"external_id": f"tier-{tier.lower()}", "name": tier, "description": f"The {tier} tier", "active": True,
+               "metadata": {"tier": str(index + 1)}}
+        written["products"] += write_in_process(destination, config, "products", [row])["created"]
+        product_id = find_written(stripe, "products", row)
+        emulator.set_time(start + index * 600 + 60)
+        price = stripe.run(action="create", entity="price", product_id=product_id, amount=monthly, currency="usd",
+                           interval="month", nickname=f"{tier} monthly")
+        emulator.set_time(start + index * 600 + 120)
+        plan = stripe.run(action="create", entity="plan", product_id=product_id, amount=monthly * 10, currency="usd",
+                          interval="year", nickname=f"{tier} yearly")
+        written["prices"] += 1
+        written["plans"] += 1
+        sold.append((price["id"], plan["id"]))
+
+    # Customers sign up over the months; about half subscribe, a few days later at most.
+    span = (HISTORY_DAYS - 2) * DAY
+    for number in range(1, SAMPLE_CUSTOMERS + 1):
+        signed_up = start + DAY + (number - 1) * span // SAMPLE_CUSTOMERS + rng.randint(0, 3600)
+        emulator.set_time(signed_up)
+        row = customer_row(rng, number)
+        written["customers"] += write_in_process(destination, config, "customers", [row])["created"]
+        if rng.random() < 0.55:
+            customer_id = find_written(stripe, "customers", row)
+            emulator.set_time(signed_up + rng.randint(600, 2 * DAY))
+            subscribe(stripe, rng, customer_id, sold)
+            written["subscriptions"] += 1
+    emulator.clock.unfreeze()  # from here on the stand-in's clock is the real one
+    return written
+
+
+def subscribe(stripe: StripeConnection, rng: random.Random, customer_id: str, sold) -> None:
+    tier = min(int(rng.expovariate(1.2)), len(sold) - 1)  # most customers pick the smaller tiers
+    monthly, yearly = sold[tier]
+    extra = {"trial_period_days": 14} if rng.random() < 0.2 else {}
+    stripe.run(action="create", entity="subscription", customer_id=customer_id,
+               price_id=yearly if rng.random() < 0.25 else monthly, **extra)
+
+
+def add_new_activity(emulator: StripeEmulator, config: Mapping[str, Any], workdir: Path) -> Counter:
+    """Since the last run: a few sign-ups (through the console script) and new subscriptions."""
+    rng = random.Random()
+    existing = emulator.store.count("customers")
+    rows = [customer_row(rng, existing + i) for i in range(1, NEW_CUSTOMERS_PER_RUN + 1)]
+    written: Counter = Counter()
+    written["customers"] += write_with_console_script(config, "customers", rows, workdir)["created"]
+    stripe = StripeConnection(config)
+    monthly_prices = [p for p in stripe.run(action="list", entity="prices", limit=100)["data"] if (p.get("recurring") or {}).get("interval") == "month"]
+    yearly_plans = stripe.run(action="list", entity="plans", limit=100)["data"]
+    by_product = {p["product"]: p["id"] for p in yearly_plans if p.get("interval") == "year"}
+    monthly_prices.sort(key=lambda price: price["unit_amount"] or 0)  # smallest tier first, as in fill_sample_account
+    sold = [(p["id"], by_product.get(p["product"], p["id"])) for p in monthly_prices]
+    for row in rows[:NEW_SUBSCRIPTIONS_PER_RUN]:
+        subscribe(stripe, rng, find_written(stripe, "customers", row), sold)
+        written["subscriptions"] += 1
+    return written
+
+
+# -- the run -------------------------------------------------------------------------------------
+
+
+def stand_in_counts(emulator: StripeEmulator) -> Dict[str, int]:
+    return {name: emulator.store.count(name) for name in ("customers", "subscriptions", "products", "plans", "prices", "balance_transactions")}
+
+
+def run_sync(args, config_path: Path, db_path: Path, summary_path: Path) -> int:
+    command = [
+        str(args.pyairbyte_python), str(REPO / "scripts" / "pyairbyte_sync.py"),
+        "--config", str(config_path),
+        "--executable", str(Path(sys.executable).with_name("source-stripe-proxy")),
+        "--db", str(db_path),
+        "--summary", str(summary_path),
+    ]
+    env = dict(os.environ, AIRBYTE_LOGGING_ROOT=str(args.out / "logs"))
+    return subprocess.run(command, env=env).returncode
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    args.out = args.out.resolve()
+    args.out.mkdir(parents=True, exist_ok=True)
+    if not args.pyairbyte_python.exists():
+        print(f"PyAirbyte's environment is missing ({args.pyairbyte_python}); run: bash scripts/setup_pyairbyte.sh", file=sys.stderr)
+        return 2
+    use_stand_in = args.stand_in or not args.config.exists()
+    db_path = args.out / ("stripe-sample.duckdb" if use_stand_in else "stripe.duckdb")
+    store_path = args.out / "stripe-emulator.json"
+    summary_path = args.out / "last-sync.json"
+    if args.fresh:
+        for path in (db_path, db_path.with_name(db_path.name + ".wal"), store_path if use_stand_in else None):
+            if path is not None and path.exists():
+                path.unlink()
+    started = time.monotonic()
+    report: Dict[str, Any] = {"db": str(db_path), "stand_in": use_stand_in}
+
+    with ExitStack() as stack:
+        if not use_stand_in:
+            print(f"Syncing the Stripe account configured in {args.config} into {db_path}")
+            config_path = args.config.resolve()
+        else:
+            emulator = StripeEmulator(api_key=DEMO_KEY)
+            restored = load_from_file(emulator, store_path)
+            stack.enter_context(emulator)
+            config = {"credentials": {"auth_type": "api_key", "api_key": DEMO_KEY}, "api_base": emulator.url}
+            fill_config = dict(config, requests_per_second=LOCAL_BUDGET)
+            if restored:
+                print(f"Stripe stand-in on {emulator.url}, restored from {store_path} "
+                      f"({emulator.store.count('customers')} customers); adding this run's new activity...")
+                written = add_new_activity(emulator, fill_config, args.out)
+            else:
+                if db_path.exists():  # it holds another stand-in's objects and state: start it over too
+                    print(f"The stand-in's saved data is gone; starting {db_path.name} over as well.")
+                    for path in (db_path, db_path.with_name(db_path.name + ".wal")):
+                        path.unlink(missing_ok=True)
+                why = "" if args.stand_in else f"No {args.config.name}: "
+                print(f"{why}starting a Stripe stand-in (our emulator) on {emulator.url} and filling it "
+                      f"with a sample account through our destination and actions...")
+                written = fill_sample_account(emulator, fill_config)
+            save_to_file(emulator, store_path)  # saved before the sync: the next run sees these objects either way
+            print("  written this run: " + ", ".join(f"{count} {name}" for name, count in sorted(written.items())))
+            report.update(written=dict(written), stand_in_counts=stand_in_counts(emulator),
+                          stand_in_ids={name: sorted(o["id"] for o in emulator.store.all(name)) for name in ("customers", "subscriptions")})
+            config_path = args.out / "stand-in-config.json"
+            config_path.write_text(json.dumps(config, indent=1))
+        prepared = time.monotonic() - started
+        print(f"Syncing every stream with PyAirbyte into {db_path} ...", flush=True)
+        code = run_sync(args, config_path, db_path, summary_path)
+    report.update(prepare_seconds=round(prepared, 2), total_seconds=round(time.monotonic() - started, 2), exit_code=code)
+    if summary_path.exists():
+        report["sync"] = json.loads(summary_path.read_text())
+    (args.out / "last-run.json").write_text(json.dumps(report, indent=1))
+    if code == 0:
+        print(f"Done in {report['total_seconds']:.1f}s. Run it again for an incremental sync; `--fresh` starts over.")
+    return code
 
 
 if __name__ == "__main__":

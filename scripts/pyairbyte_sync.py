@@ -1,0 +1,230 @@
+"""Sync source-stripe-proxy into a DuckDB file with PyAirbyte.
+
+Runs in PyAirbyte's own environment (.venv-pyairbyte, see scripts/setup_pyairbyte.sh), never in
+the connector's: PyAirbyte starts the connector as a separate program, the `source-stripe-proxy`
+console script of the connector's environment, and talks to it over the Airbyte protocol.
+
+    .venv-pyairbyte/bin/python scripts/pyairbyte_sync.py --config CONFIG.json \
+        --executable .venv/bin/source-stripe-proxy --db .demo/stripe.duckdb [--summary OUT.json]
+
+Every stream is read incrementally. PyAirbyte keeps each stream's state in the DuckDB file
+itself (its `_airbyte_state` table), so running this again reads only what is new.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+import warnings
+from collections import Counter
+from importlib.metadata import version
+from pathlib import Path
+
+# Before PyAirbyte is imported: no registry downloads, no usage telemetry, and none of the
+# FutureWarnings its cloud-warehouse dependencies print on import.
+os.environ.setdefault("AIRBYTE_OFFLINE_MODE", "1")
+os.environ.setdefault("DO_NOT_TRACK", "1")
+warnings.filterwarnings("ignore", category=FutureWarning)
+
+import airbyte as ab  # noqa: E402
+from sqlalchemy import text  # noqa: E402  (PyAirbyte's SQL layer)
+from airbyte._processors.sql.duckdb import DuckDBSqlProcessor  # noqa: E402
+from airbyte.caches import DuckDBCache  # noqa: E402
+from airbyte.types import SQLTypeConverter  # noqa: E402
+
+SOURCE_NAME = "source-stripe-proxy"
+QUERY_FILE = Path(__file__).with_name("demo_query.sql")
+
+
+class StripeTypeConverter(SQLTypeConverter):
+    """PyAirbyte's column types, plus a quiet rule for fields that hold one of several types.
+
+    Stripe's expandable fields hold an id or, when expanded, the object: the schemas say
+    ``{"type": ["null", "string", "object"]}``. PyAirbyte stores such a column as VARCHAR (the id,
+    or the object as JSON text), which is what we want, but prints a warning for every one of
+    them on every run. This converter makes the same choice without the noise.
+    """
+
+    def to_sql_type(self, json_schema_property_def):
+        types = json_schema_property_def.get("type")
+        if isinstance(types, list) and len({t for t in types if t != "null"}) > 1:
+            return self.get_string_type()
+        return super().to_sql_type(json_schema_property_def)
+
+
+class StripeDuckDBProcessor(DuckDBSqlProcessor):
+    type_converter_class = StripeTypeConverter
+
+
+class StripeDuckDBCache(DuckDBCache):
+    """A DuckDB cache using ``StripeTypeConverter``; everything else is PyAirbyte's."""
+
+    _sql_processor_class = StripeDuckDBProcessor
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", required=True, type=Path, help="the source's config (JSON file)")
+    parser.add_argument("--executable", required=True, type=Path, help="the source-stripe-proxy console script")
+    parser.add_argument("--db", required=True, type=Path, help="the DuckDB file to write (created if missing)")
+    parser.add_argument("--summary", type=Path, help="also write the per-stream counts here, as JSON")
+    parser.add_argument("--full-refresh", action="store_true", help="ignore the saved state and read everything")
+    return parser.parse_args(argv)
+
+
+class TraceDisplay:
+    """Shows the source's STREAM_STATUS and ESTIMATE traces as they arrive, and counts records.
+
+    PyAirbyte's own display counts records; these lines add what only the source knows: when each
+    stream starts, runs and completes, and how much it expects to read.
+    """
+
+    def __init__(self) -> None:
+        self.records: Counter = Counter()
+        self.statuses: dict = {}
+        self.estimates: dict = {}
+        self.started = time.monotonic()
+
+    def __call__(self, message) -> None:
+        if message.record is not None:
+            self.records[message.record.stream] += 1
+            return
+        trace = message.trace
+        if trace is None:
+            return
+        if trace.stream_status is not None:
+            stream = trace.stream_status.stream_descriptor.name
+            status = _name(trace.stream_status.status)
+            self.statuses[stream] = status
+            if status == "RUNNING":
+                return  # one line per stream start and end is enough
+            suffix = f" ({self.records[stream]} records)" if status in ("COMPLETE", "INCOMPLETE") else ""
+            self.say(f"stream {stream}: {status}{suffix}")
+        elif trace.estimate is not None:
+            estimate = trace.estimate
+            what = ", ".join(
+                f"{value} {unit}" for value, unit in ((estimate.row_estimate, "rows"), (estimate.byte_estimate, "bytes")) if value is not None
+            )
+            self.estimates[estimate.name] = estimate.row_estimate
+            self.say(f"estimate {_name(estimate.type).lower()} {estimate.name}: {what or 'unknown'}")
+
+    def say(self, text: str) -> None:
+        print(f"  [{time.monotonic() - self.started:6.1f}s] {text}", file=sys.stderr, flush=True)
+
+
+def _name(value) -> str:
+    return getattr(value, "value", str(value))
+
+
+def watch_messages(source, display: TraceDisplay) -> None:
+    """Let ``display`` see every message the source sends, before PyAirbyte handles it.
+
+    PyAirbyte has no public hook for this; it passes each message through
+    ``_peek_airbyte_message`` (pinned PyAirbyte version, see scripts/setup_pyairbyte.sh). If a
+    later version drops it, the sync still runs, just without these lines.
+    """
+    peek = getattr(source, "_peek_airbyte_message", None)
+    if peek is None:
+        print("warning: this PyAirbyte version gives no access to the source's traces", file=sys.stderr)
+        return
+
+    def peek_and_show(message, *args, **kwargs):
+        display(message)
+        return peek(message, *args, **kwargs)
+
+    source._peek_airbyte_message = peek_and_show
+
+
+def existing_tables(connection, schema: str) -> set:
+    query = text("SELECT table_name FROM information_schema.tables WHERE table_schema = :schema")
+    return {row[0] for row in connection.execute(query, {"schema": schema})}
+
+
+def table_counts(cache: DuckDBCache, streams) -> dict:
+    counts = {}
+    with cache.get_sql_engine().connect() as connection:
+        existing = existing_tables(connection, cache.schema_name)
+        for stream in streams:
+            table = cache.processor.get_sql_table_name(stream)
+            exists = table in existing
+            counts[stream] = connection.execute(text(f'SELECT count(*) FROM "{cache.schema_name}"."{table}"')).scalar_one() if exists else 0
+    return counts
+
+
+def has_saved_state(cache: DuckDBCache) -> bool:
+    """Whether an earlier sync of this source left its state in the file (PyAirbyte's `_airbyte_state`)."""
+    with cache.get_sql_engine().connect() as connection:
+        if "_airbyte_state" not in existing_tables(connection, cache.schema_name):
+            return False
+        query = text(f'SELECT count(*) FROM "{cache.schema_name}"."_airbyte_state" WHERE source_name = :source')
+        return connection.execute(query, {"source": SOURCE_NAME}).scalar_one() > 0
+
+
+def show_query(cache: DuckDBCache, query_file: Path) -> None:
+    """Run the example query of docs/running.md over the result, as you would yourself."""
+    import duckdb
+
+    print(f"\nThe example query of docs/running.md (scripts/{query_file.name}):")
+    # PyAirbyte's engine holds the file open; a second duckdb.connect() in this process would clash.
+    connection = cache.get_sql_engine().raw_connection()
+    try:
+        print(connection.driver_connection.sql(query_file.read_text()))
+    except duckdb.Error as error:  # e.g. an account without subscriptions or products
+        print(f"  (it did not run on this data: {error})")
+    finally:
+        connection.close()
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    config = json.loads(args.config.read_text())
+    args.db.parent.mkdir(parents=True, exist_ok=True)
+    cache = StripeDuckDBCache(db_path=str(args.db.resolve()), cache_dir=args.db.resolve().parent / ".pyairbyte-temp")
+    source = ab.get_source(SOURCE_NAME, config=config, local_executable=args.executable.resolve())
+    source.select_all_streams()
+    streams = sorted(source.get_selected_streams())
+    before = table_counts(cache, streams)
+    incremental = has_saved_state(cache) and not args.full_refresh
+    display = TraceDisplay()
+    watch_messages(source, display)
+    started = time.monotonic()
+    source.read(cache=cache, force_full_refresh=args.full_refresh)
+    elapsed = time.monotonic() - started
+    after = table_counts(cache, streams)
+
+    kind = "incremental" if incremental else "full"
+    print()
+    print(f"{'stream':22} {'read now':>9} {'rows in DuckDB':>15}")
+    for stream in streams:
+        change = after[stream] - before[stream]
+        print(f"{stream:22} {display.records[stream]:9} {after[stream]:9} ({change:+d})")
+    print(f"{'total':22} {sum(display.records.values()):9} {sum(after.values()):9}")
+    again = sum(display.records.values()) - sum(max(0, after[s] - before[s]) for s in streams)
+    if kind == "incremental" and again > 0:
+        records = "1 record was" if again == 1 else f"{again} records were"
+        print(f"({records} read again: changed objects, and a safety margin around the saved cursor;\n"
+              " PyAirbyte merges them by primary key, so a table grows only by what is new.)")
+    print()
+    print(f"{kind.capitalize()} sync done in {elapsed:.1f}s. DuckDB file: {args.db.resolve()}")
+    show_query(cache, QUERY_FILE)
+    if args.summary:
+        args.summary.write_text(json.dumps({
+            "db": str(args.db.resolve()),
+            "schema": cache.schema_name,
+            "tables": {stream: cache.processor.get_sql_table_name(stream) for stream in streams},
+            "read": dict(display.records),
+            "rows_before": before,
+            "rows": after,
+            "statuses": display.statuses,
+            "estimates": display.estimates,
+            "seconds": round(elapsed, 2),
+            "pyairbyte_version": version("airbyte"),
+        }, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
