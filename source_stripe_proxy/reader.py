@@ -5,8 +5,8 @@ before reading starts, so a stream whose objects are bunched in time keeps one w
 while the others idle. Here a partition that still has more pages *splits itself*:
 
     partition [lo, hi), page 1 read, oldest object on the page created at c
-      -> this worker keeps [mid, hi) and continues with starting_after (same page order)
-      -> a new partition [lo, mid) goes to an idle worker, mid = lo + (c - lo) / 2
+      -> this worker keeps [m, hi) and continues with starting_after (same page order)
+      -> [lo, c) is cut into as many new partitions as there are spare workers, below m
 
 Stripe lists newest first, so after a page every object created after ``c`` has been seen;
 nothing is lost or read twice at ``mid``. Splits happen only while more ranges in flight
@@ -190,13 +190,13 @@ class ConcurrentReader:
             self._active += 1
         self._executor.submit(self._read_partition, job, partition)
 
-    def _more_partitions_help(self) -> bool:
-        """Split only while fewer ranges are in flight than the budget can keep busy:
-        rate x latency requests fill the budget; every extra range costs a partial page."""
+    def _spare_slots(self) -> int:
+        """How many more ranges would still use more of the budget: rate x latency requests
+        in flight fill it; every range beyond that only costs an extra partial page."""
         with self._lock:
             active = self._active
         in_flight_needed = math.ceil(self.client.budget.rate * self.client.latency_seconds) + 1
-        return active < min(self.concurrency, in_flight_needed)
+        return min(self.concurrency, in_flight_needed) - active
 
     def _read_partition(self, job: StreamJob, partition: Partition) -> None:
         try:
@@ -252,13 +252,17 @@ class ConcurrentReader:
         if not (isinstance(first, int) and isinstance(last, int)) or first <= last:
             return  # not visibly newest-first (e.g. localstripe lists oldest first): don't split
         floor = partition.lo if partition.lo is not None else STRIPE_EPOCH
-        if last - floor < MIN_SPLIT_SECONDS or not self._more_partitions_help():
+        # Fill every spare slot at once (not one halving per page), so a read ramps up fast.
+        parts = min(self._spare_slots() + 1, (last - floor) // MIN_SPLIT_SECONDS)
+        if parts < 2:
             return
-        mid = floor + (last - floor) // 2
-        child = Partition(next(self._keys), partition.lo, mid)
-        self._put(("split", job, partition.key, child.key, partition.lo, mid))  # before the child's events
-        partition.lo = mid
-        self._submit(job, child)
+        lower = partition.lo
+        for index in range(1, parts):
+            edge = floor + (last - floor) * index // parts
+            child = Partition(next(self._keys), lower, edge)
+            self._put(("split", job, partition.key, child.key, lower, edge))  # before the child's events
+            partition.lo = lower = edge
+            self._submit(job, child)
 
     def _put(self, event: tuple) -> None:
         while True:
