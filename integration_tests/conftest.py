@@ -61,3 +61,15 @@ def connection_configs():
     make.proxies = proxies
     with stack:
         yield make
+
+
+def pytest_collection_modifyitems(config, items):
+    """`slow` volume runs are skipped unless selected: `-m slow` (bash scripts/test.sh -m slow) or RUN_SLOW=1."""
+    import os
+
+    if "slow" in (config.getoption("-m") or "") or os.environ.get("RUN_SLOW") == "1":
+        return
+    skip = pytest.mark.skip(reason="slow volume run: bash scripts/test.sh -m slow (or RUN_SLOW=1)")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)

@@ -165,11 +165,14 @@ class StripeClient:
                     try:
                         data = orjson.loads(response.content)
                         self.budget.succeeded()
-                        self.latency_seconds += 0.1 * (time.monotonic() - started - self.latency_seconds)
+                        elapsed = time.monotonic() - started
+                        weight = 1.0 if self.request_count == 1 else 0.2  # the first answer replaces the guess
+                        self.latency_seconds += weight * (elapsed - self.latency_seconds)
                         return ApiResponse(status, data, response.headers, attempts=attempt + 1)
                     except orjson.JSONDecodeError:
                         # A cut-off body is a transport fault; the request is safe to repeat.
-                        failure, retry_after, error = "an incomplete JSON body", None, None
+                        # An HTML page with 200 is something in between (a proxy, a captive portal).
+                        failure, retry_after, error = _unparsable_body(response), None, None
                 else:
                     error = self._error_from(response, method, path)
                     if not _should_retry(response):
@@ -289,6 +292,13 @@ def _retry_after_seconds(response: requests.Response) -> Optional[float]:
         return min(MAX_RETRY_AFTER_SECONDS, max(0.0, float(value)))
     except ValueError:
         return None  # an HTTP date; our own backoff is good enough
+
+
+def _unparsable_body(response: requests.Response) -> str:
+    content_type = response.headers.get("Content-Type", "").lower()
+    if "html" in content_type or response.content.lstrip()[:1] == b"<":
+        return "an HTML page instead of JSON (something between us and Stripe answered)"
+    return "an incomplete JSON body"
 
 
 def _json_or_none(response: requests.Response) -> Any:

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import ipaddress
 import math
+import re
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Dict, Mapping, Optional, Tuple
@@ -27,7 +29,12 @@ DEFAULT_PARAGON_HOST = "https://proxy.useparagon.com"
 DEFAULT_STRIPE_VERSION = "2024-06-20"  # the version our generated schemas describe
 DEFAULT_TIMEOUT_SECONDS = 60.0
 DEFAULT_MAX_RETRIES = 8
+START_DATE_FUTURE_SLACK_SECONDS = 86_400  # time zones and clock skew: "today" is never refused
 MAX_PAGE_SIZE = 100  # Stripe's largest `limit`
+# Below this the budget would wait minutes (or, near zero, overflow time.sleep) between requests.
+MIN_REQUESTS_PER_SECOND = 0.01
+# An HTTP header name is an RFC 9110 token.
+_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 
 # Stripe's documented rate limits: 25 read requests/s in test mode, 100/s in live mode.
 TEST_MODE_REQUESTS_PER_SECOND = 25.0
@@ -75,11 +82,13 @@ class ConnectionSettings:
             base_url=base_url,
             auth_header=f"Bearer {token}",
             extra_headers=extra_headers,
-            stripe_version=_optional_str(config, "stripe_version", DEFAULT_STRIPE_VERSION),
+            stripe_version=_header_safe(_optional_str(config, "stripe_version", DEFAULT_STRIPE_VERSION), "stripe_version"),
             account_id=_account_id(config.get("account_id")),
-            requests_per_second=_positive_number(config, "requests_per_second", default_rate, maximum=10_000),
+            requests_per_second=_positive_number(
+                config, "requests_per_second", default_rate, maximum=10_000, minimum=MIN_REQUESTS_PER_SECOND
+            ),
             timeout_seconds=_positive_number(config, "request_timeout_seconds", DEFAULT_TIMEOUT_SECONDS, maximum=600),
-            max_retries=int(_positive_number(config, "max_retries", DEFAULT_MAX_RETRIES, maximum=50, allow_zero=True)),
+            max_retries=_whole_number(config, "max_retries", DEFAULT_MAX_RETRIES, maximum=50),
             secrets=secrets,
         )
 
@@ -134,10 +143,18 @@ def _pinkconnect_mode(config: Mapping[str, Any], credentials: Mapping[str, Any])
     for name, value in raw_headers.items():
         if not isinstance(name, str) or not name.strip() or not isinstance(value, str):
             raise ConfigError("'credentials.extra_headers' must map header names to string values.")
-        if name.lower() in RESERVED_HEADERS:
-            raise ConfigError(f"'credentials.extra_headers' may not set '{name}': the connector sets it itself.")
-        if "\n" in value or "\r" in value:
-            raise ConfigError(f"'credentials.extra_headers.{name}' contains a line break.")
+        if not _HEADER_NAME.match(name.strip()):
+            raise ConfigError(
+                "'credentials.extra_headers' has a header name that is not a valid HTTP header name "
+                "(letters, digits and - only, no spaces or colons)."
+            )
+        if name.lower().strip() in RESERVED_HEADERS:
+            raise ConfigError(f"'credentials.extra_headers' may not set '{name.strip()}': the connector sets it itself.")
+        if not value.strip() or value != value.strip() or any(ord(c) < 32 or ord(c) == 127 for c in value):
+            raise ConfigError(
+                f"'credentials.extra_headers.{name.strip()}' must be a non-empty value without surrounding spaces, "
+                "line breaks or control characters."
+            )
         extra_headers.append((name.strip(), value))
     return proxy_url, token, tuple(extra_headers), PROXY_REQUESTS_PER_SECOND
 
@@ -149,12 +166,21 @@ def safe_base_url(url: Any, field_name: str) -> str:
     """https everywhere; plain http only to a loopback address (tests, local emulators)."""
     if not isinstance(url, str) or not url.strip():
         raise ConfigError(f"'{field_name}' must be a URL such as https://api.stripe.com.")
-    parts = urlsplit(url.strip())
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:  # "http://[", a netloc invalid under NFKC, ...
+        raise ConfigError(f"'{field_name}' is not a valid URL; use one such as https://api.stripe.com.") from None
+    try:
+        parts.port  # noqa: B018 - urlsplit parses the port lazily and raises here
+    except ValueError:
+        raise ConfigError(f"'{field_name}' has an invalid port; use a URL such as https://api.stripe.com.") from None
     if parts.scheme not in ("https", "http") or not parts.hostname:
         raise ConfigError(f"'{field_name}' must be an absolute https:// URL.")
+    if any(ord(c) <= 32 or ord(c) == 127 for c in url.strip()):
+        raise ConfigError(f"'{field_name}' must not contain spaces or control characters.")
     if parts.username or parts.password:
         raise ConfigError(f"'{field_name}' must not carry credentials; put them in the credentials fields.")
-    if parts.query or parts.fragment:
+    if parts.query or parts.fragment or "?" in url or "#" in url:  # "https://x#" has an empty fragment
         raise ConfigError(f"'{field_name}' must not have a query string or fragment.")
     if parts.scheme == "http" and not is_loopback_host(parts.hostname):
         raise ConfigError(
@@ -191,16 +217,34 @@ def _optional_str(config: Mapping[str, Any], key: str, default: Optional[str]) -
     return value
 
 
+def _header_safe(value: Optional[str], key: str) -> Optional[str]:
+    """A value sent as an HTTP header: requests refuses control characters with an error that echoes it."""
+    if value is not None and (value != value.strip() or any(ord(c) < 32 or ord(c) == 127 for c in value)):
+        raise ConfigError(f"'{key}' must not have surrounding spaces, line breaks or control characters.")
+    return value
+
+
+def _whole_number(config: Mapping[str, Any], key: str, default: int, *, maximum: int) -> int:
+    value = config.get(key)
+    if value is None:
+        return default
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= maximum:
+        raise ConfigError(f"'{key}' must be a whole number from 0 to {maximum}.")
+    return value
+
+
 def _account_id(value: Any) -> Optional[str]:
     if value in (None, ""):
         return None
-    if not isinstance(value, str) or not value.startswith("acct_"):
-        raise ConfigError("'account_id' must be a Stripe Connect account id starting with 'acct_'.")
+    if not isinstance(value, str) or not re.fullmatch(r"acct_[A-Za-z0-9]+", value):
+        raise ConfigError("'account_id' must be a Stripe Connect account id: 'acct_' followed by letters and digits.")
     return value
 
 
 def _positive_number(
-    config: Mapping[str, Any], key: str, default: float, *, maximum: float, allow_zero: bool = False
+    config: Mapping[str, Any], key: str, default: float, *, maximum: float, allow_zero: bool = False, minimum: float = 0.0
 ) -> float:
     value = config.get(key)
     if value is None:
@@ -209,6 +253,8 @@ def _positive_number(
         raise ConfigError(f"'{key}' must be a number.")
     if value < 0 or (value == 0 and not allow_zero) or value > maximum:
         raise ConfigError(f"'{key}' must be {'at least 0' if allow_zero else 'above 0'} and at most {maximum}.")
+    if 0 < value < minimum:
+        raise ConfigError(f"'{key}' must be at least {minimum}.")
     return float(value)
 
 
@@ -227,7 +273,13 @@ def parse_start_date(value: Any, field_name: str = "start_date") -> Optional[int
         raise ConfigError(f"'{field_name}' must be an ISO-8601 date such as 2024-01-01T00:00:00Z.") from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=timezone.utc)
-    epoch = int(parsed.timestamp())
+    try:
+        epoch = int(parsed.timestamp())
+    except (OverflowError, ValueError):  # e.g. 9999-12-31T23:59:59-23:59 is past year 9999 in UTC
+        raise ConfigError(f"'{field_name}' must be an ISO-8601 date such as 2024-01-01T00:00:00Z.") from None
     if epoch < 0:
         raise ConfigError(f"'{field_name}' must be after 1970-01-01.")
+    if epoch > time.time() + START_DATE_FUTURE_SLACK_SECONDS:
+        # Nothing would ever be read, and nothing would say so.
+        raise ConfigError(f"'{field_name}' is in the future; set it to a past date or leave it empty to read everything.")
     return epoch
