@@ -1,0 +1,19 @@
+# Benchmarks of issue 6 (see benchmarks/README.md). Speed and memory are measured here,
+# never asserted in tests.
+PYTHON ?= .venv/bin/python
+
+.PHONY: bench bench-quick bench-profile bench-reader-c-setup
+
+bench:            ## the full suite (about 13 minutes on 2 cores); writes benchmarks/results.{md,json}
+	$(PYTHON) benchmarks/run.py
+
+bench-quick:      ## the same scenarios on smaller data with shorter caps (under 3 minutes)
+	$(PYTHON) benchmarks/run.py --quick
+
+bench-profile:    ## where the source's CPU per record goes; writes benchmarks/profile_results.md
+	$(PYTHON) benchmarks/profile_read.py
+
+PYTHON_C ?= python3.11
+bench-reader-c-setup:  ## optional reader (c): airbyte-source-stripe from PyPI in its own venv (it needs airbyte-cdk 6)
+	$(PYTHON_C) -m venv benchmarks/.venv-c
+	benchmarks/.venv-c/bin/pip install -q airbyte-source-stripe==5.14.1
