@@ -18,11 +18,10 @@ import sys
 import tempfile
 import time
 import uuid
-from collections import Counter
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional
 
-from integration_tests.harness import REPO_ROOT, configured_catalog, run_connector, state_from
+from integration_tests.harness import REPO_ROOT, configured_catalog, destination_catalog, run_connector
 from stripe_emulator import ParagonEmulator, PinkConnectEmulator, StripeEmulator
 
 ALL_STREAMS = ["customers", "subscriptions", "products", "plans", "prices", "balance_transactions"]
@@ -378,20 +377,6 @@ def destination_input(n_customers: int, n_products: int, state_every: int = 25) 
                 lines.append({"type": "STATE", "state": {"type": "LEGACY", "data": {"marker": count}}})
     lines.append({"type": "STATE", "state": {"type": "LEGACY", "data": {"marker": "end"}}})
     return "".join(json.dumps(m) + "\n" for m in lines)
-
-
-def destination_catalog() -> Dict[str, Any]:
-    return {
-        "streams": [
-            {
-                "stream": {"name": name, "json_schema": {"type": "object"}, "supported_sync_modes": ["full_refresh"]},
-                "sync_mode": "full_refresh",
-                "destination_sync_mode": "append_dedup",
-                "primary_key": [["external_id"]],
-            }
-            for name in ("customers", "products")
-        ]
-    }
 
 
 def stripe_snapshot(emulator: StripeEmulator) -> Dict[str, Any]:

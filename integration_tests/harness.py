@@ -167,6 +167,21 @@ def configured_catalog(streams: Iterable[str], sync_mode: str = "full_refresh", 
     }
 
 
+def destination_catalog(streams: Iterable[str] = ("customers", "products")) -> Dict[str, Any]:
+    """A configured catalog for the destination: append_dedup on the external id."""
+    return {
+        "streams": [
+            {
+                "stream": {"name": name, "json_schema": {"type": "object"}, "supported_sync_modes": ["full_refresh"]},
+                "sync_mode": "full_refresh",
+                "destination_sync_mode": "append_dedup",
+                "primary_key": [["external_id"]],
+            }
+            for name in streams
+        ]
+    }
+
+
 def state_from(result: RunResult) -> List[Dict[str, Any]]:
     """The latest per-stream STATE messages of a run, as the platform would pass them back."""
     latest: Dict[str, Dict[str, Any]] = {}

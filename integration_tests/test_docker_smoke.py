@@ -32,7 +32,7 @@ import pytest
 import requests
 import yaml
 
-from integration_tests.harness import REPO_ROOT, LocalStripe, configured_catalog, free_port
+from integration_tests.harness import REPO_ROOT, LocalStripe, configured_catalog, destination_catalog, free_port
 
 pytestmark = pytest.mark.docker
 
@@ -254,20 +254,6 @@ def test_source_image_spec_check_discover_read(images, stripe):
 
 
 # -- the destination image -------------------------------------------------------------------
-
-
-def destination_catalog(streams: List[str]) -> Dict[str, Any]:
-    return {
-        "streams": [
-            {
-                "stream": {"name": name, "json_schema": {"type": "object"}, "supported_sync_modes": ["full_refresh"]},
-                "sync_mode": "full_refresh",
-                "destination_sync_mode": "append_dedup",
-                "primary_key": [["external_id"]],
-            }
-            for name in streams
-        ]
-    }
 
 
 def stdin_of(rows: List[Dict[str, Any]], stream: str) -> str:
