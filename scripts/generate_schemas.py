@@ -15,6 +15,9 @@ committed outputs of this script instead:
 * ``source_stripe_proxy/generated/event_types.json`` - every event type Stripe
   can send (the ``enabled_events`` enum of ``POST /v1/webhook_endpoints``);
   ``catalogue.py`` picks each stream's types from it by prefix.
+* ``source_stripe_proxy/generated/endpoints.json`` - every path template of the
+  API (the keys of ``paths``, e.g. ``/v1/customers/{customer}``); the client maps
+  a concrete path to its template to keep one rate budget per Stripe endpoint.
 
 Every stream schema also gets the connector's own top-level fields
 (``CONNECTOR_PROPERTIES``): ``updated`` (the change cursor), ``is_deleted``
@@ -408,6 +411,11 @@ def build_write_parameters(paths):
     return table
 
 
+def build_endpoints(paths):
+    """Every path template, sorted: Stripe rate-limits per (method, template)."""
+    return sorted(paths)
+
+
 def build_event_types(paths):
     """Every event type, from the enabled_events enum of webhook endpoints (sorted, no "*")."""
     form = paths["/v1/webhook_endpoints"]["post"]["requestBody"]["content"][FORM_CONTENT_TYPE]
@@ -442,6 +450,7 @@ def main(argv=None):
     write_json(GENERATED_DIR / "list_parameters.json", build_list_parameters(paths))
     write_json(GENERATED_DIR / "write_parameters.json", build_write_parameters(paths))
     write_json(GENERATED_DIR / "event_types.json", build_event_types(paths))
+    write_json(GENERATED_DIR / "endpoints.json", build_endpoints(paths))
     print(f"wrote {len(STREAM_COMPONENTS)} schemas to {SCHEMAS_DIR} and parameter tables to {GENERATED_DIR}")
 
 
