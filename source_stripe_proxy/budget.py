@@ -1,4 +1,5 @@
-"""One request budget for the whole process, shared by every thread.
+"""A request budget shared by every thread: the client keeps one for the whole process
+and one per Stripe endpoint (see ``client.py``).
 
 * Requests are spaced evenly (no bursts): each caller gets the next free time slot.
 * A 429 pauses *every* caller, not only the one that got it.
@@ -50,6 +51,16 @@ class RequestBudget:
         if wait > 0:
             self._sleep(wait)
         return wait
+
+    def sibling(self, requests_per_second: float) -> "RequestBudget":
+        """A new budget on this one's clock and sleep (so a fake clock in tests covers both)."""
+        return RequestBudget(requests_per_second, clock=self._clock, sleep=self._sleep)
+
+    def went_out_late(self) -> None:
+        """A request that had its slot here was then held back elsewhere (by the global budget):
+        the next slot counts from now, so requests held back together do not leave in a burst."""
+        with self._lock:
+            self._next_slot = max(self._next_slot, self._clock() + 1.0 / self.rate)
 
     def pause(self, seconds: float) -> None:
         """Hold every caller for ``seconds`` (a Retry-After, for example)."""

@@ -1,12 +1,20 @@
 """The one HTTP client. The source, the destination and the actions all call Stripe here.
 
-It owns: the connection mode's URL and auth header, Stripe's form encoding, the shared
-request budget, retries (429, 5xx, network errors, truncated bodies; honouring
+It owns: the connection mode's URL and auth header, Stripe's form encoding, the request
+budgets (one for the process, one per Stripe endpoint), retries (429, 5xx, network errors, truncated bodies; honouring
 ``Retry-After`` and ``Stripe-Should-Retry``), and turning error bodies into typed errors.
 
 Why not the CDK's ``HttpClient``? It is built around ``HttpStream`` and its caching;
 we need idempotency keys, form bodies, typed Stripe errors and one budget shared by
 three faces, so a small requests-based client is clearer.
+
+Rate limits: Stripe limits the whole account (100 requests/s live, 25 in a sandbox) and,
+separately, each endpoint (25/s by default), where an endpoint is one API operation of one
+account: (method, path template, Stripe-Account). Every request first waits for a slot of
+its endpoint's budget and only then takes a slot of the global budget, so a request queued
+behind a busy endpoint never holds a global slot that another endpoint could use. A 429
+whose ``Stripe-Rate-Limited-Reason`` is ``endpoint-...`` slows only that endpoint; any other
+429 (``global-...``, ``resource-specific``, or none: a lock timeout) pauses everyone.
 """
 
 from __future__ import annotations
@@ -18,7 +26,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, Iterator, Mapping, Optional
+from typing import Any, Callable, Dict, Iterator, Mapping, Optional, Tuple
 
 import orjson
 import requests
@@ -26,6 +34,7 @@ from requests.adapters import HTTPAdapter
 
 from source_stripe_proxy import __version__
 from source_stripe_proxy.budget import RequestBudget
+from source_stripe_proxy.endpoints import endpoint_template
 from source_stripe_proxy.errors import ConfigError, StripeAPIError, StripeProxyError, TransientError, error_class_for
 from source_stripe_proxy.forms import encode_form
 from source_stripe_proxy.settings import MAX_PAGE_SIZE, ConnectionSettings
@@ -67,7 +76,11 @@ class StripeClient:
         pool_size: int = 16,
     ):
         self.settings = settings
-        self.budget = budget or RequestBudget(settings.requests_per_second)
+        self.budget = budget or RequestBudget(settings.requests_per_second)  # global: the whole account
+        # Per endpoint, created on first use; an endpoint can never go faster than the whole account.
+        self._endpoint_rate = min(settings.endpoint_requests_per_second, self.budget.configured_rate)
+        self._endpoint_budgets: Dict[Tuple[str, str, Optional[str]], RequestBudget] = {}
+        self._endpoint_lock = threading.Lock()
         self._session = session or _new_session(pool_size)
         self._headers = {**settings.headers(), "User-Agent": f"source-stripe-proxy/{__version__}"}
         self._backoff_base = backoff_base_seconds
@@ -114,7 +127,14 @@ class StripeClient:
         elif idempotency_key:
             headers["Idempotency-Key"] = idempotency_key
         query = encode_form(params) if params else None
-        return self._send_with_retries(method, path, self.settings.base_url + path, query, body, headers)
+        endpoint = self._endpoint_budget(method, path, headers.get("Stripe-Account"))
+        return self._send_with_retries(method, path, self.settings.base_url + path, query, body, headers, endpoint)
+
+    def rate_for(self, method: str, path: str, account_id: Optional[str] = None) -> float:
+        """Requests/s the endpoint of ``method path`` (on ``account_id``, else the config's
+        account) can get now: the lower of the global and that endpoint's current rates."""
+        endpoint = self._endpoint_budget(method, path, account_id or self.settings.account_id)
+        return min(self.budget.rate, endpoint.rate)
 
     def list_pages(
         self,
@@ -146,11 +166,27 @@ class StripeClient:
 
     # -- internals --------------------------------------------------------------------
 
-    def _send_with_retries(self, method, path, url, query, body, headers) -> ApiResponse:
+    def _endpoint_budget(self, method: str, path: str, account: Optional[str]) -> RequestBudget:
+        key = (method.upper(), endpoint_template(path), account)
+        budget = self._endpoint_budgets.get(key)
+        if budget is None:
+            with self._endpoint_lock:
+                budget = self._endpoint_budgets.get(key)
+                if budget is None:
+                    budget = self._endpoint_budgets[key] = self.budget.sibling(self._endpoint_rate)
+        return budget
+
+    def _acquire(self, endpoint: RequestBudget) -> None:
+        endpoint.acquire()  # first the endpoint: waiting there holds no global slot
+        if self.budget.acquire() > 1.0 / endpoint.rate:
+            endpoint.went_out_late()  # held back globally: don't let the endpoint's backlog burst
+
+    def _send_with_retries(self, method, path, url, query, body, headers, endpoint: RequestBudget) -> ApiResponse:
         attempt = 0
         while True:
-            self.budget.acquire()
+            self._acquire(endpoint)
             self._count(retry=attempt > 0)
+            reason = None  # Stripe-Rate-Limited-Reason of a 429
             started = time.monotonic()
             try:
                 response = self._session.request(
@@ -165,6 +201,7 @@ class StripeClient:
                     try:
                         data = orjson.loads(response.content)
                         self.budget.succeeded()
+                        endpoint.succeeded()
                         elapsed = time.monotonic() - started
                         weight = 1.0 if self.request_count == 1 else 0.2  # the first answer replaces the guess
                         self.latency_seconds += weight * (elapsed - self.latency_seconds)
@@ -178,6 +215,9 @@ class StripeClient:
                     if not _should_retry(response):
                         raise error
                     failure, retry_after = f"HTTP {status}", _retry_after_seconds(response)
+                    reason = response.headers.get("Stripe-Rate-Limited-Reason")
+                    if status == 429 and reason:
+                        failure += f" ({reason[:40]})"
             attempt += 1
             if attempt > self.settings.max_retries:
                 if error is not None:
@@ -188,7 +228,9 @@ class StripeClient:
                 )
             delay = retry_after if retry_after is not None else self._backoff(attempt)
             logger.info("%s %s: %s; retry %d/%d in %.2fs", method, path, failure, attempt, self.settings.max_retries, delay)
-            if status == 429:
+            if status == 429 and reason and reason.startswith("endpoint-"):
+                endpoint.rate_limited(delay)  # only this endpoint waits and settles lower
+            elif status == 429:
                 self.budget.rate_limited(delay)  # every worker waits and the rate settles lower
             else:
                 self._sleep(delay)

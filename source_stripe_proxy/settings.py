@@ -40,6 +40,9 @@ _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 TEST_MODE_REQUESTS_PER_SECOND = 25.0
 LIVE_MODE_REQUESTS_PER_SECOND = 100.0
 PROXY_REQUESTS_PER_SECOND = 25.0  # we cannot tell the key's mode behind a proxy
+# Stripe's documented default limit of each endpoint (one API operation of one account), in
+# both modes; Stripe raises it for some accounts. Never above requests_per_second in effect.
+ENDPOINT_REQUESTS_PER_SECOND = 25.0
 
 AUTH_TYPES = ("api_key", "paragon", "pinkconnect")
 # Headers the client sets itself; a proxy's extra_headers may not replace them.
@@ -57,6 +60,7 @@ class ConnectionSettings:
     stripe_version: Optional[str] = DEFAULT_STRIPE_VERSION
     account_id: Optional[str] = None
     requests_per_second: float = TEST_MODE_REQUESTS_PER_SECOND
+    endpoint_requests_per_second: float = ENDPOINT_REQUESTS_PER_SECOND
     timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS
     max_retries: int = DEFAULT_MAX_RETRIES
     secrets: Tuple[str, ...] = field(default=(), repr=False)
@@ -86,6 +90,9 @@ class ConnectionSettings:
             account_id=_account_id(config.get("account_id")),
             requests_per_second=_positive_number(
                 config, "requests_per_second", default_rate, maximum=10_000, minimum=MIN_REQUESTS_PER_SECOND
+            ),
+            endpoint_requests_per_second=_positive_number(
+                config, "endpoint_requests_per_second", ENDPOINT_REQUESTS_PER_SECOND, maximum=10_000, minimum=MIN_REQUESTS_PER_SECOND
             ),
             timeout_seconds=_positive_number(config, "request_timeout_seconds", DEFAULT_TIMEOUT_SECONDS, maximum=600),
             max_retries=_whole_number(config, "max_retries", DEFAULT_MAX_RETRIES, maximum=50),
