@@ -605,9 +605,41 @@ def test_rate_limit():
         assert statuses[:5] == [200] * 5 and 429 in statuses
         limited = next(r for r in (_get(api) for _ in range(3)) if r.status_code == 429)
         assert error_of(limited)["code"] == "rate_limit" and limited.headers["Retry-After"] == "1"
+        assert limited.headers["Stripe-Rate-Limited-Reason"] == "global-rate"
         assert emu.rate_limited >= 1
         time.sleep(1.05)
         assert _get(api).ok
+
+
+def test_endpoint_rate_limit_is_per_method_path_template_and_account():
+    with StripeEmulator(api_key=KEY, endpoint_rate_limit=3) as emu:
+        emu.add_connected_account("acct_1Other")
+        api = Client(emu.url)
+        ids = [api.post("/v1/customers", {"email": f"c{i}@x.io"}).json()["id"] for i in range(3)]
+        assert api.post("/v1/customers").status_code == 429            # POST /v1/customers: 4th in a second
+        details = [api.get(f"/v1/customers/{i}").status_code for i in ids + ids[:1]]
+        assert details == [200, 200, 200, 429]                          # every id shares GET /v1/customers/{id}
+        limited = api.get("/v1/customers/" + ids[0])
+        assert limited.headers["Stripe-Rate-Limited-Reason"] == "endpoint-rate"
+        assert error_of(limited)["code"] == "rate_limit" and error_of(limited)["type"] == "invalid_request_error"
+        assert [api.get("/v1/customers").status_code for _ in range(3)] == [200] * 3   # the list is another endpoint
+        assert api.get("/v1/customers/search", {"query": "email:'x'"}).ok
+        other = Client(emu.url, **{"Stripe-Account": "acct_1Other"})
+        assert other.get("/v1/customers").ok                           # another account, its own limit
+        assert emu.endpoint_rate_limited == 3 and emu.rate_limited == 0
+        time.sleep(1.05)
+        assert api.get(f"/v1/customers/{ids[0]}").ok
+
+
+def test_proxies_forward_the_rate_limited_reason():
+    with StripeEmulator(api_key=KEY, endpoint_rate_limit=1) as emu, \
+            ParagonEmulator(emu.url, KEY, user_token=PARAGON_TOKEN) as paragon, \
+            PinkConnectEmulator(emu.url, KEY, token=PINK_TOKEN) as pink:
+        for client in (Client(paragon.base_url(), key=PARAGON_TOKEN), Client(pink.base_url(), key=PINK_TOKEN)):
+            responses = [client.get("/v1/products") for _ in range(2)]
+            assert [r.status_code for r in responses] == [200, 429]
+            assert responses[1].headers["Stripe-Rate-Limited-Reason"] == "endpoint-rate"
+            time.sleep(1.05)
 
 
 # ---------------------------------------------------------------- proxies

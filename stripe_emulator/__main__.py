@@ -20,6 +20,8 @@ def parse_args(argv=None):
     ap.add_argument("--api-key", default="sk_test_emulator")
     ap.add_argument("--latency", type=float, default=0.0, help="seconds added to every response")
     ap.add_argument("--rate-limit", type=int, default=None, help="requests per second before 429s")
+    ap.add_argument("--endpoint-rate-limit", type=int, default=None,
+                    help="requests per second of each endpoint (method, path template, account) before 429s")
     ap.add_argument("--seed", type=int, default=None, help="random seed for ids and faults")
     for resource in ("customers", "products", "prices", "plans", "balance-transactions"):
         ap.add_argument(f"--seed-{resource}", type=int, default=0, metavar="N",
@@ -40,7 +42,8 @@ def main(argv=None):
     faults = FaultInjector(seed=args.seed, retry_after=args.retry_after)
     if args.fault:
         faults.set_rates({k: float(v) for k, v in (item.split("=", 1) for item in args.fault)})
-    emu = StripeEmulator(args.api_key, latency=args.latency, rate_limit=args.rate_limit, host=args.host,
+    emu = StripeEmulator(args.api_key, latency=args.latency, rate_limit=args.rate_limit,
+                         endpoint_rate_limit=args.endpoint_rate_limit, host=args.host,
                          port=args.port, seed=args.seed, faults=faults)
     for resource in ("customers", "products", "prices", "plans", "balance_transactions"):
         count = getattr(args, f"seed_{resource}")

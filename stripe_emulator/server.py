@@ -751,7 +751,7 @@ def _expand(call, value, parts, path):
 
 _ALL = "|".join(("customers|products|prices|plans|subscriptions|balance_transactions|events", *billing.RESOURCES))
 _WRITABLE = "customers|products|prices|plans|subscriptions"
-_ID = r"([^/]+)"
+_ID = r"(?P<id>[^/]+)"   # at most one per route; it names no endpoint (see route())
 
 # (method, path regex, handler, resource for restricted-key checks; None = first path group)
 ROUTES = [
@@ -781,10 +781,15 @@ PERMISSION = {"customers": "customer", "products": "product", "prices": "plan", 
 
 
 def route(method, path):
+    """-> (handler, path groups, resource, endpoint): the endpoint is the path with its id as
+    "{id}" ("/v1/customers/{id}"), so every id shares one per-endpoint limit, as in Stripe."""
     for route_method, pattern, handler, resource in _COMPILED:
         match = pattern.fullmatch(path)
         if match and route_method == method:
-            return handler, match.groups(), resource or match.group(1)
+            endpoint = path
+            if "id" in pattern.groupindex and match.group("id") is not None:
+                endpoint = path[:match.start("id")] + "{id}" + path[match.end("id"):]
+            return handler, match.groups(), resource or match.group(1), endpoint
     raise StripeError(404, f"Unrecognized request URL ({method}: {path}). Please see "
                            f"https://stripe.com/docs or we can help at https://support.stripe.com/.")
 
@@ -798,13 +803,17 @@ class StripeEmulator(LoopbackServer):
 
     Test-facing attributes: url, store (platform account), store_for(acct), events,
     requests (log), faults, clock / set_time / advance, search_lag_seconds,
-    idempotent_replays, rate_limited, add_restricted_key, add_connected_account.
-    seed makes ids and random faults reproducible.
+    idempotent_replays, rate_limited, endpoint_rate_limited, add_restricted_key,
+    add_connected_account. seed makes ids and random faults reproducible.
+
+    rate_limit: requests/s of the whole emulator before 429s (Stripe-Rate-Limited-Reason:
+    global-rate). endpoint_rate_limit: requests/s of each endpoint, i.e. (method, path with
+    the id as {id}, Stripe-Account), before 429s with reason endpoint-rate. Both off by default.
     """
 
     def __init__(self, api_key="sk_test_emulator", latency=0.0, rate_limit=None, *, host="127.0.0.1",
                  port=0, seed=None, account_id="acct_1EmulatorPlatfrm", rate_limit_retry_after=None,
-                 search_lag_seconds=0.0, faults=None, log_limit=100_000):
+                 search_lag_seconds=0.0, faults=None, log_limit=100_000, endpoint_rate_limit=None):
         super().__init__(host, port, faults if faults is not None else FaultInjector(seed=seed), log_limit)
         self.api_key = api_key
         self.latency = latency
@@ -816,6 +825,9 @@ class StripeEmulator(LoopbackServer):
         self.restricted_keys = {}          # key -> {resource: "read" | "write"}
         self.idempotent_replays = 0
         self.rate_limited = 0
+        self.endpoint_rate_limit = endpoint_rate_limit
+        self.endpoint_rate_limited = 0
+        self._endpoint_windows = {}         # (method, endpoint, account) -> deque of accepted times
         self._seed = seed
         self._stores = {account_id: Store(account_id, self.clock, seed)}
         self._stores_lock = threading.Lock()
@@ -887,7 +899,8 @@ class StripeEmulator(LoopbackServer):
         try:
             api_key = self._authenticate(req)
             self._check_rate_limit()
-            handler, args, resource = route(req.method, req.path)
+            handler, args, resource, endpoint = route(req.method, req.path)
+            self._check_endpoint_rate_limit((req.method, endpoint, req.header("Stripe-Account") or self.account_id))
             self._check_permission(api_key, resource, req.method)
             store = self._store_for_request(req, api_key)
             params = self._params(req)
@@ -937,20 +950,36 @@ class StripeEmulator(LoopbackServer):
         return key
 
     def _check_rate_limit(self):
-        if not self.rate_limit:
+        if self.rate_limit and not self._admit(self._window, self.rate_limit, "rate_limited"):
+            raise self._rate_limit_error("global-rate")
+
+    def _check_endpoint_rate_limit(self, key):
+        if not self.endpoint_rate_limit:
             return
+        with self._window_lock:
+            window = self._endpoint_windows.setdefault(key, collections.deque())
+        if not self._admit(window, self.endpoint_rate_limit, "endpoint_rate_limited"):
+            raise self._rate_limit_error("endpoint-rate")
+
+    def _admit(self, window, limit, counter):
+        """Sliding one-second window: admit (and record) the request if fewer than limit came."""
         now = time.monotonic()
         with self._window_lock:
-            while self._window and now - self._window[0] >= 1.0:
-                self._window.popleft()
-            if len(self._window) < self.rate_limit:
-                self._window.append(now)
-                return
-            self.rate_limited += 1
-        headers = [] if self.rate_limit_retry_after is None else [("Retry-After", str(self.rate_limit_retry_after))]
-        raise StripeError(429, "Request rate limit exceeded. Learn more about rate limits here "
-                               "https://stripe.com/docs/rate-limits.", code="rate_limit", headers=headers,
-                          doc_url="https://stripe.com/docs/error-codes/rate-limit")
+            while window and now - window[0] >= 1.0:
+                window.popleft()
+            if len(window) < limit:
+                window.append(now)
+                return True
+            setattr(self, counter, getattr(self, counter) + 1)
+            return False
+
+    def _rate_limit_error(self, reason):
+        headers = [("Stripe-Rate-Limited-Reason", reason)]
+        if self.rate_limit_retry_after is not None:
+            headers.append(("Retry-After", str(self.rate_limit_retry_after)))
+        return StripeError(429, "Request rate limit exceeded. Learn more about rate limits here "
+                                "https://stripe.com/docs/rate-limits.", code="rate_limit", headers=headers,
+                           doc_url="https://stripe.com/docs/error-codes/rate-limit")
 
     def _check_permission(self, key, resource, method):
         allowed = self.restricted_keys.get(key)
