@@ -436,7 +436,7 @@ def test_spec_is_the_destinations_own():
     assert spec.supportsIncremental is True
     props = dumped["properties"]
     for name in ("external_id_field", "match_customers_by_email", "unknown_fields", "fail_fast", "dry_run",
-                 "api_base", "stripe_version", "account_id", "requests_per_second"):
+                 "api_base", "stripe_version", "account_id", "requests_per_second", "endpoint_requests_per_second"):
         assert name in props
     assert props["unknown_fields"]["enum"] == ["reject", "metadata"] and props["unknown_fields"]["default"] == "reject"
     assert "start_date" not in props  # the source's read options are not the destination's
