@@ -4,22 +4,29 @@ Why not the CDK's ``ConcurrentSource``/``ConcurrentCursor``? Their partitions ar
 before reading starts, so a stream whose objects are bunched in time keeps one worker busy
 while the others idle. Here a partition that still has more pages *splits itself*:
 
-    partition [lo, hi), page 1 read, oldest object on the page created at c
-      -> this worker keeps [mid, hi) and continues with starting_after (same page order)
-      -> a new partition [lo, mid) goes to an idle worker, mid = lo + (c - lo) / 2
+    partition [lo, hi), a page read, oldest object on the page created at c
+      -> this worker keeps [cut, hi) and continues with starting_after (same page order)
+      -> [lo, cut) (or several parts of it) go to idle workers
 
 Stripe lists newest first, so after a page every object created after ``c`` has been seen;
-nothing is lost or read twice at ``mid``. Splits happen only while more ranges in flight
-would use more of the request budget (rate x latency), and only
-when the page is visibly newest-first (a server that lists oldest-first is read in one pass).
+nothing is lost or read twice at a cut below ``c``. Splits happen only while more ranges in
+flight would use more of the request budget (rate x latency, per endpoint and overall), and
+only when the page is visibly newest-first (a server that lists oldest-first is read in one
+pass). How to cut (``split_points``): each range estimates the pages it has left from the
+density of its last page; a free slot goes to the range with clearly the most left, which cuts
+itself into equal-count parts, one per free slot. While no slot is free, the longest range
+keeps a few halves ready (``WAITING_RANGES``) for workers whose range ends, so slots never
+idle and ranges end together at the end of a stream. The first range of an unbounded stream
+cuts geometrically below its first page, since nobody knows how far back the data goes.
 
 State: each stream's ranges tile ``[start, open)``. The state advances only over the
 contiguous prefix of *complete* ranges, and only to the newest ``created`` read inside it,
 a value Stripe wrote. A crash therefore never skips a gap, whatever order ranges finish in.
 
-Workers put pages on one bounded queue; the caller's thread turns them into messages, so
-memory stays flat however large a stream is, and a partition's "done" always follows its
-records.
+Workers put pages on one queue; the caller's thread turns them into messages, and a
+partition's "done" always follows its records. Memory stays flat however large a stream is:
+a worker asks a ``PageGate`` before each request, and waits while ``PAGES_WAITING`` pages are
+already waiting for the caller (so a slow consumer holds a few pages, not one per worker).
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ import logging
 import math
 import queue
 import threading
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
@@ -41,6 +49,9 @@ logger = logging.getLogger("airbyte.source_stripe_proxy")
 _ALL_OBJECTS = object()  # sentinel: every list entry is a JSON object
 STRIPE_EPOCH = 1_262_304_000  # 2010-01-01: no Stripe object is older; the floor for splitting
 MIN_SPLIT_SECONDS = 2  # `created` has one-second resolution; narrower ranges can't split
+MIN_PART_PAGES = 1.5  # a part expected to hold fewer pages saves no time and costs a partial page
+PAGES_WAITING = 8  # parsed pages the caller may lag behind before workers stop fetching
+WAITING_RANGES = 3  # ranges split off ahead, for workers whose range ends while no slot is free
 
 
 @dataclass
@@ -123,6 +134,40 @@ class RangeTracker:
         return not self._ranges
 
 
+class PageGate:
+    """Backpressure between workers and the consuming thread.
+
+    Counts pages handed to the consumer and not yet emitted; a worker about to fetch waits
+    while ``limit`` of them are waiting. A slow consumer then holds a few pages in memory,
+    not one per worker, and workers sleep instead of polling a full queue.
+    """
+
+    def __init__(self, limit: int):
+        self._limit = limit
+        self._waiting = 0
+        self._closed = False
+        self._condition = threading.Condition()
+
+    def enter(self) -> None:
+        with self._condition:
+            while self._waiting >= self._limit and not self._closed:
+                self._condition.wait()
+
+    def queued(self) -> None:
+        with self._condition:
+            self._waiting += 1
+
+    def emitted(self) -> None:
+        with self._condition:
+            self._waiting -= 1
+            self._condition.notify()
+
+    def close(self) -> None:
+        with self._condition:
+            self._closed = True
+            self._condition.notify_all()
+
+
 class ConcurrentReader:
     """Reads ``StreamJob``s with ``concurrency`` workers; yields events for the caller to emit.
 
@@ -130,15 +175,17 @@ class ConcurrentReader:
     ("complete", job) · ("failed", job, exception)
     """
 
-    def __init__(self, client: StripeClient, concurrency: int):
+    def __init__(self, client: StripeClient, concurrency: int, pages_waiting: int = PAGES_WAITING):
         self.client = client
         self.concurrency = concurrency
-        # At most one page waiting per worker: memory stays flat whatever the stream's size.
-        self._events: "queue.Queue[tuple]" = queue.Queue(maxsize=concurrency + 1)
+        self._events: "queue.SimpleQueue[tuple]" = queue.SimpleQueue()
+        self._gate = PageGate(pages_waiting)
         self._keys = itertools.count()
         self._lock = threading.Lock()
         self._active = 0  # partitions submitted and not finished
-        self._closed = False
+        self._active_by_job: Counter = Counter()
+        self._pages_left: Dict[int, Tuple[float, StreamJob]] = {}  # partition key -> pages it still expects
+        self._waiting: List[Tuple[float, StreamJob, Partition]] = []  # split off, for the next free worker
         self._executor: Optional[ThreadPoolExecutor] = None
 
     def run(self, jobs: List[StreamJob]) -> Iterator[tuple]:
@@ -156,6 +203,7 @@ class ConcurrentReader:
                 if kind == "records":
                     if not job.cancelled:
                         yield event
+                    self._gate.emitted()  # after the caller has written the page out
                 elif kind == "split":
                     job.tracker.split(*event[2:])
                 elif kind == "estimate":
@@ -177,10 +225,9 @@ class ConcurrentReader:
                         pending.discard(job.key)
                         yield ("failed", job, event[3])
         finally:
-            self._closed = True
             for job in jobs:
                 job.cancelled = True
-            self._drain_until_idle()
+            self._gate.close()  # no worker waits for a consumer that is gone
             self._executor.shutdown(wait=True)
 
     # -- workers ---------------------------------------------------------------------
@@ -188,25 +235,49 @@ class ConcurrentReader:
     def _submit(self, job: StreamJob, partition: Partition) -> None:
         with self._lock:
             self._active += 1
+            self._active_by_job[job.key] += 1
         self._executor.submit(self._read_partition, job, partition)
 
-    def _spare_slots(self) -> int:
-        """How many more ranges would still use more of the budget: rate x latency requests
-        in flight fill it; every range beyond that only costs an extra partial page."""
-        with self._lock:
-            active = self._active
-        in_flight_needed = math.ceil(self.client.budget.rate * self.client.latency_seconds) + 1
-        return min(self.concurrency, in_flight_needed) - active
+    def _spare_slots(self, job: StreamJob) -> int:
+        """How many more ranges of ``job`` would still use more of the budget. Requests in
+        flight fill a budget at rate x latency; each range beyond that only adds a partial page.
+        The job's endpoint may have a lower limit than the whole budget. Call with the lock held."""
+        overall = min(self.concurrency, _in_flight_to_fill(self.client.budget.rate, self.client.latency_seconds)) - self._active
+        return min(overall, self._endpoint_spare(job))
+
+    def _endpoint_spare(self, job: StreamJob) -> int:
+        endpoint_rate = self.client.rate_for("GET", job.path, job.account_id)
+        return _in_flight_to_fill(endpoint_rate, self.client.latency_seconds) - self._active_by_job[job.key]
 
     def _read_partition(self, job: StreamJob, partition: Partition) -> None:
-        try:
-            newest = self._read_pages(job, partition)
-            self._put(("done", job, partition.key, newest))
-        except Exception as error:  # reported to the consumer, which fails the stream
-            self._put(("failed", job, partition.key, error))
-        finally:
+        """Read one range, then any waiting range this worker may take, until none is left."""
+        while True:
+            try:
+                newest = self._read_pages(job, partition)
+                self._events.put(("done", job, partition.key, newest))
+            except Exception as error:  # reported to the consumer, which fails the stream
+                self._events.put(("failed", job, partition.key, error))
             with self._lock:
                 self._active -= 1
+                self._active_by_job[job.key] -= 1
+                self._pages_left.pop(partition.key, None)
+                taken = self._take_waiting_range()
+            if taken is None:
+                return
+            job, partition = taken
+
+    def _take_waiting_range(self) -> Optional[Tuple[StreamJob, Partition]]:
+        """The waiting range with the most pages whose stream can use another slot, counted as
+        active. A range that just finished hands its slot over without a gap. Lock held."""
+        self._waiting = [entry for entry in self._waiting if not entry[1].cancelled]
+        for entry in sorted(self._waiting, key=lambda entry: -entry[0]):
+            _, job, partition = entry
+            if self._spare_slots(job) >= 1:
+                self._waiting.remove(entry)
+                self._active += 1
+                self._active_by_job[job.key] += 1
+                return job, partition
+        return None
 
     def _read_pages(self, job: StreamJob, partition: Partition) -> Optional[int]:
         newest: Optional[int] = None
@@ -219,6 +290,7 @@ class ConcurrentReader:
             query["limit"] = job.page_size
             if starting_after:
                 query["starting_after"] = starting_after
+            self._gate.enter()
             page = self.client.send("GET", job.path, params=query, account_id=job.account_id).data
             objects = page.get("data") if isinstance(page, dict) else None
             if not isinstance(objects, list):
@@ -233,10 +305,11 @@ class ConcurrentReader:
             if page_newest is not None and (newest is None or page_newest > newest):
                 newest = page_newest
             if partition.estimates and starting_after is None:
-                self._put(("estimate", job, partition.key, _row_estimate(page, in_range, partition, job.created_field)))
+                self._events.put(("estimate", job, partition.key, _row_estimate(page, in_range, partition, job.created_field)))
             records = job.transform(in_range) if job.transform and in_range else in_range
             if records:
-                self._put(("records", job, records))
+                self._gate.queued()
+                self._events.put(("records", job, records))
             if not page.get("has_more") or not objects:
                 return newest
             last = objects[-1]
@@ -248,39 +321,85 @@ class ConcurrentReader:
         return newest
 
     def _maybe_split(self, job: StreamJob, partition: Partition, objects: List[dict]) -> None:
+        """Cut the unread part of this range, [lo, oldest on the page), if a slot is free and no
+        range with more pages left is waiting for it."""
         first, last = objects[0].get(job.created_field), objects[-1].get(job.created_field)
         if not (isinstance(first, int) and isinstance(last, int)) or first <= last:
             return  # not visibly newest-first (e.g. localstripe lists oldest first): don't split
         floor = partition.lo if partition.lo is not None else STRIPE_EPOCH
-        # Halve, one split per page: measured faster than cutting into every spare slot at once
-        # (more ranges mean more partial pages; 100k objects at 100 req/s: 12.4 s vs 14.5 s).
-        if last - floor < MIN_SPLIT_SECONDS or self._spare_slots() < 1:
-            return
-        mid = floor + (last - floor) // 2
-        child = Partition(next(self._keys), partition.lo, mid)
-        self._put(("split", job, partition.key, child.key, partition.lo, mid))  # before the child's events
-        partition.lo = mid
-        self._submit(job, child)
-
-    def _put(self, event: tuple) -> None:
-        while True:
-            try:
-                self._events.put(event, timeout=0.5)
+        span = last - floor
+        pages_left = len(objects) / (first - last) * span / job.page_size if span >= MIN_SPLIT_SECONDS else 0.0
+        with self._lock:
+            self._pages_left[partition.key] = (pages_left, job)
+            if pages_left < MIN_PART_PAGES:
                 return
-            except queue.Full:
-                if self._closed:
-                    return
+            spare = self._spare_slots(job)
+            # Free slots go first to ranges with clearly more pages left, when their next page
+            # arrives (other streams' only if their endpoint can use another range). "Clearly":
+            # estimates are a page stale, and near-equal ranges must not all defer to each other.
+            clearly_more = pages_left * 1.25 + 1
+            larger = sum(
+                1
+                for key, (left, owner) in self._pages_left.items()
+                if left > clearly_more and key != partition.key and (owner is job or self._endpoint_spare(owner) > 0)
+            )
+            if spare - larger >= 1:
+                page_seconds = None if partition.lo is not None else (first - last) * job.page_size / len(objects)
+                cuts = split_points(floor, last, pages_left, spare - larger, page_seconds)
+                start_now = True
+            elif larger == 0 and partition.lo is not None and len(self._waiting) < WAITING_RANGES:
+                # No slot is free, but one will be when some range ends: have half of the
+                # longest range ready for it, so the end of a stream has no gaps.
+                cuts = split_points(floor, last, pages_left, 1)
+                start_now = False
+            else:
+                return
+            if not cuts:
+                return
+            share = pages_left / (len(cuts) + 1)
+            children = [Partition(next(self._keys), None, cut) for cut in cuts]
+            self._pages_left[partition.key] = (share, job)
+            if start_now:
+                for child in children:
+                    self._pages_left[child.key] = (share, job)
+                self._active += len(children)  # counted now, so no other worker spends the same slots
+                self._active_by_job[job.key] += len(children)
+            lower = partition.lo
+            for child in children:  # bottom up: each child takes [lower, cut), this range keeps [cut, hi)
+                child.lo, cut = lower, child.hi
+                self._events.put(("split", job, partition.key, child.key, lower, cut))  # before the child's events
+                partition.lo = lower = cut
+                if not start_now:
+                    self._waiting.append((share, job, child))
+        if start_now:
+            for child in children:
+                self._executor.submit(self._read_partition, job, child)
 
-    def _drain_until_idle(self) -> None:
-        """After the consumer stops, unblock workers so they can finish."""
-        while True:
-            with self._lock:
-                if self._active == 0:
-                    return
-            try:
-                self._events.get(timeout=0.1)
-            except queue.Empty:
-                pass
+
+def split_points(floor: int, last: int, pages_left: float, free_slots: int, page_seconds: Optional[float] = None) -> List[int]:
+    """Where to cut the unread span [floor, last) of a range into at most ``free_slots + 1`` parts.
+
+    With a known floor: parts of equal time, i.e. equal counts at the density just seen, none
+    expecting fewer than ``MIN_PART_PAGES`` pages. Below an unknown floor (``page_seconds``
+    given: the time one full page covers) the density says nothing about where data starts,
+    which may be years after 2010; parts then grow geometrically downwards from ``last``
+    (4, 4, 8, 16, ... pages' worth), so a few parts hold the data near the top at once and
+    the rest, most likely empty, cost one request each.
+    """
+    if page_seconds is not None:
+        cuts, reach = [], 4 * page_seconds
+        while len(cuts) < free_slots and last - reach > floor + MIN_SPLIT_SECONDS:
+            cuts.append(int(last - reach))
+            reach *= 2
+        return sorted(set(cuts))
+    span = last - floor
+    parts = min(free_slots + 1, int(pages_left // MIN_PART_PAGES), span)
+    return sorted({floor + span * i // parts for i in range(1, parts)}) if parts > 1 else []
+
+
+def _in_flight_to_fill(rate: float, latency: float) -> int:
+    """Requests in flight that keep ``rate`` busy at ``latency``, with a little slack for jitter."""
+    return math.ceil(rate * latency) + 2
 
 
 def _row_estimate(page: dict, in_range: List[dict], partition: Partition, created_field: str) -> int:

@@ -17,6 +17,9 @@ class FakeStripe:
     budget = type("Budget", (), {"rate": 1000.0})()  # what the reader reads to decide on splits
     latency_seconds = 0.01
 
+    def rate_for(self, method, path, account_id):
+        return self.budget.rate
+
     def __init__(self, objects, seed=0, fail_below=None):
         self.objects = sorted(objects, key=lambda o: (-o["created"], o["id"]))
         self.rng = random.Random(seed)
@@ -124,3 +127,97 @@ def test_first_pages_estimate_the_row_count_of_each_window():
     estimates = [e[2] for e in events if e[0] == "estimate"]
     assert len(estimates) == 2  # one per initial window, not per split or page
     assert 800 <= estimates[-1] <= 1200  # within 20% of the 1000 rows
+
+
+def test_split_points_cut_by_expected_pages_and_free_slots():
+    from source_stripe_proxy.reader import MIN_PART_PAGES, split_points
+
+    # 12 pages left at the density just seen, 3 free slots: 4 equal parts.
+    assert split_points(1000, 2000, 12.0, 3) == [1250, 1500, 1750]
+    # Plenty of slots, few pages: no part expects fewer than MIN_PART_PAGES pages.
+    cuts = split_points(1000, 2000, 4 * MIN_PART_PAGES, 30)
+    assert len(cuts) + 1 == 4
+    # Too little left to be worth a partial page: no cut.
+    assert split_points(1000, 2000, MIN_PART_PAGES * 1.9, 30) == []
+    # One-second resolution: never more parts than seconds.
+    assert split_points(1000, 1003, 500.0, 30) == [1001, 1002]
+    # Below an unknown floor, parts grow geometrically down from the newest data (a page = 10 s),
+    # as many as there are free slots, and never below the floor.
+    assert split_points(0, 10_000, 1e6, 4, page_seconds=10) == [10_000 - 320, 10_000 - 160, 10_000 - 80, 10_000 - 40]
+    assert split_points(9_000, 10_000, 1e6, 30, page_seconds=10) == [10_000 - 640, 10_000 - 320, 10_000 - 160, 10_000 - 80, 10_000 - 40]
+
+
+class SlowConsumerStripe(FakeStripe):
+    """Counts pages the server has answered, to compare with pages the consumer has taken."""
+
+    def __init__(self, objects):
+        super().__init__(objects)
+        self.answered = 0
+
+    def send(self, method, path, params=None, **kwargs):
+        response = super().send(method, path, params, **kwargs)
+        with self.lock:
+            self.answered += 1
+        return response
+
+
+def test_a_slow_consumer_holds_a_few_pages_not_the_stream():
+    objects = make_objects(3000, 1_600_000_000, 100)
+    fake = SlowConsumerStripe(objects)
+    job = StreamJob(name="things", path="/v1/things", fixed_params={}, windows=[(1_600_000_000, None)], page_size=10)
+    concurrency, waiting = 8, 2
+    taken, worst, seen = 0, 0, set()
+    for event in ConcurrentReader(fake, concurrency, pages_waiting=waiting).run([job]):
+        if event[0] == "records":
+            taken += 1
+            seen.update(o["id"] for o in event[2])
+            time.sleep(0.002)  # the consumer is the bottleneck
+            with fake.lock:
+                worst = max(worst, fake.answered - taken)
+    assert len(seen) == len(objects)
+    # Pages answered but not yet taken: those waiting plus one per request in flight at most
+    # (empty pages and split heads only make it smaller). Unbounded, it would reach ~300.
+    assert worst <= waiting + concurrency
+
+
+class PerEndpointStripe(FakeStripe):
+    """Two list endpoints with different rate limits; records the most ranges in flight per path."""
+
+    latency_seconds = 0.1
+    rates = {"/v1/slow": 10.0, "/v1/fast": 1000.0}
+
+    def __init__(self, objects):
+        super().__init__(objects)
+        self.in_flight = {path: 0 for path in self.rates}
+        self.most_in_flight = dict(self.in_flight)
+
+    def rate_for(self, method, path, account_id):
+        return self.rates[path]
+
+    def send(self, method, path, params=None, **kwargs):
+        with self.lock:
+            self.in_flight[path] += 1
+            self.most_in_flight[path] = max(self.most_in_flight[path], self.in_flight[path])
+        try:
+            time.sleep(0.005)
+            return super().send(method, path, params, **kwargs)
+        finally:
+            with self.lock:
+                self.in_flight[path] -= 1
+
+
+def test_a_stream_splits_only_as_far_as_its_endpoint_limit_can_use():
+    objects = make_objects(1500, 1_600_000_000, 100)
+    fake = PerEndpointStripe(objects)
+    jobs = [
+        StreamJob(name=name, path=path, fixed_params={}, windows=[(1_600_000_000, None)], page_size=10)
+        for name, path in (("slow", "/v1/slow"), ("fast", "/v1/fast"))
+    ]
+    counts = {"slow": 0, "fast": 0}
+    for event in ConcurrentReader(fake, 16).run(jobs):
+        if event[0] == "records":
+            counts[event[1].name] += len(event[2])
+    assert counts == {"slow": 1500, "fast": 1500}
+    # 10 req/s at 0.1 s latency needs ~1 request in flight (+2 slack); the fast endpoint may use all 16.
+    assert fake.most_in_flight["/v1/slow"] <= 3
+    assert fake.most_in_flight["/v1/fast"] > 3
