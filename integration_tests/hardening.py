@@ -149,7 +149,7 @@ def source_under_faults(
         proxy = start_proxy(mode, emulator)
         try:
             config = source_config(
-                proxy, mode, requests_per_second=300, max_retries=8, request_timeout_seconds=CLIENT_TIMEOUT, concurrency=8,
+                proxy, mode, requests_per_second=300, endpoint_requests_per_second=300, max_retries=8, request_timeout_seconds=CLIENT_TIMEOUT, concurrency=8,
                 page_size=page_size,
             )
             catalog = configured_catalog(ALL_STREAMS)
@@ -218,7 +218,7 @@ def source_kill_resume(total: int, kills: int = 4, seed: int = 11, mode: str = "
         target = emulator if mode == "api_key" else start_proxy(mode, emulator)
         config = source_config(
             target, mode, start_date=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now - (SPAN_DAYS + 5) * DAY)),
-            slice_range_days=7, page_size=50, requests_per_second=300, concurrency=6,
+            slice_range_days=7, page_size=50, requests_per_second=300, endpoint_requests_per_second=300, concurrency=6,
         )
         (tmp / "config.json").write_text(json.dumps(config))
         (tmp / "catalog.json").write_text(json.dumps(configured_catalog(ALL_STREAMS, sync_mode="incremental")))
@@ -419,7 +419,7 @@ def destination_under_faults(
         with StripeEmulator(api_key=UPSTREAM_KEY, seed=seed) as emulator:
             proxy = start_proxy(mode, emulator)
             try:
-                config = source_config(proxy, mode, requests_per_second=500, max_retries=8, request_timeout_seconds=CLIENT_TIMEOUT)
+                config = source_config(proxy, mode, requests_per_second=500, endpoint_requests_per_second=500, max_retries=8, request_timeout_seconds=CLIENT_TIMEOUT)
                 if label == "faulty":
                     proxy.faults = type(proxy.faults)(seed=seed, retry_after=0, slow_seconds=SLOW_SECONDS)
                     proxy.faults.set_rates(scaled_mix(fault_rate))
@@ -480,7 +480,7 @@ def destination_kill_rerun(n_customers: int, n_products: int, kills: int = 3, se
     with StripeEmulator(api_key=UPSTREAM_KEY, seed=seed, latency=0.002) as emulator, tempfile.TemporaryDirectory() as tmp_name:
         emulator.search_lag_seconds = 600  # search can't see earlier runs' customers: only idempotency keys protect
         tmp = Path(tmp_name)
-        config = source_config(emulator, "api_key", requests_per_second=500)
+        config = source_config(emulator, "api_key", requests_per_second=500, endpoint_requests_per_second=500)
         (tmp / "config.json").write_text(json.dumps(config))
         (tmp / "catalog.json").write_text(json.dumps(destination_catalog()))
         bootstrap = "import source_stripe_proxy.destination as m; m.run_destination()"

@@ -40,7 +40,7 @@ from integration_tests.conftest_destination import (  # noqa: F401 - fixtures
 from integration_tests.harness import REPO_ROOT, configured_catalog, run_connector
 from source_stripe_proxy.writer import derived_product_id
 
-FAST = {"requests_per_second": 1000}
+FAST = {"requests_per_second": 1000, "endpoint_requests_per_second": 1000}  # no limits to honour here
 CUSTOMER_COUNT, PRODUCT_COUNT = 50, 20
 MEASUREMENTS = Path(tempfile.gettempdir()) / "destination_stripe_proxy_measurements.json"
 
@@ -179,7 +179,7 @@ def test_killed_writer_rerun_neither_duplicates_nor_loses(emulator, tmp_path):
     """SIGKILL the console script mid-run (search lagging too), then run again to completion."""
     emulator.search_lag_seconds = 600
     emulator.latency = 0.005
-    config = api_key_config(emulator.url, requests_per_second=200)
+    config = api_key_config(emulator.url, requests_per_second=200, endpoint_requests_per_second=200)
     (tmp_path / "config.json").write_text(json.dumps(config))
     (tmp_path / "catalog.json").write_text(json.dumps(catalog_dict(["customers", "products"])))
     script = Path(sys.executable).with_name("destination-stripe-proxy")

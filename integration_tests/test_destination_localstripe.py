@@ -22,7 +22,7 @@ from source_stripe_proxy.client import StripeClient
 from source_stripe_proxy.settings import ConnectionSettings
 from source_stripe_proxy.writer import derived_product_id
 
-FAST = {"requests_per_second": 1000}
+FAST = {"requests_per_second": 1000, "endpoint_requests_per_second": 1000}  # no limits to honour here
 
 
 @pytest.fixture
