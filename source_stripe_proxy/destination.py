@@ -49,6 +49,7 @@ from airbyte_cdk.models import (
 from airbyte_cdk.utils.airbyte_secrets_utils import add_to_secrets, get_secrets, update_secrets
 
 from source_stripe_proxy.budget import RequestBudget
+from source_stripe_proxy.malloc import limit_malloc_arenas
 from source_stripe_proxy.client import StripeClient
 from source_stripe_proxy.errors import ConfigError, StripeProxyError
 from source_stripe_proxy.settings import ConnectionSettings
@@ -468,6 +469,7 @@ def _now_ms() -> float:
 
 
 def run_destination() -> None:
+    limit_malloc_arenas()
     DestinationStripeProxy().run(sys.argv[1:])
 
 
