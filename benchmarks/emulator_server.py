@@ -3,7 +3,7 @@
 Run as a subprocess by ``benchmarks/run.py`` so the server's CPU is never counted against
 a reader. It seeds N generated objects per stream (newest first, one second apart, real
 ``starting_after`` pagination and ``created`` filters), can add a fixed latency to every
-request and enforce a rate limit with 429 + ``Retry-After``.
+request and enforce rate limits (overall and per endpoint) with 429 + ``Retry-After``.
 
     python benchmarks/emulator_server.py --seed customers=200000 --latency 0.25 \
         --rate-limit 28 --retry-after 1
@@ -53,7 +53,7 @@ class BenchEmulator(StripeEmulator):
         if req.path == "/_bench/stats":
             with self._stats_lock:
                 counts = dict(self._counts)
-            body = {"counts": counts, "rate_limited": self.rate_limited,
+            body = {"counts": counts, "rate_limited": self.rate_limited + self.endpoint_rate_limited,
                     "uptime": time.monotonic() - self._started, "cpu": time.process_time()}
             return Response.json(200, body)
         resp = super().handle(req)
@@ -89,6 +89,8 @@ def main(argv=None) -> None:
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--latency", type=float, default=0.0, help="seconds added to every request")
     ap.add_argument("--rate-limit", type=int, default=None, help="requests per second before 429s")
+    ap.add_argument("--endpoint-rate-limit", type=int, default=None,
+                    help="requests per second of each endpoint before 429s (Stripe's default is 25)")
     ap.add_argument("--retry-after", type=int, default=1, help="Retry-After seconds on rate-limit 429s")
     ap.add_argument("--seed", default="", help="resource=N[,resource=N...]")
     ap.add_argument("--span-days", type=float, default=0.0,
@@ -97,7 +99,8 @@ def main(argv=None) -> None:
     args = ap.parse_args(argv)
 
     emulator = BenchEmulator(API_KEY, latency=args.latency, rate_limit=args.rate_limit, port=args.port,
-                             seed=1, rate_limit_retry_after=args.retry_after, log_limit=64)
+                             seed=1, rate_limit_retry_after=args.retry_after, log_limit=64,
+                             endpoint_rate_limit=args.endpoint_rate_limit)
     seeded = seed(emulator, args.seed, args.span_days)
     emulator.start()
     stop = threading.Event()
