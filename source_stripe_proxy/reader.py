@@ -242,8 +242,10 @@ class ConcurrentReader:
         """How many more ranges of ``job`` would still use more of the budget. Requests in
         flight fill a budget at rate x latency; each range beyond that only adds a partial page.
         The job's endpoint may have a lower limit than the whole budget. Call with the lock held."""
-        overall = min(self.concurrency, _in_flight_to_fill(self.client.budget.rate, self.client.latency_seconds)) - self._active
-        return min(overall, self._endpoint_spare(job))
+        # Each stream's slack ranges wait on its own endpoint, so the slack is per stream.
+        streams = sum(1 for count in self._active_by_job.values() if count > 0)
+        needed = _in_flight_to_fill(self.client.budget.rate, self.client.latency_seconds, slack=2 * max(1, streams))
+        return min(min(self.concurrency, needed) - self._active, self._endpoint_spare(job))
 
     def _endpoint_spare(self, job: StreamJob) -> int:
         endpoint_rate = self.client.rate_for("GET", job.path, job.account_id)
@@ -397,9 +399,9 @@ def split_points(floor: int, last: int, pages_left: float, free_slots: int, page
     return sorted({floor + span * i // parts for i in range(1, parts)}) if parts > 1 else []
 
 
-def _in_flight_to_fill(rate: float, latency: float) -> int:
+def _in_flight_to_fill(rate: float, latency: float, slack: int = 2) -> int:
     """Requests in flight that keep ``rate`` busy at ``latency``, with a little slack for jitter."""
-    return math.ceil(rate * latency) + 2
+    return math.ceil(rate * latency) + slack
 
 
 def _row_estimate(page: dict, in_range: List[dict], partition: Partition, created_field: str) -> int:
