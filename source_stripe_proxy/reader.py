@@ -349,9 +349,10 @@ class ConcurrentReader:
                 page_seconds = None if partition.lo is not None else (first - last) * job.page_size / len(objects)
                 cuts = split_points(floor, last, pages_left, spare - larger, page_seconds)
                 start_now = True
-            elif larger == 0 and partition.lo is not None and len(self._waiting) < WAITING_RANGES:
+            elif larger == 0 and partition.lo is not None and len(self._waiting) < WAITING_RANGES and self.concurrency > 1:
                 # No slot is free, but one will be when some range ends: have half of the
-                # longest range ready for it, so the end of a stream has no gaps.
+                # longest range ready for it, so the end of a stream has no gaps. (One worker
+                # reads everything in order anyway; a split would only add a partial page.)
                 cuts = split_points(floor, last, pages_left, 1)
                 start_now = False
             else:

@@ -221,3 +221,12 @@ def test_a_stream_splits_only_as_far_as_its_endpoint_limit_can_use():
     # 10 req/s at 0.1 s latency needs ~1 request in flight (+2 slack); the fast endpoint may use all 16.
     assert fake.most_in_flight["/v1/slow"] <= 3
     assert fake.most_in_flight["/v1/fast"] > 3
+
+
+def test_one_worker_reads_each_page_once_without_splitting():
+    objects = make_objects(95, 1_600_000_000, 3600)
+    fake = FakeStripe(objects)
+    job, events = run(fake, [(1_600_000_000, None)], concurrency=1)
+    ids = [o["id"] for e in events if e[0] == "records" for o in e[2]]
+    assert sorted(ids) == sorted(o["id"] for o in objects) and len(ids) == len(set(ids))
+    assert len(fake.calls) == 10  # 95 objects, 10 a page: no split, so no partial page in between
