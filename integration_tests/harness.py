@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional
 
+from source_stripe_proxy.destination import accepted_catalog as destination_catalog  # noqa: F401 (re-exported)
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CONNECTORS = {
     "source": "source_stripe_proxy.run:run_source",
@@ -161,21 +163,6 @@ def configured_catalog(streams: Iterable[str], sync_mode: str = "full_refresh", 
                 "destination_sync_mode": destination_sync_mode,
                 "cursor_field": ["created"] if sync_mode == "incremental" else [],
                 "primary_key": [["id"]],
-            }
-            for name in streams
-        ]
-    }
-
-
-def destination_catalog(streams: Iterable[str] = ("customers", "products")) -> Dict[str, Any]:
-    """A configured catalog for the destination: append_dedup on the external id."""
-    return {
-        "streams": [
-            {
-                "stream": {"name": name, "json_schema": {"type": "object"}, "supported_sync_modes": ["full_refresh"]},
-                "sync_mode": "full_refresh",
-                "destination_sync_mode": "append_dedup",
-                "primary_key": [["external_id"]],
             }
             for name in streams
         ]

@@ -46,7 +46,7 @@ from airbyte_cdk.models import (  # noqa: E402
 )
 
 from source_stripe_proxy.actions import StripeConnection  # noqa: E402
-from source_stripe_proxy.destination import SUMMARY_TRACE_TYPE, DestinationStripeProxy  # noqa: E402
+from source_stripe_proxy.destination import SUMMARY_TRACE_TYPE, DestinationStripeProxy, accepted_catalog  # noqa: E402
 from stripe_emulator import StripeEmulator  # noqa: E402
 from stripe_emulator.persistence import load_from_file, save_to_file  # noqa: E402
 
@@ -85,23 +85,9 @@ def parse_args(argv=None):
 # -- writing through our own destination and actions --------------------------------------------
 
 
-def destination_catalog(streams) -> Dict[str, Any]:
-    return {
-        "streams": [
-            {
-                "stream": {"name": name, "json_schema": {"type": "object"}, "supported_sync_modes": ["full_refresh"]},
-                "sync_mode": "full_refresh",
-                "destination_sync_mode": "append_dedup",
-                "primary_key": [["external_id"]],
-            }
-            for name in streams
-        ]
-    }
-
-
 def write_in_process(destination: DestinationStripeProxy, config: Mapping[str, Any], stream: str, rows: List[Mapping[str, Any]]) -> Counter:
     """Write rows with the destination's Python class; returns its outcome counts."""
-    catalog = ConfiguredAirbyteCatalogSerializer.load(destination_catalog([stream]))
+    catalog = ConfiguredAirbyteCatalogSerializer.load(accepted_catalog([stream]))
     now_ms = int(time.time() * 1000)
     messages = [AirbyteMessage(type=Type.RECORD, record=AirbyteRecordMessage(stream=stream, data=dict(row), emitted_at=now_ms)) for row in rows]
     for _ in destination.write(config, catalog, iter(messages)):
@@ -116,7 +102,7 @@ def write_with_console_script(config: Mapping[str, Any], stream: str, rows: List
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
         config_path, catalog_path = Path(tmp) / "config.json", Path(tmp) / "catalog.json"
         config_path.write_text(json.dumps(config))
-        catalog_path.write_text(json.dumps(destination_catalog([stream])))
+        catalog_path.write_text(json.dumps(accepted_catalog([stream])))
         stdin = "".join(
             json.dumps({"type": "RECORD", "record": {"stream": stream, "data": row, "emitted_at": int(time.time() * 1000)}}) + "\n"
             for row in rows

@@ -216,6 +216,22 @@ def validate_catalog(catalog: ConfiguredAirbyteCatalog) -> Dict[str, Destination
     return modes
 
 
+def accepted_catalog(streams: Iterable[str] = tuple(STREAMS)) -> Dict[str, Any]:
+    """A configured catalog (as JSON) that ``validate_catalog`` accepts: ``append_dedup`` on the
+    external id. For scripts and tests that feed this destination."""
+    return {
+        "streams": [
+            {
+                "stream": {"name": name, "json_schema": {"type": "object"}, "supported_sync_modes": ["full_refresh"]},
+                "sync_mode": "full_refresh",
+                "destination_sync_mode": "append_dedup",
+                "primary_key": [["external_id"]],
+            }
+            for name in streams
+        ]
+    }
+
+
 class _Pending:
     __slots__ = ("position", "record", "problem")
 
@@ -477,4 +493,4 @@ if __name__ == "__main__":
     run_destination()
 
 
-__all__ = ["DestinationStripeProxy", "run_destination", "validate_catalog", "WriteRun"]
+__all__ = ["DestinationStripeProxy", "accepted_catalog", "run_destination", "validate_catalog", "WriteRun"]

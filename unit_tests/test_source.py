@@ -14,6 +14,7 @@ from source_stripe_proxy import SourceStripeProxy
 from source_stripe_proxy.catalogue import CATALOGUE
 from source_stripe_proxy.streams import created_windows, load_schema, parse_cursor
 from source_stripe_proxy.errors import ConfigError
+from unit_tests.test_events import newest_first
 
 API_KEY = "sk_test_sourceUNITsecret77"
 BASE = "https://api.stripe.com"
@@ -36,26 +37,6 @@ def catalog(*names, mode=SyncMode.full_refresh):
     return builder.build()
 
 
-def newest_first_server(requests_mock, path, objects):
-    """Answer like Stripe: newest first, limit, starting_after and created[...] filters."""
-    ordered = sorted(objects, key=lambda o: (-o["created"], o["id"]))
-
-    def answer(request, context):
-        qs = request.qs
-        rows = ordered
-        if "created[gte]" in qs:
-            rows = [o for o in rows if o["created"] >= int(qs["created[gte]"][0])]
-        if "created[lt]" in qs:
-            rows = [o for o in rows if o["created"] < int(qs["created[lt]"][0])]
-        if "starting_after" in qs:
-            ids = [o["id"] for o in rows]
-            rows = rows[ids.index(qs["starting_after"][0]) + 1 :]
-        limit = int(qs.get("limit", ["10"])[0])
-        return stripe_list(rows[:limit], has_more=len(rows) > limit, url=path)
-
-    requests_mock.get(f"{BASE}{path}", json=answer)
-
-
 def test_discover_lists_every_stream_with_modes_cursor_and_key():
     output = discover(SourceStripeProxy(), CONFIG)
     streams = {s.name: s for s in output.catalog.catalog.streams}
@@ -69,7 +50,7 @@ def test_discover_lists_every_stream_with_modes_cursor_and_key():
 
 def test_sequential_full_refresh_reads_every_page_once_and_records_match_the_schema(requests_mock):
     objects = [customer(i, 1_700_000_000 + i) for i in range(250)]
-    newest_first_server(requests_mock, "/v1/customers", objects)
+    newest_first(requests_mock, "/v1/customers", objects)
     output = read(SourceStripeProxy(), {**CONFIG, "concurrency": 1}, catalog("customers"))
     ids = [m.record.data["id"] for m in output.records]
     assert sorted(ids) == sorted(o["id"] for o in objects) and len(ids) == len(set(ids))
@@ -83,7 +64,7 @@ def test_sequential_full_refresh_reads_every_page_once_and_records_match_the_sch
 @pytest.mark.parametrize("spread", [1, 7, 86_400])  # objects bunched in one second, a week, or years
 def test_concurrent_read_splits_ranges_without_losing_or_repeating_a_record(requests_mock, spread):
     objects = [customer(i, 1_600_000_000 + (i * spread) // 10) for i in range(1234)]
-    newest_first_server(requests_mock, "/v1/customers", objects)
+    newest_first(requests_mock, "/v1/customers", objects)
     output = read(SourceStripeProxy(), {**CONFIG, "concurrency": 8}, catalog("customers"))
     ids = [m.record.data["id"] for m in output.records]
     assert len(ids) == len(set(ids)) == len(objects)
@@ -104,7 +85,7 @@ def test_incremental_resumes_from_state_minus_lookback_and_emits_state_after_rec
     now = int(time.time())
     cursor = now - 10 * DAY
     objects = [customer(i, cursor - 3 * DAY + i * DAY // 2) for i in range(12)]
-    newest_first_server(requests_mock, "/v1/customers", objects)
+    newest_first(requests_mock, "/v1/customers", objects)
     config = {**CONFIG, "lookback_window_days": 1}
     state = StateBuilder().with_stream_state("customers", {"created": cursor}).build()
     output = read(SourceStripeProxy(), config, catalog("customers", mode=SyncMode.incremental), state)
@@ -124,7 +105,7 @@ def test_incremental_windows_checkpoint_after_each_window(requests_mock):
     now = int(time.time())
     start = now - 95 * DAY
     objects = [customer(i, start + i * 10 * DAY) for i in range(10)]  # one every 10 days
-    newest_first_server(requests_mock, "/v1/customers", objects)
+    newest_first(requests_mock, "/v1/customers", objects)
     config = {**CONFIG, "start_date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(start)), "slice_range_days": 30}
     output = read(SourceStripeProxy(), config, catalog("customers", mode=SyncMode.incremental))
 
