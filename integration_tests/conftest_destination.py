@@ -185,8 +185,8 @@ def input_messages(batches: Iterable[Tuple[str, Iterable[Mapping[str, Any]]]], s
 
 def fast_destination() -> DestinationStripeProxy:
     return DestinationStripeProxy(
-        client_factory=lambda settings: StripeClient(settings, backoff_base_seconds=0.01),
-        search_requests_per_second=1000,  # the emulator has no search limit to honour
+        # the emulator has no search limit to honour
+        client_factory=lambda settings: StripeClient(settings, backoff_base_seconds=0.01, endpoint_limits={}),
     )
 
 

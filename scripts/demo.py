@@ -46,6 +46,7 @@ from airbyte_cdk.models import (  # noqa: E402
 )
 
 from source_stripe_proxy.actions import StripeConnection  # noqa: E402
+from source_stripe_proxy.client import StripeClient  # noqa: E402
 from source_stripe_proxy.destination import SUMMARY_TRACE_TYPE, DestinationStripeProxy, accepted_catalog  # noqa: E402
 from stripe_emulator import StripeEmulator  # noqa: E402
 from stripe_emulator.persistence import load_from_file, save_to_file  # noqa: E402
@@ -161,7 +162,7 @@ def fill_sample_account(emulator: StripeEmulator, config: Mapping[str, Any]) -> 
     """Five months of a small SaaS business, each object at its own moment of that history."""
     rng = random.Random(20240620)
     written: Counter = Counter()
-    destination = DestinationStripeProxy(search_requests_per_second=LOCAL_BUDGET)
+    destination = DestinationStripeProxy(lambda settings: StripeClient(settings, endpoint_limits={}))  # no search limit here
     stripe = StripeConnection(config)
     start = int(time.time()) - HISTORY_DAYS * DAY
 
@@ -272,7 +273,7 @@ def main(argv=None) -> int:
             restored = load_from_file(emulator, store_path)
             stack.enter_context(emulator)
             config = {"credentials": {"auth_type": "api_key", "api_key": DEMO_KEY}, "api_base": emulator.url}
-            fill_config = dict(config, requests_per_second=LOCAL_BUDGET)
+            fill_config = dict(config, requests_per_second=LOCAL_BUDGET, endpoint_requests_per_second=LOCAL_BUDGET)
             if restored:
                 print(f"Stripe stand-in on {emulator.url}, restored from {store_path} "
                       f"({emulator.store.count('customers')} customers); adding this run's new activity...")

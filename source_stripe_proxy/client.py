@@ -34,7 +34,7 @@ from requests.adapters import HTTPAdapter
 
 from source_stripe_proxy import __version__
 from source_stripe_proxy.budget import RequestBudget
-from source_stripe_proxy.endpoints import endpoint_template
+from source_stripe_proxy.endpoints import STRIPE_ENDPOINT_LIMITS, endpoint_template
 from source_stripe_proxy.errors import ConfigError, StripeAPIError, StripeProxyError, TransientError, error_class_for
 from source_stripe_proxy.forms import encode_form
 from source_stripe_proxy.settings import MAX_PAGE_SIZE, ConnectionSettings
@@ -74,11 +74,15 @@ class StripeClient:
         backoff_base_seconds: float = 0.5,
         sleep: Callable[[float], None] = time.sleep,
         pool_size: int = 16,
+        endpoint_limits: Mapping[Tuple[str, str], float] = STRIPE_ENDPOINT_LIMITS,
     ):
+        """``endpoint_limits``: Stripe's stricter limits of some endpoints (Search: 20/s);
+        tests against an emulator without them pass ``{}``."""
         self.settings = settings
         self.budget = budget or RequestBudget(settings.requests_per_second)  # global: the whole account
         # Per endpoint, created on first use; an endpoint can never go faster than the whole account.
         self._endpoint_rate = min(settings.endpoint_requests_per_second, self.budget.configured_rate)
+        self._endpoint_limits = endpoint_limits
         self._endpoint_budgets: Dict[Tuple[str, str, Optional[str]], RequestBudget] = {}
         self._endpoint_lock = threading.Lock()
         self._session = session or _new_session(pool_size)
@@ -173,7 +177,8 @@ class StripeClient:
             with self._endpoint_lock:
                 budget = self._endpoint_budgets.get(key)
                 if budget is None:
-                    budget = self._endpoint_budgets[key] = self.budget.sibling(self._endpoint_rate)
+                    rate = min(self._endpoint_rate, self._endpoint_limits.get(key[:2], self._endpoint_rate))
+                    budget = self._endpoint_budgets[key] = self.budget.sibling(rate)
         return budget
 
     def _acquire(self, endpoint: RequestBudget) -> None:

@@ -48,7 +48,6 @@ from airbyte_cdk.models import (
 )
 from airbyte_cdk.utils.airbyte_secrets_utils import add_to_secrets, get_secrets, update_secrets
 
-from source_stripe_proxy.budget import RequestBudget
 from source_stripe_proxy.malloc import limit_malloc_arenas
 from source_stripe_proxy.client import StripeClient
 from source_stripe_proxy.errors import ConfigError, StripeProxyError
@@ -63,7 +62,6 @@ from source_stripe_proxy.writer import (
     Position,
     RecordProblem,
     RecordRejectedError,
-    SEARCH_REQUESTS_PER_SECOND,
     RecordWriter,
     WriterOptions,
     map_record,
@@ -85,17 +83,11 @@ class DestinationStripeProxy(Destination):
     # settings.py and WriterOptions validate every field with messages that never do.
     check_config_against_spec = False
 
-    def __init__(
-        self,
-        client_factory: Optional[ClientFactory] = None,
-        *,
-        search_requests_per_second: float = SEARCH_REQUESTS_PER_SECOND,
-    ):
-        """``client_factory`` and ``search_requests_per_second`` exist for tests and benchmarks
-        (fast retry backoff, an emulator without Stripe's search limit)."""
+    def __init__(self, client_factory: Optional[ClientFactory] = None):
+        """``client_factory`` exists for tests (fast retry backoff, an emulator without Stripe's
+        search limit)."""
         super().__init__()
         self._client_factory: ClientFactory = client_factory or StripeClient
-        self._search_rps = search_requests_per_second
         self._client: Optional[StripeClient] = None
         self.last_summary: Optional[Dict[str, Any]] = None
 
@@ -142,8 +134,7 @@ class DestinationStripeProxy(Destination):
         modes = validate_catalog(configured_catalog)
         options = WriterOptions.from_config(config)
         client = self.client_for(config)
-        search_budget = RequestBudget(min(self._search_rps, client.settings.requests_per_second))
-        run = WriteRun(RecordWriter(client, options, search_budget=search_budget), modes, options)
+        run = WriteRun(RecordWriter(client, options), modes, options)
         try:
             for message in input_messages:
                 yield from run.accept(message)

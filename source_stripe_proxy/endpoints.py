@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 from importlib import resources
-from typing import Dict, List, Optional
+from typing import Dict, List, Mapping, Optional, Tuple
 
 
 class _Node:
@@ -70,6 +70,18 @@ def _load() -> _Node:
 
 
 _ROOT = _load()
+
+# Stripe's documented limits stricter than the default per-endpoint one (docs.stripe.com/rate-limits):
+# every Search API endpoint allows 20 read requests/s.
+SEARCH_REQUESTS_PER_SECOND = 20.0
+
+
+def _documented_limits() -> Dict[Tuple[str, str], float]:
+    templates = json.loads(resources.files("source_stripe_proxy.generated").joinpath("endpoints.json").read_text(encoding="utf-8"))
+    return {("GET", t): SEARCH_REQUESTS_PER_SECOND for t in templates if t.endswith("/search")}
+
+
+STRIPE_ENDPOINT_LIMITS: Mapping[Tuple[str, str], float] = _documented_limits()  # (method, template) -> requests/s
 
 
 def endpoint_template(path: str) -> str:

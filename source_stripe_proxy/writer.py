@@ -39,7 +39,6 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 from airbyte_cdk.models import FailureType
 
-from source_stripe_proxy.budget import RequestBudget
 from source_stripe_proxy.client import ApiResponse, StripeClient
 from source_stripe_proxy.errors import ConfigError, StripeAPIError, StripeProxyError
 
@@ -56,8 +55,6 @@ REPLACED_WHOLE = frozenset({ADDRESS})
 MATCH_BY_SEARCH = "search"  # Search API on metadata (eventually consistent) + idempotent create
 MATCH_BY_DERIVED_ID = "derived_id"  # caller-chosen id derived from the key (strongly consistent)
 
-# Stripe's Search API has its own, lower rate limit (20 read requests/s in live and test mode).
-SEARCH_REQUESTS_PER_SECOND = 20.0
 SEARCH_PAGE_SIZE = 10
 EMAIL_PAGE_SIZE = 100  # Stripe's maximum `limit`
 METADATA_VALUE_MAX = 500  # Stripe's limit on a metadata value
@@ -528,10 +525,9 @@ class RecordWriter:
     thread), and the shared key -> object caches sit behind a lock.
     """
 
-    def __init__(self, client: StripeClient, options: WriterOptions, *, search_budget: Optional[RequestBudget] = None):
+    def __init__(self, client: StripeClient, options: WriterOptions):
         self.client = client
         self.options = options
-        self.search_budget = search_budget or RequestBudget(min(SEARCH_REQUESTS_PER_SECOND, client.settings.requests_per_second))
         self._ids: Dict[Tuple[str, str, str], str] = {}  # (stream, key kind, key value) -> object id
         self._objects: Dict[Tuple[str, str], Mapping[str, Any]] = {}  # (stream, id) -> last known object
         self._planned = 0
@@ -593,7 +589,6 @@ class RecordWriter:
                 return _Found(_oldest(mine), note=_duplicates_note(mine))
             unclaimed = [c for c in candidates if not (c.get("metadata") or {}).get(ext_field)]
         if ext is not None:
-            self.search_budget.acquire()
             try:
                 page = self.client.get(table.search_path, {"query": search_query(ext_field, ext), "limit": SEARCH_PAGE_SIZE})
             except StripeAPIError as error:

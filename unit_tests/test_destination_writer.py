@@ -41,11 +41,11 @@ POS = Position("customers", 1, 1)
 
 def make_client(**config):
     settings = ConnectionSettings.from_config({**CONFIG, **config})
-    return StripeClient(settings, budget=RequestBudget(10_000), backoff_base_seconds=0.001, sleep=lambda s: None)
+    return StripeClient(settings, budget=RequestBudget(10_000), backoff_base_seconds=0.001, sleep=lambda s: None, endpoint_limits={})
 
 
 def make_writer(options=WriterOptions(), **config):
-    return RecordWriter(make_client(**config), options, search_budget=RequestBudget(10_000))
+    return RecordWriter(make_client(**config), options)
 
 
 def customer(oid="cus_1", created=100, **fields):
@@ -241,7 +241,7 @@ def test_a_proxy_404_is_not_a_missing_product(requests_mock):
     base = "https://proxy.useparagon.com/projects/p1/sdk/proxy/stripe"
     pid = derived_product_id("sku-1")
     requests_mock.get(f"{base}/v1/products/{pid}", status_code=404, json={"message": "Project not found"})
-    writer = RecordWriter(make_client(**paragon), WriterOptions(), search_budget=RequestBudget(10_000))
+    writer = RecordWriter(make_client(**paragon), WriterOptions())
     with pytest.raises(StripeAPIError) as caught:
         writer.write(map_record("products", {"external_id": "sku-1", "name": "W"}, WriterOptions()), POS)
     assert caught.value.failure_type.value == "config_error" and caught.value.source == "paragon"
@@ -491,7 +491,7 @@ def test_a_run_level_failure_still_reports_what_was_done(requests_mock):
         [{"json": search_result()}, {"status_code": 401, "json": {"error": {"type": "invalid_request_error", "message": "Expired API Key provided"}}}],
     )
     requests_mock.post(f"{BASE}/v1/customers", json=customer("cus_new", metadata={"external_id": "a"}))
-    destination = DestinationStripeProxy(lambda s: make_client(), search_requests_per_second=10_000)
+    destination = DestinationStripeProxy(lambda s: make_client())
     out = []
     with pytest.raises(StripeAPIError) as caught:
         for message in destination.write(CONFIG, catalog("customers"), iter(messages({"external_id": "a"}, 1, {"external_id": "b"}, 2))):
