@@ -32,7 +32,6 @@ already waiting for the caller (so a slow consumer holds a few pages, not one pe
 from __future__ import annotations
 
 import itertools
-import logging
 import math
 import queue
 import threading
@@ -43,8 +42,6 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 from source_stripe_proxy.client import StripeClient
 from source_stripe_proxy.errors import StripeProxyError
-
-logger = logging.getLogger("airbyte.source_stripe_proxy")
 
 _ALL_OBJECTS = object()  # sentinel: every list entry is a JSON object
 STRIPE_EPOCH = 1_262_304_000  # 2010-01-01: no Stripe object is older; the floor for splitting

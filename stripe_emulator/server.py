@@ -640,9 +640,9 @@ def parse_search_query(resource, query):
     for text in query.split(f" {joiner} "):
         m = _CLAUSE.fullmatch(text)
         if not m:
-            raise invalid(f"We were unable to parse your search query. Try using the format "
-                          f"`metadata[\"key\"]:\"value\"` to query for metadata or `key:\"value\"` "
-                          f"to query for other fields.", param="query")
+            raise invalid("We were unable to parse your search query. Try using the format "
+                          "`metadata[\"key\"]:\"value\"` to query for metadata or `key:\"value\"` "
+                          "to query for other fields.", param="query")
         if m["field"] not in SEARCH_FIELDS[resource]:
             raise invalid(f"Field `{m['field']}` is an unsupported search field for resource "
                           f"`{resource}`. See http://stripe.com/docs/search#query-fields-for-{resource} "
