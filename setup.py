@@ -11,7 +11,11 @@ setup(
     license="MIT",
     python_requires=">=3.10,<3.14",
     packages=find_packages(include=["source_stripe_proxy", "source_stripe_proxy.*"]),
-    package_data={"source_stripe_proxy": ["*.yaml", "schemas/*.json", "generated/*.json"]},
+    package_data={
+        "source_stripe_proxy.source": ["spec.yaml"],
+        "source_stripe_proxy.destination": ["spec.yaml"],
+        "source_stripe_proxy.data": ["generated/*.json", "schemas/*.json"],
+    },
     install_requires=[
         "airbyte-cdk>=7.39.1,<8",
         "requests>=2.31",
@@ -29,9 +33,9 @@ setup(
     },
     entry_points={
         "console_scripts": [
-            "source-stripe-proxy=source_stripe_proxy.run:run_source",
-            "destination-stripe-proxy=source_stripe_proxy.destination:run_destination",
-            "stripe-connection=source_stripe_proxy.action_cli:main",
+            "source-stripe-proxy=source_stripe_proxy.airbyte.entrypoints:run_source",
+            "destination-stripe-proxy=source_stripe_proxy.airbyte.entrypoints:run_destination",
+            "stripe-connection=source_stripe_proxy.actions.cli:main",
         ],
     },
 )

@@ -23,7 +23,7 @@ from typing import Any, Dict, Iterator, Mapping, Optional, Tuple
 
 import pytest
 
-from source_stripe_proxy.action_cli import main
+from source_stripe_proxy.actions.cli import main
 from stripe_emulator import ParagonEmulator, PinkConnectEmulator, StripeEmulator
 
 API_KEY = "sk_test_actionsITsecretKEY"  # never expected in any output

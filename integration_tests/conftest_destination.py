@@ -17,8 +17,8 @@ import pytest
 from airbyte_cdk.models import AirbyteMessage, AirbyteMessageSerializer, ConfiguredAirbyteCatalogSerializer
 
 from integration_tests.harness import free_port, wait_for_port
-from source_stripe_proxy.client import StripeClient
-from source_stripe_proxy.destination import DestinationStripeProxy
+from source_stripe_proxy.core.client import StripeClient
+from source_stripe_proxy.destination.connector import DestinationStripeProxy
 from stripe_emulator import ParagonEmulator, PinkConnectEmulator, StripeEmulator
 
 API_KEY = "sk_test_destination_0123456789abcdef"

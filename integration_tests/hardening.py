@@ -199,7 +199,7 @@ def source_under_faults(
 
 def _popen_source(args: List[str], tmp: Path):
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    bootstrap = "import source_stripe_proxy.run as m; m.run_source()"
+    bootstrap = "import source_stripe_proxy.airbyte.entrypoints as m; m.run_source()"
     return subprocess.Popen(
         [sys.executable, "-c", bootstrap, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO_ROOT, env=env, text=True
     )
@@ -483,7 +483,7 @@ def destination_kill_rerun(n_customers: int, n_products: int, kills: int = 3, se
         config = source_config(emulator, "api_key", requests_per_second=500, endpoint_requests_per_second=500)
         (tmp / "config.json").write_text(json.dumps(config))
         (tmp / "catalog.json").write_text(json.dumps(destination_catalog()))
-        bootstrap = "import source_stripe_proxy.destination as m; m.run_destination()"
+        bootstrap = "import source_stripe_proxy.airbyte.entrypoints as m; m.run_destination()"
         returncode = None
         for attempt in range(kills + 1):
             runs += 1

@@ -17,12 +17,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional
 
-from source_stripe_proxy.destination import accepted_catalog as destination_catalog  # noqa: F401 (re-exported)
+from source_stripe_proxy.destination.connector import accepted_catalog as destination_catalog  # noqa: F401 (re-exported)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CONNECTORS = {
-    "source": "source_stripe_proxy.run:run_source",
-    "destination": "source_stripe_proxy.destination:run_destination",
+    "source": "source_stripe_proxy.airbyte.entrypoints:run_source",
+    "destination": "source_stripe_proxy.airbyte.entrypoints:run_destination",
 }
 
 
@@ -146,7 +146,7 @@ def run_connector(
 
 def configured_catalog(streams: Iterable[str], sync_mode: str = "full_refresh", destination_sync_mode: str = "append") -> Dict[str, Any]:
     """A configured catalog built from the source's own discover output shape."""
-    from source_stripe_proxy.streams import load_schema
+    from source_stripe_proxy.data import load_schema
 
     return {
         "streams": [

@@ -34,8 +34,8 @@ from integration_tests.actions_fixtures import (  # noqa: F401  (fixtures)
     subprocess_env,
     with_ids,
 )
-from source_stripe_proxy.client import StripeClient
-from source_stripe_proxy.settings import ConnectionSettings
+from source_stripe_proxy.core.client import StripeClient
+from source_stripe_proxy.core.settings import ConnectionSettings
 
 
 @pytest.fixture(params=["localstripe", "emulator"])

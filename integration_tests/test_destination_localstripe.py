@@ -18,9 +18,9 @@ from integration_tests.conftest_destination import (  # noqa: F401 - fixtures
     localstripe_server,
     write,
 )
-from source_stripe_proxy.client import StripeClient
-from source_stripe_proxy.settings import ConnectionSettings
-from source_stripe_proxy.writer import derived_product_id
+from source_stripe_proxy.core.client import StripeClient
+from source_stripe_proxy.core.settings import ConnectionSettings
+from source_stripe_proxy.destination.writer import derived_product_id
 
 FAST = {"requests_per_second": 1000, "endpoint_requests_per_second": 1000}  # no limits to honour here
 

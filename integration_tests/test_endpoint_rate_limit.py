@@ -13,8 +13,8 @@ import logging
 import pytest
 
 from integration_tests.conftest import UPSTREAM_KEY
-from source_stripe_proxy.client import StripeClient
-from source_stripe_proxy.settings import ConnectionSettings
+from source_stripe_proxy.core.client import StripeClient
+from source_stripe_proxy.core.settings import ConnectionSettings
 from stripe_emulator import StripeEmulator
 
 LIMIT = 10  # the emulator's requests/s per endpoint

@@ -120,7 +120,7 @@ def _write_raw(config, lines):
         (Path(tmp) / "c.json").write_text(json.dumps(config))
         (Path(tmp) / "k.json").write_text(json.dumps(h.destination_catalog()))
         completed = subprocess.run(
-            [sys.executable, "-c", "import source_stripe_proxy.destination as m; m.run_destination()", "write",
+            [sys.executable, "-c", "import source_stripe_proxy.airbyte.entrypoints as m; m.run_destination()", "write",
              "--config", f"{tmp}/c.json", "--catalog", f"{tmp}/k.json"],
             input=b"\n".join(lines) + b"\n", capture_output=True, cwd=REPO_ROOT, timeout=300,
         )

@@ -27,7 +27,7 @@ def _actions(config, args, env, tmp):
     path = tmp / "actions-config.json"
     path.write_text(json.dumps(config))
     completed = subprocess.run(
-        [sys.executable, "-c", "import sys, source_stripe_proxy.action_cli as m; sys.exit(m.main())", "--config", str(path), *args],
+        [sys.executable, "-c", "import sys, source_stripe_proxy.actions.cli as m; sys.exit(m.main())", "--config", str(path), *args],
         capture_output=True, text=True, cwd=REPO_ROOT, env=env, timeout=120,
     )
     path.unlink()
@@ -74,7 +74,7 @@ def test_no_secret_in_any_output_url_or_file(mode, tmp_path):
             def actions(args, config=good, use_env=False):
                 if use_env:
                     completed = subprocess.run(
-                        [sys.executable, "-c", "import sys, source_stripe_proxy.action_cli as m; sys.exit(m.main())", *args],
+                        [sys.executable, "-c", "import sys, source_stripe_proxy.actions.cli as m; sys.exit(m.main())", *args],
                         capture_output=True, text=True, cwd=REPO_ROOT, env=_actions_env(config, env), timeout=120,
                     )
                     code, text = completed.returncode, completed.stdout + completed.stderr

@@ -8,7 +8,7 @@ import pytest
 
 from integration_tests.conftest import ALL_SECRETS
 from integration_tests.harness import configured_catalog, run_connector, state_from
-from source_stripe_proxy.streams import load_schema
+from source_stripe_proxy.data import load_schema
 
 ALL_STREAMS = ["customers", "subscriptions", "products", "plans", "prices", "balance_transactions"]
 DAY = 86_400

@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from integration_tests.harness import configured_catalog, run_connector, state_from
-from source_stripe_proxy.streams import load_schema
+from source_stripe_proxy.data import load_schema
 
 LOCALSTRIPE_STREAMS = ["customers", "products", "plans", "subscriptions", "balance_transactions"]
 CUSTOMER_COUNT = 130  # more than one page of 100

@@ -45,9 +45,9 @@ from airbyte_cdk.models import (  # noqa: E402
     Type,
 )
 
-from source_stripe_proxy.actions import StripeConnection  # noqa: E402
-from source_stripe_proxy.client import StripeClient  # noqa: E402
-from source_stripe_proxy.destination import SUMMARY_TRACE_TYPE, DestinationStripeProxy, accepted_catalog  # noqa: E402
+from source_stripe_proxy.actions.connection import StripeConnection  # noqa: E402
+from source_stripe_proxy.core.client import StripeClient  # noqa: E402
+from source_stripe_proxy.destination.connector import SUMMARY_TRACE_TYPE, DestinationStripeProxy, accepted_catalog  # noqa: E402
 from stripe_emulator import StripeEmulator  # noqa: E402
 from stripe_emulator.persistence import load_from_file, save_to_file  # noqa: E402
 
@@ -99,7 +99,7 @@ def write_in_process(destination: DestinationStripeProxy, config: Mapping[str, A
 def write_with_console_script(config: Mapping[str, Any], stream: str, rows: List[Mapping[str, Any]], workdir: Path) -> Counter:
     """Write rows as Airbyte does: `destination-stripe-proxy write`, records on stdin."""
     script = Path(sys.executable).with_name("destination-stripe-proxy")
-    command = [str(script)] if script.exists() else [sys.executable, "-c", "from source_stripe_proxy.destination import run_destination as r; r()"]
+    command = [str(script)] if script.exists() else [sys.executable, "-c", "from source_stripe_proxy.airbyte.entrypoints import run_destination as r; r()"]
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
         config_path, catalog_path = Path(tmp) / "config.json", Path(tmp) / "catalog.json"
         config_path.write_text(json.dumps(config))

@@ -5,17 +5,17 @@ Input: Stripe's OpenAPI 3.0 description (``spec3.json``, API version 2024-06-20)
 The connector never reads that file at run time or in tests; it uses the
 committed outputs of this script instead:
 
-* ``source_stripe_proxy/schemas/<stream>.json`` - one draft-07 JSON Schema per
+* ``source_stripe_proxy/data/schemas/<stream>.json`` - one draft-07 JSON Schema per
   stream, derived from the stream's OpenAPI component (see ``STREAM_COMPONENTS``).
-* ``source_stripe_proxy/generated/list_parameters.json`` - query parameters of
+* ``source_stripe_proxy/data/generated/list_parameters.json`` - query parameters of
   each list endpoint the streams read from (see ``LIST_ENDPOINTS``), with enums.
-* ``source_stripe_proxy/generated/write_parameters.json`` - top-level body
+* ``source_stripe_proxy/data/generated/write_parameters.json`` - top-level body
   parameters of create/update endpoints and query parameters of retrieve
   endpoints (see ``WRITE_ENDPOINTS``).
-* ``source_stripe_proxy/generated/event_types.json`` - every event type Stripe
+* ``source_stripe_proxy/data/generated/event_types.json`` - every event type Stripe
   can send (the ``enabled_events`` enum of ``POST /v1/webhook_endpoints``);
-  ``catalogue.py`` picks each stream's types from it by prefix.
-* ``source_stripe_proxy/generated/endpoints.json`` - every path template of the
+  ``source/stream_specs.py`` picks each stream's types from it by prefix.
+* ``source_stripe_proxy/data/generated/endpoints.json`` - every path template of the
   API (the keys of ``paths``, e.g. ``/v1/customers/{customer}``); the client maps
   a concrete path to its template to keep one rate budget per Stripe endpoint.
 
@@ -105,6 +105,12 @@ WRITE_ENDPOINTS = [
     ("GET", "/v1/subscriptions/{subscription_exposed_id}"),
 ]
 
+# List filters that the spec types as a bare string, but whose values are the enum of the
+# object's field of the same meaning: (list path, filter) -> (component, field).
+FILTER_ENUMS_FROM_FIELDS = {
+    ("/v1/balance_transactions", "type"): ("balance_transaction", "type"),
+}
+
 # Fields the connector adds to every record (see docs/change_capture.md). A field Stripe
 # already has (products carry their own ``updated``) keeps Stripe's definition.
 CONNECTOR_PROPERTIES = {
@@ -126,8 +132,8 @@ REF_PREFIX = "#/components/schemas/"
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SPEC_PATH = REPO_ROOT.parent / "shared" / "stripe-openapi" / "spec3.json"
-SCHEMAS_DIR = REPO_ROOT / "source_stripe_proxy" / "schemas"
-GENERATED_DIR = REPO_ROOT / "source_stripe_proxy" / "generated"
+SCHEMAS_DIR = REPO_ROOT / "source_stripe_proxy" / "data" / "schemas"
+GENERATED_DIR = REPO_ROOT / "source_stripe_proxy" / "data" / "generated"
 
 ANY_OBJECT = {"type": "object", "additionalProperties": True}
 
@@ -382,13 +388,18 @@ def list_item_component(operation):
     return ref_name(items["$ref"])
 
 
-def build_list_parameters(paths):
+def build_list_parameters(paths, components):
     table = {}
     for path in LIST_ENDPOINTS:
         operation = paths[path]["get"]
         entry = describe_operation_parameters(operation)
         entry.setdefault("query", {})
         entry["object"] = list_item_component(operation)
+        for name, described in entry["query"].items():
+            source = FILTER_ENUMS_FROM_FIELDS.get((path, name))
+            if source and "enum" not in described:
+                component, field = source
+                described["enum"] = list(components[component]["properties"][field]["enum"])
         table[path] = entry
     return table
 
@@ -447,7 +458,7 @@ def main(argv=None):
 
     for stream, component_name in STREAM_COMPONENTS.items():
         write_json(SCHEMAS_DIR / f"{stream}.json", build_stream_schema(stream, component_name, components))
-    write_json(GENERATED_DIR / "list_parameters.json", build_list_parameters(paths))
+    write_json(GENERATED_DIR / "list_parameters.json", build_list_parameters(paths, components))
     write_json(GENERATED_DIR / "write_parameters.json", build_write_parameters(paths))
     write_json(GENERATED_DIR / "event_types.json", build_event_types(paths))
     write_json(GENERATED_DIR / "endpoints.json", build_endpoints(paths))

@@ -10,8 +10,8 @@ from airbyte_cdk.models import SyncMode
 from airbyte_cdk.test.entrypoint_wrapper import discover, read
 
 from source_stripe_proxy import SourceStripeProxy
-from source_stripe_proxy.errors import ConfigError
-from source_stripe_proxy.source import parse_account_ids
+from source_stripe_proxy.core.errors import ConfigError
+from source_stripe_proxy.source.options import parse_account_ids
 from unit_tests.test_events import BASE, CONFIG, DAY, catalog, customer, event, final_state, records_of, state_of, stripe_list
 
 ACCOUNTS = ["acct_1Alpha", "acct_2Beta"]

@@ -1,13 +1,13 @@
 """The action table, validation and parameter mapping (no network), and StripeConnection over requests-mock."""
 
-import json
 import re
-from importlib import resources
 
 import pytest
 
+from source_stripe_proxy.data import load_generated
+
 from source_stripe_proxy import StripeConnection as ExportedConnection
-from source_stripe_proxy.actions import (
+from source_stripe_proxy.actions.connection import (
     ACTIONS,
     BALANCE_TRANSACTION_TYPES,
     GENERAL_PARAMS,
@@ -18,8 +18,8 @@ from source_stripe_proxy.actions import (
     normalize_entity,
     prepare_call,
 )
-from source_stripe_proxy.errors import ConfigError, InvalidRequestError
-from source_stripe_proxy.forms import encode_form
+from source_stripe_proxy.core.errors import ConfigError, InvalidRequestError
+from source_stripe_proxy.core.forms import encode_form
 
 API_KEY = "sk_test_actionsSECRET77"
 CONFIG = {"credentials": {"auth_type": "api_key", "api_key": API_KEY}, "max_retries": 0}
@@ -47,12 +47,8 @@ ISSUE_TABLE = [
 ]
 
 
-def generated(name):
-    return json.loads(resources.files("source_stripe_proxy.generated").joinpath(name).read_text())
-
-
-WRITE = generated("write_parameters.json")
-LIST = generated("list_parameters.json")
+WRITE = load_generated("write_parameters.json")
+LIST = load_generated("list_parameters.json")
 
 
 def stripe_params(spec):

@@ -5,9 +5,9 @@ import json
 
 import pytest
 
-from source_stripe_proxy.action_cli import main, parse_block, parse_tokens, split_call
-from source_stripe_proxy.actions import ActionInputError, config_from_env
-from source_stripe_proxy.errors import ConfigError
+from source_stripe_proxy.actions.cli import main, parse_block, parse_tokens, split_call
+from source_stripe_proxy.actions.connection import ActionInputError, config_from_env
+from source_stripe_proxy.core.errors import ConfigError
 
 API_KEY = "sk_test_cliSECRETvalue99"
 ENV = {"STRIPE_API_KEY": API_KEY}

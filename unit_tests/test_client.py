@@ -1,9 +1,9 @@
 import pytest
 import requests
 
-from source_stripe_proxy.budget import RequestBudget
-from source_stripe_proxy.client import StripeClient
-from source_stripe_proxy.errors import (
+from source_stripe_proxy.core.budget import RequestBudget
+from source_stripe_proxy.core.client import StripeClient
+from source_stripe_proxy.core.errors import (
     APIServerError,
     AuthenticationError,
     IdempotencyError,
@@ -12,8 +12,8 @@ from source_stripe_proxy.errors import (
     StripeProxyError,
     TransientError,
 )
-from source_stripe_proxy.forms import encode_form
-from source_stripe_proxy.settings import ConnectionSettings
+from source_stripe_proxy.core.forms import encode_form
+from source_stripe_proxy.core.settings import ConnectionSettings
 
 API_KEY = "sk_test_clientSECRET42"
 STRIPE = "https://api.stripe.com"

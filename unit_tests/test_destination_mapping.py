@@ -6,9 +6,9 @@ import re
 
 import pytest
 
-from source_stripe_proxy.errors import ConfigError
-from source_stripe_proxy.forms import encode_form
-from source_stripe_proxy.writer import (
+from source_stripe_proxy.core.errors import ConfigError
+from source_stripe_proxy.core.forms import encode_form
+from source_stripe_proxy.destination.writer import (
     STREAMS,
     RecordProblem,
     WriterOptions,

@@ -11,14 +11,16 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import yaml
 from airbyte_cdk.models import AirbyteMessageSerializer, ConfiguredAirbyteCatalogSerializer, DestinationSyncMode, Status
+from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_stripe_proxy import DestinationStripeProxy
-from source_stripe_proxy.budget import RequestBudget
-from source_stripe_proxy.client import StripeClient
-from source_stripe_proxy.destination import WriteRun, run_destination, validate_catalog
-from source_stripe_proxy.errors import ConfigError, StripeAPIError, StripeProxyError
-from source_stripe_proxy.settings import ConnectionSettings
-from source_stripe_proxy.writer import (
+from source_stripe_proxy.core.budget import RequestBudget
+from source_stripe_proxy.core.client import StripeClient
+from source_stripe_proxy.airbyte.entrypoints import run_destination
+from source_stripe_proxy.destination.connector import WriteRun, validate_catalog
+from source_stripe_proxy.core.errors import ConfigError, StripeAPIError, StripeProxyError
+from source_stripe_proxy.core.settings import ConnectionSettings
+from source_stripe_proxy.destination.writer import (
     CREATED,
     REJECTED,
     UNCHANGED,
@@ -392,7 +394,7 @@ def test_records_of_streams_outside_the_catalog_are_skipped_with_one_warning():
 
 
 def test_batches_flush_at_the_size_limit(monkeypatch):
-    monkeypatch.setattr("source_stripe_proxy.destination.BATCH_SIZE", 2)
+    monkeypatch.setattr("source_stripe_proxy.destination.connector.BATCH_SIZE", 2)
     timeline = []
     run = WriteRun(RecordingWriter(timeline), {"customers": DestinationSyncMode.append}, WriterOptions())
     list(run.accept(messages({"external_id": "a"})[0]))
@@ -425,8 +427,9 @@ def test_write_fails_on_a_bad_catalog_before_reading_any_input():
         raise AssertionError("input was read")
         yield  # pragma: no cover
 
-    with pytest.raises(ConfigError, match="'invoices'"):
+    with pytest.raises(AirbyteTracedException, match="'invoices'") as caught:  # our ConfigError, traced at the boundary
         list(DestinationStripeProxy().write(CONFIG, catalog("invoices"), untouchable()))
+    assert caught.value.failure_type.value == "config_error"
 
 
 def test_spec_is_the_destinations_own():
@@ -440,7 +443,7 @@ def test_spec_is_the_destinations_own():
         assert name in props
     assert props["unknown_fields"]["enum"] == ["reject", "metadata"] and props["unknown_fields"]["default"] == "reject"
     assert "start_date" not in props  # the source's read options are not the destination's
-    source_spec = yaml.safe_load(open(sys.modules["source_stripe_proxy"].__path__[0] + "/spec.yaml"))
+    source_spec = yaml.safe_load(open(sys.modules["source_stripe_proxy"].__path__[0] + "/source/spec.yaml"))
     source_credentials = source_spec["connectionSpecification"]["properties"]["credentials"]
     ours = props["credentials"]
     assert [v["title"] for v in ours["oneOf"]] == [v["title"] for v in source_credentials["oneOf"]]
@@ -493,10 +496,11 @@ def test_a_run_level_failure_still_reports_what_was_done(requests_mock):
     requests_mock.post(f"{BASE}/v1/customers", json=customer("cus_new", metadata={"external_id": "a"}))
     destination = DestinationStripeProxy(lambda s: make_client())
     out = []
-    with pytest.raises(StripeAPIError) as caught:
+    with pytest.raises(AirbyteTracedException) as caught:
         for message in destination.write(CONFIG, catalog("customers"), iter(messages({"external_id": "a"}, 1, {"external_id": "b"}, 2))):
             out.append(AirbyteMessageSerializer.dump(message))
     assert caught.value.failure_type.value == "config_error"
+    assert isinstance(caught.value._exception, StripeAPIError)  # the client's 401, converted at the boundary
     assert [m["type"] for m in out] == ["STATE", "LOG", "TRACE"]  # state 1, then the summary; never state 2
     assert destination.last_summary["total"]["created"] == 1
     assert API_KEY not in json.dumps(out)

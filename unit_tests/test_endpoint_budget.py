@@ -2,11 +2,11 @@
 
 import pytest
 
-from source_stripe_proxy.budget import RequestBudget
-from source_stripe_proxy.client import StripeClient
-from source_stripe_proxy.endpoints import compile_templates, endpoint_template, match_template
-from source_stripe_proxy.errors import ConfigError
-from source_stripe_proxy.settings import ConnectionSettings
+from source_stripe_proxy.core.budget import RequestBudget
+from source_stripe_proxy.core.client import StripeClient
+from source_stripe_proxy.core.endpoints import compile_templates, endpoint_template, match_template
+from source_stripe_proxy.core.errors import ConfigError
+from source_stripe_proxy.core.settings import ConnectionSettings
 
 API_KEY = "sk_live_endpointSECRET99"
 STRIPE = "https://api.stripe.com"

@@ -11,10 +11,12 @@ from airbyte_cdk.test.entrypoint_wrapper import read
 from airbyte_cdk.test.state_builder import StateBuilder
 
 from source_stripe_proxy import SourceStripeProxy
-from source_stripe_proxy.catalogue import CATALOGUE, STRIPE_MAX_EVENT_TYPES, StreamSpec
-from source_stripe_proxy.client import ApiResponse
-from source_stripe_proxy.events import EventChanges
-from source_stripe_proxy.streams import CLOCK_SKEW_SECONDS, load_schema
+from source_stripe_proxy.core.stripe_facts import MAX_EVENT_TYPES as STRIPE_MAX_EVENT_TYPES
+from source_stripe_proxy.source.stream_specs import STREAM_SPECS, StreamSpec
+from source_stripe_proxy.core.client import ApiResponse
+from source_stripe_proxy.source.events import EventChanges
+from source_stripe_proxy.data import load_schema
+from source_stripe_proxy.source.streams import CLOCK_SKEW_SECONDS
 
 API_KEY = "sk_test_eventsUNITsecret"
 BASE = "https://api.stripe.com"
@@ -88,20 +90,20 @@ def paths(requests_mock):
 
 
 def test_event_types_come_from_stripes_list_and_fit_one_request():
-    assert CATALOGUE["customers"].event_types == ("customer.created", "customer.deleted", "customer.updated")
-    assert "customer.subscription.deleted" in CATALOGUE["subscriptions"].event_types
-    assert CATALOGUE["subscriptions"].deleted_event is None  # a cancellation, the object stays
-    assert "invoice.upcoming" not in CATALOGUE["invoices"].event_types  # a preview without an id
-    assert set(CATALOGUE["refunds"].event_types) == {"refund.created", "refund.updated", "charge.refund.updated"}
-    for spec in CATALOGUE.values():
+    assert STREAM_SPECS["customers"].event_types == ("customer.created", "customer.deleted", "customer.updated")
+    assert "customer.subscription.deleted" in STREAM_SPECS["subscriptions"].event_types
+    assert STREAM_SPECS["subscriptions"].deleted_event is None  # a cancellation, the object stays
+    assert "invoice.upcoming" not in STREAM_SPECS["invoices"].event_types  # a preview without an id
+    assert set(STREAM_SPECS["refunds"].event_types) == {"refund.created", "refund.updated", "charge.refund.updated"}
+    for spec in STREAM_SPECS.values():
         assert len(spec.event_types) <= STRIPE_MAX_EVENT_TYPES, spec.name
         if spec.deleted_event:
             assert spec.deleted_event in spec.event_types
-    assert not CATALOGUE["balance_transactions"].event_types and not CATALOGUE["events"].event_types
+    assert not STREAM_SPECS["balance_transactions"].event_types and not STREAM_SPECS["events"].event_types
     # children follow their parent's events; only endpoints with `created` filters are split
-    assert CATALOGUE["invoice_line_items"].source is CATALOGUE["invoices"]
-    assert CATALOGUE["subscription_items"].source.list_path == "/v1/subscriptions"
-    assert CATALOGUE["invoices"].filters_created
+    assert STREAM_SPECS["invoice_line_items"].source is STREAM_SPECS["invoices"]
+    assert STREAM_SPECS["subscription_items"].source.list_path == "/v1/subscriptions"
+    assert STREAM_SPECS["invoices"].filters_created
 
 
 # -- the first read -------------------------------------------------------------------
@@ -233,7 +235,7 @@ def test_a_stream_with_expansions_always_refetches_with_them():
 
 
 def test_products_keep_their_own_newer_updated_time():
-    spec = CATALOGUE["products"]
+    spec = STREAM_SPECS["products"]
     client = FakeClient({})
     changes = EventChanges(spec, client, refetch_always=False, account_id=None)
     [record] = changes([event(1, "product.updated", {"id": "prod_1", "object": "product", "updated": 500}, 400)])
@@ -321,5 +323,5 @@ def test_child_streams_follow_their_parents_events(requests_mock):
     records = records_of(output, "subscription_items")
     assert sorted(r["id"] for r in records) == sorted(i["id"] for i in items)
     assert {r["updated"] for r in records} == {now - 60}
-    assert requests_mock.request_history[0].qs["types[]"] == list(CATALOGUE["subscriptions"].event_types)
+    assert requests_mock.request_history[0].qs["types[]"] == list(STREAM_SPECS["subscriptions"].event_types)
     assert requests_mock.request_history[-1].qs == {"subscription": ["sub_1"], "starting_after": ["si_9"], "limit": ["100"]}

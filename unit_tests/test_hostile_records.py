@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings as hsettings, strategies as st
 
-from source_stripe_proxy.writer import RecordProblem, WriterOptions, map_record
+from source_stripe_proxy.destination.writer import RecordProblem, WriterOptions, map_record
 
 OPTIONS = WriterOptions()
 

@@ -10,10 +10,10 @@ from airbyte_cdk.models import ConfiguredAirbyteCatalogSerializer
 from airbyte_cdk.test.entrypoint_wrapper import read
 
 from integration_tests.harness import configured_catalog
-from source_stripe_proxy.client import StripeClient
-from source_stripe_proxy.errors import StripeProxyError, TransientError
-from source_stripe_proxy.settings import ConnectionSettings
-from source_stripe_proxy.source import SourceStripeProxy
+from source_stripe_proxy.core.client import StripeClient
+from source_stripe_proxy.core.errors import StripeProxyError, TransientError
+from source_stripe_proxy.core.settings import ConnectionSettings
+from source_stripe_proxy.source.connector import SourceStripeProxy
 
 BASE = "https://api.stripe.test"
 CONFIG = {"credentials": {"auth_type": "api_key", "api_key": "sk_test_RESPONSESsecret"}, "api_base": BASE, "max_retries": 1, "concurrency": 1}

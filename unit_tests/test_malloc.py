@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from source_stripe_proxy.malloc import limit_malloc_arenas
+from source_stripe_proxy.airbyte.malloc import limit_malloc_arenas
 
 
 def test_an_explicit_environment_setting_wins(monkeypatch):

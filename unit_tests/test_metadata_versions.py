@@ -19,8 +19,8 @@ import yaml
 from airbyte_cdk.models.connector_metadata import ConnectorLanguage, MetadataFile
 
 import source_stripe_proxy
-from source_stripe_proxy.destination import DestinationStripeProxy
-from source_stripe_proxy.source import SourceStripeProxy
+from source_stripe_proxy.destination.connector import DestinationStripeProxy
+from source_stripe_proxy.source.connector import SourceStripeProxy
 
 REPO = Path(__file__).resolve().parent.parent
 METADATA = {"source": REPO / "metadata.yaml", "destination": REPO / "metadata.destination.yaml"}

@@ -6,9 +6,9 @@ import time
 
 import pytest
 
-from source_stripe_proxy.client import ApiResponse
-from source_stripe_proxy.errors import ConfigError
-from source_stripe_proxy.reader import ConcurrentReader, RangeTracker, StreamJob
+from source_stripe_proxy.core.client import ApiResponse
+from source_stripe_proxy.core.errors import ConfigError
+from source_stripe_proxy.source.reader import ConcurrentReader, RangeTracker, StreamJob
 
 
 class FakeStripe:
@@ -130,7 +130,7 @@ def test_first_pages_estimate_the_row_count_of_each_window():
 
 
 def test_split_points_cut_by_expected_pages_and_free_slots():
-    from source_stripe_proxy.reader import MIN_PART_PAGES, split_points
+    from source_stripe_proxy.source.reader import MIN_PART_PAGES, split_points
 
     # 12 pages left at the density just seen, 3 free slots: 4 equal parts.
     assert split_points(1000, 2000, 12.0, 3) == [1250, 1500, 1750]

@@ -13,8 +13,8 @@ import pytest
 from jsonschema import Draft7Validator
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent / "source_stripe_proxy"
-SCHEMAS_DIR = PACKAGE_DIR / "schemas"
-GENERATED_DIR = PACKAGE_DIR / "generated"
+SCHEMAS_DIR = PACKAGE_DIR / "data" / "schemas"
+GENERATED_DIR = PACKAGE_DIR / "data" / "generated"
 
 EXPECTED_STREAMS = {
     "accounts",

@@ -1,7 +1,7 @@
 import pytest
 
-from source_stripe_proxy.errors import ConfigError
-from source_stripe_proxy.settings import ConnectionSettings, parse_start_date, safe_base_url
+from source_stripe_proxy.core.errors import ConfigError
+from source_stripe_proxy.core.settings import ConnectionSettings, parse_start_date, safe_base_url
 
 API_KEY = "sk_test_unitSECRETkey123"
 
@@ -113,7 +113,7 @@ def test_https_and_loopback_http_are_allowed(url):
 
 
 def test_redact_replaces_secret_values():
-    assert settings().redact(f"key {API_KEY} leaked") == "key **** leaked"
+    assert settings().scrub(f"key {API_KEY} leaked") == "key **** leaked"
 
 
 @pytest.mark.parametrize(

@@ -11,9 +11,11 @@ from airbyte_cdk.test.entrypoint_wrapper import discover, read
 from airbyte_cdk.test.state_builder import StateBuilder
 
 from source_stripe_proxy import SourceStripeProxy
-from source_stripe_proxy.catalogue import CATALOGUE
-from source_stripe_proxy.streams import created_windows, load_schema, parse_cursor
-from source_stripe_proxy.errors import ConfigError
+from source_stripe_proxy.source.stream_specs import STREAM_SPECS
+from source_stripe_proxy.data import load_schema
+from source_stripe_proxy.source.state import parse_cursor
+from source_stripe_proxy.source.streams import created_windows
+from source_stripe_proxy.core.errors import ConfigError
 from unit_tests.test_events import newest_first
 
 API_KEY = "sk_test_sourceUNITsecret77"
@@ -40,7 +42,7 @@ def catalog(*names, mode=SyncMode.full_refresh):
 def test_discover_lists_every_stream_with_modes_cursor_and_key():
     output = discover(SourceStripeProxy(), CONFIG)
     streams = {s.name: s for s in output.catalog.catalog.streams}
-    assert set(streams) == set(CATALOGUE) and len(streams) == 19
+    assert set(streams) == set(STREAM_SPECS) and len(streams) == 19
     for stream in streams.values():
         assert [m.value for m in stream.supported_sync_modes] == ["full_refresh", "incremental"]
         assert stream.default_cursor_field == ["updated"]  # the change cursor every record carries

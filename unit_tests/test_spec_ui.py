@@ -15,8 +15,8 @@ from typing import Any, Dict, Iterator, List, Mapping, Tuple
 import jsonschema
 import pytest
 
-from source_stripe_proxy.destination import DestinationStripeProxy
-from source_stripe_proxy.source import SourceStripeProxy
+from source_stripe_proxy.destination.connector import DestinationStripeProxy
+from source_stripe_proxy.source.connector import SourceStripeProxy
 
 SECRET_WORDS = ("key", "token", "secret", "password")
 SECRET_NAMES = ("extra_headers",)  # header values carry credentials too

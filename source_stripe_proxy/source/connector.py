@@ -2,7 +2,7 @@
 
 ``read`` asks each configured stream for its jobs (one per Connect account with
 ``account_ids``; a list read or an events read, see ``streams.py``), hands them all to the
-concurrent reader (``reader.py``) and turns its events into protocol messages on this thread:
+concurrent reader (``reader/``) and turns its events into protocol messages on this thread:
 records, then per-stream STATE only after the records it covers, and STARTED / RUNNING /
 COMPLETE / INCOMPLETE stream status traces (a stream ends when all its accounts' jobs have).
 """
@@ -10,8 +10,6 @@ COMPLETE / INCOMPLETE stream status traces (a stream ends when all its accounts'
 from __future__ import annotations
 
 import logging
-import math
-import re
 import time
 from collections import Counter
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple
@@ -25,6 +23,7 @@ from airbyte_cdk.models import (
     AirbyteStreamStatus,
     AirbyteTraceMessage,
     ConfiguredAirbyteCatalog,
+    ConnectorSpecification,
     EstimateType,
     FailureType,
     StreamDescriptor,
@@ -40,18 +39,19 @@ from airbyte_cdk.utils.airbyte_secrets_utils import add_to_secrets
 from airbyte_cdk.utils.stream_status_utils import as_airbyte_message as stream_status_message
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from source_stripe_proxy.client import StripeClient
-from source_stripe_proxy.errors import ConfigError, StripeProxyError
-from source_stripe_proxy.reader import ConcurrentReader
-from source_stripe_proxy.settings import MAX_PAGE_SIZE, ConnectionSettings, parse_start_date
-from source_stripe_proxy.streams import CURSOR_FIELD, SECONDS_PER_DAY, ReadOptions, StripeStream, build_streams
+from source_stripe_proxy.airbyte.errors import raises_traced, traced
+from source_stripe_proxy.airbyte.hooks import load_spec, read_json_file
+from source_stripe_proxy.core.budget import default_concurrency
+from source_stripe_proxy.core.client import StripeClient
+from source_stripe_proxy.core.errors import ConfigError, StripeProxyError
+from source_stripe_proxy.core.settings import ConnectionSettings
+from source_stripe_proxy.core.stripe_facts import MAX_PAGE_SIZE
+from source_stripe_proxy.source.options import ALL_ACCOUNTS, ReadOptions, read_options
+from source_stripe_proxy.source.reader import ConcurrentReader
+from source_stripe_proxy.source.streams import CURSOR_FIELD, StripeStream, build_streams
 
 CHECK_PATH = "/v1/customers"  # one page of one cheap endpoint
 SYNC_MODES = ("full_refresh", "incremental")
-MAX_CONCURRENCY = 64
-ALL_ACCOUNTS = ("all",)
-ACCOUNT_ID = re.compile(r"acct_[A-Za-z0-9]+")
-CHOICES = {"event_payloads": ("payload", "refetch"), "on_stale_state": ("full_refresh", "fail")}
 
 
 class SourceStripeProxy(AbstractSource):
@@ -63,13 +63,16 @@ class SourceStripeProxy(AbstractSource):
         super().__init__()
         self._client: Optional[StripeClient] = None
 
+    def spec(self, logger: logging.Logger) -> ConnectorSpecification:
+        return load_spec(__package__)
+
     def client_for(self, config: Mapping[str, Any]) -> StripeClient:
         """One client (and one request budget) per connection settings for the whole process."""
         settings = ConnectionSettings.from_config(config)
         if self._client is None or self._client.settings != settings:
             for secret in settings.secrets:
                 add_to_secrets(secret)  # the CDK masks these in LOG messages
-            self._client = StripeClient(settings, pool_size=concurrency_for(config, settings))
+            self._client = StripeClient(settings, pool_size=concurrency_for(read_options(config), settings))
         return self._client
 
     def check_connection(self, logger: logging.Logger, config: Mapping[str, Any]) -> Tuple[bool, Optional[Any]]:
@@ -84,9 +87,10 @@ class SourceStripeProxy(AbstractSource):
         return True, None
 
     @classmethod
+    @raises_traced
     def read_catalog(cls, catalog_path: str) -> ConfiguredAirbyteCatalog:
         """The CDK's parser fails on a bad sync mode with a bare system error; name the field."""
-        raw = cls._read_json_file(catalog_path)
+        raw = read_json_file(catalog_path)
         streams = raw.get("streams") if isinstance(raw, dict) else None
         if not isinstance(streams, list):
             raise ConfigError("The configured catalog must be an object with a 'streams' list.")
@@ -99,9 +103,10 @@ class SourceStripeProxy(AbstractSource):
         return super().read_catalog(catalog_path)
 
     @classmethod
+    @raises_traced
     def read_state(cls, state_path: str) -> List[AirbyteStateMessage]:
         """The CDK refuses a pre-per-stream state object with a bare system error; say what to do."""
-        if state_path and not isinstance(cls._read_json_file(state_path), (list, type(None))):
+        if state_path and not isinstance(read_json_file(state_path), (list, type(None))):
             raise ConfigError(
                 "The state file holds one object (the old, pre-per-stream format). This source needs a list of "
                 "per-stream STATE messages: reset the connection's state, or wrap each stream's state as "
@@ -109,11 +114,13 @@ class SourceStripeProxy(AbstractSource):
             )
         return super().read_state(state_path)
 
+    @raises_traced
     def streams(self, config: Mapping[str, Any]) -> List[Stream]:
         options = read_options(config)
         client = self.client_for(config)
         return build_streams(client, options)
 
+    @raises_traced
     def read(
         self,
         logger: logging.Logger,
@@ -151,7 +158,7 @@ class SourceStripeProxy(AbstractSource):
             descriptors[stream.name] = configured.stream
 
         failures: Dict[str, AirbyteTracedException] = {}
-        concurrency = concurrency_for(config, client.settings)
+        concurrency = concurrency_for(read_options(config), client.settings)
         logger.info("Reading %d streams (%d jobs) with up to %d concurrent requests.", len(selected), len(jobs), concurrency)
         started = time.monotonic()
         remaining = Counter(job.name for job in jobs)  # a stream ends when all its accounts' jobs have
@@ -190,7 +197,7 @@ class SourceStripeProxy(AbstractSource):
                     stream.finish(job)  # every job checkpoints at least once, at its end
                     yield self._state_message(state_manager, stream)
                 elif kind == "failed":
-                    error = _traced(event[2], job.name)
+                    error = traced(event[2], f"Stream {job.name} failed unexpectedly: {type(event[2]).__name__}. See the logs for details.")
                     failures.setdefault(job.name, error)
                     logger.error("Stream %s%s failed: %s", job.name, f" of {job.account_id}" if job.account_id else "", error.message)
                     yield error.as_sanitized_airbyte_message(stream_descriptor=StreamDescriptor(name=job.name))
@@ -232,55 +239,9 @@ def _analytics(kind: str, value: str) -> AirbyteMessage:
     return AirbyteMessage(type=Type.TRACE, trace=trace)
 
 
-def read_options(config: Mapping[str, Any]) -> ReadOptions:
-    def whole_number(key: str, default: int, low: int, high: int) -> int:
-        value = config.get(key)
-        if value is None:
-            return default  # absent or null: the default; 0 is a value and is checked
-        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-            raise ConfigError(f"'{key}' must be a whole number from {low} to {high}.")
-        return value
-
-    lookback_days = whole_number("lookback_window_days", 0, 0, 3650)
-    window_days = whole_number("slice_range_days", 365, 1, 3650)
-    page_size = whole_number("page_size", MAX_PAGE_SIZE, 1, MAX_PAGE_SIZE)
-    whole_number("concurrency", 1, 1, MAX_CONCURRENCY)
-    for key, allowed in CHOICES.items():
-        if config.get(key) not in (None, *allowed):
-            raise ConfigError(f"'{key}' must be one of: {', '.join(allowed)}.")
-    return ReadOptions(
-        start_date=parse_start_date(config.get("start_date")),
-        lookback_seconds=lookback_days * SECONDS_PER_DAY,
-        window_seconds=window_days * SECONDS_PER_DAY,
-        page_size=page_size,
-        refetch_always=config.get("event_payloads") == "refetch",
-        fail_on_stale_state=config.get("on_stale_state") == "fail",
-        account_ids=parse_account_ids(config),
-    )
-
-
-def parse_account_ids(config: Mapping[str, Any]) -> Optional[Tuple[str, ...]]:
-    """``account_ids``: a list of ``acct_...`` ids, or ``"all"`` (also ``["all"]``); None when unset."""
-    value = config.get("account_ids")
-    if value in (None, "", []):
-        return None
-    if config.get("account_id"):
-        raise ConfigError("Set either 'account_id' (one account) or 'account_ids' (several), not both.")
-    if value == "all" or value == ["all"]:
-        return ALL_ACCOUNTS
-    if not isinstance(value, list) or not all(isinstance(v, str) and ACCOUNT_ID.fullmatch(v) for v in value):
-        raise ConfigError("'account_ids' must be a list of Stripe Connect account ids (acct_ followed by letters and digits), or \"all\".")
-    if len(set(value)) != len(value):
-        raise ConfigError("'account_ids' lists the same account twice.")
-    return tuple(value)
-
-
-def concurrency_for(config: Mapping[str, Any], settings: ConnectionSettings) -> int:
-    """Config `concurrency`, or enough requests in flight to fill the budget at ~400 ms latency."""
-    configured = config.get("concurrency")
-    if isinstance(configured, int) and not isinstance(configured, bool) and 1 <= configured <= MAX_CONCURRENCY:
-        return configured
-    return max(2, min(32, math.ceil(settings.requests_per_second * 0.4)))
+def concurrency_for(options: ReadOptions, settings: ConnectionSettings) -> int:
+    """Config `concurrency`, or enough requests in flight to fill the request budget."""
+    return options.concurrency or default_concurrency(settings.requests_per_second)
 
 
 def _estimate(stream_name: str, rows: int) -> AirbyteMessage:
@@ -292,14 +253,6 @@ def _estimate(stream_name: str, rows: int) -> AirbyteMessage:
             emitted_at=time.time() * 1000,
             estimate=AirbyteEstimateTraceMessage(name=stream_name, type=EstimateType.STREAM, row_estimate=rows),
         ),
-    )
-
-
-def _traced(error: BaseException, stream_name: str) -> AirbyteTracedException:
-    if isinstance(error, AirbyteTracedException):
-        return error
-    return AirbyteTracedException.from_exception(
-        error, message=f"Stream {stream_name} failed unexpectedly: {type(error).__name__}. See the logs for details."
     )
 
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import logging
 import random
-import re
 import threading
 import time
 import uuid
@@ -33,11 +32,13 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from source_stripe_proxy import __version__
-from source_stripe_proxy.budget import RequestBudget
-from source_stripe_proxy.endpoints import STRIPE_ENDPOINT_LIMITS, endpoint_template
-from source_stripe_proxy.errors import ConfigError, StripeAPIError, StripeProxyError, TransientError, error_class_for
-from source_stripe_proxy.forms import encode_form
-from source_stripe_proxy.settings import MAX_PAGE_SIZE, ConnectionSettings
+from source_stripe_proxy.core.budget import RequestBudget
+from source_stripe_proxy.core.endpoints import STRIPE_ENDPOINT_LIMITS, endpoint_template
+from source_stripe_proxy.core.errors import ConfigError, StripeAPIError, TransientError, error_class_for
+from source_stripe_proxy.core.forms import encode_form
+from source_stripe_proxy.core.paging import next_cursor, page_objects
+from source_stripe_proxy.core.settings import ConnectionSettings
+from source_stripe_proxy.core.stripe_facts import MAX_PAGE_SIZE
 
 logger = logging.getLogger("airbyte.source_stripe_proxy")
 
@@ -46,8 +47,6 @@ RETRYABLE_STATUSES = {409, 429, 500, 502, 503, 504}  # 409: Stripe's lock_timeou
 _TRANSPORT_ERRORS = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
 MAX_RETRY_AFTER_SECONDS = 60.0
 MAX_BACKOFF_SECONDS = 30.0
-# Stripe echoes a masked key in some messages; scrub anything key-shaped all the same.
-_KEY_PATTERN = re.compile(r"\b(?:sk|rk|pk)_(?:test|live)_[A-Za-z0-9*]+")
 _PROXY_NAMES = {"paragon": "Paragon proxy", "pinkconnect": "PinkConnect proxy", "api_key": "Stripe"}
 _TOKEN_FIELDS = {"paragon": "credentials.user_token", "pinkconnect": "credentials.token", "api_key": "credentials.api_key"}
 
@@ -153,16 +152,12 @@ class StripeClient:
         query["limit"] = page_size
         while True:
             page = self.send("GET", path, params=query, account_id=account_id).data
-            objects = page.get("data") if isinstance(page, Mapping) else None
-            if not isinstance(objects, list):
-                raise StripeProxyError(f"GET {path} did not return a Stripe list object (no 'data' array).")
+            objects = page_objects(page, path)
             yield page
-            if not page.get("has_more") or not objects:
+            cursor = next_cursor(page, objects, query.get("starting_after"), path)
+            if cursor is None:
                 return
-            last_id = objects[-1].get("id")
-            if not last_id or last_id == query.get("starting_after"):
-                raise StripeProxyError(f"GET {path} claims more pages but the cursor did not advance.")
-            query["starting_after"] = last_id
+            query["starting_after"] = cursor
 
     def list_objects(self, path: str, params: Optional[Mapping[str, Any]] = None, **kwargs: Any) -> Iterator[Mapping[str, Any]]:
         for page in self.list_pages(path, params, **kwargs):
@@ -264,7 +259,7 @@ class StripeClient:
         where = f"{method} {path}"
         if isinstance(stripe_error, Mapping):
             fields = {k: stripe_error.get(k) for k in ("type", "code", "param", "message")}
-            stripe_message = self._scrub(str(fields["message"] or ""))
+            stripe_message = self.settings.scrub(str(fields["message"] or ""))
             if status == 401:
                 message = _auth_message(mode, stripe_side=True)
             elif status == 403:
@@ -287,7 +282,7 @@ class StripeClient:
             )
         # Not Stripe-shaped: the proxy (or something in front of it) answered.
         proxy_name = _PROXY_NAMES[mode]
-        proxy_text = self._scrub(_short_text(body, response))
+        proxy_text = self.settings.scrub(_short_text(body, response))
         if status == 401:
             message = _auth_message(mode, stripe_side=False)
         elif status in (403, 404) and mode != "api_key":
@@ -308,9 +303,6 @@ class StripeClient:
             source=mode,
             failure_type=failure_type,
         )
-
-    def _scrub(self, text: str) -> str:
-        return _KEY_PATTERN.sub("[redacted key]", self.settings.redact(text))
 
 
 def _new_session(pool_size: int) -> requests.Session:

@@ -21,20 +21,13 @@ import shlex
 import sys
 from typing import Any, Dict, List, Mapping, Optional, Sequence, TextIO, Tuple
 
-from source_stripe_proxy.actions import (
-    ENV_COMMON,
-    ENV_MODES,
-    ActionInputError,
-    StripeConnection,
-    config_from_env,
-    describe_actions,
-    prepare_call,
-)
-from source_stripe_proxy.errors import ConfigError, StripeAPIError, StripeProxyError, TransientError
-from source_stripe_proxy.forms import encode_form
+from source_stripe_proxy.actions.connection import ActionInputError, StripeConnection, describe_actions, prepare_call
+from source_stripe_proxy.actions.env import ENV_COMMON, ENV_MODES, config_from_env
+from source_stripe_proxy.core.errors import ConfigError, StripeAPIError, StripeProxyError, TransientError
+from source_stripe_proxy.core.forms import encode_form
+from source_stripe_proxy.core.redaction import scrub
 
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE = 0, 1, 2
-_KEY_PATTERN = re.compile(r"\b(?:sk|rk|pk)_(?:test|live)_[A-Za-z0-9*]+")
 _PARAM_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(?:\.[^\s\[\]]+|\[[^\[\]]+\])?$")
 _QUOTES = {'"': '"', "'": "'", "\u201c": "\u201d"}
 
@@ -198,10 +191,7 @@ class _Output:
         self.secrets: Tuple[str, ...] = ()
 
     def scrub(self, text: str) -> str:
-        for secret in self.secrets:
-            if secret:
-                text = text.replace(secret, "****")
-        return _KEY_PATTERN.sub("[redacted key]", text)
+        return scrub(text, self.secrets)
 
     def json(self, data: Any) -> None:
         if self.compact:

@@ -1,28 +1,21 @@
 """Every stream as data: where it is listed, which events change it, how to re-fetch it.
 
-Adding a stream is one ``StreamSpec(...)`` line in ``CATALOGUE`` plus its schema in
+Adding a stream is one ``StreamSpec(...)`` line in ``STREAM_SPECS`` plus its schema in
 ``scripts/generate_schemas.py``. Nothing here does I/O; ``streams.py`` and ``events.py``
 read these facts.
 
 Two facts come from Stripe's OpenAPI description (``generated/*.json``) instead of being
 typed here: each stream's event types (``event_types``, expanded from ``events`` prefixes)
 and whether its list endpoint takes ``created`` filters (``filters_created``).
+(Airbyte calls the streams a source offers its "catalog"; these are the specs behind it.)
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
-from functools import lru_cache
-from importlib import resources
 from typing import Dict, Mapping, Optional, Tuple
 
-STRIPE_MAX_EVENT_TYPES = 20  # GET /v1/events takes at most 20 `types[]`
-
-
-@lru_cache(maxsize=None)
-def _generated(name: str):
-    return json.loads(resources.files("source_stripe_proxy").joinpath("generated", name).read_text())
+from source_stripe_proxy.data import load_generated
 
 
 @dataclass(frozen=True)
@@ -57,25 +50,25 @@ class StreamSpec:
         """``customer`` -> customer.created, customer.deleted, customer.updated (not customer.source.*)."""
         return tuple(
             name
-            for name in _generated("event_types.json")
+            for name in load_generated("event_types.json")
             for prefix in self.events
             if name.startswith(prefix + ".") and "." not in name[len(prefix) + 1 :] and name not in NOT_CHANGES
         )
 
     @property
     def filters_created(self) -> bool:
-        entry = _generated("list_parameters.json").get(self.list_path)
+        entry = load_generated("list_parameters.json").get(self.list_path)
         return bool(entry) and "created" in entry["query"]
 
     @property
     def list_path(self) -> str:
         """The endpoint the stream's first read pages through (a child's is its parent's)."""
-        return CATALOGUE[self.child_of.parent].path if self.child_of else self.path
+        return STREAM_SPECS[self.child_of.parent].path if self.child_of else self.path
 
     @property
     def source(self) -> "StreamSpec":
         """Whose list, events and detail endpoint a read uses: the parent's for a child stream."""
-        return CATALOGUE[self.child_of.parent] if self.child_of else self
+        return STREAM_SPECS[self.child_of.parent] if self.child_of else self
 
 
 # Events that announce something without changing the object (invoice.upcoming carries a
@@ -89,7 +82,7 @@ def _specs(*specs: StreamSpec) -> Dict[str, StreamSpec]:
 
 # subscriptions: `customer.subscription.deleted` is a cancellation; the object stays
 # retrievable with status "canceled", so it is an update, not a tombstone.
-CATALOGUE: Dict[str, StreamSpec] = _specs(
+STREAM_SPECS: Dict[str, StreamSpec] = _specs(
     StreamSpec("customers", "/v1/customers", events=("customer",), deleted_event="customer.deleted", detail="/v1/customers/{id}"),
     StreamSpec(
         "subscriptions", "/v1/subscriptions", {"status": "all"}, events=("customer.subscription",), detail="/v1/subscriptions/{id}"

@@ -1,30 +1,40 @@
 """Typed errors shared by the source, the destination and the actions.
 
-Every error is an ``AirbyteTracedException`` so the CDK reports it with the right
-``failure_type`` (config_error, transient_error, system_error) without extra glue.
-Messages are written by us and never contain config values: the CDK only masks
-secrets in LOG messages, not in traces or connection statuses.
+Plain exceptions: the core never imports Airbyte. Each carries a ``failure_type`` with
+Airbyte's names and values, so the Airbyte glue (``airbyte/errors.py``) turns it into a
+traced error at the connectors' boundary, and the actions report it as it is.
+
+Messages are written by us and never contain config values: the CDK only masks secrets in
+LOG messages, not in traces or connection statuses.
 """
 
 from __future__ import annotations
 
+from enum import Enum
 from typing import Any, Mapping, Optional
 
-from airbyte_cdk.models import FailureType
-from airbyte_cdk.utils.traced_exception import AirbyteTracedException
+
+class FailureType(str, Enum):
+    """Airbyte's failure types, with the same names and values."""
+
+    config_error = "config_error"  # the user must change the config or the key's permissions
+    transient_error = "transient_error"  # usually heals: retry later
+    system_error = "system_error"  # a bug, ours or the server's
 
 
-class StripeProxyError(AirbyteTracedException):
-    """Base class: a user-facing message plus an Airbyte failure type."""
+class StripeProxyError(Exception):
+    """Base class: a user-facing message plus a failure type."""
 
     failure_type_default = FailureType.system_error
 
     def __init__(self, message: str, *, failure_type: Optional[FailureType] = None, internal_message: Optional[str] = None):
-        super().__init__(
-            internal_message=internal_message or message,
-            message=message,
-            failure_type=failure_type or self.failure_type_default,
-        )
+        super().__init__(message)
+        self.message = message
+        self.internal_message = internal_message or message
+        self.failure_type = failure_type or self.failure_type_default
+
+    def __str__(self) -> str:
+        return self.message
 
 
 class ConfigError(StripeProxyError):

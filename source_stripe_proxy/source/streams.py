@@ -22,69 +22,25 @@ State of one stream (and one account), see docs/change_capture.md:
 
 from __future__ import annotations
 
-import json
-import time
-from dataclasses import dataclass, field
-from functools import lru_cache
-from importlib import resources
-from typing import Any, Callable, Dict, Iterable, List, Mapping, MutableMapping, Optional, Tuple
+from typing import Any, Dict, Iterable, List, Mapping, MutableMapping, Optional, Tuple
 
 from airbyte_cdk.models import SyncMode
 from airbyte_cdk.sources.streams import CheckpointMixin, Stream
 
-from source_stripe_proxy.catalogue import CATALOGUE, StreamSpec, changes_through_events
-from source_stripe_proxy.client import StripeClient
-from source_stripe_proxy.errors import ConfigError
-from source_stripe_proxy.events import ChildRecords, EventChanges, Stamp, chain
-from source_stripe_proxy.reader import ConcurrentReader, StreamJob
+from source_stripe_proxy.source.stream_specs import STREAM_SPECS, StreamSpec, changes_through_events
+from source_stripe_proxy.core.client import StripeClient
+from source_stripe_proxy.core.errors import ConfigError
+from source_stripe_proxy.core.stripe_facts import EVENT_RETENTION_DAYS
+from source_stripe_proxy.data import load_schema
+from source_stripe_proxy.source.options import SECONDS_PER_DAY, ReadOptions
+from source_stripe_proxy.source.state import Checkpoint
+from source_stripe_proxy.source.events import ChildRecords, EventChanges, Stamp, chain
+from source_stripe_proxy.source.reader import ConcurrentReader, StreamJob
 
-SECONDS_PER_DAY = 86_400
-FUTURE_TOLERANCE_SECONDS = 86_400  # clock skew between machines is fine; a cursor days ahead is not
 CURSOR_FIELD = "updated"  # the change cursor every record carries
-EVENT_RETENTION_SECONDS = 30 * SECONDS_PER_DAY  # how long Stripe keeps events
+EVENT_RETENTION_SECONDS = EVENT_RETENTION_DAYS * SECONDS_PER_DAY  # how long Stripe keeps events
 STALE_MARGIN_SECONDS = 3600  # treat state as stale this long before Stripe drops the events
 CLOCK_SKEW_SECONDS = 300  # our clock may run ahead of Stripe's; events are de-duplicated anyway
-STATE_KEYS = ("created", "events_since", "first_read_began")
-
-
-@dataclass(frozen=True)
-class ReadOptions:
-    """The read-related part of the config, validated once (see ``source.read_options``)."""
-
-    start_date: Optional[int] = None  # epoch seconds
-    lookback_seconds: int = 0
-    window_seconds: int = 365 * SECONDS_PER_DAY
-    page_size: int = 100
-    refetch_always: bool = False  # event_payloads: "refetch"
-    fail_on_stale_state: bool = False  # on_stale_state: "fail"
-    account_ids: Optional[Tuple[str, ...]] = None  # None: no per-account partitioning; ("all",): list them
-    clock: Callable[[], float] = field(default=time.time, compare=False)
-
-
-@lru_cache(maxsize=None)
-def load_schema(stream_name: str) -> Mapping[str, Any]:
-    text = resources.files("source_stripe_proxy").joinpath("schemas", f"{stream_name}.json").read_text()
-    return json.loads(text)
-
-
-@dataclass
-class Checkpoint:
-    """One stream's state for one account (or the only one)."""
-
-    created: Optional[int] = None  # newest `created` of a complete prefix of the list read
-    events_since: Optional[int] = None  # set once the list read completed: read events from here
-    first_read_began: Optional[int] = None  # while a list read is unfinished: when it began
-
-    def to_dict(self) -> Dict[str, int]:
-        return {key: getattr(self, key) for key in STATE_KEYS if getattr(self, key) is not None}
-
-    @classmethod
-    def parse(cls, stream_name: str, value: Any) -> "Checkpoint":
-        if not value:
-            return cls()
-        if not isinstance(value, Mapping):
-            raise ConfigError(f"The state of stream '{stream_name}' must be an object like {{\"created\": 1700000000}}.")
-        return cls(**{key: _epoch(stream_name, key, value.get(key)) for key in STATE_KEYS})
 
 
 class StripeStream(Stream, CheckpointMixin):
@@ -166,10 +122,6 @@ class StripeStream(Stream, CheckpointMixin):
         if self.per_account and self.accounts is None:
             raise ValueError("accounts must be resolved before planning a per-account read")
         return [self._job(sync_mode, account) for account in accounts]
-
-    def job(self, sync_mode: SyncMode) -> StreamJob:
-        """The single job of a stream read without ``account_ids``."""
-        return self.jobs(sync_mode)[0]
 
     def _job(self, sync_mode: SyncMode, account: Optional[str]) -> StreamJob:
         now = int(self.options.clock())
@@ -280,7 +232,7 @@ class StripeStream(Stream, CheckpointMixin):
 
 
 def build_streams(client: StripeClient, options: ReadOptions) -> List[StripeStream]:
-    return [StripeStream(spec, client, options) for spec in CATALOGUE.values()]
+    return [StripeStream(spec, client, options) for spec in STREAM_SPECS.values()]
 
 
 def created_windows(start: Optional[int], now: int, window_seconds: int) -> Iterable[Mapping[str, Any]]:
@@ -293,27 +245,3 @@ def created_windows(start: Optional[int], now: int, window_seconds: int) -> Iter
         yield {"created_gte": lower, "created_lt": lower + window_seconds}
         lower += window_seconds
     yield {"created_gte": lower}
-
-
-def parse_cursor(stream_name: str, value: Any) -> Optional[int]:
-    """The ``created`` cursor of a state (``{"created": 1700000000}``, also as a numeric string)."""
-    return Checkpoint.parse(stream_name, value).created
-
-
-def _epoch(stream_name: str, key: str, value: Any) -> Optional[int]:
-    if value is None:
-        return None
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value or value < 0:
-        raise ConfigError(
-            f"The state of stream '{stream_name}' has an invalid '{key}' cursor; "
-            "it must be epoch seconds (a non-negative integer). Reset the stream to start over."
-        )
-    if value > time.time() + FUTURE_TOLERANCE_SECONDS:
-        # Kept, it would make every later sync read nothing, silently and forever.
-        raise ConfigError(
-            f"The state of stream '{stream_name}' has a '{key}' cursor in the future; "
-            "it can't come from a sync. Reset the stream to start over."
-        )
-    return int(value)

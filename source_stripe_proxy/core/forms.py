@@ -11,17 +11,12 @@
 from __future__ import annotations
 
 from typing import Any, Iterator, List, Mapping, Tuple
-from urllib.parse import urlencode
 
 FormPairs = List[Tuple[str, str]]
 
 
 def encode_form(params: Mapping[str, Any]) -> FormPairs:
     return list(_flatten(params, prefix=None))
-
-
-def urlencode_form(params: Mapping[str, Any]) -> str:
-    return urlencode(encode_form(params))
 
 
 def _flatten(value: Any, prefix: Any) -> Iterator[Tuple[str, str]]:

@@ -15,44 +15,37 @@ a time, so nothing after the first rejection is written.
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
-import math
-import pkgutil
-import sys
 import threading
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Set, Tuple
 
-import orjson
-import yaml
-from airbyte_cdk.destinations import Destination
 from airbyte_cdk.models import (
     AirbyteAnalyticsTraceMessage,
-    AirbyteMessageSerializer,
     AirbyteConnectionStatus,
     AirbyteLogMessage,
     AirbyteMessage,
     AirbyteTraceMessage,
     ConfiguredAirbyteCatalog,
     ConnectorSpecification,
-    ConnectorSpecificationSerializer,
     DestinationSyncMode,
     Level,
     Status,
     TraceType,
     Type,
 )
-from airbyte_cdk.utils.airbyte_secrets_utils import add_to_secrets, get_secrets, update_secrets
+from airbyte_cdk.utils.airbyte_secrets_utils import add_to_secrets
 
-from source_stripe_proxy.malloc import limit_malloc_arenas
-from source_stripe_proxy.client import StripeClient
-from source_stripe_proxy.errors import ConfigError, StripeProxyError
-from source_stripe_proxy.settings import ConnectionSettings
-from source_stripe_proxy.writer import (
+from source_stripe_proxy.airbyte.errors import raises_traced
+from source_stripe_proxy.airbyte.hooks import LenientInputDestination, UnreadableLine, load_spec
+from source_stripe_proxy.core.budget import default_concurrency
+from source_stripe_proxy.core.client import StripeClient
+from source_stripe_proxy.core.errors import ConfigError, StripeProxyError
+from source_stripe_proxy.core.settings import ConnectionSettings
+from source_stripe_proxy.destination.writer import (
     OUTCOME_KINDS,
     REJECTED,
     SKIPPED,
@@ -69,7 +62,6 @@ from source_stripe_proxy.writer import (
 
 logger = logging.getLogger("airbyte")
 
-SPEC_FILE = "destination_spec.yaml"
 CHECK_PATH = "/v1/customers"
 BATCH_SIZE = 500
 SUPPORTED_SYNC_MODES = (DestinationSyncMode.append, DestinationSyncMode.append_dedup)
@@ -78,7 +70,7 @@ SUMMARY_TRACE_TYPE = "stripe_destination_summary"
 ClientFactory = Callable[[ConnectionSettings], StripeClient]
 
 
-class DestinationStripeProxy(Destination):
+class DestinationStripeProxy(LenientInputDestination):
     # The CDK's jsonschema check quotes offending values (keys, tokens) in its message;
     # settings.py and WriterOptions validate every field with messages that never do.
     check_config_against_spec = False
@@ -94,11 +86,7 @@ class DestinationStripeProxy(Destination):
     # -- spec / check --------------------------------------------------------------
 
     def spec(self, logger: logging.Logger) -> ConnectorSpecification:
-        """Our own spec file (the CDK's default would load the source's spec.yaml)."""
-        raw = pkgutil.get_data("source_stripe_proxy", SPEC_FILE)
-        if raw is None:  # pragma: no cover - packaging error
-            raise FileNotFoundError(SPEC_FILE)
-        return ConnectorSpecificationSerializer.load(yaml.safe_load(raw))
+        return load_spec(__package__)
 
     def client_for(self, config: Mapping[str, Any]) -> StripeClient:
         settings = ConnectionSettings.from_config(config)
@@ -125,6 +113,7 @@ class DestinationStripeProxy(Destination):
 
     # -- write ---------------------------------------------------------------------
 
+    @raises_traced
     def write(
         self,
         config: Mapping[str, Any],
@@ -145,41 +134,6 @@ class DestinationStripeProxy(Destination):
             raise
         finally:
             self.last_summary = run.summary()
-
-    # -- command line --------------------------------------------------------------
-
-    def _parse_input_stream(self, input_stream: Any) -> Iterator[Any]:
-        """Input lines as Airbyte messages; a line that can't be read becomes an ``UnreadableLine``.
-
-        The CDK's parser decodes the whole stream strictly (one bad byte ends the write) and
-        logs unparsable lines whole, record values included. Here each line stands alone
-        and is reported by position and reason only.
-        """
-        for number, raw in enumerate(input_stream, start=1):
-            if not raw.strip():
-                continue
-            try:
-                text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
-                yield AirbyteMessageSerializer.load(orjson.loads(text))
-            except UnicodeDecodeError:
-                yield UnreadableLine(number, _stream_of(raw), "the line is not valid UTF-8")
-            except Exception as error:  # noqa: BLE001 - any malformed line is reported, never echoed
-                yield UnreadableLine(number, _stream_of(raw), f"not a valid Airbyte message ({type(error).__name__})")
-
-    def run_cmd(self, parsed_args: argparse.Namespace) -> Iterable[AirbyteMessage]:
-        """As the CDK's, without its jsonschema config check (its errors quote config values)."""
-        spec = self.spec(logger)
-        if parsed_args.command == "spec":
-            yield AirbyteMessage(type=Type.SPEC, spec=spec)
-            return
-        config = self.read_config(config_path=parsed_args.config)
-        update_secrets(get_secrets(spec.connectionSpecification, config))
-        if parsed_args.command == "check":
-            yield self._run_check(config=config)
-        elif parsed_args.command == "write":
-            yield from self._run_write(config=config, configured_catalog_path=parsed_args.catalog, input_stream=sys.stdin.buffer)
-        else:  # pragma: no cover - argparse only lets the three commands through
-            raise ConfigError(f"Unknown command {parsed_args.command!r}: use spec, check or write.")
 
 
 def validate_catalog(catalog: ConfiguredAirbyteCatalog) -> Dict[str, DestinationSyncMode]:
@@ -420,30 +374,9 @@ class WriteRun:
         )
 
 
-class UnreadableLine:
-    """An input line that isn't a readable Airbyte message: where it was, and why."""
-
-    __slots__ = ("number", "stream", "reason")
-
-    def __init__(self, number: int, stream: Optional[str], reason: str):
-        self.number, self.stream, self.reason = number, stream, reason
-
-
-def _stream_of(raw: Any) -> Optional[str]:
-    """Best effort: the record's stream, so the rejection is counted where it belongs."""
-    try:
-        text = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else raw
-        stream = json.loads(text).get("record", {}).get("stream")
-        return stream if isinstance(stream, str) else None
-    except Exception:  # noqa: BLE001 - unknowable: counted as an unreadable line
-        return None
-
-
 def write_concurrency(options: WriterOptions, settings: ConnectionSettings) -> int:
-    """Config `concurrency`, or enough writes in flight to fill the budget at ~400 ms latency."""
-    if options.concurrency:
-        return options.concurrency
-    return max(2, min(32, math.ceil(settings.requests_per_second * 0.4)))
+    """Config `concurrency`, or enough writes in flight to fill the request budget."""
+    return options.concurrency or default_concurrency(settings.requests_per_second)
 
 
 def rejection_log(outcome: Outcome) -> AirbyteMessage:
@@ -475,13 +408,4 @@ def _now_ms() -> float:
     return time.time() * 1000
 
 
-def run_destination() -> None:
-    limit_malloc_arenas()
-    DestinationStripeProxy().run(sys.argv[1:])
-
-
-if __name__ == "__main__":
-    run_destination()
-
-
-__all__ = ["DestinationStripeProxy", "accepted_catalog", "run_destination", "validate_catalog", "WriteRun"]
+__all__ = ["DestinationStripeProxy", "accepted_catalog", "validate_catalog", "WriteRun"]

@@ -3,7 +3,7 @@
 Stripe limits each API operation separately: ``GET /v1/customers/cus_1`` and
 ``GET /v1/customers/cus_2`` share one limit (``GET /v1/customers/{customer}``), while
 ``GET /v1/customers/search`` has its own. The path templates come from Stripe's OpenAPI
-spec through ``generated/endpoints.json`` (written by ``scripts/generate_schemas.py``);
+spec through ``data/generated/endpoints.json`` (written by ``scripts/generate_schemas.py``);
 the spec itself is never read at run time.
 
 Matching walks the templates as a tree of path segments and prefers a literal segment
@@ -13,9 +13,10 @@ A path no template fits is its own endpoint.
 
 from __future__ import annotations
 
-import json
-from importlib import resources
 from typing import Dict, List, Mapping, Optional, Tuple
+
+from source_stripe_proxy.core.stripe_facts import SEARCH_REQUESTS_PER_SECOND
+from source_stripe_proxy.data import load_generated
 
 
 class _Node:
@@ -64,24 +65,13 @@ def match_template(root: _Node, path: str) -> str:
     return _match(root, path.split("/"), 0) or path
 
 
-def _load() -> _Node:
-    text = resources.files("source_stripe_proxy.generated").joinpath("endpoints.json").read_text(encoding="utf-8")
-    return compile_templates(json.loads(text))
+_TEMPLATES: List[str] = load_generated("endpoints.json")
+_ROOT = compile_templates(_TEMPLATES)
 
-
-_ROOT = _load()
-
-# Stripe's documented limits stricter than the default per-endpoint one (docs.stripe.com/rate-limits):
-# every Search API endpoint allows 20 read requests/s.
-SEARCH_REQUESTS_PER_SECOND = 20.0
-
-
-def _documented_limits() -> Dict[Tuple[str, str], float]:
-    templates = json.loads(resources.files("source_stripe_proxy.generated").joinpath("endpoints.json").read_text(encoding="utf-8"))
-    return {("GET", t): SEARCH_REQUESTS_PER_SECOND for t in templates if t.endswith("/search")}
-
-
-STRIPE_ENDPOINT_LIMITS: Mapping[Tuple[str, str], float] = _documented_limits()  # (method, template) -> requests/s
+# Stripe's documented limits stricter than the default per-endpoint one: every Search API endpoint.
+STRIPE_ENDPOINT_LIMITS: Mapping[Tuple[str, str], float] = {
+    ("GET", t): SEARCH_REQUESTS_PER_SECOND for t in _TEMPLATES if t.endswith("/search")
+}  # (method, template) -> requests/s
 
 
 def endpoint_template(path: str) -> str:

@@ -37,10 +37,8 @@ import threading
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
-from airbyte_cdk.models import FailureType
-
-from source_stripe_proxy.client import ApiResponse, StripeClient
-from source_stripe_proxy.errors import ConfigError, StripeAPIError, StripeProxyError
+from source_stripe_proxy.core.client import ApiResponse, StripeClient
+from source_stripe_proxy.core.errors import ConfigError, FailureType, StripeAPIError, StripeProxyError
 
 logger = logging.getLogger("airbyte.destination_stripe_proxy")
 

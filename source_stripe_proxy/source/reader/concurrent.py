@@ -32,7 +32,6 @@ already waiting for the caller (so a slow consumer holds a few pages, not one pe
 from __future__ import annotations
 
 import itertools
-import math
 import queue
 import threading
 from collections import Counter
@@ -40,15 +39,16 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
-from source_stripe_proxy.client import StripeClient
-from source_stripe_proxy.errors import StripeProxyError
+from source_stripe_proxy.core.budget import in_flight_to_fill
+from source_stripe_proxy.core.client import StripeClient
+from source_stripe_proxy.core.paging import next_cursor, page_objects
+from source_stripe_proxy.core.stripe_facts import STRIPE_EPOCH  # the floor for splitting
 
-_ALL_OBJECTS = object()  # sentinel: every list entry is a JSON object
-STRIPE_EPOCH = 1_262_304_000  # 2010-01-01: no Stripe object is older; the floor for splitting
 MIN_SPLIT_SECONDS = 2  # `created` has one-second resolution; narrower ranges can't split
 MIN_PART_PAGES = 1.5  # a part expected to hold fewer pages saves no time and costs a partial page
 PAGES_WAITING = 8  # parsed pages the caller may lag behind before workers stop fetching
 WAITING_RANGES = 3  # ranges split off ahead, for workers whose range ends while no slot is free
+JITTER_SLACK = 2  # requests in flight beyond rate x latency, so latency jitter leaves no slot idle
 
 
 @dataclass
@@ -241,12 +241,12 @@ class ConcurrentReader:
         The job's endpoint may have a lower limit than the whole budget. Call with the lock held."""
         # Each stream's slack ranges wait on its own endpoint, so the slack is per stream.
         streams = sum(1 for count in self._active_by_job.values() if count > 0)
-        needed = _in_flight_to_fill(self.client.budget.rate, self.client.latency_seconds, slack=2 * max(1, streams))
+        needed = in_flight_to_fill(self.client.budget.rate, self.client.latency_seconds, slack=JITTER_SLACK * max(1, streams))
         return min(min(self.concurrency, needed) - self._active, self._endpoint_spare(job))
 
     def _endpoint_spare(self, job: StreamJob) -> int:
         endpoint_rate = self.client.rate_for("GET", job.path, job.account_id)
-        return _in_flight_to_fill(endpoint_rate, self.client.latency_seconds) - self._active_by_job[job.key]
+        return in_flight_to_fill(endpoint_rate, self.client.latency_seconds, slack=JITTER_SLACK) - self._active_by_job[job.key]
 
     def _read_partition(self, job: StreamJob, partition: Partition) -> None:
         """Read one range, then any waiting range this worker may take, until none is left."""
@@ -291,15 +291,7 @@ class ConcurrentReader:
                 query["starting_after"] = starting_after
             self._gate.enter()
             page = self.client.send("GET", job.path, params=query, account_id=job.account_id).data
-            objects = page.get("data") if isinstance(page, dict) else None
-            if not isinstance(objects, list):
-                raise StripeProxyError(f"GET {job.path} did not return a Stripe list object (no 'data' array).")
-            odd = next((o for o in objects if not isinstance(o, dict)), _ALL_OBJECTS)
-            if odd is not _ALL_OBJECTS:
-                raise StripeProxyError(
-                    f"GET {job.path} returned a list entry that is not an object ({type(odd).__name__}); "
-                    "the server or proxy answered something other than Stripe's list format."
-                )
+            objects = page_objects(page, job.path)
             in_range, page_newest = _within(objects, partition.lo, partition.hi, job.created_field)
             if page_newest is not None and (newest is None or page_newest > newest):
                 newest = page_newest
@@ -309,12 +301,9 @@ class ConcurrentReader:
             if records:
                 self._gate.queued()
                 self._events.put(("records", job, records))
-            if not page.get("has_more") or not objects:
+            starting_after = next_cursor(page, objects, starting_after, job.path)
+            if starting_after is None:
                 return newest
-            last = objects[-1]
-            if not last.get("id") or last.get("id") == starting_after:
-                raise StripeProxyError(f"GET {job.path} claims more pages but the cursor did not advance.")
-            starting_after = last["id"]
             if job.splittable:
                 self._maybe_split(job, partition, objects)
         return newest
@@ -395,11 +384,6 @@ def split_points(floor: int, last: int, pages_left: float, free_slots: int, page
     span = last - floor
     parts = min(free_slots + 1, int(pages_left // MIN_PART_PAGES), span)
     return sorted({floor + span * i // parts for i in range(1, parts)}) if parts > 1 else []
-
-
-def _in_flight_to_fill(rate: float, latency: float, slack: int = 2) -> int:
-    """Requests in flight that keep ``rate`` busy at ``latency``, with a little slack for jitter."""
-    return math.ceil(rate * latency) + slack
 
 
 def _row_estimate(page: dict, in_range: List[dict], partition: Partition, created_field: str) -> int:

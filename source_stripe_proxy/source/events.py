@@ -19,9 +19,9 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from source_stripe_proxy.catalogue import ChildOf, StreamSpec
-from source_stripe_proxy.client import StripeClient
-from source_stripe_proxy.errors import StripeAPIError
+from source_stripe_proxy.source.stream_specs import ChildOf, StreamSpec
+from source_stripe_proxy.core.client import StripeClient
+from source_stripe_proxy.core.errors import StripeAPIError
 
 Transform = Callable[[List[dict]], List[dict]]
 REFETCH_WORKERS = 8  # re-fetches of one page run side by side; the shared budget still paces them

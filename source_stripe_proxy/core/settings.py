@@ -22,27 +22,29 @@ from datetime import datetime, timezone
 from typing import Any, Dict, Mapping, Optional, Tuple
 from urllib.parse import quote, urlsplit
 
-from source_stripe_proxy.errors import ConfigError
+from source_stripe_proxy.core.errors import ConfigError
+from source_stripe_proxy.core.redaction import scrub
+from source_stripe_proxy.core.stripe_facts import (
+    API_VERSION,
+    ENDPOINT_REQUESTS_PER_SECOND,
+    LIVE_KEY_PREFIXES,
+    LIVE_MODE_REQUESTS_PER_SECOND,
+    SECRET_KEY_PREFIXES,
+    TEST_MODE_REQUESTS_PER_SECOND,
+)
 
 DEFAULT_API_BASE = "https://api.stripe.com"
 DEFAULT_PARAGON_HOST = "https://proxy.useparagon.com"
-DEFAULT_STRIPE_VERSION = "2024-06-20"  # the version our generated schemas describe
+DEFAULT_STRIPE_VERSION = API_VERSION
 DEFAULT_TIMEOUT_SECONDS = 60.0
 DEFAULT_MAX_RETRIES = 8
 START_DATE_FUTURE_SLACK_SECONDS = 86_400  # time zones and clock skew: "today" is never refused
-MAX_PAGE_SIZE = 100  # Stripe's largest `limit`
 # Below this the budget would wait minutes (or, near zero, overflow time.sleep) between requests.
 MIN_REQUESTS_PER_SECOND = 0.01
 # An HTTP header name is an RFC 9110 token.
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 
-# Stripe's documented rate limits: 25 read requests/s in test mode, 100/s in live mode.
-TEST_MODE_REQUESTS_PER_SECOND = 25.0
-LIVE_MODE_REQUESTS_PER_SECOND = 100.0
-PROXY_REQUESTS_PER_SECOND = 25.0  # we cannot tell the key's mode behind a proxy
-# Stripe's documented default limit of each endpoint (one API operation of one account), in
-# both modes; Stripe raises it for some accounts. Never above requests_per_second in effect.
-ENDPOINT_REQUESTS_PER_SECOND = 25.0
+PROXY_REQUESTS_PER_SECOND = TEST_MODE_REQUESTS_PER_SECOND  # we cannot tell the key's mode behind a proxy
 
 AUTH_TYPES = ("api_key", "paragon", "pinkconnect")
 # Headers the client sets itself; a proxy's extra_headers may not replace them.
@@ -108,23 +110,20 @@ class ConnectionSettings:
             headers["Stripe-Account"] = self.account_id
         return headers
 
-    def redact(self, text: str) -> str:
-        """Replace every secret value in ``text``; used on anything that may reach output."""
-        for secret in self.secrets:
-            if secret and secret in text:
-                text = text.replace(secret, "****")
-        return text
+    def scrub(self, text: str) -> str:
+        """``text`` without this connection's secrets or anything key-shaped."""
+        return scrub(text, self.secrets)
 
 
 def _api_key_mode(config: Mapping[str, Any], credentials: Mapping[str, Any]):
     api_key = _required_str(credentials, "api_key", "credentials.api_key")
-    if not api_key.startswith(("sk_", "rk_")):
+    if not api_key.startswith(SECRET_KEY_PREFIXES):
         raise ConfigError(
             "'credentials.api_key' must be a Stripe secret key (sk_...) or restricted key (rk_...); "
             "publishable keys (pk_...) cannot read data."
         )
     base_url = safe_base_url(config.get("api_base") or DEFAULT_API_BASE, "api_base")
-    is_live = api_key.startswith(("sk_live_", "rk_live_"))
+    is_live = api_key.startswith(LIVE_KEY_PREFIXES)
     rate = LIVE_MODE_REQUESTS_PER_SECOND if is_live else TEST_MODE_REQUESTS_PER_SECOND
     return base_url, api_key, (), rate
 

@@ -23,13 +23,15 @@ import os
 import re
 import uuid
 from dataclasses import dataclass, field
-from importlib import resources
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 from urllib.parse import quote
 
-from source_stripe_proxy.client import ApiResponse, StripeClient
-from source_stripe_proxy.errors import ConfigError
-from source_stripe_proxy.settings import MAX_PAGE_SIZE, ConnectionSettings
+from source_stripe_proxy.actions.env import config_from_env
+from source_stripe_proxy.core.client import StripeClient
+from source_stripe_proxy.core.errors import ConfigError
+from source_stripe_proxy.core.settings import ConnectionSettings
+from source_stripe_proxy.core.stripe_facts import METADATA_KEY_MAX, METADATA_KEYS_MAX, METADATA_VALUE_MAX, MAX_PAGE_SIZE
+from source_stripe_proxy.data import load_generated
 
 
 # ------------------------------------------------------------------------------------------
@@ -138,33 +140,13 @@ def _refuse(param: Optional[str], message: str, accepted: Sequence[str] = ()) ->
 # ------------------------------------------------------------------------------------------
 
 
-def _generated(name: str) -> Mapping[str, Any]:
-    text = resources.files("source_stripe_proxy.generated").joinpath(name).read_text(encoding="utf-8")
-    return json.loads(text)
-
-
-WRITE_PARAMETERS = _generated("write_parameters.json")
-LIST_PARAMETERS = _generated("list_parameters.json")
+WRITE_PARAMETERS = load_generated("write_parameters.json")
+LIST_PARAMETERS = load_generated("list_parameters.json")
 
 INTERVALS: Tuple[str, ...] = tuple(WRITE_PARAMETERS["POST /v1/plans"]["body"]["interval"]["enum"])
 SUBSCRIPTION_STATUSES: Tuple[str, ...] = tuple(LIST_PARAMETERS["/v1/subscriptions"]["query"]["status"]["enum"])
-# The list filter `type` has no enum in the OpenAPI query parameter; these are the values of
-# `balance_transaction.type` in Stripe's OpenAPI description (API 2024-06-20). If the generator
-# ever emits an enum for the filter, that wins.
-BALANCE_TRANSACTION_TYPES: Tuple[str, ...] = tuple(
-    LIST_PARAMETERS["/v1/balance_transactions"]["query"]["type"].get("enum")
-    or (
-        "adjustment", "advance", "advance_funding", "anticipation_repayment", "application_fee",
-        "application_fee_refund", "charge", "climate_order_purchase", "climate_order_refund",
-        "connect_collection_transfer", "contribution", "issuing_authorization_hold",
-        "issuing_authorization_release", "issuing_dispute", "issuing_transaction", "obligation_outbound",
-        "obligation_reversal_inbound", "payment", "payment_failure_refund", "payment_network_reserve_hold",
-        "payment_network_reserve_release", "payment_refund", "payment_reversal", "payment_unreconciled",
-        "payout", "payout_cancel", "payout_failure", "refund", "refund_failure", "reserve_transaction",
-        "reserved_funds", "stripe_fee", "stripe_fx_fee", "tax_fee", "topup", "topup_reversal", "transfer",
-        "transfer_cancel", "transfer_failure", "transfer_refund",
-    )
-)
+# The filter's values are `balance_transaction.type`'s (the generator fills the enum from it).
+BALANCE_TRANSACTION_TYPES: Tuple[str, ...] = tuple(LIST_PARAMETERS["/v1/balance_transactions"]["query"]["type"]["enum"])
 
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,254}$")
 _INT_RE = re.compile(r"^[+-]?[0-9]+$")
@@ -172,7 +154,7 @@ _DECIMAL_RE = re.compile(r"^[+-]?(?:[0-9]+\.[0-9]*|\.[0-9]+)$")
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+$")
 _CURRENCY_RE = re.compile(r"^[a-z]{3}$")
 _IDEMPOTENCY_KEY_RE = re.compile(r"^[\x21-\x7e]{1,255}$")
-_METADATA_KEY_RE = re.compile(r"^[^\[\]]{1,40}$")  # brackets would break Stripe's form encoding
+_METADATA_KEY_RE = re.compile(r"^[^\[\]]{1,%d}$" % METADATA_KEY_MAX)  # brackets would break Stripe's form encoding
 
 
 def _blank(value: Any) -> bool:
@@ -269,12 +251,14 @@ def _metadata(name: str, value: Any) -> Dict[str, str]:
             )
     if not isinstance(value, Mapping):
         raise _refuse(name, "'metadata' must be an object of keys to text values.")
-    if len(value) > 50:
-        raise _refuse(name, "'metadata' takes at most 50 keys.")
+    if len(value) > METADATA_KEYS_MAX:
+        raise _refuse(name, f"'metadata' takes at most {METADATA_KEYS_MAX} keys.")
     result: Dict[str, str] = {}
     for key, item in value.items():
         if not isinstance(key, str) or not _METADATA_KEY_RE.match(key):
-            raise _refuse(f"metadata[{key}]", f"metadata keys must be 1 to 40 characters without '[' or ']', got {_show(key)}.")
+            raise _refuse(
+                f"metadata[{key}]", f"metadata keys must be 1 to {METADATA_KEY_MAX} characters without '[' or ']', got {_show(key)}."
+            )
         if isinstance(item, bool):
             item = "true" if item else "false"
         elif item is None:
@@ -283,8 +267,8 @@ def _metadata(name: str, value: Any) -> Dict[str, str]:
             item = str(item)
         if not isinstance(item, str):
             raise _refuse(f"metadata[{key}]", f"metadata values must be text, not {type(item).__name__}.")
-        if len(item) > 500:
-            raise _refuse(f"metadata[{key}]", "metadata values are at most 500 characters.")
+        if len(item) > METADATA_VALUE_MAX:
+            raise _refuse(f"metadata[{key}]", f"metadata values are at most {METADATA_VALUE_MAX} characters.")
         result[key] = item
     return result
 
@@ -484,7 +468,6 @@ class StripeConnection:
     def __init__(self, config: Mapping[str, Any], *, client: Optional[StripeClient] = None):
         self.client = client or StripeClient(ConnectionSettings.from_config(config))
         self.last_idempotency_key: Optional[str] = None
-        self.last_response: Optional[ApiResponse] = None
 
     @classmethod
     def from_env(cls, environ: Optional[Mapping[str, str]] = None) -> "StripeConnection":
@@ -501,11 +484,9 @@ class StripeConnection:
             self.last_idempotency_key = call.idempotency_key
         if call.fetch_all:
             return self._fetch_all(call)
-        response = self.client.send(
+        return self.client.send(
             call.method, call.path, params=call.query, data=call.body, idempotency_key=call.idempotency_key
-        )
-        self.last_response = response
-        return response.data
+        ).data
 
     def _fetch_all(self, call: PreparedCall) -> Dict[str, Any]:
         first: Optional[Mapping[str, Any]] = None
@@ -517,71 +498,6 @@ class StripeConnection:
         result["data"] = objects
         result["has_more"] = False
         return result
-
-
-# ------------------------------------------------------------------------------------------
-# Config from environment variables (for the command line and StripeConnection.from_env)
-# ------------------------------------------------------------------------------------------
-
-ENV_MODES: Tuple[Tuple[str, Tuple[str, ...], Tuple[str, ...]], ...] = (
-    # mode          required variables                               optional variables
-    ("api_key", ("STRIPE_API_KEY",), ("STRIPE_API_BASE",)),
-    ("paragon", ("PARAGON_PROJECT_ID", "PARAGON_USER_TOKEN"), ("PARAGON_PROXY_HOST", "PARAGON_INTEGRATION_TYPE")),
-    ("pinkconnect", ("PINKCONNECT_PROXY_URL", "PINKCONNECT_TOKEN"), ("PINKCONNECT_EXTRA_HEADERS",)),
-)
-ENV_COMMON: Tuple[str, ...] = ("STRIPE_VERSION", "STRIPE_ACCOUNT_ID")
-
-
-def config_from_env(environ: Mapping[str, str]) -> Dict[str, Any]:
-    """Build the source-style config from exactly one mode's environment variables."""
-    present = [mode for mode, required, optional in ENV_MODES if any(environ.get(v) for v in required + optional)]
-    if not present:
-        raise ConfigError(
-            "No connection configured: pass --config FILE, or set STRIPE_API_KEY (direct), "
-            "PARAGON_PROJECT_ID + PARAGON_USER_TOKEN (Paragon), or PINKCONNECT_PROXY_URL + PINKCONNECT_TOKEN (PinkConnect)."
-        )
-    if len(present) > 1:
-        raise ConfigError(
-            f"Environment variables for several connection modes are set ({', '.join(present)}): "
-            "set only one mode's variables, or pass --config FILE."
-        )
-    mode = present[0]
-    required, optional = next((r, o) for m, r, o in ENV_MODES if m == mode)
-    missing = [v for v in required if not environ.get(v)]
-    if missing:
-        raise ConfigError(f"The {mode} connection needs {', '.join(missing)} set as well.")
-    config: Dict[str, Any] = {}
-    if mode == "api_key":
-        config["credentials"] = {"auth_type": "api_key", "api_key": environ["STRIPE_API_KEY"]}
-        if environ.get("STRIPE_API_BASE"):
-            config["api_base"] = environ["STRIPE_API_BASE"]
-    elif mode == "paragon":
-        credentials = {
-            "auth_type": "paragon",
-            "project_id": environ["PARAGON_PROJECT_ID"],
-            "user_token": environ["PARAGON_USER_TOKEN"],
-        }
-        for var, key in (("PARAGON_PROXY_HOST", "proxy_host"), ("PARAGON_INTEGRATION_TYPE", "integration_type")):
-            if environ.get(var):
-                credentials[key] = environ[var]
-        config["credentials"] = credentials
-    else:
-        credentials = {"auth_type": "pinkconnect", "proxy_url": environ["PINKCONNECT_PROXY_URL"], "token": environ["PINKCONNECT_TOKEN"]}
-        raw_headers = environ.get("PINKCONNECT_EXTRA_HEADERS")
-        if raw_headers:
-            try:
-                headers = json.loads(raw_headers)
-            except ValueError:
-                headers = None
-            if not isinstance(headers, dict):
-                raise ConfigError('PINKCONNECT_EXTRA_HEADERS must be a JSON object such as {"X-Connection-Id": "..."}.')
-            credentials["extra_headers"] = headers
-        config["credentials"] = credentials
-    if environ.get("STRIPE_VERSION"):
-        config["stripe_version"] = environ["STRIPE_VERSION"]
-    if environ.get("STRIPE_ACCOUNT_ID"):
-        config["account_id"] = environ["STRIPE_ACCOUNT_ID"]
-    return config
 
 
 def describe_actions() -> str:
@@ -601,7 +517,6 @@ __all__ = [
     "ActionSpec",
     "PreparedCall",
     "StripeConnection",
-    "config_from_env",
     "find_spec",
     "prepare_call",
 ]

@@ -11,6 +11,7 @@ and one per Stripe endpoint (see ``client.py``).
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from typing import Callable, Optional
@@ -20,6 +21,19 @@ SETTLE_FACTOR = 0.95  # how close to the estimated limit we climb back
 CLIMB_STEP = 0.01  # per successful request, as a share of the configured rate
 PROBE_AFTER_SECONDS = 120.0  # quiet time before probing above the estimate
 PROBE_FACTOR = 1.05
+TYPICAL_LATENCY_SECONDS = 0.4  # a Stripe list or write request, seen from outside Stripe's network
+MAX_DEFAULT_CONCURRENCY = 32
+
+
+def in_flight_to_fill(rate: float, latency: float, slack: int = 0) -> int:
+    """Requests in flight that keep ``rate`` busy when each takes ``latency`` seconds."""
+    return math.ceil(rate * latency) + slack
+
+
+def default_concurrency(requests_per_second: float) -> int:
+    """Workers for a connector whose config leaves ``concurrency`` unset: enough to fill the
+    budget at a typical latency (10 at 25 req/s, 32 at 100)."""
+    return max(2, min(MAX_DEFAULT_CONCURRENCY, in_flight_to_fill(requests_per_second, TYPICAL_LATENCY_SECONDS)))
 
 
 class RequestBudget:

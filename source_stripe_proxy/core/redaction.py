@@ -1,0 +1,24 @@
+"""Keeping secrets out of output: the one place that knows what a secret looks like.
+
+Two kinds are removed: the exact values of this connection's secrets (a key, a proxy token,
+extra header values), and anything shaped like a Stripe key, since Stripe and proxies echo
+masked or foreign keys in some messages.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Iterable
+
+MASK = "****"
+REDACTED_KEY = "[redacted key]"
+# sk_ (secret), rk_ (restricted) and pk_ (publishable) keys, test or live, masked or not.
+KEY_PATTERN = re.compile(r"\b(?:sk|rk|pk)_(?:test|live)_[A-Za-z0-9*]+")
+
+
+def scrub(text: str, secrets: Iterable[str] = ()) -> str:
+    """``text`` without the given secret values and without anything key-shaped."""
+    for secret in secrets:
+        if secret and secret in text:
+            text = text.replace(secret, MASK)
+    return KEY_PATTERN.sub(REDACTED_KEY, text)

@@ -1,0 +1,33 @@
+"""What Stripe documents and the code relies on, in one place (docs.stripe.com).
+
+Facts that Stripe's OpenAPI description carries (endpoints, parameters, enums) are
+generated into ``data/generated/`` instead; these are the ones it does not say.
+"""
+
+from __future__ import annotations
+
+API_VERSION = "2024-06-20"  # the version our generated files describe, sent as Stripe-Version
+
+# Lists (docs.stripe.com/api/pagination)
+MAX_PAGE_SIZE = 100  # the largest `limit`
+STRIPE_EPOCH = 1_262_304_000  # 2010-01-01: no Stripe object is older
+
+# Rate limits (docs.stripe.com/rate-limits)
+TEST_MODE_REQUESTS_PER_SECOND = 25.0
+LIVE_MODE_REQUESTS_PER_SECOND = 100.0
+ENDPOINT_REQUESTS_PER_SECOND = 25.0  # default per endpoint: one API operation of one account
+SEARCH_REQUESTS_PER_SECOND = 20.0  # every Search API endpoint
+
+# Events (docs.stripe.com/api/events)
+EVENT_RETENTION_DAYS = 30
+MAX_EVENT_TYPES = 20  # GET /v1/events takes at most 20 `types[]`
+
+# Metadata and strings (docs.stripe.com/metadata)
+METADATA_KEYS_MAX = 50
+METADATA_KEY_MAX = 40  # characters; square brackets are not allowed
+METADATA_VALUE_MAX = 500  # characters
+STRING_MAX = 5000  # characters of a string parameter
+
+# Keys (docs.stripe.com/keys): secret and restricted keys can read data; publishable ones can't.
+SECRET_KEY_PREFIXES = ("sk_", "rk_")
+LIVE_KEY_PREFIXES = ("sk_live_", "rk_live_")

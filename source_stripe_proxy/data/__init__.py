@@ -1,0 +1,29 @@
+"""Files generated from Stripe's OpenAPI description, and the one loader for them.
+
+``generated/*.json`` are tables (endpoints, parameters, event types) and ``schemas/*.json``
+the streams' JSON schemas, all written by ``scripts/generate_schemas.py`` and committed.
+Stripe's spec itself is never read at run time. Each file is parsed once per process.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from importlib import resources
+from typing import Any, Mapping
+
+
+@lru_cache(maxsize=None)
+def load_generated(name: str) -> Any:
+    """``generated/<name>``, e.g. ``load_generated("endpoints.json")``."""
+    return _load("generated", name)
+
+
+@lru_cache(maxsize=None)
+def load_schema(stream_name: str) -> Mapping[str, Any]:
+    """The JSON schema of a stream's records."""
+    return _load("schemas", f"{stream_name}.json")
+
+
+def _load(folder: str, name: str) -> Any:
+    return json.loads(resources.files(__name__).joinpath(folder, name).read_text(encoding="utf-8"))

@@ -1,0 +1,1 @@
+"""The Airbyte destination: creates and updates Stripe customers and products, never twice."""

@@ -1,0 +1,1 @@
+"""The Airbyte source: connector, options, stream specs, streams, state, change capture, reader."""
