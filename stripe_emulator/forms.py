@@ -73,20 +73,3 @@ def _lists_from_numeric_dicts(node):
     if converted and all(k.isdigit() for k in converted):
         return [converted[k] for k in sorted(converted, key=int)]
     return converted
-
-
-def encode(params, prefix=None):
-    """The inverse of parse (handy for tests and the proxies): nested -> list of pairs."""
-    pairs = []
-    items = params.items() if isinstance(params, dict) else enumerate(params)
-    for key, value in items:
-        name = f"{prefix}[{key}]" if prefix is not None else str(key)
-        if isinstance(value, (dict, list, tuple)):
-            pairs.extend(encode(value if not isinstance(value, tuple) else list(value), name))
-        elif isinstance(value, bool):
-            pairs.append((name, "true" if value else "false"))
-        elif value is None:
-            pairs.append((name, ""))
-        else:
-            pairs.append((name, str(value)))
-    return pairs
