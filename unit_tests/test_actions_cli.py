@@ -244,3 +244,64 @@ def test_network_failure_after_retries_is_an_api_connection_error(requests_mock,
     assert code == 1
     assert json.loads(out)["error"]["type"] == "api_connection_error"
     assert "idempotency_key: stripe-connection-" in err  # reported before sending, so a retry can reuse it
+
+
+# -- stdout holds one JSON document; retries go to stderr; the call has a deadline -----------
+
+
+def test_retries_are_plain_lines_on_stderr_and_stdout_is_one_json_document(requests_mock, capsys):
+    import logging
+
+    root = logging.getLogger()
+    leaked = logging.StreamHandler(__import__("sys").stdout)  # what the CDK installs once it is loaded
+    root.addHandler(leaked)
+    try:
+        requests_mock.get(f"{STRIPE}/v1/customers", [
+            {"status_code": 500, "json": {"error": {"type": "api_error", "message": "boom"}}},
+            {"json": {"object": "list", "data": [], "has_more": False, "url": "/v1/customers"}},
+        ])
+        code, out, err = run_cli(["list", "customers"])
+    finally:
+        root.removeHandler(leaked)
+    assert code == 0 and requests_mock.call_count == 2
+    assert json.loads(out) == {"object": "list", "data": [], "has_more": False, "url": "/v1/customers"}
+    assert "stripe-connection: GET /v1/customers: HTTP 500; retry 1/8 in " in err
+    assert not err.lstrip().startswith("{")  # plain lines, not Airbyte messages
+    assert capsys.readouterr().out == ""  # nothing reached the process's own stdout
+
+
+def test_the_call_deadline_comes_from_flag_env_or_config_with_a_short_default(monkeypatch, tmp_path):
+    from source_stripe_proxy.actions.connection import DEFAULT_TIMEOUT_SECONDS, StripeConnection
+
+    deadlines = []
+    monkeypatch.setattr(StripeConnection, "execute", lambda self, call: deadlines.append(self.client.call_deadline_seconds) or {})
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"credentials": {"api_key": API_KEY}, "action_timeout_seconds": 9}))
+    run_cli(["get", "customer", "customer_id=cus_1"])
+    run_cli(["--timeout", "3", "get", "customer", "customer_id=cus_1"])
+    run_cli(["get", "customer", "customer_id=cus_1"], env={**ENV, "STRIPE_CONNECTION_TIMEOUT": "7.5"})
+    run_cli(["--config", str(config), "get", "customer", "customer_id=cus_1"])
+    assert deadlines == [DEFAULT_TIMEOUT_SECONDS, 3.0, 7.5, 9.0]
+    assert DEFAULT_TIMEOUT_SECONDS < 30
+
+
+@pytest.mark.parametrize("args, env", [(["--timeout", "soon"], ENV), (["--timeout", "0"], ENV),
+                                       ([], {**ENV, "STRIPE_CONNECTION_TIMEOUT": "-1"})])
+def test_a_bad_deadline_is_a_usage_error_naming_its_setting(requests_mock, args, env):
+    code, out, _ = run_cli([*args, "get", "customer", "customer_id=cus_1"], env=env)
+    assert code == 2 and requests_mock.call_count == 0
+    message = json.loads(out)["error"]["message"]
+    assert ("--timeout" if args else "action_timeout_seconds") in message and "seconds" in message
+
+
+def test_a_closed_port_gives_up_at_the_deadline_with_a_transient_error(requests_mock, tmp_path):
+    import requests
+
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"credentials": {"api_key": API_KEY}}))
+    requests_mock.get(f"{STRIPE}/v1/customers", exc=requests.ConnectionError("refused"))
+    code, out, err = run_cli(["--config", str(config), "--timeout", "0.5", "list", "customers"])
+    assert code == 1
+    error = json.loads(out)["error"]
+    assert error["type"] == "api_connection_error" and "deadline is 0.5 s" in error["message"]
+    assert requests_mock.call_count < 9  # not every one of max_retries=8

@@ -15,13 +15,23 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import re
 import shlex
 import sys
-from typing import Any, Dict, List, Mapping, Optional, Sequence, TextIO, Tuple
+from contextlib import contextmanager
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, TextIO, Tuple
 
-from source_stripe_proxy.actions.connection import ActionInputError, StripeConnection, describe_actions, prepare_call
+from source_stripe_proxy.actions.connection import (
+    DEFAULT_TIMEOUT_SECONDS,
+    ActionInputError,
+    StripeConnection,
+    check_timeout,
+    describe_actions,
+    log,
+    prepare_call,
+)
 from source_stripe_proxy.actions.env import ENV_COMMON, ENV_MODES, config_from_env
 from source_stripe_proxy.core.errors import ConfigError, StripeAPIError, StripeProxyError, TransientError
 from source_stripe_proxy.core.forms import encode_form
@@ -181,6 +191,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--config", metavar="FILE", help="JSON config with a 'credentials' block (overrides environment variables)")
     parser.add_argument("--compact", action="store_true", help="print JSON on one line")
     parser.add_argument("--dry-run", action="store_true", help="validate and print the request that would be sent; send nothing")
+    parser.add_argument(
+        "--timeout",
+        metavar="SECONDS",
+        help=f"give up on the call after this many seconds, retries included (default {DEFAULT_TIMEOUT_SECONDS:g}; "
+        "also STRIPE_CONNECTION_TIMEOUT or the config's action_timeout_seconds)",
+    )
     parser.add_argument("call", nargs="*", metavar="ACTION ENTITY KEY=VALUE", help="the call; read from stdin when omitted")
     return parser
 
@@ -207,6 +223,37 @@ class _Output:
     def note(self, line: str) -> None:
         self.stderr.write(self.scrub(line) + "\n")
         self.stderr.flush()
+
+
+class _NoteHandler(logging.Handler):
+    """The connection's log records (retries, warnings) as plain, scrubbed lines on stderr."""
+
+    def __init__(self, out: _Output):
+        super().__init__(logging.INFO)
+        self.out = out
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.out.note(f"stripe-connection: {record.getMessage()}")
+        except Exception:  # a broken stderr must not turn a good answer into a failure
+            self.handleError(record)
+
+
+@contextmanager
+def _log_to_stderr(out: _Output) -> Iterator[None]:
+    """Route the actions' logger to stderr only, for the length of one call. Not propagated:
+    once the CDK is loaded in the process, the root logger prints Airbyte messages on stdout."""
+    handler = _NoteHandler(out)
+    saved = (log.level, log.propagate)
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    log.propagate = False
+    try:
+        yield
+    finally:
+        log.removeHandler(handler)
+        log.setLevel(saved[0])
+        log.propagate = saved[1]
 
 
 def main(
@@ -255,7 +302,8 @@ def main(
 
     try:
         config = load_config(args.config, environ)
-        connection = StripeConnection(config)
+        timeout = None if args.timeout is None else check_timeout(args.timeout, "--timeout")
+        connection = StripeConnection(config, timeout_seconds=timeout)
     except ConfigError as exc:
         out.error({"error": {"type": "connection_config_error", "message": exc.message}})
         return EXIT_USAGE
@@ -265,7 +313,8 @@ def main(
         # Before sending: if the call times out, the caller already holds the key to retry with.
         out.note(f"idempotency_key: {prepared.idempotency_key} (generated; pass idempotency_key=... to retry this create safely)")
     try:
-        result = connection.execute(prepared)
+        with _log_to_stderr(out):
+            result = connection.execute(prepared)
     except StripeAPIError as exc:
         out.error(exc.to_dict())
         return EXIT_REFUSED

@@ -18,6 +18,7 @@ Stripe's OpenAPI description; unit tests check this table against them.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import re
@@ -451,6 +452,32 @@ def prepare_call(action: Any, entity: Any, params: Mapping[str, Any]) -> Prepare
 # The connection
 # ------------------------------------------------------------------------------------------
 
+# Retries and warnings of the actions. Not under the connectors' "airbyte" logger: once the CDK
+# is loaded, that one prints Airbyte messages on stdout. The CLI sends these lines to stderr.
+log = logging.getLogger("source_stripe_proxy.actions")
+
+# A person or an agent waits for the answer: give up well before the connectors' minutes of retries.
+DEFAULT_TIMEOUT_SECONDS = 15.0
+MAX_TIMEOUT_SECONDS = 600.0
+TIMEOUT_CONFIG_KEY = "action_timeout_seconds"
+
+
+def check_timeout(value: Any, name: str) -> float:
+    """A total call deadline in seconds: a number above 0 and at most ``MAX_TIMEOUT_SECONDS``."""
+    if isinstance(value, str):
+        try:
+            value = float(value.strip())
+        except ValueError:
+            pass
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= MAX_TIMEOUT_SECONDS:
+        raise ConfigError(f"'{name}' must be a number of seconds above 0 and at most {MAX_TIMEOUT_SECONDS:g}.")
+    return float(value)
+
+
+def action_timeout(config: Mapping[str, Any]) -> float:
+    value = config.get(TIMEOUT_CONFIG_KEY) if isinstance(config, Mapping) else None
+    return DEFAULT_TIMEOUT_SECONDS if value is None else check_timeout(value, TIMEOUT_CONFIG_KEY)
+
 
 class StripeConnection:
     """Run the seed's calls: ``StripeConnection(config).run(action=..., entity=..., **params)``.
@@ -465,8 +492,15 @@ class StripeConnection:
     pass it back as ``idempotency_key`` to retry after a timeout without creating twice.
     """
 
-    def __init__(self, config: Mapping[str, Any], *, client: Optional[StripeClient] = None):
-        self.client = client or StripeClient(ConnectionSettings.from_config(config))
+    def __init__(
+        self, config: Mapping[str, Any], *, client: Optional[StripeClient] = None, timeout_seconds: Optional[float] = None
+    ):
+        """``timeout_seconds``: the total time one call may take, retries included; default the
+        config's ``action_timeout_seconds``, else ``DEFAULT_TIMEOUT_SECONDS``."""
+        if client is None:
+            deadline = action_timeout(config) if timeout_seconds is None else check_timeout(timeout_seconds, "timeout_seconds")
+            client = StripeClient(ConnectionSettings.from_config(config), call_deadline_seconds=deadline, log=log)
+        self.client = client
         self.last_idempotency_key: Optional[str] = None
 
     @classmethod
