@@ -182,7 +182,7 @@ def test_validation_error_exits_1_before_any_request(requests_mock):
     assert code == 1 and requests_mock.call_count == 0
     assert json.loads(out) == {"error": {
         "type": "invalid_request_error", "param": "limit",
-        "message": "'limit' must be a whole number from 1 to 100 (objects per page), got '0'."}}
+        "message": "'limit' must be a whole number from 1 to 100, got '0'."}}
     code, out, _ = run_cli([], "action: create\nentity: customer\nemail: a@b.co\n")
     assert code == 1 and json.loads(out)["error"]["param"] == "name"
 
