@@ -136,6 +136,18 @@ def test_id_is_an_alias_of_the_path_parameter():
     assert refused("get", "customer", id="cus_9", customer_id="cus_8").param == "id"
 
 
+def test_ids_answer_to_their_name_with_id_as_the_seed_names_them():
+    assert prepare_call("finalize", "invoice", {"invoice_id": "in_1"}).path == "/v1/invoices/in_1/finalize"
+    assert prepare_call("cancel", "subscription", {"subscription_id": "sub_1"}).path == "/v1/subscriptions/sub_1"
+    assert prepare_call("get", "invoice_item", {"invoice_item_id": "ii_1"}).path == "/v1/invoiceitems/ii_1"
+    assert prepare_call("list", "customer_tax_ids", {"customer_id": "cus_1"}).path == "/v1/customers/cus_1/tax_ids"
+    item = prepare_call("create", "invoice_item", {"customer_id": "cus_1", "price_id": "price_1"})
+    assert item.body == {"customer": "cus_1", "price": "price_1"}
+    refund = prepare_call("create", "refund", {"charge_id": "ch_1", "payment_intent_id": None})
+    assert refund.body == {"charge": "ch_1"}
+    assert refused("create", "refund", charge_id="ch_1", charge="ch_2").param == "charge_id"
+
+
 def test_stripes_own_names_work_beside_the_seeds():
     assert prepare_call("get", "customer", {"customer": "cus_1"}).path == "/v1/customers/cus_1"
     call = prepare_call("create", "subscription", {"customer": "cus_1", "items": [{"price": "price_1", "quantity": 2}]})

@@ -305,3 +305,72 @@ def test_a_closed_port_gives_up_at_the_deadline_with_a_transient_error(requests_
     error = json.loads(out)["error"]
     assert error["type"] == "api_connection_error" and "deadline is 0.5 s" in error["message"]
     assert requests_mock.call_count < 9  # not every one of max_retries=8
+
+
+# -- every action: describe and --dry-run -----------------------------------------------------
+
+
+def test_describe_lists_every_entity_and_action():
+    code, out, _ = run_cli(["describe"], env={})
+    listing = json.loads(out)
+    assert code == 0 and (listing["entities"], listing["actions"]) == (146, 545)
+    assert {"create", "finalize", "pay", "void", "list"} <= set(listing["by_entity"]["invoice"])
+
+
+def test_describe_an_entity_gives_its_actions_with_flags():
+    code, out, _ = run_cli(["describe", "subscriptions"], env={})
+    actions = json.loads(out)["subscription"]["actions"]
+    assert code == 0 and actions["cancel"]["method"] == "DELETE" and actions["cancel"]["destructive"] is True
+    assert actions["list"]["read_only"] is True
+
+
+@pytest.mark.parametrize("words", [["describe", "invoice", "finalize"], ["describe", "finalize", "invoice"]])
+def test_describe_an_action_gives_its_parameters(words):
+    code, out, _ = run_cli(words, env={})
+    described = json.loads(out)
+    assert code == 0 and (described["method"], described["path"]) == ("POST", "/v1/invoices/{invoice}/finalize")
+    assert described["parameters"]["auto_advance"]["accepts"] == "true or false"
+    assert described["parameters"]["invoice"] == {"accepts": "text", "required": True, "description": "The id of the invoice.",
+                                                  "in": "path"}
+    assert "input_schema" not in described
+
+
+def test_describe_with_schema_prints_the_json_schema():
+    code, out, _ = run_cli(["--schema", "describe", "price", "create"], env={})
+    schema = json.loads(out)["input_schema"]
+    assert code == 0 and schema["properties"]["recurring"]["properties"]["interval"]["enum"] == ["day", "month", "week", "year"]
+    assert schema["properties"]["amount"]["type"] == "integer"  # the seed's alias of unit_amount
+
+
+def test_describe_refuses_an_unknown_entity_naming_it():
+    code, out, _ = run_cli(["describe", "custmers"], env={})
+    error = json.loads(out)["error"]
+    assert code == 1 and error["param"] == "entity" and "customer" in error["message"]
+
+
+@pytest.mark.parametrize(
+    "args, method, path, fields",
+    [(["delete", "customer", "customer_id=cus_1"], "DELETE", "/v1/customers/cus_1", None),
+     (["create", "invoice_item", "customer_id=cus_1", "amount=500", "currency=usd"], "POST", "/v1/invoiceitems",
+      {"customer": "cus_1", "amount": "500", "currency": "usd"}),
+     (["finalize", "invoice", "invoice_id=in_1", "auto_advance=false"], "POST", "/v1/invoices/in_1/finalize",
+      {"auto_advance": "false"}),
+     (["create", "refund", "charge=ch_1", "amount=100"], "POST", "/v1/refunds", {"charge": "ch_1", "amount": "100"}),
+     (["create", "coupon", "percent_off=25", "duration=once", "applies_to.products=prod_1,prod_2"], "POST", "/v1/coupons",
+      {"percent_off": "25", "duration": "once", "applies_to[products][]": ["prod_1", "prod_2"]}),
+     (["search", "customers", "query=email:'a@b.co'"], "GET", "/v1/customers/search", {"query": "email:'a@b.co'"})],
+)
+def test_dry_run_works_for_any_action(requests_mock, args, method, path, fields):
+    code, out, _ = run_cli(["--dry-run", *args], env={})
+    request = json.loads(out)
+    assert code == 0 and requests_mock.call_count == 0
+    assert (request["method"], request["path"]) == (method, path)
+    assert request.get("body" if method == "POST" else "query") == fields
+
+
+def test_nested_names_in_the_block_form():
+    call = parse_block("action: create\nentity: subscription\ncustomer: cus_1\nitems[0][price]: p1\nitems.0.quantity: 2\n")
+    assert call["items[0][price]"] == "p1" and call["items.0.quantity"] == "2"
+    code, out, _ = run_cli(["--dry-run"], "action: create\nentity: subscription\ncustomer: cus_1\n"
+                                          "items[0][price]: p1\nitems.0.quantity: 2\n", env={})
+    assert json.loads(out)["body"] == {"customer": "cus_1", "items[0][price]": "p1", "items[0][quantity]": "2"}

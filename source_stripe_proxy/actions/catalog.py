@@ -88,13 +88,15 @@ class ActionSpec:
 
     @property
     def id_aliases(self) -> Dict[str, str]:
-        """``<entity>_id`` for the entity's id and ``<name>_id`` for a path's parent id
-        (``customer_id`` for ``{customer}``), as the seed names ids; never over a real parameter."""
+        """Ids by the seed's habit of naming them: ``<entity>_id`` for the entity's id, and
+        ``<name>_id`` for a path parameter or for a parameter named after an entity
+        (``customer_id`` for ``customer``); never over a real parameter."""
         aliases: Dict[str, str] = {}
         if self.id_param:
             aliases[f"{self.entity}_id"] = self.id_param
-        for name in self.path_params:
-            if not name.endswith("id"):
+        entities = index()["entities"]
+        for name in self.properties:
+            if (name in self.path_params and not name.endswith("id")) or name in entities:
                 aliases.setdefault(f"{name}_id", name)
         return {alias: target for alias, target in aliases.items() if alias not in self.properties and alias != target}
 
@@ -210,8 +212,8 @@ def describe_action(action: str, entity: str) -> Dict[str, Any]:
     }
     if spec.paging:
         described["paging"] = spec.paging
-    if spec.aliases:
-        described["aliases"] = dict(spec.aliases)
+    if spec.aliases or spec.id_aliases:
+        described["aliases"] = {**spec.id_aliases, **spec.aliases}
     if spec.unsupported:
         described["unsupported"] = spec.unsupported
     if spec.test_helper:
