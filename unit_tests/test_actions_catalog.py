@@ -153,3 +153,12 @@ def test_describe_action_gives_a_json_schema_with_aliases_and_our_extras():
     assert "price_id" not in plain["properties"] and "customer" in plain["required"]
     listing = describe_action("list", "customers")["input_schema"]
     assert listing["properties"]["all"]["type"] == "boolean" and "idempotency_key" not in listing["properties"]
+
+
+def test_what_callers_get_is_theirs_to_change():
+    schema = describe_action("create", "customer")["input_schema"]
+    schema["properties"]["email"]["maxLength"] = 1
+    schema["properties"].clear()
+    list_actions("customer")["customer"]["actions"].clear()
+    assert find_action("create", "customer").properties["email"]["maxLength"] == 512
+    assert "create" in list_actions("customer")["customer"]["actions"]

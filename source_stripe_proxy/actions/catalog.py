@@ -10,6 +10,7 @@ reads the index and its entity's file only. The seed's names are aliases on top
 from __future__ import annotations
 
 import re
+from copy import deepcopy
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Dict, List, Mapping, Optional, Tuple
@@ -192,7 +193,7 @@ def list_actions(entity: Optional[str] = None) -> Dict[str, Any]:
     flags (read_only, destructive, idempotent)."""
     entities = index()["entities"]
     chosen = [resolve_entity(entity)] if entity is not None else list(entities)
-    return {name: {"names": list(entities[name]["names"]), "actions": dict(entities[name]["actions"])} for name in chosen}
+    return deepcopy({name: entities[name] for name in chosen})  # callers may change it; the table stays
 
 
 def describe_action(action: str, entity: str) -> Dict[str, Any]:
@@ -252,4 +253,4 @@ def input_schema(spec: ActionSpec, *, aliases: bool = True) -> Dict[str, Any]:
         schema["required"] = required
     if either:
         schema["allOf"] = either
-    return schema
+    return deepcopy(schema)  # callers may trim it; the table that checks calls stays whole

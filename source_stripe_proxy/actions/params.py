@@ -183,7 +183,10 @@ def _epoch(text: str) -> Optional[int]:
         return None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=timezone.utc)
-    return int(parsed.timestamp())
+    try:
+        return int(parsed.timestamp())
+    except (OverflowError, ValueError):  # past year 9999 once in UTC
+        return None
 
 
 def _number(schema: Schema, value: Any, where: str) -> Any:
