@@ -180,13 +180,9 @@ class Operation:
         self.path = path
         self.method = method.upper()
         self.spec_op = spec_op
-        self.helper = False
-        parts = segments(path)
+        self.helper = False  # a test helper acting on an object of a real collection
         self.shape = shape_of(path)
-        if parts and parts[0] == TEST_HELPERS:
-            self.stripped_shape = self.shape[1:]
-        else:
-            self.stripped_shape = self.shape
+        self.stripped_shape = self.shape[1:] if self.shape[:1] == (TEST_HELPERS,) else self.shape
         self.kind, self.object = response_object(spec_op, components)
 
     @property
@@ -248,9 +244,7 @@ class Catalog:
         real_shapes = {op.shape for op in self.operations if op.shape[:1] != (TEST_HELPERS,)}
         # Test helpers act on an object of a real collection; test clocks exist only there.
         for op in self.operations:
-            if op.shape[:1] == (TEST_HELPERS,) and any(
-                shape[: len(op.stripped_shape[:1])] == op.stripped_shape[:1] for shape in real_shapes
-            ):
+            if op.shape[:1] == (TEST_HELPERS,) and any(shape[:1] == op.stripped_shape[:1] for shape in real_shapes):
                 op.helper = True
         self.by_shape = defaultdict(list)
         for op in self.operations:
@@ -280,14 +274,14 @@ class Catalog:
                     resources.add(shape)
                 continue
             lists = [op for op in self.ops_at(shape, "GET") if op.kind == "list"]
-            parent_object = self.object_of(parent, resources)
+            parent_object = self.object_of(parent)
             if any(is_item(parent) or op.object != parent_object for op in lists):
                 resources.add(shape)
             elif any(names_the_object(segment, op.object) for op in self.by_shape[shape]):
                 resources.add(shape)
         return resources
 
-    def object_of(self, shape, resources=None):
+    def object_of(self, shape):
         """The object a resource (or one of its items) is made of: the most common answer."""
         collection = shape[:-1] if is_item(shape) else shape
         ops = self.ops_at(collection) + self.ops_at(collection + (ITEM,))
