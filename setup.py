@@ -14,7 +14,7 @@ setup(
     package_data={
         "source_stripe_proxy.source": ["spec.yaml"],
         "source_stripe_proxy.destination": ["spec.yaml"],
-        "source_stripe_proxy.data": ["generated/*.json", "schemas/*.json"],
+        "source_stripe_proxy.data": ["generated/*.json", "generated/operations/*.json", "schemas/*.json"],
     },
     install_requires=[
         "airbyte-cdk>=7.39.1,<8",

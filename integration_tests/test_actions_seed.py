@@ -215,8 +215,9 @@ def test_validation_errors_send_no_request(emulator_upstream, emulator):
     before = len(emulator.requests)
     env = emulator_upstream.env("api_key")
     for args in (["list", "customers", "limit=500"], ["create", "price", "product_id=prod_1", "amount=10.00", "currency=usd"],
-                 ["delete", "customer", "customer_id=cus_1"], ["create", "customer", "email=a@b.co"],
-                 ["get", "customer", "customer_id=cus_1", "expand=x"]):
+                 ["frobnicate", "customer", "customer_id=cus_1"], ["create", "customer", "email=a@b.co"],
+                 ["get", "customer", "customer_id=cus_1", "expnd=x"],
+                 ["create", "customer", "email=a@b.co", "name=A", "address.citty=Paris"]):
         code, data, _ = cli(env, *args)
         assert code == 1 and data["error"]["type"] == "invalid_request_error" and data["error"]["param"], args
     assert len(emulator.requests) == before

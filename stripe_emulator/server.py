@@ -18,7 +18,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from . import billing, forms
+from . import billing, billing_writes, forms
 from .faults import FaultInjector
 from .httpbase import LoopbackServer, Response
 from .schema import (
@@ -760,11 +760,12 @@ ROUTES = [
     ("GET", r"/v1/(customers|products)/search", search, None),
     ("GET", rf"/v1/invoices/{_ID}/lines", billing.invoice_lines, "invoices"),
     ("GET", r"/v1/subscription_items", billing.subscription_items, "subscription_items"),
+    *billing_writes.ROUTES,
     ("GET", rf"/v1/({_ALL})", list_objects, None),
     ("GET", rf"/v1/({_ALL})/{_ID}", retrieve, None),
     ("POST", rf"/v1/({_WRITABLE})", create, None),
     ("POST", rf"/v1/({_WRITABLE})/{_ID}", update, None),
-    ("DELETE", rf"/v1/(customers|products|plans)/{_ID}", delete, None),
+    ("DELETE", rf"/v1/(customers|products|plans|coupons)/{_ID}", delete, None),
     ("DELETE", rf"/v1/(subscriptions)/{_ID}", cancel_subscription, None),
 ]
 _COMPILED = [(method, re.compile(pattern), handler, res) for method, pattern, handler, res in ROUTES]

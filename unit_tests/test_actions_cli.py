@@ -182,7 +182,7 @@ def test_validation_error_exits_1_before_any_request(requests_mock):
     assert code == 1 and requests_mock.call_count == 0
     assert json.loads(out) == {"error": {
         "type": "invalid_request_error", "param": "limit",
-        "message": "'limit' must be a whole number from 1 to 100 (objects per page), got '0'."}}
+        "message": "'limit' must be a whole number from 1 to 100, got '0'."}}
     code, out, _ = run_cli([], "action: create\nentity: customer\nemail: a@b.co\n")
     assert code == 1 and json.loads(out)["error"]["param"] == "name"
 
@@ -244,3 +244,133 @@ def test_network_failure_after_retries_is_an_api_connection_error(requests_mock,
     assert code == 1
     assert json.loads(out)["error"]["type"] == "api_connection_error"
     assert "idempotency_key: stripe-connection-" in err  # reported before sending, so a retry can reuse it
+
+
+# -- stdout holds one JSON document; retries go to stderr; the call has a deadline -----------
+
+
+def test_retries_are_plain_lines_on_stderr_and_stdout_is_one_json_document(requests_mock, capsys):
+    import logging
+
+    root = logging.getLogger()
+    leaked = logging.StreamHandler(__import__("sys").stdout)  # what the CDK installs once it is loaded
+    root.addHandler(leaked)
+    try:
+        requests_mock.get(f"{STRIPE}/v1/customers", [
+            {"status_code": 500, "json": {"error": {"type": "api_error", "message": "boom"}}},
+            {"json": {"object": "list", "data": [], "has_more": False, "url": "/v1/customers"}},
+        ])
+        code, out, err = run_cli(["list", "customers"])
+    finally:
+        root.removeHandler(leaked)
+    assert code == 0 and requests_mock.call_count == 2
+    assert json.loads(out) == {"object": "list", "data": [], "has_more": False, "url": "/v1/customers"}
+    assert "stripe-connection: GET /v1/customers: HTTP 500; retry 1/8 in " in err
+    assert not err.lstrip().startswith("{")  # plain lines, not Airbyte messages
+    assert capsys.readouterr().out == ""  # nothing reached the process's own stdout
+
+
+def test_the_call_deadline_comes_from_flag_env_or_config_with_a_short_default(monkeypatch, tmp_path):
+    from source_stripe_proxy.actions.connection import DEFAULT_TIMEOUT_SECONDS, StripeConnection
+
+    deadlines = []
+    monkeypatch.setattr(StripeConnection, "execute", lambda self, call: deadlines.append(self.client.call_deadline_seconds) or {})
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"credentials": {"api_key": API_KEY}, "action_timeout_seconds": 9}))
+    run_cli(["get", "customer", "customer_id=cus_1"])
+    run_cli(["--timeout", "3", "get", "customer", "customer_id=cus_1"])
+    run_cli(["get", "customer", "customer_id=cus_1"], env={**ENV, "STRIPE_CONNECTION_TIMEOUT": "7.5"})
+    run_cli(["--config", str(config), "get", "customer", "customer_id=cus_1"])
+    assert deadlines == [DEFAULT_TIMEOUT_SECONDS, 3.0, 7.5, 9.0]
+    assert DEFAULT_TIMEOUT_SECONDS < 30
+
+
+@pytest.mark.parametrize("args, env", [(["--timeout", "soon"], ENV), (["--timeout", "0"], ENV),
+                                       ([], {**ENV, "STRIPE_CONNECTION_TIMEOUT": "-1"})])
+def test_a_bad_deadline_is_a_usage_error_naming_its_setting(requests_mock, args, env):
+    code, out, _ = run_cli([*args, "get", "customer", "customer_id=cus_1"], env=env)
+    assert code == 2 and requests_mock.call_count == 0
+    message = json.loads(out)["error"]["message"]
+    assert ("--timeout" if args else "action_timeout_seconds") in message and "seconds" in message
+
+
+def test_a_closed_port_gives_up_at_the_deadline_with_a_transient_error(requests_mock, tmp_path):
+    import requests
+
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"credentials": {"api_key": API_KEY}}))
+    requests_mock.get(f"{STRIPE}/v1/customers", exc=requests.ConnectionError("refused"))
+    code, out, err = run_cli(["--config", str(config), "--timeout", "0.5", "list", "customers"])
+    assert code == 1
+    error = json.loads(out)["error"]
+    assert error["type"] == "api_connection_error" and "deadline is 0.5 s" in error["message"]
+    assert requests_mock.call_count < 9  # not every one of max_retries=8
+
+
+# -- every action: describe and --dry-run -----------------------------------------------------
+
+
+def test_describe_lists_every_entity_and_action():
+    code, out, _ = run_cli(["describe"], env={})
+    listing = json.loads(out)
+    assert code == 0 and (listing["entities"], listing["actions"]) == (146, 545)
+    assert {"create", "finalize", "pay", "void", "list"} <= set(listing["by_entity"]["invoice"])
+
+
+def test_describe_an_entity_gives_its_actions_with_flags():
+    code, out, _ = run_cli(["describe", "subscriptions"], env={})
+    actions = json.loads(out)["subscription"]["actions"]
+    assert code == 0 and actions["cancel"]["method"] == "DELETE" and actions["cancel"]["destructive"] is True
+    assert actions["list"]["read_only"] is True
+
+
+@pytest.mark.parametrize("words", [["describe", "invoice", "finalize"], ["describe", "finalize", "invoice"]])
+def test_describe_an_action_gives_its_parameters(words):
+    code, out, _ = run_cli(words, env={})
+    described = json.loads(out)
+    assert code == 0 and (described["method"], described["path"]) == ("POST", "/v1/invoices/{invoice}/finalize")
+    assert described["parameters"]["auto_advance"]["accepts"] == "true or false"
+    assert described["parameters"]["invoice"] == {"accepts": "text", "required": True, "description": "The id of the invoice.",
+                                                  "in": "path"}
+    assert "input_schema" not in described
+
+
+def test_describe_with_schema_prints_the_json_schema():
+    code, out, _ = run_cli(["--schema", "describe", "price", "create"], env={})
+    schema = json.loads(out)["input_schema"]
+    assert code == 0 and schema["properties"]["recurring"]["properties"]["interval"]["enum"] == ["day", "month", "week", "year"]
+    assert schema["properties"]["amount"]["type"] == "integer"  # the seed's alias of unit_amount
+
+
+def test_describe_refuses_an_unknown_entity_naming_it():
+    code, out, _ = run_cli(["describe", "custmers"], env={})
+    error = json.loads(out)["error"]
+    assert code == 1 and error["param"] == "entity" and "customer" in error["message"]
+
+
+@pytest.mark.parametrize(
+    "args, method, path, fields",
+    [(["delete", "customer", "customer_id=cus_1"], "DELETE", "/v1/customers/cus_1", None),
+     (["create", "invoice_item", "customer_id=cus_1", "amount=500", "currency=usd"], "POST", "/v1/invoiceitems",
+      {"customer": "cus_1", "amount": "500", "currency": "usd"}),
+     (["finalize", "invoice", "invoice_id=in_1", "auto_advance=false"], "POST", "/v1/invoices/in_1/finalize",
+      {"auto_advance": "false"}),
+     (["create", "refund", "charge=ch_1", "amount=100"], "POST", "/v1/refunds", {"charge": "ch_1", "amount": "100"}),
+     (["create", "coupon", "percent_off=25", "duration=once", "applies_to.products=prod_1,prod_2"], "POST", "/v1/coupons",
+      {"percent_off": "25", "duration": "once", "applies_to[products][]": ["prod_1", "prod_2"]}),
+     (["search", "customers", "query=email:'a@b.co'"], "GET", "/v1/customers/search", {"query": "email:'a@b.co'"})],
+)
+def test_dry_run_works_for_any_action(requests_mock, args, method, path, fields):
+    code, out, _ = run_cli(["--dry-run", *args], env={})
+    request = json.loads(out)
+    assert code == 0 and requests_mock.call_count == 0
+    assert (request["method"], request["path"]) == (method, path)
+    assert request.get("body" if method == "POST" else "query") == fields
+
+
+def test_nested_names_in_the_block_form():
+    call = parse_block("action: create\nentity: subscription\ncustomer: cus_1\nitems[0][price]: p1\nitems.0.quantity: 2\n")
+    assert call["items[0][price]"] == "p1" and call["items.0.quantity"] == "2"
+    code, out, _ = run_cli(["--dry-run"], "action: create\nentity: subscription\ncustomer: cus_1\n"
+                                          "items[0][price]: p1\nitems.0.quantity: 2\n", env={})
+    assert json.loads(out)["body"] == {"customer": "cus_1", "items[0][price]": "p1", "items[0][quantity]": "2"}

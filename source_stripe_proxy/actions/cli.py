@@ -1,34 +1,42 @@
-"""`stripe-connection`: run one of the seed's calls from the command line.
+"""`stripe-connection`: run one Stripe action from the command line.
 
 Two input forms, the same result:
 
     printf 'action: create\\nentity: customer\\nemail: customer@example.com\\nname: John Doe\\n' | stripe-connection
     stripe-connection create customer email=customer@example.com name="John Doe"
 
-Stdout gets Stripe's JSON unchanged, or ``{"error": {...}}``. Exit status: 0 success;
-1 the call was refused (by our validation before any request, by Stripe, or by a proxy) or
-failed after every retry; 2 usage or connection-config problems. A generated idempotency
-key is reported on stderr as one line, so that a caller can retry a create safely.
+and ``stripe-connection describe [ENTITY [ACTION]]`` for what exists and what a call accepts.
+
+Stdout holds exactly one JSON document: Stripe's JSON unchanged, or ``{"error": {...}}``.
+Retries and the generated idempotency key of a write are plain lines on stderr. Exit status:
+0 success; 1 the call was refused (by our validation before any request, by Stripe, or by a
+proxy) or failed after every retry; 2 usage or connection-config problems.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import re
 import shlex
 import sys
-from typing import Any, Dict, List, Mapping, Optional, Sequence, TextIO, Tuple
+from contextlib import contextmanager
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, TextIO, Tuple
 
-from source_stripe_proxy.actions.connection import ActionInputError, StripeConnection, describe_actions, prepare_call
+from source_stripe_proxy.actions import catalog
+from source_stripe_proxy.actions.connection import DEFAULT_TIMEOUT_SECONDS, StripeConnection, check_timeout, log, prepare_call
 from source_stripe_proxy.actions.env import ENV_COMMON, ENV_MODES, config_from_env
-from source_stripe_proxy.core.errors import ConfigError, StripeAPIError, StripeProxyError, TransientError
-from source_stripe_proxy.core.forms import encode_form
+from source_stripe_proxy.actions.errors import ActionInputError, error_to_dict
+from source_stripe_proxy.actions.params import describe as describe_schema
+from source_stripe_proxy.actions.seed_aliases import SEED_CALLS
+from source_stripe_proxy.core.errors import ConfigError
 from source_stripe_proxy.core.redaction import scrub
 
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE = 0, 1, 2
-_PARAM_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(?:\.[^\s\[\]]+|\[[^\[\]]+\])?$")
+# A name, then .key or [key] parts: metadata.plan, recurring[interval], items[0][price], expand[]
+_PARAM_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(?:\.[^\s.\[\]]+|\[[^\[\]]*\])*$")
 _QUOTES = {'"': '"', "'": "'", "\u201c": "\u201d"}
 
 
@@ -40,7 +48,7 @@ _QUOTES = {'"': '"', "'": "'", "\u201c": "\u201d"}
 def _add(call: Dict[str, Any], key: str, value: Any, where: str) -> None:
     if not _PARAM_NAME.match(key):
         raise ActionInputError(
-            f"{where}: {key!r} is not a parameter name (letters, digits and '_'; metadata.KEY for metadata).",
+            f"{where}: {key!r} is not a parameter name (letters, digits and '_'; nested as metadata.KEY or items[0][price]).",
             param=key,
         )
     if key in call:
@@ -156,21 +164,35 @@ def _env_help() -> str:
     return "\n".join(lines)
 
 
+def _seed_help() -> str:
+    lines = []
+    for action, entity in SEED_CALLS:
+        lines.append(f"  {action:<7}{entity + 's' if action == 'list' else entity}")
+    return "\n".join(lines)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="stripe-connection",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description=(
-            "Run one Stripe call (create, update, get, list) and print Stripe's JSON.\n"
+            "Run one Stripe action and print Stripe's JSON. Every operation of Stripe's API is an\n"
+            "action on an entity (create, update, get, list, delete, search, and named ones such as\n"
+            "finalize invoice or cancel subscription), with Stripe's parameters.\n"
             "Give the call as arguments (ACTION ENTITY KEY=VALUE ...) or on stdin as\n"
             "'key: value' lines (the seed's block form) or a JSON object."
         ),
         epilog=(
-            "calls (entities also accepted in the plural):\n"
-            f"{describe_actions()}\n"
-            "  (get/update also take id=... for the entity's id)\n\n"
+            "the seed's calls (entities also accepted in the plural; the seed's names such as\n"
+            "customer_id, price_id, amount and interval work as aliases):\n"
+            f"{_seed_help()}\n\n"
+            "what exists and what a call accepts:\n"
+            "  stripe-connection describe                   every entity and its actions\n"
+            "  stripe-connection describe invoice           one entity's actions\n"
+            "  stripe-connection describe invoice finalize  one action's parameters (--schema: JSON Schema)\n\n"
             "examples:\n"
-            "  stripe-connection create customer email=customer@example.com name=\"John Doe\"\n"
+            "  stripe-connection create customer email=customer@example.com name=\"John Doe\" metadata.plan=gold\n"
+            "  stripe-connection finalize invoice invoice=in_123\n"
             "  printf 'action: get\\nentity: customer\\ncustomer_id: cus_123\\n' | stripe-connection\n\n"
             "connection: --config FILE (the source's config: a 'credentials' block), or exactly one\n"
             f"mode's environment variables:\n{_env_help()}\n\n"
@@ -181,6 +203,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--config", metavar="FILE", help="JSON config with a 'credentials' block (overrides environment variables)")
     parser.add_argument("--compact", action="store_true", help="print JSON on one line")
     parser.add_argument("--dry-run", action="store_true", help="validate and print the request that would be sent; send nothing")
+    parser.add_argument("--schema", action="store_true", help="with describe ENTITY ACTION: print the full JSON Schema of its input")
+    parser.add_argument(
+        "--timeout",
+        metavar="SECONDS",
+        help=f"give up on the call after this many seconds, retries included (default {DEFAULT_TIMEOUT_SECONDS:g}; "
+        "also STRIPE_CONNECTION_TIMEOUT or the config's action_timeout_seconds)",
+    )
     parser.add_argument("call", nargs="*", metavar="ACTION ENTITY KEY=VALUE", help="the call; read from stdin when omitted")
     return parser
 
@@ -209,6 +238,37 @@ class _Output:
         self.stderr.flush()
 
 
+class _NoteHandler(logging.Handler):
+    """The connection's log records (retries, warnings) as plain, scrubbed lines on stderr."""
+
+    def __init__(self, out: _Output):
+        super().__init__(logging.INFO)
+        self.out = out
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.out.note(f"stripe-connection: {record.getMessage()}")
+        except Exception:  # a broken stderr must not turn a good answer into a failure
+            self.handleError(record)
+
+
+@contextmanager
+def _log_to_stderr(out: _Output) -> Iterator[None]:
+    """Route the actions' logger to stderr only, for the length of one call. Not propagated:
+    once the CDK is loaded in the process, the root logger prints Airbyte messages on stdout."""
+    handler = _NoteHandler(out)
+    saved = (log.level, log.propagate)
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    log.propagate = False
+    try:
+        yield
+    finally:
+        log.removeHandler(handler)
+        log.setLevel(saved[0])
+        log.propagate = saved[1]
+
+
 def main(
     argv: Optional[Sequence[str]] = None,
     *,
@@ -228,6 +288,9 @@ def main(
     out.compact = args.compact
 
     try:
+        if args.call[:1] == ["describe"]:
+            out.json(describe(args.call[1:], full_schema=args.schema))
+            return EXIT_OK
         if args.call:
             call = parse_tokens(args.call)
         else:
@@ -241,48 +304,78 @@ def main(
         return EXIT_REFUSED
 
     if args.dry_run:
-        request: Dict[str, Any] = {"method": prepared.method, "path": prepared.path}
-        if prepared.query:
-            request["query"] = dict(encode_form(prepared.query))
-        if prepared.body is not None:
-            request["body"] = dict(encode_form(prepared.body))
-        if prepared.fetch_all:
-            request["all_pages"] = True
-        if prepared.idempotency_key:
-            request["idempotency_key"] = prepared.idempotency_key
-        out.json(request)
+        out.json(prepared.request())
         return EXIT_OK
 
     try:
         config = load_config(args.config, environ)
-        connection = StripeConnection(config)
+        timeout = None if args.timeout is None else check_timeout(args.timeout, "--timeout")
+        connection = StripeConnection(config, timeout_seconds=timeout)
     except ConfigError as exc:
-        out.error({"error": {"type": "connection_config_error", "message": exc.message}})
+        out.error(error_to_dict(exc))
         return EXIT_USAGE
     out.secrets = connection.client.settings.secrets
 
     if prepared.idempotency_key_generated:
         # Before sending: if the call times out, the caller already holds the key to retry with.
-        out.note(f"idempotency_key: {prepared.idempotency_key} (generated; pass idempotency_key=... to retry this create safely)")
+        out.note(
+            f"idempotency_key: {prepared.idempotency_key} (generated; pass idempotency_key=... to retry this "
+            f"{prepared.spec.action} safely)"
+        )
     try:
-        result = connection.execute(prepared)
-    except StripeAPIError as exc:
-        out.error(exc.to_dict())
-        return EXIT_REFUSED
-    except TransientError as exc:
-        out.error({"error": {"type": "api_connection_error", "message": exc.message}})
-        return EXIT_REFUSED
-    except ConfigError as exc:
-        out.error({"error": {"type": "connection_config_error", "message": exc.message}})
-        return EXIT_USAGE
-    except StripeProxyError as exc:
-        out.error({"error": {"type": "api_error", "message": exc.message}})
-        return EXIT_REFUSED
-    except Exception as exc:  # a bug of ours: report it without a traceback that could carry headers
-        out.error({"error": {"type": "api_error", "message": f"Unexpected {type(exc).__name__}: {exc}"}})
-        return EXIT_REFUSED
+        with _log_to_stderr(out):
+            result = connection.execute(prepared)
+    except Exception as exc:  # reported as JSON, without a traceback that could carry headers
+        error = error_to_dict(exc)
+        out.error(error)
+        return EXIT_USAGE if error["error"]["type"] == "connection_config_error" else EXIT_REFUSED
     out.json(result)
     return EXIT_OK
+
+
+# ------------------------------------------------------------------------------------------
+# describe
+# ------------------------------------------------------------------------------------------
+
+
+def describe(words: Sequence[str], *, full_schema: bool = False) -> Any:
+    """``describe`` -> every entity's actions; ``describe ENTITY`` -> its actions with flags;
+    ``describe ENTITY ACTION`` (either order) -> the action's parameters."""
+    if len(words) > 2:
+        raise ActionInputError("describe takes at most an entity and an action: describe [ENTITY [ACTION]].")
+    if not words:
+        entities = catalog.list_actions()
+        return {
+            "entities": len(entities),
+            "actions": sum(len(info["actions"]) for info in entities.values()),
+            "by_entity": {name: list(info["actions"]) for name, info in entities.items()},
+        }
+    if len(words) == 1:
+        return catalog.list_actions(words[0])
+    entity, action = words
+    try:
+        catalog.resolve_entity(entity)
+    except ActionInputError:
+        entity, action = action, entity  # "describe finalize invoice" reads as well
+    described = catalog.describe_action(action, entity)
+    if full_schema:
+        return described
+    schema = described.pop("input_schema")
+    described["parameters"] = {
+        name: _parameter_summary(prop, name in described["required"]) for name, prop in schema["properties"].items()
+    }
+    return described
+
+
+def _parameter_summary(schema: Mapping[str, Any], required: bool) -> Dict[str, Any]:
+    summary: Dict[str, Any] = {"accepts": describe_schema(schema)}
+    if required:
+        summary["required"] = True
+    if schema.get("description"):
+        summary["description"] = schema["description"]
+    if schema.get("x-in") == "path":
+        summary["in"] = "path"
+    return summary
 
 
 if __name__ == "__main__":

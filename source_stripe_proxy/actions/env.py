@@ -18,7 +18,7 @@ ENV_MODES: Tuple[Tuple[str, Tuple[str, ...], Tuple[str, ...]], ...] = (
     ("paragon", ("PARAGON_PROJECT_ID", "PARAGON_USER_TOKEN"), ("PARAGON_PROXY_HOST", "PARAGON_INTEGRATION_TYPE")),
     ("pinkconnect", ("PINKCONNECT_PROXY_URL", "PINKCONNECT_TOKEN"), ("PINKCONNECT_EXTRA_HEADERS",)),
 )
-ENV_COMMON: Tuple[str, ...] = ("STRIPE_VERSION", "STRIPE_ACCOUNT_ID")
+ENV_COMMON: Tuple[str, ...] = ("STRIPE_VERSION", "STRIPE_ACCOUNT_ID", "STRIPE_CONNECTION_TIMEOUT")
 
 
 def config_from_env(environ: Mapping[str, str]) -> Dict[str, Any]:
@@ -70,6 +70,8 @@ def config_from_env(environ: Mapping[str, str]) -> Dict[str, Any]:
         config["stripe_version"] = environ["STRIPE_VERSION"]
     if environ.get("STRIPE_ACCOUNT_ID"):
         config["account_id"] = environ["STRIPE_ACCOUNT_ID"]
+    if environ.get("STRIPE_CONNECTION_TIMEOUT"):
+        config["action_timeout_seconds"] = environ["STRIPE_CONNECTION_TIMEOUT"]  # checked by the connection
     return config
 
 

@@ -15,6 +15,10 @@ its endpoint's budget and only then takes a slot of the global budget, so a requ
 behind a busy endpoint never holds a global slot that another endpoint could use. A 429
 whose ``Stripe-Rate-Limited-Reason`` is ``endpoint-...`` slows only that endpoint; any other
 429 (``global-...``, ``resource-specific``, or none: a lock timeout) pauses everyone.
+
+Deadline: the connectors retry for minutes (a sync can wait); an interactive caller (the
+actions) passes ``call_deadline_seconds``, a total for one call across its attempts, backoff
+sleeps and Retry-After waits, after which the call ends as a ``TransientError``.
 """
 
 from __future__ import annotations
@@ -74,9 +78,17 @@ class StripeClient:
         sleep: Callable[[float], None] = time.sleep,
         pool_size: int = 16,
         endpoint_limits: Mapping[Tuple[str, str], float] = STRIPE_ENDPOINT_LIMITS,
+        call_deadline_seconds: Optional[float] = None,
+        clock: Callable[[], float] = time.monotonic,
+        log: Optional[logging.Logger] = None,
     ):
         """``endpoint_limits``: Stripe's stricter limits of some endpoints (Search: 20/s);
-        tests against an emulator without them pass ``{}``."""
+        tests against an emulator without them pass ``{}``.
+
+        ``call_deadline_seconds``: total time one call may take, retries included (None: only
+        ``max_retries`` bounds it). ``clock``: read for that deadline (tests pass a fake one with
+        ``sleep``). ``log``: where retries are reported (the actions keep them off the connectors'
+        Airbyte logger)."""
         self.settings = settings
         self.budget = budget or RequestBudget(settings.requests_per_second)  # global: the whole account
         # Per endpoint, created on first use; an endpoint can never go faster than the whole account.
@@ -88,6 +100,9 @@ class StripeClient:
         self._headers = {**settings.headers(), "User-Agent": f"source-stripe-proxy/{__version__}"}
         self._backoff_base = backoff_base_seconds
         self._sleep = sleep
+        self._clock = clock
+        self.call_deadline_seconds = call_deadline_seconds
+        self._log = log or logger
         self._stats_lock = threading.Lock()
         self.request_count = 0
         self.retry_count = 0
@@ -183,20 +198,23 @@ class StripeClient:
 
     def _send_with_retries(self, method, path, url, query, body, headers, endpoint: RequestBudget) -> ApiResponse:
         attempt = 0
+        call_started = self._clock()
+        deadline = None if self.call_deadline_seconds is None else call_started + self.call_deadline_seconds
         while True:
             self._acquire(endpoint)
             self._count(retry=attempt > 0)
             reason = None  # Stripe-Rate-Limited-Reason of a 429
+            timeout = self.settings.timeout_seconds
+            if deadline is not None:  # one slow attempt must not outlive the whole call
+                timeout = max(0.001, min(timeout, deadline - self._clock()))
             started = time.monotonic()
             try:
-                response = self._session.request(
-                    method, url, params=query, data=body, headers=headers, timeout=self.settings.timeout_seconds
-                )
+                response = self._session.request(method, url, params=query, data=body, headers=headers, timeout=timeout)
             except _TRANSPORT_ERRORS as exc:
                 failure, status, retry_after, error = type(exc).__name__, None, None, None
             else:
                 status = response.status_code
-                logger.debug("%s %s -> %s in %.3fs", method, path, status, time.monotonic() - started)
+                self._log.debug("%s %s -> %s in %.3fs", method, path, status, time.monotonic() - started)
                 if status < 400:
                     try:
                         data = orjson.loads(response.content)
@@ -219,15 +237,23 @@ class StripeClient:
                     if status == 429 and reason:
                         failure += f" ({reason[:40]})"
             attempt += 1
-            if attempt > self.settings.max_retries:
+            delay = retry_after if retry_after is not None else self._backoff(attempt)
+            out_of_time = deadline is not None and self._clock() + delay >= deadline
+            if attempt > self.settings.max_retries or out_of_time:
                 if error is not None:
                     raise error
-                raise TransientError(
-                    f"{method} {path} failed after {attempt} attempts through {_PROXY_NAMES[self.settings.mode]}: "
-                    f"{failure}. This usually heals; retry the sync later."
+                spent = self._clock() - call_started
+                why = (
+                    f"gave up after {attempt} attempts in {spent:.1f} s (the call's deadline is "
+                    f"{self.call_deadline_seconds:g} s)"
+                    if out_of_time
+                    else f"failed after {attempt} attempts"
                 )
-            delay = retry_after if retry_after is not None else self._backoff(attempt)
-            logger.info("%s %s: %s; retry %d/%d in %.2fs", method, path, failure, attempt, self.settings.max_retries, delay)
+                raise TransientError(
+                    f"{method} {path} {why} through {_PROXY_NAMES[self.settings.mode]}: "
+                    f"{failure}. This usually heals; try again later."
+                )
+            self._log.info("%s %s: %s; retry %d/%d in %.2fs", method, path, failure, attempt, self.settings.max_retries, delay)
             if status == 429 and reason and reason.startswith("endpoint-"):
                 endpoint.rate_limited(delay)  # only this endpoint waits and settles lower
             elif status == 429:

@@ -1,0 +1,48 @@
+"""The seed document's calls, as aliases on top of the actions generated from Stripe's spec.
+
+The seed (``../shared/seed/stripe-connection.txt``) names some parameters its own way
+(``customer_id``, ``price_id``, ``amount``, ``interval``...). Each name below is an alias of a
+parameter of the generated action (``unit_tests/test_actions_catalog.py`` checks that every
+target exists), so both spellings work and the seed's calls keep working unchanged. This is
+the only hand-written part of the actions' table.
+
+``SEED_CALLS``: (action, entity) -> {seed name: Stripe parameter}. A target may be nested,
+in Stripe's form notation: ``items[0][price]`` is the price of the first subscription item.
+The listed calls are also the seed's named tools (one per call) for agent platforms.
+"""
+
+from __future__ import annotations
+
+from typing import Dict, Mapping, Tuple
+
+_CUSTOMER = {"customer_id": "customer"}
+_PRODUCT = {"product_id": "product"}
+
+SEED_CALLS: Mapping[Tuple[str, str], Dict[str, str]] = {
+    # The seed's examples.
+    ("create", "customer"): {},
+    ("update", "customer"): _CUSTOMER,  # the path's {customer}
+    ("get", "customer"): _CUSTOMER,
+    ("list", "customer"): {},
+    ("create", "subscription"): {**_CUSTOMER, "price_id": "items[0][price]"},
+    ("list", "subscription"): _CUSTOMER,  # the `customer` filter
+    ("create", "product"): {},
+    ("get", "product"): {"product_id": "id"},  # the path's {id}
+    ("list", "product"): {},
+    ("list", "balance_transaction"): {},  # `type` is Stripe's own name
+    ("list", "plan"): _PRODUCT,
+    # The calls the seed's entity list implies (its parameters: amount, currency, interval).
+    ("update", "product"): {"product_id": "id"},
+    ("get", "subscription"): {"subscription_id": "subscription_exposed_id"},
+    ("create", "price"): {**_PRODUCT, "amount": "unit_amount", "interval": "recurring[interval]"},  # no interval: one-time
+    ("get", "price"): {"price_id": "price"},
+    ("list", "price"): {**_PRODUCT, "interval": "recurring[interval]"},
+    ("create", "plan"): _PRODUCT,
+}
+
+# Fields the seed marks "(required)" where Stripe does not, by Stripe name; an alias of the
+# field satisfies it (price_id fills items).
+SEED_REQUIRED: Mapping[Tuple[str, str], Tuple[str, ...]] = {
+    ("create", "customer"): ("email", "name"),
+    ("create", "subscription"): ("items",),
+}
