@@ -598,6 +598,12 @@ def parent_text(stream):
     text = f"{parent['stream']} ({', '.join(binds)})"
     if parent.get("filter"):
         text += " where " + ", ".join(f"{k}={str(v).lower() if isinstance(v, bool) else v}" for k, v in sorted(parent["filter"].items()))
+    if stream.get("also_per"):
+        also = stream["also_per"]
+        text += f" and each of {also['stream']} ({', '.join(f'`{q}=`' for q in also['query_params'])})"
+    if stream.get("window"):
+        window = stream["window"]
+        text += f", by windows (`{window['start_param']}=`, `{window['end_param']}=`)"
     if parent.get("embedded"):
         embedded = parent["embedded"]
         text += f"; embedded in `{embedded['field']}`" + ("" if embedded["always"] else " by expand")
@@ -615,7 +621,9 @@ def render_docs(catalogue):
         "",
         f"{len(streams)} streams, every list endpoint of the API except the {len(catalogue['left_out'])} left out below.",
         "Incremental streams follow the object's events (cursor `updated`) or, without events,",
-        "list new objects by `created`. A product in the last column must be enabled on the account;",
+        "list new objects by `created`. An event goes to every stream listing its type whose objects",
+        "have the event object's `object` (`customer.source.created` with a card: `customer_cards`,",
+        "`customer_sources`). A product in the last column must be enabled on the account;",
         "without it Stripe answers \"Your account is not set up to use ...\".",
         "",
         "| stream | path | parent | sync modes | cursor | primary key | updates | deletes | product |",
