@@ -199,3 +199,36 @@ def test_hand_written_routes_still_win(seeded):
     assert len(customers) == 3 and customers[0]["object"] == "customer"
     update(emu.store, "customers", customers[0]["id"], name="Changed")  # billing helpers untouched
     assert api.get(f"/v1/customers/{customers[0]['id']}").json()["name"] == "Changed"
+
+
+def test_a_restricted_key_without_the_permission_gets_a_403(seeded):
+    emu, _ = seeded
+    emu.add_restricted_key("rk_test_customersOnly", {"customers": "read"})
+    api = Api(emu.url, key="rk_test_customersOnly")
+    assert api.get("/v1/customers").status_code == 200
+    refused = api.get("/v1/tax_rates")
+    assert refused.status_code == 403
+    assert "rak_tax_rates_read" in refused.json()["error"]["message"]
+
+
+def test_the_command_line_seeds_the_catalogue_and_disables_products():
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "stripe_emulator", "--port", str(port), "--api-key", KEY,
+                             "--seed-customers", "2", "--seed-catalog", "1", "--disable-product", "Treasury"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert b"Stripe emulator on" in proc.stdout.readline()
+        api = Api(f"http://127.0.0.1:{port}")
+        assert len(api.walk("/v1/tax_rates")) == 1
+        customer = api.walk("/v1/customers")[0]["id"]
+        assert len(api.walk(f"/v1/customers/{customer}/tax_ids")) == 1
+        assert api.get("/v1/treasury/financial_accounts").status_code == 400
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
