@@ -1,14 +1,20 @@
 #!/usr/bin/env python3
-"""Generate the connector's stream schemas and parameter tables from Stripe's OpenAPI spec.
+"""Generate the stream catalogue, its schemas and the parameter tables from Stripe's OpenAPI spec.
 
 Input: Stripe's OpenAPI 3.0 description (``spec3.json``, API version 2024-06-20).
 The connector never reads that file at run time or in tests; it uses the
 committed outputs of this script instead:
 
-* ``source_stripe_proxy/data/schemas/<stream>.json`` - one draft-07 JSON Schema per
-  stream, derived from the stream's OpenAPI component (see ``STREAM_COMPONENTS``).
-* ``source_stripe_proxy/data/generated/list_parameters.json`` - query parameters of
-  each list endpoint the streams read from (see ``LIST_ENDPOINTS``), with enums.
+* ``source_stripe_proxy/data/generated/streams.json`` - the stream catalogue: every list
+  endpoint of the API as a stream (built by ``scripts/generate_streams.py`` with the
+  hand-written facts of ``scripts/stream_overrides.yaml``), plus the endpoints left out and why.
+* ``source_stripe_proxy/data/generated/stream_examples.json`` - one example object per stream,
+  every field filled from its component (tests validate them; the emulator serves them).
+* ``source_stripe_proxy/data/schemas/<stream>.json`` - one draft-07 JSON Schema per stream,
+  derived from the stream's OpenAPI component(s).
+* ``docs/streams.md`` - the catalogue as a table (a test fails when it is stale).
+* ``source_stripe_proxy/data/generated/list_parameters.json`` - query parameters of every list
+  endpoint the streams read from, with enums.
 * ``source_stripe_proxy/data/generated/write_parameters.json`` - top-level body
   parameters of create/update endpoints and query parameters of retrieve
   endpoints (see ``WRITE_ENDPOINTS``).
@@ -21,15 +27,17 @@ committed outputs of this script instead:
 
 Every stream schema also gets the connector's own top-level fields
 (``CONNECTOR_PROPERTIES``): ``updated`` (the change cursor), ``is_deleted``
-(tombstones of deleted objects) and ``account_id`` (the Connect account read).
+(tombstones of deleted objects) and ``account_id`` (the Connect account read), and a child
+stream whose objects do not name their parent gets the field the connector adds for it
+(``checkout_session_id``).
 
-Re-run after updating the spec (from the repository root):
+Re-run after updating the spec or the overrides (from the repository root):
 
     .venv/bin/python scripts/generate_schemas.py [--spec PATH]
 
 The default spec path is ``<repo>/../shared/stripe-openapi/spec3.json``.
-Only the standard library is used, and output is deterministic (sorted keys,
-indent=2, trailing newline) so that re-running produces no diff.
+Only the standard library and PyYAML (for the overrides) are used, and output is
+deterministic (sorted keys, indent=2, trailing newline) so that re-running produces no diff.
 """
 
 import argparse
@@ -37,53 +45,7 @@ import json
 import sys
 from pathlib import Path
 
-# Stream name -> OpenAPI component (components.schemas.<name>) describing its records.
-STREAM_COMPONENTS = {
-    "customers": "customer",
-    "subscriptions": "subscription",
-    "products": "product",
-    "plans": "plan",
-    "prices": "price",
-    "balance_transactions": "balance_transaction",
-    "invoices": "invoice",
-    "invoice_items": "invoiceitem",
-    "invoice_line_items": "line_item",
-    "subscription_items": "subscription_item",
-    "charges": "charge",
-    "refunds": "refund",
-    "payment_intents": "payment_intent",
-    "payouts": "payout",
-    "coupons": "coupon",
-    "promotion_codes": "promotion_code",
-    "disputes": "dispute",
-    "credit_notes": "credit_note",
-    "events": "event",
-    "accounts": "account",
-}
-
-# List endpoints (GET on a collection) whose query parameters are tabulated.
-LIST_ENDPOINTS = [
-    "/v1/customers",
-    "/v1/subscriptions",
-    "/v1/products",
-    "/v1/plans",
-    "/v1/prices",
-    "/v1/balance_transactions",
-    "/v1/invoices",
-    "/v1/invoiceitems",
-    "/v1/invoices/{invoice}/lines",
-    "/v1/subscription_items",
-    "/v1/charges",
-    "/v1/refunds",
-    "/v1/payment_intents",
-    "/v1/payouts",
-    "/v1/coupons",
-    "/v1/promotion_codes",
-    "/v1/disputes",
-    "/v1/credit_notes",
-    "/v1/events",
-    "/v1/accounts",
-]
+import generate_streams  # beside this script
 
 # (method, path) pairs for write_parameters.json. POSTs contribute their form
 # body; GET retrieve endpoints contribute their query parameters (``expand``).
@@ -133,6 +95,7 @@ REF_PREFIX = "#/components/schemas/"
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SPEC_PATH = REPO_ROOT.parent / "shared" / "stripe-openapi" / "spec3.json"
 SCHEMAS_DIR = REPO_ROOT / "source_stripe_proxy" / "data" / "schemas"
+DOCS_PATH = REPO_ROOT / "docs" / "streams.md"
 GENERATED_DIR = REPO_ROOT / "source_stripe_proxy" / "data" / "generated"
 
 ANY_OBJECT = {"type": "object", "additionalProperties": True}
@@ -292,14 +255,14 @@ def merge_alternatives(alternatives):
     return merged
 
 
-def build_stream_schema(stream, component_name, components):
+def component_properties(component_name, components):
+    """Top-level JSON Schema properties of one component, with Stripe's nullability."""
     component = components[component_name]
     converter = SchemaConverter(components)
-    ref_stack = (component_name,)
     required = set(component.get("required", []))
     properties = {}
     for name, prop in component["properties"].items():
-        converted = converter.convert(prop, 0, ref_stack)
+        converted = converter.convert(prop, 0, (component_name,))
         # Stripe leaves out non-required top-level fields in some responses
         # (and older API versions), so those also accept null. ``id`` is kept
         # strict: listed records always carry one (the invoice component marks
@@ -309,13 +272,41 @@ def build_stream_schema(stream, component_name, components):
         properties[name] = converted
     if "id" not in properties:
         raise ValueError(f"component {component_name} has no id property")
+    return properties
+
+
+def union_properties(alternatives):
+    """Properties of a list of several object types (a customer's sources: bank account, card,
+    source): a field of every type keeps a schema accepting each type's value; a field of
+    only some types also accepts null."""
+    names = sorted({name for properties in alternatives for name in properties})
+    merged = {}
+    for name in names:
+        schemas = [properties[name] for properties in alternatives if name in properties]
+        unique = [schema for i, schema in enumerate(schemas) if schema not in schemas[:i]]
+        schema = unique[0] if len(unique) == 1 else merge_alternatives(unique)
+        if len(schemas) < len(alternatives) and name != "id":
+            schema = allow_null(schema)
+        merged[name] = schema
+    return merged
+
+
+def build_stream_schema(stream, catalogue_entry, components):
+    component_names = catalogue_entry["components"]
+    alternatives = [component_properties(name, components) for name in component_names]
+    properties = alternatives[0] if len(alternatives) == 1 else union_properties(alternatives)
     for name, extra in CONNECTOR_PROPERTIES.items():
         properties.setdefault(name, dict(extra))
+    parent = catalogue_entry.get("parent") or {}
+    ref = parent.get("ref") or {}
+    if ref.get("added"):
+        properties.setdefault(ref["field"], {"type": "string"})  # the parent's id, added by the connector
+    described = " | ".join(component_names)
     return {
         "$schema": JSON_SCHEMA_DRAFT,
         "title": stream,
         "description": (
-            f"Stripe {component_name} object, generated from Stripe OpenAPI spec3 "
+            f"Stripe {described} object, generated from Stripe OpenAPI spec3 "
             f"(API version {API_VERSION}) by scripts/generate_schemas.py. Do not edit."
         ),
         "type": "object",
@@ -385,12 +376,14 @@ def list_item_component(operation):
     """Component name of the items returned by a list endpoint (data[])."""
     schema = operation["responses"]["200"]["content"]["application/json"]["schema"]
     items = schema["properties"]["data"]["items"]
+    if "$ref" not in items:  # a list of several types (a customer's sources)
+        return [ref_name(branch["$ref"]) for branch in items["anyOf"]]
     return ref_name(items["$ref"])
 
 
-def build_list_parameters(paths, components):
+def build_list_parameters(paths, components, list_paths):
     table = {}
-    for path in LIST_ENDPOINTS:
+    for path in list_paths:
         operation = paths[path]["get"]
         entry = describe_operation_parameters(operation)
         entry.setdefault("query", {})
@@ -444,7 +437,7 @@ def write_json(path, data):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[1])
     parser.add_argument("--spec", type=Path, default=DEFAULT_SPEC_PATH, help="path to spec3.json")
     args = parser.parse_args(argv)
 
@@ -456,13 +449,25 @@ def main(argv=None):
     components = spec["components"]["schemas"]
     paths = spec["paths"]
 
-    for stream, component_name in STREAM_COMPONENTS.items():
-        write_json(SCHEMAS_DIR / f"{stream}.json", build_stream_schema(stream, component_name, components))
-    write_json(GENERATED_DIR / "list_parameters.json", build_list_parameters(paths, components))
+    catalogue = generate_streams.build(spec, generate_streams.load_overrides())
+    streams = catalogue["streams"]
+    for old in SCHEMAS_DIR.glob("*.json"):
+        if old.stem not in streams:
+            old.unlink()  # a stream that left the catalogue
+    for name, entry in streams.items():
+        write_json(SCHEMAS_DIR / f"{name}.json", build_stream_schema(name, entry, components))
+    list_paths = sorted({entry["path"] for entry in streams.values()} | {"/v1/events"})
+    write_json(GENERATED_DIR / "streams.json", catalogue)
+    write_json(GENERATED_DIR / "stream_examples.json", generate_streams.build_examples(spec, catalogue))
+    write_json(GENERATED_DIR / "list_parameters.json", build_list_parameters(paths, components, list_paths))
     write_json(GENERATED_DIR / "write_parameters.json", build_write_parameters(paths))
     write_json(GENERATED_DIR / "event_types.json", build_event_types(paths))
     write_json(GENERATED_DIR / "endpoints.json", build_endpoints(paths))
-    print(f"wrote {len(STREAM_COMPONENTS)} schemas to {SCHEMAS_DIR} and parameter tables to {GENERATED_DIR}")
+    DOCS_PATH.write_text(generate_streams.render_docs(catalogue), encoding="utf-8")
+    print(
+        f"wrote {len(streams)} streams ({len(catalogue['left_out'])} endpoints left out), their schemas "
+        f"to {SCHEMAS_DIR}, the tables to {GENERATED_DIR} and {DOCS_PATH}"
+    )
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@
 import argparse
 import threading
 
+from . import catalog
 from .faults import FaultInjector
 from .proxies import ParagonEmulator, PinkConnectEmulator
 from .server import StripeEmulator
@@ -26,6 +27,10 @@ def parse_args(argv=None):
     for resource in ("customers", "products", "prices", "plans", "balance-transactions"):
         ap.add_argument(f"--seed-{resource}", type=int, default=0, metavar="N",
                         help=f"generate N {resource.replace('-', ' ')} (bulk, created one second apart)")
+    ap.add_argument("--seed-catalog", type=int, default=0, metavar="N",
+                    help="N objects in every other stream of the catalogue (per parent for children)")
+    ap.add_argument("--disable-product", action="append", default=[], metavar="PRODUCT",
+                    help='answer "not set up to use PRODUCT" for its streams, e.g. Issuing (repeatable)')
     ap.add_argument("--fault", action="append", default=[], metavar="KIND=RATE",
                     help="random fault rate on the Stripe emulator, e.g. 429=0.05 (repeatable)")
     ap.add_argument("--retry-after", type=int, default=1, help="Retry-After of injected 429s")
@@ -49,6 +54,10 @@ def main(argv=None):
         count = getattr(args, f"seed_{resource}")
         if count:
             emu.store.bulk_add(resource, count)
+    if args.seed_catalog:
+        catalog.seed(emu.store, per_parent=args.seed_catalog)
+    for product in args.disable_product:
+        catalog.disable_product(emu.store, product)
     servers = [emu.start()]
     print(f"Stripe emulator on {emu.url} (api key {args.api_key[:8]}...)", flush=True)
     if args.paragon_port is not None:

@@ -18,7 +18,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from . import billing, billing_writes, forms
+from . import billing, billing_writes, catalog, forms
 from .faults import FaultInjector
 from .httpbase import LoopbackServer, Response
 from .schema import (
@@ -791,6 +791,9 @@ def route(method, path):
             if "id" in pattern.groupindex and match.group("id") is not None:
                 endpoint = path[:match.start("id")] + "{id}" + path[match.end("id"):]
             return handler, match.groups(), resource or match.group(1), endpoint
+    generic = catalog.route(method, path)   # every other list endpoint of the stream catalogue
+    if generic:
+        return generic
     raise StripeError(404, f"Unrecognized request URL ({method}: {path}). Please see "
                            f"https://stripe.com/docs or we can help at https://support.stripe.com/.")
 

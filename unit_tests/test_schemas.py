@@ -16,30 +16,11 @@ PACKAGE_DIR = Path(__file__).resolve().parent.parent / "source_stripe_proxy"
 SCHEMAS_DIR = PACKAGE_DIR / "data" / "schemas"
 GENERATED_DIR = PACKAGE_DIR / "data" / "generated"
 
-EXPECTED_STREAMS = {
-    "accounts",
-    "balance_transactions",
-    "charges",
-    "coupons",
-    "credit_notes",
-    "customers",
-    "disputes",
-    "events",
-    "invoice_items",
-    "invoice_line_items",
-    "invoices",
-    "payment_intents",
-    "payouts",
-    "plans",
-    "prices",
-    "products",
-    "promotion_codes",
-    "refunds",
-    "subscription_items",
-    "subscriptions",
-}
-# Stripe's invoiceitem has `date` instead of `created`; line items have no timestamp.
-STREAMS_WITHOUT_CREATED = {"invoice_items", "invoice_line_items"}
+CATALOGUE = json.loads((GENERATED_DIR / "streams.json").read_text(encoding="utf-8"))["streams"]
+EXAMPLES = json.loads((GENERATED_DIR / "stream_examples.json").read_text(encoding="utf-8"))
+EXPECTED_STREAMS = set(CATALOGUE)
+# Objects without a creation time (line items, capabilities, ...); invoice items call it `date`.
+STREAMS_WITHOUT_CREATED = {name for name, stream in CATALOGUE.items() if stream["created_field"] != "created"}
 
 SCHEMA_FILES = sorted(SCHEMAS_DIR.glob("*.json"))
 
@@ -58,6 +39,13 @@ def types_of(property_schema):
 
 def test_every_stream_has_a_schema():
     assert {path.stem for path in SCHEMA_FILES} == EXPECTED_STREAMS
+    assert len(EXPECTED_STREAMS) > 100  # every list endpoint of the API, not a hand-picked few
+
+
+def test_streams_without_created_are_the_expected_kinds():
+    assert CATALOGUE["invoice_items"]["created_field"] == "date"
+    assert {"invoice_line_items", "checkout_sessions_line_items", "account_capabilities"} <= STREAMS_WITHOUT_CREATED
+    assert "customers" not in STREAMS_WITHOUT_CREATED
 
 
 @pytest.mark.parametrize("schema_path", SCHEMA_FILES, ids=lambda path: path.stem)
@@ -73,7 +61,7 @@ def test_schema_is_valid_draft7_object_schema(schema_path):
     assert types_of(properties["id"]) == ["string"]
     assert "object" in properties
     if schema_path.stem in STREAMS_WITHOUT_CREATED:
-        assert "created" not in properties
+        assert "created" not in properties or schema_path.stem == "customer_sources"  # sources have it, cards not
     else:
         assert "created" in properties
         assert "integer" in types_of(properties["created"])
@@ -368,3 +356,36 @@ def test_write_parameters_cover_create_update_and_retrieve():
     assert "email" in write_parameters["POST /v1/customers"]["body"]
     assert "items" in write_parameters["POST /v1/subscriptions/{subscription_exposed_id}"]["body"]
     assert "expand" in write_parameters["GET /v1/products/{id}"]["query"]
+
+
+# --- (d) every stream's generated example object ------------------------------
+# stream_examples.json holds one object per stream (per type for lists of several types), every
+# field filled from Stripe's component by scripts/generate_streams.py.
+
+EXAMPLE_CASES = [(stream, i) for stream in sorted(EXAMPLES) for i in range(len(EXAMPLES[stream]))]
+
+
+def test_every_stream_has_examples():
+    assert set(EXAMPLES) == EXPECTED_STREAMS
+    assert len(EXAMPLES["customer_sources"]) == 3  # bank account, card, source
+
+
+@pytest.mark.parametrize("stream, index", EXAMPLE_CASES, ids=lambda case: str(case))
+def test_generated_example_is_accepted(stream, index):
+    example = EXAMPLES[stream][index]
+    assert example["object"] in CATALOGUE[stream]["objects"]
+    Draft7Validator(load_schema(stream)).validate(example)
+
+
+@pytest.mark.parametrize("stream", sorted(EXAMPLES))
+def test_generated_example_with_a_wrong_id_is_rejected(stream):
+    example = copy.deepcopy(EXAMPLES[stream][0])
+    example["id"] = 123
+    assert not Draft7Validator(load_schema(stream)).is_valid(example)
+
+
+def test_added_parent_field_is_in_the_schema():
+    # Checkout line items do not name their session: the connector adds checkout_session_id.
+    parent = CATALOGUE["checkout_sessions_line_items"]["parent"]
+    assert parent["ref"] == {"field": "checkout_session_id", "added": True}
+    assert load_schema("checkout_sessions_line_items")["properties"]["checkout_session_id"] == {"type": "string"}

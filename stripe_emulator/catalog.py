@@ -1,0 +1,353 @@
+"""Every other list endpoint of Stripe's API, served generically from the stream catalogue.
+
+The hand-written handlers in ``server.py`` and ``billing.py`` model the objects the connector
+reads most (customers, subscriptions, invoices, ...) with Stripe's behaviour. Every other list
+endpoint in ``source_stripe_proxy/data/generated/streams.json`` is served here, the way Stripe
+serves lists: newest first, ``limit`` 1-100, ``starting_after`` / ``ending_before`` cursors,
+``created`` filters where the endpoint has them, unknown or missing parameters refused, nested
+lists per parent (``/v1/customers/{customer}/tax_ids``, ``/v1/setup_attempts?setup_intent=``),
+and a retrieve endpoint where Stripe has one.
+
+Objects come from ``seed(store)`` (or ``add``), built from the catalogue's example objects
+(``generated/stream_examples.json``), each optionally announced by its ``.created`` event in
+``/v1/events``. A product the account has not enabled (``disable_product(store, "Issuing")``)
+answers Stripe's 400 "Your account is not set up to use Issuing".
+
+``server.route`` falls back to ``route`` here when no hand-written route matches.
+"""
+
+import copy
+import re
+import threading
+import weakref
+
+from source_stripe_proxy.data import load_generated
+
+from .schema import StripeError, invalid, parameter_missing, resource_missing
+from .store import RESOURCE_BY_PREFIX
+
+CATALOGUE = load_generated("streams.json")["streams"]
+EXAMPLES = load_generated("stream_examples.json")
+LIST_PARAMETERS = load_generated("list_parameters.json")
+PAGING = {"limit", "starting_after", "ending_before", "expand"}
+PRODUCT_URLS = {"Issuing": "issuing/overview", "Treasury": "treasury", "Terminal": "terminal",
+                "Climate": "climate", "Identity": "identity", "Connect": "connect"}
+
+
+def _pattern(template):
+    return re.compile(re.sub(r"\\\{[^}]+\\\}", "([^/]+)", re.escape(template)))
+
+
+# Streams by list path (external accounts: two streams over one endpoint).
+STREAMS_BY_PATH = {}
+for _name, _stream in sorted(CATALOGUE.items()):
+    STREAMS_BY_PATH.setdefault(_stream["path"], []).append(_name)
+LIST_ROUTES = [(path, _pattern(path)) for path in sorted(STREAMS_BY_PATH)]
+DETAIL_ROUTES = sorted({(s["detail"]["path"], name) for name, s in CATALOGUE.items() if s["detail"]})
+DETAIL_ROUTES = [(path, name, _pattern(path)) for path, name in DETAIL_ROUTES]
+
+
+# =============================================================================
+# Per-account state
+# =============================================================================
+
+class CatalogState:
+    """One account's generic objects: rows[stream][parent id or None], newest first."""
+
+    def __init__(self):
+        self.rows = {}
+        self.by_id = {}
+        self.disabled_products = set()
+        self.seq = 0
+
+
+_states = weakref.WeakKeyDictionary()
+_states_lock = threading.Lock()
+
+
+def state(store):
+    with _states_lock:
+        if store not in _states:
+            _states[store] = CatalogState()
+        return _states[store]
+
+
+def disable_product(store, product):
+    """The account has not enabled `product` ("Issuing", "Treasury", ...): its lists answer 400."""
+    state(store).disabled_products.add(product)
+
+
+def enable_product(store, product):
+    state(store).disabled_products.discard(product)
+
+
+def check_product(store, stream_name):
+    product = CATALOGUE[stream_name]["product"]
+    if product and product in state(store).disabled_products:
+        where = PRODUCT_URLS.get(product, product.lower().replace(" ", "_"))
+        raise StripeError(400, f"Your account is not set up to use {product}. Please visit "
+                               f"https://dashboard.stripe.com/{where} to get started.")
+
+
+# =============================================================================
+# Routing (called by server.route after the hand-written routes)
+# =============================================================================
+
+def route(method, path):
+    """-> (handler, args, resource, endpoint) for a catalogue list or retrieve endpoint, or None."""
+    if method != "GET":
+        return None
+    for template, pattern in LIST_ROUTES:
+        match = pattern.fullmatch(path)
+        if match:
+            names = STREAMS_BY_PATH[template]
+            return list_objects, (template, match.groups()), names[0], template
+    for template, name, pattern in DETAIL_ROUTES:
+        match = pattern.fullmatch(path)
+        if match:
+            return retrieve, (name, match.groups()), name, template
+    return None
+
+
+def _path_values(template, values):
+    return dict(zip(re.findall(r"\{([^}]+)\}", template), values))
+
+
+def _parent_key(stream, path_values, params):
+    """The id of the parent whose rows are listed (None for a top-level list)."""
+    if stream.get("account_path_param"):
+        return path_values[stream["account_path_param"]]
+    parent = stream["parent"]
+    if not parent:
+        return None
+    for name, field in parent["path_params"].items():
+        if field == "id":
+            return path_values[name]
+    for name, field in parent["query_params"].items():
+        if field == "id":
+            return params.get(name)
+    return next(iter(path_values.values()), None)
+
+
+def list_objects(call):
+    template, values = call.args
+    names = STREAMS_BY_PATH[template]
+    for name in names:
+        check_product(call.store, name)
+    p = dict(call.params)
+    allowed = set(LIST_PARAMETERS[template]["query"])
+    for key in p:
+        if key not in allowed:
+            raise StripeError(400, f"Received unknown parameter: {key}", param=key)
+    for key in CATALOGUE[names[0]]["required_params"]:
+        if key not in p:
+            raise parameter_missing(key)
+    limit = _limit(p.get("limit"))
+    path_values = _path_values(template, values)
+    st = state(call.store)
+    rows = []
+    for name in names:
+        stream = CATALOGUE[name]
+        key = _parent_key(stream, path_values, p)
+        rows += st.rows.get(name, {}).get(key, [])
+    rows.sort(key=lambda row: -row[0])
+    objects = [obj for _, obj in rows if _matches(obj, p, CATALOGUE[names[0]])]
+    if not CATALOGUE[names[0]]["paged"]:
+        return 200, {"object": "list", "data": copy.deepcopy(objects), "has_more": False, "url": call.path}
+    page, has_more = _page(objects, p, limit, names[0])
+    return 200, {"object": "list", "data": copy.deepcopy(page), "has_more": has_more, "url": call.path}
+
+
+def retrieve(call):
+    name, values = call.args
+    check_product(call.store, name)
+    oid = values[-1]
+    obj = state(call.store).by_id.get(name, {}).get(oid)
+    if obj is None:
+        raise resource_missing(name.rstrip("s").replace("_", " "), oid)
+    return 200, copy.deepcopy(obj)
+
+
+def _limit(raw):
+    if raw is None:
+        return 10
+    try:
+        limit = int(raw)
+    except (TypeError, ValueError):
+        raise invalid("Invalid integer: " + str(raw), param="limit") from None
+    if not 1 <= limit <= 100:
+        raise invalid("This value must be greater than or equal to 1 and less than or equal to 100.", param="limit")
+    return limit
+
+
+def _matches(obj, params, stream):
+    bound = set((stream["parent"] or {}).get("query_params", {})) | set((stream.get("also_per") or {}).get("query_params", {}))
+    window = stream.get("window") or {}
+    for key, value in params.items():
+        if key in PAGING or key in bound:
+            continue
+        if key == window.get("start_param"):  # summaries inside the requested window
+            if obj.get(key, 0) < int(value):
+                return False
+        elif key == window.get("end_param"):
+            if obj.get(key, 0) > int(value):
+                return False
+        elif key == "created" and stream["created_field"]:
+            if not _in_range(obj.get(stream["created_field"]), value):
+                return False
+        elif isinstance(value, str) and key in obj and not isinstance(obj[key], (dict, list)):
+            if str(obj[key]).lower() != value.lower():
+                return False
+    return True
+
+
+def _in_range(created, bounds):
+    if created is None:
+        return False
+    if not isinstance(bounds, dict):
+        return created == int(bounds)
+    checks = {"gt": created.__gt__, "gte": created.__ge__, "lt": created.__lt__, "lte": created.__le__}
+    for op, bound in bounds.items():
+        if op not in checks:
+            raise StripeError(400, f"Received unknown parameter: created[{op}]", param=f"created[{op}]")
+        if not checks[op](int(bound)):
+            return False
+    return True
+
+
+def _page(objects, params, limit, name):
+    after, before = params.get("starting_after"), params.get("ending_before")
+    if after and before:
+        raise invalid("You may only specify one of these parameters: ending_before, starting_after.",
+                      param="ending_before")
+    ids = [obj["id"] for obj in objects]
+    cursor = after or before
+    if cursor and cursor not in ids:
+        raise resource_missing("object", cursor, param="starting_after" if after else "ending_before", status=400)
+    if before:
+        end = ids.index(before)
+        start = max(0, end - limit)
+        return objects[start:end], start > 0
+    start = ids.index(after) + 1 if after else 0
+    return objects[start:start + limit], start + limit < len(objects)
+
+
+# =============================================================================
+# Seeding
+# =============================================================================
+
+def _prefix(stream_name):
+    """An id prefix from the name's initials (tax_rates -> trx: never a hand-written one like tr_)."""
+    prefix = "".join(word[0] for word in stream_name.split("_"))[:5]
+    return prefix + "x" if prefix in RESOURCE_BY_PREFIX or len(prefix) < 3 else prefix
+
+
+def add(store, stream_name, fields=None, *, parent_id=None, emit_event=False):
+    """Store one object of a catalogue stream (built from its example) and return it.
+
+    parent_id: the parent's id for a child stream (the account's own id for external accounts).
+    """
+    stream = CATALOGUE[stream_name]
+    fields = dict(fields or {})
+    wanted = fields.get("object")
+    examples = [e for e in EXAMPLES[stream_name] if wanted in (None, e["object"])]
+    with store.lock:
+        st = state(store)
+        st.seq += 1
+        obj = copy.deepcopy(examples[st.seq % len(examples)])
+        now = store.clock.now()
+        obj["id"] = fields.pop("id", None) or store.new_id(_prefix(stream_name))
+        if stream["created_field"]:
+            obj[stream["created_field"]] = int(fields.pop("created", now))
+        if "livemode" in obj:
+            obj["livemode"] = False
+        parent = stream["parent"]
+        if parent and parent_id is not None:
+            obj[parent["ref"]["field"]] = parent_id
+        if stream.get("account_path_param") and "account" in obj:
+            obj["account"] = parent_id
+        obj.update(fields)
+        key = parent_id if (parent or stream.get("account_path_param")) else None
+        sort_key = (obj.get(stream["created_field"]) if stream["created_field"] else now) * 1_000_000 + st.seq
+        st.rows.setdefault(stream_name, {}).setdefault(key, []).insert(0, (sort_key, obj))
+        st.by_id.setdefault(stream_name, {})[obj["id"]] = obj
+        if emit_event and stream["events"]["types"]:
+            store.record_event(_creation_event(stream), copy.deepcopy(obj))
+        return copy.deepcopy(obj)
+
+
+def _creation_event(stream):
+    types = stream["events"]["types"]
+    created = [t for t in types if t.endswith(".created")]
+    return created[0] if created else types[0]
+
+
+def generic_streams():
+    """Catalogue streams no hand-written route serves (the hand-written ones win in server.route)."""
+    from .server import route as hand_route  # server imports this module
+
+    served = []
+    for name, stream in sorted(CATALOGUE.items()):
+        concrete = re.sub(r"\{[^}]+\}", "x_1", stream["path"])
+        try:
+            handler, *_ = hand_route("GET", concrete)
+        except StripeError:
+            handler = None
+        if handler is list_objects:
+            served.append(name)
+    return served
+
+
+def seed(store, per_parent=2, *, parents=2, emit_events=True, streams=None):
+    """Add `per_parent` objects to every generic stream (to each of the first `parents`
+    parents of a child stream), parents before children. Returns {stream: [ids]}."""
+    wanted = set(streams) if streams is not None else set(generic_streams())
+    added = {}
+    for name in _parents_first(wanted):
+        stream = CATALOGUE[name]
+        for parent_id in _parent_ids(store, stream, parents):
+            for _ in range(per_parent):
+                obj = add(store, name, parent_id=parent_id, emit_event=emit_events)
+                added.setdefault(name, []).append(obj["id"])
+    return added
+
+
+def _parents_first(names):
+    ordered, seen = [], set()
+
+    def visit(name):
+        if name in seen:
+            return
+        seen.add(name)
+        parent = CATALOGUE[name]["parent"]
+        if parent and parent["stream"] in names:
+            visit(parent["stream"])
+        ordered.append(name)
+
+    for name in sorted(names):
+        visit(name)
+    return ordered
+
+
+def _parent_ids(store, stream, limit):
+    if stream.get("account_path_param"):
+        return [store.account_id]
+    parent = stream["parent"]
+    if not parent:
+        return [None]
+    objects = _objects_of(store, parent["stream"])
+    chosen = [obj for obj in objects if all(obj.get(k) == v for k, v in parent["filter"].items())]
+    return [obj["id"] for obj in chosen[:limit]]
+
+
+def _objects_of(store, stream_name):
+    """The parent objects: generic rows, or the hand-written store's (newest first)."""
+    rows = state(store).rows.get(stream_name)
+    if rows:
+        return [obj for _, obj in sorted((r for group in rows.values() for r in group), key=lambda r: -r[0])]
+    if stream_name == "subscription_items":
+        return [item for sub in store.all("subscriptions") for item in sub["items"]["data"]]
+    resource = {"invoice_items": "invoiceitems"}.get(stream_name, stream_name)
+    if resource in store.collections:
+        return store.all(resource)
+    return []
