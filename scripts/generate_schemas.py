@@ -20,8 +20,10 @@ committed outputs of this script instead:
   a concrete path to its template to keep one rate budget per Stripe endpoint.
 
 Every stream schema also gets the connector's own top-level fields
-(``CONNECTOR_PROPERTIES``): ``updated`` (the change cursor), ``is_deleted``
-(tombstones of deleted objects) and ``account_id`` (the Connect account read).
+(``CONNECTOR_PROPERTIES``): ``updated`` (the change cursor) and ``account_id`` (the
+Connect account read); streams that can have deletes also get ``is_deleted``
+(``DELETE_PROPERTIES``; which streams: ``StreamSpec.can_be_deleted`` in
+``source_stripe_proxy/source/stream_specs.py``).
 
 Re-run after updating the spec (from the repository root):
 
@@ -33,6 +35,7 @@ indent=2, trailing newline) so that re-running produces no diff.
 """
 
 import argparse
+import functools
 import json
 import sys
 from pathlib import Path
@@ -115,8 +118,11 @@ FILTER_ENUMS_FROM_FIELDS = {
 # already has (products carry their own ``updated``) keeps Stripe's definition.
 CONNECTOR_PROPERTIES = {
     "updated": {"type": "integer"},  # event time of the change, or created on a list read
-    "is_deleted": {"type": "boolean"},  # only on tombstones: {"id", "is_deleted": true, "updated"}
     "account_id": {"type": ["null", "string"]},  # the Connect account the record was read from
+}
+# Added to the streams whose records can be tombstones; every record of those carries it.
+DELETE_PROPERTIES = {
+    "is_deleted": {"type": "boolean"},  # true: the object's last version, deleted at `updated`
 }
 
 # How many component $refs deep we inline before falling back to "any object".
@@ -292,6 +298,15 @@ def merge_alternatives(alternatives):
     return merged
 
 
+@functools.lru_cache(maxsize=None)
+def streams_with_deletes():
+    """The streams whose records can be tombstones, as the connector decides it."""
+    sys.path.insert(0, str(REPO_ROOT))
+    from source_stripe_proxy.source.stream_specs import STREAM_SPECS  # data only: no I/O, no CDK
+
+    return {name for name, spec in STREAM_SPECS.items() if spec.can_be_deleted}
+
+
 def build_stream_schema(stream, component_name, components):
     component = components[component_name]
     converter = SchemaConverter(components)
@@ -311,6 +326,9 @@ def build_stream_schema(stream, component_name, components):
         raise ValueError(f"component {component_name} has no id property")
     for name, extra in CONNECTOR_PROPERTIES.items():
         properties.setdefault(name, dict(extra))
+    if stream in streams_with_deletes():
+        for name, extra in DELETE_PROPERTIES.items():
+            properties.setdefault(name, dict(extra))
     return {
         "$schema": JSON_SCHEMA_DRAFT,
         "title": stream,
