@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,33 @@ CONNECTORS = {
     "source": "source_stripe_proxy.airbyte.entrypoints:run_source",
     "destination": "source_stripe_proxy.airbyte.entrypoints:run_destination",
 }
+
+
+class SteppedClock:
+    """A monotonic clock that moves only when someone sleeps on it (or a test steps it).
+
+    Give it to the client's budgets (``clock=now, sleep=sleep``) and to the emulator's rate
+    limits (``monotonic=now``): both then see the same seconds, spent only by the client's own
+    waits, so what they decide depends on what was sent, never on how busy the machine is.
+    """
+
+    def __init__(self, start: float = 1000.0) -> None:
+        self._now = start
+        self._lock = threading.Lock()
+        self.slept: List[float] = []
+
+    def now(self) -> float:
+        with self._lock:
+            return self._now
+
+    def sleep(self, seconds: float) -> None:
+        with self._lock:
+            self.slept.append(seconds)
+            self._now += max(0.0, seconds)
+
+    def advance(self, seconds: float) -> None:
+        with self._lock:
+            self._now += seconds
 
 
 def free_port() -> int:

@@ -1,6 +1,7 @@
 """Change capture end to end against our Stripe emulator (real HTTP, the real console script):
-create objects, sync, change and delete some, sync again with the state, and check that the
-second sync shows exactly those changes. Also: every stream's records match its schema, and
+create objects, sync, change and delete some (deleted objects keep their last version; removed
+subscription items and a deleted invoice's lines too), sync again with the state, and check
+that the second sync shows exactly those changes. Also: every stream's records match its schema, and
 several Connect accounts in one connection."""
 
 import time
@@ -34,13 +35,14 @@ def seed(emulator, at):
     store.add("plans", {"product": product, "amount": 900, "currency": "usd", "interval": "year"})
     subs = [store.add("subscriptions", {"customer": customers[i], "items": [{"price": prices[0]}, {"price": prices[1]}]})["id"] for i in range(3)]
     invoice = store.add("invoices", {"customer": customers[0], "lines": [{"amount": 100 + i} for i in range(13)]})["id"]
-    store.add("invoices", {"customer": customers[1], "lines": [{"amount": 900}]})
+    draft = store.add("invoices", {"customer": customers[1], "lines": [{"amount": 900}, {"amount": 50}]})["id"]
     coupons = [store.add("coupons", {"name": f"Coupon {i}"})["id"] for i in range(2)]
     for resource in billing.RESOURCES:
         if resource not in ("invoices", "coupons"):
             store.add(resource, {})
     store.bulk_add("balance_transactions", 3)
-    return {"customers": customers, "product": product, "lonely_product": lonely_product, "prices": prices, "subs": subs, "invoice": invoice, "coupons": coupons}
+    return {"customers": customers, "product": product, "lonely_product": lonely_product, "prices": prices, "subs": subs, "invoice": invoice,
+            "draft": draft, "coupons": coupons}
 
 
 def api(emulator, method, path, **data):
@@ -50,11 +52,12 @@ def api(emulator, method, path, **data):
 
 
 def test_second_sync_shows_exactly_the_changes_made_since_the_first(stripe_emulator, connection_configs):
-    ids = seed(stripe_emulator, int(time.time()) - 7200)
+    seeded_at = int(time.time()) - 7200
+    ids = seed(stripe_emulator, seeded_at)
     config = connection_configs("api_key", stripe_emulator, page_size=5)
     first = run_connector("source", "read", config, incremental_catalog(EVENTED))
     assert first.returncode == 0, first.stdout[-3000:]
-    assert len(first.records_of("invoice_line_items")) == 14  # 13 lines paged past the embedded 10, and 1
+    assert len(first.records_of("invoice_line_items")) == 15  # 13 lines paged past the embedded 10, and 2
     assert len(first.records_of("subscription_items")) == 6
     state = state_from(first)
     assert all("events_since" in s["stream"]["stream_state"] for s in state)
@@ -70,6 +73,12 @@ def test_second_sync_shows_exactly_the_changes_made_since_the_first(stripe_emula
     api(stripe_emulator, "POST", f"/v1/prices/{ids['prices'][1]}", **{"metadata[tier]": "gold"})
     billing.update(stripe_emulator.store, "invoices", ids["invoice"], status="paid", paid=True)
     billing.delete(stripe_emulator.store, "coupons", ids["coupons"][0])
+    # an item removed from a subscription (then another change, so the removal is not its newest event)
+    upgraded = stripe_emulator.store.get("subscriptions", ids["subs"][0])
+    removed_item, kept_item = upgraded["items"]["data"]
+    api(stripe_emulator, "POST", f"/v1/subscriptions/{upgraded['id']}", **{"items[0][id]": removed_item["id"], "items[0][deleted]": "true"})
+    api(stripe_emulator, "POST", f"/v1/subscriptions/{upgraded['id']}", **{"metadata[seats]": "3"})
+    draft_lines = billing.delete(stripe_emulator.store, "invoices", ids["draft"])["lines"]["data"]
     requests_before = len(stripe_emulator.requests.snapshot())
 
     second = run_connector("source", "read", config, incremental_catalog(EVENTED), state=state)
@@ -81,14 +90,26 @@ def test_second_sync_shows_exactly_the_changes_made_since_the_first(stripe_emula
     assert set(got["customers"]) == {changed_customer, new_customer}
     assert got["customers"][changed_customer]["email"] == "changed@example.com"
     assert got["customers"][changed_customer]["name"] == "Changed twice"  # the latest version
-    assert set(got["subscriptions"]) == {canceled["id"]} and got["subscriptions"][canceled["id"]]["status"] == "canceled"
-    assert not got["subscriptions"][canceled["id"]].get("is_deleted")  # a cancel is an update
-    assert set(got["subscription_items"]) == {item["id"] for item in canceled["items"]["data"]}
-    assert got["products"] == {ids["lonely_product"]: {"id": ids["lonely_product"], "object": "product", "is_deleted": True, "updated": got["products"][ids["lonely_product"]]["updated"]}}
+    assert set(got["subscriptions"]) == {canceled["id"], upgraded["id"]} and got["subscriptions"][canceled["id"]]["status"] == "canceled"
+    assert got["subscriptions"][canceled["id"]]["is_deleted"] is False  # a cancel is an update
+    live_items = {item["id"] for item in canceled["items"]["data"]} | {kept_item["id"]}
+    assert {i for i, r in got["subscription_items"].items() if not r["is_deleted"]} == live_items
+    assert {i for i, r in got["subscription_items"].items() if r["is_deleted"]} == {removed_item["id"]}
+    assert got["subscription_items"][removed_item["id"]]["price"]["id"] == removed_item["price"]["id"]  # as it was
+    # a deleted object is its last version, marked deleted
+    lonely = got["products"][ids["lonely_product"]]
+    assert set(got["products"]) == {ids["lonely_product"]} and lonely["is_deleted"] is True
+    assert lonely["name"] == "Never priced" and lonely["created"] == seeded_at
     assert set(got["prices"]) == {ids["prices"][1]} and got["prices"][ids["prices"][1]]["metadata"] == {"tier": "gold"}
-    assert set(got["invoices"]) == {ids["invoice"]} and got["invoices"][ids["invoice"]]["status"] == "paid"
-    assert len(got["invoice_line_items"]) == 13 and {r["invoice"] for r in got["invoice_line_items"].values()} == {ids["invoice"]}
-    assert got["coupons"] == {ids["coupons"][0]: {"id": ids["coupons"][0], "object": "coupon", "is_deleted": True, "updated": got["coupons"][ids["coupons"][0]]["updated"]}}
+    assert set(got["invoices"]) == {ids["invoice"], ids["draft"]} and got["invoices"][ids["invoice"]]["status"] == "paid"
+    assert got["invoices"][ids["draft"]]["is_deleted"] is True and got["invoices"][ids["draft"]]["total"] == 950
+    lines = got["invoice_line_items"]
+    assert {i for i, r in lines.items() if not r["is_deleted"]} == {i for i, r in lines.items() if r["invoice"] == ids["invoice"]}
+    assert len(lines) == 15 and {i for i, r in lines.items() if r["is_deleted"]} == {line["id"] for line in draft_lines}
+    assert {r["amount"] for r in lines.values() if r["is_deleted"]} == {900, 50}
+    coupon = got["coupons"][ids["coupons"][0]]
+    assert set(got["coupons"]) == {ids["coupons"][0]} and coupon["is_deleted"] is True and coupon["name"] == "Coupon 0"
+    assert all(r["is_deleted"] is False for r in got["customers"].values())
     assert got["charges"] == {}
     change_time = stripe_emulator.clock.now()
     for stream in EVENTED:

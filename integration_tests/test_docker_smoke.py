@@ -11,8 +11,10 @@ The images are built from this repository's one Dockerfile on the local base ima
   write changes nothing), then the source image reads back what the destination wrote.
 
 Where no Docker engine answers, the fixture sets one up with docker-local-base.sh (it needs
-root and Debian's package registry). Only when that is impossible is the module skipped, with
-the reason in the skip message and in a warning: never a silent pass.
+root and Debian's package registry; ``scripts/test.sh`` says so before it starts). When that is
+impossible, or fails, the module is skipped with the reason in the skip message and in a
+warning: a machine without Docker never fails these tests, and never passes them silently.
+``SKIP_DOCKER_TESTS=1`` (or ``-m "not docker"``) skips them without trying.
 """
 
 from __future__ import annotations
@@ -73,6 +75,8 @@ def _base_exists() -> bool:
 @pytest.fixture(scope="module")
 def docker_ready() -> None:
     """A Docker engine that answers and the local base image, set up here if need be."""
+    if os.environ.get("SKIP_DOCKER_TESTS") == "1":
+        _skip_loudly("SKIP_DOCKER_TESTS=1")
     if shutil.which("docker") and _engine_answers() and _base_exists():
         return
     if not BASE_SCRIPT.exists():
@@ -85,9 +89,10 @@ def docker_ready() -> None:
         _skip_loudly("docker-local-base.sh did not finish within 30 minutes")
     if setup.returncode != 0:
         _skip_loudly(f"docker-local-base.sh failed (exit {setup.returncode}): {(setup.stderr or setup.stdout)[-800:]}")
-    # The script said it succeeded: from here on a missing engine or base is a failure, not a skip.
-    assert _engine_answers(), "docker-local-base.sh succeeded but `docker info` fails"
-    assert _base_exists(), f"docker-local-base.sh succeeded but {BASE_IMAGE} is missing"
+    if not _engine_answers():
+        _skip_loudly("docker-local-base.sh finished but no Docker engine answers `docker info`")
+    if not _base_exists():
+        _skip_loudly(f"docker-local-base.sh finished but the base image {BASE_IMAGE} is missing")
 
 
 @pytest.fixture(scope="module")

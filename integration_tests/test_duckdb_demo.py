@@ -1,10 +1,13 @@
 """The main job end to end: `scripts/demo.py` (what `bash scripts/sync.sh` runs) into DuckDB, twice.
 
 No secrets: the demo starts its embedded Stripe stand-in, fills it through our destination and
-actions, and PyAirbyte (in its own environment, .venv-pyairbyte) syncs every stream into a
-DuckDB file. The second run restores the stand-in from its file, adds a few objects and must
-sync incrementally from the state PyAirbyte saved in the DuckDB file: the tables grow by exactly
-the new objects, and only a small part of each stream is read again.
+actions, lets it bill five months of subscriptions, and PyAirbyte (in its own environment,
+.venv-pyairbyte) syncs every stream into a DuckDB file: all 19 tables have rows. The second run
+restores the stand-in from its file, changes it as a real account changes (an email, a price's
+nickname, an upgrade, a cancellation, a deletion, sign-ups) and must sync incrementally from the
+state PyAirbyte saved in the DuckDB file: each change shows in DuckDB (the deleted customer as
+its last version, marked deleted), the tables grow by exactly the new objects, and only a small
+part of each stream is read again. It prints a table of the changes and a query that shows them.
 
 The DuckDB file is checked independently (with duckdb in PyAirbyte's environment) against the
 stand-in's own objects: same ids in every table, nothing missing, nothing twice.
@@ -30,16 +33,26 @@ from integration_tests.harness import REPO_ROOT
 
 PYAIRBYTE_PYTHON = REPO_ROOT / ".venv-pyairbyte" / "bin" / "python"
 STREAMS = ("customers", "subscriptions", "products", "plans", "prices", "balance_transactions")
+# What the stand-in bills: every one of these has rows after the first run.
+BILLING = ("invoices", "invoice_line_items", "invoice_items", "charges", "refunds", "payment_intents", "payouts",
+           "balance_transactions", "disputes", "credit_notes", "coupons", "promotion_codes")
+CHANGES = ("customer changed their email", "price renamed", "subscription upgraded", "subscription canceled",
+           "customer deleted", "new sign-ups", "new subscriptions")
 
 # Runs in PyAirbyte's environment: ids, `created` values and saved state of every table, as JSON.
 INSPECT = """
 import duckdb, json, sys
 connection = duckdb.connect(sys.argv[1], read_only=True)
-out = {"ids": {}, "created": {}, "state": {}}
+out = {"ids": {}, "created": {}, "state": {}, "deleted": {}, "rows": {}}
 for stream in sys.argv[2].split(","):
     columns = {row[0] for row in connection.execute(
         "SELECT column_name FROM information_schema.columns WHERE table_name = ?", [stream]).fetchall()}
     out["ids"][stream] = [row[0] for row in connection.execute(f'SELECT id FROM "{stream}"').fetchall()]
+    if "is_deleted" in columns:
+        out["deleted"][stream] = {row[0]: row[1] for row in connection.execute(f'SELECT id, is_deleted FROM "{stream}"').fetchall()}
+    if stream == "customers":
+        out["rows"][stream] = {row[0]: {"email": row[1], "name": row[2]} for row in connection.execute(
+            'SELECT id, email, name FROM customers').fetchall()}
     if "created" in columns:
         out["created"][stream] = [row[0] for row in connection.execute(f'SELECT created FROM "{stream}"').fetchall()]
 for stream, state in connection.execute("SELECT stream_name, state_json FROM _airbyte_state").fetchall():
@@ -105,24 +118,57 @@ def test_first_run_syncs_the_whole_sample_into_duckdb(runs):
     stand_in = first.report["stand_in_counts"]
     for stream in ("customers", "subscriptions", "products", "plans", "prices"):
         assert stand_in[stream] == written[stream], stream  # everything in the stand-in was written this run
-    assert set(STREAMS) <= set(first.tables)
+    # The stand-in billed its subscriptions: an invoice per period, most paid by a charge.
+    billed = first.report["billed"]
+    assert billed["invoices"] > written["subscriptions"] and billed["charges"] >= billed["payment_intents"] > 0
+    assert billed["refunds"] > 0 and billed["payouts"] > 0 and billed["disputes"] > 0
+    assert set(STREAMS) | set(BILLING) <= set(first.tables) and len(first.tables) == 19
     for stream in first.tables:
         ids = first.db["ids"][stream]
+        assert ids, f"{stream}: an empty table"
         assert len(ids) == len(set(ids)), f"{stream}: duplicate rows"
         assert first.report["sync"]["statuses"][stream] == "COMPLETE", stream
-    for stream in STREAMS:
+    for stream in set(STREAMS) | set(BILLING):
         ids = first.db["ids"][stream]
         assert len(ids) == stand_in[stream], stream
         assert first.report["sync"]["rows"][stream] == len(ids)
         assert first.report["sync"]["read"].get(stream, 0) == len(ids)  # a first sync reads everything once
+    for stream, flags in first.db["deleted"].items():
+        assert set(flags.values()) == {False}, f"{stream}: a live row without is_deleted = false"
+    assert "balance_transactions" not in first.db["deleted"]  # never deleted: no such column
     for stream in ("customers", "subscriptions"):
         assert sorted(first.db["ids"][stream]) == first.report["stand_in_ids"][stream], stream
+
+
+def test_second_run_changes_the_account_and_duckdb_shows_each_change(runs):
+    first, second = runs
+    changes = second.report["sync"]["changes"]
+    names = [c["change"] for c in changes]
+    assert len(names) == len(CHANGES) and all(kind in name for kind, name in zip(CHANGES, names)), names
+    assert [c["ok"] for c in changes] == [True] * len(CHANGES), [c for c in changes if not c["ok"]]
+    text = second.output
+    assert "What the incremental sync brought for each change" in text and text.count("  [ok]") == len(CHANGES)
+    assert "NOT AS EXPECTED" not in text
+    assert "The changed rows in DuckDB" in text and "last-changes.sql" in text
+    # The deleted customer: still in DuckDB as its last version, marked deleted; gone from the stand-in.
+    deleted = {i for i, flag in second.db["deleted"]["customers"].items() if flag}
+    [gone] = deleted
+    assert gone in first.db["ids"]["customers"] and gone not in second.report["stand_in_ids"]["customers"]
+    assert second.db["rows"]["customers"][gone] == first.db["rows"]["customers"][gone]  # email and name kept
+    assert second.db["rows"]["customers"][gone]["email"]
+    # The upgrade: the removed subscription item is a tombstone, the new one live.
+    [upgrade] = [c for c in changes if c["change"].startswith("subscription upgraded")]
+    removed, added = upgrade["checks"]
+    assert second.db["deleted"]["subscription_items"][removed["id"]] is True
+    assert second.db["deleted"]["subscription_items"][added["id"]] is False
+    assert {i for i, flag in second.db["deleted"]["subscription_items"].items() if flag} == {removed["id"]}
 
 
 def test_second_run_is_incremental_from_the_saved_state(runs):
     first, second = runs
     written = second.report["written"]
     assert written == {"customers": 5, "subscriptions": 3}
+    assert second.report["billed"]["invoices"] >= 3  # the new subscriptions' first invoices
     # PyAirbyte saved every stream's state in the DuckDB file; its `created` is the newest read.
     for stream in first.tables:
         assert stream in first.db["state"], f"{stream}: no state saved"  # {} for a stream with nothing yet
@@ -131,20 +177,25 @@ def test_second_run_is_incremental_from_the_saved_state(runs):
     for stream in second.tables:
         after = second.db["ids"][stream]
         assert len(after) == len(set(after)), f"{stream}: duplicate rows after the incremental sync"
-    for stream in STREAMS:
+    new = dict(written)
+    new.update({stream: second.report["billed"].get(stream, 0) for stream in ("invoices", "charges", "payment_intents")})
+    for stream in set(STREAMS) | set(BILLING) | {"events"}:
         before, after = first.db["ids"][stream], second.db["ids"][stream]
         assert len(after) == len(set(after)), f"{stream}: duplicate rows after the incremental sync"
-        assert set(before) <= set(after)
-        assert len(after) == len(before) + written.get(stream, 0), stream
-        assert len(after) == second.report["stand_in_counts"][stream], stream
-        # Read: the new objects, and (the source's choice) a safety margin around the saved cursor;
-        # never the whole stream again. PyAirbyte merges what is read again by primary key.
+        assert set(before) <= set(after)  # a deleted object stays, marked deleted
+        if stream in new:
+            assert len(after) == len(before) + new[stream], stream
+        live = [i for i in after if not second.db["deleted"].get(stream, {}).get(i)]
+        assert len(live) == second.report["stand_in_counts"][stream], stream
+        # Read: the new and changed objects, and (the source's choice) a safety margin around the
+        # saved cursor; never the whole stream again. PyAirbyte merges what is read again by primary key.
         read = second.report["sync"]["read"].get(stream, 0)
-        assert read >= written.get(stream, 0), (stream, read)
+        assert read >= new.get(stream, 0), (stream, read)
         if len(before) >= 50:
             assert read <= len(before) // 4, f"{stream}: {read} of {len(before)} records read again: not incremental"
     for stream in ("customers", "subscriptions"):
-        assert sorted(second.db["ids"][stream]) == second.report["stand_in_ids"][stream], stream
+        live = [i for i in second.db["ids"][stream] if not second.db["deleted"][stream][i]]
+        assert sorted(live) == second.report["stand_in_ids"][stream], stream
         assert second.db["state"][stream] != first.db["state"][stream], f"{stream}: the state did not move"
 
 

@@ -2,13 +2,13 @@
 
 import os
 import sys
-import time
 
 import pytest
 import requests
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from integration_tests.harness import SteppedClock  # noqa: E402
 from stripe_emulator import FaultInjector, ParagonEmulator, PinkConnectEmulator, StripeEmulator  # noqa: E402
 from stripe_emulator.forms import parse  # noqa: E402
 
@@ -570,16 +570,18 @@ def test_fault_transport_kinds(emu, api):
 
 
 def test_slow_fault_and_latency():
-    with StripeEmulator(api_key=KEY, latency=0.05) as emu:
-        emu.faults.slow_seconds = 0.2
-        emu.faults.script(["slow"])
+    """No stopwatch: a client that gives up sooner than the delay never gets the answer."""
+    with StripeEmulator(api_key=KEY, latency=0.2) as emu:
         api = Client(emu.url)
-        start = time.monotonic()
-        assert _get(api).ok
-        assert time.monotonic() - start >= 0.25
-        with pytest.raises(requests.exceptions.Timeout):
-            emu.faults.script(["slow"])
+        with pytest.raises(requests.exceptions.Timeout):  # every answer waits `latency` first
+            api.session.get(emu.url + "/v1/customers", timeout=0.05)
+        emu.latency = 0
+        emu.faults.slow_seconds = 0.3
+        emu.faults.script(["slow", None])
+        with pytest.raises(requests.exceptions.Timeout):  # a slow fault holds the answer back
             api.session.get(emu.url + "/v1/customers", timeout=0.1)
+        assert _get(api).ok                                 # and only that one
+        assert emu.faults.injected["slow"] == 1
 
 
 def test_only_paths_and_random_rates_are_deterministic(emu, api):
@@ -599,20 +601,24 @@ def test_only_paths_and_random_rates_are_deterministic(emu, api):
 
 
 def test_rate_limit():
-    with StripeEmulator(api_key=KEY, rate_limit=5, rate_limit_retry_after=1) as emu:
+    clock = SteppedClock()  # the limit's seconds pass only when the test says so
+    with StripeEmulator(api_key=KEY, rate_limit=5, rate_limit_retry_after=1, monotonic=clock.now) as emu:
         api = Client(emu.url)
-        statuses = [_get(api).status_code for _ in range(12)]
-        assert statuses[:5] == [200] * 5 and 429 in statuses
-        limited = next(r for r in (_get(api) for _ in range(3)) if r.status_code == 429)
+        statuses = [_get(api).status_code for _ in range(7)]
+        assert statuses == [200] * 5 + [429] * 2
+        limited = _get(api)
         assert error_of(limited)["code"] == "rate_limit" and limited.headers["Retry-After"] == "1"
         assert limited.headers["Stripe-Rate-Limited-Reason"] == "global-rate"
-        assert emu.rate_limited >= 1
-        time.sleep(1.05)
-        assert _get(api).ok
+        assert emu.rate_limited == 3
+        clock.advance(0.99)
+        assert _get(api).status_code == 429               # still within the second
+        clock.advance(0.01)
+        assert [_get(api).status_code for _ in range(6)] == [200] * 5 + [429]
 
 
 def test_endpoint_rate_limit_is_per_method_path_template_and_account():
-    with StripeEmulator(api_key=KEY, endpoint_rate_limit=3) as emu:
+    clock = SteppedClock()
+    with StripeEmulator(api_key=KEY, endpoint_rate_limit=3, monotonic=clock.now) as emu:
         emu.add_connected_account("acct_1Other")
         api = Client(emu.url)
         ids = [api.post("/v1/customers", {"email": f"c{i}@x.io"}).json()["id"] for i in range(3)]
@@ -627,19 +633,20 @@ def test_endpoint_rate_limit_is_per_method_path_template_and_account():
         other = Client(emu.url, **{"Stripe-Account": "acct_1Other"})
         assert other.get("/v1/customers").ok                           # another account, its own limit
         assert emu.endpoint_rate_limited == 3 and emu.rate_limited == 0
-        time.sleep(1.05)
+        clock.advance(1.0)
         assert api.get(f"/v1/customers/{ids[0]}").ok
 
 
 def test_proxies_forward_the_rate_limited_reason():
-    with StripeEmulator(api_key=KEY, endpoint_rate_limit=1) as emu, \
+    clock = SteppedClock()
+    with StripeEmulator(api_key=KEY, endpoint_rate_limit=1, monotonic=clock.now) as emu, \
             ParagonEmulator(emu.url, KEY, user_token=PARAGON_TOKEN) as paragon, \
             PinkConnectEmulator(emu.url, KEY, token=PINK_TOKEN) as pink:
         for client in (Client(paragon.base_url(), key=PARAGON_TOKEN), Client(pink.base_url(), key=PINK_TOKEN)):
             responses = [client.get("/v1/products") for _ in range(2)]
             assert [r.status_code for r in responses] == [200, 429]
             assert responses[1].headers["Stripe-Rate-Limited-Reason"] == "endpoint-rate"
-            time.sleep(1.05)
+            clock.advance(1.0)
 
 
 # ---------------------------------------------------------------- proxies

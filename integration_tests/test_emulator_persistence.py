@@ -143,3 +143,18 @@ def test_save_is_atomic(tmp_path, monkeypatch):
             save_to_file(emu, path)
     assert path.read_text() == good
     assert [p.name for p in tmp_path.iterdir()] == ["stripe.json"]
+
+
+def test_a_seeded_emulator_loaded_from_a_file_never_reuses_a_saved_id(tmp_path):
+    """A seeded store draws its ids from the seed: after a load it must not draw the saved ones again."""
+    with StripeEmulator(api_key="sk_test_seededIDS", seed=9) as first:
+        saved = set(first.store.bulk_add("customers", 50)) | {first.store.add("products", {"name": "P"})["id"]}
+        save_to_file(first, tmp_path / "seeded.json")
+    ids = []
+    for _ in range(2):
+        with StripeEmulator(api_key="sk_test_seededIDS", seed=9) as again:
+            assert load_from_file(again, tmp_path / "seeded.json")
+            new = [again.store.add("customers", {})["id"] for _ in range(50)] + [again.store.add("products", {"name": "Q"})["id"]]
+            assert not saved & set(new) and again.store.count("customers") == 100
+            ids.append(new)
+    assert ids[0] == ids[1]  # still deterministic from the seed

@@ -8,10 +8,17 @@ With ``secrets/config.json`` (or ``--config FILE``) it syncs that account into
 
 * first run: the stand-in is filled with a sample account, five months of history: customers
   and products written through our destination (``DestinationStripeProxy``), prices, plans and
-  subscriptions created through our actions (``StripeConnection``);
-* later runs: the stand-in comes back from ``.demo/stripe-emulator.json`` as it was, and a few
-  new customers (through the ``destination-stripe-proxy write`` console script, records on
-  stdin) and subscriptions (through the actions) are added before the sync.
+  subscriptions created through our actions (``StripeConnection``), a coupon and its promotion
+  code; then the emulator bills the subscriptions as Stripe would have (``run_billing``:
+  invoices and their lines, payment intents, charges, refunds, disputes, balance transactions,
+  payouts), each object at its own moment of that history, the same for the same seed;
+* later runs: the stand-in comes back from ``.demo/stripe-emulator.json`` as it was, bills
+  what came due since, and changes the way a real account changes between two syncs: a
+  customer changes their email, a price is renamed, a subscription is upgraded (its item
+  replaced), one is canceled, a customer who never subscribed is deleted, and there are new
+  sign-ups (through the ``destination-stripe-proxy write`` console script, records on stdin)
+  and subscriptions (through the actions), billed at once. After the sync a table shows what
+  the incremental sync brought for each change, checked in DuckDB, and a query shows the rows.
 
 The sync itself runs in PyAirbyte's own environment (``.venv-pyairbyte``, see
 ``scripts/setup_pyairbyte.sh``) by ``scripts/pyairbyte_sync.py``; PyAirbyte keeps the state in
@@ -33,7 +40,7 @@ import time
 from collections import Counter
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any, Dict, List, Mapping
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -47,13 +54,17 @@ from airbyte_cdk.models import (  # noqa: E402
 
 from source_stripe_proxy.actions.connection import StripeConnection  # noqa: E402
 from source_stripe_proxy.core.client import StripeClient  # noqa: E402
+from source_stripe_proxy.core.settings import ConnectionSettings  # noqa: E402
 from source_stripe_proxy.destination.connector import SUMMARY_TRACE_TYPE, DestinationStripeProxy, accepted_catalog  # noqa: E402
 from stripe_emulator import StripeEmulator  # noqa: E402
+from stripe_emulator.billing_cycle import run_billing  # noqa: E402
 from stripe_emulator.persistence import load_from_file, save_to_file  # noqa: E402
 
 SECRETS = REPO / "secrets" / "config.json"
 DEMO_KEY = "sk_test_demo_standin_0000"  # the stand-in's key; it guards nothing but a loopback port
 DAY = 86_400
+SEED = 20240620  # the sample account's ids, sign-ups and subscriptions follow from it
+BILLING_SEED = 10  # and its billing: chosen so that five months hold a few of everything, disputes too
 LOCAL_BUDGET = 1000  # requests/second while filling the stand-in (it is on loopback, with no rate limit)
 
 # The sample account: a small SaaS with four tiers, each sold monthly (a price) or yearly (a plan).
@@ -160,7 +171,7 @@ def customer_row(rng: random.Random, number: int) -> Dict[str, Any]:
 
 def fill_sample_account(emulator: StripeEmulator, config: Mapping[str, Any]) -> Counter:
     """Five months of a small SaaS business, each object at its own moment of that history."""
-    rng = random.Random(20240620)
+    rng = random.Random(SEED)
     written: Counter = Counter()
     destination = DestinationStripeProxy(lambda settings: StripeClient(settings, endpoint_limits={}))  # no search limit here
     stripe = StripeConnection(config)
@@ -183,6 +194,10 @@ def fill_sample_account(emulator: StripeEmulator, config: Mapping[str, Any]) -> 
         written["prices"] += 1
         written["plans"] += 1
         sold.append((price["id"], plan["id"]))
+    emulator.set_time(start + 3 * DAY)  # a launch offer (the emulator's store: the actions don't create coupons)
+    coupon = emulator.store.add("coupons", {"id": "LAUNCH20", "name": "Launch offer", "percent_off": 20.0,
+                                            "duration": "repeating", "duration_in_months": 3}, emit_event=True)
+    emulator.store.add("promotion_codes", {"code": "LAUNCH20", "coupon": coupon}, emit_event=True)
 
     # Customers sign up over the months; about half subscribe, a few days later at most.
     span = (HISTORY_DAYS - 2) * DAY
@@ -208,33 +223,130 @@ def subscribe(stripe: StripeConnection, rng: random.Random, customer_id: str, so
                price_id=yearly if rng.random() < 0.25 else monthly, **extra)
 
 
-def add_new_activity(emulator: StripeEmulator, config: Mapping[str, Any], workdir: Path) -> Counter:
-    """Since the last run: a few sign-ups (through the console script) and new subscriptions."""
+def bill(emulator: StripeEmulator) -> Counter:
+    """The stand-in bills its subscriptions up to now, as Stripe would have (deterministic from BILLING_SEED)."""
+    return run_billing(emulator.store, seed=BILLING_SEED)
+
+
+def check(table: str, object_id: str, label: str = "", **expect: Any) -> Dict[str, Any]:
+    """What DuckDB must hold after the sync: the row of ``object_id`` with these values
+    (``a.b`` is field ``b`` of JSON column ``a``)."""
+    return {"table": table, "id": object_id, "label": label, "expect": expect}
+
+
+def change_the_account(emulator: StripeEmulator, config: Mapping[str, Any], workdir: Path) -> Tuple[Counter, Counter, List[Dict[str, Any]]]:
+    """Between two syncs, as in a real account: updates, an upgrade, a cancellation, a deletion, sign-ups.
+
+    Returns what was written, what was billed and, per change, the rows DuckDB must show after the sync.
+    """
     rng = random.Random()
-    existing = emulator.store.count("customers")
-    rows = [customer_row(rng, existing + i) for i in range(1, NEW_CUSTOMERS_PER_RUN + 1)]
-    written: Counter = Counter()
-    written["customers"] += write_with_console_script(config, "customers", rows, workdir)["created"]
     stripe = StripeConnection(config)
-    monthly_prices = [p for p in stripe.run(action="list", entity="prices", limit=100)["data"] if (p.get("recurring") or {}).get("interval") == "month"]
-    yearly_plans = stripe.run(action="list", entity="plans", limit=100)["data"]
-    by_product = {p["product"]: p["id"] for p in yearly_plans if p.get("interval") == "year"}
-    monthly_prices.sort(key=lambda price: price["unit_amount"] or 0)  # smallest tier first, as in fill_sample_account
-    sold = [(p["id"], by_product.get(p["product"], p["id"])) for p in monthly_prices]
-    for row in rows[:NEW_SUBSCRIPTIONS_PER_RUN]:
-        subscribe(stripe, rng, find_written(stripe, "customers", row), sold)
+    client = StripeClient(ConnectionSettings.from_config(config), endpoint_limits={})
+    store = emulator.store
+    written: Counter = Counter()
+    changes: List[Dict[str, Any]] = []
+
+    def note(change: str, table: str, *checks: Dict[str, Any]) -> None:
+        changes.append({"change": change, "table": table, "checks": list(checks)})
+        print(f"  {change}")
+
+    product_names = {p["id"]: p["name"] for p in store.all("products")}
+    monthly = sorted((p for p in store.all("prices") if (p.get("recurring") or {}).get("interval") == "month"),
+                     key=lambda price: price["unit_amount"] or 0)
+    customers = store.all("customers")
+    subscribed = {s["customer"] for s in store.all("subscriptions")}
+
+    # A customer changes their email (through the actions).
+    customer = rng.choice(customers)
+    email = f"{customer['name'].lower().replace(' ', '.')}.{rng.randint(10, 99)}@fastmail.example"
+    stripe.run(action="update", entity="customer", customer_id=customer["id"], email=email)
+    note(f"customer changed their email ({customer['email']} -> {email})", "customers",
+         check("customers", customer["id"], email=email, is_deleted=False))
+
+    # A price is renamed.
+    price = rng.choice(monthly)
+    nickname = f"{product_names[price['product']]} monthly (renamed {time.strftime('%H:%M:%S')})"
+    client.post(f"/v1/prices/{price['id']}", {"nickname": nickname})
+    note(f"price renamed ({price['nickname']!r} -> {nickname!r})", "prices", check("prices", price["id"], nickname=nickname))
+
+    # A subscription moves up a tier: its item is replaced by one on the next monthly price.
+    tiers = [p["id"] for p in monthly]
+    active = [s for s in store.all("subscriptions") if s["status"] == "active" and len(s["items"]["data"]) == 1]
+    upgradable = [s for s in active if s["items"]["data"][0]["price"]["id"] in tiers[:-1]]
+    sub = rng.choice(upgradable)
+    old_item = sub["items"]["data"][0]
+    new_price = tiers[tiers.index(old_item["price"]["id"]) + 1]
+    upgraded = client.post(f"/v1/subscriptions/{sub['id']}", {"items": [{"id": old_item["id"], "deleted": True}, {"price": new_price}]})
+    new_item = next(item for item in upgraded["items"]["data"] if item["id"] != old_item["id"])
+    tier_names = " -> ".join(product_names[p] for p in (old_item["price"]["product"], new_item["price"]["product"]))
+    note(f"subscription upgraded ({tier_names}): its item replaced", "subscription_items",
+         check("subscription_items", old_item["id"], "removed item", is_deleted=True),
+         check("subscription_items", new_item["id"], "new item", is_deleted=False, **{"price.id": new_price}))
+
+    # A subscription is canceled.
+    sub = rng.choice([s for s in active if s["id"] != sub["id"]])
+    client.delete(f"/v1/subscriptions/{sub['id']}")
+    note("subscription canceled", "subscriptions", check("subscriptions", sub["id"], status="canceled", is_deleted=False))
+
+    # A customer who never subscribed asks to be deleted: the row stays, marked deleted, with its last data.
+    gone = rng.choice([c for c in customers if c["id"] not in subscribed and c["id"] != customer["id"]])
+    client.delete(f"/v1/customers/{gone['id']}")
+    note("customer deleted (never subscribed)", "customers",
+         check("customers", gone["id"], is_deleted=True, email=gone["email"], name=gone["name"]))
+
+    # New sign-ups (through the destination's console script, as Airbyte runs it) and subscriptions.
+    last = last_customer_number(store)
+    rows = [customer_row(rng, last + i) for i in range(1, NEW_CUSTOMERS_PER_RUN + 1)]
+    written["customers"] += write_with_console_script(config, "customers", rows, workdir)["created"]
+    new_ids = [find_written(stripe, "customers", row) for row in rows]
+    note(f"{len(rows)} new sign-ups", "customers", *(check("customers", cid, is_deleted=False) for cid in new_ids))
+    yearly_plans = {p["product"]: p["id"] for p in store.all("plans") if p.get("interval") == "year"}
+    sold = [(p["id"], yearly_plans.get(p["product"], p["id"])) for p in monthly]
+    subs_before = {s["id"] for s in store.all("subscriptions")}
+    for customer_id in new_ids[:NEW_SUBSCRIPTIONS_PER_RUN]:
+        subscribe(stripe, rng, customer_id, sold)
         written["subscriptions"] += 1
-    return written
+    new_subs = [s["id"] for s in store.all("subscriptions") if s["id"] not in subs_before]
+    billed = bill(emulator)  # their first invoices and payments
+    first_invoices = {i["subscription"]: i["id"] for i in store.all("invoices") if i["subscription"] in new_subs}
+    note(f"{len(new_subs)} new subscriptions, each with its first invoice", "subscriptions",
+         *(check("subscriptions", sid, "subscription", is_deleted=False, latest_invoice=first_invoices[sid]) for sid in new_subs),
+         *(check("invoices", first_invoices[sid], "first invoice", billing_reason="subscription_create", subscription=sid)
+           for sid in new_subs))
+    return written, billed, changes
+
+
+def last_customer_number(store) -> int:
+    """The highest ``crm-NNNNN`` external id ever written, deleted customers included (from their events)."""
+    seen = [c.get("metadata") or {} for c in store.all("customers")]
+    seen += [(e["data"]["object"].get("metadata") or {}) for e in store.all("events") if e["type"] == "customer.deleted"]
+    numbers = [int(m["external_id"][4:]) for m in seen if str(m.get("external_id", "")).startswith("crm-")]
+    return max(numbers, default=0)
 
 
 # -- the run -------------------------------------------------------------------------------------
 
 
+def counts_text(counts: Mapping[str, int]) -> str:
+    return ", ".join(f"{count} {name}" for name, count in sorted(counts.items())) or "nothing"
+
+
+# The stand-in's resources and the streams they fill (the rest have the same name).
+STREAM_OF_RESOURCE = {"invoiceitems": "invoice_items"}
+STAND_IN_RESOURCES = ("customers", "subscriptions", "products", "plans", "prices", "balance_transactions", "invoices",
+                      "invoiceitems", "charges", "refunds", "payment_intents", "payouts", "coupons", "promotion_codes",
+                      "disputes", "credit_notes", "events")
+
+
 def stand_in_counts(emulator: StripeEmulator) -> Dict[str, int]:
-    return {name: emulator.store.count(name) for name in ("customers", "subscriptions", "products", "plans", "prices", "balance_transactions")}
+    """Objects per stream in the stand-in now (deleted ones are gone from it)."""
+    counts = {STREAM_OF_RESOURCE.get(name, name): emulator.store.count(name) for name in STAND_IN_RESOURCES}
+    counts["invoice_line_items"] = sum(len(i["lines"]["data"]) for i in emulator.store.all("invoices"))
+    counts["subscription_items"] = sum(len(s["items"]["data"]) for s in emulator.store.all("subscriptions"))
+    return counts
 
 
-def run_sync(args, config_path: Path, db_path: Path, summary_path: Path) -> int:
+def run_sync(args, config_path: Path, db_path: Path, summary_path: Path, changes_path: Optional[Path]) -> int:
     command = [
         str(args.pyairbyte_python), str(REPO / "scripts" / "pyairbyte_sync.py"),
         "--config", str(config_path),
@@ -242,6 +354,8 @@ def run_sync(args, config_path: Path, db_path: Path, summary_path: Path) -> int:
         "--db", str(db_path),
         "--summary", str(summary_path),
     ]
+    if changes_path is not None:
+        command += ["--changes", str(changes_path)]
     env = dict(os.environ, AIRBYTE_LOGGING_ROOT=str(args.out / "logs"))
     return subprocess.run(command, env=env).returncode
 
@@ -257,6 +371,8 @@ def main(argv=None) -> int:
     db_path = args.out / ("stripe-sample.duckdb" if use_stand_in else "stripe.duckdb")
     store_path = args.out / "stripe-emulator.json"
     summary_path = args.out / "last-sync.json"
+    changes_path = args.out / "changes.json"
+    changes_path.unlink(missing_ok=True)  # only this run's changes are checked after its sync
     if args.fresh:
         for path in (db_path, db_path.with_name(db_path.name + ".wal"), store_path if use_stand_in else None):
             if path is not None and path.exists():
@@ -269,15 +385,23 @@ def main(argv=None) -> int:
             print(f"Syncing the Stripe account configured in {args.config} into {db_path}")
             config_path = args.config.resolve()
         else:
-            emulator = StripeEmulator(api_key=DEMO_KEY)
+            emulator = StripeEmulator(api_key=DEMO_KEY, seed=SEED)
             restored = load_from_file(emulator, store_path)
             stack.enter_context(emulator)
             config = {"credentials": {"auth_type": "api_key", "api_key": DEMO_KEY}, "api_base": emulator.url}
             fill_config = dict(config, requests_per_second=LOCAL_BUDGET, endpoint_requests_per_second=LOCAL_BUDGET)
             if restored:
                 print(f"Stripe stand-in on {emulator.url}, restored from {store_path} "
-                      f"({emulator.store.count('customers')} customers); adding this run's new activity...")
-                written = add_new_activity(emulator, fill_config, args.out)
+                      f"({emulator.store.count('customers')} customers).")
+                billed = bill(emulator)  # what came due since the last run
+                if billed:
+                    print("  billed since the last run: " + counts_text(billed))
+                print("Changing it the way a real account changes between two syncs:")
+                changes_since = int(time.time()) - 1
+                written, billed_now, changes = change_the_account(emulator, fill_config, args.out)
+                print("  billed the new subscriptions: " + counts_text(billed_now))
+                billed.update(billed_now)
+                changes_path.write_text(json.dumps({"since": changes_since, "changes": changes}, indent=1))
             else:
                 if db_path.exists():  # it holds another stand-in's objects and state: start it over too
                     print(f"The stand-in's saved data is gone; starting {db_path.name} over as well.")
@@ -287,15 +411,18 @@ def main(argv=None) -> int:
                 print(f"{why}starting a Stripe stand-in (our emulator) on {emulator.url} and filling it "
                       f"with a sample account through our destination and actions...")
                 written = fill_sample_account(emulator, fill_config)
+                print("  and a launch offer: coupon LAUNCH20 with its promotion code (in the stand-in's store)")
+                billed = bill(emulator)
+                print("  billed five months of subscriptions: " + counts_text(billed))
             save_to_file(emulator, store_path)  # saved before the sync: the next run sees these objects either way
-            print("  written this run: " + ", ".join(f"{count} {name}" for name, count in sorted(written.items())))
-            report.update(written=dict(written), stand_in_counts=stand_in_counts(emulator),
+            print("  written this run through our destination and actions: " + counts_text(written))
+            report.update(written=dict(written), billed=dict(billed), stand_in_counts=stand_in_counts(emulator),
                           stand_in_ids={name: sorted(o["id"] for o in emulator.store.all(name)) for name in ("customers", "subscriptions")})
             config_path = args.out / "stand-in-config.json"
             config_path.write_text(json.dumps(config, indent=1))
         prepared = time.monotonic() - started
         print(f"Syncing every stream with PyAirbyte into {db_path} ...", flush=True)
-        code = run_sync(args, config_path, db_path, summary_path)
+        code = run_sync(args, config_path, db_path, summary_path, changes_path if changes_path.exists() else None)
     report.update(prepare_seconds=round(prepared, 2), total_seconds=round(time.monotonic() - started, 2), exit_code=code)
     if summary_path.exists():
         report["sync"] = json.loads(summary_path.read_text())

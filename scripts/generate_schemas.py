@@ -26,9 +26,11 @@ committed outputs of this script instead:
   a concrete path to its template to keep one rate budget per Stripe endpoint.
 
 Every stream schema also gets the connector's own top-level fields
-(``CONNECTOR_PROPERTIES``): ``updated`` (the change cursor), ``is_deleted``
-(tombstones of deleted objects) and ``account_id`` (the Connect account read), and a child
-stream whose objects do not name their parent gets the field the connector adds for it
+(``CONNECTOR_PROPERTIES``): ``updated`` (the change cursor) and ``account_id`` (the
+Connect account read); streams that can have deletes (those whose changes arrive through
+events: a tombstone event, a child removed from its parent, or a re-fetch that finds the
+object gone) also get ``is_deleted`` (``DELETE_PROPERTIES``); and a child stream whose
+objects do not name their parent gets the field the connector adds for it
 (``checkout_session_id``).
 
 Re-run after updating the spec or the overrides (from the repository root):
@@ -77,8 +79,11 @@ FILTER_ENUMS_FROM_FIELDS = {
 # already has (products carry their own ``updated``) keeps Stripe's definition.
 CONNECTOR_PROPERTIES = {
     "updated": {"type": "integer"},  # event time of the change, or created on a list read
-    "is_deleted": {"type": "boolean"},  # only on tombstones: {"id", "is_deleted": true, "updated"}
     "account_id": {"type": ["null", "string"]},  # the Connect account the record was read from
+}
+# Added to the streams whose records can be tombstones; every record of those carries it.
+DELETE_PROPERTIES = {
+    "is_deleted": {"type": "boolean"},  # true: the object's last version, deleted at `updated`
 }
 
 # How many component $refs deep we inline before falling back to "any object".
@@ -255,6 +260,11 @@ def merge_alternatives(alternatives):
     return merged
 
 
+def can_have_deletes(catalogue_entry):
+    """Whether a stream's records can be tombstones: its changes arrive through events."""
+    return catalogue_entry["changes"] in ("events", "parent_events")
+
+
 def component_properties(component_name, components):
     """Top-level JSON Schema properties of one component, with Stripe's nullability."""
     component = components[component_name]
@@ -297,6 +307,9 @@ def build_stream_schema(stream, catalogue_entry, components):
     properties = alternatives[0] if len(alternatives) == 1 else union_properties(alternatives)
     for name, extra in CONNECTOR_PROPERTIES.items():
         properties.setdefault(name, dict(extra))
+    if can_have_deletes(catalogue_entry):
+        for name, extra in DELETE_PROPERTIES.items():
+            properties.setdefault(name, dict(extra))
     parent = catalogue_entry.get("parent") or {}
     ref = parent.get("ref") or {}
     if ref.get("added"):

@@ -9,6 +9,11 @@ console script of the connector's environment, and talks to it over the Airbyte 
 
 Every stream is read incrementally. PyAirbyte keeps each stream's state in the DuckDB file
 itself (its `_airbyte_state` table), so running this again reads only what is new.
+
+With ``--changes FILE`` (written by scripts/demo.py before an incremental sync: what it changed
+in the stand-in, and the rows DuckDB must then show) it prints a table of what the sync brought
+for each change, checked in DuckDB, and a query that lists the changed rows (also written next
+to the DuckDB file as ``last-changes.sql``).
 """
 
 from __future__ import annotations
@@ -72,6 +77,7 @@ def parse_args(argv=None):
     parser.add_argument("--db", required=True, type=Path, help="the DuckDB file to write (created if missing)")
     parser.add_argument("--summary", type=Path, help="also write the per-stream counts here, as JSON")
     parser.add_argument("--full-refresh", action="store_true", help="ignore the saved state and read everything")
+    parser.add_argument("--changes", type=Path, help="changes made before this sync, to check and show in DuckDB (scripts/demo.py)")
     return parser.parse_args(argv)
 
 
@@ -178,6 +184,93 @@ def show_query(cache: DuckDBCache, query_file: Path) -> None:
         connection.close()
 
 
+# The changed rows of the tables a change can touch, since the changes began: {since} is filled in.
+CHANGES_QUERY = """\
+SELECT 'customers' AS stream, id, coalesce(email, name) AS what, is_deleted, to_timestamp(updated) AS updated
+  FROM customers WHERE updated >= {since}
+UNION ALL SELECT 'prices', id, nickname, is_deleted, to_timestamp(updated) FROM prices WHERE updated >= {since}
+UNION ALL SELECT 'subscriptions', id, status, is_deleted, to_timestamp(updated) FROM subscriptions WHERE updated >= {since}
+UNION ALL SELECT 'subscription_items', id, price->>'$.nickname', is_deleted, to_timestamp(updated)
+  FROM subscription_items WHERE updated >= {since}
+UNION ALL SELECT 'invoices', id, status || ' ' || (total / 100)::DECIMAL(10, 2) || ' ' || upper(currency), is_deleted,
+  to_timestamp(updated) FROM invoices WHERE updated >= {since}
+ORDER BY updated, stream, id;
+"""
+
+
+def column_expression(name: str) -> str:
+    """``email`` is a column; ``price.id`` is field ``id`` of JSON column ``price``."""
+    column, _, field = name.partition(".")
+    return f'"{column}"->>\'$.{field}\'' if field else f'"{column}"'
+
+
+def check_row(connection, schema: str, table: str, object_id: str, expect: dict) -> dict:
+    """The row of ``object_id`` in ``table``: its values of the expected columns, and whether they match."""
+    names = list(expect)
+    select = ", ".join(column_expression(name) for name in names) or "1"
+    row = connection.execute(text(f'SELECT {select} FROM "{schema}"."{table}" WHERE id = :id'), {"id": object_id}).fetchone()
+    found = dict(zip(names, row)) if row is not None else None
+    return {"table": table, "id": object_id, "expect": expect, "found": found,
+            "ok": found is not None and all(found[name] == value for name, value in expect.items())}
+
+
+def shown(value) -> str:
+    return {True: "true", False: "false", None: "NULL"}.get(value, repr(value)) if isinstance(value, (bool, type(None))) else repr(value)
+
+
+def describe(results) -> str:
+    """One change's checks as a short line: per label, the values found (those all its rows share)."""
+    groups = {}
+    for result in results:
+        groups.setdefault(result.get("label", ""), []).append(result)
+    parts = []
+    for label, group in groups.items():
+        missing = [r["id"] for r in group if r["found"] is None]
+        if missing:
+            parts.append(f"{label + ': ' if label else ''}MISSING {', '.join(missing)}")
+            continue
+        shared = {name: value for name, value in group[0]["found"].items() if all(r["found"][name] == value for r in group)}
+        values = ", ".join(f"{name}={shown(value)}" for name, value in shared.items())
+        if len(group) == 1:
+            parts.append(f"{label}: {values}" if label else values)
+        else:
+            parts.append(f"{len(group)} {label + 's' if label else 'rows'}" + (f": {values}" if values else ""))
+    return "; ".join(parts)
+
+
+def show_changes(cache: DuckDBCache, changes_file: Path, db_path: Path) -> list:
+    """What the sync brought for each change, checked row by row in DuckDB; then the rows themselves."""
+    import duckdb
+
+    changes = json.loads(changes_file.read_text())
+    report = []
+    with cache.get_sql_engine().connect() as connection:
+        for change in changes["changes"]:
+            results = [dict(check_row(connection, cache.schema_name, c["table"], c["id"], c["expect"]), label=c.get("label", ""))
+                       for c in change["checks"]]
+            report.append({"change": change["change"], "table": change["table"], "ok": all(r["ok"] for r in results), "checks": results})
+    width = max(len(item["change"]) for item in report)
+    print("\nWhat the incremental sync brought for each change made since the last sync (checked in DuckDB):")
+    print(f"  {'change':{width}}  {'table':18}  in DuckDB now")
+    for item in report:
+        mark = "ok" if item["ok"] else "NOT AS EXPECTED"
+        print(f"  {item['change']:{width}}  {item['table']:18}  {describe(item['checks'])}  [{mark}]")
+    query = CHANGES_QUERY.format(since=int(changes["since"]))
+    query_file = db_path.parent / "last-changes.sql"
+    query_file.write_text(query)
+    print(f"\nThe changed rows in DuckDB ({query_file}):\n{query}")
+    connection = cache.get_sql_engine().raw_connection()
+    try:
+        print(connection.driver_connection.sql(query))
+    except duckdb.Error as error:
+        print(f"  (it did not run on this data: {error})")
+    finally:
+        connection.close()
+    print(f"Run it yourself:  .venv-pyairbyte/bin/python -c \"import duckdb; "
+          f"duckdb.connect('{db_path}', read_only=True).sql(open('{query_file}').read()).show()\"")
+    return report
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     config = json.loads(args.config.read_text())
@@ -210,6 +303,7 @@ def main(argv=None) -> int:
     print()
     print(f"{kind.capitalize()} sync done in {elapsed:.1f}s. DuckDB file: {args.db.resolve()}")
     show_query(cache, QUERY_FILE)
+    changes = show_changes(cache, args.changes, args.db.resolve()) if args.changes else None
     if args.summary:
         args.summary.write_text(json.dumps({
             "db": str(args.db.resolve()),
@@ -222,7 +316,8 @@ def main(argv=None) -> int:
             "estimates": display.estimates,
             "seconds": round(elapsed, 2),
             "pyairbyte_version": version("airbyte"),
-        }, indent=1))
+            "changes": changes,
+        }, indent=1, default=str))
     return 0
 
 

@@ -19,6 +19,7 @@ Bulk rows (``Store.bulk_add``) are written out in full, so keep saved stores dem
 import itertools
 import json
 import os
+import random
 import tempfile
 
 from .store import Store
@@ -55,6 +56,8 @@ def load_store(store, data):
                 store.insert(name, dict(obj, _seq=seq))
         store.tombstones = {(resource, oid): stub for resource, oid, stub in data.get("tombstones", [])}
         store._seq = itertools.count(max(int(data.get("next_seq", 1)), _peek(store)))
+        # A seeded store would draw the saved objects' ids again: continue on another (still seeded) stream.
+        store.rng = random.Random(f"{store.rng.random()}:{_peek(store)}")
         # Loaded objects count as indexed long ago: searchable at once, whatever the search lag.
         for key in store.search_versions:
             store.search_versions[key] = [(0.0, snapshot) for _, snapshot in store.search_versions[key][-1:]]

@@ -813,11 +813,13 @@ class StripeEmulator(LoopbackServer):
     rate_limit: requests/s of the whole emulator before 429s (Stripe-Rate-Limited-Reason:
     global-rate). endpoint_rate_limit: requests/s of each endpoint, i.e. (method, path with
     the id as {id}, Stripe-Account), before 429s with reason endpoint-rate. Both off by default.
+    Both count requests in one-second windows of ``monotonic()`` (default: time.monotonic).
     """
 
     def __init__(self, api_key="sk_test_emulator", latency=0.0, rate_limit=None, *, host="127.0.0.1",
                  port=0, seed=None, account_id="acct_1EmulatorPlatfrm", rate_limit_retry_after=None,
-                 search_lag_seconds=0.0, faults=None, log_limit=100_000, endpoint_rate_limit=None):
+                 search_lag_seconds=0.0, faults=None, log_limit=100_000, endpoint_rate_limit=None,
+                 monotonic=time.monotonic):
         super().__init__(host, port, faults if faults is not None else FaultInjector(seed=seed), log_limit)
         self.api_key = api_key
         self.latency = latency
@@ -831,6 +833,7 @@ class StripeEmulator(LoopbackServer):
         self.rate_limited = 0
         self.endpoint_rate_limit = endpoint_rate_limit
         self.endpoint_rate_limited = 0
+        self.monotonic = monotonic          # the rate limits' clock (tests pass one they step)
         self._endpoint_windows = {}         # (method, endpoint, account) -> deque of accepted times
         self._seed = seed
         self._stores = {account_id: Store(account_id, self.clock, seed)}
@@ -967,7 +970,7 @@ class StripeEmulator(LoopbackServer):
 
     def _admit(self, window, limit, counter):
         """Sliding one-second window: admit (and record) the request if fewer than limit came."""
-        now = time.monotonic()
+        now = self.monotonic()
         with self._window_lock:
             while window and now - window[0] >= 1.0:
                 window.popleft()

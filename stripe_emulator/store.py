@@ -485,12 +485,15 @@ class Store:
         """Stored object (shared, do not mutate) or None."""
         return self.collections[resource].get(oid) if oid else None
 
-    def record_event(self, event_type, obj, previous=None, request_id=None, idempotency_key=None):
+    def record_event(self, event_type, obj, previous=None, request_id=None, idempotency_key=None, created=None):
+        """Record the event Stripe would send; ``created`` (default: now) places it in the past."""
         data = {"object": obj}
         if previous is not None:
             data["previous_attributes"] = previous
         fields = {"type": event_type, "data": data,
                   "request": {"id": request_id, "idempotency_key": idempotency_key}}
+        if created is not None:
+            fields["created"] = created
         if self.connected:
             fields["account"] = self.account_id
         event = self.build("events", fields)

@@ -168,7 +168,9 @@ def test_events_give_each_changed_object_once_in_its_latest_version_and_tombston
     records = {r["id"]: r for r in records_of(output, "customers")}
     assert len(records_of(output, "customers")) == 3
     assert records["cus_1"]["email"] == "v3@example.com" and records["cus_1"]["updated"] == now - 20
-    assert records["cus_2"] == {"id": "cus_2", "object": "customer", "is_deleted": True, "updated": now - 10}
+    # the tombstone is the object as the deleted event carries it (its last version), marked deleted
+    assert records["cus_2"] == {**customer(2, now - 9 * DAY), "is_deleted": True, "updated": now - 10}
+    assert records["cus_1"]["is_deleted"] is False and records["cus_3"]["is_deleted"] is False  # live: false, not absent
     assert records["cus_3"]["updated"] == now - 40
     validator = jsonschema.Draft7Validator(load_schema("customers"))
     for record in records.values():
@@ -199,6 +201,9 @@ def test_an_event_rendered_at_another_api_version_is_refetched(requests_mock):
     assert records["cus_2"]["email"] == "current@example.com"
     assert records["cus_3"]["is_deleted"] is True  # deleted since the event: its current state
     assert records["cus_4"]["is_deleted"] is True
+    # gone now, so the event's version is the last one there is: kept, marked deleted
+    assert records["cus_4"]["created"] == now - DAY and records["cus_4"]["email"] == "c4@example.com"
+    assert records["cus_4"]["updated"] == now - 5 and records["cus_1"]["is_deleted"] is False
     assert sorted(p for p in paths(requests_mock) if p != "/v1/events") == ["/v1/customers/cus_1", "/v1/customers/cus_3", "/v1/customers/cus_4"]
 
 
@@ -325,3 +330,87 @@ def test_child_streams_follow_their_parents_events(requests_mock):
     assert {r["updated"] for r in records} == {now - 60}
     assert requests_mock.request_history[0].qs["types[]"] == list(STREAM_SPECS["subscriptions"].event_types)
     assert requests_mock.request_history[-1].qs == {"subscription": ["sub_1"], "starting_after": ["si_9"], "limit": ["100"]}
+
+
+def test_list_reads_mark_live_records_of_streams_that_can_have_deletes(requests_mock):
+    now = int(time.time())
+    newest_first(requests_mock, "/v1/customers", [customer(i, now - DAY + i) for i in range(3)])
+    newest_first(requests_mock, "/v1/balance_transactions", [{"id": "txn_1", "object": "balance_transaction", "created": now - DAY}])
+    output = read(SourceStripeProxy(), CONFIG, catalog("customers", "balance_transactions"))
+    assert [r["is_deleted"] for r in records_of(output, "customers")] == [False, False, False]
+    # balance transactions are never deleted: no is_deleted, and their schema has none
+    assert "is_deleted" not in records_of(output, "balance_transactions")[0]
+    for name, spec in STREAM_SPECS.items():
+        properties = load_schema(name)["properties"]
+        assert ("is_deleted" in properties) == spec.can_be_deleted, name
+        if spec.can_be_deleted:
+            assert properties["is_deleted"] == {"type": "boolean"}, name
+    assert not STREAM_SPECS["events"].can_be_deleted and STREAM_SPECS["subscription_items"].can_be_deleted
+
+
+def subscription(n, items, created, **fields):
+    return {"id": f"sub_{n}", "object": "subscription", "created": created, "status": "active", "metadata": {}, "items": stripe_list(items), **fields}
+
+
+def item(n, sub=1):
+    return {"id": f"si_{n}", "object": "subscription_item", "subscription": f"sub_{sub}", "created": 1000 + n, "price": {"id": f"price_{n}"}}
+
+
+def updated_event(n, obj, when, previous):
+    made = event(n, "customer.subscription.updated", obj, when)
+    made["data"]["previous_attributes"] = previous
+    return made
+
+
+def test_subscription_items_removed_from_a_subscription_become_tombstones(requests_mock):
+    """The removal is in an older event than the subscription's newest: each event's
+    previous_attributes is read, not only the newest one's."""
+    now = int(time.time())
+    created = now - 10 * DAY
+    events = [
+        # sub_1: item 2 replaced by item 3 (an upgrade), then only its metadata changed
+        updated_event(1, subscription(1, [item(1), item(3)], created), now - 50, {"items": stripe_list([item(1), item(2)])}),
+        updated_event(2, subscription(1, [item(1), item(3)], created, metadata={"seats": "5"}), now - 20, {"metadata": {}}),
+        # sub_2: item 4 removed, and the removal is its newest event
+        updated_event(3, subscription(2, [item(5, sub=2)], created), now - 30, {"items": stripe_list([item(4, sub=2), item(5, sub=2)])}),
+        # sub_3: an item removed, then the same subscription's items listed again without it
+        updated_event(4, subscription(3, [item(7, sub=3)], created), now - 40, {"items": stripe_list([item(6, sub=3), item(7, sub=3)])}),
+        updated_event(5, subscription(3, [item(7, sub=3)], created), now - 10, {"items": stripe_list([item(6, sub=3), item(7, sub=3)])}),
+    ]
+    newest_first(requests_mock, "/v1/events", events)
+    config = {**CONFIG, "page_size": 1}  # the newest version and the removal arrive on different pages
+    output = read(SourceStripeProxy(), config, catalog("subscription_items"), state_of(subscription_items={"events_since": now - 3600}))
+    records = records_of(output, "subscription_items")
+    by_id = {r["id"]: r for r in records}
+    assert len(records) == len(by_id), "a child emitted twice"
+    assert {i for i, r in by_id.items() if r["is_deleted"]} == {"si_2", "si_4", "si_6"}
+    assert {i for i, r in by_id.items() if not r["is_deleted"]} == {"si_1", "si_3", "si_5", "si_7"}
+    # a tombstone keeps the item as it was, and its time is the event that removed it
+    assert by_id["si_2"]["price"] == {"id": "price_2"} and by_id["si_2"]["subscription"] == "sub_1"
+    assert by_id["si_2"]["updated"] == now - 50 and by_id["si_4"]["updated"] == now - 30
+    assert by_id["si_6"]["updated"] == now - 10  # the newest removal event of sub_3
+    assert by_id["si_1"]["updated"] == now - 20  # live children take their parent's newest change
+    validator = jsonschema.Draft7Validator(load_schema("subscription_items"))
+    for record in records:
+        validator.validate(record)
+    assert set(paths(requests_mock)) == {"/v1/events"}
+
+
+def test_the_lines_of_a_deleted_invoice_become_tombstones(requests_mock):
+    now = int(time.time())
+    lines = [line("in_1", n) for n in range(12)]
+    deleted = {"id": "in_1", "object": "invoice", "created": now - DAY, "status": "draft", "lines": stripe_list(lines[:10], has_more=True)}
+    live = {"id": "in_2", "object": "invoice", "created": now - DAY, "status": "open", "lines": stripe_list([line("in_2", 0)])}
+    events = [event(1, "invoice.updated", dict(deleted), now - 60), event(2, "invoice.deleted", deleted, now - 30), event(3, "invoice.finalized", live, now - 20)]
+    newest_first(requests_mock, "/v1/events", events)
+    state = state_of(invoices={"events_since": now - 3600}, invoice_line_items={"events_since": now - 3600})
+    output = read(SourceStripeProxy(), CONFIG, catalog("invoices", "invoice_line_items"), state)
+    invoices = {r["id"]: r for r in records_of(output, "invoices")}
+    assert invoices["in_1"]["is_deleted"] is True and invoices["in_1"]["status"] == "draft" and invoices["in_1"]["created"] == now - DAY
+    assert invoices["in_2"]["is_deleted"] is False
+    lines_out = {r["id"]: r for r in records_of(output, "invoice_line_items")}
+    # the deleted invoice's embedded lines, marked deleted at its deletion; its list endpoint is gone, so not paged
+    assert {i for i, r in lines_out.items() if r["is_deleted"]} == {l["id"] for l in lines[:10]}
+    assert {r["updated"] for r in lines_out.values() if r["is_deleted"]} == {now - 30}
+    assert lines_out["il_in_2_0"]["is_deleted"] is False
+    assert set(paths(requests_mock)) == {"/v1/events"}

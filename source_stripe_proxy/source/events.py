@@ -2,14 +2,19 @@
 
 * ``EventChanges``: a newest-first page of events -> the latest version of each changed
   object, once per sync. The first event seen for an id is its newest, so later (older)
-  events for that id are skipped. A ``deleted_event`` becomes a tombstone
-  ``{"id", "object", "is_deleted": true, "updated"}``. Otherwise the event's payload is used,
-  or the object is re-fetched from its detail endpoint when the payload can't be trusted
-  (rendered at another API version, or the stream asks for expansions, which payloads never
-  carry) or when config ``event_payloads`` is ``"refetch"``.
+  events for that id are skipped. A ``deleted_event`` becomes a tombstone: the object as the
+  event carries it (its last version) with ``is_deleted: true``. Otherwise the event's payload
+  is used, or the object is re-fetched from its detail endpoint when the payload can't be
+  trusted (rendered at another API version, or the stream asks for expansions, which payloads
+  never carry) or when config ``event_payloads`` is ``"refetch"``.
+  For a child stream (``children=``) it returns the children instead: those of each changed
+  parent, plus a tombstone for every child an event says was removed (``previous_attributes``
+  lists the children before the change), from every event, not only each parent's newest.
 * ``ChildRecords``: parent objects -> the objects of their embedded list (invoice lines,
-  subscription items), paging the child endpoint when the embedded list ``has_more``.
-* ``Stamp``: every record gets ``updated`` (the change cursor) and, when known, ``account_id``.
+  subscription items), paging the child endpoint when the embedded list ``has_more``. The
+  children of a deleted parent are tombstones too.
+* ``Stamp``: every record gets ``updated`` (the change cursor), ``is_deleted: false`` when
+  its stream can have deletes and it is not a tombstone, and, when known, ``account_id``.
 
 Records are changed in place: they are freshly parsed JSON owned by this read.
 """
@@ -27,8 +32,11 @@ Transform = Callable[[List[dict]], List[dict]]
 REFETCH_WORKERS = 8  # re-fetches of one page run side by side; the shared budget still paces them
 
 
-def tombstone(object_id: str, object_type: Optional[str], when: Any) -> dict:
-    return {"id": object_id, "object": object_type, "is_deleted": True, "updated": when}
+def tombstone(last_version: dict, when: Any) -> dict:
+    """A deleted object: its last known version, marked deleted at ``when`` (the event time)."""
+    last_version["is_deleted"] = True
+    last_version["updated"] = when
+    return last_version
 
 
 def _own_updated(obj: dict, when: Any) -> Any:
@@ -48,6 +56,7 @@ class EventChanges:
         refetch_always: bool,
         account_id: Optional[str],
         min_created: Optional[int] = None,
+        children: Optional["ChildRecords"] = None,
     ):
         self.spec = spec  # the stream whose objects the events carry (a child's parent)
         self.min_created = min_created  # start_date: changes to older objects are not wanted
@@ -55,23 +64,30 @@ class EventChanges:
         self.refetch_always = refetch_always or bool(spec.expand)
         self.api_version = client.settings.stripe_version
         self.account_id = account_id
+        self.children = children  # a child stream's: emit the parents' children instead
         self.seen: set = set()
+        self.emitted_children: set = set()  # ids of children emitted (live or tombstone) this sync
 
     def __call__(self, events: List[dict]) -> List[dict]:
         records: List[dict] = []
         to_fetch: List[Tuple[dict, Any]] = []
+        removed: List[dict] = []
         for event in events:
             obj = (event.get("data") or {}).get("object")
             object_id = obj.get("id") if isinstance(obj, dict) else None
-            if not object_id or object_id in self.seen:
-                continue  # an older event of an object already emitted in its newest version
-            self.seen.add(object_id)
+            if not object_id:
+                continue
             created = obj.get(self.spec.created_field)
             if self.min_created is not None and isinstance(created, int) and created < self.min_created:
                 continue
+            if self.children is not None:
+                removed.extend(self._removed_children(event, obj))
+            if object_id in self.seen:
+                continue  # an older event of an object already emitted in its newest version
+            self.seen.add(object_id)
             when = event.get("created")
             if event.get("type") == self.spec.deleted_event:
-                records.append(tombstone(object_id, obj.get("object"), when))
+                records.append(tombstone(obj, when))
             elif self.refetch_always or (self.api_version and event.get("api_version") not in (None, self.api_version)):
                 to_fetch.append((obj, when))
             else:
@@ -79,7 +95,29 @@ class EventChanges:
                 records.append(obj)
         if to_fetch:
             records.extend(self._refetch(to_fetch))
-        return records
+        if self.children is None:
+            return records
+        children = self.children(records)
+        self.emitted_children.update(child["id"] for child in children)
+        for child in removed:  # after the current children: a child still there is not removed
+            if child["id"] not in self.emitted_children:
+                self.emitted_children.add(child["id"])
+                children.append(child)
+        return children
+
+    def _removed_children(self, event: dict, obj: dict) -> List[dict]:
+        """Children the event's ``previous_attributes`` lists that its object no longer has."""
+        field = self.children.child_of.field
+        before = ((event.get("data") or {}).get("previous_attributes") or {}).get(field)
+        rows = before.get("data") if isinstance(before, dict) else None
+        if not isinstance(rows, list):
+            return []
+        after = {row.get("id") for row in ((obj.get(field) or {}).get("data") or []) if isinstance(row, dict)}
+        return [
+            tombstone(row, event.get("created"))
+            for row in rows
+            if isinstance(row, dict) and row.get("id") and row["id"] not in after
+        ]
 
     def _refetch(self, stale: List[Tuple[dict, Any]]) -> List[dict]:
         if len(stale) == 1:
@@ -93,17 +131,21 @@ class EventChanges:
         try:
             current = self.client.send("GET", path, params=params, account_id=self.account_id).data
         except StripeAPIError as error:
-            if error.http_status == 404:  # gone since the event: that is its current state
-                return tombstone(payload["id"], payload.get("object"), when)
+            if error.http_status == 404:  # gone since the event: the event's version is its last
+                return tombstone(payload, when)
             raise
         if current.get("deleted") is True:  # deleted customers stay retrievable as a stub
-            return tombstone(payload["id"], payload.get("object"), when)
+            return tombstone(payload, when)
         current["updated"] = _own_updated(current, when)
         return current
 
 
 class ChildRecords:
-    """Parents -> their embedded children; each child inherits the parent's ``updated``."""
+    """Parents -> their embedded children; each child inherits the parent's ``updated``.
+
+    A deleted parent's embedded children become tombstones; its list endpoint is gone with
+    it, so children past the embedded page (Stripe embeds 10) can't be listed.
+    """
 
     def __init__(self, child_of: ChildOf, client: StripeClient, *, page_size: int, account_id: Optional[str]):
         self.child_of = child_of
@@ -114,15 +156,16 @@ class ChildRecords:
     def __call__(self, parents: List[dict]) -> List[dict]:
         children: List[dict] = []
         for parent in parents:
-            if parent.get("is_deleted"):
-                continue  # a deleted parent's children are not listed any more
+            deleted = parent.get("is_deleted") is True
             embedded = parent.get(self.child_of.field) or {}
             rows = list(embedded.get("data") or [])
-            if embedded.get("has_more") and rows:
+            if embedded.get("has_more") and rows and not deleted:
                 rows.extend(self._rest(parent["id"], rows[-1]["id"]))
             updated = parent.get("updated", parent.get("created"))
             for row in rows:
                 row["updated"] = updated
+                if deleted:
+                    row["is_deleted"] = True
             children.extend(rows)
         return children
 
@@ -138,16 +181,20 @@ class ChildRecords:
 
 
 class Stamp:
-    """Adds ``updated`` (default: the creation time) and ``account_id`` to every record."""
+    """Adds ``updated`` (default: the creation time), ``is_deleted`` (false unless a tombstone,
+    in streams that can have deletes) and ``account_id`` to every record."""
 
-    def __init__(self, created_field: str, account_id: Optional[str]):
+    def __init__(self, created_field: str, account_id: Optional[str], *, marks_deletes: bool = False):
         self.created_field = created_field
         self.account_id = account_id
+        self.marks_deletes = marks_deletes
 
     def __call__(self, records: List[dict]) -> List[dict]:
         for record in records:
             if "updated" not in record:
                 record["updated"] = record.get(self.created_field)
+            if self.marks_deletes and record.get("is_deleted") is not True:
+                record["is_deleted"] = False
             if self.account_id is not None:
                 record["account_id"] = self.account_id
         return records

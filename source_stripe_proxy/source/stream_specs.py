@@ -66,6 +66,16 @@ class StreamSpec:
         return STREAM_SPECS[self.child_of.parent].path if self.child_of else self.path
 
     @property
+    def can_be_deleted(self) -> bool:
+        """Whether the stream's records can be tombstones (``is_deleted: true``).
+
+        Any stream that follows events can: a ``deleted_event``, a child removed from its parent
+        or the parent deleted, or a re-fetch that finds the object gone. Its records always
+        carry ``is_deleted``. Immutable streams (balance transactions, events) never have it.
+        """
+        return bool(self.source.events)
+
+    @property
     def source(self) -> "StreamSpec":
         """Whose list, events and detail endpoint a read uses: the parent's for a child stream."""
         return STREAM_SPECS[self.child_of.parent] if self.child_of else self

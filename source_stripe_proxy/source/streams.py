@@ -161,7 +161,7 @@ class StripeStream(Stream, CheckpointMixin):
             state=checkpoint.created,
             account_id=account,
             splittable=source.filters_created,
-            transform=chain(self._children(account), Stamp(source.created_field, self._stamped_account(account))),
+            transform=chain(self._children(account), self._stamp(account)),
             created_field=source.created_field,
             phase="list",
         )
@@ -169,7 +169,12 @@ class StripeStream(Stream, CheckpointMixin):
     def _events_job(self, checkpoint: Checkpoint, account: Optional[str], now: int) -> StreamJob:
         source = self.spec.source
         changes = EventChanges(
-            source, self.client, refetch_always=self.options.refetch_always, account_id=account, min_created=self.options.start_date
+            source,
+            self.client,
+            refetch_always=self.options.refetch_always,
+            account_id=account,
+            min_created=self.options.start_date,
+            children=self._children(account),  # a child stream: the changed parents' children, and removed ones
         )
         return StreamJob(
             name=self.name,
@@ -180,7 +185,7 @@ class StripeStream(Stream, CheckpointMixin):
             state=checkpoint.events_since,
             account_id=account,
             splittable=False,  # newest first in one pass: the first event seen per object is its latest
-            transform=chain(changes, self._children(account), Stamp(source.created_field, self._stamped_account(account))),
+            transform=chain(changes, self._stamp(account)),
             phase="events",
             began=now,
         )
@@ -190,8 +195,9 @@ class StripeStream(Stream, CheckpointMixin):
             return None
         return ChildRecords(self.spec.child_of, self.client, page_size=self.options.page_size, account_id=account)
 
-    def _stamped_account(self, account: Optional[str]) -> Optional[str]:
-        return account if account is not None else self.client.settings.account_id
+    def _stamp(self, account: Optional[str]) -> Stamp:
+        stamped_account = account if account is not None else self.client.settings.account_id
+        return Stamp(self.spec.source.created_field, stamped_account, marks_deletes=self.spec.can_be_deleted)
 
     def _stale(self, account: Optional[str], age_seconds: int) -> None:
         whose = f"Stream '{self.name}'" + (f" of account {account}" if account else "")
