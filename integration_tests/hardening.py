@@ -278,8 +278,11 @@ def bunched_customers(emulator: StripeEmulator, total: int, now: int) -> set:
     for q, n in enumerate(counts):
         start = now - (quarters - q) * quarter
         ids.update(store.bulk_add("customers", n, created_start=start, created_step=max(1, quarter // max(1, n))))
-    # the import: a tenth of the account, ~6 per second over a few minutes, half a year ago
-    ids.update(store.bulk_add("customers", imported, created_start=now - 183 * DAY, created_step=0))
+    # the import: a tenth of the account, 20 a second for a few minutes, half a year ago
+    per_second = 20
+    for second in range(0, imported, per_second):
+        n = min(per_second, imported - second)
+        ids.update(store.bulk_add("customers", n, created_start=now - 183 * DAY + second // per_second, created_step=0))
     return ids
 
 
