@@ -39,7 +39,7 @@ from airbyte_cdk.utils.airbyte_secrets_utils import add_to_secrets
 from airbyte_cdk.utils.stream_status_utils import as_airbyte_message as stream_status_message
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from source_stripe_proxy.airbyte.errors import raises_traced, traced
+from source_stripe_proxy.airbyte.errors import ReadEnded, raises_traced, traced
 from source_stripe_proxy.airbyte.hooks import load_spec, read_json_file
 from source_stripe_proxy.core.budget import default_concurrency
 from source_stripe_proxy.core.client import StripeClient
@@ -196,7 +196,7 @@ class SourceStripeProxy(AbstractSource):
                     if ends_the_read(signal.error):
                         # A rejected key fails every stream alike: one error says what to fix, and the read ends.
                         yield from statuses.ended(plan.name, AirbyteStreamStatus.INCOMPLETE)
-                        raise _without_traceback(traced(signal.error))
+                        raise _read_ended(traced(signal.error)) from None
                     error = traced(signal.error, f"Stream {plan.name} failed unexpectedly: {type(signal.error).__name__}. See the logs for details.")
                     failures.setdefault(plan.name, error)
                     logger.error("Stream %s%s failed: %s", plan.name, f" of {plan.account_id}" if plan.account_id else "", error.message)
@@ -252,9 +252,9 @@ def ends_the_read(error: BaseException) -> bool:
     return isinstance(error, AuthenticationError)
 
 
-def _without_traceback(error: AirbyteTracedException) -> AirbyteTracedException:
+def _read_ended(error: AirbyteTracedException) -> ReadEnded:
     """The error that ends a read: its message says what to fix; a worker's stack adds nothing."""
-    return AirbyteTracedException(internal_message=error.internal_message, message=error.message, failure_type=error.failure_type)
+    return ReadEnded(internal_message=error.internal_message, message=error.message, failure_type=error.failure_type)
 
 
 class _StreamStatuses:
