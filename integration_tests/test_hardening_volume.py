@@ -30,7 +30,7 @@ def _source_faults(total, page_size, mode):
 def _source_kills(total, kills):
     result = h.source_kill_resume(total, kills=kills)
     _assert_exact(result)
-    assert result["duplicates_before_cursor"] == 0
+    assert result["rereads_outside_state"] == 0
     assert result["runs"] == kills + 1
     assert result["reread_overhead"] < 0.25, result
     return result
