@@ -229,28 +229,13 @@ def source_kill_resume(total: int, kills: int = 4, seed: int = 11, mode: str = "
             if state is not None:
                 (tmp / "state.json").write_text(json.dumps(state))
                 args += ["--state", str(tmp / "state.json")]
-            process = _popen_source(args, tmp)
             delivered_ids = {m["record"]["data"]["id"] for run in runs for m in run["messages"] if m["type"] == "RECORD"}
             remaining = total_objects - len(delivered_ids)
             # a random point in what is left to read (this run re-reads a little after the cursor, too)
             kill_after = rng.randint(1, max(1, int(remaining * 0.6))) if attempt < kills else None
-            messages, killed, seen = [], False, 0
-            for line in process.stdout:
-                if not line.startswith("{"):
-                    continue
-                try:
-                    message = json.loads(line)
-                except json.JSONDecodeError:  # the line the kill cut in half: the platform drops it too
-                    continue
-                messages.append(message)
-                if message["type"] == "RECORD":
-                    seen += 1
-                    if kill_after is not None and seen >= kill_after and not killed:
-                        os.kill(process.pid, signal.SIGKILL)
-                        killed = True  # keep reading: what was already written reached "the platform"
-            process.wait(timeout=60)
-            stderr = process.stderr.read()
-            runs.append({"messages": messages, "state_in": state, "killed": killed, "returncode": process.returncode, "stderr": stderr})
+            run = _run_source_until(args, tmp, kill_after)
+            messages, killed = run["messages"], run["killed"]
+            runs.append({**run, "state_in": state})
             latest = _latest_states(messages)
             if latest:
                 merged = {s["stream"]["stream_descriptor"]["name"]: s for s in (state or [])}
