@@ -1,10 +1,11 @@
 """The Airbyte source: spec, check, discover and read over the shared client.
 
-``read`` asks each configured stream for its jobs (one per Connect account with
-``account_ids``; a list read or an events read, see ``streams.py``), hands them all to the
-concurrent reader (``reader/``) and turns its events into protocol messages on this thread:
+``read`` plans each configured stream's reads (``streams.plan_stream``: one per Connect account
+with ``account_ids``; a list read or an events read, from the saved state), hands them all to
+the concurrent reader (``reader/``) and turns its signals into protocol messages on this thread:
 records, then per-stream STATE only after the records it covers, and STARTED / RUNNING /
-COMPLETE / INCOMPLETE stream status traces (a stream ends when all its accounts' jobs have).
+COMPLETE / INCOMPLETE stream status traces (a stream ends when all its accounts' reads have).
+A rejected key or token (401) ends the whole read at once with one config_error.
 """
 
 from __future__ import annotations

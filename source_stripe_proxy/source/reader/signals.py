@@ -45,7 +45,7 @@ class Progress:
 
 @dataclass(frozen=True)
 class Estimate:
-    """An honest row estimate for ``plan``: see ``progress.RowEstimate``."""
+    """A row estimate for ``plan`` that is honest: see ``PlanProgress.row_estimate``."""
 
     plan: ReadPlan
     rows: int
