@@ -229,28 +229,13 @@ def source_kill_resume(total: int, kills: int = 4, seed: int = 11, mode: str = "
             if state is not None:
                 (tmp / "state.json").write_text(json.dumps(state))
                 args += ["--state", str(tmp / "state.json")]
-            process = _popen_source(args, tmp)
             delivered_ids = {m["record"]["data"]["id"] for run in runs for m in run["messages"] if m["type"] == "RECORD"}
             remaining = total_objects - len(delivered_ids)
             # a random point in what is left to read (this run re-reads a little after the cursor, too)
             kill_after = rng.randint(1, max(1, int(remaining * 0.6))) if attempt < kills else None
-            messages, killed, seen = [], False, 0
-            for line in process.stdout:
-                if not line.startswith("{"):
-                    continue
-                try:
-                    message = json.loads(line)
-                except json.JSONDecodeError:  # the line the kill cut in half: the platform drops it too
-                    continue
-                messages.append(message)
-                if message["type"] == "RECORD":
-                    seen += 1
-                    if kill_after is not None and seen >= kill_after and not killed:
-                        os.kill(process.pid, signal.SIGKILL)
-                        killed = True  # keep reading: what was already written reached "the platform"
-            process.wait(timeout=60)
-            stderr = process.stderr.read()
-            runs.append({"messages": messages, "state_in": state, "killed": killed, "returncode": process.returncode, "stderr": stderr})
+            run = _run_source_until(args, tmp, kill_after)
+            messages, killed = run["messages"], run["killed"]
+            runs.append({**run, "state_in": state})
             latest = _latest_states(messages)
             if latest:
                 merged = {s["stream"]["stream_descriptor"]["name"]: s for s in (state or [])}
@@ -264,6 +249,107 @@ def source_kill_resume(total: int, kills: int = 4, seed: int = 11, mode: str = "
     return _resume_report(expected, runs, requests, kills, started)
 
 
+def bunched_customers(emulator: StripeEmulator, total: int, now: int) -> set:
+    """``total`` customers created the way a real account grows: sparse years ago, denser
+    every quarter since, plus an import of many customers within the same few seconds."""
+    store = emulator.store
+    ids: set = set()
+    quarters = 12
+    imported = total // 10
+    weights = [2 ** (q / 2) for q in range(quarters)]  # sign-ups double every two quarters
+    counts = [int((total - imported) * w / sum(weights)) for w in weights]
+    counts[-1] += total - imported - sum(counts)
+    quarter = 91 * DAY
+    for q, n in enumerate(counts):
+        start = now - (quarters - q) * quarter
+        ids.update(store.bulk_add("customers", n, created_start=start, created_step=max(1, quarter // max(1, n))))
+    # the import: a tenth of the account, 20 a second for a few minutes, half a year ago
+    per_second = 20
+    for second in range(0, imported, per_second):
+        n = min(per_second, imported - second)
+        ids.update(store.bulk_add("customers", n, created_start=now - 183 * DAY + second // per_second, created_step=0))
+    return ids
+
+
+def _run_source_until(args: List[str], tmp: Path, kill_after: Optional[int]) -> Dict[str, Any]:
+    """Run a source read; SIGKILL it once ``kill_after`` records have been read from its stdout."""
+    process = _popen_source(args, tmp)
+    messages, killed, records = [], False, 0
+    for line in process.stdout:
+        if not line.startswith("{"):
+            continue
+        try:
+            message = json.loads(line)
+        except json.JSONDecodeError:  # the line the kill cut in half: the platform drops it too
+            continue
+        if killed and message["type"] != "RECORD" and message["type"] != "STATE":
+            continue
+        messages.append(message)
+        if message["type"] == "RECORD":
+            records += 1
+            if kill_after is not None and records >= kill_after and not killed:
+                os.kill(process.pid, signal.SIGKILL)
+                killed = True  # keep reading: what was already written reached "the platform"
+    process.wait(timeout=60)
+    return {"messages": messages, "killed": killed, "returncode": process.returncode, "stderr": process.stderr.read()}
+
+
+def first_read_kill_points(
+    total: int = 30_000, points=(0.3, 0.7, 0.9), latency: float = 0.05, page_size: int = 100, concurrency: int = 8
+) -> List[Dict[str, Any]]:
+    """A first incremental read of one stream (``customers``, ``total`` objects, bunched in time),
+    killed with SIGKILL once ``point`` of its records were emitted, then resumed from the last
+    STATE it emitted. One row per kill point: records emitted before the kill, STATE messages
+    before the kill, records read again by the resumed run, and any lost or duplicated."""
+    now = int(time.time()) - 60
+    rows = []
+    with StripeEmulator(api_key=UPSTREAM_KEY, seed=5, latency=latency) as emulator, tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        expected = bunched_customers(emulator, total, now)
+        config = source_config(
+            emulator, "api_key", page_size=page_size, concurrency=concurrency, requests_per_second=1000, endpoint_requests_per_second=1000
+        )
+        (tmp / "config.json").write_text(json.dumps(config))
+        (tmp / "catalog.json").write_text(json.dumps(configured_catalog(["customers"], sync_mode="incremental")))
+        base = ["read", "--config", str(tmp / "config.json"), "--catalog", str(tmp / "catalog.json")]
+        for point in points:
+            started = time.monotonic()
+            killed_run = _run_source_until(base, tmp, kill_after=int(total * point))
+            state = list(_latest_states(killed_run["messages"]).values())
+            args = list(base)
+            if state:
+                (tmp / "state.json").write_text(json.dumps(state))
+                args += ["--state", str(tmp / "state.json")]
+            resumed = _run_source_until(args, tmp, kill_after=None)
+            before = [m["record"]["data"]["id"] for m in killed_run["messages"] if m["type"] == "RECORD"]
+            after = [m["record"]["data"]["id"] for m in resumed["messages"] if m["type"] == "RECORD"]
+            before_set = set(before)
+            problems = []
+            if not killed_run["killed"]:
+                problems.append("the kill did not happen")
+            if resumed["returncode"] != 0:
+                problems.append(f"the resumed run failed (exit {resumed['returncode']})")
+            lost = len(expected - before_set - set(after))
+            if lost or set(before) | set(after) != expected:
+                problems.append(f"{lost} records lost")
+            rows.append({
+                "scenario": f"first read of {total} customers SIGKILLed at {point:.0%}, resumed",
+                "kill_point": point,
+                "objects": total,
+                "emitted_before_kill": len(before),
+                "states_before_kill": sum(1 for m in killed_run["messages"] if m["type"] == "STATE"),
+                "resumed_records": len(after),
+                "reread": sum(1 for i in after if i in before_set),
+                "reread_bound": concurrency * page_size,
+                "duplicated_in_resumed_run": len(after) - len(set(after)),
+                "duplicated_in_killed_run": len(before) - len(before_set),
+                "lost": lost,
+                "outcome": _outcome(problems),
+                "seconds": round(time.monotonic() - started, 1),
+            })
+    return rows
+
+
 def _latest_states(messages: List[Dict[str, Any]]) -> Dict[str, Dict[str, Any]]:
     latest = {}
     for m in messages:
@@ -272,11 +358,19 @@ def _latest_states(messages: List[Dict[str, Any]]) -> Dict[str, Dict[str, Any]]:
     return latest
 
 
-def _cursor(state: Optional[List[Dict[str, Any]]], stream: str) -> Optional[int]:
+def _stream_state(state: Optional[List[Dict[str, Any]]], stream: str) -> Dict[str, Any]:
     for s in state or []:
         if s["stream"]["stream_descriptor"]["name"] == stream:
-            return (s["stream"].get("stream_state") or {}).get("created")
-    return None
+            return s["stream"].get("stream_state") or {}
+    return {}
+
+
+def _resumable(state: Dict[str, Any], created: int) -> bool:
+    """Whether a resumed read may read an object created at ``created`` again: it is inside an
+    interval the state says is left (``to_read``), or, in the old shape, at or after ``created``."""
+    if "to_read" in state:
+        return any((lo is None or lo <= created) and (hi is None or created < hi) for lo, hi in state["to_read"])
+    return state.get("created") is not None and created >= state["created"]
 
 
 def _resume_report(expected, runs, requests, kills, started) -> Dict[str, Any]:
@@ -287,8 +381,8 @@ def _resume_report(expected, runs, requests, kills, started) -> Dict[str, Any]:
     bad_duplicates = 0
     after_last_state = 0
     for run in runs:
-        # everything re-emitted here that an earlier run already delivered must be at or after
-        # the cursor this run resumed from: the state never covers a record that gets read again
+        # everything re-emitted here that an earlier run already delivered must be in what the
+        # state this run resumed from says is left: the state never covers a record read again
         last_state_index = {}
         for index, m in enumerate(run["messages"]):
             if m["type"] == "STATE":
@@ -300,8 +394,7 @@ def _resume_report(expected, runs, requests, kills, started) -> Dict[str, Any]:
             delivered_flat.append((stream, data["id"]))
             if data["id"] in seen[stream]:
                 reread += 1
-                cursor = _cursor(run["state_in"], stream)
-                if cursor is None or data["created"] < cursor:
+                if not _resumable(_stream_state(run["state_in"], stream), data["created"]):
                     bad_duplicates += 1
             seen[stream].setdefault(data["id"], data["created"])
         killed_run_tail = 0
@@ -319,7 +412,7 @@ def _resume_report(expected, runs, requests, kills, started) -> Dict[str, Any]:
     if numbers["lost"] or numbers["unexpected"]:
         problems.append(f"{numbers['lost']} records lost")
     if bad_duplicates:
-        problems.append(f"{bad_duplicates} records read again from before the resumed cursor")
+        problems.append(f"{bad_duplicates} records read again outside what the resumed state left to read")
     killed_runs = sum(1 for r in runs if r["killed"])
     if killed_runs != kills:
         problems.append(f"only {killed_runs} of {kills} kills happened")
@@ -336,7 +429,7 @@ def _resume_report(expected, runs, requests, kills, started) -> Dict[str, Any]:
         "reread": reread,
         "reread_overhead": round(reread / max(1, numbers["expected"]), 4),
         "records_after_last_state_in_killed_runs": after_last_state,
-        "duplicates_before_cursor": bad_duplicates,
+        "rereads_outside_state": bad_duplicates,
         "runs": len(runs),
         "outcome": _outcome(problems),
         "seconds": round(time.monotonic() - started, 1),

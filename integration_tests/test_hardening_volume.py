@@ -27,12 +27,13 @@ def _source_faults(total, page_size, mode):
     return result
 
 
-def _source_kills(total, kills):
+def _source_kills(total, kills, max_overhead):
     result = h.source_kill_resume(total, kills=kills)
     _assert_exact(result)
-    assert result["duplicates_before_cursor"] == 0
+    assert result["rereads_outside_state"] == 0
     assert result["runs"] == kills + 1
-    assert result["reread_overhead"] < 0.25, result
+    # a resume re-reads at most ~concurrency x page_size per stream in flight (issue 16)
+    assert result["reread_overhead"] < max_overhead, result
     return result
 
 
@@ -58,8 +59,8 @@ def test_source_read_under_10_percent_faults_equals_a_clean_read():
     _source_faults(3000, page_size=20, mode="pinkconnect")
 
 
-def test_source_sigkill_resume_covers_everything_and_rereads_only_after_the_cursor():
-    _source_kills(3000, kills=3)
+def test_source_sigkill_resume_covers_everything_and_rereads_only_what_the_state_left():
+    _source_kills(3000, kills=3, max_overhead=0.15)
 
 
 def test_destination_under_faults_and_lost_responses_equals_a_clean_run():
@@ -92,7 +93,7 @@ def test_slow_source_read_of_20k_objects_under_10_percent_faults(mode):
 
 @pytest.mark.slow
 def test_slow_source_20k_sigkilled_five_times():
-    assert _source_kills(20_000, kills=5)["objects"] >= 20_000
+    assert _source_kills(20_000, kills=5, max_overhead=0.05)["objects"] >= 20_000
 
 
 @pytest.mark.slow

@@ -1,4 +1,4 @@
-"""The concurrent reader: range splitting, state over complete prefixes only, failures."""
+"""The concurrent reader: range splitting, progress that never passes an unemitted record, failures."""
 
 import random
 import threading
@@ -8,7 +8,7 @@ import pytest
 
 from source_stripe_proxy.core.client import ApiResponse
 from source_stripe_proxy.core.errors import ConfigError
-from source_stripe_proxy.source.reader import ConcurrentReader, RangeTracker, StreamJob
+from source_stripe_proxy.source.reader import Complete, ConcurrentReader, Estimate, Failed, PlanProgress, Progress, ReadPlan, Records
 
 
 class FakeStripe:
@@ -47,9 +47,17 @@ def make_objects(count, start, spacing):
     return [{"id": f"obj_{i:05d}", "created": start + i * spacing} for i in range(count)]
 
 
-def run(fake, windows, concurrency=6, page_size=10, state=None):
-    job = StreamJob(name="things", path="/v1/things", fixed_params={}, windows=windows, page_size=page_size, state=state)
-    return job, list(ConcurrentReader(fake, concurrency).run([job]))
+def plan(windows, page_size=10, name="things", path="/v1/things", **kwargs):
+    return ReadPlan(name=name, path=path, fixed_params={}, intervals=tuple(windows), page_size=page_size, **kwargs)
+
+
+def run(fake, windows, concurrency=6, page_size=10, state=None, **reader):
+    job = plan(windows, page_size, saved_cursor=state)
+    return job, list(ConcurrentReader(fake, concurrency, **reader).run([job]))
+
+
+def inside(created, intervals):
+    return any((lo is None or lo <= created) and (hi is None or created < hi) for lo, hi in intervals)
 
 
 @pytest.mark.parametrize("seed", range(5))
@@ -58,18 +66,22 @@ def test_state_never_passes_a_record_not_yet_emitted(seed):
     fake = FakeStripe(objects, seed=seed)
     windows = [(1_600_000_000 + k * 100_000, 1_600_000_000 + (k + 1) * 100_000) for k in range(6)] + [(1_600_600_000, None)]
     job, events = run(fake, windows)
-    emitted, states = set(), []
+    emitted, cursors, checkpoints = set(), [], 0
     for event in events:
-        if event[0] == "records":
-            emitted.update(o["id"] for o in event[2])
-        elif event[0] == "state":
-            state = event[2]
-            states.append(state)
-            missing = [o for o in objects if o["created"] < state and o["id"] not in emitted]
-            assert not missing, f"state {state} passed unread records"
+        if isinstance(event, Records):
+            emitted.update(o["id"] for o in event.records)
+        elif isinstance(event, Progress):
+            checkpoints += 1
+            if event.cursor is not None:
+                cursors.append(event.cursor)
+                missing = [o for o in objects if o["created"] < event.cursor and o["id"] not in emitted]
+                assert not missing, f"cursor {event.cursor} passed unread records"
+            not_covered = [o for o in objects if o["id"] not in emitted and not inside(o["created"], event.to_read)]
+            assert not not_covered, f"{len(not_covered)} unread records outside {event.to_read}"
     assert len(emitted) == len(objects)
-    assert states == sorted(states) and states[-1] == max(o["created"] for o in objects)
-    assert events[-1][0] == "complete"
+    assert cursors == sorted(cursors) and cursors[-1] == max(o["created"] for o in objects)
+    assert isinstance(events[-1], Complete) and isinstance(events[-2], Progress) and events[-2].to_read == ()
+    assert checkpoints >= 700 / 10 / 6  # one every `concurrency` pages at least
     assert len(fake.calls) > 70  # splits happened: 700 objects / 10 per page, plus split heads
 
 
@@ -78,11 +90,13 @@ def test_a_failing_range_fails_the_stream_and_holds_the_state_back():
     fake = FakeStripe(objects, fail_below=1_600_100_000)
     windows = [(1_600_000_000, 1_600_100_000), (1_600_100_000, None)]
     job, events = run(fake, windows)
-    kinds = [e[0] for e in events]
-    assert "failed" in kinds and "complete" not in kinds
-    failure = next(e for e in events if e[0] == "failed")
-    assert isinstance(failure[2], ConfigError)
-    assert not [e for e in events if e[0] == "state"]  # the first range never completed
+    assert any(isinstance(e, Failed) for e in events) and not any(isinstance(e, Complete) for e in events)
+    failure = next(e for e in events if isinstance(e, Failed))
+    assert isinstance(failure.error, ConfigError)
+    assert all(e.cursor is None for e in events if isinstance(e, Progress))  # the first range never completed
+    emitted = {o["id"] for e in events if isinstance(e, Records) for o in e.records}
+    last = [e for e in events if isinstance(e, Progress)][-1]
+    assert all(inside(o["created"], last.to_read) for o in objects if o["id"] not in emitted)
 
 
 def test_oldest_first_servers_are_read_in_one_pass_without_splitting():
@@ -95,38 +109,57 @@ def test_oldest_first_servers_are_read_in_one_pass_without_splitting():
 
     fake = OldestFirst(objects)
     _, events = run(fake, [(None, None)])
-    ids = [o["id"] for e in events if e[0] == "records" for o in e[2]]
+    ids = [o["id"] for e in events if isinstance(e, Records) for o in e.records]
     assert sorted(ids) == sorted(o["id"] for o in objects) and len(ids) == len(set(ids))
     assert all("created" not in call for call in fake.calls)  # never narrowed by a split
     assert len(fake.calls) == 10
 
 
-def test_range_tracker_advances_only_over_a_complete_prefix():
-    tracker = RangeTracker(state=None)
-    tracker.add(1, 0)
-    tracker.add(2, 100)
-    tracker.add(3, 200)
-    assert tracker.done(3, 250) is None  # later ranges done first: no advance
-    tracker.split(1, 4, 0, 50)  # range 1 now covers [50, 100), range 4 covers [0, 50)
-    assert tracker.done(1, 90) is None  # [0, 50) still open
-    assert tracker.done(4, 40) == 90
-    assert tracker.done(2, None) == 250  # an empty range still closes the gap
-    assert tracker.complete
+def test_progress_cursor_advances_only_over_a_complete_prefix():
+    progress = PlanProgress(cursor=None)
+    progress.add(1, 0, 100)
+    progress.add(2, 100, 200)
+    progress.add(3, 200, None)
+    progress.page(3, 1, 1, 250, 250, newest_first=False)
+    progress.done(3)
+    assert progress.cursor is None  # later ranges done first: no advance
+    progress.split(1, 4, 0, 50)  # range 1 now covers [50, 100), range 4 covers [0, 50)
+    progress.page(1, 1, 1, 90, 90, newest_first=False)
+    progress.done(1)
+    assert progress.cursor is None  # [0, 50) still open
+    assert progress.to_read() == ((0, 50), (100, 200))
+    progress.page(4, 1, 1, 40, 40, newest_first=False)
+    progress.done(4)
+    assert progress.cursor == 90
+    progress.done(2)  # an empty range still closes the gap
+    assert progress.cursor == 250 and progress.complete and progress.to_read() == ()
 
 
-def test_range_tracker_keeps_a_newer_saved_state():
-    tracker = RangeTracker(state=500)
-    tracker.add(1, 400)
-    assert tracker.done(1, 450) is None and tracker.state == 500
+def test_progress_keeps_a_newer_saved_cursor():
+    progress = PlanProgress(cursor=500)
+    progress.add(1, 400, None)
+    progress.page(1, 1, 1, 450, 450, newest_first=False)
+    progress.done(1)
+    assert progress.cursor == 500
 
 
-def test_first_pages_estimate_the_row_count_of_each_window():
+def test_estimates_are_within_a_factor_of_two_of_the_rows_read():
     objects = make_objects(1000, 1_600_000_000, 60)  # one a minute
     fake = FakeStripe(objects)
     _, events = run(fake, [(1_600_000_000, 1_600_030_000), (1_600_030_000, None)], page_size=50)
-    estimates = [e[2] for e in events if e[0] == "estimate"]
-    assert len(estimates) == 2  # one per initial window, not per split or page
-    assert 800 <= estimates[-1] <= 1200  # within 20% of the 1000 rows
+    estimates = [e.rows for e in events if isinstance(e, Estimate)]
+    assert estimates, "an even stream with known bounds gets an estimate"
+    assert all(500 <= rows <= 2000 for rows in estimates), estimates
+    assert 800 <= estimates[-1] <= 1200  # within 20% of the 1000 rows by the end
+
+
+def test_an_unbounded_range_is_not_extrapolated_back_to_2010():
+    # 120 objects in the last two days, one page of 100 first: the old estimate said ~5,000.
+    objects = make_objects(120, 1_700_000_000, 1440)
+    fake = FakeStripe(objects)
+    _, events = run(fake, [(None, None)], page_size=100)
+    estimates = [e.rows for e in events if isinstance(e, Estimate)]
+    assert all(60 <= rows <= 240 for rows in estimates), estimates
 
 
 def test_split_points_cut_by_expected_pages_and_free_slots():
@@ -164,13 +197,13 @@ class SlowConsumerStripe(FakeStripe):
 def test_a_slow_consumer_holds_a_few_pages_not_the_stream():
     objects = make_objects(3000, 1_600_000_000, 100)
     fake = SlowConsumerStripe(objects)
-    job = StreamJob(name="things", path="/v1/things", fixed_params={}, windows=[(1_600_000_000, None)], page_size=10)
+    job = plan([(1_600_000_000, None)], page_size=10)
     concurrency, waiting = 8, 2
     taken, worst, seen = 0, 0, set()
     for event in ConcurrentReader(fake, concurrency, pages_waiting=waiting).run([job]):
-        if event[0] == "records":
+        if isinstance(event, Records):
             taken += 1
-            seen.update(o["id"] for o in event[2])
+            seen.update(o["id"] for o in event.records)
             time.sleep(0.002)  # the consumer is the bottleneck
             with fake.lock:
                 worst = max(worst, fake.answered - taken)
@@ -209,14 +242,11 @@ class PerEndpointStripe(FakeStripe):
 def test_a_stream_splits_only_as_far_as_its_endpoint_limit_can_use():
     objects = make_objects(1500, 1_600_000_000, 100)
     fake = PerEndpointStripe(objects)
-    jobs = [
-        StreamJob(name=name, path=path, fixed_params={}, windows=[(1_600_000_000, None)], page_size=10)
-        for name, path in (("slow", "/v1/slow"), ("fast", "/v1/fast"))
-    ]
+    jobs = [plan([(1_600_000_000, None)], page_size=10, name=name, path=path) for name, path in (("slow", "/v1/slow"), ("fast", "/v1/fast"))]
     counts = {"slow": 0, "fast": 0}
     for event in ConcurrentReader(fake, 16).run(jobs):
-        if event[0] == "records":
-            counts[event[1].name] += len(event[2])
+        if isinstance(event, Records):
+            counts[event.plan.name] += len(event.records)
     assert counts == {"slow": 1500, "fast": 1500}
     # 10 req/s at 0.1 s latency needs ~1 request in flight (+2 slack); the fast endpoint may use all 16.
     assert fake.most_in_flight["/v1/slow"] <= 3
@@ -227,6 +257,6 @@ def test_one_worker_reads_each_page_once_without_splitting():
     objects = make_objects(95, 1_600_000_000, 3600)
     fake = FakeStripe(objects)
     job, events = run(fake, [(1_600_000_000, None)], concurrency=1)
-    ids = [o["id"] for e in events if e[0] == "records" for o in e[2]]
+    ids = [o["id"] for e in events if isinstance(e, Records) for o in e.records]
     assert sorted(ids) == sorted(o["id"] for o in objects) and len(ids) == len(set(ids))
     assert len(fake.calls) == 10  # 95 objects, 10 a page: no split, so no partial page in between

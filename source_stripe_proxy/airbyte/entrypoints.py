@@ -2,8 +2,9 @@
 
 import sys
 
-from airbyte_cdk.entrypoint import launch
+from airbyte_cdk.entrypoint import AirbyteEntrypoint, launch
 
+from source_stripe_proxy.airbyte.errors import ReadEnded
 from source_stripe_proxy.airbyte.malloc import limit_malloc_arenas
 from source_stripe_proxy.destination.connector import DestinationStripeProxy
 from source_stripe_proxy.source.connector import SourceStripeProxy
@@ -11,7 +12,11 @@ from source_stripe_proxy.source.connector import SourceStripeProxy
 
 def run_source() -> None:
     limit_malloc_arenas()  # before any worker thread starts
-    launch(SourceStripeProxy(), sys.argv[1:])
+    try:
+        launch(SourceStripeProxy(), sys.argv[1:])
+    except ReadEnded as ended:  # one error, said once; the CDK's handler would add two stack traces
+        print(AirbyteEntrypoint.airbyte_message_to_string(ended.as_sanitized_airbyte_message()), flush=True)
+        sys.exit(1)
 
 
 def run_destination() -> None:

@@ -35,6 +35,17 @@ def traced(error: BaseException, unexpected: Optional[str] = None) -> AirbyteTra
     )
 
 
+class ReadEnded(AirbyteTracedException):
+    """Ends a whole read with one error that says what to fix, and no stack trace: the cause
+    (a rejected key) is the user's to fix, and a worker thread's stack says nothing about it.
+    The source's entry point prints it as the read's last message and exits with status 1."""
+
+    def as_airbyte_message(self, stream_descriptor: Any = None) -> Any:
+        message = super().as_airbyte_message(stream_descriptor)
+        message.trace.error.stack_trace = None
+        return message
+
+
 def raises_traced(func: F) -> F:
     """Let our errors leave ``func`` (a function or a generator function) as traced errors."""
     if inspect.isgeneratorfunction(func):

@@ -1,10 +1,11 @@
 """The Airbyte source: spec, check, discover and read over the shared client.
 
-``read`` asks each configured stream for its jobs (one per Connect account with
-``account_ids``; a list read or an events read, see ``streams.py``), hands them all to the
-concurrent reader (``reader/``) and turns its events into protocol messages on this thread:
+``read`` plans each configured stream's reads (``streams.plan_stream``: one per Connect account
+with ``account_ids``; a list read or an events read, from the saved state), hands them all to
+the concurrent reader (``reader/``) and turns its signals into protocol messages on this thread:
 records, then per-stream STATE only after the records it covers, and STARTED / RUNNING /
-COMPLETE / INCOMPLETE stream status traces (a stream ends when all its accounts' jobs have).
+COMPLETE / INCOMPLETE stream status traces (a stream ends when all its accounts' reads have).
+A rejected key or token (401) ends the whole read at once with one config_error.
 """
 
 from __future__ import annotations
@@ -39,16 +40,15 @@ from airbyte_cdk.utils.airbyte_secrets_utils import add_to_secrets
 from airbyte_cdk.utils.stream_status_utils import as_airbyte_message as stream_status_message
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from source_stripe_proxy.airbyte.errors import raises_traced, traced
+from source_stripe_proxy.airbyte.errors import ReadEnded, raises_traced, traced
 from source_stripe_proxy.airbyte.hooks import load_spec, read_json_file
 from source_stripe_proxy.core.budget import default_concurrency
 from source_stripe_proxy.core.client import StripeClient
-from source_stripe_proxy.core.errors import ConfigError, StripeProxyError
+from source_stripe_proxy.core.errors import AuthenticationError, ConfigError, StripeProxyError
 from source_stripe_proxy.core.settings import ConnectionSettings
-from source_stripe_proxy.core.stripe_facts import MAX_PAGE_SIZE
-from source_stripe_proxy.source.options import ALL_ACCOUNTS, ReadOptions, read_options
-from source_stripe_proxy.source.reader import ConcurrentReader
-from source_stripe_proxy.source.streams import CURSOR_FIELD, StripeStream, build_streams
+from source_stripe_proxy.source.options import ReadOptions, read_options
+from source_stripe_proxy.source.reader import Complete, ConcurrentReader, Estimate, Failed, Progress, ReadPlan, Records
+from source_stripe_proxy.source.streams import CURSOR_FIELD, StripeStream, build_streams, connected_accounts
 
 CHECK_PATH = "/v1/customers"  # one page of one cheap endpoint
 SYNC_MODES = ("full_refresh", "incremental")
@@ -129,82 +129,83 @@ class SourceStripeProxy(AbstractSource):
         state: Optional[List[AirbyteStateMessage]] = None,
     ) -> Iterator[AirbyteMessage]:
         config, _ = split_config(config)
-        streams: Dict[str, StripeStream] = {s.name: s for s in self.streams(config)}
-        client = self._client
+        options = read_options(config)
+        client = self.client_for(config)
         state_manager = ConnectorStateManager(state=state)
-        selected = []
-        for configured in catalog.streams:
-            name = configured.stream.name
-            if name not in streams:
-                raise ConfigError(
-                    f"The catalog asks for stream '{name}', which this source does not have "
-                    f"(it has: {', '.join(streams)}). Refresh the source schema in the connection."
-                )
-            selected.append((streams[name], configured))
-            if configured.sync_mode == SyncMode.incremental and configured.cursor_field not in (None, [], [CURSOR_FIELD]):
-                logger.warning(
-                    "Stream %s: cursor field %s is not this stream's; its source-defined cursor '%s' is used.",
-                    name,
-                    configured.cursor_field,
-                    CURSOR_FIELD,
-                )
-        accounts = connected_accounts(client, read_options(config).account_ids) if selected else None
-        jobs, descriptors = [], {}
+        selected = select_streams(build_streams(client, options), catalog, logger)
+        accounts = connected_accounts(client, options.account_ids) if selected else None
+        plans: List[ReadPlan] = []
         for stream, configured in selected:
-            stream.accounts = accounts
-            if configured.sync_mode == SyncMode.incremental:
-                stream.state = state_manager.get_stream_state(stream.name, None)
-            jobs.extend(stream.jobs(configured.sync_mode))  # a stale state may fail here, before any read
-            descriptors[stream.name] = configured.stream
+            saved = state_manager.get_stream_state(stream.name, None) if configured.sync_mode == SyncMode.incremental else None
+            plans.extend(stream.plan(configured.sync_mode, saved, accounts))  # a stale state may fail here, before any read
+        yield from self._read_plans(logger, client, concurrency_for(options, client.settings), selected, plans, state_manager)
 
-        failures: Dict[str, AirbyteTracedException] = {}
-        concurrency = concurrency_for(read_options(config), client.settings)
-        logger.info("Reading %d streams (%d jobs) with up to %d concurrent requests.", len(selected), len(jobs), concurrency)
+    def _read_plans(
+        self,
+        logger: logging.Logger,
+        client: StripeClient,
+        concurrency: int,
+        selected: List[Tuple[StripeStream, Any]],
+        plans: List[ReadPlan],
+        state_manager: ConnectorStateManager,
+    ) -> Iterator[AirbyteMessage]:
+        """Run the plans and turn the reader's signals into messages on this thread."""
+        streams = {stream.name: stream for stream, _ in selected}
+        descriptors = {stream.name: configured.stream for stream, configured in selected}
+        logger.info("Reading %d streams (%d reads) with up to %d concurrent requests.", len(selected), len(plans), concurrency)
         started = time.monotonic()
-        remaining = Counter(job.name for job in jobs)  # a stream ends when all its accounts' jobs have
+        remaining = Counter(plan.name for plan in plans)  # a stream ends when all its accounts' reads have
+        failures: Dict[str, AirbyteTracedException] = {}
+        statuses = _StreamStatuses(descriptors)
+        estimates = _StreamEstimates(plans)
         try:
             for stream, _ in selected:
                 for kind, warning in stream.warnings:
                     logger.warning(warning)
                     yield _analytics(kind, stream.name)
-                yield stream_status_message(descriptors[stream.name], AirbyteStreamStatus.STARTED)
                 if not remaining[stream.name]:  # `account_ids: "all"` found no account
+                    yield from statuses.started(stream.name)
                     yield self._state_message(state_manager, stream)
-                    yield stream_status_message(descriptors[stream.name], AirbyteStreamStatus.COMPLETE)
-            running, estimates = set(), {}
-            for event in ConcurrentReader(client, concurrency).run(jobs):
-                kind, job = event[0], event[1]
-                stream = streams[job.name]
-                if kind == "records":
-                    if job.name not in running:
-                        running.add(job.name)
-                        yield stream_status_message(descriptors[job.name], AirbyteStreamStatus.RUNNING)
+                    yield from statuses.ended(stream.name, AirbyteStreamStatus.COMPLETE)
+            reader = ConcurrentReader(client, concurrency, stop_on=ends_the_read)
+            for signal in reader.run(plans):
+                plan = signal.plan
+                stream = streams[plan.name]
+                yield from statuses.started(plan.name)
+                if isinstance(signal, Records):
+                    yield from statuses.running(plan.name)
                     emitted_at = int(time.time() * 1000)
-                    for record in event[2]:
+                    for record in signal.records:
                         yield AirbyteMessage(
-                            type=Type.RECORD, record=AirbyteRecordMessage(stream=job.name, data=record, emitted_at=emitted_at)
+                            type=Type.RECORD, record=AirbyteRecordMessage(stream=plan.name, data=record, emitted_at=emitted_at)
                         )
                     continue
-                if kind == "state":
-                    stream.advance(job, event[2])
+                if isinstance(signal, Estimate):
+                    rows = estimates.update(plan, signal.rows)
+                    if rows is not None:
+                        yield _estimate(plan.name, rows)
+                    continue
+                if isinstance(signal, Progress):
+                    stream.apply(signal)
                     yield self._state_message(state_manager, stream)
                     continue
-                if kind == "estimate":
-                    estimates[job.key] = event[2]
-                    yield _estimate(job.name, sum(n for key, n in estimates.items() if key[0] == job.name))
-                    continue
-                if kind == "complete":
-                    stream.finish(job)  # every job checkpoints at least once, at its end
+                if isinstance(signal, Complete):
+                    stream.apply(signal)  # every read checkpoints at least once, at its end
+                    estimates.complete(plan)
                     yield self._state_message(state_manager, stream)
-                elif kind == "failed":
-                    error = traced(event[2], f"Stream {job.name} failed unexpectedly: {type(event[2]).__name__}. See the logs for details.")
-                    failures.setdefault(job.name, error)
-                    logger.error("Stream %s%s failed: %s", job.name, f" of {job.account_id}" if job.account_id else "", error.message)
-                    yield error.as_sanitized_airbyte_message(stream_descriptor=StreamDescriptor(name=job.name))
-                remaining[job.name] -= 1
-                if not remaining[job.name]:
-                    status = AirbyteStreamStatus.INCOMPLETE if job.name in failures else AirbyteStreamStatus.COMPLETE
-                    yield stream_status_message(descriptors[job.name], status)
+                elif isinstance(signal, Failed):
+                    if ends_the_read(signal.error):
+                        # A rejected key fails every stream alike: one error says what to fix, and the read ends.
+                        yield from statuses.ended(plan.name, AirbyteStreamStatus.INCOMPLETE)
+                        raise _read_ended(traced(signal.error)) from None
+                    error = traced(signal.error, f"Stream {plan.name} failed unexpectedly: {type(signal.error).__name__}. See the logs for details.")
+                    failures.setdefault(plan.name, error)
+                    logger.error("Stream %s%s failed: %s", plan.name, f" of {plan.account_id}" if plan.account_id else "", error.message)
+                    yield error.as_sanitized_airbyte_message(stream_descriptor=StreamDescriptor(name=plan.name))
+                remaining[plan.name] -= 1
+                if not remaining[plan.name]:
+                    status = AirbyteStreamStatus.INCOMPLETE if plan.name in failures else AirbyteStreamStatus.COMPLETE
+                    yield from statuses.ended(plan.name, status)
         finally:
             logger.info(
                 "Stripe requests: %d (%d of them retries) in %.1fs.",
@@ -225,11 +226,78 @@ class SourceStripeProxy(AbstractSource):
         return state_manager.create_state_message(stream.name, None)
 
 
-def connected_accounts(client: StripeClient, account_ids: Optional[Tuple[str, ...]]) -> Optional[Tuple[str, ...]]:
-    """The accounts to read: as configured, or for ``"all"`` every account ``/v1/accounts`` lists."""
-    if account_ids != ALL_ACCOUNTS:
-        return account_ids
-    return tuple(account["id"] for account in client.list_objects("/v1/accounts", page_size=MAX_PAGE_SIZE))
+def select_streams(streams: List[StripeStream], catalog: ConfiguredAirbyteCatalog, logger: logging.Logger) -> List[Tuple[StripeStream, Any]]:
+    """The catalog's streams with their configured entries; an unknown stream is a config error."""
+    by_name = {stream.name: stream for stream in streams}
+    selected = []
+    for configured in catalog.streams:
+        name = configured.stream.name
+        if name not in by_name:
+            raise ConfigError(
+                f"The catalog asks for stream '{name}', which this source does not have "
+                f"(it has: {', '.join(by_name)}). Refresh the source schema in the connection."
+            )
+        selected.append((by_name[name], configured))
+        if configured.sync_mode == SyncMode.incremental and configured.cursor_field not in (None, [], [CURSOR_FIELD]):
+            logger.warning(
+                "Stream %s: cursor field %s is not this stream's; its source-defined cursor '%s' is used.",
+                name,
+                configured.cursor_field,
+                CURSOR_FIELD,
+            )
+    return selected
+
+
+def ends_the_read(error: BaseException) -> bool:
+    """A rejected key or proxy token (401) fails every stream the same way: stop at the first."""
+    return isinstance(error, AuthenticationError)
+
+
+def _read_ended(error: AirbyteTracedException) -> ReadEnded:
+    """The error that ends a read: its message says what to fix; a worker's stack adds nothing."""
+    return ReadEnded(internal_message=error.internal_message, message=error.message, failure_type=error.failure_type)
+
+
+class _StreamStatuses:
+    """STARTED, RUNNING and the end of each stream, each once, STARTED before anything else of it."""
+
+    def __init__(self, descriptors: Mapping[str, Any]):
+        self._descriptors = descriptors
+        self._said: Dict[str, set] = {name: set() for name in descriptors}
+
+    def _once(self, name: str, status: AirbyteStreamStatus) -> Iterator[AirbyteMessage]:
+        if status not in self._said[name]:
+            self._said[name].add(status)
+            yield stream_status_message(self._descriptors[name], status)
+
+    def started(self, name: str) -> Iterator[AirbyteMessage]:
+        yield from self._once(name, AirbyteStreamStatus.STARTED)
+
+    def running(self, name: str) -> Iterator[AirbyteMessage]:
+        yield from self._once(name, AirbyteStreamStatus.RUNNING)
+
+    def ended(self, name: str, status: AirbyteStreamStatus) -> Iterator[AirbyteMessage]:
+        yield from self.started(name)
+        yield from self._once(name, status)
+
+
+class _StreamEstimates:
+    """A stream's row estimate is the sum over its reads (one per account), given only once
+    every read has an honest estimate of its own or has completed."""
+
+    def __init__(self, plans: List[ReadPlan]):
+        self._rows: Dict[Tuple[str, Optional[str]], Optional[int]] = {plan.key: None for plan in plans}
+        self._complete: set = set()
+
+    def update(self, plan: ReadPlan, rows: int) -> Optional[int]:
+        self._rows[plan.key] = rows
+        mine = [key for key in self._rows if key[0] == plan.name]
+        if any(self._rows[key] is None and key not in self._complete for key in mine):
+            return None
+        return sum(self._rows[key] or 0 for key in mine)
+
+    def complete(self, plan: ReadPlan) -> None:
+        self._complete.add(plan.key)
 
 
 def _analytics(kind: str, value: str) -> AirbyteMessage:

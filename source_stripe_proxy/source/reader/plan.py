@@ -1,0 +1,49 @@
+"""What to read: a ``ReadPlan`` per stream (and per Connect account), fixed before reading.
+
+A plan says where and how to read; it never changes while the reader works. The reader's own
+progress on a plan (its ranges, what is left, whether it was cancelled) is the reader's, in
+``progress.py`` and ``concurrent.py``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, List, Mapping, Optional, Tuple
+
+from source_stripe_proxy.source.reader.progress import Interval
+
+Transform = Callable[[List[dict]], List[dict]]
+LIST_PHASE = "list"
+EVENTS_PHASE = "events"
+
+
+@dataclass(frozen=True)
+class ReadPlan:
+    """One stream (of one Connect account): the endpoint, its fixed parameters, the ``created``
+    intervals to read, and how to turn a page into records.
+
+    ``transform`` runs in the worker thread on each page's in-range objects and returns the
+    records to emit (events -> changed objects, parents -> children, stamping). The intervals
+    of a ``splittable`` plan split themselves across workers; those of a plan that is not
+    (an events read) are read one after another, newest first, by one worker, so its
+    transform sees every event newest first and can keep a seen-set.
+    """
+
+    name: str
+    path: str
+    fixed_params: Mapping[str, Any]
+    intervals: Tuple[Interval, ...]  # created[gte], created[lt]; None = unbounded
+    page_size: int = 100
+    account_id: Optional[str] = None  # sent as Stripe-Account
+    splittable: bool = True
+    transform: Optional[Transform] = None
+    created_field: str = "created"  # which field the `created` filter applies to
+    phase: str = LIST_PHASE  # for the caller ("list" or "events"); the reader ignores it
+    began: Optional[int] = None  # when the caller planned this read (epoch seconds)
+    saved_cursor: Optional[int] = None  # the saved cursor: everything created before it was read
+    saved_newest: Optional[int] = None  # the newest `created` an interrupted earlier run had read
+    reread_from: Optional[int] = None  # from here up, a resumed read must read again (events listed late)
+
+    @property
+    def key(self) -> Tuple[str, Optional[str]]:
+        return self.name, self.account_id

@@ -1,0 +1,111 @@
+"""The reader's protocol: what workers tell the reader, and what the reader tells its caller.
+
+Workers run in threads and put ``WorkerMessage``s on one queue; the reader, on the caller's
+thread, turns them into ``ReadSignal``s, in an order the caller may rely on:
+
+* ``Records`` of a page always come before the ``Progress`` that covers them.
+* ``Progress`` says what is left of a plan, so a state built from it never passes a record
+  not yet handed over.
+* ``Complete`` or ``Failed`` ends a plan; nothing of that plan follows it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import List, Optional, Tuple, Union
+
+from source_stripe_proxy.source.reader.plan import ReadPlan
+from source_stripe_proxy.source.reader.progress import Interval
+
+# -- reader -> caller --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Records:
+    """Records to emit, from one page of ``plan``."""
+
+    plan: ReadPlan
+    records: List[dict]
+
+
+@dataclass(frozen=True)
+class Progress:
+    """How far ``plan`` has got: enough to resume it exactly after a crash.
+
+    ``cursor``: everything created before it has been read (None: nothing known).
+    ``newest``: the newest ``created`` read so far, in any interval.
+    ``to_read``: the intervals still to read, merged; empty once the plan is complete.
+    """
+
+    plan: ReadPlan
+    cursor: Optional[int]
+    newest: Optional[int]
+    to_read: Tuple[Interval, ...]
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A row estimate for ``plan`` that is honest: see ``PlanProgress.row_estimate``."""
+
+    plan: ReadPlan
+    rows: int
+
+
+@dataclass(frozen=True)
+class Complete:
+    plan: ReadPlan
+
+
+@dataclass(frozen=True)
+class Failed:
+    plan: ReadPlan
+    error: BaseException
+
+
+ReadSignal = Union[Records, Progress, Estimate, Complete, Failed]
+
+# -- worker -> reader ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PageRead:
+    """A page of range ``range_key``: its records, and the time span of its in-range objects
+    (``newest``, ``oldest``; None when none had a usable time). ``newest_first`` says the page
+    was visibly in Stripe's order, so everything newer than ``oldest`` in the range is read.
+    ``last``: the range has no more pages."""
+
+    plan: ReadPlan
+    range_key: int
+    records: List[dict]
+    objects: int
+    newest: Optional[int]
+    oldest: Optional[int]
+    newest_first: bool
+    last: bool
+
+
+@dataclass(frozen=True)
+class RangeSplit:
+    """Range ``parent`` gave ``[lo, cut)`` to a new range ``child``; it keeps ``[cut, ...)``."""
+
+    plan: ReadPlan
+    parent: int
+    child: int
+    lo: Optional[int]
+    cut: int
+
+
+@dataclass(frozen=True)
+class RangeDone:
+    plan: ReadPlan
+    range_key: int
+
+
+@dataclass(frozen=True)
+class RangeFailed:
+    plan: ReadPlan
+    range_key: int
+    error: BaseException
+
+
+WorkerMessage = Union[PageRead, RangeSplit, RangeDone, RangeFailed]
