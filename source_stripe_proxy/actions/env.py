@@ -86,9 +86,5 @@ def _set(config: Dict[str, Any], path: str, value: str) -> None:
 
 
 def _renamed(error: FieldError) -> FieldError:
-    for var, path in ENV_FIELDS.items():
-        if error.field == path:
-            return error.renamed(var)
-        if error.field.startswith(path + "."):
-            return error.renamed(f"{var} ('{error.field[len(path) + 1:]}')")
-    return error
+    variable = next((var for var, path in ENV_FIELDS.items() if path == error.field), None)
+    return error.renamed(variable) if variable else error

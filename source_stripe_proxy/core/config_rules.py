@@ -123,29 +123,20 @@ class ConfigRules:
         if "oneOf" in prop:
             return self._one_of(prop, value, field)
         kind = prop.get("type")
-        problem = FieldError(field, "{field} must be " + describe(prop) + ".")
-        if kind == "object":
-            if not isinstance(value, Mapping):
-                raise problem
+        if kind == "object" and isinstance(value, Mapping):
             if "properties" in prop:
                 return self._object(prop, value, field)
             extra = prop.get("additionalProperties")
-            if isinstance(extra, Mapping):
-                if not all(_scalar_ok(extra, item) for item in value.values()):
-                    raise problem
-            return dict(value)
-        if kind == "array":
-            if not isinstance(value, (list, tuple)):
-                raise problem
+            if not isinstance(extra, Mapping) or all(_scalar_ok(extra, item) for item in value.values()):
+                return dict(value)
+        elif kind == "array" and isinstance(value, (list, tuple)):
             items = prop.get("items") or {}
-            if not all(_scalar_ok(items, item) for item in value):
-                raise problem
-            if prop.get("uniqueItems") and any(a == b for i, a in enumerate(value) for b in value[i + 1 :]):
-                raise problem
-            return [_normalized(items, item) for item in value]
-        if not _scalar_ok(prop, value):
-            raise problem
-        return _normalized(prop, value)
+            distinct = not prop.get("uniqueItems") or not any(a == b for i, a in enumerate(value) for b in value[i + 1 :])
+            if all(_scalar_ok(items, item) for item in value) and distinct:
+                return [_normalized(items, item) for item in value]
+        elif kind not in ("object", "array") and _scalar_ok(prop, value):
+            return _normalized(prop, value)
+        raise FieldError(field, "{field} must be " + describe(prop) + ".")
 
     def _one_of(self, prop: Mapping[str, Any], value: Any, field: str) -> Dict[str, Any]:
         """A oneOf of objects told apart by a ``const`` property (the credentials' ``auth_type``)."""

@@ -179,7 +179,7 @@ def _header_safe(value: str, field_name: str) -> str:
 
 
 def _extra_headers(headers: Mapping[str, str], field_name: str) -> Dict[str, str]:
-    checked = {}
+    """Header names and values that requests will send as they are (names are not echoed either)."""
     for name, value in headers.items():
         if not _HEADER_NAME.match(name):
             raise FieldError(
@@ -188,14 +188,14 @@ def _extra_headers(headers: Mapping[str, str], field_name: str) -> Dict[str, str
                 "(letters, digits and - only, no spaces or colons).",
             )
         if name.lower() in RESERVED_HEADERS:
-            raise FieldError(field_name, "{field} may not set " + f"'{name}': the connector sets it itself.")
+            raise FieldError(
+                field_name, "{field} may not set " + ", ".join(sorted(RESERVED_HEADERS)) + ": the connector sets them itself."
+            )
         if not value.strip() or value != value.strip() or any(ord(c) < 32 or ord(c) == 127 for c in value):
             raise FieldError(
-                f"{field_name}.{name}",
-                "{field} must be a non-empty value without surrounding spaces, line breaks or control characters.",
+                field_name, "{field} has a value that is empty or has surrounding spaces, line breaks or control characters."
             )
-        checked[name] = value
-    return checked
+    return dict(headers)
 
 
 CONNECTION_RULES: Mapping[str, CodeRule] = {
