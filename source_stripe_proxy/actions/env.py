@@ -7,11 +7,12 @@ config, so it is validated by the same settings code.
 from __future__ import annotations
 
 import json
-from typing import Any, Dict, Mapping, Tuple
+from typing import TYPE_CHECKING, Any, Dict, Mapping, Tuple
 
-from source_stripe_proxy.core.config_rules import FieldError
 from source_stripe_proxy.core.errors import ConfigError
-from source_stripe_proxy.core.settings import ConnectionSettings
+
+if TYPE_CHECKING:
+    from source_stripe_proxy.core.config_rules import FieldError
 
 
 ENV_MODES: Tuple[Tuple[str, Tuple[str, ...], Tuple[str, ...]], ...] = (
@@ -71,6 +72,9 @@ def config_from_env(environ: Mapping[str, str]) -> Dict[str, Any]:
         if not isinstance(headers, dict):
             raise ConfigError('PINKCONNECT_EXTRA_HEADERS must be a JSON object such as {"X-Connection-Id": "..."}.')
         config["credentials"]["extra_headers"] = headers
+    from source_stripe_proxy.core.config_rules import FieldError  # here: a dry run never loads the rules
+    from source_stripe_proxy.core.settings import ConnectionSettings
+
     try:
         ConnectionSettings.from_config(config)
     except FieldError as error:  # name the variable the user set, not the config field it became
