@@ -14,12 +14,12 @@ from argparse import Namespace
 import pytest
 from airbyte_cdk.connector import BaseConnector, Connector
 from airbyte_cdk.destinations import Destination
-from airbyte_cdk.entrypoint import AirbyteEntrypoint
+from airbyte_cdk.entrypoint import AirbyteEntrypoint, launch
 from airbyte_cdk.models import Type
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_stripe_proxy.airbyte import hooks
-from source_stripe_proxy.airbyte.hooks import LenientInputDestination, UnreadableLine, load_spec, read_json_file
+from source_stripe_proxy.airbyte.hooks import LenientInputDestination, SourceEntrypoint, UnreadableLine, load_spec, read_json_file
 from source_stripe_proxy.destination.connector import DestinationStripeProxy
 from source_stripe_proxy.source.connector import SourceStripeProxy
 
@@ -108,6 +108,25 @@ def test_source_overrides_the_cdks_catalog_and_state_readers_which_are_classmeth
     with pytest.raises(AirbyteTracedException) as caught:
         SourceStripeProxy.read_state(str(old_state))
     assert "per-stream" in str(caught.value) and caught.value.failure_type.value == "config_error"
+
+
+def test_the_cdks_check_validates_through_the_overridable_validate_connection(tmp_path):
+    """``AirbyteEntrypoint.check`` calls ``self.validate_connection`` (jsonschema, quoting values) even
+    with ``check_config_against_spec = False``; ``SourceEntrypoint`` replaces it with the source's
+    validation. ``launch_source`` mirrors ``launch``: an entrypoint around the source, each message printed."""
+    assert "self.validate_connection(" in inspect.getsource(AirbyteEntrypoint.check)
+    assert "AirbyteEntrypoint(source)" in inspect.getsource(launch) and "PRINT_BUFFER" in inspect.getsource(launch)
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({**CONFIG, "page_size": 500}))
+
+    def check_message(entrypoint_class) -> str:
+        entrypoint = entrypoint_class(SourceStripeProxy())
+        out = list(entrypoint.run(entrypoint.parse_args(["check", "--config", str(config)])))
+        [status] = [json.loads(line)["connectionStatus"] for line in out if '"CONNECTION_STATUS"' in line]
+        return status["message"]
+
+    assert "500" in check_message(AirbyteEntrypoint)  # the CDK's: "Config validation error: 500 is greater than ..."
+    assert check_message(SourceEntrypoint) == "'page_size' must be a whole number from 1 to 100."
 
 
 def test_input_is_text_or_bytes_lines():

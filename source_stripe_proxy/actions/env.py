@@ -7,9 +7,12 @@ config, so it is validated by the same settings code.
 from __future__ import annotations
 
 import json
-from typing import Any, Dict, Mapping, Tuple
+from typing import TYPE_CHECKING, Any, Dict, Mapping, Tuple
 
 from source_stripe_proxy.core.errors import ConfigError
+
+if TYPE_CHECKING:
+    from source_stripe_proxy.core.config_rules import FieldError
 
 
 ENV_MODES: Tuple[Tuple[str, Tuple[str, ...], Tuple[str, ...]], ...] = (
@@ -19,10 +22,27 @@ ENV_MODES: Tuple[Tuple[str, Tuple[str, ...], Tuple[str, ...]], ...] = (
     ("pinkconnect", ("PINKCONNECT_PROXY_URL", "PINKCONNECT_TOKEN"), ("PINKCONNECT_EXTRA_HEADERS",)),
 )
 ENV_COMMON: Tuple[str, ...] = ("STRIPE_VERSION", "STRIPE_ACCOUNT_ID", "STRIPE_CONNECTION_TIMEOUT")
+# The config field each variable sets.
+ENV_FIELDS: Mapping[str, str] = {
+    "STRIPE_API_KEY": "credentials.api_key",
+    "STRIPE_API_BASE": "api_base",
+    "PARAGON_PROJECT_ID": "credentials.project_id",
+    "PARAGON_USER_TOKEN": "credentials.user_token",
+    "PARAGON_PROXY_HOST": "credentials.proxy_host",
+    "PARAGON_INTEGRATION_TYPE": "credentials.integration_type",
+    "PINKCONNECT_PROXY_URL": "credentials.proxy_url",
+    "PINKCONNECT_TOKEN": "credentials.token",
+    "PINKCONNECT_EXTRA_HEADERS": "credentials.extra_headers",
+    "STRIPE_VERSION": "stripe_version",
+    "STRIPE_ACCOUNT_ID": "account_id",
+    "STRIPE_CONNECTION_TIMEOUT": "action_timeout_seconds",  # the actions' own; checked by the connection
+}
 
 
 def config_from_env(environ: Mapping[str, str]) -> Dict[str, Any]:
-    """Build the source-style config from exactly one mode's environment variables."""
+    """Build the source-style config from exactly one mode's environment variables, validated.
+
+    A bad value is reported by the variable's name (``STRIPE_API_KEY is not a Stripe secret ...``)."""
     present = [mode for mode, required, optional in ENV_MODES if any(environ.get(v) for v in required + optional)]
     if not present:
         raise ConfigError(
@@ -39,39 +59,36 @@ def config_from_env(environ: Mapping[str, str]) -> Dict[str, Any]:
     missing = [v for v in required if not environ.get(v)]
     if missing:
         raise ConfigError(f"The {mode} connection needs {', '.join(missing)} set as well.")
-    config: Dict[str, Any] = {}
-    if mode == "api_key":
-        config["credentials"] = {"auth_type": "api_key", "api_key": environ["STRIPE_API_KEY"]}
-        if environ.get("STRIPE_API_BASE"):
-            config["api_base"] = environ["STRIPE_API_BASE"]
-    elif mode == "paragon":
-        credentials = {
-            "auth_type": "paragon",
-            "project_id": environ["PARAGON_PROJECT_ID"],
-            "user_token": environ["PARAGON_USER_TOKEN"],
-        }
-        for var, key in (("PARAGON_PROXY_HOST", "proxy_host"), ("PARAGON_INTEGRATION_TYPE", "integration_type")):
-            if environ.get(var):
-                credentials[key] = environ[var]
-        config["credentials"] = credentials
-    else:
-        credentials = {"auth_type": "pinkconnect", "proxy_url": environ["PINKCONNECT_PROXY_URL"], "token": environ["PINKCONNECT_TOKEN"]}
-        raw_headers = environ.get("PINKCONNECT_EXTRA_HEADERS")
-        if raw_headers:
-            try:
-                headers = json.loads(raw_headers)
-            except ValueError:
-                headers = None
-            if not isinstance(headers, dict):
-                raise ConfigError('PINKCONNECT_EXTRA_HEADERS must be a JSON object such as {"X-Connection-Id": "..."}.')
-            credentials["extra_headers"] = headers
-        config["credentials"] = credentials
-    if environ.get("STRIPE_VERSION"):
-        config["stripe_version"] = environ["STRIPE_VERSION"]
-    if environ.get("STRIPE_ACCOUNT_ID"):
-        config["account_id"] = environ["STRIPE_ACCOUNT_ID"]
-    if environ.get("STRIPE_CONNECTION_TIMEOUT"):
-        config["action_timeout_seconds"] = environ["STRIPE_CONNECTION_TIMEOUT"]  # checked by the connection
+    config: Dict[str, Any] = {"credentials": {"auth_type": mode}}
+    for var in (*required, *optional, *ENV_COMMON):
+        if environ.get(var):
+            _set(config, ENV_FIELDS[var], environ[var])
+    raw_headers = config["credentials"].get("extra_headers")
+    if raw_headers is not None:
+        try:
+            headers = json.loads(raw_headers)
+        except ValueError:
+            headers = None
+        if not isinstance(headers, dict):
+            raise ConfigError('PINKCONNECT_EXTRA_HEADERS must be a JSON object such as {"X-Connection-Id": "..."}.')
+        config["credentials"]["extra_headers"] = headers
+    from source_stripe_proxy.core.config_rules import FieldError  # here: a dry run never loads the rules
+    from source_stripe_proxy.core.settings import ConnectionSettings
+
+    try:
+        ConnectionSettings.from_config(config)
+    except FieldError as error:  # name the variable the user set, not the config field it became
+        raise _renamed(error) from None
     return config
 
 
+def _set(config: Dict[str, Any], path: str, value: str) -> None:
+    *parents, name = path.split(".")
+    for parent in parents:
+        config = config.setdefault(parent, {})
+    config[name] = value
+
+
+def _renamed(error: FieldError) -> FieldError:
+    variable = next((var for var, path in ENV_FIELDS.items() if path == error.field), None)
+    return error.renamed(variable) if variable else error

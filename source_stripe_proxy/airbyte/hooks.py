@@ -7,6 +7,9 @@ changes what it relies on:
   before the CDK parses it (its parser reports a bad sync mode as a bare system error).
 * ``load_spec``: ``Connector.spec()`` loads ``spec.yaml`` from the top-level package only;
   our two connectors keep theirs beside their code.
+* ``SourceEntrypoint`` / ``launch_source``: ``AirbyteEntrypoint.check`` calls
+  ``self.validate_connection`` (a jsonschema check of the config) even when the source sets
+  ``check_config_against_spec = False``; ours calls the source's own validation instead.
 * ``LenientInputDestination``: overrides ``Destination._parse_input_stream`` (called by
   ``_run_write`` with stdin) so that one bad input line is reported instead of ending the
   write, and ``Destination.run_cmd`` to skip the CDK's jsonschema config check, whose errors
@@ -20,12 +23,13 @@ import json
 import logging
 import sys
 from importlib import resources
-from typing import Any, Iterable, Iterator, Optional
+from typing import Any, Iterable, Iterator, List, Optional
 
 import orjson
 import yaml
 from airbyte_cdk.connector import Connector
 from airbyte_cdk.destinations import Destination
+from airbyte_cdk.entrypoint import PRINT_BUFFER, AirbyteEntrypoint
 from airbyte_cdk.models import AirbyteMessage, AirbyteMessageSerializer, ConnectorSpecification, ConnectorSpecificationSerializer, Type
 from airbyte_cdk.utils.airbyte_secrets_utils import get_secrets, update_secrets
 
@@ -43,6 +47,28 @@ def load_spec(package: str, filename: str = "spec.yaml") -> ConnectorSpecificati
     """The connector specification kept in ``package``."""
     text = resources.files(package).joinpath(filename).read_text(encoding="utf-8")
     return ConnectorSpecificationSerializer.load(yaml.safe_load(text))
+
+
+class SourceEntrypoint(AirbyteEntrypoint):
+    """The CDK's entrypoint with the source's config validation in place of the CDK's jsonschema one.
+
+    The CDK's ``check`` validates the config with jsonschema whatever ``check_config_against_spec``
+    says: its messages quote the offending value and differ from what ``discover`` and ``read``
+    say for the same config. Here ``check`` calls ``source.validate_config`` (which raises a
+    traced config_error), the path every command takes.
+    """
+
+    def validate_connection(self, source_spec: ConnectorSpecification, config: Any) -> None:  # type: ignore[override]
+        self.source.validate_config(config)
+
+
+def launch_source(source: Any, args: List[str]) -> None:
+    """``airbyte_cdk.entrypoint.launch`` with ``SourceEntrypoint``."""
+    entrypoint = SourceEntrypoint(source)
+    parsed_args = entrypoint.parse_args(args)
+    with PRINT_BUFFER:
+        for message in entrypoint.run(parsed_args):
+            print(f"{message}\n", end="")  # one write per message, as the CDK's launch does
 
 
 class UnreadableLine:

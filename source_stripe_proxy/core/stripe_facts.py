@@ -30,4 +30,5 @@ STRING_MAX = 5000  # characters of a string parameter
 
 # Keys (docs.stripe.com/keys): secret and restricted keys can read data; publishable ones can't.
 SECRET_KEY_PREFIXES = ("sk_", "rk_")
+OTHER_KEY_KINDS = {"pk_": "a publishable key", "whsec_": "a webhook signing secret"}  # look like keys, can't call the API
 LIVE_KEY_PREFIXES = ("sk_live_", "rk_live_")

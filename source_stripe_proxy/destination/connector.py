@@ -56,9 +56,9 @@ from source_stripe_proxy.destination.writer import (
     RecordProblem,
     RecordRejectedError,
     RecordWriter,
-    WriterOptions,
     map_record,
 )
+from source_stripe_proxy.destination.options import WriterOptions, destination_config
 
 logger = logging.getLogger("airbyte")
 
@@ -72,7 +72,7 @@ ClientFactory = Callable[[ConnectionSettings], StripeClient]
 
 class DestinationStripeProxy(LenientInputDestination):
     # The CDK's jsonschema check quotes offending values (keys, tokens) in its message;
-    # settings.py and WriterOptions validate every field with messages that never do.
+    # destination_config() validates every field with messages that never do.
     check_config_against_spec = False
 
     def __init__(self, client_factory: Optional[ClientFactory] = None):
@@ -98,7 +98,7 @@ class DestinationStripeProxy(LenientInputDestination):
 
     def check(self, logger: logging.Logger, config: Mapping[str, Any]) -> AirbyteConnectionStatus:
         try:
-            WriterOptions.from_config(config)
+            destination_config(config)
             client = self.client_for(config)
             client.get(CHECK_PATH, {"limit": 1})
         except StripeProxyError as error:
@@ -121,7 +121,7 @@ class DestinationStripeProxy(LenientInputDestination):
         input_messages: Iterable[AirbyteMessage],
     ) -> Iterable[AirbyteMessage]:
         modes = validate_catalog(configured_catalog)
-        options = WriterOptions.from_config(config)
+        options = destination_config(config).options
         client = self.client_for(config)
         run = WriteRun(RecordWriter(client, options), modes, options)
         try:

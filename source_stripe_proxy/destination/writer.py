@@ -39,6 +39,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 from source_stripe_proxy.core.client import ApiResponse, StripeClient
 from source_stripe_proxy.core.errors import ConfigError, FailureType, StripeAPIError, StripeProxyError
+from source_stripe_proxy.destination.options import WriterOptions
 
 logger = logging.getLogger("airbyte.destination_stripe_proxy")
 
@@ -60,7 +61,6 @@ METADATA_KEY_MAX = 40  # Stripe's limit on a metadata key
 METADATA_KEYS_MAX = 50  # Stripe's limit on the number of metadata keys
 STRING_MAX = 5000  # Stripe's limit on a string parameter
 IDEMPOTENCY_KEY_VERSION = "v1"
-MAX_WRITE_CONCURRENCY = 64
 DERIVED_ID_PREFIX = "prod_x_"
 DERIVED_ID_SLUG_MAX = 32
 DERIVED_ID_HASH_CHARS = 16
@@ -99,61 +99,9 @@ STREAMS: Mapping[str, StreamTable] = {
     ),
 }
 
-UNKNOWN_FIELDS_MODES = ("reject", "metadata")
-
 # Outcome kinds, in the order the summary lists them.
 CREATED, UPDATED, UNCHANGED, REJECTED, SKIPPED = "created", "updated", "unchanged", "rejected", "skipped"
 OUTCOME_KINDS = (CREATED, UPDATED, UNCHANGED, REJECTED, SKIPPED)
-
-
-# -- options -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class WriterOptions:
-    external_id_field: str = "external_id"
-    match_customers_by_email: bool = False
-    unknown_fields: str = "reject"
-    fail_fast: bool = False
-    dry_run: bool = False
-    concurrency: Optional[int] = None  # None: derived from the request budget
-
-    @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> "WriterOptions":
-        """Validate the destination-only fields; messages name the field, never its value."""
-        field_name = config.get("external_id_field", "external_id")
-        if field_name in (None, ""):
-            field_name = "external_id"
-        if not isinstance(field_name, str) or not field_name.strip() or field_name != field_name.strip():
-            raise ConfigError("'external_id_field' must be a non-empty field name without surrounding spaces.")
-        if len(field_name) > METADATA_KEY_MAX or any(c in field_name for c in "[]'\"\\\r\n"):
-            raise ConfigError(
-                f"'external_id_field' must be at most {METADATA_KEY_MAX} characters (it becomes a Stripe metadata key) "
-                "and may not contain brackets, quotes, backslashes or line breaks."
-            )
-        reserved = {"id", "metadata"} | {name for table in STREAMS.values() for name in table.fields}
-        if field_name in reserved:
-            raise ConfigError(
-                "'external_id_field' may not name 'id', 'metadata' or a Stripe field the destination writes "
-                f"({', '.join(sorted(reserved - {'id', 'metadata'}))})."
-            )
-        unknown = config.get("unknown_fields", "reject") or "reject"
-        if unknown not in UNKNOWN_FIELDS_MODES:
-            raise ConfigError("'unknown_fields' must be 'reject' or 'metadata'.")
-        flags = {}
-        for key in ("match_customers_by_email", "fail_fast", "dry_run"):
-            value = config.get(key, False)
-            if value is None:
-                value = False
-            if not isinstance(value, bool):
-                raise ConfigError(f"'{key}' must be true or false.")
-            flags[key] = value
-        concurrency = config.get("concurrency")
-        if concurrency is not None and (
-            isinstance(concurrency, bool) or not isinstance(concurrency, int) or not 1 <= concurrency <= MAX_WRITE_CONCURRENCY
-        ):
-            raise ConfigError(f"'concurrency' must be a whole number from 1 to {MAX_WRITE_CONCURRENCY}.")
-        return cls(external_id_field=field_name, unknown_fields=unknown, concurrency=concurrency, **flags)
 
 
 # -- records -----------------------------------------------------------------------------

@@ -46,7 +46,7 @@ from source_stripe_proxy.core.budget import default_concurrency
 from source_stripe_proxy.core.client import StripeClient
 from source_stripe_proxy.core.errors import AuthenticationError, ConfigError, StripeProxyError
 from source_stripe_proxy.core.settings import ConnectionSettings
-from source_stripe_proxy.source.options import ReadOptions, read_options
+from source_stripe_proxy.source.options import ReadOptions, read_options, source_config
 from source_stripe_proxy.source.reader import Complete, ConcurrentReader, Estimate, Failed, Progress, ReadPlan, Records
 from source_stripe_proxy.source.streams import CURSOR_FIELD, StripeStream, build_streams, connected_accounts
 
@@ -56,7 +56,9 @@ SYNC_MODES = ("full_refresh", "incremental")
 
 class SourceStripeProxy(AbstractSource):
     # The CDK's jsonschema check quotes the offending value (a key, a token) in its error;
-    # settings.py and read_options() validate every field with messages that never do.
+    # source_config() validates every field with messages that never do. (The CDK's `check`
+    # runs its jsonschema check regardless: airbyte/hooks.py's SourceEntrypoint calls
+    # validate_config instead.)
     check_config_against_spec = False
 
     def __init__(self) -> None:
@@ -75,9 +77,14 @@ class SourceStripeProxy(AbstractSource):
             self._client = StripeClient(settings, pool_size=concurrency_for(read_options(config), settings))
         return self._client
 
+    @raises_traced
+    def validate_config(self, config: Mapping[str, Any]) -> None:
+        """The source's one validation path, the same for check, discover and read."""
+        source_config(split_config(config)[0])
+
     def check_connection(self, logger: logging.Logger, config: Mapping[str, Any]) -> Tuple[bool, Optional[Any]]:
         try:
-            read_options(config)
+            source_config(config)
             client = self.client_for(config)
             client.get(CHECK_PATH, {"limit": 1})
         except StripeProxyError as error:

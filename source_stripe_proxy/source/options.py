@@ -1,26 +1,30 @@
-"""The read-related part of the source's config, validated once into ``ReadOptions``."""
+"""The source's config, validated once, in one pass: connection settings plus ``ReadOptions``.
+
+``source_config`` is the source's one validation path (``check``, ``discover`` and ``read`` all
+start with it, so a bad config gets the same message in each). The rules JSON Schema can state
+are in ``spec.yaml`` (``core/config_rules.py`` enforces them); the code rules here add what it
+cannot: a ``start_date`` that parses and is not in the future, ``account_ids``' ``"all"``
+shorthand and that ``all`` stands alone, and ``account_id`` / ``account_ids`` being exclusive.
+"""
 
 from __future__ import annotations
 
-import re
+import functools
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Optional, Tuple
+from typing import Any, Callable, List, Mapping, Optional, Tuple
 
+from source_stripe_proxy.core.config_rules import SOURCE, CodeRule, ConfigRules, FieldError, connection_specification
 from source_stripe_proxy.core.errors import ConfigError
-from source_stripe_proxy.core.settings import parse_start_date
-from source_stripe_proxy.core.stripe_facts import MAX_PAGE_SIZE
+from source_stripe_proxy.core.settings import CONNECTION_RULES, ConnectionSettings, parse_start_date
 
 SECONDS_PER_DAY = 86_400
-MAX_CONCURRENCY = 64
 ALL_ACCOUNTS = ("all",)
-ACCOUNT_ID = re.compile(r"acct_[A-Za-z0-9]+")
-CHOICES = {"event_payloads": ("payload", "refetch"), "on_stale_state": ("full_refresh", "fail")}
 
 
 @dataclass(frozen=True)
 class ReadOptions:
-    """The read-related part of the config, validated once (see ``read_options``)."""
+    """The read-related part of the config, validated once (see ``source_config``)."""
 
     start_date: Optional[int] = None  # epoch seconds
     lookback_seconds: int = 0
@@ -32,48 +36,72 @@ class ReadOptions:
     concurrency: Optional[int] = None  # None: enough to fill the request budget
     clock: Callable[[], float] = field(default=time.time, compare=False)
 
+    @classmethod
+    def from_values(cls, values: Mapping[str, Any]) -> "ReadOptions":
+        """From values ``ConfigRules.validate`` returned (checked, the spec's defaults filled in)."""
+        return cls(
+            start_date=values["start_date"],
+            lookback_seconds=values["lookback_window_days"] * SECONDS_PER_DAY,
+            window_seconds=values["slice_range_days"] * SECONDS_PER_DAY,
+            page_size=values["page_size"],
+            refetch_always=values["event_payloads"] == "refetch",
+            fail_on_stale_state=values["on_stale_state"] == "fail",
+            account_ids=_accounts(values),
+            concurrency=values["concurrency"],
+        )
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    settings: ConnectionSettings
+    options: ReadOptions
+
+
+def source_config(config: Mapping[str, Any]) -> SourceConfig:
+    """The whole source config, checked field by field in the spec's order; the first problem wins."""
+    values = source_rules().validate(config)
+    return SourceConfig(ConnectionSettings.from_values(values), ReadOptions.from_values(values))
+
 
 def read_options(config: Mapping[str, Any]) -> ReadOptions:
-    def whole_number(key: str, default: int, low: int, high: int) -> int:
-        value = config.get(key)
-        if value is None:
-            return default  # absent or null: the default; 0 is a value and is checked
-        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-            raise ConfigError(f"'{key}' must be a whole number from {low} to {high}.")
-        return value
-
-    lookback_days = whole_number("lookback_window_days", 0, 0, 3650)
-    window_days = whole_number("slice_range_days", 365, 1, 3650)
-    page_size = whole_number("page_size", MAX_PAGE_SIZE, 1, MAX_PAGE_SIZE)
-    concurrency = config.get("concurrency")
-    if concurrency is not None:
-        concurrency = whole_number("concurrency", 1, 1, MAX_CONCURRENCY)
-    for key, allowed in CHOICES.items():
-        if config.get(key) not in (None, *allowed):
-            raise ConfigError(f"'{key}' must be one of: {', '.join(allowed)}.")
-    return ReadOptions(
-        start_date=parse_start_date(config.get("start_date")),
-        lookback_seconds=lookback_days * SECONDS_PER_DAY,
-        window_seconds=window_days * SECONDS_PER_DAY,
-        page_size=page_size,
-        refetch_always=config.get("event_payloads") == "refetch",
-        fail_on_stale_state=config.get("on_stale_state") == "fail",
-        account_ids=parse_account_ids(config),
-        concurrency=concurrency,
-    )
+    """The read options of a whole source config (validated whole, so every caller sees the same error)."""
+    return source_config(config).options
 
 
 def parse_account_ids(config: Mapping[str, Any]) -> Optional[Tuple[str, ...]]:
     """``account_ids``: a list of ``acct_...`` ids, or ``"all"`` (also ``["all"]``); None when unset."""
-    value = config.get("account_ids")
-    if value in (None, "", []):
+    return _accounts(source_rules().validate(config, ("account_id", "account_ids")))
+
+
+def _all_shorthand(value: Any) -> Any:
+    """``"account_ids": "all"`` is documented shorthand for ``["all"]``."""
+    return list(ALL_ACCOUNTS) if value == "all" else value
+
+
+def _all_alone(value: List[str], field_name: str) -> List[str]:
+    if "all" in value and len(value) > 1:
+        raise FieldError(field_name, '{field} may hold "all" only on its own, not beside account ids.')
+    return value
+
+
+def _accounts(values: Mapping[str, Any]) -> Optional[Tuple[str, ...]]:
+    accounts = values["account_ids"]
+    if not accounts:
         return None
-    if config.get("account_id"):
+    if values.get("account_id"):
         raise ConfigError("Set either 'account_id' (one account) or 'account_ids' (several), not both.")
-    if value == "all" or value == ["all"]:
-        return ALL_ACCOUNTS
-    if not isinstance(value, list) or not all(isinstance(v, str) and ACCOUNT_ID.fullmatch(v) for v in value):
-        raise ConfigError("'account_ids' must be a list of Stripe Connect account ids (acct_ followed by letters and digits), or \"all\".")
-    if len(set(value)) != len(value):
-        raise ConfigError("'account_ids' lists the same account twice.")
-    return tuple(value)
+    return tuple(accounts)
+
+
+READ_RULES = {
+    "start_date": CodeRule(check=parse_start_date),
+    "account_ids": CodeRule(expand=_all_shorthand, check=_all_alone),
+}
+
+
+@functools.lru_cache(maxsize=None)
+def source_rules() -> ConfigRules:
+    return ConfigRules(connection_specification(SOURCE), {**CONNECTION_RULES, **READ_RULES})
+
+
+__all__ = ["ALL_ACCOUNTS", "ReadOptions", "SourceConfig", "parse_account_ids", "read_options", "source_config", "source_rules"]
