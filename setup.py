@@ -21,6 +21,7 @@ setup(
         "requests>=2.31",
         "jsonschema>=4.17",
         "orjson>=3.9",
+        "PyYAML>=6",  # the config rules are read from the connectors' spec.yaml (core/config_rules.py)
     ],
     extras_require={
         "tests": [
