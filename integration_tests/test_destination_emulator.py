@@ -38,7 +38,7 @@ from integration_tests.conftest_destination import (  # noqa: F401 - fixtures
     write,
 )
 from integration_tests.harness import REPO_ROOT, configured_catalog, run_connector
-from source_stripe_proxy.destination.writer import derived_product_id
+from source_stripe_proxy.destination.idempotency import derived_product_id
 
 FAST = {"requests_per_second": 1000, "endpoint_requests_per_second": 1000}  # no limits to honour here
 CUSTOMER_COUNT, PRODUCT_COUNT = 50, 20

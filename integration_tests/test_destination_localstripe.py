@@ -20,7 +20,7 @@ from integration_tests.conftest_destination import (  # noqa: F401 - fixtures
 )
 from source_stripe_proxy.core.client import StripeClient
 from source_stripe_proxy.core.settings import ConnectionSettings
-from source_stripe_proxy.destination.writer import derived_product_id
+from source_stripe_proxy.destination.idempotency import derived_product_id
 
 FAST = {"requests_per_second": 1000, "endpoint_requests_per_second": 1000}  # no limits to honour here
 

@@ -8,21 +8,20 @@ import pytest
 
 from source_stripe_proxy.core.errors import ConfigError
 from source_stripe_proxy.core.forms import encode_form
-from source_stripe_proxy.destination.writer import (
+from source_stripe_proxy.destination.idempotency import derived_product_id, idempotency_key
+from source_stripe_proxy.destination.mapping import (
     STREAMS,
     RecordProblem,
-    WriterOptions,
     apply_payload,
     create_params,
-    update_params,
     current_values,
-    derived_product_id,
-    idempotency_key,
     map_record,
     mask_email,
     payload_matches,
-    search_query,
+    update_params,
 )
+from source_stripe_proxy.destination.options import WriterOptions
+from source_stripe_proxy.destination.writer import search_query
 
 DEFAULT = WriterOptions()
 

@@ -29,11 +29,10 @@ from source_stripe_proxy.destination.writer import (
     Position,
     RecordWriter,
     SearchUnavailableError,
-    WriterOptions,
-    derived_product_id,
-    idempotency_key,
-    map_record,
 )
+from source_stripe_proxy.destination.idempotency import derived_product_id, idempotency_key
+from source_stripe_proxy.destination.mapping import map_record
+from source_stripe_proxy.destination.options import WriterOptions
 
 API_KEY = "sk_test_destUNITsecret99"
 BASE = "https://api.stripe.com"

@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings as hsettings, strategies as st
 
-from source_stripe_proxy.destination.writer import RecordProblem, WriterOptions, map_record
+from source_stripe_proxy.destination.mapping import RecordProblem, map_record
+from source_stripe_proxy.destination.options import WriterOptions
 
 OPTIONS = WriterOptions()
 

@@ -45,18 +45,15 @@ from source_stripe_proxy.core.budget import default_concurrency
 from source_stripe_proxy.core.client import StripeClient
 from source_stripe_proxy.core.errors import ConfigError, StripeProxyError
 from source_stripe_proxy.core.settings import ConnectionSettings
+from source_stripe_proxy.destination.mapping import STREAMS, MappedRecord, RecordProblem, map_record
 from source_stripe_proxy.destination.writer import (
     OUTCOME_KINDS,
     REJECTED,
     SKIPPED,
-    STREAMS,
-    MappedRecord,
     Outcome,
     Position,
-    RecordProblem,
     RecordRejectedError,
     RecordWriter,
-    map_record,
 )
 from source_stripe_proxy.destination.options import WriterOptions, destination_config
 

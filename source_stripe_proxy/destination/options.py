@@ -12,6 +12,7 @@ import functools
 from dataclasses import dataclass
 from typing import Any, Mapping, Optional
 
+from source_stripe_proxy.destination.mapping import STREAMS
 from source_stripe_proxy.core.config_rules import DESTINATION, CodeRule, ConfigRules, FieldError, connection_specification
 from source_stripe_proxy.core.settings import CONNECTION_RULES, ConnectionSettings
 
@@ -51,8 +52,6 @@ def destination_config(config: Mapping[str, Any]) -> DestinationConfig:
 
 
 def _not_a_written_field(name: str, field_name: str) -> str:
-    from source_stripe_proxy.destination.writer import STREAMS  # the writer imports this module
-
     written = sorted({field for table in STREAMS.values() for field in table.fields} - {"metadata"})
     if name in ("id", "metadata", *written):
         raise FieldError(
