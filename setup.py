@@ -23,7 +23,10 @@ setup(
         "orjson>=3.9",
     ],
     extras_require={
+        # the MCP server (stripe-connection mcp); MCPServer and ToolError as in 2.x
+        "mcp": ["mcp>=2.3.0,<3"],
         "tests": [
+            "mcp>=2.3.0,<3",
             "pytest>=8",
             "requests-mock>=1.12",
             "localstripe>=1.15.10",
