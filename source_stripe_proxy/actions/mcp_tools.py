@@ -510,7 +510,10 @@ class StripeTools:
         except ToolCallError as exc:
             raise ToolCallError(self._scrubbed(exc.error)) from None
         except Exception as exc:  # Stripe's, the proxy's or ours: the same error object for the model
-            raise ToolCallError(self._scrubbed(error_to_dict(exc))) from None
+            error = error_to_dict(exc)
+            if isinstance(exc, ActionInputError):
+                error = {"error": {**error["error"], "message": _for_agents(error["error"]["message"])}}
+            raise ToolCallError(self._scrubbed(error)) from None
 
     def render(self, result: Any) -> str:
         """The result as the JSON text a tool returns: cut to size, secrets scrubbed."""
@@ -609,6 +612,17 @@ class StripeTools:
 
     def _scrubbed(self, error: Mapping[str, Any]) -> Mapping[str, Any]:
         return json.loads(self._scrub(to_json(error)))
+
+
+def _for_agents(message: str) -> str:
+    """The actions' hints name the CLI (`stripe-connection describe customer create`); here the
+    same answer comes from stripe_describe, and credentials from the server's configuration."""
+    message = re.sub(
+        r"`stripe-connection describe(?: (\w+))?(?: (\w+))?`",
+        lambda m: DESCRIBE_TOOL + (f" with entity={m[1]}" if m[1] else "") + (f", action={m[2]}" if m[2] else ""),
+        message,
+    )
+    return message.replace("Credentials go in --config or environment variables.", "Credentials belong to the server, not to a call.")
 
 
 def _boolean(value: Any, name: str) -> bool:
