@@ -36,6 +36,7 @@ from source_stripe_proxy.actions.mcp_tools import (
     StripeTools,
     ToolCallError,
     ToolDefinition,
+    log,
 )
 from source_stripe_proxy.core.errors import ConfigError
 from source_stripe_proxy.core.redaction import scrub
@@ -47,8 +48,6 @@ DEFAULT_HTTP_HOST = "127.0.0.1"
 HTTP_PATH = "/mcp"
 SERVER_NAME = "stripe-connection"
 MISSING_SDK = "The MCP server needs the MCP Python SDK: pip install 'source-stripe-proxy[mcp]'."
-
-log = logging.getLogger("source_stripe_proxy.mcp")
 
 
 # ------------------------------------------------------------------------------------------

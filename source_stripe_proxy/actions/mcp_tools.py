@@ -13,6 +13,7 @@ exists and what an action accepts). A model chooses badly among hundreds of tool
 from __future__ import annotations
 
 import json
+import logging
 import re
 from copy import deepcopy
 from dataclasses import dataclass, field
@@ -29,9 +30,11 @@ from source_stripe_proxy.actions.catalog import (
 )
 from source_stripe_proxy.actions.connection import PreparedCall, prepare_call, seed_calls
 from source_stripe_proxy.actions.errors import ActionInputError, error_to_dict
-from source_stripe_proxy.core.errors import ConfigError
+from source_stripe_proxy.core.errors import ConfigError, StripeProxyError
 from source_stripe_proxy.core.redaction import scrub
 from source_stripe_proxy.core.stripe_facts import MAX_PAGE_SIZE
+
+log = logging.getLogger("source_stripe_proxy.mcp")
 
 CALL_TOOL = "stripe_call"
 DESCRIBE_TOOL = "stripe_describe"
@@ -510,6 +513,8 @@ class StripeTools:
         except ToolCallError as exc:
             raise ToolCallError(self._scrubbed(exc.error)) from None
         except Exception as exc:  # Stripe's, the proxy's or ours: the same error object for the model
+            if not isinstance(exc, StripeProxyError):  # a bug: the operator gets the traceback (scrubbed)
+                log.exception("tool %s failed unexpectedly", name)
             error = error_to_dict(exc)
             if isinstance(exc, ActionInputError):
                 error = {"error": {**error["error"], "message": _for_agents(error["error"]["message"])}}
