@@ -1,6 +1,8 @@
-# One Dockerfile for both connectors of this repository:
+# One Dockerfile for both connectors of this repository, and for the actions' CLI with its MCP server:
 #   docker build -t airbyte/source-stripe-proxy:dev .
 #   docker build --build-arg CONNECTOR=destination-stripe-proxy -t airbyte/destination-stripe-proxy:dev .
+#   docker build --build-arg CONNECTOR=stripe-connection -t stripe-connection:dev .
+#     (installs the 'mcp' extra; then `docker run -i --rm -e STRIPE_API_KEY stripe-connection:dev mcp`)
 # Where no container registry is reachable, build a local base first
 # (../shared/tools/docker-local-base.sh) and add:
 #   --network host --build-arg BASE_IMAGE=local/python:3.11-slim
@@ -12,14 +14,16 @@ ARG BASE_IMAGE=docker.io/airbyte/python-connector-base:4.0.0@sha256:d9894b689592
 
 # ---- build: a virtualenv holding the package and its runtime dependencies only ----------------
 FROM ${BASE_IMAGE} AS build
+ARG CONNECTOR=source-stripe-proxy
 USER root
 WORKDIR /src
 # Dependencies first, from setup.py alone (with a stub package), so that editing the code or the
-# README does not reinstall them.
+# README does not reinstall them. The stripe-connection image adds the MCP server's extra.
 COPY setup.py ./
 RUN mkdir source_stripe_proxy && touch source_stripe_proxy/__init__.py README.md \
  && python -m venv /opt/connector \
- && /opt/connector/bin/pip install --no-cache-dir --disable-pip-version-check --use-pep517 . \
+ && if [ "$CONNECTOR" = stripe-connection ]; then target='.[mcp]'; else target=.; fi \
+ && /opt/connector/bin/pip install --no-cache-dir --disable-pip-version-check --use-pep517 "$target" \
  && /opt/connector/bin/pip uninstall --yes --disable-pip-version-check source-stripe-proxy \
  && rm -rf build source_stripe_proxy *.egg-info
 COPY README.md ./
@@ -44,7 +48,8 @@ ENV PATH=/opt/connector/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     AIRBYTE_ENTRYPOINT=/airbyte/entrypoint
-# The connector's console script becomes /airbyte/entrypoint. A non-root `airbyte` user (uid 1000,
+# A connector image must at least answer `spec`; the stripe-connection image, parse `mcp --help`
+# and import the MCP SDK. The console script becomes /airbyte/entrypoint. A non-root `airbyte` user (uid 1000,
 # as in Airbyte's base) is created where the base has none; without useradd, by hand.
 RUN set -eu; \
     test -x "/opt/connector/bin/${CONNECTOR}" || { echo "unknown CONNECTOR '${CONNECTOR}'" >&2; exit 1; }; \
@@ -59,7 +64,11 @@ RUN set -eu; \
     mkdir -p /airbyte; \
     chown airbyte:airbyte /airbyte; \
     ln -sf "/opt/connector/bin/${CONNECTOR}" /airbyte/entrypoint; \
-    /airbyte/entrypoint spec > /dev/null   # the image must at least answer `spec`
+    if [ "$CONNECTOR" = stripe-connection ]; then \
+      /airbyte/entrypoint mcp --help > /dev/null && python -c "import mcp.server.mcpserver"; \
+    else \
+      /airbyte/entrypoint spec > /dev/null; \
+    fi
 LABEL io.airbyte.name=airbyte/${CONNECTOR} \
       io.airbyte.version=${VERSION}
 WORKDIR /airbyte

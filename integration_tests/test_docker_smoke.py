@@ -311,3 +311,58 @@ def test_metadata_names_the_images_we_build(images):
         labels = json.loads(_docker("image", "inspect", images[connector]).stdout)[0]["Config"]["Labels"]
         assert data["dockerRepository"] == labels["io.airbyte.name"]
         assert data["dockerImageTag"] == labels["io.airbyte.version"]
+
+
+# -- the stripe-connection image: the actions' CLI and its MCP server -------------------------------
+
+CONNECTION_IMAGE = f"stripe-connection:{TAG}"
+
+
+@pytest.fixture(scope="module")
+def connection_image(docker_ready) -> str:
+    """``--build-arg CONNECTOR=stripe-connection``: the CLI as entrypoint, with the 'mcp' extra."""
+    build = _docker(
+        "build", "--network", "host", "--build-arg", f"BASE_IMAGE={BASE_IMAGE}",
+        "--build-arg", "CONNECTOR=stripe-connection", "-t", CONNECTION_IMAGE, str(REPO_ROOT), timeout=1800,
+    )
+    assert build.returncode == 0, f"docker build of stripe-connection failed:\n{build.stdout[-3000:]}\n{build.stderr[-3000:]}"
+    _docker("image", "prune", "--force", "--filter", "label=io.airbyte.name=airbyte/stripe-connection")
+    return CONNECTION_IMAGE
+
+
+def test_connection_image_serves_mcp_over_stdio(connection_image, stripe):
+    """`docker run -i IMAGE mcp`, driven by the MCP SDK's client, against localstripe."""
+    import asyncio
+
+    from mcp import ClientSession
+    from mcp.client.stdio import StdioServerParameters, stdio_client
+
+    info = json.loads(_docker("image", "inspect", connection_image).stdout)[0]["Config"]
+    assert info["User"] == "airbyte" and info["Entrypoint"] == ["/airbyte/entrypoint"]
+    params = StdioServerParameters(command="docker", args=[
+        "run", "-i", "--rm", "--network", "host", "-e", f"STRIPE_API_KEY={API_KEY}", "-e", f"STRIPE_API_BASE={stripe.url}",
+        connection_image, "mcp", "--allow", "customer"])
+
+    async def session_calls() -> List[Any]:
+        with tempfile.TemporaryFile("w+") as errlog:
+            async with stdio_client(params, errlog=errlog) as (read, write):
+                async with ClientSession(read, write) as session:
+                    await session.initialize()
+                    tools = [tool.name for tool in (await session.list_tools()).tools]
+                    created = await session.call_tool("create_customer", {"email": "mcp@example.com", "name": "MCP Docker"})
+                    fetched = await session.call_tool("get_customer", {"customer_id": created.structured_content["id"]})
+            errlog.seek(0)
+            return [tools, created, fetched, errlog.read()]
+
+    tools, created, fetched, stderr = asyncio.run(session_calls())
+    assert tools == ["create_customer", "update_customer", "get_customer", "list_customers", "stripe_call", "stripe_describe"]
+    assert not created.is_error and not fetched.is_error, (created, fetched)
+    assert fetched.structured_content["email"] == "mcp@example.com"
+    assert "restricted key" in stderr  # the sk_ warning, on stderr
+    for text in (stderr, created.content[0].text, fetched.content[0].text):
+        assert API_KEY not in text
+
+
+def test_connection_image_refuses_http_beyond_loopback_without_a_token(connection_image):
+    refused = _docker("run", "--rm", "-e", f"STRIPE_API_KEY={API_KEY}", connection_image, "mcp", "--http", "0.0.0.0:8765")
+    assert refused.returncode == 2 and "STRIPE_CONNECTION_MCP_TOKEN" in refused.stderr and refused.stdout == ""

@@ -26,6 +26,7 @@ def loaded_after(code: str) -> list:
         "import source_stripe_proxy",
         "import source_stripe_proxy.actions",
         "import source_stripe_proxy.actions.cli",
+        "import source_stripe_proxy.actions.mcp_server, source_stripe_proxy.actions.mcp_tools",
         "import source_stripe_proxy.core.client, source_stripe_proxy.core.settings, source_stripe_proxy.core.endpoints",
         "from source_stripe_proxy import StripeConnection",
     ],

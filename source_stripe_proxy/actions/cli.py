@@ -190,6 +190,8 @@ def build_parser() -> argparse.ArgumentParser:
             "  stripe-connection describe                   every entity and its actions\n"
             "  stripe-connection describe invoice           one entity's actions\n"
             "  stripe-connection describe invoice finalize  one action's parameters (--schema: JSON Schema)\n\n"
+            "MCP server for AI agents (pip install 'source-stripe-proxy[mcp]'):\n"
+            "  stripe-connection mcp [--http HOST:PORT] [--read-only] ...   (stripe-connection mcp --help)\n\n"
             "examples:\n"
             "  stripe-connection create customer email=customer@example.com name=\"John Doe\" metadata.plan=gold\n"
             "  stripe-connection finalize invoice invoice=in_123\n"
@@ -277,12 +279,17 @@ def main(
     stderr: Optional[TextIO] = None,
     environ: Optional[Mapping[str, str]] = None,
 ) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    environ = os.environ if environ is None else environ
+    if argv[:1] == ["mcp"]:  # the MCP server: its own options, loaded only when asked for
+        from source_stripe_proxy.actions.mcp_server import main as mcp_main
+
+        return mcp_main(argv[1:], environ=environ)
     stdin = stdin or sys.stdin
     out = _Output(stdout or sys.stdout, stderr or sys.stderr, compact=False)
-    environ = os.environ if environ is None else environ
     parser = build_parser()
     try:
-        args = parser.parse_intermixed_args(list(sys.argv[1:] if argv is None else argv))
+        args = parser.parse_intermixed_args(argv)
     except SystemExit as exc:  # argparse printed usage or help
         return EXIT_OK if exc.code == 0 else EXIT_USAGE
     out.compact = args.compact

@@ -1,0 +1,394 @@
+"""`stripe-connection mcp`: a Model Context Protocol server over the Stripe connection.
+
+One long-lived ``StripeConnection`` (one client: one session, one request budget, the same
+retries and call deadline) serves every tool call, in any connection mode (direct key,
+Paragon, PinkConnect). The tools and their rules live in ``mcp_tools.py``; this module puts
+them on the MCP Python SDK (``pip install 'source-stripe-proxy[mcp]'``) and runs a transport:
+
+    stripe-connection mcp                          stdio (stdout carries MCP frames only)
+    stripe-connection mcp --http 127.0.0.1:8765    streamable HTTP at http://127.0.0.1:8765/mcp
+
+Over HTTP every request is checked first (``check_http_request``): a browser's ``Origin``
+must be allowed (against DNS rebinding, as the MCP specification requires), the ``Host``
+must be the loopback name the server is bound to, and, when a token is set, the bearer token
+must match (compared in constant time). A non-loopback bind needs a token.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hmac
+import json
+import logging
+import os
+import sys
+from dataclasses import dataclass
+from functools import partial
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from urllib.parse import urlsplit
+
+from source_stripe_proxy.actions.connection import StripeConnection, check_timeout, log as actions_log
+from source_stripe_proxy.actions.errors import error_to_dict
+from source_stripe_proxy.actions.mcp_tools import (
+    DEFAULT_MAX_RESULT_CHARS,
+    DEFAULT_PAGE_SIZE,
+    AccessPolicy,
+    StripeTools,
+    ToolCallError,
+    ToolDefinition,
+    log,
+)
+from source_stripe_proxy.core.errors import ConfigError
+from source_stripe_proxy.core.redaction import scrub
+from source_stripe_proxy.core.settings import is_loopback_host
+
+EXIT_OK, EXIT_USAGE = 0, 2
+TOKEN_ENV = "STRIPE_CONNECTION_MCP_TOKEN"
+DEFAULT_HTTP_HOST = "127.0.0.1"
+HTTP_PATH = "/mcp"
+SERVER_NAME = "stripe-connection"
+MISSING_SDK = "The MCP server needs the MCP Python SDK: pip install 'source-stripe-proxy[mcp]'."
+
+
+# ------------------------------------------------------------------------------------------
+# HTTP access checks: Origin (DNS rebinding), Host, bearer token
+# ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HttpAccess:
+    """Who may call the HTTP server. ``loopback``: bound to a loopback address."""
+
+    loopback: bool
+    allowed_origins: Tuple[str, ...] = ()
+    token: Optional[str] = None
+
+
+def parse_http_address(value: str) -> Tuple[str, int]:
+    """'8765' -> (127.0.0.1, 8765); 'HOST:PORT'; '[::1]:8765'."""
+    text = value.strip()
+    host, port_text = DEFAULT_HTTP_HOST, text
+    if text.startswith("["):
+        end = text.find("]")
+        if end < 0 or text[end + 1 : end + 2] != ":":
+            raise ConfigError(f"--http {value!r}: write an IPv6 address as [::1]:PORT.")
+        host, port_text = text[1:end], text[end + 2 :]
+    elif ":" in text:
+        host, port_text = text.rsplit(":", 1)
+    if not port_text.isdigit() or not 0 < int(port_text) < 65536 or not host:
+        raise ConfigError(f"--http {value!r}: give PORT or HOST:PORT, with a port from 1 to 65535.")
+    return host, int(port_text)
+
+
+def http_access(host: str, token: Optional[str], extra_origins: Sequence[str]) -> HttpAccess:
+    """The checks for a bind address; a non-loopback bind without a token is refused."""
+    loopback = is_loopback_host(host)
+    if not loopback and not token:
+        raise ConfigError(
+            f"--http {host}: serving beyond this machine needs a bearer token: set {TOKEN_ENV} (or --auth-token); "
+            "clients then send 'Authorization: Bearer <token>'."
+        )
+    origins = tuple(_origin(o, "--allow-origin") for o in extra_origins)
+    return HttpAccess(loopback=loopback, allowed_origins=origins, token=token or None)
+
+
+def _origin(value: str, where: str) -> str:
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.path not in ("", "/"):
+        raise ConfigError(f"{where} {value!r}: an origin is scheme://host[:port], such as https://agents.example.com.")
+    return f"{parts.scheme}://{parts.netloc.lower()}"
+
+
+def _loopback_name(hostname: Optional[str]) -> bool:
+    return bool(hostname) and is_loopback_host(hostname.strip("[]"))  # type: ignore[union-attr]
+
+
+def check_http_request(headers: Mapping[str, str], access: HttpAccess) -> Optional[Tuple[int, str]]:
+    """``None`` if the request may reach the server, else (HTTP status, reason).
+
+    ``headers`` by lower-case name. An absent Origin is a non-browser client and passes; a
+    present one must be a loopback origin (loopback bind) or one of ``allowed_origins``.
+    On a loopback bind the Host must be a loopback name too: a rebound DNS name is not."""
+    if access.loopback:
+        host = headers.get("host", "")
+        if not _loopback_name(urlsplit(f"//{host}").hostname):
+            return 421, "Host must be a loopback name (localhost, 127.0.0.1, [::1]) for a server bound to loopback."
+    origin = headers.get("origin")
+    if origin is not None:
+        parts = urlsplit(origin.strip())
+        normalized = f"{parts.scheme}://{parts.netloc.lower()}"
+        local = access.loopback and parts.scheme in ("http", "https") and _loopback_name(parts.hostname)
+        if not local and normalized not in access.allowed_origins:
+            return 403, "Origin not allowed (DNS rebinding protection); allow it with --allow-origin."
+    if access.token:
+        scheme, _, given = headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not given.strip():
+            return 401, "Missing bearer token: send 'Authorization: Bearer <token>'."
+        if not hmac.compare_digest(given.strip().encode(), access.token.encode()):
+            return 401, "Wrong bearer token."
+    return None
+
+
+class HttpGuard:
+    """ASGI middleware applying ``check_http_request`` before the MCP app sees a request."""
+
+    def __init__(self, app: Any, access: HttpAccess):
+        self.app, self.access = app, access
+
+    async def __call__(self, scope: Dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+            refused = check_http_request(headers, self.access)
+            if refused is not None:
+                status, reason = refused
+                log.warning("refused %s %s: %s", scope.get("method"), scope.get("path"), reason)
+                body = json.dumps({"error": {"type": "access_denied", "message": reason}}).encode()
+                response_headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+                if status == 401:
+                    response_headers.append((b"www-authenticate", b'Bearer realm="stripe-connection"'))
+                await send({"type": "http.response.start", "status": status, "headers": response_headers})
+                await send({"type": "http.response.body", "body": body})
+                return
+        await self.app(scope, receive, send)
+
+
+# ------------------------------------------------------------------------------------------
+# The SDK: tools with the schemas generated from Stripe's spec
+# ------------------------------------------------------------------------------------------
+
+
+def build_server(tools: StripeTools, *, instructions: str) -> Any:
+    """An ``MCPServer`` offering ``tools``. Each tool takes its arguments as given (the SDK's
+    signature-based validation would drop unknown ones); ``StripeTools`` checks them and
+    refuses what it does not know. A refusal or failure is a ``ToolError``: the model reads
+    Stripe's error object (type, code, param, message)."""
+    import anyio
+    from mcp.server.mcpserver import MCPServer
+    from mcp.server.mcpserver.exceptions import ToolError
+    from mcp.server.mcpserver.tools import Tool
+    from mcp.server.mcpserver.utilities.func_metadata import func_metadata
+    from mcp_types import CallToolResult, TextContent, ToolAnnotations
+
+    class StripeTool(Tool):
+        async def run(self, arguments: Dict[str, Any], context: Any, convert_result: bool = False) -> Any:
+            return await self.fn(arguments)
+
+    def make(definition: ToolDefinition) -> Tool:
+        async def call(arguments: Dict[str, Any]) -> Any:
+            try:  # a worker thread: the client blocks, and concurrent calls share its budget and session
+                result = await anyio.to_thread.run_sync(partial(tools.call, definition.name, arguments))
+            except ToolCallError as exc:
+                raise ToolError(str(exc)) from None
+            text = tools.render(result)
+            structured = json.loads(text)
+            return CallToolResult(
+                content=[TextContent(type="text", text=text)],
+                structured_content=structured if isinstance(structured, dict) else None,
+            )
+
+        return StripeTool(
+            fn=call,
+            name=definition.name,
+            title=definition.title,
+            description=definition.description,
+            parameters=dict(definition.input_schema),
+            fn_metadata=func_metadata(call, structured_output=False),
+            is_async=True,
+            annotations=ToolAnnotations(
+                title=definition.title,
+                read_only_hint=definition.read_only,
+                destructive_hint=definition.destructive,
+                idempotent_hint=definition.idempotent,
+                open_world_hint=definition.open_world,
+            ),
+        )
+
+    from source_stripe_proxy import __version__
+
+    return MCPServer(
+        SERVER_NAME,
+        title="Stripe (source-stripe-proxy)",
+        instructions=instructions,
+        version=__version__,
+        tools=[make(d) for d in tools.tools.values()],
+        log_level="WARNING",
+    )
+
+
+def server_instructions(tools: StripeTools, mode: str) -> str:
+    via = {"api_key": "directly with an API key", "paragon": "through Paragon", "pinkconnect": "through PinkConnect"}
+    return (
+        f"Stripe's API {via.get(mode, '')}, as {len(tools.tools)} tools. Results are Stripe's JSON. Errors are Stripe's "
+        "error object ({\"error\": {\"type\", \"code\", \"param\", \"message\"}}); a refusal before sending names the "
+        "parameter and lists what is accepted. Amounts are whole numbers in the smallest currency unit. Lists come a "
+        "page at a time: when has_more is true, call again with starting_after = next_starting_after. "
+        + ("This server only reads. " if tools.policy.read_only else "Writes take dry_run=true to see the request first. ")
+        + "Named tools cover the common calls; stripe_describe and stripe_call reach the rest."
+    )
+
+
+# ------------------------------------------------------------------------------------------
+# Logging: stderr only, secrets scrubbed
+# ------------------------------------------------------------------------------------------
+
+
+class _ScrubbingFormatter(logging.Formatter):
+    def __init__(self, secrets: Sequence[str]):
+        super().__init__("stripe-connection mcp: %(message)s")
+        self.secrets = tuple(secrets)
+
+    def format(self, record: logging.LogRecord) -> str:
+        return scrub(super().format(record), self.secrets)
+
+
+def log_to_stderr(secrets: Sequence[str], stream: Any = None) -> logging.Handler:
+    """Every log record of the process (ours, the SDK's, uvicorn's) as one scrubbed line on
+    stderr; stdout stays the protocol's. Warnings by default, our own notes (retries) too."""
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(_ScrubbingFormatter(secrets))
+    root = logging.getLogger()
+    for existing in list(root.handlers):
+        root.removeHandler(existing)
+    root.addHandler(handler)
+    root.setLevel(logging.WARNING)
+    for name in (log.name, actions_log.name, "uvicorn.error"):
+        logging.getLogger(name).setLevel(logging.INFO)
+    actions_log.propagate = True
+    return handler
+
+
+# ------------------------------------------------------------------------------------------
+# Command line
+# ------------------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="stripe-connection mcp",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=(
+            "Serve Stripe to AI agents over the Model Context Protocol: one tool per call of the seed\n"
+            "(create_customer, list_customers, ...) plus stripe_call and stripe_describe for every other\n"
+            "action, through one long-lived connection (direct key, Paragon or PinkConnect)."
+        ),
+        epilog=(
+            "connection: --config FILE, or one mode's environment variables, as for stripe-connection\n"
+            "(STRIPE_API_KEY; PARAGON_PROJECT_ID + PARAGON_USER_TOKEN; PINKCONNECT_PROXY_URL + PINKCONNECT_TOKEN).\n\n"
+            "examples:\n"
+            "  stripe-connection mcp                                   stdio, for a local MCP client\n"
+            "  stripe-connection mcp --read-only --deny customer       reads only, no customers\n"
+            "  stripe-connection mcp --http 127.0.0.1:8765             streamable HTTP on loopback (/mcp)\n"
+            f"  {TOKEN_ENV}=... stripe-connection mcp --http 0.0.0.0:8765   beyond this machine: a token is required\n\n"
+            "docs/agents.md has the details."
+        ),
+    )
+    parser.add_argument("--config", metavar="FILE", help="JSON config with a 'credentials' block (overrides environment variables)")
+    parser.add_argument("--http", metavar="[HOST:]PORT", help=f"serve streamable HTTP at http://HOST:PORT{HTTP_PATH} (HOST defaults to {DEFAULT_HTTP_HOST}); default: stdio")
+    parser.add_argument("--auth-token", metavar="TOKEN", help=f"bearer token HTTP clients must send (prefer the {TOKEN_ENV} environment variable: a command line is visible to other users)")
+    parser.add_argument("--allow-origin", metavar="ORIGIN", action="append", default=[], help="a browser origin allowed to call the HTTP server, besides loopback ones (repeatable)")
+    parser.add_argument("--read-only", action="store_true", help="offer and accept reads only (get, list, search)")
+    parser.add_argument("--allow", metavar="ITEMS", action="append", default=[], help="offer only these: entities (customer), actions as tool names (finalize_invoice), stripe_call, stripe_describe; comma-separated, repeatable")
+    parser.add_argument("--deny", metavar="ITEMS", action="append", default=[], help="never offer these (same items as --allow; wins over it)")
+    parser.add_argument("--timeout", metavar="SECONDS", help="give up on a Stripe call after this many seconds, retries included (default 15)")
+    parser.add_argument("--page-size", metavar="N", type=int, default=DEFAULT_PAGE_SIZE, help=f"objects per list page unless the call gives limit (default {DEFAULT_PAGE_SIZE})")
+    parser.add_argument("--max-result-chars", metavar="N", type=int, default=DEFAULT_MAX_RESULT_CHARS, help=f"cut results longer than this, saying how to continue (default {DEFAULT_MAX_RESULT_CHARS})")
+    return parser
+
+
+@dataclass
+class Prepared:
+    """Everything the server needs, checked before anything is served."""
+
+    tools: StripeTools
+    connection: StripeConnection
+    http: Optional[Tuple[str, int]]
+    access: Optional[HttpAccess]
+    secrets: Tuple[str, ...]
+    notes: List[str]
+
+
+def prepare(args: argparse.Namespace, environ: Mapping[str, str]) -> Prepared:
+    """Config, connection, policy and transport checks; raises ``ConfigError`` with a clear message."""
+    from source_stripe_proxy.actions.cli import load_config
+
+    token = args.auth_token or environ.get(TOKEN_ENV) or None
+    http = parse_http_address(args.http) if args.http else None
+    access = http_access(http[0], token, args.allow_origin) if http else None
+    config = load_config(args.config, environ)
+    timeout = None if args.timeout is None else check_timeout(args.timeout, "--timeout")
+    connection = StripeConnection(config, timeout_seconds=timeout)
+    settings = connection.client.settings
+    secrets = tuple(s for s in (*settings.secrets, token) if s)
+    policy = AccessPolicy(read_only=args.read_only, allow=args.allow, deny=args.deny)
+    tools = StripeTools(connection.execute, policy=policy, page_size=args.page_size,
+                        max_result_chars=args.max_result_chars, secrets=secrets)
+    if not tools.tools:
+        raise ConfigError("--allow/--deny/--read-only leave no tool to offer.")
+    notes = []
+    api_key = (config.get("credentials") or {}).get("api_key") if settings.mode == "api_key" else None
+    if isinstance(api_key, str) and api_key.startswith("sk_"):
+        notes.append(
+            "warning: the API key is a secret key (sk_...), which can do anything on the account. Give agents a "
+            "restricted key (rk_...) with only the permissions they need: https://docs.stripe.com/keys#limit-access"
+        )
+    if token and not http:
+        notes.append("note: the bearer token is ignored over stdio (the client that starts the server owns it).")
+    return Prepared(tools, connection, http, access, secrets, notes)
+
+
+def main(argv: Optional[Sequence[str]] = None, *, environ: Optional[Mapping[str, str]] = None) -> int:
+    environ = os.environ if environ is None else environ
+    parser = build_parser()
+    try:
+        args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+    except SystemExit as exc:
+        return EXIT_OK if exc.code == 0 else EXIT_USAGE
+    try:
+        import mcp.server.mcpserver  # noqa: F401  (a clear message if the extra is missing)
+    except ImportError:
+        sys.stderr.write(f"stripe-connection mcp: {MISSING_SDK}\n")
+        return EXIT_USAGE
+    try:
+        prepared = prepare(args, environ)
+    except ConfigError as exc:
+        message = error_to_dict(exc)["error"]["message"]
+        sys.stderr.write(f"stripe-connection mcp: {scrub(message)}\n")
+        return EXIT_USAGE
+
+    log_to_stderr(prepared.secrets)
+    for note in prepared.notes:
+        log.warning(note)
+    tools = prepared.tools
+    server = build_server(tools, instructions=server_instructions(tools, prepared.connection.client.settings.mode))
+    where = f"http://{_netloc(*prepared.http)}{HTTP_PATH}" if prepared.http else "stdio"
+    log.info("%d tools (%s) over %s, %s connection", len(tools.tools), tools.policy.describe(), where,
+             prepared.connection.client.settings.mode)
+    if prepared.http is None:
+        server.run("stdio")
+    else:
+        serve_http(server, prepared.http, prepared.access)  # type: ignore[arg-type]
+    return EXIT_OK
+
+
+def _netloc(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def serve_http(server: Any, address: Tuple[str, int], access: HttpAccess) -> None:
+    import uvicorn
+    from mcp.server.transport_security import TransportSecuritySettings
+
+    host, port = address
+    # The SDK's own Host/Origin check only knows loopback binds; HttpGuard covers every bind, with the token.
+    app = server.streamable_http_app(
+        streamable_http_path=HTTP_PATH,
+        transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False),
+        host=host,
+    )
+    config = uvicorn.Config(HttpGuard(app, access), host=host, port=port, log_config=None, access_log=False,
+                            lifespan="on", server_header=False)
+    uvicorn.Server(config).run()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
