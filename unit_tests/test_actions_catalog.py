@@ -3,18 +3,19 @@ seed's aliases against the table. No network, and never Stripe's spec itself."""
 
 import json
 import re
-from importlib import resources
+from importlib import resources as package_files
 
 import pytest
 
 from source_stripe_proxy.actions import describe_action, input_schema, list_actions
-from source_stripe_proxy.actions.catalog import action_spec, compact, entity_names, find_action, index
+from source_stripe_proxy.actions.catalog import action_spec, compact, entity_names, find_action
+from source_stripe_proxy.data import load_generated, resources
 from source_stripe_proxy.actions.params import schema_at
 from source_stripe_proxy.actions.seed_aliases import SEED_CALLS, SEED_REQUIRED
 
-GENERATED = resources.files("source_stripe_proxy.data").joinpath("generated")
+GENERATED = package_files.files("source_stripe_proxy.data").joinpath("generated")
 ENTITY_FILES = {path.name[: -len(".json")]: json.loads(path.read_text()) for path in GENERATED.joinpath("operations").iterdir()}
-ALL_ACTIONS = [(entity, action) for entity, info in index()["entities"].items() for action in info["actions"]]
+ALL_ACTIONS = [(entity, action) for entity, info in resources.entities().items() for action in info["actions"]]
 
 
 def test_counts_of_entities_and_actions():
@@ -22,14 +23,14 @@ def test_counts_of_entities_and_actions():
     assert len(ALL_ACTIONS) == 545  # Stripe's 546 operations; GET /v1/account is `get account` without an id
     assert sorted(ENTITY_FILES) == sorted(entity_names())
     assert sum(len(data["actions"]) for data in ENTITY_FILES.values()) == 545
-    assert index()["api_version"] == "2024-06-20"
+    assert load_generated("operations_index.json")["api_version"] == "2024-06-20"
 
 
 @pytest.mark.parametrize("entity, action", ALL_ACTIONS, ids=[f"{a}-{e}" for e, a in ALL_ACTIONS])
 def test_every_action_equals_its_generated_data(entity, action):
     spec = action_spec(entity, action)
     data = ENTITY_FILES[entity]["actions"][action]
-    listed = index()["entities"][entity]["actions"][action]
+    listed = resources.entities()[entity]["actions"][action]
     assert spec.parameters == data["parameters"]
     assert (spec.method, spec.path, spec.id_param, list(spec.path_params)) == (
         data["method"], data["path"], data["id_param"], data["path_params"])
@@ -48,7 +49,7 @@ def test_every_action_equals_its_generated_data(entity, action):
 
 
 def test_entity_names_are_stripes_object_names_in_singular_and_plural():
-    entities = index()["entities"]
+    entities = resources.entities()
     for name in ("customer", "invoice_item", "checkout_session", "tax_rate", "billing_meter", "payment_intent",
                  "balance_transaction", "subscription", "test_clock", "customer_tax_id", "invoice_line_item"):
         assert name in entities, name

@@ -22,6 +22,7 @@ from source_stripe_proxy.destination.mapping import (
 )
 from source_stripe_proxy.destination.options import WriterOptions
 from source_stripe_proxy.destination.writer import search_query
+from source_stripe_proxy.data import resources
 
 DEFAULT = WriterOptions()
 
@@ -280,3 +281,13 @@ def test_update_params_send_whole_addresses_and_merge_metadata():
     params = update_params(STREAMS["customers"], payload, STRIPE_CUSTOMER)
     assert params["address"] == {"line1": "1 Main", "city": "Lyon", "country": "FR", "line2": ""}
     assert params["metadata"] == {"external_id": "k"}  # Stripe merges metadata key by key itself
+
+
+def test_the_destination_takes_its_paths_from_the_registry_of_resources():
+    """One registry of Stripe resources: the destination's paths are the generated create/search ones."""
+    assert STREAMS["customers"].path == "/v1/customers" and STREAMS["customers"].search_path == "/v1/customers/search"
+    assert STREAMS["products"].path == "/v1/products" and STREAMS["products"].search_path is None
+    for table in STREAMS.values():
+        get_path = resources.path(table.object_name, "get")
+        assert get_path.startswith(table.path + "/{"), "an object lives at path + '/' + id"
+        assert resources.path(table.object_name, "update") == get_path

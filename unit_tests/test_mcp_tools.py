@@ -11,7 +11,8 @@ from typing import Any, List
 import pytest
 
 from source_stripe_proxy.actions import seed_calls
-from source_stripe_proxy.actions.catalog import action_spec, index
+from source_stripe_proxy.actions.catalog import action_spec
+from source_stripe_proxy.data import resources
 from source_stripe_proxy.actions.connection import PreparedCall
 from source_stripe_proxy.actions.mcp_tools import (
     NEXT_CURSOR,
@@ -119,7 +120,7 @@ def test_the_general_tools_schemas_and_hints():
     call, describe = server.tools["stripe_call"], server.tools["stripe_describe"]
     assert call.input_schema["required"] == ["entity", "action"]
     assert set(call.input_schema["properties"]) == {"entity", "action", "params", "dry_run"}
-    assert call.input_schema["properties"]["entity"]["enum"] == sorted(index()["entities"])
+    assert call.input_schema["properties"]["entity"]["enum"] == sorted(resources.entities())
     assert (call.read_only, call.destructive, call.idempotent) == (False, True, False)
     assert (describe.read_only, describe.open_world) == (True, False)
 
@@ -137,7 +138,7 @@ def test_read_only_offers_reads_only_and_refuses_writes_through_stripe_call():
     server.call("stripe_call", {"entity": "invoice", "action": "list", "params": {}})
     assert [c.path for c in execute.calls] == ["/v1/invoices"]
     described = server.call("stripe_describe", {"entity": "invoice"})
-    assert set(described["actions"]) == {a for a, r in index()["entities"]["invoice"]["actions"].items() if r["read_only"]}
+    assert set(described["actions"]) == {a for a, r in resources.entities()["invoice"]["actions"].items() if r["read_only"]}
 
 
 def test_allow_and_deny_take_entities_actions_and_tools():
@@ -146,7 +147,7 @@ def test_allow_and_deny_take_entities_actions_and_tools():
                                   "stripe_call", "stripe_describe"]
     assert server.tools["stripe_call"].input_schema["properties"]["entity"]["enum"] == ["customer", "invoice"]
     assert server.call("stripe_describe", {})["entities"] == {
-        "customer": sorted(index()["entities"]["customer"]["actions"]), "invoice": ["finalize"]}
+        "customer": sorted(resources.entities()["customer"]["actions"]), "invoice": ["finalize"]}
     error = refusal(server, "stripe_call", {"entity": "invoice", "action": "void", "params": {"invoice": "in_1"}})
     assert "not allowed" in error["message"]
 
@@ -243,7 +244,7 @@ def test_lists_default_to_a_small_page_and_name_the_cursor_to_continue():
 def test_describe_lists_entities_actions_and_one_actions_parameters():
     server = tools()
     everything = server.call("stripe_describe", {})["entities"]
-    assert len(everything) == len(index()["entities"]) and "finalize" in everything["invoice"]
+    assert len(everything) == len(resources.entities()) and "finalize" in everything["invoice"]
     finalize = server.call("stripe_describe", {"entity": "invoices", "action": "finalize"})
     assert (finalize["method"], finalize["path"]) == ("POST", "/v1/invoices/{invoice}/finalize")
     assert "auto_advance" in finalize["input_schema"]["properties"] and "dry_run" in finalize["input_schema"]["properties"]

@@ -18,20 +18,15 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple
 from source_stripe_proxy.actions.errors import refuse
 from source_stripe_proxy.actions.params import schema_at, show
 from source_stripe_proxy.actions.seed_aliases import SEED_CALLS, SEED_REQUIRED
-from source_stripe_proxy.data import load_generated
+from source_stripe_proxy.data import load_generated, resources
 
 ACTION_SYNONYMS = {"retrieve": "get"}  # Stripe's docs say "retrieve"
 FLAGS = ("read_only", "destructive", "idempotent")
 
 
 @lru_cache(maxsize=None)
-def index() -> Mapping[str, Any]:
-    return load_generated("operations_index.json")
-
-
-@lru_cache(maxsize=None)
 def _entity_by_name() -> Dict[str, str]:
-    return {compact(name): entity for entity, info in index()["entities"].items() for name in info["names"]}
+    return {compact(name): entity for entity, info in resources.entities().items() for name in info["names"]}
 
 
 def compact(name: str) -> str:
@@ -40,7 +35,7 @@ def compact(name: str) -> str:
 
 
 def entity_names() -> Tuple[str, ...]:
-    return tuple(index()["entities"])
+    return tuple(resources.entities())
 
 
 @dataclass(frozen=True)
@@ -95,7 +90,7 @@ class ActionSpec:
         aliases: Dict[str, str] = {}
         if self.id_param:
             aliases[f"{self.entity}_id"] = self.id_param
-        entities = index()["entities"]
+        entities = resources.entities()
         for name in self.properties:
             if (name in self.path_params and not name.endswith("id")) or name in entities:
                 aliases.setdefault(f"{name}_id", name)
@@ -131,7 +126,7 @@ def resolve_entity(entity: Any) -> str:
 
 
 def actions_of(entity: str) -> Tuple[str, ...]:
-    return tuple(index()["entities"][entity]["actions"])
+    return tuple(resources.entities()[entity]["actions"])
 
 
 def find_action(action: Any, entity: Any) -> ActionSpec:
@@ -191,7 +186,7 @@ def _did_you_mean(given: str, choices: Tuple[str, ...]) -> str:
 def list_actions(entity: Optional[str] = None) -> Dict[str, Any]:
     """Every entity (or one), with its names and its actions' method, path, description and
     flags (read_only, destructive, idempotent)."""
-    entities = index()["entities"]
+    entities = resources.entities()
     chosen = [resolve_entity(entity)] if entity is not None else list(entities)
     return deepcopy({name: entities[name] for name in chosen})  # callers may change it; the table stays
 

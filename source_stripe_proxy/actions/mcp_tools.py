@@ -24,7 +24,6 @@ from source_stripe_proxy.actions.catalog import (
     actions_of,
     describe_action,
     find_action,
-    index,
     input_schema,
     resolve_entity,
 )
@@ -33,6 +32,7 @@ from source_stripe_proxy.actions.errors import ActionInputError, error_to_dict
 from source_stripe_proxy.core.errors import ConfigError, StripeProxyError
 from source_stripe_proxy.core.redaction import scrub
 from source_stripe_proxy.core.stripe_facts import MAX_PAGE_SIZE
+from source_stripe_proxy.data import resources
 
 log = logging.getLogger("source_stripe_proxy.mcp")
 
@@ -188,7 +188,7 @@ def tool_name(spec: ActionSpec) -> str:
     entity = spec.entity
     if spec.action in ("list", "search"):
         plural = entity + "s"
-        if plural in index()["entities"][entity]["names"]:
+        if plural in resources.entities()[entity]["names"]:
             entity = plural
     return f"{spec.action}_{entity}"
 
@@ -406,7 +406,7 @@ class StripeTools:
     def _permitted_calls(self) -> Dict[str, Dict[str, Mapping[str, Any]]]:
         """entity -> action -> its index record, for every call the policy permits."""
         permitted: Dict[str, Dict[str, Mapping[str, Any]]] = {}
-        for entity, info in index()["entities"].items():
+        for entity, info in resources.entities().items():
             for action, record in info["actions"].items():
                 if self.policy.permits(action, entity, record["read_only"]):
                     permitted.setdefault(entity, {})[action] = record

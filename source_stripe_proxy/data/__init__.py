@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from functools import lru_cache
-from importlib import resources
+from importlib.resources import files
 from typing import Any, Mapping
 
 
@@ -26,4 +26,4 @@ def load_schema(stream_name: str) -> Mapping[str, Any]:
 
 
 def _load(folder: str, name: str) -> Any:
-    return json.loads(resources.files(__name__).joinpath(folder, name).read_text(encoding="utf-8"))
+    return json.loads(files(__name__).joinpath(folder, name).read_text(encoding="utf-8"))

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Dict, Mapping, Optional, Tuple
 
 from source_stripe_proxy.core.stripe_facts import METADATA_KEY_MAX, METADATA_KEYS_MAX, METADATA_VALUE_MAX, STRING_MAX
+from source_stripe_proxy.data import resources
 
 if TYPE_CHECKING:  # options.py reads STREAMS from here
     from source_stripe_proxy.destination.options import WriterOptions
@@ -30,33 +31,37 @@ MATCH_BY_DERIVED_ID = "derived_id"  # caller-chosen id derived from the key (str
 @dataclass(frozen=True)
 class StreamTable:
     name: str
-    path: str  # collection path; an object is path + "/" + id
-    id_prefix: str  # what a Stripe id of this stream starts with
+    object_name: str  # Stripe's object; its paths come from the registry of resources
+    id_prefix: str  # what a Stripe id of this stream starts with (the spec does not say)
     fields: Mapping[str, str]  # field a record may set -> kind (STRING, BOOLEAN, ADDRESS, METADATA)
     match: str  # MATCH_BY_SEARCH or MATCH_BY_DERIVED_ID
-    search_path: Optional[str] = None
     email_filter: Optional[str] = None  # list filter that finds objects by email, if any
-    object_name: str = ""
+
+    @property
+    def path(self) -> str:
+        """The collection: create and list here; an object is ``path + "/" + id``."""
+        return resources.path(self.object_name, "create")
+
+    @property
+    def search_path(self) -> Optional[str]:
+        return resources.path(self.object_name, "search") if self.match == MATCH_BY_SEARCH else None
 
 
 STREAMS: Mapping[str, StreamTable] = {
     "customers": StreamTable(
         name="customers",
-        path="/v1/customers",
+        object_name="customer",
         id_prefix="cus_",
         fields={"email": STRING, "name": STRING, "description": STRING, "phone": STRING, "address": ADDRESS, "metadata": METADATA},
         match=MATCH_BY_SEARCH,
-        search_path="/v1/customers/search",
         email_filter="email",
-        object_name="customer",
     ),
     "products": StreamTable(
         name="products",
-        path="/v1/products",
+        object_name="product",
         id_prefix="prod_",
         fields={"name": STRING, "description": STRING, "active": BOOLEAN, "metadata": METADATA},
         match=MATCH_BY_DERIVED_ID,
-        object_name="product",
     ),
 }
 
