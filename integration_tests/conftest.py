@@ -1,21 +1,36 @@
-"""Shared fixtures: localstripe, our Stripe emulator, and configs for every connection mode.
+"""Every fixture of the integration tests (plain helpers are in ``harness.py``).
 
-Configs point at loopback servers only; the proxy emulators inject the upstream Stripe key,
-so the connector itself never holds it in the proxy modes, just as in production.
+Servers run on loopback only; the proxy emulators inject the upstream Stripe key, so the
+connector never holds it in the proxy modes, just as in production.
+
+| fixture | scope | what |
+|---|---|---|
+| ``localstripe`` | session | localstripe (PyPI), shared by every test: tests use unique data |
+| ``empty_localstripe`` | module | a localstripe of the module's own, starting empty |
+| ``stripe_emulator`` | test | our Stripe emulator, empty |
+| ``paragon_proxy``, ``pinkconnect_proxy`` | test | the proxy emulators in front of ``stripe_emulator`` |
+| ``seeded_emulator`` | module | a Stripe emulator with the seed's balance transactions (the actions' upstream) |
+| ``localstripe_upstream``, ``emulator_upstream`` | module | an upstream with both proxies in front, and each mode's environment variables |
+| ``connection_configs`` | module | ``make(mode, upstream, **extra)``: a source config reaching ``upstream`` in that mode |
 """
 
+from __future__ import annotations
+
+import os
 from contextlib import ExitStack
 
 import pytest
 
-from integration_tests.harness import LocalStripe
-from stripe_emulator import ParagonEmulator, PinkConnectEmulator, StripeEmulator
-
-UPSTREAM_KEY = "sk_test_upstreamSECRETkey1"
-PARAGON_TOKEN = "paragon-user-token-SECRET-2"
-PINK_TOKEN = "pink-token-SECRET-3"
-PINK_HEADER = {"X-Pink-Connection": "conn-SECRET-4"}
-ALL_SECRETS = (UPSTREAM_KEY, PARAGON_TOKEN, PINK_TOKEN, *PINK_HEADER.values())
+from integration_tests.harness import (
+    API_KEY,
+    LocalStripe,
+    Upstream,
+    paragon_config,
+    paragon_in_front_of,
+    pinkconnect_config,
+    pinkconnect_in_front_of,
+)
+from stripe_emulator import StripeEmulator
 
 
 @pytest.fixture(scope="session")
@@ -24,10 +39,52 @@ def localstripe():
         yield server
 
 
+@pytest.fixture(scope="module")
+def empty_localstripe():
+    with LocalStripe() as server:
+        yield server
+
+
 @pytest.fixture
 def stripe_emulator():
-    with StripeEmulator(api_key=UPSTREAM_KEY) as emulator:
+    with StripeEmulator(api_key=API_KEY) as emulator:
         yield emulator
+
+
+@pytest.fixture
+def paragon_proxy(stripe_emulator):
+    with paragon_in_front_of(stripe_emulator.url) as proxy:
+        yield proxy
+
+
+@pytest.fixture
+def pinkconnect_proxy(stripe_emulator):
+    with pinkconnect_in_front_of(stripe_emulator.url) as proxy:
+        yield proxy
+
+
+@pytest.fixture(scope="module")
+def seeded_emulator():
+    with StripeEmulator(api_key=API_KEY) as server:
+        # The seed's balance transactions: localstripe cannot create these, so they are stored directly.
+        server.store.add("balance_transactions", {"amount": 10000, "description": "Payout", "type": "payment"})
+        server.store.add("balance_transactions", {"amount": -5000, "description": "Refund", "type": "refund",
+                                                  "status": "pending", "reporting_category": "refund"})
+        yield server
+
+
+@pytest.fixture(scope="module")
+def localstripe_upstream(empty_localstripe):
+    upstream = Upstream("localstripe", empty_localstripe.url)
+    yield upstream
+    upstream.stop()
+
+
+@pytest.fixture(scope="module")
+def emulator_upstream(seeded_emulator):
+    upstream = Upstream("emulator", seeded_emulator.url)
+    yield upstream
+    upstream.stop()
 
 
 @pytest.fixture(scope="module")
@@ -42,21 +99,14 @@ def connection_configs():
 
     def make(mode, upstream, **extra):
         if mode == "api_key":
-            credentials = {"auth_type": "api_key", "api_key": getattr(upstream, "api_key", UPSTREAM_KEY)}
+            credentials = {"auth_type": "api_key", "api_key": getattr(upstream, "api_key", API_KEY)}
             return {"credentials": credentials, "api_base": upstream.url, **extra}
         key = (mode, upstream.url)
         if key not in proxies:
-            upstream_key = getattr(upstream, "api_key", UPSTREAM_KEY)
-            if mode == "paragon":
-                proxies[key] = stack.enter_context(ParagonEmulator(upstream.url, upstream_key, project_id="proj_test", user_token=PARAGON_TOKEN))
-            else:
-                proxies[key] = stack.enter_context(PinkConnectEmulator(upstream.url, upstream_key, token=PINK_TOKEN, required_headers=PINK_HEADER))
+            start = paragon_in_front_of if mode == "paragon" else pinkconnect_in_front_of
+            proxies[key] = stack.enter_context(start(upstream.url))
         proxy = proxies[key]
-        if mode == "paragon":
-            credentials = {"auth_type": "paragon", "project_id": "proj_test", "user_token": PARAGON_TOKEN, "proxy_host": proxy.url}
-        else:
-            credentials = {"auth_type": "pinkconnect", "proxy_url": proxy.url, "token": PINK_TOKEN, "extra_headers": dict(PINK_HEADER)}
-        return {"credentials": credentials, **extra}
+        return paragon_config(proxy, **extra) if mode == "paragon" else pinkconnect_config(proxy, **extra)
 
     make.proxies = proxies
     with stack:
@@ -65,8 +115,6 @@ def connection_configs():
 
 def pytest_collection_modifyitems(config, items):
     """`slow` volume runs are skipped unless selected: `-m slow` (bash scripts/test.sh -m slow) or RUN_SLOW=1."""
-    import os
-
     if "slow" in (config.getoption("-m") or "") or os.environ.get("RUN_SLOW") == "1":
         return
     skip = pytest.mark.skip(reason="slow volume run: bash scripts/test.sh -m slow (or RUN_SLOW=1)")

@@ -1,11 +1,16 @@
-"""Helpers for integration tests: run the real console scripts, start localstripe, build catalogs.
+"""Helpers for integration tests (the fixtures themselves are all in ``conftest.py``).
 
-Every run goes through a subprocess so stdout, stderr and the exit code are exactly what
-Airbyte (or a user's shell) would see.
+* servers: free ports, localstripe as a subprocess, a stepped clock;
+* the one set of fake secrets and a connection config per mode;
+* the connectors: run the real console scripts (stdout, stderr and exit code exactly as
+  Airbyte or a user's shell sees them), catalogs and state;
+* the destination: input messages, an in-process ``write`` and its summary;
+* the actions: the CLI in-process or as the console script, with a mode's environment.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import socket
@@ -16,9 +21,15 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Optional
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
+from airbyte_cdk.models import AirbyteMessage, AirbyteMessageSerializer, ConfiguredAirbyteCatalogSerializer
+
+from source_stripe_proxy.actions.cli import main
+from source_stripe_proxy.core.client import StripeClient
+from source_stripe_proxy.destination.connector import DestinationStripeProxy
 from source_stripe_proxy.destination.connector import accepted_catalog as destination_catalog  # noqa: F401 (re-exported)
+from stripe_emulator import ParagonEmulator, PinkConnectEmulator
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CONNECTORS = {
@@ -75,27 +86,34 @@ class LocalStripe:
     """localstripe (PyPI) as a subprocess on a free loopback port, starting empty.
 
     localstripe pickles its store to /tmp/localstripe.pickle and reloads it on start;
-    --from-scratch keeps runs (and parallel instances) independent.
+    --from-scratch and a working directory of its own keep runs (and parallel instances) apart.
     """
 
     def __init__(self) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._process: Optional[subprocess.Popen] = None
+        self._workdir = tempfile.TemporaryDirectory(prefix="localstripe-")
 
     def __enter__(self) -> "LocalStripe":
         executable = Path(sys.executable).with_name("localstripe")
         command = [str(executable)] if executable.exists() else [sys.executable, "-m", "localstripe"]
         self._process = subprocess.Popen(
-            [*command, "--port", str(self.port), "--from-scratch"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            [*command, "--port", str(self.port), "--from-scratch"],
+            cwd=self._workdir.name, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         wait_for_port(self.port)
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        if self._process:
+        if self._process and self._process.poll() is None:
             self._process.terminate()
-            self._process.wait(timeout=10)
+            try:
+                self._process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait(timeout=5)
+        self._workdir.cleanup()
 
 
 @dataclass
@@ -203,3 +221,247 @@ def state_from(result: RunResult) -> List[Dict[str, Any]]:
     for state in result.states:
         latest[state["stream"]["stream_descriptor"]["name"]] = {"type": "STREAM", "stream": state["stream"]}
     return list(latest.values())
+
+
+# -- the one set of fake secrets, and a config per connection mode ---------------------
+# Recognisable values: any of them in any output is a leak. In the proxy modes only the
+# proxy emulators hold the Stripe key, as in production.
+
+API_KEY = "sk_test_upstreamSECRETkey1"
+PARAGON_PROJECT_ID = "proj_test"
+PARAGON_TOKEN = "paragon-user-token-SECRET-2"
+PINK_TOKEN = "pink-token-SECRET-3"
+PINK_HEADERS = {"X-Pink-Connection": "conn-SECRET-4"}
+SECRETS = (API_KEY, PARAGON_TOKEN, PINK_TOKEN, *PINK_HEADERS.values())
+MODES = ("api_key", "paragon", "pinkconnect")
+SUMMARY_TRACE_TYPE = "stripe_destination_summary"
+
+
+def assert_no_secrets(text: str) -> None:
+    for secret in SECRETS:
+        assert secret not in text, "a secret leaked into the output"
+
+
+def api_key_config(url: str, **extra: Any) -> Dict[str, Any]:
+    return {"credentials": {"auth_type": "api_key", "api_key": API_KEY}, "api_base": url, **extra}
+
+
+def paragon_config(proxy: ParagonEmulator, **extra: Any) -> Dict[str, Any]:
+    credentials = {"auth_type": "paragon", "project_id": proxy.project_id, "user_token": PARAGON_TOKEN, "proxy_host": proxy.url}
+    return {"credentials": credentials, **extra}
+
+
+def pinkconnect_config(proxy: PinkConnectEmulator, **extra: Any) -> Dict[str, Any]:
+    credentials = {"auth_type": "pinkconnect", "proxy_url": proxy.base_url(), "token": PINK_TOKEN, "extra_headers": dict(PINK_HEADERS)}
+    return {"credentials": credentials, **extra}
+
+
+def paragon_in_front_of(upstream_url: str) -> ParagonEmulator:
+    return ParagonEmulator(upstream_url, API_KEY, project_id=PARAGON_PROJECT_ID, user_token=PARAGON_TOKEN)
+
+
+def pinkconnect_in_front_of(upstream_url: str) -> PinkConnectEmulator:
+    return PinkConnectEmulator(upstream_url, API_KEY, token=PINK_TOKEN, required_headers=PINK_HEADERS)
+
+
+# -- the destination: input messages and an in-process write ---------------------------
+
+
+def catalog_dict(streams: Sequence[str], mode: str = "append") -> Dict[str, Any]:
+    return {
+        "streams": [
+            {
+                "stream": {"name": name, "json_schema": {"type": "object"}, "supported_sync_modes": ["full_refresh", "incremental"]},
+                "sync_mode": "full_refresh",
+                "destination_sync_mode": mode,
+                "primary_key": [["external_id"]],
+            }
+            for name in streams
+        ]
+    }
+
+
+def catalog(streams: Sequence[str], mode: str = "append"):
+    return ConfiguredAirbyteCatalogSerializer.load(catalog_dict(streams, mode))
+
+
+def record(stream: str, data: Mapping[str, Any]) -> Dict[str, Any]:
+    return {"type": "RECORD", "record": {"stream": stream, "data": dict(data), "emitted_at": 1_700_000_000_000}}
+
+
+def state(marker: Any) -> Dict[str, Any]:
+    return {"type": "STATE", "state": {"type": "LEGACY", "data": {"marker": marker}}}
+
+
+def customers(count: int, *, start: int = 0, **overrides: Any) -> List[Dict[str, Any]]:
+    return [
+        {
+            "external_id": f"crm-{i:04d}",
+            "email": f"user{i}@example.com",
+            "name": f"User {i}",
+            "description": f"Customer number {i}",
+            "phone": f"+1555000{i:04d}",
+            "address": {"line1": f"{i} Main St", "city": "Springfield", "country": "US"},
+            "metadata": {"plan": "gold" if i % 2 else "silver"},
+            **overrides,
+        }
+        for i in range(start, start + count)
+    ]
+
+
+def products(count: int, *, start: int = 0) -> List[Dict[str, Any]]:
+    return [
+        {
+            "external_id": f"SKU {i:03d}/blue",
+            "name": f"Product {i}",
+            "description": f"A fine product #{i}",
+            "active": i % 5 != 4,
+            "metadata": {"category": "widgets"},
+        }
+        for i in range(start, start + count)
+    ]
+
+
+def input_messages(batches: Iterable[Tuple[str, Iterable[Mapping[str, Any]]]], state_every: int = 10) -> List[Dict[str, Any]]:
+    """Records of each (stream, rows) in order, with a STATE after every ``state_every`` records."""
+    out: List[Dict[str, Any]] = []
+    count = 0
+    for stream, rows in batches:
+        for row in rows:
+            out.append(record(stream, row))
+            count += 1
+            if count % state_every == 0:
+                out.append(state(count))
+    out.append(state("end"))
+    return out
+
+
+def fast_destination() -> DestinationStripeProxy:
+    return DestinationStripeProxy(
+        # the emulator has no search limit to honour
+        client_factory=lambda settings: StripeClient(settings, backoff_base_seconds=0.01, endpoint_limits={}),
+    )
+
+
+class WriteResult:
+    def __init__(self, messages: List[Dict[str, Any]], summary: Optional[Dict[str, Any]], error: Optional[BaseException] = None):
+        self.messages = messages
+        self.summary = summary
+        self.error = error
+
+    def of_type(self, kind: str) -> List[Dict[str, Any]]:
+        return [m for m in self.messages if m["type"] == kind]
+
+    def logs(self, level: Optional[str] = None) -> List[str]:
+        return [m["log"]["message"] for m in self.of_type("LOG") if level is None or m["log"]["level"] == level]
+
+    def rejections(self) -> List[Dict[str, Any]]:
+        """The JSON details of every rejection report."""
+        return [json.loads(text.rsplit(" | ", 1)[1]) for text in self.logs("ERROR") if text.startswith("Rejected ")]
+
+    def total(self, kind: str) -> int:
+        return self.summary["total"][kind]
+
+    def stream(self, name: str) -> Dict[str, int]:
+        return self.summary["streams"][name]
+
+
+def write(
+    config: Mapping[str, Any],
+    messages: Sequence[Mapping[str, Any]],
+    streams: Sequence[str] = ("customers", "products"),
+    mode: str = "append",
+    destination: Optional[DestinationStripeProxy] = None,
+) -> WriteResult:
+    """Run ``write`` in-process; the summary comes from its ANALYTICS trace."""
+    destination = destination or fast_destination()
+    loaded = [AirbyteMessageSerializer.load(m) for m in messages]
+    out: List[Dict[str, Any]] = []
+    error = None
+    try:
+        for message in destination.write(config, catalog(streams, mode), iter(loaded)):
+            out.append(AirbyteMessageSerializer.dump(message))
+    except Exception as exc:  # noqa: BLE001 - the test decides
+        error = exc
+    summary = None
+    for message in out:
+        if message["type"] == "TRACE" and message["trace"]["type"] == "ANALYTICS":
+            analytics = message["trace"]["analytics"]
+            if analytics["type"] == SUMMARY_TRACE_TYPE:
+                summary = json.loads(analytics["value"])
+    assert_no_secrets(json.dumps(out) + (str(error) if error else ""))
+    return WriteResult(out, summary, error)
+
+
+def posts(server) -> List[Dict[str, Any]]:
+    return [r for r in server.requests if r["method"] == "POST"]
+
+
+def by_external_id(objects: Iterable[Mapping[str, Any]]) -> Dict[str, List[Mapping[str, Any]]]:
+    out: Dict[str, List[Mapping[str, Any]]] = {}
+    for obj in objects:
+        key = (obj.get("metadata") or {}).get("external_id")
+        if key:
+            out.setdefault(key, []).append(obj)
+    return out
+
+
+def message_json(message: AirbyteMessage) -> Dict[str, Any]:
+    return AirbyteMessageSerializer.dump(message)
+
+
+# -- the actions: the CLI in-process or as the console script ---------------------------
+
+
+class _Stdin(io.StringIO):
+    def isatty(self) -> bool:
+        return False
+
+
+def cli(env: Mapping[str, str], *args: str, block: str = "") -> Tuple[int, Any, str]:
+    """Run ``stripe-connection`` in-process; returns (exit code, parsed stdout JSON, stderr)."""
+    out, err = io.StringIO(), io.StringIO()
+    code = main(list(args), stdin=_Stdin(block), stdout=out, stderr=err, environ=dict(env))
+    text = out.getvalue()
+    for secret in SECRETS:
+        assert secret not in text and secret not in err.getvalue(), "a secret reached the output"
+    return code, json.loads(text), err.getvalue()
+
+
+def ok(env: Mapping[str, str], *args: str, block: str = "") -> Any:
+    code, data, err = cli(env, *args, block=block)
+    assert code == 0, f"exit {code}: {data} {err}"
+    return data
+
+
+class Upstream:
+    """One upstream Stripe (localstripe or the emulator) with both proxies in front of it."""
+
+    def __init__(self, name: str, url: str):
+        self.name, self.url = name, url
+        self.paragon = paragon_in_front_of(url).start()
+        self.pink = pinkconnect_in_front_of(url).start()
+
+    def env(self, mode: str) -> Dict[str, str]:
+        """The environment variables a user sets for this connection mode (see docs/actions.md)."""
+        if mode == "api_key":
+            return {"STRIPE_API_KEY": API_KEY, "STRIPE_API_BASE": self.url}
+        if mode == "paragon":
+            return {"PARAGON_PROJECT_ID": PARAGON_PROJECT_ID, "PARAGON_USER_TOKEN": PARAGON_TOKEN,
+                    "PARAGON_PROXY_HOST": self.paragon.url}
+        return {"PINKCONNECT_PROXY_URL": self.pink.url, "PINKCONNECT_TOKEN": PINK_TOKEN,
+                "PINKCONNECT_EXTRA_HEADERS": json.dumps(PINK_HEADERS)}
+
+    def stop(self) -> None:
+        self.paragon.stop()
+        self.pink.stop()
+
+
+def subprocess_env(extra: Mapping[str, str]) -> Dict[str, str]:
+    """A clean environment for the real console script: no inherited Stripe/proxy variables."""
+    env = {key: value for key, value in os.environ.items() if key in ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR")}
+    env.update(extra)
+    return env
+
+
+CONSOLE_SCRIPT = str(Path(sys.executable).with_name("stripe-connection"))

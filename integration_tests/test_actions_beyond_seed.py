@@ -5,19 +5,11 @@ the endpoint (it has no /finalize, refunds need its card tokens, and coupons an 
 
 import pytest
 
-from integration_tests.actions_fixtures import (  # noqa: F401  (fixtures)
-    MODES,
-    cli,
-    emulator,
-    emulator_upstream,
-    localstripe,
-    localstripe_upstream,
-    ok,
-)
+from integration_tests.harness import MODES, cli, ok
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_invoice_items_invoices_refunds_coupons_and_deletes(emulator_upstream, emulator, mode):
+def test_invoice_items_invoices_refunds_coupons_and_deletes(emulator_upstream, seeded_emulator, mode):
     env = emulator_upstream.env(mode)
     customer = ok(env, "create", "customer", f"email=billing-{mode}@example.com", f"name=Billing {mode}")
 
@@ -35,7 +27,7 @@ def test_invoice_items_invoices_refunds_coupons_and_deletes(emulator_upstream, e
     code, error, _ = cli(env, "finalize", "invoice", f"id={invoice['id']}")
     assert code == 1 and error["error"]["code"] == "invoice_not_editable"  # Stripe's refusal, passed through
 
-    charge = emulator.store.add("charges", {"amount": 3000, "customer": customer["id"]})
+    charge = seeded_emulator.store.add("charges", {"amount": 3000, "customer": customer["id"]})
     refund = ok(env, "create", "refund", f"charge={charge['id']}", "amount=1000", "reason=requested_by_customer")
     assert (refund["object"], refund["amount"], refund["charge"]) == ("refund", 1000, charge["id"])
     assert ok(env, "get", "charge", f"charge_id={charge['id']}")["amount_refunded"] == 1000
@@ -48,7 +40,7 @@ def test_invoice_items_invoices_refunds_coupons_and_deletes(emulator_upstream, e
     deleted = ok(env, "delete", "customer", f"customer_id={customer['id']}")
     assert deleted == {"id": customer["id"], "object": "customer", "deleted": True}
     assert ok(env, "get", "customer", f"id={customer['id']}")["deleted"] is True
-    created = [e["type"] for e in emulator.events if e["data"]["object"].get("id") in (item["id"], invoice["id"])]
+    created = [e["type"] for e in seeded_emulator.events if e["data"]["object"].get("id") in (item["id"], invoice["id"])]
     assert {"invoiceitem.created", "invoice.created", "invoice.finalized"} <= set(created)
 
 
@@ -65,9 +57,9 @@ def test_cancel_subscription_is_stripes_delete(emulator_upstream, mode):
     assert canceled["cancellation_details"]["comment"] == "Moving on"
 
 
-def test_refused_before_sending_and_stripes_own_errors(emulator_upstream, emulator):
+def test_refused_before_sending_and_stripes_own_errors(emulator_upstream, seeded_emulator):
     env = emulator_upstream.env("pinkconnect")
-    before = len(emulator.requests)
+    before = len(seeded_emulator.requests)
     for args, param in ((["create", "invoice_item", "customer=cus_1", "amount=15.00", "currency=usd"], "amount"),
                         (["create", "coupon", "percent_off=10", "duration=repeating", "duration_in_months=three"],
                          "duration_in_months"),
@@ -77,7 +69,7 @@ def test_refused_before_sending_and_stripes_own_errors(emulator_upstream, emulat
         code, data, _ = cli(env, *args)
         assert code == 1 and data["error"]["param"] == param, (args, data)
         assert data["error"]["type"] == "invalid_request_error"
-    assert len(emulator.requests) == before  # nothing was sent
+    assert len(seeded_emulator.requests) == before  # nothing was sent
     code, data, _ = cli(env, "finalize", "invoice", "invoice=in_doesnotexist")
     assert (code, data["error"]["http_status"], data["error"]["code"]) == (1, 404, "resource_missing")
 

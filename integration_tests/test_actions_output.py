@@ -5,16 +5,7 @@ to a closed port gives up at its deadline. Real console script, real HTTP on loo
 import json
 import subprocess
 
-from integration_tests.actions_fixtures import (  # noqa: F401  (fixtures)
-    API_KEY,
-    CONSOLE_SCRIPT,
-    SECRETS,
-    cli,
-    emulator,
-    emulator_upstream,
-    free_port,
-    subprocess_env,
-)
+from integration_tests.harness import API_KEY, CONSOLE_SCRIPT, SECRETS, cli, free_port, subprocess_env
 
 
 def one_json_document(text):
@@ -32,12 +23,12 @@ def run_script(env, *args):
     return done
 
 
-def test_a_retried_call_prints_only_stripes_json_and_reports_retries_on_stderr(emulator_upstream, emulator):
-    emulator.faults.only_paths("/v1/customers").script(["429", "500"])
+def test_a_retried_call_prints_only_stripes_json_and_reports_retries_on_stderr(emulator_upstream, seeded_emulator):
+    seeded_emulator.faults.only_paths("/v1/customers").script(["429", "500"])
     try:
         done = run_script(emulator_upstream.env("pinkconnect"), "list", "customers", "limit=1")
     finally:
-        emulator.faults.clear()
+        seeded_emulator.faults.clear()
     assert done.returncode == 0, done.stderr
     assert one_json_document(done.stdout)["object"] == "list"
     retries = [line for line in done.stderr.splitlines() if "retry" in line]
@@ -47,27 +38,27 @@ def test_a_retried_call_prints_only_stripes_json_and_reports_retries_on_stderr(e
     assert '"type"' not in done.stderr  # plain lines, no Airbyte LOG messages
 
 
-def test_in_process_with_the_cdk_loaded_nothing_but_the_answer_reaches_stdout(emulator_upstream, emulator, capfd):
+def test_in_process_with_the_cdk_loaded_nothing_but_the_answer_reaches_stdout(emulator_upstream, seeded_emulator, capfd):
     import airbyte_cdk.entrypoint  # noqa: F401  (configures the root logger to print Airbyte messages)
 
-    emulator.faults.only_paths("/v1/customers").script(["500"])
+    seeded_emulator.faults.only_paths("/v1/customers").script(["500"])
     try:
         code, data, stderr = cli(emulator_upstream.env("api_key"), "list", "customers", "limit=1")
     finally:
-        emulator.faults.clear()
+        seeded_emulator.faults.clear()
     assert code == 0 and data["object"] == "list"
     assert "retry 1/" in stderr
     captured = capfd.readouterr()
     assert captured.out == "" and "retry" not in captured.err  # the process's own streams stay clean
 
 
-def test_an_error_after_retries_is_one_json_error_object(emulator_upstream, emulator):
-    emulator.faults.only_paths("/v1/customers").script(["500"] * 20)  # more than the deadline allows
+def test_an_error_after_retries_is_one_json_error_object(emulator_upstream, seeded_emulator):
+    seeded_emulator.faults.only_paths("/v1/customers").script(["500"] * 20)  # more than the deadline allows
     try:
         done = run_script({**emulator_upstream.env("api_key"), "STRIPE_CONNECTION_TIMEOUT": "1"},
                           "get", "customer", "customer_id=cus_none")
     finally:
-        emulator.faults.clear()
+        seeded_emulator.faults.clear()
     assert done.returncode == 1
     error = one_json_document(done.stdout)["error"]
     assert (error["http_status"], error["type"]) == (500, "api_error")

@@ -18,22 +18,8 @@ import subprocess
 
 import pytest
 
-from integration_tests.actions_fixtures import (  # noqa: F401  (fixtures)
-    API_KEY,
-    CONSOLE_SCRIPT,
-    MODES,
-    SECRETS,
-    SEED_EXAMPLES,
-    assert_same_shape,
-    cli,
-    emulator,
-    emulator_upstream,
-    localstripe,
-    localstripe_upstream,
-    ok,
-    subprocess_env,
-    with_ids,
-)
+from integration_tests.harness import API_KEY, CONSOLE_SCRIPT, MODES, SECRETS, cli, ok, subprocess_env
+from integration_tests.seed_examples import SEED_EXAMPLES, assert_same_shape, with_ids
 from source_stripe_proxy.core.client import StripeClient
 from source_stripe_proxy.core.settings import ConnectionSettings
 
@@ -155,7 +141,7 @@ def test_list_all_follows_every_page(upstream):
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_reusing_the_reported_idempotency_key_creates_nothing_new(emulator_upstream, emulator, mode):
+def test_reusing_the_reported_idempotency_key_creates_nothing_new(emulator_upstream, seeded_emulator, mode):
     env = emulator_upstream.env(mode)
     email = f"idem-{mode}@example.com"
     code, first, stderr = cli(env, "create", "customer", f"email={email}", "name=Idem")
@@ -169,16 +155,16 @@ def test_reusing_the_reported_idempotency_key_creates_nothing_new(emulator_upstr
 
 
 @pytest.mark.parametrize("mode", ["api_key", "pinkconnect"])
-def test_lost_response_is_retried_with_the_same_key(emulator_upstream, emulator, mode):
+def test_lost_response_is_retried_with_the_same_key(emulator_upstream, seeded_emulator, mode):
     env = emulator_upstream.env(mode)
     email = f"lost-{mode}@example.com"
-    replays = emulator.idempotent_replays
-    emulator.faults.only_paths("/v1/customers").script(["commit_then_reset"])
+    replays = seeded_emulator.idempotent_replays
+    seeded_emulator.faults.only_paths("/v1/customers").script(["commit_then_reset"])
     try:
         customer = ok(env, "create", "customer", f"email={email}", "name=Lost")
     finally:
-        emulator.faults.clear()
-    assert emulator.idempotent_replays == replays + 1
+        seeded_emulator.faults.clear()
+    assert seeded_emulator.idempotent_replays == replays + 1
     assert [c["id"] for c in ok(env, "list", "customers", f"email={email}")["data"]] == [customer["id"]]
 
 
@@ -211,8 +197,8 @@ def test_a_rejected_proxy_token_exits_1_without_echoing_it(emulator_upstream, mo
     assert "wrong-token-value" not in json.dumps(data) + stderr
 
 
-def test_validation_errors_send_no_request(emulator_upstream, emulator):
-    before = len(emulator.requests)
+def test_validation_errors_send_no_request(emulator_upstream, seeded_emulator):
+    before = len(seeded_emulator.requests)
     env = emulator_upstream.env("api_key")
     for args in (["list", "customers", "limit=500"], ["create", "price", "product_id=prod_1", "amount=10.00", "currency=usd"],
                  ["frobnicate", "customer", "customer_id=cus_1"], ["create", "customer", "email=a@b.co"],
@@ -220,7 +206,7 @@ def test_validation_errors_send_no_request(emulator_upstream, emulator):
                  ["create", "customer", "email=a@b.co", "name=A", "address.citty=Paris"]):
         code, data, _ = cli(env, *args)
         assert code == 1 and data["error"]["type"] == "invalid_request_error" and data["error"]["param"], args
-    assert len(emulator.requests) == before
+    assert len(seeded_emulator.requests) == before
 
 
 # -- the real console script ------------------------------------------------------------------

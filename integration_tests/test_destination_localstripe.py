@@ -12,12 +12,7 @@ import uuid
 
 import pytest
 
-from integration_tests.conftest_destination import (  # noqa: F401 - fixtures
-    api_key_config,
-    input_messages,
-    localstripe_server,
-    write,
-)
+from integration_tests.harness import api_key_config, input_messages, write
 from source_stripe_proxy.core.client import StripeClient
 from source_stripe_proxy.core.settings import ConnectionSettings
 from source_stripe_proxy.destination.idempotency import derived_product_id
@@ -26,8 +21,8 @@ FAST = {"requests_per_second": 1000, "endpoint_requests_per_second": 1000}  # no
 
 
 @pytest.fixture
-def config(localstripe_server):
-    return api_key_config(localstripe_server.url, **FAST)
+def config(empty_localstripe):
+    return api_key_config(empty_localstripe.url, **FAST)
 
 
 @pytest.fixture

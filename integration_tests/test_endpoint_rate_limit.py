@@ -18,7 +18,7 @@ from typing import List, Tuple
 import pytest
 import requests
 
-from integration_tests.conftest import UPSTREAM_KEY
+from integration_tests.harness import API_KEY
 from integration_tests.harness import SteppedClock
 from source_stripe_proxy.core.budget import RequestBudget
 from source_stripe_proxy.core import client as client_module
@@ -66,7 +66,7 @@ def test_an_endpoint_429_is_retried_slows_only_that_endpoint_and_is_learned(mode
     monkeypatch.setattr(client_module.random, "uniform", (lambda low, high: low) if jitter == "shortest" else (lambda low, high: high))
     configured = 4 * LIMIT
     clock = SteppedClock()
-    with StripeEmulator(api_key=UPSTREAM_KEY, endpoint_rate_limit=LIMIT, seed=11, monotonic=clock.now) as emulator:
+    with StripeEmulator(api_key=API_KEY, endpoint_rate_limit=LIMIT, seed=11, monotonic=clock.now) as emulator:
         ids = sorted(emulator.store.bulk_add("customers", PAGES * 2))
         config = connection_configs(mode, emulator, requests_per_second=200, endpoint_requests_per_second=configured)
         client = stepped_client(config, clock, backoff_base_seconds=0.05)
@@ -103,7 +103,7 @@ def test_an_endpoint_429_is_retried_slows_only_that_endpoint_and_is_learned(mode
 
 def test_a_per_endpoint_budget_under_the_limit_never_draws_a_429(connection_configs):
     clock = SteppedClock()
-    with StripeEmulator(api_key=UPSTREAM_KEY, endpoint_rate_limit=LIMIT, seed=12, monotonic=clock.now) as emulator:
+    with StripeEmulator(api_key=API_KEY, endpoint_rate_limit=LIMIT, seed=12, monotonic=clock.now) as emulator:
         customers = sorted(emulator.store.bulk_add("customers", PAGES * 2))
         products = sorted(emulator.store.bulk_add("products", PAGES * 2))
         config = connection_configs("api_key", emulator, requests_per_second=200, endpoint_requests_per_second=0.9 * LIMIT)

@@ -20,7 +20,7 @@ import threading
 import time
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, AsyncIterator, Dict, List, Mapping, Optional, Tuple
+from typing import Any, AsyncIterator, Dict, List, Mapping, Tuple
 
 import httpx2
 import pytest
@@ -28,25 +28,14 @@ from mcp import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
 
-from integration_tests.actions_fixtures import (  # noqa: F401  (fixtures)
-    API_KEY,
-    CONSOLE_SCRIPT,
-    MODES,
-    SECRETS,
-    SEED_EXAMPLES,
-    assert_same_shape,
-    emulator,
-    emulator_upstream,
-    free_port,
-    subprocess_env,
-    with_ids,
-)
+from integration_tests.harness import CONSOLE_SCRIPT, MODES, SECRETS, free_port, subprocess_env
+from integration_tests.seed_examples import SEED_EXAMPLES, assert_same_shape, with_ids
 from source_stripe_proxy.actions.cli import parse_block, split_call
 from source_stripe_proxy.actions.mcp_server import TOKEN_ENV
 from source_stripe_proxy.actions.mcp_tools import NEXT_CURSOR, AccessPolicy, StripeTools
 
 MCP_TOKEN = "mcp-http-bearer-SECRET-5"
-ALL_SECRETS = (*SECRETS, MCP_TOKEN)
+SECRETS = (*SECRETS, MCP_TOKEN)
 TRANSPORTS = ("stdio", "http")
 NAMED = [
     "create_customer", "update_customer", "get_customer", "list_customers", "create_subscription",
@@ -88,7 +77,7 @@ class Run:
 
     def assert_no_secret(self) -> None:
         for where, text in (("tool results", "\n".join(self.texts)), ("stderr", self.stderr), ("stdout", self.stdout)):
-            for secret in ALL_SECRETS:
+            for secret in SECRETS:
                 assert secret not in text, f"a secret reached {where}"
 
 
@@ -225,7 +214,7 @@ async def check_seed_examples(run: Run, mode: str) -> Dict[str, str]:
     return ids
 
 
-async def check_beyond_the_seed(run: Run, emulator, mode: str) -> None:
+async def check_beyond_the_seed(run: Run, seeded_emulator, mode: str) -> None:
     call = "stripe_call"
     customer = await run.ok("create_customer", {"email": f"billing-{mode}@example.com", "name": f"Billing {mode}"})
     item = await run.ok(call, {"entity": "invoice_item", "action": "create", "params": {
@@ -237,7 +226,7 @@ async def check_beyond_the_seed(run: Run, emulator, mode: str) -> None:
     finalized = await run.ok(call, {"entity": "invoice", "action": "finalize", "params": {"invoice_id": invoice["id"]}})
     assert (finalized["id"], finalized["status"]) == (invoice["id"], "open")
 
-    charge = emulator.store.add("charges", {"amount": 3000, "customer": customer["id"]})
+    charge = seeded_emulator.store.add("charges", {"amount": 3000, "customer": customer["id"]})
     refund = await run.ok(call, {"entity": "refund", "action": "create", "params": {
         "charge": charge["id"], "amount": 1000, "reason": "requested_by_customer"}})
     assert (refund["object"], refund["amount"], refund["charge"]) == ("refund", 1000, charge["id"])
@@ -246,11 +235,11 @@ async def check_beyond_the_seed(run: Run, emulator, mode: str) -> None:
         "percent_off": 25, "duration": "repeating", "duration_in_months": 3}})
     assert (coupon["object"], coupon["percent_off"], coupon["duration"]) == ("coupon", 25.0, "repeating")
 
-    before = len(emulator.requests)
+    before = len(seeded_emulator.requests)
     dry = await run.ok(call, {"entity": "customer", "action": "delete", "params": {"customer_id": customer["id"]},
                               "dry_run": True})
     assert dry == {"dry_run": True, "request": {"method": "DELETE", "path": f"/v1/customers/{customer['id']}"}}
-    assert len(emulator.requests) == before  # a dry run sends nothing
+    assert len(seeded_emulator.requests) == before  # a dry run sends nothing
     deleted = await run.ok(call, {"entity": "customer", "action": "delete", "params": {"customer_id": customer["id"]}})
     assert deleted == {"id": customer["id"], "object": "customer", "deleted": True}
 
@@ -258,8 +247,8 @@ async def check_beyond_the_seed(run: Run, emulator, mode: str) -> None:
     assert (described["method"], described["path"]) == ("POST", "/v1/invoices/{invoice}/finalize")
 
 
-async def check_errors(run: Run, emulator) -> None:
-    before = len(emulator.requests)
+async def check_errors(run: Run, seeded_emulator) -> None:
+    before = len(seeded_emulator.requests)
     unknown = await run.error("get_customer", {"customer_id": "cus_1", "phonee": "1"})
     assert (unknown["type"], unknown["param"]) == ("invalid_request_error", "phonee")
     assert "customer_id" in unknown["accepted"] and "Did you mean phone?" not in unknown["message"]
@@ -267,7 +256,7 @@ async def check_errors(run: Run, emulator) -> None:
     assert (missing["type"], missing["param"]) == ("invalid_request_error", "name")
     dropped = await run.error("stripe_call", {"entity": "customer", "action": "create", "email": "x@example.com"})
     assert dropped["param"] == "email" and "params" in dropped["message"]  # not silently dropped
-    assert len(emulator.requests) == before  # refused before sending
+    assert len(seeded_emulator.requests) == before  # refused before sending
     not_found = await run.error("get_customer", {"customer_id": "cus_doesnotexist"})
     assert (not_found["type"], not_found["code"], not_found["http_status"]) == ("invalid_request_error", "resource_missing", 404)
     assert "cus_doesnotexist" in not_found["message"]
@@ -281,13 +270,13 @@ def bad_credentials(env: Mapping[str, str], mode: str) -> Dict[str, str]:
 
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("transport", TRANSPORTS)
-def test_the_mcp_server_end_to_end(transport, mode, emulator_upstream, emulator):
+def test_the_mcp_server_end_to_end(transport, mode, emulator_upstream, seeded_emulator):
     async def scenario() -> Run:
         async with mcp_server(transport, emulator_upstream.env(mode)) as run:
             await check_tools(run)
             await check_seed_examples(run, f"{transport}-{mode}")
-            await check_beyond_the_seed(run, emulator, f"{transport}-{mode}")
-            await check_errors(run, emulator)
+            await check_beyond_the_seed(run, seeded_emulator, f"{transport}-{mode}")
+            await check_errors(run, seeded_emulator)
         return run
 
     run = asyncio.run(scenario())
@@ -297,19 +286,19 @@ def test_the_mcp_server_end_to_end(transport, mode, emulator_upstream, emulator)
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_read_only_refuses_writes_and_a_rejected_credential_is_a_401_error(mode, emulator_upstream, emulator):
+def test_read_only_refuses_writes_and_a_rejected_credential_is_a_401_error(mode, emulator_upstream, seeded_emulator):
     async def scenario() -> Run:
         async with mcp_server("stdio", bad_credentials(emulator_upstream.env(mode), mode), "--read-only") as run:
             listed = (await run.session.list_tools()).tools
             assert [t.name for t in listed] == [n for n in NAMED if n.startswith(("get_", "list_"))] + [
                 "stripe_call", "stripe_describe"]
             assert all(t.annotations.read_only_hint for t in listed)
-            before = len(emulator.requests)
+            before = len(seeded_emulator.requests)
             refused = await run.error("stripe_call", {"entity": "customer", "action": "create",
                                                       "params": {"email": "a@example.com", "name": "A"}})
             assert refused["param"] == "action" and "read-only" in refused["message"]
             assert "create_customer" in await run.error("create_customer", {"email": "a@example.com", "name": "A"})
-            assert len(emulator.requests) == before
+            assert len(seeded_emulator.requests) == before
             rejected = await run.error("list_customers", {})
             assert rejected["http_status"] == 401
             assert rejected["type"] == ("invalid_request_error" if mode == "api_key" else "proxy_error")
@@ -345,12 +334,12 @@ def test_http_refuses_a_foreign_origin_and_a_missing_or_wrong_token(emulator_ups
     asyncio.run(scenario())
 
 
-def test_stdout_carries_only_mcp_frames_while_retries_are_logged_on_stderr(emulator_upstream, emulator):
+def test_stdout_carries_only_mcp_frames_while_retries_are_logged_on_stderr(emulator_upstream, seeded_emulator):
     """The raw stdio stream: every line a JSON-RPC message, even when the client retries a 500."""
     env = subprocess_env(emulator_upstream.env("api_key"))
     process = subprocess.Popen([CONSOLE_SCRIPT, "mcp"], env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)
-    emulator.faults.script(["500"])
+    seeded_emulator.faults.script(["500"])
     messages = [
         {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
             "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "raw", "version": "0"}}},
@@ -378,7 +367,7 @@ def test_stdout_carries_only_mcp_frames_while_retries_are_logged_on_stderr(emula
     assert len(answers[2]["result"]["tools"]) == 19
     assert answers[3]["result"]["isError"] is False
     assert "HTTP 500; retry 1/" in err
-    for secret in ALL_SECRETS:
+    for secret in SECRETS:
         assert secret not in out and secret not in err
 
 
@@ -415,9 +404,9 @@ def test_concurrent_tool_calls_share_one_client(emulator_upstream):
     assert connection.client._session is session
 
 
-def test_a_long_list_is_cut_with_the_cursor_to_continue(emulator_upstream, emulator):
+def test_a_long_list_is_cut_with_the_cursor_to_continue(emulator_upstream, seeded_emulator):
     for index in range(30):
-        emulator.store.add("customers", {"email": f"bulk{index}@example.com", "description": "z" * 300})
+        seeded_emulator.store.add("customers", {"email": f"bulk{index}@example.com", "description": "z" * 300})
 
     async def scenario() -> None:
         async with mcp_server("stdio", emulator_upstream.env("paragon"), "--max-result-chars", "4000") as run:
