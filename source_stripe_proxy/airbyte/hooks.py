@@ -19,20 +19,20 @@ changes what it relies on:
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import logging
 import sys
-from importlib import resources
 from typing import Any, Iterable, Iterator, List, Optional
 
 import orjson
-import yaml
 from airbyte_cdk.connector import Connector
 from airbyte_cdk.destinations import Destination
 from airbyte_cdk.entrypoint import PRINT_BUFFER, AirbyteEntrypoint
 from airbyte_cdk.models import AirbyteMessage, AirbyteMessageSerializer, ConnectorSpecification, ConnectorSpecificationSerializer, Type
 from airbyte_cdk.utils.airbyte_secrets_utils import get_secrets, update_secrets
 
+from source_stripe_proxy.core.config_rules import spec_document
 from source_stripe_proxy.core.errors import ConfigError
 
 logger = logging.getLogger("airbyte")
@@ -43,10 +43,9 @@ def read_json_file(path: str) -> Any:
     return Connector._read_json_file(path)
 
 
-def load_spec(package: str, filename: str = "spec.yaml") -> ConnectorSpecification:
-    """The connector specification kept in ``package``."""
-    text = resources.files(package).joinpath(filename).read_text(encoding="utf-8")
-    return ConnectorSpecificationSerializer.load(yaml.safe_load(text))
+def load_spec(package: str) -> ConnectorSpecification:
+    """The connector specification kept in ``package`` (``source_stripe_proxy.source`` or ``.destination``)."""
+    return ConnectorSpecificationSerializer.load(copy.deepcopy(spec_document(package.rsplit(".", 1)[-1])))
 
 
 class SourceEntrypoint(AirbyteEntrypoint):

@@ -68,14 +68,20 @@ class FieldError(ConfigError):
 
 
 @functools.lru_cache(maxsize=None)
-def connection_specification(face: str) -> Mapping[str, Any]:
-    """The ``connectionSpecification`` of ``source`` or ``destination``, as the connector serves it."""
+def spec_document(face: str) -> Mapping[str, Any]:
+    """``source/spec.yaml`` or ``destination/spec.yaml``, parsed once: the one reader of either file
+    (the connectors serve it, the config rules come from it)."""
     from importlib import resources  # here, not at import time: ~20 ms with YAML, paid only to validate a config
 
     import yaml
 
     text = resources.files(f"source_stripe_proxy.{face}").joinpath("spec.yaml").read_text(encoding="utf-8")
-    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))["connectionSpecification"]
+    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+
+
+def connection_specification(face: str) -> Mapping[str, Any]:
+    """The ``connectionSpecification`` of ``source`` or ``destination``, as the connector serves it."""
+    return spec_document(face)["connectionSpecification"]
 
 
 class ConfigRules:
