@@ -1,11 +1,20 @@
 """The Airbyte source: spec, check, discover and read over the shared client.
 
+``discover`` offers every stream of the generated catalogue (``stream_specs.py``) without a
+request. ``check`` probes every stream's list cheaply (``limit=1``, side by side within the
+request budget): it succeeds when one stream is readable, and logs which are not and why.
+
 ``read`` plans each configured stream's reads (``streams.plan_stream``: one per Connect account
-with ``account_ids``; a list read or an events read, from the saved state), hands them all to
-the concurrent reader (``reader/``) and turns its signals into protocol messages on this thread:
-records, then per-stream STATE only after the records it covers, and STARTED / RUNNING /
-COMPLETE / INCOMPLETE stream status traces (a stream ends when all its accounts' reads have).
-A rejected key or token (401) ends the whole read at once with one config_error.
+with ``account_ids``; a list read or an events read, from the saved state), makes the events
+reads of all streams one (``streams.share_events_read``), hands them all to the concurrent
+reader (``reader/``, which reads a parent's list once for all its children) and turns its
+signals into protocol messages on this thread: records, then per-stream STATE only after the
+records it covers, and STARTED / RUNNING / COMPLETE / INCOMPLETE stream status traces (a stream
+ends when all its accounts' reads have). A rejected key or token (401) ends the whole read at
+once with one config_error. A stream the account can't read (a product not enabled, a key
+without the permission: ``availability.py``) ends INCOMPLETE with a config_error naming why,
+the others finish, and the sync fails listing them; with ``unavailable_streams: "skip"`` it is
+skipped with a warning instead.
 """
 
 from __future__ import annotations
@@ -46,12 +55,23 @@ from source_stripe_proxy.core.budget import default_concurrency
 from source_stripe_proxy.core.client import StripeClient
 from source_stripe_proxy.core.errors import AuthenticationError, ConfigError, StripeProxyError
 from source_stripe_proxy.core.settings import ConnectionSettings
+from source_stripe_proxy.source.availability import StreamUnavailable, probe_all, probes, unavailable
 from source_stripe_proxy.source.options import ReadOptions, read_options
 from source_stripe_proxy.source.reader import Complete, ConcurrentReader, Estimate, Failed, Progress, ReadPlan, Records
-from source_stripe_proxy.source.streams import CURSOR_FIELD, StripeStream, build_streams, connected_accounts
+from source_stripe_proxy.source.stream_specs import STREAM_SPECS
+from source_stripe_proxy.source.streams import (
+    ReadContext,
+    StripeStream,
+    build_streams,
+    connected_accounts,
+    needs_own_account,
+    own_account_id,
+    path_for_account,
+    share_events_read,
+)
 
-CHECK_PATH = "/v1/customers"  # one page of one cheap endpoint
 SYNC_MODES = ("full_refresh", "incremental")
+FIRST_PROBE = "customers"  # check's first request, alone: a rejected key costs one
 
 
 class SourceStripeProxy(AbstractSource):
@@ -76,14 +96,43 @@ class SourceStripeProxy(AbstractSource):
         return self._client
 
     def check_connection(self, logger: logging.Logger, config: Mapping[str, Any]) -> Tuple[bool, Optional[Any]]:
+        """Probe every stream's list (``limit=1``); the connection works when one stream is readable.
+
+        The first probe (customers, the list most accounts read) goes alone, so a rejected key
+        costs one request; the others then go side by side within the request budget.
+        """
         try:
-            read_options(config)
+            options = read_options(config)
             client = self.client_for(config)
-            client.get(CHECK_PATH, {"limit": 1})
+            first, *rest = sorted(STREAM_SPECS.values(), key=lambda spec: spec.name != FIRST_PROBE)
+            fetch = lambda probe: client.get(probe.path, {**dict(probe.params), "limit": 1})  # noqa: E731
+            results = probe_all(probes([first], lambda spec: spec.path), fetch, 1, stop_on=ends_the_read)
+            own = own_account_id(client) if any(needs_own_account(spec) for spec in rest) else None
+            context = ReadContext(client, options, None, own)
+            checks = probes(rest, lambda spec: path_for_account(spec, context, None))
+            results.update(probe_all(checks, fetch, concurrency_for(options, client.settings), stop_on=ends_the_read))
         except StripeProxyError as error:
             # Our messages never carry config values, so they are safe in CONNECTION_STATUS.
             return False, _Safe(str(error))
-        logger.info("Connected to Stripe through %s.", client.settings.mode)
+        readable, problems = [], []
+        for probe, error in results.items():
+            for name in probe.streams:
+                if error is None:
+                    readable.append(name)
+                    continue
+                reason = unavailable(STREAM_SPECS[name], error)
+                problems.append(f"{name}: {reason.reason if reason else str(error)}")
+        for problem in sorted(problems):
+            logger.warning("Stream %s", problem)
+        if not readable:
+            return False, _Safe("No stream can be read with this connection: " + "; ".join(sorted(problems)))
+        logger.info(
+            "Connected to Stripe through %s: %d of %d streams readable%s.",
+            client.settings.mode,
+            len(readable),
+            len(readable) + len(problems),
+            f" ({len(problems)} not: see the warnings above)" if problems else "",
+        )
         return True, None
 
     @classmethod
@@ -133,12 +182,20 @@ class SourceStripeProxy(AbstractSource):
         client = self.client_for(config)
         state_manager = ConnectorStateManager(state=state)
         selected = select_streams(build_streams(client, options), catalog, logger)
-        accounts = connected_accounts(client, options.account_ids) if selected else None
-        plans: List[ReadPlan] = []
-        for stream, configured in selected:
-            saved = state_manager.get_stream_state(stream.name, None) if configured.sync_mode == SyncMode.incremental else None
-            plans.extend(stream.plan(configured.sync_mode, saved, accounts))  # a stale state may fail here, before any read
-        yield from self._read_plans(logger, client, concurrency_for(options, client.settings), selected, plans, state_manager)
+        accounts = _before_reading(lambda: connected_accounts(client, options.account_ids)) if selected else None
+        named = accounts is None and any(needs_own_account(stream.spec) for stream, _ in selected)
+        own = _before_reading(lambda: own_account_id(client)) if named else None
+        concurrency = concurrency_for(options, client.settings)
+        context = ReadContext.for_sync(client, options, concurrency, own)
+        try:
+            plans: List[ReadPlan] = []
+            for stream, configured in selected:
+                saved = state_manager.get_stream_state(stream.name, None) if configured.sync_mode == SyncMode.incremental else None
+                plans.extend(stream.plan(context, configured.sync_mode, saved, accounts))  # a stale state may fail here, before any read
+            plans = share_events_read(plans)
+            yield from self._read_plans(logger, client, concurrency, selected, plans, state_manager, options)
+        finally:
+            context.pages.close()
 
     def _read_plans(
         self,
@@ -148,6 +205,7 @@ class SourceStripeProxy(AbstractSource):
         selected: List[Tuple[StripeStream, Any]],
         plans: List[ReadPlan],
         state_manager: ConnectorStateManager,
+        options: ReadOptions,
     ) -> Iterator[AirbyteMessage]:
         """Run the plans and turn the reader's signals into messages on this thread."""
         streams = {stream.name: stream for stream, _ in selected}
@@ -156,6 +214,8 @@ class SourceStripeProxy(AbstractSource):
         started = time.monotonic()
         remaining = Counter(plan.name for plan in plans)  # a stream ends when all its accounts' reads have
         failures: Dict[str, AirbyteTracedException] = {}
+        unreadable: Dict[str, StreamUnavailable] = {}
+        skipped: set = set()
         statuses = _StreamStatuses(descriptors)
         estimates = _StreamEstimates(plans)
         try:
@@ -198,13 +258,23 @@ class SourceStripeProxy(AbstractSource):
                         # A rejected key fails every stream alike: one error says what to fix, and the read ends.
                         yield from statuses.ended(plan.name, AirbyteStreamStatus.INCOMPLETE)
                         raise _read_ended(traced(signal.error)) from None
-                    error = traced(signal.error, f"Stream {plan.name} failed unexpectedly: {type(signal.error).__name__}. See the logs for details.")
-                    failures.setdefault(plan.name, error)
-                    logger.error("Stream %s%s failed: %s", plan.name, f" of {plan.account_id}" if plan.account_id else "", error.message)
-                    yield error.as_sanitized_airbyte_message(stream_descriptor=StreamDescriptor(name=plan.name))
+                    whose = f" of {plan.account_id}" if plan.account_id else ""
+                    cannot = unavailable(stream.spec, signal.error)
+                    if cannot is not None and options.skip_unavailable:
+                        skipped.add(plan.name)
+                        logger.warning("Skipping stream %s%s: %s (unavailable_streams is 'skip').", plan.name, whose, cannot.reason)
+                        yield _analytics("stream_unavailable_skipped", plan.name)
+                    else:
+                        if cannot is not None:
+                            unreadable.setdefault(plan.name, cannot)
+                        error = traced(cannot or signal.error, f"Stream {plan.name} failed unexpectedly: {type(signal.error).__name__}. See the logs for details.")
+                        failures.setdefault(plan.name, error)
+                        logger.error("Stream %s%s failed: %s", plan.name, whose, error.message)
+                        yield error.as_sanitized_airbyte_message(stream_descriptor=StreamDescriptor(name=plan.name))
                 remaining[plan.name] -= 1
                 if not remaining[plan.name]:
-                    status = AirbyteStreamStatus.INCOMPLETE if plan.name in failures else AirbyteStreamStatus.COMPLETE
+                    ended_short = plan.name in failures or plan.name in skipped
+                    status = AirbyteStreamStatus.INCOMPLETE if ended_short else AirbyteStreamStatus.COMPLETE
                     yield from statuses.ended(plan.name, status)
         finally:
             logger.info(
@@ -214,11 +284,7 @@ class SourceStripeProxy(AbstractSource):
                 time.monotonic() - started,
             )
         if failures:
-            raise AirbyteTracedException(
-                message="These streams did not sync completely: "
-                + "; ".join(f"{name}: {error.message}" for name, error in failures.items()),
-                failure_type=_overall_failure_type(failures.values()),
-            )
+            raise AirbyteTracedException(message=_failure_summary(failures, unreadable), failure_type=_overall_failure_type(failures.values()))
 
     @staticmethod
     def _state_message(state_manager: ConnectorStateManager, stream: StripeStream) -> AirbyteMessage:
@@ -235,22 +301,53 @@ def select_streams(streams: List[StripeStream], catalog: ConfiguredAirbyteCatalo
         if name not in by_name:
             raise ConfigError(
                 f"The catalog asks for stream '{name}', which this source does not have "
-                f"(it has: {', '.join(by_name)}). Refresh the source schema in the connection."
+                f"(it has {len(by_name)} streams; see docs/streams.md). Refresh the source schema in the connection."
             )
-        selected.append((by_name[name], configured))
-        if configured.sync_mode == SyncMode.incremental and configured.cursor_field not in (None, [], [CURSOR_FIELD]):
+        stream = by_name[name]
+        selected.append((stream, configured))
+        if configured.sync_mode != SyncMode.incremental:
+            continue
+        if not stream.spec.incremental:
+            logger.warning("Stream %s can only be read in full (it has no cursor): it is read as a full refresh.", name)
+        elif configured.cursor_field not in (None, [], [stream.spec.cursor]):
             logger.warning(
                 "Stream %s: cursor field %s is not this stream's; its source-defined cursor '%s' is used.",
                 name,
                 configured.cursor_field,
-                CURSOR_FIELD,
+                stream.spec.cursor,
             )
     return selected
+
+
+def _failure_summary(failures: Mapping[str, AirbyteTracedException], unreadable: Mapping[str, StreamUnavailable]) -> str:
+    """The sync's closing error: the streams this account can't read first, then the rest."""
+    parts = []
+    if unreadable:
+        parts.append(
+            f"{len(unreadable)} selected stream(s) can't be read with this account or key: "
+            + "; ".join(f"{name} ({error.reason})" for name, error in sorted(unreadable.items()))
+            + ". Enable them in Stripe, deselect them, or set 'unavailable_streams' to 'skip'."
+        )
+    others = {name: error for name, error in failures.items() if name not in unreadable}
+    if others:
+        parts.append("These streams did not sync completely: " + "; ".join(f"{name}: {error.message}" for name, error in others.items()))
+    return " ".join(parts)
 
 
 def ends_the_read(error: BaseException) -> bool:
     """A rejected key or proxy token (401) fails every stream the same way: stop at the first."""
     return isinstance(error, AuthenticationError)
+
+
+def _before_reading(call: Any) -> Any:
+    """A request made before the reader starts (the accounts to read): a rejected key ends the
+    read as it would in the reader, with one error and no stack."""
+    try:
+        return call()
+    except StripeProxyError as error:
+        if ends_the_read(error):
+            raise _read_ended(traced(error)) from None
+        raise
 
 
 def _read_ended(error: AirbyteTracedException) -> ReadEnded:

@@ -15,7 +15,7 @@ SECONDS_PER_DAY = 86_400
 MAX_CONCURRENCY = 64
 ALL_ACCOUNTS = ("all",)
 ACCOUNT_ID = re.compile(r"acct_[A-Za-z0-9]+")
-CHOICES = {"event_payloads": ("payload", "refetch"), "on_stale_state": ("full_refresh", "fail")}
+CHOICES = {"event_payloads": ("payload", "refetch"), "on_stale_state": ("full_refresh", "fail"), "unavailable_streams": ("fail", "skip")}
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,7 @@ class ReadOptions:
     page_size: int = 100
     refetch_always: bool = False  # event_payloads: "refetch"
     fail_on_stale_state: bool = False  # on_stale_state: "fail"
+    skip_unavailable: bool = False  # unavailable_streams: "skip"
     account_ids: Optional[Tuple[str, ...]] = None  # None: no per-account partitioning; ("all",): list them
     concurrency: Optional[int] = None  # None: enough to fill the request budget
     clock: Callable[[], float] = field(default=time.time, compare=False)
@@ -58,6 +59,7 @@ def read_options(config: Mapping[str, Any]) -> ReadOptions:
         page_size=page_size,
         refetch_always=config.get("event_payloads") == "refetch",
         fail_on_stale_state=config.get("on_stale_state") == "fail",
+        skip_unavailable=config.get("unavailable_streams") == "skip",
         account_ids=parse_account_ids(config),
         concurrency=concurrency,
     )
