@@ -71,17 +71,22 @@ class Probe:
     path: str
     params: Tuple[Tuple[str, str], ...]
     streams: Tuple[str, ...]
+    paged: bool = True  # False: the endpoint takes no `limit` (it answers everything at once)
+
+    @property
+    def query(self) -> Dict[str, object]:
+        return {**dict(self.params), **({"limit": 1} if self.paged else {})}
 
 
 def probes(specs: Iterable[StreamSpec], path_for: Callable[[StreamSpec], str]) -> List[Probe]:
     """One probe per top-level list a stream starts from; a child stream is as readable as the
     top ancestor whose list it starts from (its product is inherited from it)."""
-    grouped: Dict[Tuple[str, Tuple[Tuple[str, str], ...]], List[str]] = {}
+    grouped: Dict[Tuple[str, Tuple[Tuple[str, str], ...], bool], List[str]] = {}
     for spec in specs:
         source = spec.source
-        key = (path_for(source), tuple(sorted((k, str(v)) for k, v in source.params.items())))
+        key = (path_for(source), tuple(sorted((k, str(v)) for k, v in source.params.items())), source.paged)
         grouped.setdefault(key, []).append(spec.name)
-    return [Probe(path, params, tuple(names)) for (path, params), names in grouped.items()]
+    return [Probe(path, params, tuple(names), paged) for (path, params, paged), names in grouped.items()]
 
 
 def probe_all(

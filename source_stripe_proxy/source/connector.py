@@ -55,7 +55,7 @@ from source_stripe_proxy.core.budget import default_concurrency
 from source_stripe_proxy.core.client import StripeClient
 from source_stripe_proxy.core.errors import AuthenticationError, ConfigError, StripeProxyError
 from source_stripe_proxy.core.settings import ConnectionSettings
-from source_stripe_proxy.source.availability import StreamUnavailable, probe_all, probes, unavailable
+from source_stripe_proxy.source.availability import Probe, StreamUnavailable, probe_all, probes, unavailable
 from source_stripe_proxy.source.options import ReadOptions, read_options
 from source_stripe_proxy.source.reader import Complete, ConcurrentReader, Estimate, Failed, Progress, ReadPlan, Records
 from source_stripe_proxy.source.stream_specs import STREAM_SPECS
@@ -105,9 +105,20 @@ class SourceStripeProxy(AbstractSource):
             options = read_options(config)
             client = self.client_for(config)
             first, *rest = sorted(STREAM_SPECS.values(), key=lambda spec: spec.name != FIRST_PROBE)
-            fetch = lambda probe: client.get(probe.path, {**dict(probe.params), "limit": 1})  # noqa: E731
+            fetch = lambda probe: client.get(probe.path, probe.query)  # noqa: E731
             results = probe_all(probes([first], lambda spec: spec.path), fetch, 1, stop_on=ends_the_read)
-            own = own_account_id(client) if any(needs_own_account(spec) for spec in rest) else None
+            own, own_error = None, None
+            if any(needs_own_account(spec) for spec in rest):
+                try:
+                    own = own_account_id(client)
+                except StripeProxyError as error:
+                    if ends_the_read(error):
+                        raise
+                    own_error = error  # the streams of the account read can't be probed without its id
+            if own_error is not None:
+                named = [spec for spec in rest if needs_own_account(spec)]
+                results[Probe("/v1/account", (), tuple(spec.name for spec in named))] = own_error
+                rest = [spec for spec in rest if not needs_own_account(spec)]
             context = ReadContext(client, options, None, own)
             checks = probes(rest, lambda spec: path_for_account(spec, context, None))
             results.update(probe_all(checks, fetch, concurrency_for(options, client.settings), stop_on=ends_the_read))
@@ -183,17 +194,23 @@ class SourceStripeProxy(AbstractSource):
         state_manager = ConnectorStateManager(state=state)
         selected = select_streams(build_streams(client, options), catalog, logger)
         accounts = _before_reading(lambda: connected_accounts(client, options.account_ids)) if selected else None
-        named = accounts is None and any(needs_own_account(stream.spec) for stream, _ in selected)
-        own = _before_reading(lambda: own_account_id(client)) if named else None
+        own, unplanned = None, {}
+        if accounts is None and any(needs_own_account(stream.spec) for stream, _ in selected):
+            try:
+                own = _before_reading(lambda: own_account_id(client))
+            except StripeProxyError as error:  # e.g. a key without the account permission: those streams can't be read
+                unplanned = {stream.name: error for stream, _ in selected if needs_own_account(stream.spec)}
         concurrency = concurrency_for(options, client.settings)
         context = ReadContext.for_sync(client, options, concurrency, own)
         try:
             plans: List[ReadPlan] = []
             for stream, configured in selected:
+                if stream.name in unplanned:
+                    continue
                 saved = state_manager.get_stream_state(stream.name, None) if configured.sync_mode == SyncMode.incremental else None
                 plans.extend(stream.plan(context, configured.sync_mode, saved, accounts))  # a stale state may fail here, before any read
             plans = share_events_read(plans)
-            yield from self._read_plans(logger, client, concurrency, selected, plans, state_manager, options)
+            yield from self._read_plans(logger, client, concurrency, selected, plans, state_manager, options, unplanned)
         finally:
             context.pages.close()
 
@@ -206,16 +223,16 @@ class SourceStripeProxy(AbstractSource):
         plans: List[ReadPlan],
         state_manager: ConnectorStateManager,
         options: ReadOptions,
+        unplanned: Mapping[str, BaseException],
     ) -> Iterator[AirbyteMessage]:
-        """Run the plans and turn the reader's signals into messages on this thread."""
+        """Run the plans and turn the reader's signals into messages on this thread.
+        ``unplanned``: streams that failed before their reads could be planned."""
         streams = {stream.name: stream for stream, _ in selected}
         descriptors = {stream.name: configured.stream for stream, configured in selected}
         logger.info("Reading %d streams (%d reads) with up to %d concurrent requests.", len(selected), len(plans), concurrency)
         started = time.monotonic()
         remaining = Counter(plan.name for plan in plans)  # a stream ends when all its accounts' reads have
-        failures: Dict[str, AirbyteTracedException] = {}
-        unreadable: Dict[str, StreamUnavailable] = {}
-        skipped: set = set()
+        failures = _StreamFailures(logger, options.skip_unavailable)
         statuses = _StreamStatuses(descriptors)
         estimates = _StreamEstimates(plans)
         try:
@@ -223,7 +240,11 @@ class SourceStripeProxy(AbstractSource):
                 for kind, warning in stream.warnings:
                     logger.warning(warning)
                     yield _analytics(kind, stream.name)
-                if not remaining[stream.name]:  # `account_ids: "all"` found no account
+                if stream.name in unplanned:
+                    yield from statuses.started(stream.name)
+                    yield from failures.add(stream, None, unplanned[stream.name])
+                    yield from statuses.ended(stream.name, AirbyteStreamStatus.INCOMPLETE)
+                elif not remaining[stream.name]:  # `account_ids: "all"` found no account
                     yield from statuses.started(stream.name)
                     yield self._state_message(state_manager, stream)
                     yield from statuses.ended(stream.name, AirbyteStreamStatus.COMPLETE)
@@ -258,23 +279,10 @@ class SourceStripeProxy(AbstractSource):
                         # A rejected key fails every stream alike: one error says what to fix, and the read ends.
                         yield from statuses.ended(plan.name, AirbyteStreamStatus.INCOMPLETE)
                         raise _read_ended(traced(signal.error)) from None
-                    whose = f" of {plan.account_id}" if plan.account_id else ""
-                    cannot = unavailable(stream.spec, signal.error)
-                    if cannot is not None and options.skip_unavailable:
-                        skipped.add(plan.name)
-                        logger.warning("Skipping stream %s%s: %s (unavailable_streams is 'skip').", plan.name, whose, cannot.reason)
-                        yield _analytics("stream_unavailable_skipped", plan.name)
-                    else:
-                        if cannot is not None:
-                            unreadable.setdefault(plan.name, cannot)
-                        error = traced(cannot or signal.error, f"Stream {plan.name} failed unexpectedly: {type(signal.error).__name__}. See the logs for details.")
-                        failures.setdefault(plan.name, error)
-                        logger.error("Stream %s%s failed: %s", plan.name, whose, error.message)
-                        yield error.as_sanitized_airbyte_message(stream_descriptor=StreamDescriptor(name=plan.name))
+                    yield from failures.add(stream, plan.account_id, signal.error)
                 remaining[plan.name] -= 1
                 if not remaining[plan.name]:
-                    ended_short = plan.name in failures or plan.name in skipped
-                    status = AirbyteStreamStatus.INCOMPLETE if ended_short else AirbyteStreamStatus.COMPLETE
+                    status = AirbyteStreamStatus.INCOMPLETE if failures.ended_short(plan.name) else AirbyteStreamStatus.COMPLETE
                     yield from statuses.ended(plan.name, status)
         finally:
             logger.info(
@@ -283,8 +291,7 @@ class SourceStripeProxy(AbstractSource):
                 client.retry_count,
                 time.monotonic() - started,
             )
-        if failures:
-            raise AirbyteTracedException(message=_failure_summary(failures, unreadable), failure_type=_overall_failure_type(failures.values()))
+        failures.raise_if_any()
 
     @staticmethod
     def _state_message(state_manager: ConnectorStateManager, stream: StripeStream) -> AirbyteMessage:
@@ -319,19 +326,51 @@ def select_streams(streams: List[StripeStream], catalog: ConfiguredAirbyteCatalo
     return selected
 
 
-def _failure_summary(failures: Mapping[str, AirbyteTracedException], unreadable: Mapping[str, StreamUnavailable]) -> str:
-    """The sync's closing error: the streams this account can't read first, then the rest."""
-    parts = []
-    if unreadable:
-        parts.append(
-            f"{len(unreadable)} selected stream(s) can't be read with this account or key: "
-            + "; ".join(f"{name} ({error.reason})" for name, error in sorted(unreadable.items()))
-            + ". Enable them in Stripe, deselect them, or set 'unavailable_streams' to 'skip'."
-        )
-    others = {name: error for name, error in failures.items() if name not in unreadable}
-    if others:
-        parts.append("These streams did not sync completely: " + "; ".join(f"{name}: {error.message}" for name, error in others.items()))
-    return " ".join(parts)
+class _StreamFailures:
+    """The streams that failed, and why: those this account can't read (``availability.py``),
+    reported as such or skipped with ``unavailable_streams: "skip"``, and every other failure."""
+
+    def __init__(self, logger: logging.Logger, skip_unavailable: bool):
+        self._logger = logger
+        self._skip = skip_unavailable
+        self.failures: Dict[str, AirbyteTracedException] = {}
+        self.unreadable: Dict[str, StreamUnavailable] = {}
+        self.skipped: set = set()
+
+    def add(self, stream: StripeStream, account_id: Optional[str], error: BaseException) -> Iterator[AirbyteMessage]:
+        whose = f" of {account_id}" if account_id else ""
+        cannot = unavailable(stream.spec, error)
+        if cannot is not None and self._skip:
+            self.skipped.add(stream.name)
+            self._logger.warning("Skipping stream %s%s: %s (unavailable_streams is 'skip').", stream.name, whose, cannot.reason)
+            yield _analytics("stream_unavailable_skipped", stream.name)
+            return
+        if cannot is not None:
+            self.unreadable.setdefault(stream.name, cannot)
+        unexpected = f"Stream {stream.name} failed unexpectedly: {type(error).__name__}. See the logs for details."
+        failure = traced(cannot or error, unexpected)
+        self.failures.setdefault(stream.name, failure)
+        self._logger.error("Stream %s%s failed: %s", stream.name, whose, failure.message)
+        yield failure.as_sanitized_airbyte_message(stream_descriptor=StreamDescriptor(name=stream.name))
+
+    def ended_short(self, name: str) -> bool:
+        return name in self.failures or name in self.skipped
+
+    def raise_if_any(self) -> None:
+        """The sync's closing error: the streams this account can't read first, then the rest."""
+        if not self.failures:
+            return
+        parts = []
+        if self.unreadable:
+            parts.append(
+                f"{len(self.unreadable)} selected stream(s) can't be read with this account or key: "
+                + "; ".join(f"{name} ({error.reason})" for name, error in sorted(self.unreadable.items()))
+                + ". Enable them in Stripe, deselect them, or set 'unavailable_streams' to 'skip'."
+            )
+        others = {name: error for name, error in self.failures.items() if name not in self.unreadable}
+        if others:
+            parts.append("These streams did not sync completely: " + "; ".join(f"{name}: {error.message}" for name, error in others.items()))
+        raise AirbyteTracedException(message=" ".join(parts), failure_type=_overall_failure_type(self.failures.values()))
 
 
 def ends_the_read(error: BaseException) -> bool:

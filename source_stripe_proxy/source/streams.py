@@ -246,11 +246,14 @@ def share_events_read(plans: List[ReadPlan]) -> List[ReadPlan]:
     for plan in plans:
         if plan.phase == EVENTS_PHASE:
             types.setdefault(plan.account_id, set()).update(plan.fixed_params.get("types", ()))
+    every_event = {account for account, wanted in types.items() if len(wanted) > MAX_EVENT_TYPES}
     shared = []
     for plan in plans:
         if plan.phase == EVENTS_PHASE:
-            wanted = types[plan.account_id]
-            plan = dataclasses.replace(plan, fixed_params={"types": sorted(wanted)} if len(wanted) <= MAX_EVENT_TYPES else {})
+            plan = dataclasses.replace(plan, fixed_params={} if plan.account_id in every_event else {"types": sorted(types[plan.account_id])})
+        elif plan.path == EVENTS_PATH and plan.account_id in every_event and not plan.fixed_params:
+            # The `events` stream lists every event too: it joins the same read, newest first.
+            plan = dataclasses.replace(plan, splittable=False)
         shared.append(plan)
     return shared
 

@@ -129,10 +129,12 @@ def _read_runs(plans: List[ReadPlan]) -> Dict[Tuple[Any, ...], _ReadRun]:
     for key, members in grouped.items():
         if len({tuple(p.intervals) for p in members}) == 1:
             intervals = list(members[0].intervals)  # as planned: windows stay windows
-        else:
+        elif members[0].splittable:  # every plan's windows stay ranges of their own
             intervals = cut_intervals(
                 [i for p in members for i in p.intervals], [b for p in members for i in p.intervals for b in i]
             )
+        else:  # one worker, newest first: one pass over the union
+            intervals = merge_intervals(i for p in members for i in p.intervals)
         union = merge_intervals(intervals)
 
         def common(values):
