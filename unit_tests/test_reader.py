@@ -263,3 +263,100 @@ def test_one_worker_reads_each_page_once_without_splitting():
     ids = [o["id"] for e in events if isinstance(e, Records) for o in e.records]
     assert sorted(ids) == sorted(o["id"] for o in objects) and len(ids) == len(set(ids))
     assert len(fake.calls) == 10  # 95 objects, 10 a page: no split, so no partial page in between
+
+
+# -- shared reads: plans with the same read key read the same pages once ---------------------
+
+
+def records_by_plan(events):
+    out = {}
+    for event in events:
+        if isinstance(event, Records):
+            out.setdefault(event.plan.name, []).extend(o["id"] for o in event.records)
+    return out
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_plans_of_one_endpoint_read_each_page_once_and_each_gets_its_own_intervals(seed):
+    objects = make_objects(600, 1_600_000_000, 1000)
+    fake = FakeStripe(objects, seed=seed)
+    whole = plan([(None, None)], name="parent")
+    newer = plan([(1_600_300_000, None)], name="child", saved_cursor=1_600_300_000)  # resumed from a later cursor
+    middle = plan([(1_600_100_000, 1_600_200_000)], name="other")  # an interrupted read's interval
+    events = list(ConcurrentReader(fake, 6).run([whole, newer, middle]))
+    got = records_by_plan(events)
+    assert sorted(got["parent"]) == sorted(o["id"] for o in objects)
+    assert sorted(got["child"]) == sorted(o["id"] for o in objects if o["created"] >= 1_600_300_000)
+    assert sorted(got["other"]) == sorted(o["id"] for o in objects if 1_600_100_000 <= o["created"] < 1_600_200_000)
+    assert all(len(ids) == len(set(ids)) for ids in got.values())
+    pages = [tuple(sorted((k, str(v)) for k, v in call.items())) for call in fake.calls]
+    assert len(pages) == len(set(pages)) and len(pages) < 80  # one read: 60 pages, plus split heads
+    for name in ("parent", "child", "other"):
+        mine = [e for e in events if getattr(e, "plan", None) is not None and e.plan.name == name]
+        assert isinstance(mine[-1], Complete) and isinstance(mine[-2], Progress) and mine[-2].to_read == ()
+        assert sum(isinstance(e, Complete) for e in mine) == 1
+
+
+def test_a_shared_plans_progress_never_passes_its_unemitted_records():
+    objects = make_objects(500, 1_600_000_000, 997)
+    fake = FakeStripe(objects, seed=4)
+    first = plan([(1_600_000_000, 1_600_250_000), (1_600_250_000, None)], name="first")
+    second = plan([(1_600_200_000, None)], name="second")
+    emitted = {"first": set(), "second": set()}
+    wanted = {"first": lambda c: True, "second": lambda c: c >= 1_600_200_000}
+    for event in ConcurrentReader(fake, 5).run([first, second]):
+        name = getattr(event, "plan", None) and event.plan.name
+        if isinstance(event, Records):
+            emitted[name].update(o["id"] for o in event.records)
+        elif isinstance(event, Progress) and event.to_read:
+            unread = [o for o in objects if wanted[name](o["created"]) and o["id"] not in emitted[name]]
+            assert all(inside(o["created"], event.to_read) for o in unread), name
+            if event.cursor is not None:
+                assert not [o for o in unread if o["created"] < event.cursor], name
+
+
+def test_a_plan_whose_transform_fails_ends_alone_and_the_others_finish():
+    objects = make_objects(300, 1_600_000_000, 1000)
+    fake = FakeStripe(objects)
+
+    def breaks(records):
+        if any(o["created"] < 1_600_150_000 for o in records):
+            raise ConfigError("this child endpoint is not enabled")
+        return records
+
+    healthy = plan([(None, None)], name="parent")
+    broken = plan([(None, None)], name="child", transform=breaks)
+    events = list(ConcurrentReader(fake, 4).run([healthy, broken]))
+    assert sorted(records_by_plan(events)["parent"]) == sorted(o["id"] for o in objects)
+    ends = [(type(e).__name__, e.plan.name) for e in events if isinstance(e, (Complete, Failed))]
+    assert sorted(ends) == [("Complete", "parent"), ("Failed", "child")]
+    failed_at = next(i for i, e in enumerate(events) if isinstance(e, Failed))
+    assert not any(getattr(e, "plan", None) is broken for e in events[failed_at + 1 :])  # nothing of it after its end
+
+
+def test_objects_two_plans_take_are_copied_so_one_plans_changes_never_reach_the_other():
+    objects = make_objects(30, 1_600_000_000, 10)
+    fake = FakeStripe(objects)
+
+    def stamp(records):
+        for record in records:
+            record["stamped"] = True
+        return records
+
+    events = list(ConcurrentReader(fake, 2).run([plan([(None, None)], name="a", transform=stamp), plan([(None, None)], name="b")]))
+    b_records = [o for e in events if isinstance(e, Records) and e.plan.name == "b" for o in e.records]
+    assert len(b_records) == 30 and not any("stamped" in o for o in b_records)
+
+
+def test_a_transform_that_makes_chunks_hands_them_over_before_the_pages_progress():
+    objects = make_objects(40, 1_600_000_000, 10)
+    fake = FakeStripe(objects)
+
+    def children(parents):
+        for parent in parents:
+            yield [{"id": f"{parent['id']}_child", "created": parent["created"]}]
+
+    events = list(ConcurrentReader(fake, 1).run([plan([(None, None)], name="kids", transform=children)]))
+    chunks = [e for e in events if isinstance(e, Records)]
+    assert len(chunks) == 40 and all(len(e.records) == 1 for e in chunks)
+    assert isinstance(events[-1], Complete) and isinstance(events[-2], Progress)

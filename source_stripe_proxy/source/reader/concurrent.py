@@ -426,7 +426,8 @@ class ConcurrentReader:
         records in place). A plan whose transform fails is reported and gets no more pages."""
         shared = len(run.members) > 1
         given: set = set()
-        for member in run.members.values():
+        parts = []
+        for member in run.members.values():  # every plan's objects first, copied before any transform runs
             if member.stopped or member.ended:
                 continue
             plan = member.plan
@@ -435,6 +436,9 @@ class ConcurrentReader:
             if shared:
                 wanted = [copy.deepcopy(o) if id(o) in given else o for o in wanted]
                 given.update(id(o) for o in wanted)
+            parts.append((member, mine, wanted))
+        for member, mine, wanted in parts:
+            plan = member.plan
             try:
                 records = self._transform(run, member, wanted)
             except Exception as error:  # this plan ends; the read goes on for the others
