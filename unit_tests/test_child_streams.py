@@ -17,7 +17,7 @@ from source_stripe_proxy.data import load_schema
 from source_stripe_proxy.source.availability import unavailable
 from source_stripe_proxy.source.reader import EVENTS_PHASE, LIST_PHASE, ReadPlan
 from source_stripe_proxy.source.stream_specs import STREAM_SPECS
-from source_stripe_proxy.source.streams import share_events_read
+from source_stripe_proxy.source.events_read import EventSample, group_types, share_events_read
 from unit_tests.test_events import CONFIG, DAY, catalog, event, final_state, newest_first, records_of, state_of, stripe_list
 
 BASE = "https://api.stripe.com"
@@ -144,6 +144,24 @@ def plans_of(types_by_stream, account=None):
     ]
 
 
+def test_beyond_20_types_the_sample_decides_between_one_read_of_everything_and_a_read_per_group():
+    many = {f"stream_{n}": [f"thing_{n}.created", f"thing_{n}.updated"] for n in range(15)}  # 30 types: 2 groups
+    assert [len(g) for g in group_types(list(many.values()))] == [20, 10]
+    plans = plans_of(many)
+    # a day of events at one a second, almost none of the selected streams' types: two filtered reads
+    rare = EventSample(("charge.succeeded",) * 99 + ("thing_1.created",), has_more=True, span_seconds=100, window_seconds=86_400)
+    grouped = share_events_read(plans, {None: rare})
+    assert len({p.read_key for p in grouped}) == 2 and all(len(p.fixed_params["types"]) <= 20 for p in grouped)
+    assert {tuple(p.fixed_params["types"]) for p in grouped if p.name == "stream_1"} == {tuple(next(g for g in group_types(list(many.values())) if "thing_1.created" in g))}
+    # most events wanted: grouping could only add requests, so one read of every event
+    busy = EventSample(tuple(f"thing_{n % 15}.created" for n in range(100)), has_more=True, span_seconds=100, window_seconds=86_400)
+    assert {p.fixed_params == {} for p in share_events_read(plans, {None: busy})} == {True}
+    # few events: one page holds them all, one request
+    few = EventSample(("charge.succeeded",) * 7, has_more=False, span_seconds=5, window_seconds=86_400)
+    assert {p.fixed_params == {} for p in share_events_read(plans, {None: few})} == {True}
+    assert group_types([[f"t{n}.x" for n in range(21)]]) is None  # never split one stream's types
+
+
 def test_the_events_reads_of_all_streams_become_one_read_with_a_types_filter_when_it_fits():
     few = share_events_read(plans_of({"customers": ["customer.created"], "products": ["product.created", "product.deleted"]}))
     assert {p.read_key for p in few} == {few[0].read_key}  # one read
@@ -173,9 +191,10 @@ def test_one_events_read_routes_each_event_to_its_streams_by_type_and_object(req
     got = {name: sorted(r["id"] for r in records_of(output, name)) for name in streams}
     assert got == {"customers": ["cus_1"], "customer_cards": ["card_1"], "bank_accounts": ["ba_1"], "customer_sources": ["ba_1", "card_1"],
                    "customer_balance_transactions": ["cbtxn_1"], "products": ["prod_1"], "charges": [f"ch_{n}" for n in range(5)]}
-    reads = [r for r in requests_mock.request_history if r.path == "/v1/events"]
-    assert len(reads) == 3  # 9 events, 3 a page: one pass for seven streams
-    assert "types[]" not in reads[0].qs  # their types are more than 20: every event, routed here
+    sample, *reads = [r.qs for r in requests_mock.request_history if r.path == "/v1/events"]
+    assert sample == {"created[gte]": [str(since)], "limit": ["3"]}  # their types are more than 20: what do the events hold?
+    assert len(reads) == 3  # every event is wanted, so one read of them all: 9 events, 3 a page, for seven streams
+    assert all("types[]" not in qs for qs in reads)
     for name in streams:
         assert final_state(output, name)["events_since"] >= since
 

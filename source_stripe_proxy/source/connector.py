@@ -55,6 +55,7 @@ from source_stripe_proxy.core.budget import default_concurrency
 from source_stripe_proxy.core.client import StripeClient
 from source_stripe_proxy.core.errors import AuthenticationError, ConfigError, StripeProxyError
 from source_stripe_proxy.core.settings import ConnectionSettings
+from source_stripe_proxy.source.events_read import EVENTS_PATH, EventSample, needs_sample, share_events_read
 from source_stripe_proxy.source.availability import Probe, StreamUnavailable, probe_all, probes, unavailable
 from source_stripe_proxy.source.options import ReadOptions, read_options
 from source_stripe_proxy.source.reader import Complete, ConcurrentReader, Estimate, Failed, Progress, ReadPlan, Records
@@ -67,7 +68,6 @@ from source_stripe_proxy.source.streams import (
     needs_own_account,
     own_account_id,
     path_for_account,
-    share_events_read,
 )
 
 SYNC_MODES = ("full_refresh", "incremental")
@@ -209,7 +209,7 @@ class SourceStripeProxy(AbstractSource):
                     continue
                 saved = state_manager.get_stream_state(stream.name, None) if configured.sync_mode == SyncMode.incremental else None
                 plans.extend(stream.plan(context, configured.sync_mode, saved, accounts))  # a stale state may fail here, before any read
-            plans = share_events_read(plans)
+            plans = share_events_read(plans, _before_reading(lambda: sample_events(client, plans, options)))
             yield from self._read_plans(logger, client, concurrency, selected, plans, state_manager, options, unplanned)
         finally:
             context.pages.close()
@@ -376,6 +376,28 @@ class _StreamFailures:
 def ends_the_read(error: BaseException) -> bool:
     """A rejected key or proxy token (401) fails every stream the same way: stop at the first."""
     return isinstance(error, AuthenticationError)
+
+
+def sample_events(client: StripeClient, plans: List[ReadPlan], options: ReadOptions) -> Dict[Optional[str], EventSample]:
+    """For each account whose streams read more than 20 event types: the newest page of every
+    event since the oldest cursor (one request), so ``share_events_read`` can tell whether one
+    read of every event or a read per group of types costs fewer requests."""
+    samples = {}
+    now = int(options.clock())
+    for account, since in needs_sample(plans).items():
+        params: Dict[str, Any] = {"limit": options.page_size}
+        if since is not None:
+            params["created"] = {"gte": since}
+        page = client.get(EVENTS_PATH, params, account_id=account)
+        events = [e for e in page.get("data") or [] if isinstance(e, dict)]
+        times = [e.get("created") for e in events if isinstance(e.get("created"), int)]
+        samples[account] = EventSample(
+            types=tuple(str(e.get("type")) for e in events),
+            has_more=bool(page.get("has_more")),
+            span_seconds=(max(times) - min(times)) if times else 0,
+            window_seconds=max(0, now - since) if since is not None else 0,
+        )
+    return samples
 
 
 def _before_reading(call: Any) -> Any:

@@ -12,7 +12,7 @@ the Connect accounts, and returns ``ReadPlan``s for the reader (``reader/``), on
 * later incremental reads of a stream that follows events (its own, its parent's, or events
   that name a parent to re-list): ``/v1/events`` from ``events_since``, turned into records by
   ``events.EventChanges``. The source reads the events once for every such stream
-  (``share_events_read``). Streams read by ``created`` keep reading by ``created``.
+  (``events_read.py``). Streams read by ``created`` keep reading by ``created``.
 * state older than Stripe's event retention: a full re-read with a warning, or a
   config_error when ``on_stale_state`` is ``"fail"``. Never a silent skip.
 
@@ -31,10 +31,11 @@ from airbyte_cdk.sources.streams import CheckpointMixin, Stream
 
 from source_stripe_proxy.core.client import StripeClient
 from source_stripe_proxy.core.errors import ConfigError
-from source_stripe_proxy.core.stripe_facts import EVENT_RETENTION_DAYS, MAX_EVENT_TYPES, MAX_PAGE_SIZE
+from source_stripe_proxy.core.stripe_facts import EVENT_RETENTION_DAYS, MAX_PAGE_SIZE
 from source_stripe_proxy.data import load_schema
 from source_stripe_proxy.source.children import ChildLink, ChildPages, Descent
 from source_stripe_proxy.source.events import EventChanges, Stamp, chain
+from source_stripe_proxy.source.events_read import EVENTS_PATH
 from source_stripe_proxy.source.options import ALL_ACCOUNTS, SECONDS_PER_DAY, ReadOptions
 from source_stripe_proxy.source.reader import (
     EVENTS_PHASE,
@@ -50,7 +51,6 @@ from source_stripe_proxy.source.state import Checkpoint
 from source_stripe_proxy.source.stream_specs import CREATED, STREAM_SPECS, StreamSpec, changes_through_events
 
 CURSOR_FIELD = "updated"  # the change cursor every record carries
-EVENTS_PATH = "/v1/events"
 EVENT_RETENTION_SECONDS = EVENT_RETENTION_DAYS * SECONDS_PER_DAY  # how long Stripe keeps events
 STALE_MARGIN_SECONDS = 3600  # treat state as stale this long before Stripe drops the events
 CLOCK_SKEW_SECONDS = 300  # our clock may run ahead of Stripe's; events are de-duplicated anyway
@@ -231,31 +231,6 @@ def _events_read(spec: StreamSpec, context: ReadContext, checkpoint: Checkpoint,
         reread_from=now - CLOCK_SKEW_SECONDS,
         accepts=changes.accepts,
     )
-
-
-def share_events_read(plans: List[ReadPlan]) -> List[ReadPlan]:
-    """One ``/v1/events`` read per account for every stream that follows events.
-
-    Stripe filters by at most 20 ``types[]``: when the streams' types fit, the read asks for
-    them; beyond that it reads every event and each stream takes its own (``ReadPlan.accepts``),
-    so the requests depend on the number of events, never on the number of streams (grouping
-    the types would cost one read per group: benchmarks/events_pass.py measures both).
-    Returns the plans with the same query for every events read of an account.
-    """
-    types: Dict[Optional[str], set] = {}
-    for plan in plans:
-        if plan.phase == EVENTS_PHASE:
-            types.setdefault(plan.account_id, set()).update(plan.fixed_params.get("types", ()))
-    every_event = {account for account, wanted in types.items() if len(wanted) > MAX_EVENT_TYPES}
-    shared = []
-    for plan in plans:
-        if plan.phase == EVENTS_PHASE:
-            plan = dataclasses.replace(plan, fixed_params={} if plan.account_id in every_event else {"types": sorted(types[plan.account_id])})
-        elif plan.path == EVENTS_PATH and plan.account_id in every_event and not plan.fixed_params:
-            # The `events` stream lists every event too: it joins the same read, newest first.
-            plan = dataclasses.replace(plan, splittable=False)
-        shared.append(plan)
-    return shared
 
 
 def path_for_account(spec: StreamSpec, context: ReadContext, account: Optional[str]) -> str:
