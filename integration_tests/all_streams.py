@@ -25,10 +25,15 @@ STORE_RESOURCES = {
 }
 
 
+SMALL = ("billing_meters", "billing_meter_event_summaries")  # summaries are listed per meter *and* customer
+
+
 def seed_every_stream(emulator, at: int, *, customers: int = 3, per_parent: int = 2, parents: int = 2, lines: int = 12) -> None:
     """Objects in every stream, created ``at``: the billing objects through the store, a Connect
     account, an automatic payout with its balance transaction, and every other stream through
-    ``stripe_emulator.catalog.seed`` (children for ``parents`` parents each, with their events)."""
+    ``stripe_emulator.catalog.seed`` (``per_parent`` objects, and as many for each of ``parents``
+    parents of a child stream, with their events; two billing meters at most, as their summaries
+    are listed per meter and customer)."""
     emulator.set_time(at)
     store = emulator.store
     people = [store.add("customers", {"email": f"c{i}@example.com"})["id"] for i in range(customers)]
@@ -45,7 +50,9 @@ def seed_every_stream(emulator, at: int, *, customers: int = 3, per_parent: int 
         store.add("balance_transactions", {"source": payout["id"], "type": "payout"})
     store.bulk_add("balance_transactions", 3)
     emulator.add_connected_account(CONNECTED)
-    catalog.seed(store, per_parent=per_parent, parents=parents)
+    generic = set(catalog.generic_streams())
+    catalog.seed(store, per_parent=per_parent, parents=parents, streams=generic - set(SMALL))
+    catalog.seed(store, per_parent=min(2, per_parent), parents=min(2, parents), streams=SMALL)
 
 
 def expected_ids(emulator) -> Dict[str, Set[str]]:

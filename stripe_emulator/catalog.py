@@ -17,6 +17,7 @@ answers Stripe's 400 "Your account is not set up to use Issuing".
 """
 
 import copy
+import json
 import re
 import threading
 import weakref
@@ -77,6 +78,33 @@ def state(store):
         if store not in _states:
             _states[store] = CatalogState()
         return _states[store]
+
+
+def dump(store):
+    """The account's generic objects as JSON data (for ``persistence.py``)."""
+    st = state(store)
+    with store.lock:
+        return {
+            "rows": {name: [[json.dumps(key), [[sort_key, obj] for sort_key, obj in rows]] for key, rows in groups.items()]
+                     for name, groups in st.rows.items()},
+            "disabled_products": sorted(st.disabled_products),
+            "seq": st.seq,
+        }
+
+
+def load(store, data):
+    """Fill an account's generic objects from ``dump`` output."""
+    st = state(store)
+    with store.lock:
+        for name, groups in (data or {}).get("rows", {}).items():
+            for key, rows in groups:
+                key = json.loads(key)
+                key = tuple(key) if isinstance(key, list) else key
+                st.rows.setdefault(name, {})[key] = [(sort_key, obj) for sort_key, obj in rows]
+                for _, obj in rows:
+                    st.by_id.setdefault(name, {})[obj["id"]] = obj
+        st.disabled_products.update((data or {}).get("disabled_products", ()))
+        st.seq = max(st.seq, (data or {}).get("seq", 0))
 
 
 def disable_product(store, product):

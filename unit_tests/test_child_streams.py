@@ -274,3 +274,58 @@ def test_what_makes_a_stream_unreadable(error, reason):
 ])
 def test_what_stays_a_real_error(error):
     assert unavailable(STREAM_SPECS["cards"], error) is None
+
+
+# -- the pool of child requests ------------------------------------------------------------
+
+
+class PagedChildren:
+    """Child lists of 3 pages each; counts pages answered, to compare with pages taken."""
+
+    def __init__(self):
+        import threading as threads
+
+        self.lock = threads.Lock()
+        self.answered = 0
+
+    def send(self, method, path, params=None, account_id=None):
+        from source_stripe_proxy.core.client import ApiResponse
+
+        start = int(params.get("starting_after", "0:-1").split(":")[1]) + 1
+        rows = [{"id": f"{path}:{n}"} for n in range(start, min(start + params["limit"], 3 * params["limit"]))]
+        with self.lock:
+            self.answered += 1
+        return ApiResponse(200, {"object": "list", "data": rows, "has_more": rows[-1]["id"].endswith(f":{3 * params['limit'] - 1}") is False}, {})
+
+
+def test_child_pages_in_memory_are_bounded_for_the_whole_sync_and_nested_callers_never_wait_for_each_other():
+    import threading as threads
+
+    from source_stripe_proxy.source.children import PAGES_PER_WORKER, ChildList, ChildPages
+
+    fake = PagedChildren()
+    pages = ChildPages(fake, workers=3, page_size=2)
+    taken, worst, lock = [0], [0], threads.Lock()
+
+    def caller(n):
+        requests = [ChildList({}, f"/v1/c{n}_{k}", {}) for k in range(10)]
+        def took():  # a slow consumer: pages pile up as far as the bound lets them
+            with lock:
+                taken[0] += 1
+                worst[0] = max(worst[0], fake.answered - taken[0])
+            time.sleep(0.003)
+
+        for request, objects in pages.lists(requests, None):
+            took()
+            for inner, _ in pages.lists([ChildList({}, request.path + "/x", {})], None):  # a grandchild level, nested
+                took()
+
+    threads_ = [threads.Thread(target=caller, args=(n,)) for n in range(5)]
+    for thread in threads_:
+        thread.start()
+    for thread in threads_:
+        thread.join(60)
+    pages.close()
+    assert not any(thread.is_alive() for thread in threads_)  # no caller waited forever
+    assert taken[0] == fake.answered == 5 * 10 * 3 * (1 + 3)  # every page of every list, each once, at both levels
+    assert worst[0] <= PAGES_PER_WORKER * 3 + 2 * 5  # the bound, plus one page per caller at each level

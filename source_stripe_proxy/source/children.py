@@ -29,6 +29,8 @@ from source_stripe_proxy.core.errors import StripeAPIError
 from source_stripe_proxy.core.paging import next_cursor, page_objects
 from source_stripe_proxy.source.stream_specs import CREATED, PARENT_EVENTS, STREAM_SPECS, StreamSpec
 
+PAGES_PER_WORKER = 2  # child pages fetched and not yet handed over, per worker of the pool, for the whole sync
+
 
 @dataclass
 class ChildList:
@@ -46,9 +48,11 @@ class ChildPages:
     """Child list pages, fetched side by side on one pool shared by every transform of a sync.
 
     A task fetches one page and never waits for another task, so the transforms of all reader
-    workers can share the pool; the client's budget paces every request. A caller keeps at most
-    ``width`` pages in flight and gets them back in the order it asked, so its output is
-    deterministic and its memory bounded.
+    workers can share the pool; the client's budget paces every request. Each caller gets its
+    pages back in the order it asked, so its output is deterministic. Pages fetched and not yet
+    handed over are bounded for the whole sync (``PAGES_PER_WORKER`` per worker), whatever the
+    number of callers: a caller with pages in flight asks for more only while the bound allows,
+    and one with none waits for a free place (another caller frees one with each page it takes).
     """
 
     client: StripeClient
@@ -56,6 +60,10 @@ class ChildPages:
     page_size: int
     _pool: Optional[ThreadPoolExecutor] = field(default=None, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    _places: Optional[threading.Semaphore] = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._places = threading.Semaphore(PAGES_PER_WORKER * max(1, self.workers))
 
     def pool(self) -> ThreadPoolExecutor:
         with self._lock:
@@ -71,25 +79,43 @@ class ChildPages:
 
     def lists(self, lists: Iterable[ChildList], account_id: Optional[str]) -> Iterator[Tuple[ChildList, List[dict]]]:
         """Every page of every list, each as ``(its list, the page's objects)``."""
-        waiting = iter(lists)
-        in_flight: Deque[Tuple[ChildList, "Future[Tuple[List[dict], Optional[str]]]"]] = deque()
+        pending: Deque[ChildList] = deque()  # next pages of lists begun, then lists not begun
+        fresh = iter(lists)
+        in_flight: Deque[Tuple[ChildList, "Future[Tuple[List[dict], Optional[str]]]", bool]] = deque()
 
-        def fill() -> None:
-            while len(in_flight) < self.workers:
-                request = next(waiting, None)
-                if request is None:
-                    return
-                in_flight.append((request, self.pool().submit(self._page, request, account_id)))
+        def submit() -> bool:
+            request = pending.popleft() if pending else next(fresh, None)
+            if request is None:
+                return False
+            placed = self._places.acquire(blocking=False)
+            if not placed and in_flight:  # the sync's bound is reached: take this one later
+                pending.appendleft(request)
+                return False
+            # Without a place and nothing in flight, go on anyway: a caller never waits for
+            # places another caller (perhaps its own parent level, suspended) holds.
+            in_flight.append((request, self.pool().submit(self._page, request, account_id), placed))
+            return True
 
-        fill()
-        while in_flight:
-            request, future = in_flight.popleft()
-            objects, cursor = future.result()
-            if cursor is not None:  # the next page of this list, ahead of lists not started
-                later = ChildList(request.parent, request.path, request.params, request.paged, cursor)
-                in_flight.appendleft((later, self.pool().submit(self._page, later, account_id)))
-            fill()
-            yield request, objects
+        try:
+            while len(in_flight) < self.workers and submit():
+                pass
+            while in_flight:
+                request, future, placed = in_flight.popleft()
+                try:
+                    objects, cursor = future.result()
+                finally:
+                    if placed:
+                        self._places.release()
+                if cursor is not None:  # the next page of this list, ahead of lists not begun
+                    pending.appendleft(ChildList(request.parent, request.path, request.params, request.paged, cursor))
+                while len(in_flight) < self.workers and submit():
+                    pass
+                yield request, objects
+        finally:  # a caller that stopped early (a failure, a cancelled read) frees its places
+            for _, future, placed in in_flight:
+                future.cancel()
+                if placed:
+                    self._places.release()
 
     def _page(self, request: ChildList, account_id: Optional[str]) -> Tuple[List[dict], Optional[str]]:
         query = dict(request.params)
