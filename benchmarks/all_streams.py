@@ -82,6 +82,7 @@ def measure(size: int, budget: float, latency: float, work: bench.Workdir) -> Di
         "time_vs_ideal": round(window / ideal, 3) if window else None,
         "budget_held": round(requests / (budget * window), 3) if window else None,
         "peak_rss_mb": child.peak_rss_mb,
+        "server_cpu_s": delta["server_cpu_s"],
         "cpu_s": round(child.cpu_s, 1),
         "exit_code": child.exit_code,
         "problems": child.problems,
@@ -98,15 +99,15 @@ def markdown(rows: List[Dict[str, Any]], budget: float, latency: float) -> str:
         "*Requests window*: from the sync's first request to its last, sampled from the server every 0.5 s;",
         "*ideal*: requests / budget; *budget held*: requests / (budget x window).",
         "",
-        "| size | objects seeded | records | requests | requests / record | requests window | ideal | window / ideal | budget held | 429s | peak RSS | CPU | exit |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| size | objects seeded | records | requests | requests / record | requests window | ideal | window / ideal | budget held | 429s | peak RSS | CPU | server CPU | exit |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for row in rows:
         lines.append(
             f"| x{row['size']} ({', '.join(f'{k} {v}' for k, v in row['sizes'].items())}) | {row['objects_seeded']} | {row['records']} | "
             f"{row['requests']} | {row['requests_per_record']} | {row['requests_window_s']} s | {row['ideal_s']} s | {row['time_vs_ideal']} | "
             f"{bench.fmt(100 * row['budget_held']) + '%' if row['budget_held'] else '-'} | {row['rate_limited']} | {row['peak_rss_mb']} MB | "
-            f"{row['cpu_s']} s | {row['exit_code']} |"
+            f"{row['cpu_s']} s | {row['server_cpu_s']} s | {row['exit_code']} |"
         )
     if len(rows) > 1:
         lines += ["", f"Peak memory x{rows[-1]['size']} / x{rows[0]['size']}: {rows[-1]['peak_rss_mb'] / rows[0]['peak_rss_mb']:.2f}"

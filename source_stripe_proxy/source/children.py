@@ -235,7 +235,9 @@ class ChildLink:
     # -- children -------------------------------------------------------------------------
 
     def children(self, parents: List[dict]) -> Iterator[List[dict]]:
-        """The children of ``parents``, a chunk per page: embedded ones first, then those listed."""
+        """The children of ``parents``, a chunk per page: embedded ones first, then those listed.
+        A page with no children is an empty chunk: its caller gets a turn after every request
+        (the reader takes chunks of several streams in turn, and each holds its pages in flight)."""
         lists: List[ChildList] = []
         embedded = self.link.embedded
         for parent in parents:
@@ -252,9 +254,7 @@ class ChildLink:
             if kept:
                 yield kept
         for request, objects in self.pages.lists(lists, self.account_id):
-            kept = self.annotate(objects, request.parent)
-            if kept:
-                yield kept
+            yield self.annotate(objects, request.parent)
 
     def embedded_rows(self, parent: Mapping[str, Any]) -> List[dict]:
         box = parent.get(self.link.embedded_field)
@@ -314,4 +314,9 @@ class Descent:
 
 def _each(link: ChildLink, chunks: Iterator[List[dict]]) -> Iterator[List[dict]]:
     for chunk in chunks:
-        yield from link.children(chunk)
+        made = False
+        for children in link.children(chunk):
+            made = True
+            yield children
+        if not made:
+            yield []  # a turn for the caller, even when a level above brought nothing

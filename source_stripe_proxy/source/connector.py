@@ -92,7 +92,8 @@ class SourceStripeProxy(AbstractSource):
         if self._client is None or self._client.settings != settings:
             for secret in settings.secrets:
                 add_to_secrets(secret)  # the CDK masks these in LOG messages
-            self._client = StripeClient(settings, pool_size=concurrency_for(read_options(config), settings))
+            # Connections for the reader's workers and as many for the child streams' requests.
+            self._client = StripeClient(settings, pool_size=2 * concurrency_for(read_options(config), settings))
         return self._client
 
     def check_connection(self, logger: logging.Logger, config: Mapping[str, Any]) -> Tuple[bool, Optional[Any]]:

@@ -189,9 +189,12 @@ class ConcurrentReader:
         self._pages_left: Dict[int, Tuple[float, _ReadRun]] = {}  # range key -> pages it still expects
         self._waiting: List[Tuple[float, _ReadRun, Partition]] = []  # split off, for the next free worker
         self._executor: Optional[ThreadPoolExecutor] = None
+        self._transforms: Optional[ThreadPoolExecutor] = None
 
     def run(self, plans: List[ReadPlan]) -> Iterator[ReadSignal]:
         self._executor = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="stripe-read")
+        # Transforms of the plans of one page, side by side; they never wait for a range's worker.
+        self._transforms = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="stripe-transform")
         runs = _read_runs(plans)
         pending = set(runs)
         try:
@@ -257,6 +260,7 @@ class ConcurrentReader:
                 run.cancelled = True
             self._gate.close()  # no worker waits for a caller that is gone
             self._executor.shutdown(wait=True)
+            self._transforms.shutdown(wait=True)
 
     @staticmethod
     def _stop_all(runs: Dict[Tuple[Any, ...], _ReadRun], pending: set) -> None:
@@ -420,10 +424,15 @@ class ConcurrentReader:
             if plan.splittable:
                 self._maybe_split(run, partition, objects)
 
-    def _hand_out(self, run: _ReadRun, in_range: List[dict]) -> Iterator[PlanPage]:
+    def _hand_out(self, run: _ReadRun, in_range: List[dict]) -> List[PlanPage]:
         """Each plan's part of a page: the objects inside its intervals that it accepts, through
         its transform. An object two plans take is copied for the second (transforms change
-        records in place). A plan whose transform fails is reported and gets no more pages."""
+        records in place). A plan whose transform fails is reported and gets no more pages.
+
+        Transforms that make chunks (child streams, with a request per parent) run side by side,
+        each in a thread of its own (``_transforms``), so the children of every stream of a parent
+        page are requested at once, not one stream after the other; the page's own message
+        (its progress) follows when all are done."""
         shared = len(run.members) > 1
         given: set = set()
         parts = []
@@ -437,34 +446,55 @@ class ConcurrentReader:
                 wanted = [copy.deepcopy(o) if id(o) in given else o for o in wanted]
                 given.update(id(o) for o in wanted)
             parts.append((member, mine, wanted))
+        pages: Dict[Tuple[str, Optional[str]], PlanPage] = {}
+        chunked: List[Tuple[_PlanRun, Iterator[List[dict]]]] = []
         for member, mine, wanted in parts:
-            plan = member.plan
-            try:
-                records = self._transform(run, member, wanted)
-            except Exception as error:  # this plan ends; the read goes on for the others
-                member.stopped = True
-                self._messages.put(PlanFailed(run.key, plan.key, error))
+            made = self._start(run, member, wanted)
+            if made is None:
                 continue
-            yield PlanPage(plan.key, records, len(mine), _time_span(mine, plan.created_field)[0])
+            pages[member.plan.key] = PlanPage(member.plan.key, made if isinstance(made, list) else [], len(mine),
+                                              _time_span(mine, member.plan.created_field)[0])
+            if not isinstance(made, list):
+                chunked.append((member, iter(made)))
+        if len(chunked) == 1:
+            done = [self._drain(run, *chunked[0])]
+        else:  # each stream's chunks in its own thread: their requests go out side by side
+            done = list(self._transforms.map(lambda entry: self._drain(run, *entry), chunked))
+        for (member, _), ok in zip(chunked, done):
+            if not ok:
+                pages.pop(member.plan.key, None)
+        return list(pages.values())
 
-    def _transform(self, run: _ReadRun, member: _PlanRun, objects: List[dict]) -> List[dict]:
-        """The plan's records from a page: a list, or chunks handed over as they come (each
-        after the gate) with the last one returned for the page itself."""
+    def _drain(self, run: _ReadRun, member: _PlanRun, chunks: Iterator[List[dict]]) -> bool:
+        """Hand over a plan's chunks of one page as they come, each through the gate; False if
+        its transform failed (the plan ends, the read goes on)."""
+        while not run.cancelled:
+            self._gate.enter()
+            try:
+                chunk = next(chunks, None)
+            except Exception as error:
+                self._stop(run, member, error)
+                return False
+            if chunk is None:
+                return True
+            if chunk:
+                self._gate.queued()
+                self._messages.put(ChunkRead(run.key, member.plan.key, chunk))
+        return True
+
+    def _start(self, run: _ReadRun, member: _PlanRun, objects: List[dict]) -> Any:
+        """The plan's transform of a page: its records, its chunks to come, or None if it failed."""
         if member.plan.transform is None or not objects:
             return objects
-        made = member.plan.transform(objects)
-        if isinstance(made, list):
-            return made
-        last: List[dict] = []
-        for chunk in made:
-            if last:
-                self._gate.queued()
-                self._messages.put(ChunkRead(run.key, member.plan.key, last))
-            last = chunk
-            if run.cancelled:
-                break
-            self._gate.enter()
-        return last
+        try:
+            return member.plan.transform(objects)
+        except Exception as error:
+            self._stop(run, member, error)
+            return None
+
+    def _stop(self, run: _ReadRun, member: _PlanRun, error: BaseException) -> None:
+        member.stopped = True
+        self._messages.put(PlanFailed(run.key, member.plan.key, error))
 
     def _maybe_split(self, run: _ReadRun, partition: Partition, objects: List[dict]) -> None:
         """Cut the unread part of this range, [floor, oldest on the page), as ``split_policy`` says."""
