@@ -6,8 +6,9 @@ the ideal (requests / budget), how much of the budget the sync holds, and peak m
 
 The server is ``benchmarks/emulator_server.py --all-streams`` (a subprocess, on loopback): objects
 in every one of the 110 streams (``integration_tests/all_streams.py``: the billing objects,
-Connect, and every other stream with children for a few parents each), a fixed latency per
-request and a rate limit 10% above the budget. The reader is the console script
+Connect, and every other stream with children for a few parents each; objects and their events a
+second apart, as in an account's history), a fixed latency per request and a rate limit 10% above
+the budget. The reader is the console script
 (``source-stripe-proxy read``) with the budget as ``requests_per_second``. Size 1 is
 ``customers=100, per_parent=20, parents=5`` (a few thousand objects); size k multiplies each.
 

@@ -97,7 +97,7 @@ def main(argv=None) -> None:
                     help="spread each resource's objects evenly over this many days (0: one second apart)")
     ap.add_argument("--all-streams", default="",
                     help="customers=N,per_parent=K,parents=P: objects in every stream of the catalogue "
-                         "(integration_tests/all_streams.py), created a day ago")
+                         "(integration_tests/all_streams.py), a second apart from five days ago")
     ap.add_argument("--max-seconds", type=float, default=3600.0, help="stop after this long, whatever happens")
     args = ap.parse_args(argv)
 
@@ -109,7 +109,8 @@ def main(argv=None) -> None:
         from integration_tests.all_streams import expected_ids, seed_every_stream
 
         sizes = {key: int(value) for key, _, value in (item.partition("=") for item in args.all_streams.split(","))}
-        seed_every_stream(emulator, int(time.time()) - 86_400, **sizes)
+        # Objects a second apart (events too, as in a real account), the newest before now.
+        seed_every_stream(emulator, int(time.time()) - 5 * 86_400, step_seconds=1, **sizes)
         emulator.clock.unfreeze()
         seeded = {name: len(ids) for name, ids in expected_ids(emulator).items()}
     emulator.start()

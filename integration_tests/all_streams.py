@@ -28,15 +28,20 @@ STORE_RESOURCES = {
 SMALL = ("billing_meters", "billing_meter_event_summaries")  # summaries are listed per meter *and* customer
 
 
-def seed_every_stream(emulator, at: int, *, customers: int = 3, per_parent: int = 2, parents: int = 2, lines: int = 12) -> None:
+def seed_every_stream(emulator, at: int, *, customers: int = 3, per_parent: int = 2, parents: int = 2, lines: int = 12,
+                      step_seconds: int = 0) -> None:
     """Objects in every stream, created ``at``: the billing objects through the store, a Connect
     account, an automatic payout with its balance transaction, and every other stream through
     ``stripe_emulator.catalog.seed`` (``per_parent`` objects, and as many for each of ``parents``
     parents of a child stream, with their events; two billing meters at most, as their summaries
-    are listed per meter and customer)."""
+    are listed per meter and customer). ``step_seconds``: each object this much later than the
+    one before, from ``at`` on (0: all at ``at``)."""
     emulator.set_time(at)
     store = emulator.store
-    people = [store.add("customers", {"email": f"c{i}@example.com"})["id"] for i in range(customers)]
+    people = []
+    for i in range(customers):
+        people.append(store.add("customers", {"email": f"c{i}@example.com"})["id"])
+        emulator.advance(step_seconds)
     product = store.add("products", {"name": "Gold"})["id"]
     price = store.add("prices", {"product": product, "unit_amount": 500, "currency": "usd", "recurring": {"interval": "month"}})["id"]
     store.add("plans", {"product": product, "amount": 900, "currency": "usd", "interval": "year"})
@@ -51,8 +56,8 @@ def seed_every_stream(emulator, at: int, *, customers: int = 3, per_parent: int 
     store.bulk_add("balance_transactions", 3)
     emulator.add_connected_account(CONNECTED)
     generic = set(catalog.generic_streams())
-    catalog.seed(store, per_parent=per_parent, parents=parents, streams=generic - set(SMALL))
-    catalog.seed(store, per_parent=min(2, per_parent), parents=min(2, parents), streams=SMALL)
+    catalog.seed(store, per_parent=per_parent, parents=parents, streams=generic - set(SMALL), step_seconds=step_seconds)
+    catalog.seed(store, per_parent=min(2, per_parent), parents=min(2, parents), streams=SMALL, step_seconds=step_seconds)
 
 
 def expected_ids(emulator) -> Dict[str, Set[str]]:

@@ -358,9 +358,10 @@ def generic_streams():
     return served
 
 
-def seed(store, per_parent=2, *, parents=2, emit_events=True, streams=None):
+def seed(store, per_parent=2, *, parents=2, emit_events=True, streams=None, step_seconds=0):
     """Add `per_parent` objects to every generic stream (to each of the first `parents`
-    parents of a child stream), parents before children. Returns {stream: [ids]}."""
+    parents of a child stream), parents before children. Returns {stream: [ids]}.
+    `step_seconds`: the clock moves this far after each object (objects spread in time)."""
     wanted = set(streams) if streams is not None else set(generic_streams())
     added = {}
     for name in _parents_first(wanted):
@@ -369,6 +370,8 @@ def seed(store, per_parent=2, *, parents=2, emit_events=True, streams=None):
             for _ in range(per_parent):
                 obj = add(store, name, parent_id=parent_id, emit_event=emit_events)
                 added.setdefault(name, []).append(obj["id"])
+                if step_seconds:
+                    store.clock.advance(step_seconds)
     return added
 
 

@@ -97,32 +97,12 @@ class SourceStripeProxy(AbstractSource):
         return self._client
 
     def check_connection(self, logger: logging.Logger, config: Mapping[str, Any]) -> Tuple[bool, Optional[Any]]:
-        """Probe every stream's list (``limit=1``); the connection works when one stream is readable.
-
-        The first probe (customers, the list most accounts read) goes alone, so a rejected key
-        costs one request; the others then go side by side within the request budget.
-        """
+        """Probe every stream's list (``limit=1``); the connection works when one stream is
+        readable, and each one that is not is logged with why."""
         try:
             options = read_options(config)
             client = self.client_for(config)
-            first, *rest = sorted(STREAM_SPECS.values(), key=lambda spec: spec.name != FIRST_PROBE)
-            fetch = lambda probe: client.get(probe.path, probe.query)  # noqa: E731
-            results = probe_all(probes([first], lambda spec: spec.path), fetch, 1, stop_on=ends_the_read)
-            own, own_error = None, None
-            if any(needs_own_account(spec) for spec in rest):
-                try:
-                    own = own_account_id(client)
-                except StripeProxyError as error:
-                    if ends_the_read(error):
-                        raise
-                    own_error = error  # the streams of the account read can't be probed without its id
-            if own_error is not None:
-                named = [spec for spec in rest if needs_own_account(spec)]
-                results[Probe("/v1/account", (), tuple(spec.name for spec in named))] = own_error
-                rest = [spec for spec in rest if not needs_own_account(spec)]
-            context = ReadContext(client, options, None, own)
-            checks = probes(rest, lambda spec: path_for_account(spec, context, None))
-            results.update(probe_all(checks, fetch, concurrency_for(options, client.settings), stop_on=ends_the_read))
+            results = probe_every_stream(client, options)
         except StripeProxyError as error:
             # Our messages never carry config values, so they are safe in CONNECTION_STATUS.
             return False, _Safe(str(error))
@@ -399,6 +379,32 @@ def sample_events(client: StripeClient, plans: List[ReadPlan], options: ReadOpti
             window_seconds=max(0, now - since) if since is not None else 0,
         )
     return samples
+
+
+def probe_every_stream(client: StripeClient, options: ReadOptions) -> Dict[Probe, Optional[BaseException]]:
+    """Each top-level list once (``limit=1``): probe -> its error, or None when readable.
+
+    The first probe (customers, the list most accounts read) goes alone, so a rejected key
+    costs one request and ends the check at once; the others go side by side within the budget.
+    """
+    first, *rest = sorted(STREAM_SPECS.values(), key=lambda spec: spec.name != FIRST_PROBE)
+    fetch = lambda probe: client.get(probe.path, probe.query)  # noqa: E731
+    results = probe_all(probes([first], lambda spec: spec.path), fetch, 1, stop_on=ends_the_read)
+    own = None
+    named = [spec for spec in rest if needs_own_account(spec)]
+    if named:
+        try:
+            own = own_account_id(client)
+        except StripeProxyError as error:
+            if ends_the_read(error):
+                raise
+            # Without the account's id its own lists can't be asked for: they can't be read.
+            results[Probe("/v1/account", (), tuple(spec.name for spec in named))] = error
+            rest = [spec for spec in rest if not needs_own_account(spec)]
+    context = ReadContext(client, options, None, own)
+    checks = probes(rest, lambda spec: path_for_account(spec, context, None))
+    results.update(probe_all(checks, fetch, concurrency_for(options, client.settings), stop_on=ends_the_read))
+    return results
 
 
 def _before_reading(call: Any) -> Any:

@@ -170,14 +170,13 @@ def _list_read(
     descent = None
     if spec.parent is not None:
         min_created = None
-        if own_created:
+        if own_created:  # only the children created since the cursor, of parents of any age
             since = checkpoint.created - options.lookback_seconds if incremental and checkpoint.created is not None else None
             bounds = [b for b in (options.start_date, since) if b is not None]
             min_created = max(bounds) if bounds else None
-            planned.child_cursors[account] = None  # set below
         descent = Descent(spec, context.pages, account, now=now, start=options.start_date, min_created=min_created)
         if own_created:
-            planned.child_cursors[account] = descent
+            planned.child_cursors[account] = descent  # its newest child becomes the cursor at the end
     params: Dict[str, Any] = dict(source.params)
     if source.expand:
         params["expand"] = [f"data.{path}" for path in source.expand]
@@ -368,9 +367,8 @@ class StripeStream(Stream, CheckpointMixin):
                 began = plan.began if plan.began is not None else newest
                 checkpoint.events_since = max(checkpoint.events_since or 0, min(newest, began - CLOCK_SKEW_SECONDS))
             return
-        descent = self._child_cursors.get(plan.account_id)
-        if plan.account_id in self._child_cursors:
-            newest = descent.newest if descent is not None else None  # the newest child, not parent
+        if plan.account_id in self._child_cursors:  # a child read by its own `created`: its newest child, not parent
+            newest = self._child_cursors[plan.account_id].newest
         if newest is not None and (checkpoint.created is None or newest > checkpoint.created):
             checkpoint.created = newest
         if checkpoint.first_read_began is not None:
