@@ -95,6 +95,9 @@ def main(argv=None) -> None:
     ap.add_argument("--seed", default="", help="resource=N[,resource=N...]")
     ap.add_argument("--span-days", type=float, default=0.0,
                     help="spread each resource's objects evenly over this many days (0: one second apart)")
+    ap.add_argument("--all-streams", default="",
+                    help="customers=N,per_parent=K,parents=P: objects in every stream of the catalogue "
+                         "(integration_tests/all_streams.py), a second apart from five days ago")
     ap.add_argument("--max-seconds", type=float, default=3600.0, help="stop after this long, whatever happens")
     args = ap.parse_args(argv)
 
@@ -102,6 +105,14 @@ def main(argv=None) -> None:
                              seed=1, rate_limit_retry_after=args.retry_after, log_limit=64,
                              endpoint_rate_limit=args.endpoint_rate_limit)
     seeded = seed(emulator, args.seed, args.span_days)
+    if args.all_streams:
+        from integration_tests.all_streams import expected_ids, seed_every_stream
+
+        sizes = {key: int(value) for key, _, value in (item.partition("=") for item in args.all_streams.split(","))}
+        # Objects a second apart (events too, as in a real account), the newest before now.
+        seed_every_stream(emulator, int(time.time()) - 5 * 86_400, step_seconds=1, **sizes)
+        emulator.clock.unfreeze()
+        seeded = {name: len(ids) for name, ids in expected_ids(emulator).items()}
     emulator.start()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

@@ -192,10 +192,10 @@ class Emulator:
 
     def __init__(self, seed: Dict[str, int], latency: float = 0.0, rate_limit: Optional[int] = None,
                  retry_after: int = 1, span_days: float = 0.0, max_seconds: float = 3600,
-                 endpoint_rate_limit: Optional[int] = None):
+                 endpoint_rate_limit: Optional[int] = None, extra_args: Sequence[str] = ()):
         args = [PYTHON, EMULATOR_SCRIPT, "--seed", ",".join(f"{k}={v}" for k, v in seed.items()),
                 "--latency", str(latency), "--retry-after", str(retry_after), "--span-days", str(span_days),
-                "--max-seconds", str(max_seconds)]
+                "--max-seconds", str(max_seconds), *extra_args]
         if rate_limit:
             args += ["--rate-limit", str(rate_limit)]
         if endpoint_rate_limit:
@@ -211,6 +211,7 @@ class Emulator:
             self.stop()
             raise RuntimeError(f"the emulator did not start (got {line!r})")
         self.url = line.split()[1]
+        self.seeded = json.loads(line.split(" ", 2)[2]) if len(line.split(" ", 2)) > 2 else {}
 
     def stats(self) -> Dict[str, Any]:
         with urllib.request.urlopen(f"{self.url}/_bench/stats", timeout=10) as resp:

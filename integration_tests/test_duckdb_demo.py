@@ -2,7 +2,7 @@
 
 No secrets: the demo starts its embedded Stripe stand-in, fills it through our destination and
 actions, lets it bill five months of subscriptions, and PyAirbyte (in its own environment,
-.venv-pyairbyte) syncs every stream into a DuckDB file: all 19 tables have rows. The second run
+.venv-pyairbyte) syncs the stand-in's 25 streams into a DuckDB file: every table has rows. The second run
 restores the stand-in from its file, changes it as a real account changes (an email, a price's
 nickname, an upgrade, a cancellation, a deletion, sign-ups) and must sync incrementally from the
 state PyAirbyte saved in the DuckDB file: each change shows in DuckDB (the deleted customer as
@@ -36,6 +36,8 @@ STREAMS = ("customers", "subscriptions", "products", "plans", "prices", "balance
 # What the stand-in bills: every one of these has rows after the first run.
 BILLING = ("invoices", "invoice_line_items", "invoice_items", "charges", "refunds", "payment_intents", "payouts",
            "balance_transactions", "disputes", "credit_notes", "coupons", "promotion_codes")
+# Checkout, saved cards and transfers: generic catalogue objects of the stand-in (stripe_emulator/catalog.py).
+PAYMENTS = ("checkout_sessions", "checkout_sessions_line_items", "payment_methods", "setup_intents", "setup_attempts", "transfers")
 CHANGES = ("customer changed their email", "price renamed", "subscription upgraded", "subscription canceled",
            "customer deleted", "new sign-ups", "new subscriptions")
 
@@ -122,13 +124,13 @@ def test_first_run_syncs_the_whole_sample_into_duckdb(runs):
     billed = first.report["billed"]
     assert billed["invoices"] > written["subscriptions"] and billed["charges"] >= billed["payment_intents"] > 0
     assert billed["refunds"] > 0 and billed["payouts"] > 0 and billed["disputes"] > 0
-    assert set(STREAMS) | set(BILLING) <= set(first.tables) and len(first.tables) == 19
+    assert set(STREAMS) | set(BILLING) | set(PAYMENTS) <= set(first.tables) and len(first.tables) == 25
     for stream in first.tables:
         ids = first.db["ids"][stream]
         assert ids, f"{stream}: an empty table"
         assert len(ids) == len(set(ids)), f"{stream}: duplicate rows"
         assert first.report["sync"]["statuses"][stream] == "COMPLETE", stream
-    for stream in set(STREAMS) | set(BILLING):
+    for stream in set(STREAMS) | set(BILLING) | set(PAYMENTS):
         ids = first.db["ids"][stream]
         assert len(ids) == stand_in[stream], stream
         assert first.report["sync"]["rows"][stream] == len(ids)
@@ -179,7 +181,7 @@ def test_second_run_is_incremental_from_the_saved_state(runs):
         assert len(after) == len(set(after)), f"{stream}: duplicate rows after the incremental sync"
     new = dict(written)
     new.update({stream: second.report["billed"].get(stream, 0) for stream in ("invoices", "charges", "payment_intents")})
-    for stream in set(STREAMS) | set(BILLING) | {"events"}:
+    for stream in set(STREAMS) | set(BILLING) | set(PAYMENTS) | {"events"}:
         before, after = first.db["ids"][stream], second.db["ids"][stream]
         assert len(after) == len(set(after)), f"{stream}: duplicate rows after the incremental sync"
         assert set(before) <= set(after)  # a deleted object stays, marked deleted

@@ -76,12 +76,14 @@ def _lists_of(emu, name):
     stream = catalog.CATALOGUE[name]
     params = dict(stream["params"])
     if stream.get("window"):
-        params.update({stream["window"]["start_param"]: T0 - 86400, stream["window"]["end_param"]: T0})
-    for key in (stream.get("also_per") or {}).get("query_params", {}):
-        params[key] = "cus_any"
+        day = T0 - T0 % 86400
+        params.update({stream["window"]["start_param"]: day - 86400, stream["window"]["end_param"]: day + 86400})
     parents = catalog._parent_ids(emu.store, stream, 2)
     for parent_id in parents:
         path, query = stream["path"], dict(params)
+        if isinstance(parent_id, tuple):  # per meter and per customer
+            parent_id, *others = parent_id
+            query.update(zip((stream.get("also_per") or {}).get("query_params", {}), others))
         if stream.get("account_path_param"):
             path = path.replace("{" + stream["account_path_param"] + "}", parent_id)
         elif stream["parent"]:

@@ -158,3 +158,24 @@ def test_a_seeded_emulator_loaded_from_a_file_never_reuses_a_saved_id(tmp_path):
             assert not saved & set(new) and again.store.count("customers") == 100
             ids.append(new)
     assert ids[0] == ids[1]  # still deterministic from the seed
+
+
+def test_the_catalogues_generic_objects_come_back_too(tmp_path):
+    from stripe_emulator import catalog
+
+    path = tmp_path / "store.json"
+    with StripeEmulator(api_key="sk_test_catalogSaved1", seed=4) as first:
+        customer = first.store.add("customers", {"email": "a@example.com"})["id"]
+        rate = catalog.add(first.store, "tax_rates")["id"]
+        tax_id = catalog.add(first.store, "customer_tax_ids", parent_id=customer)["id"]
+        catalog.disable_product(first.store, "Issuing")
+        save_to_file(first, path)
+    second = StripeEmulator(api_key="sk_test_catalogSaved1", seed=4)
+    assert load_from_file(second, path)
+    with second:
+        headers = {"Authorization": "Bearer sk_test_catalogSaved1"}
+        assert [r["id"] for r in requests.get(f"{second.url}/v1/tax_rates", headers=headers).json()["data"]] == [rate]
+        assert [r["id"] for r in requests.get(f"{second.url}/v1/customers/{customer}/tax_ids", headers=headers).json()["data"]] == [tax_id]
+        assert requests.get(f"{second.url}/v1/tax_rates/{rate}", headers=headers).status_code == 200
+        assert requests.get(f"{second.url}/v1/issuing/cards", headers=headers).status_code == 400
+        assert catalog.add(second.store, "tax_rates")["id"] != rate

@@ -9,7 +9,9 @@ With ``secrets/config.json`` (or ``--config FILE``) it syncs that account into
 * first run: the stand-in is filled with a sample account, five months of history: customers
   and products written through our destination (``DestinationStripeProxy``), prices, plans and
   subscriptions created through our actions (``StripeConnection``), a coupon and its promotion
-  code; then the emulator bills the subscriptions as Stripe would have (``run_billing``:
+  code; each subscriber signs up through a checkout session (with its line item) and saves a
+  card (a payment method), some visitors save a card for later (a setup intent and its attempt),
+  and a reseller gets a monthly transfer; then the emulator bills the subscriptions as Stripe would have (``run_billing``:
   invoices and their lines, payment intents, charges, refunds, disputes, balance transactions,
   payouts), each object at its own moment of that history, the same for the same seed;
 * later runs: the stand-in comes back from ``.demo/stripe-emulator.json`` as it was, bills
@@ -56,7 +58,7 @@ from source_stripe_proxy.actions.connection import StripeConnection  # noqa: E40
 from source_stripe_proxy.core.client import StripeClient  # noqa: E402
 from source_stripe_proxy.core.settings import ConnectionSettings  # noqa: E402
 from source_stripe_proxy.destination.connector import SUMMARY_TRACE_TYPE, DestinationStripeProxy, accepted_catalog  # noqa: E402
-from stripe_emulator import StripeEmulator  # noqa: E402
+from stripe_emulator import StripeEmulator, catalog  # noqa: E402
 from stripe_emulator.billing_cycle import run_billing  # noqa: E402
 from stripe_emulator.persistence import load_from_file, save_to_file  # noqa: E402
 
@@ -79,6 +81,9 @@ CITIES = (("Berlin", "DE"), ("Lyon", "FR"), ("Austin", "US"), ("Toronto", "CA"),
 SEGMENTS = ("self-serve", "self-serve", "self-serve", "sales-led")
 SAMPLE_CUSTOMERS = 120
 HISTORY_DAYS = 150
+PARTNER = "acct_1DemoResellerPart"  # a Connect account the business pays a revenue share to
+# The stand-in's streams: the billing ones, and those of checkout, saved cards and transfers.
+PAYMENT_STREAMS = ("checkout_sessions", "checkout_sessions_line_items", "payment_methods", "setup_intents", "setup_attempts", "transfers")
 NEW_CUSTOMERS_PER_RUN = 5
 NEW_SUBSCRIPTIONS_PER_RUN = 3
 
@@ -209,18 +214,64 @@ def fill_sample_account(emulator: StripeEmulator, config: Mapping[str, Any]) -> 
         if rng.random() < 0.55:
             customer_id = find_written(stripe, "customers", row)
             emulator.set_time(signed_up + rng.randint(600, 2 * DAY))
-            subscribe(stripe, rng, customer_id, sold)
+            tier = subscribe(stripe, rng, customer_id, sold)
             written["subscriptions"] += 1
+            check_out(emulator, rng, customer_id, TIERS[tier])
+        elif rng.random() < 0.3:  # saves a card for later, without subscribing (yet)
+            emulator.set_time(signed_up + rng.randint(60, 3600))
+            save_card_for_later(emulator, rng, find_written(stripe, "customers", row))
+    pay_the_reseller(emulator, start)
     emulator.clock.unfreeze()  # from here on the stand-in's clock is the real one
     return written
 
 
-def subscribe(stripe: StripeConnection, rng: random.Random, customer_id: str, sold) -> None:
+def card(rng: random.Random) -> Dict[str, Any]:
+    brand, last4 = rng.choice((("visa", "4242"), ("mastercard", "4444"), ("amex", "8431"), ("visa", "1881")))
+    return {"type": "card", "card": dict(catalog.EXAMPLES["payment_methods"][0]["card"], brand=brand, last4=last4,
+                                         exp_month=rng.randint(1, 12), exp_year=2027 + rng.randint(0, 4))}
+
+
+def check_out(emulator: StripeEmulator, rng: random.Random, customer_id: str, tier) -> None:
+    """A subscriber signs up through Stripe Checkout: the session, its line item, the saved card."""
+    name, monthly = tier
+    store = emulator.store
+    catalog.add(store, "payment_methods", dict(card(rng), customer=customer_id), parent_id=customer_id)
+    session = catalog.add(store, "checkout_sessions", {
+        "customer": customer_id, "mode": "subscription", "status": "complete", "payment_status": "paid",
+        "amount_subtotal": monthly, "amount_total": monthly, "currency": "usd", "payment_method_types": ["card"],
+        "success_url": "https://example.com/welcome", "metadata": {"tier": name}})
+    catalog.add(store, "checkout_sessions_line_items", {"description": f"{name} subscription", "amount_subtotal": monthly,
+                                                        "amount_total": monthly, "currency": "usd", "quantity": 1},
+                parent_id=session["id"])
+
+
+def save_card_for_later(emulator: StripeEmulator, rng: random.Random, customer_id: str) -> None:
+    """A visitor saves a card without paying: a setup intent, its (successful) attempt, the card."""
+    store = emulator.store
+    method = catalog.add(store, "payment_methods", dict(card(rng), customer=customer_id), parent_id=customer_id)
+    intent = catalog.add(store, "setup_intents", {"customer": customer_id, "status": "succeeded", "usage": "off_session",
+                                                  "payment_method": method["id"], "payment_method_types": ["card"]})
+    emulator.set_time(emulator.clock.now() + 5)
+    catalog.add(store, "setup_attempts", {"setup_intent": intent["id"], "customer": customer_id, "status": "succeeded",
+                                          "payment_method": method["id"], "usage": "off_session"}, parent_id=intent["id"])
+
+
+def pay_the_reseller(emulator: StripeEmulator, start: int) -> None:
+    """A monthly revenue share to a reseller's Connect account."""
+    emulator.add_connected_account(PARTNER)
+    for month in range(1, HISTORY_DAYS // 30):
+        emulator.set_time(start + month * 30 * DAY)
+        catalog.add(emulator.store, "transfers", {"amount": 2500 + 500 * month, "currency": "usd", "destination": PARTNER,
+                                                  "description": "Reseller revenue share", "reversed": False, "amount_reversed": 0})
+
+
+def subscribe(stripe: StripeConnection, rng: random.Random, customer_id: str, sold) -> int:
     tier = min(int(rng.expovariate(1.2)), len(sold) - 1)  # most customers pick the smaller tiers
     monthly, yearly = sold[tier]
     extra = {"trial_period_days": 14} if rng.random() < 0.2 else {}
     stripe.run(action="create", entity="subscription", customer_id=customer_id,
                price_id=yearly if rng.random() < 0.25 else monthly, **extra)
+    return tier
 
 
 def bill(emulator: StripeEmulator) -> Counter:
@@ -343,10 +394,13 @@ def stand_in_counts(emulator: StripeEmulator) -> Dict[str, int]:
     counts = {STREAM_OF_RESOURCE.get(name, name): emulator.store.count(name) for name in STAND_IN_RESOURCES}
     counts["invoice_line_items"] = sum(len(i["lines"]["data"]) for i in emulator.store.all("invoices"))
     counts["subscription_items"] = sum(len(s["items"]["data"]) for s in emulator.store.all("subscriptions"))
+    rows = catalog.state(emulator.store).rows
+    for stream in PAYMENT_STREAMS:
+        counts[stream] = sum(len(group) for group in rows.get(stream, {}).values())
     return counts
 
 
-def run_sync(args, config_path: Path, db_path: Path, summary_path: Path, changes_path: Optional[Path]) -> int:
+def run_sync(args, config_path: Path, db_path: Path, summary_path: Path, changes_path: Optional[Path], streams: Optional[List[str]]) -> int:
     command = [
         str(args.pyairbyte_python), str(REPO / "scripts" / "pyairbyte_sync.py"),
         "--config", str(config_path),
@@ -356,6 +410,10 @@ def run_sync(args, config_path: Path, db_path: Path, summary_path: Path, changes
     ]
     if changes_path is not None:
         command += ["--changes", str(changes_path)]
+    if streams:
+        command += ["--streams", ",".join(streams)]
+    else:
+        command += ["--skip-unavailable"]
     env = dict(os.environ, AIRBYTE_LOGGING_ROOT=str(args.out / "logs"))
     return subprocess.run(command, env=env).returncode
 
@@ -381,8 +439,11 @@ def main(argv=None) -> int:
     report: Dict[str, Any] = {"db": str(db_path), "stand_in": use_stand_in}
 
     with ExitStack() as stack:
+        streams = None  # a real account: every stream (those it can't read are skipped, see run_sync)
         if not use_stand_in:
             print(f"Syncing the Stripe account configured in {args.config} into {db_path}")
+            print("  (streams this account can't read, e.g. Issuing when it is not enabled, are skipped with a warning"
+                  " unless the config sets 'unavailable_streams')")
             config_path = args.config.resolve()
         else:
             emulator = StripeEmulator(api_key=DEMO_KEY, seed=SEED)
@@ -420,9 +481,11 @@ def main(argv=None) -> int:
                           stand_in_ids={name: sorted(o["id"] for o in emulator.store.all(name)) for name in ("customers", "subscriptions")})
             config_path = args.out / "stand-in-config.json"
             config_path.write_text(json.dumps(config, indent=1))
+            streams = sorted(stand_in_counts(emulator))
         prepared = time.monotonic() - started
-        print(f"Syncing every stream with PyAirbyte into {db_path} ...", flush=True)
-        code = run_sync(args, config_path, db_path, summary_path, changes_path if changes_path.exists() else None)
+        which = f"the stand-in's {len(streams)} streams" if streams else "every stream"
+        print(f"Syncing {which} with PyAirbyte into {db_path} ...", flush=True)
+        code = run_sync(args, config_path, db_path, summary_path, changes_path if changes_path.exists() else None, streams)
     report.update(prepare_seconds=round(prepared, 2), total_seconds=round(time.monotonic() - started, 2), exit_code=code)
     if summary_path.exists():
         report["sync"] = json.loads(summary_path.read_text())

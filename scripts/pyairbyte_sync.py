@@ -7,7 +7,7 @@ console script of the connector's environment, and talks to it over the Airbyte 
     .venv-pyairbyte/bin/python scripts/pyairbyte_sync.py --config CONFIG.json \
         --executable .venv/bin/source-stripe-proxy --db .demo/stripe.duckdb [--summary OUT.json]
 
-Every stream is read incrementally. PyAirbyte keeps each stream's state in the DuckDB file
+Every stream (or those ``--streams`` names) is read incrementally where it can be. PyAirbyte keeps each stream's state in the DuckDB file
 itself (its `_airbyte_state` table), so running this again reads only what is new.
 
 With ``--changes FILE`` (written by scripts/demo.py before an incremental sync: what it changed
@@ -78,6 +78,9 @@ def parse_args(argv=None):
     parser.add_argument("--summary", type=Path, help="also write the per-stream counts here, as JSON")
     parser.add_argument("--full-refresh", action="store_true", help="ignore the saved state and read everything")
     parser.add_argument("--changes", type=Path, help="changes made before this sync, to check and show in DuckDB (scripts/demo.py)")
+    parser.add_argument("--streams", help="the streams to sync, comma-separated (default: every stream the source offers)")
+    parser.add_argument("--skip-unavailable", action="store_true",
+                        help="skip streams the account can't read (unavailable_streams: skip), unless the config says otherwise")
     return parser.parse_args(argv)
 
 
@@ -274,10 +277,15 @@ def show_changes(cache: DuckDBCache, changes_file: Path, db_path: Path) -> list:
 def main(argv=None) -> int:
     args = parse_args(argv)
     config = json.loads(args.config.read_text())
+    if args.skip_unavailable:
+        config.setdefault("unavailable_streams", "skip")
     args.db.parent.mkdir(parents=True, exist_ok=True)
     cache = StripeDuckDBCache(db_path=str(args.db.resolve()), cache_dir=args.db.resolve().parent / ".pyairbyte-temp")
     source = ab.get_source(SOURCE_NAME, config=config, local_executable=args.executable.resolve())
-    source.select_all_streams()
+    if args.streams:
+        source.select_streams(args.streams.split(","))
+    else:
+        source.select_all_streams()
     streams = sorted(source.get_selected_streams())
     before = table_counts(cache, streams)
     incremental = has_saved_state(cache) and not args.full_refresh

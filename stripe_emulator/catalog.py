@@ -17,6 +17,7 @@ answers Stripe's 400 "Your account is not set up to use Issuing".
 """
 
 import copy
+import json
 import re
 import threading
 import weakref
@@ -45,6 +46,13 @@ for _name, _stream in sorted(CATALOGUE.items()):
 LIST_ROUTES = [(path, _pattern(path)) for path in sorted(STREAMS_BY_PATH)]
 DETAIL_ROUTES = sorted({(s["detail"]["path"], name) for name, s in CATALOGUE.items() if s["detail"]})
 DETAIL_ROUTES = [(path, name, _pattern(path)) for path, name in DETAIL_ROUTES]
+# Children Stripe always embeds in their parent (a transfer's `reversals`): parent -> [(child, field)].
+EMBEDDED = {}
+for _name, _stream in sorted(CATALOGUE.items()):
+    _embedded = (_stream["parent"] or {}).get("embedded") or {}
+    if _embedded.get("always"):
+        EMBEDDED.setdefault(_stream["parent"]["stream"], []).append((_name, _embedded["field"]))
+EMBEDDED_PAGE = 10  # Stripe embeds the first 10; the rest is listed from the child endpoint
 
 
 # =============================================================================
@@ -70,6 +78,33 @@ def state(store):
         if store not in _states:
             _states[store] = CatalogState()
         return _states[store]
+
+
+def dump(store):
+    """The account's generic objects as JSON data (for ``persistence.py``)."""
+    st = state(store)
+    with store.lock:
+        return {
+            "rows": {name: [[json.dumps(key), [[sort_key, obj] for sort_key, obj in rows]] for key, rows in groups.items()]
+                     for name, groups in st.rows.items()},
+            "disabled_products": sorted(st.disabled_products),
+            "seq": st.seq,
+        }
+
+
+def load(store, data):
+    """Fill an account's generic objects from ``dump`` output."""
+    st = state(store)
+    with store.lock:
+        for name, groups in (data or {}).get("rows", {}).items():
+            for key, rows in groups:
+                key = json.loads(key)
+                key = tuple(key) if isinstance(key, list) else key
+                st.rows.setdefault(name, {})[key] = [(sort_key, obj) for sort_key, obj in rows]
+                for _, obj in rows:
+                    st.by_id.setdefault(name, {})[obj["id"]] = obj
+        st.disabled_products.update((data or {}).get("disabled_products", ()))
+        st.seq = max(st.seq, (data or {}).get("seq", 0))
 
 
 def disable_product(store, product):
@@ -114,12 +149,16 @@ def _path_values(template, values):
 
 
 def _parent_key(stream, path_values, params):
-    """The id of the parent whose rows are listed (None for a top-level list)."""
+    """The id of the parent whose rows are listed (None for a top-level list); for an endpoint
+    that also needs a second parent (meter summaries per customer), both ids."""
     if stream.get("account_path_param"):
         return path_values[stream["account_path_param"]]
     parent = stream["parent"]
     if not parent:
         return None
+    if stream.get("also_per"):
+        first = _parent_key(dict(stream, also_per=None), path_values, params)
+        return (first, *(params.get(name) for name in stream["also_per"]["query_params"]))
     for name, field in parent["path_params"].items():
         if field == "id":
             return path_values[name]
@@ -153,9 +192,9 @@ def list_objects(call):
     rows.sort(key=lambda row: -row[0])
     objects = [obj for _, obj in rows if _matches(obj, p, CATALOGUE[names[0]])]
     if not CATALOGUE[names[0]]["paged"]:
-        return 200, {"object": "list", "data": copy.deepcopy(objects), "has_more": False, "url": call.path}
+        return 200, {"object": "list", "data": [embed(call.store, names[0], o) for o in copy.deepcopy(objects)], "has_more": False, "url": call.path}
     page, has_more = _page(objects, p, limit, names[0])
-    return 200, {"object": "list", "data": copy.deepcopy(page), "has_more": has_more, "url": call.path}
+    return 200, {"object": "list", "data": [embed(call.store, names[0], o) for o in copy.deepcopy(page)], "has_more": has_more, "url": call.path}
 
 
 def retrieve(call):
@@ -165,7 +204,24 @@ def retrieve(call):
     obj = state(call.store).by_id.get(name, {}).get(oid)
     if obj is None:
         raise resource_missing(name.rstrip("s").replace("_", " "), oid)
-    return 200, copy.deepcopy(obj)
+    return 200, embed(call.store, name, copy.deepcopy(obj))
+
+
+def embed(store, stream_name, obj):
+    """``obj`` with the children Stripe always embeds (a transfer's reversals, a credit note's
+    lines) that this account holds: the first 10, and ``has_more`` when there are more. The
+    object given is never changed: one with children comes back as a new dict."""
+    rows = state(store).rows if stream_name in EMBEDDED else {}
+    for child, field in EMBEDDED.get(stream_name, ()):
+        mine = rows.get(child, {}).get(obj.get("id"))
+        if mine is None:
+            continue
+        obj = dict(obj)
+        data = [row for _, row in mine]
+        url = (obj.get(field) or {}).get("url") if isinstance(obj.get(field), dict) else None
+        obj[field] = {"object": "list", "data": copy.deepcopy(data[:EMBEDDED_PAGE]), "has_more": len(data) > EMBEDDED_PAGE,
+                      "url": url or f"/v1/{child}", "total_count": len(data)}
+    return obj
 
 
 def _limit(raw):
@@ -263,7 +319,11 @@ def add(store, stream_name, fields=None, *, parent_id=None, emit_event=False):
             obj["livemode"] = False
         parent = stream["parent"]
         if parent and parent_id is not None:
-            obj[parent["ref"]["field"]] = parent_id
+            obj[parent["ref"]["field"]] = parent_id[0] if isinstance(parent_id, tuple) else parent_id
+        window = stream.get("window")
+        if window:  # one day's summary, in the day the object was made
+            day = now - now % window["align_seconds"]
+            obj[window["start_param"]], obj[window["end_param"]] = day, day + window["align_seconds"]
         if stream.get("account_path_param") and "account" in obj:
             obj["account"] = parent_id
         obj.update(fields)
@@ -298,9 +358,10 @@ def generic_streams():
     return served
 
 
-def seed(store, per_parent=2, *, parents=2, emit_events=True, streams=None):
+def seed(store, per_parent=2, *, parents=2, emit_events=True, streams=None, step_seconds=0):
     """Add `per_parent` objects to every generic stream (to each of the first `parents`
-    parents of a child stream), parents before children. Returns {stream: [ids]}."""
+    parents of a child stream), parents before children. Returns {stream: [ids]}.
+    `step_seconds`: the clock moves this far after each object (objects spread in time)."""
     wanted = set(streams) if streams is not None else set(generic_streams())
     added = {}
     for name in _parents_first(wanted):
@@ -309,6 +370,8 @@ def seed(store, per_parent=2, *, parents=2, emit_events=True, streams=None):
             for _ in range(per_parent):
                 obj = add(store, name, parent_id=parent_id, emit_event=emit_events)
                 added.setdefault(name, []).append(obj["id"])
+                if step_seconds:
+                    store.clock.advance(step_seconds)
     return added
 
 
@@ -336,8 +399,11 @@ def _parent_ids(store, stream, limit):
     if not parent:
         return [None]
     objects = _objects_of(store, parent["stream"])
-    chosen = [obj for obj in objects if all(obj.get(k) == v for k, v in parent["filter"].items())]
-    return [obj["id"] for obj in chosen[:limit]]
+    chosen = [obj["id"] for obj in objects if all(obj.get(k) == v for k, v in parent["filter"].items())][:limit]
+    if stream.get("also_per"):  # per parent and per object of the second stream (meter x customer)
+        others = [obj["id"] for obj in _objects_of(store, stream["also_per"]["stream"])][:limit]
+        return [(first, other) for first in chosen for other in others]
+    return chosen
 
 
 def _objects_of(store, stream_name):

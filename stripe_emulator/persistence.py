@@ -11,7 +11,7 @@ something.
     save_to_file(emu, ".demo/stripe.json")
 
 What is kept: every account (platform and connected) with all its objects, in their list
-order, and deleted customers (still retrievable). What is not: the clock, idempotency keys,
+order (the generic streams' of ``catalog.py`` too), and deleted customers (still retrievable). What is not: the clock, idempotency keys,
 restricted keys, the request log and search-index lag (loaded objects are searchable at once).
 Bulk rows (``Store.bulk_add``) are written out in full, so keep saved stores demo-sized.
 """
@@ -22,6 +22,7 @@ import os
 import random
 import tempfile
 
+from . import catalog
 from .store import Store
 
 FORMAT = "stripe-emulator-store"
@@ -41,6 +42,7 @@ def dump_store(store):
             "next_seq": _peek(store),
             "collections": collections,
             "tombstones": [[resource, oid, stub] for (resource, oid), stub in store.tombstones.items()],
+            "catalog": catalog.dump(store),
         }
 
 
@@ -55,6 +57,7 @@ def load_store(store, data):
             for seq, obj in rows:
                 store.insert(name, dict(obj, _seq=seq))
         store.tombstones = {(resource, oid): stub for resource, oid, stub in data.get("tombstones", [])}
+        catalog.load(store, data.get("catalog"))
         store._seq = itertools.count(max(int(data.get("next_seq", 1)), _peek(store)))
         # A seeded store would draw the saved objects' ids again: continue on another (still seeded) stream.
         store.rng = random.Random(f"{store.rng.random()}:{_peek(store)}")

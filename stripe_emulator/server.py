@@ -95,7 +95,7 @@ def list_objects(call):
     p = validate(call.params, LIST[resource])
     checks = FILTERS[resource](p)
     data, has_more = paginate(call, resource, p, checks)
-    data = [billing.render(resource, obj) for obj in data]
+    data = [catalog.embed(call.store, resource, billing.render(resource, obj)) for obj in data]
     payload = {"object": "list", "data": data, "has_more": has_more, "url": f"/v1/{resource}"}
     return 200, expand(call, payload, p.get("expand"))
 
@@ -114,7 +114,7 @@ def retrieve(call):
         obj = call.store.tombstones[(resource, oid)]   # deleted customers stay retrievable
     if obj is None:
         raise resource_missing(OBJECT_NAME[resource], oid)
-    return 200, expand(call, billing.render(resource, obj), p.get("expand"))
+    return 200, expand(call, catalog.embed(call.store, resource, billing.render(resource, obj)), p.get("expand"))
 
 
 def create(call):

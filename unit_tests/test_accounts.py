@@ -40,7 +40,8 @@ def test_discover_keys_records_by_account_only_when_account_ids_is_set():
     plain = {s.name: s for s in discover(SourceStripeProxy(), CONFIG).catalog.catalog.streams}
     multi = {s.name: s for s in discover(SourceStripeProxy(), {**CONFIG, "account_ids": ACCOUNTS}).catalog.catalog.streams}
     assert plain["customers"].source_defined_primary_key == [["id"]]
-    assert all(s.source_defined_primary_key == [["account_id"], ["id"]] for s in multi.values())
+    assert multi["customers"].source_defined_primary_key == [["account_id"], ["id"]]
+    assert all(multi[name].source_defined_primary_key == [["account_id"], *plain[name].source_defined_primary_key] for name in plain)
     assert multi["customers"].json_schema["properties"]["account_id"]["type"] == ["null", "string"]
 
 

@@ -12,7 +12,7 @@ from airbyte_cdk.test.state_builder import StateBuilder
 
 from source_stripe_proxy import SourceStripeProxy
 from source_stripe_proxy.source.stream_specs import STREAM_SPECS
-from source_stripe_proxy.data import load_schema
+from source_stripe_proxy.data import load_generated, load_schema
 from source_stripe_proxy.source.state import parse_cursor
 from source_stripe_proxy.source.streams import created_windows
 from source_stripe_proxy.core.errors import ConfigError
@@ -39,15 +39,34 @@ def catalog(*names, mode=SyncMode.full_refresh):
     return builder.build()
 
 
-def test_discover_lists_every_stream_with_modes_cursor_and_key():
+CATALOGUE = load_generated("streams.json")["streams"]
+# The 19 streams before the generated catalogue: each keeps its name, modes, cursor and key.
+FIRST_STREAMS = {
+    "customers", "subscriptions", "products", "plans", "prices", "invoices", "invoice_items", "invoice_line_items",
+    "subscription_items", "charges", "refunds", "payment_intents", "payouts", "coupons", "promotion_codes", "disputes",
+    "credit_notes", "balance_transactions", "events",
+}
+
+
+def test_discover_offers_every_stream_of_the_catalogue_as_it_says_without_a_request(requests_mock):
     output = discover(SourceStripeProxy(), CONFIG)
+    assert requests_mock.call_count == 0  # discover never probes
     streams = {s.name: s for s in output.catalog.catalog.streams}
-    assert set(streams) == set(STREAM_SPECS) and len(streams) == 19
-    for stream in streams.values():
-        assert [m.value for m in stream.supported_sync_modes] == ["full_refresh", "incremental"]
-        assert stream.default_cursor_field == ["updated"]  # the change cursor every record carries
-        assert stream.source_defined_primary_key == [["id"]]
+    assert set(streams) == set(CATALOGUE) == set(STREAM_SPECS) and len(streams) == 110
+    assert {name for name, entry in CATALOGUE.items() if entry["airbyte"]} <= set(streams)
+    assert len([name for name in streams if CATALOGUE[name]["airbyte"]]) == 47
+    for name, stream in streams.items():
+        entry = CATALOGUE[name]
+        assert [m.value for m in stream.supported_sync_modes] == entry["sync_modes"], name
+        assert stream.default_cursor_field == ([entry["cursor"]] if entry["cursor"] else None), name
+        assert stream.source_defined_primary_key == [[key] for key in entry["primary_key"]], name
+        assert stream.json_schema == load_schema(name)
         assert stream.json_schema["properties"]["updated"]["type"] == "integer"
+    for name in FIRST_STREAMS:
+        assert [m.value for m in streams[name].supported_sync_modes] == ["full_refresh", "incremental"]
+        assert streams[name].source_defined_primary_key == [["id"]]
+        expected_cursor = "created" if name in ("balance_transactions", "events") else "updated"  # read by `created`
+        assert streams[name].default_cursor_field == [expected_cursor]
 
 
 def test_sequential_full_refresh_reads_every_page_once_and_records_match_the_schema(requests_mock):

@@ -1,11 +1,20 @@
 """The Airbyte source: spec, check, discover and read over the shared client.
 
+``discover`` offers every stream of the generated catalogue (``stream_specs.py``) without a
+request. ``check`` probes every stream's list cheaply (``limit=1``, side by side within the
+request budget): it succeeds when one stream is readable, and logs which are not and why.
+
 ``read`` plans each configured stream's reads (``streams.plan_stream``: one per Connect account
-with ``account_ids``; a list read or an events read, from the saved state), hands them all to
-the concurrent reader (``reader/``) and turns its signals into protocol messages on this thread:
-records, then per-stream STATE only after the records it covers, and STARTED / RUNNING /
-COMPLETE / INCOMPLETE stream status traces (a stream ends when all its accounts' reads have).
-A rejected key or token (401) ends the whole read at once with one config_error.
+with ``account_ids``; a list read or an events read, from the saved state), makes the events
+reads of all streams one (``streams.share_events_read``), hands them all to the concurrent
+reader (``reader/``, which reads a parent's list once for all its children) and turns its
+signals into protocol messages on this thread: records, then per-stream STATE only after the
+records it covers, and STARTED / RUNNING / COMPLETE / INCOMPLETE stream status traces (a stream
+ends when all its accounts' reads have). A rejected key or token (401) ends the whole read at
+once with one config_error. A stream the account can't read (a product not enabled, a key
+without the permission: ``availability.py``) ends INCOMPLETE with a config_error naming why,
+the others finish, and the sync fails listing them; with ``unavailable_streams: "skip"`` it is
+skipped with a warning instead.
 """
 
 from __future__ import annotations
@@ -46,12 +55,23 @@ from source_stripe_proxy.core.budget import default_concurrency
 from source_stripe_proxy.core.client import StripeClient
 from source_stripe_proxy.core.errors import AuthenticationError, ConfigError, StripeProxyError
 from source_stripe_proxy.core.settings import ConnectionSettings
+from source_stripe_proxy.source.availability import Probe, StreamUnavailable, probe_all, probes, unavailable
+from source_stripe_proxy.source.events_read import EVENTS_PATH, EventSample, needs_sample, share_events_read
 from source_stripe_proxy.source.options import ReadOptions, read_options, source_config
 from source_stripe_proxy.source.reader import Complete, ConcurrentReader, Estimate, Failed, Progress, ReadPlan, Records
-from source_stripe_proxy.source.streams import CURSOR_FIELD, StripeStream, build_streams, connected_accounts
+from source_stripe_proxy.source.stream_specs import STREAM_SPECS
+from source_stripe_proxy.source.streams import (
+    ReadContext,
+    StripeStream,
+    build_streams,
+    connected_accounts,
+    needs_own_account,
+    own_account_id,
+    path_for_account,
+)
 
-CHECK_PATH = "/v1/customers"  # one page of one cheap endpoint
 SYNC_MODES = ("full_refresh", "incremental")
+FIRST_PROBE = "customers"  # check's first request, alone: a rejected key costs one
 
 
 class SourceStripeProxy(AbstractSource):
@@ -74,7 +94,8 @@ class SourceStripeProxy(AbstractSource):
         if self._client is None or self._client.settings != settings:
             for secret in settings.secrets:
                 add_to_secrets(secret)  # the CDK masks these in LOG messages
-            self._client = StripeClient(settings, pool_size=concurrency_for(read_options(config), settings))
+            # Connections for the reader's workers and as many for the child streams' requests.
+            self._client = StripeClient(settings, pool_size=2 * concurrency_for(read_options(config), settings))
         return self._client
 
     @raises_traced
@@ -83,14 +104,34 @@ class SourceStripeProxy(AbstractSource):
         source_config(split_config(config)[0])
 
     def check_connection(self, logger: logging.Logger, config: Mapping[str, Any]) -> Tuple[bool, Optional[Any]]:
+        """Probe every stream's list (``limit=1``); the connection works when one stream is
+        readable, and each one that is not is logged with why."""
         try:
-            source_config(config)
+            options = source_config(config).options
             client = self.client_for(config)
-            client.get(CHECK_PATH, {"limit": 1})
+            results = probe_every_stream(client, options)
         except StripeProxyError as error:
             # Our messages never carry config values, so they are safe in CONNECTION_STATUS.
             return False, _Safe(str(error))
-        logger.info("Connected to Stripe through %s.", client.settings.mode)
+        readable, problems = [], []
+        for probe, error in results.items():
+            for name in probe.streams:
+                if error is None:
+                    readable.append(name)
+                    continue
+                reason = unavailable(STREAM_SPECS[name], error)
+                problems.append(f"{name}: {reason.reason if reason else str(error)}")
+        for problem in sorted(problems):
+            logger.warning("Stream %s", problem)
+        if not readable:
+            return False, _Safe("No stream can be read with this connection: " + "; ".join(sorted(problems)))
+        logger.info(
+            "Connected to Stripe through %s: %d of %d streams readable%s.",
+            client.settings.mode,
+            len(readable),
+            len(readable) + len(problems),
+            f" ({len(problems)} not: see the warnings above)" if problems else "",
+        )
         return True, None
 
     @classmethod
@@ -140,12 +181,26 @@ class SourceStripeProxy(AbstractSource):
         client = self.client_for(config)
         state_manager = ConnectorStateManager(state=state)
         selected = select_streams(build_streams(client, options), catalog, logger)
-        accounts = connected_accounts(client, options.account_ids) if selected else None
-        plans: List[ReadPlan] = []
-        for stream, configured in selected:
-            saved = state_manager.get_stream_state(stream.name, None) if configured.sync_mode == SyncMode.incremental else None
-            plans.extend(stream.plan(configured.sync_mode, saved, accounts))  # a stale state may fail here, before any read
-        yield from self._read_plans(logger, client, concurrency_for(options, client.settings), selected, plans, state_manager)
+        accounts = _before_reading(lambda: connected_accounts(client, options.account_ids)) if selected else None
+        own, unplanned = None, {}
+        if accounts is None and any(needs_own_account(stream.spec) for stream, _ in selected):
+            try:
+                own = _before_reading(lambda: own_account_id(client))
+            except StripeProxyError as error:  # e.g. a key without the account permission: those streams can't be read
+                unplanned = {stream.name: error for stream, _ in selected if needs_own_account(stream.spec)}
+        concurrency = concurrency_for(options, client.settings)
+        context = ReadContext.for_sync(client, options, concurrency, own)
+        try:
+            plans: List[ReadPlan] = []
+            for stream, configured in selected:
+                if stream.name in unplanned:
+                    continue
+                saved = state_manager.get_stream_state(stream.name, None) if configured.sync_mode == SyncMode.incremental else None
+                plans.extend(stream.plan(context, configured.sync_mode, saved, accounts))  # a stale state may fail here, before any read
+            plans = share_events_read(plans, _before_reading(lambda: sample_events(client, plans, options)))
+            yield from self._read_plans(logger, client, concurrency, selected, plans, state_manager, options, unplanned)
+        finally:
+            context.pages.close()
 
     def _read_plans(
         self,
@@ -155,14 +210,17 @@ class SourceStripeProxy(AbstractSource):
         selected: List[Tuple[StripeStream, Any]],
         plans: List[ReadPlan],
         state_manager: ConnectorStateManager,
+        options: ReadOptions,
+        unplanned: Mapping[str, BaseException],
     ) -> Iterator[AirbyteMessage]:
-        """Run the plans and turn the reader's signals into messages on this thread."""
+        """Run the plans and turn the reader's signals into messages on this thread.
+        ``unplanned``: streams that failed before their reads could be planned."""
         streams = {stream.name: stream for stream, _ in selected}
         descriptors = {stream.name: configured.stream for stream, configured in selected}
         logger.info("Reading %d streams (%d reads) with up to %d concurrent requests.", len(selected), len(plans), concurrency)
         started = time.monotonic()
         remaining = Counter(plan.name for plan in plans)  # a stream ends when all its accounts' reads have
-        failures: Dict[str, AirbyteTracedException] = {}
+        failures = _StreamFailures(logger, options.skip_unavailable)
         statuses = _StreamStatuses(descriptors)
         estimates = _StreamEstimates(plans)
         try:
@@ -170,7 +228,11 @@ class SourceStripeProxy(AbstractSource):
                 for kind, warning in stream.warnings:
                     logger.warning(warning)
                     yield _analytics(kind, stream.name)
-                if not remaining[stream.name]:  # `account_ids: "all"` found no account
+                if stream.name in unplanned:
+                    yield from statuses.started(stream.name)
+                    yield from failures.add(stream, None, unplanned[stream.name])
+                    yield from statuses.ended(stream.name, AirbyteStreamStatus.INCOMPLETE)
+                elif not remaining[stream.name]:  # `account_ids: "all"` found no account
                     yield from statuses.started(stream.name)
                     yield self._state_message(state_manager, stream)
                     yield from statuses.ended(stream.name, AirbyteStreamStatus.COMPLETE)
@@ -205,13 +267,10 @@ class SourceStripeProxy(AbstractSource):
                         # A rejected key fails every stream alike: one error says what to fix, and the read ends.
                         yield from statuses.ended(plan.name, AirbyteStreamStatus.INCOMPLETE)
                         raise _read_ended(traced(signal.error)) from None
-                    error = traced(signal.error, f"Stream {plan.name} failed unexpectedly: {type(signal.error).__name__}. See the logs for details.")
-                    failures.setdefault(plan.name, error)
-                    logger.error("Stream %s%s failed: %s", plan.name, f" of {plan.account_id}" if plan.account_id else "", error.message)
-                    yield error.as_sanitized_airbyte_message(stream_descriptor=StreamDescriptor(name=plan.name))
+                    yield from failures.add(stream, plan.account_id, signal.error)
                 remaining[plan.name] -= 1
                 if not remaining[plan.name]:
-                    status = AirbyteStreamStatus.INCOMPLETE if plan.name in failures else AirbyteStreamStatus.COMPLETE
+                    status = AirbyteStreamStatus.INCOMPLETE if failures.ended_short(plan.name) else AirbyteStreamStatus.COMPLETE
                     yield from statuses.ended(plan.name, status)
         finally:
             logger.info(
@@ -220,12 +279,7 @@ class SourceStripeProxy(AbstractSource):
                 client.retry_count,
                 time.monotonic() - started,
             )
-        if failures:
-            raise AirbyteTracedException(
-                message="These streams did not sync completely: "
-                + "; ".join(f"{name}: {error.message}" for name, error in failures.items()),
-                failure_type=_overall_failure_type(failures.values()),
-            )
+        failures.raise_if_any()
 
     @staticmethod
     def _state_message(state_manager: ConnectorStateManager, stream: StripeStream) -> AirbyteMessage:
@@ -242,22 +296,133 @@ def select_streams(streams: List[StripeStream], catalog: ConfiguredAirbyteCatalo
         if name not in by_name:
             raise ConfigError(
                 f"The catalog asks for stream '{name}', which this source does not have "
-                f"(it has: {', '.join(by_name)}). Refresh the source schema in the connection."
+                f"(it has {len(by_name)} streams; see docs/streams.md). Refresh the source schema in the connection."
             )
-        selected.append((by_name[name], configured))
-        if configured.sync_mode == SyncMode.incremental and configured.cursor_field not in (None, [], [CURSOR_FIELD]):
+        stream = by_name[name]
+        selected.append((stream, configured))
+        if configured.sync_mode != SyncMode.incremental:
+            continue
+        if not stream.spec.incremental:
+            logger.warning("Stream %s can only be read in full (it has no cursor): it is read as a full refresh.", name)
+        elif configured.cursor_field not in (None, [], [stream.spec.cursor]):
             logger.warning(
                 "Stream %s: cursor field %s is not this stream's; its source-defined cursor '%s' is used.",
                 name,
                 configured.cursor_field,
-                CURSOR_FIELD,
+                stream.spec.cursor,
             )
     return selected
+
+
+class _StreamFailures:
+    """The streams that failed, and why: those this account can't read (``availability.py``),
+    reported as such or skipped with ``unavailable_streams: "skip"``, and every other failure."""
+
+    def __init__(self, logger: logging.Logger, skip_unavailable: bool):
+        self._logger = logger
+        self._skip = skip_unavailable
+        self.failures: Dict[str, AirbyteTracedException] = {}
+        self.unreadable: Dict[str, StreamUnavailable] = {}
+        self.skipped: set = set()
+
+    def add(self, stream: StripeStream, account_id: Optional[str], error: BaseException) -> Iterator[AirbyteMessage]:
+        whose = f" of {account_id}" if account_id else ""
+        cannot = unavailable(stream.spec, error)
+        if cannot is not None and self._skip:
+            self.skipped.add(stream.name)
+            self._logger.warning("Skipping stream %s%s: %s (unavailable_streams is 'skip').", stream.name, whose, cannot.reason)
+            yield _analytics("stream_unavailable_skipped", stream.name)
+            return
+        if cannot is not None:
+            self.unreadable.setdefault(stream.name, cannot)
+        unexpected = f"Stream {stream.name} failed unexpectedly: {type(error).__name__}. See the logs for details."
+        failure = traced(cannot or error, unexpected)
+        self.failures.setdefault(stream.name, failure)
+        self._logger.error("Stream %s%s failed: %s", stream.name, whose, failure.message)
+        yield failure.as_sanitized_airbyte_message(stream_descriptor=StreamDescriptor(name=stream.name))
+
+    def ended_short(self, name: str) -> bool:
+        return name in self.failures or name in self.skipped
+
+    def raise_if_any(self) -> None:
+        """The sync's closing error: the streams this account can't read first, then the rest."""
+        if not self.failures:
+            return
+        parts = []
+        if self.unreadable:
+            parts.append(
+                f"{len(self.unreadable)} selected stream(s) can't be read with this account or key: "
+                + "; ".join(f"{name} ({error.reason})" for name, error in sorted(self.unreadable.items()))
+                + ". Enable them in Stripe, deselect them, or set 'unavailable_streams' to 'skip'."
+            )
+        others = {name: error for name, error in self.failures.items() if name not in self.unreadable}
+        if others:
+            parts.append("These streams did not sync completely: " + "; ".join(f"{name}: {error.message}" for name, error in others.items()))
+        raise AirbyteTracedException(message=" ".join(parts), failure_type=_overall_failure_type(self.failures.values()))
 
 
 def ends_the_read(error: BaseException) -> bool:
     """A rejected key or proxy token (401) fails every stream the same way: stop at the first."""
     return isinstance(error, AuthenticationError)
+
+
+def sample_events(client: StripeClient, plans: List[ReadPlan], options: ReadOptions) -> Dict[Optional[str], EventSample]:
+    """For each account whose streams read more than 20 event types: the newest page of every
+    event since the oldest cursor (one request), so ``share_events_read`` can tell whether one
+    read of every event or a read per group of types costs fewer requests."""
+    samples = {}
+    now = int(options.clock())
+    for account, since in needs_sample(plans).items():
+        params: Dict[str, Any] = {"limit": options.page_size}
+        if since is not None:
+            params["created"] = {"gte": since}
+        page = client.get(EVENTS_PATH, params, account_id=account)
+        events = [e for e in page.get("data") or [] if isinstance(e, dict)]
+        times = [e.get("created") for e in events if isinstance(e.get("created"), int)]
+        samples[account] = EventSample(
+            types=tuple(str(e.get("type")) for e in events),
+            has_more=bool(page.get("has_more")),
+            span_seconds=(max(times) - min(times)) if times else 0,
+            window_seconds=max(0, now - since) if since is not None else 0,
+        )
+    return samples
+
+
+def probe_every_stream(client: StripeClient, options: ReadOptions) -> Dict[Probe, Optional[BaseException]]:
+    """Each top-level list once (``limit=1``): probe -> its error, or None when readable.
+
+    The first probe (customers, the list most accounts read) goes alone, so a rejected key
+    costs one request and ends the check at once; the others go side by side within the budget.
+    """
+    first, *rest = sorted(STREAM_SPECS.values(), key=lambda spec: spec.name != FIRST_PROBE)
+    fetch = lambda probe: client.get(probe.path, probe.query)  # noqa: E731
+    results = probe_all(probes([first], lambda spec: spec.path), fetch, 1, stop_on=ends_the_read)
+    own = None
+    named = [spec for spec in rest if needs_own_account(spec)]
+    if named:
+        try:
+            own = own_account_id(client)
+        except StripeProxyError as error:
+            if ends_the_read(error):
+                raise
+            # Without the account's id its own lists can't be asked for: they can't be read.
+            results[Probe("/v1/account", (), tuple(spec.name for spec in named))] = error
+            rest = [spec for spec in rest if not needs_own_account(spec)]
+    context = ReadContext(client, options, None, own)
+    checks = probes(rest, lambda spec: path_for_account(spec, context, None))
+    results.update(probe_all(checks, fetch, concurrency_for(options, client.settings), stop_on=ends_the_read))
+    return results
+
+
+def _before_reading(call: Any) -> Any:
+    """A request made before the reader starts (the accounts to read): a rejected key ends the
+    read as it would in the reader, with one error and no stack."""
+    try:
+        return call()
+    except StripeProxyError as error:
+        if ends_the_read(error):
+            raise _read_ended(traced(error)) from None
+        raise
 
 
 def _read_ended(error: AirbyteTracedException) -> ReadEnded:

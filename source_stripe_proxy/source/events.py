@@ -1,34 +1,39 @@
-"""Per-page record transforms, run by the reader's worker threads (``StreamJob.transform``).
+"""Per-page record transforms, run by the reader's worker threads (``ReadPlan.transform``).
 
-* ``EventChanges``: a newest-first page of events -> the latest version of each changed
-  object, once per sync. The first event seen for an id is its newest, so later (older)
-  events for that id are skipped. A ``deleted_event`` becomes a tombstone: the object as the
-  event carries it (its last version) with ``is_deleted: true``. Otherwise the event's payload
-  is used, or the object is re-fetched from its detail endpoint when the payload can't be
-  trusted (rendered at another API version, or the stream asks for expansions, which payloads
-  never carry) or when config ``event_payloads`` is ``"refetch"``.
-  For a child stream (``children=``) it returns the children instead: those of each changed
-  parent, plus a tombstone for every child an event says was removed (``previous_attributes``
-  lists the children before the change), from every event, not only each parent's newest.
-* ``ChildRecords``: parent objects -> the objects of their embedded list (invoice lines,
-  subscription items), paging the child endpoint when the embedded list ``has_more``. The
-  children of a deleted parent are tombstones too.
+* ``EventChanges``: one stream's part of a newest-first page of events -> its records. The
+  events read is shared by every stream that follows events (``ReadPlan.accepts`` picks each
+  stream's events by type and object); each stream keeps its own seen-sets.
+  - the stream's own events: the latest version of each changed object, once per sync. The
+    first event seen for an id is its newest, so later (older) events for that id are skipped.
+    A ``deleted_event`` becomes a tombstone: the object as the event carries it (its last
+    version) with ``is_deleted: true``. Otherwise the event's payload is used, or the object is
+    re-fetched from its detail endpoint when the payload can't be trusted (rendered at another
+    API version, or the stream asks for expansions, which payloads never carry) or when config
+    ``event_payloads`` is ``"refetch"``.
+  - its parent's events (an embedded child): the children of each changed parent, plus a
+    tombstone for every child an event says was removed (``previous_attributes`` lists the
+    children before the change), from every event, not only each parent's newest.
+  - events that name a parent (``refresh``: ``customer.updated`` for a customer's balance
+    transactions): that parent's children, listed again, once per parent.
+* ``children.Descent``: parent objects -> a child stream's objects (list reads).
 * ``Stamp``: every record gets ``updated`` (the change cursor), ``is_deleted: false`` when
   its stream can have deletes and it is not a tombstone, and, when known, ``account_id``.
 
-Records are changed in place: they are freshly parsed JSON owned by this read.
+Records are changed in place: they are freshly parsed JSON owned by this read (the reader
+copies an object that two streams take).
 """
 
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Iterable, List, Optional, Tuple
 
-from source_stripe_proxy.source.stream_specs import ChildOf, StreamSpec
 from source_stripe_proxy.core.client import StripeClient
 from source_stripe_proxy.core.errors import StripeAPIError
+from source_stripe_proxy.source.children import ChildLink, parent_id
+from source_stripe_proxy.source.stream_specs import EVENTS, STREAM_SPECS, StreamSpec
 
-Transform = Callable[[List[dict]], List[dict]]
+Transform = Callable[[List[dict]], Any]
 REFETCH_WORKERS = 8  # re-fetches of one page run side by side; the shared budget still paces them
 
 
@@ -45,43 +50,46 @@ def _own_updated(obj: dict, when: Any) -> Any:
     return own if isinstance(own, int) and isinstance(when, int) and own > when else when
 
 
-class EventChanges:
-    """One events job's transform. Not shared between jobs: ``seen`` is this job's."""
+def _object(event: dict) -> Optional[dict]:
+    obj = (event.get("data") or {}).get("object")
+    return obj if isinstance(obj, dict) else None
 
-    def __init__(
-        self,
-        spec: StreamSpec,
-        client: StripeClient,
-        *,
-        refetch_always: bool,
-        account_id: Optional[str],
-        min_created: Optional[int] = None,
-        children: Optional["ChildRecords"] = None,
-    ):
-        self.spec = spec  # the stream whose objects the events carry (a child's parent)
-        self.min_created = min_created  # start_date: changes to older objects are not wanted
+
+def _of_kind(obj: dict, kinds: Tuple[str, ...]) -> bool:
+    """Whether the event's object is one a stream lists (a card, not a bank account)."""
+    return not kinds or obj.get("object") in kinds or "object" not in obj
+
+
+class ObjectVersions:
+    """Events of one stream's objects -> the latest version of each changed object, once."""
+
+    def __init__(self, spec: StreamSpec, client: StripeClient, *, refetch_always: bool, account_id: Optional[str],
+                 min_created: Optional[int] = None):
+        self.spec = spec
+        self.types = frozenset(spec.event_types)
         self.client = client
         self.refetch_always = refetch_always or bool(spec.expand)
         self.api_version = client.settings.stripe_version
         self.account_id = account_id
-        self.children = children  # a child stream's: emit the parents' children instead
+        self.min_created = min_created  # start_date: changes to older objects are not wanted
         self.seen: set = set()
-        self.emitted_children: set = set()  # ids of children emitted (live or tombstone) this sync
 
-    def __call__(self, events: List[dict]) -> List[dict]:
+    def takes(self, event: dict) -> bool:
+        obj = _object(event)
+        return event.get("type") in self.types and obj is not None and _of_kind(obj, self.spec.objects)
+
+    def wanted(self, obj: dict) -> bool:
+        created = obj.get(self.spec.created_field) if self.spec.created_field else None
+        return not (self.min_created is not None and isinstance(created, int) and created < self.min_created)
+
+    def __call__(self, events: Iterable[dict]) -> List[dict]:
         records: List[dict] = []
         to_fetch: List[Tuple[dict, Any]] = []
-        removed: List[dict] = []
         for event in events:
-            obj = (event.get("data") or {}).get("object")
-            object_id = obj.get("id") if isinstance(obj, dict) else None
-            if not object_id:
+            obj = _object(event)
+            object_id = obj.get("id") if obj else None
+            if not object_id or not self.wanted(obj):
                 continue
-            created = obj.get(self.spec.created_field)
-            if self.min_created is not None and isinstance(created, int) and created < self.min_created:
-                continue
-            if self.children is not None:
-                removed.extend(self._removed_children(event, obj))
             if object_id in self.seen:
                 continue  # an older event of an object already emitted in its newest version
             self.seen.add(object_id)
@@ -95,29 +103,7 @@ class EventChanges:
                 records.append(obj)
         if to_fetch:
             records.extend(self._refetch(to_fetch))
-        if self.children is None:
-            return records
-        children = self.children(records)
-        self.emitted_children.update(child["id"] for child in children)
-        for child in removed:  # after the current children: a child still there is not removed
-            if child["id"] not in self.emitted_children:
-                self.emitted_children.add(child["id"])
-                children.append(child)
-        return children
-
-    def _removed_children(self, event: dict, obj: dict) -> List[dict]:
-        """Children the event's ``previous_attributes`` lists that its object no longer has."""
-        field = self.children.child_of.field
-        before = ((event.get("data") or {}).get("previous_attributes") or {}).get(field)
-        rows = before.get("data") if isinstance(before, dict) else None
-        if not isinstance(rows, list):
-            return []
-        after = {row.get("id") for row in ((obj.get(field) or {}).get("data") or []) if isinstance(row, dict)}
-        return [
-            tombstone(row, event.get("created"))
-            for row in rows
-            if isinstance(row, dict) and row.get("id") and row["id"] not in after
-        ]
+        return records
 
     def _refetch(self, stale: List[Tuple[dict, Any]]) -> List[dict]:
         if len(stale) == 1:
@@ -126,8 +112,11 @@ class EventChanges:
             return list(pool.map(lambda item: self._fetch_one(*item), stale))
 
     def _fetch_one(self, payload: dict, when: Any) -> dict:
+        path = self.spec.detail_path(payload, self.account_id)
+        if path is None:  # no retrieve endpoint: the event's version is the best there is
+            payload["updated"] = _own_updated(payload, when)
+            return payload
         params = {"expand": list(self.spec.expand)} if self.spec.expand else None
-        path = self.spec.detail.format(id=payload["id"])
         try:
             current = self.client.send("GET", path, params=params, account_id=self.account_id).data
         except StripeAPIError as error:
@@ -140,59 +129,129 @@ class EventChanges:
         return current
 
 
-class ChildRecords:
-    """Parents -> their embedded children; each child inherits the parent's ``updated``.
+class EventChanges:
+    """One stream's events transform. Not shared between reads: its seen-sets are this read's.
 
-    A deleted parent's embedded children become tombstones; its list endpoint is gone with
-    it, so children past the embedded page (Stripe embeds 10) can't be listed.
+    ``link``: for a child stream, how to list its children from a parent (``children.ChildLink``).
     """
 
-    def __init__(self, child_of: ChildOf, client: StripeClient, *, page_size: int, account_id: Optional[str]):
-        self.child_of = child_of
-        self.client = client
-        self.page_size = page_size
-        self.account_id = account_id
+    def __init__(
+        self,
+        spec: StreamSpec,
+        client: StripeClient,
+        *,
+        refetch_always: bool,
+        account_id: Optional[str],
+        min_created: Optional[int] = None,
+        link: Optional[ChildLink] = None,
+    ):
+        self.spec = spec
+        versions = dict(refetch_always=refetch_always, account_id=account_id, min_created=min_created)
+        self.own = ObjectVersions(spec, client, **versions) if spec.changes == EVENTS and spec.event_types else None
+        follows_parent = link is not None and spec.follows_parent_events
+        self.parents = ObjectVersions(STREAM_SPECS[spec.parent.stream], client, **versions) if follows_parent else None
+        self.link = link
+        self.refresh = dict(spec.refresh) if link is not None else {}
+        self.refreshed: set = set()  # parents whose children were listed again this sync
+        self.emitted_children: set = set()  # ids of children emitted (live or tombstone) this sync
 
-    def __call__(self, parents: List[dict]) -> List[dict]:
-        children: List[dict] = []
-        for parent in parents:
-            deleted = parent.get("is_deleted") is True
-            embedded = parent.get(self.child_of.field) or {}
-            rows = list(embedded.get("data") or [])
-            if embedded.get("has_more") and rows and not deleted:
-                rows.extend(self._rest(parent["id"], rows[-1]["id"]))
-            updated = parent.get("updated", parent.get("created"))
-            for row in rows:
-                row["updated"] = updated
-                if deleted:
-                    row["is_deleted"] = True
-            children.extend(rows)
+    @property
+    def types(self) -> Tuple[str, ...]:
+        """The event types this stream reads."""
+        types = set(self.refresh)
+        for versions in (self.own, self.parents):
+            if versions is not None:
+                types.update(versions.types)
+        return tuple(sorted(types))
+
+    def accepts(self, event: dict) -> bool:
+        """Whether an event of the shared events read is this stream's."""
+        return (
+            (self.own is not None and self.own.takes(event))
+            or (self.parents is not None and self.parents.takes(event))
+            or (event.get("type") in self.refresh and _object(event) is not None)
+        )
+
+    def __call__(self, events: List[dict]) -> List[dict]:
+        records: List[dict] = []
+        if self.own is not None:
+            records.extend(self.own([e for e in events if self.own.takes(e)]))
+        if self.parents is not None:
+            records.extend(self._children_of_changed_parents([e for e in events if self.parents.takes(e)]))
+        if self.refresh:
+            records.extend(self._refreshed([e for e in events if e.get("type") in self.refresh]))
+        return records
+
+    def _children_of_changed_parents(self, events: List[dict]) -> List[dict]:
+        removed: List[dict] = []
+        if self.link.link.embedded_field:
+            for event in events:
+                obj = _object(event)
+                if obj and obj.get("id") and self.parents.wanted(obj):
+                    removed.extend(self._removed_children(event, obj))
+        children = self._new([child for chunk in self.link.children(self.parents(events)) for child in chunk])
+        for child in removed:  # after the current children: a child still there is not removed
+            if child.get("id") not in self.emitted_children:
+                self.emitted_children.add(child.get("id"))
+                children.append(child)
         return children
 
-    def _rest(self, parent_id: str, last_id: str) -> List[dict]:
-        params: Dict[str, Any] = {"starting_after": last_id}
-        if self.child_of.parent_param:
-            params[self.child_of.parent_param] = parent_id
-        path = self.child_of.path.format(id=parent_id)
-        rows: List[dict] = []
-        for page in self.client.list_pages(path, params, page_size=self.page_size, account_id=self.account_id):
-            rows.extend(page["data"])
-        return rows
+    def _refreshed(self, events: List[dict]) -> List[dict]:
+        parents = []
+        for event in events:
+            obj = _object(event) or {}
+            source = self.refresh[event["type"]]
+            named = parent_id(obj.get(source))
+            if named is None or named in self.refreshed:
+                continue  # newest first: this parent's children were listed for a newer event
+            self.refreshed.add(named)
+            parent = dict(obj) if source == "id" else {"id": named}
+            parent["updated"] = event.get("created")
+            parents.append(parent)
+        return self._new([child for chunk in self.link.children(parents) for child in chunk])
+
+    def _new(self, children: List[dict]) -> List[dict]:
+        """Each child once per sync, in its newest version (parents come newest first)."""
+        fresh = []
+        for child in children:
+            if child.get("id") in self.emitted_children:
+                continue
+            self.emitted_children.add(child.get("id"))
+            fresh.append(child)
+        return fresh
+
+    def _removed_children(self, event: dict, obj: dict) -> List[dict]:
+        """Children the event's ``previous_attributes`` lists that its object no longer has."""
+        field = self.link.link.embedded_field
+        before = ((event.get("data") or {}).get("previous_attributes") or {}).get(field)
+        rows = before.get("data") if isinstance(before, dict) else None
+        if not isinstance(rows, list):
+            return []
+        after = {row.get("id") for row in ((obj.get(field) or {}).get("data") or []) if isinstance(row, dict)}
+        return [
+            tombstone(row, event.get("created"))
+            for row in rows
+            if isinstance(row, dict) and row.get("id") and row["id"] not in after
+        ]
 
 
 class Stamp:
-    """Adds ``updated`` (default: the creation time), ``is_deleted`` (false unless a tombstone,
-    in streams that can have deletes) and ``account_id`` to every record."""
+    """Adds ``updated`` (default: the creation time; for objects without one, ``fallback``: when
+    the read began), ``is_deleted`` (false unless a tombstone, in streams that can have deletes)
+    and ``account_id`` to every record."""
 
-    def __init__(self, created_field: str, account_id: Optional[str], *, marks_deletes: bool = False):
+    def __init__(self, created_field: Optional[str], account_id: Optional[str], *, marks_deletes: bool = False,
+                 fallback: Optional[int] = None):
         self.created_field = created_field
         self.account_id = account_id
         self.marks_deletes = marks_deletes
+        self.fallback = fallback
 
     def __call__(self, records: List[dict]) -> List[dict]:
         for record in records:
             if "updated" not in record:
-                record["updated"] = record.get(self.created_field)
+                created = record.get(self.created_field) if self.created_field else None
+                record["updated"] = created if isinstance(created, int) else self.fallback
             if self.marks_deletes and record.get("is_deleted") is not True:
                 record["is_deleted"] = False
             if self.account_id is not None:
@@ -201,11 +260,22 @@ class Stamp:
 
 
 def chain(*steps: Optional[Transform]) -> Transform:
+    """Steps one after another. A step that makes chunks (a child stream's ``Descent``) makes
+    the chain's output chunks, each through the later steps."""
     active = [step for step in steps if step is not None]
 
-    def run(records: List[dict]) -> List[dict]:
-        for step in active:
+    def run(records: List[dict]) -> Any:
+        for i, step in enumerate(active):
             records = step(records)
+            if not isinstance(records, list):
+                return _chunks(records, active[i + 1 :])
         return records
 
     return run
+
+
+def _chunks(chunks: Iterable[List[dict]], rest: List[Transform]) -> Iterable[List[dict]]:
+    for chunk in chunks:
+        for step in rest:
+            chunk = step(chunk)
+        yield chunk

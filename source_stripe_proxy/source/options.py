@@ -32,6 +32,7 @@ class ReadOptions:
     page_size: int = 100
     refetch_always: bool = False  # event_payloads: "refetch"
     fail_on_stale_state: bool = False  # on_stale_state: "fail"
+    skip_unavailable: bool = False  # unavailable_streams: "skip"
     account_ids: Optional[Tuple[str, ...]] = None  # None: no per-account partitioning; ("all",): list them
     concurrency: Optional[int] = None  # None: enough to fill the request budget
     clock: Callable[[], float] = field(default=time.time, compare=False)
@@ -46,6 +47,7 @@ class ReadOptions:
             page_size=values["page_size"],
             refetch_always=values["event_payloads"] == "refetch",
             fail_on_stale_state=values["on_stale_state"] == "fail",
+            skip_unavailable=values["unavailable_streams"] == "skip",
             account_ids=_accounts(values),
             concurrency=values["concurrency"],
         )

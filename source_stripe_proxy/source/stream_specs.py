@@ -1,69 +1,131 @@
-"""Every stream as data: where it is listed, which events change it, how to re-fetch it.
+"""Every stream as data, built from the generated stream catalogue (``generated/streams.json``).
 
-Adding a stream is one ``StreamSpec(...)`` line in ``STREAM_SPECS`` plus its schema in
-``scripts/generate_schemas.py``. Nothing here does I/O; ``streams.py`` and ``events.py``
-read these facts.
+The catalogue is generated from Stripe's OpenAPI description by ``scripts/generate_schemas.py``
+(``scripts/generate_streams.py``, with the facts the spec cannot tell in
+``scripts/stream_overrides.yaml``): every list endpoint of the API, its parent for nested
+endpoints and endpoints that need a parent's id, its events, its retrieve endpoint, sync modes,
+cursor and primary key, and the product an account must enable. This module turns each entry
+into a ``StreamSpec``; nothing here does I/O, and nothing here is typed by hand.
+``streams.py``, ``children.py`` and ``events.py`` read these facts.
 
-Two facts come from Stripe's OpenAPI description (``generated/*.json``) instead of being
-typed here: each stream's event types (``event_types``, expanded from ``events`` prefixes)
-and whether its list endpoint takes ``created`` filters (``filters_created``).
 (Airbyte calls the streams a source offers its "catalog"; these are the specs behind it.)
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Dict, Mapping, Optional, Tuple
+from typing import Any, Dict, Mapping, Optional, Tuple
+from urllib.parse import quote
 
 from source_stripe_proxy.data import load_generated
 
+# How a stream learns about changes after its first read (the catalogue's `changes`):
+EVENTS = "events"  # its objects' own events
+PARENT_EVENTS = "parent_events"  # its parent's events (an embedded child), or events that name its parent (`refresh`)
+CREATED = "created"  # immutable enough: new objects by `created`
+FULL_REFRESH = "full_refresh"  # only a full refresh sees changes
+
 
 @dataclass(frozen=True)
-class ChildOf:
-    """A stream whose records are embedded as a list in each parent object.
+class ParentLink:
+    """How a child stream's objects hang from its parent stream's.
 
-    ``field`` is the parent's embedded list (``{"data": [...], "has_more": ...}``). When it has
-    more, the rest is paged from ``path`` (``{id}`` = the parent's id), with the parent's id
-    also sent as ``parent_param`` when the endpoint filters by query instead of path.
+    ``path_params`` / ``query_params``: the child endpoint's parameter -> the parent object's field
+    that fills it (``{"customer": "id"}``). ``filter``: only parents with these field values have
+    children (automatic payouts). ``ref_field``: the child's field naming its parent (added by the
+    connector when ``ref_added``). ``embedded_field``: the parent's list property holding the
+    children, always present (``embedded_always``) or only when expanded.
     """
 
-    parent: str
-    field: str
-    path: str
-    parent_param: Optional[str] = None
+    stream: str
+    path_params: Mapping[str, str] = field(default_factory=dict)
+    query_params: Mapping[str, str] = field(default_factory=dict)
+    filter: Mapping[str, Any] = field(default_factory=dict)
+    ref_field: Optional[str] = None
+    ref_added: bool = False
+    embedded_field: Optional[str] = None
+    embedded_always: bool = False
+
+    @property
+    def embedded(self) -> bool:
+        """Children arrive inside every parent (invoice lines): no request per parent needed."""
+        return self.embedded_field is not None and self.embedded_always
+
+
+@dataclass(frozen=True)
+class AlsoPer:
+    """A second parent the endpoint needs (meter event summaries: per meter *and* per customer)."""
+
+    stream: str
+    query_params: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class Window:
+    """Required time bounds (``start_time``/``end_time``), aligned to ``align_seconds``."""
+
+    start_param: str
+    end_param: str
+    align_seconds: int
 
 
 @dataclass(frozen=True)
 class StreamSpec:
     name: str
-    path: str  # the list endpoint (for a child: where its pages continue)
-    params: Mapping[str, str] = field(default_factory=dict)  # sent on every list request
-    events: Tuple[str, ...] = ()  # event type prefixes; () = immutable, read by `created` only
+    path: str  # the stream's own list endpoint ("{param}" filled from its parent, or the account read)
+    params: Mapping[str, Any] = field(default_factory=dict)  # sent on every list request
+    events: Tuple[str, ...] = ()  # event type prefixes (documentation; `event_types` is what is read)
     deleted_event: Optional[str] = None  # the event after which the object is gone (a tombstone)
-    detail: Optional[str] = None  # retrieve endpoint for re-fetching, "{id}" = the object's id
+    detail: Optional[str] = None  # retrieve endpoint for re-fetching: "{id}" = the object's id
     expand: Tuple[str, ...] = ()  # expansions the stream asks for (so payloads are never enough)
-    created_field: str = "created"  # the object's creation time (invoice items call it `date`)
-    child_of: Optional[ChildOf] = None
+    created_field: Optional[str] = "created"  # the object's creation time (invoice items: `date`; None: none)
+    parent: Optional[ParentLink] = None
+    event_types: Optional[Tuple[str, ...]] = None  # None: expanded from `events` against Stripe's list
+    filters_created: Optional[bool] = None  # None: from generated/list_parameters.json
+    changes: Optional[str] = None  # EVENTS, PARENT_EVENTS, CREATED or FULL_REFRESH; None: derived
+    objects: Tuple[str, ...] = ()  # the `object` values of its records ("card", "bank_account")
+    primary_key: Tuple[str, ...] = ("id",)
+    cursor: Optional[str] = "updated"  # None: full refresh only
+    product: Optional[str] = None  # the Stripe product the account must enable (Issuing, ...)
+    refresh: Mapping[str, str] = field(default_factory=dict)  # event type -> its object's field naming a parent to re-list
+    detail_params: Mapping[str, str] = field(default_factory=dict)  # detail path param -> list path param
+    account_path_param: Optional[str] = None  # a path param filled with the account read (external accounts)
+    also_per: Optional[AlsoPer] = None
+    window: Optional[Window] = None
+    paged: bool = True  # False: the endpoint returns everything at once (no limit/starting_after)
+    immutable: bool = False
+    airbyte: bool = False  # the name and meaning of Airbyte's source-stripe stream
+
+    def __post_init__(self) -> None:
+        if self.event_types is None:
+            object.__setattr__(self, "event_types", types_for_prefixes(self.events))
+        if self.filters_created is None:
+            entry = load_generated("list_parameters.json").get(self.path)
+            object.__setattr__(self, "filters_created", bool(entry) and "created" in entry["query"])
+        if self.changes is None:
+            object.__setattr__(self, "changes", EVENTS if self.event_types else CREATED)
+
+    # -- where a read starts ------------------------------------------------------------
 
     @property
-    def event_types(self) -> Tuple[str, ...]:
-        """``customer`` -> customer.created, customer.deleted, customer.updated (not customer.source.*)."""
-        return tuple(
-            name
-            for name in load_generated("event_types.json")
-            for prefix in self.events
-            if name.startswith(prefix + ".") and "." not in name[len(prefix) + 1 :] and name not in NOT_CHANGES
-        )
-
-    @property
-    def filters_created(self) -> bool:
-        entry = load_generated("list_parameters.json").get(self.list_path)
-        return bool(entry) and "created" in entry["query"]
+    def source(self) -> "StreamSpec":
+        """Whose list a first read pages through: the stream's own, or its top ancestor's."""
+        return STREAM_SPECS[self.parent.stream].source if self.parent else self
 
     @property
     def list_path(self) -> str:
-        """The endpoint the stream's first read pages through (a child's is its parent's)."""
-        return STREAM_SPECS[self.child_of.parent].path if self.child_of else self.path
+        return self.source.path
+
+    @property
+    def ancestry(self) -> Tuple["StreamSpec", ...]:
+        """The top ancestor first, down to this stream."""
+        return (*STREAM_SPECS[self.parent.stream].ancestry, self) if self.parent else (self,)
+
+    # -- how changes arrive ---------------------------------------------------------------
+
+    @property
+    def incremental(self) -> bool:
+        return self.cursor is not None
 
     @property
     def can_be_deleted(self) -> bool:
@@ -71,63 +133,135 @@ class StreamSpec:
 
         Any stream that follows events can: a ``deleted_event``, a child removed from its parent
         or the parent deleted, or a re-fetch that finds the object gone. Its records always
-        carry ``is_deleted``. Immutable streams (balance transactions, events) never have it.
+        carry ``is_deleted``. Streams read by ``created`` or in full never have it.
         """
-        return bool(self.source.events)
+        return self.changes in (EVENTS, PARENT_EVENTS)
 
     @property
-    def source(self) -> "StreamSpec":
-        """Whose list, events and detail endpoint a read uses: the parent's for a child stream."""
-        return STREAM_SPECS[self.child_of.parent] if self.child_of else self
+    def follows_parent_events(self) -> bool:
+        """A change of an embedded child is a change of its parent, so it follows the parent's events:
+        children listed only through their parent (invoice lines), and children Stripe always
+        embeds even when they have events of their own (an application fee's refunds: a new one
+        comes as `application_fee.refunded`)."""
+        link = self.parent
+        if link is None or link.embedded_field is None or not STREAM_SPECS[link.stream].event_types:
+            return False
+        return self.changes == PARENT_EVENTS or (self.changes == EVENTS and link.embedded_always)
+
+    @property
+    def change_event_types(self) -> Tuple[str, ...]:
+        """Every event type an events read of this stream needs: its own, its parent's (an
+        embedded child) and those naming a parent whose children to re-list (``refresh``)."""
+        if self.changes not in (EVENTS, PARENT_EVENTS):
+            return ()
+        types = set(self.event_types) if self.changes == EVENTS else set()
+        if self.follows_parent_events:
+            types.update(STREAM_SPECS[self.parent.stream].event_types)
+        types.update(self.refresh)
+        return tuple(sorted(types))
+
+    def detail_path(self, obj: Mapping[str, Any], account_id: Optional[str] = None) -> Optional[str]:
+        """The retrieve path of ``obj`` ("/v1/customers/cus_1/tax_ids/txi_1"), or None when the
+        stream has no retrieve endpoint or the object does not say its parent."""
+        if not self.detail or not obj.get("id"):
+            return None
+        values = {"id": obj["id"]}
+        for param, list_param in self.detail_params.items():
+            if list_param == self.account_path_param:
+                value = account_id
+            elif self.parent and list_param in self.parent.path_params and not self.parent.ref_added:
+                value = obj.get(self.parent.ref_field)
+                value = value.get("id") if isinstance(value, Mapping) else value
+            else:
+                value = None
+            if not isinstance(value, str) or not value:
+                return None
+            values[param] = value
+        return self.detail.format(**{k: quote(v, safe="") for k, v in values.items()})
+
+
+def types_for_prefixes(prefixes: Tuple[str, ...]) -> Tuple[str, ...]:
+    """``customer`` -> customer.created, customer.deleted, customer.updated (not customer.source.*)."""
+    return tuple(
+        name
+        for name in load_generated("event_types.json")
+        for prefix in prefixes
+        if name.startswith(prefix + ".") and "." not in name[len(prefix) + 1 :] and name not in NOT_CHANGES
+    )
 
 
 # Events that announce something without changing the object (invoice.upcoming carries a
-# preview with no id).
+# preview with no id). The catalogue leaves them out too (stream_overrides.yaml: not_changes).
 NOT_CHANGES = frozenset({"invoice.upcoming"})
 
 
-def _specs(*specs: StreamSpec) -> Dict[str, StreamSpec]:
-    return {spec.name: spec for spec in specs}
+def spec_from_catalogue(entry: Mapping[str, Any]) -> StreamSpec:
+    """One catalogue entry (``generated/streams.json``) as a ``StreamSpec``."""
+    parent = entry["parent"]
+    detail = entry["detail"]
+    events = entry["events"]
+    also_per = entry.get("also_per")
+    window = entry.get("window")
+    return StreamSpec(
+        name=entry["name"],
+        path=entry["path"],
+        params=dict(entry["params"]),
+        events=tuple(events["prefixes"]),
+        event_types=tuple(events["types"]),
+        deleted_event=events["deleted"],
+        detail=_detail_template(detail),
+        detail_params={k: v for k, v in (detail or {}).get("list_params", {}).items()},
+        created_field=entry["created_field"],
+        filters_created=entry["filters_created"],
+        changes=entry["changes"],
+        objects=tuple(entry["objects"]),
+        primary_key=tuple(entry["primary_key"]),
+        cursor=entry["cursor"],
+        product=entry["product"],
+        refresh=dict(events["refresh"]),
+        parent=_parent_link(parent) if parent else None,
+        account_path_param=entry.get("account_path_param"),
+        also_per=AlsoPer(also_per["stream"], dict(also_per["query_params"])) if also_per else None,
+        window=Window(window["start_param"], window["end_param"], window["align_seconds"]) if window else None,
+        paged=entry["paged"],
+        immutable=entry["immutable"],
+        airbyte=entry["airbyte"],
+    )
 
 
-# subscriptions: `customer.subscription.deleted` is a cancellation; the object stays
-# retrievable with status "canceled", so it is an update, not a tombstone.
-STREAM_SPECS: Dict[str, StreamSpec] = _specs(
-    StreamSpec("customers", "/v1/customers", events=("customer",), deleted_event="customer.deleted", detail="/v1/customers/{id}"),
-    StreamSpec(
-        "subscriptions", "/v1/subscriptions", {"status": "all"}, events=("customer.subscription",), detail="/v1/subscriptions/{id}"
-    ),
-    StreamSpec("products", "/v1/products", events=("product",), deleted_event="product.deleted", detail="/v1/products/{id}"),
-    StreamSpec("plans", "/v1/plans", events=("plan",), deleted_event="plan.deleted", detail="/v1/plans/{id}"),
-    StreamSpec("prices", "/v1/prices", events=("price",), deleted_event="price.deleted", detail="/v1/prices/{id}"),
-    StreamSpec("balance_transactions", "/v1/balance_transactions"),
-    StreamSpec("invoices", "/v1/invoices", events=("invoice",), deleted_event="invoice.deleted", detail="/v1/invoices/{id}"),
-    StreamSpec(
-        "invoice_items",
-        "/v1/invoiceitems",
-        events=("invoiceitem",),
-        deleted_event="invoiceitem.deleted",
-        detail="/v1/invoiceitems/{id}",
-        created_field="date",
-    ),
-    StreamSpec("invoice_line_items", "/v1/invoices/{id}/lines", child_of=ChildOf("invoices", "lines", "/v1/invoices/{id}/lines")),
-    StreamSpec(
-        "subscription_items",
-        "/v1/subscription_items",
-        child_of=ChildOf("subscriptions", "items", "/v1/subscription_items", parent_param="subscription"),
-    ),
-    StreamSpec("charges", "/v1/charges", events=("charge",), detail="/v1/charges/{id}"),
-    StreamSpec("refunds", "/v1/refunds", events=("refund", "charge.refund"), detail="/v1/refunds/{id}"),
-    StreamSpec("payment_intents", "/v1/payment_intents", events=("payment_intent",), detail="/v1/payment_intents/{id}"),
-    StreamSpec("payouts", "/v1/payouts", events=("payout",), detail="/v1/payouts/{id}"),
-    StreamSpec("coupons", "/v1/coupons", events=("coupon",), deleted_event="coupon.deleted", detail="/v1/coupons/{id}"),
-    StreamSpec("promotion_codes", "/v1/promotion_codes", events=("promotion_code",), detail="/v1/promotion_codes/{id}"),
-    StreamSpec("disputes", "/v1/disputes", events=("charge.dispute",), detail="/v1/disputes/{id}"),
-    StreamSpec("credit_notes", "/v1/credit_notes", events=("credit_note",), detail="/v1/credit_notes/{id}"),
-    StreamSpec("events", "/v1/events"),  # events never change: read by `created`
-)
+def _detail_template(detail: Optional[Mapping[str, Any]]) -> Optional[str]:
+    """/v1/customers/{customer} -> /v1/customers/{id}: the object's own id is always `{id}`."""
+    if not detail:
+        return None
+    head, _, last = detail["path"].rpartition("/")
+    if last != "{" + detail["id_param"] + "}":
+        return None
+    return head + "/{id}"
+
+
+def _parent_link(parent: Mapping[str, Any]) -> ParentLink:
+    embedded = parent.get("embedded") or {}
+    return ParentLink(
+        stream=parent["stream"],
+        path_params=dict(parent["path_params"]),
+        query_params=dict(parent["query_params"]),
+        filter=dict(parent["filter"]),
+        ref_field=parent["ref"]["field"],
+        ref_added=parent["ref"]["added"],
+        embedded_field=embedded.get("field"),
+        embedded_always=bool(embedded.get("always")),
+    )
+
+
+def _load_specs() -> Dict[str, StreamSpec]:
+    catalogue = load_generated("streams.json")["streams"]
+    return {name: spec_from_catalogue(entry) for name, entry in sorted(catalogue.items())}
+
+
+STREAM_SPECS: Dict[str, StreamSpec] = _load_specs()
 
 
 def changes_through_events(spec: StreamSpec) -> bool:
-    """Whether incremental syncs after the first read follow this stream's (or its parent's) events."""
-    return bool(spec.source.event_types)
+    """Whether incremental syncs after the first read follow events (the stream's, its parent's,
+    or those naming a parent whose children to re-list)."""
+    return bool(spec.change_event_types)

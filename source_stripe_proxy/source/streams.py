@@ -3,13 +3,16 @@
 ``plan_stream`` decides *what* to read for a stream, from its sync mode, its saved state and
 the Connect accounts, and returns ``ReadPlan``s for the reader (``reader/``), one per account:
 
-* full refresh, or a first incremental read: the list endpoint (for a child stream, its
-  parent's list), cut into ``created`` windows that split themselves across workers.
+* full refresh, or a first incremental read: the list endpoint of the stream's top ancestor
+  (its own for a top-level stream), cut into ``created`` windows that split themselves across
+  workers; a child stream's records come from its parents (``children.Descent``). The reader
+  reads a parent list once for the parent stream and every selected child: their plans share
+  a ``read_key``.
 * a read that was interrupted: only the intervals its state says are left (``to_read``).
-* later incremental reads of a stream whose objects change (``spec.event_types``):
-  ``/v1/events`` filtered by those types from ``events_since``, turned into records by
-  ``events.EventChanges``. Immutable streams (balance transactions, events) keep reading
-  by ``created``.
+* later incremental reads of a stream that follows events (its own, its parent's, or events
+  that name a parent to re-list): ``/v1/events`` from ``events_since``, turned into records by
+  ``events.EventChanges``. The source reads the events once for every such stream
+  (``events_read.py``). Streams read by ``created`` keep reading by ``created``.
 * state older than Stripe's event retention: a full re-read with a warning, or a
   config_error when ``on_stale_state`` is ``"fail"``. Never a silent skip.
 
@@ -30,7 +33,9 @@ from source_stripe_proxy.core.client import StripeClient
 from source_stripe_proxy.core.errors import ConfigError
 from source_stripe_proxy.core.stripe_facts import EVENT_RETENTION_DAYS, MAX_PAGE_SIZE
 from source_stripe_proxy.data import load_schema
-from source_stripe_proxy.source.events import ChildRecords, EventChanges, Stamp, chain
+from source_stripe_proxy.source.children import ChildLink, ChildPages, Descent
+from source_stripe_proxy.source.events import EventChanges, Stamp, chain
+from source_stripe_proxy.source.events_read import EVENTS_PATH
 from source_stripe_proxy.source.options import ALL_ACCOUNTS, SECONDS_PER_DAY, ReadOptions
 from source_stripe_proxy.source.reader import (
     EVENTS_PHASE,
@@ -43,7 +48,7 @@ from source_stripe_proxy.source.reader import (
     Records,
 )
 from source_stripe_proxy.source.state import Checkpoint
-from source_stripe_proxy.source.stream_specs import STREAM_SPECS, StreamSpec, changes_through_events
+from source_stripe_proxy.source.stream_specs import CREATED, STREAM_SPECS, StreamSpec, changes_through_events
 
 CURSOR_FIELD = "updated"  # the change cursor every record carries
 EVENT_RETENTION_SECONDS = EVENT_RETENTION_DAYS * SECONDS_PER_DAY  # how long Stripe keeps events
@@ -54,18 +59,33 @@ Warning = Tuple[str, str]  # (analytics kind, message), said before reading
 
 
 @dataclass
+class ReadContext:
+    """What the plans of one sync share: the client, the options, the pool for child streams'
+    requests, and the account read when a path names it (external accounts) without ``account_ids``."""
+
+    client: StripeClient
+    options: ReadOptions
+    pages: ChildPages
+    own_account: Optional[str] = None
+
+    @classmethod
+    def for_sync(cls, client: StripeClient, options: ReadOptions, concurrency: int, own_account: Optional[str] = None) -> "ReadContext":
+        return cls(client, options, ChildPages(client, concurrency, options.page_size), own_account)
+
+
+@dataclass
 class StreamPlan:
     """What ``plan_stream`` decided: the reads, the state they start from, what to warn about."""
 
     reads: List[ReadPlan]
     checkpoints: Dict[Optional[str], Checkpoint]
     warnings: List[Warning] = field(default_factory=list)
+    child_cursors: Dict[Optional[str], Descent] = field(default_factory=dict)  # streams read by their own `created` below a parent
 
 
 def plan_stream(
     spec: StreamSpec,
-    client: StripeClient,
-    options: ReadOptions,
+    context: ReadContext,
     sync_mode: SyncMode,
     saved_state: Optional[Mapping[str, Any]],
     accounts: Optional[Tuple[str, ...]],
@@ -73,18 +93,21 @@ def plan_stream(
     """The reads of one stream: one per account (or one), each of the list or of the events.
     Reads nothing and changes nothing; a state too old for events with ``on_stale_state:
     "fail"`` raises a ConfigError here, before any read."""
+    options = context.options
     per_account = options.account_ids is not None
     if per_account and accounts is None:
         raise ValueError("accounts must be resolved before planning a per-account read")
+    if not spec.incremental:
+        sync_mode = SyncMode.full_refresh  # the stream has no cursor: every read is a full one
     checkpoints, warnings = parse_state(spec.name, saved_state, per_account)
     now = int(options.clock())
-    reads = []
+    planned = StreamPlan([], checkpoints, warnings)
     for account in accounts if per_account else (None,):
-        checkpoint, read, warning = _plan_account(spec, client, options, sync_mode, checkpoints.get(account, Checkpoint()), account, now)
+        checkpoint, read, warning = _plan_account(spec, context, sync_mode, checkpoints.get(account, Checkpoint()), account, now, planned)
         checkpoints[account] = checkpoint
-        reads.append(read)
+        planned.reads.append(read)
         warnings.extend(warning)
-    return StreamPlan(reads, checkpoints, warnings)
+    return planned
 
 
 def parse_state(name: str, value: Optional[Mapping[str, Any]], per_account: bool) -> Tuple[Dict[Optional[str], Checkpoint], List[Warning]]:
@@ -99,80 +122,105 @@ def parse_state(name: str, value: Optional[Mapping[str, Any]], per_account: bool
 
 
 def _plan_account(
-    spec: StreamSpec, client: StripeClient, options: ReadOptions, sync_mode: SyncMode, saved: Checkpoint, account: Optional[str], now: int
+    spec: StreamSpec, context: ReadContext, sync_mode: SyncMode, saved: Checkpoint, account: Optional[str], now: int, planned: StreamPlan
 ) -> Tuple[Checkpoint, ReadPlan, List[Warning]]:
     checkpoint = dataclasses.replace(saved)
     warnings: List[Warning] = []
     if sync_mode == SyncMode.incremental and changes_through_events(spec):
         anchor = checkpoint.events_since if checkpoint.events_since is not None else checkpoint.first_read_began
         if anchor is not None and anchor < now - EVENT_RETENTION_SECONDS + STALE_MARGIN_SECONDS:
-            warnings.append(_stale(spec.name, options, account, now - anchor))
+            warnings.append(_stale(spec.name, context.options, account, now - anchor))
             checkpoint = Checkpoint()
         elif checkpoint.events_since is not None:
-            return checkpoint, _events_read(spec, client, options, checkpoint, account, now), warnings
+            return checkpoint, _events_read(spec, context, checkpoint, account, now), warnings
     else:
-        checkpoint.events_since = None  # full refresh, or an immutable stream: `created` only
-    return checkpoint, _list_read(spec, client, options, sync_mode, checkpoint, account, now), warnings
+        checkpoint.events_since = None  # full refresh, or a stream read by `created`: no events
+    return checkpoint, _list_read(spec, context, sync_mode, checkpoint, account, now, planned), warnings
+
+
+def reads_by_own_created(spec: StreamSpec) -> bool:
+    """A child stream read by its own ``created`` (setup attempts): a parent of any age may have
+    new children, so each read lists every parent and keeps the children created since the cursor."""
+    return spec.changes == CREATED and spec.parent is not None
 
 
 def _list_read(
-    spec: StreamSpec, client: StripeClient, options: ReadOptions, sync_mode: SyncMode, checkpoint: Checkpoint, account: Optional[str], now: int
+    spec: StreamSpec, context: ReadContext, sync_mode: SyncMode, checkpoint: Checkpoint, account: Optional[str], now: int,
+    planned: StreamPlan,
 ) -> ReadPlan:
+    options = context.options
     source = spec.source
+    incremental = sync_mode == SyncMode.incremental
+    own_created = reads_by_own_created(spec)
     if changes_through_events(spec) and checkpoint.first_read_began is None:
         checkpoint.first_read_began = now - CLOCK_SKEW_SECONDS  # events from here follow this read
-    if sync_mode == SyncMode.incremental and checkpoint.to_read is not None:
+    splittable = bool(source.filters_created and source.created_field)
+    if incremental and checkpoint.to_read is not None:
         intervals = checkpoint.to_read  # an interrupted read: only what it had left
     else:
         checkpoint.to_read = checkpoint.newest_seen = None
-        start = options.start_date
-        if sync_mode == SyncMode.incremental and checkpoint.created is not None:
+        start = None if own_created else options.start_date
+        if incremental and checkpoint.created is not None and not own_created:
             resume_from = max(0, checkpoint.created - options.lookback_seconds)
             start = resume_from if start is None else max(start, resume_from)
-        if source.filters_created:
+        if splittable:
             intervals = tuple((w.get("created_gte"), w.get("created_lt")) for w in created_windows(start, now, options.window_seconds))
         else:
             intervals = ((None, None),)
+    descent = None
+    if spec.parent is not None:
+        min_created = None
+        if own_created:  # only the children created since the cursor, of parents of any age
+            since = checkpoint.created - options.lookback_seconds if incremental and checkpoint.created is not None else None
+            bounds = [b for b in (options.start_date, since) if b is not None]
+            min_created = max(bounds) if bounds else None
+        descent = Descent(spec, context.pages, account, now=now, start=options.start_date, min_created=min_created)
+        if own_created:
+            planned.child_cursors[account] = descent  # its newest child becomes the cursor at the end
     params: Dict[str, Any] = dict(source.params)
     if source.expand:
         params["expand"] = [f"data.{path}" for path in source.expand]
     return ReadPlan(
         name=spec.name,
-        path=source.path,
+        path=path_for_account(source, context, account),
         fixed_params=params,
         intervals=intervals,
         page_size=options.page_size,
         account_id=account,
-        splittable=source.filters_created,
-        transform=chain(_children(spec, client, options, account), _stamp(spec, client, account)),
-        created_field=source.created_field,
+        splittable=splittable,
+        transform=chain(descent, _stamp(spec, context, account, now)),
+        created_field=source.created_field or "created",
+        paged=source.paged,
         phase=LIST_PHASE,
         began=now,
-        saved_cursor=checkpoint.created,
+        saved_cursor=None if own_created else checkpoint.created,
         saved_newest=checkpoint.newest_seen,
     )
 
 
-def _events_read(spec: StreamSpec, client: StripeClient, options: ReadOptions, checkpoint: Checkpoint, account: Optional[str], now: int) -> ReadPlan:
-    source = spec.source
+def _events_read(spec: StreamSpec, context: ReadContext, checkpoint: Checkpoint, account: Optional[str], now: int) -> ReadPlan:
+    options = context.options
+    link = None
+    if spec.parent is not None and (spec.follows_parent_events or spec.refresh):
+        link = ChildLink(spec, context.pages, account, now=now, start=options.start_date)
     changes = EventChanges(
-        source,
-        client,
+        spec,
+        context.client,
         refetch_always=options.refetch_always,
         account_id=account,
         min_created=options.start_date,
-        children=_children(spec, client, options, account),  # a child stream: the changed parents' children, and removed ones
+        link=link,  # a child stream: the changed parents' children, and removed ones
     )
     intervals = checkpoint.to_read if checkpoint.to_read is not None else ((checkpoint.events_since, None),)
     return ReadPlan(
         name=spec.name,
-        path="/v1/events",
-        fixed_params={"types": list(source.event_types)},
+        path=EVENTS_PATH,
+        fixed_params={"types": list(changes.types)},  # share_events_read makes one read of every stream's
         intervals=intervals,
         page_size=options.page_size,
         account_id=account,
         splittable=False,  # newest first in one pass: the first event seen per object is its latest
-        transform=chain(changes, _stamp(spec, client, account)),
+        transform=chain(changes, _stamp(spec, context, account, now)),
         phase=EVENTS_PHASE,
         began=now,
         saved_cursor=checkpoint.events_since,
@@ -180,18 +228,28 @@ def _events_read(spec: StreamSpec, client: StripeClient, options: ReadOptions, c
         # Stripe can list an event a moment after its `created`: an interrupted events read
         # leaves the last few minutes before it began to the next read.
         reread_from=now - CLOCK_SKEW_SECONDS,
+        accepts=changes.accepts,
     )
 
 
-def _children(spec: StreamSpec, client: StripeClient, options: ReadOptions, account: Optional[str]) -> Optional[ChildRecords]:
-    if spec.child_of is None:
-        return None
-    return ChildRecords(spec.child_of, client, page_size=options.page_size, account_id=account)
+def path_for_account(spec: StreamSpec, context: ReadContext, account: Optional[str]) -> str:
+    """A path that names the account read (``/v1/accounts/{account}/external_accounts``), filled."""
+    if not spec.account_path_param:
+        return spec.path
+    named = account or context.client.settings.account_id or context.own_account
+    if not named:
+        raise ValueError(f"stream {spec.name} needs the account read resolved before planning")
+    return spec.path.replace("{" + spec.account_path_param + "}", named)
 
 
-def _stamp(spec: StreamSpec, client: StripeClient, account: Optional[str]) -> Stamp:
-    stamped_account = account if account is not None else client.settings.account_id
-    return Stamp(spec.source.created_field, stamped_account, marks_deletes=spec.can_be_deleted)
+def needs_own_account(spec: StreamSpec) -> bool:
+    """Whether planning the stream needs the id of the account read (``GET /v1/account``)."""
+    return bool(spec.source.account_path_param)
+
+
+def _stamp(spec: StreamSpec, context: ReadContext, account: Optional[str], now: int) -> Stamp:
+    stamped_account = account if account is not None else context.client.settings.account_id
+    return Stamp(spec.created_field, stamped_account, marks_deletes=spec.can_be_deleted, fallback=now)
 
 
 def _stale(name: str, options: ReadOptions, account: Optional[str], age_seconds: int) -> Warning:
@@ -214,10 +272,13 @@ def connected_accounts(client: StripeClient, account_ids: Optional[Tuple[str, ..
     return tuple(account["id"] for account in client.list_objects("/v1/accounts", page_size=MAX_PAGE_SIZE))
 
 
+def own_account_id(client: StripeClient) -> str:
+    """The id of the account the key (or ``account_id``) reads: ``GET /v1/account``."""
+    return client.settings.account_id or client.get("/v1/account")["id"]
+
+
 class StripeStream(Stream, CheckpointMixin):
     """Any stream of ``STREAM_SPECS``: plans its reads (``plan_stream``) and keeps its state."""
-
-    cursor_field = CURSOR_FIELD
 
     def __init__(self, spec: StreamSpec, client: StripeClient, options: ReadOptions):
         self.spec = spec
@@ -225,6 +286,13 @@ class StripeStream(Stream, CheckpointMixin):
         self.options = options
         self.warnings: List[Warning] = []  # said before reading
         self._checkpoints: Dict[Optional[str], Checkpoint] = {}
+        self._child_cursors: Dict[Optional[str], Descent] = {}
+
+    @property
+    def cursor_field(self) -> Any:
+        """The catalogue's cursor (``updated`` for streams that follow events, ``created`` for
+        those read by it); none for a stream only a full refresh can read."""
+        return self.spec.cursor or []
 
     @property
     def name(self) -> str:
@@ -236,7 +304,10 @@ class StripeStream(Stream, CheckpointMixin):
 
     @property
     def primary_key(self) -> Any:
-        return [["account_id"], ["id"]] if self.per_account else "id"
+        key = [[field] for field in self.spec.primary_key]
+        if self.per_account:
+            return [["account_id"], *key]
+        return key[0][0] if len(key) == 1 else key
 
     def get_json_schema(self) -> Mapping[str, Any]:
         return load_schema(self.name)
@@ -258,10 +329,13 @@ class StripeStream(Stream, CheckpointMixin):
     def checkpoint(self, account_id: Optional[str]) -> Checkpoint:
         return self._checkpoints.setdefault(account_id, Checkpoint())
 
-    def plan(self, sync_mode: SyncMode, saved_state: Optional[Mapping[str, Any]], accounts: Optional[Tuple[str, ...]]) -> List[ReadPlan]:
+    def plan(
+        self, context: ReadContext, sync_mode: SyncMode, saved_state: Optional[Mapping[str, Any]], accounts: Optional[Tuple[str, ...]]
+    ) -> List[ReadPlan]:
         """Plan this stream's reads (``plan_stream``) and start its state from the plan's."""
-        planned = plan_stream(self.spec, self.client, self.options, sync_mode, saved_state, accounts)
+        planned = plan_stream(self.spec, context, sync_mode, saved_state, accounts)
         self._checkpoints = planned.checkpoints
+        self._child_cursors = planned.child_cursors
         self.warnings = list(planned.warnings)
         return planned.reads
 
@@ -274,7 +348,8 @@ class StripeStream(Stream, CheckpointMixin):
 
     def _progress(self, progress: Progress) -> None:
         checkpoint = self.checkpoint(progress.plan.account_id)
-        if progress.plan.phase == LIST_PHASE and progress.cursor is not None:
+        own_created = progress.plan.account_id in self._child_cursors  # `created` is the children's, set at the end
+        if progress.plan.phase == LIST_PHASE and progress.cursor is not None and not own_created:
             checkpoint.created = progress.cursor
         checkpoint.newest_seen = progress.newest
         checkpoint.to_read = progress.to_read
@@ -292,6 +367,8 @@ class StripeStream(Stream, CheckpointMixin):
                 began = plan.began if plan.began is not None else newest
                 checkpoint.events_since = max(checkpoint.events_since or 0, min(newest, began - CLOCK_SKEW_SECONDS))
             return
+        if plan.account_id in self._child_cursors:  # a child read by its own `created`: its newest child, not parent
+            newest = self._child_cursors[plan.account_id].newest
         if newest is not None and (checkpoint.created is None or newest > checkpoint.created):
             checkpoint.created = newest
         if checkpoint.first_read_began is not None:
@@ -314,14 +391,19 @@ class StripeStream(Stream, CheckpointMixin):
         """The same plan and reader as ``SourceStripeProxy.read``, one stream, one worker."""
         saved = stream_state if stream_state is not None else self.state
         accounts = connected_accounts(self.client, self.options.account_ids)
-        reads = self.plan(sync_mode, saved if sync_mode == SyncMode.incremental else None, accounts)
-        for signal in ConcurrentReader(self.client, concurrency=1).run(reads):
-            if isinstance(signal, Records):
-                yield from signal.records
-            elif isinstance(signal, Failed):
-                raise signal.error
-            else:
-                self.apply(signal)
+        own = own_account_id(self.client) if needs_own_account(self.spec) and accounts is None else None
+        context = ReadContext.for_sync(self.client, self.options, concurrency=1, own_account=own)
+        try:
+            reads = self.plan(context, sync_mode, saved if sync_mode == SyncMode.incremental else None, accounts)
+            for signal in ConcurrentReader(self.client, concurrency=1).run(reads):
+                if isinstance(signal, Records):
+                    yield from signal.records
+                elif isinstance(signal, Failed):
+                    raise signal.error
+                else:
+                    self.apply(signal)
+        finally:
+            context.pages.close()
 
 
 def build_streams(client: StripeClient, options: ReadOptions) -> List[StripeStream]:

@@ -7,12 +7,15 @@ progress on a plan (its ranges, what is left, whether it was cancelled) is the r
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
-from typing import Any, Callable, List, Mapping, Optional, Tuple
+from typing import Any, Callable, Iterable, List, Mapping, Optional, Tuple, Union
 
 from source_stripe_proxy.source.reader.progress import Interval
 
-Transform = Callable[[List[dict]], List[dict]]
+# A page's objects -> the records to emit: a list, or chunks of records (a stream whose records
+# come from requests per object, e.g. each customer's tax ids, hands them over as they arrive).
+Transform = Callable[[List[dict]], Union[List[dict], Iterable[List[dict]]]]
 LIST_PHASE = "list"
 EVENTS_PHASE = "events"
 
@@ -23,10 +26,15 @@ class ReadPlan:
     intervals to read, and how to turn a page into records.
 
     ``transform`` runs in the worker thread on each page's in-range objects and returns the
-    records to emit (events -> changed objects, parents -> children, stamping). The intervals
-    of a ``splittable`` plan split themselves across workers; those of a plan that is not
-    (an events read) are read one after another, newest first, by one worker, so its
-    transform sees every event newest first and can keep a seen-set.
+    records to emit (events -> changed objects, parents -> children, stamping), as a list or
+    as chunks. The intervals of a ``splittable`` plan split themselves across workers; those
+    of a plan that is not (an events read) are read one after another, newest first, by one
+    worker, so its transform sees every event newest first and can keep a seen-set.
+
+    Plans with the same ``read_key`` read the same pages: the reader reads them once, over the
+    union of their intervals, and hands each plan the objects inside its own intervals that it
+    ``accepts`` (None: all). A parent's list serves its child streams this way, and
+    ``/v1/events`` every stream that follows events.
     """
 
     name: str
@@ -43,7 +51,15 @@ class ReadPlan:
     saved_cursor: Optional[int] = None  # the saved cursor: everything created before it was read
     saved_newest: Optional[int] = None  # the newest `created` an interrupted earlier run had read
     reread_from: Optional[int] = None  # from here up, a resumed read must read again (events listed late)
+    accepts: Optional[Callable[[dict], bool]] = None  # the objects of a page this plan wants (None: all)
+    paged: bool = True  # False: the endpoint answers everything at once and takes no `limit`
 
     @property
     def key(self) -> Tuple[str, Optional[str]]:
         return self.name, self.account_id
+
+    @property
+    def read_key(self) -> Tuple[Any, ...]:
+        """Plans with equal read keys read the same pages, so the reader reads them once."""
+        params = json.dumps(self.fixed_params, sort_keys=True, default=str)
+        return self.path, params, self.account_id, self.page_size, self.splittable, self.created_field, self.paged

@@ -46,6 +46,37 @@ def merge_intervals(intervals: Iterable[Interval]) -> List[Interval]:
     return [(lo, hi) for lo, hi in merged]
 
 
+def intersect_intervals(left: Iterable[Interval], right: Iterable[Interval]) -> List[Interval]:
+    """The parts of ``left`` that are also in ``right``, merged."""
+    out = []
+    for lo, hi in merge_intervals(left):
+        for other_lo, other_hi in merge_intervals(right):
+            low = lo if _low(lo) >= _low(other_lo) else other_lo
+            high = hi if _high(hi) <= _high(other_hi) else other_hi
+            if _low(low) < _high(high):
+                out.append((low, high))
+    return merge_intervals(out)
+
+
+def cut_intervals(intervals: Iterable[Interval], bounds: Iterable[Optional[int]]) -> List[Interval]:
+    """``intervals`` merged, then cut at every bound inside them: the union of several plans'
+    intervals that keeps each plan's windows (each piece is inside or outside each plan's)."""
+    cuts = sorted({b for b in bounds if b is not None})
+    pieces: List[Interval] = []
+    for lo, hi in merge_intervals(intervals):
+        start = lo
+        for cut in cuts:
+            if _low(start) < cut < _high(hi):
+                pieces.append((start, cut))
+                start = cut
+        pieces.append((start, hi))
+    return pieces
+
+
+def inside_intervals(created: Optional[int], intervals: Iterable[Interval]) -> bool:
+    return any(_low(lo) <= created < _high(hi) for lo, hi in intervals)
+
+
 def cap_intervals(intervals: List[Interval], limit: int = MAX_STATE_INTERVALS) -> List[Interval]:
     """At most ``limit`` intervals: join the two with the narrowest gap until few enough.
     Joining only adds to what is read again; nothing is ever dropped."""
@@ -123,24 +154,31 @@ class PlanProgress:
     def complete(self) -> bool:
         return not self._ranges
 
+    def left(self) -> List[Interval]:
+        """The parts of the ranges not read yet (without ``reread_from``), merged."""
+        return merge_intervals((e.lo, e.unread_hi) for e in self._ranges.values() if not e.done)
+
     def to_read(self) -> Tuple[Interval, ...]:
         """What is left, merged and capped; empty once complete."""
         if self.complete:
             return ()
-        left = [(e.lo, e.unread_hi) for e in self._ranges.values() if not e.done]
+        left = self.left()
         if self.reread_from is not None:
             left.append((self.reread_from, None))
         return tuple(cap_intervals(left))
 
-    def row_estimate(self) -> Optional[int]:
+    def row_estimate(self, records_emitted: Optional[int] = None, objects_read: Optional[int] = None) -> Optional[int]:
         """Rows this plan will emit, or None while no honest figure can be given.
 
         The rows left are each open range's last density times its unread span. That figure
         is only given when every open range has one (a range unbounded below, or not yet
         read, has none: extrapolating a first page back to 2010 overstates a young account a
         hundredfold) and when it is at most the rows already emitted. The estimate is then
-        at most twice the final count, whatever the data's shape.
+        at most twice the final count, whatever the data's shape. ``records_emitted`` and
+        ``objects_read``: one plan's counts, when several plans read these ranges together.
         """
+        records_emitted = self.records_emitted if records_emitted is None else records_emitted
+        objects_read = self.objects_read if objects_read is None else objects_read
         left = 0.0
         for entry in self._ranges.values():
             if entry.done:
@@ -148,12 +186,12 @@ class PlanProgress:
             if entry.lo is None or entry.unread_hi is None or entry.density is None:
                 return None
             left += entry.density * max(0, entry.unread_hi - entry.lo)
-        if self.objects_read == 0:
+        if objects_read == 0:
             return None
-        rows_left = left * self.records_emitted / self.objects_read
-        if rows_left > self.records_emitted:
+        rows_left = left * records_emitted / objects_read
+        if rows_left > records_emitted:
             return None
-        return int(self.records_emitted + rows_left)
+        return int(records_emitted + rows_left)
 
 
 class CheckpointCadence:

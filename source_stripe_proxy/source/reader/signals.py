@@ -12,7 +12,7 @@ thread, turns them into ``ReadSignal``s, in an order the caller may rely on:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import List, Optional, Tuple, Union
+from typing import Any, List, Optional, Tuple, Union
 
 from source_stripe_proxy.source.reader.plan import ReadPlan
 from source_stripe_proxy.source.reader.progress import Interval
@@ -65,18 +65,30 @@ class Failed:
 ReadSignal = Union[Records, Progress, Estimate, Complete, Failed]
 
 # -- worker -> reader ------------------------------------------------------------------------
+# Each names its read by ``run`` (a ``ReadPlan.read_key``): the plans that read the same pages.
+
+
+@dataclass(frozen=True)
+class PlanPage:
+    """What one plan got from a page: its last records (earlier chunks came as ``ChunkRead``),
+    how many of the page's objects were inside its intervals, and the newest of those."""
+
+    plan_key: Tuple[str, Optional[str]]
+    records: List[dict]
+    objects: int
+    newest: Optional[int]
 
 
 @dataclass(frozen=True)
 class PageRead:
-    """A page of range ``range_key``: its records, and the time span of its in-range objects
-    (``newest``, ``oldest``; None when none had a usable time). ``newest_first`` says the page
-    was visibly in Stripe's order, so everything newer than ``oldest`` in the range is read.
-    ``last``: the range has no more pages."""
+    """A page of range ``range_key``: each plan's part (``parts``), and the time span of its
+    in-range objects (``newest``, ``oldest``; None when none had a usable time).
+    ``newest_first`` says the page was visibly in Stripe's order, so everything newer than
+    ``oldest`` in the range is read. ``last``: the range has no more pages."""
 
-    plan: ReadPlan
+    run: Tuple[Any, ...]
     range_key: int
-    records: List[dict]
+    parts: Tuple[PlanPage, ...]
     objects: int
     newest: Optional[int]
     oldest: Optional[int]
@@ -85,10 +97,29 @@ class PageRead:
 
 
 @dataclass(frozen=True)
+class ChunkRead:
+    """Records of one plan from a page not yet reported (its ``PageRead`` follows)."""
+
+    run: Tuple[Any, ...]
+    plan_key: Tuple[str, Optional[str]]
+    records: List[dict]
+
+
+@dataclass(frozen=True)
+class PlanFailed:
+    """One plan's transform failed on a page (sent before that page's ``PageRead``); the
+    other plans of the read go on."""
+
+    run: Tuple[Any, ...]
+    plan_key: Tuple[str, Optional[str]]
+    error: BaseException
+
+
+@dataclass(frozen=True)
 class RangeSplit:
     """Range ``parent`` gave ``[lo, cut)`` to a new range ``child``; it keeps ``[cut, ...)``."""
 
-    plan: ReadPlan
+    run: Tuple[Any, ...]
     parent: int
     child: int
     lo: Optional[int]
@@ -97,15 +128,15 @@ class RangeSplit:
 
 @dataclass(frozen=True)
 class RangeDone:
-    plan: ReadPlan
+    run: Tuple[Any, ...]
     range_key: int
 
 
 @dataclass(frozen=True)
 class RangeFailed:
-    plan: ReadPlan
+    run: Tuple[Any, ...]
     range_key: int
     error: BaseException
 
 
-WorkerMessage = Union[PageRead, RangeSplit, RangeDone, RangeFailed]
+WorkerMessage = Union[PageRead, ChunkRead, PlanFailed, RangeSplit, RangeDone, RangeFailed]

@@ -1,0 +1,108 @@
+"""Streams an account cannot read: told apart from real errors by Stripe's error body.
+
+With a hundred streams, many are unreadable for most accounts, and that is not a bug:
+
+* a product the account has not enabled answers **400** ``invalid_request_error`` without a
+  ``param``, with a message like "Your account is not set up to use Issuing" (Treasury,
+  Terminal, Climate and the others alike);
+* a restricted key without a permission answers **403**, naming the permission it lacks
+  ("... Having the 'rak_tax_rate_read' permission would allow this request to continue.").
+
+Any other 400 (a bad parameter: it names a ``param``) is a real error, a bug on our side, and
+stays one. ``unavailable`` returns a ``StreamUnavailable`` (a config_error that names the
+product or the permission) for the first two, and None for everything else.
+"""
+
+from __future__ import annotations
+
+import re
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Callable, Dict, Iterable, List, Optional, Tuple
+
+from source_stripe_proxy.core.errors import ConfigError, PermissionDeniedError, StripeAPIError, StripeProxyError
+from source_stripe_proxy.source.stream_specs import StreamSpec
+
+# Stripe's words for a product the account has not enabled (the product name follows when known).
+NOT_ENABLED = re.compile(
+    r"not set up to use (?P<product>[A-Z][\w ]*?)(?:[.,]|$)"
+    r"|(?:has|have) not (?:been )?(?:enabled|activated|signed up for) (?P<product2>[A-Z][\w ]*?)(?:[.,]|$)"
+    r"|signed up for (?P<product3>Connect)"
+)
+PERMISSION = re.compile(r"'(rak_[a-z0-9_]+)'")
+SKIP_OPTION = "unavailable_streams"
+
+
+class StreamUnavailable(ConfigError):
+    """A stream the account or key cannot read; ``reason`` says why in a few words."""
+
+    def __init__(self, stream: str, reason: str, stripe_message: str):
+        self.stream = stream
+        self.reason = reason
+        super().__init__(
+            f"Stream '{stream}' can't be read: {reason} (Stripe said: {stripe_message}). Enable it in Stripe, "
+            f"deselect the stream, or set '{SKIP_OPTION}' to 'skip' to skip such streams with a warning."
+        )
+
+
+def unavailable(spec: StreamSpec, error: BaseException) -> Optional[StreamUnavailable]:
+    """The error as a ``StreamUnavailable`` if it says the account or key can't read the stream."""
+    if isinstance(error, StreamUnavailable):
+        return error
+    if not isinstance(error, StripeAPIError) or error.source != "stripe":
+        return None  # a proxy's own answer says nothing about Stripe products
+    said = error.stripe_message or ""
+    if isinstance(error, PermissionDeniedError):
+        permission = PERMISSION.search(said)
+        reason = f"the key lacks permission {permission.group(1)}" if permission else "the key lacks a permission for it"
+        return StreamUnavailable(spec.name, reason, said)
+    if error.http_status == 400 and error.error_type == "invalid_request_error" and not error.param:
+        match = NOT_ENABLED.search(said)
+        if match:
+            product = next((g for g in match.groups() if g), None) or spec.product or "a product it needs"
+            return StreamUnavailable(spec.name, f"{product.strip()} is not enabled on this account", said)
+    return None
+
+
+@dataclass(frozen=True)
+class Probe:
+    """One cheap request (``limit=1``) that tells whether the streams behind it are readable."""
+
+    path: str
+    params: Tuple[Tuple[str, str], ...]
+    streams: Tuple[str, ...]
+    paged: bool = True  # False: the endpoint takes no `limit` (it answers everything at once)
+
+    @property
+    def query(self) -> Dict[str, object]:
+        return {**dict(self.params), **({"limit": 1} if self.paged else {})}
+
+
+def probes(specs: Iterable[StreamSpec], path_for: Callable[[StreamSpec], str]) -> List[Probe]:
+    """One probe per top-level list a stream starts from; a child stream is as readable as the
+    top ancestor whose list it starts from (its product is inherited from it)."""
+    grouped: Dict[Tuple[str, Tuple[Tuple[str, str], ...], bool], List[str]] = {}
+    for spec in specs:
+        source = spec.source
+        key = (path_for(source), tuple(sorted((k, str(v)) for k, v in source.params.items())), source.paged)
+        grouped.setdefault(key, []).append(spec.name)
+    return [Probe(path, params, tuple(names), paged) for (path, params, paged), names in grouped.items()]
+
+
+def probe_all(
+    probe_list: List[Probe], fetch: Callable[[Probe], None], workers: int, stop_on: Callable[[BaseException], bool]
+) -> Dict[Probe, Optional[BaseException]]:
+    """Run every probe side by side (the client's budget paces them): probe -> its error or None.
+    An error for which ``stop_on`` is true (a rejected key) is raised at once."""
+
+    def run(probe: Probe) -> Optional[BaseException]:
+        try:
+            fetch(probe)
+        except StripeProxyError as error:
+            if stop_on(error):
+                raise
+            return error
+        return None
+
+    with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="stripe-probe") as pool:
+        return dict(zip(probe_list, pool.map(run, probe_list)))

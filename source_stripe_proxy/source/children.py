@@ -1,0 +1,322 @@
+"""Child streams: from parent objects to their children, with the requests side by side.
+
+A child stream's objects hang from its parent's (``stream_specs.ParentLink``):
+
+* embedded in every parent (an invoice's ``lines``, a subscription's ``items``): taken from the
+  parent, and continued from the child endpoint when the embedded page ``has_more``;
+* listed per parent (``/v1/customers/{customer}/tax_ids``, ``/v1/setup_attempts?setup_intent=``),
+  only for parents that match the link's ``filter`` (automatic payouts);
+* several levels down (subscriptions -> items -> usage record summaries), one ``ChildLink`` per level;
+* per parent *and* per object of a second stream, in time windows (billing meter event summaries).
+
+The parent list itself is read once by the reader and shared by every selected child (and the
+parent stream). The per-parent requests of all children go through one pool (``ChildPages``)
+and the one client, so they run side by side within the shared request budget; a transform
+hands its records over page by page (``Descent`` yields chunks), so memory stays flat.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Deque, Dict, Iterable, Iterator, List, Mapping, Optional, Tuple
+from urllib.parse import quote
+
+from source_stripe_proxy.core.client import StripeClient
+from source_stripe_proxy.core.errors import StripeAPIError
+from source_stripe_proxy.core.paging import next_cursor, page_objects
+from source_stripe_proxy.source.stream_specs import CREATED, PARENT_EVENTS, STREAM_SPECS, StreamSpec
+
+PAGES_PER_WORKER = 2  # child pages fetched and not yet handed over, per worker of the pool, for the whole sync
+
+
+@dataclass
+class ChildList:
+    """One parent's children to list: ``path`` with its query, for ``parent``."""
+
+    parent: dict
+    path: str
+    params: Dict[str, Any]
+    paged: bool = True
+    starting_after: Optional[str] = None
+
+
+@dataclass
+class ChildPages:
+    """Child list pages, fetched side by side on one pool shared by every transform of a sync.
+
+    A task fetches one page and never waits for another task, so the transforms of all reader
+    workers can share the pool; the client's budget paces every request. Each caller gets its
+    pages back in the order it asked, so its output is deterministic. Pages fetched and not yet
+    handed over are bounded for the whole sync (``PAGES_PER_WORKER`` per worker), whatever the
+    number of callers: a caller with pages in flight asks for more only while the bound allows,
+    and one with none waits for a free place (another caller frees one with each page it takes).
+    """
+
+    client: StripeClient
+    workers: int
+    page_size: int
+    _pool: Optional[ThreadPoolExecutor] = field(default=None, init=False, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    _places: Optional[threading.Semaphore] = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._places = threading.Semaphore(PAGES_PER_WORKER * max(1, self.workers))
+
+    def pool(self) -> ThreadPoolExecutor:
+        with self._lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=max(1, self.workers), thread_name_prefix="stripe-children")
+            return self._pool
+
+    def close(self) -> None:
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True)
+
+    def lists(self, lists: Iterable[ChildList], account_id: Optional[str]) -> Iterator[Tuple[ChildList, List[dict]]]:
+        """Every page of every list, each as ``(its list, the page's objects)``."""
+        pending: Deque[ChildList] = deque()  # next pages of lists begun, then lists not begun
+        fresh = iter(lists)
+        in_flight: Deque[Tuple[ChildList, "Future[Tuple[List[dict], Optional[str]]]", bool]] = deque()
+
+        def submit() -> bool:
+            request = pending.popleft() if pending else next(fresh, None)
+            if request is None:
+                return False
+            placed = self._places.acquire(blocking=False)
+            if not placed and in_flight:  # the sync's bound is reached: take this one later
+                pending.appendleft(request)
+                return False
+            # Without a place and nothing in flight, go on anyway: a caller never waits for
+            # places another caller (perhaps its own parent level, suspended) holds.
+            in_flight.append((request, self.pool().submit(self._page, request, account_id), placed))
+            return True
+
+        try:
+            while len(in_flight) < self.workers and submit():
+                pass
+            while in_flight:
+                request, future, placed = in_flight.popleft()
+                try:
+                    objects, cursor = future.result()
+                finally:
+                    if placed:
+                        self._places.release()
+                if cursor is not None:  # the next page of this list, ahead of lists not begun
+                    pending.appendleft(ChildList(request.parent, request.path, request.params, request.paged, cursor))
+                while len(in_flight) < self.workers and submit():
+                    pass
+                yield request, objects
+        finally:  # a caller that stopped early (a failure, a cancelled read) frees its places
+            for _, future, placed in in_flight:
+                future.cancel()
+                if placed:
+                    self._places.release()
+
+    def _page(self, request: ChildList, account_id: Optional[str]) -> Tuple[List[dict], Optional[str]]:
+        query = dict(request.params)
+        if request.paged:
+            query["limit"] = self.page_size
+            if request.starting_after:
+                query["starting_after"] = request.starting_after
+        try:
+            page = self.client.send("GET", request.path, params=query, account_id=account_id).data
+        except StripeAPIError as error:
+            if error.http_status == 404 and error.code == "resource_missing":
+                return [], None  # the parent is gone since it was listed: it has no children now
+            raise
+        objects = page_objects(page, request.path)
+        cursor = next_cursor(page, objects, request.starting_after, request.path) if request.paged else None
+        return objects, cursor
+
+
+def parent_id(value: Any) -> Optional[str]:
+    """An id, whether the field holds it or the expanded object."""
+    value = value.get("id") if isinstance(value, Mapping) else value
+    return value if isinstance(value, str) and value else None
+
+
+def inherits_parent_time(spec: StreamSpec) -> bool:
+    """Whether a child's ``updated`` is its parent's: embedded children, children that change
+    with their parent, and children with no time of their own."""
+    link = spec.parent
+    return bool(link) and (link.embedded or spec.changes == PARENT_EVENTS or not spec.created_field)
+
+
+class ChildLink:
+    """One level down: objects of ``spec``'s parent stream -> objects of ``spec``.
+
+    ``now`` and ``start`` bound the time windows of endpoints that need them; ``min_created``
+    keeps only children created since (a child stream read by its own ``created``), and
+    ``newest`` is the newest ``created`` among the children it kept.
+    """
+
+    def __init__(
+        self,
+        spec: StreamSpec,
+        pages: ChildPages,
+        account_id: Optional[str],
+        *,
+        now: int,
+        start: Optional[int] = None,
+        min_created: Optional[int] = None,
+    ):
+        assert spec.parent is not None, spec.name
+        self.spec = spec
+        self.link = spec.parent
+        self.pages = pages
+        self.account_id = account_id
+        self.now = now
+        self.start = start
+        self.min_created = min_created
+        self.newest: Optional[int] = None
+        self._lock = threading.Lock()
+        self._also: Optional[List[dict]] = None
+
+    # -- which requests -------------------------------------------------------------------
+
+    def matches(self, parent: Mapping[str, Any]) -> bool:
+        return all(parent.get(key) == value for key, value in self.link.filter.items())
+
+    def lists_for(self, parent: dict, starting_after: Optional[str] = None) -> List[ChildList]:
+        """The requests that list ``parent``'s children (none when the parent can't say)."""
+        path = self.spec.path
+        for param, source in self.link.path_params.items():
+            value = parent_id(parent.get(source))
+            if value is None:
+                return []
+            path = path.replace("{" + param + "}", quote(value, safe=""))
+        params: Dict[str, Any] = dict(self.spec.params)
+        for param, source in self.link.query_params.items():
+            value = parent_id(parent.get(source))
+            if value is None:
+                return []
+            params[param] = value
+        if self.min_created is not None and self.spec.filters_created:
+            params["created"] = {"gte": self.min_created}
+        if starting_after is not None:
+            return [ChildList(parent, path, params, self.spec.paged, starting_after)]
+        lists = [ChildList(parent, path, params, self.spec.paged)]
+        if self.spec.window:
+            lists = [ChildList(parent, path, {**params, **window}, self.spec.paged) for window in self._windows(parent)]
+        if self.spec.also_per:
+            lists = [
+                ChildList(parent, path, {**child.params, **{q: other[f] for q, f in self.spec.also_per.query_params.items()}}, child.paged)
+                for child in lists
+                for other in self._also_per()
+            ]
+        return lists
+
+    def _windows(self, parent: Mapping[str, Any]) -> List[Dict[str, int]]:
+        """One window from the parent's creation (or ``start``) to now, aligned as required."""
+        window = self.spec.window
+        align = window.align_seconds
+        begin = max(value for value in (self.start, parent.get("created"), 0) if isinstance(value, int))
+        begin = begin - begin % align
+        end = -(-self.now // align) * align
+        return [{window.start_param: begin, window.end_param: end}] if begin < end else []
+
+    def _also_per(self) -> List[dict]:
+        """The second parent's objects (customers for meter summaries), listed once per read."""
+        with self._lock:
+            if self._also is None:
+                other = STREAM_SPECS[self.spec.also_per.stream]
+                fields = set(self.spec.also_per.query_params.values())
+                self._also = [
+                    {f: obj.get(f) for f in fields}
+                    for obj in self.pages.client.list_objects(other.path, dict(other.params), page_size=self.pages.page_size, account_id=self.account_id)
+                ]
+            return self._also
+
+    # -- children -------------------------------------------------------------------------
+
+    def children(self, parents: List[dict]) -> Iterator[List[dict]]:
+        """The children of ``parents``, a chunk per page: embedded ones first, then those listed.
+        A page with no children is an empty chunk: its caller gets a turn after every request
+        (the reader takes chunks of several streams in turn, and each holds its pages in flight)."""
+        lists: List[ChildList] = []
+        embedded = self.link.embedded
+        for parent in parents:
+            if not self.matches(parent):
+                continue
+            if not embedded:
+                lists.extend(self.lists_for(parent))
+                continue
+            rows = self.embedded_rows(parent)
+            box = parent.get(self.link.embedded_field) or {}
+            if box.get("has_more") and rows and parent.get("is_deleted") is not True:
+                lists.extend(self.lists_for(parent, starting_after=rows[-1].get("id")))
+            kept = self.annotate(rows, parent)
+            if kept:
+                yield kept
+        for request, objects in self.pages.lists(lists, self.account_id):
+            yield self.annotate(objects, request.parent)
+
+    def embedded_rows(self, parent: Mapping[str, Any]) -> List[dict]:
+        box = parent.get(self.link.embedded_field)
+        rows = box.get("data") if isinstance(box, Mapping) else None
+        return [row for row in rows if isinstance(row, dict)] if isinstance(rows, list) else []
+
+    def annotate(self, rows: List[dict], parent: Mapping[str, Any]) -> List[dict]:
+        """Name the parent where Stripe does not, take its time where the child has none of its
+        own, mark the children of a deleted parent deleted, and keep only the new ones (``min_created``)."""
+        link, spec = self.link, self.spec
+        inherit = inherits_parent_time(spec)
+        parent_time = parent.get("updated", parent.get(STREAM_SPECS[link.stream].created_field or "created"))
+        deleted = parent.get("is_deleted") is True
+        kept = []
+        for row in rows:
+            created = row.get(spec.created_field) if spec.created_field else None
+            if self.min_created is not None and isinstance(created, int) and created < self.min_created:
+                continue
+            if link.ref_added:
+                row[link.ref_field] = parent.get("id")
+            if inherit and parent_time is not None:
+                row["updated"] = parent_time
+            if deleted:
+                row["is_deleted"] = True
+            if isinstance(created, int) and spec.changes == CREATED:
+                with self._lock:
+                    self.newest = created if self.newest is None else max(self.newest, created)
+            kept.append(row)
+        return kept
+
+
+class Descent:
+    """Objects of a stream's top ancestor -> the stream's objects, level by level, in chunks.
+
+    Each level consumes the chunks of the level above as they come, so a grandchild's requests
+    start while the parent list is still being read. ``links[-1]`` is the stream's own level.
+    """
+
+    def __init__(self, spec: StreamSpec, pages: ChildPages, account_id: Optional[str], *, now: int,
+                 start: Optional[int] = None, min_created: Optional[int] = None):
+        chain = spec.ancestry[1:]
+        self.links = [
+            ChildLink(level, pages, account_id, now=now, start=start, min_created=min_created if level is spec else None)
+            for level in chain
+        ]
+
+    @property
+    def newest(self) -> Optional[int]:
+        return self.links[-1].newest if self.links else None
+
+    def __call__(self, parents: List[dict]) -> Iterator[List[dict]]:
+        chunks: Iterator[List[dict]] = iter([parents])
+        for link in self.links:
+            chunks = _each(link, chunks)
+        return chunks
+
+
+def _each(link: ChildLink, chunks: Iterator[List[dict]]) -> Iterator[List[dict]]:
+    for chunk in chunks:
+        made = False
+        for children in link.children(chunk):
+            made = True
+            yield children
+        if not made:
+            yield []  # a turn for the caller, even when a level above brought nothing
