@@ -37,8 +37,8 @@ from airbyte_cdk.models import (
     TraceType,
     Type,
 )
-from airbyte_cdk.utils.airbyte_secrets_utils import add_to_secrets
 
+from source_stripe_proxy.airbyte.clients import reuse_client
 from source_stripe_proxy.airbyte.errors import raises_traced
 from source_stripe_proxy.airbyte.hooks import LenientInputDestination, UnreadableLine, load_spec
 from source_stripe_proxy.core.budget import default_concurrency
@@ -86,11 +86,7 @@ class DestinationStripeProxy(LenientInputDestination):
         return load_spec(__package__)
 
     def client_for(self, config: Mapping[str, Any]) -> StripeClient:
-        settings = ConnectionSettings.from_config(config)
-        if self._client is None or self._client.settings != settings:
-            for secret in settings.secrets:
-                add_to_secrets(secret)  # the CDK masks these in LOG messages
-            self._client = self._client_factory(settings)
+        self._client = reuse_client(self._client, ConnectionSettings.from_config(config), self._client_factory)
         return self._client
 
     def check(self, logger: logging.Logger, config: Mapping[str, Any]) -> AirbyteConnectionStatus:

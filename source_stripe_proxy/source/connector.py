@@ -45,10 +45,10 @@ from airbyte_cdk.sources import AbstractSource
 from airbyte_cdk.sources.connector_state_manager import ConnectorStateManager
 from airbyte_cdk.sources.streams import Stream
 from airbyte_cdk.sources.utils.schema_helpers import split_config
-from airbyte_cdk.utils.airbyte_secrets_utils import add_to_secrets
 from airbyte_cdk.utils.stream_status_utils import as_airbyte_message as stream_status_message
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
+from source_stripe_proxy.airbyte.clients import reuse_client
 from source_stripe_proxy.airbyte.errors import ReadEnded, raises_traced, traced
 from source_stripe_proxy.airbyte.hooks import load_spec, read_json_file
 from source_stripe_proxy.core.budget import default_concurrency
@@ -91,11 +91,9 @@ class SourceStripeProxy(AbstractSource):
     def client_for(self, config: Mapping[str, Any]) -> StripeClient:
         """One client (and one request budget) per connection settings for the whole process."""
         settings = ConnectionSettings.from_config(config)
-        if self._client is None or self._client.settings != settings:
-            for secret in settings.secrets:
-                add_to_secrets(secret)  # the CDK masks these in LOG messages
-            # Connections for the reader's workers and as many for the child streams' requests.
-            self._client = StripeClient(settings, pool_size=2 * concurrency_for(read_options(config), settings))
+        # Connections for the reader's workers and as many for the child streams' requests.
+        pool_size = 2 * concurrency_for(read_options(config), settings)
+        self._client = reuse_client(self._client, settings, lambda s: StripeClient(s, pool_size=pool_size))
         return self._client
 
     @raises_traced
