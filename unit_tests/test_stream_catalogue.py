@@ -332,3 +332,21 @@ def test_streams_doc_is_current():
     assert actual == expected, "docs/streams.md is stale: run scripts/generate_schemas.py"
     for name in STREAMS:
         assert f"| {name} |" in actual or f"| **{name}** |" in actual
+
+
+def test_every_stream_reads_an_action_of_the_registry_of_resources():
+    """The catalogue and the actions come from the same spec: each stream's list path is an
+    entity's `list` action, and the path it fetches one object by is that entity's `get`."""
+    from source_stripe_proxy.data import resources
+
+    by_call = {}
+    for entity, info in resources.entities().items():
+        for action, operation in info["actions"].items():
+            by_call.setdefault((operation["method"], operation["path"]), []).append((entity, action))
+    for name, stream in STREAMS.items():
+        listed = by_call.get(("GET", stream["path"]), [])
+        assert [action for _, action in listed] == ["list"], (name, stream["path"], listed)
+        if stream.get("detail"):
+            fetched = by_call.get(("GET", stream["detail"]["path"]), [])
+            assert [action for _, action in fetched] == ["get"], (name, stream["detail"]["path"], fetched)
+            assert fetched[0][0] == listed[0][0], (name, fetched, listed)
