@@ -16,10 +16,10 @@ from __future__ import annotations
 import json
 import math
 import re
-from datetime import datetime, timezone
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from source_stripe_proxy.actions.errors import refuse
+from source_stripe_proxy.core.settings import iso_epoch
 from source_stripe_proxy.core.stripe_facts import METADATA_KEY_MAX, METADATA_KEYS_MAX, METADATA_VALUE_MAX
 
 Schema = Mapping[str, Any]
@@ -160,7 +160,7 @@ def _integer(schema: Schema, value: Any, where: str) -> int:
     elif isinstance(value, str) and _INT_RE.match(value.strip()):
         number = int(value.strip())
     elif isinstance(value, str) and schema.get("format") == "unix-time":
-        number = _epoch(value)
+        number = iso_epoch(value)
     if number is None and (isinstance(value, float) or (isinstance(value, str) and _DECIMAL_RE.match(value.strip()))):
         raise refuse(
             where,
@@ -170,23 +170,6 @@ def _integer(schema: Schema, value: Any, where: str) -> int:
     if number is None or (low is not None and number < low) or (high is not None and number > high):
         _fail(schema, value, where, _amount_hint(where))
     return number  # type: ignore[return-value]
-
-
-def _epoch(text: str) -> Optional[int]:
-    """An ISO 8601 date or date-time as Unix seconds (UTC unless it says otherwise)."""
-    text = text.strip()
-    if text.endswith(("Z", "z")):
-        text = text[:-1] + "+00:00"
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    try:
-        return int(parsed.timestamp())
-    except (OverflowError, ValueError):  # past year 9999 once in UTC
-        return None
 
 
 def _number(schema: Schema, value: Any, where: str) -> Any:

@@ -26,7 +26,13 @@ from datetime import datetime, timezone
 from typing import Any, Dict, Mapping, Optional, Tuple
 from urllib.parse import quote, urlsplit
 
-from source_stripe_proxy.core.config_rules import SOURCE, CodeRule, ConfigRules, FieldError, connection_specification
+from source_stripe_proxy.core.config_rules import (
+    SOURCE,
+    CodeRule,
+    ConfigRules,
+    FieldError,
+    connection_specification,
+)
 from source_stripe_proxy.core.redaction import scrub
 from source_stripe_proxy.core.stripe_facts import (
     LIVE_KEY_PREFIXES,
@@ -256,25 +262,30 @@ def is_loopback_host(host: str) -> bool:
         return False
 
 
-def parse_start_date(value: Any, field_name: str = "start_date") -> Optional[int]:
-    """ISO-8601 date or datetime -> epoch seconds (UTC when no offset is given)."""
-    if value in (None, ""):
-        return None
-    if not isinstance(value, str):
-        raise FieldError(field_name, "{field} must be an ISO-8601 date such as 2024-01-01T00:00:00Z.")
-    text = value.strip()
+def iso_epoch(text: str) -> Optional[int]:
+    """An ISO 8601 date or date-time as Unix seconds (UTC unless it says otherwise); None if it isn't one."""
+    text = text.strip()
     if text.endswith(("Z", "z")):
         text = text[:-1] + "+00:00"
     try:
         parsed = datetime.fromisoformat(text)
     except ValueError:
-        raise FieldError(field_name, "{field} must be an ISO-8601 date such as 2024-01-01T00:00:00Z.") from None
+        return None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=timezone.utc)
     try:
-        epoch = int(parsed.timestamp())
+        return int(parsed.timestamp())
     except (OverflowError, ValueError):  # e.g. 9999-12-31T23:59:59-23:59 is past year 9999 in UTC
-        raise FieldError(field_name, "{field} must be an ISO-8601 date such as 2024-01-01T00:00:00Z.") from None
+        return None
+
+
+def parse_start_date(value: Any, field_name: str = "start_date") -> Optional[int]:
+    """ISO-8601 date or datetime -> epoch seconds (UTC when no offset is given)."""
+    if value in (None, ""):
+        return None
+    epoch = iso_epoch(value) if isinstance(value, str) else None
+    if epoch is None:
+        raise FieldError(field_name, "{field} must be an ISO-8601 date such as 2024-01-01T00:00:00Z.")
     if epoch < 0:
         raise FieldError(field_name, "{field} must be after 1970-01-01.")
     if epoch > time.time() + START_DATE_FUTURE_SLACK_SECONDS:
