@@ -25,7 +25,7 @@ import json
 import os
 import sys
 import threading
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -40,7 +40,8 @@ STREAMS = sorted(load_generated("streams.json")["streams"])
 BASE_SIZE = {"customers": 100, "per_parent": 20, "parents": 5}
 
 
-def measure(size: int, budget: float, latency: float, work: bench.Workdir) -> Dict[str, Any]:
+def measure(size: int, budget: float, latency: float, work: bench.Workdir, concurrency: Optional[int] = None,
+            timeline: bool = False) -> Dict[str, Any]:
     sizes = {key: value * size for key, value in BASE_SIZE.items()}
     spec = ",".join(f"{k}={v}" for k, v in sizes.items())
     with bench.Emulator({}, latency=latency, rate_limit=bench.rate_limit_for(budget), max_seconds=3600,
@@ -48,15 +49,20 @@ def measure(size: int, budget: float, latency: float, work: bench.Workdir) -> Di
         seeded = sum(server.seeded.values())
         config = {"credentials": {"auth_type": "api_key", "api_key": bench.API_KEY}, "api_base": server.url,
                   "requests_per_second": budget, "endpoint_requests_per_second": budget}
+        if concurrency:
+            config["concurrency"] = concurrency
         cfg = work.file("config.json", config)
         cat = work.file("catalog.json", configured_catalog(STREAMS))
         ticks: List[List[float]] = []
         lock = threading.Lock()
 
+        endpoints: List[Dict[str, int]] = []  # requests by endpoint at each tick (for --timeline)
+
         def on_tick(seconds: float) -> None:
-            count = server.stats()["counts"].get("requests", 0)
+            counts = server.stats()["counts"]
             with lock:
-                ticks.append([seconds, count])
+                ticks.append([seconds, counts.get("requests", 0)])
+                endpoints.append({k[len("endpoint "):]: v for k, v in counts.items() if k.startswith("endpoint ")})
 
         before = server.stats()
         child = bench.run_child(f"all streams x{size}", [bench.SOURCE_CMD, "read", "--config", cfg, "--catalog", cat],
@@ -88,6 +94,7 @@ def measure(size: int, budget: float, latency: float, work: bench.Workdir) -> Di
         "exit_code": child.exit_code,
         "problems": child.problems,
         "busy_ticks": len(busy),
+        **({"timeline": [[round(t, 1), count - ticks[0][1]] for t, count in ticks], "endpoint_timeline": endpoints} if timeline else {}),
     }
 
 
@@ -124,11 +131,13 @@ def main(argv=None) -> int:
     ap.add_argument("--budget", type=float, default=25.0)
     ap.add_argument("--latency", type=float, default=0.25)
     ap.add_argument("--sizes", default="1,4")
+    ap.add_argument("--concurrency", type=int, default=None, help="the config's concurrency (default: unset, the connector's own)")
+    ap.add_argument("--timeline", action="store_true", help="keep the requests at each tick, in all and by endpoint, in the .json")
     ap.add_argument("--out", default=os.path.join(HERE, "results-all-streams.md"))
     args = ap.parse_args(argv)
     work = bench.Workdir(keep=False)
     try:
-        rows = [measure(int(size), args.budget, args.latency, work) for size in args.sizes.split(",")]
+        rows = [measure(int(size), args.budget, args.latency, work, args.concurrency, args.timeline) for size in args.sizes.split(",")]
     finally:
         work.cleanup()
     text = markdown(rows, args.budget, args.latency)

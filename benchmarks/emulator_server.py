@@ -40,6 +40,11 @@ STREAM_RESOURCES = ("customers", "subscriptions", "products", "plans", "prices",
 BULK_SUBSCRIPTION_FIELDS = lambda seq: {"customer": f"cus_bulk{seq % 1000}"}  # noqa: E731
 
 
+def endpoint_of(path: str) -> str:
+    """A path with its ids as {id}: requests by endpoint show which streams are being read."""
+    return "/".join("{id}" if "_" in part and any(c.isdigit() for c in part) else part for part in path.split("/"))
+
+
 class BenchEmulator(StripeEmulator):
     """The Stripe emulator plus request counters and a stats endpoint for the benchmark."""
 
@@ -62,6 +67,7 @@ class BenchEmulator(StripeEmulator):
             self._counts["requests"] += 1
             self._counts[kind] += 1
             self._counts[f"status_{resp.status}"] += 1
+            self._counts["endpoint " + endpoint_of(req.path)] += 1
             if resp.status == 200 and req.method == "POST":
                 self._counts["writes_ok"] += 1
         return resp

@@ -329,3 +329,50 @@ def test_child_pages_in_memory_are_bounded_for_the_whole_sync_and_nested_callers
     assert not any(thread.is_alive() for thread in threads_)  # no caller waited forever
     assert taken[0] == fake.answered == 5 * 10 * 3 * (1 + 3)  # every page of every list, each once, at both levels
     assert worst[0] <= PAGES_PER_WORKER * 3 + 2 * 5  # the bound, plus one page per caller at each level
+
+
+class WindowPages:
+    """Stands in for ``ChildPages``: draws up to ``window`` lists ahead of the page it hands
+    over (as the pool keeps that many requests in flight), answering each with one child."""
+
+    def __init__(self, window):
+        self.window = window
+        self.client = None
+        self.page_size = 100
+
+    def lists(self, lists, account_id):
+        from collections import deque
+
+        lists, drawn = iter(lists), deque()
+        while True:
+            while len(drawn) < self.window:
+                request = next(lists, None)
+                if request is None:
+                    break
+                drawn.append(request)
+            if not drawn:
+                return
+            request = drawn.popleft()
+            yield request, [{"id": "txn_of_" + request.path.split("/")[3], "object": "source_transaction", "created": 1}]
+
+
+def test_a_level_below_a_listed_level_takes_later_parents_while_earlier_requests_are_in_flight():
+    """Sources come a customer at a time (a chunk per page of a customer's sources); their
+    transactions are listed per source. The level below must draw the next customers' sources
+    while the first ones' requests are in flight, not wait for each customer's batch to end."""
+    from source_stripe_proxy.source.children import ChildLink
+
+    link = ChildLink(STREAM_SPECS["source_transactions"], WindowPages(window=4), None, now=2_000_000_000)
+    taken = []
+
+    def sources():
+        for n in range(6):  # six customers, one source each
+            taken.append(n)
+            yield [{"id": f"src_{n}", "object": "source", "customer": f"cus_{n}", "created": 1}]
+
+    chunks = link.children_of(sources())
+    first = next(chunks)
+    assert [row["id"] for row in first] == ["txn_of_src_0"]
+    assert taken == [0, 1, 2, 3]  # four parents' requests drawn before the first page is handed over
+    rest = [row["id"] for chunk in chunks for row in chunk]
+    assert rest == [f"txn_of_src_{n}" for n in range(1, 6)] and taken == list(range(6))

@@ -1,7 +1,7 @@
 import pytest
 import requests
 
-from source_stripe_proxy.core.budget import RequestBudget
+from source_stripe_proxy.core.budget import PROBE_AFTER_SECONDS, RequestBudget
 from source_stripe_proxy.core.client import StripeClient
 from source_stripe_proxy.core.errors import (
     APIServerError,
@@ -275,6 +275,53 @@ def test_budget_settles_just_below_a_steady_limit_instead_of_oscillating():
     assert limited_after_warmup / len(rates) < 0.01
     served = 8000 / clock[0]
     assert 17.5 <= served <= 20.5
+
+
+def _fake_budget(rate):
+    clock = [0.0]
+    budget = RequestBudget(rate, clock=lambda: clock[0], sleep=lambda s: clock.__setitem__(0, clock[0] + s))
+    return budget, clock
+
+
+def test_429s_of_requests_sent_before_a_slowdown_count_once():
+    """Requests in flight when the first 429 arrives were sent at the old rate: their 429s,
+    arriving up to a latency later, must not take the rate down a second time."""
+    budget, clock = _fake_budget(100)
+    sent = [budget.now() + n * 0.01 for n in range(30)]  # 30 requests in flight, 10 ms apart
+    clock[0] = 0.3
+    budget.rate_limited(None, sent_at=sent[0])
+    assert budget.rate == pytest.approx(80) and budget.limit_estimate == 100
+    for at, sent_at in zip(range(1, 30), sent[1:]):  # the rest of the burst, 20 ms apart
+        clock[0] = 0.3 + at * 0.02
+        budget.rate_limited(None, sent_at=sent_at)
+    assert budget.rate == pytest.approx(80) and budget.limit_estimate == 100
+    for _ in range(100):
+        budget.succeeded()
+    assert budget.rate == pytest.approx(95)  # settled at 95% of the rate that drew the 429
+
+
+def test_a_429_of_a_request_sent_after_the_slowdown_lowers_the_estimate():
+    budget, clock = _fake_budget(100)
+    clock[0] = 1.0
+    budget.rate_limited(None, sent_at=0.9)
+    clock[0] = 2.0
+    budget.rate_limited(None, sent_at=1.5)  # went out at 80: 80 is too fast too
+    assert budget.limit_estimate == pytest.approx(80) and budget.rate == pytest.approx(64)
+
+
+def test_a_settled_budget_probes_back_up_after_a_quiet_period():
+    budget, clock = _fake_budget(100)
+    budget.rate_limited(None)
+    for _ in range(50):
+        budget.succeeded()
+    assert budget.rate == pytest.approx(95)
+    clock[0] += PROBE_AFTER_SECONDS / 2
+    budget.succeeded()
+    assert budget.limit_estimate == 100  # not yet
+    clock[0] += PROBE_AFTER_SECONDS
+    for _ in range(10):
+        budget.succeeded()
+    assert budget.limit_estimate is None and budget.rate == pytest.approx(100)  # a 429 at the configured rate is forgotten
 
 
 def test_budget_spaces_requests_evenly():

@@ -202,6 +202,7 @@ class StripeClient:
         deadline = None if self.call_deadline_seconds is None else call_started + self.call_deadline_seconds
         while True:
             self._acquire(endpoint)
+            sent_at = self.budget.now()  # a 429 speaks of the rate this request went out at
             self._count(retry=attempt > 0)
             reason = None  # Stripe-Rate-Limited-Reason of a 429
             timeout = self.settings.timeout_seconds
@@ -255,9 +256,9 @@ class StripeClient:
                 )
             self._log.info("%s %s: %s; retry %d/%d in %.2fs", method, path, failure, attempt, self.settings.max_retries, delay)
             if status == 429 and reason and reason.startswith("endpoint-"):
-                endpoint.rate_limited(delay)  # only this endpoint waits and settles lower
+                endpoint.rate_limited(delay, sent_at)  # only this endpoint waits and settles lower
             elif status == 429:
-                self.budget.rate_limited(delay)  # every worker waits and the rate settles lower
+                self.budget.rate_limited(delay, sent_at)  # every worker waits and the rate settles lower
             else:
                 self._sleep(delay)
 

@@ -235,26 +235,52 @@ class ChildLink:
     # -- children -------------------------------------------------------------------------
 
     def children(self, parents: List[dict]) -> Iterator[List[dict]]:
-        """The children of ``parents``, a chunk per page: embedded ones first, then those listed.
-        A page with no children is an empty chunk: its caller gets a turn after every request
-        (the reader takes chunks of several streams in turn, and each holds its pages in flight)."""
-        lists: List[ChildList] = []
-        embedded = self.link.embedded
-        for parent in parents:
-            if not self.matches(parent):
-                continue
-            if not embedded:
-                lists.extend(self.lists_for(parent))
-                continue
-            rows = self.embedded_rows(parent)
-            box = parent.get(self.link.embedded_field) or {}
-            if box.get("has_more") and rows and parent.get("is_deleted") is not True:
-                lists.extend(self.lists_for(parent, starting_after=rows[-1].get("id")))
-            kept = self.annotate(rows, parent)
-            if kept:
-                yield kept
-        for request, objects in self.pages.lists(lists, self.account_id):
+        """The children of ``parents``, a chunk per page (see ``children_of``)."""
+        return self.children_of(iter([parents]))
+
+    def children_of(self, parent_chunks: Iterator[List[dict]]) -> Iterator[List[dict]]:
+        """The children of the parents in ``parent_chunks``, a chunk per page: embedded ones as
+        their parents come, then those listed.
+
+        The parent chunks are taken only as this level has room for more requests in flight
+        (``ChildPages.lists`` draws its lists lazily), so below a level that is itself listed
+        (a customer's sources -> each source's transactions) the requests of later parents go
+        out while earlier ones are in flight, not one parent's batch after another.
+        A page with no children is an empty chunk, and so is a parent chunk that makes no
+        request: its caller gets a turn after every request (the reader takes chunks of
+        several streams in turn, and each holds its pages in flight)."""
+        ready: Deque[List[dict]] = deque()  # chunks made without a request, handed over first
+
+        def requests() -> Iterator[ChildList]:
+            for parents in parent_chunks:
+                made = False
+                for parent in parents:
+                    if not self.matches(parent):
+                        continue
+                    if not self.link.embedded:
+                        for request in self.lists_for(parent):
+                            made = True
+                            yield request
+                        continue
+                    rows = self.embedded_rows(parent)
+                    box = parent.get(self.link.embedded_field) or {}
+                    if box.get("has_more") and rows and parent.get("is_deleted") is not True:
+                        for request in self.lists_for(parent, starting_after=rows[-1].get("id")):
+                            made = True
+                            yield request
+                    kept = self.annotate(rows, parent)
+                    if kept:
+                        made = True
+                        ready.append(kept)
+                if not made:
+                    ready.append([])
+
+        for request, objects in self.pages.lists(requests(), self.account_id):
+            while ready:
+                yield ready.popleft()
             yield self.annotate(objects, request.parent)
+        while ready:
+            yield ready.popleft()
 
     def embedded_rows(self, parent: Mapping[str, Any]) -> List[dict]:
         box = parent.get(self.link.embedded_field)
@@ -308,15 +334,5 @@ class Descent:
     def __call__(self, parents: List[dict]) -> Iterator[List[dict]]:
         chunks: Iterator[List[dict]] = iter([parents])
         for link in self.links:
-            chunks = _each(link, chunks)
+            chunks = link.children_of(chunks)
         return chunks
-
-
-def _each(link: ChildLink, chunks: Iterator[List[dict]]) -> Iterator[List[dict]]:
-    for chunk in chunks:
-        made = False
-        for children in link.children(chunk):
-            made = True
-            yield children
-        if not made:
-            yield []  # a turn for the caller, even when a level above brought nothing
