@@ -23,10 +23,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
+import jsonschema
 from airbyte_cdk.models import AirbyteMessage, AirbyteMessageSerializer, ConfiguredAirbyteCatalogSerializer
 
 from source_stripe_proxy.actions.cli import main
 from source_stripe_proxy.core.client import StripeClient
+from source_stripe_proxy.data import load_schema
 from source_stripe_proxy.destination.connector import DestinationStripeProxy
 from source_stripe_proxy.destination.connector import accepted_catalog as destination_catalog  # noqa: F401 (re-exported)
 from stripe_emulator import ParagonEmulator, PinkConnectEmulator
@@ -139,6 +141,18 @@ class RunResult:
 
     def errors(self) -> List[Dict[str, Any]]:
         return [m["trace"]["error"] for m in self.of_type("TRACE") if m["trace"]["type"] == "ERROR"]
+
+    def assert_read_exactly(self, stream: str, expected_ids: Iterable[str]) -> List[Dict[str, Any]]:
+        """The stream's records are exactly ``expected_ids``, each once, each valid against the
+        stream's generated schema; returns them."""
+        records = self.records_of(stream)
+        ids = [r["id"] for r in records]
+        assert len(ids) == len(set(ids)), f"{stream}: a record emitted twice"
+        assert set(ids) == set(expected_ids), stream
+        validator = jsonschema.Draft7Validator(load_schema(stream))
+        for record in records:
+            validator.validate(record)
+        return records
 
     def statuses(self, stream: str) -> List[str]:
         return [

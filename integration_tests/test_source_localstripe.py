@@ -9,12 +9,10 @@ own emulator elsewhere.
 
 import re
 
-import jsonschema
 import pytest
 import requests
 
 from integration_tests.harness import configured_catalog, run_connector, state_from
-from source_stripe_proxy.data import load_schema
 
 LOCALSTRIPE_STREAMS = ["customers", "products", "plans", "subscriptions", "balance_transactions"]
 CUSTOMER_COUNT = 130  # more than one page of 100
@@ -72,13 +70,8 @@ def test_full_read_through_each_mode_returns_what_localstripe_holds(mode, seeded
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
 
     for stream in LOCALSTRIPE_STREAMS:
-        ids = [r["id"] for r in result.records_of(stream)]
-        assert len(ids) == len(set(ids)), f"duplicates in {stream}"
-        assert set(ids) == _existing_ids(localstripe, stream), stream
+        result.assert_read_exactly(stream, _existing_ids(localstripe, stream))
         assert result.statuses(stream)[-1] == "COMPLETE"
-        validator = jsonschema.Draft7Validator(load_schema(stream))
-        for record in result.records_of(stream):
-            validator.validate(record)
 
     read_ids = {s: {r["id"] for r in result.records_of(s)} for s in LOCALSTRIPE_STREAMS}
     for stream in ("customers", "products", "plans", "subscriptions"):
