@@ -287,7 +287,9 @@ def test_the_destination_takes_its_paths_from_the_registry_of_resources():
     """One registry of Stripe resources: the destination's paths are the generated create/search ones."""
     assert STREAMS["customers"].path == "/v1/customers" and STREAMS["customers"].search_path == "/v1/customers/search"
     assert STREAMS["products"].path == "/v1/products" and STREAMS["products"].search_path is None
+    assert STREAMS["customers"].object_path("get", "cus_1") == "/v1/customers/cus_1"
+    assert STREAMS["products"].object_path("update", "prod_1") == "/v1/products/prod_1"  # the spec names it {id}
     for table in STREAMS.values():
-        get_path = resources.path(table.object_name, "get")
-        assert get_path.startswith(table.path + "/{"), "an object lives at path + '/' + id"
-        assert resources.path(table.object_name, "update") == get_path
+        for action in ("get", "update"):
+            template = resources.path(table.object_name, action)
+            assert table.object_path(action, "x_1") == template.split("{")[0] + "x_1"

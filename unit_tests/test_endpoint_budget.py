@@ -245,3 +245,13 @@ def test_rate_for_uses_the_configured_account_when_none_is_given(requests_mock):
     assert client.rate_for("GET", "/v1/customers", "acct_1Default") < 21
     assert client.rate_for("GET", "/v1/customers", "acct_1Other") == 25
     assert client.rate_for("get", "/v1/customers/cus_9") == 25  # another endpoint: the detail GET
+
+
+def test_a_filled_path_keeps_each_value_in_its_own_segment():
+    from source_stripe_proxy.core.endpoints import fill_path
+
+    template = "/v1/customers/{customer}/balance_transactions/{transaction}"
+    assert fill_path(template, {"customer": "cus_1", "transaction": "cbtxn_2"}) == "/v1/customers/cus_1/balance_transactions/cbtxn_2"
+    assert fill_path(template, {"customer": "cus_1/../../v1/charges?x=1"}) == (
+        "/v1/customers/cus_1%2F..%2F..%2Fv1%2Fcharges%3Fx%3D1/balance_transactions/{transaction}"
+    )

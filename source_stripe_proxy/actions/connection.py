@@ -22,12 +22,12 @@ import os
 import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Tuple
-from urllib.parse import quote
 
 from source_stripe_proxy.actions.catalog import ActionSpec, find_action
 from source_stripe_proxy.actions.env import config_from_env
 from source_stripe_proxy.actions.errors import ActionInputError, refuse
 from source_stripe_proxy.actions.params import coerce, path_id, show, split_name, unflatten
+from source_stripe_proxy.core.endpoints import fill_path
 from source_stripe_proxy.core.errors import ConfigError
 from source_stripe_proxy.core.forms import encode_form
 from source_stripe_proxy.core.stripe_facts import MAX_PAGE_SIZE
@@ -122,9 +122,7 @@ def _prepare(spec: ActionSpec, values: Dict[str, Any]) -> PreparedCall:
     path = spec.path
     if spec.own_path and values.get(spec.id_param) is None:
         path = spec.own_path  # GET /v1/account: the key's own account
-    for name in spec.path_params:
-        if name in values:
-            path = path.replace("{" + name + "}", quote(path_id(values.pop(name), name), safe=""))
+    path = fill_path(path, {name: path_id(values.pop(name), name) for name in spec.path_params if name in values})
 
     converted: Dict[str, Any] = {}
     for name, value in values.items():

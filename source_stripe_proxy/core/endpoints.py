@@ -14,9 +14,18 @@ A path no template fits is its own endpoint.
 from __future__ import annotations
 
 from typing import Dict, List, Mapping, Optional, Tuple
+from urllib.parse import quote
 
 from source_stripe_proxy.core.stripe_facts import SEARCH_REQUESTS_PER_SECOND
 from source_stripe_proxy.data import load_generated
+
+
+def fill_path(template: str, values: Mapping[str, str]) -> str:
+    """``template`` with each ``{name}`` given in ``values`` replaced by its value, percent-encoded
+    as one path segment (an id holding ``/`` or ``?`` can't reach another endpoint)."""
+    for name, value in values.items():
+        template = template.replace("{" + name + "}", quote(value, safe=""))
+    return template
 
 
 class _Node:

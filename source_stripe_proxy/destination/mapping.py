@@ -9,9 +9,11 @@ has no per-stream branches. Null values mean "leave as is"; "" clears a field.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Dict, Mapping, Optional, Tuple
 
+from source_stripe_proxy.core.endpoints import fill_path
 from source_stripe_proxy.core.stripe_facts import METADATA_KEY_MAX, METADATA_KEYS_MAX, METADATA_VALUE_MAX, STRING_MAX
 from source_stripe_proxy.data import resources
 
@@ -39,8 +41,14 @@ class StreamTable:
 
     @property
     def path(self) -> str:
-        """The collection: create and list here; an object is ``path + "/" + id``."""
+        """The collection: create and list here."""
         return resources.path(self.object_name, "create")
+
+    def object_path(self, action: str, object_id: str) -> str:
+        """Where ``action`` (get, update) reaches one object, e.g. ``/v1/products/prod_1``."""
+        template = resources.path(self.object_name, action)
+        (param,) = re.findall(r"{(\w+)}", template)  # an object's path names its id only
+        return fill_path(template, {param: object_id})
 
     @property
     def search_path(self) -> Optional[str]:

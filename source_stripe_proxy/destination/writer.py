@@ -216,7 +216,7 @@ class RecordWriter:
 
     def _retrieve(self, table: StreamTable, object_id: str, *, missing_ok: bool) -> Optional[Mapping[str, Any]]:
         try:
-            obj = self.client.get(f"{table.path}/{object_id}")
+            obj = self.client.get(table.object_path("get", object_id))
         except StripeAPIError as error:
             if missing_ok and error.http_status == 404 and error.source == "stripe":
                 return None
@@ -286,7 +286,7 @@ class RecordWriter:
         params = update_params(table, record.payload, obj)
         before = current_values(params, obj)
         key = idempotency_key(table.name, "update", record.key, params, target_id=object_id, before=before)
-        response = self._post(f"{table.path}/{object_id}", params, key)
+        response = self._post(table.object_path("update", object_id), params, key)
         self._remember(table, record, response.data)
         return (UNCHANGED if response.replayed_from_earlier_run else UPDATED), object_id
 

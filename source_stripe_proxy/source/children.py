@@ -22,9 +22,9 @@ from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Deque, Dict, Iterable, Iterator, List, Mapping, Optional, Tuple
-from urllib.parse import quote
 
 from source_stripe_proxy.core.client import StripeClient
+from source_stripe_proxy.core.endpoints import fill_path
 from source_stripe_proxy.core.errors import StripeAPIError
 from source_stripe_proxy.core.paging import next_cursor, page_objects
 from source_stripe_proxy.source.stream_specs import CREATED, PARENT_EVENTS, STREAM_SPECS, StreamSpec
@@ -184,12 +184,10 @@ class ChildLink:
 
     def lists_for(self, parent: dict, starting_after: Optional[str] = None) -> List[ChildList]:
         """The requests that list ``parent``'s children (none when the parent can't say)."""
-        path = self.spec.path
-        for param, source in self.link.path_params.items():
-            value = parent_id(parent.get(source))
-            if value is None:
-                return []
-            path = path.replace("{" + param + "}", quote(value, safe=""))
+        ids = {param: parent_id(parent.get(source)) for param, source in self.link.path_params.items()}
+        if None in ids.values():
+            return []
+        path = fill_path(self.spec.path, ids)
         params: Dict[str, Any] = dict(self.spec.params)
         for param, source in self.link.query_params.items():
             value = parent_id(parent.get(source))

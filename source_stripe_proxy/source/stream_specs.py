@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any, Dict, Mapping, Optional, Tuple
-from urllib.parse import quote
 
+from source_stripe_proxy.core.endpoints import fill_path
 from source_stripe_proxy.data import load_generated
 
 # How a stream learns about changes after its first read (the catalogue's `changes`):
@@ -177,7 +177,7 @@ class StreamSpec:
             if not isinstance(value, str) or not value:
                 return None
             values[param] = value
-        return self.detail.format(**{k: quote(v, safe="") for k, v in values.items()})
+        return fill_path(self.detail, values)
 
 
 def types_for_prefixes(prefixes: Tuple[str, ...]) -> Tuple[str, ...]:

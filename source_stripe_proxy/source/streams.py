@@ -30,6 +30,7 @@ from airbyte_cdk.models import SyncMode
 from airbyte_cdk.sources.streams import CheckpointMixin, Stream
 
 from source_stripe_proxy.core.client import StripeClient
+from source_stripe_proxy.core.endpoints import fill_path
 from source_stripe_proxy.core.errors import ConfigError
 from source_stripe_proxy.core.stripe_facts import EVENT_RETENTION_DAYS, MAX_PAGE_SIZE
 from source_stripe_proxy.data import load_schema
@@ -239,7 +240,7 @@ def path_for_account(spec: StreamSpec, context: ReadContext, account: Optional[s
     named = account or context.client.settings.account_id or context.own_account
     if not named:
         raise ValueError(f"stream {spec.name} needs the account read resolved before planning")
-    return spec.path.replace("{" + spec.account_path_param + "}", named)
+    return fill_path(spec.path, {spec.account_path_param: named})
 
 
 def needs_own_account(spec: StreamSpec) -> bool:
