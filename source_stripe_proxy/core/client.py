@@ -39,7 +39,7 @@ from source_stripe_proxy import __version__
 from source_stripe_proxy.core.budget import RequestBudget
 from source_stripe_proxy.core.endpoints import STRIPE_ENDPOINT_LIMITS, endpoint_template
 from source_stripe_proxy.core.errors import ConfigError, StripeAPIError, TransientError, error_class_for
-from source_stripe_proxy.core.forms import encode_form
+from source_stripe_proxy.core.forms import encode_form, encode_multipart
 from source_stripe_proxy.core.paging import next_cursor, page_objects
 from source_stripe_proxy.core.settings import ConnectionSettings
 from source_stripe_proxy.core.stripe_facts import MAX_PAGE_SIZE
@@ -53,6 +53,15 @@ MAX_RETRY_AFTER_SECONDS = 60.0
 MAX_BACKOFF_SECONDS = 30.0
 _PROXY_NAMES = {"paragon": "Paragon proxy", "pinkconnect": "PinkConnect proxy", "api_key": "Stripe"}
 _TOKEN_FIELDS = {"paragon": "credentials.user_token", "pinkconnect": "credentials.token", "api_key": "credentials.api_key"}
+STRIPE_API_BASE = "https://api.stripe.com"
+# Paragon's Proxy API takes a full URL in this header and, with the other, answers a binary
+# body as it came (docs.useparagon.com/apis/proxy); its request bodies are JSON only.
+PARAGON_TARGET_HEADER = "X-Paragon-Proxy-Url"
+PARAGON_RAW_HEADER = "X-Paragon-Use-Raw-Response"
+
+
+class UnreachableHost(ConfigError):
+    """This connection mode cannot reach the host an operation lives on (Stripe's files host)."""
 
 
 @dataclass(frozen=True)
@@ -119,6 +128,57 @@ class StripeClient:
 
     def delete(self, path: str, **kwargs: Any) -> Any:
         return self.send("DELETE", path, **kwargs).data
+
+    def send_to_host(
+        self,
+        method: str,
+        path: str,
+        host: str,
+        *,
+        params: Optional[Mapping[str, Any]] = None,
+        files: Optional[Mapping[str, Tuple[str, bytes, str]]] = None,
+        idempotency_key: Optional[str] = None,
+        account_id: Optional[str] = None,
+    ) -> ApiResponse:
+        """A call to another of Stripe's hosts (``https://files.stripe.com``): an upload
+        (``files``: a multipart body of ``params`` and the files) or a download (a GET whose
+        ``data`` is the answer's bytes). Retried, budgeted and its errors typed as ``send``.
+        Raises ``UnreachableHost`` before sending when this mode cannot reach ``host``."""
+        url, route_headers = self.host_route(path, host, upload=files is not None)
+        headers = {**self._headers, **route_headers}
+        if account_id:
+            headers["Stripe-Account"] = account_id
+        body, query, decode = None, None, _bytes_body
+        if files is not None:
+            boundary = uuid.uuid4().hex
+            while any(boundary.encode() in content for _, content, _ in files.values()):
+                boundary = uuid.uuid4().hex
+            body = encode_multipart(params or {}, files, boundary)
+            headers["Content-Type"] = f"multipart/form-data; boundary={boundary}"
+            headers["Idempotency-Key"] = idempotency_key or str(uuid.uuid4())
+            decode = _json_body
+        elif params:
+            query = encode_form(params)
+        endpoint = self._endpoint_budget(method, path, headers.get("Stripe-Account"))
+        return self._send_with_retries(method, path, url, query, body, headers, endpoint, decode=decode)
+
+    def host_route(self, path: str, host: str, *, upload: bool) -> Tuple[str, Dict[str, str]]:
+        """Where a call to Stripe's ``host`` goes in this connection mode, with its extra headers.
+
+        Direct: that host, unless ``api_base`` points elsewhere (a stand-in serves every host).
+        Paragon: the proxy, with the full URL in its target header; downloads only, as its
+        request bodies are JSON. PinkConnect forwards ``/v1/...`` to Stripe's API host alone."""
+        mode = self.settings.mode
+        if mode == "api_key":
+            base = host if self.settings.base_url == STRIPE_API_BASE else self.settings.base_url
+            return base + path, {}
+        if mode == "paragon" and not upload:
+            return self.settings.base_url, {PARAGON_TARGET_HEADER: host + path, PARAGON_RAW_HEADER: "1"}
+        why = ("Paragon's Proxy API forwards JSON request bodies only, and an upload is a multipart body"
+               if mode == "paragon" else
+               "a PinkConnect proxy forwards /v1/... to Stripe's API host only, and this call lives on " + host)
+        raise UnreachableHost(f"This call cannot go through the {_PROXY_NAMES[mode]}: {why}. "
+                              "Make it with a direct connection (a restricted key) instead.")
 
     def send(
         self,
@@ -196,7 +256,7 @@ class StripeClient:
         if self.budget.acquire() > 1.0 / endpoint.rate:
             endpoint.went_out_late()  # held back globally: don't let the endpoint's backlog burst
 
-    def _send_with_retries(self, method, path, url, query, body, headers, endpoint: RequestBudget) -> ApiResponse:
+    def _send_with_retries(self, method, path, url, query, body, headers, endpoint: RequestBudget, decode=None) -> ApiResponse:
         attempt = 0
         call_started = self._clock()
         deadline = None if self.call_deadline_seconds is None else call_started + self.call_deadline_seconds
@@ -218,7 +278,7 @@ class StripeClient:
                 self._log.debug("%s %s -> %s in %.3fs", method, path, status, time.monotonic() - started)
                 if status < 400:
                     try:
-                        data = orjson.loads(response.content)
+                        data = (decode or _json_body)(response)
                         self.budget.succeeded()
                         endpoint.succeeded()
                         elapsed = time.monotonic() - started
@@ -339,6 +399,15 @@ def _new_session(pool_size: int) -> requests.Session:
     session.mount("http://", adapter)
     session.trust_env = False  # no proxy env vars or .netrc credentials sneaking in
     return session
+
+
+def _json_body(response: requests.Response) -> Any:
+    return orjson.loads(response.content)
+
+
+def _bytes_body(response: requests.Response) -> Any:
+    """A download's answer as it came; a JSON error body is still read as an error above."""
+    return response.content
 
 
 def _should_retry(response: requests.Response) -> bool:

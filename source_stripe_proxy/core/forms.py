@@ -44,3 +44,28 @@ def _scalar(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
+
+
+def encode_multipart(params: Mapping[str, Any], files: Mapping[str, Tuple[str, bytes, str]], boundary: str) -> bytes:
+    """A multipart/form-data body (RFC 7578): ``params`` as form fields in Stripe's bracket
+    notation, ``files`` as ``{field: (filename, content, content type)}``. The caller sends
+    ``Content-Type: multipart/form-data; boundary=<boundary>``."""
+    lines: List[bytes] = []
+    dash = f"--{boundary}".encode()
+    for key, value in encode_form(params):
+        lines += [dash, f'Content-Disposition: form-data; name="{_quoted(key)}"'.encode(), b"", value.encode("utf-8")]
+    for field, (filename, content, content_type) in files.items():
+        lines += [
+            dash,
+            f'Content-Disposition: form-data; name="{_quoted(field)}"; filename="{_quoted(filename)}"'.encode("utf-8"),
+            f"Content-Type: {content_type}".encode(),
+            b"",
+            content,
+        ]
+    lines += [dash + b"--", b""]
+    return b"\r\n".join(lines)
+
+
+def _quoted(text: str) -> str:
+    """A name inside a quoted header parameter: quotes, backslashes and line breaks escaped (RFC 7578 4.2)."""
+    return text.replace("\\", "\\\\").replace('"', "%22").replace("\r", "%0D").replace("\n", "%0A")
