@@ -16,7 +16,7 @@ from typing import Any, Callable, Mapping, Optional
 
 from source_stripe_proxy.actions.audit import AuditLog, ids_of
 from source_stripe_proxy.actions.catalog import ActionSpec
-from source_stripe_proxy.actions.connection import PreparedCall, prepare_call
+from source_stripe_proxy.actions.connection import PreparedCall, callers_names, in_callers_names, prepare_call
 from source_stripe_proxy.actions.errors import ActionInputError, error_to_dict
 from source_stripe_proxy.actions.guardrails import (
     Guardrails,
@@ -53,7 +53,10 @@ class Attempt:
         try:
             stripe_account = self.guardrails.account_for(account)
             prepared = prepare_call(spec.action, spec.entity, params, account=stripe_account, paths=self.paths)
-            self.check(prepared)
+            try:
+                self.check(prepared)
+            except ActionInputError as exc:
+                raise in_callers_names(exc, callers_names(spec, params)) from None
         except ActionInputError as exc:
             self.refused(spec, exc, account=account if isinstance(account, str) else None)
             raise

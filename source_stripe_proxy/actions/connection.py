@@ -106,20 +106,27 @@ def prepare_call(
     spec = find_action(action, entity)
     if spec.unsupported:
         raise refuse("action", f"'{spec.name}' cannot be called through this connection: {spec.unsupported}.")
-    renamed = {target: name for name, target in _alias_targets(spec).items() if name in params}
+    renamed = callers_names(spec, params)
     try:
         prepared = _prepare(spec, _rename_aliases(spec, params), paths)
     except ActionInputError as exc:
-        raise _in_callers_names(exc, renamed) from None
+        raise in_callers_names(exc, renamed) from None
     return dataclasses.replace(prepared, account=account) if account else prepared
 
 
-def _in_callers_names(exc: ActionInputError, renamed: Mapping[str, str]) -> ActionInputError:
+def callers_names(spec: ActionSpec, params: Mapping[str, Any]) -> Dict[str, str]:
+    """Stripe's name -> the alias the caller used for it (unit_amount -> amount)."""
+    return {target: name for name, target in _alias_targets(spec).items() if name in params}
+
+
+def in_callers_names(exc: ActionInputError, renamed: Mapping[str, str]) -> ActionInputError:
     """An error about a parameter given by its seed name speaks of that name (amount, not unit_amount)."""
     given = renamed.get(exc.param or "")
     if given is None:
         return exc
     message = exc.message.replace(f"'{exc.param}'", f"'{given}'")
+    if hasattr(exc, "reason"):  # a guardrail's refusal keeps its kind
+        return type(exc)(message, param=given, reason=exc.reason, accepted=exc.accepted)  # type: ignore[call-arg,attr-defined]
     return ActionInputError(message, param=given, accepted=exc.accepted)
 
 

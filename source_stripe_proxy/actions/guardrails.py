@@ -40,6 +40,11 @@ class GuardrailRefusal(ActionInputError):
         self.reason = reason
         super().__init__(message, param=param, accepted=accepted)
 
+    def to_dict(self) -> Mapping[str, Any]:
+        error = dict(super().to_dict()["error"])
+        error["code"] = self.reason  # which limit: max_amount, account, policy, declined, cannot_confirm...
+        return {"error": error}
+
 
 # ------------------------------------------------------------------------------------------
 # Reading the options (command line, config, environment)
@@ -237,7 +242,7 @@ class Guardrails:
             where = f"account {self.configured_account}" if self.configured_account else "the account of its key"
             raise GuardrailRefusal(
                 f"This connection acts for {where} only: 'account' is refused. To let calls name connected accounts, "
-                "start it with --accounts acct_1,acct_2 (or --accounts all).",
+                "allow them with --accounts acct_1,acct_2 (or --accounts all).",
                 param=ACCOUNT_PARAM, reason="account",
             )
         if self.accounts != ALL_ACCOUNTS and account not in self.accounts:

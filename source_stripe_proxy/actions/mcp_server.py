@@ -29,10 +29,14 @@ from urllib.parse import urlsplit
 
 from source_stripe_proxy.actions.connection import StripeConnection, check_timeout, log as actions_log
 from source_stripe_proxy.actions.errors import error_to_dict
+from source_stripe_proxy.actions.attempts import ACCEPTED, CANNOT, DECLINED, AskPerson
+from source_stripe_proxy.actions.audit import AuditLog
+from source_stripe_proxy.actions.guardrails import CONFIRM_MODES, CONFIRM_SCHEMA, Guardrails, limits_from, parse_confirm
 from source_stripe_proxy.actions.mcp_tools import (
     DEFAULT_MAX_RESULT_CHARS,
     DEFAULT_PAGE_SIZE,
     AccessPolicy,
+    BinaryResult,
     StripeTools,
     ToolCallError,
     ToolDefinition,
@@ -47,6 +51,7 @@ TOKEN_ENV = "STRIPE_CONNECTION_MCP_TOKEN"
 DEFAULT_HTTP_HOST = "127.0.0.1"
 HTTP_PATH = "/mcp"
 SERVER_NAME = "stripe-connection"
+MOVES_MONEY_META = "source-stripe-proxy/moves_money"  # the tool's _meta mark (annotations have no such hint)
 MISSING_SDK = "The MCP server needs the MCP Python SDK: pip install 'source-stripe-proxy[mcp]'."
 
 
@@ -171,18 +176,19 @@ def build_server(tools: StripeTools, *, instructions: str) -> Any:
 
     class StripeTool(Tool):
         async def run(self, arguments: Dict[str, Any], context: Any, convert_result: bool = False) -> Any:
-            return await self.fn(arguments)
+            return await self.fn(arguments, context)
 
     def make(definition: ToolDefinition) -> Tool:
-        async def call(arguments: Dict[str, Any]) -> Any:
+        async def call(arguments: Dict[str, Any], context: Any = None) -> Any:
+            ask = ask_person_through(context) if context is not None else None
             try:  # a worker thread: the client blocks, and concurrent calls share its budget and session
-                result = await anyio.to_thread.run_sync(partial(tools.call, definition.name, arguments))
+                result = await anyio.to_thread.run_sync(partial(tools.call, definition.name, arguments, ask_person=ask))
             except ToolCallError as exc:
                 raise ToolError(str(exc)) from None
             text = tools.render(result)
             structured = json.loads(text)
             return CallToolResult(
-                content=[TextContent(type="text", text=text)],
+                content=[TextContent(type="text", text=text), *result_resources(result)],
                 structured_content=structured if isinstance(structured, dict) else None,
             )
 
@@ -201,6 +207,7 @@ def build_server(tools: StripeTools, *, instructions: str) -> Any:
                 idempotent_hint=definition.idempotent,
                 open_world_hint=definition.open_world,
             ),
+            meta={MOVES_MONEY_META: True} if definition.moves_money else None,
         )
 
     from source_stripe_proxy import __version__
@@ -215,6 +222,42 @@ def build_server(tools: StripeTools, *, instructions: str) -> Any:
     )
 
 
+def ask_person_through(context: Any) -> AskPerson:
+    """``ask_person`` for one tool call, from its worker thread: an MCP elicitation (a form of
+    one boolean, ``confirm``) of the person at the client. ``cannot`` when the client declared
+    no elicitation or the transport has no way back to it; declined unless confirm is true."""
+    import anyio
+    from mcp_types import ClientCapabilities, ElicitationCapability
+
+    session = context.session
+
+    def ask(message: str) -> str:
+        if not session.check_client_capability(ClientCapabilities(elicitation=ElicitationCapability())):
+            return CANNOT
+        try:
+            answer = anyio.from_thread.run(
+                partial(session.elicit_form, message, dict(CONFIRM_SCHEMA), related_request_id=context.request_id))
+        except Exception as exc:  # no back-channel, or the client refused the request: nobody was asked
+            log.warning("could not ask the person to confirm: %s", type(exc).__name__)
+            return CANNOT
+        accepted = answer.action == "accept" and (answer.content or {}).get("confirm") is True
+        return ACCEPTED if accepted else DECLINED
+
+    return ask
+
+
+def result_resources(result: Any) -> List[Any]:
+    """A binary answer (a quote's PDF) as an embedded resource beside the text summary."""
+    if not isinstance(result, BinaryResult):
+        return []
+    import base64
+
+    from mcp_types import BlobResourceContents, EmbeddedResource
+
+    blob = BlobResourceContents(uri=result.uri, mime_type=result.mime_type, blob=base64.b64encode(result.data).decode())
+    return [EmbeddedResource(type="resource", resource=blob)]
+
+
 def server_instructions(tools: StripeTools, mode: str) -> str:
     via = {"api_key": "directly with an API key", "paragon": "through Paragon", "pinkconnect": "through PinkConnect"}
     return (
@@ -223,8 +266,22 @@ def server_instructions(tools: StripeTools, mode: str) -> str:
         "parameter and lists what is accepted. Amounts are whole numbers in the smallest currency unit. Lists come a "
         "page at a time: when has_more is true, call again with starting_after = next_starting_after. "
         + ("This server only reads. " if tools.policy.read_only else "Writes take dry_run=true to see the request first. ")
-        + "Named tools cover the common calls; stripe_describe and stripe_call reach the rest."
+        + "Named tools cover the common calls; stripe_search_actions finds an action for plain words, "
+        "stripe_describe and stripe_call reach the rest."
+        + _limits_text(tools.guardrails)
     )
+
+
+def _limits_text(guardrails: Guardrails) -> str:
+    parts = []
+    if guardrails.max_amount is not None:
+        parts.append(f" Amounts above {guardrails.max_amount} (smallest currency unit) are refused.")
+    if guardrails.confirm != "none":
+        what = "moves money" if guardrails.confirm == "money" else "writes"
+        parts.append(f" A call that {what} waits for the person's confirmation.")
+    if guardrails.takes_account:
+        parts.append(" Tools take 'account' to act for a connected account this server allows.")
+    return "".join(parts)
 
 
 # ------------------------------------------------------------------------------------------
@@ -289,6 +346,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--read-only", action="store_true", help="offer and accept reads only (get, list, search)")
     parser.add_argument("--allow", metavar="ITEMS", action="append", default=[], help="offer only these: entities (customer), actions as tool names (finalize_invoice), stripe_call, stripe_describe; comma-separated, repeatable")
     parser.add_argument("--deny", metavar="ITEMS", action="append", default=[], help="never offer these (same items as --allow; wins over it)")
+    parser.add_argument("--max-amount", metavar="N", help="refuse a call whose amount parameters exceed N (smallest currency unit); also STRIPE_CONNECTION_MAX_AMOUNT or the config's max_amount (the lowest holds)")
+    parser.add_argument("--confirm", metavar="WHAT", choices=CONFIRM_MODES, default="none", help="ask the person (MCP elicitation) before a call that moves money, or before every write: money, writes or none (default none)")
+    parser.add_argument("--accounts", metavar="LIST", help="connected accounts a call may name with 'account' (sent as Stripe-Account): acct_1,acct_2 or all; also STRIPE_CONNECTION_ACCOUNTS or the config's accounts")
+    parser.add_argument("--audit-log", metavar="FILE", help="append a JSON line per write attempt (sent or refused); also STRIPE_CONNECTION_AUDIT_LOG or the config's audit_log")
     parser.add_argument("--timeout", metavar="SECONDS", help="give up on a Stripe call after this many seconds, retries included (default 15)")
     parser.add_argument("--page-size", metavar="N", type=int, default=DEFAULT_PAGE_SIZE, help=f"objects per list page unless the call gives limit (default {DEFAULT_PAGE_SIZE})")
     parser.add_argument("--max-result-chars", metavar="N", type=int, default=DEFAULT_MAX_RESULT_CHARS, help=f"cut results longer than this, saying how to continue (default {DEFAULT_MAX_RESULT_CHARS})")
@@ -320,8 +381,14 @@ def prepare(args: argparse.Namespace, environ: Mapping[str, str]) -> Prepared:
     settings = connection.client.settings
     secrets = tuple(s for s in (*settings.secrets, token) if s)
     policy = AccessPolicy(read_only=args.read_only, allow=args.allow, deny=args.deny)
-    tools = StripeTools(connection.execute, policy=policy, page_size=args.page_size,
-                        max_result_chars=args.max_result_chars, secrets=secrets)
+    cap, accounts, logs = limits_from(config, environ, max_amount=args.max_amount, accounts=args.accounts,
+                                      audit_log=args.audit_log)
+    guardrails = Guardrails(max_amount=cap, accounts=accounts, confirm=parse_confirm(args.confirm, "--confirm"),
+                            configured_account=settings.account_id)
+    audit = AuditLog(logs, secrets=secrets) if logs else None
+    # connection.send: the tools apply the limits and write the audit lines themselves, by tool name.
+    tools = StripeTools(connection.send, policy=policy, page_size=args.page_size, max_result_chars=args.max_result_chars,
+                        secrets=secrets, guardrails=guardrails, audit=audit)
     if not tools.tools:
         raise ConfigError("--allow/--deny/--read-only leave no tool to offer.")
     notes = []

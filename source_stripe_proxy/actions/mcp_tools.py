@@ -5,9 +5,14 @@ they accept, what a result looks like) are plain Python over the actions' API
 (``prepare_call`` + one ``StripeConnection``), testable without an MCP session.
 
 Tools: one per call of the seed document (``create_customer``, ``list_customers``...), plus
-``stripe_call`` (any action by entity, action and parameters) and ``stripe_describe`` (what
-exists and what an action accepts). A model chooses badly among hundreds of tools, so the
-545 actions are reached through those two rather than one tool each.
+``stripe_call`` (any action by entity, action and parameters), ``stripe_describe`` (what
+exists and what an action accepts) and ``stripe_search_actions`` (the actions that match plain
+words). A model chooses badly among hundreds of tools, so the 545 actions are reached through
+those rather than one tool each.
+
+Every call to Stripe goes through the guardrails (``attempts.Attempt``): the accounts a call
+may name, the amount cap, the person's confirmation (``ask_person``, which the server layer
+answers through MCP elicitation) and the audit log.
 """
 
 from __future__ import annotations
@@ -27,8 +32,13 @@ from source_stripe_proxy.actions.catalog import (
     input_schema,
     resolve_entity,
 )
-from source_stripe_proxy.actions.connection import PreparedCall, prepare_call, seed_calls
+from source_stripe_proxy.actions.attempts import AskPerson, Attempt
+from source_stripe_proxy.actions.audit import AuditLog
+from source_stripe_proxy.actions.connection import PreparedCall, seed_calls
 from source_stripe_proxy.actions.errors import ActionInputError, error_to_dict
+from source_stripe_proxy.actions.files import UPLOAD_SCHEMA, default_name, is_upload
+from source_stripe_proxy.actions.guardrails import ACCOUNT_PARAM, GuardrailRefusal, Guardrails
+from source_stripe_proxy.actions.search import DEFAULT_RESULTS, MAX_RESULTS, search_actions
 from source_stripe_proxy.core.errors import ConfigError, StripeProxyError
 from source_stripe_proxy.core.redaction import scrub
 from source_stripe_proxy.core.stripe_facts import MAX_PAGE_SIZE
@@ -38,7 +48,8 @@ log = logging.getLogger("source_stripe_proxy.mcp")
 
 CALL_TOOL = "stripe_call"
 DESCRIBE_TOOL = "stripe_describe"
-GENERAL_TOOLS = (CALL_TOOL, DESCRIBE_TOOL)
+SEARCH_TOOL = "stripe_search_actions"
+GENERAL_TOOLS = (CALL_TOOL, DESCRIBE_TOOL, SEARCH_TOOL)
 DEFAULT_PAGE_SIZE = 10  # Stripe's own default `limit`: a page a model can read
 DEFAULT_MAX_RESULT_CHARS = 50_000  # about 12k tokens of JSON
 MIN_RESULT_CHARS = 2_000
@@ -49,6 +60,24 @@ _DRY_RUN_SCHEMA = {
     "type": "boolean",
     "description": "true: validate and return the request that would be sent (method, path, form fields); send nothing.",
 }
+_ACCOUNT_SCHEMA = {
+    "type": "string",
+    "description": "A connected account (acct_...) to act for, sent as Stripe-Account; this server allows only some.",
+}
+
+
+@dataclass(frozen=True)
+class BinaryResult:
+    """A binary answer (a quote's PDF), handed to the client as an embedded resource."""
+
+    data: bytes
+    mime_type: str
+    name: str
+    uri: str
+
+    def summary(self) -> Dict[str, Any]:
+        return {"object": "file_content", "name": self.name, "type": self.mime_type, "bytes": len(self.data),
+                "uri": self.uri}
 
 
 class ToolCallError(Exception):
@@ -72,6 +101,7 @@ class ToolDefinition:
     idempotent: bool
     open_world: bool = True  # it reaches Stripe (stripe_describe does not)
     spec: Optional[ActionSpec] = field(default=None, repr=False)  # the seed call of a named tool
+    moves_money: bool = False  # it can charge, refund, pay out or transfer (the generated mark)
 
 
 # ------------------------------------------------------------------------------------------
@@ -202,15 +232,23 @@ def _without_vendor_keys(schema: Any) -> Any:
     return schema
 
 
-def tool_input_schema(spec: ActionSpec) -> Dict[str, Any]:
+def tool_input_schema(spec: ActionSpec, *, account: bool = False) -> Dict[str, Any]:
     """The action's parameters as a tool's input: Stripe's names and the seed's, no ``all``
-    (pages are followed with starting_after), ``dry_run`` on writes. No top-level ``allOf``:
-    several model APIs refuse it, so "either name" requirements are in the description."""
+    (pages are followed with starting_after) nor ``save_to`` (a PDF comes back as a resource),
+    an upload as its content (never a path of the server's machine), ``dry_run`` on writes,
+    ``account`` when the server lets calls name one. No top-level ``allOf``: several model
+    APIs refuse it, so "either name" requirements are in the description."""
     schema = _without_vendor_keys(input_schema(spec))
-    schema["properties"].pop("all", None)
+    for ours in ("all", "save_to"):
+        schema["properties"].pop(ours, None)
     schema.pop("allOf", None)
+    for name, prop in spec.properties.items():
+        if is_upload(prop):
+            schema["properties"][name] = {**UPLOAD_SCHEMA, "description": "The file: its name and its bytes in base64."}
     if not spec.read_only:
         schema["properties"][DRY_RUN] = dict(_DRY_RUN_SCHEMA)
+    if account:
+        schema["properties"][ACCOUNT_PARAM] = dict(_ACCOUNT_SCHEMA)
     return schema
 
 
@@ -259,6 +297,8 @@ def tool_description(spec: ActionSpec, page_size: int) -> str:
             lines.append("An idempotency key is sent; pass idempotency_key to retry safely after a timeout.")
     if spec.destructive:
         lines.append("This cannot be undone.")
+    if spec.moves_money:
+        lines.append("This moves money.")
     return "\n".join(lines)
 
 
@@ -380,6 +420,8 @@ class StripeTools:
         page_size: int = DEFAULT_PAGE_SIZE,
         max_result_chars: int = DEFAULT_MAX_RESULT_CHARS,
         secrets: Sequence[str] = (),
+        guardrails: Optional[Guardrails] = None,
+        audit: Optional[AuditLog] = None,
     ):
         if not 1 <= page_size <= MAX_PAGE_SIZE:
             raise ConfigError(f"--page-size must be a whole number from 1 to {MAX_PAGE_SIZE}.")
@@ -390,6 +432,8 @@ class StripeTools:
         self.page_size = page_size
         self.max_result_chars = max_result_chars
         self.secrets = tuple(s for s in secrets if s)
+        self.guardrails = guardrails or Guardrails()
+        self.audit = audit
         self.tools: Dict[str, ToolDefinition] = {}
         for spec in seed_calls():
             if self.policy.offers_named(spec):
@@ -400,6 +444,8 @@ class StripeTools:
             self.tools[CALL_TOOL] = self._call_tool()
         if self._offers(DESCRIBE_TOOL):
             self.tools[DESCRIBE_TOOL] = self._describe_tool()
+        if self._offers(SEARCH_TOOL):
+            self.tools[SEARCH_TOOL] = self._search_tool()
 
     # -- what is offered -------------------------------------------------------------------
 
@@ -416,7 +462,7 @@ class StripeTools:
         policy = self.policy
         if tool in policy.deny.tools:
             return False
-        if tool == DESCRIBE_TOOL:
+        if tool in (DESCRIBE_TOOL, SEARCH_TOOL):
             return tool in policy.allow.tools or CALL_TOOL in self.tools
         if not policy.allow or tool in policy.allow.tools:
             return bool(self._permitted)
@@ -429,11 +475,12 @@ class StripeTools:
             name=name,
             title=_title(name),
             description=tool_description(spec, self.page_size),
-            input_schema=tool_input_schema(spec),
+            input_schema=tool_input_schema(spec, account=self.guardrails.takes_account),
             read_only=spec.read_only,
             destructive=spec.destructive,
             idempotent=spec.idempotent,
             spec=spec,
+            moves_money=spec.moves_money,
         )
 
     def _call_tool(self) -> ToolDefinition:
@@ -459,6 +506,9 @@ class StripeTools:
         }
         if not reads_only:
             properties[DRY_RUN] = dict(_DRY_RUN_SCHEMA)
+        if self.guardrails.takes_account:
+            properties[ACCOUNT_PARAM] = dict(_ACCOUNT_SCHEMA)
+        moves_money = any(record.get("moves_money") for actions in self._permitted.values() for record in actions.values())
         scope = "reads only (get, list, search)" if reads_only else "any action"
         description = (
             f"Call {scope} on any of {len(entities)} Stripe entities by entity, action and parameters; parameters are "
@@ -470,6 +520,8 @@ class StripeTools:
         )
         if not reads_only:
             description += " dry_run=true returns the request without sending it."
+        if moves_money:
+            description += " Some actions move money (stripe_describe and stripe_search_actions mark them)."
         return ToolDefinition(
             name=CALL_TOOL,
             title="Call a Stripe action",
@@ -478,6 +530,33 @@ class StripeTools:
             read_only=reads_only,
             destructive=not reads_only,
             idempotent=reads_only,
+            moves_money=moves_money,
+        )
+
+    def _search_tool(self) -> ToolDefinition:
+        return ToolDefinition(
+            name=SEARCH_TOOL,
+            title="Find Stripe actions",
+            description=(
+                "Find the action for a request in plain words, such as 'refund a charge' or 'cancel a subscription': "
+                f"the best matches (about {DEFAULT_RESULTS}), each with its entity and action for stripe_call, one line "
+                "of what it does, and whether it reads, writes or moves money. Ranked from Stripe's own descriptions; "
+                "no network. stripe_describe then gives an action's parameters."
+            ),
+            input_schema={
+                "type": "object",
+                "properties": {
+                    "query": {"type": "string", "description": "What to do, in a few plain words."},
+                    "limit": {"type": "integer", "minimum": 1, "maximum": MAX_RESULTS,
+                              "description": f"How many results (default {DEFAULT_RESULTS})."},
+                },
+                "required": ["query"],
+                "additionalProperties": False,
+            },
+            read_only=True,
+            destructive=False,
+            idempotent=True,
+            open_world=False,
         )
 
     def _describe_tool(self) -> ToolDefinition:
@@ -505,11 +584,13 @@ class StripeTools:
 
     # -- calls -------------------------------------------------------------------------------
 
-    def call(self, name: str, arguments: Optional[Mapping[str, Any]]) -> Any:
-        """Run a tool; returns Stripe's JSON (or a description, or a dry run's request).
+    def call(self, name: str, arguments: Optional[Mapping[str, Any]], *, ask_person: Optional[AskPerson] = None) -> Any:
+        """Run a tool; returns Stripe's JSON (or a description, a dry run's request, search
+        results, or a ``BinaryResult``). ``ask_person(message)`` asks the person at the client
+        to confirm (accepted / declined / cannot); None: nobody can be asked.
         Raises ``ToolCallError`` with Stripe's error shape, scrubbed."""
         try:
-            return self._call(name, dict(arguments or {}))
+            return self._call(name, dict(arguments or {}), ask_person)
         except ToolCallError as exc:
             raise ToolCallError(self._scrubbed(exc.error)) from None
         except Exception as exc:  # Stripe's, the proxy's or ours: the same error object for the model
@@ -522,25 +603,30 @@ class StripeTools:
 
     def render(self, result: Any) -> str:
         """The result as the JSON text a tool returns: cut to size, secrets scrubbed."""
+        if isinstance(result, BinaryResult):
+            return self._scrub(to_json(result.summary()))
         return self._scrub(to_json(cut_to_size(result, self.max_result_chars)))
 
-    def _call(self, name: str, arguments: Dict[str, Any]) -> Any:
+    def _call(self, name: str, arguments: Dict[str, Any], ask_person: Optional[AskPerson]) -> Any:
         tool = self.tools.get(name)
         if tool is None:
             raise ActionInputError(f"Unknown tool '{name}': the tools are {', '.join(self.tools)}.", param="name",
                                    accepted=tuple(self.tools))
         if tool.spec is not None:
-            return self._run(tool.spec, arguments, where=name)
+            account = arguments.pop(ACCOUNT_PARAM, None) if ACCOUNT_PARAM not in tool.spec.properties else None
+            return self._run(tool.spec, arguments, where=name, account=account, ask_person=ask_person)
         if name == DESCRIBE_TOOL:
             return self._describe(arguments)
-        return self._stripe_call(arguments)
+        if name == SEARCH_TOOL:
+            return self._search(arguments)
+        return self._stripe_call(arguments, ask_person)
 
-    def _stripe_call(self, arguments: Dict[str, Any]) -> Any:
-        known = ("entity", "action", "params", DRY_RUN)
+    def _stripe_call(self, arguments: Dict[str, Any], ask_person: Optional[AskPerson]) -> Any:
+        known = ("entity", "action", "params", DRY_RUN, ACCOUNT_PARAM)
         for key in arguments:
             if key not in known:
                 raise ActionInputError(
-                    f"Unknown argument '{key}' for {CALL_TOOL}: it takes entity, action, params and dry_run; "
+                    f"Unknown argument '{key}' for {CALL_TOOL}: it takes entity, action, params, dry_run and account; "
                     f"give the action's parameters inside params ({{\"{key}\": ...}}).",
                     param=key, accepted=known,
                 )
@@ -555,33 +641,63 @@ class StripeTools:
         spec = find_action(arguments.get("action"), arguments.get("entity"))
         if DRY_RUN in arguments:
             params = {**params, DRY_RUN: arguments[DRY_RUN]}
-        return self._run(spec, params, where=CALL_TOOL)
+        return self._run(spec, params, where=CALL_TOOL, account=arguments.get(ACCOUNT_PARAM), ask_person=ask_person)
 
-    def _run(self, spec: ActionSpec, params: Dict[str, Any], *, where: str) -> Any:
+    def _run(self, spec: ActionSpec, params: Dict[str, Any], *, where: str, account: Any,
+             ask_person: Optional[AskPerson]) -> Any:
+        attempt = Attempt(self.guardrails, where, self.audit, ask=ask_person, paths=False)
         if not self.policy.permits(spec.action, spec.entity, spec.read_only):
-            raise ActionInputError(self.policy.refusal(spec.action, spec.entity, spec.read_only), param="action")
+            refused = GuardrailRefusal(self.policy.refusal(spec.action, spec.entity, spec.read_only), param="action",
+                                       reason="policy")
+            attempt.refused(spec, refused, account=account if isinstance(account, str) else None)
+            raise refused
         dry_run = False
         if DRY_RUN in params and (where == CALL_TOOL or not spec.read_only):  # named reads take no dry_run
             dry_run = _boolean(params.pop(DRY_RUN), DRY_RUN)
-        if "all" in params:
-            raise ActionInputError(
-                f"'all' is not offered here: read {spec.entity} lists page by page with limit and starting_after "
-                f"({NEXT_CURSOR} in each page).", param="all",
-            )
+        for ours, why in (("all", f"read {spec.entity} lists page by page with limit and starting_after "
+                                  f"({NEXT_CURSOR} in each page)"),
+                          ("save_to", "the answer comes back in the result, as an embedded resource")):
+            if ours in params:
+                raise ActionInputError(f"'{ours}' is not offered here: {why}.", param=ours)
         if spec.paging and params.get("limit") is None:
             params["limit"] = self.page_size
-        prepared = prepare_call(spec.action, spec.entity, params)
-        if dry_run:
-            return {"dry_run": True, "request": prepared.request()}
+        sent: Dict[str, Any] = {}
+
+        def send(prepared: PreparedCall) -> Any:
+            sent.update(key=prepared.idempotency_key, ids=prepared.path_ids)
+            return self._execute(prepared)
+
         try:
-            return with_cursor(self._execute(prepared))
+            result = attempt.run(spec, params, account=account, dry_run=dry_run, send=send)
+        except ActionInputError:
+            raise
         except Exception as exc:
             error = dict(error_to_dict(exc)["error"])
-            if prepared.idempotency_key and error["type"] == "api_connection_error":
+            if sent.get("key") and error["type"] == "api_connection_error":
                 # No answer: the write may or may not have happened. The same key makes a retry safe.
-                error["idempotency_key"] = prepared.idempotency_key
+                error["idempotency_key"] = sent["key"]
                 error["message"] += " Retry with the same idempotency_key to avoid acting twice."
             raise ToolCallError({"error": error}) from None
+        if isinstance(result, (bytes, bytearray)) and spec.answer:
+            ids = sent.get("ids") or {}
+            name = default_name(spec.entity, ids, spec.answer)
+            uri = "stripe://" + spec.path.lstrip("/").replace("v1/", "", 1).format(**ids)
+            return BinaryResult(bytes(result), spec.answer, name, uri)
+        return with_cursor(result)
+
+    def _search(self, arguments: Dict[str, Any]) -> Any:
+        for key in arguments:
+            if key not in ("query", "limit"):
+                raise ActionInputError(f"Unknown argument '{key}' for {SEARCH_TOOL}: it takes query and limit.",
+                                       param=key, accepted=("query", "limit"))
+        results = search_actions(arguments.get("query"), limit=arguments.get("limit", DEFAULT_RESULTS),
+                                 permitted=self.policy.permits)
+        return {
+            "query": arguments["query"],
+            "results": results,
+            "note": f"Call one with {CALL_TOOL} (entity, action, params); {DESCRIBE_TOOL} with its entity and action "
+                    "lists its parameters.",
+        }
 
     def _describe(self, arguments: Dict[str, Any]) -> Any:
         for key in arguments:
@@ -607,7 +723,7 @@ class StripeTools:
             raise ActionInputError(self.policy.refusal(spec.action, name, spec.read_only), param="action",
                                    accepted=tuple(permitted))
         described = describe_action(spec.action, name)
-        described["input_schema"] = tool_input_schema(spec)
+        described["input_schema"] = tool_input_schema(spec, account=self.guardrails.takes_account)
         return described
 
     # -- secrets -----------------------------------------------------------------------------
@@ -638,4 +754,4 @@ def _boolean(value: Any, name: str) -> bool:
     raise ActionInputError(f"'{name}' must be true or false.", param=name)
 
 
-__all__ = ["AccessPolicy", "StripeTools", "ToolCallError", "ToolDefinition", "cut_to_size", "tool_name"]
+__all__ = ["AccessPolicy", "BinaryResult", "StripeTools", "ToolCallError", "ToolDefinition", "cut_to_size", "tool_name"]
