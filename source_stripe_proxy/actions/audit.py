@@ -23,9 +23,10 @@ from source_stripe_proxy.actions.guardrails import Amount
 from source_stripe_proxy.core.errors import ConfigError
 from source_stripe_proxy.core.redaction import scrub
 
-# A Stripe id: a lower-case prefix (cus_, pi_, acct_, ...) and letters and digits. Key-shaped
-# values (sk_, rk_, pk_, whsec_) are never ids.
-_STRIPE_ID = re.compile(r"^(?:[a-z]{1,12}_){1,3}[A-Za-z0-9]{3,255}$")
+# A Stripe id: a lower-case prefix (cus_, pi_, acct_, ...) and a random part of letters and
+# digits with at least one digit or capital (so an enum such as requested_by_customer is not
+# one). Key-shaped values (sk_, rk_, pk_, whsec_) are never ids.
+_STRIPE_ID = re.compile(r"^(?:[a-z]{1,12}_){1,3}(?=[a-z]*[A-Z0-9])[A-Za-z0-9]{2,255}$")
 _NOT_IDS = ("sk_", "rk_", "pk_", "whsec_")
 
 OUTCOMES = ("sent", "refused", "declined", "failed", "no_answer", "dry_run")
