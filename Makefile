@@ -16,6 +16,7 @@ bench-profile:    ## where the source's CPU per record goes; writes benchmarks/p
 bench-mcp:        ## per-call overhead of the MCP server vs a bare GET (under a minute); writes benchmarks/results-mcp*.md
 	$(PYTHON) benchmarks/mcp_overhead.py
 	$(PYTHON) benchmarks/mcp_overhead.py --mode paragon
+	$(PYTHON) benchmarks/mcp_overhead.py --guarded
 
 PYTHON_C ?= python3.11
 bench-reader-c-setup:  ## optional reader (c): airbyte-source-stripe from PyPI in its own venv (it needs airbyte-cdk 6)
