@@ -191,7 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
             "  stripe-connection describe invoice           one entity's actions\n"
             "  stripe-connection describe invoice finalize  one action's parameters (--schema: JSON Schema)\n"
             "  stripe-connection search refund a charge     the actions that best match plain words\n\n"
-            "MCP server for AI agents (pip install 'source-stripe-proxy[mcp]'):\n"
+            "MCP server for AI agents (from a checkout: .venv/bin/pip install -e '.[mcp]'):\n"
             "  stripe-connection mcp [--http HOST:PORT] [--read-only] ...   (stripe-connection mcp --help)\n\n"
             "examples:\n"
             "  stripe-connection create customer email=customer@example.com name=\"John Doe\" metadata.plan=gold\n"

@@ -282,13 +282,13 @@ def confirmation_message(name: str, amounts: Sequence[Amount], ids: Mapping[str,
     """What the person is asked: the action, its amounts and currency, what it acts on, the account."""
     parts = [f"Allow this Stripe call: {name}"]
     if amounts:
-        parts.append("amount " + ", ".join(f"{a.param} {a.shown()}" for a in amounts))
+        parts.append(", ".join(f"{a.param}: {a.shown()}" for a in amounts))
     else:
         parts.append("no amount given (Stripe's default applies, such as the whole charge)")
     if ids:
         parts.append("on " + ", ".join(f"{key} {value}" for key, value in ids.items()))
     parts.append(f"for connected account {account}" if account else "for the account of this connection")
-    return "; ".join(parts) + ". Confirm to send it; decline and nothing is sent."
+    return "; ".join(parts) + ". Confirm to send it; decline and nothing is sent."  # one line: clients show it as is
 
 
 CONFIRM_SCHEMA: Dict[str, Any] = {

@@ -3,7 +3,7 @@
 One long-lived ``StripeConnection`` (one client: one session, one request budget, the same
 retries and call deadline) serves every tool call, in any connection mode (direct key,
 Paragon, PinkConnect). The tools and their rules live in ``mcp_tools.py``; this module puts
-them on the MCP Python SDK (``pip install 'source-stripe-proxy[mcp]'``) and runs a transport:
+them on the MCP Python SDK (from a checkout: ``.venv/bin/pip install -e '.[mcp]'``) and runs a transport:
 
     stripe-connection mcp                          stdio (stdout carries MCP frames only)
     stripe-connection mcp --http 127.0.0.1:8765    streamable HTTP at http://127.0.0.1:8765/mcp
@@ -52,7 +52,7 @@ DEFAULT_HTTP_HOST = "127.0.0.1"
 HTTP_PATH = "/mcp"
 SERVER_NAME = "stripe-connection"
 MOVES_MONEY_META = "source-stripe-proxy/moves_money"  # the tool's _meta mark (annotations have no such hint)
-MISSING_SDK = "The MCP server needs the MCP Python SDK: pip install 'source-stripe-proxy[mcp]'."
+MISSING_SDK = "The MCP server needs the MCP Python SDK: from a checkout, .venv/bin/pip install -e '.[mcp]'."
 
 
 # ------------------------------------------------------------------------------------------
