@@ -254,9 +254,9 @@ def input_schema(spec: ActionSpec, *, aliases: bool = True) -> Dict[str, Any]:
     """The action's parameters as one JSON Schema object: Stripe's, plus ours (``idempotency_key``,
     ``all``, ``id``) and, with ``aliases``, the seed's names (either name satisfies a requirement)."""
     properties: Dict[str, Any] = dict(spec.properties)
-    for name, schema in spec.properties.items():
-        if is_upload(schema):
-            properties[name] = {**upload_schema(paths=True), "description": schema.get("description", "The file.")}
+    for name, prop in spec.properties.items():
+        if is_upload(prop):
+            properties[name] = {**upload_schema(paths=True), "description": prop.get("description", "The file.")}
     if "idempotency_key" in spec.extras:
         properties["idempotency_key"] = {
             "type": "string",
