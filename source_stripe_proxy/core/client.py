@@ -40,6 +40,7 @@ from source_stripe_proxy.core.budget import RequestBudget
 from source_stripe_proxy.core.endpoints import STRIPE_ENDPOINT_LIMITS, endpoint_template
 from source_stripe_proxy.core.errors import ConfigError, StripeAPIError, TransientError, error_class_for
 from source_stripe_proxy.core.forms import encode_form
+from source_stripe_proxy.core.modes import ConnectionMode
 from source_stripe_proxy.core.paging import next_cursor, page_objects
 from source_stripe_proxy.core.settings import ConnectionSettings
 from source_stripe_proxy.core.stripe_facts import MAX_PAGE_SIZE
@@ -51,8 +52,6 @@ RETRYABLE_STATUSES = {409, 429, 500, 502, 503, 504}  # 409: Stripe's lock_timeou
 _TRANSPORT_ERRORS = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
 MAX_RETRY_AFTER_SECONDS = 60.0
 MAX_BACKOFF_SECONDS = 30.0
-_PROXY_NAMES = {"paragon": "Paragon proxy", "pinkconnect": "PinkConnect proxy", "api_key": "Stripe"}
-_TOKEN_FIELDS = {"paragon": "credentials.user_token", "pinkconnect": "credentials.token", "api_key": "credentials.api_key"}
 
 
 @dataclass(frozen=True)
@@ -251,7 +250,7 @@ class StripeClient:
                     else f"failed after {attempt} attempts"
                 )
                 raise TransientError(
-                    f"{method} {path} {why} through {_PROXY_NAMES[self.settings.mode]}: "
+                    f"{method} {path} {why} through {self.settings.connection_mode.answerer}: "
                     f"{failure}. This usually heals; try again later."
                 )
             self._log.info("%s %s: %s; retry %d/%d in %.2fs", method, path, failure, attempt, self.settings.max_retries, delay)
@@ -282,7 +281,7 @@ class StripeClient:
         body = _json_or_none(response)
         stripe_error = body.get("error") if isinstance(body, Mapping) else None
         request_id = response.headers.get("Request-Id")
-        mode = self.settings.mode
+        mode = self.settings.connection_mode
         where = f"{method} {path}"
         if isinstance(stripe_error, Mapping):
             fields = {k: stripe_error.get(k) for k in ("type", "code", "param", "message")}
@@ -308,26 +307,26 @@ class StripeClient:
                 request_id=request_id,
             )
         # Not Stripe-shaped: the proxy (or something in front of it) answered.
-        proxy_name = _PROXY_NAMES[mode]
+        answerer = mode.answerer_capitalized
         proxy_text = self.settings.scrub(_short_text(body, response))
         if status == 401:
             message = _auth_message(mode, stripe_side=False)
-        elif status in (403, 404) and mode != "api_key":
+        elif status in (403, 404) and mode.is_proxy:
             message = (
-                f"The {proxy_name} answered {status} for {where}: {proxy_text}. "
+                f"{answerer} answered {status} for {where}: {proxy_text}. "
                 "Check the proxy URL, project id and integration type in 'credentials'."
             )
         else:
-            message = f"{proxy_name} answered {status} for {where}: {proxy_text}"
+            message = f"{answerer} answered {status} for {where}: {proxy_text}"
         cls = error_class_for(status, None)
-        failure_type = ConfigError.failure_type_default if (status in (403, 404) and mode != "api_key") else None
+        failure_type = ConfigError.failure_type_default if (status in (403, 404) and mode.is_proxy) else None
         return cls(
             message,
             http_status=status,
-            error_type="proxy_error" if mode != "api_key" else "api_error",
+            error_type="proxy_error" if mode.is_proxy else "api_error",
             stripe_message=proxy_text,
             request_id=request_id,
-            source=mode,
+            source=mode.name,
             failure_type=failure_type,
         )
 
@@ -386,20 +385,19 @@ def _short_text(body: Any, response: requests.Response) -> str:
     return (text[:300] or "an empty body") if "json" not in content_type else "a JSON body without a message"
 
 
-def _auth_message(mode: str, *, stripe_side: bool) -> str:
-    if mode == "api_key":
+def _auth_message(mode: ConnectionMode, *, stripe_side: bool) -> str:
+    if not mode.is_proxy:
         return (
-            "Stripe rejected the API key (401). Check 'credentials.api_key': it must be an active secret key "
+            f"Stripe rejected the API key (401). Check '{mode.token_field}': it must be an active secret key "
             "(sk_...) or restricted key (rk_...) of the account, not revoked or rolled."
         )
-    proxy_name = _PROXY_NAMES[mode]
     if stripe_side:
         return (
-            f"Stripe rejected the key that the {proxy_name} injected (401). "
-            f"Reconnect the Stripe account in the {proxy_name.split()[0]} dashboard."
+            f"Stripe rejected the key that {mode.answerer} injected (401). "
+            f"Reconnect the Stripe account in the {mode.vendor} dashboard."
         )
     return (
-        f"The {proxy_name} rejected '{_TOKEN_FIELDS[mode]}' (401): it is wrong or has expired. "
+        f"{mode.answerer_capitalized} rejected '{mode.token_field}' (401): it is wrong or has expired. "
         "Issue a fresh token and update the config."
     )
 
