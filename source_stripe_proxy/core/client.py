@@ -407,8 +407,8 @@ class StripeClient:
         mode, host = self.settings.connection_mode, self.settings.host
         hostname = urlsplit(self.settings.base_url).hostname or ""
         variable = mode.env_variable_for(mode.host_setting)
-        named = f"'{mode.host_setting}'" + (f" (or {variable} for the actions)" if variable else "")
-        message = f"Can't connect to {host}, the host {named} names: {cause}. Check {named}."
+        also = f" (or {variable}, for stripe-connection)" if variable else ""
+        message = f"Can't connect to {host}, the host in '{mode.host_setting}': {cause}. Check '{mode.host_setting}'{also}."
         if is_loopback_host(hostname):
             message += (
                 " In Docker, localhost is the container itself: run the connector with `docker run --network host` "
