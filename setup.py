@@ -1,6 +1,13 @@
+import re
+from pathlib import Path
+
 from setuptools import find_packages, setup
 
-VERSION = "0.1.0"  # keep in step with source_stripe_proxy.__version__ and metadata.yaml
+# The one version is source_stripe_proxy.__version__ (read as text: importing the package needs
+# its dependencies). metadata*.yaml and the Dockerfile repeat it; unit_tests/test_metadata_versions.py holds them equal.
+VERSION = re.search(
+    r'^__version__ = "([^"]+)"$', (Path(__file__).parent / "source_stripe_proxy" / "__init__.py").read_text(encoding="utf-8"), re.M
+).group(1)
 
 setup(
     name="source-stripe-proxy",
