@@ -23,6 +23,11 @@ setup(
         "source_stripe_proxy.destination": ["spec.yaml"],
         "source_stripe_proxy.data": ["generated/*.json", "generated/operations/*.json", "schemas/*.json"],
     },
+    # Generated for the tests and the emulator, never read by the connectors: kept out of the wheel
+    # (unit_tests/test_wheel.py builds one and lists it).
+    exclude_package_data={
+        "source_stripe_proxy.data": ["generated/stream_examples.json", "generated/write_parameters.json"],
+    },
     install_requires=[
         "airbyte-cdk>=7.39.1,<8",
         "requests>=2.31",
