@@ -40,7 +40,7 @@ RUN /opt/connector/bin/pip install --no-cache-dir --disable-pip-version-check --
 # ---- the connector image -----------------------------------------------------------------------
 FROM ${BASE_IMAGE}
 ARG CONNECTOR=source-stripe-proxy
-# Keep in step with setup.py, metadata.yaml and metadata.destination.yaml (a unit test checks).
+# = source_stripe_proxy.__version__, the one version (unit_tests/test_metadata_versions.py checks).
 ARG VERSION=0.1.0
 USER root
 COPY --from=build /opt/connector /opt/connector

@@ -1,6 +1,13 @@
+import re
+from pathlib import Path
+
 from setuptools import find_packages, setup
 
-VERSION = "0.1.0"  # keep in step with source_stripe_proxy.__version__ and metadata.yaml
+# The one version is source_stripe_proxy.__version__ (read as text: importing the package needs
+# its dependencies). metadata*.yaml and the Dockerfile repeat it; unit_tests/test_metadata_versions.py holds them equal.
+VERSION = re.search(
+    r'^__version__ = "([^"]+)"$', (Path(__file__).parent / "source_stripe_proxy" / "__init__.py").read_text(encoding="utf-8"), re.M
+).group(1)
 
 setup(
     name="source-stripe-proxy",
@@ -15,6 +22,11 @@ setup(
         "source_stripe_proxy.source": ["spec.yaml"],
         "source_stripe_proxy.destination": ["spec.yaml"],
         "source_stripe_proxy.data": ["generated/*.json", "generated/operations/*.json", "schemas/*.json"],
+    },
+    # Generated for the tests and the emulator, never read by the connectors: kept out of the wheel
+    # (unit_tests/test_wheel.py builds one and lists it).
+    exclude_package_data={
+        "source_stripe_proxy.data": ["generated/stream_examples.json", "generated/write_parameters.json"],
     },
     install_requires=[
         "airbyte-cdk>=7.39.1,<8",
