@@ -8,6 +8,12 @@ Tools: one per call of the seed document (``create_customer``, ``list_customers`
 ``stripe_call`` (any action by entity, action and parameters) and ``stripe_describe`` (what
 exists and what an action accepts). A model chooses badly among hundreds of tools, so the
 545 actions are reached through those two rather than one tool each.
+
+A tool is a ``ToolDefinition``: name, schema, hints and its ``run(arguments, context)``;
+``StripeTools.add`` offers another. Before a call to Stripe is sent, each of the table's
+``guards`` sees the prepared call and may refuse it (raise ``ActionInputError``) or ask the
+person at the client first (``context.ask(Question(...))``, which the server layer answers
+through MCP elicitation; ``Answer.unavailable`` when it cannot ask).
 """
 
 from __future__ import annotations
@@ -51,6 +57,62 @@ _DRY_RUN_SCHEMA = {
 }
 
 
+@dataclass(frozen=True)
+class Question:
+    """What a tool asks the person at the client before going on (MCP elicitation, SDK-free).
+    ``schema``: a flat JSON Schema object of strings, numbers, booleans and enums, as MCP allows."""
+
+    message: str
+    schema: Mapping[str, Any] = field(default_factory=lambda: {"type": "object", "properties": {}})
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The person's answer: ``action`` is accept, decline or cancel (MCP's), or ``unavailable``
+    when the client cannot be asked (it declared no elicitation, or the channel has no way back)."""
+
+    action: str
+    content: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def accepted(self) -> bool:
+        return self.action == "accept"
+
+    @property
+    def unavailable(self) -> bool:
+        return self.action == "unavailable"
+
+
+Ask = Callable[[Question], Answer]
+
+
+class QuestionPending(Exception):
+    """Raised by an ``ask`` whose answer comes with a retry of the whole call (MCP 2026-07-28
+    asks by returning the question; the client calls again with the answer). Nothing has been
+    sent: guards run before sending, and ``StripeTools.call`` lets this through unchanged."""
+
+    def __init__(self, key: str, question: Question):
+        self.key, self.question = key, question
+        super().__init__(question.message)
+
+
+def cannot_ask(question: Question) -> Answer:
+    """The ``ask`` of a call with nobody to ask (tests, the Python API, a client without elicitation)."""
+    return Answer("unavailable")
+
+
+@dataclass(frozen=True)
+class CallContext:
+    """What a tool's ``run`` and the guards know of the call beyond its arguments."""
+
+    tool: str
+    ask: Ask = cannot_ask
+
+
+# Looks at a prepared call before it is sent; raises ActionInputError to refuse it.
+Guard = Callable[[PreparedCall, CallContext], None]
+
+
 class ToolCallError(Exception):
     """A tool call refused or failed: ``error`` is Stripe's error shape, ``{"error": {...}}``."""
 
@@ -61,7 +123,9 @@ class ToolCallError(Exception):
 
 @dataclass(frozen=True)
 class ToolDefinition:
-    """One tool as offered: its name, what a model reads, its input's JSON Schema and hints."""
+    """One tool as offered: its name, what a model reads, its input's JSON Schema, its hints,
+    and what a call does: ``run(arguments, context)`` returns the result's JSON value or raises
+    (``ActionInputError``, ``ToolCallError``, any ``StripeProxyError``)."""
 
     name: str
     title: str
@@ -70,6 +134,7 @@ class ToolDefinition:
     read_only: bool
     destructive: bool
     idempotent: bool
+    run: Callable[[Dict[str, Any], CallContext], Any] = field(repr=False, compare=False)
     open_world: bool = True  # it reaches Stripe (stripe_describe does not)
     spec: Optional[ActionSpec] = field(default=None, repr=False)  # the seed call of a named tool
 
@@ -380,6 +445,7 @@ class StripeTools:
         page_size: int = DEFAULT_PAGE_SIZE,
         max_result_chars: int = DEFAULT_MAX_RESULT_CHARS,
         secrets: Sequence[str] = (),
+        guards: Sequence[Guard] = (),
     ):
         if not 1 <= page_size <= MAX_PAGE_SIZE:
             raise ConfigError(f"--page-size must be a whole number from 1 to {MAX_PAGE_SIZE}.")
@@ -390,6 +456,7 @@ class StripeTools:
         self.page_size = page_size
         self.max_result_chars = max_result_chars
         self.secrets = tuple(s for s in secrets if s)
+        self.guards: List[Guard] = list(guards)
         self.tools: Dict[str, ToolDefinition] = {}
         for spec in seed_calls():
             if self.policy.offers_named(spec):
@@ -400,6 +467,12 @@ class StripeTools:
             self.tools[CALL_TOOL] = self._call_tool()
         if self._offers(DESCRIBE_TOOL):
             self.tools[DESCRIBE_TOOL] = self._describe_tool()
+
+    def add(self, tool: ToolDefinition) -> None:
+        """Offer one more tool (after the named ones and the general ones)."""
+        if tool.name in self.tools:
+            raise ValueError(f"a tool named {tool.name} is already offered")
+        self.tools[tool.name] = tool
 
     # -- what is offered -------------------------------------------------------------------
 
@@ -433,6 +506,7 @@ class StripeTools:
             read_only=spec.read_only,
             destructive=spec.destructive,
             idempotent=spec.idempotent,
+            run=lambda arguments, context: self._run(spec, arguments, context),
             spec=spec,
         )
 
@@ -478,6 +552,7 @@ class StripeTools:
             read_only=reads_only,
             destructive=not reads_only,
             idempotent=reads_only,
+            run=self._stripe_call,
         )
 
     def _describe_tool(self) -> ToolDefinition:
@@ -500,16 +575,20 @@ class StripeTools:
             read_only=True,
             destructive=False,
             idempotent=True,
+            run=lambda arguments, context: self._describe(arguments),
             open_world=False,
         )
 
     # -- calls -------------------------------------------------------------------------------
 
-    def call(self, name: str, arguments: Optional[Mapping[str, Any]]) -> Any:
+    def call(self, name: str, arguments: Optional[Mapping[str, Any]], *, ask: Ask = cannot_ask) -> Any:
         """Run a tool; returns Stripe's JSON (or a description, or a dry run's request).
+        ``ask`` puts a question to the person at the client (the server layer's elicitation).
         Raises ``ToolCallError`` with Stripe's error shape, scrubbed."""
         try:
-            return self._call(name, dict(arguments or {}))
+            return self._call(name, dict(arguments or {}), CallContext(tool=name, ask=ask))
+        except QuestionPending:
+            raise
         except ToolCallError as exc:
             raise ToolCallError(self._scrubbed(exc.error)) from None
         except Exception as exc:  # Stripe's, the proxy's or ours: the same error object for the model
@@ -524,18 +603,21 @@ class StripeTools:
         """The result as the JSON text a tool returns: cut to size, secrets scrubbed."""
         return self._scrub(to_json(cut_to_size(result, self.max_result_chars)))
 
-    def _call(self, name: str, arguments: Dict[str, Any]) -> Any:
+    def _call(self, name: str, arguments: Dict[str, Any], context: CallContext) -> Any:
         tool = self.tools.get(name)
         if tool is None:
-            raise ActionInputError(f"Unknown tool '{name}': the tools are {', '.join(self.tools)}.", param="name",
-                                   accepted=tuple(self.tools))
-        if tool.spec is not None:
-            return self._run(tool.spec, arguments, where=name)
-        if name == DESCRIBE_TOOL:
-            return self._describe(arguments)
-        return self._stripe_call(arguments)
+            raise ActionInputError(self.unknown_tool(name), param="name", accepted=tuple(self.tools))
+        return tool.run(arguments, context)
 
-    def _stripe_call(self, arguments: Dict[str, Any]) -> Any:
+    def unknown_tool(self, name: str) -> str:
+        """Why ``name`` is not served: not a tool at all, or one the policy does not offer."""
+        hidden = next((t for t in seed_calls() if tool_name(t) == name), None)
+        if hidden is not None and not self.policy.offers_named(hidden):
+            why = self.policy.refusal(hidden.action, hidden.entity, hidden.read_only)
+            return f"Unknown tool: {name}. {why} The tools are {', '.join(self.tools)}."
+        return f"Unknown tool: {name}. The tools are {', '.join(self.tools)}."
+
+    def _stripe_call(self, arguments: Dict[str, Any], context: CallContext) -> Any:
         known = ("entity", "action", "params", DRY_RUN)
         for key in arguments:
             if key not in known:
@@ -555,13 +637,13 @@ class StripeTools:
         spec = find_action(arguments.get("action"), arguments.get("entity"))
         if DRY_RUN in arguments:
             params = {**params, DRY_RUN: arguments[DRY_RUN]}
-        return self._run(spec, params, where=CALL_TOOL)
+        return self._run(spec, params, context)
 
-    def _run(self, spec: ActionSpec, params: Dict[str, Any], *, where: str) -> Any:
+    def _run(self, spec: ActionSpec, params: Dict[str, Any], context: CallContext) -> Any:
         if not self.policy.permits(spec.action, spec.entity, spec.read_only):
             raise ActionInputError(self.policy.refusal(spec.action, spec.entity, spec.read_only), param="action")
         dry_run = False
-        if DRY_RUN in params and (where == CALL_TOOL or not spec.read_only):  # named reads take no dry_run
+        if DRY_RUN in params and (context.tool == CALL_TOOL or not spec.read_only):  # named reads take no dry_run
             dry_run = _boolean(params.pop(DRY_RUN), DRY_RUN)
         if "all" in params:
             raise ActionInputError(
@@ -573,6 +655,8 @@ class StripeTools:
         prepared = prepare_call(spec.action, spec.entity, params)
         if dry_run:
             return {"dry_run": True, "request": prepared.request()}
+        for guard in self.guards:  # a dry run sends nothing, so it passes no guard
+            guard(prepared, context)
         try:
             return with_cursor(self._execute(prepared))
         except Exception as exc:
@@ -638,4 +722,7 @@ def _boolean(value: Any, name: str) -> bool:
     raise ActionInputError(f"'{name}' must be true or false.", param=name)
 
 
-__all__ = ["AccessPolicy", "StripeTools", "ToolCallError", "ToolDefinition", "cut_to_size", "tool_name"]
+__all__ = [
+    "AccessPolicy", "Answer", "CallContext", "Guard", "Question", "QuestionPending", "StripeTools", "ToolCallError", "ToolDefinition",
+    "cannot_ask", "cut_to_size", "tool_name",
+]
