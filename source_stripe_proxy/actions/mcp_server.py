@@ -287,6 +287,18 @@ def _input_required(pending: QuestionPending) -> Any:
     return InputRequiredResult(input_requests={pending.key: request})
 
 
+def server_instructions(tools: StripeTools, mode: str) -> str:
+    via = {"api_key": "directly with an API key", "paragon": "through Paragon", "pinkconnect": "through PinkConnect"}
+    return (
+        f"Stripe's API {via.get(mode, '')}, as {len(tools.tools)} tools. Results are Stripe's JSON. Errors are Stripe's "
+        "error object ({\"error\": {\"type\", \"code\", \"param\", \"message\"}}); a refusal before sending names the "
+        "parameter and lists what is accepted. Amounts are whole numbers in the smallest currency unit. Lists come a "
+        "page at a time: when has_more is true, call again with starting_after = next_starting_after. "
+        + ("This server only reads. " if tools.policy.read_only else "Writes take dry_run=true to see the request first. ")
+        + "Named tools cover the common calls; stripe_describe and stripe_call reach the rest."
+    )
+
+
 # ------------------------------------------------------------------------------------------
 # Logging: stderr only, secrets scrubbed
 # ------------------------------------------------------------------------------------------
