@@ -158,3 +158,36 @@ def test_a_tool_added_to_the_table_is_listed_and_called(mode):
     listed, result = run(build_server(tools, instructions="test"), mode, steps)
     assert listed[-1].name == "echo_account" and listed[-1].annotations.open_world_hint is False
     assert result.structured_content == {"said": "hi"} and received == [("echo_account", {"word": "hi"})]
+
+
+@pytest.fixture
+def restored_logging():
+    """main() routes the process's logging to stderr; put it back for the tests after this one."""
+    import logging
+
+    root = logging.getLogger()
+    names = ("source_stripe_proxy.mcp", "source_stripe_proxy.actions", "uvicorn.error")
+    saved = (list(root.handlers), root.level, {n: (logging.getLogger(n).level, logging.getLogger(n).propagate) for n in names})
+    yield
+    root.handlers[:] = saved[0]
+    root.setLevel(saved[1])
+    for name, (level, propagate) in saved[2].items():
+        logging.getLogger(name).setLevel(level)
+        logging.getLogger(name).propagate = propagate
+
+
+def test_main_builds_the_server_it_serves(monkeypatch, capsys, restored_logging):
+    from source_stripe_proxy import __version__
+    from source_stripe_proxy.actions import mcp_server
+
+    served = []
+    monkeypatch.setattr(mcp_server, "serve_stdio", served.append)
+    environ = {"PARAGON_PROJECT_ID": "proj", "PARAGON_USER_TOKEN": "paragon-SECRET", "PARAGON_PROXY_HOST": "http://127.0.0.1:9"}
+    assert mcp_server.main(["--read-only"], environ=environ) == 0
+    (server,) = served
+    assert (server.name, server.version) == ("stripe-connection", __version__)
+    assert "through Paragon, as 12 tools" in server.instructions and "This server only reads." in server.instructions
+    listed = run(server, "legacy", lambda client: client.list_tools()).tools
+    assert len(listed) == 12 and all(tool.annotations.read_only_hint for tool in listed)
+    err = capsys.readouterr().err
+    assert "12 tools (read-only) over stdio, paragon connection" in err and "paragon-SECRET" not in err
