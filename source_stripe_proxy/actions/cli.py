@@ -27,8 +27,8 @@ from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, TextI
 
 from source_stripe_proxy.actions import catalog
 from source_stripe_proxy.actions.connection import DEFAULT_TIMEOUT_SECONDS, StripeConnection, check_timeout, log, prepare_call
-from source_stripe_proxy.actions.env import ENV_COMMON, ENV_MODES, config_from_env
-from source_stripe_proxy.actions.errors import ActionInputError, error_to_dict
+from source_stripe_proxy.actions.env import ENV_COMMON, ENV_MODES, load_config
+from source_stripe_proxy.actions.errors import CREDENTIALS, DESCRIBE, ActionInputError, Hint, error_to_dict
 from source_stripe_proxy.actions.params import describe as describe_schema
 from source_stripe_proxy.actions.seed_aliases import SEED_CALLS
 from source_stripe_proxy.core.errors import ConfigError
@@ -130,24 +130,15 @@ def split_call(call: Mapping[str, Any]) -> Tuple[Any, Any, Dict[str, Any]]:
     return params.pop("action", None), params.pop("entity", None), params
 
 
-# ------------------------------------------------------------------------------------------
-# Config
-# ------------------------------------------------------------------------------------------
-
-
-def load_config(path: Optional[str], environ: Mapping[str, str]) -> Dict[str, Any]:
-    if path is None:
-        return config_from_env(environ)
-    try:
-        with open(path, encoding="utf-8") as handle:
-            config = json.load(handle)
-    except OSError as exc:
-        raise ConfigError(f"Cannot read --config {path}: {exc.strerror or exc}.") from None
-    except ValueError:
-        raise ConfigError(f"--config {path} is not valid JSON.") from None
-    if not isinstance(config, dict):
-        raise ConfigError(f"--config {path} must hold a JSON object with a 'credentials' block.")
-    return config
+def cli_words(hint: Hint) -> str:
+    """The actions' hints as a command line user reads them."""
+    if hint.kind == DESCRIBE:
+        words = " ".join(w for w in ("stripe-connection describe", hint.entity, hint.action) if w)
+        what = "all its parameters" if hint.action else "its actions" if hint.entity else "them"
+        return f"`{words}` lists {what}."
+    if hint.kind == CREDENTIALS:
+        return "Credentials go in --config or environment variables."
+    return "Or pass --config FILE."
 
 
 # ------------------------------------------------------------------------------------------
@@ -307,7 +298,7 @@ def main(
         action, entity, params = split_call(call)
         prepared = prepare_call(action, entity, params)
     except ActionInputError as exc:
-        out.error(exc.to_dict())
+        out.error(exc.to_dict(cli_words))
         return EXIT_REFUSED
 
     if args.dry_run:
@@ -319,7 +310,7 @@ def main(
         timeout = None if args.timeout is None else check_timeout(args.timeout, "--timeout")
         connection = StripeConnection(config, timeout_seconds=timeout)
     except ConfigError as exc:
-        out.error(error_to_dict(exc))
+        out.error(error_to_dict(exc, cli_words))
         return EXIT_USAGE
     out.secrets = connection.client.settings.secrets
 
@@ -333,7 +324,7 @@ def main(
         with _log_to_stderr(out):
             result = connection.execute(prepared)
     except Exception as exc:  # reported as JSON, without a traceback that could carry headers
-        error = error_to_dict(exc)
+        error = error_to_dict(exc, cli_words)
         out.error(error)
         return EXIT_USAGE if error["error"]["type"] == "connection_config_error" else EXIT_REFUSED
     out.json(result)

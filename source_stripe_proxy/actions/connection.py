@@ -21,11 +21,11 @@ import logging
 import os
 import uuid
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional
 
 from source_stripe_proxy.actions.catalog import ActionSpec, find_action
 from source_stripe_proxy.actions.env import config_from_env
-from source_stripe_proxy.actions.errors import ActionInputError, refuse
+from source_stripe_proxy.actions.errors import CREDENTIALS, DESCRIBE, ActionInputError, Hint, refuse
 from source_stripe_proxy.actions.params import coerce, path_id, show, split_name, unflatten
 from source_stripe_proxy.core.endpoints import fill_path
 from source_stripe_proxy.core.errors import ConfigError
@@ -102,8 +102,8 @@ def _in_callers_names(exc: ActionInputError, renamed: Mapping[str, str]) -> Acti
     given = renamed.get(exc.param or "")
     if given is None:
         return exc
-    message = exc.message.replace(f"'{exc.param}'", f"'{given}'")
-    return ActionInputError(message, param=given, accepted=exc.accepted)
+    message = exc.base.replace(f"'{exc.param}'", f"'{given}'")
+    return ActionInputError(message, param=given, accepted=exc.accepted, hint=exc.hint)
 
 
 def _prepare(spec: ActionSpec, values: Dict[str, Any]) -> PreparedCall:
@@ -172,14 +172,14 @@ def _refuse_unknown(spec: ActionSpec, values: Mapping[str, Any]) -> None:
         from difflib import get_close_matches  # only on this error path
 
         close = get_close_matches(str(top), sorted(known), n=3, cutoff=0.75)
-        hint = f" Did you mean {' or '.join(close)}?" if close else ""
-        if "key" in str(name) or "token" in str(name) or "secret" in str(name):
-            hint += " Credentials go in --config or environment variables."
+        near = f" Did you mean {' or '.join(close)}?" if close else ""
+        credential = any(word in str(name) for word in ("key", "token", "secret"))
         accepted = spec.accepted
         raise refuse(
             str(name),
-            f"Unknown parameter {show(name)} for {spec.name}.{hint} Accepted are: {', '.join(accepted)}.",
+            f"Unknown parameter {show(name)} for {spec.name}.{near} Accepted are: {', '.join(accepted)}.",
             accepted,
+            hint=Hint(CREDENTIALS) if credential else None,
         )
 
 
@@ -200,8 +200,9 @@ def _refuse_missing(spec: ActionSpec, values: Mapping[str, Any]) -> None:
     raise refuse(
         seed_first[0],
         f"Missing required parameter{'s' if len(missing) > 1 else ''} {', '.join(named)} for {spec.name}: "
-        f"required are {', '.join(spec.required)} (`stripe-connection describe {spec.entity} {spec.action}` lists all).",
+        f"required are {', '.join(spec.required)}.",
         [reverse[n][0] if n in reverse and reverse[n][0] != "id" else n for n in spec.required],
+        hint=Hint(DESCRIBE, entity=spec.entity, action=spec.action),
     )
 
 
@@ -305,18 +306,9 @@ class StripeConnection:
         return result
 
 
-def seed_calls() -> Tuple[ActionSpec, ...]:
-    """The seed document's calls, in its order: the help text and the named tools list them."""
-    from source_stripe_proxy.actions.catalog import action_spec
-    from source_stripe_proxy.actions.seed_aliases import SEED_CALLS
-
-    return tuple(action_spec(entity, action) for action, entity in SEED_CALLS)
-
-
 __all__ = [
     "ActionInputError",
     "PreparedCall",
     "StripeConnection",
     "prepare_call",
-    "seed_calls",
 ]

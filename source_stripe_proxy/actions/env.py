@@ -1,4 +1,5 @@
-"""A connection config from environment variables, for the CLI and ``StripeConnection.from_env``.
+"""A connection config from a file or from environment variables, for the CLI, the MCP server
+and ``StripeConnection.from_env``.
 
 Exactly one mode's variables may be set; the result has the same shape as the connectors'
 config, so it is validated by the same settings code.
@@ -7,8 +8,9 @@ config, so it is validated by the same settings code.
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any, Dict, Mapping, Tuple
+from typing import TYPE_CHECKING, Any, Dict, Mapping, Optional, Tuple
 
+from source_stripe_proxy.actions.errors import CONFIG_FILE, ConnectionConfigError, Hint
 from source_stripe_proxy.core.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -45,14 +47,16 @@ def config_from_env(environ: Mapping[str, str]) -> Dict[str, Any]:
     A bad value is reported by the variable's name (``STRIPE_API_KEY is not a Stripe secret ...``)."""
     present = [mode for mode, required, optional in ENV_MODES if any(environ.get(v) for v in required + optional)]
     if not present:
-        raise ConfigError(
-            "No connection configured: pass --config FILE, or set STRIPE_API_KEY (direct), "
-            "PARAGON_PROJECT_ID + PARAGON_USER_TOKEN (Paragon), or PINKCONNECT_PROXY_URL + PINKCONNECT_TOKEN (PinkConnect)."
+        raise ConnectionConfigError(
+            "No connection configured: set STRIPE_API_KEY (direct), PARAGON_PROJECT_ID + PARAGON_USER_TOKEN "
+            "(Paragon), or PINKCONNECT_PROXY_URL + PINKCONNECT_TOKEN (PinkConnect).",
+            hint=Hint(CONFIG_FILE),
         )
     if len(present) > 1:
-        raise ConfigError(
+        raise ConnectionConfigError(
             f"Environment variables for several connection modes are set ({', '.join(present)}): "
-            "set only one mode's variables, or pass --config FILE."
+            "set only one mode's variables.",
+            hint=Hint(CONFIG_FILE),
         )
     mode = present[0]
     required, optional = next((r, o) for m, r, o in ENV_MODES if m == mode)
@@ -79,6 +83,22 @@ def config_from_env(environ: Mapping[str, str]) -> Dict[str, Any]:
         ConnectionSettings.from_config(config)
     except FieldError as error:  # name the variable the user set, not the config field it became
         raise _renamed(error) from None
+    return config
+
+
+def load_config(path: Optional[str], environ: Mapping[str, str]) -> Dict[str, Any]:
+    """The config in the JSON file at ``path`` (a ``--config`` option), else from ``environ``."""
+    if path is None:
+        return config_from_env(environ)
+    try:
+        with open(path, encoding="utf-8") as handle:
+            config = json.load(handle)
+    except OSError as exc:
+        raise ConfigError(f"Cannot read --config {path}: {exc.strerror or exc}.") from None
+    except ValueError:
+        raise ConfigError(f"--config {path} is not valid JSON.") from None
+    if not isinstance(config, dict):
+        raise ConfigError(f"--config {path} must hold a JSON object with a 'credentials' block.")
     return config
 
 

@@ -30,6 +30,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 from urllib.parse import urlsplit
 
 from source_stripe_proxy.actions.connection import StripeConnection, check_timeout, log as actions_log
+from source_stripe_proxy.actions.env import load_config
 from source_stripe_proxy.actions.errors import error_to_dict
 from source_stripe_proxy.actions.mcp_tools import (
     DEFAULT_MAX_RESULT_CHARS,
@@ -43,6 +44,7 @@ from source_stripe_proxy.actions.mcp_tools import (
     ToolCallError,
     ToolDefinition,
     log,
+    mcp_words,
 )
 from source_stripe_proxy.core.errors import ConfigError
 from source_stripe_proxy.core.redaction import scrub
@@ -381,8 +383,6 @@ class Prepared:
 
 def prepare(args: argparse.Namespace, environ: Mapping[str, str]) -> Prepared:
     """Config, connection, policy and transport checks; raises ``ConfigError`` with a clear message."""
-    from source_stripe_proxy.actions.cli import load_config
-
     token = args.auth_token or environ.get(TOKEN_ENV) or None
     http = parse_http_address(args.http) if args.http else None
     access = http_access(http[0], token, args.allow_origin) if http else None
@@ -423,7 +423,7 @@ def main(argv: Optional[Sequence[str]] = None, *, environ: Optional[Mapping[str,
     try:
         prepared = prepare(args, environ)
     except ConfigError as exc:
-        message = error_to_dict(exc)["error"]["message"]
+        message = error_to_dict(exc, mcp_words)["error"]["message"]
         sys.stderr.write(f"stripe-connection mcp: {scrub(message)}\n")
         return EXIT_USAGE
 

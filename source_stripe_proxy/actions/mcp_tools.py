@@ -33,8 +33,9 @@ from source_stripe_proxy.actions.catalog import (
     input_schema,
     resolve_entity,
 )
-from source_stripe_proxy.actions.connection import PreparedCall, prepare_call, seed_calls
-from source_stripe_proxy.actions.errors import ActionInputError, error_to_dict
+from source_stripe_proxy.actions.catalog import seed_calls
+from source_stripe_proxy.actions.connection import PreparedCall, prepare_call
+from source_stripe_proxy.actions.errors import CREDENTIALS, DESCRIBE, ActionInputError, Hint, error_to_dict
 from source_stripe_proxy.core.errors import ConfigError, StripeProxyError
 from source_stripe_proxy.core.redaction import scrub
 from source_stripe_proxy.core.stripe_facts import MAX_PAGE_SIZE
@@ -594,10 +595,7 @@ class StripeTools:
         except Exception as exc:  # Stripe's, the proxy's or ours: the same error object for the model
             if not isinstance(exc, StripeProxyError):  # a bug: the operator gets the traceback (scrubbed)
                 log.exception("tool %s failed unexpectedly", name)
-            error = error_to_dict(exc)
-            if isinstance(exc, ActionInputError):
-                error = {"error": {**error["error"], "message": _for_agents(error["error"]["message"])}}
-            raise ToolCallError(self._scrubbed(error)) from None
+            raise ToolCallError(self._scrubbed(error_to_dict(exc, mcp_words))) from None
 
     def render(self, result: Any) -> str:
         """The result as the JSON text a tool returns: cut to size, secrets scrubbed."""
@@ -660,7 +658,7 @@ class StripeTools:
         try:
             return with_cursor(self._execute(prepared))
         except Exception as exc:
-            error = dict(error_to_dict(exc)["error"])
+            error = dict(error_to_dict(exc, mcp_words)["error"])
             if prepared.idempotency_key and error["type"] == "api_connection_error":
                 # No answer: the write may or may not have happened. The same key makes a retry safe.
                 error["idempotency_key"] = prepared.idempotency_key
@@ -703,15 +701,17 @@ class StripeTools:
         return json.loads(self._scrub(to_json(error)))
 
 
-def _for_agents(message: str) -> str:
-    """The actions' hints name the CLI (`stripe-connection describe customer create`); here the
-    same answer comes from stripe_describe, and credentials from the server's configuration."""
-    message = re.sub(
-        r"`stripe-connection describe(?: (\w+))?(?: (\w+))?`",
-        lambda m: DESCRIBE_TOOL + (f" with entity={m[1]}" if m[1] else "") + (f", action={m[2]}" if m[2] else ""),
-        message,
-    )
-    return message.replace("Credentials go in --config or environment variables.", "Credentials belong to the server, not to a call.")
+def mcp_words(hint: Hint) -> str:
+    """The actions' hints as an agent reads them: stripe_describe answers, the server holds credentials."""
+    if hint.kind == DESCRIBE:
+        if hint.action:
+            return f"{DESCRIBE_TOOL} with entity={hint.entity}, action={hint.action} lists all its parameters."
+        if hint.entity:
+            return f"{DESCRIBE_TOOL} with entity={hint.entity} lists its actions."
+        return f"{DESCRIBE_TOOL} lists them."
+    if hint.kind == CREDENTIALS:
+        return "Credentials belong to the server, not to a call."
+    return "Or start the server with --config FILE."
 
 
 def _boolean(value: Any, name: str) -> bool:
