@@ -32,7 +32,7 @@ from source_stripe_proxy.actions.errors import CREDENTIALS, DESCRIBE, ActionInpu
 from source_stripe_proxy.actions.params import describe as describe_schema
 from source_stripe_proxy.actions.seed_aliases import SEED_CALLS
 from source_stripe_proxy.core.errors import ConfigError
-from source_stripe_proxy.core.redaction import scrub
+from source_stripe_proxy.core.redaction import scrub, scrub_document
 
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE = 0, 1, 2
 # A name, then .key or [key] parts: metadata.plan, recurring[interval], items[0][price], expand[]
@@ -224,7 +224,7 @@ class _Output:
         self.stdout.flush()
 
     def error(self, data: Mapping[str, Any]) -> None:
-        self.json(json.loads(self.scrub(json.dumps(data, ensure_ascii=False))))
+        self.json(scrub_document(data, self.secrets))
 
     def note(self, line: str) -> None:
         self.stderr.write(self.scrub(line) + "\n")

@@ -35,9 +35,10 @@ from source_stripe_proxy.actions.catalog import (
 )
 from source_stripe_proxy.actions.catalog import seed_calls
 from source_stripe_proxy.actions.connection import PreparedCall, prepare_call
+from source_stripe_proxy.actions.params import coerce
 from source_stripe_proxy.actions.errors import CREDENTIALS, DESCRIBE, ActionInputError, Hint, error_to_dict
 from source_stripe_proxy.core.errors import ConfigError, StripeProxyError
-from source_stripe_proxy.core.redaction import scrub
+from source_stripe_proxy.core.redaction import scrub_document
 from source_stripe_proxy.core.stripe_facts import MAX_PAGE_SIZE
 from source_stripe_proxy.data import resources
 
@@ -52,6 +53,7 @@ MIN_RESULT_CHARS = 2_000
 DRY_RUN = "dry_run"
 NEXT_CURSOR = "next_starting_after"  # added to a list with has_more: the id to continue after
 
+_BOOLEAN = {"type": "boolean"}
 _DRY_RUN_SCHEMA = {
     "type": "boolean",
     "description": "true: validate and return the request that would be sent (method, path, form fields); send nothing.",
@@ -598,8 +600,8 @@ class StripeTools:
             raise ToolCallError(self._scrubbed(error_to_dict(exc, mcp_words))) from None
 
     def render(self, result: Any) -> str:
-        """The result as the JSON text a tool returns: cut to size, secrets scrubbed."""
-        return self._scrub(to_json(cut_to_size(result, self.max_result_chars)))
+        """The result as the JSON text a tool returns: secrets scrubbed, then cut to size."""
+        return to_json(cut_to_size(scrub_document(result, self.secrets), self.max_result_chars))
 
     def _call(self, name: str, arguments: Dict[str, Any], context: CallContext) -> Any:
         tool = self.tools.get(name)
@@ -642,7 +644,7 @@ class StripeTools:
             raise ActionInputError(self.policy.refusal(spec.action, spec.entity, spec.read_only), param="action")
         dry_run = False
         if DRY_RUN in params and (context.tool == CALL_TOOL or not spec.read_only):  # named reads take no dry_run
-            dry_run = _boolean(params.pop(DRY_RUN), DRY_RUN)
+            dry_run = coerce(_BOOLEAN, params.pop(DRY_RUN), DRY_RUN)
         if "all" in params:
             raise ActionInputError(
                 f"'all' is not offered here: read {spec.entity} lists page by page with limit and starting_after "
@@ -692,13 +694,8 @@ class StripeTools:
         described["input_schema"] = tool_input_schema(spec)
         return described
 
-    # -- secrets -----------------------------------------------------------------------------
-
-    def _scrub(self, text: str) -> str:
-        return scrub(text, self.secrets)
-
     def _scrubbed(self, error: Mapping[str, Any]) -> Mapping[str, Any]:
-        return json.loads(self._scrub(to_json(error)))
+        return scrub_document(error, self.secrets)
 
 
 def mcp_words(hint: Hint) -> str:
@@ -712,14 +709,6 @@ def mcp_words(hint: Hint) -> str:
     if hint.kind == CREDENTIALS:
         return "Credentials belong to the server, not to a call."
     return "Or start the server with --config FILE."
-
-
-def _boolean(value: Any, name: str) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
-        return value.strip().lower() == "true"
-    raise ActionInputError(f"'{name}' must be true or false.", param=name)
 
 
 __all__ = [
