@@ -191,3 +191,15 @@ def test_main_builds_the_server_it_serves(monkeypatch, capsys, restored_logging)
     assert len(listed) == 12 and all(tool.annotations.read_only_hint for tool in listed)
     err = capsys.readouterr().err
     assert "12 tools (read-only) over stdio, paragon connection" in err and "paragon-SECRET" not in err
+
+
+@pytest.mark.parametrize("allow, line", [("get_customer", "1 tool (allow: get_customer) over stdio"),
+                                         ("get_customer,list_customers", "2 tools (allow: ")])
+def test_the_start_up_line_counts_its_tools_in_words(allow, line, monkeypatch, capsys, restored_logging):
+    from source_stripe_proxy.actions import mcp_server
+
+    served = []
+    monkeypatch.setattr(mcp_server, "serve_stdio", served.append)
+    assert mcp_server.main(["--allow", allow], environ={"STRIPE_API_KEY": "rk_test_startupLINE"}) == 0
+    assert line in capsys.readouterr().err
+    assert f"as {line.split(' (')[0]}." in served[0].instructions

@@ -292,7 +292,7 @@ def _input_required(pending: QuestionPending) -> Any:
 def server_instructions(tools: StripeTools, mode: str) -> str:
     via = {"api_key": "directly with an API key", "paragon": "through Paragon", "pinkconnect": "through PinkConnect"}
     return (
-        f"Stripe's API {via.get(mode, '')}, as {len(tools.tools)} tools. Results are Stripe's JSON. Errors are Stripe's "
+        f"Stripe's API {via.get(mode, '')}, as {count(len(tools.tools), 'tool')}. Results are Stripe's JSON. Errors are Stripe's "
         "error object ({\"error\": {\"type\", \"code\", \"param\", \"message\"}}); a refusal before sending names the "
         "parameter and lists what is accepted. Amounts are whole numbers in the smallest currency unit. Lists come a "
         "page at a time: when has_more is true, call again with starting_after = next_starting_after. "
@@ -433,13 +433,18 @@ def main(argv: Optional[Sequence[str]] = None, *, environ: Optional[Mapping[str,
     tools = prepared.tools
     server = build_server(tools, instructions=server_instructions(tools, prepared.connection.client.settings.mode))
     where = f"http://{_netloc(*prepared.http)}{HTTP_PATH}" if prepared.http else "stdio"
-    log.info("%d tools (%s) over %s, %s connection", len(tools.tools), tools.policy.describe(), where,
+    log.info("%s (%s) over %s, %s connection", count(len(tools.tools), "tool"), tools.policy.describe(), where,
              prepared.connection.client.settings.mode)
     if prepared.http is None:
         serve_stdio(server)
     else:
         serve_http(server, prepared.http, prepared.access)  # type: ignore[arg-type]
     return EXIT_OK
+
+
+def count(number: int, noun: str) -> str:
+    """'1 tool', '19 tools'."""
+    return f"{number} {noun}{'' if number == 1 else 's'}"
 
 
 def _netloc(host: str, port: int) -> str:
