@@ -1,6 +1,7 @@
 """The MCP server's tools, without the MCP SDK: what is offered, and what a call does.
 
-``mcp_server.py`` puts these on the wire. Kept apart so the rules (which tools exist, what
+``mcp_server.py`` puts these on the wire; ``tool_schemas.py`` makes the named tools' schemas
+and descriptions, ``tool_results.py`` cuts results to size. Kept apart so the rules (which tools exist, what
 they accept, what a result looks like) are plain Python over the actions' API
 (``prepare_call`` + one ``StripeConnection``), testable without an MCP session.
 
@@ -30,13 +31,22 @@ from source_stripe_proxy.actions.catalog import (
     actions_of,
     describe_action,
     find_action,
-    input_schema,
     resolve_entity,
 )
 from source_stripe_proxy.actions.catalog import seed_calls
 from source_stripe_proxy.actions.connection import PreparedCall, prepare_call
 from source_stripe_proxy.actions.params import coerce
 from source_stripe_proxy.actions.errors import CREDENTIALS, DESCRIBE, ActionInputError, Hint, error_to_dict
+from source_stripe_proxy.actions.tool_results import cut_to_size, to_json, with_cursor
+from source_stripe_proxy.actions.tool_schemas import (
+    DRY_RUN,
+    DRY_RUN_SCHEMA,
+    NEXT_CURSOR,
+    title_of,
+    tool_description,
+    tool_input_schema,
+    tool_name,
+)
 from source_stripe_proxy.core.errors import ConfigError, StripeProxyError
 from source_stripe_proxy.core.redaction import scrub_document
 from source_stripe_proxy.core.stripe_facts import MAX_PAGE_SIZE
@@ -50,14 +60,7 @@ GENERAL_TOOLS = (CALL_TOOL, DESCRIBE_TOOL)
 DEFAULT_PAGE_SIZE = 10  # Stripe's own default `limit`: a page a model can read
 DEFAULT_MAX_RESULT_CHARS = 50_000  # about 12k tokens of JSON
 MIN_RESULT_CHARS = 2_000
-DRY_RUN = "dry_run"
-NEXT_CURSOR = "next_starting_after"  # added to a list with has_more: the id to continue after
-
 _BOOLEAN = {"type": "boolean"}
-_DRY_RUN_SCHEMA = {
-    "type": "boolean",
-    "description": "true: validate and return the request that would be sent (method, path, form fields); send nothing.",
-}
 
 
 @dataclass(frozen=True)
@@ -247,189 +250,6 @@ class AccessPolicy:
 
 
 # ------------------------------------------------------------------------------------------
-# Schemas and descriptions
-# ------------------------------------------------------------------------------------------
-
-
-def tool_name(spec: ActionSpec) -> str:
-    """Stripe's naming: list_customers, get_customer, create_price, list_balance_transactions."""
-    entity = spec.entity
-    if spec.action in ("list", "search"):
-        plural = entity + "s"
-        if plural in resources.entities()[entity]["names"]:
-            entity = plural
-    return f"{spec.action}_{entity}"
-
-
-def _without_vendor_keys(schema: Any) -> Any:
-    """Drop the spec's ``x-...`` keys (x-in, x-stripeBypassValidation): noise to a model."""
-    if isinstance(schema, dict):
-        return {k: _without_vendor_keys(v) for k, v in schema.items() if not (isinstance(k, str) and k.startswith("x-"))}
-    if isinstance(schema, list):
-        return [_without_vendor_keys(v) for v in schema]
-    return schema
-
-
-def tool_input_schema(spec: ActionSpec) -> Dict[str, Any]:
-    """The action's parameters as a tool's input: Stripe's names and the seed's, no ``all``
-    (pages are followed with starting_after), ``dry_run`` on writes. No top-level ``allOf``:
-    several model APIs refuse it, so "either name" requirements are in the description."""
-    schema = _without_vendor_keys(input_schema(spec))
-    schema["properties"].pop("all", None)
-    schema.pop("allOf", None)
-    if not spec.read_only:
-        schema["properties"][DRY_RUN] = dict(_DRY_RUN_SCHEMA)
-    return schema
-
-
-def _either_names(spec: ActionSpec) -> List[str]:
-    """Each required parameter with the other names that fill it: 'customer_id (or customer, id)'."""
-    names: Dict[str, List[str]] = {}
-    for alias, target in {**spec.id_aliases, **spec.aliases}.items():
-        names.setdefault(re.split(r"[\[.]", target, 1)[0], []).append(alias)
-    if spec.id_param and "id" in spec.extras:
-        names.setdefault(spec.id_param, []).append("id")
-    shown = []
-    for name in spec.required:
-        seed_first = [*(a for a in names.get(name, ()) if a in spec.aliases), name,
-                      *(a for a in names.get(name, ()) if a not in spec.aliases)]
-        shown.append(seed_first[0] + (f" (or {', '.join(seed_first[1:])})" if len(seed_first) > 1 else ""))
-    return shown
-
-
-def _first_sentences(text: str, limit: int = 600) -> str:
-    text = " ".join(text.split())
-    if len(text) <= limit:
-        return text
-    cut = text.rfind(". ", 0, limit)
-    return text[: cut + 1] if cut > 0 else text[: limit - 3] + "..."
-
-
-def tool_description(spec: ActionSpec, page_size: int) -> str:
-    lines = [_first_sentences(spec.description) or f"{spec.action} {spec.entity}.", f"Stripe: {spec.method} {spec.path}."]
-    required = _either_names(spec)
-    if required:
-        lines.append(f"Required: {', '.join(required)}.")
-    if spec.aliases:
-        lines.append("The seed's names: " + ", ".join(f"{a} = {t}" for a, t in spec.aliases.items()) + ".")
-    if spec.paging == "list":
-        lines.append(
-            f"Returns {page_size} per page unless limit is given (1 to {MAX_PAGE_SIZE}). When has_more is true, "
-            f"call again with starting_after set to the result's {NEXT_CURSOR}."
-        )
-    elif spec.paging == "search":
-        lines.append(f"Returns {page_size} per page unless limit is given; when has_more is true, call again with page=next_page.")
-    if any(name in spec.properties for name in ("amount", "unit_amount")) or "amount" in spec.aliases:
-        lines.append("Amounts are whole numbers in the smallest currency unit: 1000 is 10.00 USD.")
-    if not spec.read_only:
-        lines.append("dry_run=true returns the request without sending it.")
-        if spec.generates_idempotency_key:
-            lines.append("An idempotency key is sent; pass idempotency_key to retry safely after a timeout.")
-    if spec.destructive:
-        lines.append("This cannot be undone.")
-    return "\n".join(lines)
-
-
-def _title(name: str) -> str:
-    return name.replace("_", " ").capitalize()
-
-
-# ------------------------------------------------------------------------------------------
-# Results: Stripe's JSON, cut to a size a model can read
-# ------------------------------------------------------------------------------------------
-
-
-def to_json(data: Any) -> str:
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
-
-
-def _is_list(value: Any) -> bool:
-    return isinstance(value, dict) and value.get("object") in ("list", "search_result") and isinstance(value.get("data"), list)
-
-
-def with_cursor(result: Any) -> Any:
-    """A page of a list with more after it names the id to continue after."""
-    if _is_list(result) and result.get("object") == "list" and result.get("has_more") and result["data"]:
-        last = result["data"][-1]
-        if isinstance(last, dict) and isinstance(last.get("id"), str):
-            return {**result, NEXT_CURSOR: last["id"]}
-    return result
-
-
-def cut_to_size(result: Any, max_chars: int) -> Any:
-    """``result`` if its JSON fits in ``max_chars``, else a shorter one that says so.
-
-    A list keeps as many items as fit, with ``has_more: true`` and ``next_starting_after``
-    (a search result: ask again with a smaller ``limit``). An object keeps its fields and
-    empties its nested lists (``has_more: true``); if that is still too long, only its
-    plain fields stay."""
-    if len(to_json(result)) <= max_chars:
-        return result
-    if _is_list(result):
-        return _cut_list(result, max_chars)
-    if isinstance(result, dict):
-        emptied = {key: _emptied(value) for key, value in result.items()}
-        emptied["truncated"] = (
-            f"This object's JSON is over {max_chars} characters: its nested lists were emptied "
-            "(has_more: true); read them with their own list action."
-        )
-        if len(to_json(emptied)) <= max_chars:
-            return emptied
-        plain = {key: value for key, value in result.items() if not isinstance(value, (dict, list))}
-        plain["truncated"] = (
-            f"This object's JSON is over {max_chars} characters: only its plain fields are shown. "
-            "Ask for fewer expansions, or read its parts with their own actions."
-        )
-        return plain
-    return result
-
-
-def _emptied(value: Any) -> Any:
-    if _is_list(value):
-        return {**value, "data": [], "has_more": bool(value["data"]) or bool(value.get("has_more"))}
-    if isinstance(value, dict):
-        return {key: _emptied(item) for key, item in value.items()}
-    return value
-
-
-def _cut_list(result: Dict[str, Any], max_chars: int) -> Dict[str, Any]:
-    items = result["data"]
-    searching = result.get("object") == "search_result"
-
-    def page(count: int) -> Dict[str, Any]:
-        cut = {key: value for key, value in result.items() if key not in ("next_page", NEXT_CURSOR)}
-        cut["data"] = items[:count]
-        cut["has_more"] = True
-        if searching:
-            cut["truncated"] = (
-                f"Only the first {count} of {len(items)} results fit in {max_chars} characters: "
-                f"search again with limit={max(count, 1)} and follow next_page."
-            )
-        else:
-            if count:
-                cut = with_cursor(cut)
-            cut["truncated"] = (
-                f"Only the first {count} of {len(items)} objects fit in {max_chars} characters: "
-                f"call again with starting_after={cut.get(NEXT_CURSOR, '...')} (and a smaller limit) for the rest."
-            )
-        return cut
-
-    low, high = 0, len(items)  # the largest count that fits, by bisection: log2(100) dumps at most
-    while low < high:
-        middle = (low + high + 1) // 2
-        if len(to_json(page(middle))) <= max_chars:
-            low = middle
-        else:
-            high = middle - 1
-    if low == 0 and items:
-        first = cut_to_size(items[0], max_chars // 2)
-        shortened = page(1)
-        shortened["data"] = [first]
-        return shortened
-    return page(low)
-
-
-# ------------------------------------------------------------------------------------------
 # The tools
 # ------------------------------------------------------------------------------------------
 
@@ -503,7 +323,7 @@ class StripeTools:
         name = tool_name(spec)
         return ToolDefinition(
             name=name,
-            title=_title(name),
+            title=title_of(name),
             description=tool_description(spec, self.page_size),
             input_schema=tool_input_schema(spec),
             read_only=spec.read_only,
@@ -535,7 +355,7 @@ class StripeTools:
             },
         }
         if not reads_only:
-            properties[DRY_RUN] = dict(_DRY_RUN_SCHEMA)
+            properties[DRY_RUN] = dict(DRY_RUN_SCHEMA)
         scope = "reads only (get, list, search)" if reads_only else "any action"
         description = (
             f"Call {scope} on any of {len(entities)} Stripe entities by entity, action and parameters; parameters are "
