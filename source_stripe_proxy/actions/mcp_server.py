@@ -365,6 +365,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--deny", metavar="ITEMS", action="append", default=[], help="never offer these (same items as --allow; wins over it)")
     parser.add_argument("--timeout", metavar="SECONDS", help="give up on a Stripe call after this many seconds, retries included (default 15)")
     parser.add_argument("--page-size", metavar="N", type=int, default=DEFAULT_PAGE_SIZE, help=f"objects per list page unless the call gives limit (default {DEFAULT_PAGE_SIZE})")
+    parser.add_argument("--full-schemas", action="store_true", help="give each named tool every parameter of its action in its schema (about 75,000 characters for all tools; default: the required and common ones, about 20,000, the rest one stripe_describe away)")
     parser.add_argument("--max-result-chars", metavar="N", type=int, default=DEFAULT_MAX_RESULT_CHARS, help=f"cut results longer than this, saying how to continue (default {DEFAULT_MAX_RESULT_CHARS})")
     return parser
 
@@ -393,7 +394,7 @@ def prepare(args: argparse.Namespace, environ: Mapping[str, str]) -> Prepared:
     secrets = tuple(s for s in (*settings.secrets, token) if s)
     policy = AccessPolicy(read_only=args.read_only, allow=args.allow, deny=args.deny)
     tools = StripeTools(connection.execute, policy=policy, page_size=args.page_size,
-                        max_result_chars=args.max_result_chars, secrets=secrets)
+                        max_result_chars=args.max_result_chars, secrets=secrets, full_schemas=args.full_schemas)
     if not tools.tools:
         raise ConfigError("--allow/--deny/--read-only leave no tool to offer.")
     notes = []

@@ -43,6 +43,8 @@ from source_stripe_proxy.actions.tool_schemas import (
     DRY_RUN_SCHEMA,
     NEXT_CURSOR,
     title_of,
+    slim_description,
+    slim_input_schema,
     tool_description,
     tool_input_schema,
     tool_name,
@@ -61,6 +63,7 @@ DEFAULT_PAGE_SIZE = 10  # Stripe's own default `limit`: a page a model can read
 DEFAULT_MAX_RESULT_CHARS = 50_000  # about 12k tokens of JSON
 MIN_RESULT_CHARS = 2_000
 _BOOLEAN = {"type": "boolean"}
+SLIM_ENTITY_ENUM = 24  # stripe_call lists its entities when --allow leaves at most this many
 
 
 @dataclass(frozen=True)
@@ -269,6 +272,7 @@ class StripeTools:
         max_result_chars: int = DEFAULT_MAX_RESULT_CHARS,
         secrets: Sequence[str] = (),
         guards: Sequence[Guard] = (),
+        full_schemas: bool = False,
     ):
         if not 1 <= page_size <= MAX_PAGE_SIZE:
             raise ConfigError(f"--page-size must be a whole number from 1 to {MAX_PAGE_SIZE}.")
@@ -280,6 +284,7 @@ class StripeTools:
         self.max_result_chars = max_result_chars
         self.secrets = tuple(s for s in secrets if s)
         self.guards: List[Guard] = list(guards)
+        self.full_schemas = full_schemas  # each named tool's whole schema, as describe_action gives it
         self.tools: Dict[str, ToolDefinition] = {}
         for spec in seed_calls():
             if self.policy.offers_named(spec):
@@ -324,8 +329,8 @@ class StripeTools:
         return ToolDefinition(
             name=name,
             title=title_of(name),
-            description=tool_description(spec, self.page_size),
-            input_schema=tool_input_schema(spec),
+            description=tool_description(spec, self.page_size) if self.full_schemas else slim_description(spec, self.page_size),
+            input_schema=tool_input_schema(spec) if self.full_schemas else slim_input_schema(spec),
             read_only=spec.read_only,
             destructive=spec.destructive,
             idempotent=spec.idempotent,
@@ -336,12 +341,13 @@ class StripeTools:
     def _call_tool(self) -> ToolDefinition:
         entities = sorted(self._permitted)
         reads_only = all(record["read_only"] for actions in self._permitted.values() for record in actions.values())
+        entity: Dict[str, Any] = {"type": "string", "enum": entities}
+        if not self.full_schemas and len(entities) > SLIM_ENTITY_ENUM:  # named, not listed: resolve_entity checks it
+            del entity["enum"]
+        entity["description"] = (f"Stripe's object, singular: one of {len(entities)} such as customer, invoice, "
+                                 "invoice_item, refund, coupon, checkout_session (stripe_describe lists them).")
         properties: Dict[str, Any] = {
-            "entity": {
-                "type": "string",
-                "enum": entities,
-                "description": "Stripe's object, singular: customer, invoice, invoice_item, refund, coupon, checkout_session...",
-            },
+            "entity": entity,
             "action": {
                 "type": "string",
                 "description": "create, update, get, list, delete, search, or a named operation such as finalize, pay, "
