@@ -20,6 +20,7 @@ from source_stripe_proxy.actions.connection import PreparedCall
 from source_stripe_proxy.actions.mcp_server import build_parser, build_server, prepare
 from source_stripe_proxy.actions.mcp_tools import AccessPolicy, StripeTools, ToolCallError
 from source_stripe_proxy.actions.seed_aliases import SEED_COMMON
+from source_stripe_proxy.actions.tool_results import FIELDS_SCHEMA
 from source_stripe_proxy.actions.tool_schemas import SLIM_DESCRIPTION_CHARS, slim_parameters, tool_input_schema, tool_name
 
 BUDGET = 25_000  # characters of the whole tools/list result, as json.dumps writes it
@@ -54,8 +55,11 @@ def test_the_default_tool_list_fits_the_budget_and_full_schemas_bring_back_every
     assert listing_chars(slim) <= BUDGET < 3 * BUDGET <= listing_chars(full) + BUDGET
     for tool in full:
         spec = next((s for s in seed_calls() if tool_name(s) == tool.name), None)
-        if spec is not None:
-            assert tool.input_schema == tool_input_schema(spec)  # today's schema, whole
+        if spec is not None:  # today's schema, whole, plus the tool's own fields on reads
+            want = tool_input_schema(spec)
+            if spec.read_only:
+                want["properties"]["fields"] = FIELDS_SCHEMA
+            assert tool.input_schema == want
 
 
 @pytest.mark.parametrize("spec", seed_calls(), ids=tool_name)
@@ -66,10 +70,10 @@ def test_a_slim_schema_keeps_the_required_the_seeds_and_the_common_parameters(sp
     assert set(spec.aliases) <= kept
     assert {name for name in spec.required if name not in aliased} <= kept  # customer_id stands for customer
     assert set(SEED_COMMON[(spec.action, spec.entity)]) - aliased <= kept
-    assert ("dry_run" in kept) == (not spec.read_only)
+    assert ("dry_run" in kept) == (not spec.read_only) and ("fields" in kept) == spec.read_only
     assert "all" not in kept and not {"allOf", "anyOf", "oneOf"} & set(schema)
     assert "additionalProperties" not in schema  # other valid parameters are taken, and checked by the server
-    assert list(schema["properties"]) == slim_parameters(spec) + (["dry_run"] if not spec.read_only else [])
+    assert list(schema["properties"]) == slim_parameters(spec) + (["dry_run"] if not spec.read_only else ["fields"])
 
 
 def test_every_common_parameter_is_a_parameter_of_its_action_and_every_seed_call_has_some():
@@ -102,10 +106,12 @@ def test_slimming_shortens_by_rule_and_keeps_each_parameters_type(spec):
     for name, slim in tool.input_schema["properties"].items():
         description = slim.get("description", "")
         assert "\n" not in description and len(description) <= SLIM_DESCRIPTION_CHARS + 60, (name, description)
-        if name == "dry_run":
+        if name in ("dry_run", "fields"):  # the tool's own arguments, not the action's
             continue
         whole = full[name]
         branches = [b for b in whole.get("anyOf", [whole]) if b.get("enum") != [""]]
+        if name in spec.aliases and name.endswith("_id"):  # an id by the seed's name: the id, not an inline object
+            branches = [b for b in branches if b.get("type") == "string"]
         kinds = {b.get("type") for b in branches}
         assert {b.get("type") for b in slim.get("anyOf", [slim])} == kinds or name == "idempotency_key", name
         for branch in slim.get("anyOf", [slim]):

@@ -119,7 +119,7 @@ def test_the_general_tools_schemas_and_hints():  # --full-schemas lists stripe_c
     server = tools(full_schemas=True)
     call, describe = server.tools["stripe_call"], server.tools["stripe_describe"]
     assert call.input_schema["required"] == ["entity", "action"]
-    assert set(call.input_schema["properties"]) == {"entity", "action", "params", "dry_run"}
+    assert set(call.input_schema["properties"]) == {"entity", "action", "params", "dry_run", "fields"}
     assert call.input_schema["properties"]["entity"]["enum"] == sorted(resources.entities())
     assert (call.read_only, call.destructive, call.idempotent) == (False, True, False)
     assert (describe.read_only, describe.open_world) == (True, False)

@@ -207,8 +207,7 @@ def _sdk_tool(definition: ToolDefinition) -> Any:
         title=definition.title,
         description=definition.description,
         input_schema=dict(definition.input_schema),
-        annotations=ToolAnnotations(
-            title=definition.title,
+        annotations=ToolAnnotations(  # the title is the tool's own (MCP 2025-06-18), not repeated here
             read_only_hint=definition.read_only,
             destructive_hint=definition.destructive,
             idempotent_hint=definition.idempotent,
@@ -295,7 +294,9 @@ def server_instructions(tools: StripeTools, mode: str) -> str:
         f"Stripe's API {via.get(mode, '')}, as {count(len(tools.tools), 'tool')}. Results are Stripe's JSON. Errors are Stripe's "
         "error object ({\"error\": {\"type\", \"code\", \"param\", \"message\"}}); a refusal before sending names the "
         "parameter and lists what is accepted. Amounts are whole numbers in the smallest currency unit. Lists come a "
-        "page at a time: when has_more is true, call again with starting_after = next_starting_after. "
+        "page at a time: when has_more is true, call again with starting_after = next_starting_after. A list shows each "
+        "object's ids, names, amounts, statuses and times; fields=[\"email\", \"address.city\"] picks others, "
+        "fields=[\"*\"] gives whole objects. "
         + ("This server only reads. " if tools.policy.read_only else "Writes take dry_run=true to see the request first. ")
         + "Named tools cover the common calls; stripe_describe and stripe_call reach the rest."
     )

@@ -37,7 +37,7 @@ from source_stripe_proxy.actions.catalog import seed_calls
 from source_stripe_proxy.actions.connection import PreparedCall, prepare_call
 from source_stripe_proxy.actions.params import coerce
 from source_stripe_proxy.actions.errors import CREDENTIALS, DESCRIBE, ActionInputError, Hint, error_to_dict
-from source_stripe_proxy.actions.tool_results import cut_to_size, to_json, with_cursor
+from source_stripe_proxy.actions.tool_results import FIELDS, FIELDS_SCHEMA, cut_to_size, parse_fields, shape, to_json, with_cursor
 from source_stripe_proxy.actions.tool_schemas import (
     DRY_RUN,
     DRY_RUN_SCHEMA,
@@ -326,11 +326,14 @@ class StripeTools:
 
     def _named_tool(self, spec: ActionSpec) -> ToolDefinition:
         name = tool_name(spec)
+        schema = tool_input_schema(spec) if self.full_schemas else slim_input_schema(spec)
+        if spec.read_only:
+            schema["properties"][FIELDS] = deepcopy(FIELDS_SCHEMA)
         return ToolDefinition(
             name=name,
             title=title_of(name),
             description=tool_description(spec, self.page_size) if self.full_schemas else slim_description(spec, self.page_size),
-            input_schema=tool_input_schema(spec) if self.full_schemas else slim_input_schema(spec),
+            input_schema=schema,
             read_only=spec.read_only,
             destructive=spec.destructive,
             idempotent=spec.idempotent,
@@ -362,6 +365,7 @@ class StripeTools:
         }
         if not reads_only:
             properties[DRY_RUN] = dict(DRY_RUN_SCHEMA)
+        properties[FIELDS] = deepcopy(FIELDS_SCHEMA)
         scope = "reads only (get, list, search)" if reads_only else "any action"
         description = (
             f"Call {scope} on any of {len(entities)} Stripe entities by entity, action and parameters; parameters are "
@@ -444,11 +448,11 @@ class StripeTools:
         return f"Unknown tool: {name}. The tools are {', '.join(self.tools)}."
 
     def _stripe_call(self, arguments: Dict[str, Any], context: CallContext) -> Any:
-        known = ("entity", "action", "params", DRY_RUN)
+        known = ("entity", "action", "params", DRY_RUN, FIELDS)
         for key in arguments:
             if key not in known:
                 raise ActionInputError(
-                    f"Unknown argument '{key}' for {CALL_TOOL}: it takes entity, action, params and dry_run; "
+                    f"Unknown argument '{key}' for {CALL_TOOL}: it takes entity, action, params, dry_run and fields; "
                     f"give the action's parameters inside params ({{\"{key}\": ...}}).",
                     param=key, accepted=known,
                 )
@@ -461,8 +465,7 @@ class StripeTools:
         if not isinstance(params, dict):
             raise ActionInputError("'params' must be an object of the action's parameters.", param="params")
         spec = find_action(arguments.get("action"), arguments.get("entity"))
-        if DRY_RUN in arguments:
-            params = {**params, DRY_RUN: arguments[DRY_RUN]}
+        params = {**params, **{key: arguments[key] for key in (DRY_RUN, FIELDS) if key in arguments}}
         return self._run(spec, params, context)
 
     def _run(self, spec: ActionSpec, params: Dict[str, Any], context: CallContext) -> Any:
@@ -471,6 +474,9 @@ class StripeTools:
         dry_run = False
         if DRY_RUN in params and (context.tool == CALL_TOOL or not spec.read_only):  # named reads take no dry_run
             dry_run = coerce(_BOOLEAN, params.pop(DRY_RUN), DRY_RUN)
+        fields = None
+        if FIELDS in params and (context.tool == CALL_TOOL or spec.read_only):  # named writes answer whole
+            fields = parse_fields(params.pop(FIELDS))
         if "all" in params:
             raise ActionInputError(
                 f"'all' is not offered here: read {spec.entity} lists page by page with limit and starting_after "
@@ -484,7 +490,7 @@ class StripeTools:
         for guard in self.guards:  # a dry run sends nothing, so it passes no guard
             guard(prepared, context)
         try:
-            return with_cursor(self._execute(prepared))
+            result = with_cursor(self._execute(prepared))
         except Exception as exc:
             error = dict(error_to_dict(exc, mcp_words)["error"])
             if prepared.idempotency_key and error["type"] == "api_connection_error":
@@ -492,6 +498,7 @@ class StripeTools:
                 error["idempotency_key"] = prepared.idempotency_key
                 error["message"] += " Retry with the same idempotency_key to avoid acting twice."
             raise ToolCallError({"error": error}) from None
+        return shape(result, fields)
 
     def _describe(self, arguments: Dict[str, Any]) -> Any:
         for key in arguments:

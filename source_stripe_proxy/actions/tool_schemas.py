@@ -137,6 +137,10 @@ def slim_input_schema(spec: ActionSpec) -> Dict[str, Any]:
     the schema leaves ``additionalProperties`` open; ``stripe_describe`` gives the full one."""
     full = tool_input_schema(spec)
     properties = {name: slim(full["properties"][name], 1) for name in slim_parameters(spec)}
+    for alias in spec.aliases:  # a seed name for an id (product_id) takes the id, not an inline object
+        branches = properties[alias].get("anyOf", ())
+        if alias.endswith("_id") and any(b.get("type") == "string" for b in branches):
+            properties[alias] = {"type": "string", "description": properties[alias].get("description", "")}
     if "idempotency_key" in properties:
         properties["idempotency_key"] = {"type": "string", "description": "Repeat a write with the same key to retry it safely."}
     if not spec.read_only:
@@ -197,7 +201,7 @@ def slim_description(spec: ActionSpec, page_size: int) -> str:
         lines.append("Amounts in the smallest currency unit: 1000 is 10.00 USD.")
     if spec.destructive:
         lines.append("This cannot be undone.")
-    lines.append(f"Every other parameter of Stripe's is taken too: stripe_describe entity={spec.entity} action={spec.action}.")
+    lines.append(f"Takes Stripe's other parameters too: stripe_describe entity={spec.entity} action={spec.action}.")
     return "\n".join(lines)
 
 
