@@ -172,6 +172,17 @@ def action_spec(entity: str, action: str) -> ActionSpec:
     )
 
 
+def required_names(spec: ActionSpec) -> List[List[str]]:
+    """Each required parameter as the names that fill it, the seed's first: [customer_id, customer, id]."""
+    names: Dict[str, List[str]] = {}
+    for alias, target in {**spec.id_aliases, **spec.aliases}.items():
+        names.setdefault(re.split(r"[\[.]", target, 1)[0], []).append(alias)
+    if spec.id_param and "id" in spec.extras:
+        names.setdefault(spec.id_param, []).append("id")
+    return [[*(a for a in names.get(name, ()) if a in spec.aliases), name,
+             *(a for a in names.get(name, ()) if a not in spec.aliases)] for name in spec.required]
+
+
 def seed_calls() -> Tuple[ActionSpec, ...]:
     """The seed document's calls, in its order: the help text, the docs and the named tools list them."""
     return tuple(action_spec(entity, action) for action, entity in SEED_CALLS)

@@ -30,6 +30,7 @@ from source_stripe_proxy.actions.params import coerce, path_id, show, split_name
 from source_stripe_proxy.core.endpoints import fill_path
 from source_stripe_proxy.core.errors import ConfigError
 from source_stripe_proxy.core.forms import encode_form
+from source_stripe_proxy.core.redaction import names_a_credential
 from source_stripe_proxy.core.stripe_facts import MAX_PAGE_SIZE
 
 if TYPE_CHECKING:  # the client (and requests) load only when a connection is made, not for a dry run
@@ -173,7 +174,7 @@ def _refuse_unknown(spec: ActionSpec, values: Mapping[str, Any]) -> None:
 
         close = get_close_matches(str(top), sorted(known), n=3, cutoff=0.75)
         near = f" Did you mean {' or '.join(close)}?" if close else ""
-        credential = any(word in str(name) for word in ("key", "token", "secret"))
+        credential = names_a_credential(str(name))
         accepted = spec.accepted
         raise refuse(
             str(name),

@@ -55,7 +55,7 @@ TOKEN_ENV = "STRIPE_CONNECTION_MCP_TOKEN"
 DEFAULT_HTTP_HOST = "127.0.0.1"
 HTTP_PATH = "/mcp"
 SERVER_NAME = "stripe-connection"
-MISSING_SDK = "The MCP server needs the MCP Python SDK: pip install 'source-stripe-proxy[mcp]'."
+MISSING_SDK = "The MCP server needs the MCP Python SDK: in a checkout, .venv/bin/pip install -e '.[mcp]'."
 
 
 # ------------------------------------------------------------------------------------------

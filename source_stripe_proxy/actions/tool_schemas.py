@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any, Dict, List
 
-from source_stripe_proxy.actions.catalog import ActionSpec, input_schema
+from source_stripe_proxy.actions.catalog import ActionSpec, input_schema, required_names
 from source_stripe_proxy.core.stripe_facts import MAX_PAGE_SIZE
 from source_stripe_proxy.data import resources
 
@@ -57,17 +57,7 @@ def tool_input_schema(spec: ActionSpec) -> Dict[str, Any]:
 
 def _either_names(spec: ActionSpec) -> List[str]:
     """Each required parameter with the other names that fill it: 'customer_id (or customer, id)'."""
-    names: Dict[str, List[str]] = {}
-    for alias, target in {**spec.id_aliases, **spec.aliases}.items():
-        names.setdefault(re.split(r"[\[.]", target, 1)[0], []).append(alias)
-    if spec.id_param and "id" in spec.extras:
-        names.setdefault(spec.id_param, []).append("id")
-    shown = []
-    for name in spec.required:
-        seed_first = [*(a for a in names.get(name, ()) if a in spec.aliases), name,
-                      *(a for a in names.get(name, ()) if a not in spec.aliases)]
-        shown.append(seed_first[0] + (f" (or {', '.join(seed_first[1:])})" if len(seed_first) > 1 else ""))
-    return shown
+    return [names[0] + (f" (or {', '.join(names[1:])})" if len(names) > 1 else "") for names in required_names(spec)]
 
 
 def _first_sentences(text: str, limit: int = 600) -> str:

@@ -24,6 +24,14 @@ def scrub(text: str, secrets: Iterable[str] = ()) -> str:
     return KEY_PATTERN.sub(REDACTED_KEY, text)
 
 
+CREDENTIAL_WORDS = ("key", "token", "secret", "password")
+
+
+def names_a_credential(name: str) -> bool:
+    """A parameter or option named like a credential (api_key, user_token): its value is never echoed."""
+    return any(word in name.lower() for word in CREDENTIAL_WORDS)
+
+
 def scrub_document(document: Any, secrets: Iterable[str] = ()) -> Any:
     """A JSON value with every string in it (keys too) scrubbed. String by string, not over its
     serialized text: a secret holding a quote or a backslash is escaped there and would slip by."""
