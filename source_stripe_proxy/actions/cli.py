@@ -102,7 +102,7 @@ def parse_block(text: str) -> Dict[str, Any]:
     if stripped[:1] in ("{", "["):
         try:
             data = json.loads(stripped)
-        except ValueError as exc:
+        except json.JSONDecodeError as exc:
             raise ActionInputError(f"The input looks like JSON but does not parse: {exc.msg} (line {exc.lineno}).") from None
         if not isinstance(data, dict):
             raise ActionInputError("JSON input must be an object of parameter names to values.")

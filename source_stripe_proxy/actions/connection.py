@@ -121,7 +121,7 @@ def _prepare(spec: ActionSpec, values: Dict[str, Any]) -> PreparedCall:
 
     _refuse_missing(spec, values)
     path = spec.path
-    if spec.own_path and values.get(spec.id_param) is None:
+    if spec.own_path and (spec.id_param is None or values.get(spec.id_param) is None):
         path = spec.own_path  # GET /v1/account: the key's own account
     path = fill_path(path, {name: path_id(values.pop(name), name) for name in spec.path_params if name in values})
 
@@ -193,7 +193,8 @@ def _refuse_missing(spec: ActionSpec, values: Mapping[str, Any]) -> None:
         return
     reverse: Dict[str, List[str]] = {}
     for alias, target in {**spec.aliases, **spec.id_aliases}.items():
-        reverse.setdefault(split_name(target)[0] if split_name(target) else target, []).append(alias)
+        split = split_name(target)
+        reverse.setdefault(split[0] if split else target, []).append(alias)
     if spec.id_param and "id" in spec.extras:
         reverse.setdefault(spec.id_param, []).append("id")
     named = [f"'{n}'" + (f" (or {', '.join(reverse[n])})" if n in reverse else "") for n in missing]

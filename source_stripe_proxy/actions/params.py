@@ -108,7 +108,7 @@ def coerce(schema: Schema, value: Any, where: str) -> Any:
     if "anyOf" in schema:
         return _any_of(schema, value, where)
     kind = schema.get("type") or ("object" if "properties" in schema else None)
-    checker = _CHECKERS.get(kind)
+    checker = _CHECKERS.get(kind) if isinstance(kind, str) else None
     return value if checker is None else checker(schema, value, where)
 
 
