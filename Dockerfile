@@ -65,7 +65,7 @@ RUN set -eu; \
     chown airbyte:airbyte /airbyte; \
     ln -sf "/opt/connector/bin/${CONNECTOR}" /airbyte/entrypoint; \
     if [ "$CONNECTOR" = stripe-connection ]; then \
-      /airbyte/entrypoint mcp --help > /dev/null && python -c "import mcp.server.mcpserver"; \
+      /airbyte/entrypoint mcp --help > /dev/null && python -c "import mcp.server.lowlevel, mcp.server.stdio"; \
     else \
       /airbyte/entrypoint spec > /dev/null; \
     fi

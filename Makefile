@@ -2,7 +2,7 @@
 # never asserted in tests.
 PYTHON ?= .venv/bin/python
 
-.PHONY: bench bench-quick bench-profile bench-mcp bench-reader-c-setup generated check-generated
+.PHONY: bench bench-quick bench-profile bench-mcp bench-mcp-tokens bench-reader-c-setup generated check-generated
 
 bench:            ## the full suite (about 13 minutes on 2 cores); writes benchmarks/results.{md,json}
 	$(PYTHON) benchmarks/run.py
@@ -16,6 +16,10 @@ bench-profile:    ## where the source's CPU per record goes; writes benchmarks/p
 bench-mcp:        ## per-call overhead of the MCP server vs a bare GET (under a minute); writes benchmarks/results-mcp*.md
 	$(PYTHON) benchmarks/mcp_overhead.py
 	$(PYTHON) benchmarks/mcp_overhead.py --mode paragon
+
+bench-mcp-tokens: ## characters and tokens of the MCP tool list and typical results (exact counts); writes benchmarks/results-mcp-tokens.md
+	$(PYTHON) -m pip install -q -e '.[bench]'
+	$(PYTHON) benchmarks/mcp_tokens.py
 
 PYTHON_C ?= python3.11
 bench-reader-c-setup:  ## optional reader (c): airbyte-source-stripe from PyPI in its own venv (it needs airbyte-cdk 6)

@@ -36,8 +36,10 @@ setup(
         "PyYAML>=6",  # the config rules are read from the connectors' spec.yaml (core/config_rules.py)
     ],
     extras_require={
-        # the MCP server (stripe-connection mcp); MCPServer and ToolError as in 2.x
+        # the MCP server (stripe-connection mcp): the low-level Server, stdio and streamable HTTP as in 2.x
         "mcp": ["mcp>=2.3.0,<3"],
+        # benchmarks/mcp_tokens.py: OpenAI's encodings shipped in the package (tiktoken downloads them)
+        "bench": ["bpe-openai>=0.1.4"],
         "tests": [
             "mcp>=2.3.0,<3",
             "pytest>=8",

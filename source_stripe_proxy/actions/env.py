@@ -1,4 +1,5 @@
-"""A connection config from environment variables, for the CLI and ``StripeConnection.from_env``.
+"""A connection config from a file or from environment variables, for the CLI, the MCP server
+and ``StripeConnection.from_env``.
 
 Exactly one mode's variables may be set; the result has the same shape as the connectors'
 config, so it is validated by the same settings code.
@@ -7,8 +8,9 @@ config, so it is validated by the same settings code.
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any, Dict, Mapping, Tuple
+from typing import TYPE_CHECKING, Any, Dict, Mapping, Optional, Tuple
 
+from source_stripe_proxy.actions.errors import CONFIG_FILE, ConnectionConfigError, Hint
 from source_stripe_proxy.core.errors import ConfigError
 from source_stripe_proxy.core.modes import MODES
 
@@ -38,13 +40,15 @@ def config_from_env(environ: Mapping[str, str]) -> Dict[str, Any]:
     present = [mode for mode in MODES.values() if any(environ.get(v.name) for v in mode.environment)]
     if not present:
         choices = [f"{' + '.join(mode.required_env)} ({mode.title})" for mode in MODES.values()]
-        raise ConfigError(
-            f"No connection configured: pass --config FILE, or set {', '.join(choices[:-1])}, or {choices[-1]}."
+        raise ConnectionConfigError(
+            f"No connection configured: set {', '.join(choices[:-1])}, or {choices[-1]}.",
+            hint=Hint(CONFIG_FILE),
         )
     if len(present) > 1:
-        raise ConfigError(
+        raise ConnectionConfigError(
             f"Environment variables for several connection modes are set ({', '.join(m.name for m in present)}): "
-            "set only one mode's variables, or pass --config FILE."
+            "set only one mode's variables.",
+            hint=Hint(CONFIG_FILE),
         )
     mode = present[0]
     missing = [v for v in mode.required_env if not environ.get(v)]
@@ -72,6 +76,22 @@ def _json_object(variable: str, text: str) -> Dict[str, Any]:
     if not isinstance(value, dict):
         raise ConfigError(f'{variable} must be a JSON object such as {{"X-Connection-Id": "..."}}.')
     return value
+
+
+def load_config(path: Optional[str], environ: Mapping[str, str]) -> Dict[str, Any]:
+    """The config in the JSON file at ``path`` (a ``--config`` option), else from ``environ``."""
+    if path is None:
+        return config_from_env(environ)
+    try:
+        with open(path, encoding="utf-8") as handle:
+            config = json.load(handle)
+    except OSError as exc:
+        raise ConfigError(f"Cannot read --config {path}: {exc.strerror or exc}.") from None
+    except ValueError:
+        raise ConfigError(f"--config {path} is not valid JSON.") from None
+    if not isinstance(config, dict):
+        raise ConfigError(f"--config {path} must hold a JSON object with a 'credentials' block.")
+    return config
 
 
 def _set(config: Dict[str, Any], path: str, value: str) -> None:
