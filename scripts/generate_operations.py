@@ -746,6 +746,10 @@ def main(argv=None):
             print(f"{record['method']:<6} {record['path']:<75} {action} {entity}")
         return
     index = write_outputs(catalog, actions, version)
+    from provenance import record_outputs  # beside this script; imported here so tests can load this file by path
+
+    record_outputs("scripts/generate_operations.py", args.spec,
+                   [INDEX_FILE, SEARCH_FILE, *sorted(ENTITY_DIR.glob("*.json"))])
     print(f"wrote {len(actions)} actions on {len(index['entities'])} entities "
           f"({len(catalog.operations)} operations) to {GENERATED_DIR}")
 

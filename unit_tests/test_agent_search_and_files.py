@@ -19,7 +19,6 @@ from source_stripe_proxy.actions.files import MAX_UPLOAD_BYTES, read_upload, sav
 from source_stripe_proxy.actions.guardrails import GuardrailRefusal
 from source_stripe_proxy.actions.search import search_actions
 from source_stripe_proxy.actions.search_words import stem, words
-from source_stripe_proxy.core.forms import encode_multipart
 from source_stripe_proxy.data import load_generated, resources
 
 GENERATOR = Path(__file__).resolve().parent.parent / "scripts" / "generate_operations.py"
@@ -118,11 +117,15 @@ def test_an_upload_over_stripes_largest_limit_is_refused(tmp_path):
         read_upload(str(big), "file")
 
 
-def test_the_multipart_body_parses_back_to_its_fields_and_file():
-    body = encode_multipart({"purpose": "dispute_evidence", "file_link_data": {"create": True}},
-                            {"file": ('re"ceipt.pdf', b"%PDF-1.4 \r\n--not-the-boundary", "application/pdf")}, "BOUNDARY42")
+def test_the_multipart_body_parses_back_to_its_fields_and_file(requests_mock):
+    requests_mock.post("https://files.stripe.com/v1/files", json={"id": "file_1Up", "object": "file"})
+    conn = connection("api_key")
+    conn.client.send_to_host("POST", "/v1/files", "https://files.stripe.com",
+                             params={"purpose": "dispute_evidence", "file_link_data": {"create": True}},
+                             files={"file": ('re"ceipt.pdf', b"%PDF-1.4 \r\n--not-the-boundary", "application/pdf")})
+    sent = requests_mock.request_history[-1]
     message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
-        b"Content-Type: multipart/form-data; boundary=BOUNDARY42\r\n\r\n" + body)
+        f"Content-Type: {sent.headers['Content-Type']}\r\n\r\n".encode() + sent.body)
     parts = {part.get_param("name", header="content-disposition"): part for part in message.iter_parts()}
     assert set(parts) == {"purpose", "file_link_data[create]", "file"}
     assert parts["purpose"].get_payload(decode=True) == b"dispute_evidence"

@@ -1,7 +1,7 @@
 """The MCP tool table with the agents' guardrails, without the SDK or a network: the search
 tool, `account` in the schemas only when accounts are allowed, the person's confirmation
-through the ``ask_person`` callback, the audit by tool name, uploads as content and a PDF as a
-binary result. ``execute`` is a recorder: what it receives is what would be sent."""
+through the table's ``ask`` (question -> answer), the audit by tool name, uploads as content
+and a PDF as a binary result. ``execute`` is a recorder: what it receives is what would be sent."""
 
 from __future__ import annotations
 
@@ -12,9 +12,11 @@ import pytest
 from source_stripe_proxy.actions.attempts import ACCEPTED, CANNOT, DECLINED
 from source_stripe_proxy.actions.audit import AuditLog
 from source_stripe_proxy.actions.guardrails import Guardrails
-from source_stripe_proxy.actions.mcp_tools import AccessPolicy, BinaryResult, StripeTools, ToolCallError
+from source_stripe_proxy.actions.mcp_tools import AccessPolicy, Answer, BinaryResult, StripeTools, ToolCallError
 
 PDF = b"%PDF-1.4\n%%EOF\n"
+# What the person's answer is, as the table's ``ask`` hands it back (MCP's elicitation result).
+ANSWERS = {ACCEPTED: Answer("accept", {"confirm": True}), DECLINED: Answer("decline"), CANNOT: Answer("unavailable")}
 
 
 class Recorder:
@@ -63,11 +65,11 @@ def test_the_person_is_asked_through_the_callback_and_declining_sends_nothing():
     for answer, code in ((ACCEPTED, None), (DECLINED, "declined"), (CANNOT, "cannot_confirm")):
         execute = Recorder()
         tools = StripeTools(execute, guardrails=Guardrails(confirm="money"))
-        ask = lambda message, answer=answer: asked.append(message) or answer  # noqa: E731
+        ask = lambda question, answer=answer: asked.append(question.message) or ANSWERS[answer]  # noqa: E731
         if code is None:
-            assert tools.call("stripe_call", refund, ask_person=ask)["id"] == "obj_1Made" and len(execute.calls) == 1
+            assert tools.call("stripe_call", refund, ask=ask)["id"] == "obj_1Made" and len(execute.calls) == 1
         else:
-            assert error_of(tools, "stripe_call", refund, ask_person=ask)["code"] == code and execute.calls == []
+            assert error_of(tools, "stripe_call", refund, ask=ask)["code"] == code and execute.calls == []
     assert len(asked) == 3 and "create refund" in asked[0] and "ch_1Abc" in asked[0]
     tools = StripeTools(Recorder(), guardrails=Guardrails(confirm="money"))
     assert error_of(tools, "stripe_call", refund)["code"] == "cannot_confirm"  # no callback: nobody to ask

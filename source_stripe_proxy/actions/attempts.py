@@ -2,11 +2,16 @@
 the MCP server.
 
     account -> prepare (checks against Stripe's spec) -> amount cap -> [dry run] ->
-    [a person's confirmation] -> send -> the audit line
+    [the face's guards] -> [a person's confirmation] -> send -> the audit line
 
 Each step refuses before anything is sent; every write attempt (sent, refused, declined,
 failed) leaves one audit line when an audit log is set. Reads skip the cap, the confirmation
-and the audit.
+and the audit. The cap is a check of the call itself, so a dry run is held to it too; the
+guards and the confirmation stand before sending, so a dry run passes them by.
+
+The MCP server's guards (``mcp_tools.StripeTools(guards=...)``) are the ``before`` of ``send``,
+and its ``context.ask(Question) -> Answer`` (MCP elicitation, either protocol era) becomes this
+module's ``ask`` through ``mcp_tools.ask_person_through``.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from source_stripe_proxy.actions.guardrails import (
 
 ACCEPTED, DECLINED, CANNOT = "accepted", "declined", "cannot"
 AskPerson = Callable[[str], str]  # the confirmation's message -> accepted / declined / cannot
+Before = Callable[[PreparedCall], None]  # a face's own checks of a prepared call; raise to refuse
 
 
 @dataclass(frozen=True)
@@ -40,13 +46,13 @@ class Attempt:
     paths: bool = True  # uploads may name local files
 
     def run(self, spec: ActionSpec, params: Mapping[str, Any], *, account: Any = None, dry_run: bool = False,
-            send: Callable[[PreparedCall], Any]) -> Any:
+            send: Callable[[PreparedCall], Any], before: Optional[Before] = None) -> Any:
         """Check, confirm, send and audit one call; ``dry_run`` returns the request instead."""
         prepared = self.prepare(spec, params, account)
         if dry_run:
             self._audit(spec, prepared, "dry_run")
             return {"dry_run": True, "request": prepared.request()}
-        return self.send(prepared, send)
+        return self.send(prepared, send, before)
 
     def prepare(self, spec: ActionSpec, params: Mapping[str, Any], account: Any = None) -> PreparedCall:
         """The account, the checks against the spec and the amount cap; a refusal is audited."""
@@ -68,9 +74,18 @@ class Attempt:
         if not spec.read_only:
             self.guardrails.check_amounts(spec.name, spec.moves_money, self._amounts(prepared))
 
-    def send(self, prepared: PreparedCall, send: Callable[[PreparedCall], Any]) -> Any:
-        """The person's confirmation where needed, then ``send``, then the audit line."""
+    def send(self, prepared: PreparedCall, send: Callable[[PreparedCall], Any], before: Optional[Before] = None) -> Any:
+        """The face's guards (``before``), the person's confirmation where needed, then
+        ``send``, then the audit line. A question whose answer comes with a retry of the call
+        (``mcp_tools.QuestionPending``) goes through unaudited: nothing happened yet."""
         spec = prepared.spec
+        if before is not None:
+            try:
+                before(prepared)
+            except ActionInputError as exc:
+                reason = exc.reason if isinstance(exc, GuardrailRefusal) else "guard"
+                self._audit(spec, prepared, "refused", reason=reason, param=exc.param)
+                raise
         self._confirm(spec, prepared)
         try:
             result = send(prepared)

@@ -22,7 +22,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Dict, FrozenSet, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
-from source_stripe_proxy.actions.errors import ActionInputError
+from source_stripe_proxy.actions.errors import ActionInputError, Hint, Words, python_words
 from source_stripe_proxy.core.errors import ConfigError
 from source_stripe_proxy.core.stripe_facts import currency_exponent
 
@@ -36,12 +36,13 @@ _ACCOUNT_ID = re.compile(r"^acct_[A-Za-z0-9]{1,64}$")
 class GuardrailRefusal(ActionInputError):
     """A call refused by a limit of this connection; ``reason`` names the limit for the audit."""
 
-    def __init__(self, message: str, *, param: Optional[str], reason: str, accepted: Sequence[str] = ()):
+    def __init__(self, message: str, *, param: Optional[str], reason: str, accepted: Sequence[str] = (),
+                 hint: Optional[Hint] = None):
         self.reason = reason
-        super().__init__(message, param=param, accepted=accepted)
+        super().__init__(message, param=param, accepted=accepted, hint=hint)
 
-    def to_dict(self) -> Mapping[str, Any]:
-        error = dict(super().to_dict()["error"])
+    def to_dict(self, words: Words = python_words) -> Mapping[str, Any]:
+        error = dict(super().to_dict(words)["error"])
         error["code"] = self.reason  # which limit: max_amount, account, policy, declined, cannot_confirm...
         return {"error": error}
 

@@ -1,6 +1,7 @@
 """The MCP server's tools, without the MCP SDK: what is offered, and what a call does.
 
-``mcp_server.py`` puts these on the wire. Kept apart so the rules (which tools exist, what
+``mcp_server.py`` puts these on the wire; ``tool_schemas.py`` makes the named tools' schemas
+and descriptions, ``tool_results.py`` cuts results to size. Kept apart so the rules (which tools exist, what
 they accept, what a result looks like) are plain Python over the actions' API
 (``prepare_call`` + one ``StripeConnection``), testable without an MCP session.
 
@@ -10,9 +11,15 @@ exists and what an action accepts) and ``stripe_search_actions`` (the actions th
 words). A model chooses badly among hundreds of tools, so the 545 actions are reached through
 those rather than one tool each.
 
-Every call to Stripe goes through the guardrails (``attempts.Attempt``): the accounts a call
-may name, the amount cap, the person's confirmation (``ask_person``, which the server layer
-answers through MCP elicitation) and the audit log.
+A tool is a ``ToolDefinition``: name, schema, hints and its ``run(arguments, context)``;
+``StripeTools.add`` offers another. Before a call to Stripe is sent, each of the table's
+``guards`` sees the prepared call and may refuse it (raise ``ActionInputError``) or ask the
+person at the client first (``context.ask(Question(...))``, which the server layer answers
+through MCP elicitation; ``Answer.unavailable`` when it cannot ask).
+
+Every call to Stripe goes through the agents' guardrails (``attempts.Attempt``): the account a
+call names, the amount cap, then the guards, then the person's confirmation (``--confirm``,
+asked with ``context.ask``), and the audit log, by tool name.
 """
 
 from __future__ import annotations
@@ -29,18 +36,31 @@ from source_stripe_proxy.actions.catalog import (
     actions_of,
     describe_action,
     find_action,
-    input_schema,
     resolve_entity,
 )
-from source_stripe_proxy.actions.attempts import AskPerson, Attempt
+from source_stripe_proxy.actions.attempts import ACCEPTED, CANNOT, DECLINED, AskPerson, Attempt
 from source_stripe_proxy.actions.audit import AuditLog
-from source_stripe_proxy.actions.connection import PreparedCall, seed_calls
-from source_stripe_proxy.actions.errors import ActionInputError, error_to_dict
-from source_stripe_proxy.actions.files import UPLOAD_SCHEMA, default_name, is_upload
-from source_stripe_proxy.actions.guardrails import ACCOUNT_PARAM, GuardrailRefusal, Guardrails
+from source_stripe_proxy.actions.catalog import seed_calls
+from source_stripe_proxy.actions.connection import PreparedCall
+from source_stripe_proxy.actions.files import default_name
+from source_stripe_proxy.actions.guardrails import ACCOUNT_PARAM, CONFIRM_SCHEMA, GuardrailRefusal, Guardrails
+from source_stripe_proxy.actions.params import coerce
+from source_stripe_proxy.actions.errors import CREDENTIALS, DESCRIBE, ActionInputError, Hint, error_to_dict
 from source_stripe_proxy.actions.search import DEFAULT_RESULTS, MAX_RESULTS, search_actions
+from source_stripe_proxy.actions.tool_results import FIELDS, FIELDS_SCHEMA, cut_to_size, parse_fields, shape, to_json, with_cursor
+from source_stripe_proxy.actions.tool_schemas import (
+    DRY_RUN,
+    DRY_RUN_SCHEMA,
+    NEXT_CURSOR,
+    title_of,
+    slim_description,
+    slim_input_schema,
+    tool_description,
+    tool_input_schema,
+    tool_name,
+)
 from source_stripe_proxy.core.errors import ConfigError, StripeProxyError
-from source_stripe_proxy.core.redaction import scrub
+from source_stripe_proxy.core.redaction import scrub_document
 from source_stripe_proxy.core.stripe_facts import MAX_PAGE_SIZE
 from source_stripe_proxy.data import resources
 
@@ -53,22 +73,74 @@ GENERAL_TOOLS = (CALL_TOOL, DESCRIBE_TOOL, SEARCH_TOOL)
 DEFAULT_PAGE_SIZE = 10  # Stripe's own default `limit`: a page a model can read
 DEFAULT_MAX_RESULT_CHARS = 50_000  # about 12k tokens of JSON
 MIN_RESULT_CHARS = 2_000
-DRY_RUN = "dry_run"
-NEXT_CURSOR = "next_starting_after"  # added to a list with has_more: the id to continue after
+_BOOLEAN = {"type": "boolean"}
+SLIM_ENTITY_ENUM = 24  # stripe_call lists its entities when --allow leaves at most this many
+ACCOUNT_SCHEMA = {"type": "string", "description": "A connected account (acct_...) to act for, sent as Stripe-Account."}
 
-_DRY_RUN_SCHEMA = {
-    "type": "boolean",
-    "description": "true: validate and return the request that would be sent (method, path, form fields); send nothing.",
-}
-_ACCOUNT_SCHEMA = {
-    "type": "string",
-    "description": "A connected account (acct_...) to act for, sent as Stripe-Account; this server allows only some.",
-}
+
+@dataclass(frozen=True)
+class Question:
+    """What a tool asks the person at the client before going on (MCP elicitation, SDK-free).
+    ``schema``: a flat JSON Schema object of strings, numbers, booleans and enums, as MCP allows."""
+
+    message: str
+    schema: Mapping[str, Any] = field(default_factory=lambda: {"type": "object", "properties": {}})
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The person's answer: ``action`` is accept, decline or cancel (MCP's), or ``unavailable``
+    when the client cannot be asked (it declared no elicitation, or the channel has no way back)."""
+
+    action: str
+    content: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def accepted(self) -> bool:
+        return self.action == "accept"
+
+    @property
+    def unavailable(self) -> bool:
+        return self.action == "unavailable"
+
+
+Ask = Callable[[Question], Answer]
+
+
+class QuestionPending(Exception):
+    """Raised by an ``ask`` whose answer comes with a retry of the whole call (MCP 2026-07-28
+    asks by returning the question; the client calls again with the answer). Nothing has been
+    sent: guards run before sending, and ``StripeTools.call`` lets this through unchanged."""
+
+    def __init__(self, key: str, question: Question):
+        self.key, self.question = key, question
+        super().__init__(question.message)
+
+
+def cannot_ask(question: Question) -> Answer:
+    """The ``ask`` of a call with nobody to ask (tests, the Python API, a client without elicitation)."""
+    return Answer("unavailable")
+
+
+def ask_person_through(ask: Ask) -> AskPerson:
+    """The guardrails' confirmation (``attempts.AskPerson``: a message -> accepted, declined or
+    cannot) over ``ask``: a form of one boolean, ``confirm``. Only an accept with ``confirm``
+    true lets the call go; ``unavailable`` (nobody can be asked) is cannot; anything else
+    declines. A ``QuestionPending`` goes through: the answer comes with the call's retry."""
+
+    def ask_person(message: str) -> str:
+        answer = ask(Question(message, CONFIRM_SCHEMA))
+        if answer.unavailable:
+            return CANNOT
+        return ACCEPTED if answer.accepted and answer.content.get("confirm") is True else DECLINED
+
+    return ask_person
 
 
 @dataclass(frozen=True)
 class BinaryResult:
-    """A binary answer (a quote's PDF), handed to the client as an embedded resource."""
+    """A binary answer (a quote's PDF): the text result is its summary, and the server layer
+    hands the bytes to the client as an embedded resource."""
 
     data: bytes
     mime_type: str
@@ -78,6 +150,18 @@ class BinaryResult:
     def summary(self) -> Dict[str, Any]:
         return {"object": "file_content", "name": self.name, "type": self.mime_type, "bytes": len(self.data),
                 "uri": self.uri}
+
+
+@dataclass(frozen=True)
+class CallContext:
+    """What a tool's ``run`` and the guards know of the call beyond its arguments."""
+
+    tool: str
+    ask: Ask = cannot_ask
+
+
+# Looks at a prepared call before it is sent; raises ActionInputError to refuse it.
+Guard = Callable[[PreparedCall, CallContext], None]
 
 
 class ToolCallError(Exception):
@@ -90,7 +174,9 @@ class ToolCallError(Exception):
 
 @dataclass(frozen=True)
 class ToolDefinition:
-    """One tool as offered: its name, what a model reads, its input's JSON Schema and hints."""
+    """One tool as offered: its name, what a model reads, its input's JSON Schema, its hints,
+    and what a call does: ``run(arguments, context)`` returns the result's JSON value or raises
+    (``ActionInputError``, ``ToolCallError``, any ``StripeProxyError``)."""
 
     name: str
     title: str
@@ -99,6 +185,7 @@ class ToolDefinition:
     read_only: bool
     destructive: bool
     idempotent: bool
+    run: Callable[[Dict[str, Any], CallContext], Any] = field(repr=False, compare=False)
     open_world: bool = True  # it reaches Stripe (stripe_describe does not)
     spec: Optional[ActionSpec] = field(default=None, repr=False)  # the seed call of a named tool
     moves_money: bool = False  # it can charge, refund, pay out or transfer (the generated mark)
@@ -170,7 +257,7 @@ class AccessPolicy:
     ``read_only``: only reads (get, list, search and Stripe's other GETs). ``allow``: only these
     items; ``deny``: never these, over ``allow``. An item is an entity (every action on it), an
     action written as a tool name (``finalize_invoice``, ``list_customers``) or a general tool
-    (``stripe_call``, ``stripe_describe``)."""
+    (``stripe_call``, ``stripe_describe``, ``stripe_search_actions``)."""
 
     def __init__(self, *, read_only: bool = False, allow: Sequence[str] = (), deny: Sequence[str] = ()):
         self.read_only = read_only
@@ -209,199 +296,6 @@ class AccessPolicy:
 
 
 # ------------------------------------------------------------------------------------------
-# Schemas and descriptions
-# ------------------------------------------------------------------------------------------
-
-
-def tool_name(spec: ActionSpec) -> str:
-    """Stripe's naming: list_customers, get_customer, create_price, list_balance_transactions."""
-    entity = spec.entity
-    if spec.action in ("list", "search"):
-        plural = entity + "s"
-        if plural in resources.entities()[entity]["names"]:
-            entity = plural
-    return f"{spec.action}_{entity}"
-
-
-def _without_vendor_keys(schema: Any) -> Any:
-    """Drop the spec's ``x-...`` keys (x-in, x-stripeBypassValidation): noise to a model."""
-    if isinstance(schema, dict):
-        return {k: _without_vendor_keys(v) for k, v in schema.items() if not (isinstance(k, str) and k.startswith("x-"))}
-    if isinstance(schema, list):
-        return [_without_vendor_keys(v) for v in schema]
-    return schema
-
-
-def tool_input_schema(spec: ActionSpec, *, account: bool = False) -> Dict[str, Any]:
-    """The action's parameters as a tool's input: Stripe's names and the seed's, no ``all``
-    (pages are followed with starting_after) nor ``save_to`` (a PDF comes back as a resource),
-    an upload as its content (never a path of the server's machine), ``dry_run`` on writes,
-    ``account`` when the server lets calls name one. No top-level ``allOf``: several model
-    APIs refuse it, so "either name" requirements are in the description."""
-    schema = _without_vendor_keys(input_schema(spec))
-    for ours in ("all", "save_to"):
-        schema["properties"].pop(ours, None)
-    schema.pop("allOf", None)
-    for name, prop in spec.properties.items():
-        if is_upload(prop):
-            schema["properties"][name] = {**UPLOAD_SCHEMA, "description": "The file: its name and its bytes in base64."}
-    if not spec.read_only:
-        schema["properties"][DRY_RUN] = dict(_DRY_RUN_SCHEMA)
-    if account:
-        schema["properties"][ACCOUNT_PARAM] = dict(_ACCOUNT_SCHEMA)
-    return schema
-
-
-def _either_names(spec: ActionSpec) -> List[str]:
-    """Each required parameter with the other names that fill it: 'customer_id (or customer, id)'."""
-    names: Dict[str, List[str]] = {}
-    for alias, target in {**spec.id_aliases, **spec.aliases}.items():
-        names.setdefault(re.split(r"[\[.]", target, 1)[0], []).append(alias)
-    if spec.id_param and "id" in spec.extras:
-        names.setdefault(spec.id_param, []).append("id")
-    shown = []
-    for name in spec.required:
-        seed_first = [*(a for a in names.get(name, ()) if a in spec.aliases), name,
-                      *(a for a in names.get(name, ()) if a not in spec.aliases)]
-        shown.append(seed_first[0] + (f" (or {', '.join(seed_first[1:])})" if len(seed_first) > 1 else ""))
-    return shown
-
-
-def _first_sentences(text: str, limit: int = 600) -> str:
-    text = " ".join(text.split())
-    if len(text) <= limit:
-        return text
-    cut = text.rfind(". ", 0, limit)
-    return text[: cut + 1] if cut > 0 else text[: limit - 3] + "..."
-
-
-def tool_description(spec: ActionSpec, page_size: int) -> str:
-    lines = [_first_sentences(spec.description) or f"{spec.action} {spec.entity}.", f"Stripe: {spec.method} {spec.path}."]
-    required = _either_names(spec)
-    if required:
-        lines.append(f"Required: {', '.join(required)}.")
-    if spec.aliases:
-        lines.append("The seed's names: " + ", ".join(f"{a} = {t}" for a, t in spec.aliases.items()) + ".")
-    if spec.paging == "list":
-        lines.append(
-            f"Returns {page_size} per page unless limit is given (1 to {MAX_PAGE_SIZE}). When has_more is true, "
-            f"call again with starting_after set to the result's {NEXT_CURSOR}."
-        )
-    elif spec.paging == "search":
-        lines.append(f"Returns {page_size} per page unless limit is given; when has_more is true, call again with page=next_page.")
-    if any(name in spec.properties for name in ("amount", "unit_amount")) or "amount" in spec.aliases:
-        lines.append("Amounts are whole numbers in the smallest currency unit: 1000 is 10.00 USD.")
-    if not spec.read_only:
-        lines.append("dry_run=true returns the request without sending it.")
-        if spec.generates_idempotency_key:
-            lines.append("An idempotency key is sent; pass idempotency_key to retry safely after a timeout.")
-    if spec.destructive:
-        lines.append("This cannot be undone.")
-    if spec.moves_money:
-        lines.append("This moves money.")
-    return "\n".join(lines)
-
-
-def _title(name: str) -> str:
-    return name.replace("_", " ").capitalize()
-
-
-# ------------------------------------------------------------------------------------------
-# Results: Stripe's JSON, cut to a size a model can read
-# ------------------------------------------------------------------------------------------
-
-
-def to_json(data: Any) -> str:
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
-
-
-def _is_list(value: Any) -> bool:
-    return isinstance(value, dict) and value.get("object") in ("list", "search_result") and isinstance(value.get("data"), list)
-
-
-def with_cursor(result: Any) -> Any:
-    """A page of a list with more after it names the id to continue after."""
-    if _is_list(result) and result.get("object") == "list" and result.get("has_more") and result["data"]:
-        last = result["data"][-1]
-        if isinstance(last, dict) and isinstance(last.get("id"), str):
-            return {**result, NEXT_CURSOR: last["id"]}
-    return result
-
-
-def cut_to_size(result: Any, max_chars: int) -> Any:
-    """``result`` if its JSON fits in ``max_chars``, else a shorter one that says so.
-
-    A list keeps as many items as fit, with ``has_more: true`` and ``next_starting_after``
-    (a search result: ask again with a smaller ``limit``). An object keeps its fields and
-    empties its nested lists (``has_more: true``); if that is still too long, only its
-    plain fields stay."""
-    if len(to_json(result)) <= max_chars:
-        return result
-    if _is_list(result):
-        return _cut_list(result, max_chars)
-    if isinstance(result, dict):
-        emptied = {key: _emptied(value) for key, value in result.items()}
-        emptied["truncated"] = (
-            f"This object's JSON is over {max_chars} characters: its nested lists were emptied "
-            "(has_more: true); read them with their own list action."
-        )
-        if len(to_json(emptied)) <= max_chars:
-            return emptied
-        plain = {key: value for key, value in result.items() if not isinstance(value, (dict, list))}
-        plain["truncated"] = (
-            f"This object's JSON is over {max_chars} characters: only its plain fields are shown. "
-            "Ask for fewer expansions, or read its parts with their own actions."
-        )
-        return plain
-    return result
-
-
-def _emptied(value: Any) -> Any:
-    if _is_list(value):
-        return {**value, "data": [], "has_more": bool(value["data"]) or bool(value.get("has_more"))}
-    if isinstance(value, dict):
-        return {key: _emptied(item) for key, item in value.items()}
-    return value
-
-
-def _cut_list(result: Dict[str, Any], max_chars: int) -> Dict[str, Any]:
-    items = result["data"]
-    searching = result.get("object") == "search_result"
-
-    def page(count: int) -> Dict[str, Any]:
-        cut = {key: value for key, value in result.items() if key not in ("next_page", NEXT_CURSOR)}
-        cut["data"] = items[:count]
-        cut["has_more"] = True
-        if searching:
-            cut["truncated"] = (
-                f"Only the first {count} of {len(items)} results fit in {max_chars} characters: "
-                f"search again with limit={max(count, 1)} and follow next_page."
-            )
-        else:
-            if count:
-                cut = with_cursor(cut)
-            cut["truncated"] = (
-                f"Only the first {count} of {len(items)} objects fit in {max_chars} characters: "
-                f"call again with starting_after={cut.get(NEXT_CURSOR, '...')} (and a smaller limit) for the rest."
-            )
-        return cut
-
-    low, high = 0, len(items)  # the largest count that fits, by bisection: log2(100) dumps at most
-    while low < high:
-        middle = (low + high + 1) // 2
-        if len(to_json(page(middle))) <= max_chars:
-            low = middle
-        else:
-            high = middle - 1
-    if low == 0 and items:
-        first = cut_to_size(items[0], max_chars // 2)
-        shortened = page(1)
-        shortened["data"] = [first]
-        return shortened
-    return page(low)
-
-
-# ------------------------------------------------------------------------------------------
 # The tools
 # ------------------------------------------------------------------------------------------
 
@@ -409,8 +303,10 @@ def _cut_list(result: Dict[str, Any], max_chars: int) -> Dict[str, Any]:
 class StripeTools:
     """The tools of one server: built once, called from any thread.
 
-    ``execute`` sends a prepared call (``StripeConnection.execute`` of the one long-lived
-    connection); ``secrets`` are scrubbed from every result and error."""
+    ``execute`` sends a prepared call as it is (``StripeConnection.send`` of the one long-lived
+    connection: the limits are applied here, by tool name); ``secrets`` are scrubbed from every
+    result and error. ``guardrails``: the accounts, the amount cap and the confirmation rule;
+    ``audit``: where write attempts are recorded; ``guards`` run before the confirmation."""
 
     def __init__(
         self,
@@ -420,6 +316,8 @@ class StripeTools:
         page_size: int = DEFAULT_PAGE_SIZE,
         max_result_chars: int = DEFAULT_MAX_RESULT_CHARS,
         secrets: Sequence[str] = (),
+        guards: Sequence[Guard] = (),
+        full_schemas: bool = False,
         guardrails: Optional[Guardrails] = None,
         audit: Optional[AuditLog] = None,
     ):
@@ -432,8 +330,10 @@ class StripeTools:
         self.page_size = page_size
         self.max_result_chars = max_result_chars
         self.secrets = tuple(s for s in secrets if s)
+        self.guards: List[Guard] = list(guards)
         self.guardrails = guardrails or Guardrails()
         self.audit = audit
+        self.full_schemas = full_schemas  # each named tool's whole schema, as describe_action gives it
         self.tools: Dict[str, ToolDefinition] = {}
         for spec in seed_calls():
             if self.policy.offers_named(spec):
@@ -445,7 +345,13 @@ class StripeTools:
         if self._offers(DESCRIBE_TOOL):
             self.tools[DESCRIBE_TOOL] = self._describe_tool()
         if self._offers(SEARCH_TOOL):
-            self.tools[SEARCH_TOOL] = self._search_tool()
+            self.add(self._search_tool())
+
+    def add(self, tool: ToolDefinition) -> None:
+        """Offer one more tool (after the named ones and the general ones)."""
+        if tool.name in self.tools:
+            raise ValueError(f"a tool named {tool.name} is already offered")
+        self.tools[tool.name] = tool
 
     # -- what is offered -------------------------------------------------------------------
 
@@ -471,27 +377,39 @@ class StripeTools:
 
     def _named_tool(self, spec: ActionSpec) -> ToolDefinition:
         name = tool_name(spec)
+        schema = self._with_account(tool_input_schema(spec) if self.full_schemas else slim_input_schema(spec), spec)
+        if spec.read_only:
+            schema["properties"][FIELDS] = deepcopy(FIELDS_SCHEMA)
         return ToolDefinition(
             name=name,
-            title=_title(name),
-            description=tool_description(spec, self.page_size),
-            input_schema=tool_input_schema(spec, account=self.guardrails.takes_account),
+            title=title_of(name),
+            description=tool_description(spec, self.page_size) if self.full_schemas else slim_description(spec, self.page_size),
+            input_schema=schema,
             read_only=spec.read_only,
             destructive=spec.destructive,
             idempotent=spec.idempotent,
+            run=lambda arguments, context: self._named_call(spec, arguments, context),
             spec=spec,
             moves_money=spec.moves_money,
         )
 
+    def _with_account(self, schema: Dict[str, Any], spec: Optional[ActionSpec] = None) -> Dict[str, Any]:
+        """``account`` offered where the server lets calls name one (and the action has no
+        parameter of that name of its own, such as create account_link's)."""
+        if self.guardrails.takes_account and (spec is None or ACCOUNT_PARAM not in spec.properties):
+            schema["properties"][ACCOUNT_PARAM] = dict(ACCOUNT_SCHEMA)
+        return schema
+
     def _call_tool(self) -> ToolDefinition:
         entities = sorted(self._permitted)
         reads_only = all(record["read_only"] for actions in self._permitted.values() for record in actions.values())
+        entity: Dict[str, Any] = {"type": "string", "enum": entities}
+        if not self.full_schemas and len(entities) > SLIM_ENTITY_ENUM:  # named, not listed: resolve_entity checks it
+            del entity["enum"]
+        entity["description"] = (f"Stripe's object, singular: one of {len(entities)} such as customer, invoice, "
+                                 "invoice_item, refund, coupon, checkout_session (stripe_describe lists them).")
         properties: Dict[str, Any] = {
-            "entity": {
-                "type": "string",
-                "enum": entities,
-                "description": "Stripe's object, singular: customer, invoice, invoice_item, refund, coupon, checkout_session...",
-            },
+            "entity": entity,
             "action": {
                 "type": "string",
                 "description": "create, update, get, list, delete, search, or a named operation such as finalize, pay, "
@@ -505,9 +423,8 @@ class StripeTools:
             },
         }
         if not reads_only:
-            properties[DRY_RUN] = dict(_DRY_RUN_SCHEMA)
-        if self.guardrails.takes_account:
-            properties[ACCOUNT_PARAM] = dict(_ACCOUNT_SCHEMA)
+            properties[DRY_RUN] = dict(DRY_RUN_SCHEMA)
+        properties[FIELDS] = deepcopy(FIELDS_SCHEMA)
         moves_money = any(record.get("moves_money") for actions in self._permitted.values() for record in actions.values())
         scope = "reads only (get, list, search)" if reads_only else "any action"
         description = (
@@ -526,10 +443,12 @@ class StripeTools:
             name=CALL_TOOL,
             title="Call a Stripe action",
             description=description,
-            input_schema={"type": "object", "properties": properties, "required": ["entity", "action"], "additionalProperties": False},
+            input_schema=self._with_account(
+                {"type": "object", "properties": properties, "required": ["entity", "action"], "additionalProperties": False}),
             read_only=reads_only,
             destructive=not reads_only,
             idempotent=reads_only,
+            run=self._stripe_call,
             moves_money=moves_money,
         )
 
@@ -556,6 +475,7 @@ class StripeTools:
             read_only=True,
             destructive=False,
             idempotent=True,
+            run=lambda arguments, context: self._search(arguments),
             open_world=False,
         )
 
@@ -579,54 +499,55 @@ class StripeTools:
             read_only=True,
             destructive=False,
             idempotent=True,
+            run=lambda arguments, context: self._describe(arguments),
             open_world=False,
         )
 
     # -- calls -------------------------------------------------------------------------------
 
-    def call(self, name: str, arguments: Optional[Mapping[str, Any]], *, ask_person: Optional[AskPerson] = None) -> Any:
+    def call(self, name: str, arguments: Optional[Mapping[str, Any]], *, ask: Ask = cannot_ask) -> Any:
         """Run a tool; returns Stripe's JSON (or a description, a dry run's request, search
-        results, or a ``BinaryResult``). ``ask_person(message)`` asks the person at the client
-        to confirm (accepted / declined / cannot); None: nobody can be asked.
+        results, or a ``BinaryResult``).
+        ``ask`` puts a question to the person at the client (the server layer's elicitation).
         Raises ``ToolCallError`` with Stripe's error shape, scrubbed."""
         try:
-            return self._call(name, dict(arguments or {}), ask_person)
+            return self._call(name, dict(arguments or {}), CallContext(tool=name, ask=ask))
+        except QuestionPending:
+            raise
         except ToolCallError as exc:
             raise ToolCallError(self._scrubbed(exc.error)) from None
         except Exception as exc:  # Stripe's, the proxy's or ours: the same error object for the model
             if not isinstance(exc, StripeProxyError):  # a bug: the operator gets the traceback (scrubbed)
                 log.exception("tool %s failed unexpectedly", name)
-            error = error_to_dict(exc)
-            if isinstance(exc, ActionInputError):
-                error = {"error": {**error["error"], "message": _for_agents(error["error"]["message"])}}
-            raise ToolCallError(self._scrubbed(error)) from None
+            raise ToolCallError(self._scrubbed(error_to_dict(exc, mcp_words))) from None
 
     def render(self, result: Any) -> str:
-        """The result as the JSON text a tool returns: cut to size, secrets scrubbed."""
+        """The result as the JSON text a tool returns: secrets scrubbed, then cut to size (a
+        binary answer: its summary; the server layer adds its bytes as a resource)."""
         if isinstance(result, BinaryResult):
-            return self._scrub(to_json(result.summary()))
-        return self._scrub(to_json(cut_to_size(result, self.max_result_chars)))
+            return to_json(scrub_document(result.summary(), self.secrets))
+        return to_json(cut_to_size(scrub_document(result, self.secrets), self.max_result_chars))
 
-    def _call(self, name: str, arguments: Dict[str, Any], ask_person: Optional[AskPerson]) -> Any:
+    def _call(self, name: str, arguments: Dict[str, Any], context: CallContext) -> Any:
         tool = self.tools.get(name)
         if tool is None:
-            raise ActionInputError(f"Unknown tool '{name}': the tools are {', '.join(self.tools)}.", param="name",
-                                   accepted=tuple(self.tools))
-        if tool.spec is not None:
-            account = arguments.pop(ACCOUNT_PARAM, None) if ACCOUNT_PARAM not in tool.spec.properties else None
-            return self._run(tool.spec, arguments, where=name, account=account, ask_person=ask_person)
-        if name == DESCRIBE_TOOL:
-            return self._describe(arguments)
-        if name == SEARCH_TOOL:
-            return self._search(arguments)
-        return self._stripe_call(arguments, ask_person)
+            raise ActionInputError(self.unknown_tool(name), param="name", accepted=tuple(self.tools))
+        return tool.run(arguments, context)
 
-    def _stripe_call(self, arguments: Dict[str, Any], ask_person: Optional[AskPerson]) -> Any:
-        known = ("entity", "action", "params", DRY_RUN, ACCOUNT_PARAM)
+    def unknown_tool(self, name: str) -> str:
+        """Why ``name`` is not served: not a tool at all, or one the policy does not offer."""
+        hidden = next((t for t in seed_calls() if tool_name(t) == name), None)
+        if hidden is not None and not self.policy.offers_named(hidden):
+            why = self.policy.refusal(hidden.action, hidden.entity, hidden.read_only)
+            return f"Unknown tool: {name}. {why} The tools are {', '.join(self.tools)}."
+        return f"Unknown tool: {name}. The tools are {', '.join(self.tools)}."
+
+    def _stripe_call(self, arguments: Dict[str, Any], context: CallContext) -> Any:
+        known = ("entity", "action", "params", DRY_RUN, FIELDS, ACCOUNT_PARAM)
         for key in arguments:
             if key not in known:
                 raise ActionInputError(
-                    f"Unknown argument '{key}' for {CALL_TOOL}: it takes entity, action, params, dry_run and account; "
+                    f"Unknown argument '{key}' for {CALL_TOOL}: it takes entity, action, params, dry_run, fields and account; "
                     f"give the action's parameters inside params ({{\"{key}\": ...}}).",
                     param=key, accepted=known,
                 )
@@ -639,21 +560,28 @@ class StripeTools:
         if not isinstance(params, dict):
             raise ActionInputError("'params' must be an object of the action's parameters.", param="params")
         spec = find_action(arguments.get("action"), arguments.get("entity"))
-        if DRY_RUN in arguments:
-            params = {**params, DRY_RUN: arguments[DRY_RUN]}
-        return self._run(spec, params, where=CALL_TOOL, account=arguments.get(ACCOUNT_PARAM), ask_person=ask_person)
+        params = {**params, **{key: arguments[key] for key in (DRY_RUN, FIELDS) if key in arguments}}
+        return self._run(spec, params, context, account=arguments.get(ACCOUNT_PARAM))
 
-    def _run(self, spec: ActionSpec, params: Dict[str, Any], *, where: str, account: Any,
-             ask_person: Optional[AskPerson]) -> Any:
-        attempt = Attempt(self.guardrails, where, self.audit, ask=ask_person, paths=False)
+    def _named_call(self, spec: ActionSpec, arguments: Dict[str, Any], context: CallContext) -> Any:
+        """A named tool: its arguments are the action's parameters, and ``account`` (unless the
+        action has a parameter of that name)."""
+        account = arguments.pop(ACCOUNT_PARAM, None) if ACCOUNT_PARAM not in spec.properties else None
+        return self._run(spec, arguments, context, account=account)
+
+    def _run(self, spec: ActionSpec, params: Dict[str, Any], context: CallContext, *, account: Any = None) -> Any:
+        attempt = Attempt(self.guardrails, context.tool, self.audit, ask=ask_person_through(context.ask), paths=False)
         if not self.policy.permits(spec.action, spec.entity, spec.read_only):
             refused = GuardrailRefusal(self.policy.refusal(spec.action, spec.entity, spec.read_only), param="action",
                                        reason="policy")
             attempt.refused(spec, refused, account=account if isinstance(account, str) else None)
             raise refused
         dry_run = False
-        if DRY_RUN in params and (where == CALL_TOOL or not spec.read_only):  # named reads take no dry_run
-            dry_run = _boolean(params.pop(DRY_RUN), DRY_RUN)
+        if DRY_RUN in params and (context.tool == CALL_TOOL or not spec.read_only):  # named reads take no dry_run
+            dry_run = coerce(_BOOLEAN, params.pop(DRY_RUN), DRY_RUN)
+        fields = None
+        if FIELDS in params and (context.tool == CALL_TOOL or spec.read_only):  # named writes answer whole
+            fields = parse_fields(params.pop(FIELDS))
         for ours, why in (("all", f"read {spec.entity} lists page by page with limit and starting_after "
                                   f"({NEXT_CURSOR} in each page)"),
                           ("save_to", "the answer comes back in the result, as an embedded resource")):
@@ -663,27 +591,33 @@ class StripeTools:
             params["limit"] = self.page_size
         sent: Dict[str, Any] = {}
 
-        def send(prepared: PreparedCall) -> Any:
+        def before(prepared: PreparedCall) -> None:  # a dry run sends nothing, so it passes no guard
             sent.update(key=prepared.idempotency_key, ids=prepared.path_ids)
-            return self._execute(prepared)
+            for guard in self.guards:
+                guard(prepared, context)
 
         try:
-            result = attempt.run(spec, params, account=account, dry_run=dry_run, send=send)
-        except ActionInputError:
+            result = attempt.run(spec, params, account=account, dry_run=dry_run, send=self._execute, before=before)
+        except (ActionInputError, QuestionPending):
             raise
         except Exception as exc:
-            error = dict(error_to_dict(exc)["error"])
+            error = dict(error_to_dict(exc, mcp_words)["error"])
             if sent.get("key") and error["type"] == "api_connection_error":
                 # No answer: the write may or may not have happened. The same key makes a retry safe.
                 error["idempotency_key"] = sent["key"]
                 error["message"] += " Retry with the same idempotency_key to avoid acting twice."
             raise ToolCallError({"error": error}) from None
+        if dry_run:
+            return result
         if isinstance(result, (bytes, bytearray)) and spec.answer:
-            ids = sent.get("ids") or {}
-            name = default_name(spec.entity, ids, spec.answer)
-            uri = "stripe://" + spec.path.lstrip("/").replace("v1/", "", 1).format(**ids)
-            return BinaryResult(bytes(result), spec.answer, name, uri)
-        return with_cursor(result)
+            return self._binary(spec, bytes(result), sent.get("ids") or {})
+        return shape(with_cursor(result), fields)
+
+    @staticmethod
+    def _binary(spec: ActionSpec, data: bytes, ids: Mapping[str, str]) -> BinaryResult:
+        """A download as a resource: quote-qt_1.pdf at stripe://quotes/qt_1/pdf."""
+        uri = "stripe://" + spec.path.lstrip("/").replace("v1/", "", 1).format(**ids)
+        return BinaryResult(data, spec.answer or "application/octet-stream", default_name(spec.entity, ids, spec.answer or ""), uri)
 
     def _search(self, arguments: Dict[str, Any]) -> Any:
         for key in arguments:
@@ -723,35 +657,27 @@ class StripeTools:
             raise ActionInputError(self.policy.refusal(spec.action, name, spec.read_only), param="action",
                                    accepted=tuple(permitted))
         described = describe_action(spec.action, name)
-        described["input_schema"] = tool_input_schema(spec, account=self.guardrails.takes_account)
+        described["input_schema"] = self._with_account(tool_input_schema(spec), spec)
         return described
 
-    # -- secrets -----------------------------------------------------------------------------
-
-    def _scrub(self, text: str) -> str:
-        return scrub(text, self.secrets)
-
     def _scrubbed(self, error: Mapping[str, Any]) -> Mapping[str, Any]:
-        return json.loads(self._scrub(to_json(error)))
+        return scrub_document(error, self.secrets)
 
 
-def _for_agents(message: str) -> str:
-    """The actions' hints name the CLI (`stripe-connection describe customer create`); here the
-    same answer comes from stripe_describe, and credentials from the server's configuration."""
-    message = re.sub(
-        r"`stripe-connection describe(?: (\w+))?(?: (\w+))?`",
-        lambda m: DESCRIBE_TOOL + (f" with entity={m[1]}" if m[1] else "") + (f", action={m[2]}" if m[2] else ""),
-        message,
-    )
-    return message.replace("Credentials go in --config or environment variables.", "Credentials belong to the server, not to a call.")
+def mcp_words(hint: Hint) -> str:
+    """The actions' hints as an agent reads them: stripe_describe answers, the server holds credentials."""
+    if hint.kind == DESCRIBE:
+        if hint.action:
+            return f"{DESCRIBE_TOOL} with entity={hint.entity}, action={hint.action} lists all its parameters."
+        if hint.entity:
+            return f"{DESCRIBE_TOOL} with entity={hint.entity} lists its actions."
+        return f"{DESCRIBE_TOOL} lists them."
+    if hint.kind == CREDENTIALS:
+        return "Credentials belong to the server, not to a call."
+    return "Or start the server with --config FILE."
 
 
-def _boolean(value: Any, name: str) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
-        return value.strip().lower() == "true"
-    raise ActionInputError(f"'{name}' must be true or false.", param=name)
-
-
-__all__ = ["AccessPolicy", "BinaryResult", "StripeTools", "ToolCallError", "ToolDefinition", "cut_to_size", "tool_name"]
+__all__ = [
+    "AccessPolicy", "Answer", "BinaryResult", "CallContext", "Guard", "Question", "QuestionPending", "StripeTools",
+    "ToolCallError", "ToolDefinition", "ask_person_through", "cannot_ask", "cut_to_size", "tool_name",
+]

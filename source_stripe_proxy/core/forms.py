@@ -10,9 +10,20 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterator, List, Mapping, Tuple
+from typing import Any, Iterator, List, Mapping, Optional, Tuple
 
 FormPairs = List[Tuple[str, str]]
+BOOLEAN_TEXT = ("true", "false")  # how a form, a command line or a record writes a boolean
+
+
+def parse_boolean(value: Any) -> Optional[bool]:
+    """The one reading of a boolean: ``True``/``False``, or their text in any case ("TRUE",
+    " false"); ``None`` for anything else, which the caller refuses in its own terms."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in BOOLEAN_TEXT:
+        return value.strip().lower() == "true"
+    return None
 
 
 def encode_form(params: Mapping[str, Any]) -> FormPairs:
@@ -44,28 +55,3 @@ def _scalar(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
-
-
-def encode_multipart(params: Mapping[str, Any], files: Mapping[str, Tuple[str, bytes, str]], boundary: str) -> bytes:
-    """A multipart/form-data body (RFC 7578): ``params`` as form fields in Stripe's bracket
-    notation, ``files`` as ``{field: (filename, content, content type)}``. The caller sends
-    ``Content-Type: multipart/form-data; boundary=<boundary>``."""
-    lines: List[bytes] = []
-    dash = f"--{boundary}".encode()
-    for key, value in encode_form(params):
-        lines += [dash, f'Content-Disposition: form-data; name="{_quoted(key)}"'.encode(), b"", value.encode("utf-8")]
-    for field, (filename, content, content_type) in files.items():
-        lines += [
-            dash,
-            f'Content-Disposition: form-data; name="{_quoted(field)}"; filename="{_quoted(filename)}"'.encode("utf-8"),
-            f"Content-Type: {content_type}".encode(),
-            b"",
-            content,
-        ]
-    lines += [dash + b"--", b""]
-    return b"\r\n".join(lines)
-
-
-def _quoted(text: str) -> str:
-    """A name inside a quoted header parameter: quotes, backslashes and line breaks escaped (RFC 7578 4.2)."""
-    return text.replace("\\", "\\\\").replace('"', "%22").replace("\r", "%0D").replace("\n", "%0A")
