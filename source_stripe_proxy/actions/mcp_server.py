@@ -208,6 +208,7 @@ def build_server(tools: StripeTools, *, instructions: str) -> Any:
 def _sdk_tool(definition: ToolDefinition) -> Any:
     from mcp_types import Tool, ToolAnnotations
 
+    marks: Dict[str, Any] = {"_meta": {MOVES_MONEY_META: True}} if definition.moves_money else {}  # by its wire name
     return Tool(
         name=definition.name,
         title=definition.title,
@@ -219,7 +220,7 @@ def _sdk_tool(definition: ToolDefinition) -> Any:
             idempotent_hint=definition.idempotent,
             open_world_hint=definition.open_world,
         ),
-        meta={MOVES_MONEY_META: True} if definition.moves_money else None,
+        **marks,
     )
 
 

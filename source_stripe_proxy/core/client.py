@@ -122,7 +122,7 @@ class OutgoingCall:
     url: str
     headers: Mapping[str, str]
     endpoint: RequestBudget
-    query: Optional[str] = None
+    query: Union[str, FormPairs, None] = None
     body: Union[str, bytes, FormPairs, None] = None  # form pairs: the fields beside a multipart upload's files
     files: Optional[Mapping[str, Any]] = None
     decode: Callable[[requests.Response], Any] = json_body
