@@ -399,7 +399,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--auth-token", metavar="TOKEN", help=f"bearer token HTTP clients must send (prefer the {TOKEN_ENV} environment variable: a command line is visible to other users)")
     parser.add_argument("--allow-origin", metavar="ORIGIN", action="append", default=[], help="a browser origin allowed to call the HTTP server, besides loopback ones (repeatable)")
     parser.add_argument("--read-only", action="store_true", help="offer and accept reads only (get, list, search)")
-    parser.add_argument("--allow", metavar="ITEMS", action="append", default=[], help="offer only these: entities (customer), actions as tool names (finalize_invoice), stripe_call, stripe_describe; comma-separated, repeatable")
+    parser.add_argument("--allow", metavar="ITEMS", action="append", default=[], help="offer only these: entities (customer), actions as tool names (finalize_invoice), stripe_call, stripe_describe, stripe_search_actions; comma-separated, repeatable")
     parser.add_argument("--deny", metavar="ITEMS", action="append", default=[], help="never offer these (same items as --allow; wins over it)")
     parser.add_argument("--max-amount", metavar="N", help="refuse a call whose amount parameters exceed N (smallest currency unit); also STRIPE_CONNECTION_MAX_AMOUNT or the config's max_amount (the lowest holds)")
     parser.add_argument("--confirm", metavar="WHAT", choices=CONFIRM_MODES, default="none", help="ask the person (MCP elicitation) before a call that moves money, or before every write: money, writes or none (default none)")
@@ -407,7 +407,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--audit-log", metavar="FILE", help="append a JSON line per write attempt (sent or refused); also STRIPE_CONNECTION_AUDIT_LOG or the config's audit_log")
     parser.add_argument("--timeout", metavar="SECONDS", help="give up on a Stripe call after this many seconds, retries included (default 15)")
     parser.add_argument("--page-size", metavar="N", type=int, default=DEFAULT_PAGE_SIZE, help=f"objects per list page unless the call gives limit (default {DEFAULT_PAGE_SIZE})")
-    parser.add_argument("--full-schemas", action="store_true", help="give each named tool every parameter of its action in its schema (about 75,000 characters for all tools; default: the required and common ones, about 20,000, the rest one stripe_describe away)")
+    parser.add_argument("--full-schemas", action="store_true", help="give each named tool every parameter of its action in its schema (about 79,000 characters for all tools; default: the required and common ones, about 24,000, the rest one stripe_describe away)")
     parser.add_argument("--max-result-chars", metavar="N", type=int, default=DEFAULT_MAX_RESULT_CHARS, help=f"cut results longer than this, saying how to continue (default {DEFAULT_MAX_RESULT_CHARS})")
     return parser
 
@@ -497,7 +497,7 @@ def main(argv: Optional[Sequence[str]] = None, *, environ: Optional[Mapping[str,
 
 
 def count(number: int, noun: str) -> str:
-    """'1 tool', '19 tools'."""
+    """'1 tool', '20 tools'."""
     return f"{number} {noun}{'' if number == 1 else 's'}"
 
 
