@@ -12,9 +12,15 @@ from airbyte_cdk.test.entrypoint_wrapper import discover, read
 from source_stripe_proxy import SourceStripeProxy
 from source_stripe_proxy.core.errors import ConfigError
 from source_stripe_proxy.source.options import parse_account_ids
+from source_stripe_proxy.source.state import parse_state
 from unit_tests.test_events import BASE, CONFIG, DAY, catalog, customer, event, final_state, records_of, state_of, stripe_list
 
 ACCOUNTS = ["acct_1Alpha", "acct_2Beta"]
+
+
+def accounts_in(state):
+    """Each account's checkpoint (as a dict) in a per-account state of any shape."""
+    return {account: checkpoint.to_dict() for account, checkpoint in parse_state("stream", state, per_account=True)[0].items()}
 
 
 def per_account_server(requests_mock, path, data_by_account):
@@ -57,9 +63,9 @@ def test_every_stream_is_read_once_per_account_with_state_per_account(requests_m
     records = records_of(output, "customers")
     assert sorted((r["account_id"], r["id"]) for r in records) == [(ACCOUNTS[0], "cus_1"), (ACCOUNTS[0], "cus_2"), (ACCOUNTS[1], "cus_1")]
     assert sorted(account for account, _ in seen) == ACCOUNTS
-    state = final_state(output, "customers")
-    assert set(state["accounts"]) == set(ACCOUNTS)
-    assert state["accounts"][ACCOUNTS[0]]["created"] == now - DAY and state["accounts"][ACCOUNTS[1]]["created"] == now - 3 * DAY
+    accounts = accounts_in(final_state(output, "customers"))
+    assert set(accounts) == set(ACCOUNTS)
+    assert accounts[ACCOUNTS[0]]["created"] == now - DAY and accounts[ACCOUNTS[1]]["created"] == now - 3 * DAY
     assert output.get_stream_statuses("customers")[-1].name == "COMPLETE"
 
 
@@ -74,7 +80,7 @@ def test_each_account_resumes_from_its_own_state(requests_mock):
         (ACCOUNTS[1], "cus_8", now - DAY),  # a first read: listed
     ]
     assert [account for account, _ in list_calls] == [ACCOUNTS[1]]
-    accounts = final_state(output, "customers")["accounts"]
+    accounts = accounts_in(final_state(output, "customers"))
     assert "events_since" in accounts[ACCOUNTS[0]] and "events_since" in accounts[ACCOUNTS[1]]
 
 
@@ -102,7 +108,7 @@ def test_one_forbidden_account_fails_its_stream_loudly_but_keeps_the_others_reco
     assert [r["account_id"] for r in records_of(output, "customers")] == [ACCOUNTS[0]]
     assert output.get_stream_statuses("customers")[-1].name == "INCOMPLETE"
     assert any(e.trace.error.failure_type.value == "config_error" for e in output.errors)
-    assert ACCOUNTS[0] in final_state(output, "customers")["accounts"]  # the good account's progress is kept
+    assert ACCOUNTS[0] in accounts_in(final_state(output, "customers"))  # the good account's progress is kept
 
 
 def test_a_single_account_state_is_not_applied_to_several_accounts(requests_mock):

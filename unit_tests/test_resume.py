@@ -8,7 +8,7 @@ from airbyte_cdk.test.entrypoint_wrapper import read
 
 from source_stripe_proxy import SourceStripeProxy
 from source_stripe_proxy.source.streams import CLOCK_SKEW_SECONDS
-from unit_tests.test_accounts import ACCOUNTS, per_account_server
+from unit_tests.test_accounts import ACCOUNTS, accounts_in, per_account_server
 from unit_tests.test_events import CONFIG, DAY, catalog, customer, event, final_state, line, newest_first, records_of, state_of, stripe_list
 
 STRIPE = "https://api.stripe.com"
@@ -104,5 +104,5 @@ def test_each_account_resumes_its_own_intervals(requests_mock):
     assert filters == {ACCOUNTS[0]: ([str(now - 6 * DAY)], [str(now - 4 * DAY)]), ACCOUNTS[1]: (None, [str(now - 30 * DAY)])}
     # the fake server ignores filters; the reader keeps each account's records inside its intervals
     assert [(r["account_id"], r["id"]) for r in records_of(output, "customers")] == [(ACCOUNTS[0], "cus_1")]
-    accounts = final_state(output, "customers")["accounts"]
+    accounts = accounts_in(final_state(output, "customers"))
     assert all("to_read" not in accounts[a] and "events_since" in accounts[a] for a in ACCOUNTS)
