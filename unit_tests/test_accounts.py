@@ -100,15 +100,48 @@ def test_all_lists_the_connected_accounts_with_the_platform_key(requests_mock):
     assert sorted(a for a, _ in seen) == ACCOUNTS
 
 
-def test_one_forbidden_account_fails_its_stream_loudly_but_keeps_the_others_records(requests_mock):
+def test_an_account_the_platform_can_no_longer_reach_is_dropped_with_one_warning(requests_mock):
     now = int(time.time())
+    # acct_2Beta answers Stripe's 403 account_invalid on every stream (disconnected since the last sync)
     per_account_server(requests_mock, "/v1/customers", {ACCOUNTS[0]: [customer(1, now - DAY)]})
-    config = {**CONFIG, "account_ids": ACCOUNTS}
-    output = read(SourceStripeProxy(), config, catalog("customers"), expecting_exception=True)
+    per_account_server(requests_mock, "/v1/plans", {ACCOUNTS[0]: [{"id": "plan_1", "object": "plan", "created": now - DAY}]})
+    saved = {ACCOUNTS[1]: {"created": now - 9 * DAY}}
+    state = state_of(customers={"accounts": saved}, plans={"accounts": saved})
+    output = read(SourceStripeProxy(), {**CONFIG, "account_ids": ACCOUNTS}, catalog("customers", "plans"), state)
+    assert not output.errors
+    assert [r["account_id"] for r in records_of(output, "customers")] == [ACCOUNTS[0]]
+    for stream in ("customers", "plans"):
+        assert output.get_stream_statuses(stream)[-1].name == "COMPLETE"
+        assert set(accounts_in(final_state(output, stream))) == {ACCOUNTS[0]}
+    warnings = [m.log.message for m in output.logs if m.log.level.name == "WARN" and ACCOUNTS[1] in m.log.message]
+    assert len(warnings) == 1 and "no access" in warnings[0]  # one warning, not one per stream
+
+
+def test_every_account_unreachable_is_a_config_error_not_an_empty_success(requests_mock):
+    per_account_server(requests_mock, "/v1/customers", {})
+    output = read(SourceStripeProxy(), {**CONFIG, "account_ids": ACCOUNTS}, catalog("customers"), expecting_exception=True)
+    errors = [e.trace.error for e in output.errors]
+    assert errors and errors[-1].failure_type.value == "config_error"
+    assert "None of the 2 Connect account(s)" in errors[-1].message and ACCOUNTS[1] in errors[-1].message
+
+
+def test_one_account_failing_otherwise_fails_only_its_read_and_is_named(requests_mock):
+    now = int(time.time())
+
+    def answer(request, context):
+        if request.headers.get("Stripe-Account") == ACCOUNTS[1]:
+            context.status_code = 400  # a real error (it names a param), not an unreadable stream
+            return {"error": {"type": "invalid_request_error", "param": "created", "message": "Invalid created"}}
+        return stripe_list([customer(1, now - DAY)])
+
+    requests_mock.get(f"{BASE}/v1/customers", json=answer)
+    output = read(SourceStripeProxy(), {**CONFIG, "account_ids": ACCOUNTS}, catalog("customers"), expecting_exception=True)
     assert [r["account_id"] for r in records_of(output, "customers")] == [ACCOUNTS[0]]
     assert output.get_stream_statuses("customers")[-1].name == "INCOMPLETE"
-    assert any(e.trace.error.failure_type.value == "config_error" for e in output.errors)
-    assert ACCOUNTS[0] in accounts_in(final_state(output, "customers"))  # the good account's progress is kept
+    assert ACCOUNTS[1] in output.errors[-1].trace.error.message  # the closing error names the account
+    accounts = accounts_in(final_state(output, "customers"))
+    assert "events_since" in accounts[ACCOUNTS[0]]  # the good account's read is kept: next time, its events
+    assert "events_since" not in accounts.get(ACCOUNTS[1], {})  # the failed one is read again from the start
 
 
 def test_a_single_account_state_is_not_applied_to_several_accounts(requests_mock):

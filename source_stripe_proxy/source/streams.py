@@ -32,12 +32,13 @@ from airbyte_cdk.sources.streams import CheckpointMixin, Stream
 from source_stripe_proxy.core.client import StripeClient
 from source_stripe_proxy.core.endpoints import fill_path
 from source_stripe_proxy.core.errors import ConfigError
-from source_stripe_proxy.core.stripe_facts import EVENT_RETENTION_DAYS, MAX_PAGE_SIZE
+from source_stripe_proxy.core.stripe_facts import EVENT_RETENTION_DAYS
 from source_stripe_proxy.data import load_schema
+from source_stripe_proxy.source.accounts import connected_accounts
 from source_stripe_proxy.source.children import ChildLink, ChildPages, Descent
 from source_stripe_proxy.source.events import EventChanges, Stamp, chain
 from source_stripe_proxy.source.events_read import EVENTS_PATH
-from source_stripe_proxy.source.options import ALL_ACCOUNTS, SECONDS_PER_DAY, ReadOptions
+from source_stripe_proxy.source.options import SECONDS_PER_DAY, ReadOptions
 from source_stripe_proxy.source.reader import (
     EVENTS_PHASE,
     LIST_PHASE,
@@ -260,13 +261,6 @@ def _stale(name: str, options: ReadOptions, account: Optional[str], age_seconds:
     return "stale_state_full_reread", message + " Re-reading the whole stream from its list endpoint instead."
 
 
-def connected_accounts(client: StripeClient, account_ids: Optional[Tuple[str, ...]]) -> Optional[Tuple[str, ...]]:
-    """The accounts to read: as configured, or for ``"all"`` every account ``/v1/accounts`` lists."""
-    if account_ids != ALL_ACCOUNTS:
-        return account_ids
-    return tuple(account["id"] for account in client.list_objects("/v1/accounts", page_size=MAX_PAGE_SIZE))
-
-
 def own_account_id(client: StripeClient) -> str:
     """The id of the account the key (or ``account_id``) reads: ``GET /v1/account``."""
     return client.settings.account_id or client.get("/v1/account")["id"]
@@ -280,6 +274,7 @@ class StripeStream(Stream, CheckpointMixin):
         self.client = client
         self.options = options
         self.warnings: List[Warning] = []  # said before reading
+        self.dropped: Tuple[str, ...] = ()  # accounts of the saved state the last plan no longer reads
         self._checkpoints: Dict[Optional[str], Checkpoint] = {}
         self._child_cursors: Dict[Optional[str], Descent] = {}
 
@@ -337,6 +332,7 @@ class StripeStream(Stream, CheckpointMixin):
         self._checkpoints = planned.checkpoints
         self._child_cursors = planned.child_cursors
         self.warnings = list(planned.warnings)
+        self.dropped = planned.dropped
         return planned.reads
 
     def apply(self, signal: Any) -> None:
