@@ -18,7 +18,6 @@ object created before it was read), so code that does not know ``to_read`` resum
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import re
 import time
@@ -130,7 +129,18 @@ def _epoch(stream_name: str, key: str, value: Any) -> Optional[int]:
 def pack_accounts(checkpoints: Mapping[str, Checkpoint]) -> Dict[str, Any]:
     """The compact per-account state of ``checkpoints`` (accounts with an empty one are left out:
     nothing of them was read, so they get a first read next time)."""
-    states = {account: cp.to_dict() for account, cp in checkpoints.items()}
+    return pack_states({account: checkpoint.to_dict() for account, checkpoint in checkpoints.items()})
+
+
+def unpack_accounts(stream_name: str, value: Mapping[str, Any]) -> Dict[str, Checkpoint]:
+    """Each account's checkpoint from the compact shape; bad parts are config errors that name the part."""
+    return {
+        account: Checkpoint.parse(f"{stream_name}/{account}", state) for account, state in unpack_states(stream_name, value).items()
+    }
+
+
+def pack_states(states: Mapping[str, Mapping[str, Any]]) -> Dict[str, Any]:
+    """``pack_accounts`` on plain checkpoint dicts, whatever their fields."""
     states = {account: state for account, state in states.items() if state}
     if not states:
         return {}
@@ -150,24 +160,20 @@ def pack_accounts(checkpoints: Mapping[str, Checkpoint]) -> Dict[str, Any]:
     return packed
 
 
-def unpack_accounts(stream_name: str, value: Mapping[str, Any]) -> Dict[str, Checkpoint]:
-    """Each account's checkpoint from the compact shape (``pack_accounts``); bad parts are
-    config errors that name the part."""
-    common = value.get("common") or {}
-    known = value.get("known") or ""
-    differ = value.get("differ") or {}
+def unpack_states(stream_name: str, value: Mapping[str, Any]) -> Dict[str, Dict[str, Any]]:
+    """Each account's checkpoint dict from the compact shape (``common`` with its ``differ`` fields)."""
+    common, known, differ = (value[key] if value.get(key) is not None else empty for key, empty in zip(COMPACT_KEYS, ({}, "", {})))
     if not isinstance(common, Mapping):
         raise ConfigError(_bad_part(stream_name, "common", "an object of checkpoint fields"))
     if not isinstance(known, str) or not all(_ID_TAIL.fullmatch(tail) for tail in known.split()):
         raise ConfigError(_bad_part(stream_name, "known", "account ids without their 'acct_' prefix, separated by spaces"))
     if not isinstance(differ, Mapping) or not all(isinstance(delta, Mapping) for delta in differ.values()):
         raise ConfigError(_bad_part(stream_name, "differ", "an object of account ids to objects of checkpoint fields"))
-    base = Checkpoint.parse(stream_name, dict(common))
-    accounts = {ACCOUNT_PREFIX + tail: dataclasses.replace(base) for tail in known.split()}  # each its own: they change apart
+    states = {ACCOUNT_PREFIX + tail: dict(common) for tail in known.split()}
     for account, delta in differ.items():
         merged = {**common, **delta}
-        accounts[account] = Checkpoint.parse(f"{stream_name}/{account}", {k: v for k, v in merged.items() if v is not None})
-    return accounts
+        states[account] = {key: value for key, value in merged.items() if value is not None}
+    return states
 
 
 def parse_state(name: str, value: Optional[Mapping[str, Any]], per_account: bool) -> Tuple[Dict[Optional[str], Checkpoint], List[Warning]]:
