@@ -159,3 +159,30 @@ def test_a_configured_account_that_answers_account_invalid_is_dropped_once_and_f
     assert len(warnings_naming(second, revoked)) == 1  # one, though two streams were refused
     assert all(second.statuses(stream)[-1] == "COMPLETE" for stream in STREAMS)
     assert all(revoked not in accounts_in(state_from(second), stream) for stream in STREAMS)
+
+
+def test_the_emulator_connects_thousands_of_accounts_and_answers_for_a_disconnected_one_as_stripe_does(stripe_emulator):
+    headers = {"Authorization": f"Bearer {stripe_emulator.api_key}"}
+    accounts = stripe_emulator.add_connected_accounts(2000)
+    listed, after = [], None
+    while True:
+        page = requests.get(f"{stripe_emulator.url}/v1/accounts", params={"limit": 100, **({"starting_after": after} if after else {})},
+                            headers=headers).json()
+        listed += [a["id"] for a in page["data"]]
+        if not page["has_more"]:
+            break
+        after = listed[-1]
+    assert sorted(listed) == sorted(accounts) and listed == stripe_emulator.connected_accounts()  # newest first, each once
+    account = accounts[42]
+    stripe_emulator.store_for(account).add("customers", {"email": "kept@example.com"})
+    stripe_emulator.disconnect_account(account)
+    answer = requests.get(f"{stripe_emulator.url}/v1/customers", headers={**headers, "Stripe-Account": account})
+    assert answer.status_code == 403
+    error = answer.json()["error"]
+    assert error["code"] == "account_invalid" and f"does not have access to account '{account}'" in error["message"]
+    assert account not in stripe_emulator.connected_accounts()
+    deauthorized = stripe_emulator.events[0]
+    assert deauthorized["type"] == "account.application.deauthorized" and deauthorized["account"] == account
+    stripe_emulator.add_connected_account(account)  # connected again: its objects are back
+    again = requests.get(f"{stripe_emulator.url}/v1/customers", headers={**headers, "Stripe-Account": account}).json()
+    assert [c["email"] for c in again["data"]] == ["kept@example.com"]
