@@ -48,7 +48,7 @@ from source_stripe_proxy.core.client import StripeClient
 from source_stripe_proxy.core.errors import AuthenticationError, ConfigError
 from source_stripe_proxy.source.accounts import account_gone
 from source_stripe_proxy.source.availability import StreamUnavailable, unavailable
-from source_stripe_proxy.source.options import ReadOptions
+from source_stripe_proxy.source.options import ALL_ACCOUNTS, ReadOptions
 from source_stripe_proxy.source.reader import Complete, ConcurrentReader, Estimate, Failed, Progress, ReadPlan, Records
 from source_stripe_proxy.source.streams import ReadContext, StripeStream
 
@@ -169,7 +169,7 @@ class SyncRun:
                 yield from self.statuses.ended(stream.name, AirbyteStreamStatus.COMPLETE)
 
     def _listed_where(self) -> str:
-        return "listed by /v1/accounts" if self.options.account_ids == ("all",) else "in 'account_ids'"
+        return "listed by /v1/accounts" if self.options.account_ids == ALL_ACCOUNTS else "in 'account_ids'"
 
     # -- the reader's signals ------------------------------------------------------------
 
