@@ -370,7 +370,11 @@ class StripeStream(Stream, CheckpointMixin):
         if newest is not None and (checkpoint.created is None or newest > checkpoint.created):
             checkpoint.created = newest
         if checkpoint.first_read_began is not None:
-            checkpoint.events_since, checkpoint.first_read_began = checkpoint.first_read_began, None
+            # The first read, begun then, listed everything created before then (less the skew): that
+            # is both where its events start and what `created` can say, the same for every account.
+            began = checkpoint.first_read_began
+            checkpoint.created = max(checkpoint.created or began, began)
+            checkpoint.events_since, checkpoint.first_read_began = began, None
 
     # -- the CDK's per-stream entry point (the source itself reads all streams at once) -----
 
