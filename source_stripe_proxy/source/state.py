@@ -9,7 +9,7 @@
      "to_read": [...], "newest_seen": M}           an events read in progress
     {"accounts": {"acct_1": {...}, ...}}           the same, per account, with `account_ids` (before 2026-12)
     {"common": {...}, "known": "1Ab 2Cd",
-     "differ": {"acct_3Ef": {...}}}                per account, compact (``pack_accounts``)
+     "groups": [...], "differ": {"acct_3Ef": {...}}}   per account, compact (``pack_accounts``)
 
 ``to_read`` lists ``[created_gte, created_lt]`` pairs, ``null`` for unbounded, merged and
 capped (``reader.progress.MAX_STATE_INTERVALS``). ``created`` keeps its old meaning (every
@@ -32,7 +32,7 @@ FUTURE_TOLERANCE_SECONDS = 86_400  # clock skew between machines is fine; a curs
 CURSOR_KEYS = ("created", "events_since", "first_read_began", "newest_seen")
 STATE_KEYS = (*CURSOR_KEYS, "to_read")
 ACCOUNT_PREFIX = "acct_"  # every Connect account id's; "known" lists the ids without it
-COMPACT_KEYS = ("common", "known", "differ")  # the compact per-account shape
+COMPACT_KEYS = ("common", "known", "groups", "differ")  # the compact per-account shape
 _ID_TAIL = re.compile(r"[A-Za-z0-9]+")
 Warning = Tuple[str, str]  # (analytics kind, message), said before reading
 
@@ -117,10 +117,13 @@ def _epoch(stream_name: str, key: str, value: Any) -> Optional[int]:
 #     {"common": {"events_since": T},               the fields most accounts share
 #      "known": "1AbC 2dEf ...",                   accounts whose checkpoint is exactly `common`,
 #                                                  ids without "acct_", sorted, space-separated
-#      "differ": {"acct_3Gh": {"to_read": [...],   the others: `common` with these fields
-#                              "events_since": null}}}    changed (null removes one)
+#      "groups": [{"fields": {"events_since": T2},  accounts that differ from `common` alike (midway
+#                  "known": "4IjK 5lMn ..."}],      through a sync, those already done): `common`
+#                                                  with these fields changed (null removes one)
+#      "differ": {"acct_3Gh": {"to_read": [...],   each other account: `common` with its own
+#                              "events_since": null}}}    fields changed
 #
-# An account in neither `known` nor `differ` has never been read: it gets a first read. Any field
+# An account in none of them has never been read: it gets a first read. Any field
 # of ``Checkpoint.to_dict()`` is carried, whatever it is. A release that knows only the older
 # ``{"accounts": {...}}`` shape finds no `accounts` here and reads every account from the start:
 # more requests, nothing lost.
@@ -145,35 +148,49 @@ def pack_states(states: Mapping[str, Mapping[str, Any]]) -> Dict[str, Any]:
     if not states:
         return {}
     common = _shared_fields(states.values())
-    known: List[str] = []
+    alike: Dict[str, Tuple[Dict[str, Any], List[str]]] = {}  # a delta's JSON -> (the delta, its accounts' tails)
     differ: Dict[str, Dict[str, Any]] = {}
     for account in sorted(states):
         delta = {key: value for key, value in states[account].items() if common.get(key, _ABSENT) != value}
         delta.update({key: None for key in common if key not in states[account]})
-        if not delta and _compact(account):
-            known.append(account[len(ACCOUNT_PREFIX):])
+        if _compact(account):
+            alike.setdefault(json.dumps(delta, sort_keys=True), (delta, []))[1].append(account[len(ACCOUNT_PREFIX):])
         else:
             differ[account] = delta
+    known = alike.pop(json.dumps({}), ({}, []))[1]
     packed: Dict[str, Any] = {"common": common, "known": " ".join(known)}
+    for delta, tails in alike.values():
+        if len(tails) == 1:
+            differ[ACCOUNT_PREFIX + tails[0]] = delta
+        else:
+            packed.setdefault("groups", []).append({"fields": delta, "known": " ".join(tails)})
     if differ:
-        packed["differ"] = differ
+        packed["differ"] = dict(sorted(differ.items()))
     return packed
 
 
 def unpack_states(stream_name: str, value: Mapping[str, Any]) -> Dict[str, Dict[str, Any]]:
-    """Each account's checkpoint dict from the compact shape (``common`` with its ``differ`` fields)."""
-    common, known, differ = (value[key] if value.get(key) is not None else empty for key, empty in zip(COMPACT_KEYS, ({}, "", {})))
+    """Each account's checkpoint dict from the compact shape (``common`` with the fields of its
+    group or of its ``differ`` entry changed)."""
+    common, known, groups, differ = (value[key] if value.get(key) is not None else empty for key, empty in zip(COMPACT_KEYS, ({}, "", [], {})))
     if not isinstance(common, Mapping):
         raise ConfigError(_bad_part(stream_name, "common", "an object of checkpoint fields"))
-    if not isinstance(known, str) or not all(_ID_TAIL.fullmatch(tail) for tail in known.split()):
-        raise ConfigError(_bad_part(stream_name, "known", "account ids without their 'acct_' prefix, separated by spaces"))
+    if not isinstance(groups, list) or not all(isinstance(g, Mapping) and isinstance(g.get("fields"), Mapping) for g in groups):
+        raise ConfigError(_bad_part(stream_name, "groups", "a list of objects with 'fields' (checkpoint fields) and 'known' (account ids)"))
     if not isinstance(differ, Mapping) or not all(isinstance(delta, Mapping) for delta in differ.values()):
         raise ConfigError(_bad_part(stream_name, "differ", "an object of account ids to objects of checkpoint fields"))
-    states = {ACCOUNT_PREFIX + tail: dict(common) for tail in known.split()}
-    for account, delta in differ.items():
-        merged = {**common, **delta}
-        states[account] = {key: value for key, value in merged.items() if value is not None}
+    states: Dict[str, Dict[str, Any]] = {}
+    for fields, tails in [({}, known), *((g["fields"], g.get("known") or "") for g in groups)]:
+        if not isinstance(tails, str) or not all(_ID_TAIL.fullmatch(tail) for tail in tails.split()):
+            raise ConfigError(_bad_part(stream_name, "known", "account ids without their 'acct_' prefix, separated by spaces"))
+        states.update((ACCOUNT_PREFIX + tail, _changed(common, fields)) for tail in tails.split())
+    states.update((account, _changed(common, delta)) for account, delta in differ.items())
     return states
+
+
+def _changed(common: Mapping[str, Any], fields: Mapping[str, Any]) -> Dict[str, Any]:
+    merged = {**common, **fields}
+    return {key: value for key, value in merged.items() if value is not None}
 
 
 def parse_state(name: str, value: Optional[Mapping[str, Any]], per_account: bool) -> Tuple[Dict[Optional[str], Checkpoint], List[Warning]]:
