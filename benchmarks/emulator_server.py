@@ -95,11 +95,12 @@ def seed(emulator: BenchEmulator, spec: str, span_days: float) -> dict:
 
 def seed_connected(emulator: BenchEmulator, spec: str) -> dict:
     """``accounts=N,customers=K,balance_transactions=M``: N connected accounts (an hour apart),
-    each with K customers and M balance transactions (a minute apart, the newest a day ago)."""
+    each with K customers and M balance transactions (a minute apart; each account's newest at its
+    own time, a day ago or more, as accounts are: their cursors differ)."""
     sizes = {key: int(value) for key, _, value in (item.partition("=") for item in spec.split(",") if item)}
     accounts = emulator.add_connected_accounts(sizes.pop("accounts"))
-    newest = int(time.time()) - 86_400
-    for account in accounts:
+    for index, account in enumerate(accounts):
+        newest = int(time.time()) - 86_400 - 61 * index
         store = emulator.store_for(account)
         for resource, n in sizes.items():
             if n:
