@@ -48,6 +48,7 @@ from source_stripe_proxy.source.sync import SyncRun, ends_the_read, read_ended
 
 SYNC_MODES = ("full_refresh", "incremental")
 FIRST_PROBE = "customers"  # check's first request, alone: a rejected key costs one
+CHECK_STREAMS_NAMED = 5  # a failed check names this many streams and counts the rest
 
 
 class SourceStripeProxy(AbstractSource):
@@ -79,29 +80,31 @@ class SourceStripeProxy(AbstractSource):
 
     def check_connection(self, logger: logging.Logger, config: Mapping[str, Any]) -> Tuple[bool, Optional[Any]]:
         """Probe every stream's list (``limit=1``); the connection works when one stream is
-        readable, and each one that is not is logged with why."""
+        readable, and each one that is not is logged with why. A first probe that gets no answer
+        (a host that can't be reached, retries used up) ends the check: the others would fail alike."""
         try:
             options = source_config(config).options
             client = self.client_for(config)
             results = probe_every_stream(client, options)
         except StripeProxyError as error:
             # Our messages never carry config values, so they are safe in CONNECTION_STATUS.
-            return False, _Safe(str(error))
-        readable, problems = [], []
+            stopped = " The check stopped at this first request." if error.failure_type == "transient_error" else ""
+            return False, _Safe(str(error) + stopped)
+        readable, problems = [], {}
         for probe, error in results.items():
             for name in probe.streams:
                 if error is None:
                     readable.append(name)
                     continue
                 reason = unavailable(STREAM_SPECS[name], error)
-                problems.append(f"{name}: {reason.reason if reason else str(error)}")
-        for problem in sorted(problems):
-            logger.warning("Stream %s", problem)
+                problems[name] = reason.reason if reason else str(error)
+        for name in sorted(problems):
+            logger.warning("Stream %s: %s", name, problems[name])
         if not readable:
-            return False, _Safe("No stream can be read with this connection: " + "; ".join(sorted(problems)))
+            return False, _Safe("No stream can be read with this connection: " + summarize_problems(problems, FIRST_PROBE))
         logger.info(
-            "Connected to Stripe through %s: %d of %d streams readable%s.",
-            client.settings.mode,
+            "Connected to Stripe %s: %d of %d streams readable%s.",
+            client.settings.connection_mode.via,
             len(readable),
             len(readable) + len(problems),
             f" ({len(problems)} not: see the warnings above)" if problems else "",
@@ -199,6 +202,28 @@ def select_streams(streams: List[StripeStream], catalog: ConfiguredAirbyteCatalo
     return selected
 
 
+def summarize_problems(problems: Mapping[str, str], first: str, named: int = CHECK_STREAMS_NAMED) -> str:
+    """"stream: why" for at most ``named`` streams, ``first`` first, the rest counted. Streams
+    that fail for the same reason share it ("charges: HTTP 500 (also refunds and 40 more)")."""
+    by_reason: Dict[str, List[str]] = {}
+    for name in sorted(problems, key=lambda n: (n != first, n)):
+        by_reason.setdefault(problems[name], []).append(name)
+    groups = sorted(by_reason.items(), key=lambda group: (first not in group[1], -len(group[1])))
+    parts, counted, left = [], 0, named
+    for reason, names in groups[:named]:
+        if left <= 0:
+            break
+        shown = names[1:left]
+        more = f" and {len(names) - 1 - len(shown)} more" if len(names) - 1 > len(shown) else ""
+        also = f" (also {', '.join(shown)}{more})" if len(names) > 1 else ""
+        parts.append(f"{names[0]}: {reason}{also}")
+        left -= 1 + len(shown)
+        counted += len(names)
+    if len(problems) > counted:
+        parts.append(f"and {len(problems) - counted} more stream(s) for other reasons (each is in the log's warnings)")
+    return "; ".join(parts)
+
+
 def sample_events(client: StripeClient, plans: List[ReadPlan], options: ReadOptions) -> Dict[Optional[str], EventSample]:
     """For each account whose streams read more than 20 event types: the newest page of every
     event since the oldest cursor (one request), so ``share_events_read`` can tell whether one
@@ -229,7 +254,7 @@ def probe_every_stream(client: StripeClient, options: ReadOptions) -> Dict[Probe
     """
     first, *rest = sorted(STREAM_SPECS.values(), key=lambda spec: spec.name != FIRST_PROBE)
     fetch = lambda probe: client.get(probe.path, probe.query)  # noqa: E731
-    results = probe_all(probes([first], lambda spec: spec.path), fetch, 1, stop_on=ends_the_read)
+    results = probe_all(probes([first], lambda spec: spec.path), fetch, 1, stop_on=_ends_the_check)
     own = None
     named = [spec for spec in rest if needs_own_account(spec)]
     if named:
@@ -245,6 +270,13 @@ def probe_every_stream(client: StripeClient, options: ReadOptions) -> Dict[Probe
     checks = probes(rest, lambda spec: path_for_account(spec, context, None))
     results.update(probe_all(checks, fetch, concurrency_for(options, client.settings), stop_on=ends_the_read))
     return results
+
+
+def _ends_the_check(error: BaseException) -> bool:
+    """The first probe's errors that the others would meet too: those ending a read, and a
+    failure that outlasted every retry (the service is down or overloaded: probing a hundred
+    more lists, each retried for minutes, would only say so a hundred times)."""
+    return ends_the_read(error) or getattr(error, "failure_type", None) == "transient_error"
 
 
 def _before_reading(call: Any) -> Any:

@@ -45,7 +45,7 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_stripe_proxy.airbyte.errors import ReadEnded, traced
 from source_stripe_proxy.core.client import StripeClient
-from source_stripe_proxy.core.errors import AuthenticationError, ConfigError
+from source_stripe_proxy.core.errors import ConfigError, fails_every_call
 from source_stripe_proxy.source.accounts import account_gone
 from source_stripe_proxy.source.availability import StreamUnavailable, unavailable
 from source_stripe_proxy.source.options import ALL_ACCOUNTS, ReadOptions
@@ -59,8 +59,9 @@ Selected = List[Tuple[StripeStream, Any]]  # each selected stream with its confi
 
 
 def ends_the_read(error: BaseException) -> bool:
-    """A rejected key or proxy token (401) fails every stream the same way: stop at the first."""
-    return isinstance(error, AuthenticationError)
+    """A rejected key or proxy token (401), or a host that can't be reached or never answered,
+    fails every stream the same way: stop at the first."""
+    return fails_every_call(error)
 
 
 def read_ended(error: AirbyteTracedException) -> ReadEnded:
