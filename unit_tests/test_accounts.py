@@ -181,3 +181,21 @@ def test_records_validate_with_account_id_and_state_round_trips(requests_mock):
     events = per_account_server(requests_mock, "/v1/events", {a: [] for a in ACCOUNTS})
     read(SourceStripeProxy(), {**CONFIG, "account_ids": ACCOUNTS}, catalog("plans"), state_of(plans=state))
     assert sorted(a for a, _ in events) == ACCOUNTS  # both accounts moved on to events
+
+
+def test_the_closing_error_names_a_handful_of_failed_accounts_and_counts_the_rest(requests_mock):
+    now = int(time.time())
+    accounts = [f"acct_{i}Many" for i in range(1, 13)]
+
+    def answer(request, context):
+        if request.headers.get("Stripe-Account") != accounts[0]:
+            context.status_code = 400
+            return {"error": {"type": "invalid_request_error", "param": "created", "message": "Invalid created"}}
+        return stripe_list([customer(1, now - DAY)])
+
+    requests_mock.get(f"{BASE}/v1/customers", json=answer)
+    output = read(SourceStripeProxy(), {**CONFIG, "account_ids": accounts}, catalog("customers"), expecting_exception=True)
+    message = output.errors[-1].trace.error.message
+    assert "11 account(s)" in message and "and 6 more" in message
+    assert sum(account in message for account in accounts[1:]) == 5  # five named, the rest counted
+    assert len([e for e in output.errors if e.trace.error.stream_descriptor]) == 1  # one error trace for the stream
