@@ -1,7 +1,7 @@
 """Hundreds of Connect accounts in one connection (issue 20), over real HTTP against our emulator:
 each account read exactly, STATE small (sizes computed from the messages), a newly connected
 account read whole while the others stay incremental, a disconnected one dropped with one
-warning, and a changed customer caught in its account (a many-account first read killed and
+warning, one failing account failing only itself, and a changed customer caught in its account (a many-account first read killed and
 resumed: test_resume_after_kill.py). Counts and sizes only, never time."""
 
 import json
@@ -162,6 +162,37 @@ def test_a_configured_account_that_answers_account_invalid_is_dropped_once_and_f
     assert len(warnings_naming(second, revoked)) == 1  # one, though two streams were refused
     assert all(second.statuses(stream)[-1] == "COMPLETE" for stream in STREAMS)
     assert all(revoked not in accounts_in(state_from(second), stream) for stream in STREAMS)
+
+
+def test_one_account_failing_otherwise_fails_only_itself_and_is_read_whole_next_time(stripe_emulator, connection_configs):
+    at = int(time.time()) - 3600
+    accounts, expected = seed(stripe_emulator, 20, at)
+    stripe_emulator.clock.unfreeze()
+    broken = accounts[9]  # 9 % 4 = 1 customer, 9 % 3 = 0 balance transactions
+    stripe_emulator.fail_account(broken, 500)  # every request for it: Stripe's 500 api_error
+    config = connection_configs("api_key", stripe_emulator, account_ids="all", max_retries=0, **FAST)
+    first = run_connector("source", "read", config, catalog())
+    assert first.returncode != 0
+    # every other account read exactly; the broken one named in one error trace per stream and in the closing error
+    assert set(read_triples(first)) == {t for t in expected if t[1] != broken}
+    errors = first.errors()
+    assert broken in errors[-1]["message"] and errors[-1]["failure_type"] == "transient_error", errors[-1]
+    assert sorted(e["stream_descriptor"]["name"] for e in errors if e.get("stream_descriptor")) == sorted(STREAMS)
+    assert all(first.statuses(stream)[-1] == "INCOMPLETE" for stream in STREAMS)
+    state = state_from(first)
+    customers = accounts_in(state, "customers")
+    assert all("events_since" in customers[a] for a in accounts if a != broken)
+    assert "events_since" not in customers.get(broken, {})  # its first read did not end: it is read again
+
+    stripe_emulator.fail_account(broken, None)
+    stripe_emulator.requests.clear()
+    second = run_connector("source", "read", config, catalog(), state=state)
+    assert second.returncode == 0, second.stdout[-3000:]
+    read = read_triples(second)
+    assert {t for t in read if t[1] == broken} == {t for t in expected if t[1] == broken}  # its objects now
+    assert {t for t in read if t[0] == "customers"} == {t for t in expected if t[0] == "customers" and t[1] == broken}
+    assert list_requests(stripe_emulator, "/v1/customers") == [broken]  # the others stayed incremental
+    assert "events_since" in accounts_in(state_from(second), "customers")[broken]
 
 
 def test_the_emulator_connects_thousands_of_accounts_and_answers_for_a_disconnected_one_as_stripe_does(stripe_emulator):

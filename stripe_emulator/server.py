@@ -810,7 +810,7 @@ class StripeEmulator(LoopbackServer):
     Test-facing attributes: url, store (platform account), store_for(acct), events,
     requests (log), faults, clock / set_time / advance, search_lag_seconds,
     idempotent_replays, rate_limited, endpoint_rate_limited, add_restricted_key,
-    add_connected_account(s), connected_accounts, disconnect_account. seed makes ids and random faults reproducible.
+    add_connected_account(s), connected_accounts, disconnect_account, fail_account. seed makes ids and random faults reproducible.
 
     rate_limit: requests/s of the whole emulator before 429s (Stripe-Rate-Limited-Reason:
     global-rate). endpoint_rate_limit: requests/s of each endpoint, i.e. (method, path with
@@ -840,6 +840,7 @@ class StripeEmulator(LoopbackServer):
         self._seed = seed
         self._stores = {account_id: Store(account_id, self.clock, seed)}
         self._stores_lock = threading.Lock()
+        self._failing_accounts = {}         # connected account -> the HTTP status it answers (fail_account)
         self._window = collections.deque()  # monotonic times of recent accepted requests
         self._window_lock = threading.Lock()
         self._idempotency = {}              # (api key, account, key) -> entry dict
@@ -906,6 +907,15 @@ class StripeEmulator(LoopbackServer):
             application = {"id": "ca_EmulatorPlatform", "object": "application", "name": "Emulator"}
             event = self.store.record_event("account.application.deauthorized", application)
             self.store.replace("events", dict(event, account=account_id))
+
+    def fail_account(self, account_id, status=500):
+        """Every request for this connected account answers ``status`` (a 5xx: Stripe's
+        ``api_error``) until ``fail_account(account_id, None)``; the other accounts are unaffected."""
+        with self._stores_lock:
+            if status is None:
+                self._failing_accounts.pop(account_id, None)
+            else:
+                self._failing_accounts[account_id] = status
 
     def account_object(self, account_id):
         if account_id == self.account_id:
@@ -1043,6 +1053,9 @@ class StripeEmulator(LoopbackServer):
             if connected and account not in self._stores:
                 self._stores[account] = self._new_connected_store(account)
             store = self._stores.get(account) if connected else None
+            failing = self._failing_accounts.get(account)
+        if failing is not None:
+            raise StripeError(failing, "An unknown error occurred while processing this request.", type="api_error")
         if store is None:  # never connected, or disconnected since: Stripe's answer for both
             raise StripeError(403, f"The provided key '{mask_key(key)}' does not have access to account "
                                    f"'{account}' (or that account does not exist). Application access may "
