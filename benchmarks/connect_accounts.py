@@ -4,6 +4,7 @@ bytes of a first read and of an idle sync, at several numbers of accounts, in on
     .venv/bin/python benchmarks/connect_accounts.py [--sizes 100,1000,2000] [--budget 100]
                                                     [--latency 0.25] [--out benchmarks/results-connect.md]
     make bench-connect
+    .venv/bin/python benchmarks/connect_accounts.py --profile 2000   # where a first read's time goes
 
 The server is ``benchmarks/emulator_server.py --connect accounts=N,customers=2,balance_transactions=1``
 (a subprocess, on loopback): N connected accounts, each with its own 2 customers and 1 balance
@@ -17,6 +18,11 @@ and their bytes (each STATE line of stdout as written). Time figures depend on t
 *wall* is the read's process from start to exit (the CDK's start-up included), *ideal* is
 requests / budget, and the issue's target is wall <= 1.25 x ideal + 3 s for a first read.
 The records of the first read are checked against the seeded objects: each, once.
+
+``--profile N`` instead runs one first read of N accounts under ``cProfile`` (the main thread,
+where the accounts are listed, the reads planned and the reader's signals turned into messages;
+the workers' HTTP is what it waits for) and writes where its time goes to
+``results-connect-profile.md``. cProfile slows the profiled code: its shares are indicative.
 """
 
 from __future__ import annotations
@@ -24,12 +30,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import pstats
 import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -53,11 +60,12 @@ def catalog() -> Dict[str, Any]:
 
 
 def read_once(server: bench.Emulator, work: bench.Workdir, budget: float, state: Optional[List[Dict[str, Any]]],
-              label: str, cap_seconds: float) -> Dict[str, Any]:
-    """One ``read``: its STATE messages, records by account and stream, requests and wall time."""
+              label: str, cap_seconds: float, wrap: Sequence[str] = ()) -> Dict[str, Any]:
+    """One ``read``: its STATE messages, records by account and stream, requests and wall time.
+    ``wrap``: a command the source runs under (a profiler)."""
     config = {"credentials": {"auth_type": "api_key", "api_key": bench.API_KEY}, "api_base": server.url,
               "requests_per_second": budget, "account_ids": "all"}
-    args = [bench.SOURCE_CMD, "read", "--config", work.file("config.json", config), "--catalog", work.file("catalog.json", catalog())]
+    args = [*wrap, bench.SOURCE_CMD, "read", "--config", work.file("config.json", config), "--catalog", work.file("catalog.json", catalog())]
     if state is not None:
         args += ["--state", work.file(f"state-{label}.json", state)]
     before = server.stats()
@@ -185,15 +193,83 @@ def markdown(rows: List[Dict[str, Any]], budget: float, latency: float, command:
     return "\n".join(lines) + "\n"
 
 
+# -- where a first read's time goes (--profile) ---------------------------------------------
+
+PHASES: Tuple[Tuple[str, str, Tuple[Tuple[str, str], ...]], ...] = (
+    # (phase, what it is, the functions whose cumulative time it is: (file ending, name))
+    ("listing the accounts", "`/v1/accounts`, its pages in parallel ranges", (("source/accounts.py", "connected_accounts"),)),
+    ("planning", "a read per stream and account, then one events read per account",
+     (("source/sync.py", "plan"), ("source/events_read.py", "share_events_read"), ("source/connector.py", "sample_events"))),
+    ("reading", "the reader's signals into messages, first request to last", (("source/sync.py", "run"),)),
+    ("reading: STATE", "packing the per-account state, STATE messages", (("source/sync.py", "_state_message"),)),
+    ("reading: checkpoints", "each read's progress into its account's checkpoint", (("source/streams.py", "apply"),)),
+    ("reading: records", "RECORD messages", (("source/sync.py", "_records"),)),
+    ("output", "the CDK's serializer and stdout, between the reader's signals",
+     (("airbyte_cdk/entrypoint.py", "airbyte_message_to_string"), ("airbyte_cdk/utils/print_buffer.py", "write"))),
+)
+
+
+def cumulative_seconds(stats: pstats.Stats, functions: Sequence[Tuple[str, str]]) -> float:
+    """The cumulative time of the functions (file ending, name) in a profile."""
+    times = stats.stats  # type: ignore[attr-defined]  # {(file, line, name): (cc, nc, tt, ct, callers)}
+    return sum(entry[3] for (path, _, name), entry in times.items() if any(path.endswith(f) and name == n for f, n in functions))
+
+
+def profile_first_read(accounts: int, budget: float, latency: float, work: bench.Workdir) -> Dict[str, Any]:
+    """One first read under cProfile: the seconds of each phase, against its wall and ideal."""
+    spec = f"accounts={accounts}," + ",".join(f"{k}={v}" for k, v in PER_ACCOUNT.items())
+    cap = 120 + 20 * accounts * 4 / budget
+    out = os.path.join(work.path, "first.prof")
+    with bench.LoadMeter() as load, bench.Emulator({}, latency=latency, rate_limit=bench.rate_limit_for(budget),
+                                                   max_seconds=cap + 60, extra_args=["--connect", spec]) as server:
+        read = read_once(server, work, budget, None, "profile", cap, wrap=[bench.PYTHON, "-m", "cProfile", "-o", out])
+    stats = pstats.Stats(out)
+    phases = {name: round(cumulative_seconds(stats, functions), 2) for name, _, functions in PHASES}
+    in_read = cumulative_seconds(stats, (("source/connector.py", "read"),))  # a generator: the output is not in it
+    reading = phases["reading"]
+    return {"accounts": accounts, "budget": budget, "latency": latency, "exit_code": read["exit_code"], "requests": read["requests"],
+            "wall_s": read["wall_s"], "ideal_s": round(read["requests"] / budget, 2), "start_up_s": round(read["wall_s"] - in_read - phases["output"], 2),
+            "phases": phases, "waiting_s": round(reading - sum(v for k, v in phases.items() if k.startswith("reading: ")), 2),
+            "other_load_cores": load.result.get("other_processes_cores")}
+
+
+def profile_markdown(row: Dict[str, Any], command: str) -> str:
+    lines = [
+        f"# Where the time of a first read of {row['accounts']:,} Connect accounts goes (issue 20)", "",
+        f"`{command}`: the main thread of `source-stripe-proxy read` under cProfile (which slows what it profiles: shares "
+        f"are indicative); `account_ids: \"all\"`, customers + balance_transactions, {row['budget']:g} requests/s, "
+        f"{row['latency'] * 1000:g} ms per request; other processes used {bench.fmt(row['other_load_cores'], 2)} cores.", "",
+        f"{row['requests']:,} requests, wall {row['wall_s']} s, requests / budget {row['ideal_s']} s, exit {row['exit_code']}.", "",
+        "| phase | seconds | what |", "| --- | ---: | --- |",
+        f"| start-up and exit | {row['start_up_s']} | the interpreter, imports (the CDK), config and catalog before `read`; the exit after it |",
+    ]
+    for name, what, _ in PHASES:
+        if name == "output":  # after the reading's own parts
+            lines.append(f"| reading: waiting for the workers | {row['waiting_s']} | the budget's pace: the requests in flight |")
+        lines.append(f"| {name} | {row['phases'][name]} | {what} |")
+    return "\n".join(lines) + "\n"
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", default="100,1000,2000", help="numbers of connected accounts")
     ap.add_argument("--budget", type=float, default=100.0, help="requests_per_second (100: a live key's default)")
     ap.add_argument("--latency", type=float, default=0.25, help="seconds per request")
     ap.add_argument("--out", default=os.path.join(HERE, "results-connect.md"))
+    ap.add_argument("--profile", type=int, metavar="N", help="profile a first read of N accounts instead (results-connect-profile.md)")
     args = ap.parse_args(argv)
     command = "python benchmarks/connect_accounts.py " + " ".join(argv if argv is not None else sys.argv[1:])
     work = bench.Workdir(keep=False)
+    if args.profile:
+        try:
+            row = profile_first_read(args.profile, args.budget, args.latency, work)
+        finally:
+            work.cleanup()
+        text = profile_markdown(row, command.strip())
+        with open(os.path.join(HERE, "results-connect-profile.md"), "w", encoding="utf-8") as out:
+            out.write(text)
+        print(text)
+        return row["exit_code"]
     try:
         rows = [measure(int(size), args.budget, args.latency, work) for size in args.sizes.split(",")]
     finally:
