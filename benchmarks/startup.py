@@ -50,8 +50,8 @@ def main() -> None:
     lines = [
         "# Start-up of `stripe-connection` (benchmarks/startup.py)",
         "",
-        f"{args.runs} runs of each command, interleaved; median wall time on {os.cpu_count()} cores, "
-        f"Python {sys.version.split()[0]}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.",
+        (f"{args.runs} runs of each command, interleaved; median wall time on {os.cpu_count()} cores, "
+        f"Python {sys.version.split()[0]}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}."),
         "",
         "| command | median | p90 |",
         "|---|---|---|",

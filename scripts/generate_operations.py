@@ -304,20 +304,18 @@ class Catalog:
                 continue
             lists = [op for op in self.ops_at(shape, "GET") if op.kind == "list"]
             parent_object = self.object_of(parent)
-            if any(is_item(parent) or op.object != parent_object for op in lists):
-                resources.add(shape)
-            elif any(names_the_object(segment, op.object) for op in self.by_shape[shape]):
+            if any(is_item(parent) or op.object != parent_object for op in lists) or any(names_the_object(segment, op.object) for op in self.by_shape[shape]):
                 resources.add(shape)
         return resources
 
     def object_of(self, shape):
         """The object a resource (or one of its items) is made of: the most common answer."""
         collection = shape[:-1] if is_item(shape) else shape
-        ops = self.ops_at(collection) + self.ops_at(collection + (ITEM,))
+        ops = self.ops_at(collection) + self.ops_at((*collection, ITEM))
         names = Counter(op.object for op in ops if op.object and op.kind in ("list", "object"))
         if not names:
             return None
-        return sorted(names.items(), key=lambda kv: (-kv[1], kv[0]))[0][0]
+        return min(names.items(), key=lambda kv: (-kv[1], kv[0]))[0]
 
     def _name_entities(self):
         ordered = sorted(self.resources, key=lambda s: (len(s), s))
@@ -385,7 +383,7 @@ class Catalog:
 
 def path_name(shape):
     words = [part for part in shape if part != ITEM]
-    return "_".join(words[:-1] + [singular(words[-1])])
+    return "_".join([*words[:-1], singular(words[-1])])
 
 
 # ---------------------------------------------------------------------------
@@ -483,7 +481,7 @@ def operation_parameters(op, entity, id_param):
 
 
 def flags(op, action):
-    verb = action[len("test_"):] if action.startswith("test_") else action
+    verb = action.removeprefix("test_")
     read_only = op.method == "GET"
     destructive = op.method == "DELETE" or verb in DESTRUCTIVE_VERBS
     idempotent = read_only or op.method == "DELETE" or verb in ("update", "delete") or verb in IDEMPOTENT_VERBS
@@ -678,7 +676,7 @@ def search_words_module():
 
 def search_fields(catalog, op, entity, action, record, rules):
     """The words of one action, by kind."""
-    verb = action[len("test_"):] if action.startswith("test_") else action
+    verb = action.removeprefix("test_")
     obj = catalog.components.get(op.object or "", {}) if op.object else {}
     component = next((c for c in catalog.components.values()
                       if (c.get("properties", {}).get("object", {}).get("enum") or [None])[0] == op.object), obj)
@@ -716,7 +714,7 @@ def search_index(catalog, actions):
     average = sum(lengths) / len(lengths)
     frequency = Counter(word for counts, _ in weighted for word in counts)
     postings = defaultdict(list)
-    for number, ((counts, helper), length) in enumerate(zip(weighted, lengths)):
+    for number, ((counts, helper), length) in enumerate(zip(weighted, lengths, strict=True)):
         norm = BM25_K1 * (1 - BM25_B + BM25_B * length / average)
         for word, tf in counts.items():
             idf = math.log(1 + (len(docs) - frequency[word] + 0.5) / (frequency[word] + 0.5))

@@ -135,11 +135,11 @@ def allow_null(schema):
     if "anyOf" in schema:
         branches = schema["anyOf"]
         if not any("null" in type_list(branch) for branch in branches):
-            schema["anyOf"] = branches + [{"type": "null"}]
+            schema["anyOf"] = [*branches, {"type": "null"}]
         return schema
     if "type" not in schema:
         return schema  # no type constraint: null is already accepted
-    return set_types(schema, type_list(schema) + ["null"])
+    return set_types(schema, [*type_list(schema), "null"])
 
 
 def ref_name(ref):
@@ -184,7 +184,7 @@ class SchemaConverter:
         if name in ref_stack or depth >= MAX_REF_DEPTH:
             # Recursive type or too deep: accept any object rather than recurse.
             return dict(ANY_OBJECT)
-        return self.convert(self.components[name], depth + 1, ref_stack + (name,))
+        return self.convert(self.components[name], depth + 1, (*ref_stack, name))
 
     def convert_plain(self, node, depth, ref_stack):
         """Convert a node with a concrete ``type`` (or none). Drops enum,
