@@ -16,16 +16,17 @@ module's ``ask`` through ``mcp_tools.ask_person_through``.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Optional
+from typing import Any
 
 from source_stripe_proxy.actions.audit import AuditLog, ids_of
 from source_stripe_proxy.actions.catalog import ActionSpec
 from source_stripe_proxy.actions.connection import PreparedCall, callers_names, in_callers_names, prepare_call
 from source_stripe_proxy.actions.errors import ActionInputError, error_to_dict
 from source_stripe_proxy.actions.guardrails import (
-    Guardrails,
     GuardrailRefusal,
+    Guardrails,
     amounts_of,
     confirmation_message,
 )
@@ -41,12 +42,12 @@ class Attempt:
 
     guardrails: Guardrails
     tool: str
-    audit: Optional[AuditLog] = None
-    ask: Optional[AskPerson] = None  # None: this face cannot ask a person
+    audit: AuditLog | None = None
+    ask: AskPerson | None = None  # None: this face cannot ask a person
     paths: bool = True  # uploads may name local files
 
     def run(self, spec: ActionSpec, params: Mapping[str, Any], *, account: Any = None, dry_run: bool = False,
-            send: Callable[[PreparedCall], Any], before: Optional[Before] = None) -> Any:
+            send: Callable[[PreparedCall], Any], before: Before | None = None) -> Any:
         """Check, confirm, send and audit one call; ``dry_run`` returns the request instead."""
         prepared = self.prepare(spec, params, account)
         if dry_run:
@@ -74,7 +75,7 @@ class Attempt:
         if not spec.read_only:
             self.guardrails.check_amounts(spec.name, spec.moves_money, self._amounts(prepared))
 
-    def send(self, prepared: PreparedCall, send: Callable[[PreparedCall], Any], before: Optional[Before] = None) -> Any:
+    def send(self, prepared: PreparedCall, send: Callable[[PreparedCall], Any], before: Before | None = None) -> Any:
         """The face's guards (``before``), the person's confirmation where needed, then
         ``send``, then the audit line. A question whose answer comes with a retry of the call
         (``mcp_tools.QuestionPending``) goes through unaudited: nothing happened yet."""
@@ -101,7 +102,7 @@ class Attempt:
         self._audit(spec, prepared, "sent", object_id=object_id)
         return result
 
-    def refused(self, spec: ActionSpec, exc: ActionInputError, *, account: Optional[str] = None) -> None:
+    def refused(self, spec: ActionSpec, exc: ActionInputError, *, account: str | None = None) -> None:
         """The audit line of a write refused before it was prepared (policy, account, parameters)."""
         if self.audit is None or spec.read_only:
             return

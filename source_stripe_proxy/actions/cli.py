@@ -22,8 +22,9 @@ import os
 import re
 import shlex
 import sys
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any, Dict, Iterator, List, Mapping, NoReturn, Optional, Sequence, TextIO, Tuple
+from typing import Any, NoReturn, TextIO
 
 from source_stripe_proxy.actions import catalog
 from source_stripe_proxy.actions.connection import (
@@ -38,8 +39,8 @@ from source_stripe_proxy.actions.env import ENV_COMMON, ENV_MODES, load_config
 from source_stripe_proxy.actions.errors import CREDENTIALS, DESCRIBE, ActionInputError, Hint, error_to_dict
 from source_stripe_proxy.actions.params import describe as describe_schema
 from source_stripe_proxy.core.errors import ConfigError
-from source_stripe_proxy.data import resources
 from source_stripe_proxy.core.redaction import names_a_credential, scrub, scrub_document
+from source_stripe_proxy.data import resources
 
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE = 0, 1, 2
 # A name, then .key or [key] parts: metadata.plan, recurring[interval], items[0][price], expand[]
@@ -52,7 +53,7 @@ _QUOTES = {'"': '"', "'": "'", "\u201c": "\u201d"}
 # ------------------------------------------------------------------------------------------
 
 
-def _add(call: Dict[str, Any], key: str, value: Any, where: str) -> None:
+def _add(call: dict[str, Any], key: str, value: Any, where: str) -> None:
     if not _PARAM_NAME.match(key):
         raise ActionInputError(
             f"{where}: {key!r} is not a parameter name (letters, digits and '_'; nested as metadata.KEY or items[0][price]).",
@@ -69,10 +70,10 @@ def _unquote(value: str) -> str:
     return value
 
 
-def parse_tokens(tokens: Sequence[str], call: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+def parse_tokens(tokens: Sequence[str], call: dict[str, Any] | None = None) -> dict[str, Any]:
     """``ACTION ENTITY KEY=VALUE ...`` -> dict. ``action=``/``entity=`` pairs work too."""
     call = {} if call is None else call
-    bare: List[str] = []
+    bare: list[str] = []
     seen_pair = False
     for index, token in enumerate(tokens, 1):
         if "=" in token:
@@ -86,12 +87,12 @@ def parse_tokens(tokens: Sequence[str], call: Optional[Dict[str, Any]] = None) -
                 f"argument {index}: expected KEY=VALUE, got {token[:40]!r}. Form: ACTION ENTITY KEY=VALUE ...",
                 param=None,
             )
-    for key, value in zip(("action", "entity"), bare):
+    for key, value in zip(("action", "entity"), bare, strict=False):  # fewer bare words than two: the rest are missing
         _add(call, key, value, "arguments")
     return call
 
 
-def parse_block(text: str) -> Dict[str, Any]:
+def parse_block(text: str) -> dict[str, Any]:
     """The seed's block form (``key: value`` lines), or a JSON object.
 
     An optional first line starting with ``/`` (``/your-stripe-connection``) is the command
@@ -106,7 +107,7 @@ def parse_block(text: str) -> Dict[str, Any]:
             raise ActionInputError(f"The input looks like JSON but does not parse: {exc.msg} (line {exc.lineno}).") from None
         if not isinstance(data, dict):
             raise ActionInputError("JSON input must be an object of parameter names to values.")
-        call: Dict[str, Any] = {}
+        call: dict[str, Any] = {}
         for key, value in data.items():
             _add(call, str(key), value, "JSON input")
         return call
@@ -132,7 +133,7 @@ def parse_block(text: str) -> Dict[str, Any]:
     return call
 
 
-def split_call(call: Mapping[str, Any]) -> Tuple[Any, Any, Dict[str, Any]]:
+def split_call(call: Mapping[str, Any]) -> tuple[Any, Any, dict[str, Any]]:
     params = dict(call)
     return params.pop("action", None), params.pop("entity", None), params
 
@@ -162,7 +163,7 @@ def _env_help() -> str:
     return "\n".join(lines)
 
 
-def seed_call_lines() -> List[str]:
+def seed_call_lines() -> list[str]:
     """The seed's calls as --help lists them (docs/actions.md lists the same, a test checks):
     'get customer customer_id=...', in the seed's order, with each required parameter by its seed name."""
     lines = []
@@ -238,7 +239,7 @@ def build_parser() -> argparse.ArgumentParser:
 class _Output:
     def __init__(self, stdout: TextIO, stderr: TextIO, compact: bool):
         self.stdout, self.stderr, self.compact = stdout, stderr, compact
-        self.secrets: Tuple[str, ...] = ()
+        self.secrets: tuple[str, ...] = ()
 
     def scrub(self, text: str) -> str:
         return scrub(text, self.secrets)
@@ -269,7 +270,7 @@ class _NoteHandler(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         try:
             self.out.note(f"stripe-connection: {record.getMessage()}")
-        except Exception:  # a broken stderr must not turn a good answer into a failure
+        except Exception:  # noqa: BLE001 - a broken stderr must not turn a good answer into a failure
             self.handleError(record)
 
 
@@ -291,12 +292,12 @@ def _log_to_stderr(out: _Output) -> Iterator[None]:
 
 
 def main(
-    argv: Optional[Sequence[str]] = None,
+    argv: Sequence[str] | None = None,
     *,
-    stdin: Optional[TextIO] = None,
-    stdout: Optional[TextIO] = None,
-    stderr: Optional[TextIO] = None,
-    environ: Optional[Mapping[str, str]] = None,
+    stdin: TextIO | None = None,
+    stdout: TextIO | None = None,
+    stderr: TextIO | None = None,
+    environ: Mapping[str, str] | None = None,
 ) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     environ = os.environ if environ is None else environ
@@ -328,7 +329,7 @@ def main(
     return _send(args, environ, out, prepared.spec, params)
 
 
-def _prepare(tokens: List[str], stdin: TextIO, out: _Output) -> Tuple[PreparedCall, Dict[str, Any]]:
+def _prepare(tokens: list[str], stdin: TextIO, out: _Output) -> tuple[PreparedCall, dict[str, Any]]:
     """The call checked against Stripe's spec, and its parameters as given (the limits are
     applied once the connection's config is read)."""
     if tokens:
@@ -347,11 +348,11 @@ def _prepare(tokens: List[str], stdin: TextIO, out: _Output) -> Tuple[PreparedCa
     return prepared, params
 
 
-def _limits(args: argparse.Namespace) -> Dict[str, Any]:
+def _limits(args: argparse.Namespace) -> dict[str, Any]:
     return {"max_amount": args.max_amount, "accounts": args.accounts, "audit_log": args.audit_log}
 
 
-def _dry_run(args: argparse.Namespace, environ: Mapping[str, str], out: _Output, spec: Any, params: Dict[str, Any]) -> int:
+def _dry_run(args: argparse.Namespace, environ: Mapping[str, str], out: _Output, spec: Any, params: dict[str, Any]) -> int:
     """The request that would be sent, under the same limits (no credentials needed)."""
     from source_stripe_proxy.actions.attempts import Attempt
     from source_stripe_proxy.actions.audit import AuditLog
@@ -373,7 +374,7 @@ def _dry_run(args: argparse.Namespace, environ: Mapping[str, str], out: _Output,
     return EXIT_OK
 
 
-def _send(args: argparse.Namespace, environ: Mapping[str, str], out: _Output, spec: Any, params: Dict[str, Any]) -> int:
+def _send(args: argparse.Namespace, environ: Mapping[str, str], out: _Output, spec: Any, params: dict[str, Any]) -> int:
     try:
         config = load_config(args.config, environ)
         timeout = None if args.timeout is None else check_timeout(args.timeout, "--timeout")
@@ -396,7 +397,7 @@ def _send(args: argparse.Namespace, environ: Mapping[str, str], out: _Output, sp
     try:
         with _log_to_stderr(out):
             result = connection.execute(prepared)
-    except Exception as exc:  # reported as JSON, without a traceback that could carry headers
+    except Exception as exc:  # noqa: BLE001 - any failure is reported as JSON, without a traceback that could carry headers
         error = error_to_dict(exc, cli_words)
         out.error(error)
         return EXIT_USAGE if error["error"]["type"] == "connection_config_error" else EXIT_REFUSED
@@ -412,12 +413,12 @@ def _send(args: argparse.Namespace, environ: Mapping[str, str], out: _Output, sp
 class UsageError(Exception):
     """The command line itself is wrong (an unknown option, a missing option value)."""
 
-    def __init__(self, message: str, *, param: Optional[str] = None, suggestion: Optional[str] = None):
+    def __init__(self, message: str, *, param: str | None = None, suggestion: str | None = None):
         super().__init__(message)
         self.message, self.param, self.suggestion = message, param, suggestion
 
     def to_dict(self) -> Mapping[str, Any]:
-        error: Dict[str, Any] = {"type": "invalid_request_error", "param": self.param, "message": self.message}
+        error: dict[str, Any] = {"type": "invalid_request_error", "param": self.param, "message": self.message}
         if self.suggestion:
             error["suggestion"] = self.suggestion
         return {"error": error}
@@ -434,7 +435,7 @@ USAGE = ("stripe-connection [--config FILE] [--compact] [--dry-run] [--schema] [
          "[--accounts LIST] [--max-amount N] [--audit-log FILE] ACTION ENTITY KEY=VALUE ...")
 
 
-def parse_arguments(argv: List[str]) -> Optional[argparse.Namespace]:
+def parse_arguments(argv: list[str]) -> argparse.Namespace | None:
     """The command line, or None after printing --help. A call's parameter written as an option
     (``--limit 5``, ``--limit=5``) is refused with the call written as it works (``limit=5``)."""
     parser = build_parser()
@@ -445,7 +446,7 @@ def parse_arguments(argv: List[str]) -> Optional[argparse.Namespace]:
     return parser.parse_intermixed_args(argv)
 
 
-def _refuse_parameters_as_options(argv: List[str], parser: argparse.ArgumentParser) -> None:
+def _refuse_parameters_as_options(argv: list[str], parser: argparse.ArgumentParser) -> None:
     options = {name for action in parser._actions for name in action.option_strings}
     fixed, wrong, typed = [], [], []
     index = 0
@@ -484,7 +485,7 @@ def _quoted_pair(pair: str) -> str:
 # ------------------------------------------------------------------------------------------
 
 
-def search(words: Sequence[str]) -> Dict[str, Any]:
+def search(words: Sequence[str]) -> dict[str, Any]:
     """``search WORDS``: the actions that best match, each with the command that describes it."""
     from source_stripe_proxy.actions.search import search_actions
 
@@ -529,8 +530,8 @@ def describe(words: Sequence[str], *, full_schema: bool = False) -> Any:
     return described
 
 
-def _parameter_summary(schema: Mapping[str, Any], required: bool) -> Dict[str, Any]:
-    summary: Dict[str, Any] = {"accepts": describe_schema(schema)}
+def _parameter_summary(schema: Mapping[str, Any], required: bool) -> dict[str, Any]:
+    summary: dict[str, Any] = {"accepts": describe_schema(schema)}
     if required:
         summary["required"] = True
     if schema.get("description"):

@@ -19,8 +19,9 @@ server (``mcp_tools.StripeTools``). A refusal is a ``GuardrailRefusal``: an
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Dict, FrozenSet, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any
 
 from source_stripe_proxy.actions.errors import ActionInputError, Hint, Words, python_words
 from source_stripe_proxy.core.errors import ConfigError
@@ -36,8 +37,8 @@ _ACCOUNT_ID = re.compile(r"^acct_[A-Za-z0-9]{1,64}$")
 class GuardrailRefusal(ActionInputError):
     """A call refused by a limit of this connection; ``reason`` names the limit for the audit."""
 
-    def __init__(self, message: str, *, param: Optional[str], reason: str, accepted: Sequence[str] = (),
-                 hint: Optional[Hint] = None):
+    def __init__(self, message: str, *, param: str | None, reason: str, accepted: Sequence[str] = (),
+                 hint: Hint | None = None):
         self.reason = reason
         super().__init__(message, param=param, accepted=accepted, hint=hint)
 
@@ -52,7 +53,7 @@ class GuardrailRefusal(ActionInputError):
 # ------------------------------------------------------------------------------------------
 
 
-def parse_max_amount(value: Any, name: str) -> Optional[int]:
+def parse_max_amount(value: Any, name: str) -> int | None:
     """A cap in the smallest currency unit: a whole number from 0, or None when not set."""
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
@@ -67,7 +68,7 @@ def parse_max_amount(value: Any, name: str) -> Optional[int]:
     return number
 
 
-Accounts = Union[None, str, FrozenSet[str]]  # None: none beyond the configured one; "all"; or these
+Accounts = str | frozenset[str] | None  # None: none beyond the configured one; "all"; or these
 
 
 def parse_accounts(value: Any, name: str) -> Accounts:
@@ -112,8 +113,8 @@ def limits_from(
     *,
     max_amount: Any = None,
     accounts: Any = None,
-    audit_log: Optional[str] = None,
-) -> Tuple[Optional[int], Accounts, List[str]]:
+    audit_log: str | None = None,
+) -> tuple[int | None, Accounts, list[str]]:
     """(cap, accounts, audit log paths) from the options, the environment and the config."""
     given = {}
     for key, variable, option in LIMIT_SOURCES:
@@ -132,7 +133,7 @@ def limits_from(
     return cap, allowed, logs
 
 
-def tightest_cap(*caps: Optional[int]) -> Optional[int]:
+def tightest_cap(*caps: int | None) -> int | None:
     """Several caps given (option, environment, config): the lowest holds."""
     given = [cap for cap in caps if cap is not None]
     return min(given) if given else None
@@ -160,8 +161,8 @@ def narrowest_accounts(*lists: Accounts) -> Accounts:
 @dataclass(frozen=True)
 class Amount:
     param: str  # in Stripe's form notation: line_items[0][price_data][unit_amount]
-    value: Union[int, float]
-    currency: Optional[str]
+    value: int | float
+    currency: str | None
 
     def shown(self) -> str:
         """'10.00 USD (1000)' where the currency is known, else '1000 in the smallest unit'."""
@@ -172,9 +173,9 @@ class Amount:
         return f"{major} {self.currency.upper()} ({self.value:g})"
 
 
-def amounts_of(fields: Sequence[Sequence[str]], values: Mapping[str, Any]) -> List[Amount]:
+def amounts_of(fields: Sequence[Sequence[str]], values: Mapping[str, Any]) -> list[Amount]:
     """Every amount ``values`` gives at the paths ``fields`` ('*': each item of a list)."""
-    found: List[Amount] = []
+    found: list[Amount] = []
     for field in fields:
         for where, value, parent in _at(values, list(field), "", values):
             number = _number(value)
@@ -184,7 +185,7 @@ def amounts_of(fields: Sequence[Sequence[str]], values: Mapping[str, Any]) -> Li
     return found
 
 
-def _at(value: Any, path: List[str], where: str, parent: Mapping[str, Any]) -> Iterator[Tuple[str, Any, Mapping[str, Any]]]:
+def _at(value: Any, path: list[str], where: str, parent: Mapping[str, Any]) -> Iterator[tuple[str, Any, Mapping[str, Any]]]:
     if not path:
         yield where, value, parent
         return
@@ -197,7 +198,7 @@ def _at(value: Any, path: List[str], where: str, parent: Mapping[str, Any]) -> I
         yield from _at(value[head], rest, f"{where}[{head}]" if where else head, value)
 
 
-def _number(value: Any) -> Optional[Union[int, float]]:
+def _number(value: Any) -> int | float | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, (int, float)):
@@ -220,16 +221,16 @@ class Guardrails:
     """The limits of one connection or server. ``configured_account``: the config's
     ``account_id`` (every call acts for it unless it names another)."""
 
-    max_amount: Optional[int] = None
+    max_amount: int | None = None
     accounts: Accounts = None
     confirm: str = "none"
-    configured_account: Optional[str] = None
+    configured_account: str | None = None
 
     @property
     def takes_account(self) -> bool:
         return self.accounts is not None
 
-    def account_for(self, requested: Any) -> Optional[str]:
+    def account_for(self, requested: Any) -> str | None:
         """The ``Stripe-Account`` of a call that named ``requested`` (None: the configured one)."""
         if requested is None or requested == "":
             return None
@@ -279,7 +280,7 @@ class Guardrails:
         return self.confirm == "money" and moves_money
 
 
-def confirmation_message(name: str, amounts: Sequence[Amount], ids: Mapping[str, str], account: Optional[str]) -> str:
+def confirmation_message(name: str, amounts: Sequence[Amount], ids: Mapping[str, str], account: str | None) -> str:
     """What the person is asked: the action, its amounts and currency, what it acts on, the account."""
     parts = [f"Allow this Stripe call: {name}"]
     if amounts:
@@ -292,7 +293,7 @@ def confirmation_message(name: str, amounts: Sequence[Amount], ids: Mapping[str,
     return "; ".join(parts) + ". Confirm to send it; decline and nothing is sent."  # one line: clients show it as is
 
 
-CONFIRM_SCHEMA: Dict[str, Any] = {
+CONFIRM_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {"confirm": {"type": "boolean", "title": "Send this call", "description": "true sends it; false stops it."}},
     "required": ["confirm"],

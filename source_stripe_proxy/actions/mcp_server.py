@@ -24,14 +24,16 @@ import json
 import logging
 import os
 import sys
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any
 from urllib.parse import urlsplit
 
-from source_stripe_proxy.actions.connection import StripeConnection, check_timeout, log as actions_log
-from source_stripe_proxy.actions.env import load_config
 from source_stripe_proxy.actions.audit import AuditLog
+from source_stripe_proxy.actions.connection import StripeConnection, check_timeout
+from source_stripe_proxy.actions.connection import log as actions_log
+from source_stripe_proxy.actions.env import load_config
 from source_stripe_proxy.actions.errors import error_to_dict
 from source_stripe_proxy.actions.guardrails import CONFIRM_MODES, Guardrails, limits_from, parse_confirm
 from source_stripe_proxy.actions.mcp_tools import (
@@ -74,11 +76,11 @@ class HttpAccess:
     """Who may call the HTTP server. ``loopback``: bound to a loopback address."""
 
     loopback: bool
-    allowed_origins: Tuple[str, ...] = ()
-    token: Optional[str] = None
+    allowed_origins: tuple[str, ...] = ()
+    token: str | None = None
 
 
-def parse_http_address(value: str) -> Tuple[str, int]:
+def parse_http_address(value: str) -> tuple[str, int]:
     """'8765' -> (127.0.0.1, 8765); 'HOST:PORT'; '[::1]:8765'."""
     text = value.strip()
     host, port_text = DEFAULT_HTTP_HOST, text
@@ -94,7 +96,7 @@ def parse_http_address(value: str) -> Tuple[str, int]:
     return host, int(port_text)
 
 
-def http_access(host: str, token: Optional[str], extra_origins: Sequence[str]) -> HttpAccess:
+def http_access(host: str, token: str | None, extra_origins: Sequence[str]) -> HttpAccess:
     """The checks for a bind address; a non-loopback bind without a token is refused."""
     loopback = is_loopback_host(host)
     if not loopback and not token:
@@ -113,11 +115,11 @@ def _origin(value: str, where: str) -> str:
     return f"{parts.scheme}://{parts.netloc.lower()}"
 
 
-def _loopback_name(hostname: Optional[str]) -> bool:
+def _loopback_name(hostname: str | None) -> bool:
     return bool(hostname) and is_loopback_host(hostname.strip("[]"))  # type: ignore[union-attr]
 
 
-def check_http_request(headers: Mapping[str, str], access: HttpAccess) -> Optional[Tuple[int, str]]:
+def check_http_request(headers: Mapping[str, str], access: HttpAccess) -> tuple[int, str] | None:
     """``None`` if the request may reach the server, else (HTTP status, reason).
 
     ``headers`` by lower-case name. An absent Origin is a non-browser client and passes; a
@@ -149,7 +151,7 @@ class HttpGuard:
     def __init__(self, app: Any, access: HttpAccess):
         self.app, self.access = app, access
 
-    async def __call__(self, scope: Dict[str, Any], receive: Any, send: Any) -> None:
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "http":
             headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
             refused = check_http_request(headers, self.access)
@@ -190,7 +192,7 @@ def build_server(tools: StripeTools, *, instructions: str) -> Any:
     async def call_tool(ctx: Any, params: Any) -> Any:
         return await _call_tool(tools, ctx, params)
 
-    def input_schema(name: str) -> Optional[Mapping[str, Any]]:
+    def input_schema(name: str) -> Mapping[str, Any] | None:
         tool = tools.tools.get(name)
         return None if tool is None else tool.input_schema
 
@@ -208,7 +210,7 @@ def build_server(tools: StripeTools, *, instructions: str) -> Any:
 def _sdk_tool(definition: ToolDefinition) -> Any:
     from mcp_types import Tool, ToolAnnotations
 
-    marks: Dict[str, Any] = {"_meta": {MOVES_MONEY_META: True}} if definition.moves_money else {}  # by its wire name
+    marks: dict[str, Any] = {"_meta": {MOVES_MONEY_META: True}} if definition.moves_money else {}  # by its wire name
     return Tool(
         name=definition.name,
         title=definition.title,
@@ -246,7 +248,7 @@ async def _call_tool(tools: StripeTools, ctx: Any, params: Any) -> Any:
     )
 
 
-def _resources(result: Any) -> List[Any]:
+def _resources(result: Any) -> list[Any]:
     """A binary answer (a quote's PDF) as an embedded resource beside its text summary."""
     if not isinstance(result, BinaryResult):
         return []
@@ -258,7 +260,7 @@ def _resources(result: Any) -> List[Any]:
     return [EmbeddedResource(type="resource", resource=blob)]
 
 
-def _asker(ctx: Any, responses: Optional[Mapping[str, Any]]) -> Ask:
+def _asker(ctx: Any, responses: Mapping[str, Any] | None) -> Ask:
     """``ask`` for one call, from its worker thread: an MCP elicitation of the person at the
     client. Before 2026-07-28 a request on the session's back channel, related to the call; from
     2026-07-28 the question is returned (``InputRequiredResult``) and the client's retry of the
@@ -288,7 +290,7 @@ def _ask_back(session: Any, question: Question, request_id: Any) -> Answer:
 
     try:
         result = anyio.from_thread.run(partial(session.elicit_form, question.message, dict(question.schema), request_id))
-    except Exception as exc:  # no way back on this channel, or the client failed: nobody answered
+    except Exception as exc:  # noqa: BLE001 - no way back on this channel, or the client failed: nobody answered
         log.warning("could not ask the person at the client (%s)", type(exc).__name__)
         return Answer("unavailable")
     return Answer(result.action, dict(result.content or {}))
@@ -418,10 +420,10 @@ class Prepared:
 
     tools: StripeTools
     connection: StripeConnection
-    http: Optional[Tuple[str, int]]
-    access: Optional[HttpAccess]
-    secrets: Tuple[str, ...]
-    notes: List[str]
+    http: tuple[str, int] | None
+    access: HttpAccess | None
+    secrets: tuple[str, ...]
+    notes: list[str]
 
 
 def prepare(args: argparse.Namespace, environ: Mapping[str, str]) -> Prepared:
@@ -462,7 +464,7 @@ def prepare(args: argparse.Namespace, environ: Mapping[str, str]) -> Prepared:
     return Prepared(tools, connection, http, access, secrets, notes)
 
 
-def main(argv: Optional[Sequence[str]] = None, *, environ: Optional[Mapping[str, str]] = None) -> int:
+def main(argv: Sequence[str] | None = None, *, environ: Mapping[str, str] | None = None) -> int:
     environ = os.environ if environ is None else environ
     parser = build_parser()
     try:
@@ -516,7 +518,7 @@ def serve_stdio(server: Any) -> None:
     anyio.run(serve)
 
 
-def serve_http(server: Any, address: Tuple[str, int], access: HttpAccess) -> None:
+def serve_http(server: Any, address: tuple[str, int], access: HttpAccess) -> None:
     import uvicorn
     from mcp.server.transport_security import TransportSecuritySettings
 

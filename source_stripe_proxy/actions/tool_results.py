@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Dict, List, Optional, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from source_stripe_proxy.actions.errors import refuse
 from source_stripe_proxy.actions.tool_schemas import NEXT_CURSOR
 from source_stripe_proxy.data import resources
-
-
 
 
 def to_json(data: Any) -> str:
@@ -67,11 +66,11 @@ def _emptied(value: Any) -> Any:
     return value
 
 
-def _cut_list(result: Dict[str, Any], max_chars: int) -> Dict[str, Any]:
+def _cut_list(result: dict[str, Any], max_chars: int) -> dict[str, Any]:
     items = result["data"]
     searching = result.get("object") == "search_result"
 
-    def page(count: int) -> Dict[str, Any]:
+    def page(count: int) -> dict[str, Any]:
         cut = {key: value for key, value in result.items() if key not in ("next_page", NEXT_CURSOR)}
         cut["data"] = items[:count]
         cut["has_more"] = True
@@ -126,7 +125,7 @@ COMPACT_NOTE = ("Each object shows its ids, names, amounts, statuses and times; 
                 "(address.city reaches inside), fields=[\"*\"] gives whole objects.")
 
 
-def parse_fields(value: Any) -> List[str]:
+def parse_fields(value: Any) -> list[str]:
     """``fields`` as a list of names: a JSON array, or text with commas (``"email,name"``)."""
     if isinstance(value, str):
         text = value.strip()
@@ -192,7 +191,7 @@ def _compact(value: Any, seen: set, plain_depth: int) -> Any:
         return {**rest, "data": [_compact(item, seen, 0) for item in value["data"]]}
     if isinstance(value.get("id"), str):
         seen.add(value["id"])
-    kept: Dict[str, Any] = {}
+    kept: dict[str, Any] = {}
     lists_first = sorted(value, key=lambda k: not is_list(value[k]))  # an item's price wins over a top-level copy
     for key in lists_first:
         item = value[key]
@@ -217,7 +216,7 @@ def select(value: Any, paths: Sequence[str]) -> Any:
         return [select(item, paths) for item in value]
     if not isinstance(value, dict):
         return value
-    heads: Dict[str, List[str]] = {}
+    heads: dict[str, list[str]] = {}
     for path in paths:
         head, _, rest = path.partition(".")
         heads.setdefault(head, []).append(rest)
@@ -228,7 +227,7 @@ def select(value: Any, paths: Sequence[str]) -> Any:
     return picked
 
 
-def shape(result: Any, fields: Optional[Sequence[str]]) -> Any:
+def shape(result: Any, fields: Sequence[str] | None) -> Any:
     """A call's result as a tool returns it: ``fields`` selected in an object or in each object
     of a list; without ``fields``, a list's objects in their compact view and an object whole;
     ``["*"]`` whole objects. Asked-for fields found in no object are named (a typo, or a field
