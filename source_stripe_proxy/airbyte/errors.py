@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import functools
 import inspect
-from typing import Any, Callable, Optional, TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from airbyte_cdk.models import FailureType as AirbyteFailureType
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
@@ -19,7 +20,7 @@ from source_stripe_proxy.core.errors import StripeProxyError
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def traced(error: BaseException, unexpected: Optional[str] = None) -> AirbyteTracedException:
+def traced(error: BaseException, unexpected: str | None = None) -> AirbyteTracedException:
     """``error`` as a traced error; ``unexpected`` is the message for errors that are not ours."""
     if isinstance(error, AirbyteTracedException):
         return error

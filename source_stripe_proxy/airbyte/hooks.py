@@ -23,7 +23,8 @@ import copy
 import json
 import logging
 import sys
-from typing import Any, Iterable, Iterator, List, Optional
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 import orjson
 from airbyte_cdk.connector import Connector
@@ -61,21 +62,21 @@ class SourceEntrypoint(AirbyteEntrypoint):
         self.source.validate_config(config)
 
 
-def launch_source(source: Any, args: List[str]) -> None:
+def launch_source(source: Any, args: list[str]) -> None:
     """``airbyte_cdk.entrypoint.launch`` with ``SourceEntrypoint``."""
     entrypoint = SourceEntrypoint(source)
     parsed_args = entrypoint.parse_args(args)
     with PRINT_BUFFER:
         for message in entrypoint.run(parsed_args):
-            print(f"{message}\n", end="")  # one write per message, as the CDK's launch does
+            print(f"{message}\n", end="")  # noqa: T201 - the protocol's stdout: one write per message, as the CDK's launch does
 
 
 class UnreadableLine:
     """An input line that isn't a readable Airbyte message: where it was, and why."""
 
-    __slots__ = ("number", "stream", "reason")
+    __slots__ = ("number", "reason", "stream")
 
-    def __init__(self, number: int, stream: Optional[str], reason: str):
+    def __init__(self, number: int, stream: str | None, reason: str):
         self.number, self.stream, self.reason = number, stream, reason
 
 
@@ -116,7 +117,7 @@ class LenientInputDestination(Destination):
             raise ConfigError(f"Unknown command {parsed_args.command!r}: use spec, check or write.")
 
 
-def _stream_of(raw: Any) -> Optional[str]:
+def _stream_of(raw: Any) -> str | None:
     """Best effort: the record's stream, so the rejection is counted where it belongs."""
     try:
         text = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else raw

@@ -20,8 +20,9 @@ import logging
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Set, Tuple
+from typing import Any
 
 from airbyte_cdk.models import (
     AirbyteAnalyticsTraceMessage,
@@ -46,6 +47,7 @@ from source_stripe_proxy.core.client import StripeClient
 from source_stripe_proxy.core.errors import ConfigError, StripeProxyError
 from source_stripe_proxy.core.settings import ConnectionSettings
 from source_stripe_proxy.destination.mapping import STREAMS, MappedRecord, RecordProblem, map_record
+from source_stripe_proxy.destination.options import WriterOptions, destination_config
 from source_stripe_proxy.destination.writer import (
     OUTCOME_KINDS,
     REJECTED,
@@ -55,7 +57,6 @@ from source_stripe_proxy.destination.writer import (
     RecordRejectedError,
     RecordWriter,
 )
-from source_stripe_proxy.destination.options import WriterOptions, destination_config
 
 logger = logging.getLogger("airbyte")
 
@@ -72,13 +73,13 @@ class DestinationStripeProxy(LenientInputDestination):
     # destination_config() validates every field with messages that never do.
     check_config_against_spec = False
 
-    def __init__(self, client_factory: Optional[ClientFactory] = None):
+    def __init__(self, client_factory: ClientFactory | None = None):
         """``client_factory`` exists for tests (fast retry backoff, an emulator without Stripe's
         search limit)."""
         super().__init__()
         self._client_factory: ClientFactory = client_factory or StripeClient
-        self._client: Optional[StripeClient] = None
-        self.last_summary: Optional[Dict[str, Any]] = None
+        self._client: StripeClient | None = None
+        self.last_summary: dict[str, Any] | None = None
 
     # -- spec / check --------------------------------------------------------------
 
@@ -129,9 +130,9 @@ class DestinationStripeProxy(LenientInputDestination):
             self.last_summary = run.summary()
 
 
-def validate_catalog(catalog: ConfiguredAirbyteCatalog) -> Dict[str, DestinationSyncMode]:
+def validate_catalog(catalog: ConfiguredAirbyteCatalog) -> dict[str, DestinationSyncMode]:
     """Stream name -> sync mode; a ConfigError naming the problem before anything is written."""
-    modes: Dict[str, DestinationSyncMode] = {}
+    modes: dict[str, DestinationSyncMode] = {}
     for configured in catalog.streams:
         name = configured.stream.name
         if name not in STREAMS:
@@ -154,7 +155,7 @@ def validate_catalog(catalog: ConfiguredAirbyteCatalog) -> Dict[str, Destination
     return modes
 
 
-def accepted_catalog(streams: Iterable[str] = tuple(STREAMS)) -> Dict[str, Any]:
+def accepted_catalog(streams: Iterable[str] = tuple(STREAMS)) -> dict[str, Any]:
     """A configured catalog (as JSON) that ``validate_catalog`` accepts: ``append_dedup`` on the
     external id. For scripts and tests that feed this destination."""
     return {
@@ -171,9 +172,9 @@ def accepted_catalog(streams: Iterable[str] = tuple(STREAMS)) -> Dict[str, Any]:
 
 
 class _Pending:
-    __slots__ = ("position", "record", "problem")
+    __slots__ = ("position", "problem", "record")
 
-    def __init__(self, position: Position, record: Optional[MappedRecord], problem: Optional[RecordProblem]):
+    def __init__(self, position: Position, record: MappedRecord | None, problem: RecordProblem | None):
         self.position = position
         self.record = record
         self.problem = problem
@@ -186,9 +187,9 @@ class WriteRun:
         self.writer = writer
         self.modes = modes
         self.options = options
-        self.counts: Dict[str, Counter] = {name: Counter() for name in modes}
+        self.counts: dict[str, Counter] = {name: Counter() for name in modes}
         self.requests: Counter = Counter()
-        self._pending: List[_Pending] = []
+        self._pending: list[_Pending] = []
         self._ordinals: Counter = Counter()
         self._line = 0
         self._unknown_streams: Counter = Counter()
@@ -243,8 +244,8 @@ class WriteRun:
     def flush(self) -> Iterator[AirbyteMessage]:
         batch, self._pending = self._pending, []
         superseded = self._superseded(batch)
-        outcomes: Dict[int, Outcome] = {}
-        by_key: Dict[Tuple[str, ...], List[int]] = {}
+        outcomes: dict[int, Outcome] = {}
+        by_key: dict[tuple[str, ...], list[int]] = {}
         for index, item in enumerate(batch):
             if index in superseded:
                 outcomes[index] = Outcome(SKIPPED, item.position, item.record.describe_key(), note="a later record with the same key in this batch wins")
@@ -262,11 +263,11 @@ class WriteRun:
         for index in range(len(batch)):
             yield from self._report(outcomes[index])
 
-    def _write_concurrently(self, batch: List[_Pending], groups: List[List[int]]) -> Dict[int, Outcome]:
+    def _write_concurrently(self, batch: list[_Pending], groups: list[list[int]]) -> dict[int, Outcome]:
         """Each group (one key's records, in input order) runs on one worker."""
         stop = threading.Event()
 
-        def write_group(indexes: List[int]) -> Dict[int, Outcome]:
+        def write_group(indexes: list[int]) -> dict[int, Outcome]:
             done = {}
             for index in indexes:
                 if stop.is_set():
@@ -274,7 +275,7 @@ class WriteRun:
                 done[index] = self.writer.write(batch[index].record, batch[index].position)
             return done
 
-        outcomes: Dict[int, Outcome] = {}
+        outcomes: dict[int, Outcome] = {}
         with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="stripe-write") as pool:
             futures = [pool.submit(write_group, group) for group in groups]
             try:
@@ -285,9 +286,9 @@ class WriteRun:
                 raise
         return outcomes
 
-    def _superseded(self, batch: List[_Pending]) -> Set[int]:
+    def _superseded(self, batch: list[_Pending]) -> set[int]:
         """append_dedup: indexes of records a later record of the same stream and key replaces."""
-        last: Dict[Tuple[str, str, str], int] = {}
+        last: dict[tuple[str, str, str], int] = {}
         for index, item in enumerate(batch):
             if item.record is not None and self.modes[item.position.stream] == DestinationSyncMode.append_dedup:
                 last[(item.position.stream, *item.record.key)] = index
@@ -323,7 +324,7 @@ class WriteRun:
         yield from self.flush()
         yield from self.summary_messages()
 
-    def summary(self) -> Dict[str, Any]:
+    def summary(self) -> dict[str, Any]:
         streams = {name: {kind: counts.get(kind, 0) for kind in OUTCOME_KINDS} for name, counts in self.counts.items()}
         total = {kind: sum(s[kind] for s in streams.values()) for kind in OUTCOME_KINDS}
         records = sum(total.values())
@@ -387,7 +388,7 @@ def rejection_log(outcome: Outcome) -> AirbyteMessage:
     return _log(Level.ERROR, text)
 
 
-def _error_text(error: Optional[Mapping[str, Any]]) -> str:
+def _error_text(error: Mapping[str, Any] | None) -> str:
     error = error or {}
     labels = ", ".join(f"{k} {error[k]}" for k in ("type", "code", "param") if error.get(k))
     return f"[{labels}] {error.get('message') or 'no message'}"
@@ -401,4 +402,4 @@ def _now_ms() -> float:
     return time.time() * 1000
 
 
-__all__ = ["DestinationStripeProxy", "accepted_catalog", "validate_catalog", "WriteRun"]
+__all__ = ["DestinationStripeProxy", "WriteRun", "accepted_catalog", "validate_catalog"]
