@@ -18,4 +18,4 @@ from .faults import FaultInjector
 from .proxies import ParagonEmulator, PinkConnectEmulator
 from .server import StripeEmulator
 
-__all__ = ["StripeEmulator", "ParagonEmulator", "PinkConnectEmulator", "FaultInjector", "FAULT_KINDS"]
+__all__ = ["FAULT_KINDS", "FaultInjector", "ParagonEmulator", "PinkConnectEmulator", "StripeEmulator"]

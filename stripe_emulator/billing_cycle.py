@@ -39,7 +39,13 @@ from collections import Counter
 from . import catalog
 from .billing import _list, line_item, render
 from .payments import (  # noqa: F401  (card_fee and CARD_FEE_FIXED: billing's figures, re-exported)
-    CARD_FEE_FIXED, FUNDS_AVAILABLE_AFTER_DAYS, SOFT_DECLINES, attempt_charge, balance_transaction_fields, card_fee, decline_of,
+    CARD_FEE_FIXED,
+    FUNDS_AVAILABLE_AFTER_DAYS,
+    SOFT_DECLINES,
+    attempt_charge,
+    balance_transaction_fields,
+    card_fee,
+    decline_of,
 )
 from .store import add_interval, previous_attributes
 

@@ -8,7 +8,17 @@ of its charge; only a draft invoice can be finalized), and Stripe's error shapes
 
 from . import billing
 from .schema import (
-    BOOL, DECIMAL, INT, METADATA, STR, StripeError, array, enum, invalid, parameter_missing, validate,
+    BOOL,
+    DECIMAL,
+    INT,
+    METADATA,
+    STR,
+    StripeError,
+    array,
+    enum,
+    invalid,
+    parameter_missing,
+    validate,
 )
 
 EXPAND = array(STR)
@@ -79,7 +89,7 @@ def create_invoice_item(call):
     if p.get("invoice"):
         invoice = call.find("invoices", p["invoice"], param="invoice", status=400)
         _check_draft(invoice)
-    fields = {k: v for k, v in p.items() if k not in ("expand",)}
+    fields = {k: v for k, v in p.items() if k != "expand"}
     fields.update(amount=amount, quantity=quantity, unit_amount=amount // quantity, unit_amount_decimal=str(amount // quantity))
     item = _new(call, "invoiceitems", fields)
     if invoice:

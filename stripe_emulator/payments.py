@@ -20,7 +20,17 @@ from dataclasses import dataclass
 from . import catalog
 from .billing import render
 from .schema import (
-    BOOL, INT, METADATA, STR, StripeError, array, enum, invalid, parameter_missing, resource_missing, validate,
+    BOOL,
+    INT,
+    METADATA,
+    STR,
+    StripeError,
+    array,
+    enum,
+    invalid,
+    parameter_missing,
+    resource_missing,
+    validate,
 )
 from .store import previous_attributes
 
@@ -147,9 +157,8 @@ def attach(store, method, customer):
     stored = catalog.state(store).by_id["payment_methods"][method["id"]]
     if stored.get("customer") == customer:
         return dict(stored)
-    attached = catalog.add(store, "payment_methods", dict(stored, customer=customer), parent_id=customer,
+    return catalog.add(store, "payment_methods", dict(stored, customer=customer), parent_id=customer,
                            emit_event=True, base=stored)
-    return attached
 
 
 # =============================================================================

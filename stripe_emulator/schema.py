@@ -12,7 +12,7 @@ An empty string means "unset" (None), as in Stripe's API.
 
 
 class StripeError(Exception):
-    def __init__(self, status, message, type="invalid_request_error", code=None, param=None,
+    def __init__(self, status, message, type="invalid_request_error", code=None, param=None,  # noqa: A002 - Stripe's field
                  doc_url=None, headers=(), extra=None, executed=False):
         super().__init__(message)
         self.status, self.message, self.type = status, message, type
@@ -178,9 +178,7 @@ def _one_of(values):
 EXPAND = array(STR)
 ADDRESS = {"city": STR, "country": STR, "line1": STR, "line2": STR, "postal_code": STR, "state": STR}
 INTERVAL = enum("day", "week", "month", "year")
-CURRENCIES = set(
-    "usd eur gbp cad aud jpy chf sek nok dkk nzd sgd hkd mxn brl inr pln czk huf ron bgn ils "
-    "zar try thb myr php idr krw twd aed sar".split())
+CURRENCIES = {"usd", "eur", "gbp", "cad", "aud", "jpy", "chf", "sek", "nok", "dkk", "nzd", "sgd", "hkd", "mxn", "brl", "inr", "pln", "czk", "huf", "ron", "bgn", "ils", "zar", "try", "thb", "myr", "php", "idr", "krw", "twd", "aed", "sar"}
 
 CUSTOMER_CREATE = {
     "address": ADDRESS, "balance": INT, "cash_balance": ANY, "coupon": ref("coupon"),

@@ -13,12 +13,12 @@ One Store holds one Stripe account's objects. Rules that keep it simple and safe
 import bisect
 import calendar
 import copy
-import datetime
 import itertools
 import random
 import string
 import threading
 import time
+from datetime import datetime, timezone
 
 from . import billing
 
@@ -257,7 +257,7 @@ def add_interval(ts, interval, count):
     if interval == "week":
         return ts + 7 * 86400 * count
     months = count * (12 if interval == "year" else 1)
-    start = datetime.datetime.fromtimestamp(ts, datetime.timezone.utc)
+    start = datetime.fromtimestamp(ts, timezone.utc)
     month0 = start.month - 1 + months
     year, month = start.year + month0 // 12, month0 % 12 + 1
     day = min(start.day, calendar.monthrange(year, month)[1])
@@ -304,9 +304,8 @@ def derive(resource, obj):
     elif resource == "plans":
         if obj.get("amount") is not None and obj.get("amount_decimal") is None:
             obj["amount_decimal"] = str(obj["amount"])
-    elif resource == "balance_transactions":
-        if obj.get("net") is None:
-            obj["net"] = (obj.get("amount") or 0) - (obj.get("fee") or 0)
+    elif resource == "balance_transactions" and obj.get("net") is None:
+        obj["net"] = (obj.get("amount") or 0) - (obj.get("fee") or 0)
     return obj
 
 
@@ -430,7 +429,7 @@ class Store:
             coll.batches.append((first, template))
             ids = [self.new_id(prefix) for _ in range(n)]
             keys = [sort_key(created_start + i * created_step, first + i) for i in range(n)]
-            for oid, key in zip(ids, keys):
+            for oid, key in zip(ids, keys, strict=True):
                 coll.by_id[oid] = key
                 coll.rows[key] = oid
             coll.order.extend(keys)
