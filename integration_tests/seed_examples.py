@@ -5,12 +5,13 @@ price_1234567890) are replaced by real ids at run time (``with_ids``).
 
 from __future__ import annotations
 
-from typing import Any, Dict, Mapping, Tuple
+from collections.abc import Mapping
+from typing import Any
 
 SEED_IDS = ("cus_1234567890", "prod_1234567890", "price_1234567890")
 
 # name -> (the call as the seed writes it, the seed's example response)
-SEED_EXAMPLES: Dict[str, Tuple[str, Any]] = {
+SEED_EXAMPLES: dict[str, tuple[str, Any]] = {
     "create customer": (
         """/your-stripe-connection
 action: create

@@ -59,7 +59,7 @@ def test_account_cap_and_audit_from_the_command_line_and_the_environment(mode, e
     item = ok(env, "--accounts", account, "--account", account, "create", "invoice_item", f"customer={made['id']}",
               "amount=4000", "currency=usd")
     lines = [json.loads(line) for line in log.read_text().splitlines()]
-    assert [(l["tool"], l["outcome"], l.get("reason"), l["account"]) for l in lines] == [
+    assert [(entry["tool"], entry["outcome"], entry.get("reason"), entry["account"]) for entry in lines] == [
         ("cli", "sent", None, account),
         ("cli", "refused", "max_amount", None),
         ("cli", "refused", "max_amount", None),

@@ -132,7 +132,7 @@ def test_an_incremental_sync_of_every_stream_makes_one_events_pass(stripe_emulat
     store = stripe_emulator.store
     customer = store.all("customers")[0]["id"]
     response = requests.post(f"{stripe_emulator.url}/v1/customers/{customer}", data={"email": "moved@example.com"},
-                             headers={"Authorization": f"Bearer {stripe_emulator.api_key}"})
+                             headers={"Authorization": f"Bearer {stripe_emulator.api_key}"}, timeout=30)
     assert response.status_code == 200
     invoice = store.all("invoices")[0]
     billing.update(store, "invoices", invoice["id"], status="paid", paid=True)

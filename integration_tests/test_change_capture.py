@@ -50,7 +50,7 @@ def seed(emulator, at):
 
 
 def api(emulator, method, path, **data):
-    response = requests.request(method, f"{emulator.url}{path}", data=data, headers={"Authorization": f"Bearer {emulator.api_key}"})
+    response = requests.request(method, f"{emulator.url}{path}", data=data, headers={"Authorization": f"Bearer {emulator.api_key}"}, timeout=30)
     assert response.status_code == 200, response.text
     return response.json()
 
@@ -167,6 +167,7 @@ def test_several_connect_accounts_in_one_connection(stripe_emulator, connection_
         f"{stripe_emulator.url}/v1/customers/{changed}",
         data={"email": "moved@example.com"},
         headers={"Authorization": f"Bearer {stripe_emulator.api_key}", "Stripe-Account": "acct_2Second"},
+        timeout=30,
     )
     assert response.status_code == 200
     second = run_connector("source", "read", config, incremental_catalog(["customers"]), state=state)

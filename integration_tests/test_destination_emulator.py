@@ -19,8 +19,24 @@ from pathlib import Path
 
 import pytest
 
-from integration_tests.harness import api_key_config, assert_no_secrets, by_external_id, catalog_dict, customers, input_messages, paragon_config, pinkconnect_config, posts, products, record, state, write
-from integration_tests.harness import REPO_ROOT, configured_catalog, run_connector
+from integration_tests.harness import (
+    REPO_ROOT,
+    api_key_config,
+    assert_no_secrets,
+    by_external_id,
+    catalog_dict,
+    configured_catalog,
+    customers,
+    input_messages,
+    paragon_config,
+    pinkconnect_config,
+    posts,
+    products,
+    record,
+    run_connector,
+    state,
+    write,
+)
 from source_stripe_proxy.destination.idempotency import derived_product_id
 
 FAST = {"requests_per_second": 1000, "endpoint_requests_per_second": 1000}  # no limits to honour here
@@ -247,7 +263,7 @@ def test_bad_records_are_rejected_reported_and_the_rest_written(stripe_emulator)
 
 def test_fail_fast_stops_at_the_first_rejection(stripe_emulator):
     config = api_key_config(stripe_emulator.url, fail_fast=True, **FAST)
-    rows = customers(2) + [{"external_id": "bad", "email": "nope"}] + customers(2, start=2)
+    rows = [*customers(2), {"external_id": "bad", "email": "nope"}, *customers(2, start=2)]
     result = write(config, input_messages([("customers", rows)], state_every=1))
     assert result.error is not None and result.error.failure_type.value == "config_error"
     assert "customers record #3" in str(result.error) and "email_invalid" in str(result.error)

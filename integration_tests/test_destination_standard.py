@@ -21,8 +21,7 @@ from airbyte_cdk.test.models import ConnectorTestScenario
 from airbyte_cdk.test.standard_tests import DestinationTestSuiteBase
 from airbyte_cdk.test.standard_tests import pytest_hooks as cdk_hooks
 
-from integration_tests.harness import API_KEY, PARAGON_TOKEN, PINK_HEADERS, PINK_TOKEN
-from integration_tests.harness import REPO_ROOT, free_port
+from integration_tests.harness import API_KEY, PARAGON_TOKEN, PINK_HEADERS, PINK_TOKEN, REPO_ROOT, free_port
 from source_stripe_proxy import DestinationStripeProxy
 from stripe_emulator import ParagonEmulator, PinkConnectEmulator, StripeEmulator
 

@@ -25,7 +25,7 @@ import sys
 import time
 import warnings
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any
 
 import pytest
 
@@ -72,13 +72,13 @@ def pyairbyte() -> Path:
     if setup is None or setup.returncode != 0:
         reason = "timed out" if setup is None else (setup.stderr or setup.stdout)[-800:]
         message = f"DUCKDB DEMO TEST NOT RUN: PyAirbyte could not be installed into .venv-pyairbyte: {reason}"
-        warnings.warn(message, UserWarning)
+        warnings.warn(message, UserWarning, stacklevel=2)
         pytest.skip(message)
     assert PYAIRBYTE_PYTHON.exists()
     return PYAIRBYTE_PYTHON
 
 
-def inspect(python: Path, db: Path, tables) -> Dict[str, Any]:
+def inspect(python: Path, db: Path, tables) -> dict[str, Any]:
     done = subprocess.run([str(python), "-c", INSPECT, str(db), ",".join(tables)], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     return json.loads(done.stdout)
@@ -94,7 +94,7 @@ class DemoRun:
 
 
 @pytest.fixture(scope="module")
-def runs(pyairbyte, tmp_path_factory) -> List[DemoRun]:
+def runs(pyairbyte, tmp_path_factory) -> list[DemoRun]:
     out = tmp_path_factory.mktemp("demo")
     # As on a user's machine: under CI=... PyAirbyte switches its progress display off.
     env = {k: v for k, v in os.environ.items() if not k.startswith("AIRBYTE_") and k != "CI"}
@@ -146,7 +146,7 @@ def test_second_run_changes_the_account_and_duckdb_shows_each_change(runs):
     first, second = runs
     changes = second.report["sync"]["changes"]
     names = [c["change"] for c in changes]
-    assert len(names) == len(CHANGES) and all(kind in name for kind, name in zip(CHANGES, names)), names
+    assert len(names) == len(CHANGES) and all(kind in name for kind, name in zip(CHANGES, names, strict=True)), names
     assert [c["ok"] for c in changes] == [True] * len(CHANGES), [c for c in changes if not c["ok"]]
     text = second.output
     assert "What the incremental sync brought for each change" in text and text.count("  [ok]") == len(CHANGES)

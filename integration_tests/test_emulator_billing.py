@@ -2,6 +2,7 @@
 through its HTTP API: an invoice per period paid by a charge through a payment intent, balance
 transactions for charges, refunds, disputes and payouts, deterministic from a seed."""
 
+import itertools
 import time
 from collections import Counter
 
@@ -85,7 +86,7 @@ def test_every_period_is_invoiced_and_paid_through_a_payment_intent_and_a_charge
         assert all(i["billing_reason"] == "subscription_cycle" for i in mine[1:])
         # one invoice per period, back to back, the last one the subscription's current period
         periods = [(i["lines"]["data"][0]["period"]["start"], i["lines"]["data"][0]["period"]["end"]) for i in mine]
-        assert all(end == next_start for (_, end), (next_start, _) in zip(periods, periods[1:]))
+        assert all(end == next_start for (_, end), (next_start, _) in itertools.pairwise(periods))
         assert periods[-1] == (sub["current_period_start"], sub["current_period_end"])
         assert sub["latest_invoice"] == mine[-1]["id"]
         if sub["status"] == "canceled":  # dunning gave up: the last renewal's every attempt declined
@@ -134,7 +135,7 @@ def test_every_period_is_invoiced_and_paid_through_a_payment_intent_and_a_charge
     for invoice in recovered:
         if invoice["billing_reason"] == "subscription_create":
             assert invoice["attempt_count"] == 2 and 0 < charges[invoice["charge"]]["created"] - invoice["created"] < 23 * 3600
-    churned = [s for s in api_list(emulator, "subscriptions", status="canceled")]
+    churned = list(api_list(emulator, "subscriptions", status="canceled"))
     assert churned and all(s["cancellation_details"]["reason"] == "payment_failed" for s in churned)
     setup_fees = [line for i in invoices for line in i["lines"]["data"] if line["type"] == "invoiceitem"]
     assert setup_fees and {line["amount"] for line in setup_fees} == {SETUP_FEE}
@@ -219,7 +220,7 @@ def test_a_subscription_set_to_cancel_at_the_period_end_ends_then_without_anothe
     with StripeEmulator(api_key=KEY, seed=3) as emulator:
         sample_account(emulator, customers=2)
         run_billing(emulator.store, NOW - 150 * DAY, seed=1)
-        sub = [s for s in emulator.store.all("subscriptions") if s["status"] == "active"][0]
+        sub = next(s for s in emulator.store.all("subscriptions") if s["status"] == "active")
         emulator.set_time(NOW - 150 * DAY)
         response = requests.post(f"{emulator.url}/v1/subscriptions/{sub['id']}", data={"cancel_at_period_end": "true"},
                                  headers={"Authorization": f"Bearer {KEY}"}, timeout=30)

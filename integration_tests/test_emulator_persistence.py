@@ -139,7 +139,7 @@ def test_save_is_atomic(tmp_path, monkeypatch):
         save_to_file(emu, path)
         good = path.read_text()
         monkeypatch.setattr(json, "dump", lambda *a, **k: (_ for _ in ()).throw(OSError("disk full")))
-        with pytest.raises(OSError):
+        with pytest.raises(OSError, match="disk full"):
             save_to_file(emu, path)
     assert path.read_text() == good
     assert [p.name for p in tmp_path.iterdir()] == ["stripe.json"]
@@ -174,10 +174,10 @@ def test_the_catalogues_generic_objects_come_back_too(tmp_path):
     assert load_from_file(second, path)
     with second:
         headers = {"Authorization": "Bearer sk_test_catalogSaved1"}
-        assert [r["id"] for r in requests.get(f"{second.url}/v1/tax_rates", headers=headers).json()["data"]] == [rate]
-        assert [r["id"] for r in requests.get(f"{second.url}/v1/customers/{customer}/tax_ids", headers=headers).json()["data"]] == [tax_id]
-        assert requests.get(f"{second.url}/v1/tax_rates/{rate}", headers=headers).status_code == 200
-        assert requests.get(f"{second.url}/v1/issuing/cards", headers=headers).status_code == 400
+        assert [r["id"] for r in requests.get(f"{second.url}/v1/tax_rates", headers=headers, timeout=30).json()["data"]] == [rate]
+        assert [r["id"] for r in requests.get(f"{second.url}/v1/customers/{customer}/tax_ids", headers=headers, timeout=30).json()["data"]] == [tax_id]
+        assert requests.get(f"{second.url}/v1/tax_rates/{rate}", headers=headers, timeout=30).status_code == 200
+        assert requests.get(f"{second.url}/v1/issuing/cards", headers=headers, timeout=30).status_code == 400
         assert catalog.add(second.store, "tax_rates")["id"] != rate
 
 

@@ -73,7 +73,7 @@ def test_a_negative_cursor_is_a_config_error(account):
 
 
 def test_a_numeric_string_cursor_is_accepted(account):
-    emulator, config, expected = account
+    _emulator, config, expected = account
     result = run_connector("source", "read", config, configured_catalog(["customers"], sync_mode="incremental"), state=_state({"created": "0"}))
     assert result.returncode == 0 and {r["id"] for r in result.records_of("customers")} == expected["customers"]
 
@@ -119,12 +119,11 @@ def _write_raw(config, lines):
     with tempfile.TemporaryDirectory() as tmp:
         (Path(tmp) / "c.json").write_text(json.dumps(config))
         (Path(tmp) / "k.json").write_text(json.dumps(h.destination_catalog()))
-        completed = subprocess.run(
+        return subprocess.run(
             [sys.executable, "-c", "import source_stripe_proxy.airbyte.entrypoints as m; m.run_destination()", "write",
              "--config", f"{tmp}/c.json", "--catalog", f"{tmp}/k.json"],
             input=b"\n".join(lines) + b"\n", capture_output=True, cwd=REPO_ROOT, timeout=300,
         )
-    return completed
 
 
 def _rec(data, stream="customers"):

@@ -122,7 +122,7 @@ def test_no_secret_in_any_output_url_or_file(mode, tmp_path):
         finally:
             if proxy is not None:
                 proxy.stop()
-    secrets = h.SECRETS + (revoked["credentials"][field],)
+    secrets = (*h.SECRETS, revoked["credentials"][field])
     leaks = [(what, secret) for what, text in outputs for secret in secrets if secret in text]
     assert len(outputs) >= 20
     assert leaks == [], f"{len(leaks)} secrets in the output of: {sorted({w for w, _ in leaks})}"

@@ -16,9 +16,10 @@ import asyncio
 import base64
 import json
 import tempfile
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, AsyncIterator, Dict, List, Mapping, Optional
+from typing import Any
 
 import mcp_types as types
 import pytest
@@ -38,7 +39,7 @@ class Person:
 
     def __init__(self, answer: str = "accept"):
         self.answer = answer
-        self.messages: List[str] = []
+        self.messages: list[str] = []
 
     async def __call__(self, context: Any, params: types.ElicitRequestParams) -> types.ElicitResult:
         self.messages.append(params.message)
@@ -51,7 +52,7 @@ class Person:
 class Session:
     def __init__(self, session: ClientSession):
         self.session = session
-        self.texts: List[str] = []
+        self.texts: list[str] = []
 
     async def call(self, name: str, arguments: Mapping[str, Any]) -> types.CallToolResult:
         result = await self.session.call_tool(name, dict(arguments))
@@ -63,27 +64,29 @@ class Session:
         assert not result.is_error, result.content[0].text
         return json.loads(result.content[0].text)
 
-    async def error(self, name: str, arguments: Mapping[str, Any]) -> Dict[str, Any]:
+    async def error(self, name: str, arguments: Mapping[str, Any]) -> dict[str, Any]:
         result = await self.call(name, arguments)
         assert result.is_error, result.content[0].text
         return json.loads(result.content[0].text)["error"]
 
 
 @asynccontextmanager
-async def agent(env: Mapping[str, str], *args: str, person: Optional[Person] = None) -> AsyncIterator[Session]:
+async def agent(env: Mapping[str, str], *args: str, person: Person | None = None) -> AsyncIterator[Session]:
     params = StdioServerParameters(command=CONSOLE_SCRIPT, args=["mcp", *args], env=subprocess_env(env))
     with tempfile.TemporaryFile("w+") as errlog:
-        async with stdio_client(params, errlog=errlog) as (read, write):
-            async with ClientSession(read, write, elicitation_callback=person) as session:
-                await session.initialize()
-                yield Session(session)
+        async with (
+            stdio_client(params, errlog=errlog) as (read, write),
+            ClientSession(read, write, elicitation_callback=person) as session,
+        ):
+            await session.initialize()
+            yield Session(session)
         errlog.seek(0)
         stderr = errlog.read()
     for secret in SECRETS:
         assert secret not in stderr
 
 
-def audit_lines(path: Path) -> List[Dict[str, Any]]:
+def audit_lines(path: Path) -> list[dict[str, Any]]:
     text = path.read_text()
     for secret in SECRETS:
         assert secret not in text
@@ -162,7 +165,7 @@ def test_the_amount_cap_refuses_before_anything_is_sent(emulator_upstream, seede
                                                   "params": {"charge": charge["id"], "amount": 2000}})
             assert refund["amount"] == 2000
         lines = audit_lines(log)
-        assert [(l["outcome"], l.get("reason"), l.get("param")) for l in lines] == [
+        assert [(entry["outcome"], entry.get("reason"), entry.get("param")) for entry in lines] == [
             ("refused", "max_amount", "amount"),
             ("refused", "max_amount", "line_items[0][price_data][unit_amount]"),
             ("refused", "max_amount", "amount"),
@@ -221,7 +224,7 @@ def test_confirmation_accepted_declined_or_impossible(emulator_upstream, seeded_
         assert len(writes.messages) == 1 and "12.34 EUR (1234)" in writes.messages[0]
 
     asyncio.run(scenario())
-    outcomes = [(l["outcome"], l.get("reason")) for l in audit_lines(log)]
+    outcomes = [(entry["outcome"], entry.get("reason")) for entry in audit_lines(log)]
     assert outcomes == [("sent", None), ("sent", None), ("declined", None), ("declined", None),
                         ("refused", "cannot_confirm")]
 
@@ -260,7 +263,7 @@ def test_accounts_are_reached_through_stripe_account_and_others_refused(mode, em
 
     asyncio.run(scenario())
     lines = audit_lines(log)
-    assert [(l["outcome"], l["account"], l.get("reason")) for l in lines] == [
+    assert [(entry["outcome"], entry["account"], entry.get("reason")) for entry in lines] == [
         ("sent", ACCOUNT_A, None), ("refused", ACCOUNT_C, "account")]
     assert f"a-{mode}@example.com" not in log.read_text() and "In A" not in log.read_text()  # no values but ids
 
@@ -287,7 +290,7 @@ def test_audit_lines_for_refused_writes_hold_no_values(emulator_upstream, seeded
 
     asyncio.run(scenario())
     lines = audit_lines(log)
-    assert [(l["outcome"], l.get("reason"), l.get("param")) for l in lines] == [
+    assert [(entry["outcome"], entry.get("reason"), entry.get("param")) for entry in lines] == [
         ("refused", "policy", "action"), ("refused", "invalid_parameter", "emial"), ("dry_run", None, None),
         ("failed", None, None)]
     assert lines[2]["ids"] == {"customer": "cus_1DryRun"}

@@ -18,9 +18,10 @@ import subprocess
 import tempfile
 import threading
 import time
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, AsyncIterator, Dict, List, Mapping, Tuple
+from typing import Any
 
 import httpx2
 import pytest
@@ -49,11 +50,11 @@ class Run:
 
     def __init__(self, session: ClientSession):
         self.session = session
-        self.texts: List[str] = []
+        self.texts: list[str] = []
         self.stderr = ""
         self.stdout = ""
 
-    async def call(self, name: str, arguments: Mapping[str, Any]) -> Tuple[bool, Any]:
+    async def call(self, name: str, arguments: Mapping[str, Any]) -> tuple[bool, Any]:
         result = await self.session.call_tool(name, dict(arguments))
         text = result.content[0].text
         self.texts.append(text)
@@ -102,11 +103,10 @@ async def mcp_server(transport: str, env: Mapping[str, str], *args: str) -> Asyn
         if transport == "stdio":
             params = StdioServerParameters(command=CONSOLE_SCRIPT, args=["mcp", *args], env=subprocess_env(env))
             with err_path.open("w") as errlog:
-                async with stdio_client(params, errlog=errlog) as (read, write):
-                    async with ClientSession(read, write) as session:
-                        await session.initialize()
-                        run = Run(session)
-                        yield run
+                async with stdio_client(params, errlog=errlog) as (read, write), ClientSession(read, write) as session:
+                    await session.initialize()
+                    run = Run(session)
+                    yield run
         else:
             port = free_port()
             command = [CONSOLE_SCRIPT, "mcp", "--http", f"127.0.0.1:{port}", *args]
@@ -116,13 +116,15 @@ async def mcp_server(transport: str, env: Mapping[str, str], *args: str) -> Asyn
                 try:
                     _wait_for_port(port, process)
                     headers = {"Authorization": f"Bearer {MCP_TOKEN}"}
-                    async with httpx2.AsyncClient(headers=headers, timeout=60) as http:
-                        async with streamable_http_client(f"http://127.0.0.1:{port}/mcp", http_client=http) as (read, write):
-                            async with ClientSession(read, write) as session:
-                                await session.initialize()
-                                run = Run(session)
-                                run.port = port
-                                yield run
+                    async with (
+                        httpx2.AsyncClient(headers=headers, timeout=60) as http,
+                        streamable_http_client(f"http://127.0.0.1:{port}/mcp", http_client=http) as (read, write),
+                        ClientSession(read, write) as session,
+                    ):
+                        await session.initialize()
+                        run = Run(session)
+                        run.port = port
+                        yield run
                 finally:
                     process.terminate()
                     process.wait(timeout=30)
@@ -139,7 +141,7 @@ def typed(value: str) -> Any:
     return parsed if isinstance(parsed, (int, bool)) else value
 
 
-def seed_tool_call(name: str, ids: Mapping[str, str]) -> Tuple[str, Dict[str, Any], Any]:
+def seed_tool_call(name: str, ids: Mapping[str, str]) -> tuple[str, dict[str, Any], Any]:
     block, expected = SEED_EXAMPLES[name]
     action, entity, params = split_call(parse_block(with_ids(block, ids)))
     return f"{action}_{entity}", {key: typed(value) for key, value in params.items()}, expected
@@ -158,7 +160,7 @@ async def seed_example(run: Run, name: str, ids: Mapping[str, str]) -> Any:
 async def check_tools(run: Run) -> None:
     listed = {tool.name: tool for tool in (await run.session.list_tools()).tools}
     run.texts.append(json.dumps({name: tool.model_dump(mode="json") for name, tool in listed.items()}))
-    assert list(listed) == NAMED + ["stripe_call", "stripe_describe", "stripe_search_actions"]
+    assert list(listed) == [*NAMED, "stripe_call", "stripe_describe", "stripe_search_actions"]
     expected = StripeTools(lambda prepared: None).tools  # what the generated table makes of each tool
     for name, tool in listed.items():
         want = expected[name]
@@ -173,8 +175,8 @@ async def check_tools(run: Run) -> None:
     assert listed["stripe_call"].annotations.destructive_hint is True  # it can delete
 
 
-async def check_seed_examples(run: Run, mode: str) -> Dict[str, str]:
-    ids: Dict[str, str] = {}
+async def check_seed_examples(run: Run, mode: str) -> dict[str, str]:
+    ids: dict[str, str] = {}
     customer = await seed_example(run, "create customer", ids)
     assert (customer["email"], customer["name"]) == ("customer@example.com", "John Doe")
     ids["cus_1234567890"] = customer["id"]
@@ -262,7 +264,7 @@ async def check_errors(run: Run, seeded_emulator) -> None:
     assert "cus_doesnotexist" in not_found["message"]
 
 
-def bad_credentials(env: Mapping[str, str], mode: str) -> Dict[str, str]:
+def bad_credentials(env: Mapping[str, str], mode: str) -> dict[str, str]:
     key = {"api_key": "STRIPE_API_KEY", "paragon": "PARAGON_USER_TOKEN", "pinkconnect": "PINKCONNECT_TOKEN"}[mode]
     wrong = "rk_test_wrongKEY" if mode == "api_key" else "wrong-token"
     return {**env, key: wrong}
@@ -394,7 +396,7 @@ def test_concurrent_tool_calls_share_one_client(emulator_upstream):
     tools = StripeTools(execute, policy=AccessPolicy())
     server = build_server(tools, instructions="test")
 
-    async def scenario() -> List[Any]:
+    async def scenario() -> list[Any]:
         async with Client(server) as client:
             return await asyncio.gather(*(client.call_tool("list_customers", {"limit": 1}) for _ in range(4)))
 

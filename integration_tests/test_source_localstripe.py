@@ -56,7 +56,7 @@ def _existing_ids(localstripe, stream):
     if stream == "subscriptions":
         params["status"] = "all"
     while True:
-        page = requests.get(f"{localstripe.url}/v1/{path}", params=params, headers={"Authorization": "Bearer sk_test_x"}).json()
+        page = requests.get(f"{localstripe.url}/v1/{path}", params=params, headers={"Authorization": "Bearer sk_test_x"}, timeout=30).json()
         ids |= {o["id"] for o in page["data"]}
         if not page["has_more"]:
             return ids

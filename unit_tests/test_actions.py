@@ -521,7 +521,7 @@ def test_docs_show_every_seed_call_in_both_forms(spec):
     assert argument_form, f"no argument-form example for {spec.action} {entity}"
     given = set(re.findall(r" ([\w.\[\]]+)=", argument_form.group(0)))
     assert {n.split(".")[0].split("[")[0] for n in given} <= set(spec.accepted)
-    assert re.search(rf"^\| {spec.action} \| {entity} \|", DOCS, re.M)
+    assert re.search(rf"^\| {spec.action} \| {entity} \|", DOCS, re.MULTILINE)
 
 
 def test_docs_list_the_env_variables_and_the_seed_aliases():

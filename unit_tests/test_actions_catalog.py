@@ -9,9 +9,9 @@ import pytest
 
 from source_stripe_proxy.actions import describe_action, input_schema, list_actions
 from source_stripe_proxy.actions.catalog import action_spec, compact, entity_names, find_action
-from source_stripe_proxy.data import load_generated, resources
 from source_stripe_proxy.actions.params import schema_at
 from source_stripe_proxy.actions.seed_aliases import SEED_CALLS, SEED_REQUIRED
+from source_stripe_proxy.data import load_generated, resources
 
 GENERATED = package_files.files("source_stripe_proxy.data").joinpath("generated")
 ENTITY_FILES = {path.name[: -len(".json")]: json.loads(path.read_text()) for path in GENERATED.joinpath("operations").iterdir()}
@@ -111,7 +111,7 @@ def test_every_seed_alias_maps_to_a_real_parameter_of_the_generated_action(call)
     action, entity = call
     spec = find_action(action, entity)
     for alias, target in SEED_CALLS[call].items():
-        top = re.split(r"[\[.]", target, 1)[0]
+        top = re.split(r"[\[.]", target, maxsplit=1)[0]
         assert top in spec.properties, f"{alias} -> {target}: {action} {entity} has no parameter {top}"
         assert schema_at(spec.properties, target), f"{alias} -> {target} names nothing inside {top}"
         assert alias not in spec.properties, f"{alias} would hide Stripe's own parameter"

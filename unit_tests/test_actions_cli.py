@@ -45,8 +45,10 @@ def test_block_form_of_the_seed_example():
 
 
 def test_block_form_ignores_blank_and_comment_lines_and_strips_quotes():
-    text = '\n\n# a comment\naction: update\n  entity:   customers  \ncustomer_id: cus_1\nname: "Jane Doe"\n\n' \
-           "description: Note: colons stay\n"
+    text = (
+        '\n\n# a comment\naction: update\n  entity:   customers  \ncustomer_id: cus_1\nname: "Jane Doe"\n\n'
+        "description: Note: colons stay\n"
+    )
     assert parse_block(text) == {"action": "update", "entity": "customers", "customer_id": "cus_1",
                                  "name": "Jane Doe", "description": "Note: colons stay"}
 
@@ -300,7 +302,7 @@ def test_a_closed_port_gives_up_at_the_deadline_with_a_transient_error(requests_
     config = tmp_path / "config.json"
     config.write_text(json.dumps({"credentials": {"api_key": API_KEY}}))
     requests_mock.get(f"{STRIPE}/v1/customers", exc=requests.ConnectionError("refused"))
-    code, out, err = run_cli(["--config", str(config), "--timeout", "0.5", "list", "customers"])
+    code, out, _err = run_cli(["--config", str(config), "--timeout", "0.5", "list", "customers"])
     assert code == 1
     error = json.loads(out)["error"]
     assert error["type"] == "api_connection_error" and "deadline is 0.5 s" in error["message"]
@@ -371,6 +373,6 @@ def test_dry_run_works_for_any_action(requests_mock, args, method, path, fields)
 def test_nested_names_in_the_block_form():
     call = parse_block("action: create\nentity: subscription\ncustomer: cus_1\nitems[0][price]: p1\nitems.0.quantity: 2\n")
     assert call["items[0][price]"] == "p1" and call["items.0.quantity"] == "2"
-    code, out, _ = run_cli(["--dry-run"], "action: create\nentity: subscription\ncustomer: cus_1\n"
+    _code, out, _ = run_cli(["--dry-run"], "action: create\nentity: subscription\ncustomer: cus_1\n"
                                           "items[0][price]: p1\nitems.0.quantity: 2\n", env={})
     assert json.loads(out)["body"] == {"customer": "cus_1", "items[0][price]": "p1", "items[0][quantity]": "2"}

@@ -84,7 +84,7 @@ def test_the_console_script_keeps_stdout_one_json_document_and_help_still_prints
 
 def docs_seed_table():
     section = DOCS.read_text().split("### The seed's calls", 1)[1].split("#### Examples", 1)[0]
-    rows = re.findall(r"^\| (\w+) \| (\w+) \|\s*([^|]*?)\s*\|", section, flags=re.M)
+    rows = re.findall(r"^\| (\w+) \| (\w+) \|\s*([^|]*?)\s*\|", section, flags=re.MULTILINE)
     calls = {}
     for action, entity, required in rows:
         if action == "action":  # the header
@@ -106,10 +106,10 @@ def test_help_and_docs_list_the_same_seed_calls_with_the_same_required_parameter
 
 def test_docs_have_one_example_per_seed_call_that_runs_as_a_dry_run():
     text = DOCS.read_text()
-    headings = re.findall(r"^##### (\w+) (\w+)$", text, flags=re.M)
+    headings = re.findall(r"^##### (\w+) (\w+)$", text, flags=re.MULTILINE)
     assert sorted(headings) == sorted(tuple(line.split()[:2]) for line in seed_call_lines())
     for action, entity in headings:
         section = text.split(f"##### {action} {entity}\n", 1)[1].split("#####", 1)[0]
-        (command,) = re.findall(r"^`(stripe-connection [^`]+)`$", section, flags=re.M)
+        (command,) = re.findall(r"^`(stripe-connection [^`]+)`$", section, flags=re.MULTILINE)
         code, out, _ = run(["--dry-run", *shlex.split(command)[1:]])
         assert code == 0, (command, out)

@@ -189,7 +189,7 @@ def test_an_attempt_asks_before_sending_and_sends_nothing_when_declined(tmp_path
             assert send.sent == [] and caught.value.reason == ("declined" if answer == DECLINED else "cannot_confirm")
     assert len(asked) == 3 and "7.00" not in asked[0] and "700" in asked[0]  # a refund names no currency
     lines = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]
-    assert [(l["outcome"], l.get("reason")) for l in lines] == [("sent", None), ("declined", None),
+    assert [(entry["outcome"], entry.get("reason")) for entry in lines] == [("sent", None), ("declined", None),
                                                                 ("refused", "cannot_confirm")]
     assert lines[0]["object_id"] == "re_1Sent" and lines[0]["ids"] == {"charge": "ch_1Abc"}
 

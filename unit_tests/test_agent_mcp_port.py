@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any, List
+from typing import Any
 
 import mcp_types
 import pytest
@@ -28,7 +28,7 @@ BUDGET = 25_000  # the default tools/list, as json.dumps writes it (unit_tests/t
 
 class Recorder:
     def __init__(self) -> None:
-        self.calls: List[Any] = []
+        self.calls: list[Any] = []
 
     def __call__(self, prepared: Any) -> Any:
         self.calls.append(prepared)
@@ -57,7 +57,7 @@ def call(server: Any, era: str, tool: str, arguments: Any, **client_options: Any
     return asyncio.run(scenario())
 
 
-def audit_lines(path: Any) -> List[Any]:
+def audit_lines(path: Any) -> list[Any]:
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
@@ -99,7 +99,7 @@ def test_an_upload_paragon_cannot_forward_is_refused_before_the_person_is_asked(
                "PARAGON_PROXY_HOST": "http://127.0.0.1:9"}  # nothing listens there: a request would fail otherwise
     log = tmp_path / "audit.jsonl"
     tools = prepare(build_parser().parse_args(["--confirm", "writes", "--audit-log", str(log)]), environ).tools
-    asked: List[str] = []
+    asked: list[str] = []
 
     def ask(question: Any) -> Any:
         asked.append(question.message)
@@ -127,7 +127,7 @@ def test_paragon_routes_a_download_through_its_target_header_and_direct_keys_go_
     assert "files.stripe.com" in pink.cannot(STRIPE_FILES_BASE, upload=False)
 
 
-def listed(**options: Any) -> List[Any]:
+def listed(**options: Any) -> list[Any]:
     server = build_server(StripeTools(Recorder(), **options), instructions="test")
 
     async def scenario() -> Any:
@@ -137,7 +137,7 @@ def listed(**options: Any) -> List[Any]:
     return asyncio.run(scenario())
 
 
-def chars(tools: List[Any]) -> int:
+def chars(tools: list[Any]) -> int:
     return len(json.dumps({"tools": [tool.model_dump(by_alias=True, mode="json", exclude_none=True) for tool in tools]}))
 
 

@@ -193,7 +193,7 @@ def test_paragon_downloads_through_its_target_and_raw_headers_and_refuses_upload
 def test_pinkconnect_cannot_reach_the_files_host_and_sends_nothing(requests_mock):
     conn = connection("pinkconnect")
     for action, entity, params in (("create", "file", UPLOAD), ("pdf", "quote", {"quote": "qt_1"})):
-        with pytest.raises(GuardrailRefusal, match="files.stripe.com"):
+        with pytest.raises(GuardrailRefusal, match=r"files\.stripe\.com"):
             conn.run(action, entity, params=params)
     assert requests_mock.call_count == 0
 

@@ -87,7 +87,7 @@ def test_audit_lines_name_the_tool(tmp_path):
     error_of(tools, "create_price", {"product_id": "prod_1", "amount": 101, "currency": "usd"})
     tools.call("get_customer", {"customer_id": "cus_1Abc"})  # a read: no line
     lines = [json.loads(line) for line in path.read_text().splitlines()]
-    assert [(l["tool"], l["outcome"], l.get("reason")) for l in lines] == [
+    assert [(entry["tool"], entry["outcome"], entry.get("reason")) for entry in lines] == [
         ("create_customer", "sent", None), ("stripe_call", "refused", "policy"), ("create_price", "refused", "max_amount")]
     assert "hidden@example.com" not in path.read_text() and lines[0]["object_id"] == "obj_1Made"
 

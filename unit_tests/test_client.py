@@ -220,9 +220,9 @@ def test_401_is_a_config_error_that_names_the_field_and_hides_the_secret(request
 
 
 def test_proxy_own_401_names_the_proxy_token_field(requests_mock):
-    credentials, base, token = MODES["paragon"]
+    credentials, base, _token = MODES["paragon"]
     requests_mock.get(f"{base}/v1/customers", status_code=401, json={"message": "Unauthorized"})
-    with pytest.raises(AuthenticationError, match="credentials.user_token"):
+    with pytest.raises(AuthenticationError, match=r"credentials\.user_token"):
         make_client(credentials).get("/v1/customers")
 
 
@@ -248,7 +248,7 @@ def test_proxy_html_error_page_is_reported_not_crashing(requests_mock):
 
 
 def test_paths_must_be_stripe_v1_paths():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="Stripe paths start with /v1/, got 'customers'"):
         make_client().get("customers")
 
 
@@ -271,7 +271,7 @@ def test_budget_settles_just_below_a_steady_limit_instead_of_oscillating():
     assert budget.limit_estimate is not None and budget.limit_estimate <= 21
     # settled: mostly at 95% of the limit, with rare probes above it after quiet periods
     steady = sorted(rates)[len(rates) // 10 : -len(rates) // 10]
-    assert 18.5 <= min(steady) and max(steady) <= 20
+    assert min(steady) >= 18.5 and max(steady) <= 20
     assert limited_after_warmup / len(rates) < 0.01
     served = 8000 / clock[0]
     assert 17.5 <= served <= 20.5
@@ -291,7 +291,7 @@ def test_429s_of_requests_sent_before_a_slowdown_count_once():
     clock[0] = 0.3
     budget.rate_limited(None, sent_at=sent[0])
     assert budget.rate == pytest.approx(80) and budget.limit_estimate == 100
-    for at, sent_at in zip(range(1, 30), sent[1:]):  # the rest of the burst, 20 ms apart
+    for at, sent_at in zip(range(1, 30), sent[1:], strict=True):  # the rest of the burst, 20 ms apart
         clock[0] = 0.3 + at * 0.02
         budget.rate_limited(None, sent_at=sent_at)
     assert budget.rate == pytest.approx(80) and budget.limit_estimate == 100

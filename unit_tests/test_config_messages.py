@@ -12,13 +12,15 @@ import io
 import json
 import subprocess
 import sys
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import pytest
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_stripe_proxy import DestinationStripeProxy, SourceStripeProxy
-from source_stripe_proxy.actions.cli import EXIT_USAGE, main as cli_main
+from source_stripe_proxy.actions.cli import EXIT_USAGE
+from source_stripe_proxy.actions.cli import main as cli_main
 from source_stripe_proxy.actions.connection import StripeConnection
 from source_stripe_proxy.airbyte.hooks import SourceEntrypoint
 from source_stripe_proxy.core.errors import ConfigError
@@ -88,7 +90,7 @@ def destination_message(tmp_path, command: str, config: Mapping[str, Any], monke
         args += ["--catalog", write_json(tmp_path, "catalog.json", accepted_catalog())]
         monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"")))
     try:
-        out = [m for m in destination.run_cmd(destination.parse_args(args))]
+        out = list(destination.run_cmd(destination.parse_args(args)))
     except AirbyteTracedException as error:
         assert error.failure_type.value == "config_error"
         return error.message

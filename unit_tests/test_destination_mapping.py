@@ -8,6 +8,7 @@ import pytest
 
 from source_stripe_proxy.core.errors import ConfigError
 from source_stripe_proxy.core.forms import encode_form
+from source_stripe_proxy.data import resources
 from source_stripe_proxy.destination.idempotency import derived_product_id, idempotency_key
 from source_stripe_proxy.destination.mapping import (
     STREAMS,
@@ -22,7 +23,6 @@ from source_stripe_proxy.destination.mapping import (
 )
 from source_stripe_proxy.destination.options import WriterOptions
 from source_stripe_proxy.destination.writer import search_query
-from source_stripe_proxy.data import resources
 
 DEFAULT = WriterOptions()
 

@@ -5,6 +5,7 @@ import json
 import random
 import sys
 import time
+from pathlib import Path
 from types import SimpleNamespace
 from urllib.parse import parse_qs, urlsplit
 
@@ -14,12 +15,15 @@ from airbyte_cdk.models import AirbyteMessageSerializer, ConfiguredAirbyteCatalo
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_stripe_proxy import DestinationStripeProxy
+from source_stripe_proxy.airbyte.entrypoints import run_destination
 from source_stripe_proxy.core.budget import RequestBudget
 from source_stripe_proxy.core.client import StripeClient
-from source_stripe_proxy.airbyte.entrypoints import run_destination
-from source_stripe_proxy.destination.connector import WriteRun, validate_catalog
 from source_stripe_proxy.core.errors import ConfigError, StripeAPIError, StripeProxyError
 from source_stripe_proxy.core.settings import ConnectionSettings
+from source_stripe_proxy.destination.connector import WriteRun, validate_catalog
+from source_stripe_proxy.destination.idempotency import derived_product_id, idempotency_key
+from source_stripe_proxy.destination.mapping import map_record
+from source_stripe_proxy.destination.options import WriterOptions
 from source_stripe_proxy.destination.writer import (
     CREATED,
     REJECTED,
@@ -30,9 +34,6 @@ from source_stripe_proxy.destination.writer import (
     RecordWriter,
     SearchUnavailableError,
 )
-from source_stripe_proxy.destination.idempotency import derived_product_id, idempotency_key
-from source_stripe_proxy.destination.mapping import map_record
-from source_stripe_proxy.destination.options import WriterOptions
 
 API_KEY = "sk_test_destUNITsecret99"
 BASE = "https://api.stripe.com"
@@ -339,7 +340,7 @@ def test_concurrent_writes_keep_state_after_its_records_and_one_key_in_order():
     for batch in range(5):
         inputs += [{"external_id": f"k{i % 7}", "name": f"v{batch}-{i}"} for i in range(30)]
         inputs.append(batch)
-    timeline, run = run_loop(messages(*inputs), options=WriterOptions(concurrency=6), delay=0.003)
+    timeline, _run = run_loop(messages(*inputs), options=WriterOptions(concurrency=6), delay=0.003)
     writes_seen = 0
     for entry in timeline:
         if entry[0] == "write":
@@ -372,7 +373,7 @@ def test_rejections_are_reported_in_place_and_the_rest_continue():
 
 
 def test_fail_fast_reports_summarises_and_raises_before_the_next_state():
-    timeline, run = run_loop(messages({"external_id": "a"}, {"external_id": "b"}, {"external_id": "c"}, 1), options=WriterOptions(fail_fast=True), reject={2})
+    timeline, _run = run_loop(messages({"external_id": "a"}, {"external_id": "b"}, {"external_id": "c"}, 1), options=WriterOptions(fail_fast=True), reject={2})
     assert [t for t in timeline if t[0] == "write"] == [("write", "customers", 1), ("write", "customers", 2)]
     assert ("STATE", 1) not in timeline
     assert timeline[-3:] == [("LOG", "INFO", "Stripe destination summary"), ("TRACE",), ("raised", "config_error")]
@@ -442,11 +443,11 @@ def test_spec_is_the_destinations_own():
         assert name in props
     assert props["unknown_fields"]["enum"] == ["reject", "metadata"] and props["unknown_fields"]["default"] == "reject"
     assert "start_date" not in props  # the source's read options are not the destination's
-    source_spec = yaml.safe_load(open(sys.modules["source_stripe_proxy"].__path__[0] + "/source/spec.yaml"))
+    source_spec = yaml.safe_load(Path(sys.modules["source_stripe_proxy"].__path__[0], "source", "spec.yaml").read_text())
     source_credentials = source_spec["connectionSpecification"]["properties"]["credentials"]
     ours = props["credentials"]
     assert [v["title"] for v in ours["oneOf"]] == [v["title"] for v in source_credentials["oneOf"]]
-    for mine, theirs in zip(ours["oneOf"], source_credentials["oneOf"]):
+    for mine, theirs in zip(ours["oneOf"], source_credentials["oneOf"], strict=True):
         assert list(mine["properties"]) == list(theirs["properties"])
         for name, prop in theirs["properties"].items():
             assert mine["properties"][name].get("airbyte_secret") == prop.get("airbyte_secret")
@@ -494,10 +495,10 @@ def test_a_run_level_failure_still_reports_what_was_done(requests_mock):
     )
     requests_mock.post(f"{BASE}/v1/customers", json=customer("cus_new", metadata={"external_id": "a"}))
     destination = DestinationStripeProxy(lambda s: make_client())
+    written = destination.write(CONFIG, catalog("customers"), iter(messages({"external_id": "a"}, 1, {"external_id": "b"}, 2)))
     out = []
     with pytest.raises(AirbyteTracedException) as caught:
-        for message in destination.write(CONFIG, catalog("customers"), iter(messages({"external_id": "a"}, 1, {"external_id": "b"}, 2))):
-            out.append(AirbyteMessageSerializer.dump(message))
+        out.extend(AirbyteMessageSerializer.dump(message) for message in written)
     assert caught.value.failure_type.value == "config_error"
     assert isinstance(caught.value._exception, StripeAPIError)  # the client's 401, converted at the boundary
     assert [m["type"] for m in out] == ["STATE", "LOG", "TRACE"]  # state 1, then the summary; never state 2

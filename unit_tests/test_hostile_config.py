@@ -11,10 +11,11 @@ from importlib import resources
 import pytest
 import requests
 import yaml
-from source_stripe_proxy.core.errors import FailureType
-from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
-from source_stripe_proxy.core.errors import ConfigError
+from source_stripe_proxy.core.errors import ConfigError, FailureType
 from source_stripe_proxy.core.settings import ConnectionSettings, parse_start_date
 from source_stripe_proxy.source.options import read_options
 
@@ -179,7 +180,7 @@ def spec_valid_configs(draw):
         if name != "credentials" and draw(st.booleans()):
             if name == "start_date":
                 config[name] = draw(st.datetimes().map(lambda d: d.isoformat()) | text)
-            elif name in ("api_base",):
+            elif name == "api_base":
                 config[name] = draw(st.sampled_from(["https://api.stripe.com", "http://localhost:12111"]) | text)
             else:
                 config[name] = draw(_prop(schema))

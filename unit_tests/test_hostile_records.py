@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings as hsettings, strategies as st
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from source_stripe_proxy.destination.mapping import RecordProblem, map_record
 from source_stripe_proxy.destination.options import WriterOptions

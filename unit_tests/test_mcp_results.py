@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any, List
+from typing import Any
 
 import pytest
 from mcp import Client
@@ -39,7 +39,7 @@ def account():
     return store, product, price, customers
 
 
-def listing(objects: List[Any], has_more: bool = False) -> dict:
+def listing(objects: list[Any], has_more: bool = False) -> dict:
     return {"object": "list", "url": "/v1/customers", "has_more": has_more, "data": objects}
 
 
@@ -56,7 +56,7 @@ def test_a_list_comes_back_compact_with_ids_names_amounts_statuses_and_times(acc
 
 
 def test_embedded_objects_and_nested_lists_are_compact_too(account):
-    store, product, price, customers = account
+    _store, product, price, customers = account
     plan = {**price, "object": "plan", "amount": 1000}  # Stripe's legacy copy of the price
     item = {"id": "si_1ResultsITEM", "object": "subscription_item", "plan": plan, "price": price, "quantity": 2,
             "metadata": {}}

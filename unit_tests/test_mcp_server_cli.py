@@ -36,7 +36,7 @@ def env(**extra):
     return {"STRIPE_API_KEY": KEY, "STRIPE_API_BASE": "http://127.0.0.1:9", **extra}
 
 
-@pytest.mark.parametrize("value, expected", [("8765", ("127.0.0.1", 8765)), ("0.0.0.0:80", ("0.0.0.0", 80)),
+@pytest.mark.parametrize("value, expected", [("8765", ("127.0.0.1", 8765)), ("0.0.0.0:80", ("0.0.0.0", 80)),  # noqa: S104 - parsed, not bound
                                              ("localhost:8000", ("localhost", 8000)), ("[::1]:8765", ("::1", 8765))])
 def test_http_addresses(value, expected):
     assert parse_http_address(value) == expected
@@ -48,7 +48,7 @@ def test_bad_http_addresses_are_refused_with_the_form(value):
         parse_http_address(value)
 
 
-@pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.20", "::", "mcp.example.com"])
+@pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.20", "::", "mcp.example.com"])  # noqa: S104 - each refused
 def test_a_non_loopback_bind_needs_a_token(host):
     with pytest.raises(ConfigError, match=TOKEN_ENV):
         http_access(host, None, ())

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any, List
+from typing import Any
 
 import mcp_types
 import pytest
@@ -33,7 +33,7 @@ CONFIRM = Question("Send this write to Stripe?", {"type": "object", "properties"
 
 class Recorder:
     def __init__(self) -> None:
-        self.calls: List[PreparedCall] = []
+        self.calls: list[PreparedCall] = []
 
     def __call__(self, prepared: PreparedCall) -> Any:
         self.calls.append(prepared)
@@ -49,7 +49,7 @@ def run(server: Any, mode: str, steps, **client_options) -> Any:
     return asyncio.run(scenario())
 
 
-def answering(action: str, content: Any = None, asked: List[Any] = None):
+def answering(action: str, content: Any = None, asked: list[Any] | None = None):
     async def callback(context, params):
         if asked is not None:
             asked.append(params.message)
@@ -58,7 +58,7 @@ def answering(action: str, content: Any = None, asked: List[Any] = None):
     return callback
 
 
-def confirming_guard(seen: List[Any]):
+def confirming_guard(seen: list[Any]):
     """A guard as the money guardrails will be: ask first, refuse unless the person confirms."""
 
     def guard(prepared: PreparedCall, context: CallContext) -> None:

@@ -6,13 +6,12 @@ the connection: what it receives is exactly what would be sent."""
 from __future__ import annotations
 
 import json
-from typing import Any, List
+from typing import Any
 
 import pytest
 
 from source_stripe_proxy.actions import seed_calls
 from source_stripe_proxy.actions.catalog import action_spec
-from source_stripe_proxy.data import resources
 from source_stripe_proxy.actions.connection import PreparedCall
 from source_stripe_proxy.actions.mcp_tools import (
     NEXT_CURSOR,
@@ -24,6 +23,7 @@ from source_stripe_proxy.actions.mcp_tools import (
     tool_name,
 )
 from source_stripe_proxy.core.errors import ConfigError, InvalidRequestError, TransientError
+from source_stripe_proxy.data import resources
 
 # The issue's list of named tools, in the seed's order, plus `get price` (a call of the seed's
 # table: docs/actions.md), and the two general tools.
@@ -39,8 +39,8 @@ TOKEN = "mcp-unit-bearer-SECRET"
 class Recorder:
     """Stands in for ``StripeConnection.execute``: records each prepared call, answers ``answer``."""
 
-    def __init__(self, answer: Any = None, error: Exception = None):
-        self.calls: List[PreparedCall] = []
+    def __init__(self, answer: Any = None, error: Exception | None = None):
+        self.calls: list[PreparedCall] = []
         self.answer, self.error = answer, error
 
     def __call__(self, prepared: PreparedCall) -> Any:
@@ -85,7 +85,7 @@ def walk(schema: Any):
 
 def test_one_named_tool_per_seed_call_plus_the_three_general_tools():
     server = tools()
-    assert list(server.tools) == NAMED + ["stripe_call", "stripe_describe", "stripe_search_actions"]
+    assert list(server.tools) == [*NAMED, "stripe_call", "stripe_describe", "stripe_search_actions"]
     assert [tool_name(spec) for spec in seed_calls()] == NAMED
 
 

@@ -7,8 +7,7 @@ import pytest
 from airbyte_cdk.models import SyncMode
 
 from source_stripe_proxy.core.errors import ConfigError
-from source_stripe_proxy.source.reader import CheckpointCadence, PlanProgress, cap_intervals, merge_intervals
-from source_stripe_proxy.source.reader import split_policy
+from source_stripe_proxy.source.reader import CheckpointCadence, PlanProgress, cap_intervals, merge_intervals, split_policy
 from source_stripe_proxy.source.reader.progress import MAX_STATE_INTERVALS, left_after_page
 from source_stripe_proxy.source.state import Checkpoint
 
@@ -26,7 +25,7 @@ def test_cap_joins_the_closest_intervals_and_never_drops_any():
     intervals = [(i * 100, i * 100 + 10) for i in range(10)] + [(915, 1100)]  # the last gap (5 s) is the narrowest
     capped = cap_intervals(intervals, limit=10)
     assert len(capped) == 10 and capped[-1] == (900, 1100)
-    heavily = cap_intervals([(None, 0)] + intervals + [(5000, None)], limit=3)
+    heavily = cap_intervals([(None, 0), *intervals, (5000, None)], limit=3)
     assert len(heavily) == 3 and heavily[0][0] is None and heavily[-1][1] is None
     covered = lambda t, ivs: any((lo is None or lo <= t) and (hi is None or t < hi) for lo, hi in ivs)  # noqa: E731
     assert all(covered(t, heavily) for lo, hi in intervals for t in range(lo, hi))

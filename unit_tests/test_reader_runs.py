@@ -66,8 +66,9 @@ def test_two_runs_of_one_reader_side_by_side_each_get_their_own_objects():
     assert all(isinstance(run_events[-1], Complete) for run_events in events.values())
 
 
-def failing_on(call, error=ValueError("bad page")):
-    """A transform that fails on its ``call``-th page and passes the others through."""
+def failing_on(call, error=None):
+    """A transform that fails on its ``call``-th page (with ``error``, by default a ValueError) and passes the others through."""
+    error = error or ValueError("bad page")
     calls = [0]
     lock = threading.Lock()
 

@@ -6,7 +6,6 @@ hand-written stream specs the connector reads today.
 """
 
 import importlib.util
-import json
 from pathlib import Path
 
 import pytest
