@@ -6,14 +6,14 @@ from setuptools import find_packages, setup
 # The one version is source_stripe_proxy.__version__ (read as text: importing the package needs
 # its dependencies). metadata*.yaml and the Dockerfile repeat it; unit_tests/test_metadata_versions.py holds them equal.
 VERSION = re.search(
-    r'^__version__ = "([^"]+)"$', (Path(__file__).parent / "source_stripe_proxy" / "__init__.py").read_text(encoding="utf-8"), re.M
+    r'^__version__ = "([^"]+)"$', (Path(__file__).parent / "source_stripe_proxy" / "__init__.py").read_text(encoding="utf-8"), re.MULTILINE
 ).group(1)
 
 setup(
     name="source-stripe-proxy",
     version=VERSION,
     description="Airbyte source, destination and action tool for Stripe, direct or through the PinkConnect and Paragon proxies.",
-    long_description=open("README.md", encoding="utf-8").read(),
+    long_description=(Path(__file__).parent / "README.md").read_text(encoding="utf-8"),
     long_description_content_type="text/markdown",
     license="MIT",
     python_requires=">=3.10,<3.14",

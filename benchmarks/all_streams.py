@@ -25,14 +25,13 @@ import json
 import os
 import sys
 import threading
-from typing import Any, Dict, List, Optional
+from typing import Any
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.dirname(HERE))
 
 import run as bench  # noqa: E402  (benchmarks/run.py: the emulator child, run_child, rate limits)
-
 from integration_tests.harness import configured_catalog  # noqa: E402
 from source_stripe_proxy.data import load_generated  # noqa: E402
 
@@ -40,8 +39,8 @@ STREAMS = sorted(load_generated("streams.json")["streams"])
 BASE_SIZE = {"customers": 100, "per_parent": 20, "parents": 5}
 
 
-def measure(size: int, budget: float, latency: float, work: bench.Workdir, concurrency: Optional[int] = None,
-            timeline: bool = False) -> Dict[str, Any]:
+def measure(size: int, budget: float, latency: float, work: bench.Workdir, concurrency: int | None = None,
+            timeline: bool = False) -> dict[str, Any]:
     sizes = {key: value * size for key, value in BASE_SIZE.items()}
     spec = ",".join(f"{k}={v}" for k, v in sizes.items())
     with bench.Emulator({}, latency=latency, rate_limit=bench.rate_limit_for(budget), max_seconds=3600,
@@ -53,10 +52,10 @@ def measure(size: int, budget: float, latency: float, work: bench.Workdir, concu
             config["concurrency"] = concurrency
         cfg = work.file("config.json", config)
         cat = work.file("catalog.json", configured_catalog(STREAMS))
-        ticks: List[List[float]] = []
+        ticks: list[list[float]] = []
         lock = threading.Lock()
 
-        endpoints: List[Dict[str, int]] = []  # requests by endpoint at each tick (for --timeline)
+        endpoints: list[dict[str, int]] = []  # requests by endpoint at each tick (for --timeline)
 
         def on_tick(seconds: float) -> None:
             counts = server.stats()["counts"]
@@ -98,7 +97,7 @@ def measure(size: int, budget: float, latency: float, work: bench.Workdir, concu
     }
 
 
-def markdown(rows: List[Dict[str, Any]], budget: float, latency: float) -> str:
+def markdown(rows: list[dict[str, Any]], budget: float, latency: float) -> str:
     lines = [
         "# A full read of every stream (issue 14)",
         "",
@@ -118,8 +117,8 @@ def markdown(rows: List[Dict[str, Any]], budget: float, latency: float) -> str:
             f"{row['cpu_s']} s | {row['server_cpu_s']} s | {row['exit_code']} |"
         )
     if len(rows) > 1:
-        lines += ["", f"Peak memory x{rows[-1]['size']} / x{rows[0]['size']}: {rows[-1]['peak_rss_mb'] / rows[0]['peak_rss_mb']:.2f}"
-                  f" for {rows[-1]['records'] / max(1, rows[0]['records']):.1f}x the records."]
+        lines += ["", (f"Peak memory x{rows[-1]['size']} / x{rows[0]['size']}: {rows[-1]['peak_rss_mb'] / rows[0]['peak_rss_mb']:.2f}"
+                  f" for {rows[-1]['records'] / max(1, rows[0]['records']):.1f}x the records.")]
     problems = [p for row in rows for p in row["problems"]]
     if problems:
         lines += ["", "Problems:", *(f"- {p}" for p in problems)]

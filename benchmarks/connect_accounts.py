@@ -36,14 +36,14 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from collections.abc import Sequence
+from typing import Any
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.dirname(HERE))
 
 import run as bench  # noqa: E402  (benchmarks/run.py: the emulator child, rate limits, machine load)
-
 from integration_tests.harness import configured_catalog  # noqa: E402
 
 STREAMS = ("customers", "balance_transactions")
@@ -52,15 +52,15 @@ TARGETS = {"first_state_bytes_per_account": 1024, "largest_state_bytes": 256 * 1
            "idle_requests_per_account": 2.2, "first_time_factor": 1.25, "first_time_slack_s": 3.0}
 
 
-def catalog() -> Dict[str, Any]:
+def catalog() -> dict[str, Any]:
     made = configured_catalog(STREAMS, sync_mode="incremental", destination_sync_mode="append_dedup")
     for entry in made["streams"]:
         entry["cursor_field"] = ["updated"] if entry["stream"]["name"] == "customers" else ["created"]
     return made
 
 
-def read_once(server: bench.Emulator, work: bench.Workdir, budget: float, state: Optional[List[Dict[str, Any]]],
-              label: str, cap_seconds: float, wrap: Sequence[str] = ()) -> Dict[str, Any]:
+def read_once(server: bench.Emulator, work: bench.Workdir, budget: float, state: list[dict[str, Any]] | None,
+              label: str, cap_seconds: float, wrap: Sequence[str] = ()) -> dict[str, Any]:
     """One ``read``: its STATE messages, records by account and stream, requests and wall time.
     ``wrap``: a command the source runs under (a profiler)."""
     config = {"credentials": {"auth_type": "api_key", "api_key": bench.API_KEY}, "api_base": server.url,
@@ -89,13 +89,13 @@ def read_once(server: bench.Emulator, work: bench.Workdir, budget: float, state:
             "requests_by_endpoint": {k[len("endpoint "):]: v for k, v in delta["counts"].items() if k.startswith("endpoint ")}}
 
 
-def summarize(lines: List[bytes]) -> Dict[str, Any]:
+def summarize(lines: list[bytes]) -> dict[str, Any]:
     """Records by (stream, account), each id's count, and the STATE messages' sizes, from stdout."""
     records: Counter = Counter()
     ids: Counter = Counter()
-    states: Dict[str, Dict[str, Any]] = {}
-    sizes: List[int] = []
-    problems: List[str] = []
+    states: dict[str, dict[str, Any]] = {}
+    sizes: list[int] = []
+    problems: list[str] = []
     for line in lines:
         if line.startswith(b'{"type":"RECORD"'):
             record = json.loads(line)["record"]
@@ -111,7 +111,7 @@ def summarize(lines: List[bytes]) -> Dict[str, Any]:
             "largest_state_bytes": max(sizes, default=0), "last_states": list(states.values()), "problems": problems}
 
 
-def exact(read: Dict[str, Any], accounts: int) -> bool:
+def exact(read: dict[str, Any], accounts: int) -> bool:
     """Every seeded object of every account read once, nothing else."""
     ids: Counter = read["ids"]
     per_stream: Counter = Counter()
@@ -125,14 +125,14 @@ def exact(read: Dict[str, Any], accounts: int) -> bool:
         per_account[(s, a)] == PER_ACCOUNT[s] for s, a in per_account)
 
 
-def measure(accounts: int, budget: float, latency: float, work: bench.Workdir) -> Dict[str, Any]:
+def measure(accounts: int, budget: float, latency: float, work: bench.Workdir) -> dict[str, Any]:
     spec = f"accounts={accounts}," + ",".join(f"{k}={v}" for k, v in PER_ACCOUNT.items())
     cap = 120 + 20 * accounts * 4 / budget
-    with bench.LoadMeter() as load:  # around the server too: its CPU is ours once it is reaped
-        with bench.Emulator({}, latency=latency, rate_limit=bench.rate_limit_for(budget), max_seconds=3 * cap + 60,
-                            extra_args=["--connect", spec]) as server:
-            first = read_once(server, work, budget, None, "first", cap)
-            idle = read_once(server, work, budget, first["last_states"], "idle", cap)
+    # the load meter around the server too: its CPU is ours once it is reaped
+    with bench.LoadMeter() as load, bench.Emulator({}, latency=latency, rate_limit=bench.rate_limit_for(budget),
+                                                   max_seconds=3 * cap + 60, extra_args=["--connect", spec]) as server:
+        first = read_once(server, work, budget, None, "first", cap)
+        idle = read_once(server, work, budget, first["last_states"], "idle", cap)
     row = {"accounts": accounts, "budget": budget, "latency": latency, "other_load_cores": load.result.get("other_processes_cores")}
     for name, read in (("first", first), ("idle", idle)):
         ideal = read["requests"] / budget
@@ -150,7 +150,7 @@ def measure(accounts: int, budget: float, latency: float, work: bench.Workdir) -
     return row
 
 
-def verdicts(row: Dict[str, Any]) -> Dict[str, bool]:
+def verdicts(row: dict[str, Any]) -> dict[str, bool]:
     first, idle = row["first"], row["idle"]
     return {
         "first read exact": first["exact"] and first["exit_code"] == 0,
@@ -162,14 +162,14 @@ def verdicts(row: Dict[str, Any]) -> Dict[str, bool]:
     }
 
 
-def markdown(rows: List[Dict[str, Any]], budget: float, latency: float, command: str) -> str:
+def markdown(rows: list[dict[str, Any]], budget: float, latency: float, command: str) -> str:
     lines = [
         "# Many Connect accounts in one connection (issue 20)",
         "",
-        f"`{command}`: `account_ids: \"all\"`, customers + balance_transactions incremental, each account with "
+        (f"`{command}`: `account_ids: \"all\"`, customers + balance_transactions incremental, each account with "
         f"{PER_ACCOUNT['customers']} customers and {PER_ACCOUNT['balance_transactions']} balance transaction; {budget:g} requests/s "
         f"(the server limits at {bench.rate_limit_for(budget)}), {latency * 1000:g} ms per request. Requests, records and STATE "
-        "bytes are exact; wall times depend on the machine's load (*other load*: cores busy with other processes).",
+        "bytes are exact; wall times depend on the machine's load (*other load*: cores busy with other processes)."),
         "",
         "| accounts | read | requests | per account | records | STATE messages | STATE bytes | per account | largest | wall | ideal | wall / ideal | 429s | other load | exit |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
@@ -195,7 +195,7 @@ def markdown(rows: List[Dict[str, Any]], budget: float, latency: float, command:
 
 # -- where a first read's time goes (--profile) ---------------------------------------------
 
-PHASES: Tuple[Tuple[str, str, Tuple[Tuple[str, str], ...]], ...] = (
+PHASES: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = (
     # (phase, what it is, the functions whose cumulative time it is: (file ending, name))
     ("listing the accounts", "`/v1/accounts`, its pages in parallel ranges", (("source/accounts.py", "connected_accounts"),)),
     ("planning", "a read per stream and account, then one events read per account",
@@ -209,13 +209,13 @@ PHASES: Tuple[Tuple[str, str, Tuple[Tuple[str, str], ...]], ...] = (
 )
 
 
-def cumulative_seconds(stats: pstats.Stats, functions: Sequence[Tuple[str, str]]) -> float:
+def cumulative_seconds(stats: pstats.Stats, functions: Sequence[tuple[str, str]]) -> float:
     """The cumulative time of the functions (file ending, name) in a profile."""
     times = stats.stats  # type: ignore[attr-defined]  # {(file, line, name): (cc, nc, tt, ct, callers)}
     return sum(entry[3] for (path, _, name), entry in times.items() if any(path.endswith(f) and name == n for f, n in functions))
 
 
-def profile_first_read(accounts: int, budget: float, latency: float, work: bench.Workdir) -> Dict[str, Any]:
+def profile_first_read(accounts: int, budget: float, latency: float, work: bench.Workdir) -> dict[str, Any]:
     """One first read under cProfile: the seconds of each phase, against its wall and ideal."""
     spec = f"accounts={accounts}," + ",".join(f"{k}={v}" for k, v in PER_ACCOUNT.items())
     cap = 120 + 20 * accounts * 4 / budget
@@ -233,12 +233,12 @@ def profile_first_read(accounts: int, budget: float, latency: float, work: bench
             "other_load_cores": load.result.get("other_processes_cores")}
 
 
-def profile_markdown(row: Dict[str, Any], command: str) -> str:
+def profile_markdown(row: dict[str, Any], command: str) -> str:
     lines = [
         f"# Where the time of a first read of {row['accounts']:,} Connect accounts goes (issue 20)", "",
-        f"`{command}`: the main thread of `source-stripe-proxy read` under cProfile (which slows what it profiles: shares "
+        (f"`{command}`: the main thread of `source-stripe-proxy read` under cProfile (which slows what it profiles: shares "
         f"are indicative); `account_ids: \"all\"`, customers + balance_transactions, {row['budget']:g} requests/s, "
-        f"{row['latency'] * 1000:g} ms per request; other processes used {bench.fmt(row['other_load_cores'], 2)} cores.", "",
+        f"{row['latency'] * 1000:g} ms per request; other processes used {bench.fmt(row['other_load_cores'], 2)} cores."), "",
         f"{row['requests']:,} requests, wall {row['wall_s']} s, requests / budget {row['ideal_s']} s, exit {row['exit_code']}.", "",
         "| phase | seconds | what |", "| --- | ---: | --- |",
         f"| start-up and exit | {row['start_up_s']} | the interpreter, imports (the CDK), config and catalog before `read`; the exit after it |",

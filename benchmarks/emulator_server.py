@@ -21,6 +21,7 @@ request counts by kind and status since start, for request rates and 429 counts.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
@@ -146,10 +147,8 @@ def main(argv=None) -> None:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
 
     def watch_stdin():  # the parent closing our stdin (or dying) ends the server
-        try:
+        with contextlib.suppress(OSError, ValueError):
             sys.stdin.buffer.read()
-        except (OSError, ValueError):
-            pass
         stop.set()
 
     threading.Thread(target=watch_stdin, daemon=True).start()

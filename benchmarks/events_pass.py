@@ -22,12 +22,12 @@ import math
 import os
 import sys
 import time
-from typing import Dict, List, Sequence
+from collections.abc import Sequence
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))  # the repo root: stripe_emulator and integration_tests
 
-from integration_tests.all_streams import ALL_STREAMS, CATALOGUE, seed_every_stream  # noqa: E402
+from integration_tests.all_streams import ALL_STREAMS, seed_every_stream  # noqa: E402
 from integration_tests.harness import configured_catalog, run_connector  # noqa: E402
 from source_stripe_proxy.core.stripe_facts import MAX_EVENT_TYPES, MAX_PAGE_SIZE  # noqa: E402
 from source_stripe_proxy.source.stream_specs import STREAM_SPECS  # noqa: E402
@@ -37,7 +37,7 @@ API_KEY = "sk_test_events_pass_bench"
 DAY = 86_400
 
 
-def evented_streams() -> List[str]:
+def evented_streams() -> list[str]:
     """Streams whose later syncs read events, with the events they read."""
     return sorted(name for name, spec in STREAM_SPECS.items() if spec.change_event_types)
 
@@ -50,7 +50,7 @@ BILLING_TWENTY = [*(name for name in FIRST_STREAMS if name != "events"), "checko
 BILLING_SHARE = 0.8  # "billing": this share of the events are the first streams' types
 
 
-def event_kinds() -> List[tuple]:
+def event_kinds() -> list[tuple]:
     kinds = []
     for name in evented_streams():
         spec = STREAM_SPECS[name]
@@ -83,7 +83,7 @@ def make_events(emulator: StripeEmulator, count: int, spread: str) -> None:
             emulator.advance(1)
 
 
-def state_after_first_read(streams: Sequence[str], since: int) -> List[dict]:
+def state_after_first_read(streams: Sequence[str], since: int) -> list[dict]:
     states = []
     for name in streams:
         spec = STREAM_SPECS[name]
@@ -100,7 +100,7 @@ def incremental(streams: Sequence[str]) -> dict:
     return made
 
 
-def grouped_requests(types: Sequence[str], events: List[dict]) -> int:
+def grouped_requests(types: Sequence[str], events: list[dict]) -> int:
     """Requests if the types were split into groups of 20, one filtered pass per group."""
     ordered = sorted(types)
     total = 0
@@ -110,7 +110,7 @@ def grouped_requests(types: Sequence[str], events: List[dict]) -> int:
     return total
 
 
-def measure(emulator: StripeEmulator, label: str, streams: Sequence[str], since: int, config: dict) -> Dict[str, object]:
+def measure(emulator: StripeEmulator, label: str, streams: Sequence[str], since: int, config: dict) -> dict[str, object]:
     before = len(emulator.requests.snapshot())
     started = time.monotonic()
     result = run_connector("source", "read", config, incremental(streams), state=state_after_first_read(streams, since), timeout=900)
@@ -142,7 +142,7 @@ def measure(emulator: StripeEmulator, label: str, streams: Sequence[str], since:
     }
 
 
-def how(row: Dict[str, object]) -> str:
+def how(row: dict[str, object]) -> str:
     if row["types"] <= MAX_EVENT_TYPES:
         return "one read, `types[]`"
     if row["typed"]:
@@ -152,7 +152,7 @@ def how(row: Dict[str, object]) -> str:
     return "sample + one read of every event"
 
 
-def markdown(rows: List[Dict[str, object]], events: int) -> str:
+def markdown(rows: list[dict[str, object]], events: int) -> str:
     lines = [
         "# One events pass for every stream (issue 14)",
         "",

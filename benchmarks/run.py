@@ -23,6 +23,7 @@ traffic stays on 127.0.0.1. See benchmarks/README.md for what each scenario meas
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import math
@@ -37,8 +38,9 @@ import tempfile
 import threading
 import time
 import urllib.request
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
@@ -105,7 +107,7 @@ def rate_limit_for(budget: float) -> int:
 # -- other load on the machine -------------------------------------------------------------
 
 
-def _busy_cpu_seconds() -> Optional[float]:
+def _busy_cpu_seconds() -> float | None:
     """Core-seconds the whole machine has spent busy (from /proc/stat), or None off Linux."""
     try:
         with open("/proc/stat", encoding="utf-8") as fh:
@@ -130,9 +132,9 @@ class LoadMeter:
     seconds of a child are still its own, but rates and wall times suffer; this says by how much.
     """
 
-    def __enter__(self) -> "LoadMeter":
+    def __enter__(self) -> LoadMeter:
         self.t0, self.busy0, self.own0 = time.monotonic(), _busy_cpu_seconds(), _own_cpu_seconds()
-        self.result: Dict[str, Any] = {}
+        self.result: dict[str, Any] = {}
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -163,7 +165,7 @@ def code_fingerprint() -> str:
     return digest.hexdigest()[:12]
 
 
-def git_head() -> Optional[str]:
+def git_head() -> str | None:
     """The checked-out commit, read from .git (no git command), or None."""
     try:
         with open(os.path.join(REPO, ".git", "HEAD"), encoding="utf-8") as fh:
@@ -190,9 +192,9 @@ def git_head() -> Optional[str]:
 class Emulator:
     """``emulator_server.py`` as a child process; stopped on exit (stdin closed, then SIGTERM)."""
 
-    def __init__(self, seed: Dict[str, int], latency: float = 0.0, rate_limit: Optional[int] = None,
+    def __init__(self, seed: dict[str, int], latency: float = 0.0, rate_limit: int | None = None,
                  retry_after: int = 1, span_days: float = 0.0, max_seconds: float = 3600,
-                 endpoint_rate_limit: Optional[int] = None, extra_args: Sequence[str] = ()):
+                 endpoint_rate_limit: int | None = None, extra_args: Sequence[str] = ()):
         args = [PYTHON, EMULATOR_SCRIPT, "--seed", ",".join(f"{k}={v}" for k, v in seed.items()),
                 "--latency", str(latency), "--retry-after", str(retry_after), "--span-days", str(span_days),
                 "--max-seconds", str(max_seconds), *extra_args]
@@ -202,7 +204,7 @@ class Emulator:
             args += ["--endpoint-rate-limit", str(endpoint_rate_limit)]
         self.seed = dict(seed)
         self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=REPO)
-        ready: List[bytes] = []
+        ready: list[bytes] = []
         reader = threading.Thread(target=lambda: ready.append(self.proc.stdout.readline()), daemon=True)
         reader.start()
         reader.join(180)  # seeding a million objects takes a few seconds
@@ -213,8 +215,8 @@ class Emulator:
         self.url = line.split()[1]
         self.seeded = json.loads(line.split(" ", 2)[2]) if len(line.split(" ", 2)) > 2 else {}
 
-    def stats(self) -> Dict[str, Any]:
-        with urllib.request.urlopen(f"{self.url}/_bench/stats", timeout=10) as resp:
+    def stats(self) -> dict[str, Any]:
+        with urllib.request.urlopen(f"{self.url}/_bench/stats", timeout=10) as resp:  # noqa: S310 - our loopback emulator's http URL
             return json.loads(resp.read())
 
     def stop(self) -> None:
@@ -230,14 +232,14 @@ class Emulator:
                     self.proc.kill()
                     self.proc.wait()
 
-    def __enter__(self) -> "Emulator":
+    def __enter__(self) -> Emulator:
         return self
 
     def __exit__(self, *exc: Any) -> None:
         self.stop()
 
 
-def stats_delta(before: Dict[str, Any], after: Dict[str, Any]) -> Dict[str, Any]:
+def stats_delta(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
     counts = {k: after["counts"].get(k, 0) - before["counts"].get(k, 0) for k in after["counts"]}
     return {"counts": counts, "rate_limited": after["rate_limited"] - before["rate_limited"],
             "server_cpu_s": round(after["cpu"] - before["cpu"], 3)}
@@ -249,8 +251,8 @@ def stats_delta(before: Dict[str, Any], after: Dict[str, Any]) -> Dict[str, Any]
 @dataclass
 class ChildResult:
     label: str
-    command: List[str]
-    exit_code: Optional[int]
+    command: list[str]
+    exit_code: int | None
     stopped_at_cap: bool
     wall_s: float
     cpu_user_s: float
@@ -258,27 +260,27 @@ class ChildResult:
     peak_rss_mb: float
     records: int
     other_lines: int
-    first_record_s: Optional[float]  # seconds after start
-    last_record_s: Optional[float]
-    steady_records_per_s: Optional[float]  # from the first record to the last
-    samples: List[List[float]] = field(default_factory=list, repr=False)  # [t, records] every page
-    problems: List[str] = field(default_factory=list)
+    first_record_s: float | None  # seconds after start
+    last_record_s: float | None
+    steady_records_per_s: float | None  # from the first record to the last
+    samples: list[list[float]] = field(default_factory=list, repr=False)  # [t, records] every page
+    problems: list[str] = field(default_factory=list)
 
     @property
     def cpu_s(self) -> float:
         return self.cpu_user_s + self.cpu_sys_s
 
 
-def run_child(label: str, command: List[str], cap_seconds: float, stdin_feed=None,
+def run_child(label: str, command: list[str], cap_seconds: float, stdin_feed=None,
               on_tick=None, tick_seconds: float = 0.5) -> ChildResult:
     """Run ``command``, count its RECORD lines, stop it at ``cap_seconds``; rusage from wait4."""
-    stderr_file = tempfile.TemporaryFile()
+    stderr_file = tempfile.TemporaryFile()  # noqa: SIM115 - read and closed once the child is reaped
     proc = subprocess.Popen(command, stdin=subprocess.PIPE if stdin_feed else subprocess.DEVNULL,
                             stdout=subprocess.PIPE, stderr=stderr_file, cwd=REPO)
     started = time.monotonic()
     counter = {"records": 0, "other": 0, "first": None, "last": None}
-    samples: List[List[float]] = []
-    problems: List[str] = []
+    samples: list[list[float]] = []
+    problems: list[str] = []
 
     def count_stdout() -> None:
         records = 0
@@ -310,10 +312,8 @@ def run_child(label: str, command: List[str], cap_seconds: float, stdin_feed=Non
             except (BrokenPipeError, OSError, ValueError):
                 pass
             finally:
-                try:
+                with contextlib.suppress(OSError):
                     proc.stdin.close()
-                except OSError:
-                    pass
         feeder = threading.Thread(target=feed, daemon=True)
         feeder.start()
 
@@ -367,7 +367,7 @@ def run_child(label: str, command: List[str], cap_seconds: float, stdin_feed=Non
 # -- the connector's spec, configs and catalogs ------------------------------------------
 
 
-def connector_spec(command: str) -> Dict[str, Any]:
+def connector_spec(command: str) -> dict[str, Any]:
     out = subprocess.run([command, "spec"], capture_output=True, timeout=120, cwd=REPO)
     for line in out.stdout.splitlines():
         if line.startswith(b'{"type":"SPEC"'):
@@ -375,7 +375,7 @@ def connector_spec(command: str) -> Dict[str, Any]:
     raise RuntimeError(f"{command} spec printed no SPEC message: {out.stderr[-500:]!r}")
 
 
-def concurrency_value(spec: Dict[str, Any], budget: float, latency: float, choice: str) -> Optional[int]:
+def concurrency_value(spec: dict[str, Any], budget: float, latency: float, choice: str) -> int | None:
     """The ``concurrency`` to pass, or None when the spec has no such key (or --concurrency none)."""
     prop = spec.get("properties", {}).get("concurrency")
     if prop is None or choice == "none":
@@ -409,7 +409,7 @@ class Workdir:
             shutil.rmtree(self.path, ignore_errors=True)
 
 
-def source_catalog(streams: Sequence[str]) -> Dict[str, Any]:
+def source_catalog(streams: Sequence[str]) -> dict[str, Any]:
     with open(os.path.join(REPO, "integration_tests", "configured_catalog.json"), encoding="utf-8") as fh:
         catalog = json.load(fh)
     chosen = [s for s in catalog["streams"] if s["stream"]["name"] in streams]
@@ -421,7 +421,7 @@ def source_catalog(streams: Sequence[str]) -> Dict[str, Any]:
     return {"streams": chosen}
 
 
-def destination_catalog(stream: str) -> Dict[str, Any]:
+def destination_catalog(stream: str) -> dict[str, Any]:
     entry = source_catalog([stream])["streams"][0]
     entry["destination_sync_mode"] = "append"
     return {"streams": [entry]}
@@ -430,18 +430,18 @@ def destination_catalog(stream: str) -> Dict[str, Any]:
 class Readers:
     """Builds the command lines of readers (a) and (b) for a server and a budget."""
 
-    def __init__(self, work: Workdir, source_spec: Dict[str, Any], concurrency_choice: str):
+    def __init__(self, work: Workdir, source_spec: dict[str, Any], concurrency_choice: str):
         self.work = work
         self.spec = source_spec
         self.concurrency_choice = concurrency_choice
-        self.passed_concurrency: Dict[str, Optional[int]] = {}
+        self.passed_concurrency: dict[str, int | None] = {}
         self.with_other = False  # reader (c), set by main() when its venv is there
 
     def source(self, url: str, streams: Sequence[str], budget: float, latency: float,
-               endpoint_limit: Optional[float] = None) -> List[str]:
+               endpoint_limit: float | None = None) -> list[str]:
         """``endpoint_limit`` None: the per-endpoint limit is raised to the whole budget (as Stripe
         does for some accounts), so one stream can use all of it."""
-        config: Dict[str, Any] = {
+        config: dict[str, Any] = {
             "credentials": {"auth_type": "api_key", "api_key": API_KEY},
             "api_base": url,
             "requests_per_second": budget,
@@ -456,7 +456,7 @@ class Readers:
         cat = self.work.file("source-catalog.json", source_catalog(streams))
         return [SOURCE_CMD, "read", "--config", cfg, "--catalog", cat]
 
-    def bare(self, url: str, streams: Sequence[str]) -> List[str]:
+    def bare(self, url: str, streams: Sequence[str]) -> list[str]:
         cmd = [PYTHON, BARE_SCRIPT, "--api-base", url, "--api-key", API_KEY]
         for s in streams:
             cmd += ["--stream", s]
@@ -464,7 +464,7 @@ class Readers:
 
     # -- reader (c): airbyte-source-stripe from PyPI, in its own venv ------------------
 
-    _c_streams: Optional[Dict[str, Any]] = None
+    _c_streams: dict[str, Any] | None = None
 
     def other_available(self) -> bool:
         if not os.path.exists(READER_C_PYTHON):
@@ -472,7 +472,7 @@ class Readers:
         probe = subprocess.run([READER_C_PYTHON, "-c", "import source_stripe"], capture_output=True, timeout=120)
         return probe.returncode == 0
 
-    def other(self, url: str, streams: Sequence[str], budget: float, latency: float) -> List[str]:
+    def other(self, url: str, streams: Sequence[str], budget: float, latency: float) -> list[str]:
         """airbyte-source-stripe: its own knobs are num_workers (1-20) and call_rate_limit."""
         workers = 10 if latency <= 0 else max(1, min(20, math.ceil(budget * latency * 1.5)))
         config = {"client_secret": API_KEY, "account_id": EMULATOR_ACCOUNT, "start_date": "2017-01-25T00:00:00Z",
@@ -496,11 +496,11 @@ class Readers:
 # -- scenarios ---------------------------------------------------------------------------
 
 
-def scenario_cpu(profile: Profile, readers: Readers) -> Dict[str, Any]:
+def scenario_cpu(profile: Profile, readers: Readers) -> dict[str, Any]:
     """(1) CPU per record at zero latency, budget 10000 req/s: (a) vs (b) on the same data."""
     n = profile.cpu_n
     log(f"cpu: {n} customers, zero latency, {profile.cpu_repeats} repeat(s) of each reader")
-    out: Dict[str, Any] = {"n": n, "repeats": profile.cpu_repeats, "readers": {}}
+    out: dict[str, Any] = {"n": n, "repeats": profile.cpu_repeats, "readers": {}}
     # Start-up cost: the same reader against a server with no objects (one request, no records).
     names = ("a", "b", "c") if readers.with_other else ("a", "b")
     with Emulator({"customers": n}, span_days=SPAN_DAYS) as emu, Emulator({}) as empty_emu:
@@ -554,13 +554,13 @@ def scenario_cpu(profile: Profile, readers: Readers) -> Dict[str, Any]:
     return out
 
 
-def scenario_throughput(profile: Profile, readers: Readers) -> List[Dict[str, Any]]:
+def scenario_throughput(profile: Profile, readers: Readers) -> list[dict[str, Any]]:
     """(2) records/s at 250 ms latency and a 25 or 100 req/s budget, one big stream and all six."""
     results = []
     n = profile.tp_n
     per_stream = math.ceil(n / len(STREAMS))
     datasets = [("single stream (customers)", {"customers": n}, SPAN_DAYS),
-                ("all six streams", {s: per_stream for s in STREAMS}, SPAN_DAYS)]
+                ("all six streams", dict.fromkeys(STREAMS, per_stream), SPAN_DAYS)]
     if profile.tp_burst:
         datasets.append(("single stream, 1 s apart", {"customers": n}, 0.0))
     # Endpoint limit None: raised to the budget, so one stream may use all of it (the targets'
@@ -580,7 +580,7 @@ def scenario_throughput(profile: Profile, readers: Readers) -> List[Dict[str, An
         with Emulator(seed, latency=LATENCY, rate_limit=limit, retry_after=1, span_days=span_days,
                       endpoint_rate_limit=server_endpoint_limit) as emu:
             before = emu.stats()
-            ticks: List[List[float]] = []
+            ticks: list[list[float]] = []
 
             def tick(t: float, emu=emu, before=before, ticks=ticks) -> None:
                 d = stats_delta(before, emu.stats())
@@ -629,7 +629,7 @@ def scenario_throughput(profile: Profile, readers: Readers) -> List[Dict[str, An
     return results
 
 
-def mid_run_rate(samples: List[List[float]], records: int) -> Optional[float]:
+def mid_run_rate(samples: list[list[float]], records: int) -> float | None:
     """Records/s between the 10% and the 90% marks: the steady state, without ramp-up and tail."""
     if records < 10 * PAGE or len(samples) < 4:
         return None
@@ -640,7 +640,7 @@ def mid_run_rate(samples: List[List[float]], records: int) -> Optional[float]:
     return (hi[1] - lo[1]) / (hi[0] - lo[0])
 
 
-def scenario_memory(profile: Profile, readers: Readers) -> List[Dict[str, Any]]:
+def scenario_memory(profile: Profile, readers: Readers) -> list[dict[str, Any]]:
     """(3) peak RSS of reader (a) (and of (b), for reference) at a small and a large stream."""
     results = []
     for n in profile.mem_sizes:
@@ -659,14 +659,14 @@ def scenario_memory(profile: Profile, readers: Readers) -> List[Dict[str, Any]]:
     return results
 
 
-def destination_record(stream: str, i: int) -> Dict[str, Any]:
+def destination_record(stream: str, i: int) -> dict[str, Any]:
     if stream == "customers":
         return {"external_id": f"bench-{i}", "email": f"bench{i}@example.com", "name": f"Bench customer {i}"}
     return {"external_id": f"bench-product-{i}", "name": f"Bench product {i}"}
 
 
-def scenario_destination(profile: Profile, work: Workdir, dest_spec: Dict[str, Any],
-                         concurrency_choice: str) -> List[Dict[str, Any]]:
+def scenario_destination(profile: Profile, work: Workdir, dest_spec: dict[str, Any],
+                         concurrency_choice: str) -> list[dict[str, Any]]:
     """(4) destination-stripe-proxy write: new records at 250 ms latency, budgets 25 and 100."""
     results = []
     for stream in profile.dest_streams:
@@ -674,7 +674,7 @@ def scenario_destination(profile: Profile, work: Workdir, dest_spec: Dict[str, A
             limit = rate_limit_for(budget)
             # Enough input that even a writer at the full budget is still busy at the cap.
             n = min(20_000, math.ceil(budget / 2 * profile.dest_cap * 1.5) + 50)
-            config: Dict[str, Any] = {
+            config: dict[str, Any] = {
                 "credentials": {"auth_type": "api_key", "api_key": API_KEY},
                 "api_base": "", "requests_per_second": budget, "endpoint_requests_per_second": budget,
             }
@@ -696,10 +696,10 @@ def scenario_destination(profile: Profile, work: Workdir, dest_spec: Dict[str, A
                         pipe.write(b"".join(lines[i:i + 200]))
                     pipe.flush()
 
-                ticks: List[List[float]] = []
+                ticks: list[list[float]] = []
                 before = emu.stats()
 
-                def tick(t: float) -> None:
+                def tick(t: float, ticks: list[list[float]] = ticks, before: dict[str, Any] = before) -> None:
                     s = emu.stats()["counts"]
                     ticks.append([t, s.get("writes_ok", 0) - before["counts"].get("writes_ok", 0),
                                   s.get("requests", 0) - before["counts"].get("requests", 0),
@@ -754,7 +754,7 @@ def scenario_destination(profile: Profile, work: Workdir, dest_spec: Dict[str, A
 # -- report ------------------------------------------------------------------------------
 
 
-def machine_info() -> Dict[str, Any]:
+def machine_info() -> dict[str, Any]:
     model = "unknown"
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as fh:
@@ -785,11 +785,11 @@ def machine_info() -> Dict[str, Any]:
     }
 
 
-def verdict(ok: Optional[bool]) -> str:
+def verdict(ok: bool | None) -> str:
     return "n/a" if ok is None else ("met" if ok else "**not met**")
 
 
-def targets(results: Dict[str, Any]) -> List[Dict[str, Any]]:
+def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     rows = []
     cpu = results.get("cpu")
     if cpu:
@@ -844,7 +844,7 @@ def fmt(value: Any, digits: int = 1) -> str:
     return str(value)
 
 
-def markdown(results: Dict[str, Any]) -> str:
+def markdown(results: dict[str, Any]) -> str:
     m = results["machine"]
     lines = [
         f"# Benchmark results ({results['mode']})", "",
@@ -868,10 +868,10 @@ def markdown(results: Dict[str, Any]) -> str:
         lines.append(f"| {t['target']} | {t['measured']} | {verdict(t['ok'])} |")
     cpu = results.get("cpu")
     if cpu:
-        lines += ["", f"## 1. CPU at zero latency ({cpu['n']:,} customers, best of {cpu['repeats']} runs, "
-                  "start-up = best of as many reads of an empty server)", "",
-                  "| reader | CPU s per 10k records (startup excluded) | CPU s per 10k (with startup) | startup CPU s "
-                  "| µs per record | wall s | records/s | peak RSS MB |",
+        lines += ["", (f"## 1. CPU at zero latency ({cpu['n']:,} customers, best of {cpu['repeats']} runs, "
+                  "start-up = best of as many reads of an empty server)"), "",
+                  ("| reader | CPU s per 10k records (startup excluded) | CPU s per 10k (with startup) | startup CPU s "
+                  "| µs per record | wall s | records/s | peak RSS MB |"),
                   "|---|---|---|---|---|---|---|---|"]
         names = {"a": "(a) source-stripe-proxy read", "b": "(b) bare loop (requests + json)",
                  "c": "(c) airbyte-source-stripe 5.14.1 (PyPI)"}
@@ -887,13 +887,13 @@ def markdown(results: Dict[str, Any]) -> str:
     tp = results.get("throughput")
     if tp:
         lines += ["", f"## 2. Throughput at {LATENCY * 1000:.0f} ms latency", "",
-                  "Records/s and GET/s are measured from the first record on (start-up excluded; "
+                  ("Records/s and GET/s are measured from the first record on (start-up excluded; "
                   "'overall' includes it). Objects spread evenly over three years unless marked 1 s apart. "
                   "Endpoint limit: the connector's `endpoint_requests_per_second`; raised to the budget unless "
                   "it says 25, Stripe's documented default, which the server then enforces too (at 28/s). "
-                  "Ceiling: what the limits allow, min(budget, endpoint limit x streams) x 100 records.", "",
-                  "| reader | data | budget req/s | endpoint limit req/s | ceiling rec/s | records/s | % of ceiling | mid-run rec/s (10%→90%) "
-                  "| overall rec/s | GET req/s | requests (pages) | 429s | records read | wall s | reader CPU s |",
+                  "Ceiling: what the limits allow, min(budget, endpoint limit x streams) x 100 records."), "",
+                  ("| reader | data | budget req/s | endpoint limit req/s | ceiling rec/s | records/s | % of ceiling | mid-run rec/s (10%→90%) "
+                  "| overall rec/s | GET req/s | requests (pages) | 429s | records read | wall s | reader CPU s |"),
                   "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
         for r in tp:
             read = f"{r['records']:,} of {r['objects']:,}" + ("" if r["complete"] else f" (stopped at {r['stopped_at_cap_s']:g} s)")
@@ -913,8 +913,8 @@ def markdown(results: Dict[str, Any]) -> str:
     dest = results.get("destination")
     if dest:
         lines += ["", f"## 4. Destination writes at {LATENCY * 1000:.0f} ms latency (new records, matched by external id)", "",
-                  "| stream | budget req/s | records/s | requests/s | % of budget | bound req/s (by) | % of bound "
-                  "| requests per record | search req/s | written | 429s |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+                  ("| stream | budget req/s | records/s | requests/s | % of budget | bound req/s (by) | % of bound "
+                  "| requests per record | search req/s | written | 429s |"), "|---|---|---|---|---|---|---|---|---|---|---|"]
         for r in dest:
             written = f"{r['records_written']:,} of {r['input_records']:,}" + (
                 "" if r["complete"] else f" (stopped at {r['stopped_at_cap_s']:g} s)")
@@ -945,7 +945,7 @@ def _problems(key: str, section: Any):
 # -- main --------------------------------------------------------------------------------
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="smaller data and shorter caps (about 3 minutes)")
     ap.add_argument("--only", default="cpu,throughput,memory,destination", help="comma-separated scenarios")
@@ -967,7 +967,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             ap.error(f"{path} is missing: run `pip install -e .` in .venv first")
 
     started = time.monotonic()
-    results: Dict[str, Any] = {
+    results: dict[str, Any] = {
         "mode": "quick" if args.quick else "full",
         "started": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "command": " ".join(["python benchmarks/run.py"] + [shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:])]),
@@ -998,7 +998,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             log(f"{name}: other processes kept {meter.result['other_processes_cores']} cores busy meanwhile")
         return value
 
-    def destination() -> List[Dict[str, Any]]:
+    def destination() -> list[dict[str, Any]]:
         try:
             dest_spec = connector_spec(DEST_CMD)
         except Exception as exc:  # noqa: BLE001 - the destination may be mid-change

@@ -42,9 +42,10 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Mapping
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -104,7 +105,7 @@ def parse_args(argv=None):
 # -- writing through our own destination and actions --------------------------------------------
 
 
-def write_in_process(destination: DestinationStripeProxy, config: Mapping[str, Any], stream: str, rows: List[Mapping[str, Any]]) -> Counter:
+def write_in_process(destination: DestinationStripeProxy, config: Mapping[str, Any], stream: str, rows: list[Mapping[str, Any]]) -> Counter:
     """Write rows with the destination's Python class; returns its outcome counts."""
     catalog = ConfiguredAirbyteCatalogSerializer.load(accepted_catalog([stream]))
     now_ms = int(time.time() * 1000)
@@ -114,7 +115,7 @@ def write_in_process(destination: DestinationStripeProxy, config: Mapping[str, A
     return checked_outcomes(destination.last_summary, stream, len(rows))
 
 
-def write_with_console_script(config: Mapping[str, Any], stream: str, rows: List[Mapping[str, Any]], workdir: Path) -> Counter:
+def write_with_console_script(config: Mapping[str, Any], stream: str, rows: list[Mapping[str, Any]], workdir: Path) -> Counter:
     """Write rows as Airbyte does: `destination-stripe-proxy write`, records on stdin."""
     script = Path(sys.executable).with_name("destination-stripe-proxy")
     command = [str(script)] if script.exists() else [sys.executable, "-c", "from source_stripe_proxy.airbyte.entrypoints import run_destination as r; r()"]
@@ -126,16 +127,16 @@ def write_with_console_script(config: Mapping[str, Any], stream: str, rows: List
             json.dumps({"type": "RECORD", "record": {"stream": stream, "data": row, "emitted_at": int(time.time() * 1000)}}) + "\n"
             for row in rows
         ) + json.dumps({"type": "STATE", "state": {"type": "STREAM", "stream": {"stream_descriptor": {"name": stream}, "stream_state": {"rows": len(rows)}}}}) + "\n"
-        done = subprocess.run(command + ["write", "--config", str(config_path), "--catalog", str(catalog_path)],
+        done = subprocess.run([*command, "write", "--config", str(config_path), "--catalog", str(catalog_path)],
                               input=stdin, capture_output=True, text=True, timeout=300)
     summary = None
     for line in done.stdout.splitlines():
         if not line.startswith("{"):
             continue
         message = json.loads(line)
-        if message.get("type") == "TRACE" and message["trace"].get("type") == "ANALYTICS":
-            if message["trace"]["analytics"]["type"] == SUMMARY_TRACE_TYPE:
-                summary = json.loads(message["trace"]["analytics"]["value"])
+        trace = message.get("trace") if message.get("type") == "TRACE" else None
+        if trace and trace.get("type") == "ANALYTICS" and trace["analytics"]["type"] == SUMMARY_TRACE_TYPE:
+            summary = json.loads(trace["analytics"]["value"])
     if done.returncode != 0 or summary is None:
         raise RuntimeError(f"destination-stripe-proxy write failed (exit {done.returncode}):\n{done.stderr[-2000:]}")
     return checked_outcomes(summary, stream, len(rows))
@@ -161,7 +162,7 @@ def find_written(stripe: StripeConnection, stream: str, row: Mapping[str, Any]) 
     return matches[0]
 
 
-def customer_row(rng: random.Random, number: int) -> Dict[str, Any]:
+def customer_row(rng: random.Random, number: int) -> dict[str, Any]:
     first, last = rng.choice(FIRST), rng.choice(LAST)
     city, country = rng.choice(CITIES)
     slug = f"{first}.{last}".lower().replace(" ", "")
@@ -227,7 +228,7 @@ def fill_sample_account(emulator: StripeEmulator, config: Mapping[str, Any]) -> 
     return written
 
 
-def card(rng: random.Random) -> Dict[str, Any]:
+def card(rng: random.Random) -> dict[str, Any]:
     brand, last4 = rng.choice((("visa", "4242"), ("mastercard", "4444"), ("amex", "8431"), ("visa", "1881")))
     return {"type": "card", "card": dict(catalog.EXAMPLES["payment_methods"][0]["card"], brand=brand, last4=last4,
                                          exp_month=rng.randint(1, 12), exp_year=2027 + rng.randint(0, 4))}
@@ -291,7 +292,7 @@ CARD_TROUBLE = (
 )
 
 
-def bill_with_trouble(emulator: StripeEmulator) -> Tuple[Counter, List[Dict[str, Any]]]:
+def bill_with_trouble(emulator: StripeEmulator) -> tuple[Counter, list[dict[str, Any]]]:
     """Bill five months, with a few customers' cards starting to decline before a renewal (the
     random declines of ``run_billing`` come on top). Returns what was billed and the trouble."""
     store, now, billed, trouble = emulator.store, int(time.time()), Counter(), []
@@ -330,13 +331,13 @@ def bill_with_trouble(emulator: StripeEmulator) -> Tuple[Counter, List[Dict[str,
     return billed, trouble
 
 
-def check(table: str, object_id: str, label: str = "", **expect: Any) -> Dict[str, Any]:
+def check(table: str, object_id: str, label: str = "", **expect: Any) -> dict[str, Any]:
     """What DuckDB must hold after the sync: the row of ``object_id`` with these values
     (``a.b`` is field ``b`` of JSON column ``a``)."""
     return {"table": table, "id": object_id, "label": label, "expect": expect}
 
 
-def change_the_account(emulator: StripeEmulator, config: Mapping[str, Any], workdir: Path) -> Tuple[Counter, Counter, List[Dict[str, Any]]]:
+def change_the_account(emulator: StripeEmulator, config: Mapping[str, Any], workdir: Path) -> tuple[Counter, Counter, list[dict[str, Any]]]:
     """Between two syncs, as in a real account: updates, an upgrade, a cancellation, a deletion, sign-ups.
 
     Returns what was written, what was billed and, per change, the rows DuckDB must show after the sync.
@@ -346,9 +347,9 @@ def change_the_account(emulator: StripeEmulator, config: Mapping[str, Any], work
     client = StripeClient(ConnectionSettings.from_config(config), endpoint_limits={})
     store = emulator.store
     written: Counter = Counter()
-    changes: List[Dict[str, Any]] = []
+    changes: list[dict[str, Any]] = []
 
-    def note(change: str, table: str, *checks: Dict[str, Any]) -> None:
+    def note(change: str, table: str, *checks: dict[str, Any]) -> None:
         changes.append({"change": change, "table": table, "checks": list(checks)})
         print(f"  {change}")
 
@@ -452,7 +453,7 @@ STAND_IN_RESOURCES = ("customers", "subscriptions", "products", "plans", "prices
                       "disputes", "credit_notes", "events")
 
 
-def stand_in_counts(emulator: StripeEmulator) -> Dict[str, int]:
+def stand_in_counts(emulator: StripeEmulator) -> dict[str, int]:
     """Objects per stream in the stand-in now (deleted ones are gone from it)."""
     counts = {STREAM_OF_RESOURCE.get(name, name): emulator.store.count(name) for name in STAND_IN_RESOURCES}
     counts["invoice_line_items"] = sum(len(i["lines"]["data"]) for i in emulator.store.all("invoices"))
@@ -463,7 +464,7 @@ def stand_in_counts(emulator: StripeEmulator) -> Dict[str, int]:
     return counts
 
 
-def run_sync(args, config_path: Path, db_path: Path, summary_path: Path, changes_path: Optional[Path], streams: Optional[List[str]]) -> int:
+def run_sync(args, config_path: Path, db_path: Path, summary_path: Path, changes_path: Path | None, streams: list[str] | None) -> int:
     command = [
         str(args.pyairbyte_python), str(REPO / "scripts" / "pyairbyte_sync.py"),
         "--config", str(config_path),
@@ -499,7 +500,7 @@ def main(argv=None) -> int:
             if path is not None and path.exists():
                 path.unlink()
     started = time.monotonic()
-    report: Dict[str, Any] = {"db": str(db_path), "stand_in": use_stand_in}
+    report: dict[str, Any] = {"db": str(db_path), "stand_in": use_stand_in}
 
     with ExitStack() as stack:
         streams = None  # a real account: every stream (those it can't read are skipped, see run_sync)
