@@ -39,15 +39,21 @@ STREAMS = sorted(load_generated("streams.json")["streams"])
 BASE_SIZE = {"customers": 100, "per_parent": 20, "parents": 5}
 
 
-def measure(size: int, budget: float, latency: float, work: bench.Workdir, concurrency: int | None = None,
-            timeline: bool = False) -> dict[str, Any]:
+def measure(
+    size: int, budget: float, latency: float, work: bench.Workdir, concurrency: int | None = None, timeline: bool = False
+) -> dict[str, Any]:
     sizes = {key: value * size for key, value in BASE_SIZE.items()}
     spec = ",".join(f"{k}={v}" for k, v in sizes.items())
-    with bench.Emulator({}, latency=latency, rate_limit=bench.rate_limit_for(budget), max_seconds=3600,
-                        extra_args=["--all-streams", spec]) as server:
+    with bench.Emulator(
+        {}, latency=latency, rate_limit=bench.rate_limit_for(budget), max_seconds=3600, extra_args=["--all-streams", spec]
+    ) as server:
         seeded = sum(server.seeded.values())
-        config = {"credentials": {"auth_type": "api_key", "api_key": bench.API_KEY}, "api_base": server.url,
-                  "requests_per_second": budget, "endpoint_requests_per_second": budget}
+        config = {
+            "credentials": {"auth_type": "api_key", "api_key": bench.API_KEY},
+            "api_base": server.url,
+            "requests_per_second": budget,
+            "endpoint_requests_per_second": budget,
+        }
         if concurrency:
             config["concurrency"] = concurrency
         cfg = work.file("config.json", config)
@@ -61,11 +67,16 @@ def measure(size: int, budget: float, latency: float, work: bench.Workdir, concu
             counts = server.stats()["counts"]
             with lock:
                 ticks.append([seconds, counts.get("requests", 0)])
-                endpoints.append({k[len("endpoint "):]: v for k, v in counts.items() if k.startswith("endpoint ")})
+                endpoints.append({k[len("endpoint ") :]: v for k, v in counts.items() if k.startswith("endpoint ")})
 
         before = server.stats()
-        child = bench.run_child(f"all streams x{size}", [bench.SOURCE_CMD, "read", "--config", cfg, "--catalog", cat],
-                                cap_seconds=3000, on_tick=on_tick, tick_seconds=0.5)
+        child = bench.run_child(
+            f"all streams x{size}",
+            [bench.SOURCE_CMD, "read", "--config", cfg, "--catalog", cat],
+            cap_seconds=3000,
+            on_tick=on_tick,
+            tick_seconds=0.5,
+        )
         after = server.stats()
     delta = bench.stats_delta(before, after)
     requests = delta["counts"].get("requests", 0)
@@ -117,8 +128,13 @@ def markdown(rows: list[dict[str, Any]], budget: float, latency: float) -> str:
             f"{row['cpu_s']} s | {row['server_cpu_s']} s | {row['exit_code']} |"
         )
     if len(rows) > 1:
-        lines += ["", (f"Peak memory x{rows[-1]['size']} / x{rows[0]['size']}: {rows[-1]['peak_rss_mb'] / rows[0]['peak_rss_mb']:.2f}"
-                  f" for {rows[-1]['records'] / max(1, rows[0]['records']):.1f}x the records.")]
+        lines += [
+            "",
+            (
+                f"Peak memory x{rows[-1]['size']} / x{rows[0]['size']}: {rows[-1]['peak_rss_mb'] / rows[0]['peak_rss_mb']:.2f}"
+                f" for {rows[-1]['records'] / max(1, rows[0]['records']):.1f}x the records."
+            ),
+        ]
     problems = [p for row in rows for p in row["problems"]]
     if problems:
         lines += ["", "Problems:", *(f"- {p}" for p in problems)]

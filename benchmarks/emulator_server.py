@@ -62,8 +62,12 @@ class BenchEmulator(StripeEmulator):
         if req.path == "/_bench/stats":
             with self._stats_lock:
                 counts = dict(self._counts)
-            body = {"counts": counts, "rate_limited": self.rate_limited + self.endpoint_rate_limited,
-                    "uptime": time.monotonic() - self._started, "cpu": time.process_time()}
+            body = {
+                "counts": counts,
+                "rate_limited": self.rate_limited + self.endpoint_rate_limited,
+                "uptime": time.monotonic() - self._started,
+                "cpu": time.process_time(),
+            }
             return Response.json(200, body)
         resp = super().handle(req)
         kind = "search" if req.path.endswith("/search") else req.method
@@ -114,23 +118,36 @@ def main(argv=None) -> None:
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--latency", type=float, default=0.0, help="seconds added to every request")
     ap.add_argument("--rate-limit", type=int, default=None, help="requests per second before 429s")
-    ap.add_argument("--endpoint-rate-limit", type=int, default=None,
-                    help="requests per second of each endpoint before 429s (Stripe's default is 25)")
+    ap.add_argument(
+        "--endpoint-rate-limit", type=int, default=None, help="requests per second of each endpoint before 429s (Stripe's default is 25)"
+    )
     ap.add_argument("--retry-after", type=int, default=1, help="Retry-After seconds on rate-limit 429s")
     ap.add_argument("--seed", default="", help="resource=N[,resource=N...]")
-    ap.add_argument("--span-days", type=float, default=0.0,
-                    help="spread each resource's objects evenly over this many days (0: one second apart)")
-    ap.add_argument("--all-streams", default="",
-                    help="customers=N,per_parent=K,parents=P: objects in every stream of the catalogue "
-                         "(integration_tests/all_streams.py), a second apart from five days ago")
-    ap.add_argument("--connect", default="",
-                    help="accounts=N,customers=K,balance_transactions=M: N connected accounts with K and M objects each")
+    ap.add_argument(
+        "--span-days", type=float, default=0.0, help="spread each resource's objects evenly over this many days (0: one second apart)"
+    )
+    ap.add_argument(
+        "--all-streams",
+        default="",
+        help="customers=N,per_parent=K,parents=P: objects in every stream of the catalogue "
+        "(integration_tests/all_streams.py), a second apart from five days ago",
+    )
+    ap.add_argument(
+        "--connect", default="", help="accounts=N,customers=K,balance_transactions=M: N connected accounts with K and M objects each"
+    )
     ap.add_argument("--max-seconds", type=float, default=3600.0, help="stop after this long, whatever happens")
     args = ap.parse_args(argv)
 
-    emulator = BenchEmulator(API_KEY, latency=args.latency, rate_limit=args.rate_limit, port=args.port,
-                             seed=1, rate_limit_retry_after=args.retry_after, log_limit=64,
-                             endpoint_rate_limit=args.endpoint_rate_limit)
+    emulator = BenchEmulator(
+        API_KEY,
+        latency=args.latency,
+        rate_limit=args.rate_limit,
+        port=args.port,
+        seed=1,
+        rate_limit_retry_after=args.retry_after,
+        log_limit=64,
+        endpoint_rate_limit=args.endpoint_rate_limit,
+    )
     seeded = seed(emulator, args.seed, args.span_days)
     if args.all_streams:
         from integration_tests.all_streams import expected_ids, seed_every_stream

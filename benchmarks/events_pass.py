@@ -43,9 +43,27 @@ def evented_streams() -> list[str]:
 
 
 # The streams the source read before issue 14: on a billing account most events are theirs.
-FIRST_STREAMS = ("balance_transactions", "charges", "coupons", "credit_notes", "customers", "disputes", "events", "invoice_items",
-                 "invoice_line_items", "invoices", "payment_intents", "payouts", "plans", "prices", "products", "promotion_codes",
-                 "refunds", "subscription_items", "subscriptions")
+FIRST_STREAMS = (
+    "balance_transactions",
+    "charges",
+    "coupons",
+    "credit_notes",
+    "customers",
+    "disputes",
+    "events",
+    "invoice_items",
+    "invoice_line_items",
+    "invoices",
+    "payment_intents",
+    "payouts",
+    "plans",
+    "prices",
+    "products",
+    "promotion_codes",
+    "refunds",
+    "subscription_items",
+    "subscriptions",
+)
 BILLING_TWENTY = [*(name for name in FIRST_STREAMS if name != "events"), "checkout_sessions", "setup_intents"]
 BILLING_SHARE = 0.8  # "billing": this share of the events are the first streams' types
 
@@ -55,7 +73,7 @@ def event_kinds() -> list[tuple]:
     for name in evented_streams():
         spec = STREAM_SPECS[name]
         owner = spec if spec.event_types else STREAM_SPECS[spec.parent.stream]
-        for event_type in (spec.event_types or owner.event_types):
+        for event_type in spec.event_types or owner.event_types:
             kinds.append((owner.name, event_type))
     return sorted(set(kinds))
 
@@ -127,7 +145,9 @@ def measure(emulator: StripeEmulator, label: str, streams: Sequence[str], since:
         "ok": result.returncode == 0,
         "events_requests": sum(1 for r in sent if r["path"] == "/v1/events"),
         "typed": any("types[]" in r["query"] for r in sent if r["path"] == "/v1/events"),
-        "passes": len({tuple(r["query"].get("types[]", [])) for r in sent if r["path"] == "/v1/events" and "starting_after" not in r["query"]}),
+        "passes": len(
+            {tuple(r["query"].get("types[]", [])) for r in sent if r["path"] == "/v1/events" and "starting_after" not in r["query"]}
+        ),
         "events_listed": len(events),
         "events_wanted": wanted,
         "records": len(result.records),
@@ -136,7 +156,8 @@ def measure(emulator: StripeEmulator, label: str, streams: Sequence[str], since:
         "grouped_requests": grouped_requests(types, events),
         "separate_requests": sum(
             max(1, math.ceil(sum(1 for e in events if e["type"] in set(STREAM_SPECS[n].change_event_types)) / MAX_PAGE_SIZE))
-            for n in streams if STREAM_SPECS[n].change_event_types
+            for n in streams
+            if STREAM_SPECS[n].change_event_types
         ),
         "seconds": round(seconds, 1),
     }
@@ -200,9 +221,13 @@ def main(argv=None) -> int:
             since = emulator.clock.now()
             make_events(emulator, args.events, spread)
             config = {"credentials": {"auth_type": "api_key", "api_key": API_KEY}, "api_base": emulator.url, "requests_per_second": 1000}
-            subsets = [("customers", ["customers"]), ("20 streams (a-z)", evented_streams()[:20]),
-                       ("20 streams (billing)", BILLING_TWENTY), ("all but `events`", [n for n in ALL_STREAMS if n != "events"]),
-                       ("all streams", ALL_STREAMS)]
+            subsets = [
+                ("customers", ["customers"]),
+                ("20 streams (a-z)", evented_streams()[:20]),
+                ("20 streams (billing)", BILLING_TWENTY),
+                ("all but `events`", [n for n in ALL_STREAMS if n != "events"]),
+                ("all streams", ALL_STREAMS),
+            ]
             for label, streams in subsets:
                 rows.append(dict(measure(emulator, label, streams, since, config), spread=spread))
     text = markdown(rows, args.events)

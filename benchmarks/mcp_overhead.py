@@ -137,10 +137,16 @@ async def measure_guarded(args: argparse.Namespace, env: dict[str, str], product
         return types.ElicitResult(action="accept", content={"confirm": True})
 
     plain = StdioServerParameters(command=str(BIN / "stripe-connection"), args=["mcp", "--config", str(config)], env=env)
-    capped = StdioServerParameters(command=str(BIN / "stripe-connection"), env=env, args=[
-        "mcp", "--config", str(config), "--max-amount", "100000", "--audit-log", str(audit) + ".capped"])
-    guarded = StdioServerParameters(command=str(BIN / "stripe-connection"), env=env, args=[
-        "mcp", "--config", str(config), "--max-amount", "100000", "--confirm", "writes", "--audit-log", str(audit)])
+    capped = StdioServerParameters(
+        command=str(BIN / "stripe-connection"),
+        env=env,
+        args=["mcp", "--config", str(config), "--max-amount", "100000", "--audit-log", str(audit) + ".capped"],
+    )
+    guarded = StdioServerParameters(
+        command=str(BIN / "stripe-connection"),
+        env=env,
+        args=["mcp", "--config", str(config), "--max-amount", "100000", "--confirm", "writes", "--audit-log", str(audit)],
+    )
     times: dict[str, list[float]] = {"unguarded": [], "capped": [], "guarded": []}
     arguments = {"product_id": product, "amount": 1000, "currency": "usd"}
     with open(os.devnull, "w") as devnull:
@@ -187,27 +193,37 @@ def guarded_report(args: argparse.Namespace, times: dict[str, list[float]], pric
     lines = [
         "# What the guardrails add to a write (benchmarks/mcp_overhead.py --guarded)",
         "",
-        (f"{args.calls} rounds after {args.warmup} warm-up rounds, interleaved; `create_price` (amount 1000 usd) through "
-        f"three `stripe-connection mcp` servers over stdio, {args.mode} mode, the loopback emulator in its own process, "
-        f"budgets raised to 10000/s; {os.cpu_count()} cores, Python {sys.version.split()[0]}, "
-        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}."),
+        (
+            f"{args.calls} rounds after {args.warmup} warm-up rounds, interleaved; `create_price` (amount 1000 usd) through "
+            f"three `stripe-connection mcp` servers over stdio, {args.mode} mode, the loopback emulator in its own process, "
+            f"budgets raised to 10000/s; {os.cpu_count()} cores, Python {sys.version.split()[0]}, "
+            f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}."
+        ),
         "",
         "| server | median | p90 |",
         "|---|---|---|",
         f"| unguarded | {median['unguarded'] * 1000:.2f} ms | {percentile(times['unguarded'], 0.9) * 1000:.2f} ms |",
-        (f"| `--max-amount 100000 --audit-log FILE` | {median['capped'] * 1000:.2f} ms | "
-        f"{percentile(times['capped'], 0.9) * 1000:.2f} ms |"),
-        (f"| guarded: `--max-amount 100000 --confirm writes --audit-log FILE`, the elicitation accepted at once | "
-        f"{median['guarded'] * 1000:.2f} ms | {percentile(times['guarded'], 0.9) * 1000:.2f} ms |"),
+        (
+            f"| `--max-amount 100000 --audit-log FILE` | {median['capped'] * 1000:.2f} ms | "
+            f"{percentile(times['capped'], 0.9) * 1000:.2f} ms |"
+        ),
+        (
+            f"| guarded: `--max-amount 100000 --confirm writes --audit-log FILE`, the elicitation accepted at once | "
+            f"{median['guarded'] * 1000:.2f} ms | {percentile(times['guarded'], 0.9) * 1000:.2f} ms |"
+        ),
         "",
-        (f"Guarded / unguarded: **{median['guarded'] / median['unguarded']:.2f}x**; the guardrails add "
-        f"**{(median['guarded'] - median['unguarded']) * 1000:.2f} ms** per write, of which the cap and the audit line "
-        f"**{(median['capped'] - median['unguarded']) * 1000:.2f} ms** and the confirmation (one elicitation round trip "
-        f"over stdio) the rest."),
+        (
+            f"Guarded / unguarded: **{median['guarded'] / median['unguarded']:.2f}x**; the guardrails add "
+            f"**{(median['guarded'] - median['unguarded']) * 1000:.2f} ms** per write, of which the cap and the audit line "
+            f"**{(median['capped'] - median['unguarded']) * 1000:.2f} ms** and the confirmation (one elicitation round trip "
+            f"over stdio) the rest."
+        ),
         "",
-        (f"Exact counts: {counts['rounds']} guarded calls asked the person {counts['asked']} times and wrote "
-        f"{counts['audit_lines']} audit lines; the emulator holds {prices} prices for {3 * counts['rounds']} calls: "
-        "one Stripe request per call either way."),
+        (
+            f"Exact counts: {counts['rounds']} guarded calls asked the person {counts['asked']} times and wrote "
+            f"{counts['audit_lines']} audit lines; the emulator holds {prices} prices for {3 * counts['rounds']} calls: "
+            "one Stripe request per call either way."
+        ),
     ]
     return "\n".join(lines) + "\n"
 
@@ -226,16 +242,23 @@ def main() -> None:
     command = [sys.executable, "-m", "stripe_emulator", "--port", str(port), "--api-key", API_KEY, "--seed-customers", "5"]
     if args.mode == "paragon":
         command += ["--paragon-port", str(paragon_port), "--paragon-project", PARAGON_PROJECT, "--paragon-token", PARAGON_TOKEN]
-    emulator = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                env={**os.environ, "PYTHONPATH": str(ROOT)})
+    emulator = subprocess.Popen(
+        command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "PYTHONPATH": str(ROOT)}
+    )
     try:
         wait_for(port, emulator)
         if args.mode == "paragon":
             wait_for(paragon_port, emulator)
             base = f"http://127.0.0.1:{paragon_port}/projects/{PARAGON_PROJECT}/sdk/proxy/stripe"
             auth = f"Bearer {PARAGON_TOKEN}"
-            config = {"credentials": {"auth_type": "paragon", "project_id": PARAGON_PROJECT, "user_token": PARAGON_TOKEN,
-                                      "proxy_host": f"http://127.0.0.1:{paragon_port}"}}
+            config = {
+                "credentials": {
+                    "auth_type": "paragon",
+                    "project_id": PARAGON_PROJECT,
+                    "user_token": PARAGON_TOKEN,
+                    "proxy_host": f"http://127.0.0.1:{paragon_port}",
+                }
+            }
         else:
             base, auth = f"http://127.0.0.1:{port}", f"Bearer {API_KEY}"
             config = {"credentials": {"auth_type": "api_key", "api_key": API_KEY}, "api_base": base}
@@ -244,15 +267,20 @@ def main() -> None:
         Path(args.workdir, "config.json").write_text(json.dumps(config))
         env = {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "")}
         if args.guarded:
-            product = requests.post(f"{base}/v1/products", data={"name": "Bench"}, timeout=30,
-                                    headers={"Authorization": auth, "Idempotency-Key": os.urandom(8).hex()}).json()["id"]
+            product = requests.post(
+                f"{base}/v1/products",
+                data={"name": "Bench"},
+                timeout=30,
+                headers={"Authorization": auth, "Idempotency-Key": os.urandom(8).hex()},
+            ).json()["id"]
             times = asyncio.run(measure_guarded(args, env, product))
             text = guarded_report(args, times, count_prices(base, auth, product))
             (HERE / f"results-mcp{'' if args.mode == 'api_key' else '-' + args.mode}-guarded.md").write_text(text)
             print(text)
             return
-        customer = requests.get(f"{base}/v1/customers", params={"limit": 1}, headers={"Authorization": auth},
-                                timeout=30).json()["data"][0]["id"]
+        customer = requests.get(f"{base}/v1/customers", params={"limit": 1}, headers={"Authorization": auth}, timeout=30).json()["data"][0][
+            "id"
+        ]
         times = asyncio.run(measure(args, base, env, auth, customer))
     finally:
         emulator.terminate()
@@ -269,10 +297,12 @@ def main() -> None:
     lines = [
         "# Per-call overhead of `stripe-connection mcp` (benchmarks/mcp_overhead.py)",
         "",
-        (f"{args.calls} rounds after {args.warmup} warm-up rounds, interleaved; {args.mode} mode against the loopback "
-        f"emulator (own process); the server's request budget "
-        f"{'at its default (25/s for a test key)' if args.paced else 'raised to 10000/s (pacing is not overhead)'}; "
-        f"{os.cpu_count()} cores, Python {sys.version.split()[0]}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}."),
+        (
+            f"{args.calls} rounds after {args.warmup} warm-up rounds, interleaved; {args.mode} mode against the loopback "
+            f"emulator (own process); the server's request budget "
+            f"{'at its default (25/s for a test key)' if args.paced else 'raised to 10000/s (pacing is not overhead)'}; "
+            f"{os.cpu_count()} cores, Python {sys.version.split()[0]}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}."
+        ),
         "",
         "| call | median | p90 |",
         "|---|---|---|",
@@ -281,8 +311,10 @@ def main() -> None:
         lines.append(f"| {labels[name]} | {median[name] * 1000:.2f} ms | {percentile(values, 0.9) * 1000:.2f} ms |")
     lines += [
         "",
-        (f"Tool call / keep-alive GET: **{median['tool_call'] / median['session_get']:.2f}x**; "
-        f"tool call / bare `requests.get`: **{median['tool_call'] / median['bare_get']:.2f}x**."),
+        (
+            f"Tool call / keep-alive GET: **{median['tool_call'] / median['session_get']:.2f}x**; "
+            f"tool call / bare `requests.get`: **{median['tool_call'] / median['bare_get']:.2f}x**."
+        ),
         f"Overhead per call beyond the round trip: **{overhead_ms:.2f} ms** (median tool call - median keep-alive GET).",
     ]
     text = "\n".join(lines) + "\n"

@@ -80,10 +80,30 @@ class Profile:
     c_budgets: Sequence[int]  # budgets of its throughput runs (single stream only)
 
 
-QUICK = Profile(cpu_n=20_000, cpu_repeats=2, tp_n=50_000, tp_cap=15, tp_burst=False, mem_sizes=(10_000, 100_000), dest_cap=10,
-                dest_streams=("customers", "products"), c_cap=12, c_budgets=(25,))
-FULL = Profile(cpu_n=100_000, cpu_repeats=3, tp_n=200_000, tp_cap=120, tp_burst=True, mem_sizes=(10_000, 1_000_000), dest_cap=40,
-               dest_streams=("customers", "products"), c_cap=30, c_budgets=(25, 100))
+QUICK = Profile(
+    cpu_n=20_000,
+    cpu_repeats=2,
+    tp_n=50_000,
+    tp_cap=15,
+    tp_burst=False,
+    mem_sizes=(10_000, 100_000),
+    dest_cap=10,
+    dest_streams=("customers", "products"),
+    c_cap=12,
+    c_budgets=(25,),
+)
+FULL = Profile(
+    cpu_n=100_000,
+    cpu_repeats=3,
+    tp_n=200_000,
+    tp_cap=120,
+    tp_burst=True,
+    mem_sizes=(10_000, 1_000_000),
+    dest_cap=40,
+    dest_streams=("customers", "products"),
+    c_cap=30,
+    c_budgets=(25, 100),
+)
 
 
 # -- small helpers -----------------------------------------------------------------------
@@ -120,6 +140,7 @@ def _busy_cpu_seconds() -> float | None:
 
 def _own_cpu_seconds() -> float:
     import resource
+
     own = resource.getrusage(resource.RUSAGE_SELF)
     children = resource.getrusage(resource.RUSAGE_CHILDREN)  # every child reaped so far
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
@@ -143,8 +164,9 @@ class LoadMeter:
         if self.busy0 is None or busy1 is None or span <= 0:
             return
         other = max(0.0, (busy1 - self.busy0) - (own1 - self.own0))
-        self.result.update({"seconds": round(span, 1), "other_processes_cores": round(other / span, 2),
-                            "load_average_1m": round(os.getloadavg()[0], 2)})
+        self.result.update(
+            {"seconds": round(span, 1), "other_processes_cores": round(other / span, 2), "load_average_1m": round(os.getloadavg()[0], 2)}
+        )
 
 
 # -- which code was measured -------------------------------------------------------------
@@ -153,6 +175,7 @@ class LoadMeter:
 def code_fingerprint() -> str:
     """sha256 (12 hex) of the connector's Python files: tells whether the code changed mid-run."""
     import hashlib
+
     digest = hashlib.sha256()
     package = os.path.join(REPO, "source_stripe_proxy")
     for root, dirs, files in os.walk(package):
@@ -192,12 +215,32 @@ def git_head() -> str | None:
 class Emulator:
     """``emulator_server.py`` as a child process; stopped on exit (stdin closed, then SIGTERM)."""
 
-    def __init__(self, seed: dict[str, int], latency: float = 0.0, rate_limit: int | None = None,
-                 retry_after: int = 1, span_days: float = 0.0, max_seconds: float = 3600,
-                 endpoint_rate_limit: int | None = None, extra_args: Sequence[str] = ()):
-        args = [PYTHON, EMULATOR_SCRIPT, "--seed", ",".join(f"{k}={v}" for k, v in seed.items()),
-                "--latency", str(latency), "--retry-after", str(retry_after), "--span-days", str(span_days),
-                "--max-seconds", str(max_seconds), *extra_args]
+    def __init__(
+        self,
+        seed: dict[str, int],
+        latency: float = 0.0,
+        rate_limit: int | None = None,
+        retry_after: int = 1,
+        span_days: float = 0.0,
+        max_seconds: float = 3600,
+        endpoint_rate_limit: int | None = None,
+        extra_args: Sequence[str] = (),
+    ):
+        args = [
+            PYTHON,
+            EMULATOR_SCRIPT,
+            "--seed",
+            ",".join(f"{k}={v}" for k, v in seed.items()),
+            "--latency",
+            str(latency),
+            "--retry-after",
+            str(retry_after),
+            "--span-days",
+            str(span_days),
+            "--max-seconds",
+            str(max_seconds),
+            *extra_args,
+        ]
         if rate_limit:
             args += ["--rate-limit", str(rate_limit)]
         if endpoint_rate_limit:
@@ -241,8 +284,11 @@ class Emulator:
 
 def stats_delta(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
     counts = {k: after["counts"].get(k, 0) - before["counts"].get(k, 0) for k in after["counts"]}
-    return {"counts": counts, "rate_limited": after["rate_limited"] - before["rate_limited"],
-            "server_cpu_s": round(after["cpu"] - before["cpu"], 3)}
+    return {
+        "counts": counts,
+        "rate_limited": after["rate_limited"] - before["rate_limited"],
+        "server_cpu_s": round(after["cpu"] - before["cpu"], 3),
+    }
 
 
 # -- running a child and measuring it ----------------------------------------------------
@@ -271,12 +317,12 @@ class ChildResult:
         return self.cpu_user_s + self.cpu_sys_s
 
 
-def run_child(label: str, command: list[str], cap_seconds: float, stdin_feed=None,
-              on_tick=None, tick_seconds: float = 0.5) -> ChildResult:
+def run_child(label: str, command: list[str], cap_seconds: float, stdin_feed=None, on_tick=None, tick_seconds: float = 0.5) -> ChildResult:
     """Run ``command``, count its RECORD lines, stop it at ``cap_seconds``; rusage from wait4."""
     stderr_file = tempfile.TemporaryFile()  # noqa: SIM115 - read and closed once the child is reaped
-    proc = subprocess.Popen(command, stdin=subprocess.PIPE if stdin_feed else subprocess.DEVNULL,
-                            stdout=subprocess.PIPE, stderr=stderr_file, cwd=REPO)
+    proc = subprocess.Popen(
+        command, stdin=subprocess.PIPE if stdin_feed else subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=stderr_file, cwd=REPO
+    )
     started = time.monotonic()
     counter = {"records": 0, "other": 0, "first": None, "last": None}
     samples: list[list[float]] = []
@@ -295,8 +341,9 @@ def run_child(label: str, command: list[str], cap_seconds: float, stdin_feed=Non
                 counter["records"] = records
             else:
                 counter["other"] += 1
-                if (b'"ERROR"' in line or b'"FATAL"' in line or b'"type":"ERROR"' in line
-                        or b'"failure_type"' in line) and len(problems) < 5:
+                if (b'"ERROR"' in line or b'"FATAL"' in line or b'"type":"ERROR"' in line or b'"failure_type"' in line) and len(
+                    problems
+                ) < 5:
                     problems.append(line[:600].decode("utf-8", "replace"))
         counter["last"] = time.monotonic() - started
         if records:
@@ -306,6 +353,7 @@ def run_child(label: str, command: list[str], cap_seconds: float, stdin_feed=Non
     reader.start()
     feeder = None
     if stdin_feed:
+
         def feed() -> None:
             try:
                 stdin_feed(proc.stdin)
@@ -314,6 +362,7 @@ def run_child(label: str, command: list[str], cap_seconds: float, stdin_feed=Non
             finally:
                 with contextlib.suppress(OSError):
                     proc.stdin.close()
+
         feeder = threading.Thread(target=feed, daemon=True)
         feeder.start()
 
@@ -357,10 +406,21 @@ def run_child(label: str, command: list[str], cap_seconds: float, stdin_feed=Non
         if span > 0:
             steady = (records - PAGE) / span
     return ChildResult(
-        label=label, command=command, exit_code=proc.returncode, stopped_at_cap=stopped, wall_s=round(wall, 3),
-        cpu_user_s=rusage.ru_utime, cpu_sys_s=rusage.ru_stime, peak_rss_mb=round(rusage.ru_maxrss / 1024, 1),
-        records=records, other_lines=counter["other"], first_record_s=counter["first"], last_record_s=counter["last"],
-        steady_records_per_s=steady, samples=samples, problems=problems,
+        label=label,
+        command=command,
+        exit_code=proc.returncode,
+        stopped_at_cap=stopped,
+        wall_s=round(wall, 3),
+        cpu_user_s=rusage.ru_utime,
+        cpu_sys_s=rusage.ru_stime,
+        peak_rss_mb=round(rusage.ru_maxrss / 1024, 1),
+        records=records,
+        other_lines=counter["other"],
+        first_record_s=counter["first"],
+        last_record_s=counter["last"],
+        steady_records_per_s=steady,
+        samples=samples,
+        problems=problems,
     )
 
 
@@ -437,8 +497,7 @@ class Readers:
         self.passed_concurrency: dict[str, int | None] = {}
         self.with_other = False  # reader (c), set by main() when its venv is there
 
-    def source(self, url: str, streams: Sequence[str], budget: float, latency: float,
-               endpoint_limit: float | None = None) -> list[str]:
+    def source(self, url: str, streams: Sequence[str], budget: float, latency: float, endpoint_limit: float | None = None) -> list[str]:
         """``endpoint_limit`` None: the per-endpoint limit is raised to the whole budget (as Stripe
         does for some accounts), so one stream can use all of it."""
         config: dict[str, Any] = {
@@ -450,8 +509,7 @@ class Readers:
         concurrency = concurrency_value(self.spec, budget, latency, self.concurrency_choice)
         if concurrency is not None:
             config["concurrency"] = concurrency
-        self.passed_concurrency[f"{budget:g} req/s, {latency * 1000:g} ms"] = (
-            "connector default" if concurrency is None else concurrency)
+        self.passed_concurrency[f"{budget:g} req/s, {latency * 1000:g} ms"] = "connector default" if concurrency is None else concurrency
         cfg = self.work.file("source-config.json", config)
         cat = self.work.file("source-catalog.json", source_catalog(streams))
         return [SOURCE_CMD, "read", "--config", cfg, "--catalog", cat]
@@ -475,20 +533,32 @@ class Readers:
     def other(self, url: str, streams: Sequence[str], budget: float, latency: float) -> list[str]:
         """airbyte-source-stripe: its own knobs are num_workers (1-20) and call_rate_limit."""
         workers = 10 if latency <= 0 else max(1, min(20, math.ceil(budget * latency * 1.5)))
-        config = {"client_secret": API_KEY, "account_id": EMULATOR_ACCOUNT, "start_date": "2017-01-25T00:00:00Z",
-                  "num_workers": workers, "call_rate_limit": int(budget)}
+        config = {
+            "client_secret": API_KEY,
+            "account_id": EMULATOR_ACCOUNT,
+            "start_date": "2017-01-25T00:00:00Z",
+            "num_workers": workers,
+            "call_rate_limit": int(budget),
+        }
         self.passed_concurrency[f"(c) {budget:g} req/s, {latency * 1000:g} ms"] = f"num_workers {workers}"
         cfg = self.work.file("c-config.json", config)
         if self._c_streams is None:
-            out = subprocess.run([READER_C_PYTHON, READER_C_SCRIPT, "--api-base", url, "discover", "--config", cfg],
-                                 capture_output=True, timeout=300, cwd=REPO)
+            out = subprocess.run(
+                [READER_C_PYTHON, READER_C_SCRIPT, "--api-base", url, "discover", "--config", cfg],
+                capture_output=True,
+                timeout=300,
+                cwd=REPO,
+            )
             for line in out.stdout.splitlines():
                 if line.startswith(b'{"type":"CATALOG"'):
                     self._c_streams = {s["name"]: s for s in json.loads(line)["catalog"]["streams"]}
             if self._c_streams is None:
                 raise RuntimeError(f"reader (c) discover failed: {out.stderr[-500:]!r}")
-        catalog = {"streams": [{"stream": self._c_streams[name], "sync_mode": "full_refresh",
-                                "destination_sync_mode": "append"} for name in streams]}
+        catalog = {
+            "streams": [
+                {"stream": self._c_streams[name], "sync_mode": "full_refresh", "destination_sync_mode": "append"} for name in streams
+            ]
+        }
         cat = self.work.file("c-catalog.json", catalog)
         return [READER_C_PYTHON, READER_C_SCRIPT, "--api-base", url, "read", "--config", cfg, "--catalog", cat]
 
@@ -542,8 +612,10 @@ def scenario_cpu(profile: Profile, readers: Readers) -> dict[str, Any]:
                 "all_cpu_s": [round(r.cpu_s, 3) for r in runs],
                 "all_startup_cpu_s": [round(r.cpu_s, 3) for r in empties],
             }
-            log(f"cpu: reader ({name}) {out['readers'][name]['cpu_per_10k_marginal_s']} s/10k marginal, "
-                f"{out['readers'][name]['cpu_per_10k_total_s']} s/10k with startup")
+            log(
+                f"cpu: reader ({name}) {out['readers'][name]['cpu_per_10k_marginal_s']} s/10k marginal, "
+                f"{out['readers'][name]['cpu_per_10k_total_s']} s/10k with startup"
+            )
     a, b = out["readers"]["a"], out["readers"]["b"]
     out["ratio_marginal"] = round(a["cpu_per_10k_marginal_s"] / b["cpu_per_10k_marginal_s"], 2)
     out["ratio_total"] = round(a["cpu_per_10k_total_s"] / b["cpu_per_10k_total_s"], 2)
@@ -559,8 +631,10 @@ def scenario_throughput(profile: Profile, readers: Readers) -> list[dict[str, An
     results = []
     n = profile.tp_n
     per_stream = math.ceil(n / len(STREAMS))
-    datasets = [("single stream (customers)", {"customers": n}, SPAN_DAYS),
-                ("all six streams", dict.fromkeys(STREAMS, per_stream), SPAN_DAYS)]
+    datasets = [
+        ("single stream (customers)", {"customers": n}, SPAN_DAYS),
+        ("all six streams", dict.fromkeys(STREAMS, per_stream), SPAN_DAYS),
+    ]
     if profile.tp_burst:
         datasets.append(("single stream, 1 s apart", {"customers": n}, 0.0))
     # Endpoint limit None: raised to the budget, so one stream may use all of it (the targets'
@@ -574,11 +648,14 @@ def scenario_throughput(profile: Profile, readers: Readers) -> list[dict[str, An
         cap = profile.tp_cap if reader == "a" else profile.c_cap
         limit = rate_limit_for(budget)
         server_endpoint_limit = rate_limit_for(endpoint_limit) if endpoint_limit else None
-        log(f"throughput: ({reader}) {dataset}, {sum(seed.values())} objects, {LATENCY * 1000:.0f} ms latency, "
+        log(
+            f"throughput: ({reader}) {dataset}, {sum(seed.values())} objects, {LATENCY * 1000:.0f} ms latency, "
             f"budget {budget} req/s (server limit {limit}/s), endpoint limit {endpoint_limit or budget} req/s "
-            f"(server {server_endpoint_limit or 'none'}), cap {cap:g} s")
-        with Emulator(seed, latency=LATENCY, rate_limit=limit, retry_after=1, span_days=span_days,
-                      endpoint_rate_limit=server_endpoint_limit) as emu:
+            f"(server {server_endpoint_limit or 'none'}), cap {cap:g} s"
+        )
+        with Emulator(
+            seed, latency=LATENCY, rate_limit=limit, retry_after=1, span_days=span_days, endpoint_rate_limit=server_endpoint_limit
+        ) as emu:
             before = emu.stats()
             ticks: list[list[float]] = []
 
@@ -605,27 +682,43 @@ def scenario_throughput(profile: Profile, readers: Readers) -> list[dict[str, An
                 req_s = (ticks[-1][1] - start_tick[1]) / (ticks[-1][0] - start_tick[0])
         gets = delta["counts"].get("GET", 0)
         mid = mid_run_rate(res.samples, res.records)
-        results.append({
-            "reader": reader, "dataset": dataset, "span_days": span_days, "budget": budget, "server_rate_limit": limit,
-            "endpoint_limit": endpoint_limit or budget, "server_endpoint_rate_limit": server_endpoint_limit,
-            "objects": total, "records": res.records, "complete": res.records == total and not res.stopped_at_cap,
-            "stopped_at_cap_s": cap if res.stopped_at_cap else None,
-            "records_per_s": round(rps, 1), "ceiling_records_per_s": ceiling,
-            "pct_of_ceiling": round(100 * rps / ceiling, 1),
-            "overall_records_per_s": round(res.records / res.wall_s, 1) if res.wall_s else None,
-            "mid_run_records_per_s": round(mid, 1) if mid else None,
-            "requests": gets, "pages_needed": sum(math.ceil(v / PAGE) for v in seed.values()),
-            "requests_per_s": round(req_s, 1) if req_s is not None else None,
-            "records_per_request": round(res.records / gets, 1) if gets else None,
-            "http_429": delta["rate_limited"],
-            "wall_s": res.wall_s, "time_to_first_record_s": round(res.first_record_s or 0, 3),
-            "measured_span_s": round(span, 2), "reader_cpu_s": round(res.cpu_s, 2),
-            "reader_peak_rss_mb": res.peak_rss_mb, "server_cpu_s": delta["server_cpu_s"],
-            "problems": res.problems,
-        })
+        results.append(
+            {
+                "reader": reader,
+                "dataset": dataset,
+                "span_days": span_days,
+                "budget": budget,
+                "server_rate_limit": limit,
+                "endpoint_limit": endpoint_limit or budget,
+                "server_endpoint_rate_limit": server_endpoint_limit,
+                "objects": total,
+                "records": res.records,
+                "complete": res.records == total and not res.stopped_at_cap,
+                "stopped_at_cap_s": cap if res.stopped_at_cap else None,
+                "records_per_s": round(rps, 1),
+                "ceiling_records_per_s": ceiling,
+                "pct_of_ceiling": round(100 * rps / ceiling, 1),
+                "overall_records_per_s": round(res.records / res.wall_s, 1) if res.wall_s else None,
+                "mid_run_records_per_s": round(mid, 1) if mid else None,
+                "requests": gets,
+                "pages_needed": sum(math.ceil(v / PAGE) for v in seed.values()),
+                "requests_per_s": round(req_s, 1) if req_s is not None else None,
+                "records_per_request": round(res.records / gets, 1) if gets else None,
+                "http_429": delta["rate_limited"],
+                "wall_s": res.wall_s,
+                "time_to_first_record_s": round(res.first_record_s or 0, 3),
+                "measured_span_s": round(span, 2),
+                "reader_cpu_s": round(res.cpu_s, 2),
+                "reader_peak_rss_mb": res.peak_rss_mb,
+                "server_cpu_s": delta["server_cpu_s"],
+                "problems": res.problems,
+            }
+        )
         r = results[-1]
-        log(f"throughput: {r['records']} records, {r['records_per_s']} rec/s = {r['pct_of_ceiling']}% of "
-            f"{ceiling}, {r['requests_per_s']} GET/s, {r['requests']} requests, {r['http_429']} x 429")
+        log(
+            f"throughput: {r['records']} records, {r['records_per_s']} rec/s = {r['pct_of_ceiling']}% of "
+            f"{ceiling}, {r['requests_per_s']} GET/s, {r['requests']} requests, {r['http_429']} x 429"
+        )
     return results
 
 
@@ -647,14 +740,21 @@ def scenario_memory(profile: Profile, readers: Readers) -> list[dict[str, Any]]:
         log(f"memory: {n} customers, zero latency")
         with Emulator({"customers": n}, span_days=SPAN_DAYS) as emu:
             for name in ("a", "b"):
-                cmd = (readers.source(emu.url, ["customers"], 10_000, 0.0) if name == "a"
-                       else readers.bare(emu.url, ["customers"]))
+                cmd = readers.source(emu.url, ["customers"], 10_000, 0.0) if name == "a" else readers.bare(emu.url, ["customers"])
                 res = run_child(f"memory-{name}-{n}", cmd, cap_seconds=900)
                 if res.records != n:
                     res.problems.append(f"read {res.records} records, expected {n}")
-                results.append({"reader": name, "records": res.records, "objects": n,
-                                "peak_rss_mb": res.peak_rss_mb, "wall_s": res.wall_s,
-                                "cpu_s": round(res.cpu_s, 2), "problems": res.problems})
+                results.append(
+                    {
+                        "reader": name,
+                        "records": res.records,
+                        "objects": n,
+                        "peak_rss_mb": res.peak_rss_mb,
+                        "wall_s": res.wall_s,
+                        "cpu_s": round(res.cpu_s, 2),
+                        "problems": res.problems,
+                    }
+                )
                 log(f"memory: ({name}) {n} records, peak RSS {res.peak_rss_mb} MB")
     return results
 
@@ -665,8 +765,7 @@ def destination_record(stream: str, i: int) -> dict[str, Any]:
     return {"external_id": f"bench-product-{i}", "name": f"Bench product {i}"}
 
 
-def scenario_destination(profile: Profile, work: Workdir, dest_spec: dict[str, Any],
-                         concurrency_choice: str) -> list[dict[str, Any]]:
+def scenario_destination(profile: Profile, work: Workdir, dest_spec: dict[str, Any], concurrency_choice: str) -> list[dict[str, Any]]:
     """(4) destination-stripe-proxy write: new records at 250 ms latency, budgets 25 and 100."""
     results = []
     for stream in profile.dest_streams:
@@ -676,24 +775,33 @@ def scenario_destination(profile: Profile, work: Workdir, dest_spec: dict[str, A
             n = min(20_000, math.ceil(budget / 2 * profile.dest_cap * 1.5) + 50)
             config: dict[str, Any] = {
                 "credentials": {"auth_type": "api_key", "api_key": API_KEY},
-                "api_base": "", "requests_per_second": budget, "endpoint_requests_per_second": budget,
+                "api_base": "",
+                "requests_per_second": budget,
+                "endpoint_requests_per_second": budget,
             }
             concurrency = concurrency_value(dest_spec, budget, LATENCY, concurrency_choice)
             if concurrency is not None:
                 config["concurrency"] = concurrency
-            log(f"destination: {n} new {stream}, {LATENCY * 1000:.0f} ms latency, budget {budget} req/s "
-                f"(server limit {limit}/s), cap {profile.dest_cap:g} s")
+            log(
+                f"destination: {n} new {stream}, {LATENCY * 1000:.0f} ms latency, budget {budget} req/s "
+                f"(server limit {limit}/s), cap {profile.dest_cap:g} s"
+            )
             with Emulator({}, latency=LATENCY, rate_limit=limit, retry_after=1) as emu:
                 config["api_base"] = emu.url
                 cfg = work.file("dest-config.json", config)
                 cat = work.file("dest-catalog.json", destination_catalog(stream))
-                lines = [json.dumps({"type": "RECORD", "record": {"stream": stream, "data": destination_record(stream, i),
-                                                                     "emitted_at": 0}}, separators=(",", ":")).encode() + b"\n"
-                         for i in range(n)]
+                lines = [
+                    json.dumps(
+                        {"type": "RECORD", "record": {"stream": stream, "data": destination_record(stream, i), "emitted_at": 0}},
+                        separators=(",", ":"),
+                    ).encode()
+                    + b"\n"
+                    for i in range(n)
+                ]
 
                 def feed(pipe, lines=lines):
                     for i in range(0, len(lines), 200):
-                        pipe.write(b"".join(lines[i:i + 200]))
+                        pipe.write(b"".join(lines[i : i + 200]))
                     pipe.flush()
 
                 ticks: list[list[float]] = []
@@ -701,12 +809,22 @@ def scenario_destination(profile: Profile, work: Workdir, dest_spec: dict[str, A
 
                 def tick(t: float, ticks: list[list[float]] = ticks, before: dict[str, Any] = before) -> None:
                     s = emu.stats()["counts"]
-                    ticks.append([t, s.get("writes_ok", 0) - before["counts"].get("writes_ok", 0),
-                                  s.get("requests", 0) - before["counts"].get("requests", 0),
-                                  s.get("search", 0) - before["counts"].get("search", 0)])
+                    ticks.append(
+                        [
+                            t,
+                            s.get("writes_ok", 0) - before["counts"].get("writes_ok", 0),
+                            s.get("requests", 0) - before["counts"].get("requests", 0),
+                            s.get("search", 0) - before["counts"].get("search", 0),
+                        ]
+                    )
 
-                res = run_child(f"destination-{stream}-{budget}", [DEST_CMD, "write", "--config", cfg, "--catalog", cat],
-                                cap_seconds=profile.dest_cap, stdin_feed=feed, on_tick=tick)
+                res = run_child(
+                    f"destination-{stream}-{budget}",
+                    [DEST_CMD, "write", "--config", cfg, "--catalog", cat],
+                    cap_seconds=profile.dest_cap,
+                    stdin_feed=feed,
+                    on_tick=tick,
+                )
                 delta = stats_delta(before, emu.stats())
             # Steady window: from the first completed write to the last tick (start-up excluded).
             first = next((t for t in ticks if t[1] > 0), None)
@@ -729,25 +847,38 @@ def scenario_destination(profile: Profile, work: Workdir, dest_spec: dict[str, A
                 search_bound = STRIPE_SEARCH_LIMIT * requests_total / searches
                 if search_bound < bound:
                     bound, bound_reason = search_bound, f"Stripe's search limit, {STRIPE_SEARCH_LIMIT:g}/s"
-            results.append({
-                "stream": stream, "budget": budget, "server_rate_limit": limit, "input_records": n,
-                "records_written": writes, "complete": writes == n and not res.stopped_at_cap,
-                "stopped_at_cap_s": profile.dest_cap if res.stopped_at_cap else None,
-                "records_per_s": round(rec_s, 2) if rec_s is not None else None,
-                "requests_per_s": round(req_s, 2) if req_s is not None else None,
-                "search_requests_per_s": round(search_s, 2) if search_s is not None else None,
-                "requests_per_record": round(per_record, 2) if per_record else None,
-                "pct_of_budget": round(100 * req_s / budget, 1) if req_s is not None else None,
-                "bound_requests_per_s": round(bound, 1), "bound_by": bound_reason,
-                "pct_of_bound": round(100 * req_s / bound, 1) if req_s is not None else None,
-                "requests": requests_total, "http_429": delta["rate_limited"],
-                "requests_by_kind": {k: v for k, v in delta["counts"].items() if k in ("GET", "POST", "search")},
-                "concurrency_passed": concurrency, "wall_s": res.wall_s, "writer_cpu_s": round(res.cpu_s, 2),
-                "writer_peak_rss_mb": res.peak_rss_mb, "problems": res.problems,
-            })
+            results.append(
+                {
+                    "stream": stream,
+                    "budget": budget,
+                    "server_rate_limit": limit,
+                    "input_records": n,
+                    "records_written": writes,
+                    "complete": writes == n and not res.stopped_at_cap,
+                    "stopped_at_cap_s": profile.dest_cap if res.stopped_at_cap else None,
+                    "records_per_s": round(rec_s, 2) if rec_s is not None else None,
+                    "requests_per_s": round(req_s, 2) if req_s is not None else None,
+                    "search_requests_per_s": round(search_s, 2) if search_s is not None else None,
+                    "requests_per_record": round(per_record, 2) if per_record else None,
+                    "pct_of_budget": round(100 * req_s / budget, 1) if req_s is not None else None,
+                    "bound_requests_per_s": round(bound, 1),
+                    "bound_by": bound_reason,
+                    "pct_of_bound": round(100 * req_s / bound, 1) if req_s is not None else None,
+                    "requests": requests_total,
+                    "http_429": delta["rate_limited"],
+                    "requests_by_kind": {k: v for k, v in delta["counts"].items() if k in ("GET", "POST", "search")},
+                    "concurrency_passed": concurrency,
+                    "wall_s": res.wall_s,
+                    "writer_cpu_s": round(res.cpu_s, 2),
+                    "writer_peak_rss_mb": res.peak_rss_mb,
+                    "problems": res.problems,
+                }
+            )
             r = results[-1]
-            log(f"destination: {writes} {stream} written, {r['records_per_s']} rec/s, {r['requests_per_s']} req/s "
-                f"({r['pct_of_budget']}% of budget), {r['requests_per_record']} requests/record, {r['http_429']} x 429")
+            log(
+                f"destination: {writes} {stream} written, {r['records_per_s']} rec/s, {r['requests_per_s']} req/s "
+                f"({r['pct_of_budget']}% of budget), {r['requests_per_record']} requests/record, {r['http_429']} x 429"
+            )
     return results
 
 
@@ -773,15 +904,23 @@ def machine_info() -> dict[str, Any]:
     versions = {}
     for pkg in ("airbyte-cdk", "orjson", "requests"):
         try:
-            out = subprocess.run([PYTHON, "-c", f"from importlib.metadata import version; print(version({pkg!r}))"],
-                                 capture_output=True, text=True, timeout=30)
+            out = subprocess.run(
+                [PYTHON, "-c", f"from importlib.metadata import version; print(version({pkg!r}))"],
+                capture_output=True,
+                text=True,
+                timeout=30,
+            )
             versions[pkg] = out.stdout.strip() or None
         except Exception:  # noqa: BLE001 - informational only
             versions[pkg] = None
     py = subprocess.run([PYTHON, "-c", "import sys; print(sys.version.split()[0])"], capture_output=True, text=True)
     return {
-        "cpu_model": model, "cores": os.cpu_count(), "memory_gb": mem_gb,
-        "os": f"{platform.system()} {platform.release()}", "python": py.stdout.strip(), "packages": versions,
+        "cpu_model": model,
+        "cores": os.cpu_count(),
+        "memory_gb": mem_gb,
+        "os": f"{platform.system()} {platform.release()}",
+        "python": py.stdout.strip(),
+        "packages": versions,
     }
 
 
@@ -793,9 +932,13 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     rows = []
     cpu = results.get("cpu")
     if cpu:
-        rows.append({"target": "CPU per record within 2x of the bare loop",
-                     "measured": f"{cpu['ratio_marginal']}x per record (startup excluded); {cpu['ratio_total']}x with startup",
-                     "ok": cpu["ratio_marginal"] <= 2.0})
+        rows.append(
+            {
+                "target": "CPU per record within 2x of the bare loop",
+                "measured": f"{cpu['ratio_marginal']}x per record (startup excluded); {cpu['ratio_total']}x with startup",
+                "ok": cpu["ratio_marginal"] <= 2.0,
+            }
+        )
     ours = [r for r in results.get("throughput", []) if r.get("reader", "a") == "a"]
     raised = [r for r in ours if r.get("endpoint_limit", r["budget"]) >= r["budget"]]
     tp = [r for r in raised if r["dataset"].startswith("single") and r["span_days"]]
@@ -808,16 +951,26 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
             measured += " (objects 1 s apart: " + ", ".join(f"{r['pct_of_ceiling']}% at {r['budget']}" for r in burst) + ")"
         if capped:
             measured += "; under Stripe's default 25 req/s per endpoint at a 100 req/s budget: " + ", ".join(
-                f"{r['dataset'].split(',')[0]} {r['pct_of_ceiling']}% of {r['ceiling_records_per_s']:,} rec/s" for r in capped)
-        rows.append({"target": ">= 90% of the budget ceiling on a single large stream at 250 ms",
-                     "measured": measured, "ok": worst["pct_of_ceiling"] >= 90})
+                f"{r['dataset'].split(',')[0]} {r['pct_of_ceiling']}% of {r['ceiling_records_per_s']:,} rec/s" for r in capped
+            )
+        rows.append(
+            {
+                "target": ">= 90% of the budget ceiling on a single large stream at 250 ms",
+                "measured": measured,
+                "ok": worst["pct_of_ceiling"] >= 90,
+            }
+        )
     mem = [r for r in results.get("memory", []) if r["reader"] == "a"]
     if len(mem) >= 2:
         small, large = mem[0], mem[-1]
         ratio = large["peak_rss_mb"] / small["peak_rss_mb"]
-        rows.append({"target": f"peak memory at {large['objects']:,} records within 1.2x of {small['objects']:,}",
-                     "measured": f"{ratio:.2f}x ({large['peak_rss_mb']} MB vs {small['peak_rss_mb']} MB)",
-                     "ok": ratio <= 1.2})
+        rows.append(
+            {
+                "target": f"peak memory at {large['objects']:,} records within 1.2x of {small['objects']:,}",
+                "measured": f"{ratio:.2f}x ({large['peak_rss_mb']} MB vs {small['peak_rss_mb']} MB)",
+                "ok": ratio <= 1.2,
+            }
+        )
     dest = [r for r in results.get("destination", []) if r.get("pct_of_budget") is not None]
     if dest:
         parts = []
@@ -827,10 +980,13 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
                 part += f" (bounded by {r['bound_by']} to {r['bound_requests_per_s']:g} req/s: {r['pct_of_bound']}% of that)"
             parts.append(part)
         free = [r for r in dest if r["bound_by"] == "the budget"]
-        rows.append({"target": "destination writes at >= 90% of the write budget",
-                     "measured": "; ".join(parts),
-                     "ok": all(r["pct_of_bound"] >= 90 for r in dest) and bool(free)
-                     and all(r["pct_of_budget"] >= 90 for r in free)})
+        rows.append(
+            {
+                "target": "destination writes at >= 90% of the write budget",
+                "measured": "; ".join(parts),
+                "ok": all(r["pct_of_bound"] >= 90 for r in dest) and bool(free) and all(r["pct_of_budget"] >= 90 for r in free),
+            }
+        )
     return rows
 
 
@@ -847,7 +1003,8 @@ def fmt(value: Any, digits: int = 1) -> str:
 def markdown(results: dict[str, Any]) -> str:
     m = results["machine"]
     lines = [
-        f"# Benchmark results ({results['mode']})", "",
+        f"# Benchmark results ({results['mode']})",
+        "",
         f"- Date: {results['started']} (took {results['duration_s']:.0f} s)",
         f"- Command: `{results['command']}`",
         f"- Machine: {m['cpu_model']}, {m['cores']} cores, {m['memory_gb']} GB RAM, {m['os']}",
@@ -856,74 +1013,117 @@ def markdown(results: dict[str, Any]) -> str:
         + (f" (passed: {results['concurrency_passed']})" if results["source_has_concurrency"] else ""),
         f"- Code: git HEAD {results['code']['git_head']} plus the working tree; source_stripe_proxy/*.py "
         f"fingerprint {results['code']['fingerprint_at_start']}"
-        + (f" (**changed during: {', '.join(results['code']['changed_during'])}**; those numbers mix two versions)"
-           if results["code"]["changed_during"] else " (unchanged during the run)"),
+        + (
+            f" (**changed during: {', '.join(results['code']['changed_during'])}**; those numbers mix two versions)"
+            if results["code"]["changed_during"]
+            else " (unchanged during the run)"
+        ),
         "- Other processes on the machine during each scenario (cores busy on average, not ours): "
         + ", ".join(f"{k} {v.get('other_processes_cores', '?')}" for k, v in results.get("background_load", {}).items()),
         "",
-        "## Targets", "",
-        "| target | measured | verdict |", "|---|---|---|",
+        "## Targets",
+        "",
+        "| target | measured | verdict |",
+        "|---|---|---|",
     ]
     for t in results["targets"]:
         lines.append(f"| {t['target']} | {t['measured']} | {verdict(t['ok'])} |")
     cpu = results.get("cpu")
     if cpu:
-        lines += ["", (f"## 1. CPU at zero latency ({cpu['n']:,} customers, best of {cpu['repeats']} runs, "
-                  "start-up = best of as many reads of an empty server)"), "",
-                  ("| reader | CPU s per 10k records (startup excluded) | CPU s per 10k (with startup) | startup CPU s "
-                  "| µs per record | wall s | records/s | peak RSS MB |"),
-                  "|---|---|---|---|---|---|---|---|"]
-        names = {"a": "(a) source-stripe-proxy read", "b": "(b) bare loop (requests + json)",
-                 "c": "(c) airbyte-source-stripe 5.14.1 (PyPI)"}
+        lines += [
+            "",
+            (
+                f"## 1. CPU at zero latency ({cpu['n']:,} customers, best of {cpu['repeats']} runs, "
+                "start-up = best of as many reads of an empty server)"
+            ),
+            "",
+            (
+                "| reader | CPU s per 10k records (startup excluded) | CPU s per 10k (with startup) | startup CPU s "
+                "| µs per record | wall s | records/s | peak RSS MB |"
+            ),
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        names = {
+            "a": "(a) source-stripe-proxy read",
+            "b": "(b) bare loop (requests + json)",
+            "c": "(c) airbyte-source-stripe 5.14.1 (PyPI)",
+        }
         for key, r in cpu["readers"].items():
             if r.get("stopped_at_cap_s"):
                 names[key] += f" ({r['records']:,} records, stopped at {r['stopped_at_cap_s']:g} s)"
-            lines.append(f"| {names[key]} | {r['cpu_per_10k_marginal_s']:.3f} | {r['cpu_per_10k_total_s']:.3f} | "
-                         f"{r['cpu_startup_s']:.2f} | {r['us_per_record_marginal']:.1f} | {r['wall_s']:.2f} | "
-                         f"{fmt(r['records_per_s'], 0)} | {r['peak_rss_mb']} |")
+            lines.append(
+                f"| {names[key]} | {r['cpu_per_10k_marginal_s']:.3f} | {r['cpu_per_10k_total_s']:.3f} | "
+                f"{r['cpu_startup_s']:.2f} | {r['us_per_record_marginal']:.1f} | {r['wall_s']:.2f} | "
+                f"{fmt(r['records_per_s'], 0)} | {r['peak_rss_mb']} |"
+            )
         lines.append(f"| **ratio (a)/(b)** | **{cpu['ratio_marginal']}x** | {cpu['ratio_total']}x | | | | | |")
         if "ratio_c_marginal" in cpu:
             lines.append(f"| ratio (c)/(b) | {cpu['ratio_c_marginal']}x | {cpu['ratio_c_total']}x | | | | | |")
     tp = results.get("throughput")
     if tp:
-        lines += ["", f"## 2. Throughput at {LATENCY * 1000:.0f} ms latency", "",
-                  ("Records/s and GET/s are measured from the first record on (start-up excluded; "
-                  "'overall' includes it). Objects spread evenly over three years unless marked 1 s apart. "
-                  "Endpoint limit: the connector's `endpoint_requests_per_second`; raised to the budget unless "
-                  "it says 25, Stripe's documented default, which the server then enforces too (at 28/s). "
-                  "Ceiling: what the limits allow, min(budget, endpoint limit x streams) x 100 records."), "",
-                  ("| reader | data | budget req/s | endpoint limit req/s | ceiling rec/s | records/s | % of ceiling | mid-run rec/s (10%→90%) "
-                  "| overall rec/s | GET req/s | requests (pages) | 429s | records read | wall s | reader CPU s |"),
-                  "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+        lines += [
+            "",
+            f"## 2. Throughput at {LATENCY * 1000:.0f} ms latency",
+            "",
+            (
+                "Records/s and GET/s are measured from the first record on (start-up excluded; "
+                "'overall' includes it). Objects spread evenly over three years unless marked 1 s apart. "
+                "Endpoint limit: the connector's `endpoint_requests_per_second`; raised to the budget unless "
+                "it says 25, Stripe's documented default, which the server then enforces too (at 28/s). "
+                "Ceiling: what the limits allow, min(budget, endpoint limit x streams) x 100 records."
+            ),
+            "",
+            (
+                "| reader | data | budget req/s | endpoint limit req/s | ceiling rec/s | records/s | % of ceiling | mid-run rec/s (10%→90%) "
+                "| overall rec/s | GET req/s | requests (pages) | 429s | records read | wall s | reader CPU s |"
+            ),
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        ]
         for r in tp:
             read = f"{r['records']:,} of {r['objects']:,}" + ("" if r["complete"] else f" (stopped at {r['stopped_at_cap_s']:g} s)")
-            lines.append(f"| ({r.get('reader', 'a')}) | {r['dataset']} | {r['budget']} | "
-                         f"{r.get('endpoint_limit', r['budget'])} | {r['ceiling_records_per_s']:,} | "
-                         f"{fmt(r['records_per_s'], 0)} | "
-                         f"{r['pct_of_ceiling']}% | {fmt(r['mid_run_records_per_s'], 0)} | "
-                         f"{fmt(r['overall_records_per_s'], 0)} | {fmt(r['requests_per_s'])} | "
-                         f"{r['requests']:,} ({r['pages_needed']:,}) | {r['http_429']} | {read} | "
-                         f"{r['wall_s']:.1f} | {r['reader_cpu_s']} |")
+            lines.append(
+                f"| ({r.get('reader', 'a')}) | {r['dataset']} | {r['budget']} | "
+                f"{r.get('endpoint_limit', r['budget'])} | {r['ceiling_records_per_s']:,} | "
+                f"{fmt(r['records_per_s'], 0)} | "
+                f"{r['pct_of_ceiling']}% | {fmt(r['mid_run_records_per_s'], 0)} | "
+                f"{fmt(r['overall_records_per_s'], 0)} | {fmt(r['requests_per_s'])} | "
+                f"{r['requests']:,} ({r['pages_needed']:,}) | {r['http_429']} | {read} | "
+                f"{r['wall_s']:.1f} | {r['reader_cpu_s']} |"
+            )
     mem = results.get("memory")
     if mem:
-        lines += ["", "## 3. Peak memory (RSS) at zero latency", "",
-                  "| reader | records | peak RSS MB | wall s | CPU s |", "|---|---|---|---|---|"]
+        lines += [
+            "",
+            "## 3. Peak memory (RSS) at zero latency",
+            "",
+            "| reader | records | peak RSS MB | wall s | CPU s |",
+            "|---|---|---|---|---|",
+        ]
         for r in mem:
             lines.append(f"| ({r['reader']}) | {r['records']:,} | {r['peak_rss_mb']} | {r['wall_s']:.1f} | {r['cpu_s']} |")
     dest = results.get("destination")
     if dest:
-        lines += ["", f"## 4. Destination writes at {LATENCY * 1000:.0f} ms latency (new records, matched by external id)", "",
-                  ("| stream | budget req/s | records/s | requests/s | % of budget | bound req/s (by) | % of bound "
-                  "| requests per record | search req/s | written | 429s |"), "|---|---|---|---|---|---|---|---|---|---|---|"]
+        lines += [
+            "",
+            f"## 4. Destination writes at {LATENCY * 1000:.0f} ms latency (new records, matched by external id)",
+            "",
+            (
+                "| stream | budget req/s | records/s | requests/s | % of budget | bound req/s (by) | % of bound "
+                "| requests per record | search req/s | written | 429s |"
+            ),
+            "|---|---|---|---|---|---|---|---|---|---|---|",
+        ]
         for r in dest:
             written = f"{r['records_written']:,} of {r['input_records']:,}" + (
-                "" if r["complete"] else f" (stopped at {r['stopped_at_cap_s']:g} s)")
-            lines.append(f"| {r['stream']} | {r['budget']} | {fmt(r['records_per_s'], 2)} | {fmt(r['requests_per_s'])} | "
-                         f"{fmt(r['pct_of_budget'])}% | {r['bound_requests_per_s']:g} ({r['bound_by']}) | "
-                         f"{fmt(r['pct_of_bound'])}% | {fmt(r['requests_per_record'], 2)} | {fmt(r['search_requests_per_s'])} | "
-                         f"{written} | {r['http_429']} |")
-    problems = [(k, p) for k, section in results.items() if isinstance(section, (list, dict))
-                for k, p in _problems(k, section)]
+                "" if r["complete"] else f" (stopped at {r['stopped_at_cap_s']:g} s)"
+            )
+            lines.append(
+                f"| {r['stream']} | {r['budget']} | {fmt(r['records_per_s'], 2)} | {fmt(r['requests_per_s'])} | "
+                f"{fmt(r['pct_of_budget'])}% | {r['bound_requests_per_s']:g} ({r['bound_by']}) | "
+                f"{fmt(r['pct_of_bound'])}% | {fmt(r['requests_per_record'], 2)} | {fmt(r['search_requests_per_s'])} | "
+                f"{written} | {r['http_429']} |"
+            )
+    problems = [(k, p) for k, section in results.items() if isinstance(section, (list, dict)) for k, p in _problems(k, section)]
     if problems:
         lines += ["", "## Problems seen", ""] + [f"- {k}: {p[:400]}" for k, p in problems[:20]]
     return "\n".join(lines) + "\n"
@@ -950,12 +1150,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="smaller data and shorter caps (about 3 minutes)")
     ap.add_argument("--only", default="cpu,throughput,memory,destination", help="comma-separated scenarios")
     ap.add_argument("--out", default=HERE, help="where the results go (default: benchmarks/)")
-    ap.add_argument("--concurrency", default="auto",
-                    help="'auto': if the connector's spec has a 'concurrency' key, pass ceil(budget x latency x 1.5) "
-                         "at 250 ms and nothing (its default) at zero latency; 'none': never pass it; or a number")
+    ap.add_argument(
+        "--concurrency",
+        default="auto",
+        help="'auto': if the connector's spec has a 'concurrency' key, pass ceil(budget x latency x 1.5) "
+        "at 250 ms and nothing (its default) at zero latency; 'none': never pass it; or a number",
+    )
     ap.add_argument("--keep", action="store_true", help="keep the temporary configs and catalogs")
-    ap.add_argument("--no-reader-c", action="store_true",
-                    help="leave out reader (c), airbyte-source-stripe, even if benchmarks/.venv-c exists")
+    ap.add_argument(
+        "--no-reader-c", action="store_true", help="leave out reader (c), airbyte-source-stripe, even if benchmarks/.venv-c exists"
+    )
     args = ap.parse_args(argv)
     profile = QUICK if args.quick else FULL
     only = {s.strip() for s in args.only.split(",") if s.strip()}
@@ -980,8 +1184,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     readers = Readers(work, source_spec, args.concurrency)
     readers.with_other = not args.no_reader_c and readers.other_available()
     results["reader_c"] = readers.with_other
-    log("reader (c) airbyte-source-stripe: " + ("included" if readers.with_other else
-        "not included (make bench-reader-c-setup installs it)" if not args.no_reader_c else "left out (--no-reader-c)"))
+    log(
+        "reader (c) airbyte-source-stripe: "
+        + (
+            "included"
+            if readers.with_other
+            else "not included (make bench-reader-c-setup installs it)"
+            if not args.no_reader_c
+            else "left out (--no-reader-c)"
+        )
+    )
     results["background_load"] = {}
 
     results["code"] = {"git_head": git_head(), "fingerprint_at_start": code_fingerprint(), "changed_during": []}

@@ -149,7 +149,13 @@ def source_under_faults(
         proxy = start_proxy(mode, emulator)
         try:
             config = source_config(
-                proxy, mode, requests_per_second=300, endpoint_requests_per_second=300, max_retries=8, request_timeout_seconds=CLIENT_TIMEOUT, concurrency=8,
+                proxy,
+                mode,
+                requests_per_second=300,
+                endpoint_requests_per_second=300,
+                max_retries=8,
+                request_timeout_seconds=CLIENT_TIMEOUT,
+                concurrency=8,
                 page_size=page_size,
             )
             catalog = configured_catalog(ALL_STREAMS)
@@ -217,8 +223,14 @@ def source_kill_resume(total: int, kills: int = 4, seed: int = 11, mode: str = "
         expected = seed_account(emulator, total, now)
         target = emulator if mode == "api_key" else start_proxy(mode, emulator)
         config = source_config(
-            target, mode, start_date=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now - (SPAN_DAYS + 5) * DAY)),
-            slice_range_days=7, page_size=50, requests_per_second=300, endpoint_requests_per_second=300, concurrency=6,
+            target,
+            mode,
+            start_date=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now - (SPAN_DAYS + 5) * DAY)),
+            slice_range_days=7,
+            page_size=50,
+            requests_per_second=300,
+            endpoint_requests_per_second=300,
+            concurrency=6,
         )
         (tmp / "config.json").write_text(json.dumps(config))
         (tmp / "catalog.json").write_text(json.dumps(configured_catalog(ALL_STREAMS, sync_mode="incremental")))
@@ -332,21 +344,23 @@ def first_read_kill_points(
             lost = len(expected - before_set - set(after))
             if lost or set(before) | set(after) != expected:
                 problems.append(f"{lost} records lost")
-            rows.append({
-                "scenario": f"first read of {total} customers SIGKILLed at {point:.0%}, resumed",
-                "kill_point": point,
-                "objects": total,
-                "emitted_before_kill": len(before),
-                "states_before_kill": sum(1 for m in killed_run["messages"] if m["type"] == "STATE"),
-                "resumed_records": len(after),
-                "reread": sum(1 for i in after if i in before_set),
-                "reread_bound": concurrency * page_size,
-                "duplicated_in_resumed_run": len(after) - len(set(after)),
-                "duplicated_in_killed_run": len(before) - len(before_set),
-                "lost": lost,
-                "outcome": _outcome(problems),
-                "seconds": round(time.monotonic() - started, 1),
-            })
+            rows.append(
+                {
+                    "scenario": f"first read of {total} customers SIGKILLed at {point:.0%}, resumed",
+                    "kill_point": point,
+                    "objects": total,
+                    "emitted_before_kill": len(before),
+                    "states_before_kill": sum(1 for m in killed_run["messages"] if m["type"] == "STATE"),
+                    "resumed_records": len(after),
+                    "reread": sum(1 for i in after if i in before_set),
+                    "reread_bound": concurrency * page_size,
+                    "duplicated_in_resumed_run": len(after) - len(set(after)),
+                    "duplicated_in_killed_run": len(before) - len(before_set),
+                    "lost": lost,
+                    "outcome": _outcome(problems),
+                    "seconds": round(time.monotonic() - started, 1),
+                }
+            )
     return rows
 
 
@@ -366,8 +380,9 @@ def connect_kill_resume(accounts: int = 400, kills: int = 2, seed: int = 7) -> d
             for stream, n in (("customers", i % 7), ("balance_transactions", i % 4)):
                 ids = store.bulk_add(stream, n, created_start=now - 60 * n - 13 * i, created_step=60) if n else []
                 expected.update((stream, account, oid) for oid in ids)
-        config = source_config(emulator, "api_key", account_ids="all", requests_per_second=150, endpoint_requests_per_second=150,
-                               concurrency=8)
+        config = source_config(
+            emulator, "api_key", account_ids="all", requests_per_second=150, endpoint_requests_per_second=150, concurrency=8
+        )
         (tmp / "config.json").write_text(json.dumps(config))
         catalog = configured_catalog(streams, sync_mode="incremental")
         (tmp / "catalog.json").write_text(json.dumps(catalog))
@@ -399,11 +414,18 @@ def connect_kill_resume(accounts: int = 400, kills: int = 2, seed: int = 7) -> d
     emitted = sum(1 for run in runs for m in run["messages"] if m["type"] == "RECORD")
     return {
         "scenario": f"first read of {accounts} Connect accounts SIGKILLed {kills}x, resumed from the last STATE",
-        "accounts": accounts, "kills": killed, "requests": requests, "expected": len(expected), "delivered": len(delivered),
-        "emitted": emitted, "reread": emitted - len(delivered), "lost": lost,
+        "accounts": accounts,
+        "kills": killed,
+        "requests": requests,
+        "expected": len(expected),
+        "delivered": len(delivered),
+        "emitted": emitted,
+        "reread": emitted - len(delivered),
+        "lost": lost,
         "states_before_first_kill": sum(1 for m in runs[0]["messages"] if m["type"] == "STATE"),
         "state_bytes": sum(len(json.dumps(m)) for run in runs for m in run["messages"] if m["type"] == "STATE"),
-        "outcome": _outcome(problems), "seconds": round(time.monotonic() - started, 1),
+        "outcome": _outcome(problems),
+        "seconds": round(time.monotonic() - started, 1),
     }
 
 
@@ -517,7 +539,13 @@ def customer_rows(n: int) -> list[dict[str, Any]]:
 
 def product_rows(n: int) -> list[dict[str, Any]]:
     return [
-        {"external_id": f"SKU-{i:05d}", "name": f"Product {i}", "description": f"Widget {i}", "active": i % 7 != 0, "metadata": {"line": "widgets"}}
+        {
+            "external_id": f"SKU-{i:05d}",
+            "name": f"Product {i}",
+            "description": f"Widget {i}",
+            "active": i % 7 != 0,
+            "metadata": {"line": "widgets"},
+        }
         for i in range(n)
     ]
 
@@ -574,7 +602,14 @@ def destination_under_faults(
         with StripeEmulator(api_key=UPSTREAM_KEY, seed=seed) as emulator:
             proxy = start_proxy(mode, emulator)
             try:
-                config = source_config(proxy, mode, requests_per_second=500, endpoint_requests_per_second=500, max_retries=8, request_timeout_seconds=CLIENT_TIMEOUT)
+                config = source_config(
+                    proxy,
+                    mode,
+                    requests_per_second=500,
+                    endpoint_requests_per_second=500,
+                    max_retries=8,
+                    request_timeout_seconds=CLIENT_TIMEOUT,
+                )
                 if label == "faulty":
                     proxy.faults = type(proxy.faults)(seed=seed, retry_after=0, slow_seconds=SLOW_SECONDS)
                     proxy.faults.set_rates(scaled_mix(fault_rate))
@@ -601,7 +636,9 @@ def destination_under_faults(
         if any(s in result.stdout + result.stderr for s in SECRETS):
             problems.append(f"a secret in the {label} output")
     if snapshots["clean"] != snapshots["faulty"]:
-        differing = [k for k in set(snapshots["clean"]) | set(snapshots["faulty"]) if snapshots["clean"].get(k) != snapshots["faulty"].get(k)]
+        differing = [
+            k for k in set(snapshots["clean"]) | set(snapshots["faulty"]) if snapshots["clean"].get(k) != snapshots["faulty"].get(k)
+        ]
         problems.append(f"Stripe differs from the clean run for {len(differing)} keys, e.g. {sorted(differing)[:3]}")
     if numbers["duplicated"] or numbers["lost"] or numbers["unexpected"]:
         problems.append("duplicates or losses in Stripe")
@@ -644,7 +681,10 @@ def destination_kill_rerun(n_customers: int, n_products: int, kills: int = 3, se
             runs += 1
             process = subprocess.Popen(
                 [sys.executable, "-c", bootstrap, "write", "--config", str(tmp / "config.json"), "--catalog", str(tmp / "catalog.json")],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO_ROOT,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                cwd=REPO_ROOT,
             )
             process.stdin.write(stdin.encode())
             process.stdin.close()

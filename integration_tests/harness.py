@@ -104,7 +104,9 @@ class LocalStripe:
         command = [str(executable)] if executable.exists() else [sys.executable, "-m", "localstripe"]
         self._process = subprocess.Popen(
             [*command, "--port", str(self.port), "--from-scratch"],
-            cwd=self._workdir.name, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            cwd=self._workdir.name,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         wait_for_port(self.port)
         return self
@@ -461,10 +463,12 @@ class Upstream:
         if mode == "api_key":
             return {"STRIPE_API_KEY": API_KEY, "STRIPE_API_BASE": self.url}
         if mode == "paragon":
-            return {"PARAGON_PROJECT_ID": PARAGON_PROJECT_ID, "PARAGON_USER_TOKEN": PARAGON_TOKEN,
-                    "PARAGON_PROXY_HOST": self.paragon.url}
-        return {"PINKCONNECT_PROXY_URL": self.pink.url, "PINKCONNECT_TOKEN": PINK_TOKEN,
-                "PINKCONNECT_EXTRA_HEADERS": json.dumps(PINK_HEADERS)}
+            return {"PARAGON_PROJECT_ID": PARAGON_PROJECT_ID, "PARAGON_USER_TOKEN": PARAGON_TOKEN, "PARAGON_PROXY_HOST": self.paragon.url}
+        return {
+            "PINKCONNECT_PROXY_URL": self.pink.url,
+            "PINKCONNECT_TOKEN": PINK_TOKEN,
+            "PINKCONNECT_EXTRA_HEADERS": json.dumps(PINK_HEADERS),
+        }
 
     def stop(self) -> None:
         self.paragon.stop()

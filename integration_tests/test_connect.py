@@ -122,7 +122,8 @@ def test_accounts_come_and_go_and_a_change_in_one_account_is_caught(stripe_emula
     changed_account = accounts[5]  # 5 % 4 = 1 customer
     changed = stripe_emulator.store_for(changed_account).all("customers")[0]["id"]
     answer = requests.post(
-        f"{stripe_emulator.url}/v1/customers/{changed}", data={"email": "moved@example.com"},
+        f"{stripe_emulator.url}/v1/customers/{changed}",
+        data={"email": "moved@example.com"},
         headers={"Authorization": f"Bearer {stripe_emulator.api_key}", "Stripe-Account": changed_account},
         timeout=30,
     )
@@ -201,8 +202,12 @@ def test_the_emulator_connects_thousands_of_accounts_and_answers_for_a_disconnec
     accounts = stripe_emulator.add_connected_accounts(2000)
     listed, after = [], None
     while True:
-        page = requests.get(f"{stripe_emulator.url}/v1/accounts", params={"limit": 100, **({"starting_after": after} if after else {})},
-                            headers=headers, timeout=30).json()
+        page = requests.get(
+            f"{stripe_emulator.url}/v1/accounts",
+            params={"limit": 100, **({"starting_after": after} if after else {})},
+            headers=headers,
+            timeout=30,
+        ).json()
         listed += [a["id"] for a in page["data"]]
         if not page["has_more"]:
             break

@@ -104,10 +104,16 @@ def images(docker_ready) -> dict[str, str]:
         tag = f"airbyte/{connector}:{TAG}"
         started = time.monotonic()
         build = _docker(
-            "build", "--network", "host",
-            "--build-arg", f"BASE_IMAGE={BASE_IMAGE}",
-            "--build-arg", f"CONNECTOR={connector}",
-            "-t", tag, str(REPO_ROOT),
+            "build",
+            "--network",
+            "host",
+            "--build-arg",
+            f"BASE_IMAGE={BASE_IMAGE}",
+            "--build-arg",
+            f"CONNECTOR={connector}",
+            "-t",
+            tag,
+            str(REPO_ROOT),
             timeout=1800,
         )
         assert build.returncode == 0, f"docker build of {connector} failed:\n{build.stdout[-3000:]}\n{build.stderr[-3000:]}"
@@ -202,7 +208,12 @@ def test_images_are_labelled_non_root_and_lean(images):
         assert config["Entrypoint"] == ["/airbyte/entrypoint"]
         assert "AIRBYTE_ENTRYPOINT=/airbyte/entrypoint" in config["Env"]
         probe = _docker(
-            "run", "--rm", "--entrypoint", "sh", image, "-c",
+            "run",
+            "--rm",
+            "--entrypoint",
+            "sh",
+            image,
+            "-c",
             'id -u; readlink -f "$AIRBYTE_ENTRYPOINT"; '
             "for tool in gcc cc make; do command -v $tool || true; done; "
             "python -c \"import importlib.util as u; print([m for m in ('pip', 'pytest', 'localstripe', 'hypothesis', "
@@ -253,7 +264,9 @@ def test_source_image_spec_check_discover_read(images, stripe):
         ids = [r["id"] for r in read.records(stream)]
         assert len(ids) == len(set(ids)), f"{stream}: duplicates"
         assert set(ids) == stripe.seeded[stream], stream
-        statuses = [t["stream_status"]["status"] for t in read.trace("STREAM_STATUS") if t["stream_status"]["stream_descriptor"]["name"] == stream]
+        statuses = [
+            t["stream_status"]["status"] for t in read.trace("STREAM_STATUS") if t["stream_status"]["stream_descriptor"]["name"] == stream
+        ]
         assert statuses[0] == "STARTED" and statuses[-1] == "COMPLETE", (stream, statuses)
     assert read.of_type("STATE"), "a read must checkpoint"
     assert API_KEY not in read.stdout + read.stderr
@@ -264,7 +277,9 @@ def test_source_image_spec_check_discover_read(images, stripe):
 
 def stdin_of(rows: list[dict[str, Any]], stream: str) -> str:
     lines = [{"type": "RECORD", "record": {"stream": stream, "data": row, "emitted_at": 1_700_000_000_000}} for row in rows]
-    lines.append({"type": "STATE", "state": {"type": "STREAM", "stream": {"stream_descriptor": {"name": stream}, "stream_state": {"n": len(rows)}}}})
+    lines.append(
+        {"type": "STATE", "state": {"type": "STREAM", "stream": {"stream_descriptor": {"name": stream}, "stream_state": {"n": len(rows)}}}}
+    )
     return "".join(json.dumps(line) + "\n" for line in lines)
 
 
@@ -323,8 +338,17 @@ CONNECTION_IMAGE = f"stripe-connection:{TAG}"
 def connection_image(docker_ready) -> str:
     """``--build-arg CONNECTOR=stripe-connection``: the CLI as entrypoint, with the 'mcp' extra."""
     build = _docker(
-        "build", "--network", "host", "--build-arg", f"BASE_IMAGE={BASE_IMAGE}",
-        "--build-arg", "CONNECTOR=stripe-connection", "-t", CONNECTION_IMAGE, str(REPO_ROOT), timeout=1800,
+        "build",
+        "--network",
+        "host",
+        "--build-arg",
+        f"BASE_IMAGE={BASE_IMAGE}",
+        "--build-arg",
+        "CONNECTOR=stripe-connection",
+        "-t",
+        CONNECTION_IMAGE,
+        str(REPO_ROOT),
+        timeout=1800,
     )
     assert build.returncode == 0, f"docker build of stripe-connection failed:\n{build.stdout[-3000:]}\n{build.stderr[-3000:]}"
     _docker("image", "prune", "--force", "--filter", "label=io.airbyte.name=airbyte/stripe-connection")
@@ -340,9 +364,24 @@ def test_connection_image_serves_mcp_over_stdio(connection_image, stripe):
 
     info = json.loads(_docker("image", "inspect", connection_image).stdout)[0]["Config"]
     assert info["User"] == "airbyte" and info["Entrypoint"] == ["/airbyte/entrypoint"]
-    params = StdioServerParameters(command="docker", args=[
-        "run", "-i", "--rm", "--network", "host", "-e", f"STRIPE_API_KEY={API_KEY}", "-e", f"STRIPE_API_BASE={stripe.url}",
-        connection_image, "mcp", "--allow", "customer"])
+    params = StdioServerParameters(
+        command="docker",
+        args=[
+            "run",
+            "-i",
+            "--rm",
+            "--network",
+            "host",
+            "-e",
+            f"STRIPE_API_KEY={API_KEY}",
+            "-e",
+            f"STRIPE_API_BASE={stripe.url}",
+            connection_image,
+            "mcp",
+            "--allow",
+            "customer",
+        ],
+    )
 
     async def session_calls() -> list[Any]:
         with tempfile.TemporaryFile("w+") as errlog:
@@ -355,7 +394,15 @@ def test_connection_image_serves_mcp_over_stdio(connection_image, stripe):
             return [tools, created, fetched, errlog.read()]
 
     tools, created, fetched, stderr = asyncio.run(session_calls())
-    assert tools == ["create_customer", "update_customer", "get_customer", "list_customers", "stripe_call", "stripe_describe", "stripe_search_actions"]
+    assert tools == [
+        "create_customer",
+        "update_customer",
+        "get_customer",
+        "list_customers",
+        "stripe_call",
+        "stripe_describe",
+        "stripe_search_actions",
+    ]
     assert not created.is_error and not fetched.is_error, (created, fetched)
     assert fetched.structured_content["email"] == "mcp@example.com"
     assert "restricted key" in stderr  # the sk_ warning, on stderr

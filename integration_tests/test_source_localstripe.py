@@ -30,10 +30,7 @@ def seeded(localstripe):
 
     customers = [create("customers", email=f"user{i}@example.com", name=f"User {i}") for i in range(CUSTOMER_COUNT)]
     products = [create("products", name=f"Product {i}") for i in range(4)]
-    plans = [
-        create("plans", product=p["id"], amount=1000 * (i + 1), currency="usd", interval="month")
-        for i, p in enumerate(products)
-    ]
+    plans = [create("plans", product=p["id"], amount=1000 * (i + 1), currency="usd", interval="month") for i, p in enumerate(products)]
     subscriptions = [
         create("subscriptions", customer=customers[i]["id"], **{"items[0][plan]": plans[i % len(plans)]["id"]}, trial_period_days=7)
         for i in range(3)

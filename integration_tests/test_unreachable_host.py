@@ -95,8 +95,10 @@ def api_key(base, **extra):
 
 
 def paragon(host, **extra):
-    return {"credentials": {"auth_type": "paragon", "project_id": "proj_1", "user_token": "paragon-SECRET-token",
-                            "proxy_host": host}, **extra}
+    return {
+        "credentials": {"auth_type": "paragon", "project_id": "proj_1", "user_token": "paragon-SECRET-token", "proxy_host": host},
+        **extra,
+    }
 
 
 def pinkconnect(url, **extra):

@@ -74,13 +74,60 @@ LOCAL_BUDGET = 1000  # requests/second while filling the stand-in (it is on loop
 
 # The sample account: a small SaaS with four tiers, each sold monthly (a price) or yearly (a plan).
 TIERS = (("Starter", 900), ("Growth", 4900), ("Scale", 19900), ("Enterprise", 99900))
-FIRST = ("Ada", "Grace", "Alan", "Edsger", "Barbara", "Donald", "Frances", "Ken", "Radia", "Tim",
-         "Margaret", "John", "Katherine", "Dennis", "Hedy", "Linus", "Sophie", "Guido", "Anita", "Niklaus")
-LAST = ("Lovelace", "Hopper", "Turing", "Dijkstra", "Liskov", "Knuth", "Allen", "Thompson", "Perlman",
-        "Berners-Lee", "Hamilton", "Backus", "Johnson", "Ritchie", "Lamarr", "Torvalds", "Wilson",
-        "van Rossum", "Borg", "Wirth")
-CITIES = (("Berlin", "DE"), ("Lyon", "FR"), ("Austin", "US"), ("Toronto", "CA"), ("Osaka", "JP"),
-          ("Leeds", "GB"), ("Porto", "PT"), ("Denver", "US"))
+FIRST = (
+    "Ada",
+    "Grace",
+    "Alan",
+    "Edsger",
+    "Barbara",
+    "Donald",
+    "Frances",
+    "Ken",
+    "Radia",
+    "Tim",
+    "Margaret",
+    "John",
+    "Katherine",
+    "Dennis",
+    "Hedy",
+    "Linus",
+    "Sophie",
+    "Guido",
+    "Anita",
+    "Niklaus",
+)
+LAST = (
+    "Lovelace",
+    "Hopper",
+    "Turing",
+    "Dijkstra",
+    "Liskov",
+    "Knuth",
+    "Allen",
+    "Thompson",
+    "Perlman",
+    "Berners-Lee",
+    "Hamilton",
+    "Backus",
+    "Johnson",
+    "Ritchie",
+    "Lamarr",
+    "Torvalds",
+    "Wilson",
+    "van Rossum",
+    "Borg",
+    "Wirth",
+)
+CITIES = (
+    ("Berlin", "DE"),
+    ("Lyon", "FR"),
+    ("Austin", "US"),
+    ("Toronto", "CA"),
+    ("Osaka", "JP"),
+    ("Leeds", "GB"),
+    ("Porto", "PT"),
+    ("Denver", "US"),
+)
 SEGMENTS = ("self-serve", "self-serve", "self-serve", "sales-led")
 SAMPLE_CUSTOMERS = 120
 HISTORY_DAYS = 150
@@ -97,8 +144,12 @@ def parse_args(argv=None):
     parser.add_argument("--stand-in", action="store_true", help="use the embedded stand-in even if the config exists")
     parser.add_argument("--fresh", action="store_true", help="forget the DuckDB file, its state and the stand-in's data first")
     parser.add_argument("--out", type=Path, default=REPO / ".demo", help="where the DuckDB file and the stand-in's data live (.demo)")
-    parser.add_argument("--pyairbyte-python", type=Path, default=REPO / ".venv-pyairbyte" / "bin" / "python",
-                        help="the Python of PyAirbyte's environment (.venv-pyairbyte/bin/python)")
+    parser.add_argument(
+        "--pyairbyte-python",
+        type=Path,
+        default=REPO / ".venv-pyairbyte" / "bin" / "python",
+        help="the Python of PyAirbyte's environment (.venv-pyairbyte/bin/python)",
+    )
     return parser.parse_args(argv)
 
 
@@ -109,7 +160,9 @@ def write_in_process(destination: DestinationStripeProxy, config: Mapping[str, A
     """Write rows with the destination's Python class; returns its outcome counts."""
     catalog = ConfiguredAirbyteCatalogSerializer.load(accepted_catalog([stream]))
     now_ms = int(time.time() * 1000)
-    messages = [AirbyteMessage(type=Type.RECORD, record=AirbyteRecordMessage(stream=stream, data=dict(row), emitted_at=now_ms)) for row in rows]
+    messages = [
+        AirbyteMessage(type=Type.RECORD, record=AirbyteRecordMessage(stream=stream, data=dict(row), emitted_at=now_ms)) for row in rows
+    ]
     for _ in destination.write(config, catalog, iter(messages)):
         pass
     return checked_outcomes(destination.last_summary, stream, len(rows))
@@ -118,17 +171,35 @@ def write_in_process(destination: DestinationStripeProxy, config: Mapping[str, A
 def write_with_console_script(config: Mapping[str, Any], stream: str, rows: list[Mapping[str, Any]], workdir: Path) -> Counter:
     """Write rows as Airbyte does: `destination-stripe-proxy write`, records on stdin."""
     script = Path(sys.executable).with_name("destination-stripe-proxy")
-    command = [str(script)] if script.exists() else [sys.executable, "-c", "from source_stripe_proxy.airbyte.entrypoints import run_destination as r; r()"]
+    command = (
+        [str(script)]
+        if script.exists()
+        else [sys.executable, "-c", "from source_stripe_proxy.airbyte.entrypoints import run_destination as r; r()"]
+    )
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
         config_path, catalog_path = Path(tmp) / "config.json", Path(tmp) / "catalog.json"
         config_path.write_text(json.dumps(config))
         catalog_path.write_text(json.dumps(accepted_catalog([stream])))
-        stdin = "".join(
-            json.dumps({"type": "RECORD", "record": {"stream": stream, "data": row, "emitted_at": int(time.time() * 1000)}}) + "\n"
-            for row in rows
-        ) + json.dumps({"type": "STATE", "state": {"type": "STREAM", "stream": {"stream_descriptor": {"name": stream}, "stream_state": {"rows": len(rows)}}}}) + "\n"
-        done = subprocess.run([*command, "write", "--config", str(config_path), "--catalog", str(catalog_path)],
-                              input=stdin, capture_output=True, text=True, timeout=300)
+        stdin = (
+            "".join(
+                json.dumps({"type": "RECORD", "record": {"stream": stream, "data": row, "emitted_at": int(time.time() * 1000)}}) + "\n"
+                for row in rows
+            )
+            + json.dumps(
+                {
+                    "type": "STATE",
+                    "state": {"type": "STREAM", "stream": {"stream_descriptor": {"name": stream}, "stream_state": {"rows": len(rows)}}},
+                }
+            )
+            + "\n"
+        )
+        done = subprocess.run(
+            [*command, "write", "--config", str(config_path), "--catalog", str(catalog_path)],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
     summary = None
     for line in done.stdout.splitlines():
         if not line.startswith("{"):
@@ -189,22 +260,44 @@ def fill_sample_account(emulator: StripeEmulator, config: Mapping[str, Any]) -> 
     sold = []  # (monthly price id, yearly plan id)
     for index, (tier, monthly) in enumerate(TIERS):
         emulator.set_time(start + index * 600)
-        row = {"external_id": f"tier-{tier.lower()}", "name": tier, "description": f"The {tier} tier", "active": True,
-               "metadata": {"tier": str(index + 1)}}
+        row = {
+            "external_id": f"tier-{tier.lower()}",
+            "name": tier,
+            "description": f"The {tier} tier",
+            "active": True,
+            "metadata": {"tier": str(index + 1)},
+        }
         written["products"] += write_in_process(destination, config, "products", [row])["created"]
         product_id = find_written(stripe, "products", row)
         emulator.set_time(start + index * 600 + 60)
-        price = stripe.run(action="create", entity="price", product_id=product_id, amount=monthly, currency="usd",
-                           interval="month", nickname=f"{tier} monthly")
+        price = stripe.run(
+            action="create",
+            entity="price",
+            product_id=product_id,
+            amount=monthly,
+            currency="usd",
+            interval="month",
+            nickname=f"{tier} monthly",
+        )
         emulator.set_time(start + index * 600 + 120)
-        plan = stripe.run(action="create", entity="plan", product_id=product_id, amount=monthly * 10, currency="usd",
-                          interval="year", nickname=f"{tier} yearly")
+        plan = stripe.run(
+            action="create",
+            entity="plan",
+            product_id=product_id,
+            amount=monthly * 10,
+            currency="usd",
+            interval="year",
+            nickname=f"{tier} yearly",
+        )
         written["prices"] += 1
         written["plans"] += 1
         sold.append((price["id"], plan["id"]))
     emulator.set_time(start + 3 * DAY)  # a launch offer (the emulator's store: the actions don't create coupons)
-    coupon = emulator.store.add("coupons", {"id": "LAUNCH20", "name": "Launch offer", "percent_off": 20.0,
-                                            "duration": "repeating", "duration_in_months": 3}, emit_event=True)
+    coupon = emulator.store.add(
+        "coupons",
+        {"id": "LAUNCH20", "name": "Launch offer", "percent_off": 20.0, "duration": "repeating", "duration_in_months": 3},
+        emit_event=True,
+    )
     emulator.store.add("promotion_codes", {"code": "LAUNCH20", "coupon": coupon}, emit_event=True)
 
     # Customers sign up over the months; about half subscribe, a few days later at most.
@@ -230,8 +323,16 @@ def fill_sample_account(emulator: StripeEmulator, config: Mapping[str, Any]) -> 
 
 def card(rng: random.Random) -> dict[str, Any]:
     brand, last4 = rng.choice((("visa", "4242"), ("mastercard", "4444"), ("amex", "8431"), ("visa", "1881")))
-    return {"type": "card", "card": dict(catalog.EXAMPLES["payment_methods"][0]["card"], brand=brand, last4=last4,
-                                         exp_month=rng.randint(1, 12), exp_year=2027 + rng.randint(0, 4))}
+    return {
+        "type": "card",
+        "card": dict(
+            catalog.EXAMPLES["payment_methods"][0]["card"],
+            brand=brand,
+            last4=last4,
+            exp_month=rng.randint(1, 12),
+            exp_year=2027 + rng.randint(0, 4),
+        ),
+    }
 
 
 def check_out(emulator: StripeEmulator, rng: random.Random, customer_id: str, tier) -> None:
@@ -239,24 +340,58 @@ def check_out(emulator: StripeEmulator, rng: random.Random, customer_id: str, ti
     name, monthly = tier
     store = emulator.store
     catalog.add(store, "payment_methods", dict(card(rng), customer=customer_id), parent_id=customer_id)
-    session = catalog.add(store, "checkout_sessions", {
-        "customer": customer_id, "mode": "subscription", "status": "complete", "payment_status": "paid",
-        "amount_subtotal": monthly, "amount_total": monthly, "currency": "usd", "payment_method_types": ["card"],
-        "success_url": "https://example.com/welcome", "metadata": {"tier": name}})
-    catalog.add(store, "checkout_sessions_line_items", {"description": f"{name} subscription", "amount_subtotal": monthly,
-                                                        "amount_total": monthly, "currency": "usd", "quantity": 1},
-                parent_id=session["id"])
+    session = catalog.add(
+        store,
+        "checkout_sessions",
+        {
+            "customer": customer_id,
+            "mode": "subscription",
+            "status": "complete",
+            "payment_status": "paid",
+            "amount_subtotal": monthly,
+            "amount_total": monthly,
+            "currency": "usd",
+            "payment_method_types": ["card"],
+            "success_url": "https://example.com/welcome",
+            "metadata": {"tier": name},
+        },
+    )
+    catalog.add(
+        store,
+        "checkout_sessions_line_items",
+        {"description": f"{name} subscription", "amount_subtotal": monthly, "amount_total": monthly, "currency": "usd", "quantity": 1},
+        parent_id=session["id"],
+    )
 
 
 def save_card_for_later(emulator: StripeEmulator, rng: random.Random, customer_id: str) -> None:
     """A visitor saves a card without paying: a setup intent, its (successful) attempt, the card."""
     store = emulator.store
     method = catalog.add(store, "payment_methods", dict(card(rng), customer=customer_id), parent_id=customer_id)
-    intent = catalog.add(store, "setup_intents", {"customer": customer_id, "status": "succeeded", "usage": "off_session",
-                                                  "payment_method": method["id"], "payment_method_types": ["card"]})
+    intent = catalog.add(
+        store,
+        "setup_intents",
+        {
+            "customer": customer_id,
+            "status": "succeeded",
+            "usage": "off_session",
+            "payment_method": method["id"],
+            "payment_method_types": ["card"],
+        },
+    )
     emulator.set_time(emulator.clock.now() + 5)
-    catalog.add(store, "setup_attempts", {"setup_intent": intent["id"], "customer": customer_id, "status": "succeeded",
-                                          "payment_method": method["id"], "usage": "off_session"}, parent_id=intent["id"])
+    catalog.add(
+        store,
+        "setup_attempts",
+        {
+            "setup_intent": intent["id"],
+            "customer": customer_id,
+            "status": "succeeded",
+            "payment_method": method["id"],
+            "usage": "off_session",
+        },
+        parent_id=intent["id"],
+    )
 
 
 def pay_the_reseller(emulator: StripeEmulator, start: int) -> None:
@@ -264,16 +399,27 @@ def pay_the_reseller(emulator: StripeEmulator, start: int) -> None:
     emulator.add_connected_account(PARTNER)
     for month in range(1, HISTORY_DAYS // 30):
         emulator.set_time(start + month * 30 * DAY)
-        catalog.add(emulator.store, "transfers", {"amount": 2500 + 500 * month, "currency": "usd", "destination": PARTNER,
-                                                  "description": "Reseller revenue share", "reversed": False, "amount_reversed": 0})
+        catalog.add(
+            emulator.store,
+            "transfers",
+            {
+                "amount": 2500 + 500 * month,
+                "currency": "usd",
+                "destination": PARTNER,
+                "description": "Reseller revenue share",
+                "reversed": False,
+                "amount_reversed": 0,
+            },
+        )
 
 
 def subscribe(stripe: StripeConnection, rng: random.Random, customer_id: str, sold) -> int:
     tier = min(int(rng.expovariate(1.2)), len(sold) - 1)  # most customers pick the smaller tiers
     monthly, yearly = sold[tier]
     extra = {"trial_period_days": 14} if rng.random() < 0.2 else {}
-    stripe.run(action="create", entity="subscription", customer_id=customer_id,
-               price_id=yearly if rng.random() < 0.25 else monthly, **extra)
+    stripe.run(
+        action="create", entity="subscription", customer_id=customer_id, price_id=yearly if rng.random() < 0.25 else monthly, **extra
+    )
     return tier
 
 
@@ -309,10 +455,15 @@ def bill_with_trouble(emulator: StripeEmulator) -> tuple[Counter, list[dict[str,
     for what, (earliest, latest), fixed_after in CARD_TROUBLE:
         bill_until(now - earliest * DAY - 2 * DAY)
         taken = {t["subscription"] for t in trouble}
-        candidates = sorted((s["current_period_end"], s["id"]) for s in store.all("subscriptions")
-                            if s["status"] == "active" and s["id"] not in taken and s["trial_end"] is None
-                            and s["items"]["data"][0]["price"]["recurring"]["interval"] == "month"
-                            and now - earliest * DAY <= s["current_period_end"] <= now - latest * DAY)
+        candidates = sorted(
+            (s["current_period_end"], s["id"])
+            for s in store.all("subscriptions")
+            if s["status"] == "active"
+            and s["id"] not in taken
+            and s["trial_end"] is None
+            and s["items"]["data"][0]["price"]["recurring"]["interval"] == "month"
+            and now - earliest * DAY <= s["current_period_end"] <= now - latest * DAY
+        )
         if not candidates:
             print(f"  (no renewal {earliest}-{latest} days ago for the trouble '{what}': left out)")
             continue
@@ -326,8 +477,12 @@ def bill_with_trouble(emulator: StripeEmulator) -> tuple[Counter, list[dict[str,
     bill_until(now)
     for item in trouble:  # how each ended: the subscription now, the renewal's invoice
         invoice = next(i for i in store.all("invoices") if i["subscription"] == item["subscription"] and i["created"] == item["renewal"])
-        item.update(status=store.get("subscriptions", item["subscription"])["status"], invoice=invoice["id"],
-                    invoice_status=invoice["status"], attempts=invoice["attempt_count"])
+        item.update(
+            status=store.get("subscriptions", item["subscription"])["status"],
+            invoice=invoice["id"],
+            invoice_status=invoice["status"],
+            attempts=invoice["attempt_count"],
+        )
     return billed, trouble
 
 
@@ -354,8 +509,10 @@ def change_the_account(emulator: StripeEmulator, config: Mapping[str, Any], work
         print(f"  {change}")
 
     product_names = {p["id"]: p["name"] for p in store.all("products")}
-    monthly = sorted((p for p in store.all("prices") if (p.get("recurring") or {}).get("interval") == "month"),
-                     key=lambda price: price["unit_amount"] or 0)
+    monthly = sorted(
+        (p for p in store.all("prices") if (p.get("recurring") or {}).get("interval") == "month"),
+        key=lambda price: price["unit_amount"] or 0,
+    )
     customers = store.all("customers")
     subscribed = {s["customer"] for s in store.all("subscriptions")}
 
@@ -363,8 +520,11 @@ def change_the_account(emulator: StripeEmulator, config: Mapping[str, Any], work
     customer = rng.choice(customers)
     email = f"{customer['name'].lower().replace(' ', '.')}.{rng.randint(10, 99)}@fastmail.example"
     stripe.run(action="update", entity="customer", customer_id=customer["id"], email=email)
-    note(f"customer changed their email ({customer['email']} -> {email})", "customers",
-         check("customers", customer["id"], email=email, is_deleted=False))
+    note(
+        f"customer changed their email ({customer['email']} -> {email})",
+        "customers",
+        check("customers", customer["id"], email=email, is_deleted=False),
+    )
 
     # A price that has subscribers is renamed (their items keep a copy of it as it was: see docs/running.md).
     sold_prices = {item["price"]["id"] for s in store.all("subscriptions") if s["status"] == "active" for item in s["items"]["data"]}
@@ -383,9 +543,12 @@ def change_the_account(emulator: StripeEmulator, config: Mapping[str, Any], work
     upgraded = client.post(f"/v1/subscriptions/{sub['id']}", {"items": [{"id": old_item["id"], "deleted": True}, {"price": new_price}]})
     new_item = next(item for item in upgraded["items"]["data"] if item["id"] != old_item["id"])
     tier_names = " -> ".join(product_names[p] for p in (old_item["price"]["product"], new_item["price"]["product"]))
-    note(f"subscription upgraded ({tier_names}): its item replaced", "subscription_items",
-         check("subscription_items", old_item["id"], "removed item", is_deleted=True),
-         check("subscription_items", new_item["id"], "new item", is_deleted=False, **{"price.id": new_price}))
+    note(
+        f"subscription upgraded ({tier_names}): its item replaced",
+        "subscription_items",
+        check("subscription_items", old_item["id"], "removed item", is_deleted=True),
+        check("subscription_items", new_item["id"], "new item", is_deleted=False, **{"price.id": new_price}),
+    )
 
     # A subscription is canceled.
     sub = rng.choice([s for s in active if s["id"] != sub["id"]])
@@ -395,8 +558,11 @@ def change_the_account(emulator: StripeEmulator, config: Mapping[str, Any], work
     # A customer who never subscribed asks to be deleted: the row stays, marked deleted, with its last data.
     gone = rng.choice([c for c in customers if c["id"] not in subscribed and c["id"] != customer["id"]])
     client.delete(f"/v1/customers/{gone['id']}")
-    note("customer deleted (never subscribed)", "customers",
-         check("customers", gone["id"], is_deleted=True, email=gone["email"], name=gone["name"]))
+    note(
+        "customer deleted (never subscribed)",
+        "customers",
+        check("customers", gone["id"], is_deleted=True, email=gone["email"], name=gone["name"]),
+    )
 
     # New sign-ups (through the destination's console script, as Airbyte runs it) and subscriptions.
     last = last_customer_number(store)
@@ -413,10 +579,15 @@ def change_the_account(emulator: StripeEmulator, config: Mapping[str, Any], work
     new_subs = [s["id"] for s in store.all("subscriptions") if s["id"] not in subs_before]
     billed = bill(emulator)  # their first invoices and payments
     first_invoices = {i["subscription"]: i["id"] for i in store.all("invoices") if i["subscription"] in new_subs}
-    note(f"{len(new_subs)} new subscriptions, each with its first invoice", "subscriptions",
-         *(check("subscriptions", sid, "subscription", is_deleted=False, latest_invoice=first_invoices[sid]) for sid in new_subs),
-         *(check("invoices", first_invoices[sid], "first invoice", billing_reason="subscription_create", subscription=sid)
-           for sid in new_subs))
+    note(
+        f"{len(new_subs)} new subscriptions, each with its first invoice",
+        "subscriptions",
+        *(check("subscriptions", sid, "subscription", is_deleted=False, latest_invoice=first_invoices[sid]) for sid in new_subs),
+        *(
+            check("invoices", first_invoices[sid], "first invoice", billing_reason="subscription_create", subscription=sid)
+            for sid in new_subs
+        ),
+    )
     return written, billed, changes
 
 
@@ -438,8 +609,10 @@ def trouble_text(emulator: StripeEmulator) -> str:
     churned = sum(1 for s in emulator.store.all("subscriptions") if s["cancellation_details"]["reason"] == "payment_failed")
     recovered = sum(1 for i in invoices if i["status"] == "paid" and i["attempt_count"] > 1)
     failed = sum(1 for c in emulator.store.all("charges") if c["status"] == "failed")
-    return (f"{failed} failed payments, {recovered} invoices paid on a retry, {subs['past_due']} subscriptions past due, "
-            f"{churned} canceled for failed payment")
+    return (
+        f"{failed} failed payments, {recovered} invoices paid on a retry, {subs['past_due']} subscriptions past due, "
+        f"{churned} canceled for failed payment"
+    )
 
 
 def counts_text(counts: Mapping[str, int]) -> str:
@@ -448,9 +621,25 @@ def counts_text(counts: Mapping[str, int]) -> str:
 
 # The stand-in's resources and the streams they fill (the rest have the same name).
 STREAM_OF_RESOURCE = {"invoiceitems": "invoice_items"}
-STAND_IN_RESOURCES = ("customers", "subscriptions", "products", "plans", "prices", "balance_transactions", "invoices",
-                      "invoiceitems", "charges", "refunds", "payment_intents", "payouts", "coupons", "promotion_codes",
-                      "disputes", "credit_notes", "events")
+STAND_IN_RESOURCES = (
+    "customers",
+    "subscriptions",
+    "products",
+    "plans",
+    "prices",
+    "balance_transactions",
+    "invoices",
+    "invoiceitems",
+    "charges",
+    "refunds",
+    "payment_intents",
+    "payouts",
+    "coupons",
+    "promotion_codes",
+    "disputes",
+    "credit_notes",
+    "events",
+)
 
 
 def stand_in_counts(emulator: StripeEmulator) -> dict[str, int]:
@@ -466,11 +655,16 @@ def stand_in_counts(emulator: StripeEmulator) -> dict[str, int]:
 
 def run_sync(args, config_path: Path, db_path: Path, summary_path: Path, changes_path: Path | None, streams: list[str] | None) -> int:
     command = [
-        str(args.pyairbyte_python), str(REPO / "scripts" / "pyairbyte_sync.py"),
-        "--config", str(config_path),
-        "--executable", str(Path(sys.executable).with_name("source-stripe-proxy")),
-        "--db", str(db_path),
-        "--summary", str(summary_path),
+        str(args.pyairbyte_python),
+        str(REPO / "scripts" / "pyairbyte_sync.py"),
+        "--config",
+        str(config_path),
+        "--executable",
+        str(Path(sys.executable).with_name("source-stripe-proxy")),
+        "--db",
+        str(db_path),
+        "--summary",
+        str(summary_path),
     ]
     if changes_path is not None:
         command += ["--changes", str(changes_path)]
@@ -506,8 +700,10 @@ def main(argv=None) -> int:
         streams = None  # a real account: every stream (those it can't read are skipped, see run_sync)
         if not use_stand_in:
             print(f"Syncing the Stripe account configured in {args.config} into {db_path}")
-            print("  (streams this account can't read, e.g. Issuing when it is not enabled, are skipped with a warning"
-                  " unless the config sets 'unavailable_streams')")
+            print(
+                "  (streams this account can't read, e.g. Issuing when it is not enabled, are skipped with a warning"
+                " unless the config sets 'unavailable_streams')"
+            )
             config_path = args.config.resolve()
         else:
             emulator = StripeEmulator(api_key=DEMO_KEY, seed=SEED)
@@ -516,8 +712,7 @@ def main(argv=None) -> int:
             config = {"credentials": {"auth_type": "api_key", "api_key": DEMO_KEY}, "api_base": emulator.url}
             fill_config = dict(config, requests_per_second=LOCAL_BUDGET, endpoint_requests_per_second=LOCAL_BUDGET)
             if restored:
-                print(f"Stripe stand-in on {emulator.url}, restored from {store_path} "
-                      f"({emulator.store.count('customers')} customers).")
+                print(f"Stripe stand-in on {emulator.url}, restored from {store_path} ({emulator.store.count('customers')} customers).")
                 billed = bill(emulator)  # what came due since the last run
                 if billed:
                     print("  billed since the last run: " + counts_text(billed))
@@ -533,8 +728,10 @@ def main(argv=None) -> int:
                     for path in (db_path, db_path.with_name(db_path.name + ".wal")):
                         path.unlink(missing_ok=True)
                 why = "" if args.stand_in else f"No {args.config.name}: "
-                print(f"{why}starting a Stripe stand-in (our emulator) on {emulator.url} and filling it "
-                      f"with a sample account through our destination and actions...")
+                print(
+                    f"{why}starting a Stripe stand-in (our emulator) on {emulator.url} and filling it "
+                    f"with a sample account through our destination and actions..."
+                )
                 written = fill_sample_account(emulator, fill_config)
                 print("  and a launch offer: coupon LAUNCH20 with its promotion code (in the stand-in's store)")
                 billed, trouble = bill_with_trouble(emulator)
@@ -543,8 +740,12 @@ def main(argv=None) -> int:
                 report["trouble"] = trouble
             save_to_file(emulator, store_path)  # saved before the sync: the next run sees these objects either way
             print("  written this run through our destination and actions: " + counts_text(written))
-            report.update(written=dict(written), billed=dict(billed), stand_in_counts=stand_in_counts(emulator),
-                          stand_in_ids={name: sorted(o["id"] for o in emulator.store.all(name)) for name in ("customers", "subscriptions")})
+            report.update(
+                written=dict(written),
+                billed=dict(billed),
+                stand_in_counts=stand_in_counts(emulator),
+                stand_in_ids={name: sorted(o["id"] for o in emulator.store.all(name)) for name in ("customers", "subscriptions")},
+            )
             config_path = args.out / "stand-in-config.json"
             config_path.write_text(json.dumps(config, indent=1))
             streams = sorted(stand_in_counts(emulator))

@@ -145,7 +145,7 @@ def allow_null(schema):
 def ref_name(ref):
     if not ref.startswith(REF_PREFIX):
         raise ValueError(f"unsupported $ref: {ref}")
-    return ref[len(REF_PREFIX):]
+    return ref[len(REF_PREFIX) :]
 
 
 # ---------------------------------------------------------------------------
@@ -216,9 +216,7 @@ class SchemaConverter:
             # objects differently across API versions and expansions. A null never
             # harms a destination; a rejected record is data lost. Top-level fields
             # keep Stripe's exact nullability (see build_stream_schema).
-            result["properties"] = {
-                name: allow_null(self.convert(prop, depth, ref_stack)) for name, prop in properties.items()
-            }
+            result["properties"] = {name: allow_null(self.convert(prop, depth, ref_stack)) for name, prop in properties.items()}
         return result
 
     def convert_union(self, node, depth, ref_stack):
@@ -446,6 +444,7 @@ def build_event_types(paths):
 # ---------------------------------------------------------------------------
 # Output
 # ---------------------------------------------------------------------------
+
 
 def write_json(path, data):
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -80,8 +80,11 @@ def parse_args(argv=None):
     parser.add_argument("--full-refresh", action="store_true", help="ignore the saved state and read everything")
     parser.add_argument("--changes", type=Path, help="changes made before this sync, to check and show in DuckDB (scripts/demo.py)")
     parser.add_argument("--streams", help="the streams to sync, comma-separated (default: every stream the source offers)")
-    parser.add_argument("--skip-unavailable", action="store_true",
-                        help="skip streams the account can't read (unavailable_streams: skip), unless the config says otherwise")
+    parser.add_argument(
+        "--skip-unavailable",
+        action="store_true",
+        help="skip streams the account can't read (unavailable_streams: skip), unless the config says otherwise",
+    )
     return parser.parse_args(argv)
 
 
@@ -116,7 +119,9 @@ class TraceDisplay:
         elif trace.estimate is not None:
             estimate = trace.estimate
             what = ", ".join(
-                f"{value} {unit}" for value, unit in ((estimate.row_estimate, "rows"), (estimate.byte_estimate, "bytes")) if value is not None
+                f"{value} {unit}"
+                for value, unit in ((estimate.row_estimate, "rows"), (estimate.byte_estimate, "bytes"))
+                if value is not None
             )
             self.estimates[estimate.name] = estimate.row_estimate
             self.say(f"estimate {_name(estimate.type).lower()} {estimate.name}: {what or 'unknown'}")
@@ -206,7 +211,7 @@ ORDER BY updated, stream, id;
 def column_expression(name: str) -> str:
     """``email`` is a column; ``price.id`` is field ``id`` of JSON column ``price``."""
     column, _, field = name.partition(".")
-    return f'"{column}"->>\'$.{field}\'' if field else f'"{column}"'
+    return f"\"{column}\"->>'$.{field}'" if field else f'"{column}"'
 
 
 def check_row(connection, schema: str, table: str, object_id: str, expect: dict) -> dict:
@@ -216,8 +221,13 @@ def check_row(connection, schema: str, table: str, object_id: str, expect: dict)
     query = text(f'SELECT {select} FROM "{schema}"."{table}" WHERE id = :id')  # noqa: S608 - our catalogue's names, quoted; the id bound
     row = connection.execute(query, {"id": object_id}).fetchone()
     found = dict(zip(names, row, strict=True)) if row is not None else None
-    return {"table": table, "id": object_id, "expect": expect, "found": found,
-            "ok": found is not None and all(found[name] == value for name, value in expect.items())}
+    return {
+        "table": table,
+        "id": object_id,
+        "expect": expect,
+        "found": found,
+        "ok": found is not None and all(found[name] == value for name, value in expect.items()),
+    }
 
 
 def shown(value) -> str:
@@ -252,8 +262,10 @@ def show_changes(cache: DuckDBCache, changes_file: Path, db_path: Path) -> list:
     report = []
     with cache.get_sql_engine().connect() as connection:
         for change in changes["changes"]:
-            results = [dict(check_row(connection, cache.schema_name, c["table"], c["id"], c["expect"]), label=c.get("label", ""))
-                       for c in change["checks"]]
+            results = [
+                dict(check_row(connection, cache.schema_name, c["table"], c["id"], c["expect"]), label=c.get("label", ""))
+                for c in change["checks"]
+            ]
             report.append({"change": change["change"], "table": change["table"], "ok": all(r["ok"] for r in results), "checks": results})
     width = max(len(item["change"]) for item in report)
     print("\nWhat the incremental sync brought for each change made since the last sync (checked in DuckDB):")
@@ -272,8 +284,10 @@ def show_changes(cache: DuckDBCache, changes_file: Path, db_path: Path) -> list:
         print(f"  (it did not run on this data: {error})")
     finally:
         connection.close()
-    print(f"Run it yourself:  .venv-pyairbyte/bin/python -c \"import duckdb; "
-          f"duckdb.connect('{db_path}', read_only=True).sql(open('{query_file}').read()).show()\"")
+    print(
+        f'Run it yourself:  .venv-pyairbyte/bin/python -c "import duckdb; '
+        f"duckdb.connect('{db_path}', read_only=True).sql(open('{query_file}').read()).show()\""
+    )
     return report
 
 
@@ -310,27 +324,35 @@ def main(argv=None) -> int:
     again = sum(display.records.values()) - sum(max(0, after[s] - before[s]) for s in streams)
     if kind == "incremental" and again > 0:
         records = "1 record was" if again == 1 else f"{again} records were"
-        print(f"({records} read again: changed objects, and a safety margin around the saved cursor;\n"
-              " PyAirbyte merges them by primary key, so a table grows only by what is new.)")
+        print(
+            f"({records} read again: changed objects, and a safety margin around the saved cursor;\n"
+            " PyAirbyte merges them by primary key, so a table grows only by what is new.)"
+        )
     print()
     print(f"{kind.capitalize()} sync done in {elapsed:.1f}s. DuckDB file: {args.db.resolve()}")
     show_query(cache, QUERY_FILE, "Monthly recurring revenue by product")
     show_query(cache, DUNNING_FILE, "Failed payments and how dunning ended them")
     changes = show_changes(cache, args.changes, args.db.resolve()) if args.changes else None
     if args.summary:
-        args.summary.write_text(json.dumps({
-            "db": str(args.db.resolve()),
-            "schema": cache.schema_name,
-            "tables": {stream: cache.processor.get_sql_table_name(stream) for stream in streams},
-            "read": dict(display.records),
-            "rows_before": before,
-            "rows": after,
-            "statuses": display.statuses,
-            "estimates": display.estimates,
-            "seconds": round(elapsed, 2),
-            "pyairbyte_version": version("airbyte"),
-            "changes": changes,
-        }, indent=1, default=str))
+        args.summary.write_text(
+            json.dumps(
+                {
+                    "db": str(args.db.resolve()),
+                    "schema": cache.schema_name,
+                    "tables": {stream: cache.processor.get_sql_table_name(stream) for stream in streams},
+                    "read": dict(display.records),
+                    "rows_before": before,
+                    "rows": after,
+                    "statuses": display.statuses,
+                    "estimates": display.estimates,
+                    "seconds": round(elapsed, 2),
+                    "pyairbyte_version": version("airbyte"),
+                    "changes": changes,
+                },
+                indent=1,
+                default=str,
+            )
+        )
     return 0
 
 

@@ -24,10 +24,16 @@ sys.path.insert(0, str(ROOT))
 from integration_tests import hardening as h  # noqa: E402
 
 SIZES = {
-    "full": {"source": 20_000, "source_page": 50, "kills": 5, "dest": (1000, 500), "dest_kill": (300, 100), "dest_kills": 4,
-             "first_read": 30_000},
-    "ci": {"source": 3_000, "source_page": 20, "kills": 3, "dest": (150, 50), "dest_kill": (60, 20), "dest_kills": 2,
-           "first_read": 5_000},
+    "full": {
+        "source": 20_000,
+        "source_page": 50,
+        "kills": 5,
+        "dest": (1000, 500),
+        "dest_kill": (300, 100),
+        "dest_kills": 4,
+        "first_read": 30_000,
+    },
+    "ci": {"source": 3_000, "source_page": 20, "kills": 3, "dest": (150, 50), "dest_kill": (60, 20), "dest_kills": 2, "first_read": 5_000},
 }
 # The kill-point table as measured on main before resumable reads (issue 16), same scenario and data.
 BEFORE_RESUMABLE = {0.3: (9134, 0, 9134), 0.7: (21139, 0, 21139), 0.9: (27114, 2, 18316)}
@@ -123,8 +129,14 @@ def main() -> int:
         print(f"{row['outcome']:>5}  {row['seconds']!s:>6}s  {row['scenario']}", flush=True)
     seconds = time.monotonic() - started
     out = Path(args.out)
-    meta = {"size": size, "sizes": SIZES[size], "seconds": round(seconds, 1), "python": platform.python_version(),
-            "date": time.strftime("%Y-%m-%d", time.gmtime()), "fault_mix": h.FAULT_MIX}
+    meta = {
+        "size": size,
+        "sizes": SIZES[size],
+        "seconds": round(seconds, 1),
+        "python": platform.python_version(),
+        "date": time.strftime("%Y-%m-%d", time.gmtime()),
+        "fault_mix": h.FAULT_MIX,
+    }
     (out / "reliability.json").write_text(json.dumps({"meta": meta, "rows": rows, "resume": resume_rows}, indent=2, sort_keys=True) + "\n")
     rendered = table(rows)
     template = (ROOT / "docs" / "reliability.md").read_text() if (ROOT / "docs" / "reliability.md").exists() else ""

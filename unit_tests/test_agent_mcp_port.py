@@ -95,8 +95,11 @@ def test_a_client_without_elicitation_gets_cannot_confirm_and_a_dry_run_is_not_a
 
 
 def test_an_upload_paragon_cannot_forward_is_refused_before_the_person_is_asked(tmp_path):
-    environ = {"PARAGON_PROJECT_ID": "proj_1", "PARAGON_USER_TOKEN": "paragon-PORT-token",
-               "PARAGON_PROXY_HOST": "http://127.0.0.1:9"}  # nothing listens there: a request would fail otherwise
+    environ = {
+        "PARAGON_PROJECT_ID": "proj_1",
+        "PARAGON_USER_TOKEN": "paragon-PORT-token",
+        "PARAGON_PROXY_HOST": "http://127.0.0.1:9",
+    }  # nothing listens there: a request would fail otherwise
     log = tmp_path / "audit.jsonl"
     tools = prepare(build_parser().parse_args(["--confirm", "writes", "--audit-log", str(log)]), environ).tools
     asked: list[str] = []
@@ -105,8 +108,11 @@ def test_an_upload_paragon_cannot_forward_is_refused_before_the_person_is_asked(
         asked.append(question.message)
         raise AssertionError("nobody should be asked about a call that cannot go")
 
-    upload = {"entity": "file", "action": "create", "params": {
-        "purpose": "dispute_evidence", "file": {"name": "receipt.pdf", "content_base64": "JVBERi0="}}}
+    upload = {
+        "entity": "file",
+        "action": "create",
+        "params": {"purpose": "dispute_evidence", "file": {"name": "receipt.pdf", "content_base64": "JVBERi0="}},
+    }
     with pytest.raises(ToolCallError) as caught:
         tools.call("stripe_call", upload, ask=ask)
     error = caught.value.error["error"]

@@ -26,7 +26,12 @@ MODES = {
         "paragon-jwt-secret",
     ),
     "pinkconnect": (
-        {"auth_type": "pinkconnect", "proxy_url": "https://pink.example/api", "token": "pink-secret", "extra_headers": {"X-Tenant": "t-secret"}},
+        {
+            "auth_type": "pinkconnect",
+            "proxy_url": "https://pink.example/api",
+            "token": "pink-secret",
+            "extra_headers": {"X-Tenant": "t-secret"},
+        },
         "https://pink.example/api",
         "pink-secret",
     ),
@@ -136,7 +141,11 @@ def test_retry_policy_429_with_retry_after_500_reset_then_success(requests_mock)
     requests_mock.get(
         f"{STRIPE}/v1/customers",
         [
-            {"status_code": 429, "headers": {"Retry-After": "2"}, "json": {"error": {"type": "invalid_request_error", "code": "rate_limit"}}},
+            {
+                "status_code": 429,
+                "headers": {"Retry-After": "2"},
+                "json": {"error": {"type": "invalid_request_error", "code": "rate_limit"}},
+            },
             {"status_code": 500, "json": {"error": {"type": "api_error", "message": "oops"}}},
             {"exc": requests.exceptions.ConnectionError("connection reset by peer")},
             {"exc": requests.exceptions.ChunkedEncodingError("connection cut mid-body")},
@@ -186,7 +195,14 @@ def test_stripe_error_body_becomes_typed_error_with_stripes_fields(requests_mock
         f"{STRIPE}/v1/customers",
         status_code=400,
         headers={"Request-Id": "req_1"},
-        json={"error": {"type": "invalid_request_error", "code": "parameter_unknown", "param": "bogus", "message": "Received unknown parameter: bogus"}},
+        json={
+            "error": {
+                "type": "invalid_request_error",
+                "code": "parameter_unknown",
+                "param": "bogus",
+                "message": "Received unknown parameter: bogus",
+            }
+        },
     )
     with pytest.raises(InvalidRequestError) as raised:
         make_client().get("/v1/customers", {"bogus": 1})
@@ -199,7 +215,11 @@ def test_stripe_error_body_becomes_typed_error_with_stripes_fields(requests_mock
 
 
 def test_idempotency_error_has_its_own_class(requests_mock):
-    requests_mock.post(f"{STRIPE}/v1/customers", status_code=400, json={"error": {"type": "idempotency_error", "message": "Keys for idempotent requests..."}})
+    requests_mock.post(
+        f"{STRIPE}/v1/customers",
+        status_code=400,
+        json={"error": {"type": "idempotency_error", "message": "Keys for idempotent requests..."}},
+    )
     with pytest.raises(IdempotencyError):
         make_client().post("/v1/customers", {"name": "x"}, idempotency_key="k")
 
@@ -230,7 +250,12 @@ def test_403_is_a_config_error_about_permissions(requests_mock):
     requests_mock.get(
         f"{STRIPE}/v1/plans",
         status_code=403,
-        json={"error": {"type": "invalid_request_error", "message": "The provided key 'rk_test_abc***' does not have the required permissions"}},
+        json={
+            "error": {
+                "type": "invalid_request_error",
+                "message": "The provided key 'rk_test_abc***' does not have the required permissions",
+            }
+        },
     )
     with pytest.raises(PermissionDeniedError) as raised:
         make_client().get("/v1/plans")

@@ -70,8 +70,15 @@ def source_messages(tmp_path, command: str, config: Mapping[str, Any]) -> str:
     entrypoint = SourceEntrypoint(source)
     args = [command, "--config", write_json(tmp_path, "config.json", config)]
     if command == "read":
-        catalog = {"streams": [{"stream": {"name": "customers", "json_schema": {}, "supported_sync_modes": ["full_refresh"]},
-                                "sync_mode": "full_refresh", "destination_sync_mode": "append"}]}
+        catalog = {
+            "streams": [
+                {
+                    "stream": {"name": "customers", "json_schema": {}, "supported_sync_modes": ["full_refresh"]},
+                    "sync_mode": "full_refresh",
+                    "destination_sync_mode": "append",
+                }
+            ]
+        }
         args += ["--catalog", write_json(tmp_path, "catalog.json", catalog)]
     try:
         out = list(entrypoint.run(entrypoint.parse_args(args)))
@@ -213,8 +220,10 @@ def test_the_cli_names_the_environment_variable_and_not_the_value():
         ({"STRIPE_API_KEY": KEY, "STRIPE_API_BASE": "http://api.example.com"}, "STRIPE_API_BASE uses plain http"),
         ({"STRIPE_API_KEY": KEY, "STRIPE_ACCOUNT_ID": "cus_1"}, "STRIPE_ACCOUNT_ID must be a string (acct_"),
         ({"PINKCONNECT_PROXY_URL": "https://p.example", "PINKCONNECT_TOKEN": " t"}, "PINKCONNECT_TOKEN has surrounding spaces"),
-        ({"PINKCONNECT_PROXY_URL": "https://p.example", "PINKCONNECT_TOKEN": "t", "PINKCONNECT_EXTRA_HEADERS": '{"X-A": " v"}'},
-         "PINKCONNECT_EXTRA_HEADERS has a value that is empty"),
+        (
+            {"PINKCONNECT_PROXY_URL": "https://p.example", "PINKCONNECT_TOKEN": "t", "PINKCONNECT_EXTRA_HEADERS": '{"X-A": " v"}'},
+            "PINKCONNECT_EXTRA_HEADERS has a value that is empty",
+        ),
     ],
 )
 def test_environment_config_errors_name_the_variable(environ, named):
@@ -238,4 +247,3 @@ def test_spec_yaml_is_read_only_when_a_config_is_validated():
     code = "import sys, source_stripe_proxy.actions.cli; print('yaml' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert done.stdout.strip() == "False"
-

@@ -126,14 +126,22 @@ def test_the_connection_fields_are_declared_alike_in_both_specs():
 # A "$" in a spec pattern is ECMA-262's (the end of the text); Python's also matches before a
 # final newline, so the fuzz keeps text free of newlines (test_a_trailing_newline_... covers them).
 text = st.text(st.characters(blacklist_characters="\n", blacklist_categories=("Cs",)), max_size=12)
-junk = st.none() | st.booleans() | st.integers(-5, 5) | st.floats(allow_nan=False, allow_infinity=False) | text | st.lists(text, max_size=2) | st.dictionaries(text, text, max_size=2)
+junk = (
+    st.none()
+    | st.booleans()
+    | st.integers(-5, 5)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | text
+    | st.lists(text, max_size=2)
+    | st.dictionaries(text, text, max_size=2)
+)
 
 
 def numbers(prop: Mapping[str, Any]) -> st.SearchStrategy:
     """Each bound, just inside and just outside it, integral floats, fractions, and anything."""
     bounds = [prop[k] for k in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum") if k in prop]
     near = [b + d for b in bounds for d in (-1, -0.001, 0, 0.001, 1)]
-    return st.sampled_from([*near, 0, -1, 2.5, 3.0, 10 ** 12]) | st.integers(-10, 10**5) | st.floats(-1e6, 1e6)
+    return st.sampled_from([*near, 0, -1, 2.5, 3.0, 10**12]) | st.integers(-10, 10**5) | st.floats(-1e6, 1e6)
 
 
 def valid_for(prop: Mapping[str, Any]) -> st.SearchStrategy:
@@ -352,7 +360,11 @@ def test_stripe_limits_in_the_spec_are_stripes():
 def test_connection_rules_cover_every_url_and_credential_text_field():
     """Each field sent in a header or used as a URL has a code check (JSON Schema can't say 'safe')."""
     _, options = one_of_options(SPECS[SOURCE]["properties"]["credentials"])
-    sent = {f"credentials.{name}" for option in options.values() for name, prop in option["properties"].items()
-            if prop.get("type") == "string" and "const" not in prop and name != "integration_type"}
+    sent = {
+        f"credentials.{name}"
+        for option in options.values()
+        for name, prop in option["properties"].items()
+        if prop.get("type") == "string" and "const" not in prop and name != "integration_type"
+    }
     sent |= {"api_base", "stripe_version", "credentials.extra_headers"}
     assert sent <= {path for path, rule in CONNECTION_RULES.items() if rule.check}, sent - set(CONNECTION_RULES)

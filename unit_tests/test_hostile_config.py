@@ -170,7 +170,7 @@ def spec_valid_configs(draw):
             if name in ("proxy_url", "proxy_host"):
                 credentials[name] = draw(st.sampled_from(["https://proxy.example.com", "http://127.0.0.1:9", "https://x.example/a"]) | text)
             elif name == "api_key":
-                credentials[name] = draw(st.sampled_from(["sk_test_", "rk_live_", "sk_"]) ) + draw(text)
+                credentials[name] = draw(st.sampled_from(["sk_test_", "rk_live_", "sk_"])) + draw(text)
             elif name == "extra_headers":
                 credentials[name] = draw(st.dictionaries(text, text, max_size=2))
             else:
@@ -188,7 +188,9 @@ def spec_valid_configs(draw):
 
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20), lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3), max_leaves=6
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=6,
 )
 
 

@@ -130,8 +130,10 @@ def test_a_slim_tool_takes_any_valid_parameter_of_its_action_and_refuses_the_res
     execute = Recorder()
     tools = StripeTools(execute)
     assert "cancel_at_period_end" not in tools.tools["create_subscription"].input_schema["properties"]
-    tools.call("create_subscription", {"customer_id": "cus_1", "price_id": "price_1", "cancel_at_period_end": True,
-                                       "coupon": "SPRING", "items": None})
+    tools.call(
+        "create_subscription",
+        {"customer_id": "cus_1", "price_id": "price_1", "cancel_at_period_end": True, "coupon": "SPRING", "items": None},
+    )
     (sent,) = execute.calls
     assert sent.body == {"customer": "cus_1", "items": [{"price": "price_1"}], "cancel_at_period_end": True, "coupon": "SPRING"}
     for arguments, param in (({"cancel_at_period_end": "maybe"}, "cancel_at_period_end"), ({"cuopon": "X"}, "cuopon")):

@@ -31,17 +31,48 @@ METADATA = {"source": REPO / "metadata.yaml", "destination": REPO / "metadata.de
 CONSOLE_SCRIPTS = {"source": "source-stripe-proxy", "destination": "destination-stripe-proxy"}
 
 # The fields ConnectorMetadataDefinitionV0 requires, plus those the project promises.
-REQUIRED = ("name", "definitionId", "connectorType", "dockerRepository", "dockerImageTag", "license",
-            "documentationUrl", "githubIssueLabel", "connectorSubtype", "releaseStage")
+REQUIRED = (
+    "name",
+    "definitionId",
+    "connectorType",
+    "dockerRepository",
+    "dockerImageTag",
+    "license",
+    "documentationUrl",
+    "githubIssueLabel",
+    "connectorSubtype",
+    "releaseStage",
+)
 PROMISED = ("supportLevel", "tags", "connectorBuildOptions", "allowedHosts")
 # Every key ConnectorMetadataDefinitionV0 allows under `data` (it has additionalProperties: false).
-ALLOWED = set(REQUIRED) | set(PROMISED) | {
-    "icon", "iconUrl", "supportsDbt", "supportsNormalization", "maxSecondsBetweenMessages", "releaseDate",
-    "protocolVersion", "registryOverrides", "releases", "normalizationConfig", "suggestedStreams",
-    "resourceRequirements", "ab_internal", "remoteRegistries", "connectorTestSuitesOptions",
-    "externalDocumentationUrls", "erdUrl", "supportsRefreshes", "supportsFileTransfer",
-    "supportsDataActivation", "connectorIPCOptions", "generated",
-}
+ALLOWED = (
+    set(REQUIRED)
+    | set(PROMISED)
+    | {
+        "icon",
+        "iconUrl",
+        "supportsDbt",
+        "supportsNormalization",
+        "maxSecondsBetweenMessages",
+        "releaseDate",
+        "protocolVersion",
+        "registryOverrides",
+        "releases",
+        "normalizationConfig",
+        "suggestedStreams",
+        "resourceRequirements",
+        "ab_internal",
+        "remoteRegistries",
+        "connectorTestSuitesOptions",
+        "externalDocumentationUrls",
+        "erdUrl",
+        "supportsRefreshes",
+        "supportsFileTransfer",
+        "supportsDataActivation",
+        "connectorIPCOptions",
+        "generated",
+    }
+)
 
 
 def load(which: str) -> dict[str, Any]:

@@ -245,7 +245,9 @@ class PerEndpointStripe(FakeStripe):
 def test_a_stream_splits_only_as_far_as_its_endpoint_limit_can_use():
     objects = make_objects(1500, 1_600_000_000, 100)
     fake = PerEndpointStripe(objects)
-    jobs = [plan([(1_600_000_000, None)], page_size=10, name=name, path=path) for name, path in (("slow", "/v1/slow"), ("fast", "/v1/fast"))]
+    jobs = [
+        plan([(1_600_000_000, None)], page_size=10, name=name, path=path) for name, path in (("slow", "/v1/slow"), ("fast", "/v1/fast"))
+    ]
     counts = {"slow": 0, "fast": 0}
     for event in ConcurrentReader(fake, 16).run(jobs):
         if isinstance(event, Records):

@@ -146,7 +146,9 @@ def test_free_slots_go_to_ranges_with_clearly_more_left():
 
 def test_no_free_slot_keeps_one_half_waiting_only_for_the_longest_range():
     decide = split_policy.decide_split
-    assert decide(10.0, spare_slots=0, larger_elsewhere=0, waiting=0, floor_known=True, concurrency=8) == split_policy.SplitDecision(1, False)
+    assert decide(10.0, spare_slots=0, larger_elsewhere=0, waiting=0, floor_known=True, concurrency=8) == split_policy.SplitDecision(
+        1, False
+    )
     assert decide(10.0, spare_slots=0, larger_elsewhere=1, waiting=0, floor_known=True, concurrency=8) is None  # not the longest
     assert decide(10.0, spare_slots=0, larger_elsewhere=0, waiting=split_policy.WAITING_RANGES, floor_known=True, concurrency=8) is None
     assert decide(10.0, spare_slots=0, larger_elsewhere=0, waiting=0, floor_known=False, concurrency=8) is None  # where is half?
@@ -164,8 +166,12 @@ def test_the_old_state_shape_still_means_what_it_meant():
 
 
 def test_the_new_state_shape_survives_a_round_trip():
-    saved = {"created": 1_600_000_000, "first_read_began": 1_700_000_000, "newest_seen": 1_699_000_000,
-             "to_read": [[None, 1_500_000_000], [1_600_000_000, 1_650_000_001]]}
+    saved = {
+        "created": 1_600_000_000,
+        "first_read_began": 1_700_000_000,
+        "newest_seen": 1_699_000_000,
+        "to_read": [[None, 1_500_000_000], [1_600_000_000, 1_650_000_001]],
+    }
     checkpoint = Checkpoint.parse("customers", saved)
     assert checkpoint.to_read == ((None, 1_500_000_000), (1_600_000_000, 1_650_000_001))
     assert Checkpoint.parse("customers", checkpoint.to_dict()) == checkpoint

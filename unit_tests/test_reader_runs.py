@@ -114,7 +114,9 @@ def test_a_transform_failing_in_its_chunks_ends_only_its_plan():
             raise TransientError("a child request failed")
         yield page[3:]
 
-    events = list(ConcurrentReader(fake, 1).run([plan([(None, None)], name="parent"), plan([(None, None)], name="child", transform=chunks)]))
+    events = list(
+        ConcurrentReader(fake, 1).run([plan([(None, None)], name="parent"), plan([(None, None)], name="child", transform=chunks)])
+    )
     assert sorted(ids_of(events, "parent")) == sorted(o["id"] for o in objects)
     child = signals_of(events, "child")
     assert isinstance(child[-1], Failed) and isinstance(child[-1].error, TransientError)

@@ -149,7 +149,10 @@ def test_the_checks_catch_a_bad_spec():
         "type": "object",
         "properties": {
             "credentials": {
-                "type": "object", "title": "C", "description": "d", "order": 0,
+                "type": "object",
+                "title": "C",
+                "description": "d",
+                "order": 0,
                 "oneOf": [{"title": "A", "properties": {"mode": {"const": "a", "order": 0}, "api_key": {"type": "string", "order": 1}}}],
             }
         },

@@ -46,8 +46,16 @@ class Attempt:
     ask: AskPerson | None = None  # None: this face cannot ask a person
     paths: bool = True  # uploads may name local files
 
-    def run(self, spec: ActionSpec, params: Mapping[str, Any], *, account: Any = None, dry_run: bool = False,
-            send: Callable[[PreparedCall], Any], before: Before | None = None) -> Any:
+    def run(
+        self,
+        spec: ActionSpec,
+        params: Mapping[str, Any],
+        *,
+        account: Any = None,
+        dry_run: bool = False,
+        send: Callable[[PreparedCall], Any],
+        before: Before | None = None,
+    ) -> Any:
         """Check, confirm, send and audit one call; ``dry_run`` returns the request instead."""
         prepared = self.prepare(spec, params, account)
         if dry_run:
@@ -107,38 +115,53 @@ class Attempt:
         if self.audit is None or spec.read_only:
             return
         reason = exc.reason if isinstance(exc, GuardrailRefusal) else "invalid_parameter"
-        self.audit.record(tool=self.tool, entity=spec.entity, action=spec.action, account=account, outcome="refused",
-                          reason=reason, param=exc.param, moves_money=spec.moves_money)
+        self.audit.record(
+            tool=self.tool,
+            entity=spec.entity,
+            action=spec.action,
+            account=account,
+            outcome="refused",
+            reason=reason,
+            param=exc.param,
+            moves_money=spec.moves_money,
+        )
 
     # -- steps -----------------------------------------------------------------------------
 
     def _confirm(self, spec: ActionSpec, prepared: PreparedCall) -> None:
         if not self.guardrails.needs_confirmation(spec.read_only, spec.moves_money):
             return
-        message = confirmation_message(spec.name, self._amounts(prepared), self._ids(prepared),
-                                       prepared.account or self.guardrails.configured_account)
+        message = confirmation_message(
+            spec.name, self._amounts(prepared), self._ids(prepared), prepared.account or self.guardrails.configured_account
+        )
         answer = self.ask(message) if self.ask is not None else CANNOT
         if answer == ACCEPTED:
             return
         if answer == DECLINED:
             self._audit(spec, prepared, "declined")
-            raise GuardrailRefusal(f"The person declined '{spec.name}'; nothing was sent.", param="action",
-                                   reason="declined")
+            raise GuardrailRefusal(f"The person declined '{spec.name}'; nothing was sent.", param="action", reason="declined")
         self._audit(spec, prepared, "refused", reason="cannot_confirm")
         raise GuardrailRefusal(
             f"'{spec.name}' needs a person's confirmation (--confirm {self.guardrails.confirm}), and this client cannot "
             "ask one (it does not support MCP elicitation); nothing was sent.",
-            param="action", reason="cannot_confirm",
+            param="action",
+            reason="cannot_confirm",
         )
 
     def _audit(self, spec: ActionSpec, prepared: PreparedCall, outcome: str, **fields: Any) -> None:
         if self.audit is None or spec.read_only:
             return
         self.audit.record(
-            tool=self.tool, entity=spec.entity, action=spec.action,
-            account=prepared.account or self.guardrails.configured_account, outcome=outcome,
-            idempotency_key=prepared.idempotency_key, amounts=self._amounts(prepared), ids=self._ids(prepared),
-            moves_money=spec.moves_money, **fields,
+            tool=self.tool,
+            entity=spec.entity,
+            action=spec.action,
+            account=prepared.account or self.guardrails.configured_account,
+            outcome=outcome,
+            idempotency_key=prepared.idempotency_key,
+            amounts=self._amounts(prepared),
+            ids=self._ids(prepared),
+            moves_money=spec.moves_money,
+            **fields,
         )
 
     @staticmethod

@@ -130,8 +130,7 @@ def resolve_entity(entity: Any) -> str:
     if found is None:
         raise refuse(
             "entity",
-            f"Unknown entity {show(entity)}{_did_you_mean(entity, entity_names())}; the entities are Stripe's objects, "
-            "singular or plural.",
+            f"Unknown entity {show(entity)}{_did_you_mean(entity, entity_names())}; the entities are Stripe's objects, singular or plural.",
             entity_names(),
             hint=Hint(DESCRIBE),
         )
@@ -197,8 +196,10 @@ def required_names(spec: ActionSpec) -> list[list[str]]:
         names.setdefault(re.split(r"[\[.]", target, maxsplit=1)[0], []).append(alias)
     if spec.id_param and "id" in spec.extras:
         names.setdefault(spec.id_param, []).append("id")
-    return [[*(a for a in names.get(name, ()) if a in spec.aliases), name,
-             *(a for a in names.get(name, ()) if a not in spec.aliases)] for name in spec.required]
+    return [
+        [*(a for a in names.get(name, ()) if a in spec.aliases), name, *(a for a in names.get(name, ()) if a not in spec.aliases)]
+        for name in spec.required
+    ]
 
 
 def seed_calls() -> tuple[ActionSpec, ...]:

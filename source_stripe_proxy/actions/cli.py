@@ -206,7 +206,7 @@ def build_parser() -> argparse.ArgumentParser:
             "MCP server for AI agents (in a checkout: .venv/bin/pip install -e '.[mcp]'):\n"
             "  stripe-connection mcp [--http HOST:PORT] [--read-only] ...   (stripe-connection mcp --help)\n\n"
             "examples:\n"
-            "  stripe-connection create customer email=customer@example.com name=\"John Doe\" metadata.plan=gold\n"
+            '  stripe-connection create customer email=customer@example.com name="John Doe" metadata.plan=gold\n'
             "  stripe-connection finalize invoice invoice=in_123\n"
             "  printf 'action: get\\nentity: customer\\ncustomer_id: cus_123\\n' | stripe-connection\n\n"
             "connection: --config FILE (the source's config: a 'credentials' block), or exactly one\n"
@@ -225,13 +225,25 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"give up on the call after this many seconds, retries included (default {DEFAULT_TIMEOUT_SECONDS:g}; "
         "also STRIPE_CONNECTION_TIMEOUT or the config's action_timeout_seconds)",
     )
-    parser.add_argument("--account", metavar="ACCT", help="act for this connected account (Stripe-Account); it must be allowed by --accounts")
-    parser.add_argument("--accounts", metavar="LIST", help="the connected accounts --account may name: acct_1,acct_2 or all "
-                        "(also STRIPE_CONNECTION_ACCOUNTS or the config's accounts)")
-    parser.add_argument("--max-amount", metavar="N", help="refuse a write whose amount parameters exceed N, in the smallest "
-                        "currency unit (also STRIPE_CONNECTION_MAX_AMOUNT or the config's max_amount; the lowest holds)")
-    parser.add_argument("--audit-log", metavar="FILE", help="append a JSON line per write attempt to FILE "
-                        "(also STRIPE_CONNECTION_AUDIT_LOG or the config's audit_log)")
+    parser.add_argument(
+        "--account", metavar="ACCT", help="act for this connected account (Stripe-Account); it must be allowed by --accounts"
+    )
+    parser.add_argument(
+        "--accounts",
+        metavar="LIST",
+        help="the connected accounts --account may name: acct_1,acct_2 or all (also STRIPE_CONNECTION_ACCOUNTS or the config's accounts)",
+    )
+    parser.add_argument(
+        "--max-amount",
+        metavar="N",
+        help="refuse a write whose amount parameters exceed N, in the smallest "
+        "currency unit (also STRIPE_CONNECTION_MAX_AMOUNT or the config's max_amount; the lowest holds)",
+    )
+    parser.add_argument(
+        "--audit-log",
+        metavar="FILE",
+        help="append a JSON line per write attempt to FILE (also STRIPE_CONNECTION_AUDIT_LOG or the config's audit_log)",
+    )
     parser.add_argument("call", nargs="*", metavar="ACTION ENTITY KEY=VALUE", help="the call; read from stdin when omitted")
     return parser
 
@@ -391,8 +403,7 @@ def _send(args: argparse.Namespace, environ: Mapping[str, str], out: _Output, sp
     if prepared.idempotency_key_generated:
         # Before sending: if the call times out, the caller already holds the key to retry with.
         out.note(
-            f"idempotency_key: {prepared.idempotency_key} (generated; pass idempotency_key=... to retry this "
-            f"{prepared.spec.action} safely)"
+            f"idempotency_key: {prepared.idempotency_key} (generated; pass idempotency_key=... to retry this {prepared.spec.action} safely)"
         )
     try:
         with _log_to_stderr(out):
@@ -427,12 +438,15 @@ class UsageError(Exception):
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:  # argparse would print usage on stderr and exit
         named = re.search(r"(?:argument |arguments: )(-[\w-]+)", message)
-        raise UsageError(f"{message[:1].upper()}{message[1:]}. Usage: {USAGE} (--help lists the options).",
-                         param=named.group(1) if named else None)
+        raise UsageError(
+            f"{message[:1].upper()}{message[1:]}. Usage: {USAGE} (--help lists the options).", param=named.group(1) if named else None
+        )
 
 
-USAGE = ("stripe-connection [--config FILE] [--compact] [--dry-run] [--schema] [--timeout SECONDS] [--account ACCT] "
-         "[--accounts LIST] [--max-amount N] [--audit-log FILE] ACTION ENTITY KEY=VALUE ...")
+USAGE = (
+    "stripe-connection [--config FILE] [--compact] [--dry-run] [--schema] [--timeout SECONDS] [--account ACCT] "
+    "[--accounts LIST] [--max-amount N] [--audit-log FILE] ACTION ENTITY KEY=VALUE ..."
+)
 
 
 def parse_arguments(argv: list[str]) -> argparse.Namespace | None:
@@ -471,7 +485,8 @@ def _refuse_parameters_as_options(argv: list[str], parser: argparse.ArgumentPars
         raise UsageError(
             f"Unknown option {typed[0]}: a call's parameters are written KEY=VALUE, not as options: {pairs}. "
             f"Try: {suggestion}." + (f" {cli_words(Hint(CREDENTIALS))}" if credentials else ""),
-            param=wrong[0], suggestion=suggestion,
+            param=wrong[0],
+            suggestion=suggestion,
         )
 
 
@@ -524,9 +539,7 @@ def describe(words: Sequence[str], *, full_schema: bool = False) -> Any:
     if full_schema:
         return described
     schema = described.pop("input_schema")
-    described["parameters"] = {
-        name: _parameter_summary(prop, name in described["required"]) for name, prop in schema["properties"].items()
-    }
+    described["parameters"] = {name: _parameter_summary(prop, name in described["required"]) for name, prop in schema["properties"].items()}
     return described
 
 

@@ -99,9 +99,7 @@ def _form_fields(values: Mapping[str, Any]) -> dict[str, Any]:
     return fields
 
 
-def prepare_call(
-    action: Any, entity: Any, params: Mapping[str, Any], *, account: str | None = None, paths: bool = True
-) -> PreparedCall:
+def prepare_call(action: Any, entity: Any, params: Mapping[str, Any], *, account: str | None = None, paths: bool = True) -> PreparedCall:
     """Check a call against Stripe's spec and map it to a request; never sends anything.
 
     ``account``: a connected account for this call (checked by the caller's guardrails).
@@ -136,8 +134,11 @@ def in_callers_names(exc: ActionInputError, renamed: Mapping[str, str]) -> Actio
 
 def _prepare(spec: ActionSpec, values: dict[str, Any], paths: bool = True) -> PreparedCall:
     _refuse_unknown(spec, values)
-    uploads = {name: read_upload(values.pop(name), name, paths=paths)
-               for name in list(values) if name in spec.properties and is_upload(spec.properties[name])}
+    uploads = {
+        name: read_upload(values.pop(name), name, paths=paths)
+        for name in list(values)
+        if name in spec.properties and is_upload(spec.properties[name])
+    }
     save_to = values.pop("save_to", None) if "save_to" in spec.extras else None
     if save_to is not None and (not isinstance(save_to, str) or not save_to.strip()):
         raise refuse("save_to", "'save_to' must be a local path to write the answer to.")
@@ -167,13 +168,22 @@ def _prepare(spec: ActionSpec, values: dict[str, Any], paths: bool = True) -> Pr
     if idempotency_key is None and spec.generates_idempotency_key:
         idempotency_key, generated = f"stripe-connection-{uuid.uuid4()}", True
     if spec.method == "POST":
-        return PreparedCall(spec, "POST", path, body=converted, idempotency_key=idempotency_key,
-                            idempotency_key_generated=generated, uploads=uploads, path_ids=path_ids)
+        return PreparedCall(
+            spec,
+            "POST",
+            path,
+            body=converted,
+            idempotency_key=idempotency_key,
+            idempotency_key_generated=generated,
+            uploads=uploads,
+            path_ids=path_ids,
+        )
     page_size = None
     if fetch_all:
         page_size = converted.pop("limit", None)
-    return PreparedCall(spec, spec.method, path, query=converted or None, fetch_all=fetch_all, page_size=page_size,
-                        save_to=save_to, path_ids=path_ids)
+    return PreparedCall(
+        spec, spec.method, path, query=converted or None, fetch_all=fetch_all, page_size=page_size, save_to=save_to, path_ids=path_ids
+    )
 
 
 def _alias_targets(spec: ActionSpec) -> dict[str, str]:
@@ -335,15 +345,29 @@ class StripeConnection:
         environ = os.environ if environ is None else environ
         return cls(config_from_env(environ), environ=environ, **limits)
 
-    def prepare(self, action: Any = None, entity: Any = None, params: Mapping[str, Any] | None = None, *,
-                stripe_account: str | None = None, **kwargs: Any) -> PreparedCall:
+    def prepare(
+        self,
+        action: Any = None,
+        entity: Any = None,
+        params: Mapping[str, Any] | None = None,
+        *,
+        stripe_account: str | None = None,
+        **kwargs: Any,
+    ) -> PreparedCall:
         """Parameters as keywords, or as ``params`` when a name is not a Python identifier
         (``metadata.plan``) or clashes with ``action``/``entity``. ``stripe_account``: a
         connected account for this call (allowed by ``accounts``)."""
         return self.attempt.prepare(find_action(action, entity), {**kwargs, **(params or {})}, stripe_account)
 
-    def run(self, action: Any = None, entity: Any = None, params: Mapping[str, Any] | None = None, *,
-            stripe_account: str | None = None, **kwargs: Any) -> Any:
+    def run(
+        self,
+        action: Any = None,
+        entity: Any = None,
+        params: Mapping[str, Any] | None = None,
+        *,
+        stripe_account: str | None = None,
+        **kwargs: Any,
+    ) -> Any:
         spec = find_action(action, entity)
         return self.attempt.run(spec, {**kwargs, **(params or {})}, account=stripe_account, send=self.send)
 
@@ -361,7 +385,11 @@ class StripeConnection:
         if call.fetch_all:
             return self._fetch_all(call)
         return self.client.send(
-            call.method, call.path, params=call.query, data=call.body, idempotency_key=call.idempotency_key,
+            call.method,
+            call.path,
+            params=call.query,
+            data=call.body,
+            idempotency_key=call.idempotency_key,
             account_id=call.account,
         ).data
 
@@ -378,8 +406,13 @@ class StripeConnection:
         self.check_reachable(call)
         files = {name: upload.part() for name, upload in call.uploads.items()} if call.spec.body == "multipart" else None
         answer = self.client.send_to_host(
-            call.method, call.path, call.spec.host or STRIPE_API_BASE, params=call.body if files is not None else call.query,
-            files=files, idempotency_key=call.idempotency_key, account_id=call.account,
+            call.method,
+            call.path,
+            call.spec.host or STRIPE_API_BASE,
+            params=call.body if files is not None else call.query,
+            files=files,
+            idempotency_key=call.idempotency_key,
+            account_id=call.account,
         ).data
         if not call.spec.answer:
             return answer

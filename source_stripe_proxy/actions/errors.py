@@ -42,8 +42,10 @@ def python_words(hint: Hint) -> str:
             return f"list_actions({hint.entity!r}) lists its actions."
         return "list_actions() lists them."
     if hint.kind == CREDENTIALS:
-        return ("Credentials belong to the connection's config (StripeConnection(config), or --config and "
-                "environment variables for the CLI), never to a call.")
+        return (
+            "Credentials belong to the connection's config (StripeConnection(config), or --config and "
+            "environment variables for the CLI), never to a call."
+        )
     return "Or give StripeConnection a config."
 
 
@@ -55,16 +57,14 @@ class ActionInputError(ConfigError):
     """A call refused before any request: names the parameter and lists what is accepted.
     ``base`` is the message without its hint; ``message`` adds the hint in Python's words."""
 
-    def __init__(self, message: str, *, param: str | None = None, accepted: Sequence[str] = (),
-                 hint: Hint | None = None):
+    def __init__(self, message: str, *, param: str | None = None, accepted: Sequence[str] = (), hint: Hint | None = None):
         self.param = param
         self.accepted = tuple(accepted)
         self.base, self.hint = message, hint
         super().__init__(worded(message, hint, python_words))
 
     def to_dict(self, words: Words = python_words) -> Mapping[str, Any]:
-        error: dict[str, Any] = {"type": "invalid_request_error", "param": self.param,
-                                 "message": worded(self.base, self.hint, words)}
+        error: dict[str, Any] = {"type": "invalid_request_error", "param": self.param, "message": worded(self.base, self.hint, words)}
         if self.accepted:
             error["accepted"] = list(self.accepted)
         return {"error": error}

@@ -79,16 +79,20 @@ def read_upload(value: Any, where: str, *, paths: bool = True) -> Upload:
     if isinstance(value, (str, os.PathLike)) and paths:
         return _from_path(Path(value).expanduser(), where)
     accepted = "a local path, bytes, or " if paths else ""
-    raise refuse(where, f"'{where}' must be {accepted}an object with '{NAME_KEY}' and '{CONTENT_KEY}' (base64).",
-                 (NAME_KEY, CONTENT_KEY, TYPE_KEY))
+    raise refuse(
+        where, f"'{where}' must be {accepted}an object with '{NAME_KEY}' and '{CONTENT_KEY}' (base64).", (NAME_KEY, CONTENT_KEY, TYPE_KEY)
+    )
 
 
 def _from_object(value: Mapping[str, Any], where: str) -> Upload:
     unknown = [key for key in value if key not in (NAME_KEY, CONTENT_KEY, TYPE_KEY)]
     name, content = value.get(NAME_KEY), value.get(CONTENT_KEY)
     if unknown or not isinstance(name, str) or not name.strip() or not isinstance(content, str):
-        raise refuse(where, f"'{where}' takes '{NAME_KEY}' (the file's name) and '{CONTENT_KEY}' (its bytes in base64), "
-                            f"and optionally '{TYPE_KEY}'.", (NAME_KEY, CONTENT_KEY, TYPE_KEY))
+        raise refuse(
+            where,
+            f"'{where}' takes '{NAME_KEY}' (the file's name) and '{CONTENT_KEY}' (its bytes in base64), and optionally '{TYPE_KEY}'.",
+            (NAME_KEY, CONTENT_KEY, TYPE_KEY),
+        )
     if len(content) > MAX_UPLOAD_BYTES * 4 // 3 + 4:
         raise refuse(where, f"'{where}' is over {MAX_UPLOAD_BYTES // (1024 * 1024)} MB, the largest file Stripe takes.")
     try:
@@ -96,7 +100,7 @@ def _from_object(value: Mapping[str, Any], where: str) -> Upload:
     except (binascii.Error, ValueError):
         raise refuse(f"{where}[{CONTENT_KEY}]", f"'{where}[{CONTENT_KEY}]' is not valid base64.") from None
     kind = value.get(TYPE_KEY) or _guess_type(name)
-    if not isinstance(kind, str) or "/" not in kind or any(c in kind for c in "\r\n\""):
+    if not isinstance(kind, str) or "/" not in kind or any(c in kind for c in '\r\n"'):
         raise refuse(f"{where}[{TYPE_KEY}]", f"'{where}[{TYPE_KEY}]' must be a media type such as application/pdf.")
     return _checked(Upload(os.path.basename(name.strip()), data, kind), where)
 

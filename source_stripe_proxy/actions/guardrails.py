@@ -37,8 +37,7 @@ _ACCOUNT_ID = re.compile(r"^acct_[A-Za-z0-9]{1,64}$")
 class GuardrailRefusal(ActionInputError):
     """A call refused by a limit of this connection; ``reason`` names the limit for the audit."""
 
-    def __init__(self, message: str, *, param: str | None, reason: str, accepted: Sequence[str] = (),
-                 hint: Hint | None = None):
+    def __init__(self, message: str, *, param: str | None, reason: str, accepted: Sequence[str] = (), hint: Hint | None = None):
         self.reason = reason
         super().__init__(message, param=param, accepted=accepted, hint=hint)
 
@@ -62,8 +61,7 @@ def parse_max_amount(value: Any, name: str) -> int | None:
         number = int(number)
     if isinstance(number, bool) or not isinstance(number, int) or not 0 <= number <= MAX_AMOUNT_LIMIT:
         raise ConfigError(
-            f"'{name}' must be a whole number of the smallest currency unit (cents: 5000 is 50.00 USD), "
-            f"from 0 to {MAX_AMOUNT_LIMIT}."
+            f"'{name}' must be a whole number of the smallest currency unit (cents: 5000 is 50.00 USD), from 0 to {MAX_AMOUNT_LIMIT}."
         )
     return number
 
@@ -85,7 +83,9 @@ def parse_accounts(value: Any, name: str) -> Accounts:
     if bad or not ids:
         raise ConfigError(
             f"'{name}' must be connected account ids (acct_ followed by letters and digits) separated by commas, "
-            f"or all; {len(bad)} of them are not." if bad else f"'{name}' names no account; give acct_... ids or all."
+            f"or all; {len(bad)} of them are not."
+            if bad
+            else f"'{name}' names no account; give acct_... ids or all."
         )
     return frozenset(ids)
 
@@ -118,8 +118,11 @@ def limits_from(
     """(cap, accounts, audit log paths) from the options, the environment and the config."""
     given = {}
     for key, variable, option in LIMIT_SOURCES:
-        given[key] = [(option, {"max_amount": max_amount, "accounts": accounts, "audit_log": audit_log}[key]),
-                      (variable, environ.get(variable)), (key, config.get(key) if isinstance(config, Mapping) else None)]
+        given[key] = [
+            (option, {"max_amount": max_amount, "accounts": accounts, "audit_log": audit_log}[key]),
+            (variable, environ.get(variable)),
+            (key, config.get(key) if isinstance(config, Mapping) else None),
+        ]
     cap = tightest_cap(*(parse_max_amount(value, name) for name, value in given["max_amount"]))
     allowed = narrowest_accounts(*(parse_accounts(value, name) for name, value in given["accounts"]))
     logs = []
@@ -169,7 +172,7 @@ class Amount:
         if not self.currency:
             return f"{self.value:g} in the smallest currency unit"
         exponent = currency_exponent(self.currency)
-        major = f"{self.value / 10 ** exponent:,.{exponent}f}"
+        major = f"{self.value / 10**exponent:,.{exponent}f}"
         return f"{major} {self.currency.upper()} ({self.value:g})"
 
 
@@ -235,8 +238,9 @@ class Guardrails:
         if requested is None or requested == "":
             return None
         if not isinstance(requested, str) or not _ACCOUNT_ID.match(requested.strip()):
-            raise GuardrailRefusal("'account' must be a connected account id such as acct_1Nv0FGQ9RKHgCVdK.",
-                                   param=ACCOUNT_PARAM, reason="account")
+            raise GuardrailRefusal(
+                "'account' must be a connected account id such as acct_1Nv0FGQ9RKHgCVdK.", param=ACCOUNT_PARAM, reason="account"
+            )
         account = requested.strip()
         if account == self.configured_account:
             return account
@@ -245,13 +249,15 @@ class Guardrails:
             raise GuardrailRefusal(
                 f"This connection acts for {where} only: 'account' is refused. To let calls name connected accounts, "
                 "allow them with --accounts acct_1,acct_2 (or --accounts all).",
-                param=ACCOUNT_PARAM, reason="account",
+                param=ACCOUNT_PARAM,
+                reason="account",
             )
         if self.accounts != ALL_ACCOUNTS and account not in self.accounts:
             raise GuardrailRefusal(
-                f"Account {account} is not one this connection may act for: --accounts allows "
-                f"{', '.join(sorted(self.accounts))}.",
-                param=ACCOUNT_PARAM, reason="account", accepted=sorted(self.accounts),
+                f"Account {account} is not one this connection may act for: --accounts allows {', '.join(sorted(self.accounts))}.",
+                param=ACCOUNT_PARAM,
+                reason="account",
+                accepted=sorted(self.accounts),
             )
         return account
 
@@ -264,14 +270,16 @@ class Guardrails:
                 raise GuardrailRefusal(
                     f"'{amount.param}' is {amount.value:g}, over this connection's --max-amount of {self.max_amount} "
                     "(smallest currency unit); nothing was sent.",
-                    param=amount.param, reason="max_amount",
+                    param=amount.param,
+                    reason="max_amount",
                 )
         if moves_money and not amounts:
             raise GuardrailRefusal(
                 f"'{name}' moves money, and its parameters carry no amount to hold against --max-amount "
                 f"{self.max_amount}: without one it acts on a whole amount this connection cannot see (a refund of "
                 "the full charge, an invoice's amount due). Give the amount where the action takes one; nothing was sent.",
-                param="amount", reason="max_amount",
+                param="amount",
+                reason="max_amount",
             )
 
     def needs_confirmation(self, read_only: bool, moves_money: bool) -> bool:

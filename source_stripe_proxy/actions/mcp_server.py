@@ -238,8 +238,7 @@ async def _call_tool(tools: StripeTools, ctx: Any, params: Any) -> Any:
     except QuestionPending as pending:
         return _input_required(pending)
     except ToolCallError as exc:
-        return CallToolResult(content=[TextContent(type="text", text=str(exc))], structured_content=dict(exc.error),
-                              is_error=True)
+        return CallToolResult(content=[TextContent(type="text", text=str(exc))], structured_content=dict(exc.error), is_error=True)
     text = tools.render(result)
     structured = json.loads(text)
     return CallToolResult(
@@ -314,15 +313,14 @@ def server_instructions(tools: StripeTools, mode: str) -> str:
     via = MODES[mode].via if mode in MODES else ""
     return (
         f"Stripe's API {via}, as {count(len(tools.tools), 'tool')}. Results are Stripe's JSON. Errors are Stripe's "
-        "error object ({\"error\": {\"type\", \"code\", \"param\", \"message\"}}); a refusal before sending names the "
+        'error object ({"error": {"type", "code", "param", "message"}}); a refusal before sending names the '
         "parameter and lists what is accepted. Amounts are whole numbers in the smallest currency unit. Lists come a "
         "page at a time: when has_more is true, call again with starting_after = next_starting_after. A list shows each "
-        "object's ids, names, amounts, statuses and times; fields=[\"email\", \"address.city\"] picks others, "
-        "fields=[\"*\"] gives whole objects. "
+        'object\'s ids, names, amounts, statuses and times; fields=["email", "address.city"] picks others, '
+        'fields=["*"] gives whole objects. '
         + ("This server only reads. " if tools.policy.read_only else "Writes take dry_run=true to see the request first. ")
         + "Named tools cover the common calls; stripe_search_actions finds an action for plain words, "
-        "stripe_describe and stripe_call reach the rest."
-        + _limits_text(tools.guardrails)
+        "stripe_describe and stripe_call reach the rest." + _limits_text(tools.guardrails)
     )
 
 
@@ -397,20 +395,78 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     parser.add_argument("--config", metavar="FILE", help="JSON config with a 'credentials' block (overrides environment variables)")
-    parser.add_argument("--http", metavar="[HOST:]PORT", help=f"serve streamable HTTP at http://HOST:PORT{HTTP_PATH} (HOST defaults to {DEFAULT_HTTP_HOST}); default: stdio")
-    parser.add_argument("--auth-token", metavar="TOKEN", help=f"bearer token HTTP clients must send (prefer the {TOKEN_ENV} environment variable: a command line is visible to other users)")
-    parser.add_argument("--allow-origin", metavar="ORIGIN", action="append", default=[], help="a browser origin allowed to call the HTTP server, besides loopback ones (repeatable)")
+    parser.add_argument(
+        "--http",
+        metavar="[HOST:]PORT",
+        help=f"serve streamable HTTP at http://HOST:PORT{HTTP_PATH} (HOST defaults to {DEFAULT_HTTP_HOST}); default: stdio",
+    )
+    parser.add_argument(
+        "--auth-token",
+        metavar="TOKEN",
+        help=f"bearer token HTTP clients must send (prefer the {TOKEN_ENV} environment variable: a command line is visible to other users)",
+    )
+    parser.add_argument(
+        "--allow-origin",
+        metavar="ORIGIN",
+        action="append",
+        default=[],
+        help="a browser origin allowed to call the HTTP server, besides loopback ones (repeatable)",
+    )
     parser.add_argument("--read-only", action="store_true", help="offer and accept reads only (get, list, search)")
-    parser.add_argument("--allow", metavar="ITEMS", action="append", default=[], help="offer only these: entities (customer), actions as tool names (finalize_invoice), stripe_call, stripe_describe, stripe_search_actions; comma-separated, repeatable")
-    parser.add_argument("--deny", metavar="ITEMS", action="append", default=[], help="never offer these (same items as --allow; wins over it)")
-    parser.add_argument("--max-amount", metavar="N", help="refuse a call whose amount parameters exceed N (smallest currency unit); also STRIPE_CONNECTION_MAX_AMOUNT or the config's max_amount (the lowest holds)")
-    parser.add_argument("--confirm", metavar="WHAT", choices=CONFIRM_MODES, default="none", help="ask the person (MCP elicitation) before a call that moves money, or before every write: money, writes or none (default none)")
-    parser.add_argument("--accounts", metavar="LIST", help="connected accounts a call may name with 'account' (sent as Stripe-Account): acct_1,acct_2 or all; also STRIPE_CONNECTION_ACCOUNTS or the config's accounts")
-    parser.add_argument("--audit-log", metavar="FILE", help="append a JSON line per write attempt (sent or refused); also STRIPE_CONNECTION_AUDIT_LOG or the config's audit_log")
-    parser.add_argument("--timeout", metavar="SECONDS", help="give up on a Stripe call after this many seconds, retries included (default 15)")
-    parser.add_argument("--page-size", metavar="N", type=int, default=DEFAULT_PAGE_SIZE, help=f"objects per list page unless the call gives limit (default {DEFAULT_PAGE_SIZE})")
-    parser.add_argument("--full-schemas", action="store_true", help="give each named tool every parameter of its action in its schema (about 79,000 characters for all tools; default: the required and common ones, about 24,000, the rest one stripe_describe away)")
-    parser.add_argument("--max-result-chars", metavar="N", type=int, default=DEFAULT_MAX_RESULT_CHARS, help=f"cut results longer than this, saying how to continue (default {DEFAULT_MAX_RESULT_CHARS})")
+    parser.add_argument(
+        "--allow",
+        metavar="ITEMS",
+        action="append",
+        default=[],
+        help="offer only these: entities (customer), actions as tool names (finalize_invoice), stripe_call, stripe_describe, stripe_search_actions; comma-separated, repeatable",
+    )
+    parser.add_argument(
+        "--deny", metavar="ITEMS", action="append", default=[], help="never offer these (same items as --allow; wins over it)"
+    )
+    parser.add_argument(
+        "--max-amount",
+        metavar="N",
+        help="refuse a call whose amount parameters exceed N (smallest currency unit); also STRIPE_CONNECTION_MAX_AMOUNT or the config's max_amount (the lowest holds)",
+    )
+    parser.add_argument(
+        "--confirm",
+        metavar="WHAT",
+        choices=CONFIRM_MODES,
+        default="none",
+        help="ask the person (MCP elicitation) before a call that moves money, or before every write: money, writes or none (default none)",
+    )
+    parser.add_argument(
+        "--accounts",
+        metavar="LIST",
+        help="connected accounts a call may name with 'account' (sent as Stripe-Account): acct_1,acct_2 or all; also STRIPE_CONNECTION_ACCOUNTS or the config's accounts",
+    )
+    parser.add_argument(
+        "--audit-log",
+        metavar="FILE",
+        help="append a JSON line per write attempt (sent or refused); also STRIPE_CONNECTION_AUDIT_LOG or the config's audit_log",
+    )
+    parser.add_argument(
+        "--timeout", metavar="SECONDS", help="give up on a Stripe call after this many seconds, retries included (default 15)"
+    )
+    parser.add_argument(
+        "--page-size",
+        metavar="N",
+        type=int,
+        default=DEFAULT_PAGE_SIZE,
+        help=f"objects per list page unless the call gives limit (default {DEFAULT_PAGE_SIZE})",
+    )
+    parser.add_argument(
+        "--full-schemas",
+        action="store_true",
+        help="give each named tool every parameter of its action in its schema (about 79,000 characters for all tools; default: the required and common ones, about 24,000, the rest one stripe_describe away)",
+    )
+    parser.add_argument(
+        "--max-result-chars",
+        metavar="N",
+        type=int,
+        default=DEFAULT_MAX_RESULT_CHARS,
+        help=f"cut results longer than this, saying how to continue (default {DEFAULT_MAX_RESULT_CHARS})",
+    )
     return parser
 
 
@@ -437,19 +493,27 @@ def prepare(args: argparse.Namespace, environ: Mapping[str, str]) -> Prepared:
     settings = connection.client.settings
     secrets = tuple(s for s in (*settings.secrets, token) if s)
     policy = AccessPolicy(read_only=args.read_only, allow=args.allow, deny=args.deny)
-    cap, accounts, logs = limits_from(config, environ, max_amount=args.max_amount, accounts=args.accounts,
-                                      audit_log=args.audit_log)
-    guardrails = Guardrails(max_amount=cap, accounts=accounts, confirm=parse_confirm(args.confirm, "--confirm"),
-                            configured_account=settings.account_id)
+    cap, accounts, logs = limits_from(config, environ, max_amount=args.max_amount, accounts=args.accounts, audit_log=args.audit_log)
+    guardrails = Guardrails(
+        max_amount=cap, accounts=accounts, confirm=parse_confirm(args.confirm, "--confirm"), configured_account=settings.account_id
+    )
     audit = AuditLog(logs, secrets=secrets) if logs else None
 
     def reachable(prepared: Any, context: CallContext) -> None:  # refused before the person is asked
         connection.check_reachable(prepared)
 
     # connection.send: the tools apply the limits and write the audit lines themselves, by tool name.
-    tools = StripeTools(connection.send, policy=policy, page_size=args.page_size, max_result_chars=args.max_result_chars,
-                        secrets=secrets, full_schemas=args.full_schemas, guardrails=guardrails, audit=audit,
-                        guards=[reachable])
+    tools = StripeTools(
+        connection.send,
+        policy=policy,
+        page_size=args.page_size,
+        max_result_chars=args.max_result_chars,
+        secrets=secrets,
+        full_schemas=args.full_schemas,
+        guardrails=guardrails,
+        audit=audit,
+        guards=[reachable],
+    )
     if not tools.tools:
         raise ConfigError("--allow/--deny/--read-only leave no tool to offer.")
     notes = []
@@ -489,8 +553,13 @@ def main(argv: Sequence[str] | None = None, *, environ: Mapping[str, str] | None
     tools = prepared.tools
     server = build_server(tools, instructions=server_instructions(tools, prepared.connection.client.settings.mode))
     where = f"http://{_netloc(*prepared.http)}{HTTP_PATH}" if prepared.http else "stdio"
-    log.info("%s (%s) over %s, %s connection", count(len(tools.tools), "tool"), tools.policy.describe(), where,
-             prepared.connection.client.settings.mode)
+    log.info(
+        "%s (%s) over %s, %s connection",
+        count(len(tools.tools), "tool"),
+        tools.policy.describe(),
+        where,
+        prepared.connection.client.settings.mode,
+    )
     if prepared.http is None:
         serve_stdio(server)
     else:
@@ -529,8 +598,9 @@ def serve_http(server: Any, address: tuple[str, int], access: HttpAccess) -> Non
         transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False),
         host=host,
     )
-    config = uvicorn.Config(HttpGuard(app, access), host=host, port=port, log_config=None, access_log=False,
-                            lifespan="on", server_header=False)
+    config = uvicorn.Config(
+        HttpGuard(app, access), host=host, port=port, log_config=None, access_log=False, lifespan="on", server_header=False
+    )
     uvicorn.Server(config).run()
 
 

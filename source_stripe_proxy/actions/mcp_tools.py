@@ -150,8 +150,7 @@ class BinaryResult:
     uri: str
 
     def summary(self) -> dict[str, Any]:
-        return {"object": "file_content", "name": self.name, "type": self.mime_type, "bytes": len(self.data),
-                "uri": self.uri}
+        return {"object": "file_content", "name": self.name, "type": self.mime_type, "bytes": len(self.data), "uri": self.uri}
 
 
 @dataclass(frozen=True)
@@ -408,8 +407,10 @@ class StripeTools:
         entity: dict[str, Any] = {"type": "string", "enum": entities}
         if not self.full_schemas and len(entities) > SLIM_ENTITY_ENUM:  # named, not listed: resolve_entity checks it
             del entity["enum"]
-        entity["description"] = (f"Stripe's object, singular: one of {len(entities)} such as customer, invoice, "
-                                 "invoice_item, refund, coupon, checkout_session (stripe_describe lists them).")
+        entity["description"] = (
+            f"Stripe's object, singular: one of {len(entities)} such as customer, invoice, "
+            "invoice_item, refund, coupon, checkout_session (stripe_describe lists them)."
+        )
         properties: dict[str, Any] = {
             "entity": entity,
             "action": {
@@ -446,7 +447,8 @@ class StripeTools:
             title="Call a Stripe action",
             description=description,
             input_schema=self._with_account(
-                {"type": "object", "properties": properties, "required": ["entity", "action"], "additionalProperties": False}),
+                {"type": "object", "properties": properties, "required": ["entity", "action"], "additionalProperties": False}
+            ),
             read_only=reads_only,
             destructive=not reads_only,
             idempotent=reads_only,
@@ -468,8 +470,12 @@ class StripeTools:
                 "type": "object",
                 "properties": {
                     "query": {"type": "string", "description": "What to do, in a few plain words."},
-                    "limit": {"type": "integer", "minimum": 1, "maximum": MAX_RESULTS,
-                              "description": f"How many results (default {DEFAULT_RESULTS})."},
+                    "limit": {
+                        "type": "integer",
+                        "minimum": 1,
+                        "maximum": MAX_RESULTS,
+                        "description": f"How many results (default {DEFAULT_RESULTS}).",
+                    },
                 },
                 "required": ["query"],
                 "additionalProperties": False,
@@ -550,8 +556,9 @@ class StripeTools:
             if key not in known:
                 raise ActionInputError(
                     f"Unknown argument '{key}' for {CALL_TOOL}: it takes entity, action, params, dry_run, fields and account; "
-                    f"give the action's parameters inside params ({{\"{key}\": ...}}).",
-                    param=key, accepted=known,
+                    f'give the action\'s parameters inside params ({{"{key}": ...}}).',
+                    param=key,
+                    accepted=known,
                 )
         params = arguments.get("params") or {}
         if isinstance(params, str):  # some clients send an object as JSON text
@@ -572,8 +579,7 @@ class StripeTools:
     def _run(self, spec: ActionSpec, params: dict[str, Any], context: CallContext, *, account: Any = None) -> Any:
         attempt = Attempt(self.guardrails, context.tool, self.audit, ask=ask_person_through(context.ask), paths=False)
         if not self.policy.permits(spec.action, spec.entity, spec.read_only):
-            refused = GuardrailRefusal(self.policy.refusal(spec.action, spec.entity, spec.read_only), param="action",
-                                       reason="policy")
+            refused = GuardrailRefusal(self.policy.refusal(spec.action, spec.entity, spec.read_only), param="action", reason="policy")
             attempt.refused(spec, refused, account=account if isinstance(account, str) else None)
             raise refused
         dry_run = False
@@ -582,9 +588,10 @@ class StripeTools:
         fields = None
         if FIELDS in params and (context.tool == CALL_TOOL or spec.read_only):  # named writes answer whole
             fields = parse_fields(params.pop(FIELDS))
-        for ours, why in (("all", (f"read {spec.entity} lists page by page with limit and starting_after "
-                                  f"({NEXT_CURSOR} in each page)")),
-                          ("save_to", "the answer comes back in the result, as an embedded resource")):
+        for ours, why in (
+            ("all", (f"read {spec.entity} lists page by page with limit and starting_after ({NEXT_CURSOR} in each page)")),
+            ("save_to", "the answer comes back in the result, as an embedded resource"),
+        ):
             if ours in params:
                 raise ActionInputError(f"'{ours}' is not offered here: {why}.", param=ours)
         if spec.paging and params.get("limit") is None:
@@ -622,22 +629,22 @@ class StripeTools:
     def _search(self, arguments: dict[str, Any]) -> Any:
         for key in arguments:
             if key not in ("query", "limit"):
-                raise ActionInputError(f"Unknown argument '{key}' for {SEARCH_TOOL}: it takes query and limit.",
-                                       param=key, accepted=("query", "limit"))
-        results = search_actions(arguments.get("query"), limit=arguments.get("limit", DEFAULT_RESULTS),
-                                 permitted=self.policy.permits)
+                raise ActionInputError(
+                    f"Unknown argument '{key}' for {SEARCH_TOOL}: it takes query and limit.", param=key, accepted=("query", "limit")
+                )
+        results = search_actions(arguments.get("query"), limit=arguments.get("limit", DEFAULT_RESULTS), permitted=self.policy.permits)
         return {
             "query": arguments["query"],
             "results": results,
-            "note": f"Call one with {CALL_TOOL} (entity, action, params); {DESCRIBE_TOOL} with its entity and action "
-                    "lists its parameters.",
+            "note": f"Call one with {CALL_TOOL} (entity, action, params); {DESCRIBE_TOOL} with its entity and action lists its parameters.",
         }
 
     def _describe(self, arguments: dict[str, Any]) -> Any:
         for key in arguments:
             if key not in ("entity", "action"):
-                raise ActionInputError(f"Unknown argument '{key}' for {DESCRIBE_TOOL}: it takes entity and action.",
-                                       param=key, accepted=("entity", "action"))
+                raise ActionInputError(
+                    f"Unknown argument '{key}' for {DESCRIBE_TOOL}: it takes entity and action.", param=key, accepted=("entity", "action")
+                )
         entity, action = arguments.get("entity"), arguments.get("action")
         if not entity:
             if action:
@@ -654,8 +661,7 @@ class StripeTools:
             return {"entity": name, "actions": deepcopy(permitted)}
         spec = find_action(action, name)
         if spec.action not in permitted:
-            raise ActionInputError(self.policy.refusal(spec.action, name, spec.read_only), param="action",
-                                   accepted=tuple(permitted))
+            raise ActionInputError(self.policy.refusal(spec.action, name, spec.read_only), param="action", accepted=tuple(permitted))
         described = describe_action(spec.action, name)
         described["input_schema"] = self._with_account(tool_input_schema(spec), spec)
         return described
@@ -678,6 +684,18 @@ def mcp_words(hint: Hint) -> str:
 
 
 __all__ = [
-    "AccessPolicy", "Answer", "BinaryResult", "CallContext", "Guard", "Question", "QuestionPending", "StripeTools",
-    "ToolCallError", "ToolDefinition", "ask_person_through", "cannot_ask", "cut_to_size", "tool_name",
+    "AccessPolicy",
+    "Answer",
+    "BinaryResult",
+    "CallContext",
+    "Guard",
+    "Question",
+    "QuestionPending",
+    "StripeTools",
+    "ToolCallError",
+    "ToolDefinition",
+    "ask_person_through",
+    "cannot_ask",
+    "cut_to_size",
+    "tool_name",
 ]

@@ -193,7 +193,7 @@ def _array(schema: Schema, value: Any, where: str) -> list[Any]:
     if isinstance(value, str):
         text = value.strip()
         if text.startswith("["):
-            value = _json(text, list, where, "a JSON array such as [\"a\", \"b\"]")
+            value = _json(text, list, where, 'a JSON array such as ["a", "b"]')
         elif text:
             value = [part.strip() for part in text.split(",")] if "," in text else [text]
     elif isinstance(value, Mapping) and value and all(isinstance(k, str) and k.isdigit() for k in value):
@@ -211,7 +211,7 @@ def _object(schema: Schema, value: Any, where: str) -> dict[str, Any]:
     if isinstance(value, str) and value.strip().startswith("{"):
         value = _json(value.strip(), dict, where, "a JSON object")
     if not isinstance(value, Mapping):
-        hint = f" (JSON such as {{\"key\": \"value\"}}, or key by key as {where}.KEY=VALUE)" if "[" not in where else ""
+        hint = f' (JSON such as {{"key": "value"}}, or key by key as {where}.KEY=VALUE)' if "[" not in where else ""
         raise refuse(where, f"'{where}' must be {describe(schema)}{hint}, got {show(value)}.")
     if is_map(schema):
         return _map(schema, value, where)

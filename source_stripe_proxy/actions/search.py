@@ -65,13 +65,15 @@ def search_actions(query: Any, *, limit: int = DEFAULT_RESULTS, permitted: Any |
         record = resources.operation(doc["entity"], doc["action"])
         if permitted is not None and not permitted(doc["action"], doc["entity"], record["read_only"]):
             continue
-        results.append({
-            "entity": doc["entity"],
-            "action": doc["action"],
-            "description": _one_line(record["description"]),
-            "kind": kind_of(record),
-            "score": round(score, 2),
-        })
+        results.append(
+            {
+                "entity": doc["entity"],
+                "action": doc["action"],
+                "description": _one_line(record["description"]),
+                "kind": kind_of(record),
+                "score": round(score, 2),
+            }
+        )
         if len(results) == limit:
             break
     return results

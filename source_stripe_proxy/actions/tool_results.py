@@ -121,8 +121,10 @@ FIELDS_SCHEMA = {
 }
 MAX_FIELDS = 50
 _FIELD = re.compile(r"^(?:\*|[A-Za-z0-9_]+(?:\.[A-Za-z0-9_]+)*)$")
-COMPACT_NOTE = ("Each object shows its ids, names, amounts, statuses and times; fields=[...] picks others "
-                "(address.city reaches inside), fields=[\"*\"] gives whole objects.")
+COMPACT_NOTE = (
+    "Each object shows its ids, names, amounts, statuses and times; fields=[...] picks others "
+    '(address.city reaches inside), fields=["*"] gives whole objects.'
+)
 
 
 def parse_fields(value: Any) -> list[str]:
@@ -134,8 +136,7 @@ def parse_fields(value: Any) -> list[str]:
     if not names or len(names) > MAX_FIELDS or not all(isinstance(n, str) and _FIELD.match(n) for n in names):
         raise refuse(
             FIELDS,
-            f"'fields' must be a list of 1 to {MAX_FIELDS} field names such as [\"email\", \"address.city\"], "
-            "or [\"*\"] for whole objects.",
+            f'\'fields\' must be a list of 1 to {MAX_FIELDS} field names such as ["email", "address.city"], or ["*"] for whole objects.',
         )
     return list(dict.fromkeys(names))
 
@@ -164,8 +165,14 @@ def _looks_like_id(text: str) -> bool:
     """cus_NffrFeUfNV2Hib, price_1MoBy5LkdIwHu7ix: a short lower-case prefix, then random
     letters and digits (not a word such as charge_automatically)."""
     prefix, _, rest = text.partition("_")
-    return (2 <= len(prefix) <= 8 and prefix.isalpha() and prefix.islower() and len(rest) >= 8 and rest.isalnum()
-            and any(c.isdigit() or c.isupper() for c in rest))
+    return (
+        2 <= len(prefix) <= 8
+        and prefix.isalpha()
+        and prefix.islower()
+        and len(rest) >= 8
+        and rest.isalnum()
+        and any(c.isdigit() or c.isupper() for c in rest)
+    )
 
 
 # Stripe's legacy copies of an object beside the object itself (docs.stripe.com/api: a plan is

@@ -171,7 +171,11 @@ def slim(schema: Any, depth: int) -> dict[str, Any]:
                 out[key] = {name: slim(item, depth + 1) for name, item in value.items()}
         elif key == "items":
             out[key] = slim(value, depth if value.get("type") != "object" else depth + 1)
-        elif (key == "enum" and len(value) > SLIM_ENUM) or (key == "maxLength" and value >= 5000) or (key in ("title", "required") and depth > SLIM_DEPTH):
+        elif (
+            (key == "enum" and len(value) > SLIM_ENUM)
+            or (key == "maxLength" and value >= 5000)
+            or (key in ("title", "required") and depth > SLIM_DEPTH)
+        ):
             continue
         elif key == "additionalProperties" and isinstance(value, dict):
             out[key] = slim(value, depth + 1)

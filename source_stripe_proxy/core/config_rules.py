@@ -33,8 +33,22 @@ SOURCE, DESTINATION = "source", "destination"
 # until the walk learns it; annotations are what the walk may ignore.
 ENFORCED_KEYWORDS = frozenset(
     {
-        "type", "properties", "required", "additionalProperties", "oneOf", "const", "enum", "minimum", "maximum",
-        "exclusiveMinimum", "exclusiveMaximum", "pattern", "minLength", "maxLength", "items", "uniqueItems",
+        "type",
+        "properties",
+        "required",
+        "additionalProperties",
+        "oneOf",
+        "const",
+        "enum",
+        "minimum",
+        "maximum",
+        "exclusiveMinimum",
+        "exclusiveMaximum",
+        "pattern",
+        "minLength",
+        "maxLength",
+        "items",
+        "uniqueItems",
     }
 )
 ANNOTATION_KEYWORDS = frozenset(

@@ -97,9 +97,7 @@ PARAGON_HOSTS = OtherHosts(
     target_header="X-Paragon-Proxy-Url",
     raw_header="X-Paragon-Use-Raw-Response",
 )
-API_HOST_ONLY = OtherHosts(
-    "none", refusal="a PinkConnect proxy forwards /v1/... to Stripe's API host only, and this call lives on {host}"
-)
+API_HOST_ONLY = OtherHosts("none", refusal="a PinkConnect proxy forwards /v1/... to Stripe's API host only, and this call lives on {host}")
 
 
 @dataclass(frozen=True)

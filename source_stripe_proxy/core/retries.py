@@ -46,9 +46,7 @@ class RetryDecision:
     out_of_time: bool = False  # the call's deadline came before the next attempt could
 
 
-def decide_retry(
-    attempt: Attempt, attempts_made: int, max_retries: int, backoff: float, time_left: float | None = None
-) -> RetryDecision:
+def decide_retry(attempt: Attempt, attempts_made: int, max_retries: int, backoff: float, time_left: float | None = None) -> RetryDecision:
     """Whether a call goes on after its ``attempts_made``-th attempt failed as ``attempt`` says.
 
     ``backoff``: this retry's exponential delay (``backoff_seconds``), used unless the server

@@ -146,8 +146,7 @@ def _secret_key(value: str, field_name: str) -> str:
             )
     raise FieldError(
         field_name,
-        "{field} is not a Stripe secret or restricted key: it must start with sk_ or rk_ "
-        "(Dashboard > Developers > API keys).",
+        "{field} is not a Stripe secret or restricted key: it must start with sk_ or rk_ (Dashboard > Developers > API keys).",
     )
 
 
@@ -168,17 +167,12 @@ def _extra_headers(headers: Mapping[str, str], field_name: str) -> dict[str, str
         if not _HEADER_NAME.match(name):
             raise FieldError(
                 field_name,
-                "{field} has a header name that is not a valid HTTP header name "
-                "(letters, digits and - only, no spaces or colons).",
+                "{field} has a header name that is not a valid HTTP header name (letters, digits and - only, no spaces or colons).",
             )
         if name.lower() in RESERVED_HEADERS:
-            raise FieldError(
-                field_name, "{field} may not set " + ", ".join(sorted(RESERVED_HEADERS)) + ": the connector sets them itself."
-            )
+            raise FieldError(field_name, "{field} may not set " + ", ".join(sorted(RESERVED_HEADERS)) + ": the connector sets them itself.")
         if not value.strip() or value != value.strip() or any(ord(c) < 32 or ord(c) == 127 for c in value):
-            raise FieldError(
-                field_name, "{field} has a value that is empty or has surrounding spaces, line breaks or control characters."
-            )
+            raise FieldError(field_name, "{field} has a value that is empty or has surrounding spaces, line breaks or control characters.")
     return dict(headers)
 
 
@@ -205,8 +199,7 @@ def safe_base_url(url: Any, field_name: str) -> str:
     if parts.scheme == "http" and not is_loopback_host(parts.hostname):
         raise FieldError(
             field_name,
-            "{field} uses plain http to a non-loopback host; use https:// "
-            "(plain http is only allowed to localhost for testing)."
+            "{field} uses plain http to a non-loopback host; use https:// (plain http is only allowed to localhost for testing).",
         )
     return url.strip().rstrip("/")
 

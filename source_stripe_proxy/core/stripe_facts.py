@@ -52,6 +52,7 @@ def metadata_value_problem(value: Any) -> str | None:
         return f"Metadata values are at most {METADATA_VALUE_MAX} characters; this one has {len(value)}."
     return None
 
+
 # Keys (docs.stripe.com/keys): secret and restricted keys can read data; publishable ones can't.
 SECRET_KEY_PREFIXES = ("sk_", "rk_")
 OTHER_KEY_KINDS = {"pk_": "a publishable key", "whsec_": "a webhook signing secret"}  # look like keys, can't call the API
@@ -71,6 +72,7 @@ def currency_exponent(currency: str) -> int:
     if code in ZERO_DECIMAL_CURRENCIES:
         return 0
     return 3 if code in THREE_DECIMAL_CURRENCIES else 2
+
 
 # Hosts (Stripe's OpenAPI description names them per operation): the API's, and the files host
 # where uploads (create file) and downloads (a quote's PDF) live.

@@ -248,7 +248,9 @@ class WriteRun:
         by_key: dict[tuple[str, ...], list[int]] = {}
         for index, item in enumerate(batch):
             if index in superseded:
-                outcomes[index] = Outcome(SKIPPED, item.position, item.record.describe_key(), note="a later record with the same key in this batch wins")
+                outcomes[index] = Outcome(
+                    SKIPPED, item.position, item.record.describe_key(), note="a later record with the same key in this batch wins"
+                )
             elif item.problem is not None:
                 outcomes[index] = Outcome(REJECTED, item.position, error=item.problem.error)
             else:
@@ -296,9 +298,7 @@ class WriteRun:
         return {
             index
             for index, item in enumerate(batch)
-            if item.record is not None
-            and self.modes[item.position.stream] == DestinationSyncMode.append_dedup
-            and index not in keep
+            if item.record is not None and self.modes[item.position.stream] == DestinationSyncMode.append_dedup and index not in keep
         }
 
     def _report(self, outcome: Outcome) -> Iterator[AirbyteMessage]:
@@ -310,8 +310,7 @@ class WriteRun:
             if self.options.fail_fast:
                 yield from self.summary_messages()
                 raise RecordRejectedError(
-                    f"Stopped at the first rejected record ({outcome.position}) because fail_fast is on: "
-                    f"{_error_text(outcome.error)}"
+                    f"Stopped at the first rejected record ({outcome.position}) because fail_fast is on: {_error_text(outcome.error)}"
                 )
         elif self.options.dry_run and outcome.kind in ("created", "updated"):
             yield _log(Level.INFO, f"Dry run: would {outcome.kind[:-1]} {outcome.position} ({outcome.key}) -> {outcome.object_id}")
@@ -345,14 +344,15 @@ class WriteRun:
     def summary_messages(self) -> Iterator[AirbyteMessage]:
         self.summarised = True
         summary = self.summary()
-        title = "Stripe destination summary" + (" (dry run: nothing was written, counts are what would happen)" if summary["dry_run"] else "")
+        title = "Stripe destination summary" + (
+            " (dry run: nothing was written, counts are what would happen)" if summary["dry_run"] else ""
+        )
         parts = []
         for name, counts in summary["streams"].items():
             parts.append(f"{name}: " + ", ".join(f"{counts[kind]} {kind}" for kind in OUTCOME_KINDS))
         unknown = sum(summary["skipped_unknown_streams"].values())
         text = (
-            f"{title}: " + "; ".join(parts)
-            + f". {summary['records']} records, {summary['requests']} requests "
+            f"{title}: " + "; ".join(parts) + f". {summary['records']} records, {summary['requests']} requests "
             f"({summary['requests_per_record']} per record)."
             + (f" {unknown} records of streams outside the catalog were skipped." if unknown else "")
             + (f" {self.unreadable_lines} unreadable input lines were rejected." if self.unreadable_lines else "")

@@ -182,9 +182,7 @@ def _stripe_id(table: StreamTable, value: Any) -> str | None:
     if value is None or value == "":
         return None
     if not isinstance(value, str) or not value.startswith(table.id_prefix) or any(c in value for c in "/?#% \t\r\n"):
-        raise RecordProblem(
-            "invalid_id", f"'id' must be a Stripe {table.object_name} id starting with '{table.id_prefix}'.", param="id"
-        )
+        raise RecordProblem("invalid_id", f"'id' must be a Stripe {table.object_name} id starting with '{table.id_prefix}'.", param="id")
     return value
 
 
@@ -193,7 +191,8 @@ def _external_id(value: Any) -> str | None:
         return None
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
         raise RecordProblem(
-            "invalid_external_id", "The external id (the field named by external_id_field) must be a string or a number.",
+            "invalid_external_id",
+            "The external id (the field named by external_id_field) must be a string or a number.",
             param="external_id_field",
         )
     text = _scalar_text(value)
@@ -229,7 +228,9 @@ def _coerce_address(value: Any, name: str) -> dict[str, str]:
     out = {}
     for key, item in value.items():
         if key not in ADDRESS_FIELDS:
-            raise RecordProblem("unknown_field", f"'{name}.{key}' is not an address field ({', '.join(ADDRESS_FIELDS)}).", param=f"{name}[{key}]")
+            raise RecordProblem(
+                "unknown_field", f"'{name}.{key}' is not an address field ({', '.join(ADDRESS_FIELDS)}).", param=f"{name}[{key}]"
+            )
         if item is not None:
             out[key] = _coerce_string(item, f"{name}[{key}]")
     return out

@@ -177,9 +177,7 @@ class RecordWriter:
         ext_field, ext = self.options.external_id_field, record.external_id
         unclaimed: list[Mapping[str, Any]] = []
         if table.email_filter and self.options.match_customers_by_email and record.email:
-            candidates = list(
-                self.client.get(table.path, {table.email_filter: record.email, "limit": EMAIL_PAGE_SIZE}).get("data") or []
-            )
+            candidates = list(self.client.get(table.path, {table.email_filter: record.email, "limit": EMAIL_PAGE_SIZE}).get("data") or [])
             if ext is None:
                 if len(candidates) > 1:
                     raise RecordProblem(
@@ -224,8 +222,10 @@ class RecordWriter:
             raise
         if obj.get("deleted"):
             raise RecordProblem(
-                "resource_deleted", f"{table.object_name.capitalize()} {object_id} was deleted in Stripe.",
-                param="id", error_type="invalid_request_error",
+                "resource_deleted",
+                f"{table.object_name.capitalize()} {object_id} was deleted in Stripe.",
+                param="id",
+                error_type="invalid_request_error",
             )
         return obj
 
@@ -330,7 +330,6 @@ def stripe_error_fields(error: StripeAPIError) -> dict[str, Any]:
         "message": error.stripe_message or str(error),
         "http_status": error.http_status,
     }
-
 
 
 __all__ = ["OUTCOME_KINDS", "Outcome", "Position", "RecordRejectedError", "RecordWriter", "SearchUnavailableError", "search_query"]

@@ -64,8 +64,9 @@ def _of_kind(obj: dict, kinds: tuple[str, ...]) -> bool:
 class ObjectVersions:
     """Events of one stream's objects -> the latest version of each changed object, once."""
 
-    def __init__(self, spec: StreamSpec, client: StripeClient, *, refetch_always: bool, account_id: str | None,
-                 min_created: int | None = None):
+    def __init__(
+        self, spec: StreamSpec, client: StripeClient, *, refetch_always: bool, account_id: str | None, min_created: int | None = None
+    ):
         self.spec = spec
         self.types = frozenset(spec.event_types)
         self.client = client
@@ -229,11 +230,7 @@ class EventChanges:
         if not isinstance(rows, list):
             return []
         after = {row.get("id") for row in ((obj.get(field) or {}).get("data") or []) if isinstance(row, dict)}
-        return [
-            tombstone(row, event.get("created"))
-            for row in rows
-            if isinstance(row, dict) and row.get("id") and row["id"] not in after
-        ]
+        return [tombstone(row, event.get("created")) for row in rows if isinstance(row, dict) and row.get("id") and row["id"] not in after]
 
 
 class Stamp:
@@ -241,8 +238,7 @@ class Stamp:
     the read began), ``is_deleted`` (false unless a tombstone, in streams that can have deletes)
     and ``account_id`` to every record."""
 
-    def __init__(self, created_field: str | None, account_id: str | None, *, marks_deletes: bool = False,
-                 fallback: int | None = None):
+    def __init__(self, created_field: str | None, account_id: str | None, *, marks_deletes: bool = False, fallback: int | None = None):
         self.created_field = created_field
         self.account_id = account_id
         self.marks_deletes = marks_deletes

@@ -134,7 +134,9 @@ class SyncRun:
     def run(self, plans: list[ReadPlan]) -> Iterator[AirbyteMessage]:
         self.remaining = Counter(plan.name for plan in plans)
         self.estimates = _StreamEstimates(plans)
-        self.logger.info("Reading %d streams (%d reads) with up to %d concurrent requests.", len(self.selected), len(plans), self.concurrency)
+        self.logger.info(
+            "Reading %d streams (%d reads) with up to %d concurrent requests.", len(self.selected), len(plans), self.concurrency
+        )
         started = time.monotonic()
         try:
             yield from self._before_reading()

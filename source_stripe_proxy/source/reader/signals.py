@@ -141,4 +141,3 @@ class RangeDone(WorkerMessage):
 class RangeFailed(WorkerMessage):
     range_key: int
     error: BaseException
-

@@ -160,8 +160,9 @@ class Workers:
         parts = tuple(self._hand_out(read, in_range))
         self.gate.queued()
         self.messages.put(
-            PageRead(read.key, current.key, parts, len(in_range), newest, oldest,
-                     newest_first=_newest_first(objects, created_field), last=last)
+            PageRead(
+                read.key, current.key, parts, len(in_range), newest, oldest, newest_first=_newest_first(objects, created_field), last=last
+            )
         )
 
     # -- members' parts of a page --------------------------------------------------------------
