@@ -117,14 +117,18 @@ def markdown(rows: list[dict[str, Any]], budget: float, latency: float) -> str:
         "*Requests window*: from the sync's first request to its last, sampled from the server every 0.5 s;",
         "*ideal*: requests / budget; *budget held*: requests / (budget x window).",
         "",
-        "| size | objects seeded | records | requests | requests / record | requests window | ideal | window / ideal | budget held | 429s | peak RSS | CPU | server CPU | exit |",
+        (
+            "| size | objects seeded | records | requests | requests / record | requests window | ideal | window / ideal | "
+            "budget held | 429s | peak RSS | CPU | server CPU | exit |"
+        ),
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for row in rows:
         lines.append(
             f"| x{row['size']} ({', '.join(f'{k} {v}' for k, v in row['sizes'].items())}) | {row['objects_seeded']} | {row['records']} | "
-            f"{row['requests']} | {row['requests_per_record']} | {row['requests_window_s']} s | {row['ideal_s']} s | {row['time_vs_ideal']} | "
-            f"{bench.fmt(100 * row['budget_held']) + '%' if row['budget_held'] else '-'} | {row['rate_limited']} | {row['peak_rss_mb']} MB | "
+            f"{row['requests']} | {row['requests_per_record']} | {row['requests_window_s']} s | {row['ideal_s']} s | "
+            f"{row['time_vs_ideal']} | {bench.fmt(100 * row['budget_held']) + '%' if row['budget_held'] else '-'} | "
+            f"{row['rate_limited']} | {row['peak_rss_mb']} MB | "
             f"{row['cpu_s']} s | {row['server_cpu_s']} s | {row['exit_code']} |"
         )
     if len(rows) > 1:

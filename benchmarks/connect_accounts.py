@@ -224,7 +224,10 @@ def markdown(rows: list[dict[str, Any]], budget: float, latency: float, command:
             "bytes are exact; wall times depend on the machine's load (*other load*: cores busy with other processes)."
         ),
         "",
-        "| accounts | read | requests | per account | records | STATE messages | STATE bytes | per account | largest | wall | ideal | wall / ideal | 429s | other load | exit |",
+        (
+            "| accounts | read | requests | per account | records | STATE messages | STATE bytes | per account | largest | "
+            "wall | ideal | wall / ideal | 429s | other load | exit |"
+        ),
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for row in rows:
@@ -234,7 +237,8 @@ def markdown(rows: list[dict[str, Any]], budget: float, latency: float, command:
             lines.append(
                 f"| {row['accounts']} | {name} | {r['requests']} | {r['requests_per_account']} | {records} | {r['state_messages']} | "
                 f"{r['state_bytes']:,} | {r['state_bytes_per_account']:,} | {r['largest_state_bytes']:,} | {r['wall_s']} s | "
-                f"{r['ideal_s']} s | {r['wall_vs_ideal']} | {r['rate_limited']} | {bench.fmt(row['other_load_cores'], 2)} | {r['exit_code']} |"
+                f"{r['ideal_s']} s | {r['wall_vs_ideal']} | {r['rate_limited']} | {bench.fmt(row['other_load_cores'], 2)} | "
+                f"{r['exit_code']} |"
             )
     lines += ["", "| accounts | " + " | ".join(verdicts(rows[0])) + " |", "| --- |" + " --- |" * len(verdicts(rows[0]))]
     for row in rows:
@@ -323,7 +327,10 @@ def profile_markdown(row: dict[str, Any], command: str) -> str:
         "",
         "| phase | seconds | what |",
         "| --- | ---: | --- |",
-        f"| start-up and exit | {row['start_up_s']} | the interpreter, imports (the CDK), config and catalog before `read`; the exit after it |",
+        (
+            f"| start-up and exit | {row['start_up_s']} | the interpreter, imports (the CDK), config and catalog before "
+            "`read`; the exit after it |"
+        ),
     ]
     for name, what, _ in PHASES:
         if name == "output":  # after the reading's own parts

@@ -186,7 +186,10 @@ def markdown(rows: list[dict[str, object]], events: int) -> str:
         "that follow events by name; *20 streams (billing)*: the first 19 but `events`, checkout and setup intents.",
         "With the `events` stream selected (*all streams*) every event is read for it anyway: no sample, one read.",
         "",
-        "| events | streams | event types | events since the cursor | of their types | `/v1/events` requests | how | separate | grouped | read all | records | exit |",
+        (
+            "| events | streams | event types | events since the cursor | of their types | `/v1/events` requests | how | "
+            "separate | grouped | read all | records | exit |"
+        ),
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for row in rows:

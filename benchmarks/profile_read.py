@@ -214,7 +214,8 @@ out["AirbyteEntrypoint.airbyte_message_to_string (dump + orjson + decode)"] = ti
 out["alternative: orjson.dumps of a plain message dict (bytes, no decode)"] = timed(
     lambda r: orjson.dumps({"type": "RECORD", "record": {"stream": "customers", "data": r, "emitted_at": now}}), records)
 out["json.dumps of a plain message dict (the bare loop)"] = timed(
-    lambda r: json.dumps({"type": "RECORD", "record": {"stream": "customers", "data": r, "emitted_at": now}}, separators=(",", ":")), records)
+    lambda r: json.dumps({"type": "RECORD", "record": {"stream": "customers", "data": r, "emitted_at": now}},
+                         separators=(",", ":")), records)
 strings = [AirbyteEntrypoint.airbyte_message_to_string(m) for m in msgs]
 devnull = open("/dev/null", "w")
 buf = PrintBuffer()
@@ -339,7 +340,10 @@ def report(n: int, profile: dict[str, Any] | None, stages: dict[str, Any], runs:
     if runs:
         lines += [
             "",
-            "## 3. Whole runs with other `concurrency` values (CPU and RSS from rusage, best of the runs; start-up = best read of an empty server)",
+            (
+                "## 3. Whole runs with other `concurrency` values (CPU and RSS from rusage, best of the runs; start-up = best "
+                "read of an empty server)"
+            ),
             "",
             "| concurrency | records | CPU s (user + sys) | start-up CPU s | µs per record | wall s | peak RSS MB | start-up RSS MB |",
             "|---|---|---|---|---|---|---|---|",

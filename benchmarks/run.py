@@ -1074,8 +1074,8 @@ def markdown(results: dict[str, Any]) -> str:
             ),
             "",
             (
-                "| reader | data | budget req/s | endpoint limit req/s | ceiling rec/s | records/s | % of ceiling | mid-run rec/s (10%→90%) "
-                "| overall rec/s | GET req/s | requests (pages) | 429s | records read | wall s | reader CPU s |"
+                "| reader | data | budget req/s | endpoint limit req/s | ceiling rec/s | records/s | % of ceiling "
+                "| mid-run rec/s (10%→90%) | overall rec/s | GET req/s | requests (pages) | 429s | records read | wall s | reader CPU s |"
             ),
             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
         ]

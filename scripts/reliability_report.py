@@ -61,7 +61,10 @@ def resume_table(rows) -> str:
     """Kill point, records emitted before the kill, STATE messages before it, records re-read
     after resuming: as measured before resumable reads (30k customers) and now."""
     lines = [
-        "| kill point | emitted before the kill | STATEs before the kill | re-read after resuming | before: STATEs | before: re-read | outcome |",
+        (
+            "| kill point | emitted before the kill | STATEs before the kill | re-read after resuming | before: STATEs | "
+            "before: re-read | outcome |"
+        ),
         "|---:|---:|---:|---:|---:|---:|---|",
     ]
     for row in rows:
@@ -141,7 +144,8 @@ def main() -> int:
     rendered = table(rows)
     template = (ROOT / "docs" / "reliability.md").read_text() if (ROOT / "docs" / "reliability.md").exists() else ""
     begin, end = "<!-- table:begin -->", "<!-- table:end -->"
-    block = f"{begin}\n_Measured {meta['date']} ({size} sizes, {seconds / 60:.1f} min) by `scripts/reliability_report.py`._\n\n{rendered}\n{end}"
+    measured = f"_Measured {meta['date']} ({size} sizes, {seconds / 60:.1f} min) by `scripts/reliability_report.py`._"
+    block = f"{begin}\n{measured}\n\n{rendered}\n{end}"
     if begin in template:
         head, rest = template.split(begin, 1)
         _, tail = rest.split(end, 1)

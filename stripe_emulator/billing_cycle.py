@@ -178,7 +178,10 @@ class _BillingRun:
         description = (
             f"Trial period for {product.get('name')}"
             if free
-            else f"{item.get('quantity') or 1} × {product.get('name')} (at ${(price.get('unit_amount') or 0) / 100:.2f} / {recurring.get('interval')})"
+            else (
+                f"{item.get('quantity') or 1} × {product.get('name')} "
+                f"(at ${(price.get('unit_amount') or 0) / 100:.2f} / {recurring.get('interval')})"
+            )
         )
         line = line_item(invoice_id, index, start, amount=amount, description=description)
         line.update(

@@ -16,9 +16,9 @@ class StripeError(Exception):
         self,
         status,
         message,
-        type="invalid_request_error",
+        type="invalid_request_error",  # noqa: A002 - Stripe's field name, passed by keyword
         code=None,
-        param=None,  # noqa: A002 - Stripe's field
+        param=None,
         doc_url=None,
         headers=(),
         extra=None,

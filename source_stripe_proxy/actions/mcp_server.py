@@ -418,7 +418,10 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="ITEMS",
         action="append",
         default=[],
-        help="offer only these: entities (customer), actions as tool names (finalize_invoice), stripe_call, stripe_describe, stripe_search_actions; comma-separated, repeatable",
+        help=(
+            "offer only these: entities (customer), actions as tool names (finalize_invoice), stripe_call, "
+            "stripe_describe, stripe_search_actions; comma-separated, repeatable"
+        ),
     )
     parser.add_argument(
         "--deny", metavar="ITEMS", action="append", default=[], help="never offer these (same items as --allow; wins over it)"
@@ -426,7 +429,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--max-amount",
         metavar="N",
-        help="refuse a call whose amount parameters exceed N (smallest currency unit); also STRIPE_CONNECTION_MAX_AMOUNT or the config's max_amount (the lowest holds)",
+        help=(
+            "refuse a call whose amount parameters exceed N (smallest currency unit); also STRIPE_CONNECTION_MAX_AMOUNT or "
+            "the config's max_amount (the lowest holds)"
+        ),
     )
     parser.add_argument(
         "--confirm",
@@ -438,7 +444,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--accounts",
         metavar="LIST",
-        help="connected accounts a call may name with 'account' (sent as Stripe-Account): acct_1,acct_2 or all; also STRIPE_CONNECTION_ACCOUNTS or the config's accounts",
+        help=(
+            "connected accounts a call may name with 'account' (sent as Stripe-Account): acct_1,acct_2 or all; also "
+            "STRIPE_CONNECTION_ACCOUNTS or the config's accounts"
+        ),
     )
     parser.add_argument(
         "--audit-log",
@@ -458,7 +467,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--full-schemas",
         action="store_true",
-        help="give each named tool every parameter of its action in its schema (about 79,000 characters for all tools; default: the required and common ones, about 24,000, the rest one stripe_describe away)",
+        help=(
+            "give each named tool every parameter of its action in its schema (about 79,000 characters for all tools; "
+            "default: the required and common ones, about 24,000, the rest one stripe_describe away)"
+        ),
     )
     parser.add_argument(
         "--max-result-chars",
