@@ -95,7 +95,7 @@ def load_config(path: str | None, environ: Mapping[str, str]) -> dict[str, Any]:
     return config
 
 
-def _set(config: dict[str, Any], path: str, value: str) -> None:
+def _set(config: dict[str, Any], path: str, value: str | dict[str, Any]) -> None:
     *parents, name = path.split(".")
     for parent in parents:
         config = config.setdefault(parent, {})

@@ -99,7 +99,7 @@ class StripeAPIError(StripeProxyError):
 
     def to_dict(self) -> Mapping[str, Any]:
         """Stripe's error object shape, for the actions' output and destination reports."""
-        error = {"type": self.error_type, "message": self.stripe_message or self.message}
+        error: dict[str, Any] = {"type": self.error_type, "message": self.stripe_message or self.message}
         optional = (("code", self.code), ("param", self.param), ("request_id", self.request_id))
         error.update({key: value for key, value in optional if value is not None})
         error["http_status"] = self.http_status

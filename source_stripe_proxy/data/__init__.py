@@ -29,4 +29,4 @@ def load_schema(stream_name: str) -> Mapping[str, Any]:
 
 
 def _load(folder: str, name: str) -> Any:
-    return json.loads(files(__name__).joinpath(folder, name).read_text(encoding="utf-8"))
+    return json.loads((files(__name__) / folder / name).read_text(encoding="utf-8"))
