@@ -29,6 +29,7 @@ from airbyte_cdk.models import (
     AirbyteConnectionStatus,
     AirbyteLogMessage,
     AirbyteMessage,
+    AirbyteRecordMessage,
     AirbyteTraceMessage,
     ConfiguredAirbyteCatalog,
     ConnectorSpecification,
@@ -172,12 +173,13 @@ def accepted_catalog(streams: Iterable[str] = tuple(STREAMS)) -> dict[str, Any]:
 
 
 class _Pending:
-    __slots__ = ("position", "problem", "record")
+    """An input record waiting for its batch: mapped to Stripe parameters, or the problem that stopped it."""
 
-    def __init__(self, position: Position, record: MappedRecord | None, problem: RecordProblem | None):
+    __slots__ = ("mapped", "position")
+
+    def __init__(self, position: Position, mapped: MappedRecord | RecordProblem):
         self.position = position
-        self.record = record
-        self.problem = problem
+        self.mapped = mapped
 
 
 class WriteRun:
@@ -205,14 +207,14 @@ class WriteRun:
         if isinstance(message, UnreadableLine):
             yield from self._accept_unreadable(message)
         elif message.type == Type.RECORD and message.record is not None:
-            yield from self._accept_record(message)
+            yield from self._accept_record(message.record)
         elif message.type == Type.STATE:
             yield from self.flush()
             yield message  # unchanged, and only now that every record before it has an outcome
         # Other message types (LOG, TRACE from the source) are not ours to act on.
 
-    def _accept_record(self, message: AirbyteMessage) -> Iterator[AirbyteMessage]:
-        stream = message.record.stream
+    def _accept_record(self, record: AirbyteRecordMessage) -> Iterator[AirbyteMessage]:
+        stream = record.stream
         if stream not in self.modes:
             self._unknown_streams[stream] += 1
             if self._unknown_streams[stream] == 1:
@@ -221,9 +223,9 @@ class WriteRun:
         self._ordinals[stream] += 1
         position = Position(stream, self._ordinals[stream], self._line)
         try:
-            pending = _Pending(position, map_record(stream, message.record.data, self.options), None)
+            pending = _Pending(position, map_record(stream, record.data, self.options))
         except RecordProblem as problem:
-            pending = _Pending(position, None, problem)
+            pending = _Pending(position, problem)
         self._pending.append(pending)
         if len(self._pending) >= BATCH_SIZE:
             yield from self.flush()
@@ -237,7 +239,7 @@ class WriteRun:
         self._ordinals[stream] += 1
         position = Position(stream, self._ordinals[stream], line.number)
         problem = RecordProblem("unreadable_record", f"Input line {line.number}: {line.reason}.")
-        self._pending.append(_Pending(position, None, problem))
+        self._pending.append(_Pending(position, problem))
 
     # -- batches -------------------------------------------------------------------
 
@@ -245,27 +247,32 @@ class WriteRun:
         batch, self._pending = self._pending, []
         superseded = self._superseded(batch)
         outcomes: dict[int, Outcome] = {}
+        to_write: dict[int, MappedRecord] = {}
         by_key: dict[tuple[str, ...], list[int]] = {}
         for index, item in enumerate(batch):
-            if index in superseded:
+            mapped = item.mapped
+            if isinstance(mapped, RecordProblem):
+                outcomes[index] = Outcome(REJECTED, item.position, error=mapped.error)
+            elif index in superseded:
                 outcomes[index] = Outcome(
-                    SKIPPED, item.position, item.record.describe_key(), note="a later record with the same key in this batch wins"
+                    SKIPPED, item.position, mapped.describe_key(), note="a later record with the same key in this batch wins"
                 )
-            elif item.problem is not None:
-                outcomes[index] = Outcome(REJECTED, item.position, error=item.problem.error)
             else:
-                by_key.setdefault((item.position.stream, *item.record.key), []).append(index)
+                to_write[index] = mapped
+                by_key.setdefault((item.position.stream, *mapped.key), []).append(index)
         if self.workers == 1:
             for index, item in enumerate(batch):
-                if index not in outcomes:
-                    outcomes[index] = self.writer.write(item.record, item.position)
+                if index in to_write:
+                    outcomes[index] = self.writer.write(to_write[index], item.position)
                 yield from self._report(outcomes[index])
             return
-        outcomes.update(self._write_concurrently(batch, list(by_key.values())))
+        outcomes.update(self._write_concurrently(batch, to_write, list(by_key.values())))
         for index in range(len(batch)):
             yield from self._report(outcomes[index])
 
-    def _write_concurrently(self, batch: list[_Pending], groups: list[list[int]]) -> dict[int, Outcome]:
+    def _write_concurrently(
+        self, batch: list[_Pending], to_write: Mapping[int, MappedRecord], groups: list[list[int]]
+    ) -> dict[int, Outcome]:
         """Each group (one key's records, in input order) runs on one worker."""
         stop = threading.Event()
 
@@ -274,7 +281,7 @@ class WriteRun:
             for index in indexes:
                 if stop.is_set():
                     break
-                done[index] = self.writer.write(batch[index].record, batch[index].position)
+                done[index] = self.writer.write(to_write[index], batch[index].position)
             return done
 
         outcomes: dict[int, Outcome] = {}
@@ -292,13 +299,16 @@ class WriteRun:
         """append_dedup: indexes of records a later record of the same stream and key replaces."""
         last: dict[tuple[str, str, str], int] = {}
         for index, item in enumerate(batch):
-            if item.record is not None and self.modes[item.position.stream] == DestinationSyncMode.append_dedup:
-                last[(item.position.stream, *item.record.key)] = index
+            if isinstance(item.mapped, MappedRecord) and self.modes[item.position.stream] == DestinationSyncMode.append_dedup:
+                kind, value = item.mapped.key
+                last[(item.position.stream, kind, value)] = index
         keep = set(last.values())
         return {
             index
             for index, item in enumerate(batch)
-            if item.record is not None and self.modes[item.position.stream] == DestinationSyncMode.append_dedup and index not in keep
+            if isinstance(item.mapped, MappedRecord)
+            and self.modes[item.position.stream] == DestinationSyncMode.append_dedup
+            and index not in keep
         }
 
     def _report(self, outcome: Outcome) -> Iterator[AirbyteMessage]:

@@ -324,8 +324,9 @@ def update_params(table: StreamTable, payload: Mapping[str, Any], obj: Mapping[s
     out = dict(payload)
     for name, want in payload.items():
         if table.fields.get(name) in REPLACED_WHOLE and isinstance(want, Mapping):
-            have = obj.get(name) if isinstance(obj.get(name), Mapping) else {}
-            out[name] = {**{k: v for k, v in have.items() if v is not None}, **want}
+            have = obj.get(name)
+            kept = {k: v for k, v in have.items() if v is not None} if isinstance(have, Mapping) else {}
+            out[name] = {**kept, **want}
     return out
 
 

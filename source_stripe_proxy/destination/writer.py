@@ -30,7 +30,7 @@ import logging
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, overload
 
 from source_stripe_proxy.core.client import ApiResponse, StripeClient
 from source_stripe_proxy.core.errors import ConfigError, FailureType, StripeAPIError, StripeProxyError
@@ -190,13 +190,14 @@ class RecordWriter:
             if mine:
                 return _Found(_oldest(mine), note=_duplicates_note(mine))
             unclaimed = [c for c in candidates if not (c.get("metadata") or {}).get(ext_field)]
-        if ext is not None:
+        search_path = table.search_path  # set: only tables matched by search come here
+        if ext is not None and search_path is not None:
             try:
-                page = self.client.get(table.search_path, {"query": search_query(ext_field, ext), "limit": SEARCH_PAGE_SIZE})
+                page = self.client.get(search_path, {"query": search_query(ext_field, ext), "limit": SEARCH_PAGE_SIZE})
             except StripeAPIError as error:
                 if error.http_status == 404:  # no such endpoint here: every record would fail the same way
                     raise SearchUnavailableError(
-                        f"Stripe's Search API is not available (GET {table.search_path} answered 404), so {table.name} "
+                        f"Stripe's Search API is not available (GET {search_path} answered 404), so {table.name} "
                         "without an 'id' can't be matched by external id. Send Stripe ids, or match by email "
                         "and leave the external id out."
                     ) from None
@@ -213,6 +214,10 @@ class RecordWriter:
             )
         return _Found(unclaimed[0] if unclaimed else None)
 
+    @overload
+    def _retrieve(self, table: StreamTable, object_id: str, *, missing_ok: Literal[False]) -> Mapping[str, Any]: ...
+    @overload
+    def _retrieve(self, table: StreamTable, object_id: str, *, missing_ok: bool) -> Mapping[str, Any] | None: ...
     def _retrieve(self, table: StreamTable, object_id: str, *, missing_ok: bool) -> Mapping[str, Any] | None:
         try:
             obj = self.client.get(table.object_path("get", object_id))
@@ -231,7 +236,8 @@ class RecordWriter:
 
     def _cached(self, table: StreamTable, record: MappedRecord) -> Mapping[str, Any] | None:
         with self._lock:
-            object_id = self._ids.get((table.name, *record.key))
+            kind, value = record.key
+            object_id = self._ids.get((table.name, kind, value))
             return self._objects.get((table.name, object_id)) if object_id else None
 
     def _remember(self, table: StreamTable, record: MappedRecord, obj: Mapping[str, Any]) -> None:
@@ -240,7 +246,8 @@ class RecordWriter:
 
     def _remember_locked(self, table: StreamTable, record: MappedRecord, obj: Mapping[str, Any]) -> None:
         self._objects[(table.name, obj["id"])] = obj
-        self._ids[(table.name, *record.key)] = obj["id"]
+        kind, value = record.key
+        self._ids[(table.name, kind, value)] = obj["id"]
         if record.external_id is not None:
             self._ids[(table.name, "external_id", record.external_id)] = obj["id"]
         self._ids[(table.name, "id", obj["id"])] = obj["id"]
