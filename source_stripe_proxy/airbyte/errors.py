@@ -43,7 +43,8 @@ class ReadEnded(AirbyteTracedException):
 
     def as_airbyte_message(self, stream_descriptor: Any = None) -> Any:
         message = super().as_airbyte_message(stream_descriptor)
-        message.trace.error.stack_trace = None
+        if message.trace is not None and message.trace.error is not None:  # always so for a traced exception's message
+            message.trace.error.stack_trace = None
         return message
 
 

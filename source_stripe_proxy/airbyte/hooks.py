@@ -23,8 +23,8 @@ import copy
 import json
 import logging
 import sys
-from collections.abc import Iterable, Iterator
-from typing import Any
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any, Protocol, runtime_checkable
 
 import orjson
 from airbyte_cdk.connector import Connector
@@ -49,6 +49,13 @@ def load_spec(package: str) -> ConnectorSpecification:
     return ConnectorSpecificationSerializer.load(copy.deepcopy(spec_document(package.rsplit(".", 1)[-1])))
 
 
+@runtime_checkable
+class ValidatesConfig(Protocol):
+    """A source that validates its own config (``SourceStripeProxy``), raising a traced config_error."""
+
+    def validate_config(self, config: Mapping[str, Any]) -> None: ...
+
+
 class SourceEntrypoint(AirbyteEntrypoint):
     """The CDK's entrypoint with the source's config validation in place of the CDK's jsonschema one.
 
@@ -59,6 +66,8 @@ class SourceEntrypoint(AirbyteEntrypoint):
     """
 
     def validate_connection(self, source_spec: ConnectorSpecification, config: Any) -> None:  # type: ignore[override]
+        if not isinstance(self.source, ValidatesConfig):
+            raise TypeError(f"{type(self.source).__name__} has no validate_config: launch it with the CDK's entrypoint")
         self.source.validate_config(config)
 
 
@@ -112,7 +121,11 @@ class LenientInputDestination(Destination):
         if parsed_args.command == "check":
             yield self._run_check(config=config)
         elif parsed_args.command == "write":
-            yield from self._run_write(config=config, configured_catalog_path=parsed_args.catalog, input_stream=sys.stdin.buffer)
+            yield from self._run_write(
+                config=config,
+                configured_catalog_path=parsed_args.catalog,
+                input_stream=sys.stdin.buffer,  # type: ignore[arg-type]  # bytes on purpose: our parser decodes each line alone
+            )
         else:  # pragma: no cover - argparse only lets the three commands through
             raise ConfigError(f"Unknown command {parsed_args.command!r}: use spec, check or write.")
 
