@@ -68,7 +68,7 @@ class ObjectVersions:
         self, spec: StreamSpec, client: StripeClient, *, refetch_always: bool, account_id: str | None, min_created: int | None = None
     ):
         self.spec = spec
-        self.types = frozenset(spec.event_types)
+        self.types = frozenset(spec.event_types or ())
         self.client = client
         self.refetch_always = refetch_always or bool(spec.expand)
         self.api_version = client.settings.stripe_version
@@ -89,7 +89,9 @@ class ObjectVersions:
         to_fetch: list[tuple[dict, Any]] = []
         for event in events:
             obj = _object(event)
-            object_id = obj.get("id") if obj else None
+            if obj is None:
+                continue
+            object_id = obj.get("id")
             if not object_id or not self.wanted(obj):
                 continue
             if object_id in self.seen:
@@ -148,10 +150,14 @@ class EventChanges:
         link: ChildLink | None = None,
     ):
         self.spec = spec
-        versions = {"refetch_always": refetch_always, "account_id": account_id, "min_created": min_created}
-        self.own = ObjectVersions(spec, client, **versions) if spec.changes == EVENTS and spec.event_types else None
-        follows_parent = link is not None and spec.follows_parent_events
-        self.parents = ObjectVersions(STREAM_SPECS[spec.parent.stream], client, **versions) if follows_parent else None
+
+        def versions_of(of: StreamSpec) -> ObjectVersions:
+            return ObjectVersions(of, client, refetch_always=refetch_always, account_id=account_id, min_created=min_created)
+
+        self.own = versions_of(spec) if spec.changes == EVENTS and spec.event_types else None
+        parent = spec.parent
+        follows_parent = link is not None and parent is not None and spec.follows_parent_events
+        self.parents = versions_of(STREAM_SPECS[parent.stream]) if parent is not None and follows_parent else None
         self.link = link
         self.refresh = dict(spec.refresh) if link is not None else {}
         self.refreshed: set = set()  # parents whose children were listed again this sync
@@ -178,27 +184,29 @@ class EventChanges:
         records: list[dict] = []
         if self.own is not None:
             records.extend(self.own([e for e in events if self.own.takes(e)]))
+        if self.link is None:  # a stream of its own: no children to list
+            return records
         if self.parents is not None:
-            records.extend(self._children_of_changed_parents([e for e in events if self.parents.takes(e)]))
+            records.extend(self._children_of_changed_parents(self.link, self.parents, [e for e in events if self.parents.takes(e)]))
         if self.refresh:
-            records.extend(self._refreshed([e for e in events if e.get("type") in self.refresh]))
+            records.extend(self._refreshed(self.link, [e for e in events if e.get("type") in self.refresh]))
         return records
 
-    def _children_of_changed_parents(self, events: list[dict]) -> list[dict]:
+    def _children_of_changed_parents(self, link: ChildLink, parents: ObjectVersions, events: list[dict]) -> list[dict]:
         removed: list[dict] = []
-        if self.link.link.embedded_field:
+        if link.link.embedded_field:
             for event in events:
                 obj = _object(event)
-                if obj and obj.get("id") and self.parents.wanted(obj):
-                    removed.extend(self._removed_children(event, obj))
-        children = self._new([child for chunk in self.link.children(self.parents(events)) for child in chunk])
+                if obj and obj.get("id") and parents.wanted(obj):
+                    removed.extend(self._removed_children(link, event, obj))
+        children = self._new([child for chunk in link.children(parents(events)) for child in chunk])
         for child in removed:  # after the current children: a child still there is not removed
             if child.get("id") not in self.emitted_children:
                 self.emitted_children.add(child.get("id"))
                 children.append(child)
         return children
 
-    def _refreshed(self, events: list[dict]) -> list[dict]:
+    def _refreshed(self, link: ChildLink, events: list[dict]) -> list[dict]:
         parents = []
         for event in events:
             obj = _object(event) or {}
@@ -210,7 +218,7 @@ class EventChanges:
             parent = dict(obj) if source == "id" else {"id": named}
             parent["updated"] = event.get("created")
             parents.append(parent)
-        return self._new([child for chunk in self.link.children(parents) for child in chunk])
+        return self._new([child for chunk in link.children(parents) for child in chunk])
 
     def _new(self, children: list[dict]) -> list[dict]:
         """Each child once per sync, in its newest version (parents come newest first)."""
@@ -222,9 +230,9 @@ class EventChanges:
             fresh.append(child)
         return fresh
 
-    def _removed_children(self, event: dict, obj: dict) -> list[dict]:
+    def _removed_children(self, link: ChildLink, event: dict, obj: dict) -> list[dict]:
         """Children the event's ``previous_attributes`` lists that its object no longer has."""
-        field = self.link.link.embedded_field
+        field = link.link.embedded_field
         before = ((event.get("data") or {}).get("previous_attributes") or {}).get(field)
         rows = before.get("data") if isinstance(before, dict) else None
         if not isinstance(rows, list):

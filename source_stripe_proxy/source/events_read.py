@@ -79,7 +79,8 @@ def group_types(type_sets: Sequence[Sequence[str]]) -> list[list[str]] | None:
 def oldest_cursor(plans: Sequence[ReadPlan]) -> int | None:
     """Where an account's events read starts: the lowest bound of its plans' intervals."""
     lows = [lo for plan in plans for lo, _ in plan.intervals]
-    return None if any(lo is None for lo in lows) or not lows else min(lows)
+    bounded = [lo for lo in lows if lo is not None]
+    return min(bounded) if lows and len(bounded) == len(lows) else None  # one unbounded interval: from the start
 
 
 def needs_sample(plans: Sequence[ReadPlan]) -> dict[str | None, int | None]:
