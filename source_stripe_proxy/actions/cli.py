@@ -183,6 +183,30 @@ def help_line(call: str) -> str:
     return f"  {action:<7}{rest}"
 
 
+def _epilog() -> str:
+    """The help's second half: the seed's calls, discovery, the MCP server, examples, connection and exit status."""
+    return (
+        "the seed's calls (entities also accepted in the plural; the seed's names such as\n"
+        "customer_id, price_id, amount and interval work as aliases):\n"
+        f"{_seed_help()}\n\n"
+        "what exists and what a call accepts:\n"
+        "  stripe-connection describe                   every entity and its actions\n"
+        "  stripe-connection describe invoice           one entity's actions\n"
+        "  stripe-connection describe invoice finalize  one action's parameters (--schema: JSON Schema)\n"
+        "  stripe-connection search refund a charge     the actions that best match plain words\n\n"
+        "MCP server for AI agents (in a checkout: .venv/bin/pip install -e '.[mcp]'):\n"
+        "  stripe-connection mcp [--http HOST:PORT] [--read-only] ...   (stripe-connection mcp --help)\n\n"
+        "examples:\n"
+        '  stripe-connection create customer email=customer@example.com name="John Doe" metadata.plan=gold\n'
+        "  stripe-connection finalize invoice invoice=in_123\n"
+        "  printf 'action: get\\nentity: customer\\ncustomer_id: cus_123\\n' | stripe-connection\n\n"
+        "connection: --config FILE (the source's config: a 'credentials' block), or exactly one\n"
+        f"mode's environment variables:\n{_env_help()}\n\n"
+        "exit status: 0 success; 1 refused (validation, Stripe or proxy error, retries exhausted);\n"
+        "2 usage or connection config problem."
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="stripe-connection",
@@ -194,26 +218,7 @@ def build_parser() -> argparse.ArgumentParser:
             "Give the call as arguments (ACTION ENTITY KEY=VALUE ...) or on stdin as\n"
             "'key: value' lines (the seed's block form) or a JSON object."
         ),
-        epilog=(
-            "the seed's calls (entities also accepted in the plural; the seed's names such as\n"
-            "customer_id, price_id, amount and interval work as aliases):\n"
-            f"{_seed_help()}\n\n"
-            "what exists and what a call accepts:\n"
-            "  stripe-connection describe                   every entity and its actions\n"
-            "  stripe-connection describe invoice           one entity's actions\n"
-            "  stripe-connection describe invoice finalize  one action's parameters (--schema: JSON Schema)\n"
-            "  stripe-connection search refund a charge     the actions that best match plain words\n\n"
-            "MCP server for AI agents (in a checkout: .venv/bin/pip install -e '.[mcp]'):\n"
-            "  stripe-connection mcp [--http HOST:PORT] [--read-only] ...   (stripe-connection mcp --help)\n\n"
-            "examples:\n"
-            '  stripe-connection create customer email=customer@example.com name="John Doe" metadata.plan=gold\n'
-            "  stripe-connection finalize invoice invoice=in_123\n"
-            "  printf 'action: get\\nentity: customer\\ncustomer_id: cus_123\\n' | stripe-connection\n\n"
-            "connection: --config FILE (the source's config: a 'credentials' block), or exactly one\n"
-            f"mode's environment variables:\n{_env_help()}\n\n"
-            "exit status: 0 success; 1 refused (validation, Stripe or proxy error, retries exhausted);\n"
-            "2 usage or connection config problem."
-        ),
+        epilog=_epilog(),
     )
     parser.add_argument("--config", metavar="FILE", help="JSON config with a 'credentials' block (overrides environment variables)")
     parser.add_argument("--compact", action="store_true", help="print JSON on one line")

@@ -394,6 +394,14 @@ def build_parser() -> argparse.ArgumentParser:
             "docs/agents.md has the details."
         ),
     )
+    _add_serving_arguments(parser)
+    _add_limit_arguments(parser)
+    _add_tool_arguments(parser)
+    return parser
+
+
+def _add_serving_arguments(parser: argparse.ArgumentParser) -> None:
+    """Where the connection comes from, and how agents reach the server."""
     parser.add_argument("--config", metavar="FILE", help="JSON config with a 'credentials' block (overrides environment variables)")
     parser.add_argument(
         "--http",
@@ -412,6 +420,10 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         help="a browser origin allowed to call the HTTP server, besides loopback ones (repeatable)",
     )
+
+
+def _add_limit_arguments(parser: argparse.ArgumentParser) -> None:
+    """What agents may do: which tools, how much money, which accounts, and the record of it."""
     parser.add_argument("--read-only", action="store_true", help="offer and accept reads only (get, list, search)")
     parser.add_argument(
         "--allow",
@@ -454,6 +466,10 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="append a JSON line per write attempt (sent or refused); also STRIPE_CONNECTION_AUDIT_LOG or the config's audit_log",
     )
+
+
+def _add_tool_arguments(parser: argparse.ArgumentParser) -> None:
+    """How calls and results behave: timeout, page size, schema and result sizes."""
     parser.add_argument(
         "--timeout", metavar="SECONDS", help="give up on a Stripe call after this many seconds, retries included (default 15)"
     )
@@ -479,7 +495,6 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_MAX_RESULT_CHARS,
         help=f"cut results longer than this, saying how to continue (default {DEFAULT_MAX_RESULT_CHARS})",
     )
-    return parser
 
 
 @dataclass

@@ -123,11 +123,29 @@ def map_record(stream: str, data: Mapping[str, Any], options: WriterOptions) -> 
     ext_field = options.external_id_field
     stripe_id = _stripe_id(table, data.get("id"))
     external_id = _external_id(data.get(ext_field))
+    payload, extra_metadata = _fields(table, data, options)
+    metadata = _metadata(dict(payload.pop("metadata", {}) or {}), extra_metadata, ext_field, external_id)
+    if metadata:
+        payload["metadata"] = metadata
 
+    email = payload.get("email") if isinstance(payload.get("email"), str) and payload.get("email") else None
+    if stripe_id is None and external_id is None and not (table.email_filter and options.match_customers_by_email and email):
+        hint = " or an email (match_customers_by_email is on)" if table.email_filter and options.match_customers_by_email else ""
+        raise RecordProblem(
+            "missing_key",
+            f"The record has no Stripe 'id' and no external id (the field named by external_id_field){hint}, "
+            "so it can't be matched safely.",
+            param="id",
+        )
+    return MappedRecord(stream=stream, payload=payload, stripe_id=stripe_id, external_id=external_id, email=email)
+
+
+def _fields(table: StreamTable, data: Mapping[str, Any], options: WriterOptions) -> tuple[dict[str, Any], dict[str, str]]:
+    """The record's fields as Stripe parameters, and the unknown ones kept for metadata (if so configured)."""
     payload: dict[str, Any] = {}
     extra_metadata: dict[str, str] = {}
     for name, value in data.items():
-        if name in ("id", ext_field) or value is None:
+        if name in ("id", options.external_id_field) or value is None:
             continue
         kind = table.fields.get(name)
         if kind is None:
@@ -142,9 +160,12 @@ def map_record(stream: str, data: Mapping[str, Any], options: WriterOptions) -> 
                 param=name,
             )
         payload[name] = _COERCE[kind](value, name)
+    return payload, extra_metadata
 
-    metadata: dict[str, str] = dict(payload.pop("metadata", {}) or {})
-    for name, value in extra_metadata.items():
+
+def _metadata(metadata: dict[str, str], extra: Mapping[str, str], ext_field: str, external_id: str | None) -> dict[str, str]:
+    """The record's metadata with the unknown fields and the external id added, within Stripe's limits."""
+    for name, value in extra.items():
         if name in metadata and metadata[name] != value:
             raise RecordProblem("metadata_conflict", f"'{name}' is set both as a field and in metadata, differently.", param=name)
         metadata[name] = value
@@ -159,23 +180,11 @@ def map_record(stream: str, data: Mapping[str, Any], options: WriterOptions) -> 
     problem = metadata_count_problem(len(metadata))
     if problem:
         raise RecordProblem("invalid_metadata", problem, param="metadata")
-    if metadata:
-        for name in metadata:
-            problem = metadata_key_problem(name)
-            if problem:
-                raise RecordProblem("invalid_metadata_key", problem, param=f"metadata[{name[:METADATA_KEY_MAX]}]")
-        payload["metadata"] = metadata
-
-    email = payload.get("email") if isinstance(payload.get("email"), str) and payload.get("email") else None
-    if stripe_id is None and external_id is None and not (table.email_filter and options.match_customers_by_email and email):
-        hint = " or an email (match_customers_by_email is on)" if table.email_filter and options.match_customers_by_email else ""
-        raise RecordProblem(
-            "missing_key",
-            f"The record has no Stripe 'id' and no external id (the field named by external_id_field){hint}, "
-            "so it can't be matched safely.",
-            param="id",
-        )
-    return MappedRecord(stream=stream, payload=payload, stripe_id=stripe_id, external_id=external_id, email=email)
+    for name in metadata:
+        problem = metadata_key_problem(name)
+        if problem:
+            raise RecordProblem("invalid_metadata_key", problem, param=f"metadata[{name[:METADATA_KEY_MAX]}]")
+    return metadata
 
 
 def _stripe_id(table: StreamTable, value: Any) -> str | None:
