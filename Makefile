@@ -2,7 +2,7 @@
 # never asserted in tests.
 PYTHON ?= .venv/bin/python
 
-.PHONY: bench bench-quick bench-profile bench-mcp bench-reader-c-setup
+.PHONY: bench bench-quick bench-profile bench-mcp bench-read-cost bench-reader-c-setup
 
 bench:            ## the full suite (about 13 minutes on 2 cores); writes benchmarks/results.{md,json}
 	$(PYTHON) benchmarks/run.py
@@ -16,6 +16,9 @@ bench-profile:    ## where the source's CPU per record goes; writes benchmarks/p
 bench-mcp:        ## per-call overhead of the MCP server vs a bare GET (under a minute); writes benchmarks/results-mcp*.md
 	$(PYTHON) benchmarks/mcp_overhead.py
 	$(PYTHON) benchmarks/mcp_overhead.py --mode paragon
+
+bench-read-cost:  ## requests of a first read and an idle sync of every stream, by endpoint and stream (about 4 minutes); writes benchmarks/results-read-cost.{md,json}
+	$(PYTHON) benchmarks/read_cost.py
 
 PYTHON_C ?= python3.11
 bench-reader-c-setup:  ## optional reader (c): airbyte-source-stripe from PyPI in its own venv (it needs airbyte-cdk 6)
