@@ -285,8 +285,11 @@ class PagedChildren:
     def __init__(self):
         import threading as threads
 
+        from source_stripe_proxy.core.meter import RequestMeter
+
         self.lock = threads.Lock()
         self.answered = 0
+        self.meter = RequestMeter()
 
     def send(self, method, path, params=None, account_id=None):
         from source_stripe_proxy.core.client import ApiResponse

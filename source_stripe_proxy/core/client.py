@@ -40,6 +40,7 @@ from source_stripe_proxy.core.budget import RequestBudget
 from source_stripe_proxy.core.endpoints import STRIPE_ENDPOINT_LIMITS, endpoint_template
 from source_stripe_proxy.core.errors import ConfigError, StripeAPIError, TransientError, error_class_for
 from source_stripe_proxy.core.forms import encode_form
+from source_stripe_proxy.core.meter import RequestMeter
 from source_stripe_proxy.core.paging import next_cursor, page_objects
 from source_stripe_proxy.core.settings import ConnectionSettings
 from source_stripe_proxy.core.stripe_facts import MAX_PAGE_SIZE
@@ -106,6 +107,7 @@ class StripeClient:
         self._stats_lock = threading.Lock()
         self.request_count = 0
         self.retry_count = 0
+        self.meter = RequestMeter()  # every request by endpoint and whom it served (core/meter.py)
         self.latency_seconds = 0.1  # moving average of successful requests, read by the reader
         self._per_thread = threading.local()
 
@@ -203,7 +205,7 @@ class StripeClient:
         while True:
             self._acquire(endpoint)
             sent_at = self.budget.now()  # a 429 speaks of the rate this request went out at
-            self._count(retry=attempt > 0)
+            self._count(method, path, headers.get("Stripe-Account"), retry=attempt > 0)
             reason = None  # Stripe-Rate-Limited-Reason of a 429
             timeout = self.settings.timeout_seconds
             if deadline is not None:  # one slow attempt must not outlive the whole call
@@ -266,7 +268,8 @@ class StripeClient:
         delay = min(MAX_BACKOFF_SECONDS, self._backoff_base * (2 ** (attempt - 1)))
         return delay * random.uniform(0.5, 1.0)
 
-    def _count(self, retry: bool) -> None:
+    def _count(self, method: str, path: str, account: Optional[str], retry: bool) -> None:
+        self.meter.count(method, path, account)
         with self._stats_lock:
             self.request_count += 1
             if retry:

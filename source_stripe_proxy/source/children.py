@@ -17,6 +17,7 @@ hands its records over page by page (``Descent`` yields chunks), so memory stays
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -41,6 +42,7 @@ class ChildList:
     params: Dict[str, Any]
     paged: bool = True
     starting_after: Optional[str] = None
+    serves: Tuple[str, ...] = ()  # the streams this list's pages are for (the request meter's label)
 
 
 @dataclass
@@ -107,7 +109,7 @@ class ChildPages:
                     if placed:
                         self._places.release()
                 if cursor is not None:  # the next page of this list, ahead of lists not begun
-                    pending.appendleft(ChildList(request.parent, request.path, request.params, request.paged, cursor))
+                    pending.appendleft(dataclasses.replace(request, starting_after=cursor))
                 while len(in_flight) < self.workers and submit():
                     pass
                 yield request, objects
@@ -124,7 +126,8 @@ class ChildPages:
             if request.starting_after:
                 query["starting_after"] = request.starting_after
         try:
-            page = self.client.send("GET", request.path, params=query, account_id=account_id).data
+            with self.client.meter.serving(request.serves):
+                page = self.client.send("GET", request.path, params=query, account_id=account_id).data
         except StripeAPIError as error:
             if error.http_status == 404 and error.code == "resource_missing":
                 return [], None  # the parent is gone since it was listed: it has no children now
@@ -196,14 +199,16 @@ class ChildLink:
             params[param] = value
         if self.min_created is not None and self.spec.filters_created:
             params["created"] = {"gte": self.min_created}
+        serves = (self.spec.name,)
         if starting_after is not None:
-            return [ChildList(parent, path, params, self.spec.paged, starting_after)]
-        lists = [ChildList(parent, path, params, self.spec.paged)]
+            return [ChildList(parent, path, params, self.spec.paged, starting_after, serves)]
+        lists = [ChildList(parent, path, params, self.spec.paged, serves=serves)]
         if self.spec.window:
-            lists = [ChildList(parent, path, {**params, **window}, self.spec.paged) for window in self._windows(parent)]
+            lists = [ChildList(parent, path, {**params, **window}, self.spec.paged, serves=serves) for window in self._windows(parent)]
         if self.spec.also_per:
             lists = [
-                ChildList(parent, path, {**child.params, **{q: other[f] for q, f in self.spec.also_per.query_params.items()}}, child.paged)
+                ChildList(parent, path, {**child.params, **{q: other[f] for q, f in self.spec.also_per.query_params.items()}}, child.paged,
+                          serves=serves)
                 for child in lists
                 for other in self._also_per()
             ]
@@ -224,10 +229,12 @@ class ChildLink:
             if self._also is None:
                 other = STREAM_SPECS[self.spec.also_per.stream]
                 fields = set(self.spec.also_per.query_params.values())
-                self._also = [
-                    {f: obj.get(f) for f in fields}
-                    for obj in self.pages.client.list_objects(other.path, dict(other.params), page_size=self.pages.page_size, account_id=self.account_id)
-                ]
+                client = self.pages.client
+                with client.meter.serving((self.spec.name,)):
+                    self._also = [
+                        {f: obj.get(f) for f in fields}
+                        for obj in client.list_objects(other.path, dict(other.params), page_size=self.pages.page_size, account_id=self.account_id)
+                    ]
             return self._also
 
     # -- children -------------------------------------------------------------------------

@@ -58,6 +58,7 @@ from source_stripe_proxy.core.settings import ConnectionSettings
 from source_stripe_proxy.source.availability import Probe, StreamUnavailable, probe_all, probes, unavailable
 from source_stripe_proxy.source.events_read import EVENTS_PATH, EventSample, needs_sample, share_events_read
 from source_stripe_proxy.source.options import ReadOptions, read_options, source_config
+from source_stripe_proxy.source.read_cost import read_cost
 from source_stripe_proxy.source.reader import Complete, ConcurrentReader, Estimate, Failed, Progress, ReadPlan, Records
 from source_stripe_proxy.source.stream_specs import STREAM_SPECS
 from source_stripe_proxy.source.streams import (
@@ -177,6 +178,7 @@ class SourceStripeProxy(AbstractSource):
         config, _ = split_config(config)
         options = read_options(config)
         client = self.client_for(config)
+        metered = client.meter.snapshot()  # this read's requests are those counted from here
         state_manager = ConnectorStateManager(state=state)
         selected = select_streams(build_streams(client, options), catalog, logger)
         accounts = _before_reading(lambda: connected_accounts(client, options.account_ids)) if selected else None
@@ -188,8 +190,8 @@ class SourceStripeProxy(AbstractSource):
                 unplanned = {stream.name: error for stream, _ in selected if needs_own_account(stream.spec)}
         concurrency = concurrency_for(options, client.settings)
         context = ReadContext.for_sync(client, options, concurrency, own)
+        plans: List[ReadPlan] = []
         try:
-            plans: List[ReadPlan] = []
             for stream, configured in selected:
                 if stream.name in unplanned:
                     continue
@@ -199,6 +201,7 @@ class SourceStripeProxy(AbstractSource):
             yield from self._read_plans(logger, client, concurrency, selected, plans, state_manager, options, unplanned)
         finally:
             context.pages.close()
+            logger.info(read_cost(client.meter.since(metered), plans).line())
 
     def _read_plans(
         self,
