@@ -35,6 +35,7 @@ from source_stripe_proxy.core.errors import ConfigError
 from source_stripe_proxy.core.stripe_facts import EVENT_RETENTION_DAYS, MAX_PAGE_SIZE
 from source_stripe_proxy.data import load_schema
 from source_stripe_proxy.source.children import ChildLink, ChildPages, Descent
+from source_stripe_proxy.source.cursors import CLOCK_SKEW_SECONDS, Boundary, next_cursor, reads_up_to_now
 from source_stripe_proxy.source.events import EventChanges, Stamp, chain
 from source_stripe_proxy.source.events_read import EVENTS_PATH
 from source_stripe_proxy.source.options import ALL_ACCOUNTS, SECONDS_PER_DAY, ReadOptions
@@ -44,6 +45,7 @@ from source_stripe_proxy.source.reader import (
     Complete,
     ConcurrentReader,
     Failed,
+    Interval,
     Progress,
     ReadPlan,
     Records,
@@ -54,7 +56,6 @@ from source_stripe_proxy.source.stream_specs import CREATED, STREAM_SPECS, Strea
 CURSOR_FIELD = "updated"  # the change cursor every record carries
 EVENT_RETENTION_SECONDS = EVENT_RETENTION_DAYS * SECONDS_PER_DAY  # how long Stripe keeps events
 STALE_MARGIN_SECONDS = 3600  # treat state as stale this long before Stripe drops the events
-CLOCK_SKEW_SECONDS = 300  # our clock may run ahead of Stripe's; events are de-duplicated anyway
 
 Warning = Tuple[str, str]  # (analytics kind, message), said before reading
 
@@ -81,7 +82,7 @@ class StreamPlan:
     reads: List[ReadPlan]
     checkpoints: Dict[Optional[str], Checkpoint]
     warnings: List[Warning] = field(default_factory=list)
-    child_cursors: Dict[Optional[str], Descent] = field(default_factory=dict)  # streams read by their own `created` below a parent
+    boundaries: Dict[Optional[str], Boundary] = field(default_factory=dict)  # streams read by `created`: the next cursor
 
 
 def plan_stream(
@@ -152,32 +153,19 @@ def _list_read(
     options = context.options
     source = spec.source
     incremental = sync_mode == SyncMode.incremental
-    own_created = reads_by_own_created(spec)
     if changes_through_events(spec) and checkpoint.first_read_began is None:
         checkpoint.first_read_began = now - CLOCK_SKEW_SECONDS  # events from here follow this read
     splittable = bool(source.filters_created and source.created_field)
-    if incremental and checkpoint.to_read is not None:
+    resumed = incremental and checkpoint.to_read is not None
+    boundary = _boundary(spec, options, incremental and not resumed, checkpoint)
+    if resumed:
         intervals = checkpoint.to_read  # an interrupted read: only what it had left
     else:
+        intervals = _fresh_intervals(spec, options, incremental, checkpoint, now, splittable)
         checkpoint.to_read = checkpoint.newest_seen = None
-        start = None if own_created else options.start_date
-        if incremental and checkpoint.created is not None and not own_created:
-            resume_from = max(0, checkpoint.created - options.lookback_seconds)
-            start = resume_from if start is None else max(start, resume_from)
-        if splittable:
-            intervals = tuple((w.get("created_gte"), w.get("created_lt")) for w in created_windows(start, now, options.window_seconds))
-        else:
-            intervals = ((None, None),)
-    descent = None
-    if spec.parent is not None:
-        min_created = None
-        if own_created:  # only the children created since the cursor, of parents of any age
-            since = checkpoint.created - options.lookback_seconds if incremental and checkpoint.created is not None else None
-            bounds = [b for b in (options.start_date, since) if b is not None]
-            min_created = max(bounds) if bounds else None
-        descent = Descent(spec, context.pages, account, now=now, start=options.start_date, min_created=min_created)
-        if own_created:
-            planned.child_cursors[account] = descent  # its newest child becomes the cursor at the end
+    if boundary is not None:
+        planned.boundaries[account] = boundary  # where the next read starts, at the end
+    descent = _descent(spec, context, incremental, checkpoint, account, now)
     params: Dict[str, Any] = dict(source.params)
     if source.expand:
         params["expand"] = [f"data.{path}" for path in source.expand]
@@ -189,14 +177,53 @@ def _list_read(
         page_size=options.page_size,
         account_id=account,
         splittable=splittable,
-        transform=chain(descent, _stamp(spec, context, account, now)),
+        transform=chain(descent, boundary, _stamp(spec, context, account, now)),
         created_field=source.created_field or "created",
         paged=source.paged,
         phase=LIST_PHASE,
         began=now,
-        saved_cursor=None if own_created else checkpoint.created,
+        saved_cursor=None if reads_by_own_created(spec) else checkpoint.created,
         saved_newest=checkpoint.newest_seen,
     )
+
+
+def _fresh_intervals(
+    spec: StreamSpec, options: ReadOptions, incremental: bool, checkpoint: Checkpoint, now: int, splittable: bool
+) -> Tuple[Interval, ...]:
+    """The ``created`` windows of a read that starts afresh: from the cursor (less the lookback)
+    or ``start_date`` to now; a child read by its own ``created`` lists every parent."""
+    own_created = reads_by_own_created(spec)
+    start = None if own_created else options.start_date
+    if incremental and checkpoint.created is not None and not own_created:
+        resume_from = max(0, checkpoint.created - options.lookback_seconds)
+        start = resume_from if start is None else max(start, resume_from)
+    if not splittable:
+        return ((None, None),)
+    return tuple((w.get("created_gte"), w.get("created_lt")) for w in created_windows(start, now, options.window_seconds))
+
+
+def _boundary(spec: StreamSpec, options: ReadOptions, from_cursor: bool, checkpoint: Checkpoint) -> Optional[Boundary]:
+    """For a stream read by ``created``: the transform that keeps its cursor's second
+    (``cursors.py``), dropping what the last read emitted of that second when this read starts
+    exactly there (no lookback, no later ``start_date``)."""
+    if spec.changes != CREATED or not spec.created_field:
+        return None
+    cursor = checkpoint.created
+    exact = from_cursor and cursor is not None and not options.lookback_seconds and (options.start_date or 0) <= cursor
+    return Boundary(spec.created_field, cursor if exact else None, checkpoint.at_cursor or ())
+
+
+def _descent(spec: StreamSpec, context: ReadContext, incremental: bool, checkpoint: Checkpoint, account: Optional[str], now: int) -> Optional[Descent]:
+    """A child stream's way down from its top ancestor's objects (None for a top-level stream)."""
+    if spec.parent is None:
+        return None
+    options = context.options
+    min_created = None
+    if reads_by_own_created(spec):  # only the children created since the cursor, of parents of any age
+        since = checkpoint.created - options.lookback_seconds if incremental and checkpoint.created is not None else None
+        bounds = [b for b in (options.start_date, since) if b is not None]
+        min_created = max(bounds) if bounds else None
+    return Descent(spec, context.pages, account, now=now, start=options.start_date, min_created=min_created)
 
 
 def _events_read(spec: StreamSpec, context: ReadContext, checkpoint: Checkpoint, account: Optional[str], now: int) -> ReadPlan:
@@ -287,7 +314,7 @@ class StripeStream(Stream, CheckpointMixin):
         self.options = options
         self.warnings: List[Warning] = []  # said before reading
         self._checkpoints: Dict[Optional[str], Checkpoint] = {}
-        self._child_cursors: Dict[Optional[str], Descent] = {}
+        self._boundaries: Dict[Optional[str], Boundary] = {}
 
     @property
     def cursor_field(self) -> Any:
@@ -336,7 +363,7 @@ class StripeStream(Stream, CheckpointMixin):
         """Plan this stream's reads (``plan_stream``) and start its state from the plan's."""
         planned = plan_stream(self.spec, context, sync_mode, saved_state, accounts)
         self._checkpoints = planned.checkpoints
-        self._child_cursors = planned.child_cursors
+        self._boundaries = planned.boundaries
         self.warnings = list(planned.warnings)
         return planned.reads
 
@@ -349,15 +376,18 @@ class StripeStream(Stream, CheckpointMixin):
 
     def _progress(self, progress: Progress) -> None:
         checkpoint = self.checkpoint(progress.plan.account_id)
-        own_created = progress.plan.account_id in self._child_cursors  # `created` is the children's, set at the end
+        own_created = reads_by_own_created(self.spec)  # `created` is the children's, set at the end
         if progress.plan.phase == LIST_PHASE and progress.cursor is not None and not own_created:
+            if progress.cursor != checkpoint.created:
+                checkpoint.at_cursor = None  # the ids were of the old cursor's second
             checkpoint.created = progress.cursor
         checkpoint.newest_seen = progress.newest
         checkpoint.to_read = progress.to_read
 
     def _finish(self, plan: ReadPlan) -> None:
-        """A read completed: a list read keeps its newest `created`, and a first one hands over
-        to events from when it began; an events read advances `events_since`."""
+        """A read completed: a list read keeps its newest `created` (a stream read by `created`:
+        ``cursors.next_cursor``), and a first one hands over to events from when it began; an
+        events read advances `events_since`."""
         checkpoint = self.checkpoint(plan.account_id)
         newest = checkpoint.newest_seen
         checkpoint.to_read = checkpoint.newest_seen = None
@@ -368,9 +398,13 @@ class StripeStream(Stream, CheckpointMixin):
                 began = plan.began if plan.began is not None else newest
                 checkpoint.events_since = max(checkpoint.events_since or 0, min(newest, began - CLOCK_SKEW_SECONDS))
             return
-        if plan.account_id in self._child_cursors:  # a child read by its own `created`: its newest child, not parent
-            newest = self._child_cursors[plan.account_id].newest
-        if newest is not None and (checkpoint.created is None or newest > checkpoint.created):
+        boundary = self._boundaries.get(plan.account_id)
+        if boundary is not None:
+            floor = plan.began - CLOCK_SKEW_SECONDS if plan.began is not None and reads_up_to_now(plan) else None
+            seen = boundary.newest if reads_by_own_created(self.spec) else _latest(boundary.newest, newest)  # with a resumed run's
+            ids = boundary.ids if seen == boundary.newest else ()
+            checkpoint.created, checkpoint.at_cursor = next_cursor(checkpoint.created, checkpoint.at_cursor, seen, ids, floor)
+        elif newest is not None and (checkpoint.created is None or newest > checkpoint.created):
             checkpoint.created = newest
         if checkpoint.first_read_began is not None:
             checkpoint.events_since, checkpoint.first_read_began = checkpoint.first_read_began, None
@@ -405,6 +439,11 @@ class StripeStream(Stream, CheckpointMixin):
                     self.apply(signal)
         finally:
             context.pages.close()
+
+
+def _latest(*values: Optional[int]) -> Optional[int]:
+    known = [value for value in values if value is not None]
+    return max(known) if known else None
 
 
 def build_streams(client: StripeClient, options: ReadOptions) -> List[StripeStream]:
