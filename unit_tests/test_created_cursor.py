@@ -83,7 +83,7 @@ def test_the_ids_of_the_newest_second_are_kept_when_it_is_within_the_clock_skew(
 def test_an_empty_stream_stops_starting_from_the_start_date(requests_mock):
     now = int(time.time())
     newest_first(requests_mock, "/v1/shipping_rates", [])
-    config = {**CONFIG, "start_date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now - 3 * 365 * DAY))}
+    config = {**CONFIG, "start_date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now - (3 * 365 - 1) * DAY))}
     first = read(SourceStripeProxy(), config, catalog("shipping_rates"))
     assert len(requests_mock.request_history) == 3  # three empty one-year windows, once
     requests_mock.reset_mock()

@@ -19,10 +19,11 @@ skipped with a warning instead.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections import Counter
-from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Tuple
 
 from airbyte_cdk.models import (
     AirbyteAnalyticsTraceMessage,
@@ -82,9 +83,11 @@ class SourceStripeProxy(AbstractSource):
     # validate_config instead.)
     check_config_against_spec = False
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        """``clock``: the epoch seconds a read plans by (tests pass one they move)."""
         super().__init__()
         self._client: Optional[StripeClient] = None
+        self._clock = clock
 
     def spec(self, logger: logging.Logger) -> ConnectorSpecification:
         return load_spec(__package__)
@@ -176,7 +179,7 @@ class SourceStripeProxy(AbstractSource):
         state: Optional[List[AirbyteStateMessage]] = None,
     ) -> Iterator[AirbyteMessage]:
         config, _ = split_config(config)
-        options = read_options(config)
+        options = dataclasses.replace(read_options(config), clock=self._clock)
         client = self.client_for(config)
         metered = client.meter.snapshot()  # this read's requests are those counted from here
         state_manager = ConnectorStateManager(state=state)
@@ -195,7 +198,7 @@ class SourceStripeProxy(AbstractSource):
             for stream, configured in selected:
                 if stream.name in unplanned:
                     continue
-                saved = state_manager.get_stream_state(stream.name, None) if configured.sync_mode == SyncMode.incremental else None
+                saved = state_manager.get_stream_state(stream.name, None)  # a full refresh keeps only what is unreadable
                 plans.extend(stream.plan(context, configured.sync_mode, saved, accounts))  # a stale state may fail here, before any read
             plans = share_events_read(plans, _before_reading(lambda: sample_events(client, plans, options)))
             yield from self._read_plans(logger, client, concurrency, selected, plans, state_manager, options, unplanned)
@@ -233,6 +236,8 @@ class SourceStripeProxy(AbstractSource):
                     yield from statuses.started(stream.name)
                     yield from failures.add(stream, None, unplanned[stream.name])
                     yield from statuses.ended(stream.name, AirbyteStreamStatus.INCOMPLETE)
+                elif stream.known_unavailable:
+                    yield from self._known_unavailable(stream, statuses, failures, state_manager, remaining[stream.name])
                 elif not remaining[stream.name]:  # `account_ids: "all"` found no account
                     yield from statuses.started(stream.name)
                     yield self._state_message(state_manager, stream)
@@ -269,6 +274,8 @@ class SourceStripeProxy(AbstractSource):
                         yield from statuses.ended(plan.name, AirbyteStreamStatus.INCOMPLETE)
                         raise _read_ended(traced(signal.error)) from None
                     yield from failures.add(stream, plan.account_id, signal.error)
+                    if stream.apply(signal):  # learned that the account can't read it: kept for the next syncs
+                        yield self._state_message(state_manager, stream)
                 remaining[plan.name] -= 1
                 if not remaining[plan.name]:
                     status = AirbyteStreamStatus.INCOMPLETE if failures.ended_short(plan.name) else AirbyteStreamStatus.COMPLETE
@@ -281,6 +288,20 @@ class SourceStripeProxy(AbstractSource):
                 time.monotonic() - started,
             )
         failures.raise_if_any()
+
+    def _known_unavailable(
+        self, stream: StripeStream, statuses: "_StreamStatuses", failures: "_StreamFailures", state_manager: ConnectorStateManager,
+        reads: int,
+    ) -> Iterator[AirbyteMessage]:
+        """A stream the account could not read less than a day ago, not asked again: reported as
+        then (skipped, or INCOMPLETE with the config error), for each account; it ends here when
+        no account of it is read."""
+        yield from statuses.started(stream.name)
+        for account, error in sorted(stream.known_unavailable.items(), key=lambda item: str(item[0])):
+            yield from failures.add(stream, account, error)
+        if not reads:
+            yield self._state_message(state_manager, stream)
+            yield from statuses.ended(stream.name, AirbyteStreamStatus.INCOMPLETE)
 
     @staticmethod
     def _state_message(state_manager: ConnectorStateManager, stream: StripeStream) -> AirbyteMessage:

@@ -34,6 +34,7 @@ from source_stripe_proxy.core.endpoints import fill_path
 from source_stripe_proxy.core.errors import ConfigError
 from source_stripe_proxy.core.stripe_facts import EVENT_RETENTION_DAYS, MAX_PAGE_SIZE
 from source_stripe_proxy.data import load_schema
+from source_stripe_proxy.source.availability import StreamUnavailable, learned, still_unavailable
 from source_stripe_proxy.source.children import ChildLink, ChildPages, Descent
 from source_stripe_proxy.source.cursors import CLOCK_SKEW_SECONDS, Boundary, next_cursor, reads_up_to_now
 from source_stripe_proxy.source.events import EventChanges, Stamp, chain
@@ -83,6 +84,7 @@ class StreamPlan:
     checkpoints: Dict[Optional[str], Checkpoint]
     warnings: List[Warning] = field(default_factory=list)
     boundaries: Dict[Optional[str], Boundary] = field(default_factory=dict)  # streams read by `created`: the next cursor
+    unavailable: Dict[Optional[str], StreamUnavailable] = field(default_factory=dict)  # accounts not read: known unreadable
 
 
 def plan_stream(
@@ -107,7 +109,8 @@ def plan_stream(
     for account in accounts if per_account else (None,):
         checkpoint, read, warning = _plan_account(spec, context, sync_mode, checkpoints.get(account, Checkpoint()), account, now, planned)
         checkpoints[account] = checkpoint
-        planned.reads.append(read)
+        if read is not None:
+            planned.reads.append(read)
         warnings.extend(warning)
     return planned
 
@@ -125,14 +128,21 @@ def parse_state(name: str, value: Optional[Mapping[str, Any]], per_account: bool
 
 def _plan_account(
     spec: StreamSpec, context: ReadContext, sync_mode: SyncMode, saved: Checkpoint, account: Optional[str], now: int, planned: StreamPlan
-) -> Tuple[Checkpoint, ReadPlan, List[Warning]]:
-    checkpoint = dataclasses.replace(saved)
+) -> Tuple[Checkpoint, Optional[ReadPlan], List[Warning]]:
+    """The account's read of the stream and the state it starts from; no read when the account
+    could not read the stream less than a day ago (``availability.still_unavailable``)."""
+    # A full refresh starts over, but remembers what the account can't read.
+    checkpoint = dataclasses.replace(saved) if sync_mode == SyncMode.incremental else Checkpoint(unavailable=saved.unavailable)
+    known = still_unavailable(spec, checkpoint.unavailable, now)
+    if known is not None:
+        planned.unavailable[account] = known  # reported as before, without asking Stripe again today
+        return checkpoint, None, []
     warnings: List[Warning] = []
     if sync_mode == SyncMode.incremental and changes_through_events(spec):
         anchor = checkpoint.events_since if checkpoint.events_since is not None else checkpoint.first_read_began
         if anchor is not None and anchor < now - EVENT_RETENTION_SECONDS + STALE_MARGIN_SECONDS:
             warnings.append(_stale(spec.name, context.options, account, now - anchor))
-            checkpoint = Checkpoint()
+            checkpoint = Checkpoint(unavailable=checkpoint.unavailable)
         elif checkpoint.events_since is not None:
             return checkpoint, _events_read(spec, context, checkpoint, account, now), warnings
     else:
@@ -315,6 +325,7 @@ class StripeStream(Stream, CheckpointMixin):
         self.warnings: List[Warning] = []  # said before reading
         self._checkpoints: Dict[Optional[str], Checkpoint] = {}
         self._boundaries: Dict[Optional[str], Boundary] = {}
+        self.known_unavailable: Dict[Optional[str], StreamUnavailable] = {}  # accounts not read this sync, and why
 
     @property
     def cursor_field(self) -> Any:
@@ -364,15 +375,34 @@ class StripeStream(Stream, CheckpointMixin):
         planned = plan_stream(self.spec, context, sync_mode, saved_state, accounts)
         self._checkpoints = planned.checkpoints
         self._boundaries = planned.boundaries
+        self.known_unavailable = planned.unavailable
         self.warnings = list(planned.warnings)
         return planned.reads
 
-    def apply(self, signal: Any) -> None:
-        """Follow a ``Progress`` or ``Complete`` signal of one of this stream's reads."""
+    def apply(self, signal: Any) -> bool:
+        """Follow a ``Progress``, ``Complete`` or ``Failed`` signal of one of this stream's reads;
+        True when its state changed (a failure: only when it taught what the account can't read)."""
+        if isinstance(signal, Failed):
+            return self._learn(signal)
         if isinstance(signal, Progress):
             self._progress(signal)
         elif isinstance(signal, Complete):
             self._finish(signal.plan)
+        else:
+            return False
+        self.checkpoint(signal.plan.account_id).unavailable = None  # it can be read
+        return True
+
+    def _learn(self, failed: Failed) -> bool:
+        """A product the account has not enabled: kept in the state, so the next syncs of the
+        day report the stream without asking again."""
+        found = learned(self.spec, failed.error, int(self.options.clock()))
+        if found is not None:
+            checkpoint = self.checkpoint(failed.plan.account_id)
+            checkpoint.unavailable = found
+            if checkpoint.to_read is None:
+                checkpoint.first_read_began = None  # no read began: the one a day later starts its own
+        return found is not None
 
     def _progress(self, progress: Progress) -> None:
         checkpoint = self.checkpoint(progress.plan.account_id)
