@@ -229,19 +229,7 @@ class SourceStripeProxy(AbstractSource):
         estimates = _StreamEstimates(plans)
         try:
             for stream, _ in selected:
-                for kind, warning in stream.warnings:
-                    logger.warning(warning)
-                    yield _analytics(kind, stream.name)
-                if stream.name in unplanned:
-                    yield from statuses.started(stream.name)
-                    yield from failures.add(stream, None, unplanned[stream.name])
-                    yield from statuses.ended(stream.name, AirbyteStreamStatus.INCOMPLETE)
-                elif stream.known_unavailable:
-                    yield from self._known_unavailable(stream, statuses, failures, state_manager, remaining[stream.name])
-                elif not remaining[stream.name]:  # `account_ids: "all"` found no account
-                    yield from statuses.started(stream.name)
-                    yield self._state_message(state_manager, stream)
-                    yield from statuses.ended(stream.name, AirbyteStreamStatus.COMPLETE)
+                yield from self._before_reading_stream(logger, stream, statuses, failures, state_manager, remaining[stream.name], unplanned)
             reader = ConcurrentReader(client, concurrency, stop_on=ends_the_read)
             for signal in reader.run(plans):
                 plan = signal.plan
@@ -288,6 +276,25 @@ class SourceStripeProxy(AbstractSource):
                 time.monotonic() - started,
             )
         failures.raise_if_any()
+
+    def _before_reading_stream(
+        self, logger: logging.Logger, stream: StripeStream, statuses: "_StreamStatuses", failures: "_StreamFailures",
+        state_manager: ConnectorStateManager, reads: int, unplanned: Mapping[str, BaseException],
+    ) -> Iterator[AirbyteMessage]:
+        """A stream's warnings, and the end of a stream none of whose reads the reader runs."""
+        for kind, warning in stream.warnings:
+            logger.warning(warning)
+            yield _analytics(kind, stream.name)
+        if stream.name in unplanned:
+            yield from statuses.started(stream.name)
+            yield from failures.add(stream, None, unplanned[stream.name])
+            yield from statuses.ended(stream.name, AirbyteStreamStatus.INCOMPLETE)
+        elif stream.known_unavailable:
+            yield from self._known_unavailable(stream, statuses, failures, state_manager, reads)
+        elif not reads:  # `account_ids: "all"` found no account
+            yield from statuses.started(stream.name)
+            yield self._state_message(state_manager, stream)
+            yield from statuses.ended(stream.name, AirbyteStreamStatus.COMPLETE)
 
     def _known_unavailable(
         self, stream: StripeStream, statuses: "_StreamStatuses", failures: "_StreamFailures", state_manager: ConnectorStateManager,
