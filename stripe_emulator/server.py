@@ -923,6 +923,9 @@ class StripeEmulator(LoopbackServer):
         """The platform account's events, newest first."""
         return self.store.all("events")
 
+    def server_time(self):
+        return self.clock.now_float()  # Stripe's Date header follows Stripe's clock
+
     def set_time(self, epoch):
         self.clock.set_time(epoch)
 

@@ -345,7 +345,7 @@ class WindowPages:
         self.client = None
         self.page_size = 100
 
-    def lists(self, lists, account_id):
+    def lists(self, lists, account_id, consumer=None):
         from collections import deque
 
         lists, drawn = iter(lists), deque()

@@ -23,6 +23,7 @@ sleeps and Retry-After waits, after which the call ends as a ``TransientError``.
 
 from __future__ import annotations
 
+import email.utils
 import logging
 import random
 import threading
@@ -109,6 +110,7 @@ class StripeClient:
         self.retry_count = 0
         self.meter = RequestMeter()  # every request by endpoint and whom it served (core/meter.py)
         self.latency_seconds = 0.1  # moving average of successful requests, read by the reader
+        self._stripe_clock: Optional[Tuple[float, float]] = None  # (Stripe's time by its last Date header, our monotonic then)
         self._per_thread = threading.local()
 
     # -- public API -------------------------------------------------------------------
@@ -221,6 +223,7 @@ class StripeClient:
                 if status < 400:
                     try:
                         data = orjson.loads(response.content)
+                        self._note_stripe_time(response.headers.get("Date"))
                         self.budget.succeeded()
                         endpoint.succeeded()
                         elapsed = time.monotonic() - started
@@ -263,6 +266,22 @@ class StripeClient:
                 self.budget.rate_limited(delay, sent_at)  # every worker waits and the rate settles lower
             else:
                 self._sleep(delay)
+
+    def stripe_time_at(self, monotonic: float) -> Optional[float]:
+        """What Stripe's clock read at our ``time.monotonic()`` value, from the ``Date`` of its
+        last answer (whole seconds, so never later than it was); None before any answer had one."""
+        with self._stats_lock:
+            known = self._stripe_clock
+        return None if known is None else known[0] + (monotonic - known[1])
+
+    def _note_stripe_time(self, date: Optional[str]) -> None:
+        try:
+            stripe_time = email.utils.parsedate_to_datetime(date).timestamp() if date else None
+        except (TypeError, ValueError, IndexError):
+            stripe_time = None
+        if stripe_time is not None:
+            with self._stats_lock:
+                self._stripe_clock = (stripe_time, time.monotonic())
 
     def _backoff(self, attempt: int) -> float:
         delay = min(MAX_BACKOFF_SECONDS, self._backoff_base * (2 ** (attempt - 1)))

@@ -192,7 +192,7 @@ class SourceStripeProxy(AbstractSource):
             except StripeProxyError as error:  # e.g. a key without the account permission: those streams can't be read
                 unplanned = {stream.name: error for stream, _ in selected if needs_own_account(stream.spec)}
         concurrency = concurrency_for(options, client.settings)
-        context = ReadContext.for_sync(client, options, concurrency, own)
+        context = ReadContext.for_sync(client, options, concurrency, own, selected=(stream.name for stream, _ in selected))
         plans: List[ReadPlan] = []
         try:
             for stream, configured in selected:

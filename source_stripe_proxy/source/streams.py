@@ -23,8 +23,9 @@ in ``state.py`` and docs/change_capture.md.
 from __future__ import annotations
 
 import dataclasses
+import time
 from dataclasses import dataclass, field
-from typing import Any, Dict, Iterable, List, Mapping, MutableMapping, Optional, Tuple
+from typing import Any, Dict, FrozenSet, Iterable, List, Mapping, MutableMapping, Optional, Tuple
 
 from airbyte_cdk.models import SyncMode
 from airbyte_cdk.sources.streams import CheckpointMixin, Stream
@@ -70,10 +71,14 @@ class ReadContext:
     options: ReadOptions
     pages: ChildPages
     own_account: Optional[str] = None
+    selected: FrozenSet[str] = frozenset()  # the streams of the sync: which included lists a parent list asks for
 
     @classmethod
-    def for_sync(cls, client: StripeClient, options: ReadOptions, concurrency: int, own_account: Optional[str] = None) -> "ReadContext":
-        return cls(client, options, ChildPages(client, concurrency, options.page_size), own_account)
+    def for_sync(
+        cls, client: StripeClient, options: ReadOptions, concurrency: int, own_account: Optional[str] = None,
+        selected: Iterable[str] = (),
+    ) -> "ReadContext":
+        return cls(client, options, ChildPages(client, concurrency, options.page_size), own_account, frozenset(selected))
 
 
 @dataclass
@@ -175,10 +180,11 @@ def _list_read(
         checkpoint.to_read = checkpoint.newest_seen = None
     if boundary is not None:
         planned.boundaries[account] = boundary  # where the next read starts, at the end
-    descent = _descent(spec, context, incremental, checkpoint, account, now)
+    descent = _descent(spec, context, incremental, checkpoint, account, now, group=intervals)
     params: Dict[str, Any] = dict(source.params)
-    if source.expand:
-        params["expand"] = [f"data.{path}" for path in source.expand]
+    expand = [f"data.{path}" for path in (*source.expand, *included_lists(source, context.selected))]
+    if expand:
+        params["expand"] = expand
     return ReadPlan(
         name=spec.name,
         path=path_for_account(source, context, account),
@@ -223,8 +229,26 @@ def _boundary(spec: StreamSpec, options: ReadOptions, from_cursor: bool, checkpo
     return Boundary(spec.created_field, cursor if exact else None, checkpoint.at_cursor or ())
 
 
-def _descent(spec: StreamSpec, context: ReadContext, incremental: bool, checkpoint: Checkpoint, account: Optional[str], now: int) -> Optional[Descent]:
-    """A child stream's way down from its top ancestor's objects (None for a top-level stream)."""
+def included_lists(source: StreamSpec, selected: Iterable[str]) -> List[str]:
+    """The lists Stripe includes in ``source``'s objects when asked that the selected streams
+    read (a customer's ``sources`` for its cards, bank accounts and sources; its ``tax_ids``):
+    every plan of the list asks for the same, so the list is still read once for all of them."""
+    fields = set()
+    for name in selected:
+        spec = STREAM_SPECS.get(name)
+        if spec is not None and spec.parent is not None and spec.source.name == source.name:
+            link = spec.ancestry[1].parent  # the level right below the list read
+            if link.includable and link.stream == source.name:
+                fields.add(link.expand)
+    return sorted(fields)
+
+
+def _descent(
+    spec: StreamSpec, context: ReadContext, incremental: bool, checkpoint: Checkpoint, account: Optional[str], now: int,
+    group: Any = None,
+) -> Optional[Descent]:
+    """A child stream's way down from its top ancestor's objects (None for a top-level stream).
+    ``group``: its plan's intervals (plans reading the same parents share their child lists)."""
     if spec.parent is None:
         return None
     options = context.options
@@ -233,7 +257,7 @@ def _descent(spec: StreamSpec, context: ReadContext, incremental: bool, checkpoi
         since = checkpoint.created - options.lookback_seconds if incremental and checkpoint.created is not None else None
         bounds = [b for b in (options.start_date, since) if b is not None]
         min_created = max(bounds) if bounds else None
-    return Descent(spec, context.pages, account, now=now, start=options.start_date, min_created=min_created)
+    return Descent(spec, context.pages, account, now=now, start=options.start_date, min_created=min_created, group=group)
 
 
 def _events_read(spec: StreamSpec, context: ReadContext, checkpoint: Checkpoint, account: Optional[str], now: int) -> ReadPlan:
@@ -326,6 +350,7 @@ class StripeStream(Stream, CheckpointMixin):
         self._checkpoints: Dict[Optional[str], Checkpoint] = {}
         self._boundaries: Dict[Optional[str], Boundary] = {}
         self.known_unavailable: Dict[Optional[str], StreamUnavailable] = {}  # accounts not read this sync, and why
+        self._planned_at = time.monotonic()
 
     @property
     def cursor_field(self) -> Any:
@@ -372,6 +397,7 @@ class StripeStream(Stream, CheckpointMixin):
         self, context: ReadContext, sync_mode: SyncMode, saved_state: Optional[Mapping[str, Any]], accounts: Optional[Tuple[str, ...]]
     ) -> List[ReadPlan]:
         """Plan this stream's reads (``plan_stream``) and start its state from the plan's."""
+        self._planned_at = time.monotonic()  # when its reads began, for Stripe's clock (``_read_everything_before``)
         planned = plan_stream(self.spec, context, sync_mode, saved_state, accounts)
         self._checkpoints = planned.checkpoints
         self._boundaries = planned.boundaries
@@ -392,6 +418,16 @@ class StripeStream(Stream, CheckpointMixin):
             return False
         self.checkpoint(signal.plan.account_id).unavailable = None  # it can be read
         return True
+
+    def _read_everything_before(self, plan: ReadPlan) -> Optional[int]:
+        """For a completed read that went up to when it began: the ``created`` before which it has
+        read everything. When it began by our clock and by Stripe's (its last ``Date``, so a
+        clock of ours running ahead loses nothing), whichever is earlier, less the clock skew."""
+        if plan.began is None or not reads_up_to_now(plan):
+            return None
+        stripe_began = self.client.stripe_time_at(self._planned_at)
+        began = plan.began if stripe_began is None else min(plan.began, int(stripe_began))
+        return began - CLOCK_SKEW_SECONDS
 
     def _learn(self, failed: Failed) -> bool:
         """A product the account has not enabled: kept in the state, so the next syncs of the
@@ -430,7 +466,7 @@ class StripeStream(Stream, CheckpointMixin):
             return
         boundary = self._boundaries.get(plan.account_id)
         if boundary is not None:
-            floor = plan.began - CLOCK_SKEW_SECONDS if plan.began is not None and reads_up_to_now(plan) else None
+            floor = self._read_everything_before(plan)
             seen = boundary.newest if reads_by_own_created(self.spec) else _latest(boundary.newest, newest)  # with a resumed run's
             ids = boundary.ids if seen == boundary.newest else ()
             checkpoint.created, checkpoint.at_cursor = next_cursor(checkpoint.created, checkpoint.at_cursor, seen, ids, floor)
@@ -457,7 +493,7 @@ class StripeStream(Stream, CheckpointMixin):
         saved = stream_state if stream_state is not None else self.state
         accounts = connected_accounts(self.client, self.options.account_ids)
         own = own_account_id(self.client) if needs_own_account(self.spec) and accounts is None else None
-        context = ReadContext.for_sync(self.client, self.options, concurrency=1, own_account=own)
+        context = ReadContext.for_sync(self.client, self.options, concurrency=1, own_account=own, selected=[self.name])
         try:
             reads = self.plan(context, sync_mode, saved if sync_mode == SyncMode.incremental else None, accounts)
             for signal in ConcurrentReader(self.client, concurrency=1).run(reads):
