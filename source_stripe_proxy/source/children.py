@@ -238,6 +238,7 @@ class ChildLink:
         min_created: Optional[int] = None,
         group: Optional[Hashable] = None,
         gated: bool = False,
+        serving: Optional[str] = None,
     ):
         assert spec.parent is not None, spec.name
         self.spec = spec
@@ -255,10 +256,11 @@ class ChildLink:
         self.box = box_spec(spec) if self.link.includable else spec
         self.kinds = frozenset(spec.objects) if self.box is not spec else None
         self.gated = gated and spec.requires is not None
+        self.serving = serving or spec.name  # the stream whose read this level is part of (the request meter's label)
         self.share: Optional[Hashable] = None
         if group is not None and self.link.includable:
             self.share = (account_id, self.box.path, json.dumps(self.box.params, sort_keys=True), json.dumps(self.link.filter, sort_keys=True), group)
-            pages.join(self.share, id(self), spec.name)
+            pages.join(self.share, id(self), self.serving)
 
     def leave(self) -> None:
         """This link asks for nothing more (its read failed or stopped)."""
@@ -285,7 +287,7 @@ class ChildLink:
             params[param] = value
         if self.min_created is not None and self.spec.filters_created:
             params["created"] = {"gte": self.min_created}
-        serves = (self.spec.name,)
+        serves = (self.serving,)
         if starting_after is not None:
             return [ChildList(parent, path, params, listing.paged, starting_after, serves, self.share)]
         lists = [ChildList(parent, path, params, self.spec.paged, serves=serves)]
@@ -316,7 +318,7 @@ class ChildLink:
                 other = STREAM_SPECS[self.spec.also_per.stream]
                 fields = set(self.spec.also_per.query_params.values())
                 client = self.pages.client
-                with client.meter.serving((self.spec.name,)):
+                with client.meter.serving((self.serving,)):
                     self._also = [
                         {f: obj.get(f) for f in fields}
                         for obj in client.list_objects(other.path, dict(other.params), page_size=self.pages.page_size, account_id=self.account_id)
@@ -386,7 +388,7 @@ class ChildLink:
 
     def _any_children(self) -> bool:
         """False when the stream can't have any (no entitlement feature is defined): no request."""
-        return not self.gated or self.pages.has_any(STREAM_SPECS[self.spec.requires], self.account_id, (self.spec.name,))
+        return not self.gated or self.pages.has_any(STREAM_SPECS[self.spec.requires], self.account_id, (self.serving,))
 
     def embedded_rows(self, parent: Mapping[str, Any]) -> List[dict]:
         box = parent.get(self.link.embedded_field)
@@ -434,7 +436,7 @@ class Descent:
         chain = spec.ancestry[1:]
         self.links = [
             ChildLink(level, pages, account_id, now=now, start=start, min_created=min_created if level is spec else None,
-                      group=group, gated=level is spec)
+                      group=group, gated=level is spec, serving=spec.name)
             for level in chain
         ]
 
