@@ -80,15 +80,24 @@ def test_the_ids_of_the_newest_second_are_kept_when_it_is_within_the_clock_skew(
     assert [r.qs["created[gte]"] for r in requests_mock.request_history] == [[str(now - 5)]]
 
 
-def test_an_empty_stream_stops_starting_from_the_start_date(requests_mock):
+def test_an_empty_stream_costs_one_request_first_and_when_idle_whatever_the_start_date(requests_mock):
     now = int(time.time())
     newest_first(requests_mock, "/v1/shipping_rates", [])
-    config = {**CONFIG, "start_date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now - (3 * 365 - 1) * DAY))}
+    config = {**CONFIG, "start_date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now - 9 * 365 * DAY))}
     first = read(SourceStripeProxy(), config, catalog("shipping_rates"))
-    assert len(requests_mock.request_history) == 3  # three empty one-year windows, once
+    assert [r.qs.get("created[gte]") for r in requests_mock.request_history] == [[str(now - 9 * 365 * DAY)]]  # one range, not nine years
     requests_mock.reset_mock()
     second = read(SourceStripeProxy(), config, catalog("shipping_rates"), state_of(shipping_rates=final_state(first, "shipping_rates")))
     assert len(requests_mock.request_history) == 1 and records_of(second, "shipping_rates") == []
+
+
+def test_a_read_from_an_old_cursor_walks_its_windows_saving_each(requests_mock):
+    now = int(time.time())
+    cursor = now - (3 * 365 - 1) * DAY
+    newest_first(requests_mock, "/v1/shipping_rates", [{"id": "shr_1", "object": "shipping_rate", "created": cursor + 400 * DAY}])
+    output = read(SourceStripeProxy(), CONFIG, catalog("shipping_rates"), state_of(shipping_rates={"created": cursor}))
+    assert len(requests_mock.request_history) == 3  # three one-year windows (slice_range_days)
+    assert [r["id"] for r in records_of(output, "shipping_rates")] == ["shr_1"]
 
 
 def test_with_a_lookback_the_days_before_the_cursor_are_read_again_whole(requests_mock):

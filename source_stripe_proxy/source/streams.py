@@ -206,10 +206,11 @@ def _list_read(
 def _fresh_intervals(
     spec: StreamSpec, options: ReadOptions, incremental: bool, checkpoint: Checkpoint, now: int, splittable: bool
 ) -> Tuple[Interval, ...]:
-    """The ``created`` windows of a read that starts afresh: from the cursor (less the lookback)
-    or ``start_date`` to now, each saved when complete; a child read by its own ``created``
-    lists every parent. A full refresh saves nothing to resume from, so empty years cost no
-    request: one range from ``start_date``, which the reader splits where it finds objects."""
+    """The ``created`` ranges of a read that starts afresh. From a saved cursor (less the
+    lookback): windows of ``slice_range_days`` up to now, each saved when complete. A first read
+    or a full refresh: one range from ``start_date``, which the reader splits where it finds
+    objects and checkpoints as it goes, so the empty years before an account's first object cost
+    no request. A child read by its own ``created`` lists every parent."""
     own_created = reads_by_own_created(spec)
     start = None if own_created else options.start_date
     if incremental and checkpoint.created is not None and not own_created:
@@ -217,7 +218,7 @@ def _fresh_intervals(
         start = resume_from if start is None else max(start, resume_from)
     if not splittable:
         return ((None, None),)
-    if not incremental:  # a full refresh keeps no state to resume from: one range, split as the reader finds objects
+    if not incremental or checkpoint.created is None:  # a full refresh, or a first read: one range
         return ((start, None),)
     return tuple((w.get("created_gte"), w.get("created_lt")) for w in created_windows(start, now, options.window_seconds))
 
