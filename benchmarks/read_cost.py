@@ -16,7 +16,8 @@ stream selected, incrementally where it can be. Two accounts alike but for their
   Financial Connections, Vault and Forward: what most accounts have), with
   ``unavailable_streams: skip`` and the ``start_date``.
 
-``--quick``: only the first account, without a ``start_date``.
+and a typical selection (``TYPICAL``: the 15 streams of a revenue report) of the first account
+with the ``start_date``. ``--quick``: only the first account, without a ``start_date``.
 
 Request counts and bytes are exact (the server's log of the requests it answered); times are
 the machine's and only indicative. The *by stream* column is the connector's own account of its
@@ -49,14 +50,20 @@ SOURCE_CMD = os.path.join(REPO, ".venv", "bin", "source-stripe-proxy")
 API_KEY = "sk_test_readcost_benchmark_0000"  # a loopback stand-in's key, not a secret
 CATALOGUE = load_generated("streams.json")["streams"]
 NOT_ENABLED = ("Issuing", "Treasury", "Terminal", "Climate", "Identity", "Sigma", "Financial Connections", "Vault and Forward")
+# A typical selection: what a revenue report reads (docs/read_allocation.md).
+TYPICAL = ("customers", "subscriptions", "subscription_items", "invoices", "invoice_line_items", "charges", "refunds",
+           "payment_intents", "products", "prices", "balance_transactions", "payouts", "disputes", "payment_methods",
+           "customer_balance_transactions")
 DEFAULT_START = "2017-01-25T00:00:00Z"  # Airbyte's example start date for Stripe
 COST_LOG = "Stripe requests"  # the connector's closing log lines start so
 
 
-def every_stream_catalog() -> Dict[str, Any]:
-    """Every stream, incremental where it can be (as integration_tests/incremental_catalog.json)."""
+def streams_catalog(names: Optional[Tuple[str, ...]] = None) -> Dict[str, Any]:
+    """The streams (every one by default), incremental where they can be (as integration_tests/incremental_catalog.json)."""
     streams = []
     for name, entry in sorted(CATALOGUE.items()):
+        if names is not None and name not in names:
+            continue
         incremental = "incremental" in entry["sync_modes"]
         streams.append({
             "stream": {"name": name, "json_schema": {}, "supported_sync_modes": entry["sync_modes"]},
@@ -66,9 +73,9 @@ def every_stream_catalog() -> Dict[str, Any]:
     return {"streams": streams}
 
 
-def run_read(config: Dict[str, Any], state: Optional[List[Dict[str, Any]]], work: str) -> Dict[str, Any]:
+def run_read(config: Dict[str, Any], streams: Optional[Tuple[str, ...]], state: Optional[List[Dict[str, Any]]], work: str) -> Dict[str, Any]:
     paths = {}
-    for name, value in (("config", config), ("catalog", every_stream_catalog()), ("state", state)):
+    for name, value in (("config", config), ("catalog", streams_catalog(streams)), ("state", state)):
         if value is not None:
             paths[name] = os.path.join(work, f"{name}.json")
             with open(paths[name], "w", encoding="utf-8") as out:
@@ -101,7 +108,7 @@ def by_endpoint(requests: List[Dict[str, Any]]) -> Dict[str, int]:
     return dict(Counter(f"{r['method']} {endpoint_template(r['path'])}" for r in requests).most_common())
 
 
-def measure(customers: int, disabled: Tuple[str, ...], start_date: Optional[str], work: str) -> Dict[str, Any]:
+def measure(customers: int, disabled: Tuple[str, ...], start_date: Optional[str], streams: Optional[Tuple[str, ...]], work: str) -> Dict[str, Any]:
     with StripeEmulator(api_key=API_KEY) as emulator:
         seed_customer_account(emulator, int(time.time()) - 5 * 86_400, customers=customers)
         for product in disabled:
@@ -116,28 +123,30 @@ def measure(customers: int, disabled: Tuple[str, ...], start_date: Optional[str]
         state = None
         for label in ("first read", "idle sync"):
             before = len(emulator.requests.snapshot())
-            run = run_read(config, state, work)
+            run = run_read(config, streams, state, work)
             sent = emulator.requests.snapshot()[before:]
             run["requests"] = len(sent)
             run["by_endpoint"] = by_endpoint(sent)
             state = run.pop("state")
             rows[label] = run
-        return {"customers": customers, "not_enabled": list(disabled), "start_date": start_date, "runs": rows}
+        return {"customers": customers, "not_enabled": list(disabled), "start_date": start_date,
+                "streams": list(streams) if streams else None, "runs": rows}
 
 
 def describe(result: Dict[str, Any]) -> str:
     products = f"{len(result['not_enabled'])} products not enabled (skip)" if result["not_enabled"] else "every product enabled"
     start = f"start_date {result['start_date'][:10]}" if result["start_date"] else "no start_date"
-    return f"{result['customers']} customers, {products}, {start}"
+    selection = f"the {len(result['streams'])} streams of a revenue report" if result.get("streams") else "every stream"
+    return f"{selection}, {result['customers']} customers, {products}, {start}"
 
 
 def markdown(results: List[Dict[str, Any]], command: str) -> str:
     lines = [
         "# What a sync costs in requests (issue 20)",
         "",
-        f"`{command}`: every stream selected (incremental where it can be), a first read and then an",
-        "idle incremental sync (nothing changed) of an account of customers and the objects that hang",
-        "off them. Requests and bytes are exact; times are indicative (the machine is shared).",
+        f"`{command}`: a first read and then an idle incremental sync (nothing changed) of an account of",
+        "customers and the objects that hang off them; the streams selected incrementally where they can be.",
+        "Requests and bytes are exact; times are indicative (the machine is shared).",
         "",
         "| account | sync | requests | records | STATE bytes | wall | exit |",
         "| --- | --- | --- | --- | --- | --- | --- |",
@@ -170,9 +179,11 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     if not os.path.exists(SOURCE_CMD):
         ap.error(f"{SOURCE_CMD} is missing: run `pip install -e .` in .venv first")
-    scenarios = [((), None)] if args.quick else [((), None), ((), args.start_date), (NOT_ENABLED, args.start_date)]
+    scenarios = [((), None, None)]
+    if not args.quick:
+        scenarios += [((), args.start_date, None), (NOT_ENABLED, args.start_date, None), ((), args.start_date, TYPICAL)]
     with tempfile.TemporaryDirectory(prefix="stripe-read-cost-") as work:
-        results = [measure(args.customers, disabled, start, work) for disabled, start in scenarios]
+        results = [measure(args.customers, disabled, start, streams, work) for disabled, start, streams in scenarios]
     command = "make bench-read-cost" if argv is None and len(sys.argv) == 1 else "benchmarks/read_cost.py " + " ".join(sys.argv[1:])
     text = markdown(results, command)
     with open(args.out, "w", encoding="utf-8") as out:
