@@ -125,3 +125,32 @@ def test_a_child_read_by_its_own_created_keeps_the_ids_of_its_cursor_second(requ
 def test_a_malformed_at_cursor_is_a_config_error_naming_it(bad):
     with pytest.raises(ConfigError, match="'at_cursor'"):
         Checkpoint.parse("balance_transactions", {"created": 5, "at_cursor": bad})
+
+
+def test_a_payouts_transactions_are_read_for_the_new_payouts_however_old_the_transactions(requests_mock):
+    """A balance transaction joins an automatic payout when the payout is made, days after it was
+    created: the next read lists all the transactions of the payouts made since, only theirs."""
+    t0 = int(time.time())
+    payouts = [{"id": "po_1", "object": "payout", "created": t0 - 2 * DAY, "automatic": True}]
+    paid_out = {"po_1": [txn("txn_a", t0 - 5 * DAY)]}
+    newest_first(requests_mock, "/v1/payouts", payouts)
+    requests_mock.get("https://api.stripe.com/v1/balance_transactions",
+                      json=lambda request, context: {"object": "list", "data": paid_out[request.qs["payout"][0]], "has_more": False, "url": "/v1/x"})
+
+    def sync(at, state=None):
+        requests_mock.reset_mock()
+        output = read(SourceStripeProxy(clock=lambda: at), CONFIG, catalog("payout_balance_transactions"), state)
+        asked = [(r.path, r.qs.get("payout", r.qs.get("created[gte]"))) for r in requests_mock.request_history]
+        return output, asked, state_of(payout_balance_transactions=final_state(output, "payout_balance_transactions"))
+
+    first, _, state = sync(t0)
+    assert [r["id"] for r in records_of(first, "payout_balance_transactions")] == ["txn_a"]
+    payouts.append({"id": "po_2", "object": "payout", "created": t0 + 3600, "automatic": True})
+    newest_first(requests_mock, "/v1/payouts", payouts)
+    paid_out["po_2"] = [txn("txn_b", t0 - DAY)]  # created before the first read began
+    second, asked, state = sync(t0 + 2 * 3600, state)
+    assert [r["id"] for r in records_of(second, "payout_balance_transactions")] == ["txn_b"]
+    assert asked == [("/v1/payouts", [str(t0 - CLOCK_SKEW_SECONDS)]), ("/v1/balance_transactions", ["po_2"])]
+    idle, asked, _ = sync(t0 + 3 * 3600, state)
+    assert records_of(idle, "payout_balance_transactions") == []
+    assert asked == [("/v1/payouts", [str(t0 + 2 * 3600 - CLOCK_SKEW_SECONDS)])]  # no payout made since: one request

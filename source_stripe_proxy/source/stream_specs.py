@@ -100,6 +100,7 @@ class StreamSpec:
     also_per: Optional[AlsoPer] = None
     window: Optional[Window] = None
     requires: Optional[str] = None  # a stream that must have an object for this one to have any (entitlement features)
+    dated_by_parent: bool = False  # a `created` child whose cursor is its parent's `created` (a payout's transactions)
     paged: bool = True  # False: the endpoint returns everything at once (no limit/starting_after)
     immutable: bool = False
     airbyte: bool = False  # the name and meaning of Airbyte's source-stripe stream
@@ -232,6 +233,7 @@ def spec_from_catalogue(entry: Mapping[str, Any]) -> StreamSpec:
         also_per=AlsoPer(also_per["stream"], dict(also_per["query_params"])) if also_per else None,
         window=Window(window["start_param"], window["end_param"], window["align_seconds"]) if window else None,
         requires=entry.get("requires"),
+        dated_by_parent=bool(entry.get("dated_by_parent")),
         paged=entry["paged"],
         immutable=entry["immutable"],
         airbyte=entry["airbyte"],

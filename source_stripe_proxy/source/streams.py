@@ -157,8 +157,10 @@ def _plan_account(
 
 def reads_by_own_created(spec: StreamSpec) -> bool:
     """A child stream read by its own ``created`` (setup attempts): a parent of any age may have
-    new children, so each read lists every parent and keeps the children created since the cursor."""
-    return spec.changes == CREATED and spec.parent is not None
+    new children, so each read lists every parent and keeps the children created since the cursor.
+    Not a child ``dated_by_parent`` (a payout's transactions, created before they join it): its
+    cursor is its parents' ``created``, and a read lists all the children of the new parents."""
+    return spec.changes == CREATED and spec.parent is not None and not spec.dated_by_parent
 
 
 def _list_read(
@@ -193,7 +195,8 @@ def _list_read(
         page_size=options.page_size,
         account_id=account,
         splittable=splittable,
-        transform=chain(descent, boundary, _stamp(spec, context, account, now)),
+        transform=chain(boundary, descent, _stamp(spec, context, account, now)) if spec.dated_by_parent
+        else chain(descent, boundary, _stamp(spec, context, account, now)),
         created_field=source.created_field or "created",
         paged=source.paged,
         phase=LIST_PHASE,
@@ -226,12 +229,14 @@ def _fresh_intervals(
 def _boundary(spec: StreamSpec, options: ReadOptions, from_cursor: bool, checkpoint: Checkpoint) -> Optional[Boundary]:
     """For a stream read by ``created``: the transform that keeps its cursor's second
     (``cursors.py``), dropping what the last read emitted of that second when this read starts
-    exactly there (no lookback, no later ``start_date``)."""
-    if spec.changes != CREATED or not spec.created_field:
+    exactly there (no lookback, no later ``start_date``). A child ``dated_by_parent``: of its
+    parents (the payouts whose transactions were emitted), before it descends to the children."""
+    created_field = spec.source.created_field if spec.dated_by_parent else spec.created_field
+    if spec.changes != CREATED or not created_field:
         return None
     cursor = checkpoint.created
     exact = from_cursor and cursor is not None and not options.lookback_seconds and (options.start_date or 0) <= cursor
-    return Boundary(spec.created_field, cursor if exact else None, checkpoint.at_cursor or ())
+    return Boundary(created_field, cursor if exact else None, checkpoint.at_cursor or ())
 
 
 def included_lists(source: StreamSpec, selected: Iterable[str]) -> List[str]:
@@ -262,6 +267,8 @@ def _descent(
         since = checkpoint.created - options.lookback_seconds if incremental and checkpoint.created is not None else None
         bounds = [b for b in (options.start_date, since) if b is not None]
         min_created = max(bounds) if bounds else None
+    elif spec.dated_by_parent:  # every child of the parents read, none from before the start date
+        min_created = options.start_date
     return Descent(spec, context.pages, account, now=now, start=options.start_date, min_created=min_created, group=group)
 
 
