@@ -40,7 +40,7 @@ RUN /opt/connector/bin/pip install --no-cache-dir --disable-pip-version-check --
 # ---- the connector image -----------------------------------------------------------------------
 FROM ${BASE_IMAGE}
 ARG CONNECTOR=source-stripe-proxy
-# Keep in step with setup.py, metadata.yaml and metadata.destination.yaml (a unit test checks).
+# = source_stripe_proxy.__version__, the one version (unit_tests/test_metadata_versions.py checks).
 ARG VERSION=0.1.0
 USER root
 COPY --from=build /opt/connector /opt/connector
@@ -65,7 +65,7 @@ RUN set -eu; \
     chown airbyte:airbyte /airbyte; \
     ln -sf "/opt/connector/bin/${CONNECTOR}" /airbyte/entrypoint; \
     if [ "$CONNECTOR" = stripe-connection ]; then \
-      /airbyte/entrypoint mcp --help > /dev/null && python -c "import mcp.server.mcpserver"; \
+      /airbyte/entrypoint mcp --help > /dev/null && python -c "import mcp.server.lowlevel, mcp.server.stdio"; \
     else \
       /airbyte/entrypoint spec > /dev/null; \
     fi

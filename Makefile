@@ -2,7 +2,7 @@
 # never asserted in tests.
 PYTHON ?= .venv/bin/python
 
-.PHONY: bench bench-quick bench-profile bench-mcp bench-read-cost bench-reader-c-setup
+.PHONY: bench bench-quick bench-profile bench-mcp bench-mcp-tokens bench-read-cost bench-reader-c-setup generated check-generated
 
 bench:            ## the full suite (about 13 minutes on 2 cores); writes benchmarks/results.{md,json}
 	$(PYTHON) benchmarks/run.py
@@ -17,10 +17,31 @@ bench-mcp:        ## per-call overhead of the MCP server vs a bare GET (under a 
 	$(PYTHON) benchmarks/mcp_overhead.py
 	$(PYTHON) benchmarks/mcp_overhead.py --mode paragon
 
-bench-read-cost:  ## requests of a first read and an idle sync of every stream, by endpoint and stream (about 4 minutes); writes benchmarks/results-read-cost.{md,json}
+bench-mcp-tokens: ## characters and tokens of the MCP tool list and typical results (exact counts); writes benchmarks/results-mcp-tokens.md
+	$(PYTHON) -m pip install -q -e '.[bench]'
+	$(PYTHON) benchmarks/mcp_tokens.py
+
+bench-read-cost:  ## requests of a first read and an idle sync of every stream and of a typical selection, by endpoint and stream (about 3 minutes); writes benchmarks/results-read-cost.{md,json}
 	$(PYTHON) benchmarks/read_cost.py
 
 PYTHON_C ?= python3.11
 bench-reader-c-setup:  ## optional reader (c): airbyte-source-stripe from PyPI in its own venv (it needs airbyte-cdk 6)
 	$(PYTHON_C) -m venv benchmarks/.venv-c
 	benchmarks/.venv-c/bin/pip install -q airbyte-source-stripe==5.14.1
+
+# Files generated from Stripe's OpenAPI description (../shared/stripe-openapi/spec3.json); each
+# generator records the spec's sha256 in source_stripe_proxy/data/provenance.json.
+GENERATED_PATHS = source_stripe_proxy/data docs/streams.md
+
+generated:        ## regenerate every file made from Stripe's spec
+	$(PYTHON) scripts/generate_schemas.py
+	$(PYTHON) scripts/generate_operations.py
+
+check-generated: generated  ## regenerate, then fail if anything differs from the commit
+	$(PYTHON) scripts/provenance.py
+	@if [ -n "$$(git status --porcelain -- $(GENERATED_PATHS))" ]; then \
+	  git status --short -- $(GENERATED_PATHS); \
+	  echo "The generated files differ from the commit: commit the regenerated ones (or fix the generator)."; \
+	  exit 1; \
+	fi
+	@echo "The generated files are what the spec and the generators make."

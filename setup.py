@@ -1,6 +1,13 @@
+import re
+from pathlib import Path
+
 from setuptools import find_packages, setup
 
-VERSION = "0.1.0"  # keep in step with source_stripe_proxy.__version__ and metadata.yaml
+# The one version is source_stripe_proxy.__version__ (read as text: importing the package needs
+# its dependencies). metadata*.yaml and the Dockerfile repeat it; unit_tests/test_metadata_versions.py holds them equal.
+VERSION = re.search(
+    r'^__version__ = "([^"]+)"$', (Path(__file__).parent / "source_stripe_proxy" / "__init__.py").read_text(encoding="utf-8"), re.M
+).group(1)
 
 setup(
     name="source-stripe-proxy",
@@ -16,6 +23,11 @@ setup(
         "source_stripe_proxy.destination": ["spec.yaml"],
         "source_stripe_proxy.data": ["generated/*.json", "generated/operations/*.json", "schemas/*.json"],
     },
+    # Generated for the tests and the emulator, never read by the connectors: kept out of the wheel
+    # (unit_tests/test_wheel.py builds one and lists it).
+    exclude_package_data={
+        "source_stripe_proxy.data": ["generated/stream_examples.json", "generated/write_parameters.json"],
+    },
     install_requires=[
         "airbyte-cdk>=7.39.1,<8",
         "requests>=2.31",
@@ -24,8 +36,10 @@ setup(
         "PyYAML>=6",  # the config rules are read from the connectors' spec.yaml (core/config_rules.py)
     ],
     extras_require={
-        # the MCP server (stripe-connection mcp); MCPServer and ToolError as in 2.x
+        # the MCP server (stripe-connection mcp): the low-level Server, stdio and streamable HTTP as in 2.x
         "mcp": ["mcp>=2.3.0,<3"],
+        # benchmarks/mcp_tokens.py: OpenAI's encodings shipped in the package (tiktoken downloads them)
+        "bench": ["bpe-openai>=0.1.4"],
         "tests": [
             "mcp>=2.3.0,<3",
             "pytest>=8",

@@ -1,11 +1,12 @@
 """`stripe-connection` against the emulator's injected faults: stdout holds exactly one JSON
-document (Stripe's answer or the error object), retries are plain lines on stderr, and a call
-to a closed port gives up at its deadline. Real console script, real HTTP on loopback."""
+document (Stripe's answer or the error object), retries are plain lines on stderr, a call to a
+closed port fails at once, and one to a host that never answers gives up at its deadline. Real console script, real HTTP on loopback."""
 
 import json
+import socket
 import subprocess
 
-from integration_tests.harness import API_KEY, CONSOLE_SCRIPT, SECRETS, cli, free_port, subprocess_env
+from integration_tests.harness import API_KEY, CONSOLE_SCRIPT, SECRETS, cli, subprocess_env
 
 
 def one_json_document(text):
@@ -65,13 +66,27 @@ def test_an_error_after_retries_is_one_json_error_object(emulator_upstream, seed
     assert "retry 1/" in done.stderr
 
 
-def test_a_closed_port_gives_up_at_the_deadline_not_after_every_retry():
-    closed = f"http://127.0.0.1:{free_port()}"  # nothing listens there
-    done = run_script({"STRIPE_API_KEY": API_KEY, "STRIPE_API_BASE": closed}, "--timeout", "2", "list", "customers")
+def test_a_closed_port_fails_at_once_naming_the_variable_that_set_it():
+    with socket.socket() as bound:  # bound, not listening: connections are refused, and the port stays ours
+        bound.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{bound.getsockname()[1]}"
+        done = run_script({"STRIPE_API_KEY": API_KEY, "STRIPE_API_BASE": closed}, "--timeout", "2", "list", "customers")
+    assert done.returncode != 0
+    error = one_json_document(done.stdout)["error"]
+    assert "refused" in error["message"] and "STRIPE_API_BASE" in error["message"] and closed[7:] in error["message"]
+    assert "retry" not in done.stderr  # issue 23: a refused connection is not retried
+
+
+def test_a_silent_host_gives_up_at_the_deadline_not_after_every_retry():
+    with socket.socket() as silent:  # listening, never answering: each attempt times out
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)
+        done = run_script({"STRIPE_API_KEY": API_KEY, "STRIPE_API_BASE": f"http://127.0.0.1:{silent.getsockname()[1]}"},
+                          "--timeout", "2", "list", "customers")
     assert done.returncode == 1
     error = one_json_document(done.stdout)["error"]
     assert error["type"] == "api_connection_error"
-    assert "deadline is 2 s" in error["message"] and "ConnectionError" in error["message"]
+    assert "deadline is 2 s" in error["message"] and "Timeout" in error["message"]
     attempts = int(error["message"].split(" attempts")[0].rsplit(" ", 1)[1])
     assert attempts < 9  # max_retries=8 would make 9
     assert len([line for line in done.stderr.splitlines() if "retry" in line]) == attempts - 1

@@ -268,3 +268,52 @@ def test_with_a_config_it_syncs_that_account(pyairbyte, tmp_path):
     for path in out.rglob("*"):  # PyAirbyte's logs, the summaries
         if path.is_file() and path.suffix != ".duckdb":
             assert "sk_test_configured_account_01" not in path.read_text(errors="replace"), path
+
+
+TROUBLE_QUERY = """
+import duckdb, json, sys
+connection = duckdb.connect(sys.argv[1], read_only=True)
+def rows(sql, *args):
+    return [list(row) for row in connection.execute(sql, list(args)).fetchall()]
+print(json.dumps({
+    "subscriptions": rows("SELECT id, status, cancellation_details->>'$.reason' FROM subscriptions"),
+    "invoices": rows("SELECT id, status, attempt_count FROM invoices"),
+    "failed_charges": rows("SELECT invoice, outcome->>'$.reason' FROM charges WHERE status = 'failed'"),
+    "dunning": rows(open(sys.argv[2]).read()),
+    "customers": rows("SELECT id, name, delinquent FROM customers"),
+}, default=str))
+"""
+
+
+def test_the_sample_account_has_failed_payments_a_past_due_subscription_and_dunning(runs):
+    """The first run's trouble, in DuckDB as Stripe models it: declined charges, a renewal past
+    due with retries ahead (its customer delinquent), one paid on a retry after the card was
+    replaced, one canceled for payment_failed with its invoice uncollectible; and the dunning
+    query of docs/running.md lists each of them."""
+    first = runs[0]
+    done = subprocess.run([str(PYAIRBYTE_PYTHON), "-c", TROUBLE_QUERY, first.report["db"], str(REPO_ROOT / "scripts" / "dunning_query.sql")],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    db = json.loads(done.stdout)
+    subscriptions = {sid: (status, reason) for sid, status, reason in db["subscriptions"]}
+    invoices = {iid: (status, attempts) for iid, status, attempts in db["invoices"]}
+    delinquent = {cid: flag for cid, _, flag in db["customers"]}
+    names = {cid: name for cid, name, _ in db["customers"]}
+    trouble = {t["what"].split(":")[0].split(" ")[0]: t for t in first.report["trouble"]}
+    assert set(trouble) == {"canceled", "recovered", "past"}, first.report["trouble"]
+    churned, recovered, late = trouble["canceled"], trouble["recovered"], trouble["past"]
+    assert subscriptions[churned["subscription"]] == ("canceled", "payment_failed")
+    assert invoices[churned["invoice"]] == ("uncollectible", 4)
+    assert subscriptions[recovered["subscription"]][0] == "active" and invoices[recovered["invoice"]] == ("paid", 3)
+    assert subscriptions[late["subscription"]][0] == "past_due" and invoices[late["invoice"]][0] == "open"
+    assert delinquent[late["customer"]] is True and delinquent[recovered["customer"]] is False
+    declined = {invoice for invoice, _ in db["failed_charges"]}
+    assert {churned["invoice"], recovered["invoice"], late["invoice"]} <= declined
+    assert {reason for _, reason in db["failed_charges"]} >= {"generic_decline"}
+    # The dunning query shows each of them, with how it ended.
+    shown = {(row[0], row[3], row[5]) for row in db["dunning"]}
+    assert (names[churned["customer"]], "uncollectible", "canceled") in shown
+    assert (names[recovered["customer"]], "paid", "active") in shown
+    assert (names[late["customer"]], "open", "past_due") in shown
+    assert "Failed payments and how dunning ended them" in first.output
+    assert "with trouble:" in first.output and "subscriptions past due" in first.output

@@ -10,8 +10,8 @@ import pytest
 import requests
 
 from source_stripe_proxy.data import load_schema
-from stripe_emulator import StripeEmulator
-from stripe_emulator.billing_cycle import CARD_FEE_FIXED, DISPUTE_FEE, SETUP_FEE, card_fee, run_billing
+from stripe_emulator import StripeEmulator, billing, billing_cycle, payments
+from stripe_emulator.billing_cycle import CARD_FEE_FIXED, DISPUTE_FEE, RETRY_SCHEDULE_DAYS, SETUP_FEE, card_fee, run_billing
 from stripe_emulator.persistence import load_from_file, save_to_file
 
 KEY = "sk_test_billingCYCLE01"
@@ -86,8 +86,14 @@ def test_every_period_is_invoiced_and_paid_through_a_payment_intent_and_a_charge
         # one invoice per period, back to back, the last one the subscription's current period
         periods = [(i["lines"]["data"][0]["period"]["start"], i["lines"]["data"][0]["period"]["end"]) for i in mine]
         assert all(end == next_start for (_, end), (next_start, _) in zip(periods, periods[1:]))
-        assert periods[-1] == (sub["current_period_start"], sub["current_period_end"]) and sub["current_period_end"] > NOW
+        assert periods[-1] == (sub["current_period_start"], sub["current_period_end"])
         assert sub["latest_invoice"] == mine[-1]["id"]
+        if sub["status"] == "canceled":  # dunning gave up: the last renewal's every attempt declined
+            assert sub["cancellation_details"]["reason"] == "payment_failed" and sub["ended_at"] <= NOW
+            assert mine[-1]["status"] == "uncollectible" and mine[-1]["attempt_count"] == 1 + len(RETRY_SCHEDULE_DAYS)
+            assert mine[-1]["status_transitions"]["marked_uncollectible_at"] == sub["canceled_at"]
+        else:
+            assert sub["current_period_end"] > NOW
         price = sub["items"]["data"][0]["price"]
         for invoice in mine:
             subscription_lines = [line for line in invoice["lines"]["data"] if line["type"] == "subscription"]
@@ -104,6 +110,10 @@ def test_every_period_is_invoiced_and_paid_through_a_payment_intent_and_a_charge
             assert paid_by["invoice"] == invoice["id"] and paid_by["payment_intent"] == intent["id"]
             if invoice["status"] == "open":  # declined, retry still ahead
                 assert paid_by["status"] == "failed" and invoice["next_payment_attempt"] > NOW and sub["status"] == "past_due"
+                assert intent["status"] == "requires_payment_method" and intent["last_payment_error"]["charge"] == paid_by["id"]
+                continue
+            if invoice["status"] == "uncollectible":
+                assert paid_by["status"] == "failed" and invoice["next_payment_attempt"] is None and invoice["amount_paid"] == 0
                 continue
             assert invoice["status"] == "paid" and invoice["amount_paid"] == invoice["total"] and invoice["charge"] == paid_by["id"]
             assert intent["status"] == "succeeded" and paid_by["status"] == "succeeded"
@@ -113,8 +123,19 @@ def test_every_period_is_invoiced_and_paid_through_a_payment_intent_and_a_charge
             assert txn["available_on"] == paid_by["created"] + 2 * DAY
     declined = [c for c in charges.values() if c["status"] == "failed"]
     assert declined and all(c["failure_code"] == "card_declined" and c["balance_transaction"] is None for c in declined)
-    retried = [i for i in invoices if i["attempt_count"] == 2]
-    assert retried and all(charges[i["charge"]]["created"] == i["created"] + 3 * DAY for i in retried)
+    assert {c["outcome"]["reason"] for c in declined} == {"insufficient_funds", "generic_decline"}
+    # Recovered by a retry (dunning): a renewal on the account's schedule, a sign-up paid again within 23 hours.
+    recovered = [i for i in invoices if i["status"] == "paid" and i["attempt_count"] > 1]
+    renewals = [i for i in recovered if i["billing_reason"] == "subscription_cycle"]
+    assert renewals and {i["attempt_count"] for i in renewals} >= {2, 3}
+    for invoice in renewals:
+        waited = sum(RETRY_SCHEDULE_DAYS[:invoice["attempt_count"] - 1]) * DAY
+        assert charges[invoice["charge"]]["created"] == invoice["created"] + waited
+    for invoice in recovered:
+        if invoice["billing_reason"] == "subscription_create":
+            assert invoice["attempt_count"] == 2 and 0 < charges[invoice["charge"]]["created"] - invoice["created"] < 23 * 3600
+    churned = [s for s in api_list(emulator, "subscriptions", status="canceled")]
+    assert churned and all(s["cancellation_details"]["reason"] == "payment_failed" for s in churned)
     setup_fees = [line for i in invoices for line in i["lines"]["data"] if line["type"] == "invoiceitem"]
     assert setup_fees and {line["amount"] for line in setup_fees} == {SETUP_FEE}
     assert len(api_list(emulator, "invoiceitems")) == len(setup_fees)
@@ -210,3 +231,69 @@ def test_a_subscription_set_to_cancel_at_the_period_end_ends_then_without_anothe
         assert [i for i in emulator.store.all("invoices") if i["subscription"] == sub["id"]] == invoices_before
         deleted = [e for e in emulator.store.all("events") if e["type"] == "customer.subscription.deleted"]
         assert [(e["data"]["object"]["id"], e["created"]) for e in deleted] == [(sub["id"], sub["current_period_end"])]
+
+
+def test_a_card_that_starts_to_decline_makes_the_renewal_past_due_then_dunning_recovers_it_or_cancels(monkeypatch):
+    """Stripe's test card 4000 0000 0000 0341 (pm_card_chargeCustomerFail) saved as the default:
+    every renewal attempt declines. One customer saves a working card between two retries and the
+    next retry pays; the other never does, and after the last retry the invoice is uncollectible
+    and the subscription canceled for payment_failed."""
+    monkeypatch.setattr(billing_cycle, "DECLINED_SHARE", 0.0)  # only the cards decide here
+    with StripeEmulator(api_key=KEY, seed=5) as emulator:
+        store, start = emulator.store, NOW - 100 * DAY
+        emulator.set_time(start)
+        product = store.add("products", {"name": "Growth"}, emit_event=True)["id"]
+        price = store.add("prices", {"product": product, "unit_amount": 4900, "currency": "usd",
+                                     "recurring": {"interval": "month"}}, emit_event=True)["id"]
+        fixes, never, at_sign_up = (store.add("customers", {"email": f"{n}@example.com", "currency": "usd"}, emit_event=True)["id"]
+                                    for n in ("fixes", "never", "sign-up"))
+        subs = {c: store.add("subscriptions", {"customer": c, "items": [{"price": price}]}, emit_event=True)["id"]
+                for c in (fixes, never)}
+        run_billing(store, start + 20 * DAY, seed=1)
+        emulator.set_time(start + 25 * DAY)
+        for customer in (fixes, never, at_sign_up):
+            card = payments.card_method(store, "pm_card_chargeCustomerFail", customer=customer)
+            billing.update(store, "customers", customer, invoice_settings={"default_payment_method": card["id"]})
+        emulator.set_time(start + 26 * DAY)
+        signed_up = store.add("subscriptions", {"customer": at_sign_up, "items": [{"price": price}]}, emit_event=True)["id"]
+        renewal = store.get("subscriptions", subs[never])["current_period_end"]
+        run_billing(store, renewal + 4 * DAY, seed=1)
+        for customer, sub_id in subs.items():
+            sub = store.get("subscriptions", sub_id)
+            invoice = store.get("invoices", sub["latest_invoice"])
+            assert sub["status"] == "past_due" and store.get("customers", customer)["delinquent"] is True
+            assert (invoice["status"], invoice["attempt_count"], invoice["next_payment_attempt"]) == ("open", 2, renewal + 8 * DAY)
+        past_due = api_list(emulator, "subscriptions", status="past_due")
+        assert sorted(s["id"] for s in past_due) == sorted(subs.values())
+        # The sign-up whose first payment declined: incomplete until the customer paid on the spot.
+        sign_up = [e["data"]["object"]["status"] for e in reversed(store.all("events"))
+                   if e["type"].startswith("customer.subscription.") and e["data"]["object"]["id"] == signed_up]
+        assert [s for i, s in enumerate(sign_up) if i == 0 or sign_up[i - 1] != s] == ["active", "incomplete", "active"] and store.get("subscriptions", signed_up)["status"] == "active"
+
+        emulator.set_time(renewal + 5 * DAY)  # between the first and the second retry
+        card = payments.card_method(store, "pm_card_visa", customer=fixes)
+        billing.update(store, "customers", fixes, invoice_settings={"default_payment_method": card["id"]})
+        run_billing(store, renewal + 20 * DAY, seed=1)
+
+        recovered = store.get("subscriptions", subs[fixes])
+        invoice = store.get("invoices", recovered["latest_invoice"])
+        assert recovered["status"] == "active" and (invoice["status"], invoice["attempt_count"]) == ("paid", 3)
+        assert store.get("charges", invoice["charge"])["created"] == renewal + 8 * DAY
+        assert store.get("charges", invoice["charge"])["payment_method"] == card["id"]
+        assert store.get("customers", fixes)["delinquent"] is False
+
+        churned = store.get("subscriptions", subs[never])
+        invoice = store.get("invoices", churned["latest_invoice"])
+        assert (churned["status"], churned["cancellation_details"]["reason"], churned["ended_at"]) == ("canceled", "payment_failed", renewal + 15 * DAY)
+        assert (invoice["status"], invoice["attempt_count"], invoice["next_payment_attempt"]) == ("uncollectible", 4, None)
+        failed = sorted((c for c in store.all("charges") if c["invoice"] == invoice["id"]), key=lambda c: c["created"])
+        assert [c["created"] - renewal for c in failed] == [0, 3 * DAY, 8 * DAY, 15 * DAY]
+        assert all(c["status"] == "failed" and c["outcome"]["reason"] == "generic_decline" and c["balance_transaction"] is None
+                   for c in failed)
+        intent = store.get("payment_intents", invoice["payment_intent"])
+        assert intent["status"] == "requires_payment_method" and intent["last_payment_error"]["charge"] == failed[-1]["id"]
+        told = [e["type"] for e in reversed(store.all("events"))
+                if e["data"]["object"].get("id") in (invoice["id"], subs[never]) and e["created"] >= renewal]
+        assert told == ["invoice.created", "customer.subscription.updated", "invoice.finalized", "invoice.payment_failed",
+                        "customer.subscription.updated", "invoice.payment_failed", "invoice.payment_failed",
+                        "invoice.payment_failed", "invoice.marked_uncollectible", "customer.subscription.deleted"]

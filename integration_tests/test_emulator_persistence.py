@@ -179,3 +179,51 @@ def test_the_catalogues_generic_objects_come_back_too(tmp_path):
         assert requests.get(f"{second.url}/v1/tax_rates/{rate}", headers=headers).status_code == 200
         assert requests.get(f"{second.url}/v1/issuing/cards", headers=headers).status_code == 400
         assert catalog.add(second.store, "tax_rates")["id"] != rate
+
+
+def run_emulator_command(*args, timeout=120):
+    import subprocess
+    import sys
+
+    from integration_tests.harness import REPO_ROOT
+
+    return subprocess.run([sys.executable, "-m", "stripe_emulator", *args], cwd=REPO_ROOT, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def test_the_command_serves_a_saved_account_in_the_background_and_saves_it_back_when_stopped(tmp_path):
+    import os
+    import re
+    import time
+
+    with StripeEmulator(api_key=KEY) as first:
+        kept = first.store.add("customers", {"email": "kept@example.com"})
+        save_to_file(first, tmp_path / "account.json")
+    started = run_emulator_command("--port", "0", "--api-key", KEY, "--load", str(tmp_path / "account.json"),
+                                   "--save", str(tmp_path / "after.json"), "--detach")
+    assert started.returncode == 0, started.stderr
+    url = re.search(r"on (http://127\.0\.0\.1:\d+) in the background", started.stdout).group(1)
+    pid = int(re.search(r"kill (\d+)", started.stdout).group(1))
+    try:
+        session = requests.Session()
+        session.headers["Authorization"] = f"Bearer {KEY}"
+        listed = session.get(f"{url}/v1/customers", timeout=10).json()["data"]
+        assert [c["id"] for c in listed] == [kept["id"]]
+        added = session.post(f"{url}/v1/customers", data={"email": "new@example.com"}, timeout=10).json()
+    finally:
+        os.kill(pid, 15)  # as `kill PID` from the printed line: the account is saved first
+    deadline = time.monotonic() + 60
+    while not (tmp_path / "after.json").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    with StripeEmulator(api_key=KEY) as again:
+        assert load_from_file(again, tmp_path / "after.json")
+        assert sorted(c["id"] for c in again.store.all("customers")) == sorted([kept["id"], added["id"]])
+
+
+def test_the_command_says_what_is_wrong_with_a_file_to_load(tmp_path):
+    missing = run_emulator_command("--port", "0", "--load", str(tmp_path / "nothing.json"))
+    assert missing.returncode == 2 and "no such file" in missing.stderr and "scripts/sync.sh" in missing.stderr
+    (tmp_path / "other.json").write_text(json.dumps({"customers": []}))
+    other = run_emulator_command("--port", "0", "--load", str(tmp_path / "other.json"))
+    assert other.returncode == 2 and "not an account saved by the emulator" in other.stderr
+    assert not missing.stdout and not other.stdout

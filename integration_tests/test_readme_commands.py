@@ -92,3 +92,58 @@ def test_the_readme_incremental_read_returns_only_what_changed(tmp_path):
     assert sorted(r["type"] for stream, r in records if stream == "events") == ["customer.deleted", "customer.updated"]
     assert {stream for stream, _ in records} == {"customers", "events"}  # nothing else changed
     assert {m["state"]["stream"]["stream_descriptor"]["name"] for m in second if m["type"] == "STATE"} == {s["stream"]["name"] for s in made["streams"]}
+
+
+def free_port() -> int:
+    """A port the system hands out (bound to port 0, then released for the emulator to take)."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_the_readme_tries_the_actions_without_a_key_against_the_saved_demo_account(tmp_path):
+    """The README's three lines: the emulator serving a saved account (as the demo saves it), the
+    environment pointing at it, a call. The fixed port of the README is swapped for one the
+    system hands out; everything else runs as written, in one shell, from a directory holding
+    `.demo/stripe-emulator.json`."""
+    from stripe_emulator.persistence import save_to_file
+
+    start, point, call = readme_block("<!-- try-without-a-key:")
+    pay, refund = readme_block("<!-- try-a-payment:")
+    assert "--load .demo/stripe-emulator.json" in start and "--detach" in start and "STRIPE_API_BASE" in point
+    with StripeEmulator(api_key="sk_test_emulator") as saved:  # the key the README gives
+        customer = saved.store.add("customers", {"email": "late@example.com"})
+        product = saved.store.add("products", {"name": "Gold"})
+        price = saved.store.add("prices", {"product": product["id"], "unit_amount": 900, "currency": "usd",
+                                           "recurring": {"interval": "month"}})
+        late = saved.store.add("subscriptions", {"customer": customer["id"], "items": [{"price": price["id"]}], "status": "past_due"})
+        saved.store.add("subscriptions", {"customer": customer["id"], "items": [{"price": price["id"]}]})
+        (tmp_path / ".demo").mkdir()
+        save_to_file(saved, tmp_path / ".demo" / "stripe-emulator.json")
+    port = str(free_port())
+    script = "\n".join(["set -e", *(line.replace("12111", port) for line in (start, point, call)),
+                        'echo "---"', pay.replace("12111", port)])
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+               PYTHONPATH=str(REPO_ROOT))  # `python -m stripe_emulator` as from the checkout
+    for name in ("STRIPE_API_KEY", "STRIPE_API_BASE"):
+        env.pop(name, None)
+    done = subprocess.run(["bash", "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    pid = next((int(word.rstrip(";")) for word in done.stdout.split() if word.rstrip(";").isdigit()), None)
+    try:
+        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+        started, listed_and_paid = done.stdout.split("\n", 1)
+        assert f"http://127.0.0.1:{port}" in started and f"kill {pid}" in started
+        listed, paid = listed_and_paid.split("---\n")
+        assert [s["id"] for s in json.loads(listed)["data"]] == [late["id"]]  # only the past-due one
+        intent = json.loads(paid)
+        assert intent["status"] == "succeeded" and intent["latest_charge"].startswith("ch_")
+        back = subprocess.run(["bash", "-c", refund.replace("pi_...", intent["id"])], cwd=tmp_path, capture_output=True, text=True,
+                              timeout=120, env=dict(env, STRIPE_API_BASE=f"http://127.0.0.1:{port}", STRIPE_API_KEY="sk_test_emulator"))
+        assert back.returncode == 0, back.stderr[-2000:]
+        refunded = json.loads(back.stdout)
+        assert (refunded["object"], refunded["amount"], refunded["charge"]) == ("refund", 500, intent["latest_charge"])
+    finally:
+        if pid:
+            os.kill(pid, 15)

@@ -13,7 +13,9 @@ With ``secrets/config.json`` (or ``--config FILE``) it syncs that account into
   card (a payment method), some visitors save a card for later (a setup intent and its attempt),
   and a reseller gets a monthly transfer; then the emulator bills the subscriptions as Stripe would have (``run_billing``:
   invoices and their lines, payment intents, charges, refunds, disputes, balance transactions,
-  payouts), each object at its own moment of that history, the same for the same seed;
+  payouts), each object at its own moment of that history, the same for the same seed, with
+  trouble (``bill_with_trouble``): declined payments, dunning that recovers a renewal or cancels
+  it for payment_failed, and a subscription past due now;
 * later runs: the stand-in comes back from ``.demo/stripe-emulator.json`` as it was, bills
   what came due since, and changes the way a real account changes between two syncs: a
   customer changes their email, a price is renamed, a subscription is upgraded (its item
@@ -58,7 +60,7 @@ from source_stripe_proxy.actions.connection import StripeConnection  # noqa: E40
 from source_stripe_proxy.core.client import StripeClient  # noqa: E402
 from source_stripe_proxy.core.settings import ConnectionSettings  # noqa: E402
 from source_stripe_proxy.destination.connector import SUMMARY_TRACE_TYPE, DestinationStripeProxy, accepted_catalog  # noqa: E402
-from stripe_emulator import StripeEmulator, catalog  # noqa: E402
+from stripe_emulator import StripeEmulator, billing, catalog, payments  # noqa: E402
 from stripe_emulator.billing_cycle import run_billing  # noqa: E402
 from stripe_emulator.persistence import load_from_file, save_to_file  # noqa: E402
 
@@ -279,6 +281,55 @@ def bill(emulator: StripeEmulator) -> Counter:
     return run_billing(emulator.store, seed=BILLING_SEED)
 
 
+# Trouble, as a real account has it: cards that stop working before a renewal (Stripe's test card
+# 4000 0000 0000 0341, which saves but never pays). (what, renewals in this window of days before
+# now, days after the renewal the customer saves a working card, or None: never).
+CARD_TROUBLE = (
+    ("canceled after every retry declined (payment_failed)", (80, 60), None),
+    ("recovered: a new card before the second retry", (55, 35), 4),
+    ("past due now, retries ahead", (9, 3), None),
+)
+
+
+def bill_with_trouble(emulator: StripeEmulator) -> Tuple[Counter, List[Dict[str, Any]]]:
+    """Bill five months, with a few customers' cards starting to decline before a renewal (the
+    random declines of ``run_billing`` come on top). Returns what was billed and the trouble."""
+    store, now, billed, trouble = emulator.store, int(time.time()), Counter(), []
+
+    def bill_until(moment: int) -> None:
+        billed.update(run_billing(store, until=moment, seed=BILLING_SEED))
+
+    def switch_card(customer_id: str, test_card: str, moment: int) -> None:
+        bill_until(moment)
+        emulator.set_time(moment)
+        method = payments.card_method(store, test_card, customer=customer_id)
+        billing.update(store, "customers", customer_id, invoice_settings={"default_payment_method": method["id"]})
+
+    for what, (earliest, latest), fixed_after in CARD_TROUBLE:
+        bill_until(now - earliest * DAY - 2 * DAY)
+        taken = {t["subscription"] for t in trouble}
+        candidates = sorted((s["current_period_end"], s["id"]) for s in store.all("subscriptions")
+                            if s["status"] == "active" and s["id"] not in taken and s["trial_end"] is None
+                            and s["items"]["data"][0]["price"]["recurring"]["interval"] == "month"
+                            and now - earliest * DAY <= s["current_period_end"] <= now - latest * DAY)
+        if not candidates:
+            print(f"  (no renewal {earliest}-{latest} days ago for the trouble '{what}': left out)")
+            continue
+        renewal, sub_id = candidates[0]
+        customer_id = store.get("subscriptions", sub_id)["customer"]
+        switch_card(customer_id, "pm_card_chargeCustomerFail", renewal - DAY)
+        if fixed_after is not None:
+            switch_card(customer_id, "pm_card_visa", renewal + fixed_after * DAY)
+        trouble.append({"what": what, "subscription": sub_id, "customer": customer_id, "renewal": renewal})
+    emulator.clock.unfreeze()
+    bill_until(now)
+    for item in trouble:  # how each ended: the subscription now, the renewal's invoice
+        invoice = next(i for i in store.all("invoices") if i["subscription"] == item["subscription"] and i["created"] == item["renewal"])
+        item.update(status=store.get("subscriptions", item["subscription"])["status"], invoice=invoice["id"],
+                    invoice_status=invoice["status"], attempts=invoice["attempt_count"])
+    return billed, trouble
+
+
 def check(table: str, object_id: str, label: str = "", **expect: Any) -> Dict[str, Any]:
     """What DuckDB must hold after the sync: the row of ``object_id`` with these values
     (``a.b`` is field ``b`` of JSON column ``a``)."""
@@ -314,8 +365,9 @@ def change_the_account(emulator: StripeEmulator, config: Mapping[str, Any], work
     note(f"customer changed their email ({customer['email']} -> {email})", "customers",
          check("customers", customer["id"], email=email, is_deleted=False))
 
-    # A price is renamed.
-    price = rng.choice(monthly)
+    # A price that has subscribers is renamed (their items keep a copy of it as it was: see docs/running.md).
+    sold_prices = {item["price"]["id"] for s in store.all("subscriptions") if s["status"] == "active" for item in s["items"]["data"]}
+    price = rng.choice([p for p in monthly if p["id"] in sold_prices] or monthly)
     nickname = f"{product_names[price['product']]} monthly (renamed {time.strftime('%H:%M:%S')})"
     client.post(f"/v1/prices/{price['id']}", {"nickname": nickname})
     note(f"price renamed ({price['nickname']!r} -> {nickname!r})", "prices", check("prices", price["id"], nickname=nickname))
@@ -376,6 +428,17 @@ def last_customer_number(store) -> int:
 
 
 # -- the run -------------------------------------------------------------------------------------
+
+
+def trouble_text(emulator: StripeEmulator) -> str:
+    """The account's failed payments and dunning, as counted in the stand-in."""
+    subs = Counter(s["status"] for s in emulator.store.all("subscriptions"))
+    invoices = emulator.store.all("invoices")
+    churned = sum(1 for s in emulator.store.all("subscriptions") if s["cancellation_details"]["reason"] == "payment_failed")
+    recovered = sum(1 for i in invoices if i["status"] == "paid" and i["attempt_count"] > 1)
+    failed = sum(1 for c in emulator.store.all("charges") if c["status"] == "failed")
+    return (f"{failed} failed payments, {recovered} invoices paid on a retry, {subs['past_due']} subscriptions past due, "
+            f"{churned} canceled for failed payment")
 
 
 def counts_text(counts: Mapping[str, int]) -> str:
@@ -473,8 +536,10 @@ def main(argv=None) -> int:
                       f"with a sample account through our destination and actions...")
                 written = fill_sample_account(emulator, fill_config)
                 print("  and a launch offer: coupon LAUNCH20 with its promotion code (in the stand-in's store)")
-                billed = bill(emulator)
+                billed, trouble = bill_with_trouble(emulator)
                 print("  billed five months of subscriptions: " + counts_text(billed))
+                print("  with trouble: " + trouble_text(emulator))
+                report["trouble"] = trouble
             save_to_file(emulator, store_path)  # saved before the sync: the next run sees these objects either way
             print("  written this run through our destination and actions: " + counts_text(written))
             report.update(written=dict(written), billed=dict(billed), stand_in_counts=stand_in_counts(emulator),

@@ -55,6 +55,8 @@ import sys
 from collections import Counter, defaultdict
 from pathlib import Path
 
+from provenance import record_outputs  # beside this script
+
 API_VERSION = "2024-06-20"
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SPEC_PATH = REPO_ROOT.parent / "shared" / "stripe-openapi" / "spec3.json"
@@ -577,6 +579,7 @@ def main(argv=None):
             print(f"{record['method']:<6} {record['path']:<75} {action} {entity}")
         return
     index = write_outputs(actions, version)
+    record_outputs("scripts/generate_operations.py", args.spec, [INDEX_FILE, *sorted(ENTITY_DIR.glob("*.json"))])
     print(f"wrote {len(actions)} actions on {len(index['entities'])} entities "
           f"({len(catalog.operations)} operations) to {GENERATED_DIR}")
 

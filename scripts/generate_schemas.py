@@ -33,7 +33,9 @@ object gone) also get ``is_deleted`` (``DELETE_PROPERTIES``); and a child stream
 objects do not name their parent gets the field the connector adds for it
 (``checkout_session_id``).
 
-Re-run after updating the spec or the overrides (from the repository root):
+Each output's origin (the spec's sha256) is recorded in ``source_stripe_proxy/data/provenance.json``
+(``scripts/provenance.py``). Re-run after updating the spec or the overrides (from the repository
+root), or ``make check-generated`` to regenerate and fail on any difference:
 
     .venv/bin/python scripts/generate_schemas.py [--spec PATH]
 
@@ -48,6 +50,7 @@ import sys
 from pathlib import Path
 
 import generate_streams  # beside this script
+from provenance import record_outputs  # beside this script
 
 # (method, path) pairs for write_parameters.json. POSTs contribute their form
 # body; GET retrieve endpoints contribute their query parameters (``expand``).
@@ -447,6 +450,7 @@ def build_event_types(paths):
 def write_json(path, data):
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    return path
 
 
 def main(argv=None):
@@ -467,16 +471,20 @@ def main(argv=None):
     for old in SCHEMAS_DIR.glob("*.json"):
         if old.stem not in streams:
             old.unlink()  # a stream that left the catalogue
+    outputs = []
     for name, entry in streams.items():
-        write_json(SCHEMAS_DIR / f"{name}.json", build_stream_schema(name, entry, components))
+        outputs.append(write_json(SCHEMAS_DIR / f"{name}.json", build_stream_schema(name, entry, components)))
     list_paths = sorted({entry["path"] for entry in streams.values()} | {"/v1/events"})
-    write_json(GENERATED_DIR / "streams.json", catalogue)
-    write_json(GENERATED_DIR / "stream_examples.json", generate_streams.build_examples(spec, catalogue))
-    write_json(GENERATED_DIR / "list_parameters.json", build_list_parameters(paths, components, list_paths))
-    write_json(GENERATED_DIR / "write_parameters.json", build_write_parameters(paths))
-    write_json(GENERATED_DIR / "event_types.json", build_event_types(paths))
-    write_json(GENERATED_DIR / "endpoints.json", build_endpoints(paths))
+    outputs += [
+        write_json(GENERATED_DIR / "streams.json", catalogue),
+        write_json(GENERATED_DIR / "stream_examples.json", generate_streams.build_examples(spec, catalogue)),
+        write_json(GENERATED_DIR / "list_parameters.json", build_list_parameters(paths, components, list_paths)),
+        write_json(GENERATED_DIR / "write_parameters.json", build_write_parameters(paths)),
+        write_json(GENERATED_DIR / "event_types.json", build_event_types(paths)),
+        write_json(GENERATED_DIR / "endpoints.json", build_endpoints(paths)),
+    ]
     DOCS_PATH.write_text(generate_streams.render_docs(catalogue), encoding="utf-8")
+    record_outputs("scripts/generate_schemas.py", args.spec, [*outputs, DOCS_PATH])
     print(
         f"wrote {len(streams)} streams ({len(catalogue['left_out'])} endpoints left out), their schemas "
         f"to {SCHEMAS_DIR}, the tables to {GENERATED_DIR} and {DOCS_PATH}"

@@ -42,6 +42,7 @@ from airbyte.types import SQLTypeConverter  # noqa: E402
 
 SOURCE_NAME = "source-stripe-proxy"
 QUERY_FILE = Path(__file__).with_name("demo_query.sql")
+DUNNING_FILE = Path(__file__).with_name("dunning_query.sql")
 
 
 class StripeTypeConverter(SQLTypeConverter):
@@ -172,11 +173,11 @@ def has_saved_state(cache: DuckDBCache) -> bool:
         return connection.execute(query, {"source": SOURCE_NAME}).scalar_one() > 0
 
 
-def show_query(cache: DuckDBCache, query_file: Path) -> None:
-    """Run the example query of docs/running.md over the result, as you would yourself."""
+def show_query(cache: DuckDBCache, query_file: Path, title: str) -> None:
+    """Run an example query of docs/running.md over the result, as you would yourself."""
     import duckdb
 
-    print(f"\nThe example query of docs/running.md (scripts/{query_file.name}):")
+    print(f"\n{title} (scripts/{query_file.name}, in docs/running.md):")
     # PyAirbyte's engine holds the file open; a second duckdb.connect() in this process would clash.
     connection = cache.get_sql_engine().raw_connection()
     try:
@@ -298,11 +299,12 @@ def main(argv=None) -> int:
 
     kind = "incremental" if incremental else "full"
     print()
-    print(f"{'stream':22} {'read now':>9} {'rows in DuckDB':>15}")
+    width = max(len(name) for name in ("stream", *streams))  # the longest name sets the column
+    print(f"{'stream':{width}} {'read now':>9} {'rows in DuckDB':>15} {'change':>7}")
     for stream in streams:
-        change = after[stream] - before[stream]
-        print(f"{stream:22} {display.records[stream]:9} {after[stream]:9} ({change:+d})")
-    print(f"{'total':22} {sum(display.records.values()):9} {sum(after.values()):9}")
+        print(f"{stream:{width}} {display.records[stream]:9} {after[stream]:15} {after[stream] - before[stream]:+7d}")
+    change = sum(after.values()) - sum(before.values())
+    print(f"{'total':{width}} {sum(display.records.values()):9} {sum(after.values()):15} {change:+7d}")
     again = sum(display.records.values()) - sum(max(0, after[s] - before[s]) for s in streams)
     if kind == "incremental" and again > 0:
         records = "1 record was" if again == 1 else f"{again} records were"
@@ -310,7 +312,8 @@ def main(argv=None) -> int:
               " PyAirbyte merges them by primary key, so a table grows only by what is new.)")
     print()
     print(f"{kind.capitalize()} sync done in {elapsed:.1f}s. DuckDB file: {args.db.resolve()}")
-    show_query(cache, QUERY_FILE)
+    show_query(cache, QUERY_FILE, "Monthly recurring revenue by product")
+    show_query(cache, DUNNING_FILE, "Failed payments and how dunning ended them")
     changes = show_changes(cache, args.changes, args.db.resolve()) if args.changes else None
     if args.summary:
         args.summary.write_text(json.dumps({

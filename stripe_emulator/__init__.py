@@ -2,7 +2,8 @@
 
     StripeEmulator       Stripe's REST API (2024-06-20) for customers, products, prices,
                          plans, subscriptions, balance transactions, events, search, accounts,
-                         and billing objects read-only (billing.py: invoices, charges, ...)
+                         billing objects read-only (billing.py: invoices, charges, ...),
+                         payment intents paid with Stripe's test cards (payments.py)
     ParagonEmulator      Paragon's SDK proxy in front of an upstream Stripe
     PinkConnectEmulator  PinkConnect's proxy in front of an upstream Stripe
     FaultInjector        scripted or random faults, shared by all three servers

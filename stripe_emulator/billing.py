@@ -142,7 +142,8 @@ def charge_defaults(oid, created, seq):
         "captured": True, "created": created, "currency": "usd", "customer": None, "description": None,
         "disputed": False, "failure_code": None, "failure_message": None, "invoice": None,
         "livemode": False, "metadata": {}, "outcome": None, "paid": True, "payment_intent": None,
-        "payment_method": None, "receipt_email": None, "refunded": False, "status": "succeeded",
+        "payment_method": None, "payment_method_details": None, "receipt_email": None, "refunded": False,
+        "status": "succeeded",
     }
 
 
@@ -155,11 +156,15 @@ def refund_defaults(oid, created, seq):
 def payment_intent_defaults(oid, created, seq):
     return {
         "id": oid, "object": "payment_intent", "amount": 2000, "amount_capturable": 0,
-        "amount_received": 0, "canceled_at": None, "cancellation_reason": None,
+        "amount_received": 0, "application": None, "application_fee_amount": None,
+        "automatic_payment_methods": None, "canceled_at": None, "cancellation_reason": None,
         "capture_method": "automatic", "client_secret": None, "confirmation_method": "automatic",
         "created": created, "currency": "usd", "customer": None, "description": None, "invoice": None,
         "last_payment_error": None, "latest_charge": None, "livemode": False, "metadata": {},
-        "payment_method": None, "payment_method_types": ["card"], "status": "requires_payment_method",
+        "next_action": None, "on_behalf_of": None, "payment_method": None, "payment_method_types": ["card"],
+        "processing": None, "receipt_email": None, "review": None, "setup_future_usage": None, "shipping": None,
+        "statement_descriptor": None, "statement_descriptor_suffix": None, "status": "requires_payment_method",
+        "transfer_data": None, "transfer_group": None,
     }
 
 

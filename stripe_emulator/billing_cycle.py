@@ -5,8 +5,16 @@ For every subscription of the store, from where its billing stands up to ``until
 * an invoice when it starts (``billing_reason`` subscription_create; $0 during a trial) and one
   per later period (subscription_cycle), a line per subscription item; some first invoices also
   carry a one-off setup fee (an invoice item);
-* each invoice paid by a charge through a payment intent; a few first attempts are declined
-  (the subscription is ``past_due``) and retried successfully three days later;
+* each invoice paid by a charge through a payment intent, with the card on file (the
+  subscription's or the customer's default payment method; a Stripe test card that declines,
+  such as 4000 0000 0000 0341, always declines, see ``payments.py``). Some attempts are declined
+  anyway (insufficient funds, a generic decline), as cards are;
+* a declined first invoice leaves the subscription ``incomplete`` until the customer pays it on
+  the spot (within Stripe's 23 hours); a declined renewal makes it ``past_due`` and the customer
+  ``delinquent``, and the invoice is retried on the account's schedule (``RETRY_SCHEDULE_DAYS``
+  after each failed attempt). Most retries recover it (dunning); when the last one fails too the
+  invoice is marked uncollectible and the subscription canceled, ``cancellation_details.reason``
+  payment_failed (the account's "if all retries fail" settings);
 * a balance transaction for every successful charge (net of Stripe's fee), refund and dispute;
 * now and then a refund (with a credit note on the invoice) or a dispute, days after a payment;
 * a weekly payout of what became available, with its balance transaction;
@@ -16,7 +24,8 @@ Every object and event is created at its own moment of the account's history, ne
 Every choice comes from ``random.Random`` seeded with ``seed``, the subscription's id and the
 number of the period it is about (never a time or a generated id): the same store, seed and
 ``until`` give the same account, whenever it runs, and billing up to T1 and then up to T2
-gives what billing up to T2 at once gives (apart from the ids of the new objects). Where billing stands is read from the objects themselves
+gives what billing up to T2 at once gives (apart from the ids of the new objects), unless the
+store changed in between (a card that starts to decline). Where billing stands is read from the objects themselves
 (``latest_invoice`` and ``current_period_end`` of a subscription, ``next_payment_attempt`` of
 an open invoice, the newest payout), so a saved and reloaded store continues where it was.
 """
@@ -27,20 +36,24 @@ import bisect
 import random
 from collections import Counter
 
+from . import catalog
 from .billing import _list, line_item, render
+from .payments import (  # noqa: F401  (card_fee and CARD_FEE_FIXED: billing's figures, re-exported)
+    CARD_FEE_FIXED, FUNDS_AVAILABLE_AFTER_DAYS, SOFT_DECLINES, attempt_charge, balance_transaction_fields, card_fee, decline_of,
+)
 from .store import add_interval, previous_attributes
 
 DAY = 86_400
 BILLED_STATUSES = ("active", "trialing", "past_due")  # subscriptions that get invoices
-CARD_FEE_PERCENT = 2.9  # Stripe's standard card pricing: 2.9% + 30 cents
-CARD_FEE_FIXED = 30
 DISPUTE_FEE = 1500
-FUNDS_AVAILABLE_AFTER_DAYS = 2  # a charge's money is available to pay out two days later
 PAYOUT_WEEKDAY = 0  # Monday (datetime's numbering), at PAYOUT_HOUR UTC
 PAYOUT_HOUR = 6
 PAYOUT_ARRIVAL_DAYS = 2
-RETRY_AFTER_DAYS = 3
-DECLINED_SHARE = 0.06  # first payment attempts that are declined, then retried
+RETRY_SCHEDULE_DAYS = (3, 5, 7)  # a renewal is retried 3, 5 and 7 days after each failed attempt
+DECLINED_SHARE = 0.08  # invoices whose first payment attempt is declined (with a card that otherwise works)
+# Of those renewals, which retry gets through (the rest never does: the subscription is canceled).
+RECOVERED_ON_RETRY = ((1, 0.45), (2, 0.25), (3, 0.10))
+PAID_ON_THE_SPOT_SECONDS = (600, 20 * 3600)  # a declined sign-up is paid again, by the customer, this soon
 SETUP_FEE_SHARE = 0.15  # first invoices that also charge a one-off setup fee
 SETUP_FEE = 4900
 REFUND_SHARE = 0.04  # successful payments refunded (70% in full) some days later
@@ -66,10 +79,6 @@ def run_billing(store, until=None, seed=0):
 def _oldest_first(store, resource):
     coll = store.collections[resource]
     return [coll.at(pos) for pos in reversed(range(len(coll)))]
-
-
-def card_fee(amount):
-    return round(amount * CARD_FEE_PERCENT / 100) + CARD_FEE_FIXED
 
 
 class _BillingRun:
@@ -152,8 +161,7 @@ class _BillingRun:
         if invoice["amount_due"] == 0:
             self.mark_paid(invoice, at, None, None)
             return sub
-        declined = self.rng(key, "declined").random() < DECLINED_SHARE
-        return self.attempt(sub, invoice, at, declined=declined)
+        return self.attempt(sub, invoice, at)
 
     def subscription_line(self, invoice_id, index, item, start, end, free):
         price = item["price"]
@@ -203,9 +211,34 @@ class _BillingRun:
                            invoice_pdf=f"https://pay.stripe.com/invoice/{invoice['id']}/pdf",
                            status_transitions=dict(invoice["status_transitions"], finalized_at=at))
 
-    def attempt(self, sub, invoice, at, declined):
-        """Charge the invoice's customer through its payment intent; returns the subscription."""
+    def card_on_file(self, sub, customer):
+        """The payment method Stripe charges: the subscription's default, else the customer's."""
+        ref = sub.get("default_payment_method") or (customer.get("invoice_settings") or {}).get("default_payment_method")
+        return catalog.state(self.store).by_id.get("payment_methods", {}).get(ref) if ref else None
+
+    def chance_decline(self, invoice):
+        """A decline of a card that otherwise works: some invoices' first attempt, and the retries
+        before the one that gets through (none, for some renewals)."""
+        key = self.period_key.get(invoice["id"])
+        if self.rng(key, "declined").random() >= DECLINED_SHARE:
+            return None
+        recovered_on = 1  # a sign-up's customer pays again on the spot
+        if invoice["billing_reason"] != "subscription_create":
+            draw, recovered_on = self.rng(key, "recovery").random(), None
+            for retry, share in RECOVERED_ON_RETRY:
+                if draw < share:
+                    recovered_on = retry
+                    break
+                draw -= share
+        if recovered_on is not None and invoice["attempt_count"] >= recovered_on:
+            return None
+        return self.rng(key, "decline code").choice(SOFT_DECLINES)
+
+    def attempt(self, sub, invoice, at, on_the_spot=False):
+        """Charge the invoice through its payment intent; returns the subscription."""
         customer = self.customer_of(invoice["customer"])
+        method = None if on_the_spot else self.card_on_file(sub, customer)
+        decline = None if on_the_spot else (decline_of(method) or self.chance_decline(invoice))
         description = "Subscription creation" if invoice["billing_reason"] == "subscription_create" else "Subscription update"
         intent = self.store.lookup("payment_intents", invoice["payment_intent"]) if invoice["payment_intent"] else None
         if intent is None:
@@ -213,35 +246,45 @@ class _BillingRun:
                                                   "customer": invoice["customer"], "invoice": invoice["id"],
                                                   "description": description, "status": "requires_confirmation"},
                               at, "payment_intent.created")
-        charge_id, txn_id = self.new_id("ch"), None if declined else self.new_id("txn")
-        charge = self.add("charges", {
-            "amount": invoice["amount_due"], "amount_captured": 0 if declined else invoice["amount_due"],
-            "currency": invoice["currency"], "customer": invoice["customer"], "invoice": invoice["id"],
-            "payment_intent": intent["id"], "description": description, "balance_transaction": txn_id,
-            "billing_details": {"address": None, "email": customer.get("email"), "name": customer.get("name"), "phone": None},
-            "receipt_email": customer.get("email"), "captured": not declined, "paid": not declined,
-            "status": "failed" if declined else "succeeded",
-            "failure_code": "card_declined" if declined else None,
-            "failure_message": "Your card was declined." if declined else None,
-            "outcome": _outcome(declined, self.rng(self.period_key.get(invoice["id"]), invoice["attempt_count"], "risk").randint(5, 60)),
-        }, at, "charge.failed" if declined else "charge.succeeded", oid=charge_id)
-        attempts = invoice["attempt_count"] + 1
-        if declined:
-            error = {"code": "card_declined", "decline_code": "generic_decline", "message": "Your card was declined.",
-                     "type": "card_error", "charge": charge["id"]}
-            self.change("payment_intents", intent, at, "payment_intent.payment_failed", status="requires_payment_method",
-                        latest_charge=charge["id"], last_payment_error=error)
-            self.change("invoices", invoice, at, "invoice.payment_failed", attempted=True, attempt_count=attempts,
-                        next_payment_attempt=at + RETRY_AFTER_DAYS * DAY, payment_intent=intent["id"], charge=charge["id"])
+        risk = self.rng(self.period_key.get(invoice["id"]), invoice["attempt_count"], "risk").randint(5, 60)
+        billing_details = {"address": None, "email": customer.get("email"), "name": customer.get("name"), "phone": None}
+        intent, charge = attempt_charge(self, intent, at, method, decline, risk_score=risk, invoice=invoice["id"],
+                                        billing_details=billing_details, receipt_email=customer.get("email"))
+        invoice = dict(invoice, attempted=True, attempt_count=invoice["attempt_count"] + 1, payment_intent=intent["id"])
+        if decline is None:
+            self.mark_paid(invoice, at, intent["id"], charge["id"], previous=self.store.lookup("invoices", invoice["id"]))
+            self.set_delinquent(customer, at, False)
+            if sub["status"] in ("past_due", "incomplete"):
+                sub = self.change("subscriptions", sub, at, "customer.subscription.updated", status="active")
+            return sub
+        return self.declined(sub, invoice, at, charge["id"], customer)
+
+    def declined(self, sub, invoice, at, charge_id, customer):
+        """After a declined attempt: the invoice waits for its next attempt, or dunning ends."""
+        previous = self.store.lookup("invoices", invoice["id"])
+        if invoice["billing_reason"] == "subscription_create" and sub["status"] != "past_due":
+            self.change("invoices", previous, at, "invoice.payment_failed", **_attempt_fields(invoice, charge_id, None))
+            return self.change("subscriptions", sub, at, "customer.subscription.updated", status="incomplete")
+        self.set_delinquent(customer, at, True)
+        attempts = invoice["attempt_count"]
+        if attempts <= len(RETRY_SCHEDULE_DAYS):
+            retry_at = at + RETRY_SCHEDULE_DAYS[attempts - 1] * DAY
+            self.change("invoices", previous, at, "invoice.payment_failed", **_attempt_fields(invoice, charge_id, retry_at))
+            if sub["status"] == "past_due":
+                return sub
             return self.change("subscriptions", sub, at, "customer.subscription.updated", status="past_due")
-        self.balance_transaction(txn_id, at, charge["amount"], "charge", charge["id"], card_fee(charge["amount"]),
-                                 available_on=at + FUNDS_AVAILABLE_AFTER_DAYS * DAY, description=description)
-        self.change("payment_intents", intent, at, "payment_intent.succeeded", status="succeeded",
-                    amount_received=charge["amount"], latest_charge=charge["id"], last_payment_error=None)
-        self.mark_paid(dict(invoice, attempt_count=attempts), at, intent["id"], charge["id"], previous=invoice)
-        if sub["status"] == "past_due":
-            sub = self.change("subscriptions", sub, at, "customer.subscription.updated", status="active")
-        return sub
+        failed = self.change("invoices", previous, at, "invoice.payment_failed", **_attempt_fields(invoice, charge_id, None))
+        self.change("invoices", failed, at, "invoice.marked_uncollectible", status="uncollectible",
+                    status_transitions=dict(failed["status_transitions"], marked_uncollectible_at=at))
+        details = dict(sub["cancellation_details"], reason="payment_failed")
+        return self.change("subscriptions", sub, at, "customer.subscription.deleted", status="canceled", canceled_at=at,
+                           ended_at=at, cancel_at=None, cancellation_details=details)
+
+    def set_delinquent(self, customer, at, delinquent):
+        """Stripe marks a customer delinquent while an invoice's automatic payment has failed."""
+        stored = self.store.lookup("customers", customer.get("id"))
+        if stored is not None and stored.get("delinquent") != delinquent:
+            self.change("customers", stored, at, "customer.updated", delinquent=delinquent)
 
     def mark_paid(self, invoice, at, intent_id, charge_id, previous=None):
         paid = dict(invoice, status="paid", paid=True, attempted=True, amount_paid=invoice["amount_due"], amount_remaining=0,
@@ -254,21 +297,27 @@ class _BillingRun:
         return paid
 
     def retry_due(self, sub):
-        """Retry the subscription's unpaid invoice if its next attempt came due (it succeeds)."""
-        invoice = self.store.lookup("invoices", sub["latest_invoice"]) if sub["latest_invoice"] else None
-        if (invoice is None or invoice["status"] != "open" or invoice.get("next_payment_attempt") is None
-                or invoice["next_payment_attempt"] > self.until or sub["status"] not in BILLED_STATUSES):
-            return sub
-        return self.attempt(sub, invoice, invoice["next_payment_attempt"], declined=False)
+        """Every attempt on the subscription's unpaid invoice that came due by ``until``: the
+        customer's own payment of an incomplete sign-up, or the retry schedule of a renewal."""
+        while True:
+            invoice = self.store.lookup("invoices", sub["latest_invoice"]) if sub["latest_invoice"] else None
+            if invoice is None or invoice["status"] != "open":
+                return sub
+            if sub["status"] == "incomplete":
+                low, high = PAID_ON_THE_SPOT_SECONDS
+                when = invoice["created"] + self.rng(self.period_key.get(invoice["id"]), "paid on the spot").randint(low, high)
+                if when > self.until:
+                    return sub
+                sub = self.attempt(sub, invoice, when, on_the_spot=True)
+                continue
+            when = invoice.get("next_payment_attempt")
+            if when is None or when > self.until or sub["status"] not in BILLED_STATUSES:
+                return sub
+            sub = self.attempt(sub, invoice, when)
 
     def balance_transaction(self, txn_id, at, amount, kind, source, fee, available_on, description=None, category=None):
-        what = "Dispute fee" if kind == "adjustment" else "Stripe processing fees"
-        fee_details = [{"amount": fee, "application": None, "currency": "usd", "description": what, "type": "stripe_fee"}] if fee else []
-        return self.add("balance_transactions", {
-            "amount": amount, "fee": fee, "fee_details": fee_details, "net": amount - fee, "type": kind,
-            "reporting_category": category or kind, "source": source, "available_on": available_on,
-            "status": "available" if available_on <= self.until else "pending", "description": description,
-        }, at, oid=txn_id)
+        fields = balance_transaction_fields(amount, kind, source, fee, available_on, self.until, description, category)
+        return self.add("balance_transactions", fields, at, oid=txn_id)
 
     # -- after a payment: refunds and disputes -----------------------------------------
 
@@ -370,10 +419,6 @@ def _next_payout_time(after):
     return when if when > after else when + 7 * DAY
 
 
-def _outcome(declined, risk_score):
-    if declined:
-        return {"network_status": "declined_by_network", "reason": "generic_decline", "risk_level": "normal",
-                "risk_score": risk_score, "seller_message": "The bank did not return any further details with this decline.",
-                "type": "issuer_declined"}
-    return {"network_status": "approved_by_network", "reason": None, "risk_level": "normal", "risk_score": risk_score,
-            "seller_message": "Payment complete.", "type": "authorized"}
+def _attempt_fields(invoice, charge_id, next_attempt):
+    return {"attempted": True, "attempt_count": invoice["attempt_count"], "next_payment_attempt": next_attempt,
+            "payment_intent": invoice["payment_intent"], "charge": charge_id}

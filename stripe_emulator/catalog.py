@@ -359,10 +359,12 @@ def _prefix(stream_name):
     return prefix + "x" if prefix in RESOURCE_BY_PREFIX or len(prefix) < 3 else prefix
 
 
-def add(store, stream_name, fields=None, *, parent_id=None, emit_event=False):
+def add(store, stream_name, fields=None, *, parent_id=None, emit_event=False, base=None):
     """Store one object of a catalogue stream (built from its example) and return it.
 
     parent_id: the parent's id for a child stream (the account's own id for external accounts).
+    base: the object to start from instead of the catalogue's example (every field filled),
+    for objects that should look like Stripe's own (a card payment method has only ``card``).
     """
     stream = CATALOGUE[stream_name]
     fields = dict(fields or {})
@@ -371,7 +373,7 @@ def add(store, stream_name, fields=None, *, parent_id=None, emit_event=False):
     with store.lock:
         st = state(store)
         st.seq += 1
-        obj = copy.deepcopy(examples[st.seq % len(examples)])
+        obj = copy.deepcopy(base if base is not None else examples[st.seq % len(examples)])
         now = store.clock.now()
         obj["id"] = fields.pop("id", None) or store.new_id(_prefix(stream_name))
         if stream["created_field"]:

@@ -13,10 +13,12 @@ An empty string means "unset" (None), as in Stripe's API.
 
 class StripeError(Exception):
     def __init__(self, status, message, type="invalid_request_error", code=None, param=None,
-                 doc_url=None, headers=()):
+                 doc_url=None, headers=(), extra=None, executed=False):
         super().__init__(message)
         self.status, self.message, self.type = status, message, type
         self.code, self.param, self.doc_url, self.headers = code, param, doc_url, list(headers)
+        self.extra = dict(extra or {})  # more fields of Stripe's error (a card error's decline_code, charge, ...)
+        self.executed = executed  # the request ran (a declined card): its idempotent result is saved
 
     def body(self):
         error = {}
@@ -28,7 +30,8 @@ class StripeError(Exception):
         if self.param:
             error["param"] = self.param
         error["type"] = self.type
-        return {"error": error}
+        error.update(self.extra)
+        return {"error": dict(sorted(error.items()))}
 
 
 def invalid(message, param=None, code=None):

@@ -18,7 +18,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from . import billing, billing_writes, catalog, forms
+from . import billing, billing_writes, catalog, forms, payments
 from .faults import FaultInjector
 from .httpbase import LoopbackServer, Response
 from .schema import (
@@ -42,7 +42,8 @@ OBJECT_FIELDS = {name: set(factory("x", 0, 0)) for name, factory in DEFAULTS.ite
 # Fields that hold an id expandable with expand[] (when we store that object type).
 EXPANDABLE = {"customer", "product", "default_price", "default_source", "default_payment_method",
               "latest_invoice", "source", "test_clock", "on_behalf_of", "schedule", "application",
-              "pending_setup_intent", "price", "plan"}
+              "pending_setup_intent", "price", "plan", "latest_charge", "payment_intent", "charge",
+              "balance_transaction", "invoice"}
 
 _REQ_CHARS = string.ascii_letters + string.digits
 _rng = random.Random()
@@ -794,6 +795,7 @@ ROUTES = [
     ("GET", rf"/v1/invoices/{_ID}/lines", billing.invoice_lines, "invoices"),
     ("GET", r"/v1/subscription_items", billing.subscription_items, "subscription_items"),
     *billing_writes.ROUTES,
+    *payments.ROUTES,
     ("GET", rf"/v1/({_ALL})", list_objects, None),
     ("GET", rf"/v1/({_ALL})/{_ID}", retrieve, None),
     ("POST", rf"/v1/({_WRITABLE})", create, None),
@@ -1065,9 +1067,11 @@ class StripeEmulator(LoopbackServer):
         try:
             status, payload = self._run(call, handler)
         except StripeError as err:
-            with self._idempotency_lock:     # failed validation: nothing is saved
-                del self._idempotency[scope]
-            return Response.json(err.status, err.body(), headers + err.headers)
+            if not err.executed:
+                with self._idempotency_lock:     # failed validation: nothing is saved
+                    del self._idempotency[scope]
+                return Response.json(err.status, err.body(), headers + err.headers)
+            status, payload = err.status, err.body()  # it ran (a declined card): replayed like a success
         response = Response.json(status, payload, headers)
         entry["response"] = response
         entry["request_id"] = call.request_id

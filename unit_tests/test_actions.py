@@ -8,8 +8,8 @@ import pytest
 
 from source_stripe_proxy import StripeConnection as ExportedConnection
 from source_stripe_proxy.actions import describe_action, error_to_dict, list_actions
-from source_stripe_proxy.actions.catalog import resolve_entity
-from source_stripe_proxy.actions.connection import ActionInputError, StripeConnection, prepare_call, seed_calls
+from source_stripe_proxy.actions.catalog import resolve_entity, seed_calls
+from source_stripe_proxy.actions.connection import ActionInputError, StripeConnection, prepare_call
 from source_stripe_proxy.core.errors import ConfigError, InvalidRequestError, TransientError
 from source_stripe_proxy.core.forms import encode_form
 

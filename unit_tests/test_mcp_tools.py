@@ -90,8 +90,8 @@ def test_one_named_tool_per_seed_call_plus_the_two_general_tools():
 
 
 @pytest.mark.parametrize("spec", seed_calls(), ids=tool_name)
-def test_named_tool_schema_is_the_actions_parameters_plus_the_seeds_names(spec):
-    tool = tools().tools[tool_name(spec)]
+def test_named_tool_schema_is_the_actions_parameters_plus_the_seeds_names(spec):  # --full-schemas
+    tool = tools(full_schemas=True).tools[tool_name(spec)]
     schema = tool.input_schema
     stripe_names = set(action_spec(spec.entity, spec.action).properties)
     assert schema["type"] == "object" and schema["additionalProperties"] is False
@@ -115,11 +115,11 @@ def test_named_tool_schema_is_the_actions_parameters_plus_the_seeds_names(spec):
     assert f"{spec.method} {spec.path}" in tool.description
 
 
-def test_the_general_tools_schemas_and_hints():
-    server = tools()
+def test_the_general_tools_schemas_and_hints():  # --full-schemas lists stripe_call's 146 entities
+    server = tools(full_schemas=True)
     call, describe = server.tools["stripe_call"], server.tools["stripe_describe"]
     assert call.input_schema["required"] == ["entity", "action"]
-    assert set(call.input_schema["properties"]) == {"entity", "action", "params", "dry_run"}
+    assert set(call.input_schema["properties"]) == {"entity", "action", "params", "dry_run", "fields"}
     assert call.input_schema["properties"]["entity"]["enum"] == sorted(resources.entities())
     assert (call.read_only, call.destructive, call.idempotent) == (False, True, False)
     assert (describe.read_only, describe.open_world) == (True, False)

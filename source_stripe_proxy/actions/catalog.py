@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
-from source_stripe_proxy.actions.errors import refuse
+from source_stripe_proxy.actions.errors import DESCRIBE, Hint, refuse
 from source_stripe_proxy.actions.params import schema_at, show
 from source_stripe_proxy.actions.seed_aliases import SEED_CALLS, SEED_REQUIRED
 from source_stripe_proxy.data import load_generated, resources
@@ -113,14 +113,15 @@ class ActionSpec:
 def resolve_entity(entity: Any) -> str:
     """'Customers', 'balance-transactions', 'invoiceitems' -> the entity's name."""
     if not isinstance(entity, str) or not entity.strip():
-        raise refuse("entity", "Missing 'entity': name a Stripe object such as customer (`stripe-connection describe` lists them).")
+        raise refuse("entity", "Missing 'entity': name a Stripe object such as customer.", hint=Hint(DESCRIBE))
     found = _entity_by_name().get(compact(entity))
     if found is None:
         raise refuse(
             "entity",
             f"Unknown entity {show(entity)}{_did_you_mean(entity, entity_names())}; the entities are Stripe's objects, "
-            "singular or plural (`stripe-connection describe` lists them).",
+            "singular or plural.",
             entity_names(),
+            hint=Hint(DESCRIBE),
         )
     return found
 
@@ -141,6 +142,7 @@ def find_action(action: Any, entity: Any) -> ActionSpec:
             "action",
             f"'{action.strip()}' is not an action of {name}{_did_you_mean(verb, actions)}: use one of {', '.join(actions)}.",
             actions,
+            hint=Hint(DESCRIBE, entity=name),
         )
     return action_spec(name, verb)
 
@@ -168,6 +170,22 @@ def action_spec(entity: str, action: str) -> ActionSpec:
         aliases=dict(SEED_CALLS.get((action, entity), {})),
         seed_required=tuple(SEED_REQUIRED.get((action, entity), ())),
     )
+
+
+def required_names(spec: ActionSpec) -> List[List[str]]:
+    """Each required parameter as the names that fill it, the seed's first: [customer_id, customer, id]."""
+    names: Dict[str, List[str]] = {}
+    for alias, target in {**spec.id_aliases, **spec.aliases}.items():
+        names.setdefault(re.split(r"[\[.]", target, 1)[0], []).append(alias)
+    if spec.id_param and "id" in spec.extras:
+        names.setdefault(spec.id_param, []).append("id")
+    return [[*(a for a in names.get(name, ()) if a in spec.aliases), name,
+             *(a for a in names.get(name, ()) if a not in spec.aliases)] for name in spec.required]
+
+
+def seed_calls() -> Tuple[ActionSpec, ...]:
+    """The seed document's calls, in its order: the help text, the docs and the named tools list them."""
+    return tuple(action_spec(entity, action) for action, entity in SEED_CALLS)
 
 
 def _did_you_mean(given: str, choices: Tuple[str, ...]) -> str:

@@ -23,16 +23,23 @@ import re
 import shlex
 import sys
 from contextlib import contextmanager
-from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, TextIO, Tuple
+from typing import Any, Dict, Iterator, List, Mapping, NoReturn, Optional, Sequence, TextIO, Tuple
 
 from source_stripe_proxy.actions import catalog
-from source_stripe_proxy.actions.connection import DEFAULT_TIMEOUT_SECONDS, StripeConnection, check_timeout, log, prepare_call
-from source_stripe_proxy.actions.env import ENV_COMMON, ENV_MODES, config_from_env
-from source_stripe_proxy.actions.errors import ActionInputError, error_to_dict
+from source_stripe_proxy.actions.connection import (
+    DEFAULT_TIMEOUT_SECONDS,
+    PreparedCall,
+    StripeConnection,
+    check_timeout,
+    log,
+    prepare_call,
+)
+from source_stripe_proxy.actions.env import ENV_COMMON, ENV_MODES, load_config
+from source_stripe_proxy.actions.errors import CREDENTIALS, DESCRIBE, ActionInputError, Hint, error_to_dict
 from source_stripe_proxy.actions.params import describe as describe_schema
-from source_stripe_proxy.actions.seed_aliases import SEED_CALLS
 from source_stripe_proxy.core.errors import ConfigError
-from source_stripe_proxy.core.redaction import scrub
+from source_stripe_proxy.data import resources
+from source_stripe_proxy.core.redaction import names_a_credential, scrub, scrub_document
 
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE = 0, 1, 2
 # A name, then .key or [key] parts: metadata.plan, recurring[interval], items[0][price], expand[]
@@ -95,7 +102,7 @@ def parse_block(text: str) -> Dict[str, Any]:
     if stripped[:1] in ("{", "["):
         try:
             data = json.loads(stripped)
-        except ValueError as exc:
+        except json.JSONDecodeError as exc:
             raise ActionInputError(f"The input looks like JSON but does not parse: {exc.msg} (line {exc.lineno}).") from None
         if not isinstance(data, dict):
             raise ActionInputError("JSON input must be an object of parameter names to values.")
@@ -130,24 +137,15 @@ def split_call(call: Mapping[str, Any]) -> Tuple[Any, Any, Dict[str, Any]]:
     return params.pop("action", None), params.pop("entity", None), params
 
 
-# ------------------------------------------------------------------------------------------
-# Config
-# ------------------------------------------------------------------------------------------
-
-
-def load_config(path: Optional[str], environ: Mapping[str, str]) -> Dict[str, Any]:
-    if path is None:
-        return config_from_env(environ)
-    try:
-        with open(path, encoding="utf-8") as handle:
-            config = json.load(handle)
-    except OSError as exc:
-        raise ConfigError(f"Cannot read --config {path}: {exc.strerror or exc}.") from None
-    except ValueError:
-        raise ConfigError(f"--config {path} is not valid JSON.") from None
-    if not isinstance(config, dict):
-        raise ConfigError(f"--config {path} must hold a JSON object with a 'credentials' block.")
-    return config
+def cli_words(hint: Hint) -> str:
+    """The actions' hints as a command line user reads them."""
+    if hint.kind == DESCRIBE:
+        words = " ".join(w for w in ("stripe-connection describe", hint.entity, hint.action) if w)
+        what = "all its parameters" if hint.action else "its actions" if hint.entity else "them"
+        return f"`{words}` lists {what}."
+    if hint.kind == CREDENTIALS:
+        return "Credentials go in --config or environment variables."
+    return "Or pass --config FILE."
 
 
 # ------------------------------------------------------------------------------------------
@@ -164,15 +162,28 @@ def _env_help() -> str:
     return "\n".join(lines)
 
 
-def _seed_help() -> str:
+def seed_call_lines() -> List[str]:
+    """The seed's calls as --help lists them (docs/actions.md lists the same, a test checks):
+    'get customer customer_id=...', in the seed's order, with each required parameter by its seed name."""
     lines = []
-    for action, entity in SEED_CALLS:
-        lines.append(f"  {action:<7}{entity + 's' if action == 'list' else entity}")
-    return "\n".join(lines)
+    for spec in catalog.seed_calls():
+        entity = resources.entities()[spec.entity]["names"][-1] if spec.action == "list" else spec.entity
+        required = " ".join(f"{names[0]}=..." for names in catalog.required_names(spec))
+        lines.append(f"{spec.action} {entity} {required}".rstrip())
+    return lines
+
+
+def _seed_help() -> str:
+    return "\n".join(help_line(line) for line in seed_call_lines())
+
+
+def help_line(call: str) -> str:
+    action, _, rest = call.partition(" ")
+    return f"  {action:<7}{rest}"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="stripe-connection",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description=(
@@ -190,7 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
             "  stripe-connection describe                   every entity and its actions\n"
             "  stripe-connection describe invoice           one entity's actions\n"
             "  stripe-connection describe invoice finalize  one action's parameters (--schema: JSON Schema)\n\n"
-            "MCP server for AI agents (pip install 'source-stripe-proxy[mcp]'):\n"
+            "MCP server for AI agents (in a checkout: .venv/bin/pip install -e '.[mcp]'):\n"
             "  stripe-connection mcp [--http HOST:PORT] [--read-only] ...   (stripe-connection mcp --help)\n\n"
             "examples:\n"
             "  stripe-connection create customer email=customer@example.com name=\"John Doe\" metadata.plan=gold\n"
@@ -233,7 +244,7 @@ class _Output:
         self.stdout.flush()
 
     def error(self, data: Mapping[str, Any]) -> None:
-        self.json(json.loads(self.scrub(json.dumps(data, ensure_ascii=False))))
+        self.json(scrub_document(data, self.secrets))
 
     def note(self, line: str) -> None:
         self.stderr.write(self.scrub(line) + "\n")
@@ -285,41 +296,46 @@ def main(
         from source_stripe_proxy.actions.mcp_server import main as mcp_main
 
         return mcp_main(argv[1:], environ=environ)
-    stdin = stdin or sys.stdin
-    out = _Output(stdout or sys.stdout, stderr or sys.stderr, compact=False)
-    parser = build_parser()
+    out = _Output(stdout or sys.stdout, stderr or sys.stderr, compact="--compact" in argv)
     try:
-        args = parser.parse_intermixed_args(argv)
-    except SystemExit as exc:  # argparse printed usage or help
-        return EXIT_OK if exc.code == 0 else EXIT_USAGE
-    out.compact = args.compact
-
+        args = parse_arguments(argv)
+    except UsageError as exc:
+        out.error(exc.to_dict())
+        return EXIT_USAGE
+    if args is None:  # --help, printed
+        return EXIT_OK
     try:
         if args.call[:1] == ["describe"]:
             out.json(describe(args.call[1:], full_schema=args.schema))
             return EXIT_OK
-        if args.call:
-            call = parse_tokens(args.call)
-        else:
-            if stdin.isatty():
-                out.note("stripe-connection: reading the call from stdin ('key: value' lines, end with Ctrl-D); --help for usage")
-            call = parse_block(stdin.read())
-        action, entity, params = split_call(call)
-        prepared = prepare_call(action, entity, params)
+        prepared = _prepare(args.call, stdin or sys.stdin, out)
     except ActionInputError as exc:
-        out.error(exc.to_dict())
+        out.error(exc.to_dict(cli_words))
         return EXIT_REFUSED
-
     if args.dry_run:
         out.json(prepared.request())
         return EXIT_OK
+    return _send(prepared, args, environ, out)
 
+
+def _prepare(tokens: List[str], stdin: TextIO, out: _Output) -> PreparedCall:
+    if tokens:
+        call = parse_tokens(tokens)
+    else:
+        if stdin.isatty():
+            out.note("stripe-connection: reading the call from stdin ('key: value' lines, end with Ctrl-D); --help for usage")
+        call = parse_block(stdin.read())
+    action, entity, params = split_call(call)
+    return prepare_call(action, entity, params)
+
+
+def _send(prepared: PreparedCall, args: argparse.Namespace, environ: Mapping[str, str], out: _Output) -> int:
     try:
         config = load_config(args.config, environ)
         timeout = None if args.timeout is None else check_timeout(args.timeout, "--timeout")
         connection = StripeConnection(config, timeout_seconds=timeout)
     except ConfigError as exc:
-        out.error(error_to_dict(exc))
+        out.error(error_to_dict(exc, cli_words))
         return EXIT_USAGE
     out.secrets = connection.client.settings.secrets
 
@@ -333,11 +349,85 @@ def main(
         with _log_to_stderr(out):
             result = connection.execute(prepared)
     except Exception as exc:  # reported as JSON, without a traceback that could carry headers
-        error = error_to_dict(exc)
+        error = error_to_dict(exc, cli_words)
         out.error(error)
         return EXIT_USAGE if error["error"]["type"] == "connection_config_error" else EXIT_REFUSED
     out.json(result)
     return EXIT_OK
+
+
+# ------------------------------------------------------------------------------------------
+# Usage errors: one JSON document on stdout too, with the call written the way it works
+# ------------------------------------------------------------------------------------------
+
+
+class UsageError(Exception):
+    """The command line itself is wrong (an unknown option, a missing option value)."""
+
+    def __init__(self, message: str, *, param: Optional[str] = None, suggestion: Optional[str] = None):
+        super().__init__(message)
+        self.message, self.param, self.suggestion = message, param, suggestion
+
+    def to_dict(self) -> Mapping[str, Any]:
+        error: Dict[str, Any] = {"type": "invalid_request_error", "param": self.param, "message": self.message}
+        if self.suggestion:
+            error["suggestion"] = self.suggestion
+        return {"error": error}
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:  # argparse would print usage on stderr and exit
+        named = re.search(r"(?:argument |arguments: )(-[\w-]+)", message)
+        raise UsageError(f"{message[:1].upper()}{message[1:]}. Usage: {USAGE} (--help lists the options).",
+                         param=named.group(1) if named else None)
+
+
+USAGE = "stripe-connection [--config FILE] [--compact] [--dry-run] [--schema] [--timeout SECONDS] ACTION ENTITY KEY=VALUE ..."
+
+
+def parse_arguments(argv: List[str]) -> Optional[argparse.Namespace]:
+    """The command line, or None after printing --help. A call's parameter written as an option
+    (``--limit 5``, ``--limit=5``) is refused with the call written as it works (``limit=5``)."""
+    parser = build_parser()
+    if any(token in ("-h", "--help") for token in argv):
+        parser.print_help()  # on the process's stdout, as argparse does
+        return None
+    _refuse_parameters_as_options(argv, parser)
+    return parser.parse_intermixed_args(argv)
+
+
+def _refuse_parameters_as_options(argv: List[str], parser: argparse.ArgumentParser) -> None:
+    options = {name for action in parser._actions for name in action.option_strings}
+    fixed, wrong, typed = [], [], []
+    index = 0
+    while index < len(argv):
+        token = argv[index]
+        name, has_value, value = token[2:].partition("=")
+        name = name.replace("-", "_")  # --starting-after: Stripe's starting_after
+        if token.startswith("--") and token.split("=", 1)[0] not in options and _PARAM_NAME.match(name or "-"):
+            if not has_value and index + 1 < len(argv) and not argv[index + 1].startswith("-") and "=" not in argv[index + 1]:
+                value, index = argv[index + 1], index + 1
+            wrong.append(name)
+            typed.append(token.split("=", 1)[0])
+            secret = names_a_credential(name)  # never echoed: it may be a key or a token
+            fixed.append(f"{name}={'VALUE' if secret or not value else value}")
+        else:
+            fixed.append(token)
+        index += 1
+    if wrong:
+        suggestion = "stripe-connection " + " ".join(shlex.quote(t) if "=" not in t else _quoted_pair(t) for t in fixed)
+        pairs = ", ".join(f for f in fixed if f.split("=", 1)[0] in wrong)
+        credentials = any(names_a_credential(name) for name in wrong)
+        raise UsageError(
+            f"Unknown option {typed[0]}: a call's parameters are written KEY=VALUE, not as options: {pairs}. "
+            f"Try: {suggestion}." + (f" {cli_words(Hint(CREDENTIALS))}" if credentials else ""),
+            param=wrong[0], suggestion=suggestion,
+        )
+
+
+def _quoted_pair(pair: str) -> str:
+    key, _, value = pair.partition("=")
+    return f"{key}={shlex.quote(value)}" if value else pair
 
 
 # ------------------------------------------------------------------------------------------

@@ -21,15 +21,16 @@ import logging
 import os
 import uuid
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional
 
 from source_stripe_proxy.actions.catalog import ActionSpec, find_action
 from source_stripe_proxy.actions.env import config_from_env
-from source_stripe_proxy.actions.errors import ActionInputError, refuse
+from source_stripe_proxy.actions.errors import CREDENTIALS, DESCRIBE, ActionInputError, Hint, refuse
 from source_stripe_proxy.actions.params import coerce, path_id, show, split_name, unflatten
 from source_stripe_proxy.core.endpoints import fill_path
 from source_stripe_proxy.core.errors import ConfigError
 from source_stripe_proxy.core.forms import encode_form
+from source_stripe_proxy.core.redaction import names_a_credential
 from source_stripe_proxy.core.stripe_facts import MAX_PAGE_SIZE
 
 if TYPE_CHECKING:  # the client (and requests) load only when a connection is made, not for a dry run
@@ -102,8 +103,8 @@ def _in_callers_names(exc: ActionInputError, renamed: Mapping[str, str]) -> Acti
     given = renamed.get(exc.param or "")
     if given is None:
         return exc
-    message = exc.message.replace(f"'{exc.param}'", f"'{given}'")
-    return ActionInputError(message, param=given, accepted=exc.accepted)
+    message = exc.base.replace(f"'{exc.param}'", f"'{given}'")
+    return ActionInputError(message, param=given, accepted=exc.accepted, hint=exc.hint)
 
 
 def _prepare(spec: ActionSpec, values: Dict[str, Any]) -> PreparedCall:
@@ -120,7 +121,7 @@ def _prepare(spec: ActionSpec, values: Dict[str, Any]) -> PreparedCall:
 
     _refuse_missing(spec, values)
     path = spec.path
-    if spec.own_path and values.get(spec.id_param) is None:
+    if spec.own_path and (spec.id_param is None or values.get(spec.id_param) is None):
         path = spec.own_path  # GET /v1/account: the key's own account
     path = fill_path(path, {name: path_id(values.pop(name), name) for name in spec.path_params if name in values})
 
@@ -172,14 +173,14 @@ def _refuse_unknown(spec: ActionSpec, values: Mapping[str, Any]) -> None:
         from difflib import get_close_matches  # only on this error path
 
         close = get_close_matches(str(top), sorted(known), n=3, cutoff=0.75)
-        hint = f" Did you mean {' or '.join(close)}?" if close else ""
-        if "key" in str(name) or "token" in str(name) or "secret" in str(name):
-            hint += " Credentials go in --config or environment variables."
+        near = f" Did you mean {' or '.join(close)}?" if close else ""
+        credential = names_a_credential(str(name))
         accepted = spec.accepted
         raise refuse(
             str(name),
-            f"Unknown parameter {show(name)} for {spec.name}.{hint} Accepted are: {', '.join(accepted)}.",
+            f"Unknown parameter {show(name)} for {spec.name}.{near} Accepted are: {', '.join(accepted)}.",
             accepted,
+            hint=Hint(CREDENTIALS) if credential else None,
         )
 
 
@@ -192,7 +193,8 @@ def _refuse_missing(spec: ActionSpec, values: Mapping[str, Any]) -> None:
         return
     reverse: Dict[str, List[str]] = {}
     for alias, target in {**spec.aliases, **spec.id_aliases}.items():
-        reverse.setdefault(split_name(target)[0] if split_name(target) else target, []).append(alias)
+        split = split_name(target)
+        reverse.setdefault(split[0] if split else target, []).append(alias)
     if spec.id_param and "id" in spec.extras:
         reverse.setdefault(spec.id_param, []).append("id")
     named = [f"'{n}'" + (f" (or {', '.join(reverse[n])})" if n in reverse else "") for n in missing]
@@ -200,8 +202,9 @@ def _refuse_missing(spec: ActionSpec, values: Mapping[str, Any]) -> None:
     raise refuse(
         seed_first[0],
         f"Missing required parameter{'s' if len(missing) > 1 else ''} {', '.join(named)} for {spec.name}: "
-        f"required are {', '.join(spec.required)} (`stripe-connection describe {spec.entity} {spec.action}` lists all).",
+        f"required are {', '.join(spec.required)}.",
         [reverse[n][0] if n in reverse and reverse[n][0] != "id" else n for n in spec.required],
+        hint=Hint(DESCRIBE, entity=spec.entity, action=spec.action),
     )
 
 
@@ -305,18 +308,9 @@ class StripeConnection:
         return result
 
 
-def seed_calls() -> Tuple[ActionSpec, ...]:
-    """The seed document's calls, in its order: the help text and the named tools list them."""
-    from source_stripe_proxy.actions.catalog import action_spec
-    from source_stripe_proxy.actions.seed_aliases import SEED_CALLS
-
-    return tuple(action_spec(entity, action) for action, entity in SEED_CALLS)
-
-
 __all__ = [
     "ActionInputError",
     "PreparedCall",
     "StripeConnection",
     "prepare_call",
-    "seed_calls",
 ]

@@ -2,8 +2,9 @@
 
 One long-lived ``StripeConnection`` (one client: one session, one request budget, the same
 retries and call deadline) serves every tool call, in any connection mode (direct key,
-Paragon, PinkConnect). The tools and their rules live in ``mcp_tools.py``; this module puts
-them on the MCP Python SDK (``pip install 'source-stripe-proxy[mcp]'``) and runs a transport:
+Paragon, PinkConnect). The tools and their rules live in ``mcp_tools.py``; this module serves
+them with the MCP Python SDK's public low-level ``Server`` (list-tools and call-tool handlers;
+``pip install -e '.[mcp]'``) and runs a transport:
 
     stripe-connection mcp                          stdio (stdout carries MCP frames only)
     stripe-connection mcp --http 127.0.0.1:8765    streamable HTTP at http://127.0.0.1:8765/mcp
@@ -17,6 +18,7 @@ must match (compared in constant time). A non-loopback bind needs a token.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import hmac
 import json
 import logging
@@ -28,17 +30,24 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 from urllib.parse import urlsplit
 
 from source_stripe_proxy.actions.connection import StripeConnection, check_timeout, log as actions_log
+from source_stripe_proxy.actions.env import load_config
 from source_stripe_proxy.actions.errors import error_to_dict
 from source_stripe_proxy.actions.mcp_tools import (
     DEFAULT_MAX_RESULT_CHARS,
     DEFAULT_PAGE_SIZE,
     AccessPolicy,
+    Answer,
+    Ask,
+    Question,
+    QuestionPending,
     StripeTools,
     ToolCallError,
     ToolDefinition,
     log,
+    mcp_words,
 )
 from source_stripe_proxy.core.errors import ConfigError
+from source_stripe_proxy.core.modes import MODES
 from source_stripe_proxy.core.redaction import scrub
 from source_stripe_proxy.core.settings import is_loopback_host
 
@@ -47,7 +56,7 @@ TOKEN_ENV = "STRIPE_CONNECTION_MCP_TOKEN"
 DEFAULT_HTTP_HOST = "127.0.0.1"
 HTTP_PATH = "/mcp"
 SERVER_NAME = "stripe-connection"
-MISSING_SDK = "The MCP server needs the MCP Python SDK: pip install 'source-stripe-proxy[mcp]'."
+MISSING_SDK = "The MCP server needs the MCP Python SDK: in a checkout, .venv/bin/pip install -e '.[mcp]'."
 
 
 # ------------------------------------------------------------------------------------------
@@ -153,75 +162,142 @@ class HttpGuard:
 
 
 # ------------------------------------------------------------------------------------------
-# The SDK: tools with the schemas generated from Stripe's spec
+# The SDK's low-level server, fed by the tool table
 # ------------------------------------------------------------------------------------------
 
 
 def build_server(tools: StripeTools, *, instructions: str) -> Any:
-    """An ``MCPServer`` offering ``tools``. Each tool takes its arguments as given (the SDK's
-    signature-based validation would drop unknown ones); ``StripeTools`` checks them and
-    refuses what it does not know. A refusal or failure is a ``ToolError``: the model reads
-    Stripe's error object (type, code, param, message)."""
-    import anyio
-    from mcp.server.mcpserver import MCPServer
-    from mcp.server.mcpserver.exceptions import ToolError
-    from mcp.server.mcpserver.tools import Tool
-    from mcp.server.mcpserver.utilities.func_metadata import func_metadata
-    from mcp_types import CallToolResult, TextContent, ToolAnnotations
-
-    class StripeTool(Tool):
-        async def run(self, arguments: Dict[str, Any], context: Any, convert_result: bool = False) -> Any:
-            return await self.fn(arguments)
-
-    def make(definition: ToolDefinition) -> Tool:
-        async def call(arguments: Dict[str, Any]) -> Any:
-            try:  # a worker thread: the client blocks, and concurrent calls share its budget and session
-                result = await anyio.to_thread.run_sync(partial(tools.call, definition.name, arguments))
-            except ToolCallError as exc:
-                raise ToolError(str(exc)) from None
-            text = tools.render(result)
-            structured = json.loads(text)
-            return CallToolResult(
-                content=[TextContent(type="text", text=text)],
-                structured_content=structured if isinstance(structured, dict) else None,
-            )
-
-        return StripeTool(
-            fn=call,
-            name=definition.name,
-            title=definition.title,
-            description=definition.description,
-            parameters=dict(definition.input_schema),
-            fn_metadata=func_metadata(call, structured_output=False),
-            is_async=True,
-            annotations=ToolAnnotations(
-                title=definition.title,
-                read_only_hint=definition.read_only,
-                destructive_hint=definition.destructive,
-                idempotent_hint=definition.idempotent,
-                open_world_hint=definition.open_world,
-            ),
-        )
+    """The SDK's low-level ``Server`` offering ``tools``: list-tools answers from the table, and
+    call-tool hands the arguments as given to ``StripeTools.call`` (which checks them and refuses
+    what it does not know) in a worker thread, since the client blocks and concurrent calls share
+    its budget and session. A refusal or failure is a tool result with ``is_error``: the model
+    reads Stripe's error object (type, code, param, message)."""
+    from mcp.server.lowlevel import Server
+    from mcp_types import ListToolsResult
 
     from source_stripe_proxy import __version__
 
-    return MCPServer(
+    listed = ListToolsResult(tools=[_sdk_tool(definition) for definition in tools.tools.values()])
+
+    async def list_tools(ctx: Any, params: Any) -> Any:
+        return listed
+
+    async def call_tool(ctx: Any, params: Any) -> Any:
+        return await _call_tool(tools, ctx, params)
+
+    def input_schema(name: str) -> Optional[Mapping[str, Any]]:
+        tool = tools.tools.get(name)
+        return None if tool is None else tool.input_schema
+
+    return Server(
         SERVER_NAME,
+        version=__version__,
         title="Stripe (source-stripe-proxy)",
         instructions=instructions,
-        version=__version__,
-        tools=[make(d) for d in tools.tools.values()],
-        log_level="WARNING",
+        get_tool_input_schema=input_schema,
+        on_list_tools=list_tools,
+        on_call_tool=call_tool,
     )
 
 
+def _sdk_tool(definition: ToolDefinition) -> Any:
+    from mcp_types import Tool, ToolAnnotations
+
+    return Tool(
+        name=definition.name,
+        title=definition.title,
+        description=definition.description,
+        input_schema=dict(definition.input_schema),
+        annotations=ToolAnnotations(  # the title is the tool's own (MCP 2025-06-18), not repeated here
+            read_only_hint=definition.read_only,
+            destructive_hint=definition.destructive,
+            idempotent_hint=definition.idempotent,
+            open_world_hint=definition.open_world,
+        ),
+    )
+
+
+async def _call_tool(tools: StripeTools, ctx: Any, params: Any) -> Any:
+    import anyio
+    from mcp_types import CallToolResult, TextContent
+
+    name, arguments = params.name, params.arguments
+    if name not in tools.tools:  # as the SDK answers it: plain text, no call made
+        return CallToolResult(content=[TextContent(type="text", text=tools.unknown_tool(name))], is_error=True)
+    try:
+        result = await anyio.to_thread.run_sync(partial(tools.call, name, arguments, ask=_asker(ctx, params.input_responses)))
+    except QuestionPending as pending:
+        return _input_required(pending)
+    except ToolCallError as exc:
+        return CallToolResult(content=[TextContent(type="text", text=str(exc))], structured_content=dict(exc.error),
+                              is_error=True)
+    text = tools.render(result)
+    structured = json.loads(text)
+    return CallToolResult(
+        content=[TextContent(type="text", text=text)],
+        structured_content=structured if isinstance(structured, dict) else None,
+    )
+
+
+def _asker(ctx: Any, responses: Optional[Mapping[str, Any]]) -> Ask:
+    """``ask`` for one call, from its worker thread: an MCP elicitation of the person at the
+    client. Before 2026-07-28 a request on the session's back channel, related to the call; from
+    2026-07-28 the question is returned (``InputRequiredResult``) and the client's retry of the
+    call carries the answer. ``unavailable`` when the client declared no elicitation."""
+    from mcp_types import ClientCapabilities, ElicitationCapability, ElicitResult
+    from mcp_types.version import MODERN_PROTOCOL_VERSIONS
+
+    def ask(question: Question) -> Answer:
+        session = ctx.session
+        if not session.check_client_capability(ClientCapabilities(elicitation=ElicitationCapability())):
+            return Answer("unavailable")
+        if ctx.protocol_version in MODERN_PROTOCOL_VERSIONS:
+            key = _question_key(question)
+            response = (responses or {}).get(key)
+            if response is None:
+                raise QuestionPending(key, question)
+            if not isinstance(response, ElicitResult):
+                return Answer("unavailable")
+            return Answer(response.action, dict(response.content or {}))
+        return _ask_back(session, question, ctx.request_id)
+
+    return ask
+
+
+def _ask_back(session: Any, question: Question, request_id: Any) -> Answer:
+    import anyio.from_thread
+
+    try:
+        result = anyio.from_thread.run(partial(session.elicit_form, question.message, dict(question.schema), request_id))
+    except Exception as exc:  # no way back on this channel, or the client failed: nobody answered
+        log.warning("could not ask the person at the client (%s)", type(exc).__name__)
+        return Answer("unavailable")
+    return Answer(result.action, dict(result.content or {}))
+
+
+def _question_key(question: Question) -> str:
+    """The same question gets the same key in the retry that carries its answer."""
+    text = json.dumps([question.message, question.schema], sort_keys=True, ensure_ascii=False)
+    return "ask-" + hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _input_required(pending: QuestionPending) -> Any:
+    from mcp_types import ElicitRequest, ElicitRequestFormParams, InputRequiredResult
+
+    question = pending.question
+    request = ElicitRequest(params=ElicitRequestFormParams(message=question.message, requested_schema=dict(question.schema)))
+    return InputRequiredResult(input_requests={pending.key: request})
+
+
 def server_instructions(tools: StripeTools, mode: str) -> str:
-    via = {"api_key": "directly with an API key", "paragon": "through Paragon", "pinkconnect": "through PinkConnect"}
+    via = MODES[mode].via if mode in MODES else ""
     return (
-        f"Stripe's API {via.get(mode, '')}, as {len(tools.tools)} tools. Results are Stripe's JSON. Errors are Stripe's "
+        f"Stripe's API {via}, as {count(len(tools.tools), 'tool')}. Results are Stripe's JSON. Errors are Stripe's "
         "error object ({\"error\": {\"type\", \"code\", \"param\", \"message\"}}); a refusal before sending names the "
         "parameter and lists what is accepted. Amounts are whole numbers in the smallest currency unit. Lists come a "
-        "page at a time: when has_more is true, call again with starting_after = next_starting_after. "
+        "page at a time: when has_more is true, call again with starting_after = next_starting_after. A list shows each "
+        "object's ids, names, amounts, statuses and times; fields=[\"email\", \"address.city\"] picks others, "
+        "fields=[\"*\"] gives whole objects. "
         + ("This server only reads. " if tools.policy.read_only else "Writes take dry_run=true to see the request first. ")
         + "Named tools cover the common calls; stripe_describe and stripe_call reach the rest."
     )
@@ -273,7 +349,7 @@ def build_parser() -> argparse.ArgumentParser:
         ),
         epilog=(
             "connection: --config FILE, or one mode's environment variables, as for stripe-connection\n"
-            "(STRIPE_API_KEY; PARAGON_PROJECT_ID + PARAGON_USER_TOKEN; PINKCONNECT_PROXY_URL + PINKCONNECT_TOKEN).\n\n"
+            f"({'; '.join(' + '.join(mode.required_env) for mode in MODES.values())}).\n\n"
             "examples:\n"
             "  stripe-connection mcp                                   stdio, for a local MCP client\n"
             "  stripe-connection mcp --read-only --deny customer       reads only, no customers\n"
@@ -291,6 +367,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--deny", metavar="ITEMS", action="append", default=[], help="never offer these (same items as --allow; wins over it)")
     parser.add_argument("--timeout", metavar="SECONDS", help="give up on a Stripe call after this many seconds, retries included (default 15)")
     parser.add_argument("--page-size", metavar="N", type=int, default=DEFAULT_PAGE_SIZE, help=f"objects per list page unless the call gives limit (default {DEFAULT_PAGE_SIZE})")
+    parser.add_argument("--full-schemas", action="store_true", help="give each named tool every parameter of its action in its schema (about 75,000 characters for all tools; default: the required and common ones, about 20,000, the rest one stripe_describe away)")
     parser.add_argument("--max-result-chars", metavar="N", type=int, default=DEFAULT_MAX_RESULT_CHARS, help=f"cut results longer than this, saying how to continue (default {DEFAULT_MAX_RESULT_CHARS})")
     return parser
 
@@ -309,8 +386,6 @@ class Prepared:
 
 def prepare(args: argparse.Namespace, environ: Mapping[str, str]) -> Prepared:
     """Config, connection, policy and transport checks; raises ``ConfigError`` with a clear message."""
-    from source_stripe_proxy.actions.cli import load_config
-
     token = args.auth_token or environ.get(TOKEN_ENV) or None
     http = parse_http_address(args.http) if args.http else None
     access = http_access(http[0], token, args.allow_origin) if http else None
@@ -321,7 +396,7 @@ def prepare(args: argparse.Namespace, environ: Mapping[str, str]) -> Prepared:
     secrets = tuple(s for s in (*settings.secrets, token) if s)
     policy = AccessPolicy(read_only=args.read_only, allow=args.allow, deny=args.deny)
     tools = StripeTools(connection.execute, policy=policy, page_size=args.page_size,
-                        max_result_chars=args.max_result_chars, secrets=secrets)
+                        max_result_chars=args.max_result_chars, secrets=secrets, full_schemas=args.full_schemas)
     if not tools.tools:
         raise ConfigError("--allow/--deny/--read-only leave no tool to offer.")
     notes = []
@@ -344,14 +419,14 @@ def main(argv: Optional[Sequence[str]] = None, *, environ: Optional[Mapping[str,
     except SystemExit as exc:
         return EXIT_OK if exc.code == 0 else EXIT_USAGE
     try:
-        import mcp.server.mcpserver  # noqa: F401  (a clear message if the extra is missing)
+        import mcp.server.lowlevel  # noqa: F401  (a clear message if the extra is missing)
     except ImportError:
         sys.stderr.write(f"stripe-connection mcp: {MISSING_SDK}\n")
         return EXIT_USAGE
     try:
         prepared = prepare(args, environ)
     except ConfigError as exc:
-        message = error_to_dict(exc)["error"]["message"]
+        message = error_to_dict(exc, mcp_words)["error"]["message"]
         sys.stderr.write(f"stripe-connection mcp: {scrub(message)}\n")
         return EXIT_USAGE
 
@@ -361,17 +436,33 @@ def main(argv: Optional[Sequence[str]] = None, *, environ: Optional[Mapping[str,
     tools = prepared.tools
     server = build_server(tools, instructions=server_instructions(tools, prepared.connection.client.settings.mode))
     where = f"http://{_netloc(*prepared.http)}{HTTP_PATH}" if prepared.http else "stdio"
-    log.info("%d tools (%s) over %s, %s connection", len(tools.tools), tools.policy.describe(), where,
+    log.info("%s (%s) over %s, %s connection", count(len(tools.tools), "tool"), tools.policy.describe(), where,
              prepared.connection.client.settings.mode)
     if prepared.http is None:
-        server.run("stdio")
+        serve_stdio(server)
     else:
         serve_http(server, prepared.http, prepared.access)  # type: ignore[arg-type]
     return EXIT_OK
 
 
+def count(number: int, noun: str) -> str:
+    """'1 tool', '19 tools'."""
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
 def _netloc(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def serve_stdio(server: Any) -> None:
+    import anyio
+    from mcp.server.stdio import stdio_server
+
+    async def serve() -> None:
+        async with stdio_server() as (read, write):
+            await server.run(read, write, server.create_initialization_options())
+
+    anyio.run(serve)
 
 
 def serve_http(server: Any, address: Tuple[str, int], access: HttpAccess) -> None:

@@ -1,6 +1,7 @@
 """The MCP server's tools, without the MCP SDK: what is offered, and what a call does.
 
-``mcp_server.py`` puts these on the wire. Kept apart so the rules (which tools exist, what
+``mcp_server.py`` puts these on the wire; ``tool_schemas.py`` makes the named tools' schemas
+and descriptions, ``tool_results.py`` cuts results to size. Kept apart so the rules (which tools exist, what
 they accept, what a result looks like) are plain Python over the actions' API
 (``prepare_call`` + one ``StripeConnection``), testable without an MCP session.
 
@@ -8,6 +9,12 @@ Tools: one per call of the seed document (``create_customer``, ``list_customers`
 ``stripe_call`` (any action by entity, action and parameters) and ``stripe_describe`` (what
 exists and what an action accepts). A model chooses badly among hundreds of tools, so the
 545 actions are reached through those two rather than one tool each.
+
+A tool is a ``ToolDefinition``: name, schema, hints and its ``run(arguments, context)``;
+``StripeTools.add`` offers another. Before a call to Stripe is sent, each of the table's
+``guards`` sees the prepared call and may refuse it (raise ``ActionInputError``) or ask the
+person at the client first (``context.ask(Question(...))``, which the server layer answers
+through MCP elicitation; ``Answer.unavailable`` when it cannot ask).
 """
 
 from __future__ import annotations
@@ -24,13 +31,26 @@ from source_stripe_proxy.actions.catalog import (
     actions_of,
     describe_action,
     find_action,
-    input_schema,
     resolve_entity,
 )
-from source_stripe_proxy.actions.connection import PreparedCall, prepare_call, seed_calls
-from source_stripe_proxy.actions.errors import ActionInputError, error_to_dict
+from source_stripe_proxy.actions.catalog import seed_calls
+from source_stripe_proxy.actions.connection import PreparedCall, prepare_call
+from source_stripe_proxy.actions.params import coerce
+from source_stripe_proxy.actions.errors import CREDENTIALS, DESCRIBE, ActionInputError, Hint, error_to_dict
+from source_stripe_proxy.actions.tool_results import FIELDS, FIELDS_SCHEMA, cut_to_size, parse_fields, shape, to_json, with_cursor
+from source_stripe_proxy.actions.tool_schemas import (
+    DRY_RUN,
+    DRY_RUN_SCHEMA,
+    NEXT_CURSOR,
+    title_of,
+    slim_description,
+    slim_input_schema,
+    tool_description,
+    tool_input_schema,
+    tool_name,
+)
 from source_stripe_proxy.core.errors import ConfigError, StripeProxyError
-from source_stripe_proxy.core.redaction import scrub
+from source_stripe_proxy.core.redaction import scrub_document
 from source_stripe_proxy.core.stripe_facts import MAX_PAGE_SIZE
 from source_stripe_proxy.data import resources
 
@@ -42,13 +62,64 @@ GENERAL_TOOLS = (CALL_TOOL, DESCRIBE_TOOL)
 DEFAULT_PAGE_SIZE = 10  # Stripe's own default `limit`: a page a model can read
 DEFAULT_MAX_RESULT_CHARS = 50_000  # about 12k tokens of JSON
 MIN_RESULT_CHARS = 2_000
-DRY_RUN = "dry_run"
-NEXT_CURSOR = "next_starting_after"  # added to a list with has_more: the id to continue after
+_BOOLEAN = {"type": "boolean"}
+SLIM_ENTITY_ENUM = 24  # stripe_call lists its entities when --allow leaves at most this many
 
-_DRY_RUN_SCHEMA = {
-    "type": "boolean",
-    "description": "true: validate and return the request that would be sent (method, path, form fields); send nothing.",
-}
+
+@dataclass(frozen=True)
+class Question:
+    """What a tool asks the person at the client before going on (MCP elicitation, SDK-free).
+    ``schema``: a flat JSON Schema object of strings, numbers, booleans and enums, as MCP allows."""
+
+    message: str
+    schema: Mapping[str, Any] = field(default_factory=lambda: {"type": "object", "properties": {}})
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The person's answer: ``action`` is accept, decline or cancel (MCP's), or ``unavailable``
+    when the client cannot be asked (it declared no elicitation, or the channel has no way back)."""
+
+    action: str
+    content: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def accepted(self) -> bool:
+        return self.action == "accept"
+
+    @property
+    def unavailable(self) -> bool:
+        return self.action == "unavailable"
+
+
+Ask = Callable[[Question], Answer]
+
+
+class QuestionPending(Exception):
+    """Raised by an ``ask`` whose answer comes with a retry of the whole call (MCP 2026-07-28
+    asks by returning the question; the client calls again with the answer). Nothing has been
+    sent: guards run before sending, and ``StripeTools.call`` lets this through unchanged."""
+
+    def __init__(self, key: str, question: Question):
+        self.key, self.question = key, question
+        super().__init__(question.message)
+
+
+def cannot_ask(question: Question) -> Answer:
+    """The ``ask`` of a call with nobody to ask (tests, the Python API, a client without elicitation)."""
+    return Answer("unavailable")
+
+
+@dataclass(frozen=True)
+class CallContext:
+    """What a tool's ``run`` and the guards know of the call beyond its arguments."""
+
+    tool: str
+    ask: Ask = cannot_ask
+
+
+# Looks at a prepared call before it is sent; raises ActionInputError to refuse it.
+Guard = Callable[[PreparedCall, CallContext], None]
 
 
 class ToolCallError(Exception):
@@ -61,7 +132,9 @@ class ToolCallError(Exception):
 
 @dataclass(frozen=True)
 class ToolDefinition:
-    """One tool as offered: its name, what a model reads, its input's JSON Schema and hints."""
+    """One tool as offered: its name, what a model reads, its input's JSON Schema, its hints,
+    and what a call does: ``run(arguments, context)`` returns the result's JSON value or raises
+    (``ActionInputError``, ``ToolCallError``, any ``StripeProxyError``)."""
 
     name: str
     title: str
@@ -70,6 +143,7 @@ class ToolDefinition:
     read_only: bool
     destructive: bool
     idempotent: bool
+    run: Callable[[Dict[str, Any], CallContext], Any] = field(repr=False, compare=False)
     open_world: bool = True  # it reaches Stripe (stripe_describe does not)
     spec: Optional[ActionSpec] = field(default=None, repr=False)  # the seed call of a named tool
 
@@ -179,189 +253,6 @@ class AccessPolicy:
 
 
 # ------------------------------------------------------------------------------------------
-# Schemas and descriptions
-# ------------------------------------------------------------------------------------------
-
-
-def tool_name(spec: ActionSpec) -> str:
-    """Stripe's naming: list_customers, get_customer, create_price, list_balance_transactions."""
-    entity = spec.entity
-    if spec.action in ("list", "search"):
-        plural = entity + "s"
-        if plural in resources.entities()[entity]["names"]:
-            entity = plural
-    return f"{spec.action}_{entity}"
-
-
-def _without_vendor_keys(schema: Any) -> Any:
-    """Drop the spec's ``x-...`` keys (x-in, x-stripeBypassValidation): noise to a model."""
-    if isinstance(schema, dict):
-        return {k: _without_vendor_keys(v) for k, v in schema.items() if not (isinstance(k, str) and k.startswith("x-"))}
-    if isinstance(schema, list):
-        return [_without_vendor_keys(v) for v in schema]
-    return schema
-
-
-def tool_input_schema(spec: ActionSpec) -> Dict[str, Any]:
-    """The action's parameters as a tool's input: Stripe's names and the seed's, no ``all``
-    (pages are followed with starting_after), ``dry_run`` on writes. No top-level ``allOf``:
-    several model APIs refuse it, so "either name" requirements are in the description."""
-    schema = _without_vendor_keys(input_schema(spec))
-    schema["properties"].pop("all", None)
-    schema.pop("allOf", None)
-    if not spec.read_only:
-        schema["properties"][DRY_RUN] = dict(_DRY_RUN_SCHEMA)
-    return schema
-
-
-def _either_names(spec: ActionSpec) -> List[str]:
-    """Each required parameter with the other names that fill it: 'customer_id (or customer, id)'."""
-    names: Dict[str, List[str]] = {}
-    for alias, target in {**spec.id_aliases, **spec.aliases}.items():
-        names.setdefault(re.split(r"[\[.]", target, 1)[0], []).append(alias)
-    if spec.id_param and "id" in spec.extras:
-        names.setdefault(spec.id_param, []).append("id")
-    shown = []
-    for name in spec.required:
-        seed_first = [*(a for a in names.get(name, ()) if a in spec.aliases), name,
-                      *(a for a in names.get(name, ()) if a not in spec.aliases)]
-        shown.append(seed_first[0] + (f" (or {', '.join(seed_first[1:])})" if len(seed_first) > 1 else ""))
-    return shown
-
-
-def _first_sentences(text: str, limit: int = 600) -> str:
-    text = " ".join(text.split())
-    if len(text) <= limit:
-        return text
-    cut = text.rfind(". ", 0, limit)
-    return text[: cut + 1] if cut > 0 else text[: limit - 3] + "..."
-
-
-def tool_description(spec: ActionSpec, page_size: int) -> str:
-    lines = [_first_sentences(spec.description) or f"{spec.action} {spec.entity}.", f"Stripe: {spec.method} {spec.path}."]
-    required = _either_names(spec)
-    if required:
-        lines.append(f"Required: {', '.join(required)}.")
-    if spec.aliases:
-        lines.append("The seed's names: " + ", ".join(f"{a} = {t}" for a, t in spec.aliases.items()) + ".")
-    if spec.paging == "list":
-        lines.append(
-            f"Returns {page_size} per page unless limit is given (1 to {MAX_PAGE_SIZE}). When has_more is true, "
-            f"call again with starting_after set to the result's {NEXT_CURSOR}."
-        )
-    elif spec.paging == "search":
-        lines.append(f"Returns {page_size} per page unless limit is given; when has_more is true, call again with page=next_page.")
-    if any(name in spec.properties for name in ("amount", "unit_amount")) or "amount" in spec.aliases:
-        lines.append("Amounts are whole numbers in the smallest currency unit: 1000 is 10.00 USD.")
-    if not spec.read_only:
-        lines.append("dry_run=true returns the request without sending it.")
-        if spec.generates_idempotency_key:
-            lines.append("An idempotency key is sent; pass idempotency_key to retry safely after a timeout.")
-    if spec.destructive:
-        lines.append("This cannot be undone.")
-    return "\n".join(lines)
-
-
-def _title(name: str) -> str:
-    return name.replace("_", " ").capitalize()
-
-
-# ------------------------------------------------------------------------------------------
-# Results: Stripe's JSON, cut to a size a model can read
-# ------------------------------------------------------------------------------------------
-
-
-def to_json(data: Any) -> str:
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
-
-
-def _is_list(value: Any) -> bool:
-    return isinstance(value, dict) and value.get("object") in ("list", "search_result") and isinstance(value.get("data"), list)
-
-
-def with_cursor(result: Any) -> Any:
-    """A page of a list with more after it names the id to continue after."""
-    if _is_list(result) and result.get("object") == "list" and result.get("has_more") and result["data"]:
-        last = result["data"][-1]
-        if isinstance(last, dict) and isinstance(last.get("id"), str):
-            return {**result, NEXT_CURSOR: last["id"]}
-    return result
-
-
-def cut_to_size(result: Any, max_chars: int) -> Any:
-    """``result`` if its JSON fits in ``max_chars``, else a shorter one that says so.
-
-    A list keeps as many items as fit, with ``has_more: true`` and ``next_starting_after``
-    (a search result: ask again with a smaller ``limit``). An object keeps its fields and
-    empties its nested lists (``has_more: true``); if that is still too long, only its
-    plain fields stay."""
-    if len(to_json(result)) <= max_chars:
-        return result
-    if _is_list(result):
-        return _cut_list(result, max_chars)
-    if isinstance(result, dict):
-        emptied = {key: _emptied(value) for key, value in result.items()}
-        emptied["truncated"] = (
-            f"This object's JSON is over {max_chars} characters: its nested lists were emptied "
-            "(has_more: true); read them with their own list action."
-        )
-        if len(to_json(emptied)) <= max_chars:
-            return emptied
-        plain = {key: value for key, value in result.items() if not isinstance(value, (dict, list))}
-        plain["truncated"] = (
-            f"This object's JSON is over {max_chars} characters: only its plain fields are shown. "
-            "Ask for fewer expansions, or read its parts with their own actions."
-        )
-        return plain
-    return result
-
-
-def _emptied(value: Any) -> Any:
-    if _is_list(value):
-        return {**value, "data": [], "has_more": bool(value["data"]) or bool(value.get("has_more"))}
-    if isinstance(value, dict):
-        return {key: _emptied(item) for key, item in value.items()}
-    return value
-
-
-def _cut_list(result: Dict[str, Any], max_chars: int) -> Dict[str, Any]:
-    items = result["data"]
-    searching = result.get("object") == "search_result"
-
-    def page(count: int) -> Dict[str, Any]:
-        cut = {key: value for key, value in result.items() if key not in ("next_page", NEXT_CURSOR)}
-        cut["data"] = items[:count]
-        cut["has_more"] = True
-        if searching:
-            cut["truncated"] = (
-                f"Only the first {count} of {len(items)} results fit in {max_chars} characters: "
-                f"search again with limit={max(count, 1)} and follow next_page."
-            )
-        else:
-            if count:
-                cut = with_cursor(cut)
-            cut["truncated"] = (
-                f"Only the first {count} of {len(items)} objects fit in {max_chars} characters: "
-                f"call again with starting_after={cut.get(NEXT_CURSOR, '...')} (and a smaller limit) for the rest."
-            )
-        return cut
-
-    low, high = 0, len(items)  # the largest count that fits, by bisection: log2(100) dumps at most
-    while low < high:
-        middle = (low + high + 1) // 2
-        if len(to_json(page(middle))) <= max_chars:
-            low = middle
-        else:
-            high = middle - 1
-    if low == 0 and items:
-        first = cut_to_size(items[0], max_chars // 2)
-        shortened = page(1)
-        shortened["data"] = [first]
-        return shortened
-    return page(low)
-
-
-# ------------------------------------------------------------------------------------------
 # The tools
 # ------------------------------------------------------------------------------------------
 
@@ -380,6 +271,8 @@ class StripeTools:
         page_size: int = DEFAULT_PAGE_SIZE,
         max_result_chars: int = DEFAULT_MAX_RESULT_CHARS,
         secrets: Sequence[str] = (),
+        guards: Sequence[Guard] = (),
+        full_schemas: bool = False,
     ):
         if not 1 <= page_size <= MAX_PAGE_SIZE:
             raise ConfigError(f"--page-size must be a whole number from 1 to {MAX_PAGE_SIZE}.")
@@ -390,6 +283,8 @@ class StripeTools:
         self.page_size = page_size
         self.max_result_chars = max_result_chars
         self.secrets = tuple(s for s in secrets if s)
+        self.guards: List[Guard] = list(guards)
+        self.full_schemas = full_schemas  # each named tool's whole schema, as describe_action gives it
         self.tools: Dict[str, ToolDefinition] = {}
         for spec in seed_calls():
             if self.policy.offers_named(spec):
@@ -400,6 +295,12 @@ class StripeTools:
             self.tools[CALL_TOOL] = self._call_tool()
         if self._offers(DESCRIBE_TOOL):
             self.tools[DESCRIBE_TOOL] = self._describe_tool()
+
+    def add(self, tool: ToolDefinition) -> None:
+        """Offer one more tool (after the named ones and the general ones)."""
+        if tool.name in self.tools:
+            raise ValueError(f"a tool named {tool.name} is already offered")
+        self.tools[tool.name] = tool
 
     # -- what is offered -------------------------------------------------------------------
 
@@ -425,26 +326,31 @@ class StripeTools:
 
     def _named_tool(self, spec: ActionSpec) -> ToolDefinition:
         name = tool_name(spec)
+        schema = tool_input_schema(spec) if self.full_schemas else slim_input_schema(spec)
+        if spec.read_only:
+            schema["properties"][FIELDS] = deepcopy(FIELDS_SCHEMA)
         return ToolDefinition(
             name=name,
-            title=_title(name),
-            description=tool_description(spec, self.page_size),
-            input_schema=tool_input_schema(spec),
+            title=title_of(name),
+            description=tool_description(spec, self.page_size) if self.full_schemas else slim_description(spec, self.page_size),
+            input_schema=schema,
             read_only=spec.read_only,
             destructive=spec.destructive,
             idempotent=spec.idempotent,
+            run=lambda arguments, context: self._run(spec, arguments, context),
             spec=spec,
         )
 
     def _call_tool(self) -> ToolDefinition:
         entities = sorted(self._permitted)
         reads_only = all(record["read_only"] for actions in self._permitted.values() for record in actions.values())
+        entity: Dict[str, Any] = {"type": "string", "enum": entities}
+        if not self.full_schemas and len(entities) > SLIM_ENTITY_ENUM:  # named, not listed: resolve_entity checks it
+            del entity["enum"]
+        entity["description"] = (f"Stripe's object, singular: one of {len(entities)} such as customer, invoice, "
+                                 "invoice_item, refund, coupon, checkout_session (stripe_describe lists them).")
         properties: Dict[str, Any] = {
-            "entity": {
-                "type": "string",
-                "enum": entities,
-                "description": "Stripe's object, singular: customer, invoice, invoice_item, refund, coupon, checkout_session...",
-            },
+            "entity": entity,
             "action": {
                 "type": "string",
                 "description": "create, update, get, list, delete, search, or a named operation such as finalize, pay, "
@@ -458,7 +364,8 @@ class StripeTools:
             },
         }
         if not reads_only:
-            properties[DRY_RUN] = dict(_DRY_RUN_SCHEMA)
+            properties[DRY_RUN] = dict(DRY_RUN_SCHEMA)
+        properties[FIELDS] = deepcopy(FIELDS_SCHEMA)
         scope = "reads only (get, list, search)" if reads_only else "any action"
         description = (
             f"Call {scope} on any of {len(entities)} Stripe entities by entity, action and parameters; parameters are "
@@ -478,6 +385,7 @@ class StripeTools:
             read_only=reads_only,
             destructive=not reads_only,
             idempotent=reads_only,
+            run=self._stripe_call,
         )
 
     def _describe_tool(self) -> ToolDefinition:
@@ -500,47 +408,51 @@ class StripeTools:
             read_only=True,
             destructive=False,
             idempotent=True,
+            run=lambda arguments, context: self._describe(arguments),
             open_world=False,
         )
 
     # -- calls -------------------------------------------------------------------------------
 
-    def call(self, name: str, arguments: Optional[Mapping[str, Any]]) -> Any:
+    def call(self, name: str, arguments: Optional[Mapping[str, Any]], *, ask: Ask = cannot_ask) -> Any:
         """Run a tool; returns Stripe's JSON (or a description, or a dry run's request).
+        ``ask`` puts a question to the person at the client (the server layer's elicitation).
         Raises ``ToolCallError`` with Stripe's error shape, scrubbed."""
         try:
-            return self._call(name, dict(arguments or {}))
+            return self._call(name, dict(arguments or {}), CallContext(tool=name, ask=ask))
+        except QuestionPending:
+            raise
         except ToolCallError as exc:
             raise ToolCallError(self._scrubbed(exc.error)) from None
         except Exception as exc:  # Stripe's, the proxy's or ours: the same error object for the model
             if not isinstance(exc, StripeProxyError):  # a bug: the operator gets the traceback (scrubbed)
                 log.exception("tool %s failed unexpectedly", name)
-            error = error_to_dict(exc)
-            if isinstance(exc, ActionInputError):
-                error = {"error": {**error["error"], "message": _for_agents(error["error"]["message"])}}
-            raise ToolCallError(self._scrubbed(error)) from None
+            raise ToolCallError(self._scrubbed(error_to_dict(exc, mcp_words))) from None
 
     def render(self, result: Any) -> str:
-        """The result as the JSON text a tool returns: cut to size, secrets scrubbed."""
-        return self._scrub(to_json(cut_to_size(result, self.max_result_chars)))
+        """The result as the JSON text a tool returns: secrets scrubbed, then cut to size."""
+        return to_json(cut_to_size(scrub_document(result, self.secrets), self.max_result_chars))
 
-    def _call(self, name: str, arguments: Dict[str, Any]) -> Any:
+    def _call(self, name: str, arguments: Dict[str, Any], context: CallContext) -> Any:
         tool = self.tools.get(name)
         if tool is None:
-            raise ActionInputError(f"Unknown tool '{name}': the tools are {', '.join(self.tools)}.", param="name",
-                                   accepted=tuple(self.tools))
-        if tool.spec is not None:
-            return self._run(tool.spec, arguments, where=name)
-        if name == DESCRIBE_TOOL:
-            return self._describe(arguments)
-        return self._stripe_call(arguments)
+            raise ActionInputError(self.unknown_tool(name), param="name", accepted=tuple(self.tools))
+        return tool.run(arguments, context)
 
-    def _stripe_call(self, arguments: Dict[str, Any]) -> Any:
-        known = ("entity", "action", "params", DRY_RUN)
+    def unknown_tool(self, name: str) -> str:
+        """Why ``name`` is not served: not a tool at all, or one the policy does not offer."""
+        hidden = next((t for t in seed_calls() if tool_name(t) == name), None)
+        if hidden is not None and not self.policy.offers_named(hidden):
+            why = self.policy.refusal(hidden.action, hidden.entity, hidden.read_only)
+            return f"Unknown tool: {name}. {why} The tools are {', '.join(self.tools)}."
+        return f"Unknown tool: {name}. The tools are {', '.join(self.tools)}."
+
+    def _stripe_call(self, arguments: Dict[str, Any], context: CallContext) -> Any:
+        known = ("entity", "action", "params", DRY_RUN, FIELDS)
         for key in arguments:
             if key not in known:
                 raise ActionInputError(
-                    f"Unknown argument '{key}' for {CALL_TOOL}: it takes entity, action, params and dry_run; "
+                    f"Unknown argument '{key}' for {CALL_TOOL}: it takes entity, action, params, dry_run and fields; "
                     f"give the action's parameters inside params ({{\"{key}\": ...}}).",
                     param=key, accepted=known,
                 )
@@ -553,16 +465,18 @@ class StripeTools:
         if not isinstance(params, dict):
             raise ActionInputError("'params' must be an object of the action's parameters.", param="params")
         spec = find_action(arguments.get("action"), arguments.get("entity"))
-        if DRY_RUN in arguments:
-            params = {**params, DRY_RUN: arguments[DRY_RUN]}
-        return self._run(spec, params, where=CALL_TOOL)
+        params = {**params, **{key: arguments[key] for key in (DRY_RUN, FIELDS) if key in arguments}}
+        return self._run(spec, params, context)
 
-    def _run(self, spec: ActionSpec, params: Dict[str, Any], *, where: str) -> Any:
+    def _run(self, spec: ActionSpec, params: Dict[str, Any], context: CallContext) -> Any:
         if not self.policy.permits(spec.action, spec.entity, spec.read_only):
             raise ActionInputError(self.policy.refusal(spec.action, spec.entity, spec.read_only), param="action")
         dry_run = False
-        if DRY_RUN in params and (where == CALL_TOOL or not spec.read_only):  # named reads take no dry_run
-            dry_run = _boolean(params.pop(DRY_RUN), DRY_RUN)
+        if DRY_RUN in params and (context.tool == CALL_TOOL or not spec.read_only):  # named reads take no dry_run
+            dry_run = coerce(_BOOLEAN, params.pop(DRY_RUN), DRY_RUN)
+        fields = None
+        if FIELDS in params and (context.tool == CALL_TOOL or spec.read_only):  # named writes answer whole
+            fields = parse_fields(params.pop(FIELDS))
         if "all" in params:
             raise ActionInputError(
                 f"'all' is not offered here: read {spec.entity} lists page by page with limit and starting_after "
@@ -573,15 +487,18 @@ class StripeTools:
         prepared = prepare_call(spec.action, spec.entity, params)
         if dry_run:
             return {"dry_run": True, "request": prepared.request()}
+        for guard in self.guards:  # a dry run sends nothing, so it passes no guard
+            guard(prepared, context)
         try:
-            return with_cursor(self._execute(prepared))
+            result = with_cursor(self._execute(prepared))
         except Exception as exc:
-            error = dict(error_to_dict(exc)["error"])
+            error = dict(error_to_dict(exc, mcp_words)["error"])
             if prepared.idempotency_key and error["type"] == "api_connection_error":
                 # No answer: the write may or may not have happened. The same key makes a retry safe.
                 error["idempotency_key"] = prepared.idempotency_key
                 error["message"] += " Retry with the same idempotency_key to avoid acting twice."
             raise ToolCallError({"error": error}) from None
+        return shape(result, fields)
 
     def _describe(self, arguments: Dict[str, Any]) -> Any:
         for key in arguments:
@@ -610,32 +527,24 @@ class StripeTools:
         described["input_schema"] = tool_input_schema(spec)
         return described
 
-    # -- secrets -----------------------------------------------------------------------------
-
-    def _scrub(self, text: str) -> str:
-        return scrub(text, self.secrets)
-
     def _scrubbed(self, error: Mapping[str, Any]) -> Mapping[str, Any]:
-        return json.loads(self._scrub(to_json(error)))
+        return scrub_document(error, self.secrets)
 
 
-def _for_agents(message: str) -> str:
-    """The actions' hints name the CLI (`stripe-connection describe customer create`); here the
-    same answer comes from stripe_describe, and credentials from the server's configuration."""
-    message = re.sub(
-        r"`stripe-connection describe(?: (\w+))?(?: (\w+))?`",
-        lambda m: DESCRIBE_TOOL + (f" with entity={m[1]}" if m[1] else "") + (f", action={m[2]}" if m[2] else ""),
-        message,
-    )
-    return message.replace("Credentials go in --config or environment variables.", "Credentials belong to the server, not to a call.")
+def mcp_words(hint: Hint) -> str:
+    """The actions' hints as an agent reads them: stripe_describe answers, the server holds credentials."""
+    if hint.kind == DESCRIBE:
+        if hint.action:
+            return f"{DESCRIBE_TOOL} with entity={hint.entity}, action={hint.action} lists all its parameters."
+        if hint.entity:
+            return f"{DESCRIBE_TOOL} with entity={hint.entity} lists its actions."
+        return f"{DESCRIBE_TOOL} lists them."
+    if hint.kind == CREDENTIALS:
+        return "Credentials belong to the server, not to a call."
+    return "Or start the server with --config FILE."
 
 
-def _boolean(value: Any, name: str) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
-        return value.strip().lower() == "true"
-    raise ActionInputError(f"'{name}' must be true or false.", param=name)
-
-
-__all__ = ["AccessPolicy", "StripeTools", "ToolCallError", "ToolDefinition", "cut_to_size", "tool_name"]
+__all__ = [
+    "AccessPolicy", "Answer", "CallContext", "Guard", "Question", "QuestionPending", "StripeTools", "ToolCallError", "ToolDefinition",
+    "cannot_ask", "cut_to_size", "tool_name",
+]

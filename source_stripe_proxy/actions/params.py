@@ -19,15 +19,15 @@ import re
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from source_stripe_proxy.actions.errors import refuse
+from source_stripe_proxy.core.forms import BOOLEAN_TEXT, parse_boolean
 from source_stripe_proxy.core.settings import iso_epoch
-from source_stripe_proxy.core.stripe_facts import METADATA_KEY_MAX, METADATA_KEYS_MAX, METADATA_VALUE_MAX
+from source_stripe_proxy.core.stripe_facts import metadata_count_problem, metadata_key_problem, metadata_value_problem
 
 Schema = Mapping[str, Any]
 
 _INT_RE = re.compile(r"^[+-]?[0-9]+$")
 _DECIMAL_RE = re.compile(r"^[+-]?(?:[0-9]+\.[0-9]*|\.[0-9]+|[0-9]+)$")
 _CURRENCY_RE = re.compile(r"^[a-z]{3}$")
-_METADATA_KEY_RE = re.compile(r"^[^\[\]]{1,%d}$" % METADATA_KEY_MAX)  # brackets would break the form encoding
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,254}$")
 _NAME_RE = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)((?:\.[^.\[\]]+|\[[^\[\]]*\])*)$")
 _PART_RE = re.compile(r"\.([^.\[\]]+)|\[([^\[\]]*)\]")
@@ -108,7 +108,7 @@ def coerce(schema: Schema, value: Any, where: str) -> Any:
     if "anyOf" in schema:
         return _any_of(schema, value, where)
     kind = schema.get("type") or ("object" if "properties" in schema else None)
-    checker = _CHECKERS.get(kind)
+    checker = _CHECKERS.get(kind) if isinstance(kind, str) else None
     return value if checker is None else checker(schema, value, where)
 
 
@@ -182,11 +182,10 @@ def _number(schema: Schema, value: Any, where: str) -> Any:
 
 
 def _boolean(schema: Schema, value: Any, where: str) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
-        return value.strip().lower() == "true"
-    raise refuse(where, f"'{where}' must be true or false, got {show(value)}.", ("true", "false"))
+    parsed = parse_boolean(value)
+    if parsed is None:
+        raise refuse(where, f"'{where}' must be true or false, got {show(value)}.", BOOLEAN_TEXT)
+    return parsed
 
 
 def _array(schema: Schema, value: Any, where: str) -> List[Any]:
@@ -236,20 +235,17 @@ def _object(schema: Schema, value: Any, where: str) -> Dict[str, Any]:
 def _map(schema: Schema, value: Mapping[str, Any], where: str) -> Dict[str, Any]:
     """Free keys (metadata): each value checked against additionalProperties."""
     metadata = where.rsplit("[", 1)[-1].rstrip("]").endswith("metadata")
-    if metadata and len(value) > METADATA_KEYS_MAX:
-        raise refuse(where, f"'{where}' takes at most {METADATA_KEYS_MAX} keys.")
+    problem = metadata_count_problem(len(value)) if metadata else None
+    if problem:
+        raise refuse(where, f"'{where}': {problem}")
     values = schema["additionalProperties"]
     result: Dict[str, Any] = {}
     for key, item in value.items():
         if metadata:
-            if not isinstance(key, str) or not _METADATA_KEY_RE.match(key):
-                raise refuse(
-                    f"{where}[{key}]",
-                    f"metadata keys must be 1 to {METADATA_KEY_MAX} characters without '[' or ']', got {show(key)}.",
-                )
             item = _metadata_text(item)
-            if isinstance(item, str) and len(item) > METADATA_VALUE_MAX:
-                raise refuse(f"{where}[{key}]", f"metadata values are at most {METADATA_VALUE_MAX} characters.")
+            problem = metadata_key_problem(key) or metadata_value_problem(item)
+            if problem:
+                raise refuse(f"{where}[{key}]", f"'{where}[{key}]': {problem}")
         result[str(key)] = coerce(values, item, f"{where}[{key}]")
     return result
 
@@ -289,8 +285,8 @@ def _any_of(schema: Schema, value: Any, where: str) -> Any:
             errors.append((branch, exc))
     # Report the branch the value was meant for (an object for a dict...), else all of them.
     meant = [exc for branch, exc in errors if _shape_fits(branch, value)]
-    if len(meant) == 1 and getattr(meant[0], "param", None) != where:
-        raise meant[0]  # an error inside it (a nested key) is the useful one
+    if len(meant) == 1 and (getattr(meant[0], "param", None) != where or isinstance(value, Mapping)):
+        raise meant[0]  # an error inside it (a nested key, or an object's own limit) is the useful one
     accepted = [str(v) for branch, _ in errors for v in branch.get("enum", ())]
     raise refuse(where, f"'{where}' must be {describe(schema)}, got {show(value)}.", accepted)
 

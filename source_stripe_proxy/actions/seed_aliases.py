@@ -46,3 +46,29 @@ SEED_REQUIRED: Mapping[Tuple[str, str], Tuple[str, ...]] = {
     ("create", "customer"): ("email", "name"),
     ("create", "subscription"): ("items",),
 }
+
+# The common optional parameters of each seed call, by Stripe name: those the seed lists for the
+# call (its "Parameters" and examples: description, trial_period_days, status, active, limit,
+# starting_after, type...) and those Stripe's API reference shows before "More parameters"
+# (docs.stripe.com/api). The MCP server's slim tool schemas keep these beside the required
+# parameters and the aliases; every other parameter is one stripe_describe away.
+SEED_COMMON: Mapping[Tuple[str, str], Tuple[str, ...]] = {
+    ("create", "customer"): ("description", "phone", "address", "metadata", "payment_method"),
+    ("update", "customer"): ("name", "email", "description", "phone", "address", "metadata"),
+    ("get", "customer"): (),
+    ("list", "customer"): ("email", "limit", "starting_after"),
+    ("create", "subscription"): ("trial_period_days", "default_payment_method", "description", "metadata",
+                                 "payment_behavior", "currency"),
+    ("list", "subscription"): ("status", "price", "limit", "starting_after"),
+    ("create", "product"): ("description", "active", "metadata", "tax_code", "id"),
+    ("get", "product"): (),
+    ("list", "product"): ("active", "limit", "starting_after"),
+    ("list", "balance_transaction"): ("type", "payout", "limit", "starting_after"),
+    ("list", "plan"): ("active", "limit", "starting_after"),
+    ("update", "product"): ("name", "description", "active", "default_price", "metadata", "tax_code"),
+    ("get", "subscription"): (),
+    ("create", "price"): ("nickname", "active", "metadata", "tax_behavior", "product_data"),
+    ("get", "price"): (),
+    ("list", "price"): ("active", "currency", "type", "limit", "starting_after"),
+    ("create", "plan"): ("amount", "nickname", "active", "metadata"),
+}

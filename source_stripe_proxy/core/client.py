@@ -4,6 +4,17 @@ It owns: the connection mode's URL and auth header, Stripe's form encoding, the 
 budgets (one for the process, one per Stripe endpoint), retries (429, 5xx, network errors, truncated bodies; honouring
 ``Retry-After`` and ``Stripe-Should-Retry``), and turning error bodies into typed errors.
 
+A call is a loop of three steps: ``_attempt`` sends once and returns the answer or an
+``Attempt`` saying what failed; ``retries.decide_retry`` (pure) says whether and when to go on;
+``_wait`` sleeps, or slows the budget a 429 speaks for. ``send_call`` runs that loop for any
+``OutgoingCall`` (a form POST, a multipart upload, a binary answer).
+
+First contact: until the host has answered once, calls go one at a time, and a refused
+connection, a name that does not resolve, no route or a failed TLS handshake ends the call at
+once with ``HostUnreachable``, a config_error naming the setting and the host; the calls queued
+behind it get the same error without a request. Timeouts and error answers keep their retries,
+and once the host has answered, every connection error is retried as before.
+
 Why not the CDK's ``HttpClient``? It is built around ``HttpStream`` and its caching;
 we need idempotency keys, form bodies, typed Stripe errors and one budget shared by
 three faces, so a small requests-based client is clearer.
@@ -23,14 +34,16 @@ sleeps and Retry-After waits, after which the call ends as a ``TransientError``.
 
 from __future__ import annotations
 
+import copy
 import email.utils
 import logging
 import random
 import threading
 import time
 import uuid
-from dataclasses import dataclass
-from typing import Any, Callable, Dict, Iterator, Mapping, Optional, Tuple
+from dataclasses import dataclass, replace
+from typing import Any, Callable, Dict, Iterator, Mapping, Optional, Tuple, Union
+from urllib.parse import urlsplit
 
 import orjson
 import requests
@@ -39,22 +52,36 @@ from requests.adapters import HTTPAdapter
 from source_stripe_proxy import __version__
 from source_stripe_proxy.core.budget import RequestBudget
 from source_stripe_proxy.core.endpoints import STRIPE_ENDPOINT_LIMITS, endpoint_template
-from source_stripe_proxy.core.errors import ConfigError, StripeAPIError, TransientError, error_class_for
+from source_stripe_proxy.core.errors import (
+    ConfigError,
+    HostNotAnswering,
+    HostUnreachable,
+    StripeAPIError,
+    StripeProxyError,
+    TransientError,
+    error_class_for,
+)
 from source_stripe_proxy.core.forms import encode_form
 from source_stripe_proxy.core.meter import RequestMeter
+from source_stripe_proxy.core.modes import ConnectionMode
 from source_stripe_proxy.core.paging import next_cursor, page_objects
-from source_stripe_proxy.core.settings import ConnectionSettings
+from source_stripe_proxy.core.retries import (
+    Attempt,
+    RetryDecision,
+    backoff_seconds,
+    decide_retry,
+    pause_scope,
+    retry_after_seconds,
+    status_is_retryable,
+    unreachable_cause,
+)
+from source_stripe_proxy.core.settings import ConnectionSettings, is_loopback_host
 from source_stripe_proxy.core.stripe_facts import MAX_PAGE_SIZE
 
 logger = logging.getLogger("airbyte.source_stripe_proxy")
 
-RETRYABLE_STATUSES = {409, 429, 500, 502, 503, 504}  # 409: Stripe's lock_timeout conflicts
 # Network failures worth another try; ChunkedEncodingError is a connection cut mid-body.
 _TRANSPORT_ERRORS = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
-MAX_RETRY_AFTER_SECONDS = 60.0
-MAX_BACKOFF_SECONDS = 30.0
-_PROXY_NAMES = {"paragon": "Paragon proxy", "pinkconnect": "PinkConnect proxy", "api_key": "Stripe"}
-_TOKEN_FIELDS = {"paragon": "credentials.user_token", "pinkconnect": "credentials.token", "api_key": "credentials.api_key"}
 
 
 @dataclass(frozen=True)
@@ -67,6 +94,74 @@ class ApiResponse:
     @property
     def idempotent_replayed(self) -> bool:
         return self.headers.get("Idempotent-Replayed", "").lower() == "true"
+
+
+class UnreadableBody(Exception):
+    """A success status with a body that can't be decoded; the message says what it was."""
+
+
+def json_body(response: requests.Response) -> Any:
+    """The default decoder of a success answer: Stripe's JSON."""
+    try:
+        return orjson.loads(response.content)
+    except orjson.JSONDecodeError:
+        raise UnreadableBody(_unparsable_body(response)) from None
+
+
+@dataclass(frozen=True)
+class OutgoingCall:
+    """One logical call, ready to be sent as many times as it takes. ``files`` (a multipart
+    upload) and ``decode`` (e.g. a binary answer) let other kinds of calls share the retries."""
+
+    method: str
+    path: str  # "/v1/...", for logs, messages and the endpoint's budget
+    url: str
+    headers: Mapping[str, str]
+    endpoint: RequestBudget
+    query: Optional[str] = None
+    body: Union[str, bytes, None] = None
+    files: Optional[Mapping[str, Any]] = None
+    decode: Callable[[requests.Response], Any] = json_body
+
+
+class _FirstContact:
+    """Until the host has answered once, one call at a time tries it (the others wait), so a
+    host that can't be reached costs one request, not one per worker. A call that got no answer
+    at all ends the wait of the calls queued behind it with its error; later calls try again."""
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self.answered = False
+        self._trying = False
+        self._failure: Optional[StripeProxyError] = None
+        self._failures = 0
+
+    def enter(self) -> bool:
+        """Wait for a turn: True if this call goes first, False if the host has answered since."""
+        with self._changed:
+            failures = self._failures
+            while self._trying and not self.answered:
+                self._changed.wait()
+            if self.answered:
+                return False
+            if self._failures != failures and self._failure is not None:
+                raise copy.copy(self._failure)  # a copy: each caller's traceback is its own
+            self._trying = True
+            return True
+
+    def heard(self) -> None:
+        """An HTTP answer came (any status): the host is reachable."""
+        if not self.answered:
+            with self._changed:
+                self.answered = True
+                self._changed.notify_all()
+
+    def leave(self, failure: Optional[BaseException]) -> None:
+        with self._changed:
+            self._trying = False
+            if isinstance(failure, (HostUnreachable, HostNotAnswering)) and not self.answered:
+                self._failure, self._failures = failure, self._failures + 1
+            self._changed.notify_all()
 
 
 class StripeClient:
@@ -112,6 +207,7 @@ class StripeClient:
         self.latency_seconds = 0.1  # moving average of successful requests, read by the reader
         self._stripe_clock: Optional[Tuple[float, float]] = None  # (Stripe's time by its last Date header, our monotonic then)
         self._per_thread = threading.local()
+        self._contact = _FirstContact()
 
     # -- public API -------------------------------------------------------------------
 
@@ -148,9 +244,10 @@ class StripeClient:
             headers["Idempotency-Key"] = idempotency_key or str(uuid.uuid4())
         elif idempotency_key:
             headers["Idempotency-Key"] = idempotency_key
-        query = encode_form(params) if params else None
         endpoint = self._endpoint_budget(method, path, headers.get("Stripe-Account"))
-        return self._send_with_retries(method, path, self.settings.base_url + path, query, body, headers, endpoint)
+        url = self.settings.base_url + path
+        query = encode_form(params) if params else None
+        return self.send_call(OutgoingCall(method, path, url, headers, endpoint, query=query, body=body))
 
     def rate_for(self, method: str, path: str, account_id: Optional[str] = None) -> float:
         """Requests/s the endpoint of ``method path`` (on ``account_id``, else the config's
@@ -200,72 +297,92 @@ class StripeClient:
         if self.budget.acquire() > 1.0 / endpoint.rate:
             endpoint.went_out_late()  # held back globally: don't let the endpoint's backlog burst
 
-    def _send_with_retries(self, method, path, url, query, body, headers, endpoint: RequestBudget) -> ApiResponse:
-        attempt = 0
-        call_started = self._clock()
-        deadline = None if self.call_deadline_seconds is None else call_started + self.call_deadline_seconds
+    def send_call(self, call: OutgoingCall) -> ApiResponse:
+        """``call`` sent until it succeeds or can't (``send`` builds the usual ones). Until the
+        host has answered once, calls go one at a time (``_FirstContact``)."""
+        if self._contact.answered or not self._contact.enter():
+            return self._send_with_retries(call)
+        failure: Optional[BaseException] = None
+        try:
+            return self._send_with_retries(call)
+        except BaseException as error:
+            failure = error
+            raise
+        finally:
+            self._contact.leave(failure)
+
+    def _send_with_retries(self, call: OutgoingCall) -> ApiResponse:
+        started = self._clock()
+        deadline = None if self.call_deadline_seconds is None else started + self.call_deadline_seconds
+        attempts = 0
         while True:
-            self._acquire(endpoint)
-            sent_at = self.budget.now()  # a 429 speaks of the rate this request went out at
-            self._count(method, path, headers.get("Stripe-Account"), retry=attempt > 0)
-            reason = None  # Stripe-Rate-Limited-Reason of a 429
-            timeout = self.settings.timeout_seconds
-            if deadline is not None:  # one slow attempt must not outlive the whole call
-                timeout = max(0.001, min(timeout, deadline - self._clock()))
-            started = time.monotonic()
-            try:
-                response = self._session.request(method, url, params=query, data=body, headers=headers, timeout=timeout)
-            except _TRANSPORT_ERRORS as exc:
-                failure, status, retry_after, error = type(exc).__name__, None, None, None
-            else:
-                status = response.status_code
-                self._log.debug("%s %s -> %s in %.3fs", method, path, status, time.monotonic() - started)
-                if status < 400:
-                    try:
-                        data = orjson.loads(response.content)
-                        self._note_stripe_time(response.headers.get("Date"))
-                        self.budget.succeeded()
-                        endpoint.succeeded()
-                        elapsed = time.monotonic() - started
-                        weight = 1.0 if self.request_count == 1 else 0.2  # the first answer replaces the guess
-                        self.latency_seconds += weight * (elapsed - self.latency_seconds)
-                        return ApiResponse(status, data, response.headers, attempts=attempt + 1)
-                    except orjson.JSONDecodeError:
-                        # A cut-off body is a transport fault; the request is safe to repeat.
-                        # An HTML page with 200 is something in between (a proxy, a captive portal).
-                        failure, retry_after, error = _unparsable_body(response), None, None
-                else:
-                    error = self._error_from(response, method, path)
-                    if not _should_retry(response):
-                        raise error
-                    failure, retry_after = f"HTTP {status}", _retry_after_seconds(response)
-                    reason = response.headers.get("Stripe-Rate-Limited-Reason")
-                    if status == 429 and reason:
-                        failure += f" ({reason[:40]})"
-            attempt += 1
-            delay = retry_after if retry_after is not None else self._backoff(attempt)
-            out_of_time = deadline is not None and self._clock() + delay >= deadline
-            if attempt > self.settings.max_retries or out_of_time:
-                if error is not None:
-                    raise error
-                spent = self._clock() - call_started
-                why = (
-                    f"gave up after {attempt} attempts in {spent:.1f} s (the call's deadline is "
-                    f"{self.call_deadline_seconds:g} s)"
-                    if out_of_time
-                    else f"failed after {attempt} attempts"
-                )
-                raise TransientError(
-                    f"{method} {path} {why} through {_PROXY_NAMES[self.settings.mode]}: "
-                    f"{failure}. This usually heals; try again later."
-                )
-            self._log.info("%s %s: %s; retry %d/%d in %.2fs", method, path, failure, attempt, self.settings.max_retries, delay)
-            if status == 429 and reason and reason.startswith("endpoint-"):
-                endpoint.rate_limited(delay, sent_at)  # only this endpoint waits and settles lower
-            elif status == 429:
-                self.budget.rate_limited(delay, sent_at)  # every worker waits and the rate settles lower
-            else:
-                self._sleep(delay)
+            outcome = self._attempt(call, attempts, deadline)
+            attempts += 1
+            if isinstance(outcome, ApiResponse):
+                return replace(outcome, attempts=attempts) if attempts > 1 else outcome
+            attempt = outcome
+            time_left = None if deadline is None else deadline - self._clock()
+            backoff = backoff_seconds(attempts, self._backoff_base, random.uniform(0.5, 1.0))
+            decision = decide_retry(attempt, attempts, self.settings.max_retries, backoff, time_left)
+            if not decision.retry:
+                raise attempt.error or self._gave_up(call, attempt, decision, attempts, self._clock() - started)
+            self._log.info(
+                "%s %s: %s; retry %d/%d in %.2fs",
+                call.method, call.path, attempt.failure, attempts, self.settings.max_retries, decision.delay,
+            )
+            self._wait(attempt, decision.delay, call.endpoint)
+
+    def _attempt(self, call: OutgoingCall, retry: int, deadline: Optional[float]) -> Union[ApiResponse, Attempt]:
+        """Send ``call`` once (its ``retry``-th retry): its answer, or what failed instead."""
+        self._acquire(call.endpoint)
+        sent_at = self.budget.now()  # a 429 speaks of the rate this request went out at
+        self._count(call.method, call.path, call.headers.get("Stripe-Account"), retry=retry > 0)
+        timeout = self.settings.timeout_seconds
+        if deadline is not None:  # one slow attempt must not outlive the whole call
+            timeout = max(0.001, min(timeout, deadline - self._clock()))
+        started = time.monotonic()
+        try:
+            response = self._session.request(
+                call.method, call.url, params=call.query, data=call.body, files=call.files, headers=call.headers, timeout=timeout
+            )
+        except _TRANSPORT_ERRORS as exc:
+            cause = None if self._contact.answered else unreachable_cause(exc)
+            if cause is not None:  # no retry: it only hides a wrong setting
+                return Attempt(type(exc).__name__, retryable=False, sent_at=sent_at, error=self._unreachable(cause))
+            return Attempt(type(exc).__name__, retryable=True, sent_at=sent_at)
+        self._contact.heard()
+        elapsed = time.monotonic() - started
+        self._log.debug("%s %s -> %s in %.3fs", call.method, call.path, response.status_code, elapsed)
+        if response.status_code >= 400:
+            return self._error_attempt(call, response, sent_at)
+        try:
+            data = call.decode(response)
+        except UnreadableBody as unreadable:
+            # A cut-off body is a transport fault; the request is safe to repeat.
+            # An HTML page with 200 is something in between (a proxy, a captive portal).
+            return Attempt(str(unreadable), retryable=True, status=response.status_code, sent_at=sent_at)
+        self._note_stripe_time(response.headers.get("Date"))
+        self._answered(call.endpoint, elapsed)
+        return ApiResponse(response.status_code, data, response.headers)
+
+    def _error_attempt(self, call: OutgoingCall, response: requests.Response, sent_at: float) -> Attempt:
+        status = response.status_code
+        reason = response.headers.get("Stripe-Rate-Limited-Reason")
+        return Attempt(
+            f"HTTP {status}" + (f" ({reason[:40]})" if status == 429 and reason else ""),
+            retryable=status_is_retryable(status, response.headers.get("Stripe-Should-Retry")),
+            status=status,
+            retry_after=retry_after_seconds(response.headers),
+            rate_limited=reason,
+            sent_at=sent_at,
+            error=self._error_from(response, call.method, call.path),
+        )
+
+    def _answered(self, endpoint: RequestBudget, elapsed: float) -> None:
+        self.budget.succeeded()
+        endpoint.succeeded()
+        weight = 1.0 if self.request_count == 1 else 0.2  # the first answer replaces the guess
+        self.latency_seconds += weight * (elapsed - self.latency_seconds)
 
     def stripe_time_at(self, monotonic: float) -> Optional[float]:
         """What Stripe's clock read at our ``time.monotonic()`` value, from the ``Date`` of its
@@ -283,9 +400,42 @@ class StripeClient:
             with self._stats_lock:
                 self._stripe_clock = (stripe_time, time.monotonic())
 
-    def _backoff(self, attempt: int) -> float:
-        delay = min(MAX_BACKOFF_SECONDS, self._backoff_base * (2 ** (attempt - 1)))
-        return delay * random.uniform(0.5, 1.0)
+    def _wait(self, attempt: Attempt, delay: float, endpoint: RequestBudget) -> None:
+        scope = pause_scope(attempt)
+        if scope == "endpoint":
+            endpoint.rate_limited(delay, attempt.sent_at)  # only this endpoint waits and settles lower
+        elif scope == "account":
+            self.budget.rate_limited(delay, attempt.sent_at)  # every worker waits and the rate settles lower
+        else:
+            self._sleep(delay)
+
+    def _gave_up(self, call: OutgoingCall, attempt: Attempt, decision: RetryDecision, attempts: int, spent: float) -> TransientError:
+        mode = self.settings.connection_mode
+        if decision.out_of_time:
+            why = f"gave up after {attempts} attempts in {spent:.1f} s (the call's deadline is {self.call_deadline_seconds:g} s)"
+        else:
+            why = f"failed after {attempts} attempts"
+        message = f"{call.method} {call.path} {why} through {mode.answerer}: {attempt.failure}. "
+        if attempt.status is None and not self._contact.answered:
+            return HostNotAnswering(
+                message + f"{self.settings.host} (set by '{mode.host_setting}') has not answered yet; "
+                "check that setting if this persists, or try again later."
+            )
+        return TransientError(message + "This usually heals; try again later.")
+
+    def _unreachable(self, cause: str) -> HostUnreachable:
+        """The one error for a host that can't be reached: names the setting and the host, says why."""
+        mode, host = self.settings.connection_mode, self.settings.host
+        hostname = urlsplit(self.settings.base_url).hostname or ""
+        variable = mode.env_variable_for(mode.host_setting)
+        also = f" (or {variable}, for stripe-connection)" if variable else ""
+        message = f"Can't connect to {host}, the host in '{mode.host_setting}': {cause}. Check '{mode.host_setting}'{also}."
+        if is_loopback_host(hostname):
+            message += (
+                " In Docker, localhost is the container itself: run the connector with `docker run --network host` "
+                "to reach a server on this machine."
+            )
+        return HostUnreachable(self.settings.scrub(message), setting=mode.host_setting, host=host, cause=cause)
 
     def _count(self, method: str, path: str, account: Optional[str], retry: bool) -> None:
         self.meter.count(method, path, account)
@@ -304,7 +454,7 @@ class StripeClient:
         body = _json_or_none(response)
         stripe_error = body.get("error") if isinstance(body, Mapping) else None
         request_id = response.headers.get("Request-Id")
-        mode = self.settings.mode
+        mode = self.settings.connection_mode
         where = f"{method} {path}"
         if isinstance(stripe_error, Mapping):
             fields = {k: stripe_error.get(k) for k in ("type", "code", "param", "message")}
@@ -330,26 +480,26 @@ class StripeClient:
                 request_id=request_id,
             )
         # Not Stripe-shaped: the proxy (or something in front of it) answered.
-        proxy_name = _PROXY_NAMES[mode]
+        answerer = mode.answerer_capitalized
         proxy_text = self.settings.scrub(_short_text(body, response))
         if status == 401:
             message = _auth_message(mode, stripe_side=False)
-        elif status in (403, 404) and mode != "api_key":
+        elif status in (403, 404) and mode.is_proxy:
             message = (
-                f"The {proxy_name} answered {status} for {where}: {proxy_text}. "
+                f"{answerer} answered {status} for {where}: {proxy_text}. "
                 "Check the proxy URL, project id and integration type in 'credentials'."
             )
         else:
-            message = f"{proxy_name} answered {status} for {where}: {proxy_text}"
+            message = f"{answerer} answered {status} for {where}: {proxy_text}"
         cls = error_class_for(status, None)
-        failure_type = ConfigError.failure_type_default if (status in (403, 404) and mode != "api_key") else None
+        failure_type = ConfigError.failure_type_default if (status in (403, 404) and mode.is_proxy) else None
         return cls(
             message,
             http_status=status,
-            error_type="proxy_error" if mode != "api_key" else "api_error",
+            error_type="proxy_error" if mode.is_proxy else "api_error",
             stripe_message=proxy_text,
             request_id=request_id,
-            source=mode,
+            source=mode.name,
             failure_type=failure_type,
         )
 
@@ -361,25 +511,6 @@ def _new_session(pool_size: int) -> requests.Session:
     session.mount("http://", adapter)
     session.trust_env = False  # no proxy env vars or .netrc credentials sneaking in
     return session
-
-
-def _should_retry(response: requests.Response) -> bool:
-    hint = response.headers.get("Stripe-Should-Retry")
-    if hint == "false":
-        return False
-    if hint == "true":
-        return True
-    return response.status_code in RETRYABLE_STATUSES
-
-
-def _retry_after_seconds(response: requests.Response) -> Optional[float]:
-    value = response.headers.get("Retry-After")
-    if value is None:
-        return None
-    try:
-        return min(MAX_RETRY_AFTER_SECONDS, max(0.0, float(value)))
-    except ValueError:
-        return None  # an HTTP date; our own backoff is good enough
 
 
 def _unparsable_body(response: requests.Response) -> str:
@@ -408,20 +539,19 @@ def _short_text(body: Any, response: requests.Response) -> str:
     return (text[:300] or "an empty body") if "json" not in content_type else "a JSON body without a message"
 
 
-def _auth_message(mode: str, *, stripe_side: bool) -> str:
-    if mode == "api_key":
+def _auth_message(mode: ConnectionMode, *, stripe_side: bool) -> str:
+    if not mode.is_proxy:
         return (
-            "Stripe rejected the API key (401). Check 'credentials.api_key': it must be an active secret key "
+            f"Stripe rejected the API key (401). Check '{mode.token_field}': it must be an active secret key "
             "(sk_...) or restricted key (rk_...) of the account, not revoked or rolled."
         )
-    proxy_name = _PROXY_NAMES[mode]
     if stripe_side:
         return (
-            f"Stripe rejected the key that the {proxy_name} injected (401). "
-            f"Reconnect the Stripe account in the {proxy_name.split()[0]} dashboard."
+            f"Stripe rejected the key that {mode.answerer} injected (401). "
+            f"Reconnect the Stripe account in the {mode.vendor} dashboard."
         )
     return (
-        f"The {proxy_name} rejected '{_TOKEN_FIELDS[mode]}' (401): it is wrong or has expired. "
+        f"{mode.answerer_capitalized} rejected '{mode.token_field}' (401): it is wrong or has expired. "
         "Issue a fresh token and update the config."
     )
 

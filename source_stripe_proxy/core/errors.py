@@ -49,6 +49,23 @@ class TransientError(StripeProxyError):
     failure_type_default = FailureType.transient_error
 
 
+class HostUnreachable(ConfigError):
+    """The host has never answered and the connection failed in a way retrying won't fix: it was
+    refused, the name does not resolve, no route leads there, or the TLS handshake failed.
+    ``setting`` is the config field that names the host (``api_base``, ``credentials.proxy_url``...)."""
+
+    def __init__(self, message: str, *, setting: str = "", host: str = "", cause: str = ""):
+        super().__init__(message)
+        self.setting = setting
+        self.host = host
+        self.cause = cause
+
+
+class HostNotAnswering(TransientError):
+    """Every attempt of a call failed without an HTTP answer (timeouts, resets), and the host
+    has never answered this client."""
+
+
 class StripeAPIError(StripeProxyError):
     """An error answer from Stripe (or a proxy), with Stripe's error fields.
 
@@ -111,6 +128,12 @@ class RateLimitError(StripeAPIError):
 
 class APIServerError(StripeAPIError):
     """5xx after every retry was used."""
+
+
+def fails_every_call(error: BaseException) -> bool:
+    """True when any other request over the same connection would fail the same way: a rejected
+    key or proxy token (401), or a host that can't be reached or has never answered."""
+    return isinstance(error, (AuthenticationError, HostUnreachable, HostNotAnswering))
 
 
 def failure_type_for_status(http_status: int) -> FailureType:

@@ -10,9 +10,20 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterator, List, Mapping, Tuple
+from typing import Any, Iterator, List, Mapping, Optional, Tuple
 
 FormPairs = List[Tuple[str, str]]
+BOOLEAN_TEXT = ("true", "false")  # how a form, a command line or a record writes a boolean
+
+
+def parse_boolean(value: Any) -> Optional[bool]:
+    """The one reading of a boolean: ``True``/``False``, or their text in any case ("TRUE",
+    " false"); ``None`` for anything else, which the caller refuses in its own terms."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in BOOLEAN_TEXT:
+        return value.strip().lower() == "true"
+    return None
 
 
 def encode_form(params: Mapping[str, Any]) -> FormPairs:

@@ -8,7 +8,7 @@ masked or foreign keys in some messages.
 from __future__ import annotations
 
 import re
-from typing import Iterable
+from typing import Any, Iterable
 
 MASK = "****"
 REDACTED_KEY = "[redacted key]"
@@ -22,3 +22,24 @@ def scrub(text: str, secrets: Iterable[str] = ()) -> str:
         if secret and secret in text:
             text = text.replace(secret, MASK)
     return KEY_PATTERN.sub(REDACTED_KEY, text)
+
+
+CREDENTIAL_WORDS = ("key", "token", "secret", "password")
+
+
+def names_a_credential(name: str) -> bool:
+    """A parameter or option named like a credential (api_key, user_token): its value is never echoed."""
+    return any(word in name.lower() for word in CREDENTIAL_WORDS)
+
+
+def scrub_document(document: Any, secrets: Iterable[str] = ()) -> Any:
+    """A JSON value with every string in it (keys too) scrubbed. String by string, not over its
+    serialized text: a secret holding a quote or a backslash is escaped there and would slip by."""
+    secrets = tuple(secrets)
+    if isinstance(document, str):
+        return scrub(document, secrets)
+    if isinstance(document, dict):
+        return {scrub(str(key), secrets): scrub_document(value, secrets) for key, value in document.items()}
+    if isinstance(document, (list, tuple)):
+        return [scrub_document(item, secrets) for item in document]
+    return document

@@ -1,12 +1,7 @@
 """Turn a user's config into validated connection settings.
 
-Three connection modes, chosen by ``credentials.auth_type``:
-
-* ``api_key``     -> ``{api_base}/v1/...`` with ``Authorization: Bearer <api_key>``
-* ``paragon``     -> ``{proxy_host}/projects/{project_id}/sdk/proxy/{integration_type}/v1/...``
-                     with ``Authorization: Bearer <user_token>``
-* ``pinkconnect`` -> ``{proxy_url}/v1/...`` with ``Authorization: Bearer <token>`` plus
-                     optional ``extra_headers``; any credential-injecting proxy fits here.
+``credentials.auth_type`` picks the connection mode; what each mode sends where is its entry in
+``core/modes.py``.
 
 The connection fields (``CONNECTION_KEYS``) are declared alike in both connectors' specs; their
 types, bounds and defaults are the spec's, enforced by ``core/config_rules.py``. This module adds
@@ -24,7 +19,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Dict, Mapping, Optional, Tuple
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 from source_stripe_proxy.core.config_rules import (
     SOURCE,
@@ -33,14 +28,9 @@ from source_stripe_proxy.core.config_rules import (
     FieldError,
     connection_specification,
 )
+from source_stripe_proxy.core.modes import ConnectionMode, connection_mode
 from source_stripe_proxy.core.redaction import scrub
-from source_stripe_proxy.core.stripe_facts import (
-    LIVE_KEY_PREFIXES,
-    LIVE_MODE_REQUESTS_PER_SECOND,
-    OTHER_KEY_KINDS,
-    SECRET_KEY_PREFIXES,
-    TEST_MODE_REQUESTS_PER_SECOND,
-)
+from source_stripe_proxy.core.stripe_facts import OTHER_KEY_KINDS, SECRET_KEY_PREFIXES
 
 # The config fields every face shares (source, destination, actions): the connection itself.
 CONNECTION_KEYS = (
@@ -56,8 +46,6 @@ CONNECTION_KEYS = (
 START_DATE_FUTURE_SLACK_SECONDS = 86_400  # time zones and clock skew: "today" is never refused
 # An HTTP header name is an RFC 9110 token.
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
-
-PROXY_REQUESTS_PER_SECOND = TEST_MODE_REQUESTS_PER_SECOND  # we cannot tell the key's mode behind a proxy
 
 # Headers the client sets itself; a proxy's extra_headers may not replace them.
 RESERVED_HEADERS = {"authorization", "content-type", "idempotency-key", "stripe-account", "stripe-version"}
@@ -88,20 +76,29 @@ class ConnectionSettings:
     def from_values(cls, values: Mapping[str, Any]) -> "ConnectionSettings":
         """From values ``ConfigRules.validate`` returned (checked, defaults filled in)."""
         credentials = values["credentials"]
-        base_url, token, extra_headers, default_rate = _MODE_BUILDERS[credentials["auth_type"]](values, credentials)
+        endpoint = connection_mode(credentials["auth_type"]).build(values, credentials)
         return cls(
             mode=credentials["auth_type"],
-            base_url=base_url,
-            auth_header=f"Bearer {token}",
-            extra_headers=extra_headers,
+            base_url=endpoint.base_url,
+            auth_header=f"Bearer {endpoint.token}",
+            extra_headers=endpoint.extra_headers,
             stripe_version=values["stripe_version"],
             account_id=values["account_id"],
-            requests_per_second=float(values["requests_per_second"] or default_rate),
+            requests_per_second=float(values["requests_per_second"] or endpoint.default_requests_per_second),
             endpoint_requests_per_second=float(values["endpoint_requests_per_second"]),
             timeout_seconds=float(values["request_timeout_seconds"]),
             max_retries=values["max_retries"],
-            secrets=tuple(s for s in (token, *(v for _, v in extra_headers)) if s),
+            secrets=tuple(s for s in (endpoint.token, *(v for _, v in endpoint.extra_headers)) if s),
         )
+
+    @property
+    def connection_mode(self) -> ConnectionMode:
+        return connection_mode(self.mode)
+
+    @property
+    def host(self) -> str:
+        """The host (and port, if any) requests go to: what the mode's host setting names."""
+        return urlsplit(self.base_url).netloc
 
     def headers(self) -> Dict[str, str]:
         headers = dict(self.extra_headers)
@@ -115,26 +112,6 @@ class ConnectionSettings:
     def scrub(self, text: str) -> str:
         """``text`` without this connection's secrets or anything key-shaped."""
         return scrub(text, self.secrets)
-
-
-def _api_key_mode(values: Mapping[str, Any], credentials: Mapping[str, Any]):
-    api_key = credentials["api_key"]
-    rate = LIVE_MODE_REQUESTS_PER_SECOND if api_key.startswith(LIVE_KEY_PREFIXES) else TEST_MODE_REQUESTS_PER_SECOND
-    return values["api_base"], api_key, (), rate
-
-
-def _paragon_mode(values: Mapping[str, Any], credentials: Mapping[str, Any]):
-    project, integration = quote(credentials["project_id"], safe=""), quote(credentials["integration_type"], safe="")
-    base_url = f"{credentials['proxy_host']}/projects/{project}/sdk/proxy/{integration}"
-    return base_url, credentials["user_token"], (), PROXY_REQUESTS_PER_SECOND
-
-
-def _pinkconnect_mode(values: Mapping[str, Any], credentials: Mapping[str, Any]):
-    extra_headers = tuple((credentials.get("extra_headers") or {}).items())
-    return credentials["proxy_url"], credentials["token"], extra_headers, PROXY_REQUESTS_PER_SECOND
-
-
-_MODE_BUILDERS = {"api_key": _api_key_mode, "paragon": _paragon_mode, "pinkconnect": _pinkconnect_mode}
 
 
 # -- what JSON Schema cannot say about the connection fields ----------------------------------

@@ -6,6 +6,8 @@ generated into ``data/generated/`` instead; these are the ones it does not say.
 
 from __future__ import annotations
 
+from typing import Any, Optional
+
 API_VERSION = "2024-06-20"  # the version our generated files describe, sent as Stripe-Version
 
 # Lists (docs.stripe.com/api/pagination)
@@ -27,6 +29,28 @@ METADATA_KEYS_MAX = 50
 METADATA_KEY_MAX = 40  # characters; square brackets are not allowed
 METADATA_VALUE_MAX = 500  # characters
 STRING_MAX = 5000  # characters of a string parameter
+
+
+def metadata_count_problem(count: int) -> Optional[str]:
+    """Why a metadata object with ``count`` keys is refused, or None. The three checks below are
+    the only wording of Stripe's metadata limits: the actions and the destination both use it."""
+    if count > METADATA_KEYS_MAX:
+        return f"Stripe allows at most {METADATA_KEYS_MAX} metadata keys; this has {count}."
+    return None
+
+
+def metadata_key_problem(key: Any) -> Optional[str]:
+    """Why ``key`` is not a metadata key (the caller names the key as the parameter), or None."""
+    if not isinstance(key, str) or not 0 < len(key) <= METADATA_KEY_MAX or "[" in key or "]" in key:
+        return f"Metadata keys are 1 to {METADATA_KEY_MAX} characters without '[' or ']'."
+    return None
+
+
+def metadata_value_problem(value: Any) -> Optional[str]:
+    """Why a metadata value (as text) is refused, or None."""
+    if isinstance(value, str) and len(value) > METADATA_VALUE_MAX:
+        return f"Metadata values are at most {METADATA_VALUE_MAX} characters; this one has {len(value)}."
+    return None
 
 # Keys (docs.stripe.com/keys): secret and restricted keys can read data; publishable ones can't.
 SECRET_KEY_PREFIXES = ("sk_", "rk_")

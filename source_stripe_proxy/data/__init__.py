@@ -1,8 +1,10 @@
 """Files generated from Stripe's OpenAPI description, and the one loader for them.
 
 ``generated/*.json`` are tables (endpoints, parameters, event types) and ``schemas/*.json``
-the streams' JSON schemas, all written by ``scripts/generate_schemas.py`` and committed.
-Stripe's spec itself is never read at run time. Each file is parsed once per process.
+the streams' JSON schemas, all written by ``scripts/generate_schemas.py`` and
+``scripts/generate_operations.py`` and committed; ``provenance.json`` records the sha256 of the
+spec each came from (``make check-generated`` regenerates and compares). Stripe's spec itself is
+never read at run time. Each file is parsed once per process.
 """
 
 from __future__ import annotations

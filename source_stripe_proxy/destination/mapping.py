@@ -14,7 +14,15 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Dict, Mapping, Optional, Tuple
 
 from source_stripe_proxy.core.endpoints import fill_path
-from source_stripe_proxy.core.stripe_facts import METADATA_KEY_MAX, METADATA_KEYS_MAX, METADATA_VALUE_MAX, STRING_MAX
+from source_stripe_proxy.core.forms import parse_boolean
+from source_stripe_proxy.core.stripe_facts import (
+    METADATA_KEY_MAX,
+    METADATA_VALUE_MAX,
+    STRING_MAX,
+    metadata_count_problem,
+    metadata_key_problem,
+    metadata_value_problem,
+)
 from source_stripe_proxy.data import resources
 
 if TYPE_CHECKING:  # options.py reads STREAMS from here
@@ -147,18 +155,14 @@ def map_record(stream: str, data: Mapping[str, Any], options: WriterOptions) -> 
                 param="metadata",
             )
         metadata[ext_field] = external_id
-    if len(metadata) > METADATA_KEYS_MAX:
-        raise RecordProblem(
-            "invalid_metadata", f"Stripe allows at most {METADATA_KEYS_MAX} metadata keys; this record has {len(metadata)}.", param="metadata"
-        )
+    problem = metadata_count_problem(len(metadata))
+    if problem:
+        raise RecordProblem("invalid_metadata", problem, param="metadata")
     if metadata:
         for name in metadata:
-            if len(name) > METADATA_KEY_MAX or any(c in name for c in "[]"):
-                raise RecordProblem(
-                    "invalid_metadata_key",
-                    f"Metadata keys are at most {METADATA_KEY_MAX} characters without brackets.",
-                    param=f"metadata[{name[:METADATA_KEY_MAX]}]",
-                )
+            problem = metadata_key_problem(name)
+            if problem:
+                raise RecordProblem("invalid_metadata_key", problem, param=f"metadata[{name[:METADATA_KEY_MAX]}]")
         payload["metadata"] = metadata
 
     email = payload.get("email") if isinstance(payload.get("email"), str) and payload.get("email") else None
@@ -213,11 +217,10 @@ def _coerce_string(value: Any, name: str) -> str:
 
 
 def _coerce_boolean(value: Any, name: str) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.lower() in ("true", "false"):
-        return value.lower() == "true"
-    raise RecordProblem("invalid_value", f"'{name}' must be true or false.", param=name)
+    parsed = parse_boolean(value)
+    if parsed is None:
+        raise RecordProblem("invalid_value", f"'{name}' must be true or false.", param=name)
+    return parsed
 
 
 def _coerce_address(value: Any, name: str) -> Dict[str, str]:
@@ -244,10 +247,9 @@ def _metadata_value(value: Any, name: str) -> str:
         text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     else:
         text = _scalar_text(value)
-    if len(text) > METADATA_VALUE_MAX:
-        raise RecordProblem(
-            "invalid_metadata", f"Metadata values are at most {METADATA_VALUE_MAX} characters; {name} is longer.", param=name
-        )
+    problem = metadata_value_problem(text)
+    if problem:
+        raise RecordProblem("invalid_metadata", problem, param=name)
     return text
 
 

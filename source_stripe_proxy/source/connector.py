@@ -54,7 +54,7 @@ from source_stripe_proxy.airbyte.errors import ReadEnded, raises_traced, traced
 from source_stripe_proxy.airbyte.hooks import load_spec, read_json_file
 from source_stripe_proxy.core.budget import default_concurrency
 from source_stripe_proxy.core.client import StripeClient
-from source_stripe_proxy.core.errors import AuthenticationError, ConfigError, StripeProxyError
+from source_stripe_proxy.core.errors import ConfigError, StripeProxyError, fails_every_call
 from source_stripe_proxy.core.settings import ConnectionSettings
 from source_stripe_proxy.source.availability import Probe, StreamUnavailable, probe_all, probes, unavailable
 from source_stripe_proxy.source.events_read import EVENTS_PATH, EventSample, needs_sample, share_events_read
@@ -74,6 +74,7 @@ from source_stripe_proxy.source.streams import (
 
 SYNC_MODES = ("full_refresh", "incremental")
 FIRST_PROBE = "customers"  # check's first request, alone: a rejected key costs one
+CHECK_STREAMS_NAMED = 5  # a failed check names this many streams and counts the rest
 
 
 class SourceStripeProxy(AbstractSource):
@@ -107,29 +108,31 @@ class SourceStripeProxy(AbstractSource):
 
     def check_connection(self, logger: logging.Logger, config: Mapping[str, Any]) -> Tuple[bool, Optional[Any]]:
         """Probe every stream's list (``limit=1``); the connection works when one stream is
-        readable, and each one that is not is logged with why."""
+        readable, and each one that is not is logged with why. A first probe that gets no answer
+        (a host that can't be reached, retries used up) ends the check: the others would fail alike."""
         try:
             options = source_config(config).options
             client = self.client_for(config)
             results = probe_every_stream(client, options)
         except StripeProxyError as error:
             # Our messages never carry config values, so they are safe in CONNECTION_STATUS.
-            return False, _Safe(str(error))
-        readable, problems = [], []
+            stopped = " The check stopped at this first request." if error.failure_type == "transient_error" else ""
+            return False, _Safe(str(error) + stopped)
+        readable, problems = [], {}
         for probe, error in results.items():
             for name in probe.streams:
                 if error is None:
                     readable.append(name)
                     continue
                 reason = unavailable(STREAM_SPECS[name], error)
-                problems.append(f"{name}: {reason.reason if reason else str(error)}")
-        for problem in sorted(problems):
-            logger.warning("Stream %s", problem)
+                problems[name] = reason.reason if reason else str(error)
+        for name in sorted(problems):
+            logger.warning("Stream %s: %s", name, problems[name])
         if not readable:
-            return False, _Safe("No stream can be read with this connection: " + "; ".join(sorted(problems)))
+            return False, _Safe("No stream can be read with this connection: " + summarize_problems(problems, FIRST_PROBE))
         logger.info(
-            "Connected to Stripe through %s: %d of %d streams readable%s.",
-            client.settings.mode,
+            "Connected to Stripe %s: %d of %d streams readable%s.",
+            client.settings.connection_mode.via,
             len(readable),
             len(readable) + len(problems),
             f" ({len(problems)} not: see the warnings above)" if problems else "",
@@ -391,8 +394,31 @@ class _StreamFailures:
 
 
 def ends_the_read(error: BaseException) -> bool:
-    """A rejected key or proxy token (401) fails every stream the same way: stop at the first."""
-    return isinstance(error, AuthenticationError)
+    """A rejected key or proxy token (401), or a host that can't be reached or never answered,
+    fails every stream the same way: stop at the first."""
+    return fails_every_call(error)
+
+
+def summarize_problems(problems: Mapping[str, str], first: str, named: int = CHECK_STREAMS_NAMED) -> str:
+    """"stream: why" for at most ``named`` streams, ``first`` first, the rest counted. Streams
+    that fail for the same reason share it ("charges: HTTP 500 (also refunds and 40 more)")."""
+    by_reason: Dict[str, List[str]] = {}
+    for name in sorted(problems, key=lambda n: (n != first, n)):
+        by_reason.setdefault(problems[name], []).append(name)
+    groups = sorted(by_reason.items(), key=lambda group: (first not in group[1], -len(group[1])))
+    parts, counted, left = [], 0, named
+    for reason, names in groups[:named]:
+        if left <= 0:
+            break
+        shown = names[1:left]
+        more = f" and {len(names) - 1 - len(shown)} more" if len(names) - 1 > len(shown) else ""
+        also = f" (also {', '.join(shown)}{more})" if len(names) > 1 else ""
+        parts.append(f"{names[0]}: {reason}{also}")
+        left -= 1 + len(shown)
+        counted += len(names)
+    if len(problems) > counted:
+        parts.append(f"and {len(problems) - counted} more stream(s) for other reasons (each is in the log's warnings)")
+    return "; ".join(parts)
 
 
 def sample_events(client: StripeClient, plans: List[ReadPlan], options: ReadOptions) -> Dict[Optional[str], EventSample]:
@@ -425,7 +451,7 @@ def probe_every_stream(client: StripeClient, options: ReadOptions) -> Dict[Probe
     """
     first, *rest = sorted(STREAM_SPECS.values(), key=lambda spec: spec.name != FIRST_PROBE)
     fetch = lambda probe: client.get(probe.path, probe.query)  # noqa: E731
-    results = probe_all(probes([first], lambda spec: spec.path), fetch, 1, stop_on=ends_the_read)
+    results = probe_all(probes([first], lambda spec: spec.path), fetch, 1, stop_on=_ends_the_check)
     own = None
     named = [spec for spec in rest if needs_own_account(spec)]
     if named:
@@ -441,6 +467,13 @@ def probe_every_stream(client: StripeClient, options: ReadOptions) -> Dict[Probe
     checks = probes(rest, lambda spec: path_for_account(spec, context, None))
     results.update(probe_all(checks, fetch, concurrency_for(options, client.settings), stop_on=ends_the_read))
     return results
+
+
+def _ends_the_check(error: BaseException) -> bool:
+    """The first probe's errors that the others would meet too: those ending a read, and a
+    failure that outlasted every retry (the service is down or overloaded: probing a hundred
+    more lists, each retried for minutes, would only say so a hundred times)."""
+    return ends_the_read(error) or getattr(error, "failure_type", None) == "transient_error"
 
 
 def _before_reading(call: Any) -> Any:

@@ -2,7 +2,8 @@
 
 plan.py (what to read) · signals.py (the protocol) · progress.py (what is left, checkpoints,
 estimates) · split_policy.py (when and where ranges split) · gate.py (backpressure) ·
-concurrent.py (the workers).
+reads.py (reads, members, ranges and their states) · workers.py (the threads of a run) ·
+concurrent.py (``ConcurrentReader``: a run, a handler per worker message, the words used).
 """
 
 from source_stripe_proxy.source.reader.concurrent import ConcurrentReader  # noqa: F401

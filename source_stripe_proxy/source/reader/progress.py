@@ -73,7 +73,7 @@ def cut_intervals(intervals: Iterable[Interval], bounds: Iterable[Optional[int]]
     return pieces
 
 
-def inside_intervals(created: Optional[int], intervals: Iterable[Interval]) -> bool:
+def inside_intervals(created: int, intervals: Iterable[Interval]) -> bool:
     return any(_low(lo) <= created < _high(hi) for lo, hi in intervals)
 
 
@@ -82,7 +82,7 @@ def cap_intervals(intervals: List[Interval], limit: int = MAX_STATE_INTERVALS) -
     Joining only adds to what is read again; nothing is ever dropped."""
     capped = merge_intervals(intervals)
     while len(capped) > max(1, limit):
-        gaps = [capped[i + 1][0] - capped[i][1] for i in range(len(capped) - 1)]  # inner bounds are ints
+        gaps = [_low(capped[i + 1][0]) - _high(capped[i][1]) for i in range(len(capped) - 1)]  # inner bounds are ints
         i = gaps.index(min(gaps))
         capped[i : i + 2] = [(capped[i][0], capped[i + 1][1])]
     return capped

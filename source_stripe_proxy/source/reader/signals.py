@@ -12,7 +12,7 @@ thread, turns them into ``ReadSignal``s, in an order the caller may rely on:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, List, Optional, Tuple, Union
+from typing import Any, ClassVar, List, Optional, Tuple, Union
 
 from source_stripe_proxy.source.reader.plan import ReadPlan
 from source_stripe_proxy.source.reader.progress import Interval
@@ -65,7 +65,15 @@ class Failed:
 ReadSignal = Union[Records, Progress, Estimate, Complete, Failed]
 
 # -- worker -> reader ------------------------------------------------------------------------
-# Each names its read by ``run`` (a ``ReadPlan.read_key``): the plans that read the same pages.
+
+
+@dataclass(frozen=True)
+class WorkerMessage:
+    """Each names its read by ``run`` (a ``ReadPlan.read_key``): the plans that read the same pages.
+    ``passed_gate``: the worker counted it in the ``PageGate``; the reader releases it once handled."""
+
+    run: Tuple[Any, ...]
+    passed_gate: ClassVar[bool] = False
 
 
 @dataclass(frozen=True)
@@ -80,13 +88,13 @@ class PlanPage:
 
 
 @dataclass(frozen=True)
-class PageRead:
+class PageRead(WorkerMessage):
     """A page of range ``range_key``: each plan's part (``parts``), and the time span of its
     in-range objects (``newest``, ``oldest``; None when none had a usable time).
     ``newest_first`` says the page was visibly in Stripe's order, so everything newer than
     ``oldest`` in the range is read. ``last``: the range has no more pages."""
 
-    run: Tuple[Any, ...]
+    passed_gate: ClassVar[bool] = True
     range_key: int
     parts: Tuple[PlanPage, ...]
     objects: int
@@ -97,29 +105,27 @@ class PageRead:
 
 
 @dataclass(frozen=True)
-class ChunkRead:
+class ChunkRead(WorkerMessage):
     """Records of one plan from a page not yet reported (its ``PageRead`` follows)."""
 
-    run: Tuple[Any, ...]
+    passed_gate: ClassVar[bool] = True
     plan_key: Tuple[str, Optional[str]]
     records: List[dict]
 
 
 @dataclass(frozen=True)
-class PlanFailed:
+class PlanFailed(WorkerMessage):
     """One plan's transform failed on a page (sent before that page's ``PageRead``); the
     other plans of the read go on."""
 
-    run: Tuple[Any, ...]
     plan_key: Tuple[str, Optional[str]]
     error: BaseException
 
 
 @dataclass(frozen=True)
-class RangeSplit:
+class RangeSplit(WorkerMessage):
     """Range ``parent`` gave ``[lo, cut)`` to a new range ``child``; it keeps ``[cut, ...)``."""
 
-    run: Tuple[Any, ...]
     parent: int
     child: int
     lo: Optional[int]
@@ -127,16 +133,12 @@ class RangeSplit:
 
 
 @dataclass(frozen=True)
-class RangeDone:
-    run: Tuple[Any, ...]
+class RangeDone(WorkerMessage):
     range_key: int
 
 
 @dataclass(frozen=True)
-class RangeFailed:
-    run: Tuple[Any, ...]
+class RangeFailed(WorkerMessage):
     range_key: int
     error: BaseException
 
-
-WorkerMessage = Union[PageRead, ChunkRead, PlanFailed, RangeSplit, RangeDone, RangeFailed]

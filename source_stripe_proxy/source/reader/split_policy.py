@@ -88,7 +88,8 @@ def split_points(floor: int, last: int, pages_left: float, free_slots: int, page
     request each.
     """
     if page_seconds is not None:
-        cuts, reach = [], FIRST_UNBOUNDED_PART_PAGES * page_seconds
+        cuts: List[int] = []
+        reach = FIRST_UNBOUNDED_PART_PAGES * page_seconds
         while len(cuts) < free_slots and last - reach > floor + MIN_SPLIT_SECONDS:
             cuts.append(int(last - reach))
             reach *= 2

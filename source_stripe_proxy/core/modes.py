@@ -1,0 +1,158 @@
+"""The connection modes, one entry each: every fact about a mode lives here.
+
+``credentials.auth_type`` picks the mode. Each entry says how the user names it, which config
+field holds its secret, which setting names the host requests go to, which environment
+variables the actions read it from, how the agents are told about it, and how validated config
+values become a base URL and an ``Authorization`` header (``build``).
+
+* ``api_key``     -> ``{api_base}/v1/...`` with ``Authorization: Bearer <api_key>``
+* ``paragon``     -> ``{proxy_host}/projects/{project_id}/sdk/proxy/{integration_type}/v1/...``
+                     with ``Authorization: Bearer <user_token>``
+* ``pinkconnect`` -> ``{proxy_url}/v1/...`` with ``Authorization: Bearer <token>`` plus
+                     optional ``extra_headers``; any credential-injecting proxy fits here.
+
+Adding a mode: an entry here and an option under ``credentials`` in both connectors' specs
+(``unit_tests/test_modes.py`` holds the two in agreement).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping, Tuple
+from urllib.parse import quote
+
+from source_stripe_proxy.core.stripe_facts import (
+    LIVE_KEY_PREFIXES,
+    LIVE_MODE_REQUESTS_PER_SECOND,
+    TEST_MODE_REQUESTS_PER_SECOND,
+)
+
+PROXY_REQUESTS_PER_SECOND = TEST_MODE_REQUESTS_PER_SECOND  # we cannot tell the key's mode behind a proxy
+
+
+@dataclass(frozen=True)
+class ModeEndpoint:
+    """Where a mode's requests go and what authenticates them (``ConnectionMode.build``)."""
+
+    base_url: str  # the prefix "/v1/..." paths are appended to
+    token: str  # sent as "Authorization: Bearer <token>"
+    extra_headers: Tuple[Tuple[str, str], ...]  # sent with every request (their values are secrets)
+    default_requests_per_second: float  # when the config sets none
+
+
+@dataclass(frozen=True)
+class EnvVariable:
+    """An environment variable the actions read a mode's config field from."""
+
+    name: str
+    field: str  # the config field it sets, e.g. "credentials.api_key"
+    required: bool = False
+    json_object: bool = False  # its value is a JSON object
+
+
+@dataclass(frozen=True)
+class ConnectionMode:
+    name: str  # the value of credentials.auth_type
+    title: str  # a word for lists of modes: "direct", "Paragon", "PinkConnect"
+    answerer: str  # who answers when the body is not Stripe's: "Stripe", "the Paragon proxy"
+    vendor: str  # whose dashboard issues the token or holds the Stripe connection
+    token_field: str  # the config field holding the secret sent as the bearer token
+    host_setting: str  # the config field naming the host requests go to
+    via: str  # how requests reach Stripe, for the MCP server's instructions and logs
+    environment: Tuple[EnvVariable, ...]
+    build: Callable[[Mapping[str, Any], Mapping[str, Any]], ModeEndpoint]  # (config values, credentials)
+
+    @property
+    def is_proxy(self) -> bool:
+        return self.name != "api_key"
+
+    @property
+    def answerer_capitalized(self) -> str:
+        return self.answerer[:1].upper() + self.answerer[1:]
+
+    @property
+    def required_env(self) -> Tuple[str, ...]:
+        return tuple(v.name for v in self.environment if v.required)
+
+    @property
+    def optional_env(self) -> Tuple[str, ...]:
+        return tuple(v.name for v in self.environment if not v.required)
+
+    def env_variable_for(self, field: str) -> str:
+        """The environment variable that sets ``field`` in this mode, or "" if none does."""
+        return next((v.name for v in self.environment if v.field == field), "")
+
+
+def _direct(values: Mapping[str, Any], credentials: Mapping[str, Any]) -> ModeEndpoint:
+    api_key = credentials["api_key"]
+    live = api_key.startswith(LIVE_KEY_PREFIXES)
+    rate = LIVE_MODE_REQUESTS_PER_SECOND if live else TEST_MODE_REQUESTS_PER_SECOND
+    return ModeEndpoint(values["api_base"], api_key, (), rate)
+
+
+def _paragon(values: Mapping[str, Any], credentials: Mapping[str, Any]) -> ModeEndpoint:
+    project, integration = quote(credentials["project_id"], safe=""), quote(credentials["integration_type"], safe="")
+    base_url = f"{credentials['proxy_host']}/projects/{project}/sdk/proxy/{integration}"
+    return ModeEndpoint(base_url, credentials["user_token"], (), PROXY_REQUESTS_PER_SECOND)
+
+
+def _pinkconnect(values: Mapping[str, Any], credentials: Mapping[str, Any]) -> ModeEndpoint:
+    extra_headers = tuple((credentials.get("extra_headers") or {}).items())
+    return ModeEndpoint(credentials["proxy_url"], credentials["token"], extra_headers, PROXY_REQUESTS_PER_SECOND)
+
+
+MODES: Mapping[str, ConnectionMode] = {
+    mode.name: mode
+    for mode in (
+        ConnectionMode(
+            name="api_key",
+            title="direct",
+            answerer="Stripe",
+            vendor="Stripe",
+            token_field="credentials.api_key",
+            host_setting="api_base",
+            via="directly with an API key",
+            environment=(
+                EnvVariable("STRIPE_API_KEY", "credentials.api_key", required=True),
+                EnvVariable("STRIPE_API_BASE", "api_base"),
+            ),
+            build=_direct,
+        ),
+        ConnectionMode(
+            name="paragon",
+            title="Paragon",
+            answerer="the Paragon proxy",
+            vendor="Paragon",
+            token_field="credentials.user_token",
+            host_setting="credentials.proxy_host",
+            via="through Paragon",
+            environment=(
+                EnvVariable("PARAGON_PROJECT_ID", "credentials.project_id", required=True),
+                EnvVariable("PARAGON_USER_TOKEN", "credentials.user_token", required=True),
+                EnvVariable("PARAGON_PROXY_HOST", "credentials.proxy_host"),
+                EnvVariable("PARAGON_INTEGRATION_TYPE", "credentials.integration_type"),
+            ),
+            build=_paragon,
+        ),
+        ConnectionMode(
+            name="pinkconnect",
+            title="PinkConnect",
+            answerer="the PinkConnect proxy",
+            vendor="PinkConnect",
+            token_field="credentials.token",
+            host_setting="credentials.proxy_url",
+            via="through PinkConnect",
+            environment=(
+                EnvVariable("PINKCONNECT_PROXY_URL", "credentials.proxy_url", required=True),
+                EnvVariable("PINKCONNECT_TOKEN", "credentials.token", required=True),
+                EnvVariable("PINKCONNECT_EXTRA_HEADERS", "credentials.extra_headers", json_object=True),
+            ),
+            build=_pinkconnect,
+        ),
+    )
+}
+
+
+def connection_mode(name: str) -> ConnectionMode:
+    """The mode called ``name`` (a validated ``credentials.auth_type``)."""
+    return MODES[name]
