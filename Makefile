@@ -16,6 +16,7 @@ bench-profile:    ## where the source's CPU per record goes; writes benchmarks/p
 bench-mcp:        ## per-call overhead of the MCP server vs a bare GET (under a minute); writes benchmarks/results-mcp*.md
 	$(PYTHON) benchmarks/mcp_overhead.py
 	$(PYTHON) benchmarks/mcp_overhead.py --mode paragon
+	$(PYTHON) benchmarks/mcp_overhead.py --guarded
 
 bench-mcp-tokens: ## characters and tokens of the MCP tool list and typical results (exact counts); writes benchmarks/results-mcp-tokens.md
 	$(PYTHON) -m pip install -q -e '.[bench]'

@@ -17,9 +17,22 @@ The server's request budget is raised (`requests_per_second` in its --config) fo
 at a test key's 25 requests/s the shared budget spaces back-to-back calls 40 ms apart by design,
 which is pacing, not overhead. `--paced` keeps the default budget to show it.
 
-    .venv/bin/python benchmarks/mcp_overhead.py [--calls 300] [--mode api_key|paragon]
+`--guarded` measures what the agents' guardrails add to a write instead: three servers side by
+side, interleaved, each making `create_price` (a write with an amount):
 
-Writes benchmarks/results-mcp.md (results-mcp-<mode>[-paced].md for the other runs).
+    unguarded     `stripe-connection mcp`
+    capped        `stripe-connection mcp --max-amount 100000 --audit-log FILE`
+    guarded       `stripe-connection mcp --max-amount 100000 --confirm writes --audit-log FILE`:
+                  the amount checked against the cap, the person asked through MCP elicitation
+                  (the client's callback accepts at once: the round trip, not a person's time),
+                  one audit line appended
+
+It checks, exactly, that both sent one Stripe request per call (the prices made) and that the
+guarded one wrote one audit line and asked once per call.
+
+    .venv/bin/python benchmarks/mcp_overhead.py [--calls 300] [--mode api_key|paragon] [--guarded]
+
+Writes benchmarks/results-mcp.md (results-mcp-<mode>[-paced|-guarded].md for the other runs).
 """
 
 from __future__ import annotations
@@ -38,6 +51,7 @@ import time
 from pathlib import Path
 from typing import Dict, List
 
+import mcp_types as types
 import requests
 from mcp import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
@@ -114,12 +128,96 @@ async def measure(args: argparse.Namespace, base: str, env: Dict[str, str], auth
     return times
 
 
+async def measure_guarded(args: argparse.Namespace, env: Dict[str, str], product: str) -> Dict[str, List[float]]:
+    """``create_price`` through an unguarded and a guarded server, interleaved."""
+    config = Path(args.workdir, "config.json")
+    audit = Path(args.workdir, "audit.jsonl")
+    asked: List[str] = []
+
+    async def accept(context, params):  # the person says yes at once: the cost is the round trip
+        asked.append(params.message)
+        return types.ElicitResult(action="accept", content={"confirm": True})
+
+    plain = StdioServerParameters(command=str(BIN / "stripe-connection"), args=["mcp", "--config", str(config)], env=env)
+    capped = StdioServerParameters(command=str(BIN / "stripe-connection"), env=env, args=[
+        "mcp", "--config", str(config), "--max-amount", "100000", "--audit-log", str(audit) + ".capped"])
+    guarded = StdioServerParameters(command=str(BIN / "stripe-connection"), env=env, args=[
+        "mcp", "--config", str(config), "--max-amount", "100000", "--confirm", "writes", "--audit-log", str(audit)])
+    times: Dict[str, List[float]] = {"unguarded": [], "capped": [], "guarded": []}
+    arguments = {"product_id": product, "amount": 1000, "currency": "usd"}
+    with open(os.devnull, "w") as devnull:
+        async with stdio_client(plain, errlog=devnull) as (read, write), \
+                stdio_client(capped, errlog=devnull) as (cread, cwrite), \
+                stdio_client(guarded, errlog=devnull) as (gread, gwrite):
+            async with ClientSession(read, write) as unguarded, ClientSession(cread, cwrite) as capped_session, \
+                    ClientSession(gread, gwrite, elicitation_callback=accept) as guarded_session:
+                for session in (unguarded, capped_session, guarded_session):
+                    await session.initialize()
+                sessions = {"unguarded": unguarded, "capped": capped_session, "guarded": guarded_session}
+                for round_number in range(args.warmup + args.calls):
+                    for name, session in sessions.items():
+                        started = time.perf_counter()
+                        result = await session.call_tool("create_price", arguments)
+                        elapsed = time.perf_counter() - started
+                        assert not result.is_error, result.content[0].text
+                        if round_number >= args.warmup:
+                            times[name].append(elapsed)
+    rounds = args.warmup + args.calls
+    lines = audit.read_text().splitlines()
+    assert len(asked) == rounds and len(lines) == rounds, (len(asked), len(lines))
+    assert all(json.loads(line)["outcome"] == "sent" for line in lines)
+    args.counts = {"rounds": rounds, "asked": len(asked), "audit_lines": len(lines)}
+    return times
+
+
+def count_prices(base: str, auth: str, product: str) -> int:
+    count, query = 0, {"limit": 100, "product": product}
+    while True:
+        page = requests.get(f"{base}/v1/prices", params=query, headers={"Authorization": auth}, timeout=30).json()
+        count += len(page["data"])
+        if not page["has_more"]:
+            return count
+        query["starting_after"] = page["data"][-1]["id"]
+
+
+def guarded_report(args: argparse.Namespace, times: Dict[str, List[float]], prices: int) -> str:
+    median = {name: statistics.median(values) for name, values in times.items()}
+    counts = args.counts
+    lines = [
+        "# What the guardrails add to a write (benchmarks/mcp_overhead.py --guarded)",
+        "",
+        f"{args.calls} rounds after {args.warmup} warm-up rounds, interleaved; `create_price` (amount 1000 usd) through "
+        f"three `stripe-connection mcp` servers over stdio, {args.mode} mode, the loopback emulator in its own process, "
+        f"budgets raised to 10000/s; {os.cpu_count()} cores, Python {sys.version.split()[0]}, "
+        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.",
+        "",
+        "| server | median | p90 |",
+        "|---|---|---|",
+        f"| unguarded | {median['unguarded'] * 1000:.2f} ms | {percentile(times['unguarded'], 0.9) * 1000:.2f} ms |",
+        f"| `--max-amount 100000 --audit-log FILE` | {median['capped'] * 1000:.2f} ms | "
+        f"{percentile(times['capped'], 0.9) * 1000:.2f} ms |",
+        f"| guarded: `--max-amount 100000 --confirm writes --audit-log FILE`, the elicitation accepted at once | "
+        f"{median['guarded'] * 1000:.2f} ms | {percentile(times['guarded'], 0.9) * 1000:.2f} ms |",
+        "",
+        f"Guarded / unguarded: **{median['guarded'] / median['unguarded']:.2f}x**; the guardrails add "
+        f"**{(median['guarded'] - median['unguarded']) * 1000:.2f} ms** per write, of which the cap and the audit line "
+        f"**{(median['capped'] - median['unguarded']) * 1000:.2f} ms** and the confirmation (one elicitation round trip "
+        f"over stdio) the rest.",
+        "",
+        f"Exact counts: {counts['rounds']} guarded calls asked the person {counts['asked']} times and wrote "
+        f"{counts['audit_lines']} audit lines; the emulator holds {prices} prices for {3 * counts['rounds']} calls: "
+        "one Stripe request per call either way.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=300)
     parser.add_argument("--warmup", type=int, default=20)
     parser.add_argument("--mode", choices=("api_key", "paragon"), default="api_key")
     parser.add_argument("--paced", action="store_true", help="keep the default request budget (25/s for a test key)")
+    parser.add_argument("--guarded", action="store_true", help="a guarded write beside an unguarded one")
     args = parser.parse_args()
     args.workdir = tempfile.mkdtemp(prefix="mcp-bench-")
 
@@ -144,6 +242,14 @@ def main() -> None:
             config.update(requests_per_second=10_000, endpoint_requests_per_second=10_000)
         Path(args.workdir, "config.json").write_text(json.dumps(config))
         env = {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "")}
+        if args.guarded:
+            product = requests.post(f"{base}/v1/products", data={"name": "Bench"}, timeout=30,
+                                    headers={"Authorization": auth, "Idempotency-Key": os.urandom(8).hex()}).json()["id"]
+            times = asyncio.run(measure_guarded(args, env, product))
+            text = guarded_report(args, times, count_prices(base, auth, product))
+            (HERE / f"results-mcp{'' if args.mode == 'api_key' else '-' + args.mode}-guarded.md").write_text(text)
+            print(text)
+            return
         customer = requests.get(f"{base}/v1/customers", params={"limit": 1}, headers={"Authorization": auth},
                                 timeout=30).json()["data"][0]["id"]
         times = asyncio.run(measure(args, base, env, auth, customer))

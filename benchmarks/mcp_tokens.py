@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """What the MCP server costs an agent in context: characters and tokens of its tool list and of
-typical results, with the default slim schemas and compact lists, and with --full-schemas and
-fields=["*"] (the whole objects, as before issue 23).
+typical results, with the default slim schemas and compact lists, with --accounts (which adds
+`account` to every tool that reaches Stripe), and with --full-schemas and fields=["*"] (the
+whole objects, as before issue 23).
 
 The server runs as a user runs it (`stripe-connection mcp`, the console script, stdio) against the
 Stripe emulator on loopback (in this process), filled with 100 customers (email, name,
@@ -87,14 +88,15 @@ async def measure(base: str, workdir: str, fill_with_subscriptions: bool) -> Lis
                                   "requests_per_second": 1000, "endpoint_requests_per_second": 1000}))
     texts: List[Tuple[str, str]] = []
     env = {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "")}
-    for flags in ([], ["--full-schemas"]):
+    for flags in ([], ["--accounts", "all"], ["--full-schemas"]):
         params = StdioServerParameters(command=str(BIN / "stripe-connection"), args=["mcp", "--config", str(config), *flags],
                                        env=env)
         with open(os.devnull, "w") as devnull:
             async with stdio_client(params, errlog=devnull) as (read, write):
                 async with ClientSession(read, write) as session:
                     await session.initialize()
-                    label = "full schemas" if flags else "default"
+                    label = {(): "default", ("--accounts", "all"): "with --accounts (account on every tool that reaches Stripe)",
+                             ("--full-schemas",): "full schemas"}[tuple(flags)]
                     listed = await session.list_tools()
                     texts.append((f"tools/list, {label} ({len(listed.tools)} tools)", listing_text(listed, compact=False)))
                     texts.append((f"tools/list, {label}, compact JSON", listing_text(listed, compact=True)))

@@ -158,7 +158,7 @@ async def seed_example(run: Run, name: str, ids: Mapping[str, str]) -> Any:
 async def check_tools(run: Run) -> None:
     listed = {tool.name: tool for tool in (await run.session.list_tools()).tools}
     run.texts.append(json.dumps({name: tool.model_dump(mode="json") for name, tool in listed.items()}))
-    assert list(listed) == NAMED + ["stripe_call", "stripe_describe"]
+    assert list(listed) == NAMED + ["stripe_call", "stripe_describe", "stripe_search_actions"]
     expected = StripeTools(lambda prepared: None).tools  # what the generated table makes of each tool
     for name, tool in listed.items():
         want = expected[name]
@@ -291,7 +291,7 @@ def test_read_only_refuses_writes_and_a_rejected_credential_is_a_401_error(mode,
         async with mcp_server("stdio", bad_credentials(emulator_upstream.env(mode), mode), "--read-only") as run:
             listed = (await run.session.list_tools()).tools
             assert [t.name for t in listed] == [n for n in NAMED if n.startswith(("get_", "list_"))] + [
-                "stripe_call", "stripe_describe"]
+                "stripe_call", "stripe_describe", "stripe_search_actions"]
             assert all(t.annotations.read_only_hint for t in listed)
             before = len(seeded_emulator.requests)
             refused = await run.error("stripe_call", {"entity": "customer", "action": "create",
@@ -364,7 +364,7 @@ def test_stdout_carries_only_mcp_frames_while_retries_are_logged_on_stderr(emula
     frames = [json.loads(line) for line in out.splitlines()]  # any non-JSON line fails here
     assert all(frame["jsonrpc"] == "2.0" for frame in frames)
     answers = {frame["id"]: frame for frame in frames if "id" in frame}
-    assert len(answers[2]["result"]["tools"]) == 19
+    assert len(answers[2]["result"]["tools"]) == 20
     assert answers[3]["result"]["isError"] is False
     assert "HTTP 500; retry 1/" in err
     for secret in SECRETS:

@@ -49,19 +49,21 @@ The default spec path is ``<repo>/../shared/stripe-openapi/spec3.json``.
 
 import argparse
 import html
+import importlib.util
 import json
+import math
 import re
 import sys
 from collections import Counter, defaultdict
 from pathlib import Path
-
-from provenance import record_outputs  # beside this script
 
 API_VERSION = "2024-06-20"
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SPEC_PATH = REPO_ROOT.parent / "shared" / "stripe-openapi" / "spec3.json"
 GENERATED_DIR = REPO_ROOT / "source_stripe_proxy" / "data" / "generated"
 INDEX_FILE = GENERATED_DIR / "operations_index.json"
+SEARCH_FILE = GENERATED_DIR / "search_index.json"
+SEARCH_WORDS_MODULE = REPO_ROOT / "source_stripe_proxy" / "actions" / "search_words.py"
 ENTITY_DIR = GENERATED_DIR / "operations"
 
 METHODS = ("get", "post", "delete")
@@ -94,6 +96,31 @@ IDEMPOTENT_VERBS = {
 }
 
 ITEM = "{}"
+
+# Money moves (the `moves_money` mark, MCP's --confirm money, the audit's amounts). From the
+# spec: a POST that makes or acts on an object Stripe records on a balance (its schema has a
+# `balance_transaction`: charges, refunds, payouts, transfers, top-ups, fee refunds, transfer
+# reversals), except editing one (update) or stopping one (cancel) and test helpers. The spec
+# cannot tell the rest; this reviewed list adds them, each with why.
+MONEY_KEEPS_STILL = {"update", "cancel"}
+MONEY_REVIEWED = {
+    ("create", "payment_intent"): "charges the customer once confirmed (confirm=true confirms at once)",
+    ("confirm", "payment_intent"): "charges or debits the payment method",
+    ("capture", "payment_intent"): "captures funds the payment intent holds",
+    ("increment_authorization", "payment_intent"): "raises the amount held on the customer's card",
+    ("pay", "invoice"): "charges the customer the invoice's amount due",
+    ("create", "credit_note"): "can refund the customer or credit their balance",
+    ("create", "customer_balance_transaction"): "credits or debits the customer's balance",
+    ("approve", "issuing_authorization"): "lets an Issuing card spend",
+    ("create", "treasury_outbound_payment"): "sends money out of a financial account",
+    ("create", "treasury_outbound_transfer"): "sends money out of a financial account",
+    ("create", "treasury_inbound_transfer"): "pulls money into a financial account",
+}
+# A parameter is an amount (held against --max-amount) when its name is `amount`, or has
+# `amount` as a word of it (unit_amount, amount_to_capture, application_fee_amount), and it is
+# a whole number or a decimal string (unit_amount_decimal): the spec's own typing.
+AMOUNT_NAME = re.compile(r"(?:^|_)amounts?(?:$|_)")
+
 DESCRIPTION_MAX = 300
 PARAMETER_DESCRIPTION_MAX = 200
 NESTED_DESCRIPTION_MAX = 120
@@ -463,15 +490,75 @@ def flags(op, action):
     return {"read_only": read_only, "destructive": destructive, "idempotent": idempotent}
 
 
-def unsupported(op):
-    """Why the actions cannot make this call (they send forms and read JSON), or None."""
+def money_objects(components):
+    """Stripe's objects recorded on a balance: their schema has a balance_transaction."""
+    found = set()
+    for component in components.values():
+        properties = component.get("properties", {})
+        if "balance_transaction" in properties:
+            found.update(properties.get("object", {}).get("enum") or ())
+    return found
+
+
+def moves_money(op, entity, action, money):
+    """-> why this action moves money, or None."""
+    if (action, entity) in MONEY_REVIEWED:
+        return MONEY_REVIEWED[(action, entity)]
+    if op.method != "POST" or op.helper or op.shape[:1] == (TEST_HELPERS,) or action in MONEY_KEEPS_STILL:
+        return None
+    if op.object in money:
+        return f"it makes or acts on a {op.object.replace('_', ' ')}, which moves money on a Stripe balance"
+    return None
+
+
+def amount_fields(schema, path=()):
+    """Paths of the amount parameters at any depth ('*' for an array's items), in order."""
+    found = []
+    for name, prop in schema.get("properties", {}).items():
+        branches = [prop, *prop.get("anyOf", ())]
+        kinds = {(b.get("type"), b.get("format")) for b in branches}
+        if AMOUNT_NAME.search(name) and any(t == "integer" or f == "decimal" for t, f in kinds):
+            found.append([*path, name])
+        for branch in branches:
+            if branch.get("type") == "array" and isinstance(branch.get("items"), dict):
+                item = branch["items"]
+                if AMOUNT_NAME.search(name) and item.get("type") == "integer":
+                    found.append([*path, name, "*"])
+                found += amount_fields(item, (*path, name, "*"))
+            elif "properties" in branch:
+                found += amount_fields(branch, (*path, name))
+    unique = []
+    for field in found:
+        if field not in unique:
+            unique.append(field)
+    return unique
+
+
+MULTIPART = "multipart/form-data"
+API_HOST = "https://api.stripe.com"
+
+
+def transport(op, default_host):
+    """How the request differs from a form POST answered with JSON: the host (Stripe's files
+    host for uploads and PDFs, from the operation's ``servers``), a multipart body, a binary
+    answer. Or why the actions cannot send it."""
+    found = {}
+    servers = op.spec_op.get("servers") or ()
+    host = servers[0]["url"].rstrip("/") if servers else default_host
+    if host != default_host:
+        found["host"] = host
     body = op.spec_op.get("requestBody", {}).get("content", {})
     if body and FORM not in body:
-        return f"it uploads {', '.join(sorted(body))}; the actions send form bodies only"
+        if MULTIPART not in body:
+            return {"unsupported": f"it uploads {', '.join(sorted(body))}; the actions send forms and files only"}
+        found["body"] = "multipart"
     answer = op.spec_op["responses"].get("200", {}).get("content", {})
     if "application/json" not in answer:
-        return f"it answers {', '.join(sorted(answer)) or 'nothing'}, not JSON"
-    return None
+        binary = [kind for kind, content in answer.items() if content.get("schema", {}).get("format") == "binary"]
+        if not binary:
+            return {"unsupported": f"it answers {', '.join(sorted(answer)) or 'nothing'}, not JSON"}
+        found["answer"] = binary[0]
+    return found
 
 
 # ---------------------------------------------------------------------------
@@ -481,6 +568,8 @@ def unsupported(op):
 def build(spec):
     catalog = Catalog(spec)
     enums = object_enums(catalog.components)
+    money = money_objects(catalog.components)
+    default_host = (spec.get("servers") or [{"url": API_HOST}])[0]["url"].rstrip("/")
     actions = {}
     for op in catalog.operations:
         entity, action, id_param = catalog.classify(op)
@@ -503,13 +592,19 @@ def build(spec):
             "returns": op.object,
             **flags(op, action),
         }
+        why_money = moves_money(op, entity, action, money)
+        record["moves_money"] = why_money is not None
+        if why_money:
+            record["moves_money_because"] = why_money
+        if op.method != "GET":
+            amounts = amount_fields(parameters)
+            if amounts:
+                record["amount_fields"] = amounts
         if op.kind in ("list", "search"):
             record["paging"] = op.kind
             if op.kind == "list":
                 add_filter_enums(parameters, op.object, enums)
-        reason = unsupported(op)
-        if reason:
-            record["unsupported"] = reason
+        record.update(transport(op, default_host))
         if op.helper:
             record["test_helper"] = True
         actions[key] = record
@@ -526,7 +621,7 @@ def build(spec):
     return catalog, actions
 
 
-def write_outputs(actions, spec_version):
+def write_outputs(catalog, actions, spec_version):
     by_entity = defaultdict(dict)
     for (entity, action), record in actions.items():
         by_entity[entity][action] = record
@@ -545,7 +640,7 @@ def write_outputs(actions, spec_version):
                     "method": record["method"],
                     "path": record["path"],
                     "description": record["description"],
-                    **{flag: record[flag] for flag in ("read_only", "destructive", "idempotent")},
+                    **{flag: record[flag] for flag in ("read_only", "destructive", "idempotent", "moves_money")},
                 }
                 for action, record in sorted(by_entity[entity].items())
             },
@@ -557,11 +652,83 @@ def write_outputs(actions, spec_version):
     for entity, entity_actions in by_entity.items():
         write_json(ENTITY_DIR / f"{entity}.json", {"entity": entity, "actions": dict(sorted(entity_actions.items()))})
     write_json(INDEX_FILE, index)
+    write_json(SEARCH_FILE, {"api_version": spec_version, **search_index(catalog, actions)}, compact=True)
     return index
 
 
-def write_json(path, data):
-    path.write_text(json.dumps(data, indent=1, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
+# ---------------------------------------------------------------------------
+# The search index: BM25 over the spec's own words, computed here, summed at run time
+# ---------------------------------------------------------------------------
+
+# How much each kind of words counts: an action is named by its entity and verb; its
+# description and its object's say what it does; its parameters hint at it.
+SEARCH_FIELD_WEIGHTS = {"entity": 3.0, "verb": 3.0, "verb_words": 1.5, "description": 1.0,
+                        "object": 0.5, "parameters": 0.4}
+BM25_K1, BM25_B = 1.2, 0.5
+TEST_HELPER_FACTOR = 0.5  # asked for rarely; "test" in a query still finds them
+
+
+def search_words_module():
+    """``actions/search_words.py`` by path: the same word rule as the run-time search."""
+    loaded = importlib.util.spec_from_file_location("search_words", SEARCH_WORDS_MODULE)
+    module = importlib.util.module_from_spec(loaded)
+    loaded.loader.exec_module(module)
+    return module
+
+
+def search_fields(catalog, op, entity, action, record, rules):
+    """The words of one action, by kind."""
+    verb = action[len("test_"):] if action.startswith("test_") else action
+    obj = catalog.components.get(op.object or "", {}) if op.object else {}
+    component = next((c for c in catalog.components.values()
+                      if (c.get("properties", {}).get("object", {}).get("enum") or [None])[0] == op.object), obj)
+    parameters = " ".join(record["parameters"].get("properties", {}))
+    entity_words = rules.words(" ".join((entity, plural(entity), *rules.ENTITY_WORDS.get(entity, ()))))
+    verb_words = rules.words(" ".join(rules.VERB_WORDS.get(verb, ())))
+    if verb == "create":  # a noun used as a verb asks for one: "refund a charge", "transfer money"
+        verb_words += rules.words(entity)
+    return {
+        "entity": entity_words,
+        "verb": rules.words(verb) + (rules.words("test") if action.startswith("test_") else []),
+        "verb_words": verb_words,
+        "description": rules.words(first_sentences(op.spec_op.get("description"), 600)),
+        "object": rules.words(first_sentences(component.get("description"), 200)),
+        "parameters": rules.words(parameters),
+    }
+
+
+def search_index(catalog, actions):
+    """Per action, each word's BM25 weight: a query's score is the sum over its words."""
+    rules = search_words_module()
+    ops = {op.key: op for op in catalog.operations}
+    docs, weighted = [], []
+    for (entity, action), record in sorted(actions.items()):
+        op = ops[f"{record['method']} {record['path']}"]
+        fields = search_fields(catalog, op, entity, action, record, rules)
+        counts = Counter()
+        for kind, stems in fields.items():
+            for word in stems:
+                counts[word] += SEARCH_FIELD_WEIGHTS[kind]
+        docs.append({"entity": entity, "action": action, "entity_words": sorted(set(rules.words(entity))),
+                     "verb_words": sorted(set(fields["verb"] + fields["verb_words"]))})
+        weighted.append((counts, record.get("test_helper", False)))
+    lengths = [sum(counts.values()) for counts, _ in weighted]
+    average = sum(lengths) / len(lengths)
+    frequency = Counter(word for counts, _ in weighted for word in counts)
+    postings = defaultdict(list)
+    for number, ((counts, helper), length) in enumerate(zip(weighted, lengths)):
+        norm = BM25_K1 * (1 - BM25_B + BM25_B * length / average)
+        for word, tf in counts.items():
+            idf = math.log(1 + (len(docs) - frequency[word] + 0.5) / (frequency[word] + 0.5))
+            weight = idf * tf * (BM25_K1 + 1) / (tf + norm) * (TEST_HELPER_FACTOR if helper else 1.0)
+            postings[word].append([number, round(weight, 3)])
+    return {"docs": docs, "postings": dict(sorted(postings.items()))}
+
+
+def write_json(path, data, compact=False):
+    indent, separators = (None, (",", ":")) if compact else (1, None)
+    text = json.dumps(data, indent=indent, separators=separators, sort_keys=True, ensure_ascii=False)
+    path.write_text(text + "\n", encoding="utf-8")
 
 
 def main(argv=None):
@@ -578,8 +745,11 @@ def main(argv=None):
         for (entity, action), record in sorted(actions.items(), key=lambda kv: kv[1]["path"]):
             print(f"{record['method']:<6} {record['path']:<75} {action} {entity}")
         return
-    index = write_outputs(actions, version)
-    record_outputs("scripts/generate_operations.py", args.spec, [INDEX_FILE, *sorted(ENTITY_DIR.glob("*.json"))])
+    index = write_outputs(catalog, actions, version)
+    from provenance import record_outputs  # beside this script; imported here so tests can load this file by path
+
+    record_outputs("scripts/generate_operations.py", args.spec,
+                   [INDEX_FILE, SEARCH_FILE, *sorted(ENTITY_DIR.glob("*.json"))])
     print(f"wrote {len(actions)} actions on {len(index['entities'])} entities "
           f"({len(catalog.operations)} operations) to {GENERATED_DIR}")
 

@@ -44,6 +44,14 @@ class Request:
     def decoded_body(self):
         if not self.body:
             return {}
+        content_type = self.header("Content-Type") or ""
+        if content_type.lower().startswith("multipart/form-data"):
+            from .files import UploadedFile, parse_multipart  # the log shows a file by size and hash
+            try:
+                parts = parse_multipart(self.body, content_type)
+            except Exception:  # an unparsable body is logged as such; the handler answers 400
+                return "<unparsable multipart body>"
+            return {k: v.summary() if isinstance(v, UploadedFile) else v for k, v in parts.items()}
         text = self.body.decode("utf-8", "replace")
         if (self.header("Content-Type") or "").startswith("application/json"):
             try:

@@ -6,7 +6,13 @@ added, and return the upstream status, selected headers and body unchanged.
 Neither the Stripe key nor the proxy token is ever logged or echoed.
 
   Paragon:      {base}/projects/{project_id}/sdk/proxy/{integration}/v1/...  -> upstream /v1/...
+                or {base}/projects/{project_id}/sdk/proxy/{integration} with the full URL in
+                X-Paragon-Proxy-Url (Stripe's api or files host)          -> upstream /v1/...
   PinkConnect:  {base}/v1/...                                                -> upstream /v1/...
+
+Paragon's Proxy API documents JSON request bodies, and a binary answer only with the
+X-Paragon-Use-Raw-Response header (docs.useparagon.com/apis/proxy). The emulator holds to
+that: a multipart body is refused (415), and a non-JSON answer without the header is a 502.
 """
 
 import hmac
@@ -91,6 +97,8 @@ class ParagonEmulator(_ForwardingProxy):
     """Paragon's SDK proxy: /projects/{project_id}/sdk/proxy/{integration_type}/<upstream path>."""
 
     PATH = re.compile(r"/projects/([^/]+)/sdk/proxy/([^/]+)(/.*)?")
+    TARGET_HEADER, RAW_HEADER = "X-Paragon-Proxy-Url", "X-Paragon-Use-Raw-Response"
+    STRIPE_HOSTS = ("api.stripe.com", "files.stripe.com")  # the upstream stands in for both
 
     def __init__(self, upstream_url, upstream_api_key, project_id="proj_demo", user_token="paragon-user-token",
                  integration_type="stripe", **kwargs):
@@ -120,9 +128,22 @@ class ParagonEmulator(_ForwardingProxy):
             return self.error(401, "Unauthorized")
         if integration != self.integration_type:
             return self.error(404, "Integration not found")
+        if "multipart/" in (req.header("Content-Type") or "").lower():
+            return self.error(415, "The Proxy API accepts JSON request bodies")
+        target = req.header(self.TARGET_HEADER)
+        if target is not None:
+            parts = urlsplit(target)
+            if parts.scheme != "https" or parts.hostname not in self.STRIPE_HOSTS or not parts.path.startswith("/v1/"):
+                return self.error(400, "X-Paragon-Proxy-Url must be a URL of this integration's API")
+            rest = parts.path
+            req.query_string = parts.query or req.query_string
         if not rest or rest == "/":
             return self.error(404, "Not Found")
-        return self.forward(req, rest)
+        response = self.forward(req, rest)
+        kind = (response.header("Content-Type") or "").lower()
+        if response.status < 400 and "json" not in kind and req.header(self.RAW_HEADER) is None:
+            return self.error(502, "The integration's response could not be parsed as JSON")
+        return response
 
 
 class PinkConnectEmulator(_ForwardingProxy):

@@ -18,7 +18,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from . import billing, billing_writes, catalog, forms, payments
+from . import billing, billing_writes, catalog, files, forms, payments
 from .faults import FaultInjector
 from .httpbase import LoopbackServer, Response
 from .schema import (
@@ -795,6 +795,7 @@ ROUTES = [
     ("GET", rf"/v1/invoices/{_ID}/lines", billing.invoice_lines, "invoices"),
     ("GET", r"/v1/subscription_items", billing.subscription_items, "subscription_items"),
     *billing_writes.ROUTES,
+    *files.ROUTES,
     *payments.ROUTES,
     ("GET", rf"/v1/({_ALL})", list_objects, None),
     ("GET", rf"/v1/({_ALL})/{_ID}", retrieve, None),
@@ -955,7 +956,7 @@ class StripeEmulator(LoopbackServer):
             status, payload = self._run(call, handler)
         except StripeError as err:
             return Response.json(err.status, err.body(), headers + err.headers)
-        return Response.json(status, payload, headers)
+        return _response(status, payload, headers)
 
     def _run(self, call, handler):
         with call.store.lock:
@@ -965,6 +966,10 @@ class StripeEmulator(LoopbackServer):
         if req.method == "GET":
             return forms.parse(req.query_string)
         content_type = req.header("Content-Type") or ""
+        if files.is_multipart(content_type):
+            params = forms.parse(req.query_string)
+            params.update(files.parse_multipart(req.body, content_type))
+            return params
         if req.body and content_type.startswith("application/json"):
             raise invalid(f"Invalid request: unsupported Content-Type {content_type}. If error persists "
                           f"and you need assistance, please contact support@stripe.com.")
@@ -1072,7 +1077,7 @@ class StripeEmulator(LoopbackServer):
                     del self._idempotency[scope]
                 return Response.json(err.status, err.body(), headers + err.headers)
             status, payload = err.status, err.body()  # it ran (a declined card): replayed like a success
-        response = Response.json(status, payload, headers)
+        response = _response(status, payload, headers)
         entry["response"] = response
         entry["request_id"] = call.request_id
         return response
@@ -1131,6 +1136,13 @@ class StripeEmulator(LoopbackServer):
                 scheme, _, value = out[name].partition(" ")
                 out[name] = f"{scheme} {mask_key(value) if scheme.lower() == 'bearer' else '****'}"
         return out
+
+
+def _response(status, payload, headers):
+    """A handler's answer: JSON, or a Response of its own (a PDF) with our headers added."""
+    if isinstance(payload, Response):
+        return Response(payload.status, payload.body, payload.headers + headers)
+    return Response.json(status, payload, headers)
 
 
 def html_error(status, reason):

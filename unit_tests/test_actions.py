@@ -258,11 +258,13 @@ def test_every_action_of_the_table_prepares_with_its_required_parameters():
                 continue
             props = described["input_schema"]["properties"]
             params = {name: sample(props[name]) for name in described["required"]}
+            if described.get("body") == "multipart":  # an upload: the file as content, not a path
+                params["file"] = {"name": "evidence.txt", "content_base64": "ZXZpZGVuY2U="}
             call = prepare_call(action, entity, params)
             assert "{" not in call.path, (action, entity, call.path)
             assert (call.body if call.method == "POST" else call.query or {}).keys() <= props.keys()
             count += 1
-    assert count == 543  # every action but the two this connection cannot send (a file upload, a PDF)
+    assert count == 545  # every action, the upload (create file) and the PDF (pdf quote) included
 
 
 # -- refused before any request, naming the parameter ---------------------------------------
@@ -299,10 +301,16 @@ def test_unknown_action_and_entity():
     assert refused("get", None).param == "entity"
 
 
-def test_unsupported_operations_say_why():
-    error = refused("create", "file", purpose="dispute_evidence")
-    assert error.param == "action" and "multipart/form-data" in error.message
-    assert "application/pdf" in refused("pdf", "quote", quote="qt_1").message
+def test_an_upload_and_a_pdf_are_marked_for_the_files_host():
+    upload = prepare_call("create", "file", {"purpose": "dispute_evidence",
+                                             "file": {"name": "receipt.pdf", "content_base64": "JVBERi0xLjQ="}})
+    assert (upload.spec.body, upload.spec.host) == ("multipart", "https://files.stripe.com")
+    assert upload.uploads["file"].content == b"%PDF-1.4" and upload.uploads["file"].content_type == "application/pdf"
+    assert upload.body == {"purpose": "dispute_evidence"}  # the file is a part of its own, not a form field
+    assert upload.request()["files"] == {"file": {"name": "receipt.pdf", "bytes": 8, "type": "application/pdf"}}
+    pdf = prepare_call("pdf", "quote", {"quote": "qt_1", "save_to": "q.pdf"})
+    assert (pdf.path, pdf.save_to, pdf.spec.answer) == ("/v1/quotes/qt_1/pdf", "q.pdf", "application/pdf")
+    assert refused("create", "file", purpose="dispute_evidence").param == "file"  # required
 
 
 def test_credentials_passed_as_parameters_are_refused_without_echoing_them():

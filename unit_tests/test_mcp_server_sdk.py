@@ -186,11 +186,12 @@ def test_main_builds_the_server_it_serves(monkeypatch, capsys, restored_logging)
     assert mcp_server.main(["--read-only"], environ=environ) == 0
     (server,) = served
     assert (server.name, server.version) == ("stripe-connection", __version__)
-    assert "through Paragon, as 12 tools" in server.instructions and "This server only reads." in server.instructions
+    # 13: the seed's 10 reads, stripe_call (reads only), stripe_describe and stripe_search_actions
+    assert "through Paragon, as 13 tools" in server.instructions and "This server only reads." in server.instructions
     listed = run(server, "legacy", lambda client: client.list_tools()).tools
-    assert len(listed) == 12 and all(tool.annotations.read_only_hint for tool in listed)
+    assert len(listed) == 13 and all(tool.annotations.read_only_hint for tool in listed)
     err = capsys.readouterr().err
-    assert "12 tools (read-only) over stdio, paragon connection" in err and "paragon-SECRET" not in err
+    assert "13 tools (read-only) over stdio, paragon connection" in err and "paragon-SECRET" not in err
 
 
 @pytest.mark.parametrize("allow, line", [("get_customer", "1 tool (allow: get_customer) over stdio"),

@@ -83,9 +83,9 @@ def walk(schema: Any):
 # -- what is offered ---------------------------------------------------------------------------
 
 
-def test_one_named_tool_per_seed_call_plus_the_two_general_tools():
+def test_one_named_tool_per_seed_call_plus_the_three_general_tools():
     server = tools()
-    assert list(server.tools) == NAMED + ["stripe_call", "stripe_describe"]
+    assert list(server.tools) == NAMED + ["stripe_call", "stripe_describe", "stripe_search_actions"]
     assert [tool_name(spec) for spec in seed_calls()] == NAMED
 
 
@@ -129,7 +129,8 @@ def test_read_only_offers_reads_only_and_refuses_writes_through_stripe_call():
     execute = Recorder()
     server = tools(read_only=True, execute=execute)
     assert all(tool.read_only for tool in server.tools.values())
-    assert set(server.tools) == {n for n in NAMED if n.startswith(("get_", "list_"))} | {"stripe_call", "stripe_describe"}
+    assert set(server.tools) == {n for n in NAMED if n.startswith(("get_", "list_"))} | {
+        "stripe_call", "stripe_describe", "stripe_search_actions"}
     assert "dry_run" not in server.tools["stripe_call"].input_schema["properties"]
     error = refusal(server, "stripe_call", {"entity": "customer", "action": "delete", "params": {"customer": "cus_1"}})
     assert error["param"] == "action" and "read-only" in error["message"]
@@ -144,7 +145,7 @@ def test_read_only_offers_reads_only_and_refuses_writes_through_stripe_call():
 def test_allow_and_deny_take_entities_actions_and_tools():
     server = tools(allow=["customer", "finalize_invoice"])
     assert list(server.tools) == ["create_customer", "update_customer", "get_customer", "list_customers",
-                                  "stripe_call", "stripe_describe"]
+                                  "stripe_call", "stripe_describe", "stripe_search_actions"]
     assert server.tools["stripe_call"].input_schema["properties"]["entity"]["enum"] == ["customer", "invoice"]
     assert server.call("stripe_describe", {})["entities"] == {
         "customer": sorted(resources.entities()["customer"]["actions"]), "invoice": ["finalize"]}
@@ -159,7 +160,7 @@ def test_allow_and_deny_take_entities_actions_and_tools():
     error = refusal(server, "stripe_call", {"entity": "customers", "action": "delete", "params": {"customer": "cus_1"}})
     assert "not allowed" in error["message"]
     assert "list_customers" not in tools(deny=["list_customers"]).tools
-    assert not {"stripe_call", "stripe_describe"} & set(tools(deny=["stripe_call"]).tools)
+    assert not {"stripe_call", "stripe_describe", "stripe_search_actions"} & set(tools(deny=["stripe_call"]).tools)
 
 
 @pytest.mark.parametrize("item", ["custumer", "explode_customer", "stripe_calls", "list_customerz"])

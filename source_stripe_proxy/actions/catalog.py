@@ -16,12 +16,13 @@ from functools import lru_cache
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from source_stripe_proxy.actions.errors import DESCRIBE, Hint, refuse
+from source_stripe_proxy.actions.files import is_upload, upload_schema
 from source_stripe_proxy.actions.params import schema_at, show
 from source_stripe_proxy.actions.seed_aliases import SEED_CALLS, SEED_REQUIRED
 from source_stripe_proxy.data import load_generated, resources
 
 ACTION_SYNONYMS = {"retrieve": "get"}  # Stripe's docs say "retrieve"
-FLAGS = ("read_only", "destructive", "idempotent")
+FLAGS = ("read_only", "destructive", "idempotent", "moves_money")
 
 
 @lru_cache(maxsize=None)
@@ -58,6 +59,12 @@ class ActionSpec:
     unsupported: Optional[str] = None  # why the actions cannot send it
     own_path: Optional[str] = None  # used when the id is left out (the key's own account)
     test_helper: bool = False
+    moves_money: bool = False  # charges, refunds, pays out, transfers... (generated: the spec plus a reviewed list)
+    moves_money_because: Optional[str] = None
+    amount_fields: Tuple[Tuple[str, ...], ...] = ()  # paths of its amount parameters ("*": each item)
+    host: Optional[str] = None  # another of Stripe's hosts (https://files.stripe.com), from the spec
+    body: Optional[str] = None  # "multipart": an upload
+    answer: Optional[str] = None  # a binary answer's media type (application/pdf)
     aliases: Mapping[str, str] = field(default_factory=dict)  # seed name -> Stripe name
     seed_required: Tuple[str, ...] = ()
 
@@ -78,6 +85,8 @@ class ActionSpec:
             extras.append("idempotency_key")
         if self.paging == "list":
             extras.append("all")
+        if self.answer:
+            extras.append("save_to")
         if self.id_param and "id" not in self.properties:
             extras.append("id")
         return tuple(extras)
@@ -91,7 +100,9 @@ class ActionSpec:
         if self.id_param:
             aliases[f"{self.entity}_id"] = self.id_param
         entities = resources.entities()
-        for name in self.properties:
+        for name, schema in self.properties.items():
+            if is_upload(schema):
+                continue  # a file's content, not an id
             if (name in self.path_params and not name.endswith("id")) or name in entities:
                 aliases.setdefault(f"{name}_id", name)
         return {alias: target for alias, target in aliases.items() if alias not in self.properties and alias != target}
@@ -167,6 +178,12 @@ def action_spec(entity: str, action: str) -> ActionSpec:
         unsupported=record.get("unsupported"),
         own_path=record.get("own_path"),
         test_helper=record.get("test_helper", False),
+        moves_money=record.get("moves_money", False),
+        moves_money_because=record.get("moves_money_because"),
+        amount_fields=tuple(tuple(path) for path in record.get("amount_fields", ())),
+        host=record.get("host"),
+        body=record.get("body"),
+        answer=record.get("answer"),
         aliases=dict(SEED_CALLS.get((action, entity), {})),
         seed_required=tuple(SEED_REQUIRED.get((action, entity), ())),
     )
@@ -228,6 +245,16 @@ def describe_action(action: str, entity: str) -> Dict[str, Any]:
         described["paging"] = spec.paging
     if spec.aliases or spec.id_aliases:
         described["aliases"] = {**spec.id_aliases, **spec.aliases}
+    if spec.moves_money_because:
+        described["moves_money_because"] = spec.moves_money_because
+    if spec.amount_fields:
+        described["amount_fields"] = [_form_name(path) for path in spec.amount_fields]
+    if spec.host:
+        described["host"] = spec.host
+    if spec.body:
+        described["body"] = spec.body
+    if spec.answer:
+        described["answer"] = spec.answer
     if spec.unsupported:
         described["unsupported"] = spec.unsupported
     if spec.test_helper:
@@ -235,10 +262,19 @@ def describe_action(action: str, entity: str) -> Dict[str, Any]:
     return described
 
 
+def _form_name(path: Tuple[str, ...]) -> str:
+    """('line_items', '*', 'price_data', 'unit_amount') -> line_items[][price_data][unit_amount]."""
+    head, *rest = path
+    return head + "".join("[]" if part == "*" else f"[{part}]" for part in rest)
+
+
 def input_schema(spec: ActionSpec, *, aliases: bool = True) -> Dict[str, Any]:
     """The action's parameters as one JSON Schema object: Stripe's, plus ours (``idempotency_key``,
     ``all``, ``id``) and, with ``aliases``, the seed's names (either name satisfies a requirement)."""
     properties: Dict[str, Any] = dict(spec.properties)
+    for name, prop in spec.properties.items():
+        if is_upload(prop):
+            properties[name] = {**upload_schema(paths=True), "description": prop.get("description", "The file.")}
     if "idempotency_key" in spec.extras:
         properties["idempotency_key"] = {
             "type": "string",
@@ -247,6 +283,8 @@ def input_schema(spec: ActionSpec, *, aliases: bool = True) -> Dict[str, Any]:
         }
     if "all" in spec.extras:
         properties["all"] = {"type": "boolean", "description": "Follow every page and return one list (limit sets the page size)."}
+    if "save_to" in spec.extras:
+        properties["save_to"] = {"type": "string", "description": f"A local path to save the answer ({spec.answer}) to."}
     if "id" in spec.extras:
         properties["id"] = {"type": "string", "description": f"Same as {spec.id_param}."}
     either: List[Dict[str, Any]] = []

@@ -200,7 +200,8 @@ def build_parser() -> argparse.ArgumentParser:
             "what exists and what a call accepts:\n"
             "  stripe-connection describe                   every entity and its actions\n"
             "  stripe-connection describe invoice           one entity's actions\n"
-            "  stripe-connection describe invoice finalize  one action's parameters (--schema: JSON Schema)\n\n"
+            "  stripe-connection describe invoice finalize  one action's parameters (--schema: JSON Schema)\n"
+            "  stripe-connection search refund a charge     the actions that best match plain words\n\n"
             "MCP server for AI agents (in a checkout: .venv/bin/pip install -e '.[mcp]'):\n"
             "  stripe-connection mcp [--http HOST:PORT] [--read-only] ...   (stripe-connection mcp --help)\n\n"
             "examples:\n"
@@ -223,6 +224,13 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"give up on the call after this many seconds, retries included (default {DEFAULT_TIMEOUT_SECONDS:g}; "
         "also STRIPE_CONNECTION_TIMEOUT or the config's action_timeout_seconds)",
     )
+    parser.add_argument("--account", metavar="ACCT", help="act for this connected account (Stripe-Account); it must be allowed by --accounts")
+    parser.add_argument("--accounts", metavar="LIST", help="the connected accounts --account may name: acct_1,acct_2 or all "
+                        "(also STRIPE_CONNECTION_ACCOUNTS or the config's accounts)")
+    parser.add_argument("--max-amount", metavar="N", help="refuse a write whose amount parameters exceed N, in the smallest "
+                        "currency unit (also STRIPE_CONNECTION_MAX_AMOUNT or the config's max_amount; the lowest holds)")
+    parser.add_argument("--audit-log", metavar="FILE", help="append a JSON line per write attempt to FILE "
+                        "(also STRIPE_CONNECTION_AUDIT_LOG or the config's audit_log)")
     parser.add_argument("call", nargs="*", metavar="ACTION ENTITY KEY=VALUE", help="the call; read from stdin when omitted")
     return parser
 
@@ -308,17 +316,21 @@ def main(
         if args.call[:1] == ["describe"]:
             out.json(describe(args.call[1:], full_schema=args.schema))
             return EXIT_OK
-        prepared = _prepare(args.call, stdin or sys.stdin, out)
+        if args.call[:1] == ["search"] and not any("=" in word for word in args.call):  # else Stripe's search action
+            out.json(search(args.call[1:]))
+            return EXIT_OK
+        prepared, params = _prepare(args.call, stdin or sys.stdin, out)  # refused here, before any config is read
     except ActionInputError as exc:
         out.error(exc.to_dict(cli_words))
         return EXIT_REFUSED
     if args.dry_run:
-        out.json(prepared.request())
-        return EXIT_OK
-    return _send(prepared, args, environ, out)
+        return _dry_run(args, environ, out, prepared.spec, params)
+    return _send(args, environ, out, prepared.spec, params)
 
 
-def _prepare(tokens: List[str], stdin: TextIO, out: _Output) -> PreparedCall:
+def _prepare(tokens: List[str], stdin: TextIO, out: _Output) -> Tuple[PreparedCall, Dict[str, Any]]:
+    """The call checked against Stripe's spec, and its parameters as given (the limits are
+    applied once the connection's config is read)."""
     if tokens:
         call = parse_tokens(tokens)
     else:
@@ -326,19 +338,55 @@ def _prepare(tokens: List[str], stdin: TextIO, out: _Output) -> PreparedCall:
             out.note("stripe-connection: reading the call from stdin ('key: value' lines, end with Ctrl-D); --help for usage")
         call = parse_block(stdin.read())
     action, entity, params = split_call(call)
-    return prepare_call(action, entity, params)
+    prepared = prepare_call(action, entity, params)
+    if prepared.spec.answer and not prepared.save_to:
+        raise ActionInputError(
+            f"'{prepared.spec.name}' answers {prepared.spec.answer}, which is not JSON: give save_to=FILE to write it.",
+            param="save_to",
+        )
+    return prepared, params
 
 
-def _send(prepared: PreparedCall, args: argparse.Namespace, environ: Mapping[str, str], out: _Output) -> int:
+def _limits(args: argparse.Namespace) -> Dict[str, Any]:
+    return {"max_amount": args.max_amount, "accounts": args.accounts, "audit_log": args.audit_log}
+
+
+def _dry_run(args: argparse.Namespace, environ: Mapping[str, str], out: _Output, spec: Any, params: Dict[str, Any]) -> int:
+    """The request that would be sent, under the same limits (no credentials needed)."""
+    from source_stripe_proxy.actions.attempts import Attempt
+    from source_stripe_proxy.actions.audit import AuditLog
+    from source_stripe_proxy.actions.guardrails import Guardrails, limits_from
+
+    try:
+        config = load_config(args.config, environ) if args.config else {}
+        cap, accounts, logs = limits_from(config, environ, **_limits(args))
+        guardrails = Guardrails(max_amount=cap, accounts=accounts, configured_account=config.get("account_id"))
+        attempt = Attempt(guardrails, "cli", AuditLog(logs) if logs else None)
+    except ConfigError as exc:
+        out.error(error_to_dict(exc, cli_words))
+        return EXIT_USAGE
+    try:
+        out.json(attempt.run(spec, params, account=args.account, dry_run=True, send=lambda call: None)["request"])
+    except ActionInputError as exc:
+        out.error(exc.to_dict(cli_words))
+        return EXIT_REFUSED
+    return EXIT_OK
+
+
+def _send(args: argparse.Namespace, environ: Mapping[str, str], out: _Output, spec: Any, params: Dict[str, Any]) -> int:
     try:
         config = load_config(args.config, environ)
         timeout = None if args.timeout is None else check_timeout(args.timeout, "--timeout")
-        connection = StripeConnection(config, timeout_seconds=timeout)
+        connection = StripeConnection(config, timeout_seconds=timeout, environ=environ, tool="cli", **_limits(args))
     except ConfigError as exc:
         out.error(error_to_dict(exc, cli_words))
         return EXIT_USAGE
     out.secrets = connection.client.settings.secrets
-
+    try:
+        prepared = connection.prepare(spec.action, spec.entity, params, stripe_account=args.account)
+    except ActionInputError as exc:
+        out.error(exc.to_dict(cli_words))
+        return EXIT_REFUSED
     if prepared.idempotency_key_generated:
         # Before sending: if the call times out, the caller already holds the key to retry with.
         out.note(
@@ -382,7 +430,8 @@ class _Parser(argparse.ArgumentParser):
                          param=named.group(1) if named else None)
 
 
-USAGE = "stripe-connection [--config FILE] [--compact] [--dry-run] [--schema] [--timeout SECONDS] ACTION ENTITY KEY=VALUE ..."
+USAGE = ("stripe-connection [--config FILE] [--compact] [--dry-run] [--schema] [--timeout SECONDS] [--account ACCT] "
+         "[--accounts LIST] [--max-amount N] [--audit-log FILE] ACTION ENTITY KEY=VALUE ...")
 
 
 def parse_arguments(argv: List[str]) -> Optional[argparse.Namespace]:
@@ -428,6 +477,22 @@ def _refuse_parameters_as_options(argv: List[str], parser: argparse.ArgumentPars
 def _quoted_pair(pair: str) -> str:
     key, _, value = pair.partition("=")
     return f"{key}={shlex.quote(value)}" if value else pair
+
+
+# ------------------------------------------------------------------------------------------
+# search
+# ------------------------------------------------------------------------------------------
+
+
+def search(words: Sequence[str]) -> Dict[str, Any]:
+    """``search WORDS``: the actions that best match, each with the command that describes it."""
+    from source_stripe_proxy.actions.search import search_actions
+
+    query = " ".join(words)
+    results = search_actions(query)
+    for result in results:
+        result["describe"] = f"stripe-connection describe {result['entity']} {result['action']}"
+    return {"query": query, "results": results}
 
 
 # ------------------------------------------------------------------------------------------

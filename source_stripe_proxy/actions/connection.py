@@ -17,21 +17,24 @@ shared ``StripeClient``, in whichever connection mode (api_key, paragon, pinkcon
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional
 
 from source_stripe_proxy.actions.catalog import ActionSpec, find_action
 from source_stripe_proxy.actions.env import config_from_env
 from source_stripe_proxy.actions.errors import CREDENTIALS, DESCRIBE, ActionInputError, Hint, refuse
+from source_stripe_proxy.actions.files import Upload, check_answer, is_upload, read_upload, save
+from source_stripe_proxy.actions.guardrails import GuardrailRefusal
 from source_stripe_proxy.actions.params import coerce, path_id, show, split_name, unflatten
 from source_stripe_proxy.core.endpoints import fill_path
 from source_stripe_proxy.core.errors import ConfigError
 from source_stripe_proxy.core.forms import encode_form
 from source_stripe_proxy.core.redaction import names_a_credential
-from source_stripe_proxy.core.stripe_facts import MAX_PAGE_SIZE
+from source_stripe_proxy.core.stripe_facts import MAX_PAGE_SIZE, STRIPE_API_BASE
 
 if TYPE_CHECKING:  # the client (and requests) load only when a connection is made, not for a dry run
     from source_stripe_proxy.core.client import StripeClient
@@ -57,14 +60,24 @@ class PreparedCall:
     idempotency_key_generated: bool = False
     fetch_all: bool = False
     page_size: Optional[int] = None
+    account: Optional[str] = None  # a connected account, sent as Stripe-Account for this call
+    uploads: Mapping[str, Upload] = field(default_factory=dict)  # the files of a multipart body
+    save_to: Optional[str] = None  # where a binary answer is written
+    path_ids: Mapping[str, str] = field(default_factory=dict)  # the ids filled into the path
 
     def request(self) -> Dict[str, Any]:
         """The request as it will be sent (Stripe's form fields), for a dry run."""
         request: Dict[str, Any] = {"method": self.method, "path": self.path}
+        if self.spec.host:
+            request["host"] = self.spec.host
+        if self.account:
+            request["stripe_account"] = self.account
         if self.query:
             request["query"] = _form_fields(self.query)
         if self.body is not None:
             request["body"] = _form_fields(self.body)
+        if self.uploads:
+            request["files"] = {name: upload.summary() for name, upload in self.uploads.items()}
         if self.fetch_all:
             request["all_pages"] = True
             request["page_size"] = self.page_size or MAX_PAGE_SIZE
@@ -84,31 +97,48 @@ def _form_fields(values: Mapping[str, Any]) -> Dict[str, Any]:
     return fields
 
 
-def prepare_call(action: Any, entity: Any, params: Mapping[str, Any]) -> PreparedCall:
+def prepare_call(
+    action: Any, entity: Any, params: Mapping[str, Any], *, account: Optional[str] = None, paths: bool = True
+) -> PreparedCall:
     """Check a call against Stripe's spec and map it to a request; never sends anything.
 
+    ``account``: a connected account for this call (checked by the caller's guardrails).
+    ``paths``: an upload may name a local file (the MCP server says no: content only).
     Raises ``ActionInputError`` naming the parameter and listing what is accepted."""
     spec = find_action(action, entity)
     if spec.unsupported:
         raise refuse("action", f"'{spec.name}' cannot be called through this connection: {spec.unsupported}.")
-    renamed = {target: name for name, target in _alias_targets(spec).items() if name in params}
+    renamed = callers_names(spec, params)
     try:
-        return _prepare(spec, _rename_aliases(spec, params))
+        prepared = _prepare(spec, _rename_aliases(spec, params), paths)
     except ActionInputError as exc:
-        raise _in_callers_names(exc, renamed) from None
+        raise in_callers_names(exc, renamed) from None
+    return dataclasses.replace(prepared, account=account) if account else prepared
 
 
-def _in_callers_names(exc: ActionInputError, renamed: Mapping[str, str]) -> ActionInputError:
+def callers_names(spec: ActionSpec, params: Mapping[str, Any]) -> Dict[str, str]:
+    """Stripe's name -> the alias the caller used for it (unit_amount -> amount)."""
+    return {target: name for name, target in _alias_targets(spec).items() if name in params}
+
+
+def in_callers_names(exc: ActionInputError, renamed: Mapping[str, str]) -> ActionInputError:
     """An error about a parameter given by its seed name speaks of that name (amount, not unit_amount)."""
     given = renamed.get(exc.param or "")
     if given is None:
         return exc
     message = exc.base.replace(f"'{exc.param}'", f"'{given}'")
+    if isinstance(exc, GuardrailRefusal):  # a guardrail's refusal keeps its kind
+        return GuardrailRefusal(message, param=given, reason=exc.reason, accepted=exc.accepted, hint=exc.hint)
     return ActionInputError(message, param=given, accepted=exc.accepted, hint=exc.hint)
 
 
-def _prepare(spec: ActionSpec, values: Dict[str, Any]) -> PreparedCall:
+def _prepare(spec: ActionSpec, values: Dict[str, Any], paths: bool = True) -> PreparedCall:
     _refuse_unknown(spec, values)
+    uploads = {name: read_upload(values.pop(name), name, paths=paths)
+               for name in list(values) if name in spec.properties and is_upload(spec.properties[name])}
+    save_to = values.pop("save_to", None) if "save_to" in spec.extras else None
+    if save_to is not None and (not isinstance(save_to, str) or not save_to.strip()):
+        raise refuse("save_to", "'save_to' must be a local path to write the answer to.")
     values = unflatten(values, spec.properties)
 
     fetch_all = False
@@ -119,11 +149,12 @@ def _prepare(spec: ActionSpec, values: Dict[str, Any]) -> PreparedCall:
     if idempotency_key is not None:
         idempotency_key = _idempotency_key(idempotency_key)
 
-    _refuse_missing(spec, values)
+    _refuse_missing(spec, {**values, **uploads})
     path = spec.path
     if spec.own_path and (spec.id_param is None or values.get(spec.id_param) is None):
         path = spec.own_path  # GET /v1/account: the key's own account
-    path = fill_path(path, {name: path_id(values.pop(name), name) for name in spec.path_params if name in values})
+    path_ids = {name: path_id(values.pop(name), name) for name in spec.path_params if name in values}
+    path = fill_path(path, path_ids)
 
     converted: Dict[str, Any] = {}
     for name, value in values.items():
@@ -135,11 +166,12 @@ def _prepare(spec: ActionSpec, values: Dict[str, Any]) -> PreparedCall:
         idempotency_key, generated = f"stripe-connection-{uuid.uuid4()}", True
     if spec.method == "POST":
         return PreparedCall(spec, "POST", path, body=converted, idempotency_key=idempotency_key,
-                            idempotency_key_generated=generated)
+                            idempotency_key_generated=generated, uploads=uploads, path_ids=path_ids)
     page_size = None
     if fetch_all:
         page_size = converted.pop("limit", None)
-    return PreparedCall(spec, spec.method, path, query=converted or None, fetch_all=fetch_all, page_size=page_size)
+    return PreparedCall(spec, spec.method, path, query=converted or None, fetch_all=fetch_all, page_size=page_size,
+                        save_to=save_to, path_ids=path_ids)
 
 
 def _alias_targets(spec: ActionSpec) -> Dict[str, str]:
@@ -257,15 +289,34 @@ class StripeConnection:
     ``stripe_message``, ``http_status``), ``ConfigError`` or ``TransientError``;
     ``errors.error_to_dict`` turns any of them into Stripe's error object.
 
+    Limits (``guardrails.py``), also read from the config's ``max_amount``, ``accounts`` and
+    ``audit_log``: ``max_amount`` caps every amount parameter of a write (smallest currency
+    unit); ``accounts`` (``["acct_1", ...]`` or ``"all"``) lets a call name a connected account
+    with ``stripe_account=``; ``audit_log`` appends a JSON line per write attempt.
+
     After a write, ``last_idempotency_key`` holds the key sent (generated when none was given):
     pass it back as ``idempotency_key`` to retry after a timeout without creating twice.
     """
 
     def __init__(
-        self, config: Mapping[str, Any], *, client: Optional["StripeClient"] = None, timeout_seconds: Optional[float] = None
+        self,
+        config: Mapping[str, Any],
+        *,
+        client: Optional["StripeClient"] = None,
+        timeout_seconds: Optional[float] = None,
+        max_amount: Optional[int] = None,
+        accounts: Any = None,
+        audit_log: Optional[str] = None,
+        environ: Optional[Mapping[str, str]] = None,
+        tool: str = "python",
     ):
         """``timeout_seconds``: the total time one call may take, retries included; default the
-        config's ``action_timeout_seconds``, else ``DEFAULT_TIMEOUT_SECONDS``."""
+        config's ``action_timeout_seconds``, else ``DEFAULT_TIMEOUT_SECONDS``. ``environ``: where
+        the limits' environment variables are read (the CLI passes the process's)."""
+        from source_stripe_proxy.actions.attempts import Attempt
+        from source_stripe_proxy.actions.audit import AuditLog
+        from source_stripe_proxy.actions.guardrails import Guardrails, limits_from
+
         if client is None:
             from source_stripe_proxy.core.client import StripeClient
             from source_stripe_proxy.core.settings import ConnectionSettings
@@ -274,32 +325,72 @@ class StripeConnection:
             client = StripeClient(ConnectionSettings.from_config(config), call_deadline_seconds=deadline, log=log)
         self.client = client
         self.last_idempotency_key: Optional[str] = None
+        cap, allowed, logs = limits_from(config, environ or {}, max_amount=max_amount, accounts=accounts, audit_log=audit_log)
+        self.guardrails = Guardrails(max_amount=cap, accounts=allowed, configured_account=client.settings.account_id)
+        self.audit = AuditLog(logs, secrets=client.settings.secrets) if logs else None
+        self.attempt = Attempt(self.guardrails, tool, self.audit)
 
     @classmethod
-    def from_env(cls, environ: Optional[Mapping[str, str]] = None) -> "StripeConnection":
-        return cls(config_from_env(os.environ if environ is None else environ))
+    def from_env(cls, environ: Optional[Mapping[str, str]] = None, **limits: Any) -> "StripeConnection":
+        environ = os.environ if environ is None else environ
+        return cls(config_from_env(environ), environ=environ, **limits)
 
-    def prepare(self, action: Any = None, entity: Any = None, params: Optional[Mapping[str, Any]] = None, **kwargs: Any) -> PreparedCall:
+    def prepare(self, action: Any = None, entity: Any = None, params: Optional[Mapping[str, Any]] = None, *,
+                stripe_account: Optional[str] = None, **kwargs: Any) -> PreparedCall:
         """Parameters as keywords, or as ``params`` when a name is not a Python identifier
-        (``metadata.plan``) or clashes with ``action``/``entity``."""
-        return prepare_call(action, entity, {**kwargs, **(params or {})})
+        (``metadata.plan``) or clashes with ``action``/``entity``. ``stripe_account``: a
+        connected account for this call (allowed by ``accounts``)."""
+        return self.attempt.prepare(find_action(action, entity), {**kwargs, **(params or {})}, stripe_account)
 
-    def run(self, action: Any = None, entity: Any = None, params: Optional[Mapping[str, Any]] = None, **kwargs: Any) -> Any:
-        return self.execute(self.prepare(action, entity, params, **kwargs))
+    def run(self, action: Any = None, entity: Any = None, params: Optional[Mapping[str, Any]] = None, *,
+            stripe_account: Optional[str] = None, **kwargs: Any) -> Any:
+        spec = find_action(action, entity)
+        return self.attempt.run(spec, {**kwargs, **(params or {})}, account=stripe_account, send=self.send)
 
     def execute(self, call: PreparedCall) -> Any:
+        """Send a prepared call under this connection's limits, with its audit line."""
+        self.attempt.check(call)
+        return self.attempt.send(call, self.send)
+
+    def send(self, call: PreparedCall) -> Any:
+        """Send a prepared call as it is: no limits, no audit (``execute`` and ``run`` add them)."""
         if call.idempotency_key:
             self.last_idempotency_key = call.idempotency_key
+        if call.spec.body == "multipart" or call.spec.answer:
+            return self._send_to_host(call)
         if call.fetch_all:
             return self._fetch_all(call)
         return self.client.send(
-            call.method, call.path, params=call.query, data=call.body, idempotency_key=call.idempotency_key
+            call.method, call.path, params=call.query, data=call.body, idempotency_key=call.idempotency_key,
+            account_id=call.account,
         ).data
+
+    def check_reachable(self, call: PreparedCall) -> None:
+        """Refuse, before anything is sent, a call on Stripe's files host that this connection
+        mode cannot make (an upload through Paragon, anything through PinkConnect)."""
+        if call.spec.host:
+            why = self.client.cannot_reach(call.spec.host, upload=call.spec.body == "multipart")
+            if why:
+                raise GuardrailRefusal(why, param="action", reason="connection_mode")
+
+    def _send_to_host(self, call: PreparedCall) -> Any:
+        """An upload, or a binary answer (saved to ``save_to``, else returned as bytes)."""
+        self.check_reachable(call)
+        files = {name: upload.part() for name, upload in call.uploads.items()} if call.spec.body == "multipart" else None
+        answer = self.client.send_to_host(
+            call.method, call.path, call.spec.host or STRIPE_API_BASE, params=call.body if files is not None else call.query,
+            files=files, idempotency_key=call.idempotency_key, account_id=call.account,
+        ).data
+        if not call.spec.answer:
+            return answer
+        content = check_answer(answer, call.spec.answer, f"{call.method} {call.path}")
+        return save(content, call.save_to) if call.save_to else content
 
     def _fetch_all(self, call: PreparedCall) -> Dict[str, Any]:
         first: Optional[Mapping[str, Any]] = None
         objects: List[Any] = []
-        for page in self.client.list_pages(call.path, call.query, page_size=call.page_size or MAX_PAGE_SIZE):
+        pages = self.client.list_pages(call.path, call.query, page_size=call.page_size or MAX_PAGE_SIZE, account_id=call.account)
+        for page in pages:
             first = first or page
             objects.extend(page["data"])
         result: Dict[str, Any] = dict(first or {"object": "list", "url": call.path})

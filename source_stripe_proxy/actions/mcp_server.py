@@ -4,7 +4,7 @@ One long-lived ``StripeConnection`` (one client: one session, one request budget
 retries and call deadline) serves every tool call, in any connection mode (direct key,
 Paragon, PinkConnect). The tools and their rules live in ``mcp_tools.py``; this module serves
 them with the MCP Python SDK's public low-level ``Server`` (list-tools and call-tool handlers;
-``pip install -e '.[mcp]'``) and runs a transport:
+in a checkout: ``.venv/bin/pip install -e '.[mcp]'``) and runs a transport:
 
     stripe-connection mcp                          stdio (stdout carries MCP frames only)
     stripe-connection mcp --http 127.0.0.1:8765    streamable HTTP at http://127.0.0.1:8765/mcp
@@ -31,13 +31,17 @@ from urllib.parse import urlsplit
 
 from source_stripe_proxy.actions.connection import StripeConnection, check_timeout, log as actions_log
 from source_stripe_proxy.actions.env import load_config
+from source_stripe_proxy.actions.audit import AuditLog
 from source_stripe_proxy.actions.errors import error_to_dict
+from source_stripe_proxy.actions.guardrails import CONFIRM_MODES, Guardrails, limits_from, parse_confirm
 from source_stripe_proxy.actions.mcp_tools import (
     DEFAULT_MAX_RESULT_CHARS,
     DEFAULT_PAGE_SIZE,
     AccessPolicy,
     Answer,
     Ask,
+    BinaryResult,
+    CallContext,
     Question,
     QuestionPending,
     StripeTools,
@@ -57,6 +61,7 @@ DEFAULT_HTTP_HOST = "127.0.0.1"
 HTTP_PATH = "/mcp"
 SERVER_NAME = "stripe-connection"
 MISSING_SDK = "The MCP server needs the MCP Python SDK: in a checkout, .venv/bin/pip install -e '.[mcp]'."
+MOVES_MONEY_META = "source-stripe-proxy/moves_money"  # the tool's _meta mark (annotations have no such hint)
 
 
 # ------------------------------------------------------------------------------------------
@@ -203,6 +208,7 @@ def build_server(tools: StripeTools, *, instructions: str) -> Any:
 def _sdk_tool(definition: ToolDefinition) -> Any:
     from mcp_types import Tool, ToolAnnotations
 
+    marks: Dict[str, Any] = {"_meta": {MOVES_MONEY_META: True}} if definition.moves_money else {}  # by its wire name
     return Tool(
         name=definition.name,
         title=definition.title,
@@ -214,6 +220,7 @@ def _sdk_tool(definition: ToolDefinition) -> Any:
             idempotent_hint=definition.idempotent,
             open_world_hint=definition.open_world,
         ),
+        **marks,
     )
 
 
@@ -234,9 +241,21 @@ async def _call_tool(tools: StripeTools, ctx: Any, params: Any) -> Any:
     text = tools.render(result)
     structured = json.loads(text)
     return CallToolResult(
-        content=[TextContent(type="text", text=text)],
+        content=[TextContent(type="text", text=text), *_resources(result)],
         structured_content=structured if isinstance(structured, dict) else None,
     )
+
+
+def _resources(result: Any) -> List[Any]:
+    """A binary answer (a quote's PDF) as an embedded resource beside its text summary."""
+    if not isinstance(result, BinaryResult):
+        return []
+    import base64
+
+    from mcp_types import BlobResourceContents, EmbeddedResource
+
+    blob = BlobResourceContents(uri=result.uri, mime_type=result.mime_type, blob=base64.b64encode(result.data).decode())
+    return [EmbeddedResource(type="resource", resource=blob)]
 
 
 def _asker(ctx: Any, responses: Optional[Mapping[str, Any]]) -> Ask:
@@ -299,8 +318,22 @@ def server_instructions(tools: StripeTools, mode: str) -> str:
         "object's ids, names, amounts, statuses and times; fields=[\"email\", \"address.city\"] picks others, "
         "fields=[\"*\"] gives whole objects. "
         + ("This server only reads. " if tools.policy.read_only else "Writes take dry_run=true to see the request first. ")
-        + "Named tools cover the common calls; stripe_describe and stripe_call reach the rest."
+        + "Named tools cover the common calls; stripe_search_actions finds an action for plain words, "
+        "stripe_describe and stripe_call reach the rest."
+        + _limits_text(tools.guardrails)
     )
+
+
+def _limits_text(guardrails: Guardrails) -> str:
+    parts = []
+    if guardrails.max_amount is not None:
+        parts.append(f" Amounts above {guardrails.max_amount} (smallest currency unit) are refused.")
+    if guardrails.confirm != "none":
+        what = "moves money" if guardrails.confirm == "money" else "writes"
+        parts.append(f" A call that {what} waits for the person's confirmation.")
+    if guardrails.takes_account:
+        parts.append(" Tools take 'account' to act for a connected account this server allows.")
+    return "".join(parts)
 
 
 # ------------------------------------------------------------------------------------------
@@ -344,8 +377,9 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description=(
             "Serve Stripe to AI agents over the Model Context Protocol: one tool per call of the seed\n"
-            "(create_customer, list_customers, ...) plus stripe_call and stripe_describe for every other\n"
-            "action, through one long-lived connection (direct key, Paragon or PinkConnect)."
+            "(create_customer, list_customers, ...) plus stripe_call, stripe_describe and\n"
+            "stripe_search_actions for every other action, through one long-lived connection (direct\n"
+            "key, Paragon or PinkConnect), within the limits given (--max-amount, --confirm, --accounts)."
         ),
         epilog=(
             "connection: --config FILE, or one mode's environment variables, as for stripe-connection\n"
@@ -353,6 +387,8 @@ def build_parser() -> argparse.ArgumentParser:
             "examples:\n"
             "  stripe-connection mcp                                   stdio, for a local MCP client\n"
             "  stripe-connection mcp --read-only --deny customer       reads only, no customers\n"
+            "  stripe-connection mcp --max-amount 5000 --confirm money --audit-log audit.jsonl\n"
+            "                                                          capped, confirmed, recorded\n"
             "  stripe-connection mcp --http 127.0.0.1:8765             streamable HTTP on loopback (/mcp)\n"
             f"  {TOKEN_ENV}=... stripe-connection mcp --http 0.0.0.0:8765   beyond this machine: a token is required\n\n"
             "docs/agents.md has the details."
@@ -363,11 +399,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--auth-token", metavar="TOKEN", help=f"bearer token HTTP clients must send (prefer the {TOKEN_ENV} environment variable: a command line is visible to other users)")
     parser.add_argument("--allow-origin", metavar="ORIGIN", action="append", default=[], help="a browser origin allowed to call the HTTP server, besides loopback ones (repeatable)")
     parser.add_argument("--read-only", action="store_true", help="offer and accept reads only (get, list, search)")
-    parser.add_argument("--allow", metavar="ITEMS", action="append", default=[], help="offer only these: entities (customer), actions as tool names (finalize_invoice), stripe_call, stripe_describe; comma-separated, repeatable")
+    parser.add_argument("--allow", metavar="ITEMS", action="append", default=[], help="offer only these: entities (customer), actions as tool names (finalize_invoice), stripe_call, stripe_describe, stripe_search_actions; comma-separated, repeatable")
     parser.add_argument("--deny", metavar="ITEMS", action="append", default=[], help="never offer these (same items as --allow; wins over it)")
+    parser.add_argument("--max-amount", metavar="N", help="refuse a call whose amount parameters exceed N (smallest currency unit); also STRIPE_CONNECTION_MAX_AMOUNT or the config's max_amount (the lowest holds)")
+    parser.add_argument("--confirm", metavar="WHAT", choices=CONFIRM_MODES, default="none", help="ask the person (MCP elicitation) before a call that moves money, or before every write: money, writes or none (default none)")
+    parser.add_argument("--accounts", metavar="LIST", help="connected accounts a call may name with 'account' (sent as Stripe-Account): acct_1,acct_2 or all; also STRIPE_CONNECTION_ACCOUNTS or the config's accounts")
+    parser.add_argument("--audit-log", metavar="FILE", help="append a JSON line per write attempt (sent or refused); also STRIPE_CONNECTION_AUDIT_LOG or the config's audit_log")
     parser.add_argument("--timeout", metavar="SECONDS", help="give up on a Stripe call after this many seconds, retries included (default 15)")
     parser.add_argument("--page-size", metavar="N", type=int, default=DEFAULT_PAGE_SIZE, help=f"objects per list page unless the call gives limit (default {DEFAULT_PAGE_SIZE})")
-    parser.add_argument("--full-schemas", action="store_true", help="give each named tool every parameter of its action in its schema (about 75,000 characters for all tools; default: the required and common ones, about 20,000, the rest one stripe_describe away)")
+    parser.add_argument("--full-schemas", action="store_true", help="give each named tool every parameter of its action in its schema (about 79,000 characters for all tools; default: the required and common ones, about 24,000, the rest one stripe_describe away)")
     parser.add_argument("--max-result-chars", metavar="N", type=int, default=DEFAULT_MAX_RESULT_CHARS, help=f"cut results longer than this, saying how to continue (default {DEFAULT_MAX_RESULT_CHARS})")
     return parser
 
@@ -395,8 +435,19 @@ def prepare(args: argparse.Namespace, environ: Mapping[str, str]) -> Prepared:
     settings = connection.client.settings
     secrets = tuple(s for s in (*settings.secrets, token) if s)
     policy = AccessPolicy(read_only=args.read_only, allow=args.allow, deny=args.deny)
-    tools = StripeTools(connection.execute, policy=policy, page_size=args.page_size,
-                        max_result_chars=args.max_result_chars, secrets=secrets, full_schemas=args.full_schemas)
+    cap, accounts, logs = limits_from(config, environ, max_amount=args.max_amount, accounts=args.accounts,
+                                      audit_log=args.audit_log)
+    guardrails = Guardrails(max_amount=cap, accounts=accounts, confirm=parse_confirm(args.confirm, "--confirm"),
+                            configured_account=settings.account_id)
+    audit = AuditLog(logs, secrets=secrets) if logs else None
+
+    def reachable(prepared: Any, context: CallContext) -> None:  # refused before the person is asked
+        connection.check_reachable(prepared)
+
+    # connection.send: the tools apply the limits and write the audit lines themselves, by tool name.
+    tools = StripeTools(connection.send, policy=policy, page_size=args.page_size, max_result_chars=args.max_result_chars,
+                        secrets=secrets, full_schemas=args.full_schemas, guardrails=guardrails, audit=audit,
+                        guards=[reachable])
     if not tools.tools:
         raise ConfigError("--allow/--deny/--read-only leave no tool to offer.")
     notes = []
@@ -446,7 +497,7 @@ def main(argv: Optional[Sequence[str]] = None, *, environ: Optional[Mapping[str,
 
 
 def count(number: int, noun: str) -> str:
-    """'1 tool', '19 tools'."""
+    """'1 tool', '20 tools'."""
     return f"{number} {noun}{'' if number == 1 else 's'}"
 
 

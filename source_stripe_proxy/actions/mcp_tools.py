@@ -6,15 +6,20 @@ they accept, what a result looks like) are plain Python over the actions' API
 (``prepare_call`` + one ``StripeConnection``), testable without an MCP session.
 
 Tools: one per call of the seed document (``create_customer``, ``list_customers``...), plus
-``stripe_call`` (any action by entity, action and parameters) and ``stripe_describe`` (what
-exists and what an action accepts). A model chooses badly among hundreds of tools, so the
-545 actions are reached through those two rather than one tool each.
+``stripe_call`` (any action by entity, action and parameters), ``stripe_describe`` (what
+exists and what an action accepts) and ``stripe_search_actions`` (the actions that match plain
+words). A model chooses badly among hundreds of tools, so the 545 actions are reached through
+those rather than one tool each.
 
 A tool is a ``ToolDefinition``: name, schema, hints and its ``run(arguments, context)``;
 ``StripeTools.add`` offers another. Before a call to Stripe is sent, each of the table's
 ``guards`` sees the prepared call and may refuse it (raise ``ActionInputError``) or ask the
 person at the client first (``context.ask(Question(...))``, which the server layer answers
 through MCP elicitation; ``Answer.unavailable`` when it cannot ask).
+
+Every call to Stripe goes through the agents' guardrails (``attempts.Attempt``): the account a
+call names, the amount cap, then the guards, then the person's confirmation (``--confirm``,
+asked with ``context.ask``), and the audit log, by tool name.
 """
 
 from __future__ import annotations
@@ -33,10 +38,15 @@ from source_stripe_proxy.actions.catalog import (
     find_action,
     resolve_entity,
 )
+from source_stripe_proxy.actions.attempts import ACCEPTED, CANNOT, DECLINED, AskPerson, Attempt
+from source_stripe_proxy.actions.audit import AuditLog
 from source_stripe_proxy.actions.catalog import seed_calls
-from source_stripe_proxy.actions.connection import PreparedCall, prepare_call
+from source_stripe_proxy.actions.connection import PreparedCall
+from source_stripe_proxy.actions.files import default_name
+from source_stripe_proxy.actions.guardrails import ACCOUNT_PARAM, CONFIRM_SCHEMA, GuardrailRefusal, Guardrails
 from source_stripe_proxy.actions.params import coerce
 from source_stripe_proxy.actions.errors import CREDENTIALS, DESCRIBE, ActionInputError, Hint, error_to_dict
+from source_stripe_proxy.actions.search import DEFAULT_RESULTS, MAX_RESULTS, search_actions
 from source_stripe_proxy.actions.tool_results import FIELDS, FIELDS_SCHEMA, cut_to_size, parse_fields, shape, to_json, with_cursor
 from source_stripe_proxy.actions.tool_schemas import (
     DRY_RUN,
@@ -58,12 +68,14 @@ log = logging.getLogger("source_stripe_proxy.mcp")
 
 CALL_TOOL = "stripe_call"
 DESCRIBE_TOOL = "stripe_describe"
-GENERAL_TOOLS = (CALL_TOOL, DESCRIBE_TOOL)
+SEARCH_TOOL = "stripe_search_actions"
+GENERAL_TOOLS = (CALL_TOOL, DESCRIBE_TOOL, SEARCH_TOOL)
 DEFAULT_PAGE_SIZE = 10  # Stripe's own default `limit`: a page a model can read
 DEFAULT_MAX_RESULT_CHARS = 50_000  # about 12k tokens of JSON
 MIN_RESULT_CHARS = 2_000
 _BOOLEAN = {"type": "boolean"}
 SLIM_ENTITY_ENUM = 24  # stripe_call lists its entities when --allow leaves at most this many
+ACCOUNT_SCHEMA = {"type": "string", "description": "A connected account (acct_...) to act for, sent as Stripe-Account."}
 
 
 @dataclass(frozen=True)
@@ -110,6 +122,36 @@ def cannot_ask(question: Question) -> Answer:
     return Answer("unavailable")
 
 
+def ask_person_through(ask: Ask) -> AskPerson:
+    """The guardrails' confirmation (``attempts.AskPerson``: a message -> accepted, declined or
+    cannot) over ``ask``: a form of one boolean, ``confirm``. Only an accept with ``confirm``
+    true lets the call go; ``unavailable`` (nobody can be asked) is cannot; anything else
+    declines. A ``QuestionPending`` goes through: the answer comes with the call's retry."""
+
+    def ask_person(message: str) -> str:
+        answer = ask(Question(message, CONFIRM_SCHEMA))
+        if answer.unavailable:
+            return CANNOT
+        return ACCEPTED if answer.accepted and answer.content.get("confirm") is True else DECLINED
+
+    return ask_person
+
+
+@dataclass(frozen=True)
+class BinaryResult:
+    """A binary answer (a quote's PDF): the text result is its summary, and the server layer
+    hands the bytes to the client as an embedded resource."""
+
+    data: bytes
+    mime_type: str
+    name: str
+    uri: str
+
+    def summary(self) -> Dict[str, Any]:
+        return {"object": "file_content", "name": self.name, "type": self.mime_type, "bytes": len(self.data),
+                "uri": self.uri}
+
+
 @dataclass(frozen=True)
 class CallContext:
     """What a tool's ``run`` and the guards know of the call beyond its arguments."""
@@ -146,6 +188,7 @@ class ToolDefinition:
     run: Callable[[Dict[str, Any], CallContext], Any] = field(repr=False, compare=False)
     open_world: bool = True  # it reaches Stripe (stripe_describe does not)
     spec: Optional[ActionSpec] = field(default=None, repr=False)  # the seed call of a named tool
+    moves_money: bool = False  # it can charge, refund, pay out or transfer (the generated mark)
 
 
 # ------------------------------------------------------------------------------------------
@@ -214,7 +257,7 @@ class AccessPolicy:
     ``read_only``: only reads (get, list, search and Stripe's other GETs). ``allow``: only these
     items; ``deny``: never these, over ``allow``. An item is an entity (every action on it), an
     action written as a tool name (``finalize_invoice``, ``list_customers``) or a general tool
-    (``stripe_call``, ``stripe_describe``)."""
+    (``stripe_call``, ``stripe_describe``, ``stripe_search_actions``)."""
 
     def __init__(self, *, read_only: bool = False, allow: Sequence[str] = (), deny: Sequence[str] = ()):
         self.read_only = read_only
@@ -260,8 +303,10 @@ class AccessPolicy:
 class StripeTools:
     """The tools of one server: built once, called from any thread.
 
-    ``execute`` sends a prepared call (``StripeConnection.execute`` of the one long-lived
-    connection); ``secrets`` are scrubbed from every result and error."""
+    ``execute`` sends a prepared call as it is (``StripeConnection.send`` of the one long-lived
+    connection: the limits are applied here, by tool name); ``secrets`` are scrubbed from every
+    result and error. ``guardrails``: the accounts, the amount cap and the confirmation rule;
+    ``audit``: where write attempts are recorded; ``guards`` run before the confirmation."""
 
     def __init__(
         self,
@@ -273,6 +318,8 @@ class StripeTools:
         secrets: Sequence[str] = (),
         guards: Sequence[Guard] = (),
         full_schemas: bool = False,
+        guardrails: Optional[Guardrails] = None,
+        audit: Optional[AuditLog] = None,
     ):
         if not 1 <= page_size <= MAX_PAGE_SIZE:
             raise ConfigError(f"--page-size must be a whole number from 1 to {MAX_PAGE_SIZE}.")
@@ -284,6 +331,8 @@ class StripeTools:
         self.max_result_chars = max_result_chars
         self.secrets = tuple(s for s in secrets if s)
         self.guards: List[Guard] = list(guards)
+        self.guardrails = guardrails or Guardrails()
+        self.audit = audit
         self.full_schemas = full_schemas  # each named tool's whole schema, as describe_action gives it
         self.tools: Dict[str, ToolDefinition] = {}
         for spec in seed_calls():
@@ -295,6 +344,8 @@ class StripeTools:
             self.tools[CALL_TOOL] = self._call_tool()
         if self._offers(DESCRIBE_TOOL):
             self.tools[DESCRIBE_TOOL] = self._describe_tool()
+        if self._offers(SEARCH_TOOL):
+            self.add(self._search_tool())
 
     def add(self, tool: ToolDefinition) -> None:
         """Offer one more tool (after the named ones and the general ones)."""
@@ -317,7 +368,7 @@ class StripeTools:
         policy = self.policy
         if tool in policy.deny.tools:
             return False
-        if tool == DESCRIBE_TOOL:
+        if tool in (DESCRIBE_TOOL, SEARCH_TOOL):
             return tool in policy.allow.tools or CALL_TOOL in self.tools
         if not policy.allow or tool in policy.allow.tools:
             return bool(self._permitted)
@@ -326,7 +377,7 @@ class StripeTools:
 
     def _named_tool(self, spec: ActionSpec) -> ToolDefinition:
         name = tool_name(spec)
-        schema = tool_input_schema(spec) if self.full_schemas else slim_input_schema(spec)
+        schema = self._with_account(tool_input_schema(spec) if self.full_schemas else slim_input_schema(spec), spec)
         if spec.read_only:
             schema["properties"][FIELDS] = deepcopy(FIELDS_SCHEMA)
         return ToolDefinition(
@@ -337,9 +388,17 @@ class StripeTools:
             read_only=spec.read_only,
             destructive=spec.destructive,
             idempotent=spec.idempotent,
-            run=lambda arguments, context: self._run(spec, arguments, context),
+            run=lambda arguments, context: self._named_call(spec, arguments, context),
             spec=spec,
+            moves_money=spec.moves_money,
         )
+
+    def _with_account(self, schema: Dict[str, Any], spec: Optional[ActionSpec] = None) -> Dict[str, Any]:
+        """``account`` offered where the server lets calls name one (and the action has no
+        parameter of that name of its own, such as create account_link's)."""
+        if self.guardrails.takes_account and (spec is None or ACCOUNT_PARAM not in spec.properties):
+            schema["properties"][ACCOUNT_PARAM] = dict(ACCOUNT_SCHEMA)
+        return schema
 
     def _call_tool(self) -> ToolDefinition:
         entities = sorted(self._permitted)
@@ -366,6 +425,7 @@ class StripeTools:
         if not reads_only:
             properties[DRY_RUN] = dict(DRY_RUN_SCHEMA)
         properties[FIELDS] = deepcopy(FIELDS_SCHEMA)
+        moves_money = any(record.get("moves_money") for actions in self._permitted.values() for record in actions.values())
         scope = "reads only (get, list, search)" if reads_only else "any action"
         description = (
             f"Call {scope} on any of {len(entities)} Stripe entities by entity, action and parameters; parameters are "
@@ -377,15 +437,46 @@ class StripeTools:
         )
         if not reads_only:
             description += " dry_run=true returns the request without sending it."
+        if moves_money:
+            description += " Some actions move money (stripe_describe and stripe_search_actions mark them)."
         return ToolDefinition(
             name=CALL_TOOL,
             title="Call a Stripe action",
             description=description,
-            input_schema={"type": "object", "properties": properties, "required": ["entity", "action"], "additionalProperties": False},
+            input_schema=self._with_account(
+                {"type": "object", "properties": properties, "required": ["entity", "action"], "additionalProperties": False}),
             read_only=reads_only,
             destructive=not reads_only,
             idempotent=reads_only,
             run=self._stripe_call,
+            moves_money=moves_money,
+        )
+
+    def _search_tool(self) -> ToolDefinition:
+        return ToolDefinition(
+            name=SEARCH_TOOL,
+            title="Find Stripe actions",
+            description=(
+                "Find the action for a request in plain words, such as 'refund a charge' or 'cancel a subscription': "
+                f"the best matches (about {DEFAULT_RESULTS}), each with its entity and action for stripe_call, one line "
+                "of what it does, and whether it reads, writes or moves money. Ranked from Stripe's own descriptions; "
+                "no network. stripe_describe then gives an action's parameters."
+            ),
+            input_schema={
+                "type": "object",
+                "properties": {
+                    "query": {"type": "string", "description": "What to do, in a few plain words."},
+                    "limit": {"type": "integer", "minimum": 1, "maximum": MAX_RESULTS,
+                              "description": f"How many results (default {DEFAULT_RESULTS})."},
+                },
+                "required": ["query"],
+                "additionalProperties": False,
+            },
+            read_only=True,
+            destructive=False,
+            idempotent=True,
+            run=lambda arguments, context: self._search(arguments),
+            open_world=False,
         )
 
     def _describe_tool(self) -> ToolDefinition:
@@ -415,7 +506,8 @@ class StripeTools:
     # -- calls -------------------------------------------------------------------------------
 
     def call(self, name: str, arguments: Optional[Mapping[str, Any]], *, ask: Ask = cannot_ask) -> Any:
-        """Run a tool; returns Stripe's JSON (or a description, or a dry run's request).
+        """Run a tool; returns Stripe's JSON (or a description, a dry run's request, search
+        results, or a ``BinaryResult``).
         ``ask`` puts a question to the person at the client (the server layer's elicitation).
         Raises ``ToolCallError`` with Stripe's error shape, scrubbed."""
         try:
@@ -430,7 +522,10 @@ class StripeTools:
             raise ToolCallError(self._scrubbed(error_to_dict(exc, mcp_words))) from None
 
     def render(self, result: Any) -> str:
-        """The result as the JSON text a tool returns: secrets scrubbed, then cut to size."""
+        """The result as the JSON text a tool returns: secrets scrubbed, then cut to size (a
+        binary answer: its summary; the server layer adds its bytes as a resource)."""
+        if isinstance(result, BinaryResult):
+            return to_json(scrub_document(result.summary(), self.secrets))
         return to_json(cut_to_size(scrub_document(result, self.secrets), self.max_result_chars))
 
     def _call(self, name: str, arguments: Dict[str, Any], context: CallContext) -> Any:
@@ -448,11 +543,11 @@ class StripeTools:
         return f"Unknown tool: {name}. The tools are {', '.join(self.tools)}."
 
     def _stripe_call(self, arguments: Dict[str, Any], context: CallContext) -> Any:
-        known = ("entity", "action", "params", DRY_RUN, FIELDS)
+        known = ("entity", "action", "params", DRY_RUN, FIELDS, ACCOUNT_PARAM)
         for key in arguments:
             if key not in known:
                 raise ActionInputError(
-                    f"Unknown argument '{key}' for {CALL_TOOL}: it takes entity, action, params, dry_run and fields; "
+                    f"Unknown argument '{key}' for {CALL_TOOL}: it takes entity, action, params, dry_run, fields and account; "
                     f"give the action's parameters inside params ({{\"{key}\": ...}}).",
                     param=key, accepted=known,
                 )
@@ -466,39 +561,77 @@ class StripeTools:
             raise ActionInputError("'params' must be an object of the action's parameters.", param="params")
         spec = find_action(arguments.get("action"), arguments.get("entity"))
         params = {**params, **{key: arguments[key] for key in (DRY_RUN, FIELDS) if key in arguments}}
-        return self._run(spec, params, context)
+        return self._run(spec, params, context, account=arguments.get(ACCOUNT_PARAM))
 
-    def _run(self, spec: ActionSpec, params: Dict[str, Any], context: CallContext) -> Any:
+    def _named_call(self, spec: ActionSpec, arguments: Dict[str, Any], context: CallContext) -> Any:
+        """A named tool: its arguments are the action's parameters, and ``account`` (unless the
+        action has a parameter of that name)."""
+        account = arguments.pop(ACCOUNT_PARAM, None) if ACCOUNT_PARAM not in spec.properties else None
+        return self._run(spec, arguments, context, account=account)
+
+    def _run(self, spec: ActionSpec, params: Dict[str, Any], context: CallContext, *, account: Any = None) -> Any:
+        attempt = Attempt(self.guardrails, context.tool, self.audit, ask=ask_person_through(context.ask), paths=False)
         if not self.policy.permits(spec.action, spec.entity, spec.read_only):
-            raise ActionInputError(self.policy.refusal(spec.action, spec.entity, spec.read_only), param="action")
+            refused = GuardrailRefusal(self.policy.refusal(spec.action, spec.entity, spec.read_only), param="action",
+                                       reason="policy")
+            attempt.refused(spec, refused, account=account if isinstance(account, str) else None)
+            raise refused
         dry_run = False
         if DRY_RUN in params and (context.tool == CALL_TOOL or not spec.read_only):  # named reads take no dry_run
             dry_run = coerce(_BOOLEAN, params.pop(DRY_RUN), DRY_RUN)
         fields = None
         if FIELDS in params and (context.tool == CALL_TOOL or spec.read_only):  # named writes answer whole
             fields = parse_fields(params.pop(FIELDS))
-        if "all" in params:
-            raise ActionInputError(
-                f"'all' is not offered here: read {spec.entity} lists page by page with limit and starting_after "
-                f"({NEXT_CURSOR} in each page).", param="all",
-            )
+        for ours, why in (("all", f"read {spec.entity} lists page by page with limit and starting_after "
+                                  f"({NEXT_CURSOR} in each page)"),
+                          ("save_to", "the answer comes back in the result, as an embedded resource")):
+            if ours in params:
+                raise ActionInputError(f"'{ours}' is not offered here: {why}.", param=ours)
         if spec.paging and params.get("limit") is None:
             params["limit"] = self.page_size
-        prepared = prepare_call(spec.action, spec.entity, params)
-        if dry_run:
-            return {"dry_run": True, "request": prepared.request()}
-        for guard in self.guards:  # a dry run sends nothing, so it passes no guard
-            guard(prepared, context)
+        sent: Dict[str, Any] = {}
+
+        def before(prepared: PreparedCall) -> None:  # a dry run sends nothing, so it passes no guard
+            sent.update(key=prepared.idempotency_key, ids=prepared.path_ids)
+            for guard in self.guards:
+                guard(prepared, context)
+
         try:
-            result = with_cursor(self._execute(prepared))
+            result = attempt.run(spec, params, account=account, dry_run=dry_run, send=self._execute, before=before)
+        except (ActionInputError, QuestionPending):
+            raise
         except Exception as exc:
             error = dict(error_to_dict(exc, mcp_words)["error"])
-            if prepared.idempotency_key and error["type"] == "api_connection_error":
+            if sent.get("key") and error["type"] == "api_connection_error":
                 # No answer: the write may or may not have happened. The same key makes a retry safe.
-                error["idempotency_key"] = prepared.idempotency_key
+                error["idempotency_key"] = sent["key"]
                 error["message"] += " Retry with the same idempotency_key to avoid acting twice."
             raise ToolCallError({"error": error}) from None
-        return shape(result, fields)
+        if dry_run:
+            return result
+        if isinstance(result, (bytes, bytearray)) and spec.answer:
+            return self._binary(spec, bytes(result), sent.get("ids") or {})
+        return shape(with_cursor(result), fields)
+
+    @staticmethod
+    def _binary(spec: ActionSpec, data: bytes, ids: Mapping[str, str]) -> BinaryResult:
+        """A download as a resource: quote-qt_1.pdf at stripe://quotes/qt_1/pdf."""
+        uri = "stripe://" + spec.path.lstrip("/").replace("v1/", "", 1).format(**ids)
+        return BinaryResult(data, spec.answer or "application/octet-stream", default_name(spec.entity, ids, spec.answer or ""), uri)
+
+    def _search(self, arguments: Dict[str, Any]) -> Any:
+        for key in arguments:
+            if key not in ("query", "limit"):
+                raise ActionInputError(f"Unknown argument '{key}' for {SEARCH_TOOL}: it takes query and limit.",
+                                       param=key, accepted=("query", "limit"))
+        results = search_actions(arguments.get("query"), limit=arguments.get("limit", DEFAULT_RESULTS),
+                                 permitted=self.policy.permits)
+        return {
+            "query": arguments["query"],
+            "results": results,
+            "note": f"Call one with {CALL_TOOL} (entity, action, params); {DESCRIBE_TOOL} with its entity and action "
+                    "lists its parameters.",
+        }
 
     def _describe(self, arguments: Dict[str, Any]) -> Any:
         for key in arguments:
@@ -524,7 +657,7 @@ class StripeTools:
             raise ActionInputError(self.policy.refusal(spec.action, name, spec.read_only), param="action",
                                    accepted=tuple(permitted))
         described = describe_action(spec.action, name)
-        described["input_schema"] = tool_input_schema(spec)
+        described["input_schema"] = self._with_account(tool_input_schema(spec), spec)
         return described
 
     def _scrubbed(self, error: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -545,6 +678,6 @@ def mcp_words(hint: Hint) -> str:
 
 
 __all__ = [
-    "AccessPolicy", "Answer", "CallContext", "Guard", "Question", "QuestionPending", "StripeTools", "ToolCallError", "ToolDefinition",
-    "cannot_ask", "cut_to_size", "tool_name",
+    "AccessPolicy", "Answer", "BinaryResult", "CallContext", "Guard", "Question", "QuestionPending", "StripeTools",
+    "ToolCallError", "ToolDefinition", "ask_person_through", "cannot_ask", "cut_to_size", "tool_name",
 ]

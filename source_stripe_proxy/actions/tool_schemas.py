@@ -1,8 +1,8 @@
 """The named tools' input schemas and descriptions, from the actions' table (no SDK).
 
 The schema of a named tool is its action's parameters (Stripe's names and the seed's), as
-``describe_action`` gives them, without what a tool call does not take (``all``) and with
-``dry_run`` on writes.
+``describe_action`` gives them, without what a tool call does not take (``all``, ``save_to``),
+an upload as its content only, and with ``dry_run`` on writes.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import re
 from typing import Any, Dict, List
 
 from source_stripe_proxy.actions.catalog import ActionSpec, input_schema, required_names
+from source_stripe_proxy.actions.files import UPLOAD_SCHEMA, is_upload
 from source_stripe_proxy.core.stripe_facts import MAX_PAGE_SIZE
 from source_stripe_proxy.data import resources
 
@@ -20,8 +21,7 @@ DRY_RUN_SCHEMA = {
     "type": "boolean",
     "description": "true: validate and return the request that would be sent (method, path, form fields); send nothing.",
 }
-
-
+MOVES_MONEY = "Moves money."  # the mark in a description: short, as every listed character counts
 
 
 def tool_name(spec: ActionSpec) -> str:
@@ -45,11 +45,17 @@ def _without_vendor_keys(schema: Any) -> Any:
 
 def tool_input_schema(spec: ActionSpec) -> Dict[str, Any]:
     """The action's parameters as a tool's input: Stripe's names and the seed's, no ``all``
-    (pages are followed with starting_after), ``dry_run`` on writes. No top-level ``allOf``:
-    several model APIs refuse it, so "either name" requirements are in the description."""
+    (pages are followed with starting_after) nor ``save_to`` (a PDF comes back as a resource),
+    an upload as its content (never a path on the server's machine), ``dry_run`` on writes. No
+    top-level ``allOf``: several model APIs refuse it, so "either name" requirements are in the
+    description."""
     schema = _without_vendor_keys(input_schema(spec))
-    schema["properties"].pop("all", None)
+    for ours in ("all", "save_to"):
+        schema["properties"].pop(ours, None)
     schema.pop("allOf", None)
+    for name, prop in spec.properties.items():
+        if is_upload(prop):
+            schema["properties"][name] = {**UPLOAD_SCHEMA, "description": "The file: its name and its bytes in base64."}
     if not spec.read_only:
         schema["properties"][DRY_RUN] = dict(DRY_RUN_SCHEMA)
     return schema
@@ -90,6 +96,8 @@ def tool_description(spec: ActionSpec, page_size: int) -> str:
             lines.append("An idempotency key is sent; pass idempotency_key to retry safely after a timeout.")
     if spec.destructive:
         lines.append("This cannot be undone.")
+    if spec.moves_money:
+        lines.append(MOVES_MONEY)
     return "\n".join(lines)
 
 
@@ -191,6 +199,8 @@ def slim_description(spec: ActionSpec, page_size: int) -> str:
         lines.append("Amounts in the smallest currency unit: 1000 is 10.00 USD.")
     if spec.destructive:
         lines.append("This cannot be undone.")
+    if spec.moves_money:
+        lines.append(MOVES_MONEY)
     lines.append(f"Takes Stripe's other parameters too: stripe_describe entity={spec.entity} action={spec.action}.")
     return "\n".join(lines)
 

@@ -61,7 +61,7 @@ from source_stripe_proxy.core.errors import (
     TransientError,
     error_class_for,
 )
-from source_stripe_proxy.core.forms import encode_form
+from source_stripe_proxy.core.forms import FormPairs, encode_form
 from source_stripe_proxy.core.meter import RequestMeter
 from source_stripe_proxy.core.modes import ConnectionMode
 from source_stripe_proxy.core.paging import next_cursor, page_objects
@@ -108,6 +108,12 @@ def json_body(response: requests.Response) -> Any:
         raise UnreadableBody(_unparsable_body(response)) from None
 
 
+def raw_body(response: requests.Response) -> bytes:
+    """The decoder of a download: the answer's bytes as they came (an error answer is still
+    read as Stripe's error first)."""
+    return response.content
+
+
 @dataclass(frozen=True)
 class OutgoingCall:
     """One logical call, ready to be sent as many times as it takes. ``files`` (a multipart
@@ -118,8 +124,8 @@ class OutgoingCall:
     url: str
     headers: Mapping[str, str]
     endpoint: RequestBudget
-    query: Optional[str] = None
-    body: Union[str, bytes, None] = None
+    query: Union[str, FormPairs, None] = None
+    body: Union[str, bytes, FormPairs, None] = None  # form pairs: the fields beside a multipart upload's files
     files: Optional[Mapping[str, Any]] = None
     decode: Callable[[requests.Response], Any] = json_body
 
@@ -248,6 +254,44 @@ class StripeClient:
         url = self.settings.base_url + path
         query = encode_form(params) if params else None
         return self.send_call(OutgoingCall(method, path, url, headers, endpoint, query=query, body=body))
+
+    def send_to_host(
+        self,
+        method: str,
+        path: str,
+        host: str,
+        *,
+        params: Optional[Mapping[str, Any]] = None,
+        files: Optional[Mapping[str, Tuple[str, bytes, str]]] = None,
+        idempotency_key: Optional[str] = None,
+        account_id: Optional[str] = None,
+    ) -> ApiResponse:
+        """A call to another of Stripe's hosts (``https://files.stripe.com``): an upload
+        (``files``: ``{field: (filename, bytes, media type)}``, sent multipart beside ``params``)
+        or a download (a GET whose ``data`` is the answer's bytes), through ``send_call`` like
+        any other. The mode says how the host is reached (``ConnectionMode.other_hosts``);
+        ``cannot_reach`` says first whether it can be."""
+        why = self.cannot_reach(host, upload=files is not None)
+        if why:
+            raise ConfigError(why)
+        url, route_headers = self.settings.connection_mode.other_hosts.route(self.settings.base_url, host, path)
+        headers = {**self._headers, **dict(route_headers)}
+        if account_id:
+            headers["Stripe-Account"] = account_id
+        endpoint = self._endpoint_budget(method, path, headers.get("Stripe-Account"))
+        if files is None:
+            query = encode_form(params) if params else None
+            return self.send_call(OutgoingCall(method, path, url, headers, endpoint, query=query, decode=raw_body))
+        headers["Idempotency-Key"] = idempotency_key or str(uuid.uuid4())  # requests writes the multipart Content-Type
+        return self.send_call(OutgoingCall(method, path, url, headers, endpoint, body=encode_form(params or {}), files=files))
+
+    def cannot_reach(self, host: str, *, upload: bool) -> str:
+        """Why this connection mode cannot make a call (an upload) to ``host``, or "" if it can."""
+        why = self.settings.connection_mode.other_hosts.cannot(host, upload=upload)
+        if not why:
+            return ""
+        return (f"This call cannot go through {self.settings.connection_mode.answerer}: {why}. "
+                "Make it with a direct connection (a restricted key) instead.")
 
     def rate_for(self, method: str, path: str, account_id: Optional[str] = None) -> float:
         """Requests/s the endpoint of ``method path`` (on ``account_id``, else the config's

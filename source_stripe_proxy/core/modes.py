@@ -11,6 +11,9 @@ values become a base URL and an ``Authorization`` header (``build``).
 * ``pinkconnect`` -> ``{proxy_url}/v1/...`` with ``Authorization: Bearer <token>`` plus
                      optional ``extra_headers``; any credential-injecting proxy fits here.
 
+Stripe's files host (uploads, a quote's PDF) is reached per mode as ``OtherHosts`` says: direct,
+through Paragon's target header (downloads only), or not through PinkConnect.
+
 Adding a mode: an entry here and an option under ``credentials`` in both connectors' specs
 (``unit_tests/test_modes.py`` holds the two in agreement).
 """
@@ -24,6 +27,7 @@ from urllib.parse import quote
 from source_stripe_proxy.core.stripe_facts import (
     LIVE_KEY_PREFIXES,
     LIVE_MODE_REQUESTS_PER_SECOND,
+    STRIPE_API_BASE,
     TEST_MODE_REQUESTS_PER_SECOND,
 )
 
@@ -51,6 +55,53 @@ class EnvVariable:
 
 
 @dataclass(frozen=True)
+class OtherHosts:
+    """How a mode reaches Stripe's hosts beside the API's (``https://files.stripe.com``):
+
+    * ``direct``: that host itself, unless ``api_base`` names a stand-in (an emulator, a mock),
+      which then serves every host;
+    * ``target_header``: the proxy's base URL, with the full URL in ``target_header`` and
+      ``raw_header`` asking for the answer's bytes as they came;
+    * ``none``: not at all.
+
+    ``refusal``/``upload_refusal``: why a call (an upload) cannot go through, "" when it can."""
+
+    kind: str
+    refusal: str = ""
+    upload_refusal: str = ""
+    target_header: str = ""
+    raw_header: str = ""
+
+    def cannot(self, host: str, *, upload: bool) -> str:
+        """Why a call to ``host`` cannot go through this mode, or "" when it can."""
+        if self.refusal:
+            return self.refusal.format(host=host)
+        return self.upload_refusal if upload else ""
+
+    def route(self, base_url: str, host: str, path: str) -> Tuple[str, Tuple[Tuple[str, str], ...]]:
+        """(URL, extra headers) of ``path`` on ``host``; the caller checked ``cannot`` first."""
+        if self.kind == "direct":
+            return (host if base_url == STRIPE_API_BASE else base_url) + path, ()
+        if self.kind == "target_header":
+            return base_url, ((self.target_header, host + path), (self.raw_header, "1"))
+        raise ValueError(f"this mode reaches no host but Stripe's API ({host} asked)")
+
+
+DIRECT_HOSTS = OtherHosts("direct")
+# Paragon's Proxy API takes the full URL in a header and, asked to, answers a binary body as it
+# came (docs.useparagon.com/apis/proxy); the request bodies it forwards are JSON only.
+PARAGON_HOSTS = OtherHosts(
+    "target_header",
+    upload_refusal="Paragon's Proxy API forwards JSON request bodies only, and an upload is a multipart body",
+    target_header="X-Paragon-Proxy-Url",
+    raw_header="X-Paragon-Use-Raw-Response",
+)
+API_HOST_ONLY = OtherHosts(
+    "none", refusal="a PinkConnect proxy forwards /v1/... to Stripe's API host only, and this call lives on {host}"
+)
+
+
+@dataclass(frozen=True)
 class ConnectionMode:
     name: str  # the value of credentials.auth_type
     title: str  # a word for lists of modes: "direct", "Paragon", "PinkConnect"
@@ -61,6 +112,7 @@ class ConnectionMode:
     via: str  # how requests reach Stripe, for the MCP server's instructions and logs
     environment: Tuple[EnvVariable, ...]
     build: Callable[[Mapping[str, Any], Mapping[str, Any]], ModeEndpoint]  # (config values, credentials)
+    other_hosts: OtherHosts = API_HOST_ONLY  # Stripe's files host: how (and whether) it is reached
 
     @property
     def is_proxy(self) -> bool:
@@ -117,6 +169,7 @@ MODES: Mapping[str, ConnectionMode] = {
                 EnvVariable("STRIPE_API_BASE", "api_base"),
             ),
             build=_direct,
+            other_hosts=DIRECT_HOSTS,
         ),
         ConnectionMode(
             name="paragon",
@@ -133,6 +186,7 @@ MODES: Mapping[str, ConnectionMode] = {
                 EnvVariable("PARAGON_INTEGRATION_TYPE", "credentials.integration_type"),
             ),
             build=_paragon,
+            other_hosts=PARAGON_HOSTS,
         ),
         ConnectionMode(
             name="pinkconnect",
@@ -148,6 +202,7 @@ MODES: Mapping[str, ConnectionMode] = {
                 EnvVariable("PINKCONNECT_EXTRA_HEADERS", "credentials.extra_headers", json_object=True),
             ),
             build=_pinkconnect,
+            other_hosts=API_HOST_ONLY,
         ),
     )
 }

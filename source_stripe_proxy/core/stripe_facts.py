@@ -56,3 +56,23 @@ def metadata_value_problem(value: Any) -> Optional[str]:
 SECRET_KEY_PREFIXES = ("sk_", "rk_")
 OTHER_KEY_KINDS = {"pk_": "a publishable key", "whsec_": "a webhook signing secret"}  # look like keys, can't call the API
 LIVE_KEY_PREFIXES = ("sk_live_", "rk_live_")
+
+# Currencies (docs.stripe.com/currencies): amounts are in the smallest unit; most currencies
+# have two decimals, these none or three.
+ZERO_DECIMAL_CURRENCIES = frozenset(
+    "bif clp djf gnf jpy kmf krw mga pyg rwf ugx vnd vuv xaf xof xpf".split()
+)
+THREE_DECIMAL_CURRENCIES = frozenset("bhd jod kwd omr tnd".split())
+
+
+def currency_exponent(currency: str) -> int:
+    """Decimals of a currency's major unit: 1000 usd is 10.00, 1000 jpy is 1000."""
+    code = currency.lower()
+    if code in ZERO_DECIMAL_CURRENCIES:
+        return 0
+    return 3 if code in THREE_DECIMAL_CURRENCIES else 2
+
+# Hosts (Stripe's OpenAPI description names them per operation): the API's, and the files host
+# where uploads (create file) and downloads (a quote's PDF) live.
+STRIPE_API_BASE = "https://api.stripe.com"
+STRIPE_FILES_BASE = "https://files.stripe.com"
