@@ -169,7 +169,7 @@ class _Run:
         emitted = yield from self._emit_parts(read, page.parts)
         read.progress.page(page.range_key, emitted, page.objects, page.newest, page.oldest, page.newest_first)
         yield from self._complete(read, read.read_through())
-        if self.cadence.page(read.key):
+        if not page.last and self.cadence.page(read.key):  # after a range's last page its end saves it
             yield from self._checkpoints(read)
         yield from self._estimates(read)
 
@@ -184,13 +184,12 @@ class _Run:
         return ()
 
     def _on_range_done(self, read: Read, done: RangeDone) -> Iterator[ReadSignal]:
-        advanced = read.progress.done(done.range_key)
+        read.progress.done(done.range_key)
         if read.progress.complete:
             yield from self._complete(read, read.active)
             return
         yield from self._complete(read, read.read_through())
-        if advanced:  # the oldest ranges are complete: worth saving at once
-            yield from self._checkpoints(read)
+        yield from self._checkpoints(read)  # what is left no longer holds the range, nor its last page
 
     def _on_plan_failed(self, read: Read, failed: PlanFailed) -> Iterator[ReadSignal]:
         member = read.members[failed.plan_key]
