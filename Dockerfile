@@ -20,7 +20,8 @@ WORKDIR /src
 # Dependencies first, from setup.py alone (with a stub package), so that editing the code or the
 # README does not reinstall them. The stripe-connection image adds the MCP server's extra.
 COPY setup.py ./
-RUN mkdir source_stripe_proxy && touch source_stripe_proxy/__init__.py README.md \
+# (the stub has a version line: setup.py reads the version from the package's __init__.py)
+RUN mkdir source_stripe_proxy && echo '__version__ = "0"' > source_stripe_proxy/__init__.py && touch README.md \
  && python -m venv /opt/connector \
  && if [ "$CONNECTOR" = stripe-connection ]; then target='.[mcp]'; else target=.; fi \
  && /opt/connector/bin/pip install --no-cache-dir --disable-pip-version-check --use-pep517 "$target" \

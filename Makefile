@@ -2,7 +2,7 @@
 # never asserted in tests.
 PYTHON ?= .venv/bin/python
 
-.PHONY: bench bench-quick bench-profile bench-mcp bench-mcp-tokens bench-read-cost bench-reader-c-setup generated check-generated
+.PHONY: bench bench-quick bench-profile bench-mcp bench-mcp-tokens bench-read-cost bench-connect bench-reader-c-setup generated check-generated
 
 bench:            ## the full suite (about 13 minutes on 2 cores); writes benchmarks/results.{md,json}
 	$(PYTHON) benchmarks/run.py
@@ -24,6 +24,9 @@ bench-mcp-tokens: ## characters and tokens of the MCP tool list and typical resu
 
 bench-read-cost:  ## requests of a first read and an idle sync of every stream and of a typical selection, by endpoint and stream (about 3 minutes); writes benchmarks/results-read-cost.{md,json}
 	$(PYTHON) benchmarks/read_cost.py
+
+bench-connect:    ## many Connect accounts: requests, time/ideal and STATE bytes at 100, 1,000 and 2,000 accounts (about 5 minutes); writes benchmarks/results-connect.{md,json}
+	$(PYTHON) benchmarks/connect_accounts.py
 
 PYTHON_C ?= python3.11
 bench-reader-c-setup:  ## optional reader (c): airbyte-source-stripe from PyPI in its own venv (it needs airbyte-cdk 6)

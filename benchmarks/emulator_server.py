@@ -11,6 +11,9 @@ request and enforce rate limits (overall and per endpoint) with 429 + ``Retry-Af
 It prints one line ``READY <url>`` on stdout once it listens, then serves until its stdin
 closes or it gets SIGTERM (and at most ``--max-seconds``, so it can never outlive a run).
 
+``--connect accounts=2000,customers=2,balance_transactions=1`` adds connected accounts, each
+with its own objects (``benchmarks/connect_accounts.py``).
+
 Besides Stripe's API it answers ``GET /_bench/stats`` (no latency, no rate limit, no auth):
 request counts by kind and status since start, for request rates and 429 counts.
 """
@@ -90,6 +93,21 @@ def seed(emulator: BenchEmulator, spec: str, span_days: float) -> dict:
     return counts
 
 
+def seed_connected(emulator: BenchEmulator, spec: str) -> dict:
+    """``accounts=N,customers=K,balance_transactions=M``: N connected accounts (an hour apart),
+    each with K customers and M balance transactions (a minute apart; each account's newest at its
+    own time, a day ago or more, as accounts are: their cursors differ)."""
+    sizes = {key: int(value) for key, _, value in (item.partition("=") for item in spec.split(",") if item)}
+    accounts = emulator.add_connected_accounts(sizes.pop("accounts"))
+    for index, account in enumerate(accounts):
+        newest = int(time.time()) - 86_400 - 61 * index
+        store = emulator.store_for(account)
+        for resource, n in sizes.items():
+            if n:
+                store.bulk_add(resource, n, created_start=newest - 60 * n, created_step=60)
+    return {"accounts": len(accounts), **{resource: n * len(accounts) for resource, n in sizes.items()}}
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--port", type=int, default=0)
@@ -104,6 +122,8 @@ def main(argv=None) -> None:
     ap.add_argument("--all-streams", default="",
                     help="customers=N,per_parent=K,parents=P: objects in every stream of the catalogue "
                          "(integration_tests/all_streams.py), a second apart from five days ago")
+    ap.add_argument("--connect", default="",
+                    help="accounts=N,customers=K,balance_transactions=M: N connected accounts with K and M objects each")
     ap.add_argument("--max-seconds", type=float, default=3600.0, help="stop after this long, whatever happens")
     args = ap.parse_args(argv)
 
@@ -119,6 +139,8 @@ def main(argv=None) -> None:
         seed_every_stream(emulator, int(time.time()) - 5 * 86_400, step_seconds=1, **sizes)
         emulator.clock.unfreeze()
         seeded = {name: len(ids) for name, ids in expected_ids(emulator).items()}
+    if args.connect:
+        seeded.update(seed_connected(emulator, args.connect))
     emulator.start()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

@@ -350,6 +350,68 @@ def first_read_kill_points(
     return rows
 
 
+def connect_kill_resume(accounts: int = 400, kills: int = 2, seed: int = 7) -> Dict[str, Any]:
+    """A first read of many Connect accounts (``account_ids: "all"``, customers and balance
+    transactions, each account with its own few objects), SIGKILLed ``kills`` times after about
+    half of what is left to read, each time resumed from the last STATE per stream; then run to
+    the end. Nothing may be lost: every (stream, account, id) seeded is delivered by some run."""
+    started = time.monotonic()
+    now = int(time.time()) - 3600
+    streams = ["customers", "balance_transactions"]
+    with StripeEmulator(api_key=UPSTREAM_KEY, seed=seed, latency=0.01) as emulator, tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        expected = set()
+        for i, account in enumerate(emulator.add_connected_accounts(accounts, created_start=now - accounts * 3600)):
+            store = emulator.store_for(account)
+            for stream, n in (("customers", i % 7), ("balance_transactions", i % 4)):
+                ids = store.bulk_add(stream, n, created_start=now - 60 * n - 13 * i, created_step=60) if n else []
+                expected.update((stream, account, oid) for oid in ids)
+        config = source_config(emulator, "api_key", account_ids="all", requests_per_second=150, endpoint_requests_per_second=150,
+                               concurrency=8)
+        (tmp / "config.json").write_text(json.dumps(config))
+        catalog = configured_catalog(streams, sync_mode="incremental")
+        (tmp / "catalog.json").write_text(json.dumps(catalog))
+        state: List[Dict[str, Any]] = []
+        runs = []
+        for attempt in range(kills + 1):
+            args = ["read", "--config", str(tmp / "config.json"), "--catalog", str(tmp / "catalog.json")]
+            if state:
+                (tmp / "state.json").write_text(json.dumps(state))
+                args += ["--state", str(tmp / "state.json")]
+            delivered = {_triple(m) for run in runs for m in run["messages"] if m["type"] == "RECORD"}
+            kill_after = max(1, (len(expected) - len(delivered)) // 2) if attempt < kills else None
+            run = _run_source_until(args, tmp, kill_after)
+            runs.append(run)
+            merged = {s["stream"]["stream_descriptor"]["name"]: s for s in state}
+            merged.update(_latest_states(run["messages"]))
+            state = list(merged.values())
+        delivered = {_triple(m) for run in runs for m in run["messages"] if m["type"] == "RECORD"}
+        requests = len(emulator.requests)
+    problems = []
+    killed = sum(1 for run in runs if run["killed"])
+    if killed != kills:
+        problems.append(f"{killed} kills happened, not {kills}")
+    if runs[-1]["returncode"] != 0:
+        problems.append(f"the last run failed (exit {runs[-1]['returncode']}): {runs[-1]['stderr'][-500:]}")
+    lost = len(expected - delivered)
+    if lost or delivered != expected:
+        problems.append(f"{lost} objects lost, {len(delivered - expected)} unexpected")
+    emitted = sum(1 for run in runs for m in run["messages"] if m["type"] == "RECORD")
+    return {
+        "scenario": f"first read of {accounts} Connect accounts SIGKILLed {kills}x, resumed from the last STATE",
+        "accounts": accounts, "kills": killed, "requests": requests, "expected": len(expected), "delivered": len(delivered),
+        "emitted": emitted, "reread": emitted - len(delivered), "lost": lost,
+        "states_before_first_kill": sum(1 for m in runs[0]["messages"] if m["type"] == "STATE"),
+        "state_bytes": sum(len(json.dumps(m)) for run in runs for m in run["messages"] if m["type"] == "STATE"),
+        "outcome": _outcome(problems), "seconds": round(time.monotonic() - started, 1),
+    }
+
+
+def _triple(message: Dict[str, Any]) -> tuple:
+    record = message["record"]
+    return record["stream"], record["data"]["account_id"], record["data"]["id"]
+
+
 def _latest_states(messages: List[Dict[str, Any]]) -> Dict[str, Dict[str, Any]]:
     latest = {}
     for m in messages:

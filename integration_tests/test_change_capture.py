@@ -11,6 +11,7 @@ import requests
 
 from integration_tests.harness import configured_catalog, run_connector, state_from
 from source_stripe_proxy.data import load_schema
+from source_stripe_proxy.source.state import parse_state
 from stripe_emulator import billing
 
 # The streams this seed fills (the first 19 of the catalogue; test_all_streams.py reads all of them).
@@ -158,7 +159,7 @@ def test_several_connect_accounts_in_one_connection(stripe_emulator, connection_
     assert {a: len(e) for a, e in by_account.items()} == {"acct_1First": 3, "acct_2Second": 4}
     assert all(email.startswith(account) for account, emails in by_account.items() for email in emails)
     state = state_from(first)
-    assert set(state[0]["stream"]["stream_state"]["accounts"]) == {"acct_1First", "acct_2Second"}
+    assert set(parse_state("customers", state[0]["stream"]["stream_state"], per_account=True)[0]) == {"acct_1First", "acct_2Second"}
 
     stripe_emulator.set_time(int(time.time()) + 5)
     changed = stripe_emulator.store_for("acct_2Second").all("customers")[0]["id"]

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import subprocess
 import tempfile
@@ -48,7 +47,9 @@ CUSTOMERS = 105  # two pages
 
 
 def _version() -> str:
-    return re.search(r'^VERSION = "([^"]+)"', (REPO_ROOT / "setup.py").read_text(), re.M).group(1)
+    from source_stripe_proxy import __version__  # the one version (setup.py reads it too)
+
+    return __version__
 
 
 def _docker(*args: str, timeout: float = 300, stdin: Optional[str] = None) -> subprocess.CompletedProcess:
@@ -355,7 +356,7 @@ def test_connection_image_serves_mcp_over_stdio(connection_image, stripe):
             return [tools, created, fetched, errlog.read()]
 
     tools, created, fetched, stderr = asyncio.run(session_calls())
-    assert tools == ["create_customer", "update_customer", "get_customer", "list_customers", "stripe_call", "stripe_describe"]
+    assert tools == ["create_customer", "update_customer", "get_customer", "list_customers", "stripe_call", "stripe_describe", "stripe_search_actions"]
     assert not created.is_error and not fetched.is_error, (created, fetched)
     assert fetched.structured_content["email"] == "mcp@example.com"
     assert "restricted key" in stderr  # the sk_ warning, on stderr

@@ -844,7 +844,7 @@ class StripeEmulator(LoopbackServer):
     Test-facing attributes: url, store (platform account), store_for(acct), events,
     requests (log), faults, clock / set_time / advance, search_lag_seconds,
     idempotent_replays, rate_limited, endpoint_rate_limited, add_restricted_key,
-    add_connected_account. seed makes ids and random faults reproducible.
+    add_connected_account(s), connected_accounts, disconnect_account, fail_account. seed makes ids and random faults reproducible.
 
     rate_limit: requests/s of the whole emulator before 429s (Stripe-Rate-Limited-Reason:
     global-rate). endpoint_rate_limit: requests/s of each endpoint, i.e. (method, path with
@@ -874,6 +874,7 @@ class StripeEmulator(LoopbackServer):
         self._seed = seed
         self._stores = {account_id: Store(account_id, self.clock, seed)}
         self._stores_lock = threading.Lock()
+        self._failing_accounts = {}         # connected account -> the HTTP status it answers (fail_account)
         self._window = collections.deque()  # monotonic times of recent accepted requests
         self._window_lock = threading.Lock()
         self._idempotency = {}              # (api key, account, key) -> entry dict
@@ -889,26 +890,66 @@ class StripeEmulator(LoopbackServer):
         return self._stores[self.account_id]
 
     def store_for(self, account_id):
-        """The store of a connected account (created and registered on first use)."""
+        """The store of a connected account (created, and connected, on first use)."""
         if account_id == self.account_id:
             return self.store
         with self._stores_lock:
             if account_id not in self._stores:
-                # Each account gets its own id stream: ids stay unique across accounts, as in Stripe.
-                seed = None if self._seed is None else f"{self._seed}:{account_id}"
-                self._stores[account_id] = Store(account_id, self.clock, seed, connected=True)
+                self._stores[account_id] = self._new_connected_store(account_id)
+            if account_id not in self.store.collections["accounts"]:
                 self.store.add("accounts", {"id": account_id, "controller": {"type": "application",
                                                                              "is_controller": True}})
             return self._stores[account_id]
 
+    def _new_connected_store(self, account_id):
+        # Each account gets its own id stream: ids stay unique across accounts, as in Stripe.
+        seed = None if self._seed is None else f"{self._seed}:{account_id}"
+        return Store(account_id, self.clock, seed, connected=True)
+
     def add_connected_account(self, account_id, **fields):
-        """Register a connected account (listed by /v1/accounts; usable as Stripe-Account)."""
+        """Register a connected account (listed by /v1/accounts; usable as Stripe-Account).
+        A disconnected account connected again comes back with its objects, as in Stripe."""
         self.store_for(account_id)
         if fields:
             with self.store.lock:
                 coll = self.store.collections["accounts"]
                 coll.replace(merge(coll.get(account_id), fields))
         return self.account_object(account_id)
+
+    def add_connected_accounts(self, count, created_start=None, created_step=3600):
+        """Connect ``count`` new accounts at once (cheap: each account's store is made on its
+        first request), created ``created_step`` seconds apart up to now; returns their ids."""
+        if created_start is None:
+            created_start = self.clock.now() - count * created_step
+        with self._stores_lock:
+            return self.store.bulk_add("accounts", count, created_start=created_start, created_step=created_step)
+
+    def connected_accounts(self):
+        """The ids of the connected accounts, newest first (as /v1/accounts lists them)."""
+        coll = self.store.collections["accounts"]
+        with self.store.lock:
+            return [coll.at(i)["id"] for i in range(len(coll))]
+
+    def disconnect_account(self, account_id):
+        """The account revokes the platform's access (or the platform deauthorizes it): it leaves
+        /v1/accounts, requests for it answer Stripe's 403 ``account_invalid``, and the platform
+        gets an ``account.application.deauthorized`` event. Its objects are kept for a reconnect."""
+        with self._stores_lock, self.store.lock:
+            if account_id not in self.store.collections["accounts"]:
+                raise KeyError(f"{account_id} is not a connected account")
+            self.store.remove("accounts", account_id)
+            application = {"id": "ca_EmulatorPlatform", "object": "application", "name": "Emulator"}
+            event = self.store.record_event("account.application.deauthorized", application)
+            self.store.replace("events", dict(event, account=account_id))
+
+    def fail_account(self, account_id, status=500):
+        """Every request for this connected account answers ``status`` (a 5xx: Stripe's
+        ``api_error``) until ``fail_account(account_id, None)``; the other accounts are unaffected."""
+        with self._stores_lock:
+            if status is None:
+                self._failing_accounts.pop(account_id, None)
+            else:
+                self._failing_accounts[account_id] = status
 
     def account_object(self, account_id):
         if account_id == self.account_id:
@@ -1049,8 +1090,14 @@ class StripeEmulator(LoopbackServer):
         if not account or account == self.account_id:
             return self.store
         with self._stores_lock:
-            store = self._stores.get(account)
-        if store is None:
+            connected = account in self.store.collections["accounts"]
+            if connected and account not in self._stores:
+                self._stores[account] = self._new_connected_store(account)
+            store = self._stores.get(account) if connected else None
+            failing = self._failing_accounts.get(account)
+        if failing is not None:
+            raise StripeError(failing, "An unknown error occurred while processing this request.", type="api_error")
+        if store is None:  # never connected, or disconnected since: Stripe's answer for both
             raise StripeError(403, f"The provided key '{mask_key(key)}' does not have access to account "
                                    f"'{account}' (or that account does not exist). Application access may "
                                    f"have been revoked.", code="account_invalid")

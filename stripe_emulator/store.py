@@ -211,6 +211,7 @@ BULK_FIELDS = {
     "prices": lambda seq: {"unit_amount": 100 * (1 + seq % 50), "product": "prod_bulk"},
     "plans": lambda seq: {"amount": 100 * (1 + seq % 50), "product": "prod_bulk"},
     "balance_transactions": lambda seq: {},
+    "accounts": lambda seq: {"controller": {"type": "application", "is_controller": True}},  # connected ones
 }
 
 

@@ -12,9 +12,15 @@ from airbyte_cdk.test.entrypoint_wrapper import discover, read
 from source_stripe_proxy import SourceStripeProxy
 from source_stripe_proxy.core.errors import ConfigError
 from source_stripe_proxy.source.options import parse_account_ids
+from source_stripe_proxy.source.state import parse_state
 from unit_tests.test_events import BASE, CONFIG, DAY, catalog, customer, event, final_state, records_of, state_of, stripe_list
 
 ACCOUNTS = ["acct_1Alpha", "acct_2Beta"]
+
+
+def accounts_in(state):
+    """Each account's checkpoint (as a dict) in a per-account state of any shape."""
+    return {account: checkpoint.to_dict() for account, checkpoint in parse_state("stream", state, per_account=True)[0].items()}
 
 
 def per_account_server(requests_mock, path, data_by_account):
@@ -57,9 +63,10 @@ def test_every_stream_is_read_once_per_account_with_state_per_account(requests_m
     records = records_of(output, "customers")
     assert sorted((r["account_id"], r["id"]) for r in records) == [(ACCOUNTS[0], "cus_1"), (ACCOUNTS[0], "cus_2"), (ACCOUNTS[1], "cus_1")]
     assert sorted(account for account, _ in seen) == ACCOUNTS
-    state = final_state(output, "customers")
-    assert set(state["accounts"]) == set(ACCOUNTS)
-    assert state["accounts"][ACCOUNTS[0]]["created"] == now - DAY and state["accounts"][ACCOUNTS[1]]["created"] == now - 3 * DAY
+    accounts = accounts_in(final_state(output, "customers"))
+    assert set(accounts) == set(ACCOUNTS)
+    # complete: each account's events start when the read began, and so does `created`: the same for both
+    assert accounts[ACCOUNTS[0]] == accounts[ACCOUNTS[1]] and accounts[ACCOUNTS[0]]["created"] == accounts[ACCOUNTS[0]]["events_since"] > now - DAY
     assert output.get_stream_statuses("customers")[-1].name == "COMPLETE"
 
 
@@ -74,7 +81,7 @@ def test_each_account_resumes_from_its_own_state(requests_mock):
         (ACCOUNTS[1], "cus_8", now - DAY),  # a first read: listed
     ]
     assert [account for account, _ in list_calls] == [ACCOUNTS[1]]
-    accounts = final_state(output, "customers")["accounts"]
+    accounts = accounts_in(final_state(output, "customers"))
     assert "events_since" in accounts[ACCOUNTS[0]] and "events_since" in accounts[ACCOUNTS[1]]
 
 
@@ -94,15 +101,48 @@ def test_all_lists_the_connected_accounts_with_the_platform_key(requests_mock):
     assert sorted(a for a, _ in seen) == ACCOUNTS
 
 
-def test_one_forbidden_account_fails_its_stream_loudly_but_keeps_the_others_records(requests_mock):
+def test_an_account_the_platform_can_no_longer_reach_is_dropped_with_one_warning(requests_mock):
     now = int(time.time())
+    # acct_2Beta answers Stripe's 403 account_invalid on every stream (disconnected since the last sync)
     per_account_server(requests_mock, "/v1/customers", {ACCOUNTS[0]: [customer(1, now - DAY)]})
-    config = {**CONFIG, "account_ids": ACCOUNTS}
-    output = read(SourceStripeProxy(), config, catalog("customers"), expecting_exception=True)
+    per_account_server(requests_mock, "/v1/plans", {ACCOUNTS[0]: [{"id": "plan_1", "object": "plan", "created": now - DAY}]})
+    saved = {ACCOUNTS[1]: {"created": now - 9 * DAY}}
+    state = state_of(customers={"accounts": saved}, plans={"accounts": saved})
+    output = read(SourceStripeProxy(), {**CONFIG, "account_ids": ACCOUNTS}, catalog("customers", "plans"), state)
+    assert not output.errors
+    assert [r["account_id"] for r in records_of(output, "customers")] == [ACCOUNTS[0]]
+    for stream in ("customers", "plans"):
+        assert output.get_stream_statuses(stream)[-1].name == "COMPLETE"
+        assert set(accounts_in(final_state(output, stream))) == {ACCOUNTS[0]}
+    warnings = [m.log.message for m in output.logs if m.log.level.name == "WARN" and ACCOUNTS[1] in m.log.message]
+    assert len(warnings) == 1 and "no access" in warnings[0]  # one warning, not one per stream
+
+
+def test_every_account_unreachable_is_a_config_error_not_an_empty_success(requests_mock):
+    per_account_server(requests_mock, "/v1/customers", {})
+    output = read(SourceStripeProxy(), {**CONFIG, "account_ids": ACCOUNTS}, catalog("customers"), expecting_exception=True)
+    errors = [e.trace.error for e in output.errors]
+    assert errors and errors[-1].failure_type.value == "config_error"
+    assert "None of the 2 Connect account(s)" in errors[-1].message and ACCOUNTS[1] in errors[-1].message
+
+
+def test_one_account_failing_otherwise_fails_only_its_read_and_is_named(requests_mock):
+    now = int(time.time())
+
+    def answer(request, context):
+        if request.headers.get("Stripe-Account") == ACCOUNTS[1]:
+            context.status_code = 400  # a real error (it names a param), not an unreadable stream
+            return {"error": {"type": "invalid_request_error", "param": "created", "message": "Invalid created"}}
+        return stripe_list([customer(1, now - DAY)])
+
+    requests_mock.get(f"{BASE}/v1/customers", json=answer)
+    output = read(SourceStripeProxy(), {**CONFIG, "account_ids": ACCOUNTS}, catalog("customers"), expecting_exception=True)
     assert [r["account_id"] for r in records_of(output, "customers")] == [ACCOUNTS[0]]
     assert output.get_stream_statuses("customers")[-1].name == "INCOMPLETE"
-    assert any(e.trace.error.failure_type.value == "config_error" for e in output.errors)
-    assert ACCOUNTS[0] in final_state(output, "customers")["accounts"]  # the good account's progress is kept
+    assert ACCOUNTS[1] in output.errors[-1].trace.error.message  # the closing error names the account
+    accounts = accounts_in(final_state(output, "customers"))
+    assert "events_since" in accounts[ACCOUNTS[0]]  # the good account's read is kept: next time, its events
+    assert "events_since" not in accounts.get(ACCOUNTS[1], {})  # the failed one is read again from the start
 
 
 def test_a_single_account_state_is_not_applied_to_several_accounts(requests_mock):
@@ -141,3 +181,21 @@ def test_records_validate_with_account_id_and_state_round_trips(requests_mock):
     events = per_account_server(requests_mock, "/v1/events", {a: [] for a in ACCOUNTS})
     read(SourceStripeProxy(), {**CONFIG, "account_ids": ACCOUNTS}, catalog("plans"), state_of(plans=state))
     assert sorted(a for a, _ in events) == ACCOUNTS  # both accounts moved on to events
+
+
+def test_the_closing_error_names_a_handful_of_failed_accounts_and_counts_the_rest(requests_mock):
+    now = int(time.time())
+    accounts = [f"acct_{i}Many" for i in range(1, 13)]
+
+    def answer(request, context):
+        if request.headers.get("Stripe-Account") != accounts[0]:
+            context.status_code = 400
+            return {"error": {"type": "invalid_request_error", "param": "created", "message": "Invalid created"}}
+        return stripe_list([customer(1, now - DAY)])
+
+    requests_mock.get(f"{BASE}/v1/customers", json=answer)
+    output = read(SourceStripeProxy(), {**CONFIG, "account_ids": accounts}, catalog("customers"), expecting_exception=True)
+    message = output.errors[-1].trace.error.message
+    assert "11 account(s)" in message and "and 6 more" in message
+    assert sum(account in message for account in accounts[1:]) == 5  # five named, the rest counted
+    assert len([e for e in output.errors if e.trace.error.stream_descriptor]) == 1  # one error trace for the stream

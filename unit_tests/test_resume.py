@@ -8,7 +8,7 @@ from airbyte_cdk.test.entrypoint_wrapper import read
 
 from source_stripe_proxy import SourceStripeProxy
 from source_stripe_proxy.source.streams import CLOCK_SKEW_SECONDS
-from unit_tests.test_accounts import ACCOUNTS, per_account_server
+from unit_tests.test_accounts import ACCOUNTS, accounts_in, per_account_server
 from unit_tests.test_events import CONFIG, DAY, catalog, customer, event, final_state, line, newest_first, records_of, state_of, stripe_list
 
 STRIPE = "https://api.stripe.com"
@@ -33,7 +33,7 @@ def test_a_first_read_resumes_only_the_intervals_left(requests_mock):
     inside = [o for o in objects if o["created"] < now - 9 * DAY or now - 8 * DAY <= o["created"] < now - 7 * DAY]
     assert sorted(r["id"] for r in records_of(output, "customers")) == sorted(o["id"] for o in inside)
     assert sorted(created_filters(requests_mock, "/v1/customers"), key=str) == sorted(map(tuple, left), key=str)
-    assert final_state(output, "customers") == {"created": now - 3 * DAY, "events_since": began}  # complete: hands over to events
+    assert final_state(output, "customers") == {"created": began, "events_since": began}  # complete: hands over to events
 
 
 def test_a_state_checkpointed_mid_read_covers_exactly_what_was_emitted(requests_mock):
@@ -104,5 +104,5 @@ def test_each_account_resumes_its_own_intervals(requests_mock):
     assert filters == {ACCOUNTS[0]: ([str(now - 6 * DAY)], [str(now - 4 * DAY)]), ACCOUNTS[1]: (None, [str(now - 30 * DAY)])}
     # the fake server ignores filters; the reader keeps each account's records inside its intervals
     assert [(r["account_id"], r["id"]) for r in records_of(output, "customers")] == [(ACCOUNTS[0], "cus_1")]
-    accounts = final_state(output, "customers")["accounts"]
+    accounts = accounts_in(final_state(output, "customers"))
     assert all("to_read" not in accounts[a] and "events_since" in accounts[a] for a in ACCOUNTS)

@@ -4,17 +4,12 @@
 request. ``check`` probes every stream's list cheaply (``limit=1``, side by side within the
 request budget): it succeeds when one stream is readable, and logs which are not and why.
 
-``read`` plans each configured stream's reads (``streams.plan_stream``: one per Connect account
-with ``account_ids``; a list read or an events read, from the saved state), makes the events
-reads of all streams one (``streams.share_events_read``), hands them all to the concurrent
-reader (``reader/``, which reads a parent's list once for all its children) and turns its
-signals into protocol messages on this thread: records, then per-stream STATE only after the
-records it covers, and STARTED / RUNNING / COMPLETE / INCOMPLETE stream status traces (a stream
-ends when all its accounts' reads have). A rejected key or token (401) ends the whole read at
-once with one config_error. A stream the account can't read (a product not enabled, a key
-without the permission: ``availability.py``) ends INCOMPLETE with a config_error naming why,
-the others finish, and the sync fails listing them; with ``unavailable_streams: "skip"`` it is
-skipped with a warning instead.
+``read`` resolves the Connect accounts (``accounts.py``), plans each configured stream's reads
+(``streams.plan_stream``: one per account with ``account_ids``; a list read or an events read,
+from the saved state), makes the events reads of all streams one (``events_read.py``), and hands
+them to a ``sync.SyncRun``, which runs the concurrent reader (``reader/``) and turns its signals
+into protocol messages: records, per-stream STATE after the records it covers, stream statuses,
+and the errors that end a read (see ``sync.py``).
 """
 
 from __future__ import annotations
@@ -22,55 +17,37 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections import Counter
 from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Tuple
 
-from airbyte_cdk.models import (
-    AirbyteAnalyticsTraceMessage,
-    AirbyteEstimateTraceMessage,
-    AirbyteMessage,
-    AirbyteRecordMessage,
-    AirbyteStateMessage,
-    AirbyteStreamStatus,
-    AirbyteTraceMessage,
-    ConfiguredAirbyteCatalog,
-    ConnectorSpecification,
-    EstimateType,
-    FailureType,
-    StreamDescriptor,
-    SyncMode,
-    TraceType,
-    Type,
-)
+from airbyte_cdk.models import AirbyteMessage, AirbyteStateMessage, ConfiguredAirbyteCatalog, ConnectorSpecification, SyncMode
 from airbyte_cdk.sources import AbstractSource
 from airbyte_cdk.sources.connector_state_manager import ConnectorStateManager
 from airbyte_cdk.sources.streams import Stream
 from airbyte_cdk.sources.utils.schema_helpers import split_config
-from airbyte_cdk.utils.stream_status_utils import as_airbyte_message as stream_status_message
-from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_stripe_proxy.airbyte.clients import reuse_client
-from source_stripe_proxy.airbyte.errors import ReadEnded, raises_traced, traced
+from source_stripe_proxy.airbyte.errors import raises_traced, traced
 from source_stripe_proxy.airbyte.hooks import load_spec, read_json_file
 from source_stripe_proxy.core.budget import default_concurrency
 from source_stripe_proxy.core.client import StripeClient
-from source_stripe_proxy.core.errors import ConfigError, StripeProxyError, fails_every_call
+from source_stripe_proxy.core.errors import ConfigError, StripeProxyError
 from source_stripe_proxy.core.settings import ConnectionSettings
-from source_stripe_proxy.source.availability import Probe, StreamUnavailable, probe_all, probes, unavailable
+from source_stripe_proxy.source.accounts import connected_accounts
+from source_stripe_proxy.source.availability import Probe, probe_all, probes, unavailable
 from source_stripe_proxy.source.events_read import EVENTS_PATH, EventSample, needs_sample, share_events_read
 from source_stripe_proxy.source.options import ReadOptions, read_options, source_config
 from source_stripe_proxy.source.read_cost import read_cost
-from source_stripe_proxy.source.reader import Complete, ConcurrentReader, Estimate, Failed, Progress, ReadPlan, Records
+from source_stripe_proxy.source.reader import ReadPlan
 from source_stripe_proxy.source.stream_specs import STREAM_SPECS
 from source_stripe_proxy.source.streams import (
     ReadContext,
     StripeStream,
     build_streams,
-    connected_accounts,
     needs_own_account,
     own_account_id,
     path_for_account,
 )
+from source_stripe_proxy.source.sync import SyncRun, ends_the_read, read_ended
 
 SYNC_MODES = ("full_refresh", "incremental")
 FIRST_PROBE = "customers"  # check's first request, alone: a rejected key costs one
@@ -185,138 +162,25 @@ class SourceStripeProxy(AbstractSource):
         options = dataclasses.replace(read_options(config), clock=self._clock)
         client = self.client_for(config)
         metered = client.meter.snapshot()  # this read's requests are those counted from here
-        state_manager = ConnectorStateManager(state=state)
         selected = select_streams(build_streams(client, options), catalog, logger)
-        accounts = _before_reading(lambda: connected_accounts(client, options.account_ids)) if selected else None
+        concurrency = concurrency_for(options, client.settings)
+        accounts = _before_reading(lambda: connected_accounts(client, options.account_ids, concurrency)) if selected else None
         own, unplanned = None, {}
         if accounts is None and any(needs_own_account(stream.spec) for stream, _ in selected):
             try:
                 own = _before_reading(lambda: own_account_id(client))
             except StripeProxyError as error:  # e.g. a key without the account permission: those streams can't be read
                 unplanned = {stream.name: error for stream, _ in selected if needs_own_account(stream.spec)}
-        concurrency = concurrency_for(options, client.settings)
         context = ReadContext.for_sync(client, options, concurrency, own, selected=(stream.name for stream, _ in selected))
+        sync = SyncRun(logger, client, options, selected, ConnectorStateManager(state=state), concurrency)
         plans: List[ReadPlan] = []
         try:
-            for stream, configured in selected:
-                if stream.name in unplanned:
-                    continue
-                saved = state_manager.get_stream_state(stream.name, None)  # a full refresh keeps only what is unreadable
-                plans.extend(stream.plan(context, configured.sync_mode, saved, accounts))  # a stale state may fail here, before any read
+            plans = sync.plan(context, accounts, unplanned)
             plans = share_events_read(plans, _before_reading(lambda: sample_events(client, plans, options)))
-            yield from self._read_plans(logger, client, concurrency, selected, plans, state_manager, options, unplanned)
+            yield from sync.run(plans)
         finally:
             context.pages.close()
             logger.info(read_cost(client.meter.since(metered), plans).line())
-
-    def _read_plans(
-        self,
-        logger: logging.Logger,
-        client: StripeClient,
-        concurrency: int,
-        selected: List[Tuple[StripeStream, Any]],
-        plans: List[ReadPlan],
-        state_manager: ConnectorStateManager,
-        options: ReadOptions,
-        unplanned: Mapping[str, BaseException],
-    ) -> Iterator[AirbyteMessage]:
-        """Run the plans and turn the reader's signals into messages on this thread.
-        ``unplanned``: streams that failed before their reads could be planned."""
-        streams = {stream.name: stream for stream, _ in selected}
-        descriptors = {stream.name: configured.stream for stream, configured in selected}
-        logger.info("Reading %d streams (%d reads) with up to %d concurrent requests.", len(selected), len(plans), concurrency)
-        started = time.monotonic()
-        remaining = Counter(plan.name for plan in plans)  # a stream ends when all its accounts' reads have
-        failures = _StreamFailures(logger, options.skip_unavailable)
-        statuses = _StreamStatuses(descriptors)
-        estimates = _StreamEstimates(plans)
-        try:
-            for stream, _ in selected:
-                yield from self._before_reading_stream(logger, stream, statuses, failures, state_manager, remaining[stream.name], unplanned)
-            reader = ConcurrentReader(client, concurrency, stop_on=ends_the_read)
-            for signal in reader.run(plans):
-                plan = signal.plan
-                stream = streams[plan.name]
-                yield from statuses.started(plan.name)
-                if isinstance(signal, Records):
-                    yield from statuses.running(plan.name)
-                    emitted_at = int(time.time() * 1000)
-                    for record in signal.records:
-                        yield AirbyteMessage(
-                            type=Type.RECORD, record=AirbyteRecordMessage(stream=plan.name, data=record, emitted_at=emitted_at)
-                        )
-                    continue
-                if isinstance(signal, Estimate):
-                    rows = estimates.update(plan, signal.rows)
-                    if rows is not None:
-                        yield _estimate(plan.name, rows)
-                    continue
-                if isinstance(signal, Progress):
-                    stream.apply(signal)
-                    yield self._state_message(state_manager, stream)
-                    continue
-                if isinstance(signal, Complete):
-                    stream.apply(signal)  # every read checkpoints at least once, at its end
-                    estimates.complete(plan)
-                    yield self._state_message(state_manager, stream)
-                elif isinstance(signal, Failed):
-                    if ends_the_read(signal.error):
-                        # A rejected key fails every stream alike: one error says what to fix, and the read ends.
-                        yield from statuses.ended(plan.name, AirbyteStreamStatus.INCOMPLETE)
-                        raise _read_ended(traced(signal.error)) from None
-                    yield from failures.add(stream, plan.account_id, signal.error)
-                    if stream.apply(signal):  # learned that the account can't read it: kept for the next syncs
-                        yield self._state_message(state_manager, stream)
-                remaining[plan.name] -= 1
-                if not remaining[plan.name]:
-                    status = AirbyteStreamStatus.INCOMPLETE if failures.ended_short(plan.name) else AirbyteStreamStatus.COMPLETE
-                    yield from statuses.ended(plan.name, status)
-        finally:
-            logger.info(
-                "Stripe requests: %d (%d of them retries) in %.1fs.",
-                client.request_count,
-                client.retry_count,
-                time.monotonic() - started,
-            )
-        failures.raise_if_any()
-
-    def _before_reading_stream(
-        self, logger: logging.Logger, stream: StripeStream, statuses: "_StreamStatuses", failures: "_StreamFailures",
-        state_manager: ConnectorStateManager, reads: int, unplanned: Mapping[str, BaseException],
-    ) -> Iterator[AirbyteMessage]:
-        """A stream's warnings, and the end of a stream none of whose reads the reader runs."""
-        for kind, warning in stream.warnings:
-            logger.warning(warning)
-            yield _analytics(kind, stream.name)
-        if stream.name in unplanned:
-            yield from statuses.started(stream.name)
-            yield from failures.add(stream, None, unplanned[stream.name])
-            yield from statuses.ended(stream.name, AirbyteStreamStatus.INCOMPLETE)
-        elif stream.known_unavailable:
-            yield from self._known_unavailable(stream, statuses, failures, state_manager, reads)
-        elif not reads:  # `account_ids: "all"` found no account
-            yield from statuses.started(stream.name)
-            yield self._state_message(state_manager, stream)
-            yield from statuses.ended(stream.name, AirbyteStreamStatus.COMPLETE)
-
-    def _known_unavailable(
-        self, stream: StripeStream, statuses: "_StreamStatuses", failures: "_StreamFailures", state_manager: ConnectorStateManager,
-        reads: int,
-    ) -> Iterator[AirbyteMessage]:
-        """A stream the account could not read less than a day ago, not asked again: reported as
-        then (skipped, or INCOMPLETE with the config error), for each account; it ends here when
-        no account of it is read."""
-        yield from statuses.started(stream.name)
-        for account, error in sorted(stream.known_unavailable.items(), key=lambda item: str(item[0])):
-            yield from failures.add(stream, account, error)
-        if not reads:
-            yield self._state_message(state_manager, stream)
-            yield from statuses.ended(stream.name, AirbyteStreamStatus.INCOMPLETE)
-
-    @staticmethod
-    def _state_message(state_manager: ConnectorStateManager, stream: StripeStream) -> AirbyteMessage:
-        state_manager.update_state_for_stream(stream.name, None, stream.state)
-        return state_manager.create_state_message(stream.name, None)
 
 
 def select_streams(streams: List[StripeStream], catalog: ConfiguredAirbyteCatalog, logger: logging.Logger) -> List[Tuple[StripeStream, Any]]:
@@ -344,59 +208,6 @@ def select_streams(streams: List[StripeStream], catalog: ConfiguredAirbyteCatalo
                 stream.spec.cursor,
             )
     return selected
-
-
-class _StreamFailures:
-    """The streams that failed, and why: those this account can't read (``availability.py``),
-    reported as such or skipped with ``unavailable_streams: "skip"``, and every other failure."""
-
-    def __init__(self, logger: logging.Logger, skip_unavailable: bool):
-        self._logger = logger
-        self._skip = skip_unavailable
-        self.failures: Dict[str, AirbyteTracedException] = {}
-        self.unreadable: Dict[str, StreamUnavailable] = {}
-        self.skipped: set = set()
-
-    def add(self, stream: StripeStream, account_id: Optional[str], error: BaseException) -> Iterator[AirbyteMessage]:
-        whose = f" of {account_id}" if account_id else ""
-        cannot = unavailable(stream.spec, error)
-        if cannot is not None and self._skip:
-            self.skipped.add(stream.name)
-            self._logger.warning("Skipping stream %s%s: %s (unavailable_streams is 'skip').", stream.name, whose, cannot.reason)
-            yield _analytics("stream_unavailable_skipped", stream.name)
-            return
-        if cannot is not None:
-            self.unreadable.setdefault(stream.name, cannot)
-        unexpected = f"Stream {stream.name} failed unexpectedly: {type(error).__name__}. See the logs for details."
-        failure = traced(cannot or error, unexpected)
-        self.failures.setdefault(stream.name, failure)
-        self._logger.error("Stream %s%s failed: %s", stream.name, whose, failure.message)
-        yield failure.as_sanitized_airbyte_message(stream_descriptor=StreamDescriptor(name=stream.name))
-
-    def ended_short(self, name: str) -> bool:
-        return name in self.failures or name in self.skipped
-
-    def raise_if_any(self) -> None:
-        """The sync's closing error: the streams this account can't read first, then the rest."""
-        if not self.failures:
-            return
-        parts = []
-        if self.unreadable:
-            parts.append(
-                f"{len(self.unreadable)} selected stream(s) can't be read with this account or key: "
-                + "; ".join(f"{name} ({error.reason})" for name, error in sorted(self.unreadable.items()))
-                + ". Enable them in Stripe, deselect them, or set 'unavailable_streams' to 'skip'."
-            )
-        others = {name: error for name, error in self.failures.items() if name not in self.unreadable}
-        if others:
-            parts.append("These streams did not sync completely: " + "; ".join(f"{name}: {error.message}" for name, error in others.items()))
-        raise AirbyteTracedException(message=" ".join(parts), failure_type=_overall_failure_type(self.failures.values()))
-
-
-def ends_the_read(error: BaseException) -> bool:
-    """A rejected key or proxy token (401), or a host that can't be reached or never answered,
-    fails every stream the same way: stop at the first."""
-    return fails_every_call(error)
 
 
 def summarize_problems(problems: Mapping[str, str], first: str, named: int = CHECK_STREAMS_NAMED) -> str:
@@ -483,87 +294,13 @@ def _before_reading(call: Any) -> Any:
         return call()
     except StripeProxyError as error:
         if ends_the_read(error):
-            raise _read_ended(traced(error)) from None
+            raise read_ended(traced(error)) from None
         raise
-
-
-def _read_ended(error: AirbyteTracedException) -> ReadEnded:
-    """The error that ends a read: its message says what to fix; a worker's stack adds nothing."""
-    return ReadEnded(internal_message=error.internal_message, message=error.message, failure_type=error.failure_type)
-
-
-class _StreamStatuses:
-    """STARTED, RUNNING and the end of each stream, each once, STARTED before anything else of it."""
-
-    def __init__(self, descriptors: Mapping[str, Any]):
-        self._descriptors = descriptors
-        self._said: Dict[str, set] = {name: set() for name in descriptors}
-
-    def _once(self, name: str, status: AirbyteStreamStatus) -> Iterator[AirbyteMessage]:
-        if status not in self._said[name]:
-            self._said[name].add(status)
-            yield stream_status_message(self._descriptors[name], status)
-
-    def started(self, name: str) -> Iterator[AirbyteMessage]:
-        yield from self._once(name, AirbyteStreamStatus.STARTED)
-
-    def running(self, name: str) -> Iterator[AirbyteMessage]:
-        yield from self._once(name, AirbyteStreamStatus.RUNNING)
-
-    def ended(self, name: str, status: AirbyteStreamStatus) -> Iterator[AirbyteMessage]:
-        yield from self.started(name)
-        yield from self._once(name, status)
-
-
-class _StreamEstimates:
-    """A stream's row estimate is the sum over its reads (one per account), given only once
-    every read has an honest estimate of its own or has completed."""
-
-    def __init__(self, plans: List[ReadPlan]):
-        self._rows: Dict[Tuple[str, Optional[str]], Optional[int]] = {plan.key: None for plan in plans}
-        self._complete: set = set()
-
-    def update(self, plan: ReadPlan, rows: int) -> Optional[int]:
-        self._rows[plan.key] = rows
-        mine = [key for key in self._rows if key[0] == plan.name]
-        if any(self._rows[key] is None and key not in self._complete for key in mine):
-            return None
-        return sum(self._rows[key] or 0 for key in mine)
-
-    def complete(self, plan: ReadPlan) -> None:
-        self._complete.add(plan.key)
-
-
-def _analytics(kind: str, value: str) -> AirbyteMessage:
-    trace = AirbyteTraceMessage(
-        type=TraceType.ANALYTICS, emitted_at=time.time() * 1000, analytics=AirbyteAnalyticsTraceMessage(type=kind, value=value)
-    )
-    return AirbyteMessage(type=Type.TRACE, trace=trace)
 
 
 def concurrency_for(options: ReadOptions, settings: ConnectionSettings) -> int:
     """Config `concurrency`, or enough requests in flight to fill the request budget."""
     return options.concurrency or default_concurrency(settings.requests_per_second)
-
-
-def _estimate(stream_name: str, rows: int) -> AirbyteMessage:
-    """A progress hint for the platform (and PyAirbyte's progress bar): rows expected."""
-    return AirbyteMessage(
-        type=Type.TRACE,
-        trace=AirbyteTraceMessage(
-            type=TraceType.ESTIMATE,
-            emitted_at=time.time() * 1000,
-            estimate=AirbyteEstimateTraceMessage(name=stream_name, type=EstimateType.STREAM, row_estimate=rows),
-        ),
-    )
-
-
-def _overall_failure_type(errors) -> FailureType:
-    kinds = {error.failure_type for error in errors}
-    for kind in (FailureType.config_error, FailureType.transient_error):
-        if kinds == {kind}:
-            return kind
-    return FailureType.system_error if FailureType.system_error in kinds else next(iter(kinds))
 
 
 class _Safe:

@@ -10,7 +10,9 @@
     {"created": N, "at_cursor": ["id", ...]}       read by `created`: the ids of second N already emitted
     {..., "unavailable": {"checked": T, "reason": "Issuing is not enabled on this account",
                           "said": "<Stripe's message>"}}  not readable when last asked: ask again a day after T
-    {"accounts": {"acct_1": {...}, ...}}           the same, per account, with `account_ids`
+    {"accounts": {"acct_1": {...}, ...}}           the same, per account, with `account_ids` (before 2026-12)
+    {"common": {...}, "known": "1Ab 2Cd",
+     "groups": [...], "differ": {"acct_3Ef": {...}}}   per account, compact (``pack_accounts``)
 
 ``to_read`` lists ``[created_gte, created_lt]`` pairs, ``null`` for unbounded, merged and
 capped (``reader.progress.MAX_STATE_INTERVALS``). ``created`` keeps its old meaning (every
@@ -19,9 +21,12 @@ object created before it was read), so code that does not know ``to_read`` resum
 
 from __future__ import annotations
 
+import json
+import re
 import time
+from collections import Counter
 from dataclasses import dataclass
-from typing import Any, Dict, Mapping, Optional, Tuple
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
 
 from source_stripe_proxy.core.errors import ConfigError
 from source_stripe_proxy.source.reader.progress import Interval, cap_intervals
@@ -31,6 +36,10 @@ CURSOR_KEYS = ("created", "events_since", "first_read_began", "newest_seen")
 STATE_KEYS = (*CURSOR_KEYS, "to_read", "at_cursor", "unavailable")
 MAX_STATE_TEXT = 500  # characters of a reason or of Stripe's message kept in a state
 MAX_AT_CURSOR = 100  # ids of the cursor's second a state keeps (source/cursors.py)
+ACCOUNT_PREFIX = "acct_"  # every Connect account id's; "known" lists the ids without it
+COMPACT_KEYS = ("common", "known", "groups", "differ")  # the compact per-account shape
+_ID_TAIL = re.compile(r"[A-Za-z0-9]+")
+Warning = Tuple[str, str]  # (analytics kind, message), said before reading
 
 
 @dataclass(frozen=True)
@@ -151,3 +160,140 @@ def _epoch(stream_name: str, key: str, value: Any) -> Optional[int]:
             "it can't come from a sync. Reset the stream to start over."
         )
     return int(value)
+
+
+# -- per Connect account -----------------------------------------------------------------------
+#
+# After a first read every account's checkpoint is mostly the same (its events cursor is the
+# sync's start), so a stream's state says what the accounts share once and, per account, only
+# what differs:
+#
+#     {"common": {"events_since": T},               the fields most accounts share
+#      "known": "1AbC 2dEf ...",                   accounts whose checkpoint is exactly `common`,
+#                                                  ids without "acct_", sorted, space-separated
+#      "groups": [{"fields": {"events_since": T2},  accounts that differ from `common` alike (midway
+#                  "known": "4IjK 5lMn ..."}],      through a sync, those already done): `common`
+#                                                  with these fields changed (null removes one)
+#      "differ": {"acct_3Gh": {"to_read": [...],   each other account: `common` with its own
+#                              "events_since": null}}}    fields changed
+#
+# An account in none of them has never been read: it gets a first read. Any field
+# of ``Checkpoint.to_dict()`` is carried, whatever it is. A release that knows only the older
+# ``{"accounts": {...}}`` shape finds no `accounts` here and reads every account from the start:
+# more requests, nothing lost.
+
+
+def pack_accounts(checkpoints: Mapping[str, Checkpoint]) -> Dict[str, Any]:
+    """The compact per-account state of ``checkpoints`` (accounts with an empty one are left out:
+    nothing of them was read, so they get a first read next time)."""
+    return pack_states({account: checkpoint.to_dict() for account, checkpoint in checkpoints.items()})
+
+
+def unpack_accounts(stream_name: str, value: Mapping[str, Any]) -> Dict[str, Checkpoint]:
+    """Each account's checkpoint from the compact shape; bad parts are config errors that name the part."""
+    return {
+        account: Checkpoint.parse(f"{stream_name}/{account}", state) for account, state in unpack_states(stream_name, value).items()
+    }
+
+
+def pack_states(states: Mapping[str, Mapping[str, Any]]) -> Dict[str, Any]:
+    """``pack_accounts`` on plain checkpoint dicts, whatever their fields."""
+    states = {account: state for account, state in states.items() if state}
+    if not states:
+        return {}
+    common = _shared_fields(states.values())
+    alike: Dict[str, Tuple[Dict[str, Any], List[str]]] = {}  # a delta's JSON -> (the delta, its accounts' tails)
+    differ: Dict[str, Dict[str, Any]] = {}
+    for account in sorted(states):
+        delta = {key: value for key, value in states[account].items() if common.get(key, _ABSENT) != value}
+        delta.update({key: None for key in common if key not in states[account]})
+        if _compact(account):
+            alike.setdefault(json.dumps(delta, sort_keys=True), (delta, []))[1].append(account[len(ACCOUNT_PREFIX):])
+        else:
+            differ[account] = delta
+    known = alike.pop(json.dumps({}), ({}, []))[1]
+    packed: Dict[str, Any] = {"common": common, "known": " ".join(known)}
+    for delta, tails in alike.values():
+        if len(tails) == 1:
+            differ[ACCOUNT_PREFIX + tails[0]] = delta
+        else:
+            packed.setdefault("groups", []).append({"fields": delta, "known": " ".join(tails)})
+    if differ:
+        packed["differ"] = dict(sorted(differ.items()))
+    return packed
+
+
+def unpack_states(stream_name: str, value: Mapping[str, Any]) -> Dict[str, Dict[str, Any]]:
+    """Each account's checkpoint dict from the compact shape (``common`` with the fields of its
+    group or of its ``differ`` entry changed)."""
+    common, known, groups, differ = (value[key] if value.get(key) is not None else empty for key, empty in zip(COMPACT_KEYS, ({}, "", [], {})))
+    if not isinstance(common, Mapping):
+        raise ConfigError(_bad_part(stream_name, "common", "an object of checkpoint fields"))
+    if not isinstance(groups, list) or not all(isinstance(g, Mapping) and isinstance(g.get("fields"), Mapping) for g in groups):
+        raise ConfigError(_bad_part(stream_name, "groups", "a list of objects with 'fields' (checkpoint fields) and 'known' (account ids)"))
+    if not isinstance(differ, Mapping) or not all(isinstance(delta, Mapping) for delta in differ.values()):
+        raise ConfigError(_bad_part(stream_name, "differ", "an object of account ids to objects of checkpoint fields"))
+    states: Dict[str, Dict[str, Any]] = {}
+    for fields, tails in [({}, known), *((g["fields"], g.get("known") or "") for g in groups)]:
+        if not isinstance(tails, str) or not all(_ID_TAIL.fullmatch(tail) for tail in tails.split()):
+            raise ConfigError(_bad_part(stream_name, "known", "account ids without their 'acct_' prefix, separated by spaces"))
+        states.update((ACCOUNT_PREFIX + tail, _changed(common, fields)) for tail in tails.split())
+    states.update((account, _changed(common, delta)) for account, delta in differ.items())
+    return states
+
+
+def _changed(common: Mapping[str, Any], fields: Mapping[str, Any]) -> Dict[str, Any]:
+    merged = {**common, **fields}
+    return {key: value for key, value in merged.items() if value is not None}
+
+
+def parse_state(name: str, value: Optional[Mapping[str, Any]], per_account: bool) -> Tuple[Dict[Optional[str], Checkpoint], List[Warning]]:
+    """A stream's saved state, in any shape it was ever written in: account -> checkpoint
+    (``None`` for the only account without ``account_ids``), and what to warn about."""
+    if not value:
+        return ({}, []) if per_account else ({None: Checkpoint()}, [])
+    if not isinstance(value, Mapping):
+        Checkpoint.parse(name, value)  # raises: it says what a state must be
+    shaped_per_account = any(key in value for key in (*COMPACT_KEYS, "accounts"))
+    if not per_account:
+        if shaped_per_account:
+            message = f"Stream '{name}': the saved state is per Connect account, but 'account_ids' is not set; it is read from the start."
+            return {None: Checkpoint()}, [("state_per_account", message)]
+        return {None: Checkpoint.parse(name, value)}, []
+    if any(key in value for key in COMPACT_KEYS):
+        return dict(unpack_accounts(name, value)), []
+    accounts = value.get("accounts")
+    if not isinstance(accounts, Mapping):
+        # A single-account state can't say which account it belongs to: start each over.
+        message = f"Stream '{name}': the saved state is not per account; every account is read from the start."
+        return {}, [("state_not_per_account", message)]
+    return {acct: Checkpoint.parse(f"{name}/{acct}", cp) for acct, cp in accounts.items()}, []
+
+
+_ABSENT = object()
+
+
+def _shared_fields(states: Iterable[Mapping[str, Any]]) -> Dict[str, Any]:
+    """Each field's most frequent value, where more accounts have it than lack it."""
+    states = list(states)
+    counts: Dict[str, Counter] = {}
+    values: Dict[Tuple[str, str], Any] = {}
+    for state in states:
+        for key, value in state.items():
+            encoded = json.dumps(value, sort_keys=True)
+            counts.setdefault(key, Counter())[encoded] += 1
+            values[(key, encoded)] = value
+    shared = {}
+    for key, counter in counts.items():
+        encoded, count = counter.most_common(1)[0]
+        if count > len(states) - sum(counter.values()):
+            shared[key] = values[(key, encoded)]
+    return shared
+
+
+def _compact(account: str) -> bool:
+    return account.startswith(ACCOUNT_PREFIX) and bool(_ID_TAIL.fullmatch(account[len(ACCOUNT_PREFIX):]))
+
+
+def _bad_part(stream_name: str, part: str, allowed: str) -> str:
+    return f"The state of stream '{stream_name}' has an invalid '{part}': it must be {allowed}. Reset the stream to start over."

@@ -33,14 +33,15 @@ from airbyte_cdk.sources.streams import CheckpointMixin, Stream
 from source_stripe_proxy.core.client import StripeClient
 from source_stripe_proxy.core.endpoints import fill_path
 from source_stripe_proxy.core.errors import ConfigError
-from source_stripe_proxy.core.stripe_facts import EVENT_RETENTION_DAYS, MAX_PAGE_SIZE
+from source_stripe_proxy.core.stripe_facts import EVENT_RETENTION_DAYS
 from source_stripe_proxy.data import load_schema
+from source_stripe_proxy.source.accounts import connected_accounts
 from source_stripe_proxy.source.availability import StreamUnavailable, learned, still_unavailable
 from source_stripe_proxy.source.children import ChildLink, ChildPages, Descent
 from source_stripe_proxy.source.cursors import CLOCK_SKEW_SECONDS, Boundary, next_cursor, reads_up_to_now
 from source_stripe_proxy.source.events import EventChanges, Stamp, chain
 from source_stripe_proxy.source.events_read import EVENTS_PATH
-from source_stripe_proxy.source.options import ALL_ACCOUNTS, SECONDS_PER_DAY, ReadOptions
+from source_stripe_proxy.source.options import SECONDS_PER_DAY, ReadOptions
 from source_stripe_proxy.source.reader import (
     EVENTS_PHASE,
     LIST_PHASE,
@@ -52,7 +53,7 @@ from source_stripe_proxy.source.reader import (
     ReadPlan,
     Records,
 )
-from source_stripe_proxy.source.state import Checkpoint
+from source_stripe_proxy.source.state import Checkpoint, pack_accounts, parse_state
 from source_stripe_proxy.source.stream_specs import CREATED, STREAM_SPECS, StreamSpec, changes_through_events
 
 CURSOR_FIELD = "updated"  # the change cursor every record carries
@@ -90,6 +91,7 @@ class StreamPlan:
     warnings: List[Warning] = field(default_factory=list)
     boundaries: Dict[Optional[str], Boundary] = field(default_factory=dict)  # streams read by `created`: the next cursor
     unavailable: Dict[Optional[str], StreamUnavailable] = field(default_factory=dict)  # accounts not read: known unreadable
+    dropped: Tuple[str, ...] = ()  # accounts of the saved state not read any more: their state is dropped
 
 
 def plan_stream(
@@ -101,34 +103,42 @@ def plan_stream(
 ) -> StreamPlan:
     """The reads of one stream: one per account (or one), each of the list or of the events.
     Reads nothing and changes nothing; a state too old for events with ``on_stale_state:
-    "fail"`` raises a ConfigError here, before any read."""
+    "fail"`` raises a ConfigError here, before any read. Accounts of the saved state that are
+    not read any more (disconnected, or taken out of ``account_ids``) are left out of the
+    plan's state and named in ``dropped``."""
     options = context.options
     per_account = options.account_ids is not None
     if per_account and accounts is None:
         raise ValueError("accounts must be resolved before planning a per-account read")
     if not spec.incremental:
         sync_mode = SyncMode.full_refresh  # the stream has no cursor: every read is a full one
-    checkpoints, warnings = parse_state(spec.name, saved_state, per_account)
+    saved, warnings = _saved_state(spec.name, saved_state, per_account, sync_mode)
     now = int(options.clock())
-    planned = StreamPlan([], checkpoints, warnings)
-    for account in accounts if per_account else (None,):
-        checkpoint, read, warning = _plan_account(spec, context, sync_mode, checkpoints.get(account, Checkpoint()), account, now, planned)
-        checkpoints[account] = checkpoint
+    planned = StreamPlan([], {}, warnings)
+    read_now = accounts if per_account else (None,)
+    for account in read_now:
+        checkpoint, read, warning = _plan_account(spec, context, sync_mode, saved.get(account, Checkpoint()), account, now, planned)
+        planned.checkpoints[account] = checkpoint
         if read is not None:
             planned.reads.append(read)
         warnings.extend(warning)
+    incremental = sync_mode == SyncMode.incremental  # a full refresh's state only says what is unreadable
+    planned.dropped = tuple(sorted(set(saved) - set(read_now))) if per_account and incremental else ()
     return planned
 
 
-def parse_state(name: str, value: Optional[Mapping[str, Any]], per_account: bool) -> Tuple[Dict[Optional[str], Checkpoint], List[Warning]]:
-    if not per_account:
-        return {None: Checkpoint.parse(name, value)}, []
-    accounts = value.get("accounts") if isinstance(value, Mapping) else None
-    if value and not isinstance(accounts, Mapping):
-        # A single-account state can't say which account it belongs to: start each over.
-        message = f"Stream '{name}': the saved state is not per account; every account is read from the start."
-        return {}, [("state_not_per_account", message)]
-    return {acct: Checkpoint.parse(f"{name}/{acct}", cp) for acct, cp in (accounts or {}).items()}, []
+def _saved_state(
+    name: str, value: Optional[Mapping[str, Any]], per_account: bool, sync_mode: SyncMode
+) -> Tuple[Dict[Optional[str], Checkpoint], List[Warning]]:
+    """The saved state a read starts from. A full refresh starts over and keeps only what the
+    accounts can't read (``unavailable``): a state it can't parse is ignored, not an error."""
+    if sync_mode == SyncMode.incremental:
+        return parse_state(name, value, per_account)
+    try:
+        saved, _ = parse_state(name, value, per_account)
+    except ConfigError:
+        saved = {}
+    return {account: Checkpoint(unavailable=checkpoint.unavailable) for account, checkpoint in saved.items()}, []
 
 
 def _plan_account(
@@ -339,13 +349,6 @@ def _stale(name: str, options: ReadOptions, account: Optional[str], age_seconds:
     return "stale_state_full_reread", message + " Re-reading the whole stream from its list endpoint instead."
 
 
-def connected_accounts(client: StripeClient, account_ids: Optional[Tuple[str, ...]]) -> Optional[Tuple[str, ...]]:
-    """The accounts to read: as configured, or for ``"all"`` every account ``/v1/accounts`` lists."""
-    if account_ids != ALL_ACCOUNTS:
-        return account_ids
-    return tuple(account["id"] for account in client.list_objects("/v1/accounts", page_size=MAX_PAGE_SIZE))
-
-
 def own_account_id(client: StripeClient) -> str:
     """The id of the account the key (or ``account_id``) reads: ``GET /v1/account``."""
     return client.settings.account_id or client.get("/v1/account")["id"]
@@ -359,6 +362,7 @@ class StripeStream(Stream, CheckpointMixin):
         self.client = client
         self.options = options
         self.warnings: List[Warning] = []  # said before reading
+        self.dropped: Tuple[str, ...] = ()  # accounts of the saved state the last plan no longer reads
         self._checkpoints: Dict[Optional[str], Checkpoint] = {}
         self._boundaries: Dict[Optional[str], Boundary] = {}
         self.known_unavailable: Dict[Optional[str], StreamUnavailable] = {}  # accounts not read this sync, and why
@@ -392,8 +396,8 @@ class StripeStream(Stream, CheckpointMixin):
 
     @property
     def state(self) -> MutableMapping[str, Any]:
-        if self.per_account:
-            return {"accounts": {acct: cp.to_dict() for acct, cp in sorted(self._checkpoints.items()) if cp.to_dict()}}
+        if self.per_account:  # what the accounts share once, what differs per account
+            return pack_accounts({account: cp for account, cp in self._checkpoints.items() if account is not None})
         checkpoint = self._checkpoints.get(None)
         return checkpoint.to_dict() if checkpoint else {}
 
@@ -405,6 +409,11 @@ class StripeStream(Stream, CheckpointMixin):
     def checkpoint(self, account_id: Optional[str]) -> Checkpoint:
         return self._checkpoints.setdefault(account_id, Checkpoint())
 
+    def forget(self, account_id: str) -> None:
+        """Drop an account from the state (it was disconnected): a new connection reads it whole."""
+        self._checkpoints.pop(account_id, None)
+        self._boundaries.pop(account_id, None)
+
     def plan(
         self, context: ReadContext, sync_mode: SyncMode, saved_state: Optional[Mapping[str, Any]], accounts: Optional[Tuple[str, ...]]
     ) -> List[ReadPlan]:
@@ -415,6 +424,7 @@ class StripeStream(Stream, CheckpointMixin):
         self._boundaries = planned.boundaries
         self.known_unavailable = planned.unavailable
         self.warnings = list(planned.warnings)
+        self.dropped = planned.dropped
         return planned.reads
 
     def apply(self, signal: Any) -> bool:
@@ -470,11 +480,13 @@ class StripeStream(Stream, CheckpointMixin):
         newest = checkpoint.newest_seen
         checkpoint.to_read = checkpoint.newest_seen = None
         if plan.phase == EVENTS_PHASE:
-            if newest is not None:
-                # Stripe can list an event a moment after its `created`: the next read overlaps the
-                # last few minutes instead of trusting the newest event seen (records are de-duplicated).
-                began = plan.began if plan.began is not None else newest
-                checkpoint.events_since = max(checkpoint.events_since or 0, min(newest, began - CLOCK_SKEW_SECONDS))
+            # Every event listed before the read began has been read, but Stripe can list an event a
+            # moment after its `created`: the next read overlaps the last few minutes (records are
+            # de-duplicated). Also with no event at all, so an idle account's cursor moves on (it would
+            # otherwise age past Stripe's 30 days and be read whole again), and every account's is the same.
+            reached = plan.began - CLOCK_SKEW_SECONDS if plan.began is not None else newest
+            if reached is not None:
+                checkpoint.events_since = max(checkpoint.events_since or 0, reached)
             return
         boundary = self._boundaries.get(plan.account_id)
         if boundary is not None:
@@ -485,7 +497,11 @@ class StripeStream(Stream, CheckpointMixin):
         elif newest is not None and (checkpoint.created is None or newest > checkpoint.created):
             checkpoint.created = newest
         if checkpoint.first_read_began is not None:
-            checkpoint.events_since, checkpoint.first_read_began = checkpoint.first_read_began, None
+            # The first read, begun then, listed everything created before then (less the skew): that
+            # is both where its events start and what `created` can say, the same for every account.
+            began = checkpoint.first_read_began
+            checkpoint.created = max(checkpoint.created or began, began)
+            checkpoint.events_since, checkpoint.first_read_began = began, None
 
     # -- the CDK's per-stream entry point (the source itself reads all streams at once) -----
 
