@@ -2,7 +2,7 @@
 # never asserted in tests.
 PYTHON ?= .venv/bin/python
 
-.PHONY: bench bench-quick bench-profile bench-mcp bench-mcp-tokens bench-connect bench-reader-c-setup generated check-generated
+.PHONY: bench bench-quick bench-profile bench-mcp bench-mcp-tokens bench-read-cost bench-connect bench-reader-c-setup generated check-generated
 
 bench:            ## the full suite (about 13 minutes on 2 cores); writes benchmarks/results.{md,json}
 	$(PYTHON) benchmarks/run.py
@@ -21,6 +21,9 @@ bench-mcp:        ## per-call overhead of the MCP server vs a bare GET (under a 
 bench-mcp-tokens: ## characters and tokens of the MCP tool list and typical results (exact counts); writes benchmarks/results-mcp-tokens.md
 	$(PYTHON) -m pip install -q -e '.[bench]'
 	$(PYTHON) benchmarks/mcp_tokens.py
+
+bench-read-cost:  ## requests of a first read and an idle sync of every stream and of a typical selection, by endpoint and stream (about 3 minutes); writes benchmarks/results-read-cost.{md,json}
+	$(PYTHON) benchmarks/read_cost.py
 
 bench-connect:    ## many Connect accounts: requests, time/ideal and STATE bytes at 100, 1,000 and 2,000 accounts (about 5 minutes); writes benchmarks/results-connect.{md,json}
 	$(PYTHON) benchmarks/connect_accounts.py

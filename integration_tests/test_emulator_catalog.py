@@ -108,7 +108,18 @@ def test_lists_return_exactly_the_seeded_objects_newest_first(seeded, name):
             assert [r[created] for r in rows] == sorted((r[created] for r in rows), reverse=True)
         for row in rows:
             assert row["object"] in catalog.CATALOGUE[name]["objects"]
-    assert sorted(seen) == sorted(added[name])
+    assert sorted(seen) == sorted(listed_by(emu, added, name))
+
+
+def listed_by(emu, added, name):
+    """The objects seeded for the stream, and those of its kinds seeded for the other streams of
+    its family (a customer's cards are among its sources; those sources that are cards are cards)."""
+    kinds = set(catalog.CATALOGUE[name]["objects"])
+    by_id = catalog.state(emu.store).by_id
+    found = set(added[name])
+    for member in catalog.FAMILY.get(name, ()):
+        found |= {oid for oid in added.get(member, ()) if by_id[member][oid]["object"] in kinds}
+    return found
 
 
 def test_created_filters_and_ending_before(seeded):
@@ -234,3 +245,63 @@ def test_the_command_line_seeds_the_catalogue_and_disables_products():
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+# -- lists a customer holds only when asked (Stripe's includes) ----------------------------
+
+
+@pytest.fixture
+def customer_with_sources():
+    with StripeEmulator(api_key=KEY, seed=5) as emu:
+        emu.set_time(T0)
+        store = emu.store
+        quiet = store.add("customers", {"email": "quiet@example.com"})["id"]
+        busy = store.add("customers", {"email": "busy@example.com"})["id"]
+        cards = []
+        for _ in range(9):
+            cards.append(catalog.add(store, "customer_cards", parent_id=busy)["id"])
+            emu.advance(1)
+        bank = catalog.add(store, "bank_accounts", parent_id=busy)["id"]
+        emu.advance(1)
+        source = catalog.add(store, "customer_sources", {"object": "source"}, parent_id=busy)["id"]
+        emu.advance(1)
+        tax_id = catalog.add(store, "customer_tax_ids", parent_id=busy)["id"]
+        product = store.add("products", {"name": "Gold"})["id"]
+        price = store.add("prices", {"product": product, "unit_amount": 500, "recurring": {"interval": "month"}})["id"]
+        live = store.add("subscriptions", {"customer": busy, "items": [{"price": price}]})["id"]
+        store.add("subscriptions", {"customer": busy, "items": [{"price": price}], "status": "canceled"})
+        yield emu, {"quiet": quiet, "busy": busy, "cards": cards, "bank": bank, "source": source, "tax_id": tax_id, "live": live}
+
+
+def test_a_customer_list_includes_the_lists_asked_for_as_stripe_does(customer_with_sources):
+    emu, made = customer_with_sources
+    api = Api(emu.url)
+    plain = api.get("/v1/customers").json()["data"]
+    assert all("sources" not in c and "tax_ids" not in c and "subscriptions" not in c for c in plain)  # only when asked
+    body = api.get("/v1/customers", **{"expand[]": ["data.sources", "data.tax_ids", "data.subscriptions"]}).json()
+    by_id = {c["id"]: c for c in body["data"]}
+    busy, quiet = by_id[made["busy"]], by_id[made["quiet"]]
+    sources = busy["sources"]
+    newest_first = [made["source"], made["bank"], *reversed(made["cards"])]
+    assert sources["object"] == "list" and sources["url"] == f"/v1/customers/{made['busy']}/sources"
+    assert [s["id"] for s in sources["data"]] == newest_first[:10] and sources["has_more"] is True  # the first 10
+    rest = api.get(f"/v1/customers/{made['busy']}/sources", starting_after=sources["data"][-1]["id"], limit=100).json()
+    assert [s["id"] for s in rest["data"]] == newest_first[10:] and rest["has_more"] is False
+    assert [t["id"] for t in busy["tax_ids"]["data"]] == [made["tax_id"]] and busy["tax_ids"]["has_more"] is False
+    assert [s["id"] for s in busy["subscriptions"]["data"]] == [made["live"]]  # current ones: not the canceled one
+    assert quiet["sources"] == {"object": "list", "data": [], "has_more": False, "url": f"/v1/customers/{made['quiet']}/sources"}
+    one = api.get(f"/v1/customers/{made['busy']}", **{"expand[]": ["tax_ids"]}).json()
+    assert [t["id"] for t in one["tax_ids"]["data"]] == [made["tax_id"]] and "sources" not in one
+    refused = api.get("/v1/customers", **{"expand[]": "data.nothing"})
+    assert refused.status_code == 400 and refused.json()["error"]["param"] == "expand"
+
+
+def test_a_customer_s_sources_are_listed_whole_and_each_kind_at_its_own_endpoint(customer_with_sources):
+    emu, made = customer_with_sources
+    api = Api(emu.url)
+    base = f"/v1/customers/{made['busy']}"
+    assert {s["id"] for s in api.walk(base + "/sources")} == {*made["cards"], made["bank"], made["source"]}
+    assert {s["id"] for s in api.walk(base + "/cards")} == set(made["cards"])
+    assert {s["id"] for s in api.walk(base + "/bank_accounts")} == {made["bank"]}
+    assert api.get(f"{base}/sources/{made['bank']}").json()["object"] == "bank_account"
+    assert api.get(f"{base}/cards/{made['bank']}").status_code == 404  # a bank account is no card

@@ -256,7 +256,7 @@ class Catalogue:
         stream["required_params"] = sorted(name for name, p in query.items() if p.get("required"))
         stream["query_params"] = sorted(query)
         stream["paged"] = {"limit", "starting_after"} <= set(query)  # capabilities come all at once
-        for note_key in ("note", "window", "also_per"):
+        for note_key in ("note", "window", "also_per", "requires", "dated_by_parent"):
             if note_key in own:
                 stream[note_key] = own[note_key]
         stream["immutable"] = bool(own.get("immutable"))

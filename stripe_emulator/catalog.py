@@ -53,6 +53,20 @@ for _name, _stream in sorted(CATALOGUE.items()):
     if _embedded.get("always"):
         EMBEDDED.setdefault(_stream["parent"]["stream"], []).append((_name, _embedded["field"]))
 EMBEDDED_PAGE = 10  # Stripe embeds the first 10; the rest is listed from the child endpoint
+# Lists a parent holds only when asked (`expand[]=sources`): parent stream -> {field: the stream
+# whose endpoint lists that whole field}. Children that share a field are one family: a customer's
+# sources are its cards, bank accounts and sources, listed whole at /sources and each kind at its
+# own endpoint (/cards, /bank_accounts), as Stripe lists them.
+INCLUDABLE = {}
+FAMILY = {}
+for _name, _stream in sorted(CATALOGUE.items()):
+    _embedded = (_stream["parent"] or {}).get("embedded") or {}
+    if _embedded and not _embedded.get("always"):
+        _parent = _stream["parent"]["stream"]
+        FAMILY.setdefault((_parent, _embedded["field"]), []).append(_name)
+        if _stream["path"].rsplit("/", 1)[-1] == _embedded["field"]:
+            INCLUDABLE.setdefault(_parent, {})[_embedded["field"]] = _name
+FAMILY = {name: members for members in FAMILY.values() for name in members}
 
 
 # =============================================================================
@@ -183,28 +197,75 @@ def list_objects(call):
             raise parameter_missing(key)
     limit = _limit(p.get("limit"))
     path_values = _path_values(template, values)
-    st = state(call.store)
     rows = []
     for name in names:
-        stream = CATALOGUE[name]
-        key = _parent_key(stream, path_values, p)
-        rows += st.rows.get(name, {}).get(key, [])
+        rows += _family_rows(call.store, name, _parent_key(CATALOGUE[name], path_values, p))
     rows.sort(key=lambda row: -row[0])
     objects = [obj for _, obj in rows if _matches(obj, p, CATALOGUE[names[0]])]
-    if not CATALOGUE[names[0]]["paged"]:
-        return 200, {"object": "list", "data": [embed(call.store, names[0], o) for o in copy.deepcopy(objects)], "has_more": False, "url": call.path}
-    page, has_more = _page(objects, p, limit, names[0])
-    return 200, {"object": "list", "data": [embed(call.store, names[0], o) for o in copy.deepcopy(page)], "has_more": has_more, "url": call.path}
+    if CATALOGUE[names[0]]["paged"]:
+        objects, has_more = _page(objects, p, limit, names[0])
+    else:
+        has_more = False
+    data = [include(call.store, names[0], embed(call.store, names[0], o), _included(p.get("expand"), "data.")) for o in copy.deepcopy(objects)]
+    return 200, {"object": "list", "data": data, "has_more": has_more, "url": call.path}
+
+
+def _family_rows(store, name, key):
+    """The rows a stream's endpoint lists for one parent: its own, or its family's of its kinds."""
+    rows = state(store).rows
+    kinds = set(CATALOGUE[name]["objects"])
+    found = []
+    for member in FAMILY.get(name, [name]):
+        found += [row for row in rows.get(member, {}).get(key, []) if member == name or row[1].get("object") in kinds]
+    return found
+
+
+def listed(store, name):
+    """Every object the stream's endpoint lists, whatever its parent (what a full read returns)."""
+    rows = state(store).rows
+    keys = {key for member in FAMILY.get(name, [name]) for key in rows.get(member, {})}
+    return [obj for key in keys for _, obj in _family_rows(store, name, key)]
+
+
+def _included(paths, prefix=""):
+    """The fields of ``expand[]`` that ask for an includable list (``data.sources`` on a list)."""
+    if isinstance(paths, str):
+        paths = [paths]
+    return [path[len(prefix):] for path in paths or [] if path.startswith(prefix) and "." not in path[len(prefix):]]
+
+
+def include(store, stream_name, obj, fields):
+    """``obj`` with the includable lists asked for: the first 10, ``has_more`` and the ``url`` that
+    lists them all (Stripe's includes). Other fields are left as they are."""
+    for field in fields:
+        box = INCLUDABLE.get(stream_name, {}).get(field)
+        if box is None or not obj.get("id"):
+            continue
+        rows = sorted(_family_rows(store, box, obj["id"]), key=lambda row: -row[0])
+        obj = dict(obj, **{field: included_list([row for _, row in rows], fill_path(CATALOGUE[box]["path"], obj["id"]))})
+    return obj
+
+
+def included_list(objects, url):
+    return {"object": "list", "data": copy.deepcopy(objects[:EMBEDDED_PAGE]), "has_more": len(objects) > EMBEDDED_PAGE, "url": url}
+
+
+def fill_path(template, parent_id):
+    """The list path of a parent's children: its one ``{param}`` filled."""
+    return re.sub(r"\{[^}]+\}", lambda _: parent_id, template, count=1)
 
 
 def retrieve(call):
     name, values = call.args
     check_product(call.store, name)
     oid = values[-1]
-    obj = state(call.store).by_id.get(name, {}).get(oid)
+    by_id = state(call.store).by_id
+    kinds = set(CATALOGUE[name]["objects"])
+    found = [by_id.get(member, {}).get(oid) for member in FAMILY.get(name, [name])]
+    obj = next((o for o in found if o is not None and (o.get("object") in kinds or not kinds)), None)
     if obj is None:
         raise resource_missing(name.rstrip("s").replace("_", " "), oid)
-    return 200, embed(call.store, name, copy.deepcopy(obj))
+    return 200, include(call.store, name, embed(call.store, name, copy.deepcopy(obj)), _included(call.params.get("expand")))
 
 
 def embed(store, stream_name, obj):

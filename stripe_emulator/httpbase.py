@@ -158,6 +158,7 @@ class _Handler(BaseHTTPRequestHandler):
     do_POST = do_DELETE = do_PUT = do_PATCH = do_HEAD = do_OPTIONS = do_GET
 
     def _serve(self):
+        self._date = None
         app = self.server.app
         if app.stopping:
             self.close_connection = True
@@ -200,10 +201,17 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(length) if length else b""
 
+    def date_time_string(self, timestamp=None):
+        """The Date header: the server's own clock (an emulator's may be set), or the one given."""
+        given = getattr(self, "_date", None)
+        return given or super().date_time_string(self.server.app.server_time() if timestamp is None else timestamp)
+
     def _send(self, resp, content_length=None):
+        self._date = next((value for name, value in resp.headers if name.lower() == "date"), None)  # a proxy's upstream's
         self.send_response(resp.status)
         for name, value in resp.headers:
-            self.send_header(name, value)
+            if name.lower() != "date":
+                self.send_header(name, value)
         self.send_header("Content-Length", str(len(resp.body) if content_length is None else content_length))
         self.end_headers()
         if self.command != "HEAD":
@@ -299,6 +307,10 @@ class LoopbackServer:
         self.stop()
 
     # --- for subclasses -------------------------------------------------
+    def server_time(self):
+        """Epoch seconds for the Date header."""
+        return time.time()
+
     def handle(self, req):
         raise NotImplementedError
 

@@ -27,7 +27,7 @@ from .server import html_error
 FORWARDED_REQUEST_HEADERS = ("Content-Type", "Idempotency-Key", "Stripe-Version", "Stripe-Account")
 # Upstream response headers passed back to the client.
 FORWARDED_RESPONSE_HEADERS = ("Content-Type", "Retry-After", "Stripe-Should-Retry", "Idempotent-Replayed",
-                              "Request-Id", "Original-Request", "Stripe-Version", "Stripe-Rate-Limited-Reason")
+                              "Request-Id", "Original-Request", "Stripe-Version", "Stripe-Rate-Limited-Reason", "Date")
 
 REASONS = {429: "Too Many Requests", 500: "Internal Server Error", 502: "Bad Gateway",
            503: "Service Unavailable"}

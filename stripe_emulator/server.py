@@ -719,10 +719,43 @@ def list_accounts(call):
 # =============================================================================
 
 def expand(call, payload, paths):
-    """Replace ids with objects for each dotted path (objects are copied, never mutated)."""
-    for path in paths or []:
+    """Replace ids with objects for each dotted path (objects are copied, never mutated), and
+    include the lists a customer holds only when asked (``sources``, ``tax_ids``, ``subscriptions``;
+    ``data.sources`` on a list of customers)."""
+    payload, paths = _include(call, payload, paths or [])
+    for path in paths:
         payload = _expand(call, payload, path.split("."), path)
     return payload
+
+
+INCLUDABLE = {"customer": ("sources", "subscriptions", "tax_ids")}  # object -> its lists included on request
+
+
+def _include(call, payload, paths):
+    """The payload with the includable lists of ``paths``, and the paths left to expand."""
+    listed = payload.get("object") == "list"
+    objects = payload["data"] if listed else [payload]
+    kinds = {obj.get("object") for obj in objects}
+    fields, rest = [], []
+    for path in paths:
+        field = path[len("data."):] if listed and path.startswith("data.") else (None if listed else path)
+        if field in {f for kind in kinds for f in INCLUDABLE.get(kind, ())}:
+            fields.append(field)
+        else:
+            rest.append(path)
+    if not fields:
+        return payload, rest
+    objects = [_with_included(call, obj, fields) for obj in objects]
+    return (dict(payload, data=objects) if listed else objects[0]), rest
+
+
+def _with_included(call, obj, fields):
+    obj = catalog.include(call.store, "customers", obj, [f for f in fields if f != "subscriptions"])
+    if "subscriptions" in fields:
+        current = [billing.render("subscriptions", sub) for sub in call.store.all("subscriptions")
+                   if sub.get("customer") == obj["id"] and sub.get("status") not in ("canceled", "incomplete_expired")]
+        obj = dict(obj, subscriptions=catalog.included_list(current, f"/v1/customers/{obj['id']}/subscriptions"))
+    return obj
 
 
 def _expand(call, value, parts, path):
@@ -933,6 +966,9 @@ class StripeEmulator(LoopbackServer):
     def events(self):
         """The platform account's events, newest first."""
         return self.store.all("events")
+
+    def server_time(self):
+        return self.clock.now_float()  # Stripe's Date header follows Stripe's clock
 
     def set_time(self, epoch):
         self.clock.set_time(epoch)

@@ -292,7 +292,9 @@ def test_immutable_streams_keep_the_created_cursor(requests_mock):
     state = state_of(balance_transactions={"created": now - 10 * DAY})
     output = read(SourceStripeProxy(), CONFIG, catalog("balance_transactions"), state)
     assert paths(requests_mock) == ["/v1/balance_transactions"]
-    assert final_state(output, "balance_transactions") == {"created": now - DAY}
+    assert [r.qs["created[gte]"] for r in requests_mock.request_history] == [[str(now - 10 * DAY)]]
+    # everything created before the read began, less the clock skew, has been read: the next one starts there
+    assert final_state(output, "balance_transactions") == {"created": pytest.approx(now - CLOCK_SKEW_SECONDS, abs=3)}
 
 
 # -- child streams ----------------------------------------------------------------

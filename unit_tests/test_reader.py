@@ -265,3 +265,15 @@ def test_one_worker_reads_each_page_once_without_splitting():
     ids = [o["id"] for e in events if isinstance(e, Records) for o in e.records]
     assert sorted(ids) == sorted(o["id"] for o in objects) and len(ids) == len(set(ids))
     assert len(fake.calls) == 10  # 95 objects, 10 a page: no split, so no partial page in between
+
+
+def test_a_read_in_one_range_checkpoints_after_every_page_but_its_last_which_its_end_saves():
+    objects = make_objects(35, 1_600_000_000, 3600)
+    job = plan([(1_600_000_000, None)], 10, splittable=False)  # one range however many workers
+    events = list(ConcurrentReader(FakeStripe(objects), 4).run([job]))
+    kinds = [type(e).__name__ for e in events if not isinstance(e, Estimate)]
+    # 4 pages of 10: each of the first three saved after its records, the last by the read's end
+    assert kinds == ["Records", "Progress"] * 3 + ["Records", "Progress", "Complete"]
+    progress = [e for e in events if isinstance(e, Progress)]
+    assert [p.to_read for p in progress[:3]] == [((1_600_000_000, objects[-10 * n - 10]["created"] + 1),) for n in range(3)]
+    assert progress[-1].to_read == ()

@@ -35,6 +35,7 @@ sleeps and Retry-After waits, after which the call ends as a ``TransientError``.
 from __future__ import annotations
 
 import copy
+import email.utils
 import logging
 import random
 import threading
@@ -61,6 +62,7 @@ from source_stripe_proxy.core.errors import (
     error_class_for,
 )
 from source_stripe_proxy.core.forms import FormPairs, encode_form
+from source_stripe_proxy.core.meter import RequestMeter
 from source_stripe_proxy.core.modes import ConnectionMode
 from source_stripe_proxy.core.paging import next_cursor, page_objects
 from source_stripe_proxy.core.retries import (
@@ -207,7 +209,9 @@ class StripeClient:
         self._stats_lock = threading.Lock()
         self.request_count = 0
         self.retry_count = 0
+        self.meter = RequestMeter()  # every request by endpoint and whom it served (core/meter.py)
         self.latency_seconds = 0.1  # moving average of successful requests, read by the reader
+        self._stripe_clock: Optional[Tuple[float, float]] = None  # (Stripe's time by its last Date header, our monotonic then)
         self._per_thread = threading.local()
         self._contact = _FirstContact()
 
@@ -376,7 +380,7 @@ class StripeClient:
         """Send ``call`` once (its ``retry``-th retry): its answer, or what failed instead."""
         self._acquire(call.endpoint)
         sent_at = self.budget.now()  # a 429 speaks of the rate this request went out at
-        self._count(retry=retry > 0)
+        self._count(call.method, call.path, call.headers.get("Stripe-Account"), retry=retry > 0)
         timeout = self.settings.timeout_seconds
         if deadline is not None:  # one slow attempt must not outlive the whole call
             timeout = max(0.001, min(timeout, deadline - self._clock()))
@@ -401,6 +405,7 @@ class StripeClient:
             # A cut-off body is a transport fault; the request is safe to repeat.
             # An HTML page with 200 is something in between (a proxy, a captive portal).
             return Attempt(str(unreadable), retryable=True, status=response.status_code, sent_at=sent_at)
+        self._note_stripe_time(response.headers.get("Date"))
         self._answered(call.endpoint, elapsed)
         return ApiResponse(response.status_code, data, response.headers)
 
@@ -422,6 +427,22 @@ class StripeClient:
         endpoint.succeeded()
         weight = 1.0 if self.request_count == 1 else 0.2  # the first answer replaces the guess
         self.latency_seconds += weight * (elapsed - self.latency_seconds)
+
+    def stripe_time_at(self, monotonic: float) -> Optional[float]:
+        """What Stripe's clock read at our ``time.monotonic()`` value, from the ``Date`` of its
+        last answer (whole seconds, so never later than it was); None before any answer had one."""
+        with self._stats_lock:
+            known = self._stripe_clock
+        return None if known is None else known[0] + (monotonic - known[1])
+
+    def _note_stripe_time(self, date: Optional[str]) -> None:
+        try:
+            stripe_time = email.utils.parsedate_to_datetime(date).timestamp() if date else None
+        except (TypeError, ValueError, IndexError):
+            stripe_time = None
+        if stripe_time is not None:
+            with self._stats_lock:
+                self._stripe_clock = (stripe_time, time.monotonic())
 
     def _wait(self, attempt: Attempt, delay: float, endpoint: RequestBudget) -> None:
         scope = pause_scope(attempt)
@@ -460,7 +481,8 @@ class StripeClient:
             )
         return HostUnreachable(self.settings.scrub(message), setting=mode.host_setting, host=host, cause=cause)
 
-    def _count(self, retry: bool) -> None:
+    def _count(self, method: str, path: str, account: Optional[str], retry: bool) -> None:
+        self.meter.count(method, path, account)
         with self._stats_lock:
             self.request_count += 1
             if retry:

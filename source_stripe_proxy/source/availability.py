@@ -11,16 +11,24 @@ With a hundred streams, many are unreadable for most accounts, and that is not a
 Any other 400 (a bad parameter: it names a ``param``) is a real error, a bug on our side, and
 stays one. ``unavailable`` returns a ``StreamUnavailable`` (a config_error that names the
 product or the permission) for the first two, and None for everything else.
+
+A product is not enabled for a while, so a read keeps what it learned in the stream's state
+(``learned``: ``state.Unavailable``) and the next syncs within a day don't ask again
+(``still_unavailable``): they report the stream as before, skipped or unavailable, at no
+request. A missing permission is asked about every sync: a key gets one, or is replaced, at
+any time, and the user expects the next sync to see it.
 """
 
 from __future__ import annotations
 
 import re
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable, Dict, Iterable, List, Optional, Tuple
 
 from source_stripe_proxy.core.errors import ConfigError, PermissionDeniedError, StripeAPIError, StripeProxyError
+from source_stripe_proxy.source.state import Unavailable
 from source_stripe_proxy.source.stream_specs import StreamSpec
 
 # Stripe's words for a product the account has not enabled (the product name follows when known).
@@ -31,18 +39,48 @@ NOT_ENABLED = re.compile(
 )
 PERMISSION = re.compile(r"'(rak_[a-z0-9_]+)'")
 SKIP_OPTION = "unavailable_streams"
+KIND_PRODUCT, KIND_PERMISSION = "product", "permission"  # what StreamUnavailable.kind says
+REPROBE_SECONDS = 86_400  # a product found not enabled is asked about again after a day
 
 
 class StreamUnavailable(ConfigError):
-    """A stream the account or key cannot read; ``reason`` says why in a few words."""
+    """A stream the account or key cannot read; ``reason`` says why in a few words, ``kind``
+    whether a product is not enabled or the key lacks a permission. ``checked``: when Stripe
+    said so, for a stream not asked again this sync (``still_unavailable``)."""
 
-    def __init__(self, stream: str, reason: str, stripe_message: str):
+    def __init__(self, stream: str, reason: str, stripe_message: str, kind: str = KIND_PRODUCT, checked: Optional[int] = None):
         self.stream = stream
         self.reason = reason
+        self.stripe_message = stripe_message
+        self.kind = kind
+        self.checked = checked
+        when = ""
+        if checked is not None:
+            when = (f" Stripe said so at {_utc(checked)}; it is asked again once a day (next after {_utc(checked + REPROBE_SECONDS)}), "
+                    "or at once if the stream is reset.")
         super().__init__(
-            f"Stream '{stream}' can't be read: {reason} (Stripe said: {stripe_message}). Enable it in Stripe, "
+            f"Stream '{stream}' can't be read: {reason} (Stripe said: {stripe_message}).{when} Enable it in Stripe, "
             f"deselect the stream, or set '{SKIP_OPTION}' to 'skip' to skip such streams with a warning."
         )
+
+
+def learned(spec: StreamSpec, error: BaseException, now: int) -> Optional[Unavailable]:
+    """What to keep in the stream's state from a failure: a product not enabled (not a permission)."""
+    cannot = unavailable(spec, error)
+    if cannot is None or cannot.kind != KIND_PRODUCT or cannot.checked is not None:
+        return None
+    return Unavailable(now, cannot.reason, cannot.stripe_message)
+
+
+def still_unavailable(spec: StreamSpec, known: Optional[Unavailable], now: int) -> Optional[StreamUnavailable]:
+    """The stream's error without asking Stripe, when the last answer is less than a day old."""
+    if known is None or not 0 <= now - known.checked < REPROBE_SECONDS:
+        return None
+    return StreamUnavailable(spec.name, known.reason, known.said, KIND_PRODUCT, checked=known.checked)
+
+
+def _utc(epoch: int) -> str:
+    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(epoch))
 
 
 def unavailable(spec: StreamSpec, error: BaseException) -> Optional[StreamUnavailable]:
@@ -55,7 +93,7 @@ def unavailable(spec: StreamSpec, error: BaseException) -> Optional[StreamUnavai
     if isinstance(error, PermissionDeniedError):
         permission = PERMISSION.search(said)
         reason = f"the key lacks permission {permission.group(1)}" if permission else "the key lacks a permission for it"
-        return StreamUnavailable(spec.name, reason, said)
+        return StreamUnavailable(spec.name, reason, said, KIND_PERMISSION)
     if error.http_status == 400 and error.error_type == "invalid_request_error" and not error.param:
         match = NOT_ENABLED.search(said)
         if match:

@@ -17,17 +17,20 @@ hands its records over page by page (``Descent`` yields chunks), so memory stays
 
 from __future__ import annotations
 
+import copy
+import dataclasses
+import json
 import threading
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Deque, Dict, Iterable, Iterator, List, Mapping, Optional, Tuple
+from typing import Any, Deque, Dict, Hashable, Iterable, Iterator, List, Mapping, Optional, Set, Tuple
 
 from source_stripe_proxy.core.client import StripeClient
 from source_stripe_proxy.core.endpoints import fill_path
 from source_stripe_proxy.core.errors import StripeAPIError
 from source_stripe_proxy.core.paging import next_cursor, page_objects
-from source_stripe_proxy.source.stream_specs import CREATED, PARENT_EVENTS, STREAM_SPECS, StreamSpec
+from source_stripe_proxy.source.stream_specs import CREATED, PARENT_EVENTS, STREAM_SPECS, StreamSpec, box_spec
 
 PAGES_PER_WORKER = 2  # child pages fetched and not yet handed over, per worker of the pool, for the whole sync
 
@@ -41,6 +44,14 @@ class ChildList:
     params: Dict[str, Any]
     paged: bool = True
     starting_after: Optional[str] = None
+    serves: Tuple[str, ...] = ()  # the streams this list's pages are for (the request meter's label)
+    share: Optional[Hashable] = None  # lists of one share group are asked for once for all its members
+
+
+@dataclass
+class _SharedPage:
+    future: Future
+    waiting: Set[int]  # the consumers that have not taken it yet
 
 
 @dataclass
@@ -61,6 +72,11 @@ class ChildPages:
     _pool: Optional[ThreadPoolExecutor] = field(default=None, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
     _places: Optional[threading.Semaphore] = field(default=None, init=False, repr=False)
+    _sharing: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    _asking: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    _members: Dict[Hashable, Dict[int, str]] = field(default_factory=dict, init=False, repr=False)  # share group -> consumer -> stream
+    _shared: Dict[Tuple[Hashable, ...], "_SharedPage"] = field(default_factory=dict, init=False, repr=False)
+    _found: Dict[Tuple[str, Optional[str]], bool] = field(default_factory=dict, init=False, repr=False)  # has_any's answers
 
     def __post_init__(self) -> None:
         self._places = threading.Semaphore(PAGES_PER_WORKER * max(1, self.workers))
@@ -77,11 +93,65 @@ class ChildPages:
         if pool is not None:
             pool.shutdown(wait=True)
 
-    def lists(self, lists: Iterable[ChildList], account_id: Optional[str]) -> Iterator[Tuple[ChildList, List[dict]]]:
-        """Every page of every list, each as ``(its list, the page's objects)``."""
+    # -- one request for several streams ------------------------------------------------
+
+    def join(self, group: Hashable, consumer: int, stream: str) -> None:
+        """``consumer`` (of ``stream``) will ask for the lists of ``group`` (``ChildList.share``) that the others do."""
+        with self._sharing:
+            self._members.setdefault(group, {})[consumer] = stream
+
+    def leave(self, group: Hashable, consumer: int) -> None:
+        """``consumer`` asks for nothing more (it failed or stopped): pages kept for it are let go."""
+        with self._sharing:
+            self._members.get(group, {}).pop(consumer, None)
+            for key, shared in list(self._shared.items()):
+                if key[0] == group:
+                    shared.waiting.discard(consumer)
+                    if not shared.waiting:
+                        del self._shared[key]
+
+    def _fetch(self, request: ChildList, account_id: Optional[str], consumer: Optional[int]) -> Tuple["Future", bool]:
+        """The future page of ``request``: one the other members of its group asked for already, or
+        a new one they will take. The bool: whether the page is shared (each taker copies it)."""
+        group = request.share
+        if group is None or consumer is None:
+            return self.pool().submit(self._page, request, account_id), False
+        key = (group, request.path, json.dumps(request.params, sort_keys=True, default=str), request.starting_after)
+        with self._sharing:  # held while submitting, so two members never both ask
+            shared = self._shared.get(key)
+            if shared is not None:
+                shared.waiting.discard(consumer)
+                if not shared.waiting:
+                    del self._shared[key]
+                return shared.future, True
+            members = self._members.get(group, {})
+            others = set(members) - {consumer}
+            if others:  # counted as the requests of every stream it serves
+                request = dataclasses.replace(request, serves=tuple(sorted(set(members.values()))))
+            future = self.pool().submit(self._page, request, account_id)
+            if others:
+                self._shared[key] = _SharedPage(future, set(others))
+            return future, bool(others)
+
+    def has_any(self, spec: StreamSpec, account_id: Optional[str], serves: Tuple[str, ...]) -> bool:
+        """Whether ``spec``'s list has an object (one ``limit=1`` request per sync and account)."""
+        key = (spec.name, account_id)
+        with self._asking:  # one request, however many callers ask at once
+            if key not in self._found:
+                with self.client.meter.serving(serves):
+                    page = self.client.send("GET", spec.path, params={**spec.params, "limit": 1}, account_id=account_id).data
+                self._found[key] = bool(page_objects(page, spec.path))
+            return self._found[key]
+
+    # -- pages ------------------------------------------------------------------------------
+
+    def lists(self, lists: Iterable[ChildList], account_id: Optional[str], consumer: Optional[int] = None
+              ) -> Iterator[Tuple[ChildList, List[dict]]]:
+        """Every page of every list, each as ``(its list, the page's objects)``. ``consumer``: the
+        caller, for lists it shares with others (``join``)."""
         pending: Deque[ChildList] = deque()  # next pages of lists begun, then lists not begun
         fresh = iter(lists)
-        in_flight: Deque[Tuple[ChildList, "Future[Tuple[List[dict], Optional[str]]]", bool]] = deque()
+        in_flight: Deque[Tuple[ChildList, "Future[Tuple[List[dict], Optional[str]]]", bool, bool]] = deque()
 
         def submit() -> bool:
             request = pending.popleft() if pending else next(fresh, None)
@@ -93,27 +163,28 @@ class ChildPages:
                 return False
             # Without a place and nothing in flight, go on anyway: a caller never waits for
             # places another caller (perhaps its own parent level, suspended) holds.
-            in_flight.append((request, self.pool().submit(self._page, request, account_id), placed))
+            in_flight.append((request, *self._fetch(request, account_id, consumer), placed))
             return True
 
         try:
             while len(in_flight) < self.workers and submit():
                 pass
             while in_flight:
-                request, future, placed = in_flight.popleft()
+                request, future, shared, placed = in_flight.popleft()
                 try:
                     objects, cursor = future.result()
                 finally:
                     if placed:
                         self._places.release()
                 if cursor is not None:  # the next page of this list, ahead of lists not begun
-                    pending.appendleft(ChildList(request.parent, request.path, request.params, request.paged, cursor))
+                    pending.appendleft(dataclasses.replace(request, starting_after=cursor))
                 while len(in_flight) < self.workers and submit():
                     pass
-                yield request, objects
+                yield request, copy.deepcopy(objects) if shared else objects
         finally:  # a caller that stopped early (a failure, a cancelled read) frees its places
-            for _, future, placed in in_flight:
-                future.cancel()
+            for _, future, shared, placed in in_flight:
+                if not shared:  # a shared page is still another's
+                    future.cancel()
                 if placed:
                     self._places.release()
 
@@ -124,7 +195,8 @@ class ChildPages:
             if request.starting_after:
                 query["starting_after"] = request.starting_after
         try:
-            page = self.client.send("GET", request.path, params=query, account_id=account_id).data
+            with self.client.meter.serving(request.serves):
+                page = self.client.send("GET", request.path, params=query, account_id=account_id).data
         except StripeAPIError as error:
             if error.http_status == 404 and error.code == "resource_missing":
                 return [], None  # the parent is gone since it was listed: it has no children now
@@ -164,6 +236,9 @@ class ChildLink:
         now: int,
         start: Optional[int] = None,
         min_created: Optional[int] = None,
+        group: Optional[Hashable] = None,
+        gated: bool = False,
+        serving: Optional[str] = None,
     ):
         assert spec.parent is not None, spec.name
         self.spec = spec
@@ -176,6 +251,21 @@ class ChildLink:
         self.newest: Optional[int] = None
         self._lock = threading.Lock()
         self._also: Optional[List[dict]] = None
+        # An included list: the rest of it comes from the endpoint listing it whole (a customer's
+        # cards from its `sources`), shared by the streams of that list that read the same parents.
+        self.box = box_spec(spec) if self.link.includable else spec
+        self.kinds = frozenset(spec.objects) if self.box is not spec else None
+        self.gated = gated and spec.requires is not None
+        self.serving = serving or spec.name  # the stream whose read this level is part of (the request meter's label)
+        self.share: Optional[Hashable] = None
+        if group is not None and self.link.includable:
+            self.share = (account_id, self.box.path, json.dumps(self.box.params, sort_keys=True), json.dumps(self.link.filter, sort_keys=True), group)
+            pages.join(self.share, id(self), self.serving)
+
+    def leave(self) -> None:
+        """This link asks for nothing more (its read failed or stopped)."""
+        if self.share is not None:
+            self.pages.leave(self.share, id(self))
 
     # -- which requests -------------------------------------------------------------------
 
@@ -187,8 +277,9 @@ class ChildLink:
         ids = {param: parent_id(parent.get(source)) for param, source in self.link.path_params.items()}
         if None in ids.values():
             return []
-        path = fill_path(self.spec.path, ids)
-        params: Dict[str, Any] = dict(self.spec.params)
+        listing = self.box if starting_after is not None else self.spec  # the rest of an included list: its whole endpoint
+        path = fill_path(listing.path, ids)
+        params: Dict[str, Any] = dict(listing.params)
         for param, source in self.link.query_params.items():
             value = parent_id(parent.get(source))
             if value is None:
@@ -196,14 +287,16 @@ class ChildLink:
             params[param] = value
         if self.min_created is not None and self.spec.filters_created:
             params["created"] = {"gte": self.min_created}
+        serves = (self.serving,)
         if starting_after is not None:
-            return [ChildList(parent, path, params, self.spec.paged, starting_after)]
-        lists = [ChildList(parent, path, params, self.spec.paged)]
+            return [ChildList(parent, path, params, listing.paged, starting_after, serves, self.share)]
+        lists = [ChildList(parent, path, params, self.spec.paged, serves=serves)]
         if self.spec.window:
-            lists = [ChildList(parent, path, {**params, **window}, self.spec.paged) for window in self._windows(parent)]
+            lists = [ChildList(parent, path, {**params, **window}, self.spec.paged, serves=serves) for window in self._windows(parent)]
         if self.spec.also_per:
             lists = [
-                ChildList(parent, path, {**child.params, **{q: other[f] for q, f in self.spec.also_per.query_params.items()}}, child.paged)
+                ChildList(parent, path, {**child.params, **{q: other[f] for q, f in self.spec.also_per.query_params.items()}}, child.paged,
+                          serves=serves)
                 for child in lists
                 for other in self._also_per()
             ]
@@ -224,10 +317,12 @@ class ChildLink:
             if self._also is None:
                 other = STREAM_SPECS[self.spec.also_per.stream]
                 fields = set(self.spec.also_per.query_params.values())
-                self._also = [
-                    {f: obj.get(f) for f in fields}
-                    for obj in self.pages.client.list_objects(other.path, dict(other.params), page_size=self.pages.page_size, account_id=self.account_id)
-                ]
+                client = self.pages.client
+                with client.meter.serving((self.serving,)):
+                    self._also = [
+                        {f: obj.get(f) for f in fields}
+                        for obj in client.list_objects(other.path, dict(other.params), page_size=self.pages.page_size, account_id=self.account_id)
+                    ]
             return self._also
 
     # -- children -------------------------------------------------------------------------
@@ -252,16 +347,16 @@ class ChildLink:
         def requests() -> Iterator[ChildList]:
             for parents in parent_chunks:
                 made = False
-                for parent in parents:
+                for parent in parents if self._any_children() else ():
                     if not self.matches(parent):
                         continue
-                    if not self.link.embedded:
+                    box = self.embedded_box(parent)
+                    if box is None:
                         for request in self.lists_for(parent):
                             made = True
                             yield request
                         continue
                     rows = self.embedded_rows(parent)
-                    box = parent.get(self.link.embedded_field) or {}
                     if box.get("has_more") and rows and parent.get("is_deleted") is not True:
                         for request in self.lists_for(parent, starting_after=rows[-1].get("id")):
                             made = True
@@ -273,12 +368,27 @@ class ChildLink:
                 if not made:
                     ready.append([])
 
-        for request, objects in self.pages.lists(requests(), self.account_id):
+        for request, objects in self.pages.lists(requests(), self.account_id, id(self)):
             while ready:
                 yield ready.popleft()
             yield self.annotate(objects, request.parent)
         while ready:
             yield ready.popleft()
+
+    def embedded_box(self, parent: Mapping[str, Any]) -> Optional[Mapping[str, Any]]:
+        """The parent's list of these children, when it holds one: always for an embedded child
+        (an invoice's lines), and for an included one when the parent was listed with it."""
+        if self.link.embedded:
+            return parent.get(self.link.embedded_field) or {}
+        if self.link.includable:
+            box = parent.get(self.link.embedded_field)
+            if isinstance(box, Mapping) and isinstance(box.get("data"), list):
+                return box
+        return None
+
+    def _any_children(self) -> bool:
+        """False when the stream can't have any (no entitlement feature is defined): no request."""
+        return not self.gated or self.pages.has_any(STREAM_SPECS[self.spec.requires], self.account_id, (self.serving,))
 
     def embedded_rows(self, parent: Mapping[str, Any]) -> List[dict]:
         box = parent.get(self.link.embedded_field)
@@ -294,6 +404,8 @@ class ChildLink:
         deleted = parent.get("is_deleted") is True
         kept = []
         for row in rows:
+            if self.kinds is not None and row.get("object") not in self.kinds:
+                continue  # another stream's part of the list (a bank account among the sources)
             created = row.get(spec.created_field) if spec.created_field else None
             if self.min_created is not None and isinstance(created, int) and created < self.min_created:
                 continue
@@ -318,10 +430,13 @@ class Descent:
     """
 
     def __init__(self, spec: StreamSpec, pages: ChildPages, account_id: Optional[str], *, now: int,
-                 start: Optional[int] = None, min_created: Optional[int] = None):
+                 start: Optional[int] = None, min_created: Optional[int] = None, group: Optional[Hashable] = None):
+        """``group``: what the plans whose parents are the same share (their read and intervals):
+        their descents ask once for the lists they have in common."""
         chain = spec.ancestry[1:]
         self.links = [
-            ChildLink(level, pages, account_id, now=now, start=start, min_created=min_created if level is spec else None)
+            ChildLink(level, pages, account_id, now=now, start=start, min_created=min_created if level is spec else None,
+                      group=group, gated=level is spec, serving=spec.name)
             for level in chain
         ]
 
@@ -333,4 +448,13 @@ class Descent:
         chunks: Iterator[List[dict]] = iter([parents])
         for link in self.links:
             chunks = link.children_of(chunks)
-        return chunks
+        return self._leaving_on_failure(chunks)
+
+    def _leaving_on_failure(self, chunks: Iterator[List[dict]]) -> Iterator[List[dict]]:
+        """A descent that fails gets no more parents: the lists it shares are no longer kept for it."""
+        try:
+            yield from chunks
+        except BaseException:
+            for link in self.links:
+                link.leave()
+            raise

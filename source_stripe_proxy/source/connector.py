@@ -14,8 +14,10 @@ and the errors that end a read (see ``sync.py``).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple
+import time
+from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Tuple
 
 from airbyte_cdk.models import AirbyteMessage, AirbyteStateMessage, ConfiguredAirbyteCatalog, ConnectorSpecification, SyncMode
 from airbyte_cdk.sources import AbstractSource
@@ -34,6 +36,7 @@ from source_stripe_proxy.source.accounts import connected_accounts
 from source_stripe_proxy.source.availability import Probe, probe_all, probes, unavailable
 from source_stripe_proxy.source.events_read import EVENTS_PATH, EventSample, needs_sample, share_events_read
 from source_stripe_proxy.source.options import ReadOptions, read_options, source_config
+from source_stripe_proxy.source.read_cost import read_cost
 from source_stripe_proxy.source.reader import ReadPlan
 from source_stripe_proxy.source.stream_specs import STREAM_SPECS
 from source_stripe_proxy.source.streams import (
@@ -58,9 +61,11 @@ class SourceStripeProxy(AbstractSource):
     # validate_config instead.)
     check_config_against_spec = False
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        """``clock``: the epoch seconds a read plans by (tests pass one they move)."""
         super().__init__()
         self._client: Optional[StripeClient] = None
+        self._clock = clock
 
     def spec(self, logger: logging.Logger) -> ConnectorSpecification:
         return load_spec(__package__)
@@ -154,8 +159,9 @@ class SourceStripeProxy(AbstractSource):
         state: Optional[List[AirbyteStateMessage]] = None,
     ) -> Iterator[AirbyteMessage]:
         config, _ = split_config(config)
-        options = read_options(config)
+        options = dataclasses.replace(read_options(config), clock=self._clock)
         client = self.client_for(config)
+        metered = client.meter.snapshot()  # this read's requests are those counted from here
         selected = select_streams(build_streams(client, options), catalog, logger)
         concurrency = concurrency_for(options, client.settings)
         accounts = _before_reading(lambda: connected_accounts(client, options.account_ids, concurrency)) if selected else None
@@ -165,14 +171,16 @@ class SourceStripeProxy(AbstractSource):
                 own = _before_reading(lambda: own_account_id(client))
             except StripeProxyError as error:  # e.g. a key without the account permission: those streams can't be read
                 unplanned = {stream.name: error for stream, _ in selected if needs_own_account(stream.spec)}
-        context = ReadContext.for_sync(client, options, concurrency, own)
+        context = ReadContext.for_sync(client, options, concurrency, own, selected=(stream.name for stream, _ in selected))
         sync = SyncRun(logger, client, options, selected, ConnectorStateManager(state=state), concurrency)
+        plans: List[ReadPlan] = []
         try:
             plans = sync.plan(context, accounts, unplanned)
             plans = share_events_read(plans, _before_reading(lambda: sample_events(client, plans, options)))
             yield from sync.run(plans)
         finally:
             context.pages.close()
+            logger.info(read_cost(client.meter.since(metered), plans).line())
 
 
 def select_streams(streams: List[StripeStream], catalog: ConfiguredAirbyteCatalog, logger: logging.Logger) -> List[Tuple[StripeStream, Any]]:

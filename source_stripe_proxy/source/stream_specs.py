@@ -45,11 +45,18 @@ class ParentLink:
     ref_added: bool = False
     embedded_field: Optional[str] = None
     embedded_always: bool = False
+    expand: Optional[str] = None  # the parent list's `expand[]=data.<this>` that includes the children
 
     @property
     def embedded(self) -> bool:
         """Children arrive inside every parent (invoice lines): no request per parent needed."""
         return self.embedded_field is not None and self.embedded_always
+
+    @property
+    def includable(self) -> bool:
+        """Children Stripe includes in the parent when asked (a customer's sources, its tax ids):
+        the first 10 and ``has_more``."""
+        return self.embedded_field is not None and not self.embedded_always and self.expand is not None
 
 
 @dataclass(frozen=True)
@@ -92,6 +99,8 @@ class StreamSpec:
     account_path_param: Optional[str] = None  # a path param filled with the account read (external accounts)
     also_per: Optional[AlsoPer] = None
     window: Optional[Window] = None
+    requires: Optional[str] = None  # a stream that must have an object for this one to have any (entitlement features)
+    dated_by_parent: bool = False  # a `created` child whose cursor is its parent's `created` (a payout's transactions)
     paged: bool = True  # False: the endpoint returns everything at once (no limit/starting_after)
     immutable: bool = False
     airbyte: bool = False  # the name and meaning of Airbyte's source-stripe stream
@@ -223,6 +232,8 @@ def spec_from_catalogue(entry: Mapping[str, Any]) -> StreamSpec:
         account_path_param=entry.get("account_path_param"),
         also_per=AlsoPer(also_per["stream"], dict(also_per["query_params"])) if also_per else None,
         window=Window(window["start_param"], window["end_param"], window["align_seconds"]) if window else None,
+        requires=entry.get("requires"),
+        dated_by_parent=bool(entry.get("dated_by_parent")),
         paged=entry["paged"],
         immutable=entry["immutable"],
         airbyte=entry["airbyte"],
@@ -250,6 +261,7 @@ def _parent_link(parent: Mapping[str, Any]) -> ParentLink:
         ref_added=parent["ref"]["added"],
         embedded_field=embedded.get("field"),
         embedded_always=bool(embedded.get("always")),
+        expand=embedded.get("expand"),
     )
 
 
@@ -259,6 +271,21 @@ def _load_specs() -> Dict[str, StreamSpec]:
 
 
 STREAM_SPECS: Dict[str, StreamSpec] = _load_specs()
+
+
+def box_spec(spec: StreamSpec) -> StreamSpec:
+    """The stream whose endpoint lists the whole of the parent's list ``spec`` is part of: a
+    customer's cards and bank accounts are among its ``sources`` (``customer_sources``); most
+    streams are their own."""
+    link = spec.parent
+    if link is None or link.embedded_field is None or spec.path.rsplit("/", 1)[-1] == link.embedded_field:
+        return spec
+    family = [
+        other for other in STREAM_SPECS.values()
+        if other.parent and other.parent.stream == link.stream and other.parent.embedded_field == link.embedded_field
+        and other.path.rsplit("/", 1)[-1] == link.embedded_field
+    ]
+    return family[0] if len(family) == 1 else spec
 
 
 def changes_through_events(spec: StreamSpec) -> bool:

@@ -23,8 +23,9 @@ in ``state.py`` and docs/change_capture.md.
 from __future__ import annotations
 
 import dataclasses
+import time
 from dataclasses import dataclass, field
-from typing import Any, Dict, Iterable, List, Mapping, MutableMapping, Optional, Tuple
+from typing import Any, Dict, FrozenSet, Iterable, List, Mapping, MutableMapping, Optional, Tuple
 
 from airbyte_cdk.models import SyncMode
 from airbyte_cdk.sources.streams import CheckpointMixin, Stream
@@ -35,7 +36,9 @@ from source_stripe_proxy.core.errors import ConfigError
 from source_stripe_proxy.core.stripe_facts import EVENT_RETENTION_DAYS
 from source_stripe_proxy.data import load_schema
 from source_stripe_proxy.source.accounts import connected_accounts
+from source_stripe_proxy.source.availability import StreamUnavailable, learned, still_unavailable
 from source_stripe_proxy.source.children import ChildLink, ChildPages, Descent
+from source_stripe_proxy.source.cursors import CLOCK_SKEW_SECONDS, Boundary, next_cursor, reads_up_to_now
 from source_stripe_proxy.source.events import EventChanges, Stamp, chain
 from source_stripe_proxy.source.events_read import EVENTS_PATH
 from source_stripe_proxy.source.options import SECONDS_PER_DAY, ReadOptions
@@ -45,6 +48,7 @@ from source_stripe_proxy.source.reader import (
     Complete,
     ConcurrentReader,
     Failed,
+    Interval,
     Progress,
     ReadPlan,
     Records,
@@ -55,7 +59,6 @@ from source_stripe_proxy.source.stream_specs import CREATED, STREAM_SPECS, Strea
 CURSOR_FIELD = "updated"  # the change cursor every record carries
 EVENT_RETENTION_SECONDS = EVENT_RETENTION_DAYS * SECONDS_PER_DAY  # how long Stripe keeps events
 STALE_MARGIN_SECONDS = 3600  # treat state as stale this long before Stripe drops the events
-CLOCK_SKEW_SECONDS = 300  # our clock may run ahead of Stripe's; events are de-duplicated anyway
 
 Warning = Tuple[str, str]  # (analytics kind, message), said before reading
 
@@ -69,10 +72,14 @@ class ReadContext:
     options: ReadOptions
     pages: ChildPages
     own_account: Optional[str] = None
+    selected: FrozenSet[str] = frozenset()  # the streams of the sync: which included lists a parent list asks for
 
     @classmethod
-    def for_sync(cls, client: StripeClient, options: ReadOptions, concurrency: int, own_account: Optional[str] = None) -> "ReadContext":
-        return cls(client, options, ChildPages(client, concurrency, options.page_size), own_account)
+    def for_sync(
+        cls, client: StripeClient, options: ReadOptions, concurrency: int, own_account: Optional[str] = None,
+        selected: Iterable[str] = (),
+    ) -> "ReadContext":
+        return cls(client, options, ChildPages(client, concurrency, options.page_size), own_account, frozenset(selected))
 
 
 @dataclass
@@ -82,7 +89,8 @@ class StreamPlan:
     reads: List[ReadPlan]
     checkpoints: Dict[Optional[str], Checkpoint]
     warnings: List[Warning] = field(default_factory=list)
-    child_cursors: Dict[Optional[str], Descent] = field(default_factory=dict)  # streams read by their own `created` below a parent
+    boundaries: Dict[Optional[str], Boundary] = field(default_factory=dict)  # streams read by `created`: the next cursor
+    unavailable: Dict[Optional[str], StreamUnavailable] = field(default_factory=dict)  # accounts not read: known unreadable
     dropped: Tuple[str, ...] = ()  # accounts of the saved state not read any more: their state is dropped
 
 
@@ -104,29 +112,52 @@ def plan_stream(
         raise ValueError("accounts must be resolved before planning a per-account read")
     if not spec.incremental:
         sync_mode = SyncMode.full_refresh  # the stream has no cursor: every read is a full one
-    saved, warnings = parse_state(spec.name, saved_state, per_account)
+    saved, warnings = _saved_state(spec.name, saved_state, per_account, sync_mode)
     now = int(options.clock())
     planned = StreamPlan([], {}, warnings)
     read_now = accounts if per_account else (None,)
     for account in read_now:
         checkpoint, read, warning = _plan_account(spec, context, sync_mode, saved.get(account, Checkpoint()), account, now, planned)
         planned.checkpoints[account] = checkpoint
-        planned.reads.append(read)
+        if read is not None:
+            planned.reads.append(read)
         warnings.extend(warning)
-    planned.dropped = tuple(sorted(set(saved) - set(read_now))) if per_account else ()
+    incremental = sync_mode == SyncMode.incremental  # a full refresh's state only says what is unreadable
+    planned.dropped = tuple(sorted(set(saved) - set(read_now))) if per_account and incremental else ()
     return planned
+
+
+def _saved_state(
+    name: str, value: Optional[Mapping[str, Any]], per_account: bool, sync_mode: SyncMode
+) -> Tuple[Dict[Optional[str], Checkpoint], List[Warning]]:
+    """The saved state a read starts from. A full refresh starts over and keeps only what the
+    accounts can't read (``unavailable``): a state it can't parse is ignored, not an error."""
+    if sync_mode == SyncMode.incremental:
+        return parse_state(name, value, per_account)
+    try:
+        saved, _ = parse_state(name, value, per_account)
+    except ConfigError:
+        saved = {}
+    return {account: Checkpoint(unavailable=checkpoint.unavailable) for account, checkpoint in saved.items()}, []
 
 
 def _plan_account(
     spec: StreamSpec, context: ReadContext, sync_mode: SyncMode, saved: Checkpoint, account: Optional[str], now: int, planned: StreamPlan
-) -> Tuple[Checkpoint, ReadPlan, List[Warning]]:
-    checkpoint = dataclasses.replace(saved)
+) -> Tuple[Checkpoint, Optional[ReadPlan], List[Warning]]:
+    """The account's read of the stream and the state it starts from; no read when the account
+    could not read the stream less than a day ago (``availability.still_unavailable``)."""
+    # A full refresh starts over, but remembers what the account can't read.
+    checkpoint = dataclasses.replace(saved) if sync_mode == SyncMode.incremental else Checkpoint(unavailable=saved.unavailable)
+    known = still_unavailable(spec, checkpoint.unavailable, now)
+    if known is not None:
+        planned.unavailable[account] = known  # reported as before, without asking Stripe again today
+        return checkpoint, None, []
     warnings: List[Warning] = []
     if sync_mode == SyncMode.incremental and changes_through_events(spec):
         anchor = checkpoint.events_since if checkpoint.events_since is not None else checkpoint.first_read_began
         if anchor is not None and anchor < now - EVENT_RETENTION_SECONDS + STALE_MARGIN_SECONDS:
             warnings.append(_stale(spec.name, context.options, account, now - anchor))
-            checkpoint = Checkpoint()
+            checkpoint = Checkpoint(unavailable=checkpoint.unavailable)
         elif checkpoint.events_since is not None:
             return checkpoint, _events_read(spec, context, checkpoint, account, now), warnings
     else:
@@ -136,8 +167,10 @@ def _plan_account(
 
 def reads_by_own_created(spec: StreamSpec) -> bool:
     """A child stream read by its own ``created`` (setup attempts): a parent of any age may have
-    new children, so each read lists every parent and keeps the children created since the cursor."""
-    return spec.changes == CREATED and spec.parent is not None
+    new children, so each read lists every parent and keeps the children created since the cursor.
+    Not a child ``dated_by_parent`` (a payout's transactions, created before they join it): its
+    cursor is its parents' ``created``, and a read lists all the children of the new parents."""
+    return spec.changes == CREATED and spec.parent is not None and not spec.dated_by_parent
 
 
 def _list_read(
@@ -147,35 +180,23 @@ def _list_read(
     options = context.options
     source = spec.source
     incremental = sync_mode == SyncMode.incremental
-    own_created = reads_by_own_created(spec)
     if changes_through_events(spec) and checkpoint.first_read_began is None:
         checkpoint.first_read_began = now - CLOCK_SKEW_SECONDS  # events from here follow this read
     splittable = bool(source.filters_created and source.created_field)
-    if incremental and checkpoint.to_read is not None:
+    resumed = incremental and checkpoint.to_read is not None
+    boundary = _boundary(spec, options, incremental and not resumed, checkpoint)
+    if resumed:
         intervals = checkpoint.to_read  # an interrupted read: only what it had left
     else:
+        intervals = _fresh_intervals(spec, options, incremental, checkpoint, now, splittable)
         checkpoint.to_read = checkpoint.newest_seen = None
-        start = None if own_created else options.start_date
-        if incremental and checkpoint.created is not None and not own_created:
-            resume_from = max(0, checkpoint.created - options.lookback_seconds)
-            start = resume_from if start is None else max(start, resume_from)
-        if splittable:
-            intervals = tuple((w.get("created_gte"), w.get("created_lt")) for w in created_windows(start, now, options.window_seconds))
-        else:
-            intervals = ((None, None),)
-    descent = None
-    if spec.parent is not None:
-        min_created = None
-        if own_created:  # only the children created since the cursor, of parents of any age
-            since = checkpoint.created - options.lookback_seconds if incremental and checkpoint.created is not None else None
-            bounds = [b for b in (options.start_date, since) if b is not None]
-            min_created = max(bounds) if bounds else None
-        descent = Descent(spec, context.pages, account, now=now, start=options.start_date, min_created=min_created)
-        if own_created:
-            planned.child_cursors[account] = descent  # its newest child becomes the cursor at the end
+    if boundary is not None:
+        planned.boundaries[account] = boundary  # where the next read starts, at the end
+    descent = _descent(spec, context, incremental, checkpoint, account, now, group=intervals)
     params: Dict[str, Any] = dict(source.params)
-    if source.expand:
-        params["expand"] = [f"data.{path}" for path in source.expand]
+    expand = [f"data.{path}" for path in (*source.expand, *included_lists(source, context.selected))]
+    if expand:
+        params["expand"] = expand
     return ReadPlan(
         name=spec.name,
         path=path_for_account(source, context, account),
@@ -184,14 +205,81 @@ def _list_read(
         page_size=options.page_size,
         account_id=account,
         splittable=splittable,
-        transform=chain(descent, _stamp(spec, context, account, now)),
+        transform=chain(boundary, descent, _stamp(spec, context, account, now)) if spec.dated_by_parent
+        else chain(descent, boundary, _stamp(spec, context, account, now)),
         created_field=source.created_field or "created",
         paged=source.paged,
         phase=LIST_PHASE,
         began=now,
-        saved_cursor=None if own_created else checkpoint.created,
+        saved_cursor=None if reads_by_own_created(spec) else checkpoint.created,
         saved_newest=checkpoint.newest_seen,
     )
+
+
+def _fresh_intervals(
+    spec: StreamSpec, options: ReadOptions, incremental: bool, checkpoint: Checkpoint, now: int, splittable: bool
+) -> Tuple[Interval, ...]:
+    """The ``created`` ranges of a read that starts afresh. From a saved cursor (less the
+    lookback): windows of ``slice_range_days`` up to now, each saved when complete. A first read
+    or a full refresh: one range from ``start_date``, which the reader splits where it finds
+    objects and checkpoints as it goes, so the empty years before an account's first object cost
+    no request. A child read by its own ``created`` lists every parent."""
+    own_created = reads_by_own_created(spec)
+    start = None if own_created else options.start_date
+    if incremental and checkpoint.created is not None and not own_created:
+        resume_from = max(0, checkpoint.created - options.lookback_seconds)
+        start = resume_from if start is None else max(start, resume_from)
+    if not splittable:
+        return ((None, None),)
+    if not incremental or checkpoint.created is None:  # a full refresh, or a first read: one range
+        return ((start, None),)
+    return tuple((w.get("created_gte"), w.get("created_lt")) for w in created_windows(start, now, options.window_seconds))
+
+
+def _boundary(spec: StreamSpec, options: ReadOptions, from_cursor: bool, checkpoint: Checkpoint) -> Optional[Boundary]:
+    """For a stream read by ``created``: the transform that keeps its cursor's second
+    (``cursors.py``), dropping what the last read emitted of that second when this read starts
+    exactly there (no lookback, no later ``start_date``). A child ``dated_by_parent``: of its
+    parents (the payouts whose transactions were emitted), before it descends to the children."""
+    created_field = spec.source.created_field if spec.dated_by_parent else spec.created_field
+    if spec.changes != CREATED or not created_field:
+        return None
+    cursor = checkpoint.created
+    exact = from_cursor and cursor is not None and not options.lookback_seconds and (options.start_date or 0) <= cursor
+    return Boundary(created_field, cursor if exact else None, checkpoint.at_cursor or ())
+
+
+def included_lists(source: StreamSpec, selected: Iterable[str]) -> List[str]:
+    """The lists Stripe includes in ``source``'s objects when asked that the selected streams
+    read (a customer's ``sources`` for its cards, bank accounts and sources; its ``tax_ids``):
+    every plan of the list asks for the same, so the list is still read once for all of them."""
+    fields = set()
+    for name in selected:
+        spec = STREAM_SPECS.get(name)
+        if spec is not None and spec.parent is not None and spec.source.name == source.name:
+            link = spec.ancestry[1].parent  # the level right below the list read
+            if link.includable and link.stream == source.name:
+                fields.add(link.expand)
+    return sorted(fields)
+
+
+def _descent(
+    spec: StreamSpec, context: ReadContext, incremental: bool, checkpoint: Checkpoint, account: Optional[str], now: int,
+    group: Any = None,
+) -> Optional[Descent]:
+    """A child stream's way down from its top ancestor's objects (None for a top-level stream).
+    ``group``: its plan's intervals (plans reading the same parents share their child lists)."""
+    if spec.parent is None:
+        return None
+    options = context.options
+    min_created = None
+    if reads_by_own_created(spec):  # only the children created since the cursor, of parents of any age
+        since = checkpoint.created - options.lookback_seconds if incremental and checkpoint.created is not None else None
+        bounds = [b for b in (options.start_date, since) if b is not None]
+        min_created = max(bounds) if bounds else None
+    elif spec.dated_by_parent:  # every child of the parents read, none from before the start date
+        min_created = options.start_date
+    return Descent(spec, context.pages, account, now=now, start=options.start_date, min_created=min_created, group=group)
 
 
 def _events_read(spec: StreamSpec, context: ReadContext, checkpoint: Checkpoint, account: Optional[str], now: int) -> ReadPlan:
@@ -276,7 +364,9 @@ class StripeStream(Stream, CheckpointMixin):
         self.warnings: List[Warning] = []  # said before reading
         self.dropped: Tuple[str, ...] = ()  # accounts of the saved state the last plan no longer reads
         self._checkpoints: Dict[Optional[str], Checkpoint] = {}
-        self._child_cursors: Dict[Optional[str], Descent] = {}
+        self._boundaries: Dict[Optional[str], Boundary] = {}
+        self.known_unavailable: Dict[Optional[str], StreamUnavailable] = {}  # accounts not read this sync, and why
+        self._planned_at = time.monotonic()
 
     @property
     def cursor_field(self) -> Any:
@@ -322,37 +412,70 @@ class StripeStream(Stream, CheckpointMixin):
     def forget(self, account_id: str) -> None:
         """Drop an account from the state (it was disconnected): a new connection reads it whole."""
         self._checkpoints.pop(account_id, None)
-        self._child_cursors.pop(account_id, None)
+        self._boundaries.pop(account_id, None)
 
     def plan(
         self, context: ReadContext, sync_mode: SyncMode, saved_state: Optional[Mapping[str, Any]], accounts: Optional[Tuple[str, ...]]
     ) -> List[ReadPlan]:
         """Plan this stream's reads (``plan_stream``) and start its state from the plan's."""
+        self._planned_at = time.monotonic()  # when its reads began, for Stripe's clock (``_read_everything_before``)
         planned = plan_stream(self.spec, context, sync_mode, saved_state, accounts)
         self._checkpoints = planned.checkpoints
-        self._child_cursors = planned.child_cursors
+        self._boundaries = planned.boundaries
+        self.known_unavailable = planned.unavailable
         self.warnings = list(planned.warnings)
         self.dropped = planned.dropped
         return planned.reads
 
-    def apply(self, signal: Any) -> None:
-        """Follow a ``Progress`` or ``Complete`` signal of one of this stream's reads."""
+    def apply(self, signal: Any) -> bool:
+        """Follow a ``Progress``, ``Complete`` or ``Failed`` signal of one of this stream's reads;
+        True when its state changed (a failure: only when it taught what the account can't read)."""
+        if isinstance(signal, Failed):
+            return self._learn(signal)
         if isinstance(signal, Progress):
             self._progress(signal)
         elif isinstance(signal, Complete):
             self._finish(signal.plan)
+        else:
+            return False
+        self.checkpoint(signal.plan.account_id).unavailable = None  # it can be read
+        return True
+
+    def _read_everything_before(self, plan: ReadPlan) -> Optional[int]:
+        """For a completed read that went up to when it began: the ``created`` before which it has
+        read everything. When it began by our clock and by Stripe's (its last ``Date``, so a
+        clock of ours running ahead loses nothing), whichever is earlier, less the clock skew."""
+        if plan.began is None or not reads_up_to_now(plan):
+            return None
+        stripe_began = self.client.stripe_time_at(self._planned_at)
+        began = plan.began if stripe_began is None else min(plan.began, int(stripe_began))
+        return began - CLOCK_SKEW_SECONDS
+
+    def _learn(self, failed: Failed) -> bool:
+        """A product the account has not enabled: kept in the state, so the next syncs of the
+        day report the stream without asking again."""
+        found = learned(self.spec, failed.error, int(self.options.clock()))
+        if found is not None:
+            checkpoint = self.checkpoint(failed.plan.account_id)
+            checkpoint.unavailable = found
+            if checkpoint.to_read is None:
+                checkpoint.first_read_began = None  # no read began: the one a day later starts its own
+        return found is not None
 
     def _progress(self, progress: Progress) -> None:
         checkpoint = self.checkpoint(progress.plan.account_id)
-        own_created = progress.plan.account_id in self._child_cursors  # `created` is the children's, set at the end
+        own_created = reads_by_own_created(self.spec)  # `created` is the children's, set at the end
         if progress.plan.phase == LIST_PHASE and progress.cursor is not None and not own_created:
+            if progress.cursor != checkpoint.created:
+                checkpoint.at_cursor = None  # the ids were of the old cursor's second
             checkpoint.created = progress.cursor
         checkpoint.newest_seen = progress.newest
         checkpoint.to_read = progress.to_read
 
     def _finish(self, plan: ReadPlan) -> None:
-        """A read completed: a list read keeps its newest `created`, and a first one hands over
-        to events from when it began; an events read advances `events_since`."""
+        """A read completed: a list read keeps its newest `created` (a stream read by `created`:
+        ``cursors.next_cursor``), and a first one hands over to events from when it began; an
+        events read advances `events_since`."""
         checkpoint = self.checkpoint(plan.account_id)
         newest = checkpoint.newest_seen
         checkpoint.to_read = checkpoint.newest_seen = None
@@ -365,9 +488,13 @@ class StripeStream(Stream, CheckpointMixin):
             if reached is not None:
                 checkpoint.events_since = max(checkpoint.events_since or 0, reached)
             return
-        if plan.account_id in self._child_cursors:  # a child read by its own `created`: its newest child, not parent
-            newest = self._child_cursors[plan.account_id].newest
-        if newest is not None and (checkpoint.created is None or newest > checkpoint.created):
+        boundary = self._boundaries.get(plan.account_id)
+        if boundary is not None:
+            floor = self._read_everything_before(plan)
+            seen = boundary.newest if reads_by_own_created(self.spec) else _latest(boundary.newest, newest)  # with a resumed run's
+            ids = boundary.ids if seen == boundary.newest else ()
+            checkpoint.created, checkpoint.at_cursor = next_cursor(checkpoint.created, checkpoint.at_cursor, seen, ids, floor)
+        elif newest is not None and (checkpoint.created is None or newest > checkpoint.created):
             checkpoint.created = newest
         if checkpoint.first_read_began is not None:
             # The first read, begun then, listed everything created before then (less the skew): that
@@ -394,7 +521,7 @@ class StripeStream(Stream, CheckpointMixin):
         saved = stream_state if stream_state is not None else self.state
         accounts = connected_accounts(self.client, self.options.account_ids)
         own = own_account_id(self.client) if needs_own_account(self.spec) and accounts is None else None
-        context = ReadContext.for_sync(self.client, self.options, concurrency=1, own_account=own)
+        context = ReadContext.for_sync(self.client, self.options, concurrency=1, own_account=own, selected=[self.name])
         try:
             reads = self.plan(context, sync_mode, saved if sync_mode == SyncMode.incremental else None, accounts)
             for signal in ConcurrentReader(self.client, concurrency=1).run(reads):
@@ -406,6 +533,11 @@ class StripeStream(Stream, CheckpointMixin):
                     self.apply(signal)
         finally:
             context.pages.close()
+
+
+def _latest(*values: Optional[int]) -> Optional[int]:
+    known = [value for value in values if value is not None]
+    return max(known) if known else None
 
 
 def build_streams(client: StripeClient, options: ReadOptions) -> List[StripeStream]:

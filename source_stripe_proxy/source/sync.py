@@ -36,7 +36,6 @@ from airbyte_cdk.models import (
     EstimateType,
     FailureType,
     StreamDescriptor,
-    SyncMode,
     TraceType,
     Type,
 )
@@ -125,8 +124,7 @@ class SyncRun:
         for stream, configured in self.selected:
             if stream.name in unplanned:
                 continue
-            incremental = configured.sync_mode == SyncMode.incremental
-            saved = self.state_manager.get_stream_state(stream.name, None) if incremental else None
+            saved = self.state_manager.get_stream_state(stream.name, None)  # a full refresh keeps only what is unreadable
             plans.extend(stream.plan(context, configured.sync_mode, saved, accounts))
             self.dropped.update(dict.fromkeys(stream.dropped))
         return plans
@@ -167,10 +165,23 @@ class SyncRun:
                 yield from self.statuses.started(stream.name)
                 yield from self.failures.add(stream, None, self.unplanned[stream.name])
                 yield from self.statuses.ended(stream.name, AirbyteStreamStatus.INCOMPLETE)
+            elif stream.known_unavailable:
+                yield from self._known_unavailable(stream)
             elif not self.remaining[stream.name]:  # `account_ids: "all"` found no account
                 yield from self.statuses.started(stream.name)
                 yield self._state_message(stream)
                 yield from self.statuses.ended(stream.name, AirbyteStreamStatus.COMPLETE)
+
+    def _known_unavailable(self, stream: StripeStream) -> Iterator[AirbyteMessage]:
+        """A stream an account could not read less than a day ago, not asked again: reported as
+        then (skipped, or INCOMPLETE with the config error), for each such account; it ends here
+        when no account of it is read."""
+        yield from self.statuses.started(stream.name)
+        for account, error in sorted(stream.known_unavailable.items(), key=lambda item: str(item[0])):
+            yield from self.failures.add(stream, account, error)
+        if not self.remaining[stream.name]:
+            yield self._state_message(stream)
+            yield from self.statuses.ended(stream.name, AirbyteStreamStatus.INCOMPLETE)
 
     def _listed_where(self) -> str:
         return "listed by /v1/accounts" if self.options.account_ids == ALL_ACCOUNTS else "in 'account_ids'"
@@ -207,6 +218,7 @@ class SyncRun:
             yield from self._account_gone(plan.account_id)
         else:
             yield from self.failures.add(self.streams[plan.name], plan.account_id, error)
+            yield from self._learned(signal)
         yield from self._plan_ended(plan)
 
     # -- state and ends --------------------------------------------------------------------
@@ -221,6 +233,15 @@ class SyncRun:
         self.pacer.changed(stream.name)
         if not stream.per_account or self.pacer.due(stream.name):
             yield self._state_message(stream)
+
+    def _learned(self, signal: Failed) -> Iterator[AirbyteMessage]:
+        """A failure that says the account can't read the stream (a product not enabled) is kept in
+        its state, so the syncs of the next day report it without asking again."""
+        stream = self.streams[signal.plan.name]
+        if stream.apply(signal):
+            self.pacer.changed(stream.name)
+            if not stream.per_account or self.pacer.due(stream.name):
+                yield self._state_message(stream)
 
     def _plan_ended(self, plan: ReadPlan) -> Iterator[AirbyteMessage]:
         self.remaining[plan.name] -= 1

@@ -78,12 +78,19 @@ from source_stripe_proxy.source.reader.workers import Workers
 ESTIMATE_CHANGE = 0.1  # a new estimate is given when it moved by more than this share
 
 
+# A plan checkpoints after each of its pages: a first read is one range (the empty years
+# before an account's first object cost no request), so no completed window would checkpoint it
+# meanwhile, and a resumed read then re-reads at most the page each range had in flight. A
+# STATE is small beside a page of records.
+EVERY_PAGE = 1
+
+
 class ConcurrentReader:
     """Reads ``ReadPlan``s with ``concurrency`` workers; yields ``ReadSignal``s (``signals.py``).
 
     ``stop_on(error)``: a failure for which the whole read stops at once (a rejected key fails
     every plan the same way); its plan's ``Failed`` is the last signal. ``cadence``: makes each
-    run's ``CheckpointCadence`` (default: every ``concurrency`` pages of a plan).
+    run's ``CheckpointCadence`` (default: after every page of a plan, ``EVERY_PAGE``).
     """
 
     def __init__(
@@ -99,7 +106,7 @@ class ConcurrentReader:
         self.concurrency = concurrency
         self.pages_waiting = pages_waiting
         self.stop_on = stop_on
-        self.cadence = cadence or (lambda: CheckpointCadence(pages=concurrency))
+        self.cadence = cadence or (lambda: CheckpointCadence(pages=EVERY_PAGE))
 
     def run(self, plans: list[ReadPlan]) -> Iterator[ReadSignal]:
         yield from _Run(self, plans).signals()
@@ -162,7 +169,7 @@ class _Run:
         emitted = yield from self._emit_parts(read, page.parts)
         read.progress.page(page.range_key, emitted, page.objects, page.newest, page.oldest, page.newest_first)
         yield from self._complete(read, read.read_through())
-        if self.cadence.page(read.key):
+        if not page.last and self.cadence.page(read.key):  # after a range's last page its end saves it
             yield from self._checkpoints(read)
         yield from self._estimates(read)
 
@@ -177,13 +184,12 @@ class _Run:
         return ()
 
     def _on_range_done(self, read: Read, done: RangeDone) -> Iterator[ReadSignal]:
-        advanced = read.progress.done(done.range_key)
+        read.progress.done(done.range_key)
         if read.progress.complete:
             yield from self._complete(read, read.active)
             return
         yield from self._complete(read, read.read_through())
-        if advanced:  # the oldest ranges are complete: worth saving at once
-            yield from self._checkpoints(read)
+        yield from self._checkpoints(read)  # what is left no longer holds the range, nor its last page
 
     def _on_plan_failed(self, read: Read, failed: PlanFailed) -> Iterator[ReadSignal]:
         member = read.members[failed.plan_key]

@@ -22,7 +22,7 @@ Interval = tuple[int | None, int | None]  # [lo, hi); None = unbounded on that s
 # closest intervals (re-reading the gap between them) keeps a state small if that ever grows.
 MAX_STATE_INTERVALS = 100
 # Checkpoint a plan once this many of its pages were emitted since the last one... (the
-# caller passes its concurrency: a resumed read then re-reads at most concurrency x page_size)
+# caller says how many: ConcurrentReader, every page)
 CHECKPOINT_SECONDS = 5.0  # ...or this long after the last one, while records flow
 
 
