@@ -17,7 +17,8 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Tuple
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
 
 from airbyte_cdk.models import AirbyteMessage, AirbyteStateMessage, ConfiguredAirbyteCatalog, ConnectorSpecification, SyncMode
 from airbyte_cdk.sources import AbstractSource
@@ -64,7 +65,7 @@ class SourceStripeProxy(AbstractSource):
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
         """``clock``: the epoch seconds a read plans by (tests pass one they move)."""
         super().__init__()
-        self._client: Optional[StripeClient] = None
+        self._client: StripeClient | None = None
         self._clock = clock
 
     def spec(self, logger: logging.Logger) -> ConnectorSpecification:
@@ -83,7 +84,7 @@ class SourceStripeProxy(AbstractSource):
         """The source's one validation path, the same for check, discover and read."""
         source_config(split_config(config)[0])
 
-    def check_connection(self, logger: logging.Logger, config: Mapping[str, Any]) -> Tuple[bool, Optional[Any]]:
+    def check_connection(self, logger: logging.Logger, config: Mapping[str, Any]) -> tuple[bool, Any | None]:
         """Probe every stream's list (``limit=1``); the connection works when one stream is
         readable, and each one that is not is logged with why. A first probe that gets no answer
         (a host that can't be reached, retries used up) ends the check: the others would fail alike."""
@@ -134,7 +135,7 @@ class SourceStripeProxy(AbstractSource):
 
     @classmethod
     @raises_traced
-    def read_state(cls, state_path: str) -> List[AirbyteStateMessage]:
+    def read_state(cls, state_path: str) -> list[AirbyteStateMessage]:
         """The CDK refuses a pre-per-stream state object with a bare system error; say what to do."""
         if state_path and not isinstance(read_json_file(state_path), (list, type(None))):
             raise ConfigError(
@@ -145,7 +146,7 @@ class SourceStripeProxy(AbstractSource):
         return super().read_state(state_path)
 
     @raises_traced
-    def streams(self, config: Mapping[str, Any]) -> List[Stream]:
+    def streams(self, config: Mapping[str, Any]) -> list[Stream]:
         options = read_options(config)
         client = self.client_for(config)
         return build_streams(client, options)
@@ -156,7 +157,7 @@ class SourceStripeProxy(AbstractSource):
         logger: logging.Logger,
         config: Mapping[str, Any],
         catalog: ConfiguredAirbyteCatalog,
-        state: Optional[List[AirbyteStateMessage]] = None,
+        state: list[AirbyteStateMessage] | None = None,
     ) -> Iterator[AirbyteMessage]:
         config, _ = split_config(config)
         options = dataclasses.replace(read_options(config), clock=self._clock)
@@ -173,7 +174,7 @@ class SourceStripeProxy(AbstractSource):
                 unplanned = {stream.name: error for stream, _ in selected if needs_own_account(stream.spec)}
         context = ReadContext.for_sync(client, options, concurrency, own, selected=(stream.name for stream, _ in selected))
         sync = SyncRun(logger, client, options, selected, ConnectorStateManager(state=state), concurrency)
-        plans: List[ReadPlan] = []
+        plans: list[ReadPlan] = []
         try:
             plans = sync.plan(context, accounts, unplanned)
             plans = share_events_read(plans, _before_reading(lambda: sample_events(client, plans, options)))
@@ -183,7 +184,7 @@ class SourceStripeProxy(AbstractSource):
             logger.info(read_cost(client.meter.since(metered), plans).line())
 
 
-def select_streams(streams: List[StripeStream], catalog: ConfiguredAirbyteCatalog, logger: logging.Logger) -> List[Tuple[StripeStream, Any]]:
+def select_streams(streams: list[StripeStream], catalog: ConfiguredAirbyteCatalog, logger: logging.Logger) -> list[tuple[StripeStream, Any]]:
     """The catalog's streams with their configured entries; an unknown stream is a config error."""
     by_name = {stream.name: stream for stream in streams}
     selected = []
@@ -213,7 +214,7 @@ def select_streams(streams: List[StripeStream], catalog: ConfiguredAirbyteCatalo
 def summarize_problems(problems: Mapping[str, str], first: str, named: int = CHECK_STREAMS_NAMED) -> str:
     """"stream: why" for at most ``named`` streams, ``first`` first, the rest counted. Streams
     that fail for the same reason share it ("charges: HTTP 500 (also refunds and 40 more)")."""
-    by_reason: Dict[str, List[str]] = {}
+    by_reason: dict[str, list[str]] = {}
     for name in sorted(problems, key=lambda n: (n != first, n)):
         by_reason.setdefault(problems[name], []).append(name)
     groups = sorted(by_reason.items(), key=lambda group: (first not in group[1], -len(group[1])))
@@ -232,14 +233,14 @@ def summarize_problems(problems: Mapping[str, str], first: str, named: int = CHE
     return "; ".join(parts)
 
 
-def sample_events(client: StripeClient, plans: List[ReadPlan], options: ReadOptions) -> Dict[Optional[str], EventSample]:
+def sample_events(client: StripeClient, plans: list[ReadPlan], options: ReadOptions) -> dict[str | None, EventSample]:
     """For each account whose streams read more than 20 event types: the newest page of every
     event since the oldest cursor (one request), so ``share_events_read`` can tell whether one
     read of every event or a read per group of types costs fewer requests."""
     samples = {}
     now = int(options.clock())
     for account, since in needs_sample(plans).items():
-        params: Dict[str, Any] = {"limit": options.page_size}
+        params: dict[str, Any] = {"limit": options.page_size}
         if since is not None:
             params["created"] = {"gte": since}
         page = client.get(EVENTS_PATH, params, account_id=account)
@@ -254,7 +255,7 @@ def sample_events(client: StripeClient, plans: List[ReadPlan], options: ReadOpti
     return samples
 
 
-def probe_every_stream(client: StripeClient, options: ReadOptions) -> Dict[Probe, Optional[BaseException]]:
+def probe_every_stream(client: StripeClient, options: ReadOptions) -> dict[Probe, BaseException | None]:
     """Each top-level list once (``limit=1``): probe -> its error, or None when readable.
 
     The first probe (customers, the list most accounts read) goes alone, so a rejected key

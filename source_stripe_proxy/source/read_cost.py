@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Set, Tuple
 
 from source_stripe_proxy.core.endpoints import endpoint_template
 from source_stripe_proxy.core.meter import Counted
@@ -72,22 +72,22 @@ def read_cost(counts: Mapping[Counted, int], plans: Sequence[ReadPlan]) -> ReadC
     return cost
 
 
-def _served(key: Counted, readers: Mapping[Tuple[str, Optional[str]], Set[str]], refetchers: Mapping[str, Set[str]]) -> Set[str]:
+def _served(key: Counted, readers: Mapping[tuple[str, str | None], set[str]], refetchers: Mapping[str, set[str]]) -> set[str]:
     if key.label:
         return set(key.label)
     shape = _shape(key.endpoint)
     return readers.get((shape, key.account)) or refetchers.get(shape) or set()
 
 
-def _readers_by_endpoint(plans: Iterable[ReadPlan]) -> Dict[Tuple[str, Optional[str]], Set[str]]:
-    readers: Dict[Tuple[str, Optional[str]], Set[str]] = {}
+def _readers_by_endpoint(plans: Iterable[ReadPlan]) -> dict[tuple[str, str | None], set[str]]:
+    readers: dict[tuple[str, str | None], set[str]] = {}
     for plan in plans:
         readers.setdefault((_shape(endpoint_template(plan.path)), plan.account_id), set()).add(plan.name)
     return readers
 
 
-def _refetchers(plans: Iterable[ReadPlan]) -> Dict[str, Set[str]]:
-    found: Dict[str, Set[str]] = {}
+def _refetchers(plans: Iterable[ReadPlan]) -> dict[str, set[str]]:
+    found: dict[str, set[str]] = {}
     for name in {plan.name for plan in plans}:
         detail = STREAM_SPECS[name].detail if name in STREAM_SPECS else None
         if detail:
@@ -95,10 +95,10 @@ def _refetchers(plans: Iterable[ReadPlan]) -> Dict[str, Set[str]]:
     return found
 
 
-def _most_first(counts: Counter) -> List[Tuple[object, int]]:
+def _most_first(counts: Counter) -> list[tuple[object, int]]:
     return sorted(counts.items(), key=lambda item: (-item[1], str(item[0])))
 
 
-def _names(streams: Tuple[str, ...]) -> str:
+def _names(streams: tuple[str, ...]) -> str:
     shown = ", ".join(streams[:SHOWN_STREAMS])
     return shown + (f" and {len(streams) - SHOWN_STREAMS} more streams" if len(streams) > SHOWN_STREAMS else "")
