@@ -111,9 +111,9 @@ def load(store, data):
     st = state(store)
     with store.lock:
         for name, groups in (data or {}).get("rows", {}).items():
-            for key, rows in groups:
-                key = json.loads(key)
-                key = tuple(key) if isinstance(key, list) else key
+            for dumped_key, rows in groups:
+                loaded = json.loads(dumped_key)
+                key = tuple(loaded) if isinstance(loaded, list) else loaded
                 st.rows.setdefault(name, {})[key] = [(sort_key, obj) for sort_key, obj in rows]
                 for _, obj in rows:
                     st.by_id.setdefault(name, {})[obj["id"]] = obj
@@ -159,7 +159,7 @@ def route(method, path):
 
 
 def _path_values(template, values):
-    return dict(zip(re.findall(r"\{([^}]+)\}", template), values))
+    return dict(zip(re.findall(r"\{([^}]+)\}", template), values, strict=True))
 
 
 def _parent_key(stream, path_values, params):
@@ -312,9 +312,10 @@ def _matches(obj, params, stream):
         elif key == "created" and stream["created_field"]:
             if not _in_range(obj.get(stream["created_field"]), value):
                 return False
-        elif isinstance(value, str) and key in obj and not isinstance(obj[key], (dict, list)):
-            if str(obj[key]).lower() != value.lower():
-                return False
+        elif (
+            isinstance(value, str) and key in obj and not isinstance(obj[key], (dict, list)) and str(obj[key]).lower() != value.lower()
+        ):
+            return False
     return True
 
 

@@ -8,10 +8,11 @@ LoopbackServer and implements:
     log_headers(headers) -> dict        headers as they may appear in the log
 """
 
+import contextlib
 import json
 import socket
-import sys
 import struct
+import sys
 import threading
 import time
 from collections import deque
@@ -49,7 +50,7 @@ class Request:
             from .files import UploadedFile, parse_multipart  # the log shows a file by size and hash
             try:
                 parts = parse_multipart(self.body, content_type)
-            except Exception:  # an unparsable body is logged as such; the handler answers 400
+            except Exception:  # noqa: BLE001 - an unparsable body is logged as such; the handler answers 400
                 return "<unparsable multipart body>"
             return {k: v.summary() if isinstance(v, UploadedFile) else v for k, v in parts.items()}
         text = self.body.decode("utf-8", "replace")
@@ -70,7 +71,7 @@ class Response:
     @classmethod
     def json(cls, status, payload, headers=()):
         body = json.dumps(payload).encode()   # compact: indent would force the slow pure-Python encoder
-        return cls(status, body, [("Content-Type", "application/json")] + list(headers))
+        return cls(status, body, [("Content-Type", "application/json"), *headers])
 
     def header(self, name):
         for key, value in self.headers:
@@ -155,14 +156,15 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self):
         self._serve()
 
-    do_POST = do_DELETE = do_PUT = do_PATCH = do_HEAD = do_OPTIONS = do_GET
+    do_POST = do_DELETE = do_PUT = do_PATCH = do_HEAD = do_OPTIONS = do_GET  # noqa: N815 - http.server's handler names
 
     def _serve(self):
         self._date = None
         app = self.server.app
         if app.stopping:
             self.close_connection = True
-            return self._reset()
+            self._reset()
+            return
         split = urlsplit(self.path)
         req = Request(self.command, split.path, split.query, dict(self.headers.items()), self._read_body())
         kind = app.faults.decide(req.path)
@@ -219,7 +221,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send_transport_fault(self, kind, req):
         if kind in ("drop", "commit_then_reset"):
-            return self._reset()
+            self._reset()
+            return
         body = json.dumps({"object": "list", "data": [{"id": "obj_123", "object": "thing"}],
                            "has_more": True, "url": req.path}, indent=2).encode()
         half = Response(200, body[: len(body) // 2], [("Content-Type", "application/json")])
@@ -293,10 +296,8 @@ class LoopbackServer:
         with self._server.sockets_lock:
             sockets = list(self._server.open_sockets)
         for sock in sockets:
-            try:
+            with contextlib.suppress(OSError):  # already closed by its client
                 sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
         self._thread.join(5)
         self._server = self._thread = None
 

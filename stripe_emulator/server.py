@@ -22,15 +22,47 @@ from . import billing, billing_writes, catalog, files, forms, payments
 from .faults import FaultInjector
 from .httpbase import LoopbackServer, Response
 from .schema import (
-    CURRENCIES, CUSTOMER_CREATE, CUSTOMER_UPDATE, DELETE, LIST, PLAN_CREATE, PLAN_PRODUCT_HASH,
-    PLAN_UPDATE, PRICE_CREATE, PRICE_UPDATE, PRODUCT_CREATE, PRODUCT_UPDATE, RETRIEVE, SEARCH,
-    SUBSCRIPTION_CANCEL, SUBSCRIPTION_CREATE, SUBSCRIPTION_UPDATE, StripeError, coerce, invalid,
-    parameter_missing, resource_missing, validate,
+    CURRENCIES,
+    CUSTOMER_CREATE,
+    CUSTOMER_UPDATE,
+    DELETE,
+    LIST,
+    PLAN_CREATE,
+    PLAN_PRODUCT_HASH,
+    PLAN_UPDATE,
+    PRICE_CREATE,
+    PRICE_UPDATE,
+    PRODUCT_CREATE,
+    PRODUCT_UPDATE,
+    RETRIEVE,
+    SEARCH,
+    SUBSCRIPTION_CANCEL,
+    SUBSCRIPTION_CREATE,
+    SUBSCRIPTION_UPDATE,
+    StripeError,
+    coerce,
+    invalid,
+    parameter_missing,
+    resource_missing,
+    validate,
 )
 from .store import (
-    API_VERSION, DEFAULTS, RESOURCE_BY_PREFIX, RESOURCES, Clock, Store, derive, event_prefix,
-    items_list, merge, merge_metadata, plan_view_of_price, previous_attributes, price_view_of_plan,
-    single_item_fields, add_interval,
+    API_VERSION,
+    DEFAULTS,
+    RESOURCE_BY_PREFIX,
+    RESOURCES,
+    Clock,
+    Store,
+    add_interval,
+    derive,
+    event_prefix,
+    items_list,
+    merge,
+    merge_metadata,
+    plan_view_of_price,
+    previous_attributes,
+    price_view_of_plan,
+    single_item_fields,
 )
 
 # How Stripe names each resource in messages ("No such balance transaction: ...").
@@ -361,7 +393,7 @@ def create_subscription(call):
         raise invalid("Invalid timestamp: must be an integer Unix timestamp in the future.", param="trial_end")
     fields = {k: v for k, v in p.items()
               if k in OBJECT_FIELDS["subscriptions"] or k in ("items", "trial_period_days")}
-    fields["items"] = [dict(item, price=price) for item, price in zip(p["items"], prices)]
+    fields["items"] = [dict(item, price=price) for item, price in zip(p["items"], prices, strict=True)]
     fields.pop("plan", None)
     sub = insert_new_subscription(call, fields)
     if customer["currency"] is None:       # Stripe fixes the customer's currency on first use
@@ -959,7 +991,7 @@ class StripeEmulator(LoopbackServer):
     def add_restricted_key(self, key, allowed_resources):
         """allowed_resources: {"customers", ...} (read and write) or {"customers": "read", ...}."""
         if not isinstance(allowed_resources, dict):
-            allowed_resources = {name: "write" for name in allowed_resources}
+            allowed_resources = dict.fromkeys(allowed_resources, "write")
         self.restricted_keys[key] = dict(allowed_resources)
 
     @property
@@ -1149,8 +1181,8 @@ class StripeEmulator(LoopbackServer):
                 self.idempotent_replays += 1
             first = entry["response"]
             replay_headers = [h for h in first.headers if h[0] != "Request-Id"]
-            return Response(first.status, first.body, replay_headers + [
-                ("Request-Id", call.request_id), ("Idempotent-Replayed", "true"),
+            return Response(first.status, first.body, [
+                *replay_headers, ("Request-Id", call.request_id), ("Idempotent-Replayed", "true"),
                 ("Original-Request", entry["request_id"])])
         return Response.json(err.status, err.body(), headers)
 
