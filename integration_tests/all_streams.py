@@ -7,8 +7,6 @@ Used by ``test_all_streams.py`` (every stream, every connection mode) and by
 
 from __future__ import annotations
 
-from typing import Dict, Set
-
 from source_stripe_proxy.data import load_generated
 from stripe_emulator import catalog
 
@@ -60,7 +58,7 @@ def seed_every_stream(emulator, at: int, *, customers: int = 3, per_parent: int 
     catalog.seed(store, per_parent=min(2, per_parent), parents=min(2, parents), streams=SMALL, step_seconds=step_seconds)
 
 
-def expected_ids(emulator) -> Dict[str, Set[str]]:
+def expected_ids(emulator) -> dict[str, set[str]]:
     """What a full read of each stream must return from ``emulator``, by id."""
     store = emulator.store
     expected = {}

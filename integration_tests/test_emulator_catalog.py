@@ -64,7 +64,7 @@ def seeded():
 
 
 def test_every_generic_stream_is_seeded(seeded):
-    emu, added = seeded
+    _, added = seeded
     generic = set(catalog.generic_streams())
     assert len(generic) > 80
     assert set(added) == generic  # every stream got objects, children included
@@ -79,11 +79,12 @@ def _lists_of(emu, name):
         day = T0 - T0 % 86400
         params.update({stream["window"]["start_param"]: day - 86400, stream["window"]["end_param"]: day + 86400})
     parents = catalog._parent_ids(emu.store, stream, 2)
-    for parent_id in parents:
+    for parent in parents:
         path, query = stream["path"], dict(params)
-        if isinstance(parent_id, tuple):  # per meter and per customer
-            parent_id, *others = parent_id
-            query.update(zip((stream.get("also_per") or {}).get("query_params", {}), others))
+        parent_id = parent
+        if isinstance(parent, tuple):  # per meter and per customer
+            parent_id, *others = parent
+            query.update(zip((stream.get("also_per") or {}).get("query_params", {}), others, strict=True))
         if stream.get("account_path_param"):
             path = path.replace("{" + stream["account_path_param"] + "}", parent_id)
         elif stream["parent"]:

@@ -5,8 +5,7 @@ import re
 
 import pytest
 
-from integration_tests.harness import SECRETS
-from integration_tests.harness import configured_catalog, run_connector, state_from
+from integration_tests.harness import SECRETS, configured_catalog, run_connector, state_from
 from source_stripe_proxy.source.cursors import CLOCK_SKEW_SECONDS
 
 ALL_STREAMS = ["customers", "subscriptions", "products", "plans", "prices", "balance_transactions"]
@@ -45,7 +44,7 @@ def seed(emulator):
 def emulator_cancel(emulator, sub_id):
     import requests
 
-    response = requests.delete(f"{emulator.url}/v1/subscriptions/{sub_id}", headers={"Authorization": f"Bearer {emulator.api_key}"})
+    response = requests.delete(f"{emulator.url}/v1/subscriptions/{sub_id}", headers={"Authorization": f"Bearer {emulator.api_key}"}, timeout=10)
     assert response.json()["status"] == "canceled"
 
 

@@ -16,9 +16,9 @@ from source_stripe_proxy.core.errors import InvalidRequestError, PermissionDenie
 from source_stripe_proxy.data import load_schema
 from source_stripe_proxy.source.availability import unavailable
 from source_stripe_proxy.source.cursors import CLOCK_SKEW_SECONDS
+from source_stripe_proxy.source.events_read import EventSample, group_types, share_events_read
 from source_stripe_proxy.source.reader import EVENTS_PHASE, LIST_PHASE, ReadPlan
 from source_stripe_proxy.source.stream_specs import STREAM_SPECS
-from source_stripe_proxy.source.events_read import EventSample, group_types, share_events_read
 from unit_tests.test_events import CONFIG, DAY, catalog, event, final_state, newest_first, records_of, state_of, stripe_list
 
 BASE = "https://api.stripe.com"
@@ -320,9 +320,9 @@ def test_child_pages_in_memory_are_bounded_for_the_whole_sync_and_nested_callers
                 worst[0] = max(worst[0], fake.answered - taken[0])
             time.sleep(0.003)
 
-        for request, objects in pages.lists(requests, None):
+        for request, _objects in pages.lists(requests, None):
             took()
-            for inner, _ in pages.lists([ChildList({}, request.path + "/x", {})], None):  # a grandchild level, nested
+            for _inner, _ in pages.lists([ChildList({}, request.path + "/x", {})], None):  # a grandchild level, nested
                 took()
 
     threads_ = [threads.Thread(target=caller, args=(n,)) for n in range(5)]

@@ -11,11 +11,11 @@ from airbyte_cdk.test.entrypoint_wrapper import read
 from airbyte_cdk.test.state_builder import StateBuilder
 
 from source_stripe_proxy import SourceStripeProxy
-from source_stripe_proxy.core.stripe_facts import MAX_EVENT_TYPES as STRIPE_MAX_EVENT_TYPES
-from source_stripe_proxy.source.stream_specs import STREAM_SPECS, StreamSpec
 from source_stripe_proxy.core.client import ApiResponse
-from source_stripe_proxy.source.events import EventChanges
+from source_stripe_proxy.core.stripe_facts import MAX_EVENT_TYPES as STRIPE_MAX_EVENT_TYPES
 from source_stripe_proxy.data import load_schema
+from source_stripe_proxy.source.events import EventChanges
+from source_stripe_proxy.source.stream_specs import STREAM_SPECS, StreamSpec
 from source_stripe_proxy.source.streams import CLOCK_SKEW_SECONDS
 
 API_KEY = "sk_test_eventsUNITsecret"
@@ -312,7 +312,7 @@ def test_child_streams_page_through_the_parents_embedded_list(requests_mock):
     requests_mock.get(f"{BASE}/v1/invoices/in_1/lines", json=stripe_list(lines[10:]))
     output = read(SourceStripeProxy(), CONFIG, catalog("invoice_line_items"))
     records = records_of(output, "invoice_line_items")
-    assert sorted(r["id"] for r in records) == sorted([l["id"] for l in lines] + ["il_in_2_0"])
+    assert sorted(r["id"] for r in records) == sorted([*(line["id"] for line in lines), "il_in_2_0"])
     assert requests_mock.request_history[-1].qs["starting_after"] == ["il_in_1_9"]
     assert {r["updated"] for r in records if r["invoice"] == "in_1"} == {now - DAY}
     validator = jsonschema.Draft7Validator(load_schema("invoice_line_items"))
@@ -413,7 +413,7 @@ def test_the_lines_of_a_deleted_invoice_become_tombstones(requests_mock):
     assert invoices["in_2"]["is_deleted"] is False
     lines_out = {r["id"]: r for r in records_of(output, "invoice_line_items")}
     # the deleted invoice's embedded lines, marked deleted at its deletion; its list endpoint is gone, so not paged
-    assert {i for i, r in lines_out.items() if r["is_deleted"]} == {l["id"] for l in lines[:10]}
+    assert {i for i, r in lines_out.items() if r["is_deleted"]} == {line["id"] for line in lines[:10]}
     assert {r["updated"] for r in lines_out.values() if r["is_deleted"]} == {now - 30}
     assert lines_out["il_in_2_0"]["is_deleted"] is False
     assert set(paths(requests_mock)) == {"/v1/events"}
