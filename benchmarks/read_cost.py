@@ -35,7 +35,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
@@ -58,7 +58,7 @@ DEFAULT_START = "2017-01-25T00:00:00Z"  # Airbyte's example start date for Strip
 COST_LOG = "Stripe requests"  # the connector's closing log lines start so
 
 
-def streams_catalog(names: Optional[Tuple[str, ...]] = None) -> Dict[str, Any]:
+def streams_catalog(names: tuple[str, ...] | None = None) -> dict[str, Any]:
     """The streams (every one by default), incremental where they can be (as integration_tests/incremental_catalog.json)."""
     streams = []
     for name, entry in sorted(CATALOGUE.items()):
@@ -73,7 +73,7 @@ def streams_catalog(names: Optional[Tuple[str, ...]] = None) -> Dict[str, Any]:
     return {"streams": streams}
 
 
-def run_read(config: Dict[str, Any], streams: Optional[Tuple[str, ...]], state: Optional[List[Dict[str, Any]]], work: str) -> Dict[str, Any]:
+def run_read(config: dict[str, Any], streams: tuple[str, ...] | None, state: list[dict[str, Any]] | None, work: str) -> dict[str, Any]:
     paths = {}
     for name, value in (("config", config), ("catalog", streams_catalog(streams)), ("state", state)):
         if value is not None:
@@ -87,7 +87,7 @@ def run_read(config: Dict[str, Any], streams: Optional[Tuple[str, ...]], state: 
     done = subprocess.run(command, capture_output=True, text=True, timeout=1800, cwd=REPO)
     wall = time.monotonic() - started
     records: Counter = Counter()
-    last_state: Dict[str, Any] = {}
+    last_state: dict[str, Any] = {}
     state_bytes, logs = 0, []
     for line in done.stdout.splitlines():
         if not line.startswith("{"):
@@ -104,11 +104,11 @@ def run_read(config: Dict[str, Any], streams: Optional[Tuple[str, ...]], state: 
             "state_bytes": state_bytes, "cost_log": logs, "stderr_tail": done.stderr[-2000:] if done.returncode else ""}
 
 
-def by_endpoint(requests: List[Dict[str, Any]]) -> Dict[str, int]:
+def by_endpoint(requests: list[dict[str, Any]]) -> dict[str, int]:
     return dict(Counter(f"{r['method']} {endpoint_template(r['path'])}" for r in requests).most_common())
 
 
-def measure(customers: int, disabled: Tuple[str, ...], start_date: Optional[str], streams: Optional[Tuple[str, ...]], work: str) -> Dict[str, Any]:
+def measure(customers: int, disabled: tuple[str, ...], start_date: str | None, streams: tuple[str, ...] | None, work: str) -> dict[str, Any]:
     with StripeEmulator(api_key=API_KEY) as emulator:
         seed_customer_account(emulator, int(time.time()) - 5 * 86_400, customers=customers)
         for product in disabled:
@@ -133,14 +133,14 @@ def measure(customers: int, disabled: Tuple[str, ...], start_date: Optional[str]
                 "streams": list(streams) if streams else None, "runs": rows}
 
 
-def describe(result: Dict[str, Any]) -> str:
+def describe(result: dict[str, Any]) -> str:
     products = f"{len(result['not_enabled'])} products not enabled (skip)" if result["not_enabled"] else "every product enabled"
     start = f"start_date {result['start_date'][:10]}" if result["start_date"] else "no start_date"
     selection = f"the {len(result['streams'])} streams of a revenue report" if result.get("streams") else "every stream"
     return f"{selection}, {result['customers']} customers, {products}, {start}"
 
 
-def markdown(results: List[Dict[str, Any]], command: str) -> str:
+def markdown(results: list[dict[str, Any]], command: str) -> str:
     lines = [
         "# What a sync costs in requests (issue 20)",
         "",

@@ -118,7 +118,7 @@ def embedded_lists(component):
     found = {}
     required = set(component.get("required", []))
     for name, prop in component.get("properties", {}).items():
-        candidates = [prop] + prop.get("anyOf", [])
+        candidates = [prop, *prop.get("anyOf", [])]
         for candidate in candidates:
             props = candidate.get("properties", {})
             if props.get("object", {}).get("enum") == ["list"] and "data" in props:
@@ -134,7 +134,7 @@ def embedded_lists(component):
 
 
 def singular(word):
-    return word[:-1] if word.endswith("s") else word
+    return word.removesuffix("s")
 
 
 def path_name(path):
@@ -148,8 +148,8 @@ def path_name(path):
     owner = singular(before[-1])
     child = "_".join(after)
     if child.startswith(owner + "_"):
-        return "_".join(before[:-1] + [child])
-    return "_".join(before[:-1] + [owner, child])
+        return "_".join([*before[:-1], child])
+    return "_".join([*before[:-1], owner, child])
 
 
 # ---------------------------------------------------------------------------
@@ -268,7 +268,7 @@ class Catalogue:
         for candidate, operations in sorted(self.paths.items()):
             if shape(candidate) == want and "get" in operations:
                 names = path_params(candidate)
-                own = dict(zip(names[:-1], path_params(stream["path"])))
+                own = dict(zip(names[:-1], path_params(stream["path"]), strict=True))  # same shape: the same parents
                 return {"path": candidate, "id_param": names[-1], "list_params": own}
         return None
 
@@ -360,7 +360,7 @@ class Catalogue:
         for name in candidates:
             if all(name in p for p in props):
                 return {"field": name, "added": False}
-        return {"field": sorted(parent_components)[0].replace(".", "_") + "_id", "added": True}
+        return {"field": min(parent_components).replace(".", "_") + "_id", "added": True}
 
     def embedding(self, stream, parent):
         """The parent's list property holding this stream's rows, if any."""
@@ -512,7 +512,7 @@ class ExampleMaker:
             name = ref_name(node["$ref"])
             if name in stack or depth >= EXAMPLE_DEPTH:
                 return None if node.get("nullable") else {}
-            return self.node(self.components[name], depth + 1, stack + (name,), name_hint)
+            return self.node(self.components[name], depth + 1, (*stack, name), name_hint)
         branches = node.get("anyOf") or node.get("oneOf")
         if branches:
             if "x-expansionResources" in node or any(b.get("type") == "string" for b in branches):
