@@ -15,19 +15,33 @@ ALL_STREAMS = sorted(CATALOGUE)
 CONNECTED = "acct_1AllStreamsConnctd"
 # The streams the hand-written emulator models; their objects are in the store's collections.
 STORE_RESOURCES = {
-    "customers": "customers", "products": "products", "prices": "prices", "plans": "plans",
-    "subscriptions": "subscriptions", "invoices": "invoices", "invoice_items": "invoiceitems", "charges": "charges",
-    "refunds": "refunds", "payment_intents": "payment_intents", "payouts": "payouts", "coupons": "coupons",
-    "promotion_codes": "promotion_codes", "disputes": "disputes", "credit_notes": "credit_notes",
-    "balance_transactions": "balance_transactions", "events": "events", "accounts": "accounts",
+    "customers": "customers",
+    "products": "products",
+    "prices": "prices",
+    "plans": "plans",
+    "subscriptions": "subscriptions",
+    "invoices": "invoices",
+    "invoice_items": "invoiceitems",
+    "charges": "charges",
+    "refunds": "refunds",
+    "payment_intents": "payment_intents",
+    "payouts": "payouts",
+    "coupons": "coupons",
+    "promotion_codes": "promotion_codes",
+    "disputes": "disputes",
+    "credit_notes": "credit_notes",
+    "balance_transactions": "balance_transactions",
+    "events": "events",
+    "accounts": "accounts",
 }
 
 
 SMALL = ("billing_meters", "billing_meter_event_summaries")  # summaries are listed per meter *and* customer
 
 
-def seed_every_stream(emulator, at: int, *, customers: int = 3, per_parent: int = 2, parents: int = 2, lines: int = 12,
-                      step_seconds: int = 0) -> None:
+def seed_every_stream(
+    emulator, at: int, *, customers: int = 3, per_parent: int = 2, parents: int = 2, lines: int = 12, step_seconds: int = 0
+) -> None:
     """Objects in every stream, created ``at``: the billing objects through the store, a Connect
     account, an automatic payout with its balance transaction, and every other stream through
     ``stripe_emulator.catalog.seed`` (``per_parent`` objects, and as many for each of ``parents``

@@ -183,7 +183,7 @@ def test_a_product_not_enabled_answers_stripes_400_and_only_for_its_streams():
             assert resp.status_code == 400
             assert resp.json()["error"] == {
                 "message": "Your account is not set up to use Issuing. Please visit "
-                           "https://dashboard.stripe.com/issuing/overview to get started.",
+                "https://dashboard.stripe.com/issuing/overview to get started.",
                 "type": "invalid_request_error",
             }
         assert api.get("/v1/tax_rates").status_code == 200
@@ -233,9 +233,25 @@ def test_the_command_line_seeds_the_catalogue_and_disables_products():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, "-m", "stripe_emulator", "--port", str(port), "--api-key", KEY,
-                             "--seed-customers", "2", "--seed-catalog", "1", "--disable-product", "Treasury"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "stripe_emulator",
+            "--port",
+            str(port),
+            "--api-key",
+            KEY,
+            "--seed-customers",
+            "2",
+            "--seed-catalog",
+            "1",
+            "--disable-product",
+            "Treasury",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     try:
         assert b"Stripe emulator on" in proc.stdout.readline()
         api = Api(f"http://127.0.0.1:{port}")

@@ -42,9 +42,25 @@ def catalog(*names, mode=SyncMode.full_refresh):
 CATALOGUE = load_generated("streams.json")["streams"]
 # The 19 streams before the generated catalogue: each keeps its name, modes, cursor and key.
 FIRST_STREAMS = {
-    "customers", "subscriptions", "products", "plans", "prices", "invoices", "invoice_items", "invoice_line_items",
-    "subscription_items", "charges", "refunds", "payment_intents", "payouts", "coupons", "promotion_codes", "disputes",
-    "credit_notes", "balance_transactions", "events",
+    "customers",
+    "subscriptions",
+    "products",
+    "plans",
+    "prices",
+    "invoices",
+    "invoice_items",
+    "invoice_line_items",
+    "subscription_items",
+    "charges",
+    "refunds",
+    "payment_intents",
+    "payouts",
+    "coupons",
+    "promotion_codes",
+    "disputes",
+    "credit_notes",
+    "balance_transactions",
+    "events",
 }
 
 

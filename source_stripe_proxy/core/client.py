@@ -291,8 +291,10 @@ class StripeClient:
         why = self.settings.connection_mode.other_hosts.cannot(host, upload=upload)
         if not why:
             return ""
-        return (f"This call cannot go through {self.settings.connection_mode.answerer}: {why}. "
-                "Make it with a direct connection (a restricted key) instead.")
+        return (
+            f"This call cannot go through {self.settings.connection_mode.answerer}: {why}. "
+            "Make it with a direct connection (a restricted key) instead."
+        )
 
     def rate_for(self, method: str, path: str, account_id: str | None = None) -> float:
         """Requests/s the endpoint of ``method path`` (on ``account_id``, else the config's
@@ -373,7 +375,12 @@ class StripeClient:
                 raise attempt.error or self._gave_up(call, attempt, decision, attempts, self._clock() - started)
             self._log.info(
                 "%s %s: %s; retry %d/%d in %.2fs",
-                call.method, call.path, attempt.failure, attempts, self.settings.max_retries, decision.delay,
+                call.method,
+                call.path,
+                attempt.failure,
+                attempts,
+                self.settings.max_retries,
+                decision.delay,
             )
             self._wait(attempt, decision.delay, call.endpoint)
 
@@ -591,10 +598,7 @@ def _auth_message(mode: ConnectionMode, *, stripe_side: bool) -> str:
             "(sk_...) or restricted key (rk_...) of the account, not revoked or rolled."
         )
     if stripe_side:
-        return (
-            f"Stripe rejected the key that {mode.answerer} injected (401). "
-            f"Reconnect the Stripe account in the {mode.vendor} dashboard."
-        )
+        return f"Stripe rejected the key that {mode.answerer} injected (401). Reconnect the Stripe account in the {mode.vendor} dashboard."
     return (
         f"{mode.answerer_capitalized} rejected '{mode.token_field}' (401): it is wrong or has expired. "
         "Issue a fresh token and update the config."

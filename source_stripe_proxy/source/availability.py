@@ -56,8 +56,10 @@ class StreamUnavailable(ConfigError):
         self.checked = checked
         when = ""
         if checked is not None:
-            when = (f" Stripe said so at {_utc(checked)}; it is asked again once a day (next after {_utc(checked + REPROBE_SECONDS)}), "
-                    "or at once if the stream is reset.")
+            when = (
+                f" Stripe said so at {_utc(checked)}; it is asked again once a day (next after {_utc(checked + REPROBE_SECONDS)}), "
+                "or at once if the stream is reset."
+            )
         super().__init__(
             f"Stream '{stream}' can't be read: {reason} (Stripe said: {stripe_message}).{when} Enable it in Stripe, "
             f"deselect the stream, or set '{SKIP_OPTION}' to 'skip' to skip such streams with a warning."

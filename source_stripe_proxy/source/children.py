@@ -146,8 +146,9 @@ class ChildPages:
 
     # -- pages ------------------------------------------------------------------------------
 
-    def lists(self, lists: Iterable[ChildList], account_id: str | None, consumer: int | None = None
-              ) -> Iterator[tuple[ChildList, list[dict]]]:
+    def lists(
+        self, lists: Iterable[ChildList], account_id: str | None, consumer: int | None = None
+    ) -> Iterator[tuple[ChildList, list[dict]]]:
         """Every page of every list, each as ``(its list, the page's objects)``. ``consumer``: the
         caller, for lists it shares with others (``join``)."""
         pending: deque[ChildList] = deque()  # next pages of lists begun, then lists not begun
@@ -261,7 +262,13 @@ class ChildLink:
         self.serving = serving or spec.name  # the stream whose read this level is part of (the request meter's label)
         self.share: Hashable | None = None
         if group is not None and self.link.includable:
-            self.share = (account_id, self.box.path, json.dumps(self.box.params, sort_keys=True), json.dumps(self.link.filter, sort_keys=True), group)
+            self.share = (
+                account_id,
+                self.box.path,
+                json.dumps(self.box.params, sort_keys=True),
+                json.dumps(self.link.filter, sort_keys=True),
+                group,
+            )
             pages.join(self.share, id(self), self.serving)
 
     def leave(self) -> None:
@@ -297,8 +304,13 @@ class ChildLink:
             lists = [ChildList(parent, path, {**params, **window}, self.spec.paged, serves=serves) for window in self._windows(parent)]
         if self.spec.also_per:
             lists = [
-                ChildList(parent, path, {**child.params, **{q: other[f] for q, f in self.spec.also_per.query_params.items()}}, child.paged,
-                          serves=serves)
+                ChildList(
+                    parent,
+                    path,
+                    {**child.params, **{q: other[f] for q, f in self.spec.also_per.query_params.items()}},
+                    child.paged,
+                    serves=serves,
+                )
                 for child in lists
                 for other in self._also_per()
             ]
@@ -323,7 +335,9 @@ class ChildLink:
                 with client.meter.serving((self.serving,)):
                     self._also = [
                         {f: obj.get(f) for f in fields}
-                        for obj in client.list_objects(other.path, dict(other.params), page_size=self.pages.page_size, account_id=self.account_id)
+                        for obj in client.list_objects(
+                            other.path, dict(other.params), page_size=self.pages.page_size, account_id=self.account_id
+                        )
                     ]
             return self._also
 
@@ -431,14 +445,32 @@ class Descent:
     start while the parent list is still being read. ``links[-1]`` is the stream's own level.
     """
 
-    def __init__(self, spec: StreamSpec, pages: ChildPages, account_id: str | None, *, now: int,
-                 start: int | None = None, min_created: int | None = None, group: Hashable | None = None):
+    def __init__(
+        self,
+        spec: StreamSpec,
+        pages: ChildPages,
+        account_id: str | None,
+        *,
+        now: int,
+        start: int | None = None,
+        min_created: int | None = None,
+        group: Hashable | None = None,
+    ):
         """``group``: what the plans whose parents are the same share (their read and intervals):
         their descents ask once for the lists they have in common."""
         chain = spec.ancestry[1:]
         self.links = [
-            ChildLink(level, pages, account_id, now=now, start=start, min_created=min_created if level is spec else None,
-                      group=group, gated=level is spec, serving=spec.name)
+            ChildLink(
+                level,
+                pages,
+                account_id,
+                now=now,
+                start=start,
+                min_created=min_created if level is spec else None,
+                group=group,
+                gated=level is spec,
+                serving=spec.name,
+            )
             for level in chain
         ]
 

@@ -184,7 +184,9 @@ class SourceStripeProxy(AbstractSource):
             logger.info(read_cost(client.meter.since(metered), plans).line())
 
 
-def select_streams(streams: list[StripeStream], catalog: ConfiguredAirbyteCatalog, logger: logging.Logger) -> list[tuple[StripeStream, Any]]:
+def select_streams(
+    streams: list[StripeStream], catalog: ConfiguredAirbyteCatalog, logger: logging.Logger
+) -> list[tuple[StripeStream, Any]]:
     """The catalog's streams with their configured entries; an unknown stream is a config error."""
     by_name = {stream.name: stream for stream in streams}
     selected = []
@@ -212,7 +214,7 @@ def select_streams(streams: list[StripeStream], catalog: ConfiguredAirbyteCatalo
 
 
 def summarize_problems(problems: Mapping[str, str], first: str, named: int = CHECK_STREAMS_NAMED) -> str:
-    """"stream: why" for at most ``named`` streams, ``first`` first, the rest counted. Streams
+    """ "stream: why" for at most ``named`` streams, ``first`` first, the rest counted. Streams
     that fail for the same reason share it ("charges: HTTP 500 (also refunds and 40 more)")."""
     by_reason: dict[str, list[str]] = {}
     for name in sorted(problems, key=lambda n: (n != first, n)):

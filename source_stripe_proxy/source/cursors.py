@@ -69,7 +69,10 @@ def reads_up_to_now(plan: ReadPlan) -> bool:
 
 
 def next_cursor(
-    saved: int | None, saved_ids: Sequence[str] | None, newest: int | None, newest_ids: Sequence[str],
+    saved: int | None,
+    saved_ids: Sequence[str] | None,
+    newest: int | None,
+    newest_ids: Sequence[str],
     floor: int | None,
 ) -> tuple[int | None, tuple[str, ...] | None]:
     """The cursor after a completed read, and the ids of its second already emitted.

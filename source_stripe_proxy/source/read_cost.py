@@ -47,8 +47,10 @@ class ReadCost:
         if self.own:
             parts.append("own reads: " + ", ".join(f"{name} {count}" for name, count in _most_first(self.own)))
         if self.shared:
-            parts.append("shared reads (counted once): " + "; ".join(
-                f"{endpoint} {count} for {_names(streams)}" for (endpoint, streams), count in _most_first(self.shared)))
+            parts.append(
+                "shared reads (counted once): "
+                + "; ".join(f"{endpoint} {count} for {_names(streams)}" for (endpoint, streams), count in _most_first(self.shared))
+            )
         if self.other:
             parts.append("the sync's own: " + ", ".join(f"{endpoint} {count}" for endpoint, count in _most_first(self.other)))
         return f"Stripe requests by stream, {self.total} in all: " + ("; ".join(parts) if parts else "none") + "."

@@ -192,9 +192,7 @@ def pack_accounts(checkpoints: Mapping[str, Checkpoint]) -> dict[str, Any]:
 
 def unpack_accounts(stream_name: str, value: Mapping[str, Any]) -> dict[str, Checkpoint]:
     """Each account's checkpoint from the compact shape; bad parts are config errors that name the part."""
-    return {
-        account: Checkpoint.parse(f"{stream_name}/{account}", state) for account, state in unpack_states(stream_name, value).items()
-    }
+    return {account: Checkpoint.parse(f"{stream_name}/{account}", state) for account, state in unpack_states(stream_name, value).items()}
 
 
 def pack_states(states: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
@@ -209,7 +207,7 @@ def pack_states(states: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
         delta = {key: value for key, value in states[account].items() if common.get(key, _ABSENT) != value}
         delta.update({key: None for key in common if key not in states[account]})
         if _compact(account):
-            alike.setdefault(json.dumps(delta, sort_keys=True), (delta, []))[1].append(account[len(ACCOUNT_PREFIX):])
+            alike.setdefault(json.dumps(delta, sort_keys=True), (delta, []))[1].append(account[len(ACCOUNT_PREFIX) :])
         else:
             differ[account] = delta
     known = alike.pop(json.dumps({}), ({}, []))[1]
@@ -227,7 +225,9 @@ def pack_states(states: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
 def unpack_states(stream_name: str, value: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     """Each account's checkpoint dict from the compact shape (``common`` with the fields of its
     group or of its ``differ`` entry changed)."""
-    common, known, groups, differ = (value[key] if value.get(key) is not None else empty for key, empty in zip(COMPACT_KEYS, ({}, "", [], {}), strict=True))
+    common, known, groups, differ = (
+        value[key] if value.get(key) is not None else empty for key, empty in zip(COMPACT_KEYS, ({}, "", [], {}), strict=True)
+    )
     if not isinstance(common, Mapping):
         raise ConfigError(_bad_part(stream_name, "common", "an object of checkpoint fields"))
     if not isinstance(groups, list) or not all(isinstance(g, Mapping) and isinstance(g.get("fields"), Mapping) for g in groups):
@@ -293,7 +293,7 @@ def _shared_fields(states: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
 
 
 def _compact(account: str) -> bool:
-    return account.startswith(ACCOUNT_PREFIX) and bool(_ID_TAIL.fullmatch(account[len(ACCOUNT_PREFIX):]))
+    return account.startswith(ACCOUNT_PREFIX) and bool(_ID_TAIL.fullmatch(account[len(ACCOUNT_PREFIX) :]))
 
 
 def _bad_part(stream_name: str, part: str, allowed: str) -> str:

@@ -282,8 +282,11 @@ def box_spec(spec: StreamSpec) -> StreamSpec:
     if link is None or link.embedded_field is None or spec.path.rsplit("/", 1)[-1] == link.embedded_field:
         return spec
     family = [
-        other for other in STREAM_SPECS.values()
-        if other.parent and other.parent.stream == link.stream and other.parent.embedded_field == link.embedded_field
+        other
+        for other in STREAM_SPECS.values()
+        if other.parent
+        and other.parent.stream == link.stream
+        and other.parent.embedded_field == link.embedded_field
         and other.path.rsplit("/", 1)[-1] == link.embedded_field
     ]
     return family[0] if len(family) == 1 else spec

@@ -75,7 +75,11 @@ class ReadContext:
 
     @classmethod
     def for_sync(
-        cls, client: StripeClient, options: ReadOptions, concurrency: int, own_account: str | None = None,
+        cls,
+        client: StripeClient,
+        options: ReadOptions,
+        concurrency: int,
+        own_account: str | None = None,
         selected: Iterable[str] = (),
     ) -> ReadContext:
         return cls(client, options, ChildPages(client, concurrency, options.page_size), own_account, frozenset(selected))
@@ -173,7 +177,12 @@ def reads_by_own_created(spec: StreamSpec) -> bool:
 
 
 def _list_read(
-    spec: StreamSpec, context: ReadContext, sync_mode: SyncMode, checkpoint: Checkpoint, account: str | None, now: int,
+    spec: StreamSpec,
+    context: ReadContext,
+    sync_mode: SyncMode,
+    checkpoint: Checkpoint,
+    account: str | None,
+    now: int,
     planned: StreamPlan,
 ) -> ReadPlan:
     options = context.options
@@ -204,7 +213,8 @@ def _list_read(
         page_size=options.page_size,
         account_id=account,
         splittable=splittable,
-        transform=chain(boundary, descent, _stamp(spec, context, account, now)) if spec.dated_by_parent
+        transform=chain(boundary, descent, _stamp(spec, context, account, now))
+        if spec.dated_by_parent
         else chain(descent, boundary, _stamp(spec, context, account, now)),
         created_field=source.created_field or "created",
         paged=source.paged,
@@ -263,7 +273,12 @@ def included_lists(source: StreamSpec, selected: Iterable[str]) -> list[str]:
 
 
 def _descent(
-    spec: StreamSpec, context: ReadContext, incremental: bool, checkpoint: Checkpoint, account: str | None, now: int,
+    spec: StreamSpec,
+    context: ReadContext,
+    incremental: bool,
+    checkpoint: Checkpoint,
+    account: str | None,
+    now: int,
     group: Any = None,
 ) -> Descent | None:
     """A child stream's way down from its top ancestor's objects (None for a top-level stream).
