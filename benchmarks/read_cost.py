@@ -185,7 +185,8 @@ def markdown(results: list[dict[str, Any]], command: str) -> str:
         account = describe(result)
         for label, run in result["runs"].items():
             lines.append(
-                f"| {account} | {label} | {run['requests']:,} | {sum(run['records'].values()):,} | {run['state_bytes']:,} | {run['wall_s']} s | {run['exit_code']} |"
+                f"| {account} | {label} | {run['requests']:,} | {sum(run['records'].values()):,} | {run['state_bytes']:,} | "
+                f"{run['wall_s']} s | {run['exit_code']} |"
             )
     for result in results:
         for label, run in result["runs"].items():

@@ -645,7 +645,8 @@ def render_docs(catalogue):
         key = ", ".join(s["primary_key"])
         label = f"**{name}**" if s["airbyte"] else name
         lines.append(
-            f"| {label} | {path} | {parent_text(s)} | {modes} | {s['cursor'] or ''} | {key} | {updates} | {deletes} | {s['product'] or ''} |"
+            f"| {label} | {path} | {parent_text(s)} | {modes} | {s['cursor'] or ''} | {key} | {updates} | {deletes} | "
+            f"{s['product'] or ''} |"
         )
     notes = [(name, s["note"]) for name, s in sorted(streams.items()) if s.get("note")]
     lines += ["", "Names in bold are Airbyte source-stripe's (a migrating user keeps their tables)."]

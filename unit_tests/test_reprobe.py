@@ -118,7 +118,10 @@ def test_a_missing_permission_is_asked_about_every_sync(requests_mock):
         "json": {
             "error": {
                 "type": "invalid_request_error",
-                "message": "The provided key 'rk_test_***' does not have the required permissions. Having the 'rak_tax_rate_read' permission would allow this request to continue.",
+                "message": (
+                    "The provided key 'rk_test_***' does not have the required permissions. "
+                    "Having the 'rak_tax_rate_read' permission would allow this request to continue."
+                ),
             }
         },
     }
