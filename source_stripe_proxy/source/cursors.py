@@ -84,7 +84,7 @@ def next_cursor(
     if not known:
         return None, None
     cursor = max(known)
-    ids = set()
+    ids: set[str] = set()
     if cursor == newest:
         ids.update(newest_ids)
     if cursor == saved and saved_ids:

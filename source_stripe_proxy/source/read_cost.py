@@ -21,12 +21,14 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from source_stripe_proxy.core.endpoints import endpoint_template
 from source_stripe_proxy.core.meter import Counted
 from source_stripe_proxy.source.reader import ReadPlan
 from source_stripe_proxy.source.stream_specs import STREAM_SPECS
 
+Key = TypeVar("Key")  # what a Counter counts: a stream, an endpoint, or both
 SHOWN_STREAMS = 5  # streams named for one shared read before "and N more"
 
 
@@ -38,9 +40,9 @@ def _shape(template: str) -> str:
 @dataclass
 class ReadCost:
     total: int = 0
-    own: Counter = field(default_factory=Counter)  # stream -> requests
-    shared: Counter = field(default_factory=Counter)  # (endpoint, streams) -> requests
-    other: Counter = field(default_factory=Counter)  # endpoint -> requests
+    own: Counter[str] = field(default_factory=Counter)  # stream -> requests
+    shared: Counter[tuple[str, tuple[str, ...]]] = field(default_factory=Counter)  # (endpoint, streams) -> requests
+    other: Counter[str] = field(default_factory=Counter)  # endpoint -> requests
 
     def line(self) -> str:
         parts = []
@@ -97,7 +99,7 @@ def _refetchers(plans: Iterable[ReadPlan]) -> dict[str, set[str]]:
     return found
 
 
-def _most_first(counts: Counter) -> list[tuple[object, int]]:
+def _most_first(counts: Counter[Key]) -> list[tuple[Key, int]]:
     return sorted(counts.items(), key=lambda item: (-item[1], str(item[0])))
 
 

@@ -132,8 +132,8 @@ def _ids(stream_name: str, value: Any) -> tuple[str, ...] | None:
 def _unavailable(stream_name: str, value: Any) -> Unavailable | None:
     if value is None:
         return None
-    texts = (value.get("reason"), value.get("said")) if isinstance(value, Mapping) else (None, None)
-    if not all(isinstance(text, str) for text in texts):
+    reason, said = (value.get("reason"), value.get("said")) if isinstance(value, Mapping) else (None, None)
+    if not isinstance(reason, str) or not isinstance(said, str):
         raise ConfigError(
             f"The state of stream '{stream_name}' has an invalid 'unavailable': it must be an object with "
             "'checked' (epoch seconds), 'reason' and 'said' (text). Reset the stream to start over."
@@ -141,7 +141,7 @@ def _unavailable(stream_name: str, value: Any) -> Unavailable | None:
     checked = _epoch(stream_name, "unavailable.checked", value.get("checked"))
     if checked is None:
         raise ConfigError(f"The state of stream '{stream_name}' has an 'unavailable' without 'checked'. Reset the stream to start over.")
-    return Unavailable(checked, texts[0][:MAX_STATE_TEXT], texts[1][:MAX_STATE_TEXT])
+    return Unavailable(checked, reason[:MAX_STATE_TEXT], said[:MAX_STATE_TEXT])
 
 
 def _epoch(stream_name: str, key: str, value: Any) -> int | None:
@@ -262,7 +262,8 @@ def parse_state(name: str, value: Mapping[str, Any] | None, per_account: bool) -
             return {None: Checkpoint()}, [("state_per_account", message)]
         return {None: Checkpoint.parse(name, value)}, []
     if any(key in value for key in COMPACT_KEYS):
-        return dict(unpack_accounts(name, value)), []
+        by_account: dict[str | None, Checkpoint] = dict(unpack_accounts(name, value).items())
+        return by_account, []
     accounts = value.get("accounts")
     if not isinstance(accounts, Mapping):
         # A single-account state can't say which account it belongs to: start each over.

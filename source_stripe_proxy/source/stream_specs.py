@@ -164,9 +164,10 @@ class StreamSpec:
         embedded child) and those naming a parent whose children to re-list (``refresh``)."""
         if self.changes not in (EVENTS, PARENT_EVENTS):
             return ()
-        types = set(self.event_types) if self.changes == EVENTS else set()
-        if self.follows_parent_events:
-            types.update(STREAM_SPECS[self.parent.stream].event_types)
+        types = set(self.event_types or ()) if self.changes == EVENTS else set()
+        parent = self.parent
+        if parent is not None and self.follows_parent_events:
+            types.update(STREAM_SPECS[parent.stream].event_types or ())
         types.update(self.refresh)
         return tuple(sorted(types))
 
@@ -179,7 +180,7 @@ class StreamSpec:
         for param, list_param in self.detail_params.items():
             if list_param == self.account_path_param:
                 value = account_id
-            elif self.parent and list_param in self.parent.path_params and not self.parent.ref_added:
+            elif self.parent and self.parent.ref_field and list_param in self.parent.path_params and not self.parent.ref_added:
                 value = obj.get(self.parent.ref_field)
                 value = value.get("id") if isinstance(value, Mapping) else value
             else:

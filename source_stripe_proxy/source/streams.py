@@ -118,7 +118,7 @@ def plan_stream(
     saved, warnings = _saved_state(spec.name, saved_state, per_account, sync_mode)
     now = int(options.clock())
     planned = StreamPlan([], {}, warnings)
-    read_now = accounts if per_account else (None,)
+    read_now: tuple[str | None, ...] = accounts if accounts is not None and per_account else (None,)
     for account in read_now:
         checkpoint, read, warning = _plan_account(spec, context, sync_mode, saved.get(account, Checkpoint()), account, now, planned)
         planned.checkpoints[account] = checkpoint
@@ -126,7 +126,8 @@ def plan_stream(
             planned.reads.append(read)
         warnings.extend(warning)
     incremental = sync_mode == SyncMode.incremental  # a full refresh's state only says what is unreadable
-    planned.dropped = tuple(sorted(set(saved) - set(read_now))) if per_account and incremental else ()
+    gone = (account for account in set(saved) - set(read_now) if account is not None)  # a per-account state's keys are ids
+    planned.dropped = tuple(sorted(gone)) if per_account and incremental else ()
     return planned
 
 
@@ -193,7 +194,7 @@ def _list_read(
     splittable = bool(source.filters_created and source.created_field)
     resumed = incremental and checkpoint.to_read is not None
     boundary = _boundary(spec, options, incremental and not resumed, checkpoint)
-    if resumed:
+    if resumed and checkpoint.to_read is not None:
         intervals = checkpoint.to_read  # an interrupted read: only what it had left
     else:
         intervals = _fresh_intervals(spec, options, incremental, checkpoint, now, splittable)
@@ -262,12 +263,12 @@ def included_lists(source: StreamSpec, selected: Iterable[str]) -> list[str]:
     """The lists Stripe includes in ``source``'s objects when asked that the selected streams
     read (a customer's ``sources`` for its cards, bank accounts and sources; its ``tax_ids``):
     every plan of the list asks for the same, so the list is still read once for all of them."""
-    fields = set()
+    fields: set[str] = set()
     for name in selected:
         spec = STREAM_SPECS.get(name)
         if spec is not None and spec.parent is not None and spec.source.name == source.name:
             link = spec.ancestry[1].parent  # the level right below the list read
-            if link.includable and link.stream == source.name:
+            if link is not None and link.includable and link.expand and link.stream == source.name:
                 fields.add(link.expand)
     return sorted(fields)
 
@@ -403,7 +404,7 @@ class StripeStream(Stream, CheckpointMixin):
             return [["account_id"], *key]
         return key[0][0] if len(key) == 1 else key
 
-    def get_json_schema(self) -> Mapping[str, Any]:
+    def get_json_schema(self) -> Mapping[str, Any]:  # type: ignore[override]  # the CDK's is an lru_cache; load_schema caches ours
         return load_schema(self.name)
 
     # -- state -------------------------------------------------------------------------
