@@ -72,7 +72,7 @@ class ChildPages:
     page_size: int
     _pool: ThreadPoolExecutor | None = field(default=None, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
-    _places: threading.Semaphore | None = field(default=None, init=False, repr=False)
+    _places: threading.Semaphore = field(init=False, repr=False)  # set in __post_init__, from workers
     _sharing: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
     _asking: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
     _members: dict[Hashable, dict[int, str]] = field(default_factory=dict, init=False, repr=False)  # share group -> consumer -> stream
@@ -218,7 +218,7 @@ def inherits_parent_time(spec: StreamSpec) -> bool:
     """Whether a child's ``updated`` is its parent's: embedded children, children that change
     with their parent, and children with no time of their own."""
     link = spec.parent
-    return bool(link) and (link.embedded or spec.changes == PARENT_EVENTS or not spec.created_field)
+    return link is not None and (link.embedded or spec.changes == PARENT_EVENTS or not spec.created_field)
 
 
 class ChildLink:
@@ -283,9 +283,12 @@ class ChildLink:
 
     def lists_for(self, parent: dict, starting_after: str | None = None) -> list[ChildList]:
         """The requests that list ``parent``'s children (none when the parent can't say)."""
-        ids = {param: parent_id(parent.get(source)) for param, source in self.link.path_params.items()}
-        if None in ids.values():
-            return []
+        ids: dict[str, str] = {}
+        for param, source in self.link.path_params.items():
+            value = parent_id(parent.get(source))
+            if value is None:
+                return []
+            ids[param] = value
         listing = self.box if starting_after is not None else self.spec  # the rest of an included list: its whole endpoint
         path = fill_path(listing.path, ids)
         params: dict[str, Any] = dict(listing.params)
@@ -302,12 +305,13 @@ class ChildLink:
         lists = [ChildList(parent, path, params, self.spec.paged, serves=serves)]
         if self.spec.window:
             lists = [ChildList(parent, path, {**params, **window}, self.spec.paged, serves=serves) for window in self._windows(parent)]
-        if self.spec.also_per:
+        also_per = self.spec.also_per
+        if also_per:
             lists = [
                 ChildList(
                     parent,
                     path,
-                    {**child.params, **{q: other[f] for q, f in self.spec.also_per.query_params.items()}},
+                    {**child.params, **{q: other[f] for q, f in also_per.query_params.items()}},
                     child.paged,
                     serves=serves,
                 )
@@ -319,6 +323,8 @@ class ChildLink:
     def _windows(self, parent: Mapping[str, Any]) -> list[dict[str, int]]:
         """One window from the parent's creation (or ``start``) to now, aligned as required."""
         window = self.spec.window
+        if window is None:  # the stream's list needs no bounds
+            return []
         align = window.align_seconds
         begin = max(value for value in (self.start, parent.get("created"), 0) if isinstance(value, int))
         begin = begin - begin % align
@@ -327,10 +333,13 @@ class ChildLink:
 
     def _also_per(self) -> list[dict]:
         """The second parent's objects (customers for meter summaries), listed once per read."""
+        also_per = self.spec.also_per
+        if also_per is None:  # no second parent
+            return []
         with self._lock:
             if self._also is None:
-                other = STREAM_SPECS[self.spec.also_per.stream]
-                fields = set(self.spec.also_per.query_params.values())
+                other = STREAM_SPECS[also_per.stream]
+                fields = set(also_per.query_params.values())
                 client = self.pages.client
                 with client.meter.serving((self.serving,)):
                     self._also = [
@@ -394,20 +403,24 @@ class ChildLink:
     def embedded_box(self, parent: Mapping[str, Any]) -> Mapping[str, Any] | None:
         """The parent's list of these children, when it holds one: always for an embedded child
         (an invoice's lines), and for an included one when the parent was listed with it."""
+        field = self.link.embedded_field
+        if field is None:  # children listed on their own endpoint only
+            return None
         if self.link.embedded:
-            return parent.get(self.link.embedded_field) or {}
+            return parent.get(field) or {}
         if self.link.includable:
-            box = parent.get(self.link.embedded_field)
+            box = parent.get(field)
             if isinstance(box, Mapping) and isinstance(box.get("data"), list):
                 return box
         return None
 
     def _any_children(self) -> bool:
         """False when the stream can't have any (no entitlement feature is defined): no request."""
-        return not self.gated or self.pages.has_any(STREAM_SPECS[self.spec.requires], self.account_id, (self.serving,))
+        requires = self.spec.requires
+        return not self.gated or requires is None or self.pages.has_any(STREAM_SPECS[requires], self.account_id, (self.serving,))
 
     def embedded_rows(self, parent: Mapping[str, Any]) -> list[dict]:
-        box = parent.get(self.link.embedded_field)
+        box = parent.get(self.link.embedded_field) if self.link.embedded_field else None
         rows = box.get("data") if isinstance(box, Mapping) else None
         return [row for row in rows if isinstance(row, dict)] if isinstance(rows, list) else []
 
