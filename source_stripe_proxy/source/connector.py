@@ -96,14 +96,15 @@ class SourceStripeProxy(AbstractSource):
             # Our messages never carry config values, so they are safe in CONNECTION_STATUS.
             stopped = " The check stopped at this first request." if error.failure_type == "transient_error" else ""
             return False, _Safe(str(error) + stopped)
-        readable, problems = [], {}
-        for probe, error in results.items():
+        readable: list[str] = []
+        problems: dict[str, str] = {}
+        for probe, failure in results.items():
             for name in probe.streams:
-                if error is None:
+                if failure is None:
                     readable.append(name)
                     continue
-                reason = unavailable(STREAM_SPECS[name], error)
-                problems[name] = reason.reason if reason else str(error)
+                reason = unavailable(STREAM_SPECS[name], failure)
+                problems[name] = reason.reason if reason else str(failure)
         for name in sorted(problems):
             logger.warning("Stream %s: %s", name, problems[name])
         if not readable:
@@ -149,7 +150,7 @@ class SourceStripeProxy(AbstractSource):
     def streams(self, config: Mapping[str, Any]) -> list[Stream]:
         options = read_options(config)
         client = self.client_for(config)
-        return build_streams(client, options)
+        return list(build_streams(client, options))  # the CDK's list[Stream] (a list is invariant)
 
     @raises_traced
     def read(
@@ -247,7 +248,7 @@ def sample_events(client: StripeClient, plans: list[ReadPlan], options: ReadOpti
             params["created"] = {"gte": since}
         page = client.get(EVENTS_PATH, params, account_id=account)
         events = [e for e in page.get("data") or [] if isinstance(e, dict)]
-        times = [e.get("created") for e in events if isinstance(e.get("created"), int)]
+        times = [e["created"] for e in events if isinstance(e.get("created"), int)]
         samples[account] = EventSample(
             types=tuple(str(e.get("type")) for e in events),
             has_more=bool(page.get("has_more")),
@@ -277,7 +278,7 @@ def probe_every_stream(client: StripeClient, options: ReadOptions) -> dict[Probe
             # Without the account's id its own lists can't be asked for: they can't be read.
             results[Probe("/v1/account", (), tuple(spec.name for spec in named))] = error
             rest = [spec for spec in rest if not needs_own_account(spec)]
-    context = ReadContext(client, options, None, own)
+    context = ReadContext.for_sync(client, options, 1, own)  # no child lists are probed: its pool never starts
     checks = probes(rest, lambda spec: path_for_account(spec, context, None))
     results.update(probe_all(checks, fetch, concurrency_for(options, client.settings), stop_on=ends_the_read))
     return results

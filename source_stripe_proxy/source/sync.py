@@ -106,7 +106,8 @@ class SyncRun:
         self.unplanned: Mapping[str, BaseException] = {}
         self.remaining: Counter = Counter()
         self.estimates = _StreamEstimates([])
-        self._handlers = {
+        # each takes its own signal type, chosen by type(signal): hence Any for the argument
+        self._handlers: dict[type, Callable[[Any], Iterator[AirbyteMessage]]] = {
             Records: self._records,
             Estimate: self._estimate,
             Progress: self._progress,
