@@ -188,8 +188,8 @@ def _prepare(spec: ActionSpec, values: dict[str, Any], paths: bool = True) -> Pr
 
 def _alias_targets(spec: ActionSpec) -> dict[str, str]:
     aliases = {**spec.id_aliases, **spec.aliases}
-    if "id" in spec.extras:
-        aliases["id"] = spec.id_param  # type: ignore[assignment]
+    if "id" in spec.extras and spec.id_param:  # an extra only where the action has an id parameter
+        aliases["id"] = spec.id_param
     return aliases
 
 

@@ -147,10 +147,10 @@ def narrowest_accounts(*lists: Accounts) -> Accounts:
     given = [item for item in lists if item is not None]
     if not given:
         return None
-    named = [item for item in given if item != ALL_ACCOUNTS]
+    named = [item for item in given if isinstance(item, frozenset)]  # the rest say "all"
     if not named:
         return ALL_ACCOUNTS
-    allowed = frozenset.intersection(*named)  # type: ignore[arg-type]
+    allowed = frozenset.intersection(*named)
     if not allowed:
         raise ConfigError("The account lists given (--accounts, the environment, the config) have no account in common.")
     return allowed

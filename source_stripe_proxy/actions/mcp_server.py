@@ -116,7 +116,7 @@ def _origin(value: str, where: str) -> str:
 
 
 def _loopback_name(hostname: str | None) -> bool:
-    return bool(hostname) and is_loopback_host(hostname.strip("[]"))  # type: ignore[union-attr]
+    return bool(hostname and is_loopback_host(hostname.strip("[]")))
 
 
 def check_http_request(headers: Mapping[str, str], access: HttpAccess) -> tuple[int, str] | None:
@@ -587,10 +587,10 @@ def main(argv: Sequence[str] | None = None, *, environ: Mapping[str, str] | None
         where,
         prepared.connection.client.settings.mode,
     )
-    if prepared.http is None:
-        serve_stdio(server)
+    if prepared.http is not None and prepared.access is not None:  # the access rules come with the address
+        serve_http(server, prepared.http, prepared.access)
     else:
-        serve_http(server, prepared.http, prepared.access)  # type: ignore[arg-type]
+        serve_stdio(server)
     return EXIT_OK
 
 

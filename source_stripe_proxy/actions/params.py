@@ -17,7 +17,7 @@ import json
 import math
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 from source_stripe_proxy.actions.errors import ActionInputError, refuse
 from source_stripe_proxy.core.forms import BOOLEAN_TEXT, parse_boolean
@@ -113,7 +113,7 @@ def coerce(schema: Schema, value: Any, where: str) -> Any:
     return value if checker is None else checker(schema, value, where)
 
 
-def _fail(schema: Schema, value: Any, where: str, detail: str = "") -> None:
+def _fail(schema: Schema, value: Any, where: str, detail: str = "") -> NoReturn:
     accepted = [str(v) for v in schema.get("enum", ())] if "enum" in schema else ()
     raise refuse(where, f"'{where}' must be {describe(schema)}{detail}, got {show(value)}.", accepted)
 
@@ -170,7 +170,7 @@ def _integer(schema: Schema, value: Any, where: str) -> int:
     low, high = schema.get("minimum"), schema.get("maximum")
     if number is None or (low is not None and number < low) or (high is not None and number > high):
         _fail(schema, value, where, _amount_hint(where))
-    return number  # type: ignore[return-value]
+    return number
 
 
 def _number(schema: Schema, value: Any, where: str) -> Any:
@@ -262,7 +262,7 @@ def _metadata_text(item: Any) -> Any:
     return item
 
 
-def _json(text: str, kind: type, where: str, what: str) -> Any:
+def _json(text: str, kind: type | tuple[type, ...], where: str, what: str) -> Any:
     try:
         value = json.loads(text)
     except ValueError:
@@ -351,7 +351,7 @@ def unflatten(params: Mapping[str, Any], properties: Mapping[str, Schema]) -> di
     for name, top, parts, value in nested:
         container = result.get(top)
         if isinstance(container, str) and container.strip()[:1] in ("{", "["):
-            container = _json(container.strip(), (dict, list), top, "a JSON object or array")  # type: ignore[arg-type]
+            container = _json(container.strip(), (dict, list), top, "a JSON object or array")
         if container is None:
             container = {}
         if isinstance(container, list):

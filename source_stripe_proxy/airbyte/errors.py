@@ -59,7 +59,7 @@ def raises_traced(func: F) -> F:
             except StripeProxyError as error:
                 raise traced(error) from None
 
-        return generator  # type: ignore[return-value]
+        return generator  # type: ignore[return-value]  # functools.wraps: func's signature, so still an F
 
     @functools.wraps(func)
     def call(*args: Any, **kwargs: Any) -> Any:
@@ -68,4 +68,4 @@ def raises_traced(func: F) -> F:
         except StripeProxyError as error:
             raise traced(error) from None
 
-    return call  # type: ignore[return-value]
+    return call  # type: ignore[return-value]  # functools.wraps: func's signature, so still an F

@@ -65,7 +65,7 @@ class SourceEntrypoint(AirbyteEntrypoint):
     traced config_error), the path every command takes.
     """
 
-    def validate_connection(self, source_spec: ConnectorSpecification, config: Any) -> None:  # type: ignore[override]
+    def validate_connection(self, source_spec: ConnectorSpecification, config: Any) -> None:  # type: ignore[override]  # the CDK's is a staticmethod; ours needs its source
         if not isinstance(self.source, ValidatesConfig):
             raise TypeError(f"{type(self.source).__name__} has no validate_config: launch it with the CDK's entrypoint")
         self.source.validate_config(config)

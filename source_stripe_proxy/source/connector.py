@@ -265,7 +265,10 @@ def probe_every_stream(client: StripeClient, options: ReadOptions) -> dict[Probe
     costs one request and ends the check at once; the others go side by side within the budget.
     """
     first, *rest = sorted(STREAM_SPECS.values(), key=lambda spec: spec.name != FIRST_PROBE)
-    fetch = lambda probe: client.get(probe.path, probe.query)  # noqa: E731
+
+    def fetch(probe: Probe) -> Any:
+        return client.get(probe.path, probe.query)
+
     results = probe_all(probes([first], lambda spec: spec.path), fetch, 1, stop_on=_ends_the_check)
     own = None
     named = [spec for spec in rest if needs_own_account(spec)]
