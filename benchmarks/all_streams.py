@@ -32,8 +32,8 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.dirname(HERE))
 
 import run as bench  # noqa: E402  (benchmarks/run.py: the emulator child, run_child, rate limits)
-from integration_tests.harness import configured_catalog  # noqa: E402
-from source_stripe_proxy.data import load_generated  # noqa: E402
+from integration_tests.harness import configured_catalog  # noqa: E402 - after the checkout is put on sys.path
+from source_stripe_proxy.data import load_generated  # noqa: E402 - after the checkout is put on sys.path
 
 STREAMS = sorted(load_generated("streams.json")["streams"])
 BASE_SIZE = {"customers": 100, "per_parent": 20, "parents": 5}

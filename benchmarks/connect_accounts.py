@@ -44,7 +44,7 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.dirname(HERE))
 
 import run as bench  # noqa: E402  (benchmarks/run.py: the emulator child, rate limits, machine load)
-from integration_tests.harness import configured_catalog  # noqa: E402
+from integration_tests.harness import configured_catalog  # noqa: E402 - after the checkout is put on sys.path
 
 STREAMS = ("customers", "balance_transactions")
 PER_ACCOUNT = {"customers": 2, "balance_transactions": 1}

@@ -33,15 +33,15 @@ from collections import Counter
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))  # the repo root: stripe_emulator is not installed
 
-from stripe_emulator import StripeEmulator  # noqa: E402
-from stripe_emulator import store as emulator_store  # noqa: E402
-from stripe_emulator.httpbase import Response  # noqa: E402
+from stripe_emulator import StripeEmulator  # noqa: E402 - after the checkout is put on sys.path
+from stripe_emulator import store as emulator_store  # noqa: E402 - after the checkout is put on sys.path
+from stripe_emulator.httpbase import Response  # noqa: E402 - after the checkout is put on sys.path
 
 API_KEY = "sk_test_benchmark_key_0000"
 STREAM_RESOURCES = ("customers", "subscriptions", "products", "plans", "prices", "balance_transactions")
 # bulk_add() has no generator for subscriptions; give it one in this process only (the
 # emulator rebuilds each bulk row from subscription_defaults plus these fields on read).
-BULK_SUBSCRIPTION_FIELDS = lambda seq: {"customer": f"cus_bulk{seq % 1000}"}  # noqa: E731
+BULK_SUBSCRIPTION_FIELDS = lambda seq: {"customer": f"cus_bulk{seq % 1000}"}  # noqa: E731 - a hook named as the constant it stands for
 
 
 def endpoint_of(path: str) -> str:

@@ -27,11 +27,11 @@ from collections.abc import Sequence
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))  # the repo root: stripe_emulator and integration_tests
 
-from integration_tests.all_streams import ALL_STREAMS, seed_every_stream  # noqa: E402
-from integration_tests.harness import configured_catalog, run_connector  # noqa: E402
-from source_stripe_proxy.core.stripe_facts import MAX_EVENT_TYPES, MAX_PAGE_SIZE  # noqa: E402
-from source_stripe_proxy.source.stream_specs import STREAM_SPECS  # noqa: E402
-from stripe_emulator import StripeEmulator, catalog  # noqa: E402
+from integration_tests.all_streams import ALL_STREAMS, seed_every_stream  # noqa: E402 - after the checkout is put on sys.path
+from integration_tests.harness import configured_catalog, run_connector  # noqa: E402 - after the checkout is put on sys.path
+from source_stripe_proxy.core.stripe_facts import MAX_EVENT_TYPES, MAX_PAGE_SIZE  # noqa: E402 - after the checkout is put on sys.path
+from source_stripe_proxy.source.stream_specs import STREAM_SPECS  # noqa: E402 - after the checkout is put on sys.path
+from stripe_emulator import StripeEmulator, catalog  # noqa: E402 - after the checkout is put on sys.path
 
 API_KEY = "sk_test_events_pass_bench"
 DAY = 86_400

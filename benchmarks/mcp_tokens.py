@@ -39,7 +39,7 @@ from mcp.client.stdio import StdioServerParameters, stdio_client
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
-from stripe_emulator.server import StripeEmulator  # noqa: E402
+from stripe_emulator.server import StripeEmulator  # noqa: E402 - after the checkout is put on sys.path
 
 BIN = Path(sys.executable).parent
 API_KEY = "sk_test_mcp_tokens_benchmark"

@@ -41,10 +41,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 sys.path.insert(0, REPO)
 
-from integration_tests.customer_account import seed_customer_account  # noqa: E402
-from source_stripe_proxy.core.endpoints import endpoint_template  # noqa: E402
-from source_stripe_proxy.data import load_generated  # noqa: E402
-from stripe_emulator import StripeEmulator, catalog  # noqa: E402
+from integration_tests.customer_account import seed_customer_account  # noqa: E402 - after the checkout is put on sys.path
+from source_stripe_proxy.core.endpoints import endpoint_template  # noqa: E402 - after the checkout is put on sys.path
+from source_stripe_proxy.data import load_generated  # noqa: E402 - after the checkout is put on sys.path
+from stripe_emulator import StripeEmulator, catalog  # noqa: E402 - after the checkout is put on sys.path
 
 SOURCE_CMD = os.path.join(REPO, ".venv", "bin", "source-stripe-proxy")
 API_KEY = "sk_test_readcost_benchmark_0000"  # a loopback stand-in's key, not a secret

@@ -50,20 +50,20 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from airbyte_cdk.models import (  # noqa: E402
+from airbyte_cdk.models import (  # noqa: E402 - after the checkout is put on sys.path
     AirbyteMessage,
     AirbyteRecordMessage,
     ConfiguredAirbyteCatalogSerializer,
     Type,
 )
 
-from source_stripe_proxy.actions.connection import StripeConnection  # noqa: E402
-from source_stripe_proxy.core.client import StripeClient  # noqa: E402
-from source_stripe_proxy.core.settings import ConnectionSettings  # noqa: E402
-from source_stripe_proxy.destination.connector import SUMMARY_TRACE_TYPE, DestinationStripeProxy, accepted_catalog  # noqa: E402
-from stripe_emulator import StripeEmulator, billing, catalog, payments  # noqa: E402
-from stripe_emulator.billing_cycle import run_billing  # noqa: E402
-from stripe_emulator.persistence import load_from_file, save_to_file  # noqa: E402
+from source_stripe_proxy.actions.connection import StripeConnection  # noqa: E402 - after the checkout is put on sys.path
+from source_stripe_proxy.core.client import StripeClient  # noqa: E402 - after the checkout is put on sys.path
+from source_stripe_proxy.core.settings import ConnectionSettings  # noqa: E402 - after the checkout is put on sys.path
+from source_stripe_proxy.destination.connector import SUMMARY_TRACE_TYPE, DestinationStripeProxy, accepted_catalog  # noqa: E402 - after the checkout is put on sys.path
+from stripe_emulator import StripeEmulator, billing, catalog, payments  # noqa: E402 - after the checkout is put on sys.path
+from stripe_emulator.billing_cycle import run_billing  # noqa: E402 - after the checkout is put on sys.path
+from stripe_emulator.persistence import load_from_file, save_to_file  # noqa: E402 - after the checkout is put on sys.path
 
 SECRETS = REPO / "secrets" / "config.json"
 DEMO_KEY = "sk_test_demo_standin_0000"  # the stand-in's key; it guards nothing but a loopback port

@@ -34,10 +34,10 @@ os.environ.setdefault("AIRBYTE_OFFLINE_MODE", "1")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 warnings.filterwarnings("ignore", category=FutureWarning)
 
-import airbyte as ab  # noqa: E402
-from airbyte._processors.sql.duckdb import DuckDBSqlProcessor  # noqa: E402
-from airbyte.caches import DuckDBCache  # noqa: E402
-from airbyte.types import SQLTypeConverter  # noqa: E402
+import airbyte as ab  # noqa: E402 - after the settings above, which it reads on import
+from airbyte._processors.sql.duckdb import DuckDBSqlProcessor  # noqa: E402 - after the settings above, which it reads on import
+from airbyte.caches import DuckDBCache  # noqa: E402 - after the settings above, which it reads on import
+from airbyte.types import SQLTypeConverter  # noqa: E402 - after the settings above, which it reads on import
 from sqlalchemy import text  # noqa: E402  (PyAirbyte's SQL layer)
 
 SOURCE_NAME = "source-stripe-proxy"

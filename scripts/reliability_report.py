@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from integration_tests import hardening as h  # noqa: E402
+from integration_tests import hardening as h  # noqa: E402 - after the checkout is put on sys.path
 
 SIZES = {
     "full": {

@@ -669,7 +669,10 @@ def paginate(call, resource, p, checks, store=None):
     created = p.get("created")
     bounds = {"gte": created, "lte": created} if isinstance(created, int) else (created or {})
     lo, hi = coll.created_range(**bounds)
-    matches = lambda obj: all(check(obj) for check in checks)  # noqa: E731
+
+    def matches(obj):
+        return all(check(obj) for check in checks)
+
     cursor_param = "starting_after" if p.get("starting_after") else "ending_before"
     cursor = p.get(cursor_param)
     pos = None

@@ -65,7 +65,7 @@ def test_the_person_is_asked_through_the_callback_and_declining_sends_nothing():
     for answer, code in ((ACCEPTED, None), (DECLINED, "declined"), (CANNOT, "cannot_confirm")):
         execute = Recorder()
         tools = StripeTools(execute, guardrails=Guardrails(confirm="money"))
-        ask = lambda question, answer=answer: asked.append(question.message) or ANSWERS[answer]  # noqa: E731
+        ask = lambda question, answer=answer: asked.append(question.message) or ANSWERS[answer]  # noqa: E731 - a one-line helper of this test
         if code is None:
             assert tools.call("stripe_call", refund, ask=ask)["id"] == "obj_1Made" and len(execute.calls) == 1
         else:

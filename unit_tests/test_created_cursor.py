@@ -50,7 +50,7 @@ def test_next_cursor(saved, saved_ids, newest, newest_ids, floor, expected):
 def test_at_most_a_hundred_ids_are_kept_and_a_read_knows_what_came_after_it_only_if_it_went_up_to_now():
     cursor, ids = next_cursor(None, None, 5, [f"o{n:03}" for n in range(150)], None)
     assert cursor == 5 and len(ids) == MAX_AT_CURSOR  # the rest are read again next time, never lost
-    plan = lambda intervals: ReadPlan(name="x", path="/v1/x", fixed_params={}, intervals=intervals)  # noqa: E731
+    plan = lambda intervals: ReadPlan(name="x", path="/v1/x", fixed_params={}, intervals=intervals)  # noqa: E731 - a one-line helper of this test
     assert reads_up_to_now(plan(((None, None),))) and reads_up_to_now(plan(((5, 10), (10, None))))
     assert not reads_up_to_now(plan(((None, 10),)))
 
