@@ -60,6 +60,7 @@ from source_stripe_proxy.core.errors import (
     StripeProxyError,
     TransientError,
     error_class_for,
+    stripe_error_details,
 )
 from source_stripe_proxy.core.forms import FormPairs, encode_form
 from source_stripe_proxy.core.meter import RequestMeter
@@ -522,6 +523,7 @@ class StripeClient:
                 param=fields["param"],
                 stripe_message=stripe_message,
                 request_id=request_id,
+                details=stripe_error_details(stripe_error),
             )
         # Not Stripe-shaped: the proxy (or something in front of it) answered.
         answerer = mode.answerer_capitalized
