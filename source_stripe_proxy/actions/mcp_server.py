@@ -41,7 +41,6 @@ from source_stripe_proxy.actions.mcp_tools import (
     Answer,
     Ask,
     BinaryResult,
-    CallContext,
     Question,
     QuestionPending,
     StripeTools,
@@ -441,13 +440,10 @@ def prepare(args: argparse.Namespace, environ: Mapping[str, str]) -> Prepared:
                             configured_account=settings.account_id)
     audit = AuditLog(logs, secrets=secrets) if logs else None
 
-    def reachable(prepared: Any, context: CallContext) -> None:  # refused before the person is asked
-        connection.check_reachable(prepared)
-
     # connection.send: the tools apply the limits and write the audit lines themselves, by tool name.
     tools = StripeTools(connection.send, policy=policy, page_size=args.page_size, max_result_chars=args.max_result_chars,
                         secrets=secrets, full_schemas=args.full_schemas, guardrails=guardrails, audit=audit,
-                        guards=[reachable])
+                        can_send=connection.check_reachable)  # refused before the person is asked, and in a dry run
     if not tools.tools:
         raise ConfigError("--allow/--deny/--read-only leave no tool to offer.")
     notes = []

@@ -288,11 +288,7 @@ class StripeClient:
 
     def cannot_reach(self, host: str, *, upload: bool) -> str:
         """Why this connection mode cannot make a call (an upload) to ``host``, or "" if it can."""
-        why = self.settings.connection_mode.other_hosts.cannot(host, upload=upload)
-        if not why:
-            return ""
-        return (f"This call cannot go through {self.settings.connection_mode.answerer}: {why}. "
-                "Make it with a direct connection (a restricted key) instead.")
+        return self.settings.connection_mode.cannot_reach(host, upload=upload)
 
     def rate_for(self, method: str, path: str, account_id: Optional[str] = None) -> float:
         """Requests/s the endpoint of ``method path`` (on ``account_id``, else the config's
