@@ -6,7 +6,9 @@ import json
 import socket
 import subprocess
 
-from integration_tests.harness import API_KEY, CONSOLE_SCRIPT, SECRETS, cli, subprocess_env
+import pytest
+
+from integration_tests.harness import API_KEY, CONSOLE_SCRIPT, MODES, SECRETS, cli, subprocess_env
 
 
 def one_json_document(text):
@@ -93,3 +95,23 @@ def test_a_silent_host_gives_up_at_the_deadline_not_after_every_retry():
     attempts = int(error["message"].split(" attempts")[0].rsplit(" ", 1)[1])
     assert attempts < 9  # max_retries=8 would make 9
     assert len([line for line in done.stderr.splitlines() if "retry" in line]) == attempts - 1
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_declined_card_is_one_json_error_with_stripes_decline_code_and_ids(emulator_upstream, seeded_emulator, mode):
+    code, data, _ = cli(
+        emulator_upstream.env(mode),
+        "create",
+        "payment_intent",
+        "amount=1500",
+        "currency=usd",
+        "confirm=true",
+        "payment_method=pm_card_chargeDeclinedInsufficientFunds",
+        "payment_method_types[0]=card",
+    )
+    error = data["error"]
+    assert code != 0 and error["http_status"] == 402, (mode, data)
+    assert (error["type"], error["code"], error["decline_code"]) == ("card_error", "card_declined", "insufficient_funds"), mode
+    assert error["charge"].startswith("ch_") and error["payment_intent"].startswith("pi_"), (mode, error)
+    charge = seeded_emulator.store.get("charges", error["charge"])
+    assert (charge["status"], charge["payment_intent"]) == ("failed", error["payment_intent"]), mode

@@ -427,3 +427,24 @@ def test_nested_names_in_the_block_form():
         ["--dry-run"], "action: create\nentity: subscription\ncustomer: cus_1\nitems[0][price]: p1\nitems.0.quantity: 2\n", env={}
     )
     assert json.loads(out)["body"] == {"customer": "cus_1", "items[0][price]": "p1", "items[0][quantity]": "2"}
+
+
+def test_a_dry_run_refuses_what_the_connection_mode_cannot_carry(requests_mock, tmp_path):
+    receipt = tmp_path / "receipt.pdf"
+    receipt.write_bytes(b"%PDF-1.4 receipt")
+    upload = ["--dry-run", "create", "file", f"file={receipt}", "purpose=dispute_evidence"]
+    paragon = {"PARAGON_PROJECT_ID": "proj_1", "PARAGON_USER_TOKEN": "paragon-user-token"}
+    code, out, _ = run_cli(upload, env=paragon)
+    error = json.loads(out)["error"]
+    assert code == 1 and error["code"] == "connection_mode" and "JSON request bodies" in error["message"]
+    config = tmp_path / "config.json"
+    config.write_text(
+        json.dumps({"credentials": {"auth_type": "pinkconnect", "proxy_url": "https://pink.example/stripe", "access_token": "pink-token"}})
+    )
+    code, out, _ = run_cli(["--config", str(config), *upload], env={})
+    assert code == 1 and "files.stripe.com" in json.loads(out)["error"]["message"]
+    code, out, _ = run_cli(upload, env={})  # no mode named: the request as it would be sent directly
+    assert code == 0 and json.loads(out)["host"] == "https://files.stripe.com"
+    code, out, _ = run_cli(upload, env={"STRIPE_API_KEY": "sk_test_123"})
+    assert code == 0 and json.loads(out)["files"]["file"]["name"] == "receipt.pdf"
+    assert requests_mock.call_count == 0

@@ -156,3 +156,23 @@ def test_the_tool_list_with_the_search_tool_and_money_marks_fits_and_accounts_ad
     assert reaching == [tool.name for tool in plain if tool.annotations.open_world_hint]  # search, describe: no account
     entry = len(json.dumps({"account": accounts[0].input_schema["properties"]["account"]})) - 2 + len(", ")
     assert chars(accounts) - chars(plain) == entry * len(reaching)  # nothing else grows with --accounts
+
+
+def test_a_dry_run_of_an_upload_paragon_cannot_forward_is_refused_too(tmp_path):
+    environ = {"PARAGON_PROJECT_ID": "proj_1", "PARAGON_USER_TOKEN": "paragon-PORT-token", "PARAGON_PROXY_HOST": "http://127.0.0.1:9"}
+    log = tmp_path / "audit.jsonl"
+    tools = prepare(build_parser().parse_args(["--audit-log", str(log)]), environ).tools
+    upload = {
+        "entity": "file",
+        "action": "create",
+        "dry_run": True,
+        "params": {"purpose": "dispute_evidence", "file": {"name": "receipt.pdf", "content_base64": "JVBERi0="}},
+    }
+    with pytest.raises(ToolCallError) as caught:
+        tools.call("stripe_call", upload)
+    assert caught.value.error["error"]["code"] == "connection_mode"
+    assert [(line["outcome"], line["reason"]) for line in audit_lines(log)] == [("refused", "connection_mode")]
+    dry = tools.call(
+        "stripe_call", {"entity": "customer", "action": "create", "dry_run": True, "params": {"email": "a@example.com", "name": "A"}}
+    )
+    assert dry["request"]["path"] == "/v1/customers"  # what Paragon can carry is still shown

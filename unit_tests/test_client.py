@@ -214,6 +214,41 @@ def test_stripe_error_body_becomes_typed_error_with_stripes_fields(requests_mock
     assert requests_mock.call_count == 1  # a 400 is not retried
 
 
+def test_a_declined_card_keeps_stripes_decline_fields_and_ids(requests_mock):
+    intent = {"id": "pi_1", "object": "payment_intent", "status": "requires_payment_method", "amount": 500}
+    requests_mock.post(
+        f"{STRIPE}/v1/payment_intents/pi_1/confirm",
+        status_code=402,
+        json={
+            "error": {
+                "type": "card_error",
+                "code": "card_declined",
+                "decline_code": "insufficient_funds",
+                "charge": "ch_1",
+                "payment_intent": intent,
+                "payment_method": {"id": "pm_1", "object": "payment_method"},
+                "doc_url": "https://stripe.com/docs/error-codes/card-declined",
+                "message": "Your card has insufficient funds.",
+                "unknown_field": {"deep": "value"},
+            }
+        },
+    )
+    with pytest.raises(InvalidRequestError) as raised:
+        make_client().post("/v1/payment_intents/pi_1/confirm", {})
+    error = raised.value.to_dict()["error"]
+    assert error == {
+        "type": "card_error",
+        "message": "Your card has insufficient funds.",
+        "code": "card_declined",
+        "decline_code": "insufficient_funds",
+        "doc_url": "https://stripe.com/docs/error-codes/card-declined",
+        "charge": "ch_1",
+        "payment_intent": "pi_1",
+        "payment_method": "pm_1",
+        "http_status": 402,
+    }
+
+
 def test_idempotency_error_has_its_own_class(requests_mock):
     requests_mock.post(
         f"{STRIPE}/v1/customers",

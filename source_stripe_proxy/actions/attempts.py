@@ -6,8 +6,9 @@ the MCP server.
 
 Each step refuses before anything is sent; every write attempt (sent, refused, declined,
 failed) leaves one audit line when an audit log is set. Reads skip the cap, the confirmation
-and the audit. The cap is a check of the call itself, so a dry run is held to it too; the
-guards and the confirmation stand before sending, so a dry run passes them by.
+and the audit. The cap is a check of the call itself, so a dry run is held to it too, and so is
+what the connection can carry (``can_send``: no upload through Paragon); the guards and the
+confirmation stand before sending, so a dry run passes them by.
 
 The MCP server's guards (``mcp_tools.StripeTools(guards=...)``) are the ``before`` of ``send``,
 and its ``context.ask(Question) -> Answer`` (MCP elicitation, either protocol era) becomes this
@@ -55,9 +56,14 @@ class Attempt:
         dry_run: bool = False,
         send: Callable[[PreparedCall], Any],
         before: Before | None = None,
+        can_send: Before | None = None,
     ) -> Any:
-        """Check, confirm, send and audit one call; ``dry_run`` returns the request instead."""
+        """Check, confirm, send and audit one call; ``dry_run`` returns the request instead.
+        ``can_send`` refuses what the connection cannot carry, so a dry run says so too;
+        ``before`` holds the face's guards of a call that is sent."""
         prepared = self.prepare(spec, params, account)
+        if can_send is not None:
+            self._guard(prepared, can_send)
         if dry_run:
             self._audit(spec, prepared, "dry_run")
             return {"dry_run": True, "request": prepared.request()}
@@ -89,12 +95,7 @@ class Attempt:
         (``mcp_tools.QuestionPending``) goes through unaudited: nothing happened yet."""
         spec = prepared.spec
         if before is not None:
-            try:
-                before(prepared)
-            except ActionInputError as exc:
-                reason = exc.reason if isinstance(exc, GuardrailRefusal) else "guard"
-                self._audit(spec, prepared, "refused", reason=reason, param=exc.param)
-                raise
+            self._guard(prepared, before)
         self._confirm(spec, prepared)
         try:
             result = send(prepared)
@@ -109,6 +110,15 @@ class Attempt:
         object_id = result.get("id") if isinstance(result, Mapping) and isinstance(result.get("id"), str) else None
         self._audit(spec, prepared, "sent", object_id=object_id)
         return result
+
+    def _guard(self, prepared: PreparedCall, guard: Before) -> None:
+        """Run ``guard``; its refusal is audited."""
+        try:
+            guard(prepared)
+        except ActionInputError as exc:
+            reason = exc.reason if isinstance(exc, GuardrailRefusal) else "guard"
+            self._audit(prepared.spec, prepared, "refused", reason=reason, param=exc.param)
+            raise
 
     def refused(self, spec: ActionSpec, exc: ActionInputError, *, account: str | None = None) -> None:
         """The audit line of a write refused before it was prepared (policy, account, parameters)."""

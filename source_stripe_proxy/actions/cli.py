@@ -34,11 +34,13 @@ from source_stripe_proxy.actions.connection import (
     check_timeout,
     log,
     prepare_call,
+    refuse_unreachable,
 )
-from source_stripe_proxy.actions.env import ENV_COMMON, ENV_MODES, load_config
+from source_stripe_proxy.actions.env import ENV_COMMON, ENV_MODES, load_config, modes_in
 from source_stripe_proxy.actions.errors import CREDENTIALS, DESCRIBE, ActionInputError, Hint, error_to_dict
 from source_stripe_proxy.actions.params import describe as describe_schema
 from source_stripe_proxy.core.errors import ConfigError
+from source_stripe_proxy.core.modes import MODES, ConnectionMode
 from source_stripe_proxy.core.redaction import names_a_credential, scrub, scrub_document
 from source_stripe_proxy.data import resources
 
@@ -369,6 +371,17 @@ def _limits(args: argparse.Namespace) -> dict[str, Any]:
     return {"max_amount": args.max_amount, "accounts": args.accounts, "audit_log": args.audit_log}
 
 
+def _mode_of(config: Mapping[str, Any], environ: Mapping[str, str]) -> ConnectionMode | None:
+    """The connection mode a dry run would be sent through, when the config or the environment
+    names one (a dry run needs no credentials, so none may be set)."""
+    if config:
+        credentials = config.get("credentials")
+        name = credentials.get("auth_type", "api_key" if "api_key" in credentials else None) if isinstance(credentials, Mapping) else None
+        return MODES.get(name) if isinstance(name, str) else None
+    present = modes_in(environ)
+    return present[0] if len(present) == 1 else None
+
+
 def _dry_run(args: argparse.Namespace, environ: Mapping[str, str], out: _Output, spec: Any, params: dict[str, Any]) -> int:
     """The request that would be sent, under the same limits (no credentials needed)."""
     from source_stripe_proxy.actions.attempts import Attempt
@@ -383,8 +396,10 @@ def _dry_run(args: argparse.Namespace, environ: Mapping[str, str], out: _Output,
     except ConfigError as exc:
         out.error(error_to_dict(exc, cli_words))
         return EXIT_USAGE
+    mode = _mode_of(config, environ)
+    can_send = (lambda call: refuse_unreachable(mode, call)) if mode else None
     try:
-        out.json(attempt.run(spec, params, account=args.account, dry_run=True, send=lambda call: None)["request"])
+        out.json(attempt.run(spec, params, account=args.account, dry_run=True, send=lambda call: None, can_send=can_send)["request"])
     except ActionInputError as exc:
         out.error(exc.to_dict(cli_words))
         return EXIT_REFUSED

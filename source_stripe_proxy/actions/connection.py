@@ -40,6 +40,7 @@ from source_stripe_proxy.core.stripe_facts import MAX_PAGE_SIZE, STRIPE_API_BASE
 
 if TYPE_CHECKING:  # the client (and requests) load only when a connection is made, not for a dry run
     from source_stripe_proxy.core.client import StripeClient
+    from source_stripe_proxy.core.modes import ConnectionMode
 
 _IDEMPOTENCY_KEY_MAX = 255
 
@@ -86,6 +87,15 @@ class PreparedCall:
         if self.idempotency_key:
             request["idempotency_key"] = self.idempotency_key
         return request
+
+
+def refuse_unreachable(mode: ConnectionMode, call: PreparedCall) -> None:
+    """Refuse a call on Stripe's files host that ``mode`` cannot make (an upload through Paragon,
+    anything through PinkConnect): before it is sent, and in a dry run's answer too."""
+    if call.spec.host:
+        why = mode.cannot_reach(call.spec.host, upload=call.spec.body == "multipart")
+        if why:
+            raise GuardrailRefusal(why, param="action", reason="connection_mode")
 
 
 def _form_fields(values: Mapping[str, Any]) -> dict[str, Any]:
@@ -394,12 +404,8 @@ class StripeConnection:
         ).data
 
     def check_reachable(self, call: PreparedCall) -> None:
-        """Refuse, before anything is sent, a call on Stripe's files host that this connection
-        mode cannot make (an upload through Paragon, anything through PinkConnect)."""
-        if call.spec.host:
-            why = self.client.cannot_reach(call.spec.host, upload=call.spec.body == "multipart")
-            if why:
-                raise GuardrailRefusal(why, param="action", reason="connection_mode")
+        """Refuse, before anything is sent, a call this connection's mode cannot make."""
+        refuse_unreachable(self.client.settings.connection_mode, call)
 
     def _send_to_host(self, call: PreparedCall) -> Any:
         """An upload, or a binary answer (saved to ``save_to``, else returned as bytes)."""

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from source_stripe_proxy.actions.errors import CONFIG_FILE, ConnectionConfigError, Hint
 from source_stripe_proxy.core.errors import ConfigError
-from source_stripe_proxy.core.modes import MODES
+from source_stripe_proxy.core.modes import MODES, ConnectionMode
 
 if TYPE_CHECKING:
     from source_stripe_proxy.core.config_rules import FieldError
@@ -34,11 +34,16 @@ ENV_FIELDS: Mapping[str, str] = {
 _JSON_VARIABLES = {variable.name for mode in MODES.values() for variable in mode.environment if variable.json_object}
 
 
+def modes_in(environ: Mapping[str, str]) -> list[ConnectionMode]:
+    """The connection modes whose variables are set."""
+    return [mode for mode in MODES.values() if any(environ.get(v.name) for v in mode.environment)]
+
+
 def config_from_env(environ: Mapping[str, str]) -> dict[str, Any]:
     """Build the source-style config from exactly one mode's environment variables, validated.
 
     A bad value is reported by the variable's name (``STRIPE_API_KEY is not a Stripe secret ...``)."""
-    present = [mode for mode in MODES.values() if any(environ.get(v.name) for v in mode.environment)]
+    present = modes_in(environ)
     if not present:
         choices = [f"{' + '.join(mode.required_env)} ({mode.title})" for mode in MODES.values()]
         raise ConnectionConfigError(

@@ -43,7 +43,6 @@ from source_stripe_proxy.actions.mcp_tools import (
     Answer,
     Ask,
     BinaryResult,
-    CallContext,
     Question,
     QuestionPending,
     StripeTools,
@@ -526,9 +525,6 @@ def prepare(args: argparse.Namespace, environ: Mapping[str, str]) -> Prepared:
     )
     audit = AuditLog(logs, secrets=secrets) if logs else None
 
-    def reachable(prepared: Any, context: CallContext) -> None:  # refused before the person is asked
-        connection.check_reachable(prepared)
-
     # connection.send: the tools apply the limits and write the audit lines themselves, by tool name.
     tools = StripeTools(
         connection.send,
@@ -539,7 +535,7 @@ def prepare(args: argparse.Namespace, environ: Mapping[str, str]) -> Prepared:
         full_schemas=args.full_schemas,
         guardrails=guardrails,
         audit=audit,
-        guards=[reachable],
+        can_send=connection.check_reachable,  # refused before the person is asked, and in a dry run
     )
     if not tools.tools:
         raise ConfigError("--allow/--deny/--read-only leave no tool to offer.")

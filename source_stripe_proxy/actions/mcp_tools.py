@@ -307,7 +307,8 @@ class StripeTools:
     ``execute`` sends a prepared call as it is (``StripeConnection.send`` of the one long-lived
     connection: the limits are applied here, by tool name); ``secrets`` are scrubbed from every
     result and error. ``guardrails``: the accounts, the amount cap and the confirmation rule;
-    ``audit``: where write attempts are recorded; ``guards`` run before the confirmation."""
+    ``audit``: where write attempts are recorded; ``guards`` run before the confirmation;
+    ``can_send`` refuses what the connection cannot carry, in a dry run too."""
 
     def __init__(
         self,
@@ -318,6 +319,7 @@ class StripeTools:
         max_result_chars: int = DEFAULT_MAX_RESULT_CHARS,
         secrets: Sequence[str] = (),
         guards: Sequence[Guard] = (),
+        can_send: Callable[[PreparedCall], None] | None = None,
         full_schemas: bool = False,
         guardrails: Guardrails | None = None,
         audit: AuditLog | None = None,
@@ -332,6 +334,7 @@ class StripeTools:
         self.max_result_chars = max_result_chars
         self.secrets = tuple(s for s in secrets if s)
         self.guards: list[Guard] = list(guards)
+        self.can_send = can_send
         self.guardrails = guardrails or Guardrails()
         self.audit = audit
         self.full_schemas = full_schemas  # each named tool's whole schema, as describe_action gives it
@@ -604,7 +607,7 @@ class StripeTools:
                 guard(prepared, context)
 
         try:
-            result = attempt.run(spec, params, account=account, dry_run=dry_run, send=self._execute, before=before)
+            result = attempt.run(spec, params, account=account, dry_run=dry_run, send=self._execute, before=before, can_send=self.can_send)
         except (ActionInputError, QuestionPending):
             raise
         except Exception as exc:  # noqa: BLE001 - every other failure becomes the tool's error result, as Stripe's would

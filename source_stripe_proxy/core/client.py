@@ -61,6 +61,7 @@ from source_stripe_proxy.core.errors import (
     StripeProxyError,
     TransientError,
     error_class_for,
+    stripe_error_details,
 )
 from source_stripe_proxy.core.forms import FormPairs, encode_form
 from source_stripe_proxy.core.meter import RequestMeter
@@ -288,13 +289,7 @@ class StripeClient:
 
     def cannot_reach(self, host: str, *, upload: bool) -> str:
         """Why this connection mode cannot make a call (an upload) to ``host``, or "" if it can."""
-        why = self.settings.connection_mode.other_hosts.cannot(host, upload=upload)
-        if not why:
-            return ""
-        return (
-            f"This call cannot go through {self.settings.connection_mode.answerer}: {why}. "
-            "Make it with a direct connection (a restricted key) instead."
-        )
+        return self.settings.connection_mode.cannot_reach(host, upload=upload)
 
     def rate_for(self, method: str, path: str, account_id: str | None = None) -> float:
         """Requests/s the endpoint of ``method path`` (on ``account_id``, else the config's
@@ -530,6 +525,7 @@ class StripeClient:
                 param=fields["param"],
                 stripe_message=stripe_message,
                 request_id=request_id,
+                details=stripe_error_details(stripe_error),
             )
         # Not Stripe-shaped: the proxy (or something in front of it) answered.
         answerer = mode.answerer_capitalized

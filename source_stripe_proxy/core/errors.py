@@ -67,12 +67,40 @@ class HostNotAnswering(TransientError):
     has never answered this client."""
 
 
+# Stripe's other error fields, kept as they are short and say what to do next: a declined card's
+# reason and the objects it touched (by id: Stripe embeds the payment intent whole).
+STRIPE_ERROR_DETAILS = (
+    "decline_code",
+    "advice_code",
+    "network_decline_code",
+    "doc_url",
+    "charge",
+    "payment_intent",
+    "payment_method",
+    "setup_intent",
+    "source",
+)
+
+
+def stripe_error_details(error: Mapping[str, Any]) -> dict[str, str]:
+    """The ``STRIPE_ERROR_DETAILS`` of Stripe's error body, an embedded object by its id."""
+    details = {}
+    for key in STRIPE_ERROR_DETAILS:
+        value = error.get(key)
+        if isinstance(value, Mapping):
+            value = value.get("id")
+        if isinstance(value, str) and value:
+            details[key] = value
+    return details
+
+
 class StripeAPIError(StripeProxyError):
     """An error answer from Stripe (or a proxy), with Stripe's error fields.
 
     ``error_type``, ``code``, ``param`` and ``stripe_message`` come straight from Stripe's
-    error body (https://docs.stripe.com/api/errors). ``source`` says who answered:
-    "stripe" when the body is Stripe-shaped, otherwise the proxy mode.
+    error body (https://docs.stripe.com/api/errors), and ``details`` its other short fields
+    (``STRIPE_ERROR_DETAILS``). ``source`` says who answered: "stripe" when the body is
+    Stripe-shaped, otherwise the proxy mode.
     """
 
     def __init__(
@@ -87,8 +115,10 @@ class StripeAPIError(StripeProxyError):
         request_id: str | None = None,
         source: str = "stripe",
         failure_type: FailureType | None = None,
+        details: Mapping[str, str] | None = None,
     ):
         self.http_status = http_status
+        self.details = dict(details or {})
         self.error_type = error_type
         self.code = code
         self.param = param
@@ -102,6 +132,7 @@ class StripeAPIError(StripeProxyError):
         error: dict[str, Any] = {"type": self.error_type, "message": self.stripe_message or self.message}
         optional = (("code", self.code), ("param", self.param), ("request_id", self.request_id))
         error.update({key: value for key, value in optional if value is not None})
+        error.update(self.details)
         error["http_status"] = self.http_status
         return {"error": error}
 

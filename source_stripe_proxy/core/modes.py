@@ -117,6 +117,13 @@ class ConnectionMode:
     def is_proxy(self) -> bool:
         return self.name != "api_key"
 
+    def cannot_reach(self, host: str, *, upload: bool) -> str:
+        """Why a call (an upload) to ``host`` cannot go through this mode, or "" if it can."""
+        why = self.other_hosts.cannot(host, upload=upload)
+        if not why:
+            return ""
+        return f"This call cannot go through {self.answerer}: {why}. Make it with a direct connection (a restricted key) instead."
+
     @property
     def answerer_capitalized(self) -> str:
         return self.answerer[:1].upper() + self.answerer[1:]
