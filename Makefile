@@ -49,3 +49,10 @@ check-generated: generated  ## regenerate, then fail if anything differs from th
 	  exit 1; \
 	fi
 	@echo "The generated files are what the spec and the generators make."
+
+# The checks scripts/test.sh runs before the tests (settings in pyproject.toml; seconds).
+.PHONY: lint
+lint:             ## ruff (lint and format) and mypy over what pyproject.toml names
+	$(PYTHON) -m ruff check .
+	$(PYTHON) -m ruff format --check .
+	$(PYTHON) -m mypy

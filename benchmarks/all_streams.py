@@ -25,48 +25,58 @@ import json
 import os
 import sys
 import threading
-from typing import Any, Dict, List, Optional
+from typing import Any
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.dirname(HERE))
 
 import run as bench  # noqa: E402  (benchmarks/run.py: the emulator child, run_child, rate limits)
-
-from integration_tests.harness import configured_catalog  # noqa: E402
-from source_stripe_proxy.data import load_generated  # noqa: E402
+from integration_tests.harness import configured_catalog  # noqa: E402 - after the checkout is put on sys.path
+from source_stripe_proxy.data import load_generated  # noqa: E402 - after the checkout is put on sys.path
 
 STREAMS = sorted(load_generated("streams.json")["streams"])
 BASE_SIZE = {"customers": 100, "per_parent": 20, "parents": 5}
 
 
-def measure(size: int, budget: float, latency: float, work: bench.Workdir, concurrency: Optional[int] = None,
-            timeline: bool = False) -> Dict[str, Any]:
+def measure(
+    size: int, budget: float, latency: float, work: bench.Workdir, concurrency: int | None = None, timeline: bool = False
+) -> dict[str, Any]:
     sizes = {key: value * size for key, value in BASE_SIZE.items()}
     spec = ",".join(f"{k}={v}" for k, v in sizes.items())
-    with bench.Emulator({}, latency=latency, rate_limit=bench.rate_limit_for(budget), max_seconds=3600,
-                        extra_args=["--all-streams", spec]) as server:
+    with bench.Emulator(
+        {}, latency=latency, rate_limit=bench.rate_limit_for(budget), max_seconds=3600, extra_args=["--all-streams", spec]
+    ) as server:
         seeded = sum(server.seeded.values())
-        config = {"credentials": {"auth_type": "api_key", "api_key": bench.API_KEY}, "api_base": server.url,
-                  "requests_per_second": budget, "endpoint_requests_per_second": budget}
+        config = {
+            "credentials": {"auth_type": "api_key", "api_key": bench.API_KEY},
+            "api_base": server.url,
+            "requests_per_second": budget,
+            "endpoint_requests_per_second": budget,
+        }
         if concurrency:
             config["concurrency"] = concurrency
         cfg = work.file("config.json", config)
         cat = work.file("catalog.json", configured_catalog(STREAMS))
-        ticks: List[List[float]] = []
+        ticks: list[list[float]] = []
         lock = threading.Lock()
 
-        endpoints: List[Dict[str, int]] = []  # requests by endpoint at each tick (for --timeline)
+        endpoints: list[dict[str, int]] = []  # requests by endpoint at each tick (for --timeline)
 
         def on_tick(seconds: float) -> None:
             counts = server.stats()["counts"]
             with lock:
                 ticks.append([seconds, counts.get("requests", 0)])
-                endpoints.append({k[len("endpoint "):]: v for k, v in counts.items() if k.startswith("endpoint ")})
+                endpoints.append({k[len("endpoint ") :]: v for k, v in counts.items() if k.startswith("endpoint ")})
 
         before = server.stats()
-        child = bench.run_child(f"all streams x{size}", [bench.SOURCE_CMD, "read", "--config", cfg, "--catalog", cat],
-                                cap_seconds=3000, on_tick=on_tick, tick_seconds=0.5)
+        child = bench.run_child(
+            f"all streams x{size}",
+            [bench.SOURCE_CMD, "read", "--config", cfg, "--catalog", cat],
+            cap_seconds=3000,
+            on_tick=on_tick,
+            tick_seconds=0.5,
+        )
         after = server.stats()
     delta = bench.stats_delta(before, after)
     requests = delta["counts"].get("requests", 0)
@@ -98,7 +108,7 @@ def measure(size: int, budget: float, latency: float, work: bench.Workdir, concu
     }
 
 
-def markdown(rows: List[Dict[str, Any]], budget: float, latency: float) -> str:
+def markdown(rows: list[dict[str, Any]], budget: float, latency: float) -> str:
     lines = [
         "# A full read of every stream (issue 14)",
         "",
@@ -107,19 +117,28 @@ def markdown(rows: List[Dict[str, Any]], budget: float, latency: float) -> str:
         "*Requests window*: from the sync's first request to its last, sampled from the server every 0.5 s;",
         "*ideal*: requests / budget; *budget held*: requests / (budget x window).",
         "",
-        "| size | objects seeded | records | requests | requests / record | requests window | ideal | window / ideal | budget held | 429s | peak RSS | CPU | server CPU | exit |",
+        (
+            "| size | objects seeded | records | requests | requests / record | requests window | ideal | window / ideal | "
+            "budget held | 429s | peak RSS | CPU | server CPU | exit |"
+        ),
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for row in rows:
         lines.append(
             f"| x{row['size']} ({', '.join(f'{k} {v}' for k, v in row['sizes'].items())}) | {row['objects_seeded']} | {row['records']} | "
-            f"{row['requests']} | {row['requests_per_record']} | {row['requests_window_s']} s | {row['ideal_s']} s | {row['time_vs_ideal']} | "
-            f"{bench.fmt(100 * row['budget_held']) + '%' if row['budget_held'] else '-'} | {row['rate_limited']} | {row['peak_rss_mb']} MB | "
+            f"{row['requests']} | {row['requests_per_record']} | {row['requests_window_s']} s | {row['ideal_s']} s | "
+            f"{row['time_vs_ideal']} | {bench.fmt(100 * row['budget_held']) + '%' if row['budget_held'] else '-'} | "
+            f"{row['rate_limited']} | {row['peak_rss_mb']} MB | "
             f"{row['cpu_s']} s | {row['server_cpu_s']} s | {row['exit_code']} |"
         )
     if len(rows) > 1:
-        lines += ["", f"Peak memory x{rows[-1]['size']} / x{rows[0]['size']}: {rows[-1]['peak_rss_mb'] / rows[0]['peak_rss_mb']:.2f}"
-                  f" for {rows[-1]['records'] / max(1, rows[0]['records']):.1f}x the records."]
+        lines += [
+            "",
+            (
+                f"Peak memory x{rows[-1]['size']} / x{rows[0]['size']}: {rows[-1]['peak_rss_mb'] / rows[0]['peak_rss_mb']:.2f}"
+                f" for {rows[-1]['records'] / max(1, rows[0]['records']):.1f}x the records."
+            ),
+        ]
     problems = [p for row in rows for p in row["problems"]]
     if problems:
         lines += ["", "Problems:", *(f"- {p}" for p in problems)]

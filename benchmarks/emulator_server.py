@@ -21,6 +21,7 @@ request counts by kind and status since start, for request rates and 429 counts.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
@@ -32,15 +33,15 @@ from collections import Counter
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))  # the repo root: stripe_emulator is not installed
 
-from stripe_emulator import StripeEmulator  # noqa: E402
-from stripe_emulator import store as emulator_store  # noqa: E402
-from stripe_emulator.httpbase import Response  # noqa: E402
+from stripe_emulator import StripeEmulator  # noqa: E402 - after the checkout is put on sys.path
+from stripe_emulator import store as emulator_store  # noqa: E402 - after the checkout is put on sys.path
+from stripe_emulator.httpbase import Response  # noqa: E402 - after the checkout is put on sys.path
 
 API_KEY = "sk_test_benchmark_key_0000"
 STREAM_RESOURCES = ("customers", "subscriptions", "products", "plans", "prices", "balance_transactions")
 # bulk_add() has no generator for subscriptions; give it one in this process only (the
 # emulator rebuilds each bulk row from subscription_defaults plus these fields on read).
-BULK_SUBSCRIPTION_FIELDS = lambda seq: {"customer": f"cus_bulk{seq % 1000}"}  # noqa: E731
+BULK_SUBSCRIPTION_FIELDS = lambda seq: {"customer": f"cus_bulk{seq % 1000}"}  # noqa: E731 - a hook named as the constant it stands for
 
 
 def endpoint_of(path: str) -> str:
@@ -61,8 +62,12 @@ class BenchEmulator(StripeEmulator):
         if req.path == "/_bench/stats":
             with self._stats_lock:
                 counts = dict(self._counts)
-            body = {"counts": counts, "rate_limited": self.rate_limited + self.endpoint_rate_limited,
-                    "uptime": time.monotonic() - self._started, "cpu": time.process_time()}
+            body = {
+                "counts": counts,
+                "rate_limited": self.rate_limited + self.endpoint_rate_limited,
+                "uptime": time.monotonic() - self._started,
+                "cpu": time.process_time(),
+            }
             return Response.json(200, body)
         resp = super().handle(req)
         kind = "search" if req.path.endswith("/search") else req.method
@@ -113,23 +118,36 @@ def main(argv=None) -> None:
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--latency", type=float, default=0.0, help="seconds added to every request")
     ap.add_argument("--rate-limit", type=int, default=None, help="requests per second before 429s")
-    ap.add_argument("--endpoint-rate-limit", type=int, default=None,
-                    help="requests per second of each endpoint before 429s (Stripe's default is 25)")
+    ap.add_argument(
+        "--endpoint-rate-limit", type=int, default=None, help="requests per second of each endpoint before 429s (Stripe's default is 25)"
+    )
     ap.add_argument("--retry-after", type=int, default=1, help="Retry-After seconds on rate-limit 429s")
     ap.add_argument("--seed", default="", help="resource=N[,resource=N...]")
-    ap.add_argument("--span-days", type=float, default=0.0,
-                    help="spread each resource's objects evenly over this many days (0: one second apart)")
-    ap.add_argument("--all-streams", default="",
-                    help="customers=N,per_parent=K,parents=P: objects in every stream of the catalogue "
-                         "(integration_tests/all_streams.py), a second apart from five days ago")
-    ap.add_argument("--connect", default="",
-                    help="accounts=N,customers=K,balance_transactions=M: N connected accounts with K and M objects each")
+    ap.add_argument(
+        "--span-days", type=float, default=0.0, help="spread each resource's objects evenly over this many days (0: one second apart)"
+    )
+    ap.add_argument(
+        "--all-streams",
+        default="",
+        help="customers=N,per_parent=K,parents=P: objects in every stream of the catalogue "
+        "(integration_tests/all_streams.py), a second apart from five days ago",
+    )
+    ap.add_argument(
+        "--connect", default="", help="accounts=N,customers=K,balance_transactions=M: N connected accounts with K and M objects each"
+    )
     ap.add_argument("--max-seconds", type=float, default=3600.0, help="stop after this long, whatever happens")
     args = ap.parse_args(argv)
 
-    emulator = BenchEmulator(API_KEY, latency=args.latency, rate_limit=args.rate_limit, port=args.port,
-                             seed=1, rate_limit_retry_after=args.retry_after, log_limit=64,
-                             endpoint_rate_limit=args.endpoint_rate_limit)
+    emulator = BenchEmulator(
+        API_KEY,
+        latency=args.latency,
+        rate_limit=args.rate_limit,
+        port=args.port,
+        seed=1,
+        rate_limit_retry_after=args.retry_after,
+        log_limit=64,
+        endpoint_rate_limit=args.endpoint_rate_limit,
+    )
     seeded = seed(emulator, args.seed, args.span_days)
     if args.all_streams:
         from integration_tests.all_streams import expected_ids, seed_every_stream
@@ -146,10 +164,8 @@ def main(argv=None) -> None:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
 
     def watch_stdin():  # the parent closing our stdin (or dying) ends the server
-        try:
+        with contextlib.suppress(OSError, ValueError):
             sys.stdin.buffer.read()
-        except (OSError, ValueError):
-            pass
         stop.set()
 
     threading.Thread(target=watch_stdin, daemon=True).start()

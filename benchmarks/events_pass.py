@@ -22,40 +22,58 @@ import math
 import os
 import sys
 import time
-from typing import Dict, List, Sequence
+from collections.abc import Sequence
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))  # the repo root: stripe_emulator and integration_tests
 
-from integration_tests.all_streams import ALL_STREAMS, CATALOGUE, seed_every_stream  # noqa: E402
-from integration_tests.harness import configured_catalog, run_connector  # noqa: E402
-from source_stripe_proxy.core.stripe_facts import MAX_EVENT_TYPES, MAX_PAGE_SIZE  # noqa: E402
-from source_stripe_proxy.source.stream_specs import STREAM_SPECS  # noqa: E402
-from stripe_emulator import StripeEmulator, catalog  # noqa: E402
+from integration_tests.all_streams import ALL_STREAMS, seed_every_stream  # noqa: E402 - after the checkout is put on sys.path
+from integration_tests.harness import configured_catalog, run_connector  # noqa: E402 - after the checkout is put on sys.path
+from source_stripe_proxy.core.stripe_facts import MAX_EVENT_TYPES, MAX_PAGE_SIZE  # noqa: E402 - after the checkout is put on sys.path
+from source_stripe_proxy.source.stream_specs import STREAM_SPECS  # noqa: E402 - after the checkout is put on sys.path
+from stripe_emulator import StripeEmulator, catalog  # noqa: E402 - after the checkout is put on sys.path
 
 API_KEY = "sk_test_events_pass_bench"
 DAY = 86_400
 
 
-def evented_streams() -> List[str]:
+def evented_streams() -> list[str]:
     """Streams whose later syncs read events, with the events they read."""
     return sorted(name for name, spec in STREAM_SPECS.items() if spec.change_event_types)
 
 
 # The streams the source read before issue 14: on a billing account most events are theirs.
-FIRST_STREAMS = ("balance_transactions", "charges", "coupons", "credit_notes", "customers", "disputes", "events", "invoice_items",
-                 "invoice_line_items", "invoices", "payment_intents", "payouts", "plans", "prices", "products", "promotion_codes",
-                 "refunds", "subscription_items", "subscriptions")
+FIRST_STREAMS = (
+    "balance_transactions",
+    "charges",
+    "coupons",
+    "credit_notes",
+    "customers",
+    "disputes",
+    "events",
+    "invoice_items",
+    "invoice_line_items",
+    "invoices",
+    "payment_intents",
+    "payouts",
+    "plans",
+    "prices",
+    "products",
+    "promotion_codes",
+    "refunds",
+    "subscription_items",
+    "subscriptions",
+)
 BILLING_TWENTY = [*(name for name in FIRST_STREAMS if name != "events"), "checkout_sessions", "setup_intents"]
 BILLING_SHARE = 0.8  # "billing": this share of the events are the first streams' types
 
 
-def event_kinds() -> List[tuple]:
+def event_kinds() -> list[tuple]:
     kinds = []
     for name in evented_streams():
         spec = STREAM_SPECS[name]
         owner = spec if spec.event_types else STREAM_SPECS[spec.parent.stream]
-        for event_type in (spec.event_types or owner.event_types):
+        for event_type in spec.event_types or owner.event_types:
             kinds.append((owner.name, event_type))
     return sorted(set(kinds))
 
@@ -83,7 +101,7 @@ def make_events(emulator: StripeEmulator, count: int, spread: str) -> None:
             emulator.advance(1)
 
 
-def state_after_first_read(streams: Sequence[str], since: int) -> List[dict]:
+def state_after_first_read(streams: Sequence[str], since: int) -> list[dict]:
     states = []
     for name in streams:
         spec = STREAM_SPECS[name]
@@ -100,7 +118,7 @@ def incremental(streams: Sequence[str]) -> dict:
     return made
 
 
-def grouped_requests(types: Sequence[str], events: List[dict]) -> int:
+def grouped_requests(types: Sequence[str], events: list[dict]) -> int:
     """Requests if the types were split into groups of 20, one filtered pass per group."""
     ordered = sorted(types)
     total = 0
@@ -110,7 +128,7 @@ def grouped_requests(types: Sequence[str], events: List[dict]) -> int:
     return total
 
 
-def measure(emulator: StripeEmulator, label: str, streams: Sequence[str], since: int, config: dict) -> Dict[str, object]:
+def measure(emulator: StripeEmulator, label: str, streams: Sequence[str], since: int, config: dict) -> dict[str, object]:
     before = len(emulator.requests.snapshot())
     started = time.monotonic()
     result = run_connector("source", "read", config, incremental(streams), state=state_after_first_read(streams, since), timeout=900)
@@ -127,7 +145,9 @@ def measure(emulator: StripeEmulator, label: str, streams: Sequence[str], since:
         "ok": result.returncode == 0,
         "events_requests": sum(1 for r in sent if r["path"] == "/v1/events"),
         "typed": any("types[]" in r["query"] for r in sent if r["path"] == "/v1/events"),
-        "passes": len({tuple(r["query"].get("types[]", [])) for r in sent if r["path"] == "/v1/events" and "starting_after" not in r["query"]}),
+        "passes": len(
+            {tuple(r["query"].get("types[]", [])) for r in sent if r["path"] == "/v1/events" and "starting_after" not in r["query"]}
+        ),
         "events_listed": len(events),
         "events_wanted": wanted,
         "records": len(result.records),
@@ -136,13 +156,14 @@ def measure(emulator: StripeEmulator, label: str, streams: Sequence[str], since:
         "grouped_requests": grouped_requests(types, events),
         "separate_requests": sum(
             max(1, math.ceil(sum(1 for e in events if e["type"] in set(STREAM_SPECS[n].change_event_types)) / MAX_PAGE_SIZE))
-            for n in streams if STREAM_SPECS[n].change_event_types
+            for n in streams
+            if STREAM_SPECS[n].change_event_types
         ),
         "seconds": round(seconds, 1),
     }
 
 
-def how(row: Dict[str, object]) -> str:
+def how(row: dict[str, object]) -> str:
     if row["types"] <= MAX_EVENT_TYPES:
         return "one read, `types[]`"
     if row["typed"]:
@@ -152,7 +173,7 @@ def how(row: Dict[str, object]) -> str:
     return "sample + one read of every event"
 
 
-def markdown(rows: List[Dict[str, object]], events: int) -> str:
+def markdown(rows: list[dict[str, object]], events: int) -> str:
     lines = [
         "# One events pass for every stream (issue 14)",
         "",
@@ -165,7 +186,10 @@ def markdown(rows: List[Dict[str, object]], events: int) -> str:
         "that follow events by name; *20 streams (billing)*: the first 19 but `events`, checkout and setup intents.",
         "With the `events` stream selected (*all streams*) every event is read for it anyway: no sample, one read.",
         "",
-        "| events | streams | event types | events since the cursor | of their types | `/v1/events` requests | how | separate | grouped | read all | records | exit |",
+        (
+            "| events | streams | event types | events since the cursor | of their types | `/v1/events` requests | how | "
+            "separate | grouped | read all | records | exit |"
+        ),
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for row in rows:
@@ -200,9 +224,13 @@ def main(argv=None) -> int:
             since = emulator.clock.now()
             make_events(emulator, args.events, spread)
             config = {"credentials": {"auth_type": "api_key", "api_key": API_KEY}, "api_base": emulator.url, "requests_per_second": 1000}
-            subsets = [("customers", ["customers"]), ("20 streams (a-z)", evented_streams()[:20]),
-                       ("20 streams (billing)", BILLING_TWENTY), ("all but `events`", [n for n in ALL_STREAMS if n != "events"]),
-                       ("all streams", ALL_STREAMS)]
+            subsets = [
+                ("customers", ["customers"]),
+                ("20 streams (a-z)", evented_streams()[:20]),
+                ("20 streams (billing)", BILLING_TWENTY),
+                ("all but `events`", [n for n in ALL_STREAMS if n != "events"]),
+                ("all streams", ALL_STREAMS),
+            ]
             for label, streams in subsets:
                 rows.append(dict(measure(emulator, label, streams, since, config), spread=spread))
     text = markdown(rows, args.events)

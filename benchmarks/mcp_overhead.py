@@ -49,7 +49,6 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Dict, List
 
 import mcp_types as types
 import requests
@@ -82,86 +81,94 @@ def wait_for(port: int, process: subprocess.Popen) -> None:
     raise RuntimeError("the emulator did not listen within 30 s")
 
 
-def percentile(values: List[float], share: float) -> float:
+def percentile(values: list[float], share: float) -> float:
     return sorted(values)[int(share * (len(values) - 1))]
 
 
-async def measure(args: argparse.Namespace, base: str, env: Dict[str, str], auth: str, customer: str) -> Dict[str, List[float]]:
+async def measure(args: argparse.Namespace, base: str, env: dict[str, str], auth: str, customer: str) -> dict[str, list[float]]:
     """``env`` is written as the server's --config file (with the budget raised unless --paced)."""
     url = f"{base}/v1/customers/{customer}"
     headers = {"Authorization": auth, "Stripe-Version": "2024-06-20"}
     http = requests.Session()
     config = Path(args.workdir, "config.json")
     params = StdioServerParameters(command=str(BIN / "stripe-connection"), args=["mcp", "--config", str(config)], env=env)
-    times: Dict[str, List[float]] = {"tool_call": [], "session_get": [], "bare_get": []}
+    times: dict[str, list[float]] = {"tool_call": [], "session_get": [], "bare_get": []}
     with open(os.devnull, "w") as devnull:
-        async with stdio_client(params, errlog=devnull) as (read, write):
-            async with ClientSession(read, write) as session:
-                await session.initialize()
+        async with stdio_client(params, errlog=devnull) as (read, write), ClientSession(read, write) as session:
+            await session.initialize()
 
-                async def tool_call() -> None:
-                    result = await session.call_tool("get_customer", {"customer_id": customer})
-                    assert not result.is_error and result.structured_content["id"] == customer, result
+            async def tool_call() -> None:
+                result = await session.call_tool("get_customer", {"customer_id": customer})
+                assert not result.is_error and result.structured_content["id"] == customer, result
 
-                def session_get() -> None:
-                    response = http.get(url, headers=headers, timeout=30)
-                    assert response.status_code == 200 and response.json()["id"] == customer
+            def session_get() -> None:
+                response = http.get(url, headers=headers, timeout=30)
+                assert response.status_code == 200 and response.json()["id"] == customer
 
-                def bare_get() -> None:
-                    response = requests.get(url, headers=headers, timeout=30)
-                    assert response.status_code == 200 and response.json()["id"] == customer
+            def bare_get() -> None:
+                response = requests.get(url, headers=headers, timeout=30)
+                assert response.status_code == 200 and response.json()["id"] == customer
 
-                for _ in range(args.warmup):
-                    await tool_call()
-                    session_get()
-                    bare_get()
-                for _ in range(args.calls):
-                    started = time.perf_counter()
-                    await tool_call()
-                    times["tool_call"].append(time.perf_counter() - started)
-                    started = time.perf_counter()
-                    session_get()
-                    times["session_get"].append(time.perf_counter() - started)
-                    started = time.perf_counter()
-                    bare_get()
-                    times["bare_get"].append(time.perf_counter() - started)
+            for _ in range(args.warmup):
+                await tool_call()
+                session_get()
+                bare_get()
+            for _ in range(args.calls):
+                started = time.perf_counter()
+                await tool_call()
+                times["tool_call"].append(time.perf_counter() - started)
+                started = time.perf_counter()
+                session_get()
+                times["session_get"].append(time.perf_counter() - started)
+                started = time.perf_counter()
+                bare_get()
+                times["bare_get"].append(time.perf_counter() - started)
     return times
 
 
-async def measure_guarded(args: argparse.Namespace, env: Dict[str, str], product: str) -> Dict[str, List[float]]:
+async def measure_guarded(args: argparse.Namespace, env: dict[str, str], product: str) -> dict[str, list[float]]:
     """``create_price`` through an unguarded and a guarded server, interleaved."""
     config = Path(args.workdir, "config.json")
     audit = Path(args.workdir, "audit.jsonl")
-    asked: List[str] = []
+    asked: list[str] = []
 
     async def accept(context, params):  # the person says yes at once: the cost is the round trip
         asked.append(params.message)
         return types.ElicitResult(action="accept", content={"confirm": True})
 
     plain = StdioServerParameters(command=str(BIN / "stripe-connection"), args=["mcp", "--config", str(config)], env=env)
-    capped = StdioServerParameters(command=str(BIN / "stripe-connection"), env=env, args=[
-        "mcp", "--config", str(config), "--max-amount", "100000", "--audit-log", str(audit) + ".capped"])
-    guarded = StdioServerParameters(command=str(BIN / "stripe-connection"), env=env, args=[
-        "mcp", "--config", str(config), "--max-amount", "100000", "--confirm", "writes", "--audit-log", str(audit)])
-    times: Dict[str, List[float]] = {"unguarded": [], "capped": [], "guarded": []}
+    capped = StdioServerParameters(
+        command=str(BIN / "stripe-connection"),
+        env=env,
+        args=["mcp", "--config", str(config), "--max-amount", "100000", "--audit-log", str(audit) + ".capped"],
+    )
+    guarded = StdioServerParameters(
+        command=str(BIN / "stripe-connection"),
+        env=env,
+        args=["mcp", "--config", str(config), "--max-amount", "100000", "--confirm", "writes", "--audit-log", str(audit)],
+    )
+    times: dict[str, list[float]] = {"unguarded": [], "capped": [], "guarded": []}
     arguments = {"product_id": product, "amount": 1000, "currency": "usd"}
     with open(os.devnull, "w") as devnull:
-        async with stdio_client(plain, errlog=devnull) as (read, write), \
-                stdio_client(capped, errlog=devnull) as (cread, cwrite), \
-                stdio_client(guarded, errlog=devnull) as (gread, gwrite):
-            async with ClientSession(read, write) as unguarded, ClientSession(cread, cwrite) as capped_session, \
-                    ClientSession(gread, gwrite, elicitation_callback=accept) as guarded_session:
-                for session in (unguarded, capped_session, guarded_session):
-                    await session.initialize()
-                sessions = {"unguarded": unguarded, "capped": capped_session, "guarded": guarded_session}
-                for round_number in range(args.warmup + args.calls):
-                    for name, session in sessions.items():
-                        started = time.perf_counter()
-                        result = await session.call_tool("create_price", arguments)
-                        elapsed = time.perf_counter() - started
-                        assert not result.is_error, result.content[0].text
-                        if round_number >= args.warmup:
-                            times[name].append(elapsed)
+        async with (
+            stdio_client(plain, errlog=devnull) as (read, write),
+            stdio_client(capped, errlog=devnull) as (cread, cwrite),
+            stdio_client(guarded, errlog=devnull) as (gread, gwrite),
+            ClientSession(read, write) as unguarded,
+            ClientSession(cread, cwrite) as capped_session,
+            ClientSession(gread, gwrite, elicitation_callback=accept) as guarded_session,
+        ):
+            for session in (unguarded, capped_session, guarded_session):
+                await session.initialize()
+            sessions = {"unguarded": unguarded, "capped": capped_session, "guarded": guarded_session}
+            for round_number in range(args.warmup + args.calls):
+                for name, session in sessions.items():
+                    started = time.perf_counter()
+                    result = await session.call_tool("create_price", arguments)
+                    elapsed = time.perf_counter() - started
+                    assert not result.is_error, result.content[0].text
+                    if round_number >= args.warmup:
+                        times[name].append(elapsed)
     rounds = args.warmup + args.calls
     lines = audit.read_text().splitlines()
     assert len(asked) == rounds and len(lines) == rounds, (len(asked), len(lines))
@@ -180,33 +187,43 @@ def count_prices(base: str, auth: str, product: str) -> int:
         query["starting_after"] = page["data"][-1]["id"]
 
 
-def guarded_report(args: argparse.Namespace, times: Dict[str, List[float]], prices: int) -> str:
+def guarded_report(args: argparse.Namespace, times: dict[str, list[float]], prices: int) -> str:
     median = {name: statistics.median(values) for name, values in times.items()}
     counts = args.counts
     lines = [
         "# What the guardrails add to a write (benchmarks/mcp_overhead.py --guarded)",
         "",
-        f"{args.calls} rounds after {args.warmup} warm-up rounds, interleaved; `create_price` (amount 1000 usd) through "
-        f"three `stripe-connection mcp` servers over stdio, {args.mode} mode, the loopback emulator in its own process, "
-        f"budgets raised to 10000/s; {os.cpu_count()} cores, Python {sys.version.split()[0]}, "
-        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.",
+        (
+            f"{args.calls} rounds after {args.warmup} warm-up rounds, interleaved; `create_price` (amount 1000 usd) through "
+            f"three `stripe-connection mcp` servers over stdio, {args.mode} mode, the loopback emulator in its own process, "
+            f"budgets raised to 10000/s; {os.cpu_count()} cores, Python {sys.version.split()[0]}, "
+            f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}."
+        ),
         "",
         "| server | median | p90 |",
         "|---|---|---|",
         f"| unguarded | {median['unguarded'] * 1000:.2f} ms | {percentile(times['unguarded'], 0.9) * 1000:.2f} ms |",
-        f"| `--max-amount 100000 --audit-log FILE` | {median['capped'] * 1000:.2f} ms | "
-        f"{percentile(times['capped'], 0.9) * 1000:.2f} ms |",
-        f"| guarded: `--max-amount 100000 --confirm writes --audit-log FILE`, the elicitation accepted at once | "
-        f"{median['guarded'] * 1000:.2f} ms | {percentile(times['guarded'], 0.9) * 1000:.2f} ms |",
+        (
+            f"| `--max-amount 100000 --audit-log FILE` | {median['capped'] * 1000:.2f} ms | "
+            f"{percentile(times['capped'], 0.9) * 1000:.2f} ms |"
+        ),
+        (
+            f"| guarded: `--max-amount 100000 --confirm writes --audit-log FILE`, the elicitation accepted at once | "
+            f"{median['guarded'] * 1000:.2f} ms | {percentile(times['guarded'], 0.9) * 1000:.2f} ms |"
+        ),
         "",
-        f"Guarded / unguarded: **{median['guarded'] / median['unguarded']:.2f}x**; the guardrails add "
-        f"**{(median['guarded'] - median['unguarded']) * 1000:.2f} ms** per write, of which the cap and the audit line "
-        f"**{(median['capped'] - median['unguarded']) * 1000:.2f} ms** and the confirmation (one elicitation round trip "
-        f"over stdio) the rest.",
+        (
+            f"Guarded / unguarded: **{median['guarded'] / median['unguarded']:.2f}x**; the guardrails add "
+            f"**{(median['guarded'] - median['unguarded']) * 1000:.2f} ms** per write, of which the cap and the audit line "
+            f"**{(median['capped'] - median['unguarded']) * 1000:.2f} ms** and the confirmation (one elicitation round trip "
+            f"over stdio) the rest."
+        ),
         "",
-        f"Exact counts: {counts['rounds']} guarded calls asked the person {counts['asked']} times and wrote "
-        f"{counts['audit_lines']} audit lines; the emulator holds {prices} prices for {3 * counts['rounds']} calls: "
-        "one Stripe request per call either way.",
+        (
+            f"Exact counts: {counts['rounds']} guarded calls asked the person {counts['asked']} times and wrote "
+            f"{counts['audit_lines']} audit lines; the emulator holds {prices} prices for {3 * counts['rounds']} calls: "
+            "one Stripe request per call either way."
+        ),
     ]
     return "\n".join(lines) + "\n"
 
@@ -225,16 +242,23 @@ def main() -> None:
     command = [sys.executable, "-m", "stripe_emulator", "--port", str(port), "--api-key", API_KEY, "--seed-customers", "5"]
     if args.mode == "paragon":
         command += ["--paragon-port", str(paragon_port), "--paragon-project", PARAGON_PROJECT, "--paragon-token", PARAGON_TOKEN]
-    emulator = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                env={**os.environ, "PYTHONPATH": str(ROOT)})
+    emulator = subprocess.Popen(
+        command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "PYTHONPATH": str(ROOT)}
+    )
     try:
         wait_for(port, emulator)
         if args.mode == "paragon":
             wait_for(paragon_port, emulator)
             base = f"http://127.0.0.1:{paragon_port}/projects/{PARAGON_PROJECT}/sdk/proxy/stripe"
             auth = f"Bearer {PARAGON_TOKEN}"
-            config = {"credentials": {"auth_type": "paragon", "project_id": PARAGON_PROJECT, "user_token": PARAGON_TOKEN,
-                                      "proxy_host": f"http://127.0.0.1:{paragon_port}"}}
+            config = {
+                "credentials": {
+                    "auth_type": "paragon",
+                    "project_id": PARAGON_PROJECT,
+                    "user_token": PARAGON_TOKEN,
+                    "proxy_host": f"http://127.0.0.1:{paragon_port}",
+                }
+            }
         else:
             base, auth = f"http://127.0.0.1:{port}", f"Bearer {API_KEY}"
             config = {"credentials": {"auth_type": "api_key", "api_key": API_KEY}, "api_base": base}
@@ -243,15 +267,20 @@ def main() -> None:
         Path(args.workdir, "config.json").write_text(json.dumps(config))
         env = {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "")}
         if args.guarded:
-            product = requests.post(f"{base}/v1/products", data={"name": "Bench"}, timeout=30,
-                                    headers={"Authorization": auth, "Idempotency-Key": os.urandom(8).hex()}).json()["id"]
+            product = requests.post(
+                f"{base}/v1/products",
+                data={"name": "Bench"},
+                timeout=30,
+                headers={"Authorization": auth, "Idempotency-Key": os.urandom(8).hex()},
+            ).json()["id"]
             times = asyncio.run(measure_guarded(args, env, product))
             text = guarded_report(args, times, count_prices(base, auth, product))
             (HERE / f"results-mcp{'' if args.mode == 'api_key' else '-' + args.mode}-guarded.md").write_text(text)
             print(text)
             return
-        customer = requests.get(f"{base}/v1/customers", params={"limit": 1}, headers={"Authorization": auth},
-                                timeout=30).json()["data"][0]["id"]
+        customer = requests.get(f"{base}/v1/customers", params={"limit": 1}, headers={"Authorization": auth}, timeout=30).json()["data"][0][
+            "id"
+        ]
         times = asyncio.run(measure(args, base, env, auth, customer))
     finally:
         emulator.terminate()
@@ -268,10 +297,12 @@ def main() -> None:
     lines = [
         "# Per-call overhead of `stripe-connection mcp` (benchmarks/mcp_overhead.py)",
         "",
-        f"{args.calls} rounds after {args.warmup} warm-up rounds, interleaved; {args.mode} mode against the loopback "
-        f"emulator (own process); the server's request budget "
-        f"{'at its default (25/s for a test key)' if args.paced else 'raised to 10000/s (pacing is not overhead)'}; "
-        f"{os.cpu_count()} cores, Python {sys.version.split()[0]}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.",
+        (
+            f"{args.calls} rounds after {args.warmup} warm-up rounds, interleaved; {args.mode} mode against the loopback "
+            f"emulator (own process); the server's request budget "
+            f"{'at its default (25/s for a test key)' if args.paced else 'raised to 10000/s (pacing is not overhead)'}; "
+            f"{os.cpu_count()} cores, Python {sys.version.split()[0]}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}."
+        ),
         "",
         "| call | median | p90 |",
         "|---|---|---|",
@@ -280,8 +311,10 @@ def main() -> None:
         lines.append(f"| {labels[name]} | {median[name] * 1000:.2f} ms | {percentile(values, 0.9) * 1000:.2f} ms |")
     lines += [
         "",
-        f"Tool call / keep-alive GET: **{median['tool_call'] / median['session_get']:.2f}x**; "
-        f"tool call / bare `requests.get`: **{median['tool_call'] / median['bare_get']:.2f}x**.",
+        (
+            f"Tool call / keep-alive GET: **{median['tool_call'] / median['session_get']:.2f}x**; "
+            f"tool call / bare `requests.get`: **{median['tool_call'] / median['bare_get']:.2f}x**."
+        ),
         f"Overhead per call beyond the round trip: **{overhead_ms:.2f} ms** (median tool call - median keep-alive GET).",
     ]
     text = "\n".join(lines) + "\n"

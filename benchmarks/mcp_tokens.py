@@ -29,8 +29,9 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Tuple
+from typing import Any
 
 from mcp import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
@@ -38,31 +39,38 @@ from mcp.client.stdio import StdioServerParameters, stdio_client
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
-from stripe_emulator.server import StripeEmulator  # noqa: E402
+from stripe_emulator.server import StripeEmulator  # noqa: E402 - after the checkout is put on sys.path
 
 BIN = Path(sys.executable).parent
 API_KEY = "sk_test_mcp_tokens_benchmark"
 
 
-def counters() -> Tuple[str, Dict[str, Callable[[str], int]]]:
+def counters() -> tuple[str, dict[str, Callable[[str], int]]]:
     try:
         import bpe_openai
     except ImportError:
         return "estimated as characters / 4 (bpe-openai is not installed)", {"tokens (chars/4)": lambda t: round(len(t) / 4)}
     encodings = {name: bpe_openai.get_encoding(name) for name in ("o200k_base", "cl100k_base")}
-    return ("counted with bpe-openai's o200k_base and cl100k_base",
-            {f"tokens {name}": (lambda text, e=encoding: len(e.encode(text))) for name, encoding in encodings.items()})
+    return (
+        "counted with bpe-openai's o200k_base and cl100k_base",
+        {f"tokens {name}": (lambda text, e=encoding: len(e.encode(text))) for name, encoding in encodings.items()},
+    )
 
 
 def fill(emulator: StripeEmulator) -> None:
     store = emulator.store
     for index in range(100):
-        store.add("customers", {
-            "email": f"customer{index:03d}@example.com", "name": f"Customer {index:03d}", "phone": "+15550100",
-            "description": "Customer on the Premium plan since the spring campaign",
-            "address": {"line1": f"{index} Main Street", "city": "Springfield", "postal_code": "12345", "country": "US"},
-            "metadata": {"crm_id": f"crm-{index:05d}", "segment": "smb"},
-        })
+        store.add(
+            "customers",
+            {
+                "email": f"customer{index:03d}@example.com",
+                "name": f"Customer {index:03d}",
+                "phone": "+15550100",
+                "description": "Customer on the Premium plan since the spring campaign",
+                "address": {"line1": f"{index} Main Street", "city": "Springfield", "postal_code": "12345", "country": "US"},
+                "metadata": {"crm_id": f"crm-{index:05d}", "segment": "smb"},
+            },
+        )
 
 
 async def seed_subscriptions(session: ClientSession) -> None:
@@ -70,8 +78,9 @@ async def seed_subscriptions(session: ClientSession) -> None:
     prices = []
     for name in ("Basic", "Premium", "Enterprise"):
         product = (await session.call_tool("create_product", {"name": name})).structured_content
-        price = await session.call_tool("create_price", {"product_id": product["id"], "amount": 1000, "currency": "usd",
-                                                         "interval": "month"})
+        price = await session.call_tool(
+            "create_price", {"product_id": product["id"], "amount": 1000, "currency": "usd", "interval": "month"}
+        )
         prices.append(price.structured_content["id"])
     for index, customer in enumerate(customers):
         await session.call_tool("create_subscription", {"customer_id": customer["id"], "price_id": prices[index % 3]})
@@ -82,32 +91,41 @@ def listing_text(result: Any, compact: bool) -> str:
     return json.dumps(data, separators=(",", ":") if compact else None, ensure_ascii=False)
 
 
-async def measure(base: str, workdir: str, fill_with_subscriptions: bool) -> List[Tuple[str, str]]:
+async def measure(base: str, workdir: str, fill_with_subscriptions: bool) -> list[tuple[str, str]]:
     config = Path(workdir, "config.json")
-    config.write_text(json.dumps({"credentials": {"auth_type": "api_key", "api_key": API_KEY}, "api_base": base,
-                                  "requests_per_second": 1000, "endpoint_requests_per_second": 1000}))
-    texts: List[Tuple[str, str]] = []
+    config.write_text(
+        json.dumps(
+            {
+                "credentials": {"auth_type": "api_key", "api_key": API_KEY},
+                "api_base": base,
+                "requests_per_second": 1000,
+                "endpoint_requests_per_second": 1000,
+            }
+        )
+    )
+    texts: list[tuple[str, str]] = []
     env = {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "")}
     for flags in ([], ["--accounts", "all"], ["--full-schemas"]):
-        params = StdioServerParameters(command=str(BIN / "stripe-connection"), args=["mcp", "--config", str(config), *flags],
-                                       env=env)
+        params = StdioServerParameters(command=str(BIN / "stripe-connection"), args=["mcp", "--config", str(config), *flags], env=env)
         with open(os.devnull, "w") as devnull:
-            async with stdio_client(params, errlog=devnull) as (read, write):
-                async with ClientSession(read, write) as session:
-                    await session.initialize()
-                    label = {(): "default", ("--accounts", "all"): "with --accounts (account on every tool that reaches Stripe)",
-                             ("--full-schemas",): "full schemas"}[tuple(flags)]
-                    listed = await session.list_tools()
-                    texts.append((f"tools/list, {label} ({len(listed.tools)} tools)", listing_text(listed, compact=False)))
-                    texts.append((f"tools/list, {label}, compact JSON", listing_text(listed, compact=True)))
-                    if not flags:
-                        if fill_with_subscriptions:
-                            await seed_subscriptions(session)
-                        texts += await typical_results(session)
+            async with stdio_client(params, errlog=devnull) as (read, write), ClientSession(read, write) as session:
+                await session.initialize()
+                label = {
+                    (): "default",
+                    ("--accounts", "all"): "with --accounts (account on every tool that reaches Stripe)",
+                    ("--full-schemas",): "full schemas",
+                }[tuple(flags)]
+                listed = await session.list_tools()
+                texts.append((f"tools/list, {label} ({len(listed.tools)} tools)", listing_text(listed, compact=False)))
+                texts.append((f"tools/list, {label}, compact JSON", listing_text(listed, compact=True)))
+                if not flags:
+                    if fill_with_subscriptions:
+                        await seed_subscriptions(session)
+                    texts += await typical_results(session)
     return texts
 
 
-async def typical_results(session: ClientSession) -> List[Tuple[str, str]]:
+async def typical_results(session: ClientSession) -> list[tuple[str, str]]:
     one = (await session.call_tool("list_customers", {"limit": 1})).structured_content["data"][0]["id"]
     calls = [
         ("list_customers limit=100 (compact, the default)", "list_customers", {"limit": 100}),
@@ -117,8 +135,11 @@ async def typical_results(session: ClientSession) -> List[Tuple[str, str]]:
         ("list_subscriptions limit=10 (compact)", "list_subscriptions", {"limit": 10}),
         ('list_subscriptions limit=10 fields=["*"]', "list_subscriptions", {"limit": 10, "fields": ["*"]}),
         ("list_prices (compact)", "list_prices", {}),
-        ("stripe_describe entity=subscription action=create (the full schema)", "stripe_describe",
-         {"entity": "subscription", "action": "create"}),
+        (
+            "stripe_describe entity=subscription action=create (the full schema)",
+            "stripe_describe",
+            {"entity": "subscription", "action": "create"},
+        ),
     ]
     texts = []
     for label, tool, arguments in calls:
@@ -128,14 +149,16 @@ async def typical_results(session: ClientSession) -> List[Tuple[str, str]]:
     return texts
 
 
-def report(texts: List[Tuple[str, str]], how: str, count: Dict[str, Callable[[str], int]]) -> str:
+def report(texts: list[tuple[str, str]], how: str, count: dict[str, Callable[[str], int]]) -> str:
     head = "| what | characters | " + " | ".join(count) + " |"
     lines = [
         "# What the MCP server costs an agent in context (benchmarks/mcp_tokens.py)",
         "",
-        f"`stripe-connection mcp` over stdio against the loopback emulator: 100 customers, 3 products and prices, "
-        f"10 subscriptions. Tokens {how}. Exact counts for this data, not timings. "
-        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, Python {sys.version.split()[0]}.",
+        (
+            f"`stripe-connection mcp` over stdio against the loopback emulator: 100 customers, 3 products and prices, "
+            f"10 subscriptions. Tokens {how}. Exact counts for this data, not timings. "
+            f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, Python {sys.version.split()[0]}."
+        ),
         "",
         head,
         "|---|---|" + "---|" * len(count),

@@ -23,7 +23,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -36,7 +36,7 @@ SAMPLE_RATE = 500  # Hz
 # -- 1. sampling profile -------------------------------------------------------------------
 
 
-def _line_of(path: str, needle: str) -> Optional[int]:
+def _line_of(path: str, needle: str) -> int | None:
     try:
         with open(path, encoding="utf-8") as fh:
             for number, line in enumerate(fh, 1):
@@ -48,8 +48,12 @@ def _line_of(path: str, needle: str) -> Optional[int]:
 
 
 def _cdk_file(name: str) -> str:
-    out = subprocess.run([bench.PYTHON, "-c", f"import airbyte_cdk, os; print(os.path.join(os.path.dirname(airbyte_cdk.__file__), {name!r}))"],
-                         capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [bench.PYTHON, "-c", f"import airbyte_cdk, os; print(os.path.join(os.path.dirname(airbyte_cdk.__file__), {name!r}))"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     return out.stdout.strip()
 
 
@@ -65,21 +69,32 @@ def classifier():
             if "orjson.loads(" in line:
                 loads_lines.add(number)
 
-    def leaf_is(frames: List[str], file_part: str, line: Optional[int]) -> bool:
+    def leaf_is(frames: list[str], file_part: str, line: int | None) -> bool:
         return line is not None and frames and f"{file_part}:{line})" in frames[-1]
 
-    def classify(frames: List[str]) -> Tuple[str, str]:
+    def classify(frames: list[str]) -> tuple[str, str]:
         """(phase, bucket) of one sampled stack (root first)."""
         stack = ";".join(frames)
         thread = frames[0]
         body = frames[1:]
         if not body:
             return "read", "no Python frame (native code)"
-        if any("_find_and_load" in f for f in body) or (
-                "run_source" not in stack and "stripe-read" not in thread):
+        if any("_find_and_load" in f for f in body) or ("run_source" not in stack and "stripe-read" not in thread):
             return "start-up", "imports (airbyte_cdk: ~0.5 s of it builds serpyco serializers)"
-        if any(k in stack for k in ("read_catalog", "read_config", "read_state", ".spec (", "set_up_secret_filter",
-                                      "SourceStripeProxy.streams", "client_for", "get_json_schema", "load_schema")):
+        if any(
+            k in stack
+            for k in (
+                "read_catalog",
+                "read_config",
+                "read_state",
+                ".spec (",
+                "set_up_secret_filter",
+                "SourceStripeProxy.streams",
+                "client_for",
+                "get_json_schema",
+                "load_schema",
+            )
+        ):
             return "start-up", "config, catalog, spec and stream set-up"
         if "stripe-read" in thread:
             if any(leaf_is(body, "source_stripe_proxy/client.py", n) for n in loads_lines):
@@ -120,12 +135,11 @@ def classifier():
     return classify
 
 
-def sample_profile(url: str, n: int, work: bench.Workdir, spec: Dict[str, Any]) -> Dict[str, Any]:
+def sample_profile(url: str, n: int, work: bench.Workdir, spec: dict[str, Any]) -> dict[str, Any]:
     readers = bench.Readers(work, spec, "auto")
     cmd = readers.source(url, ["customers"], 10_000, 0.0)
     raw = os.path.join(work.path, "py-spy.txt")
-    spy = [PY_SPY, "record", "-r", str(SAMPLE_RATE), "--threads", "--gil", "--nonblocking", "--format", "raw",
-           "-o", raw, "--"] + cmd
+    spy = [PY_SPY, "record", "-r", str(SAMPLE_RATE), "--threads", "--gil", "--nonblocking", "--format", "raw", "-o", raw, "--", *cmd]
     result = bench.run_child("py-spy", spy, cap_seconds=600)
     classify = classifier()
     buckets: Counter = Counter()
@@ -141,9 +155,13 @@ def sample_profile(url: str, n: int, work: bench.Workdir, spec: Dict[str, Any]) 
             buckets[(phase, bucket)] += int(count)
             phases[phase] += int(count)
             total += int(count)
-    return {"records": result.records, "samples": total, "phases": dict(phases),
-            "buckets": [[phase, bucket, c] for (phase, bucket), c in buckets.most_common()],
-            "wall_s": result.wall_s}
+    return {
+        "records": result.records,
+        "samples": total,
+        "phases": dict(phases),
+        "buckets": [[phase, bucket, c] for (phase, bucket), c in buckets.most_common()],
+        "wall_s": result.wall_s,
+    }
 
 
 # -- 2. per-stage costs ---------------------------------------------------------------------
@@ -196,7 +214,8 @@ out["AirbyteEntrypoint.airbyte_message_to_string (dump + orjson + decode)"] = ti
 out["alternative: orjson.dumps of a plain message dict (bytes, no decode)"] = timed(
     lambda r: orjson.dumps({"type": "RECORD", "record": {"stream": "customers", "data": r, "emitted_at": now}}), records)
 out["json.dumps of a plain message dict (the bare loop)"] = timed(
-    lambda r: json.dumps({"type": "RECORD", "record": {"stream": "customers", "data": r, "emitted_at": now}}, separators=(",", ":")), records)
+    lambda r: json.dumps({"type": "RECORD", "record": {"stream": "customers", "data": r, "emitted_at": now}},
+                         separators=(",", ":")), records)
 strings = [AirbyteEntrypoint.airbyte_message_to_string(m) for m in msgs]
 devnull = open("/dev/null", "w")
 buf = PrintBuffer()
@@ -212,9 +231,10 @@ print(json.dumps({"n": n, "us": out}))
 '''
 
 
-def stage_costs(url: str, pages: int) -> Dict[str, Any]:
-    proc = subprocess.run([bench.PYTHON, "-c", STAGES_CODE, url, bench.API_KEY, str(pages)],
-                          capture_output=True, text=True, timeout=600, cwd=bench.REPO)
+def stage_costs(url: str, pages: int) -> dict[str, Any]:
+    proc = subprocess.run(
+        [bench.PYTHON, "-c", STAGES_CODE, url, bench.API_KEY, str(pages)], capture_output=True, text=True, timeout=600, cwd=bench.REPO
+    )
     if proc.returncode != 0:
         raise RuntimeError(proc.stderr[-2000:])
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -223,8 +243,9 @@ def stage_costs(url: str, pages: int) -> Dict[str, Any]:
 # -- 3. experiments -------------------------------------------------------------------------
 
 
-def experiments(url: str, empty_url: str, work: bench.Workdir, spec: Dict[str, Any], values: List[str],
-                repeats: int) -> List[Dict[str, Any]]:
+def experiments(
+    url: str, empty_url: str, work: bench.Workdir, spec: dict[str, Any], values: list[str], repeats: int
+) -> list[dict[str, Any]]:
     """Whole reads per concurrency value; median of ``repeats``; start-up = a read of an empty server."""
     rows = []
     for choice in values:
@@ -235,11 +256,20 @@ def experiments(url: str, empty_url: str, work: bench.Workdir, spec: Dict[str, A
             fulls.append(bench.run_child(f"concurrency-{choice}", readers.source(url, ["customers"], 10_000, 0.0), cap_seconds=600))
         empty = min(empties, key=lambda r: r.cpu_s)  # least disturbed by other load (see run.py)
         res = min(fulls, key=lambda r: r.cpu_s)
-        rows.append({"concurrency": choice, "records": res.records, "cpu_s": round(res.cpu_s, 3),
-                     "user_s": round(res.cpu_user_s, 3), "sys_s": round(res.cpu_sys_s, 3),
-                     "startup_cpu_s": round(empty.cpu_s, 3),
-                     "us_per_record": round((res.cpu_s - empty.cpu_s) / max(1, res.records) * 1e6, 2),
-                     "wall_s": res.wall_s, "peak_rss_mb": res.peak_rss_mb, "startup_rss_mb": empty.peak_rss_mb})
+        rows.append(
+            {
+                "concurrency": choice,
+                "records": res.records,
+                "cpu_s": round(res.cpu_s, 3),
+                "user_s": round(res.cpu_user_s, 3),
+                "sys_s": round(res.cpu_sys_s, 3),
+                "startup_cpu_s": round(empty.cpu_s, 3),
+                "us_per_record": round((res.cpu_s - empty.cpu_s) / max(1, res.records) * 1e6, 2),
+                "wall_s": res.wall_s,
+                "peak_rss_mb": res.peak_rss_mb,
+                "startup_rss_mb": empty.peak_rss_mb,
+            }
+        )
         bench.log(f"profile: concurrency {choice}: {rows[-1]}")
     return rows
 
@@ -247,47 +277,82 @@ def experiments(url: str, empty_url: str, work: bench.Workdir, spec: Dict[str, A
 # -- report ---------------------------------------------------------------------------------
 
 
-def report(n: int, profile: Optional[Dict[str, Any]], stages: Dict[str, Any], runs: List[Dict[str, Any]]) -> str:
-    lines = [f"# Profile of `source-stripe-proxy read` ({n:,} customers, zero latency)", "",
-             f"Generated by `python benchmarks/profile_read.py --records {n}` on "
-             f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} (git HEAD {bench.git_head()} plus the working "
-             f"tree; source_stripe_proxy/*.py fingerprint {bench.code_fingerprint()}). "
-             "See PROFILE.md for the reading of it.", ""]
+def report(n: int, profile: dict[str, Any] | None, stages: dict[str, Any], runs: list[dict[str, Any]]) -> str:
+    lines = [
+        f"# Profile of `source-stripe-proxy read` ({n:,} customers, zero latency)",
+        "",
+        (
+            f"Generated by `python benchmarks/profile_read.py --records {n}` on "
+            f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} (git HEAD {bench.git_head()} plus the working "
+            f"tree; source_stripe_proxy/*.py fingerprint {bench.code_fingerprint()}). "
+            "See PROFILE.md for the reading of it."
+        ),
+        "",
+    ]
     if profile:
         # py-spy gives the shares; the CPU itself comes from rusage of a run without py-spy
         # (section 3, the connector's default concurrency), start-up subtracted.
         base = next((r for r in runs if r["concurrency"] == "connector default"), runs[-1] if runs else None)
         us = base["us_per_record"] if base else None
         read = max(1, profile["phases"].get("read", 0))
-        lines += ["## 1. Where the read phase's CPU goes (py-spy --gil --threads, "
-                  f"{SAMPLE_RATE} Hz; {profile['samples']:,} samples, {profile['records']:,} records)", "",
-                  "Shares are of the read phase's samples (start-up excluded). µs per record = share x the "
-                  f"marginal CPU per record measured by rusage without the profiler ({us} µs, section 3).", "",
-                  "| bucket | samples | share of read phase | ≈ µs per record |", "|---|---|---|---|"]
+        lines += [
+            (
+                "## 1. Where the read phase's CPU goes (py-spy --gil --threads, "
+                f"{SAMPLE_RATE} Hz; {profile['samples']:,} samples, {profile['records']:,} records)"
+            ),
+            "",
+            (
+                "Shares are of the read phase's samples (start-up excluded). µs per record = share x the "
+                f"marginal CPU per record measured by rusage without the profiler ({us} µs, section 3)."
+            ),
+            "",
+            "| bucket | samples | share of read phase | ≈ µs per record |",
+            "|---|---|---|---|",
+        ]
         for phase, bucket, count in profile["buckets"]:
             if phase != "read":
                 continue
             share = count / read
-            lines.append(f"| {bucket} | {count:,} | {100 * share:.1f}% | {share * us:.2f} |" if us else
-                         f"| {bucket} | {count:,} | {100 * share:.1f}% | - |")
+            lines.append(
+                f"| {bucket} | {count:,} | {100 * share:.1f}% | {share * us:.2f} |"
+                if us
+                else f"| {bucket} | {count:,} | {100 * share:.1f}% | - |"
+            )
         startup = {b: c for p, b, c in profile["buckets"] if p == "start-up"}
         total_startup = sum(startup.values()) or 1
-        lines += ["", "Start-up (before the first request; its CPU is in section 3): "
-                  + "; ".join(f"{b}: {100 * c / total_startup:.0f}%" for b, c in startup.items()), ""]
-    lines += [f"## 2. Per-stage cost, measured alone ({stages['n']:,} records of real pages; median of 5)", "",
-              "| stage | µs per record |", "|---|---|"]
+        lines += [
+            "",
+            "Start-up (before the first request; its CPU is in section 3): "
+            + "; ".join(f"{b}: {100 * c / total_startup:.0f}%" for b, c in startup.items()),
+            "",
+        ]
+    lines += [
+        f"## 2. Per-stage cost, measured alone ({stages['n']:,} records of real pages; median of 5)",
+        "",
+        "| stage | µs per record |",
+        "|---|---|",
+    ]
     for name, value in stages["us"].items():
         if name == "page bytes per record":
             lines.append(f"| (size: bytes of JSON per record) | {value:.0f} |")
         else:
             lines.append(f"| {name} | {value:.2f} |")
     if runs:
-        lines += ["", "## 3. Whole runs with other `concurrency` values (CPU and RSS from rusage, best of the runs; start-up = best read of an empty server)", "",
-                  "| concurrency | records | CPU s (user + sys) | start-up CPU s | µs per record | wall s | peak RSS MB | start-up RSS MB |",
-                  "|---|---|---|---|---|---|---|---|"]
+        lines += [
+            "",
+            (
+                "## 3. Whole runs with other `concurrency` values (CPU and RSS from rusage, best of the runs; start-up = best "
+                "read of an empty server)"
+            ),
+            "",
+            "| concurrency | records | CPU s (user + sys) | start-up CPU s | µs per record | wall s | peak RSS MB | start-up RSS MB |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
         for r in runs:
-            lines.append(f"| {r['concurrency']} | {r['records']:,} | {r['cpu_s']} ({r['user_s']} + {r['sys_s']}) | {r['startup_cpu_s']} | "
-                         f"{r['us_per_record']} | {r['wall_s']} | {r['peak_rss_mb']} | {r['startup_rss_mb']} |")
+            lines.append(
+                f"| {r['concurrency']} | {r['records']:,} | {r['cpu_s']} ({r['user_s']} + {r['sys_s']}) | {r['startup_cpu_s']} | "
+                f"{r['us_per_record']} | {r['wall_s']} | {r['peak_rss_mb']} | {r['startup_rss_mb']} |"
+            )
     return "\n".join(lines) + "\n"
 
 
@@ -296,8 +361,9 @@ def main(argv=None) -> int:
     ap.add_argument("--records", type=int, default=200_000)
     ap.add_argument("--out", default=os.path.join(HERE, "profile_results.md"))
     ap.add_argument("--repeats", type=int, default=3, help="runs per concurrency value (the median is kept)")
-    ap.add_argument("--concurrency", default="1,4,default",
-                    help="comma-separated concurrency values to compare ('default': the connector's own)")
+    ap.add_argument(
+        "--concurrency", default="1,4,default", help="comma-separated concurrency values to compare ('default': the connector's own)"
+    )
     args = ap.parse_args(argv)
     spec = bench.connector_spec(bench.SOURCE_CMD)
     work = bench.Workdir(keep=False)
@@ -314,8 +380,7 @@ def main(argv=None) -> int:
             values = [v.strip() for v in args.concurrency.split(",") if v.strip()]
             if "concurrency" not in spec.get("properties", {}):
                 values = ["default"]
-            runs = experiments(emu.url, empty_emu.url, work, spec, ["none" if v == "default" else v for v in values],
-                               args.repeats)
+            runs = experiments(emu.url, empty_emu.url, work, spec, ["none" if v == "default" else v for v in values], args.repeats)
             for r in runs:
                 if r["concurrency"] == "none":
                     r["concurrency"] = "connector default"

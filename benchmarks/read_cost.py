@@ -35,45 +35,61 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 sys.path.insert(0, REPO)
 
-from integration_tests.customer_account import seed_customer_account  # noqa: E402
-from source_stripe_proxy.core.endpoints import endpoint_template  # noqa: E402
-from source_stripe_proxy.data import load_generated  # noqa: E402
-from stripe_emulator import StripeEmulator, catalog  # noqa: E402
+from integration_tests.customer_account import seed_customer_account  # noqa: E402 - after the checkout is put on sys.path
+from source_stripe_proxy.core.endpoints import endpoint_template  # noqa: E402 - after the checkout is put on sys.path
+from source_stripe_proxy.data import load_generated  # noqa: E402 - after the checkout is put on sys.path
+from stripe_emulator import StripeEmulator, catalog  # noqa: E402 - after the checkout is put on sys.path
 
 SOURCE_CMD = os.path.join(REPO, ".venv", "bin", "source-stripe-proxy")
 API_KEY = "sk_test_readcost_benchmark_0000"  # a loopback stand-in's key, not a secret
 CATALOGUE = load_generated("streams.json")["streams"]
 NOT_ENABLED = ("Issuing", "Treasury", "Terminal", "Climate", "Identity", "Sigma", "Financial Connections", "Vault and Forward")
 # A typical selection: what a revenue report reads (docs/read_allocation.md).
-TYPICAL = ("customers", "subscriptions", "subscription_items", "invoices", "invoice_line_items", "charges", "refunds",
-           "payment_intents", "products", "prices", "balance_transactions", "payouts", "disputes", "payment_methods",
-           "customer_balance_transactions")
+TYPICAL = (
+    "customers",
+    "subscriptions",
+    "subscription_items",
+    "invoices",
+    "invoice_line_items",
+    "charges",
+    "refunds",
+    "payment_intents",
+    "products",
+    "prices",
+    "balance_transactions",
+    "payouts",
+    "disputes",
+    "payment_methods",
+    "customer_balance_transactions",
+)
 DEFAULT_START = "2017-01-25T00:00:00Z"  # Airbyte's example start date for Stripe
 COST_LOG = "Stripe requests"  # the connector's closing log lines start so
 
 
-def streams_catalog(names: Optional[Tuple[str, ...]] = None) -> Dict[str, Any]:
+def streams_catalog(names: tuple[str, ...] | None = None) -> dict[str, Any]:
     """The streams (every one by default), incremental where they can be (as integration_tests/incremental_catalog.json)."""
     streams = []
     for name, entry in sorted(CATALOGUE.items()):
         if names is not None and name not in names:
             continue
         incremental = "incremental" in entry["sync_modes"]
-        streams.append({
-            "stream": {"name": name, "json_schema": {}, "supported_sync_modes": entry["sync_modes"]},
-            "sync_mode": "incremental" if incremental else "full_refresh",
-            "destination_sync_mode": "append",
-        })
+        streams.append(
+            {
+                "stream": {"name": name, "json_schema": {}, "supported_sync_modes": entry["sync_modes"]},
+                "sync_mode": "incremental" if incremental else "full_refresh",
+                "destination_sync_mode": "append",
+            }
+        )
     return {"streams": streams}
 
 
-def run_read(config: Dict[str, Any], streams: Optional[Tuple[str, ...]], state: Optional[List[Dict[str, Any]]], work: str) -> Dict[str, Any]:
+def run_read(config: dict[str, Any], streams: tuple[str, ...] | None, state: list[dict[str, Any]] | None, work: str) -> dict[str, Any]:
     paths = {}
     for name, value in (("config", config), ("catalog", streams_catalog(streams)), ("state", state)):
         if value is not None:
@@ -87,7 +103,7 @@ def run_read(config: Dict[str, Any], streams: Optional[Tuple[str, ...]], state: 
     done = subprocess.run(command, capture_output=True, text=True, timeout=1800, cwd=REPO)
     wall = time.monotonic() - started
     records: Counter = Counter()
-    last_state: Dict[str, Any] = {}
+    last_state: dict[str, Any] = {}
     state_bytes, logs = 0, []
     for line in done.stdout.splitlines():
         if not line.startswith("{"):
@@ -100,15 +116,24 @@ def run_read(config: Dict[str, Any], streams: Optional[Tuple[str, ...]], state: 
             last_state[message["state"]["stream"]["stream_descriptor"]["name"]] = message["state"]
         elif message["type"] == "LOG" and message["log"]["message"].startswith(COST_LOG):
             logs.append(message["log"]["message"])
-    return {"exit_code": done.returncode, "wall_s": round(wall, 1), "records": dict(records), "state": list(last_state.values()),
-            "state_bytes": state_bytes, "cost_log": logs, "stderr_tail": done.stderr[-2000:] if done.returncode else ""}
+    return {
+        "exit_code": done.returncode,
+        "wall_s": round(wall, 1),
+        "records": dict(records),
+        "state": list(last_state.values()),
+        "state_bytes": state_bytes,
+        "cost_log": logs,
+        "stderr_tail": done.stderr[-2000:] if done.returncode else "",
+    }
 
 
-def by_endpoint(requests: List[Dict[str, Any]]) -> Dict[str, int]:
+def by_endpoint(requests: list[dict[str, Any]]) -> dict[str, int]:
     return dict(Counter(f"{r['method']} {endpoint_template(r['path'])}" for r in requests).most_common())
 
 
-def measure(customers: int, disabled: Tuple[str, ...], start_date: Optional[str], streams: Optional[Tuple[str, ...]], work: str) -> Dict[str, Any]:
+def measure(
+    customers: int, disabled: tuple[str, ...], start_date: str | None, streams: tuple[str, ...] | None, work: str
+) -> dict[str, Any]:
     with StripeEmulator(api_key=API_KEY) as emulator:
         seed_customer_account(emulator, int(time.time()) - 5 * 86_400, customers=customers)
         for product in disabled:
@@ -129,18 +154,23 @@ def measure(customers: int, disabled: Tuple[str, ...], start_date: Optional[str]
             run["by_endpoint"] = by_endpoint(sent)
             state = run.pop("state")
             rows[label] = run
-        return {"customers": customers, "not_enabled": list(disabled), "start_date": start_date,
-                "streams": list(streams) if streams else None, "runs": rows}
+        return {
+            "customers": customers,
+            "not_enabled": list(disabled),
+            "start_date": start_date,
+            "streams": list(streams) if streams else None,
+            "runs": rows,
+        }
 
 
-def describe(result: Dict[str, Any]) -> str:
+def describe(result: dict[str, Any]) -> str:
     products = f"{len(result['not_enabled'])} products not enabled (skip)" if result["not_enabled"] else "every product enabled"
     start = f"start_date {result['start_date'][:10]}" if result["start_date"] else "no start_date"
     selection = f"the {len(result['streams'])} streams of a revenue report" if result.get("streams") else "every stream"
     return f"{selection}, {result['customers']} customers, {products}, {start}"
 
 
-def markdown(results: List[Dict[str, Any]], command: str) -> str:
+def markdown(results: list[dict[str, Any]], command: str) -> str:
     lines = [
         "# What a sync costs in requests (issue 20)",
         "",
@@ -154,7 +184,10 @@ def markdown(results: List[Dict[str, Any]], command: str) -> str:
     for result in results:
         account = describe(result)
         for label, run in result["runs"].items():
-            lines.append(f"| {account} | {label} | {run['requests']:,} | {sum(run['records'].values()):,} | {run['state_bytes']:,} | {run['wall_s']} s | {run['exit_code']} |")
+            lines.append(
+                f"| {account} | {label} | {run['requests']:,} | {sum(run['records'].values()):,} | {run['state_bytes']:,} | "
+                f"{run['wall_s']} s | {run['exit_code']} |"
+            )
     for result in results:
         for label, run in result["runs"].items():
             title = f"{label}, {describe(result)}"
@@ -173,7 +206,9 @@ def markdown(results: List[Dict[str, Any]], command: str) -> str:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--customers", type=int, default=200)
-    ap.add_argument("--start-date", default=DEFAULT_START, help=f"the config's start_date of the runs that set one (default {DEFAULT_START})")
+    ap.add_argument(
+        "--start-date", default=DEFAULT_START, help=f"the config's start_date of the runs that set one (default {DEFAULT_START})"
+    )
     ap.add_argument("--quick", action="store_true", help="only the account with every product enabled, without a start_date")
     ap.add_argument("--out", default=os.path.join(HERE, "results-read-cost.md"))
     args = ap.parse_args(argv)

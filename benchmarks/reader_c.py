@@ -23,7 +23,7 @@ def _rewrite(value, base):
     if isinstance(value, list):
         return [_rewrite(v, base) for v in value]
     if isinstance(value, str) and value.startswith(STRIPE_URL):
-        return base + "/v1" + value[len(STRIPE_URL):]
+        return base + "/v1" + value[len(STRIPE_URL) :]
     return value
 
 

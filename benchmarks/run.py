@@ -23,6 +23,7 @@ traffic stays on 127.0.0.1. See benchmarks/README.md for what each scenario meas
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import math
@@ -37,8 +38,9 @@ import tempfile
 import threading
 import time
 import urllib.request
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
@@ -78,10 +80,30 @@ class Profile:
     c_budgets: Sequence[int]  # budgets of its throughput runs (single stream only)
 
 
-QUICK = Profile(cpu_n=20_000, cpu_repeats=2, tp_n=50_000, tp_cap=15, tp_burst=False, mem_sizes=(10_000, 100_000), dest_cap=10,
-                dest_streams=("customers", "products"), c_cap=12, c_budgets=(25,))
-FULL = Profile(cpu_n=100_000, cpu_repeats=3, tp_n=200_000, tp_cap=120, tp_burst=True, mem_sizes=(10_000, 1_000_000), dest_cap=40,
-               dest_streams=("customers", "products"), c_cap=30, c_budgets=(25, 100))
+QUICK = Profile(
+    cpu_n=20_000,
+    cpu_repeats=2,
+    tp_n=50_000,
+    tp_cap=15,
+    tp_burst=False,
+    mem_sizes=(10_000, 100_000),
+    dest_cap=10,
+    dest_streams=("customers", "products"),
+    c_cap=12,
+    c_budgets=(25,),
+)
+FULL = Profile(
+    cpu_n=100_000,
+    cpu_repeats=3,
+    tp_n=200_000,
+    tp_cap=120,
+    tp_burst=True,
+    mem_sizes=(10_000, 1_000_000),
+    dest_cap=40,
+    dest_streams=("customers", "products"),
+    c_cap=30,
+    c_budgets=(25, 100),
+)
 
 
 # -- small helpers -----------------------------------------------------------------------
@@ -105,7 +127,7 @@ def rate_limit_for(budget: float) -> int:
 # -- other load on the machine -------------------------------------------------------------
 
 
-def _busy_cpu_seconds() -> Optional[float]:
+def _busy_cpu_seconds() -> float | None:
     """Core-seconds the whole machine has spent busy (from /proc/stat), or None off Linux."""
     try:
         with open("/proc/stat", encoding="utf-8") as fh:
@@ -118,6 +140,7 @@ def _busy_cpu_seconds() -> Optional[float]:
 
 def _own_cpu_seconds() -> float:
     import resource
+
     own = resource.getrusage(resource.RUSAGE_SELF)
     children = resource.getrusage(resource.RUSAGE_CHILDREN)  # every child reaped so far
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
@@ -130,9 +153,9 @@ class LoadMeter:
     seconds of a child are still its own, but rates and wall times suffer; this says by how much.
     """
 
-    def __enter__(self) -> "LoadMeter":
+    def __enter__(self) -> LoadMeter:
         self.t0, self.busy0, self.own0 = time.monotonic(), _busy_cpu_seconds(), _own_cpu_seconds()
-        self.result: Dict[str, Any] = {}
+        self.result: dict[str, Any] = {}
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -141,8 +164,9 @@ class LoadMeter:
         if self.busy0 is None or busy1 is None or span <= 0:
             return
         other = max(0.0, (busy1 - self.busy0) - (own1 - self.own0))
-        self.result.update({"seconds": round(span, 1), "other_processes_cores": round(other / span, 2),
-                            "load_average_1m": round(os.getloadavg()[0], 2)})
+        self.result.update(
+            {"seconds": round(span, 1), "other_processes_cores": round(other / span, 2), "load_average_1m": round(os.getloadavg()[0], 2)}
+        )
 
 
 # -- which code was measured -------------------------------------------------------------
@@ -151,6 +175,7 @@ class LoadMeter:
 def code_fingerprint() -> str:
     """sha256 (12 hex) of the connector's Python files: tells whether the code changed mid-run."""
     import hashlib
+
     digest = hashlib.sha256()
     package = os.path.join(REPO, "source_stripe_proxy")
     for root, dirs, files in os.walk(package):
@@ -163,7 +188,7 @@ def code_fingerprint() -> str:
     return digest.hexdigest()[:12]
 
 
-def git_head() -> Optional[str]:
+def git_head() -> str | None:
     """The checked-out commit, read from .git (no git command), or None."""
     try:
         with open(os.path.join(REPO, ".git", "HEAD"), encoding="utf-8") as fh:
@@ -190,19 +215,39 @@ def git_head() -> Optional[str]:
 class Emulator:
     """``emulator_server.py`` as a child process; stopped on exit (stdin closed, then SIGTERM)."""
 
-    def __init__(self, seed: Dict[str, int], latency: float = 0.0, rate_limit: Optional[int] = None,
-                 retry_after: int = 1, span_days: float = 0.0, max_seconds: float = 3600,
-                 endpoint_rate_limit: Optional[int] = None, extra_args: Sequence[str] = ()):
-        args = [PYTHON, EMULATOR_SCRIPT, "--seed", ",".join(f"{k}={v}" for k, v in seed.items()),
-                "--latency", str(latency), "--retry-after", str(retry_after), "--span-days", str(span_days),
-                "--max-seconds", str(max_seconds), *extra_args]
+    def __init__(
+        self,
+        seed: dict[str, int],
+        latency: float = 0.0,
+        rate_limit: int | None = None,
+        retry_after: int = 1,
+        span_days: float = 0.0,
+        max_seconds: float = 3600,
+        endpoint_rate_limit: int | None = None,
+        extra_args: Sequence[str] = (),
+    ):
+        args = [
+            PYTHON,
+            EMULATOR_SCRIPT,
+            "--seed",
+            ",".join(f"{k}={v}" for k, v in seed.items()),
+            "--latency",
+            str(latency),
+            "--retry-after",
+            str(retry_after),
+            "--span-days",
+            str(span_days),
+            "--max-seconds",
+            str(max_seconds),
+            *extra_args,
+        ]
         if rate_limit:
             args += ["--rate-limit", str(rate_limit)]
         if endpoint_rate_limit:
             args += ["--endpoint-rate-limit", str(endpoint_rate_limit)]
         self.seed = dict(seed)
         self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=REPO)
-        ready: List[bytes] = []
+        ready: list[bytes] = []
         reader = threading.Thread(target=lambda: ready.append(self.proc.stdout.readline()), daemon=True)
         reader.start()
         reader.join(180)  # seeding a million objects takes a few seconds
@@ -213,8 +258,8 @@ class Emulator:
         self.url = line.split()[1]
         self.seeded = json.loads(line.split(" ", 2)[2]) if len(line.split(" ", 2)) > 2 else {}
 
-    def stats(self) -> Dict[str, Any]:
-        with urllib.request.urlopen(f"{self.url}/_bench/stats", timeout=10) as resp:
+    def stats(self) -> dict[str, Any]:
+        with urllib.request.urlopen(f"{self.url}/_bench/stats", timeout=10) as resp:  # noqa: S310 - our loopback emulator's http URL
             return json.loads(resp.read())
 
     def stop(self) -> None:
@@ -230,17 +275,20 @@ class Emulator:
                     self.proc.kill()
                     self.proc.wait()
 
-    def __enter__(self) -> "Emulator":
+    def __enter__(self) -> Emulator:
         return self
 
     def __exit__(self, *exc: Any) -> None:
         self.stop()
 
 
-def stats_delta(before: Dict[str, Any], after: Dict[str, Any]) -> Dict[str, Any]:
+def stats_delta(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
     counts = {k: after["counts"].get(k, 0) - before["counts"].get(k, 0) for k in after["counts"]}
-    return {"counts": counts, "rate_limited": after["rate_limited"] - before["rate_limited"],
-            "server_cpu_s": round(after["cpu"] - before["cpu"], 3)}
+    return {
+        "counts": counts,
+        "rate_limited": after["rate_limited"] - before["rate_limited"],
+        "server_cpu_s": round(after["cpu"] - before["cpu"], 3),
+    }
 
 
 # -- running a child and measuring it ----------------------------------------------------
@@ -249,8 +297,8 @@ def stats_delta(before: Dict[str, Any], after: Dict[str, Any]) -> Dict[str, Any]
 @dataclass
 class ChildResult:
     label: str
-    command: List[str]
-    exit_code: Optional[int]
+    command: list[str]
+    exit_code: int | None
     stopped_at_cap: bool
     wall_s: float
     cpu_user_s: float
@@ -258,27 +306,27 @@ class ChildResult:
     peak_rss_mb: float
     records: int
     other_lines: int
-    first_record_s: Optional[float]  # seconds after start
-    last_record_s: Optional[float]
-    steady_records_per_s: Optional[float]  # from the first record to the last
-    samples: List[List[float]] = field(default_factory=list, repr=False)  # [t, records] every page
-    problems: List[str] = field(default_factory=list)
+    first_record_s: float | None  # seconds after start
+    last_record_s: float | None
+    steady_records_per_s: float | None  # from the first record to the last
+    samples: list[list[float]] = field(default_factory=list, repr=False)  # [t, records] every page
+    problems: list[str] = field(default_factory=list)
 
     @property
     def cpu_s(self) -> float:
         return self.cpu_user_s + self.cpu_sys_s
 
 
-def run_child(label: str, command: List[str], cap_seconds: float, stdin_feed=None,
-              on_tick=None, tick_seconds: float = 0.5) -> ChildResult:
+def run_child(label: str, command: list[str], cap_seconds: float, stdin_feed=None, on_tick=None, tick_seconds: float = 0.5) -> ChildResult:
     """Run ``command``, count its RECORD lines, stop it at ``cap_seconds``; rusage from wait4."""
-    stderr_file = tempfile.TemporaryFile()
-    proc = subprocess.Popen(command, stdin=subprocess.PIPE if stdin_feed else subprocess.DEVNULL,
-                            stdout=subprocess.PIPE, stderr=stderr_file, cwd=REPO)
+    stderr_file = tempfile.TemporaryFile()  # noqa: SIM115 - read and closed once the child is reaped
+    proc = subprocess.Popen(
+        command, stdin=subprocess.PIPE if stdin_feed else subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=stderr_file, cwd=REPO
+    )
     started = time.monotonic()
     counter = {"records": 0, "other": 0, "first": None, "last": None}
-    samples: List[List[float]] = []
-    problems: List[str] = []
+    samples: list[list[float]] = []
+    problems: list[str] = []
 
     def count_stdout() -> None:
         records = 0
@@ -293,8 +341,9 @@ def run_child(label: str, command: List[str], cap_seconds: float, stdin_feed=Non
                 counter["records"] = records
             else:
                 counter["other"] += 1
-                if (b'"ERROR"' in line or b'"FATAL"' in line or b'"type":"ERROR"' in line
-                        or b'"failure_type"' in line) and len(problems) < 5:
+                if (b'"ERROR"' in line or b'"FATAL"' in line or b'"type":"ERROR"' in line or b'"failure_type"' in line) and len(
+                    problems
+                ) < 5:
                     problems.append(line[:600].decode("utf-8", "replace"))
         counter["last"] = time.monotonic() - started
         if records:
@@ -304,16 +353,16 @@ def run_child(label: str, command: List[str], cap_seconds: float, stdin_feed=Non
     reader.start()
     feeder = None
     if stdin_feed:
+
         def feed() -> None:
             try:
                 stdin_feed(proc.stdin)
             except (BrokenPipeError, OSError, ValueError):
                 pass
             finally:
-                try:
+                with contextlib.suppress(OSError):
                     proc.stdin.close()
-                except OSError:
-                    pass
+
         feeder = threading.Thread(target=feed, daemon=True)
         feeder.start()
 
@@ -357,17 +406,28 @@ def run_child(label: str, command: List[str], cap_seconds: float, stdin_feed=Non
         if span > 0:
             steady = (records - PAGE) / span
     return ChildResult(
-        label=label, command=command, exit_code=proc.returncode, stopped_at_cap=stopped, wall_s=round(wall, 3),
-        cpu_user_s=rusage.ru_utime, cpu_sys_s=rusage.ru_stime, peak_rss_mb=round(rusage.ru_maxrss / 1024, 1),
-        records=records, other_lines=counter["other"], first_record_s=counter["first"], last_record_s=counter["last"],
-        steady_records_per_s=steady, samples=samples, problems=problems,
+        label=label,
+        command=command,
+        exit_code=proc.returncode,
+        stopped_at_cap=stopped,
+        wall_s=round(wall, 3),
+        cpu_user_s=rusage.ru_utime,
+        cpu_sys_s=rusage.ru_stime,
+        peak_rss_mb=round(rusage.ru_maxrss / 1024, 1),
+        records=records,
+        other_lines=counter["other"],
+        first_record_s=counter["first"],
+        last_record_s=counter["last"],
+        steady_records_per_s=steady,
+        samples=samples,
+        problems=problems,
     )
 
 
 # -- the connector's spec, configs and catalogs ------------------------------------------
 
 
-def connector_spec(command: str) -> Dict[str, Any]:
+def connector_spec(command: str) -> dict[str, Any]:
     out = subprocess.run([command, "spec"], capture_output=True, timeout=120, cwd=REPO)
     for line in out.stdout.splitlines():
         if line.startswith(b'{"type":"SPEC"'):
@@ -375,7 +435,7 @@ def connector_spec(command: str) -> Dict[str, Any]:
     raise RuntimeError(f"{command} spec printed no SPEC message: {out.stderr[-500:]!r}")
 
 
-def concurrency_value(spec: Dict[str, Any], budget: float, latency: float, choice: str) -> Optional[int]:
+def concurrency_value(spec: dict[str, Any], budget: float, latency: float, choice: str) -> int | None:
     """The ``concurrency`` to pass, or None when the spec has no such key (or --concurrency none)."""
     prop = spec.get("properties", {}).get("concurrency")
     if prop is None or choice == "none":
@@ -409,7 +469,7 @@ class Workdir:
             shutil.rmtree(self.path, ignore_errors=True)
 
 
-def source_catalog(streams: Sequence[str]) -> Dict[str, Any]:
+def source_catalog(streams: Sequence[str]) -> dict[str, Any]:
     with open(os.path.join(REPO, "integration_tests", "configured_catalog.json"), encoding="utf-8") as fh:
         catalog = json.load(fh)
     chosen = [s for s in catalog["streams"] if s["stream"]["name"] in streams]
@@ -421,7 +481,7 @@ def source_catalog(streams: Sequence[str]) -> Dict[str, Any]:
     return {"streams": chosen}
 
 
-def destination_catalog(stream: str) -> Dict[str, Any]:
+def destination_catalog(stream: str) -> dict[str, Any]:
     entry = source_catalog([stream])["streams"][0]
     entry["destination_sync_mode"] = "append"
     return {"streams": [entry]}
@@ -430,18 +490,17 @@ def destination_catalog(stream: str) -> Dict[str, Any]:
 class Readers:
     """Builds the command lines of readers (a) and (b) for a server and a budget."""
 
-    def __init__(self, work: Workdir, source_spec: Dict[str, Any], concurrency_choice: str):
+    def __init__(self, work: Workdir, source_spec: dict[str, Any], concurrency_choice: str):
         self.work = work
         self.spec = source_spec
         self.concurrency_choice = concurrency_choice
-        self.passed_concurrency: Dict[str, Optional[int]] = {}
+        self.passed_concurrency: dict[str, int | None] = {}
         self.with_other = False  # reader (c), set by main() when its venv is there
 
-    def source(self, url: str, streams: Sequence[str], budget: float, latency: float,
-               endpoint_limit: Optional[float] = None) -> List[str]:
+    def source(self, url: str, streams: Sequence[str], budget: float, latency: float, endpoint_limit: float | None = None) -> list[str]:
         """``endpoint_limit`` None: the per-endpoint limit is raised to the whole budget (as Stripe
         does for some accounts), so one stream can use all of it."""
-        config: Dict[str, Any] = {
+        config: dict[str, Any] = {
             "credentials": {"auth_type": "api_key", "api_key": API_KEY},
             "api_base": url,
             "requests_per_second": budget,
@@ -450,13 +509,12 @@ class Readers:
         concurrency = concurrency_value(self.spec, budget, latency, self.concurrency_choice)
         if concurrency is not None:
             config["concurrency"] = concurrency
-        self.passed_concurrency[f"{budget:g} req/s, {latency * 1000:g} ms"] = (
-            "connector default" if concurrency is None else concurrency)
+        self.passed_concurrency[f"{budget:g} req/s, {latency * 1000:g} ms"] = "connector default" if concurrency is None else concurrency
         cfg = self.work.file("source-config.json", config)
         cat = self.work.file("source-catalog.json", source_catalog(streams))
         return [SOURCE_CMD, "read", "--config", cfg, "--catalog", cat]
 
-    def bare(self, url: str, streams: Sequence[str]) -> List[str]:
+    def bare(self, url: str, streams: Sequence[str]) -> list[str]:
         cmd = [PYTHON, BARE_SCRIPT, "--api-base", url, "--api-key", API_KEY]
         for s in streams:
             cmd += ["--stream", s]
@@ -464,7 +522,7 @@ class Readers:
 
     # -- reader (c): airbyte-source-stripe from PyPI, in its own venv ------------------
 
-    _c_streams: Optional[Dict[str, Any]] = None
+    _c_streams: dict[str, Any] | None = None
 
     def other_available(self) -> bool:
         if not os.path.exists(READER_C_PYTHON):
@@ -472,23 +530,35 @@ class Readers:
         probe = subprocess.run([READER_C_PYTHON, "-c", "import source_stripe"], capture_output=True, timeout=120)
         return probe.returncode == 0
 
-    def other(self, url: str, streams: Sequence[str], budget: float, latency: float) -> List[str]:
+    def other(self, url: str, streams: Sequence[str], budget: float, latency: float) -> list[str]:
         """airbyte-source-stripe: its own knobs are num_workers (1-20) and call_rate_limit."""
         workers = 10 if latency <= 0 else max(1, min(20, math.ceil(budget * latency * 1.5)))
-        config = {"client_secret": API_KEY, "account_id": EMULATOR_ACCOUNT, "start_date": "2017-01-25T00:00:00Z",
-                  "num_workers": workers, "call_rate_limit": int(budget)}
+        config = {
+            "client_secret": API_KEY,
+            "account_id": EMULATOR_ACCOUNT,
+            "start_date": "2017-01-25T00:00:00Z",
+            "num_workers": workers,
+            "call_rate_limit": int(budget),
+        }
         self.passed_concurrency[f"(c) {budget:g} req/s, {latency * 1000:g} ms"] = f"num_workers {workers}"
         cfg = self.work.file("c-config.json", config)
         if self._c_streams is None:
-            out = subprocess.run([READER_C_PYTHON, READER_C_SCRIPT, "--api-base", url, "discover", "--config", cfg],
-                                 capture_output=True, timeout=300, cwd=REPO)
+            out = subprocess.run(
+                [READER_C_PYTHON, READER_C_SCRIPT, "--api-base", url, "discover", "--config", cfg],
+                capture_output=True,
+                timeout=300,
+                cwd=REPO,
+            )
             for line in out.stdout.splitlines():
                 if line.startswith(b'{"type":"CATALOG"'):
                     self._c_streams = {s["name"]: s for s in json.loads(line)["catalog"]["streams"]}
             if self._c_streams is None:
                 raise RuntimeError(f"reader (c) discover failed: {out.stderr[-500:]!r}")
-        catalog = {"streams": [{"stream": self._c_streams[name], "sync_mode": "full_refresh",
-                                "destination_sync_mode": "append"} for name in streams]}
+        catalog = {
+            "streams": [
+                {"stream": self._c_streams[name], "sync_mode": "full_refresh", "destination_sync_mode": "append"} for name in streams
+            ]
+        }
         cat = self.work.file("c-catalog.json", catalog)
         return [READER_C_PYTHON, READER_C_SCRIPT, "--api-base", url, "read", "--config", cfg, "--catalog", cat]
 
@@ -496,11 +566,11 @@ class Readers:
 # -- scenarios ---------------------------------------------------------------------------
 
 
-def scenario_cpu(profile: Profile, readers: Readers) -> Dict[str, Any]:
+def scenario_cpu(profile: Profile, readers: Readers) -> dict[str, Any]:
     """(1) CPU per record at zero latency, budget 10000 req/s: (a) vs (b) on the same data."""
     n = profile.cpu_n
     log(f"cpu: {n} customers, zero latency, {profile.cpu_repeats} repeat(s) of each reader")
-    out: Dict[str, Any] = {"n": n, "repeats": profile.cpu_repeats, "readers": {}}
+    out: dict[str, Any] = {"n": n, "repeats": profile.cpu_repeats, "readers": {}}
     # Start-up cost: the same reader against a server with no objects (one request, no records).
     names = ("a", "b", "c") if readers.with_other else ("a", "b")
     with Emulator({"customers": n}, span_days=SPAN_DAYS) as emu, Emulator({}) as empty_emu:
@@ -542,8 +612,10 @@ def scenario_cpu(profile: Profile, readers: Readers) -> Dict[str, Any]:
                 "all_cpu_s": [round(r.cpu_s, 3) for r in runs],
                 "all_startup_cpu_s": [round(r.cpu_s, 3) for r in empties],
             }
-            log(f"cpu: reader ({name}) {out['readers'][name]['cpu_per_10k_marginal_s']} s/10k marginal, "
-                f"{out['readers'][name]['cpu_per_10k_total_s']} s/10k with startup")
+            log(
+                f"cpu: reader ({name}) {out['readers'][name]['cpu_per_10k_marginal_s']} s/10k marginal, "
+                f"{out['readers'][name]['cpu_per_10k_total_s']} s/10k with startup"
+            )
     a, b = out["readers"]["a"], out["readers"]["b"]
     out["ratio_marginal"] = round(a["cpu_per_10k_marginal_s"] / b["cpu_per_10k_marginal_s"], 2)
     out["ratio_total"] = round(a["cpu_per_10k_total_s"] / b["cpu_per_10k_total_s"], 2)
@@ -554,13 +626,15 @@ def scenario_cpu(profile: Profile, readers: Readers) -> Dict[str, Any]:
     return out
 
 
-def scenario_throughput(profile: Profile, readers: Readers) -> List[Dict[str, Any]]:
+def scenario_throughput(profile: Profile, readers: Readers) -> list[dict[str, Any]]:
     """(2) records/s at 250 ms latency and a 25 or 100 req/s budget, one big stream and all six."""
     results = []
     n = profile.tp_n
     per_stream = math.ceil(n / len(STREAMS))
-    datasets = [("single stream (customers)", {"customers": n}, SPAN_DAYS),
-                ("all six streams", {s: per_stream for s in STREAMS}, SPAN_DAYS)]
+    datasets = [
+        ("single stream (customers)", {"customers": n}, SPAN_DAYS),
+        ("all six streams", dict.fromkeys(STREAMS, per_stream), SPAN_DAYS),
+    ]
     if profile.tp_burst:
         datasets.append(("single stream, 1 s apart", {"customers": n}, 0.0))
     # Endpoint limit None: raised to the budget, so one stream may use all of it (the targets'
@@ -574,13 +648,16 @@ def scenario_throughput(profile: Profile, readers: Readers) -> List[Dict[str, An
         cap = profile.tp_cap if reader == "a" else profile.c_cap
         limit = rate_limit_for(budget)
         server_endpoint_limit = rate_limit_for(endpoint_limit) if endpoint_limit else None
-        log(f"throughput: ({reader}) {dataset}, {sum(seed.values())} objects, {LATENCY * 1000:.0f} ms latency, "
+        log(
+            f"throughput: ({reader}) {dataset}, {sum(seed.values())} objects, {LATENCY * 1000:.0f} ms latency, "
             f"budget {budget} req/s (server limit {limit}/s), endpoint limit {endpoint_limit or budget} req/s "
-            f"(server {server_endpoint_limit or 'none'}), cap {cap:g} s")
-        with Emulator(seed, latency=LATENCY, rate_limit=limit, retry_after=1, span_days=span_days,
-                      endpoint_rate_limit=server_endpoint_limit) as emu:
+            f"(server {server_endpoint_limit or 'none'}), cap {cap:g} s"
+        )
+        with Emulator(
+            seed, latency=LATENCY, rate_limit=limit, retry_after=1, span_days=span_days, endpoint_rate_limit=server_endpoint_limit
+        ) as emu:
             before = emu.stats()
-            ticks: List[List[float]] = []
+            ticks: list[list[float]] = []
 
             def tick(t: float, emu=emu, before=before, ticks=ticks) -> None:
                 d = stats_delta(before, emu.stats())
@@ -605,31 +682,47 @@ def scenario_throughput(profile: Profile, readers: Readers) -> List[Dict[str, An
                 req_s = (ticks[-1][1] - start_tick[1]) / (ticks[-1][0] - start_tick[0])
         gets = delta["counts"].get("GET", 0)
         mid = mid_run_rate(res.samples, res.records)
-        results.append({
-            "reader": reader, "dataset": dataset, "span_days": span_days, "budget": budget, "server_rate_limit": limit,
-            "endpoint_limit": endpoint_limit or budget, "server_endpoint_rate_limit": server_endpoint_limit,
-            "objects": total, "records": res.records, "complete": res.records == total and not res.stopped_at_cap,
-            "stopped_at_cap_s": cap if res.stopped_at_cap else None,
-            "records_per_s": round(rps, 1), "ceiling_records_per_s": ceiling,
-            "pct_of_ceiling": round(100 * rps / ceiling, 1),
-            "overall_records_per_s": round(res.records / res.wall_s, 1) if res.wall_s else None,
-            "mid_run_records_per_s": round(mid, 1) if mid else None,
-            "requests": gets, "pages_needed": sum(math.ceil(v / PAGE) for v in seed.values()),
-            "requests_per_s": round(req_s, 1) if req_s is not None else None,
-            "records_per_request": round(res.records / gets, 1) if gets else None,
-            "http_429": delta["rate_limited"],
-            "wall_s": res.wall_s, "time_to_first_record_s": round(res.first_record_s or 0, 3),
-            "measured_span_s": round(span, 2), "reader_cpu_s": round(res.cpu_s, 2),
-            "reader_peak_rss_mb": res.peak_rss_mb, "server_cpu_s": delta["server_cpu_s"],
-            "problems": res.problems,
-        })
+        results.append(
+            {
+                "reader": reader,
+                "dataset": dataset,
+                "span_days": span_days,
+                "budget": budget,
+                "server_rate_limit": limit,
+                "endpoint_limit": endpoint_limit or budget,
+                "server_endpoint_rate_limit": server_endpoint_limit,
+                "objects": total,
+                "records": res.records,
+                "complete": res.records == total and not res.stopped_at_cap,
+                "stopped_at_cap_s": cap if res.stopped_at_cap else None,
+                "records_per_s": round(rps, 1),
+                "ceiling_records_per_s": ceiling,
+                "pct_of_ceiling": round(100 * rps / ceiling, 1),
+                "overall_records_per_s": round(res.records / res.wall_s, 1) if res.wall_s else None,
+                "mid_run_records_per_s": round(mid, 1) if mid else None,
+                "requests": gets,
+                "pages_needed": sum(math.ceil(v / PAGE) for v in seed.values()),
+                "requests_per_s": round(req_s, 1) if req_s is not None else None,
+                "records_per_request": round(res.records / gets, 1) if gets else None,
+                "http_429": delta["rate_limited"],
+                "wall_s": res.wall_s,
+                "time_to_first_record_s": round(res.first_record_s or 0, 3),
+                "measured_span_s": round(span, 2),
+                "reader_cpu_s": round(res.cpu_s, 2),
+                "reader_peak_rss_mb": res.peak_rss_mb,
+                "server_cpu_s": delta["server_cpu_s"],
+                "problems": res.problems,
+            }
+        )
         r = results[-1]
-        log(f"throughput: {r['records']} records, {r['records_per_s']} rec/s = {r['pct_of_ceiling']}% of "
-            f"{ceiling}, {r['requests_per_s']} GET/s, {r['requests']} requests, {r['http_429']} x 429")
+        log(
+            f"throughput: {r['records']} records, {r['records_per_s']} rec/s = {r['pct_of_ceiling']}% of "
+            f"{ceiling}, {r['requests_per_s']} GET/s, {r['requests']} requests, {r['http_429']} x 429"
+        )
     return results
 
 
-def mid_run_rate(samples: List[List[float]], records: int) -> Optional[float]:
+def mid_run_rate(samples: list[list[float]], records: int) -> float | None:
     """Records/s between the 10% and the 90% marks: the steady state, without ramp-up and tail."""
     if records < 10 * PAGE or len(samples) < 4:
         return None
@@ -640,33 +733,39 @@ def mid_run_rate(samples: List[List[float]], records: int) -> Optional[float]:
     return (hi[1] - lo[1]) / (hi[0] - lo[0])
 
 
-def scenario_memory(profile: Profile, readers: Readers) -> List[Dict[str, Any]]:
+def scenario_memory(profile: Profile, readers: Readers) -> list[dict[str, Any]]:
     """(3) peak RSS of reader (a) (and of (b), for reference) at a small and a large stream."""
     results = []
     for n in profile.mem_sizes:
         log(f"memory: {n} customers, zero latency")
         with Emulator({"customers": n}, span_days=SPAN_DAYS) as emu:
             for name in ("a", "b"):
-                cmd = (readers.source(emu.url, ["customers"], 10_000, 0.0) if name == "a"
-                       else readers.bare(emu.url, ["customers"]))
+                cmd = readers.source(emu.url, ["customers"], 10_000, 0.0) if name == "a" else readers.bare(emu.url, ["customers"])
                 res = run_child(f"memory-{name}-{n}", cmd, cap_seconds=900)
                 if res.records != n:
                     res.problems.append(f"read {res.records} records, expected {n}")
-                results.append({"reader": name, "records": res.records, "objects": n,
-                                "peak_rss_mb": res.peak_rss_mb, "wall_s": res.wall_s,
-                                "cpu_s": round(res.cpu_s, 2), "problems": res.problems})
+                results.append(
+                    {
+                        "reader": name,
+                        "records": res.records,
+                        "objects": n,
+                        "peak_rss_mb": res.peak_rss_mb,
+                        "wall_s": res.wall_s,
+                        "cpu_s": round(res.cpu_s, 2),
+                        "problems": res.problems,
+                    }
+                )
                 log(f"memory: ({name}) {n} records, peak RSS {res.peak_rss_mb} MB")
     return results
 
 
-def destination_record(stream: str, i: int) -> Dict[str, Any]:
+def destination_record(stream: str, i: int) -> dict[str, Any]:
     if stream == "customers":
         return {"external_id": f"bench-{i}", "email": f"bench{i}@example.com", "name": f"Bench customer {i}"}
     return {"external_id": f"bench-product-{i}", "name": f"Bench product {i}"}
 
 
-def scenario_destination(profile: Profile, work: Workdir, dest_spec: Dict[str, Any],
-                         concurrency_choice: str) -> List[Dict[str, Any]]:
+def scenario_destination(profile: Profile, work: Workdir, dest_spec: dict[str, Any], concurrency_choice: str) -> list[dict[str, Any]]:
     """(4) destination-stripe-proxy write: new records at 250 ms latency, budgets 25 and 100."""
     results = []
     for stream in profile.dest_streams:
@@ -674,39 +773,58 @@ def scenario_destination(profile: Profile, work: Workdir, dest_spec: Dict[str, A
             limit = rate_limit_for(budget)
             # Enough input that even a writer at the full budget is still busy at the cap.
             n = min(20_000, math.ceil(budget / 2 * profile.dest_cap * 1.5) + 50)
-            config: Dict[str, Any] = {
+            config: dict[str, Any] = {
                 "credentials": {"auth_type": "api_key", "api_key": API_KEY},
-                "api_base": "", "requests_per_second": budget, "endpoint_requests_per_second": budget,
+                "api_base": "",
+                "requests_per_second": budget,
+                "endpoint_requests_per_second": budget,
             }
             concurrency = concurrency_value(dest_spec, budget, LATENCY, concurrency_choice)
             if concurrency is not None:
                 config["concurrency"] = concurrency
-            log(f"destination: {n} new {stream}, {LATENCY * 1000:.0f} ms latency, budget {budget} req/s "
-                f"(server limit {limit}/s), cap {profile.dest_cap:g} s")
+            log(
+                f"destination: {n} new {stream}, {LATENCY * 1000:.0f} ms latency, budget {budget} req/s "
+                f"(server limit {limit}/s), cap {profile.dest_cap:g} s"
+            )
             with Emulator({}, latency=LATENCY, rate_limit=limit, retry_after=1) as emu:
                 config["api_base"] = emu.url
                 cfg = work.file("dest-config.json", config)
                 cat = work.file("dest-catalog.json", destination_catalog(stream))
-                lines = [json.dumps({"type": "RECORD", "record": {"stream": stream, "data": destination_record(stream, i),
-                                                                     "emitted_at": 0}}, separators=(",", ":")).encode() + b"\n"
-                         for i in range(n)]
+                lines = [
+                    json.dumps(
+                        {"type": "RECORD", "record": {"stream": stream, "data": destination_record(stream, i), "emitted_at": 0}},
+                        separators=(",", ":"),
+                    ).encode()
+                    + b"\n"
+                    for i in range(n)
+                ]
 
                 def feed(pipe, lines=lines):
                     for i in range(0, len(lines), 200):
-                        pipe.write(b"".join(lines[i:i + 200]))
+                        pipe.write(b"".join(lines[i : i + 200]))
                     pipe.flush()
 
-                ticks: List[List[float]] = []
+                ticks: list[list[float]] = []
                 before = emu.stats()
 
-                def tick(t: float) -> None:
+                def tick(t: float, ticks: list[list[float]] = ticks, before: dict[str, Any] = before) -> None:
                     s = emu.stats()["counts"]
-                    ticks.append([t, s.get("writes_ok", 0) - before["counts"].get("writes_ok", 0),
-                                  s.get("requests", 0) - before["counts"].get("requests", 0),
-                                  s.get("search", 0) - before["counts"].get("search", 0)])
+                    ticks.append(
+                        [
+                            t,
+                            s.get("writes_ok", 0) - before["counts"].get("writes_ok", 0),
+                            s.get("requests", 0) - before["counts"].get("requests", 0),
+                            s.get("search", 0) - before["counts"].get("search", 0),
+                        ]
+                    )
 
-                res = run_child(f"destination-{stream}-{budget}", [DEST_CMD, "write", "--config", cfg, "--catalog", cat],
-                                cap_seconds=profile.dest_cap, stdin_feed=feed, on_tick=tick)
+                res = run_child(
+                    f"destination-{stream}-{budget}",
+                    [DEST_CMD, "write", "--config", cfg, "--catalog", cat],
+                    cap_seconds=profile.dest_cap,
+                    stdin_feed=feed,
+                    on_tick=tick,
+                )
                 delta = stats_delta(before, emu.stats())
             # Steady window: from the first completed write to the last tick (start-up excluded).
             first = next((t for t in ticks if t[1] > 0), None)
@@ -729,32 +847,45 @@ def scenario_destination(profile: Profile, work: Workdir, dest_spec: Dict[str, A
                 search_bound = STRIPE_SEARCH_LIMIT * requests_total / searches
                 if search_bound < bound:
                     bound, bound_reason = search_bound, f"Stripe's search limit, {STRIPE_SEARCH_LIMIT:g}/s"
-            results.append({
-                "stream": stream, "budget": budget, "server_rate_limit": limit, "input_records": n,
-                "records_written": writes, "complete": writes == n and not res.stopped_at_cap,
-                "stopped_at_cap_s": profile.dest_cap if res.stopped_at_cap else None,
-                "records_per_s": round(rec_s, 2) if rec_s is not None else None,
-                "requests_per_s": round(req_s, 2) if req_s is not None else None,
-                "search_requests_per_s": round(search_s, 2) if search_s is not None else None,
-                "requests_per_record": round(per_record, 2) if per_record else None,
-                "pct_of_budget": round(100 * req_s / budget, 1) if req_s is not None else None,
-                "bound_requests_per_s": round(bound, 1), "bound_by": bound_reason,
-                "pct_of_bound": round(100 * req_s / bound, 1) if req_s is not None else None,
-                "requests": requests_total, "http_429": delta["rate_limited"],
-                "requests_by_kind": {k: v for k, v in delta["counts"].items() if k in ("GET", "POST", "search")},
-                "concurrency_passed": concurrency, "wall_s": res.wall_s, "writer_cpu_s": round(res.cpu_s, 2),
-                "writer_peak_rss_mb": res.peak_rss_mb, "problems": res.problems,
-            })
+            results.append(
+                {
+                    "stream": stream,
+                    "budget": budget,
+                    "server_rate_limit": limit,
+                    "input_records": n,
+                    "records_written": writes,
+                    "complete": writes == n and not res.stopped_at_cap,
+                    "stopped_at_cap_s": profile.dest_cap if res.stopped_at_cap else None,
+                    "records_per_s": round(rec_s, 2) if rec_s is not None else None,
+                    "requests_per_s": round(req_s, 2) if req_s is not None else None,
+                    "search_requests_per_s": round(search_s, 2) if search_s is not None else None,
+                    "requests_per_record": round(per_record, 2) if per_record else None,
+                    "pct_of_budget": round(100 * req_s / budget, 1) if req_s is not None else None,
+                    "bound_requests_per_s": round(bound, 1),
+                    "bound_by": bound_reason,
+                    "pct_of_bound": round(100 * req_s / bound, 1) if req_s is not None else None,
+                    "requests": requests_total,
+                    "http_429": delta["rate_limited"],
+                    "requests_by_kind": {k: v for k, v in delta["counts"].items() if k in ("GET", "POST", "search")},
+                    "concurrency_passed": concurrency,
+                    "wall_s": res.wall_s,
+                    "writer_cpu_s": round(res.cpu_s, 2),
+                    "writer_peak_rss_mb": res.peak_rss_mb,
+                    "problems": res.problems,
+                }
+            )
             r = results[-1]
-            log(f"destination: {writes} {stream} written, {r['records_per_s']} rec/s, {r['requests_per_s']} req/s "
-                f"({r['pct_of_budget']}% of budget), {r['requests_per_record']} requests/record, {r['http_429']} x 429")
+            log(
+                f"destination: {writes} {stream} written, {r['records_per_s']} rec/s, {r['requests_per_s']} req/s "
+                f"({r['pct_of_budget']}% of budget), {r['requests_per_record']} requests/record, {r['http_429']} x 429"
+            )
     return results
 
 
 # -- report ------------------------------------------------------------------------------
 
 
-def machine_info() -> Dict[str, Any]:
+def machine_info() -> dict[str, Any]:
     model = "unknown"
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as fh:
@@ -773,29 +904,41 @@ def machine_info() -> Dict[str, Any]:
     versions = {}
     for pkg in ("airbyte-cdk", "orjson", "requests"):
         try:
-            out = subprocess.run([PYTHON, "-c", f"from importlib.metadata import version; print(version({pkg!r}))"],
-                                 capture_output=True, text=True, timeout=30)
+            out = subprocess.run(
+                [PYTHON, "-c", f"from importlib.metadata import version; print(version({pkg!r}))"],
+                capture_output=True,
+                text=True,
+                timeout=30,
+            )
             versions[pkg] = out.stdout.strip() or None
         except Exception:  # noqa: BLE001 - informational only
             versions[pkg] = None
     py = subprocess.run([PYTHON, "-c", "import sys; print(sys.version.split()[0])"], capture_output=True, text=True)
     return {
-        "cpu_model": model, "cores": os.cpu_count(), "memory_gb": mem_gb,
-        "os": f"{platform.system()} {platform.release()}", "python": py.stdout.strip(), "packages": versions,
+        "cpu_model": model,
+        "cores": os.cpu_count(),
+        "memory_gb": mem_gb,
+        "os": f"{platform.system()} {platform.release()}",
+        "python": py.stdout.strip(),
+        "packages": versions,
     }
 
 
-def verdict(ok: Optional[bool]) -> str:
+def verdict(ok: bool | None) -> str:
     return "n/a" if ok is None else ("met" if ok else "**not met**")
 
 
-def targets(results: Dict[str, Any]) -> List[Dict[str, Any]]:
+def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     rows = []
     cpu = results.get("cpu")
     if cpu:
-        rows.append({"target": "CPU per record within 2x of the bare loop",
-                     "measured": f"{cpu['ratio_marginal']}x per record (startup excluded); {cpu['ratio_total']}x with startup",
-                     "ok": cpu["ratio_marginal"] <= 2.0})
+        rows.append(
+            {
+                "target": "CPU per record within 2x of the bare loop",
+                "measured": f"{cpu['ratio_marginal']}x per record (startup excluded); {cpu['ratio_total']}x with startup",
+                "ok": cpu["ratio_marginal"] <= 2.0,
+            }
+        )
     ours = [r for r in results.get("throughput", []) if r.get("reader", "a") == "a"]
     raised = [r for r in ours if r.get("endpoint_limit", r["budget"]) >= r["budget"]]
     tp = [r for r in raised if r["dataset"].startswith("single") and r["span_days"]]
@@ -808,16 +951,26 @@ def targets(results: Dict[str, Any]) -> List[Dict[str, Any]]:
             measured += " (objects 1 s apart: " + ", ".join(f"{r['pct_of_ceiling']}% at {r['budget']}" for r in burst) + ")"
         if capped:
             measured += "; under Stripe's default 25 req/s per endpoint at a 100 req/s budget: " + ", ".join(
-                f"{r['dataset'].split(',')[0]} {r['pct_of_ceiling']}% of {r['ceiling_records_per_s']:,} rec/s" for r in capped)
-        rows.append({"target": ">= 90% of the budget ceiling on a single large stream at 250 ms",
-                     "measured": measured, "ok": worst["pct_of_ceiling"] >= 90})
+                f"{r['dataset'].split(',')[0]} {r['pct_of_ceiling']}% of {r['ceiling_records_per_s']:,} rec/s" for r in capped
+            )
+        rows.append(
+            {
+                "target": ">= 90% of the budget ceiling on a single large stream at 250 ms",
+                "measured": measured,
+                "ok": worst["pct_of_ceiling"] >= 90,
+            }
+        )
     mem = [r for r in results.get("memory", []) if r["reader"] == "a"]
     if len(mem) >= 2:
         small, large = mem[0], mem[-1]
         ratio = large["peak_rss_mb"] / small["peak_rss_mb"]
-        rows.append({"target": f"peak memory at {large['objects']:,} records within 1.2x of {small['objects']:,}",
-                     "measured": f"{ratio:.2f}x ({large['peak_rss_mb']} MB vs {small['peak_rss_mb']} MB)",
-                     "ok": ratio <= 1.2})
+        rows.append(
+            {
+                "target": f"peak memory at {large['objects']:,} records within 1.2x of {small['objects']:,}",
+                "measured": f"{ratio:.2f}x ({large['peak_rss_mb']} MB vs {small['peak_rss_mb']} MB)",
+                "ok": ratio <= 1.2,
+            }
+        )
     dest = [r for r in results.get("destination", []) if r.get("pct_of_budget") is not None]
     if dest:
         parts = []
@@ -827,10 +980,13 @@ def targets(results: Dict[str, Any]) -> List[Dict[str, Any]]:
                 part += f" (bounded by {r['bound_by']} to {r['bound_requests_per_s']:g} req/s: {r['pct_of_bound']}% of that)"
             parts.append(part)
         free = [r for r in dest if r["bound_by"] == "the budget"]
-        rows.append({"target": "destination writes at >= 90% of the write budget",
-                     "measured": "; ".join(parts),
-                     "ok": all(r["pct_of_bound"] >= 90 for r in dest) and bool(free)
-                     and all(r["pct_of_budget"] >= 90 for r in free)})
+        rows.append(
+            {
+                "target": "destination writes at >= 90% of the write budget",
+                "measured": "; ".join(parts),
+                "ok": all(r["pct_of_bound"] >= 90 for r in dest) and bool(free) and all(r["pct_of_budget"] >= 90 for r in free),
+            }
+        )
     return rows
 
 
@@ -844,10 +1000,11 @@ def fmt(value: Any, digits: int = 1) -> str:
     return str(value)
 
 
-def markdown(results: Dict[str, Any]) -> str:
+def markdown(results: dict[str, Any]) -> str:
     m = results["machine"]
     lines = [
-        f"# Benchmark results ({results['mode']})", "",
+        f"# Benchmark results ({results['mode']})",
+        "",
         f"- Date: {results['started']} (took {results['duration_s']:.0f} s)",
         f"- Command: `{results['command']}`",
         f"- Machine: {m['cpu_model']}, {m['cores']} cores, {m['memory_gb']} GB RAM, {m['os']}",
@@ -856,74 +1013,117 @@ def markdown(results: Dict[str, Any]) -> str:
         + (f" (passed: {results['concurrency_passed']})" if results["source_has_concurrency"] else ""),
         f"- Code: git HEAD {results['code']['git_head']} plus the working tree; source_stripe_proxy/*.py "
         f"fingerprint {results['code']['fingerprint_at_start']}"
-        + (f" (**changed during: {', '.join(results['code']['changed_during'])}**; those numbers mix two versions)"
-           if results["code"]["changed_during"] else " (unchanged during the run)"),
+        + (
+            f" (**changed during: {', '.join(results['code']['changed_during'])}**; those numbers mix two versions)"
+            if results["code"]["changed_during"]
+            else " (unchanged during the run)"
+        ),
         "- Other processes on the machine during each scenario (cores busy on average, not ours): "
         + ", ".join(f"{k} {v.get('other_processes_cores', '?')}" for k, v in results.get("background_load", {}).items()),
         "",
-        "## Targets", "",
-        "| target | measured | verdict |", "|---|---|---|",
+        "## Targets",
+        "",
+        "| target | measured | verdict |",
+        "|---|---|---|",
     ]
     for t in results["targets"]:
         lines.append(f"| {t['target']} | {t['measured']} | {verdict(t['ok'])} |")
     cpu = results.get("cpu")
     if cpu:
-        lines += ["", f"## 1. CPU at zero latency ({cpu['n']:,} customers, best of {cpu['repeats']} runs, "
-                  "start-up = best of as many reads of an empty server)", "",
-                  "| reader | CPU s per 10k records (startup excluded) | CPU s per 10k (with startup) | startup CPU s "
-                  "| µs per record | wall s | records/s | peak RSS MB |",
-                  "|---|---|---|---|---|---|---|---|"]
-        names = {"a": "(a) source-stripe-proxy read", "b": "(b) bare loop (requests + json)",
-                 "c": "(c) airbyte-source-stripe 5.14.1 (PyPI)"}
+        lines += [
+            "",
+            (
+                f"## 1. CPU at zero latency ({cpu['n']:,} customers, best of {cpu['repeats']} runs, "
+                "start-up = best of as many reads of an empty server)"
+            ),
+            "",
+            (
+                "| reader | CPU s per 10k records (startup excluded) | CPU s per 10k (with startup) | startup CPU s "
+                "| µs per record | wall s | records/s | peak RSS MB |"
+            ),
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        names = {
+            "a": "(a) source-stripe-proxy read",
+            "b": "(b) bare loop (requests + json)",
+            "c": "(c) airbyte-source-stripe 5.14.1 (PyPI)",
+        }
         for key, r in cpu["readers"].items():
             if r.get("stopped_at_cap_s"):
                 names[key] += f" ({r['records']:,} records, stopped at {r['stopped_at_cap_s']:g} s)"
-            lines.append(f"| {names[key]} | {r['cpu_per_10k_marginal_s']:.3f} | {r['cpu_per_10k_total_s']:.3f} | "
-                         f"{r['cpu_startup_s']:.2f} | {r['us_per_record_marginal']:.1f} | {r['wall_s']:.2f} | "
-                         f"{fmt(r['records_per_s'], 0)} | {r['peak_rss_mb']} |")
+            lines.append(
+                f"| {names[key]} | {r['cpu_per_10k_marginal_s']:.3f} | {r['cpu_per_10k_total_s']:.3f} | "
+                f"{r['cpu_startup_s']:.2f} | {r['us_per_record_marginal']:.1f} | {r['wall_s']:.2f} | "
+                f"{fmt(r['records_per_s'], 0)} | {r['peak_rss_mb']} |"
+            )
         lines.append(f"| **ratio (a)/(b)** | **{cpu['ratio_marginal']}x** | {cpu['ratio_total']}x | | | | | |")
         if "ratio_c_marginal" in cpu:
             lines.append(f"| ratio (c)/(b) | {cpu['ratio_c_marginal']}x | {cpu['ratio_c_total']}x | | | | | |")
     tp = results.get("throughput")
     if tp:
-        lines += ["", f"## 2. Throughput at {LATENCY * 1000:.0f} ms latency", "",
-                  "Records/s and GET/s are measured from the first record on (start-up excluded; "
-                  "'overall' includes it). Objects spread evenly over three years unless marked 1 s apart. "
-                  "Endpoint limit: the connector's `endpoint_requests_per_second`; raised to the budget unless "
-                  "it says 25, Stripe's documented default, which the server then enforces too (at 28/s). "
-                  "Ceiling: what the limits allow, min(budget, endpoint limit x streams) x 100 records.", "",
-                  "| reader | data | budget req/s | endpoint limit req/s | ceiling rec/s | records/s | % of ceiling | mid-run rec/s (10%→90%) "
-                  "| overall rec/s | GET req/s | requests (pages) | 429s | records read | wall s | reader CPU s |",
-                  "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+        lines += [
+            "",
+            f"## 2. Throughput at {LATENCY * 1000:.0f} ms latency",
+            "",
+            (
+                "Records/s and GET/s are measured from the first record on (start-up excluded; "
+                "'overall' includes it). Objects spread evenly over three years unless marked 1 s apart. "
+                "Endpoint limit: the connector's `endpoint_requests_per_second`; raised to the budget unless "
+                "it says 25, Stripe's documented default, which the server then enforces too (at 28/s). "
+                "Ceiling: what the limits allow, min(budget, endpoint limit x streams) x 100 records."
+            ),
+            "",
+            (
+                "| reader | data | budget req/s | endpoint limit req/s | ceiling rec/s | records/s | % of ceiling "
+                "| mid-run rec/s (10%→90%) | overall rec/s | GET req/s | requests (pages) | 429s | records read | wall s | reader CPU s |"
+            ),
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        ]
         for r in tp:
             read = f"{r['records']:,} of {r['objects']:,}" + ("" if r["complete"] else f" (stopped at {r['stopped_at_cap_s']:g} s)")
-            lines.append(f"| ({r.get('reader', 'a')}) | {r['dataset']} | {r['budget']} | "
-                         f"{r.get('endpoint_limit', r['budget'])} | {r['ceiling_records_per_s']:,} | "
-                         f"{fmt(r['records_per_s'], 0)} | "
-                         f"{r['pct_of_ceiling']}% | {fmt(r['mid_run_records_per_s'], 0)} | "
-                         f"{fmt(r['overall_records_per_s'], 0)} | {fmt(r['requests_per_s'])} | "
-                         f"{r['requests']:,} ({r['pages_needed']:,}) | {r['http_429']} | {read} | "
-                         f"{r['wall_s']:.1f} | {r['reader_cpu_s']} |")
+            lines.append(
+                f"| ({r.get('reader', 'a')}) | {r['dataset']} | {r['budget']} | "
+                f"{r.get('endpoint_limit', r['budget'])} | {r['ceiling_records_per_s']:,} | "
+                f"{fmt(r['records_per_s'], 0)} | "
+                f"{r['pct_of_ceiling']}% | {fmt(r['mid_run_records_per_s'], 0)} | "
+                f"{fmt(r['overall_records_per_s'], 0)} | {fmt(r['requests_per_s'])} | "
+                f"{r['requests']:,} ({r['pages_needed']:,}) | {r['http_429']} | {read} | "
+                f"{r['wall_s']:.1f} | {r['reader_cpu_s']} |"
+            )
     mem = results.get("memory")
     if mem:
-        lines += ["", "## 3. Peak memory (RSS) at zero latency", "",
-                  "| reader | records | peak RSS MB | wall s | CPU s |", "|---|---|---|---|---|"]
+        lines += [
+            "",
+            "## 3. Peak memory (RSS) at zero latency",
+            "",
+            "| reader | records | peak RSS MB | wall s | CPU s |",
+            "|---|---|---|---|---|",
+        ]
         for r in mem:
             lines.append(f"| ({r['reader']}) | {r['records']:,} | {r['peak_rss_mb']} | {r['wall_s']:.1f} | {r['cpu_s']} |")
     dest = results.get("destination")
     if dest:
-        lines += ["", f"## 4. Destination writes at {LATENCY * 1000:.0f} ms latency (new records, matched by external id)", "",
-                  "| stream | budget req/s | records/s | requests/s | % of budget | bound req/s (by) | % of bound "
-                  "| requests per record | search req/s | written | 429s |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+        lines += [
+            "",
+            f"## 4. Destination writes at {LATENCY * 1000:.0f} ms latency (new records, matched by external id)",
+            "",
+            (
+                "| stream | budget req/s | records/s | requests/s | % of budget | bound req/s (by) | % of bound "
+                "| requests per record | search req/s | written | 429s |"
+            ),
+            "|---|---|---|---|---|---|---|---|---|---|---|",
+        ]
         for r in dest:
             written = f"{r['records_written']:,} of {r['input_records']:,}" + (
-                "" if r["complete"] else f" (stopped at {r['stopped_at_cap_s']:g} s)")
-            lines.append(f"| {r['stream']} | {r['budget']} | {fmt(r['records_per_s'], 2)} | {fmt(r['requests_per_s'])} | "
-                         f"{fmt(r['pct_of_budget'])}% | {r['bound_requests_per_s']:g} ({r['bound_by']}) | "
-                         f"{fmt(r['pct_of_bound'])}% | {fmt(r['requests_per_record'], 2)} | {fmt(r['search_requests_per_s'])} | "
-                         f"{written} | {r['http_429']} |")
-    problems = [(k, p) for k, section in results.items() if isinstance(section, (list, dict))
-                for k, p in _problems(k, section)]
+                "" if r["complete"] else f" (stopped at {r['stopped_at_cap_s']:g} s)"
+            )
+            lines.append(
+                f"| {r['stream']} | {r['budget']} | {fmt(r['records_per_s'], 2)} | {fmt(r['requests_per_s'])} | "
+                f"{fmt(r['pct_of_budget'])}% | {r['bound_requests_per_s']:g} ({r['bound_by']}) | "
+                f"{fmt(r['pct_of_bound'])}% | {fmt(r['requests_per_record'], 2)} | {fmt(r['search_requests_per_s'])} | "
+                f"{written} | {r['http_429']} |"
+            )
+    problems = [(k, p) for k, section in results.items() if isinstance(section, (list, dict)) for k, p in _problems(k, section)]
     if problems:
         lines += ["", "## Problems seen", ""] + [f"- {k}: {p[:400]}" for k, p in problems[:20]]
     return "\n".join(lines) + "\n"
@@ -945,17 +1145,21 @@ def _problems(key: str, section: Any):
 # -- main --------------------------------------------------------------------------------
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="smaller data and shorter caps (about 3 minutes)")
     ap.add_argument("--only", default="cpu,throughput,memory,destination", help="comma-separated scenarios")
     ap.add_argument("--out", default=HERE, help="where the results go (default: benchmarks/)")
-    ap.add_argument("--concurrency", default="auto",
-                    help="'auto': if the connector's spec has a 'concurrency' key, pass ceil(budget x latency x 1.5) "
-                         "at 250 ms and nothing (its default) at zero latency; 'none': never pass it; or a number")
+    ap.add_argument(
+        "--concurrency",
+        default="auto",
+        help="'auto': if the connector's spec has a 'concurrency' key, pass ceil(budget x latency x 1.5) "
+        "at 250 ms and nothing (its default) at zero latency; 'none': never pass it; or a number",
+    )
     ap.add_argument("--keep", action="store_true", help="keep the temporary configs and catalogs")
-    ap.add_argument("--no-reader-c", action="store_true",
-                    help="leave out reader (c), airbyte-source-stripe, even if benchmarks/.venv-c exists")
+    ap.add_argument(
+        "--no-reader-c", action="store_true", help="leave out reader (c), airbyte-source-stripe, even if benchmarks/.venv-c exists"
+    )
     args = ap.parse_args(argv)
     profile = QUICK if args.quick else FULL
     only = {s.strip() for s in args.only.split(",") if s.strip()}
@@ -967,7 +1171,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             ap.error(f"{path} is missing: run `pip install -e .` in .venv first")
 
     started = time.monotonic()
-    results: Dict[str, Any] = {
+    results: dict[str, Any] = {
         "mode": "quick" if args.quick else "full",
         "started": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "command": " ".join(["python benchmarks/run.py"] + [shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:])]),
@@ -980,8 +1184,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     readers = Readers(work, source_spec, args.concurrency)
     readers.with_other = not args.no_reader_c and readers.other_available()
     results["reader_c"] = readers.with_other
-    log("reader (c) airbyte-source-stripe: " + ("included" if readers.with_other else
-        "not included (make bench-reader-c-setup installs it)" if not args.no_reader_c else "left out (--no-reader-c)"))
+    log(
+        "reader (c) airbyte-source-stripe: "
+        + (
+            "included"
+            if readers.with_other
+            else "not included (make bench-reader-c-setup installs it)"
+            if not args.no_reader_c
+            else "left out (--no-reader-c)"
+        )
+    )
     results["background_load"] = {}
 
     results["code"] = {"git_head": git_head(), "fingerprint_at_start": code_fingerprint(), "changed_during": []}
@@ -998,7 +1210,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             log(f"{name}: other processes kept {meter.result['other_processes_cores']} cores busy meanwhile")
         return value
 
-    def destination() -> List[Dict[str, Any]]:
+    def destination() -> list[dict[str, Any]]:
         try:
             dest_spec = connector_spec(DEST_CMD)
         except Exception as exc:  # noqa: BLE001 - the destination may be mid-change

@@ -31,7 +31,9 @@ COMMANDS = {
 
 def wall(command) -> float:
     started = time.perf_counter()
-    subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True, env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
+    subprocess.run(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True, env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    )
     return time.perf_counter() - started
 
 
@@ -50,8 +52,10 @@ def main() -> None:
     lines = [
         "# Start-up of `stripe-connection` (benchmarks/startup.py)",
         "",
-        f"{args.runs} runs of each command, interleaved; median wall time on {os.cpu_count()} cores, "
-        f"Python {sys.version.split()[0]}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.",
+        (
+            f"{args.runs} runs of each command, interleaved; median wall time on {os.cpu_count()} cores, "
+            f"Python {sys.version.split()[0]}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}."
+        ),
         "",
         "| command | median | p90 |",
         "|---|---|---|",

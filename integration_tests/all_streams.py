@@ -7,8 +7,6 @@ Used by ``test_all_streams.py`` (every stream, every connection mode) and by
 
 from __future__ import annotations
 
-from typing import Dict, Set
-
 from source_stripe_proxy.data import load_generated
 from stripe_emulator import catalog
 
@@ -17,19 +15,33 @@ ALL_STREAMS = sorted(CATALOGUE)
 CONNECTED = "acct_1AllStreamsConnctd"
 # The streams the hand-written emulator models; their objects are in the store's collections.
 STORE_RESOURCES = {
-    "customers": "customers", "products": "products", "prices": "prices", "plans": "plans",
-    "subscriptions": "subscriptions", "invoices": "invoices", "invoice_items": "invoiceitems", "charges": "charges",
-    "refunds": "refunds", "payment_intents": "payment_intents", "payouts": "payouts", "coupons": "coupons",
-    "promotion_codes": "promotion_codes", "disputes": "disputes", "credit_notes": "credit_notes",
-    "balance_transactions": "balance_transactions", "events": "events", "accounts": "accounts",
+    "customers": "customers",
+    "products": "products",
+    "prices": "prices",
+    "plans": "plans",
+    "subscriptions": "subscriptions",
+    "invoices": "invoices",
+    "invoice_items": "invoiceitems",
+    "charges": "charges",
+    "refunds": "refunds",
+    "payment_intents": "payment_intents",
+    "payouts": "payouts",
+    "coupons": "coupons",
+    "promotion_codes": "promotion_codes",
+    "disputes": "disputes",
+    "credit_notes": "credit_notes",
+    "balance_transactions": "balance_transactions",
+    "events": "events",
+    "accounts": "accounts",
 }
 
 
 SMALL = ("billing_meters", "billing_meter_event_summaries")  # summaries are listed per meter *and* customer
 
 
-def seed_every_stream(emulator, at: int, *, customers: int = 3, per_parent: int = 2, parents: int = 2, lines: int = 12,
-                      step_seconds: int = 0) -> None:
+def seed_every_stream(
+    emulator, at: int, *, customers: int = 3, per_parent: int = 2, parents: int = 2, lines: int = 12, step_seconds: int = 0
+) -> None:
     """Objects in every stream, created ``at``: the billing objects through the store, a Connect
     account, an automatic payout with its balance transaction, and every other stream through
     ``stripe_emulator.catalog.seed`` (``per_parent`` objects, and as many for each of ``parents``
@@ -60,7 +72,7 @@ def seed_every_stream(emulator, at: int, *, customers: int = 3, per_parent: int 
     catalog.seed(store, per_parent=min(2, per_parent), parents=min(2, parents), streams=SMALL, step_seconds=step_seconds)
 
 
-def expected_ids(emulator) -> Dict[str, Set[str]]:
+def expected_ids(emulator) -> dict[str, set[str]]:
     """What a full read of each stream must return from ``emulator``, by id."""
     store = emulator.store
     expected = {}

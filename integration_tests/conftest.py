@@ -68,8 +68,10 @@ def seeded_emulator():
     with StripeEmulator(api_key=API_KEY) as server:
         # The seed's balance transactions: localstripe cannot create these, so they are stored directly.
         server.store.add("balance_transactions", {"amount": 10000, "description": "Payout", "type": "payment"})
-        server.store.add("balance_transactions", {"amount": -5000, "description": "Refund", "type": "refund",
-                                                  "status": "pending", "reporting_category": "refund"})
+        server.store.add(
+            "balance_transactions",
+            {"amount": -5000, "description": "Refund", "type": "refund", "status": "pending", "reporting_category": "refund"},
+        )
         yield server
 
 

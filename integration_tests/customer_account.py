@@ -11,15 +11,13 @@ Used by ``benchmarks/read_cost.py`` and the read-cost integration tests.
 
 from __future__ import annotations
 
-from typing import Dict, List
-
 from stripe_emulator import catalog
 
 MANY_SOURCES = 12  # a customer with more payment sources than Stripe embeds (10)
 MANY_TAX_IDS = 11
 
 
-def children_of(i: int) -> Dict[str, int]:
+def children_of(i: int) -> dict[str, int]:
     """How many objects of each kind customer ``i`` has."""
     return {
         "customer_cards": MANY_SOURCES if i % 40 == 7 else i % 3,
@@ -32,7 +30,7 @@ def children_of(i: int) -> Dict[str, int]:
     }
 
 
-def seed_customer_account(emulator, at: int, customers: int = 200, step_seconds: int = 1) -> List[str]:
+def seed_customer_account(emulator, at: int, customers: int = 200, step_seconds: int = 1) -> list[str]:
     """``customers`` customers from ``at`` on, each object ``step_seconds`` after the one before;
     returns the customers' ids, oldest first."""
     emulator.set_time(at)

@@ -19,7 +19,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any
 
 from integration_tests.harness import REPO_ROOT, configured_catalog, destination_catalog, run_connector
 from stripe_emulator import ParagonEmulator, PinkConnectEmulator, StripeEmulator
@@ -54,7 +54,7 @@ SLOW_SECONDS = 1.6  # longer than the client's timeout below
 CLIENT_TIMEOUT = 1
 
 
-def scaled_mix(rate: float) -> Dict[str, float]:
+def scaled_mix(rate: float) -> dict[str, float]:
     total = sum(FAULT_MIX.values())
     return {kind: share * rate / total for kind, share in FAULT_MIX.items()}
 
@@ -62,7 +62,7 @@ def scaled_mix(rate: float) -> Dict[str, float]:
 # -- the account ---------------------------------------------------------------------------
 
 
-def seed_account(emulator: StripeEmulator, total: int, now: int) -> Dict[str, set]:
+def seed_account(emulator: StripeEmulator, total: int, now: int) -> dict[str, set]:
     """``total`` objects over the six streams, created over the last SPAN_DAYS; returns ids per stream."""
     emulator.set_time(now)
     store = emulator.store
@@ -70,7 +70,7 @@ def seed_account(emulator: StripeEmulator, total: int, now: int) -> Dict[str, se
     n_subs = max(3, min(400, total // 20))
     counts = {resource: max(3, int(total * share)) for resource, share in shares.items()}
     counts["customers"] = max(3, total - n_subs - sum(counts.values()))  # the rest: exactly `total` in all
-    expected: Dict[str, set] = {}
+    expected: dict[str, set] = {}
     span = SPAN_DAYS * DAY
     for resource, n in counts.items():
         step = max(1, span // n)
@@ -95,11 +95,11 @@ def seed_account(emulator: StripeEmulator, total: int, now: int) -> Dict[str, se
     return expected
 
 
-def expected_total(expected: Dict[str, set]) -> int:
+def expected_total(expected: dict[str, set]) -> int:
     return sum(len(ids) for ids in expected.values())
 
 
-def source_config(proxy: Any, mode: str, **extra: Any) -> Dict[str, Any]:
+def source_config(proxy: Any, mode: str, **extra: Any) -> dict[str, Any]:
     if mode == "paragon":
         credentials = {"auth_type": "paragon", "project_id": proxy.project_id, "user_token": PARAGON_TOKEN, "proxy_host": proxy.url}
     elif mode == "pinkconnect":
@@ -115,11 +115,11 @@ def start_proxy(mode: str, emulator: StripeEmulator, seed: int = 0):
     return PinkConnectEmulator(emulator.url, UPSTREAM_KEY, token=PINK_TOKEN, required_headers=PINK_HEADERS).start()
 
 
-def _ids(result, streams=ALL_STREAMS) -> Dict[str, List[str]]:
+def _ids(result, streams=ALL_STREAMS) -> dict[str, list[str]]:
     return {s: [r["id"] for r in result.records_of(s)] for s in streams}
 
 
-def _compare(expected: Dict[str, set], delivered: Dict[str, List[str]]) -> Dict[str, int]:
+def _compare(expected: dict[str, set], delivered: dict[str, list[str]]) -> dict[str, int]:
     all_expected = set().union(*expected.values())
     flat = [i for ids in delivered.values() for i in ids]
     unique = set(flat)
@@ -132,7 +132,7 @@ def _compare(expected: Dict[str, set], delivered: Dict[str, List[str]]) -> Dict[
     }
 
 
-def _outcome(problems: List[str]) -> str:
+def _outcome(problems: list[str]) -> str:
     return "pass" if not problems else "FAIL: " + "; ".join(problems)
 
 
@@ -141,7 +141,7 @@ def _outcome(problems: List[str]) -> str:
 
 def source_under_faults(
     total: int, fault_rate: float = 0.10, mode: str = "pinkconnect", seed: int = 7, page_size: int = 50
-) -> Dict[str, Any]:
+) -> dict[str, Any]:
     started = time.monotonic()
     now = int(time.time()) - 60
     with StripeEmulator(api_key=UPSTREAM_KEY, seed=seed) as emulator:
@@ -149,7 +149,13 @@ def source_under_faults(
         proxy = start_proxy(mode, emulator)
         try:
             config = source_config(
-                proxy, mode, requests_per_second=300, endpoint_requests_per_second=300, max_retries=8, request_timeout_seconds=CLIENT_TIMEOUT, concurrency=8,
+                proxy,
+                mode,
+                requests_per_second=300,
+                endpoint_requests_per_second=300,
+                max_retries=8,
+                request_timeout_seconds=CLIENT_TIMEOUT,
+                concurrency=8,
                 page_size=page_size,
             )
             catalog = configured_catalog(ALL_STREAMS)
@@ -197,7 +203,7 @@ def source_under_faults(
 # -- 2. SIGKILL the source during a long incremental read, resume from the last STATE ----------
 
 
-def _popen_source(args: List[str], tmp: Path):
+def _popen_source(args: list[str], tmp: Path):
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     bootstrap = "import source_stripe_proxy.airbyte.entrypoints as m; m.run_source()"
     return subprocess.Popen(
@@ -205,24 +211,30 @@ def _popen_source(args: List[str], tmp: Path):
     )
 
 
-def source_kill_resume(total: int, kills: int = 4, seed: int = 11, mode: str = "api_key") -> Dict[str, Any]:
+def source_kill_resume(total: int, kills: int = 4, seed: int = 11, mode: str = "api_key") -> dict[str, Any]:
     """Kill the source with SIGKILL after a random number of records, ``kills`` times, resuming
     each time from the last STATE per stream it emitted; then run to completion."""
     rng = random.Random(seed)
     started = time.monotonic()
     now = int(time.time()) - 60
-    runs: List[Dict[str, Any]] = []
+    runs: list[dict[str, Any]] = []
     with StripeEmulator(api_key=UPSTREAM_KEY, seed=seed, latency=0.002) as emulator, tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         expected = seed_account(emulator, total, now)
         target = emulator if mode == "api_key" else start_proxy(mode, emulator)
         config = source_config(
-            target, mode, start_date=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now - (SPAN_DAYS + 5) * DAY)),
-            slice_range_days=7, page_size=50, requests_per_second=300, endpoint_requests_per_second=300, concurrency=6,
+            target,
+            mode,
+            start_date=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now - (SPAN_DAYS + 5) * DAY)),
+            slice_range_days=7,
+            page_size=50,
+            requests_per_second=300,
+            endpoint_requests_per_second=300,
+            concurrency=6,
         )
         (tmp / "config.json").write_text(json.dumps(config))
         (tmp / "catalog.json").write_text(json.dumps(configured_catalog(ALL_STREAMS, sync_mode="incremental")))
-        state: Optional[List[Dict[str, Any]]] = None
+        state: list[dict[str, Any]] | None = None
         total_objects = expected_total(expected)
         for attempt in range(kills + 1):
             args = ["read", "--config", str(tmp / "config.json"), "--catalog", str(tmp / "catalog.json")]
@@ -271,7 +283,7 @@ def bunched_customers(emulator: StripeEmulator, total: int, now: int) -> set:
     return ids
 
 
-def _run_source_until(args: List[str], tmp: Path, kill_after: Optional[int]) -> Dict[str, Any]:
+def _run_source_until(args: list[str], tmp: Path, kill_after: int | None) -> dict[str, Any]:
     """Run a source read; SIGKILL it once ``kill_after`` records have been read from its stdout."""
     process = _popen_source(args, tmp)
     messages, killed, records = [], False, 0
@@ -296,7 +308,7 @@ def _run_source_until(args: List[str], tmp: Path, kill_after: Optional[int]) -> 
 
 def first_read_kill_points(
     total: int = 30_000, points=(0.3, 0.7, 0.9), latency: float = 0.05, page_size: int = 100, concurrency: int = 8
-) -> List[Dict[str, Any]]:
+) -> list[dict[str, Any]]:
     """A first incremental read of one stream (``customers``, ``total`` objects, bunched in time),
     killed with SIGKILL once ``point`` of its records were emitted, then resumed from the last
     STATE it emitted. One row per kill point: records emitted before the kill, STATE messages
@@ -332,25 +344,27 @@ def first_read_kill_points(
             lost = len(expected - before_set - set(after))
             if lost or set(before) | set(after) != expected:
                 problems.append(f"{lost} records lost")
-            rows.append({
-                "scenario": f"first read of {total} customers SIGKILLed at {point:.0%}, resumed",
-                "kill_point": point,
-                "objects": total,
-                "emitted_before_kill": len(before),
-                "states_before_kill": sum(1 for m in killed_run["messages"] if m["type"] == "STATE"),
-                "resumed_records": len(after),
-                "reread": sum(1 for i in after if i in before_set),
-                "reread_bound": concurrency * page_size,
-                "duplicated_in_resumed_run": len(after) - len(set(after)),
-                "duplicated_in_killed_run": len(before) - len(before_set),
-                "lost": lost,
-                "outcome": _outcome(problems),
-                "seconds": round(time.monotonic() - started, 1),
-            })
+            rows.append(
+                {
+                    "scenario": f"first read of {total} customers SIGKILLed at {point:.0%}, resumed",
+                    "kill_point": point,
+                    "objects": total,
+                    "emitted_before_kill": len(before),
+                    "states_before_kill": sum(1 for m in killed_run["messages"] if m["type"] == "STATE"),
+                    "resumed_records": len(after),
+                    "reread": sum(1 for i in after if i in before_set),
+                    "reread_bound": concurrency * page_size,
+                    "duplicated_in_resumed_run": len(after) - len(set(after)),
+                    "duplicated_in_killed_run": len(before) - len(before_set),
+                    "lost": lost,
+                    "outcome": _outcome(problems),
+                    "seconds": round(time.monotonic() - started, 1),
+                }
+            )
     return rows
 
 
-def connect_kill_resume(accounts: int = 400, kills: int = 2, seed: int = 7) -> Dict[str, Any]:
+def connect_kill_resume(accounts: int = 400, kills: int = 2, seed: int = 7) -> dict[str, Any]:
     """A first read of many Connect accounts (``account_ids: "all"``, customers and balance
     transactions, each account with its own few objects), SIGKILLed ``kills`` times after about
     half of what is left to read, each time resumed from the last STATE per stream; then run to
@@ -366,12 +380,13 @@ def connect_kill_resume(accounts: int = 400, kills: int = 2, seed: int = 7) -> D
             for stream, n in (("customers", i % 7), ("balance_transactions", i % 4)):
                 ids = store.bulk_add(stream, n, created_start=now - 60 * n - 13 * i, created_step=60) if n else []
                 expected.update((stream, account, oid) for oid in ids)
-        config = source_config(emulator, "api_key", account_ids="all", requests_per_second=150, endpoint_requests_per_second=150,
-                               concurrency=8)
+        config = source_config(
+            emulator, "api_key", account_ids="all", requests_per_second=150, endpoint_requests_per_second=150, concurrency=8
+        )
         (tmp / "config.json").write_text(json.dumps(config))
         catalog = configured_catalog(streams, sync_mode="incremental")
         (tmp / "catalog.json").write_text(json.dumps(catalog))
-        state: List[Dict[str, Any]] = []
+        state: list[dict[str, Any]] = []
         runs = []
         for attempt in range(kills + 1):
             args = ["read", "--config", str(tmp / "config.json"), "--catalog", str(tmp / "catalog.json")]
@@ -399,20 +414,27 @@ def connect_kill_resume(accounts: int = 400, kills: int = 2, seed: int = 7) -> D
     emitted = sum(1 for run in runs for m in run["messages"] if m["type"] == "RECORD")
     return {
         "scenario": f"first read of {accounts} Connect accounts SIGKILLed {kills}x, resumed from the last STATE",
-        "accounts": accounts, "kills": killed, "requests": requests, "expected": len(expected), "delivered": len(delivered),
-        "emitted": emitted, "reread": emitted - len(delivered), "lost": lost,
+        "accounts": accounts,
+        "kills": killed,
+        "requests": requests,
+        "expected": len(expected),
+        "delivered": len(delivered),
+        "emitted": emitted,
+        "reread": emitted - len(delivered),
+        "lost": lost,
         "states_before_first_kill": sum(1 for m in runs[0]["messages"] if m["type"] == "STATE"),
         "state_bytes": sum(len(json.dumps(m)) for run in runs for m in run["messages"] if m["type"] == "STATE"),
-        "outcome": _outcome(problems), "seconds": round(time.monotonic() - started, 1),
+        "outcome": _outcome(problems),
+        "seconds": round(time.monotonic() - started, 1),
     }
 
 
-def _triple(message: Dict[str, Any]) -> tuple:
+def _triple(message: dict[str, Any]) -> tuple:
     record = message["record"]
     return record["stream"], record["data"]["account_id"], record["data"]["id"]
 
 
-def _latest_states(messages: List[Dict[str, Any]]) -> Dict[str, Dict[str, Any]]:
+def _latest_states(messages: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     latest = {}
     for m in messages:
         if m["type"] == "STATE":
@@ -420,14 +442,14 @@ def _latest_states(messages: List[Dict[str, Any]]) -> Dict[str, Dict[str, Any]]:
     return latest
 
 
-def _stream_state(state: Optional[List[Dict[str, Any]]], stream: str) -> Dict[str, Any]:
+def _stream_state(state: list[dict[str, Any]] | None, stream: str) -> dict[str, Any]:
     for s in state or []:
         if s["stream"]["stream_descriptor"]["name"] == stream:
             return s["stream"].get("stream_state") or {}
     return {}
 
 
-def _resumable(state: Dict[str, Any], created: int) -> bool:
+def _resumable(state: dict[str, Any], created: int) -> bool:
     """Whether a resumed read may read an object created at ``created`` again: it is inside an
     interval the state says is left (``to_read``), or, in the old shape, at or after ``created``."""
     if "to_read" in state:
@@ -435,9 +457,9 @@ def _resumable(state: Dict[str, Any], created: int) -> bool:
     return state.get("created") is not None and created >= state["created"]
 
 
-def _resume_report(expected, runs, requests, kills, started) -> Dict[str, Any]:
+def _resume_report(expected, runs, requests, kills, started) -> dict[str, Any]:
     problems = []
-    seen: Dict[str, Dict[str, int]] = {s: {} for s in ALL_STREAMS}  # stream -> id -> created
+    seen: dict[str, dict[str, int]] = {s: {} for s in ALL_STREAMS}  # stream -> id -> created
     delivered_flat = []
     reread = 0
     bad_duplicates = 0
@@ -449,7 +471,7 @@ def _resume_report(expected, runs, requests, kills, started) -> Dict[str, Any]:
         for index, m in enumerate(run["messages"]):
             if m["type"] == "STATE":
                 last_state_index[m["state"]["stream"]["stream_descriptor"]["name"]] = index
-        for index, m in enumerate(run["messages"]):
+        for m in run["messages"]:
             if m["type"] != "RECORD":
                 continue
             stream, data = m["record"]["stream"], m["record"]["data"]
@@ -501,7 +523,7 @@ def _resume_report(expected, runs, requests, kills, started) -> Dict[str, Any]:
 # -- 3. the destination under the same faults, plus lost responses after commit -------------
 
 
-def customer_rows(n: int) -> List[Dict[str, Any]]:
+def customer_rows(n: int) -> list[dict[str, Any]]:
     return [
         {
             "external_id": f"crm-{i:05d}",
@@ -515,9 +537,15 @@ def customer_rows(n: int) -> List[Dict[str, Any]]:
     ]
 
 
-def product_rows(n: int) -> List[Dict[str, Any]]:
+def product_rows(n: int) -> list[dict[str, Any]]:
     return [
-        {"external_id": f"SKU-{i:05d}", "name": f"Product {i}", "description": f"Widget {i}", "active": i % 7 != 0, "metadata": {"line": "widgets"}}
+        {
+            "external_id": f"SKU-{i:05d}",
+            "name": f"Product {i}",
+            "description": f"Widget {i}",
+            "active": i % 7 != 0,
+            "metadata": {"line": "widgets"},
+        }
         for i in range(n)
     ]
 
@@ -534,9 +562,9 @@ def destination_input(n_customers: int, n_products: int, state_every: int = 25) 
     return "".join(json.dumps(m) + "\n" for m in lines)
 
 
-def stripe_snapshot(emulator: StripeEmulator) -> Dict[str, Any]:
+def stripe_snapshot(emulator: StripeEmulator) -> dict[str, Any]:
     """What the destination wrote, keyed by external id; lists so duplicates show."""
-    out: Dict[str, List[Any]] = {}
+    out: dict[str, list[Any]] = {}
     for resource, fields in (("customers", ("email", "name", "description")), ("products", ("id", "name", "description", "active"))):
         for obj in emulator.store.all(resource):
             key = f"{resource}:{(obj.get('metadata') or {}).get('external_id')}"
@@ -545,7 +573,7 @@ def stripe_snapshot(emulator: StripeEmulator) -> Dict[str, Any]:
     return out
 
 
-def _count_objects(snapshot: Dict[str, List[Any]], expected_keys: set) -> Dict[str, int]:
+def _count_objects(snapshot: dict[str, list[Any]], expected_keys: set) -> dict[str, int]:
     return {
         "expected": len(expected_keys),
         "delivered": len(expected_keys & set(snapshot)),
@@ -563,7 +591,7 @@ def _expected_keys(n_customers: int, n_products: int) -> set:
 
 def destination_under_faults(
     n_customers: int, n_products: int, fault_rate: float = 0.10, lost_after_commit: float = 0.03, mode: str = "pinkconnect", seed: int = 5
-) -> Dict[str, Any]:
+) -> dict[str, Any]:
     """The same input into a clean account and into one behind a faulty proxy (and a Stripe
     that commits a write and then loses its response); the two accounts must end up equal."""
     started = time.monotonic()
@@ -574,7 +602,14 @@ def destination_under_faults(
         with StripeEmulator(api_key=UPSTREAM_KEY, seed=seed) as emulator:
             proxy = start_proxy(mode, emulator)
             try:
-                config = source_config(proxy, mode, requests_per_second=500, endpoint_requests_per_second=500, max_retries=8, request_timeout_seconds=CLIENT_TIMEOUT)
+                config = source_config(
+                    proxy,
+                    mode,
+                    requests_per_second=500,
+                    endpoint_requests_per_second=500,
+                    max_retries=8,
+                    request_timeout_seconds=CLIENT_TIMEOUT,
+                )
                 if label == "faulty":
                     proxy.faults = type(proxy.faults)(seed=seed, retry_after=0, slow_seconds=SLOW_SECONDS)
                     proxy.faults.set_rates(scaled_mix(fault_rate))
@@ -601,7 +636,9 @@ def destination_under_faults(
         if any(s in result.stdout + result.stderr for s in SECRETS):
             problems.append(f"a secret in the {label} output")
     if snapshots["clean"] != snapshots["faulty"]:
-        differing = [k for k in set(snapshots["clean"]) | set(snapshots["faulty"]) if snapshots["clean"].get(k) != snapshots["faulty"].get(k)]
+        differing = [
+            k for k in set(snapshots["clean"]) | set(snapshots["faulty"]) if snapshots["clean"].get(k) != snapshots["faulty"].get(k)
+        ]
         problems.append(f"Stripe differs from the clean run for {len(differing)} keys, e.g. {sorted(differing)[:3]}")
     if numbers["duplicated"] or numbers["lost"] or numbers["unexpected"]:
         problems.append("duplicates or losses in Stripe")
@@ -626,7 +663,7 @@ def destination_under_faults(
 # -- 4. SIGKILL the destination mid-write, re-run the same input ----------------------------
 
 
-def destination_kill_rerun(n_customers: int, n_products: int, kills: int = 3, seed: int = 3) -> Dict[str, Any]:
+def destination_kill_rerun(n_customers: int, n_products: int, kills: int = 3, seed: int = 3) -> dict[str, Any]:
     rng = random.Random(seed)
     started = time.monotonic()
     stdin = destination_input(n_customers, n_products)
@@ -644,7 +681,10 @@ def destination_kill_rerun(n_customers: int, n_products: int, kills: int = 3, se
             runs += 1
             process = subprocess.Popen(
                 [sys.executable, "-c", bootstrap, "write", "--config", str(tmp / "config.json"), "--catalog", str(tmp / "catalog.json")],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO_ROOT,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                cwd=REPO_ROOT,
             )
             process.stdin.write(stdin.encode())
             process.stdin.close()
@@ -696,7 +736,7 @@ def destination_kill_rerun(n_customers: int, n_products: int, kills: int = 3, se
 # -- 5. errors that do not heal -------------------------------------------------------------
 
 
-def non_healing_errors(seed: int = 13) -> List[Dict[str, Any]]:
+def non_healing_errors(seed: int = 13) -> list[dict[str, Any]]:
     """Revoked key, expired proxy token, restricted key missing a permission: each ends the sync
     with a config_error naming what to fix; the forbidden stream is never read as empty."""
     rows = []

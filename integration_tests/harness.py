@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -19,9 +20,10 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+from typing import Any
 
 import jsonschema
 from airbyte_cdk.models import AirbyteMessage, AirbyteMessageSerializer, ConfiguredAirbyteCatalogSerializer
@@ -51,7 +53,7 @@ class SteppedClock:
     def __init__(self, start: float = 1000.0) -> None:
         self._now = start
         self._lock = threading.Lock()
-        self.slept: List[float] = []
+        self.slept: list[float] = []
 
     def now(self) -> float:
         with self._lock:
@@ -94,15 +96,17 @@ class LocalStripe:
     def __init__(self) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self._process: Optional[subprocess.Popen] = None
+        self._process: subprocess.Popen | None = None
         self._workdir = tempfile.TemporaryDirectory(prefix="localstripe-")
 
-    def __enter__(self) -> "LocalStripe":
+    def __enter__(self) -> LocalStripe:
         executable = Path(sys.executable).with_name("localstripe")
         command = [str(executable)] if executable.exists() else [sys.executable, "-m", "localstripe"]
         self._process = subprocess.Popen(
             [*command, "--port", str(self.port), "--from-scratch"],
-            cwd=self._workdir.name, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            cwd=self._workdir.name,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         wait_for_port(self.port)
         return self
@@ -123,26 +127,26 @@ class RunResult:
     returncode: int
     stdout: str
     stderr: str
-    messages: List[Dict[str, Any]]
+    messages: list[dict[str, Any]]
 
-    def of_type(self, kind: str) -> List[Dict[str, Any]]:
+    def of_type(self, kind: str) -> list[dict[str, Any]]:
         return [m for m in self.messages if m.get("type") == kind]
 
     @property
-    def records(self) -> List[Dict[str, Any]]:
+    def records(self) -> list[dict[str, Any]]:
         return [m["record"] for m in self.of_type("RECORD")]
 
-    def records_of(self, stream: str) -> List[Dict[str, Any]]:
+    def records_of(self, stream: str) -> list[dict[str, Any]]:
         return [r["data"] for r in self.records if r["stream"] == stream]
 
     @property
-    def states(self) -> List[Dict[str, Any]]:
+    def states(self) -> list[dict[str, Any]]:
         return [m["state"] for m in self.of_type("STATE")]
 
-    def errors(self) -> List[Dict[str, Any]]:
+    def errors(self) -> list[dict[str, Any]]:
         return [m["trace"]["error"] for m in self.of_type("TRACE") if m["trace"]["type"] == "ERROR"]
 
-    def assert_read_exactly(self, stream: str, expected_ids: Iterable[str]) -> List[Dict[str, Any]]:
+    def assert_read_exactly(self, stream: str, expected_ids: Iterable[str]) -> list[dict[str, Any]]:
         """The stream's records are exactly ``expected_ids``, each once, each valid against the
         stream's generated schema; returns them."""
         records = self.records_of(stream)
@@ -154,7 +158,7 @@ class RunResult:
             validator.validate(record)
         return records
 
-    def statuses(self, stream: str) -> List[str]:
+    def statuses(self, stream: str) -> list[str]:
         return [
             m["trace"]["stream_status"]["status"]
             for m in self.of_type("TRACE")
@@ -165,13 +169,13 @@ class RunResult:
 def run_connector(
     which: str,
     command: str,
-    config: Optional[Dict[str, Any]] = None,
-    catalog: Optional[Dict[str, Any]] = None,
-    state: Optional[List[Dict[str, Any]]] = None,
+    config: dict[str, Any] | None = None,
+    catalog: dict[str, Any] | None = None,
+    state: list[dict[str, Any]] | None = None,
     stdin: str = "",
     extra_args: Iterable[str] = (),
     timeout: float = 300,
-    env: Optional[Dict[str, str]] = None,
+    env: dict[str, str] | None = None,
 ) -> RunResult:
     """Run ``source`` or ``destination`` with ``command`` (spec/check/discover/read/write)."""
     module, function = CONNECTORS[which].split(":")
@@ -195,16 +199,14 @@ def run_connector(
         )
     messages = []
     for line in completed.stdout.splitlines():
-        line = line.strip()
-        if line.startswith("{"):
-            try:
-                messages.append(json.loads(line))
-            except json.JSONDecodeError:
-                pass
+        text = line.strip()
+        if text.startswith("{"):
+            with contextlib.suppress(json.JSONDecodeError):
+                messages.append(json.loads(text))
     return RunResult(completed.returncode, completed.stdout, completed.stderr, messages)
 
 
-def configured_catalog(streams: Iterable[str], sync_mode: str = "full_refresh", destination_sync_mode: str = "append") -> Dict[str, Any]:
+def configured_catalog(streams: Iterable[str], sync_mode: str = "full_refresh", destination_sync_mode: str = "append") -> dict[str, Any]:
     """A configured catalog built from the source's own discover output shape."""
     from source_stripe_proxy.data import load_schema
 
@@ -229,9 +231,9 @@ def configured_catalog(streams: Iterable[str], sync_mode: str = "full_refresh", 
     }
 
 
-def state_from(result: RunResult) -> List[Dict[str, Any]]:
+def state_from(result: RunResult) -> list[dict[str, Any]]:
     """The latest per-stream STATE messages of a run, as the platform would pass them back."""
-    latest: Dict[str, Dict[str, Any]] = {}
+    latest: dict[str, dict[str, Any]] = {}
     for state in result.states:
         latest[state["stream"]["stream_descriptor"]["name"]] = {"type": "STREAM", "stream": state["stream"]}
     return list(latest.values())
@@ -256,16 +258,16 @@ def assert_no_secrets(text: str) -> None:
         assert secret not in text, "a secret leaked into the output"
 
 
-def api_key_config(url: str, **extra: Any) -> Dict[str, Any]:
+def api_key_config(url: str, **extra: Any) -> dict[str, Any]:
     return {"credentials": {"auth_type": "api_key", "api_key": API_KEY}, "api_base": url, **extra}
 
 
-def paragon_config(proxy: ParagonEmulator, **extra: Any) -> Dict[str, Any]:
+def paragon_config(proxy: ParagonEmulator, **extra: Any) -> dict[str, Any]:
     credentials = {"auth_type": "paragon", "project_id": proxy.project_id, "user_token": PARAGON_TOKEN, "proxy_host": proxy.url}
     return {"credentials": credentials, **extra}
 
 
-def pinkconnect_config(proxy: PinkConnectEmulator, **extra: Any) -> Dict[str, Any]:
+def pinkconnect_config(proxy: PinkConnectEmulator, **extra: Any) -> dict[str, Any]:
     credentials = {"auth_type": "pinkconnect", "proxy_url": proxy.base_url(), "token": PINK_TOKEN, "extra_headers": dict(PINK_HEADERS)}
     return {"credentials": credentials, **extra}
 
@@ -281,7 +283,7 @@ def pinkconnect_in_front_of(upstream_url: str) -> PinkConnectEmulator:
 # -- the destination: input messages and an in-process write ---------------------------
 
 
-def catalog_dict(streams: Sequence[str], mode: str = "append") -> Dict[str, Any]:
+def catalog_dict(streams: Sequence[str], mode: str = "append") -> dict[str, Any]:
     return {
         "streams": [
             {
@@ -299,15 +301,15 @@ def catalog(streams: Sequence[str], mode: str = "append"):
     return ConfiguredAirbyteCatalogSerializer.load(catalog_dict(streams, mode))
 
 
-def record(stream: str, data: Mapping[str, Any]) -> Dict[str, Any]:
+def record(stream: str, data: Mapping[str, Any]) -> dict[str, Any]:
     return {"type": "RECORD", "record": {"stream": stream, "data": dict(data), "emitted_at": 1_700_000_000_000}}
 
 
-def state(marker: Any) -> Dict[str, Any]:
+def state(marker: Any) -> dict[str, Any]:
     return {"type": "STATE", "state": {"type": "LEGACY", "data": {"marker": marker}}}
 
 
-def customers(count: int, *, start: int = 0, **overrides: Any) -> List[Dict[str, Any]]:
+def customers(count: int, *, start: int = 0, **overrides: Any) -> list[dict[str, Any]]:
     return [
         {
             "external_id": f"crm-{i:04d}",
@@ -323,7 +325,7 @@ def customers(count: int, *, start: int = 0, **overrides: Any) -> List[Dict[str,
     ]
 
 
-def products(count: int, *, start: int = 0) -> List[Dict[str, Any]]:
+def products(count: int, *, start: int = 0) -> list[dict[str, Any]]:
     return [
         {
             "external_id": f"SKU {i:03d}/blue",
@@ -336,9 +338,9 @@ def products(count: int, *, start: int = 0) -> List[Dict[str, Any]]:
     ]
 
 
-def input_messages(batches: Iterable[Tuple[str, Iterable[Mapping[str, Any]]]], state_every: int = 10) -> List[Dict[str, Any]]:
+def input_messages(batches: Iterable[tuple[str, Iterable[Mapping[str, Any]]]], state_every: int = 10) -> list[dict[str, Any]]:
     """Records of each (stream, rows) in order, with a STATE after every ``state_every`` records."""
-    out: List[Dict[str, Any]] = []
+    out: list[dict[str, Any]] = []
     count = 0
     for stream, rows in batches:
         for row in rows:
@@ -358,25 +360,25 @@ def fast_destination() -> DestinationStripeProxy:
 
 
 class WriteResult:
-    def __init__(self, messages: List[Dict[str, Any]], summary: Optional[Dict[str, Any]], error: Optional[BaseException] = None):
+    def __init__(self, messages: list[dict[str, Any]], summary: dict[str, Any] | None, error: BaseException | None = None):
         self.messages = messages
         self.summary = summary
         self.error = error
 
-    def of_type(self, kind: str) -> List[Dict[str, Any]]:
+    def of_type(self, kind: str) -> list[dict[str, Any]]:
         return [m for m in self.messages if m["type"] == kind]
 
-    def logs(self, level: Optional[str] = None) -> List[str]:
+    def logs(self, level: str | None = None) -> list[str]:
         return [m["log"]["message"] for m in self.of_type("LOG") if level is None or m["log"]["level"] == level]
 
-    def rejections(self) -> List[Dict[str, Any]]:
+    def rejections(self) -> list[dict[str, Any]]:
         """The JSON details of every rejection report."""
         return [json.loads(text.rsplit(" | ", 1)[1]) for text in self.logs("ERROR") if text.startswith("Rejected ")]
 
     def total(self, kind: str) -> int:
         return self.summary["total"][kind]
 
-    def stream(self, name: str) -> Dict[str, int]:
+    def stream(self, name: str) -> dict[str, int]:
         return self.summary["streams"][name]
 
 
@@ -385,12 +387,12 @@ def write(
     messages: Sequence[Mapping[str, Any]],
     streams: Sequence[str] = ("customers", "products"),
     mode: str = "append",
-    destination: Optional[DestinationStripeProxy] = None,
+    destination: DestinationStripeProxy | None = None,
 ) -> WriteResult:
     """Run ``write`` in-process; the summary comes from its ANALYTICS trace."""
     destination = destination or fast_destination()
     loaded = [AirbyteMessageSerializer.load(m) for m in messages]
-    out: List[Dict[str, Any]] = []
+    out: list[dict[str, Any]] = []
     error = None
     try:
         for message in destination.write(config, catalog(streams, mode), iter(loaded)):
@@ -407,12 +409,12 @@ def write(
     return WriteResult(out, summary, error)
 
 
-def posts(server) -> List[Dict[str, Any]]:
+def posts(server) -> list[dict[str, Any]]:
     return [r for r in server.requests if r["method"] == "POST"]
 
 
-def by_external_id(objects: Iterable[Mapping[str, Any]]) -> Dict[str, List[Mapping[str, Any]]]:
-    out: Dict[str, List[Mapping[str, Any]]] = {}
+def by_external_id(objects: Iterable[Mapping[str, Any]]) -> dict[str, list[Mapping[str, Any]]]:
+    out: dict[str, list[Mapping[str, Any]]] = {}
     for obj in objects:
         key = (obj.get("metadata") or {}).get("external_id")
         if key:
@@ -420,7 +422,7 @@ def by_external_id(objects: Iterable[Mapping[str, Any]]) -> Dict[str, List[Mappi
     return out
 
 
-def message_json(message: AirbyteMessage) -> Dict[str, Any]:
+def message_json(message: AirbyteMessage) -> dict[str, Any]:
     return AirbyteMessageSerializer.dump(message)
 
 
@@ -432,7 +434,7 @@ class _Stdin(io.StringIO):
         return False
 
 
-def cli(env: Mapping[str, str], *args: str, block: str = "") -> Tuple[int, Any, str]:
+def cli(env: Mapping[str, str], *args: str, block: str = "") -> tuple[int, Any, str]:
     """Run ``stripe-connection`` in-process; returns (exit code, parsed stdout JSON, stderr)."""
     out, err = io.StringIO(), io.StringIO()
     code = main(list(args), stdin=_Stdin(block), stdout=out, stderr=err, environ=dict(env))
@@ -456,22 +458,24 @@ class Upstream:
         self.paragon = paragon_in_front_of(url).start()
         self.pink = pinkconnect_in_front_of(url).start()
 
-    def env(self, mode: str) -> Dict[str, str]:
+    def env(self, mode: str) -> dict[str, str]:
         """The environment variables a user sets for this connection mode (see docs/actions.md)."""
         if mode == "api_key":
             return {"STRIPE_API_KEY": API_KEY, "STRIPE_API_BASE": self.url}
         if mode == "paragon":
-            return {"PARAGON_PROJECT_ID": PARAGON_PROJECT_ID, "PARAGON_USER_TOKEN": PARAGON_TOKEN,
-                    "PARAGON_PROXY_HOST": self.paragon.url}
-        return {"PINKCONNECT_PROXY_URL": self.pink.url, "PINKCONNECT_TOKEN": PINK_TOKEN,
-                "PINKCONNECT_EXTRA_HEADERS": json.dumps(PINK_HEADERS)}
+            return {"PARAGON_PROJECT_ID": PARAGON_PROJECT_ID, "PARAGON_USER_TOKEN": PARAGON_TOKEN, "PARAGON_PROXY_HOST": self.paragon.url}
+        return {
+            "PINKCONNECT_PROXY_URL": self.pink.url,
+            "PINKCONNECT_TOKEN": PINK_TOKEN,
+            "PINKCONNECT_EXTRA_HEADERS": json.dumps(PINK_HEADERS),
+        }
 
     def stop(self) -> None:
         self.paragon.stop()
         self.pink.stop()
 
 
-def subprocess_env(extra: Mapping[str, str]) -> Dict[str, str]:
+def subprocess_env(extra: Mapping[str, str]) -> dict[str, str]:
     """A clean environment for the real console script: no inherited Stripe/proxy variables."""
     env = {key: value for key, value in os.environ.items() if key in ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR")}
     env.update(extra)

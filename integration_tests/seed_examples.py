@@ -5,12 +5,13 @@ price_1234567890) are replaced by real ids at run time (``with_ids``).
 
 from __future__ import annotations
 
-from typing import Any, Dict, Mapping, Tuple
+from collections.abc import Mapping
+from typing import Any
 
 SEED_IDS = ("cus_1234567890", "prod_1234567890", "price_1234567890")
 
 # name -> (the call as the seed writes it, the seed's example response)
-SEED_EXAMPLES: Dict[str, Tuple[str, Any]] = {
+SEED_EXAMPLES: dict[str, tuple[str, Any]] = {
     "create customer": (
         """/your-stripe-connection
 action: create
@@ -18,8 +19,13 @@ entity: customer
 email: customer@example.com
 name: John Doe
 description: New customer for subscription service""",
-        {"id": "cus_1234567890", "object": "customer", "email": "customer@example.com", "name": "John Doe",
-         "description": "New customer for subscription service"},
+        {
+            "id": "cus_1234567890",
+            "object": "customer",
+            "email": "customer@example.com",
+            "name": "John Doe",
+            "description": "New customer for subscription service",
+        },
     ),
     "update customer": (
         """/your-stripe-connection
@@ -28,25 +34,39 @@ entity: customer
 customer_id: cus_1234567890
 name: Jane Doe
 description: Updated customer information""",
-        {"id": "cus_1234567890", "object": "customer", "email": "customer@example.com", "name": "Jane Doe",
-         "description": "Updated customer information"},
+        {
+            "id": "cus_1234567890",
+            "object": "customer",
+            "email": "customer@example.com",
+            "name": "Jane Doe",
+            "description": "Updated customer information",
+        },
     ),
     "get customer": (
         """/your-stripe-connection
 action: get
 entity: customer
 customer_id: cus_1234567890""",
-        {"id": "cus_1234567890", "object": "customer", "email": "customer@example.com", "name": "Jane Doe",
-         "description": "Updated customer information"},
+        {
+            "id": "cus_1234567890",
+            "object": "customer",
+            "email": "customer@example.com",
+            "name": "Jane Doe",
+            "description": "Updated customer information",
+        },
     ),
     "list customers": (
         """/your-stripe-connection
 action: list
 entity: customers
 limit: 10""",
-        {"object": "list", "data": [
-            {"id": "cus_1234567890", "object": "customer", "email": "customer1@example.com", "name": "Customer One"},
-            {"id": "cus_0987654321", "object": "customer", "email": "customer2@example.com", "name": "Customer Two"}]},
+        {
+            "object": "list",
+            "data": [
+                {"id": "cus_1234567890", "object": "customer", "email": "customer1@example.com", "name": "Customer One"},
+                {"id": "cus_0987654321", "object": "customer", "email": "customer2@example.com", "name": "Customer Two"},
+            ],
+        },
     ),
     "create subscription": (
         """/your-stripe-connection
@@ -55,10 +75,22 @@ entity: subscription
 customer_id: cus_1234567890
 price_id: price_1234567890
 trial_period_days: 14""",
-        {"id": "sub_1234567890", "object": "subscription", "customer": "cus_1234567890", "status": "active",
-         "items": {"object": "list", "data": [
-             {"id": "si_1234567890", "object": "subscription_item",
-              "price": {"id": "price_1234567890", "object": "price", "product": "prod_1234567890"}}]}},
+        {
+            "id": "sub_1234567890",
+            "object": "subscription",
+            "customer": "cus_1234567890",
+            "status": "active",
+            "items": {
+                "object": "list",
+                "data": [
+                    {
+                        "id": "si_1234567890",
+                        "object": "subscription_item",
+                        "price": {"id": "price_1234567890", "object": "price", "product": "prod_1234567890"},
+                    }
+                ],
+            },
+        },
     ),
     "list subscriptions": (
         """/your-stripe-connection
@@ -66,9 +98,13 @@ action: list
 entity: subscriptions
 customer_id: cus_1234567890
 status: active""",
-        {"object": "list", "data": [
-            {"id": "sub_1234567890", "object": "subscription", "customer": "cus_1234567890", "status": "active"},
-            {"id": "sub_0987654321", "object": "subscription", "customer": "cus_0987654321", "status": "canceled"}]},
+        {
+            "object": "list",
+            "data": [
+                {"id": "sub_1234567890", "object": "subscription", "customer": "cus_1234567890", "status": "active"},
+                {"id": "sub_0987654321", "object": "subscription", "customer": "cus_0987654321", "status": "canceled"},
+            ],
+        },
     ),
     "create product": (
         """/your-stripe-connection
@@ -77,16 +113,26 @@ entity: product
 name: Premium Plan
 description: Access to all premium features
 active: true""",
-        {"id": "prod_1234567890", "object": "product", "name": "Premium Plan",
-         "description": "Access to all premium features", "active": True},
+        {
+            "id": "prod_1234567890",
+            "object": "product",
+            "name": "Premium Plan",
+            "description": "Access to all premium features",
+            "active": True,
+        },
     ),
     "get product": (
         """/your-stripe-connection
 action: get
 entity: product
 product_id: prod_1234567890""",
-        {"id": "prod_1234567890", "object": "product", "name": "Premium Plan",
-         "description": "Access to all premium features", "active": True},
+        {
+            "id": "prod_1234567890",
+            "object": "product",
+            "name": "Premium Plan",
+            "description": "Access to all premium features",
+            "active": True,
+        },
     ),
     "list products": (
         """/your-stripe-connection
@@ -94,11 +140,25 @@ action: list
 entity: products
 active: true
 limit: 10""",
-        {"object": "list", "data": [
-            {"id": "prod_1234567890", "object": "product", "name": "Premium Plan",
-             "description": "Access to all premium features", "active": True},
-            {"id": "prod_0987654321", "object": "product", "name": "Basic Plan",
-             "description": "Access to basic features", "active": True}]},
+        {
+            "object": "list",
+            "data": [
+                {
+                    "id": "prod_1234567890",
+                    "object": "product",
+                    "name": "Premium Plan",
+                    "description": "Access to all premium features",
+                    "active": True,
+                },
+                {
+                    "id": "prod_0987654321",
+                    "object": "product",
+                    "name": "Basic Plan",
+                    "description": "Access to basic features",
+                    "active": True,
+                },
+            ],
+        },
     ),
     "list balance transactions": (
         """/your-stripe-connection
@@ -106,11 +166,29 @@ action: list
 entity: balance_transactions
 type: payment
 limit: 10""",
-        {"object": "list", "data": [
-            {"id": "txn_1234567890", "object": "balance_transaction", "amount": 10000, "currency": "usd",
-             "description": "Payout", "status": "available", "type": "payment"},
-            {"id": "txn_0987654321", "object": "balance_transaction", "amount": -5000, "currency": "usd",
-             "description": "Refund", "status": "pending", "type": "refund"}]},
+        {
+            "object": "list",
+            "data": [
+                {
+                    "id": "txn_1234567890",
+                    "object": "balance_transaction",
+                    "amount": 10000,
+                    "currency": "usd",
+                    "description": "Payout",
+                    "status": "available",
+                    "type": "payment",
+                },
+                {
+                    "id": "txn_0987654321",
+                    "object": "balance_transaction",
+                    "amount": -5000,
+                    "currency": "usd",
+                    "description": "Refund",
+                    "status": "pending",
+                    "type": "refund",
+                },
+            ],
+        },
     ),
     "list plans": (
         """/your-stripe-connection
@@ -118,11 +196,29 @@ action: list
 entity: plans
 product_id: prod_1234567890
 active: true""",
-        {"object": "list", "data": [
-            {"id": "plan_1234567890", "object": "plan", "amount": 1000, "currency": "usd", "interval": "month",
-             "product": "prod_1234567890", "active": True},
-            {"id": "plan_0987654321", "object": "plan", "amount": 5000, "currency": "usd", "interval": "year",
-             "product": "prod_0987654321", "active": True}]},
+        {
+            "object": "list",
+            "data": [
+                {
+                    "id": "plan_1234567890",
+                    "object": "plan",
+                    "amount": 1000,
+                    "currency": "usd",
+                    "interval": "month",
+                    "product": "prod_1234567890",
+                    "active": True,
+                },
+                {
+                    "id": "plan_0987654321",
+                    "object": "plan",
+                    "amount": 5000,
+                    "currency": "usd",
+                    "interval": "year",
+                    "product": "prod_0987654321",
+                    "active": True,
+                },
+            ],
+        },
     ),
 }
 

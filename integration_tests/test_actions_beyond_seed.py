@@ -13,13 +13,23 @@ def test_invoice_items_invoices_refunds_coupons_and_deletes(emulator_upstream, s
     env = emulator_upstream.env(mode)
     customer = ok(env, "create", "customer", f"email=billing-{mode}@example.com", f"name=Billing {mode}")
 
-    item = ok(env, "create", "invoice_item", f"customer_id={customer['id']}", "amount=1500", "currency=USD",
-              "description=Onboarding", "metadata.source=actions")
-    assert (item["object"], item["amount"], item["currency"], item["metadata"]) == (
-        "invoiceitem", 1500, "usd", {"source": "actions"})
+    item = ok(
+        env,
+        "create",
+        "invoice_item",
+        f"customer_id={customer['id']}",
+        "amount=1500",
+        "currency=USD",
+        "description=Onboarding",
+        "metadata.source=actions",
+    )
+    assert (item["object"], item["amount"], item["currency"], item["metadata"]) == ("invoiceitem", 1500, "usd", {"source": "actions"})
 
-    invoice = ok(env, block=f"action: create\nentity: invoices\ncustomer: {customer['id']}\n"
-                            "pending_invoice_items_behavior: include\ndescription: March\n")
+    invoice = ok(
+        env,
+        block=f"action: create\nentity: invoices\ncustomer: {customer['id']}\n"
+        "pending_invoice_items_behavior: include\ndescription: March\n",
+    )
     assert (invoice["status"], invoice["amount_due"]) == ("draft", 1500)
     assert [line["invoice_item"] for line in invoice["lines"]["data"]] == [item["id"]]
     finalized = ok(env, "finalize", "invoice", f"invoice_id={invoice['id']}")
@@ -32,8 +42,7 @@ def test_invoice_items_invoices_refunds_coupons_and_deletes(emulator_upstream, s
     assert (refund["object"], refund["amount"], refund["charge"]) == ("refund", 1000, charge["id"])
     assert ok(env, "get", "charge", f"charge_id={charge['id']}")["amount_refunded"] == 1000
 
-    coupon = ok(env, "create", "coupon", "percent_off=25", "duration=repeating", "duration_in_months=3",
-                f"name=Quarter off {mode}")
+    coupon = ok(env, "create", "coupon", "percent_off=25", "duration=repeating", "duration_in_months=3", f"name=Quarter off {mode}")
     assert (coupon["object"], coupon["percent_off"], coupon["duration"]) == ("coupon", 25.0, "repeating")
     assert ok(env, "delete", "coupons", f"coupon={coupon['id']}")["deleted"] is True
 
@@ -51,8 +60,14 @@ def test_cancel_subscription_is_stripes_delete(emulator_upstream, mode):
     product = ok(env, "create", "product", "name=Cancel plan")
     price = ok(env, "create", "price", f"product_id={product['id']}", "amount=900", "currency=usd", "interval=month")
     subscription = ok(env, "create", "subscription", f"customer_id={customer['id']}", f"price_id={price['id']}")
-    canceled = ok(env, "cancel", "subscription", f"subscription_id={subscription['id']}",
-                  "cancellation_details.comment=Moving on", "invoice_now=false")
+    canceled = ok(
+        env,
+        "cancel",
+        "subscription",
+        f"subscription_id={subscription['id']}",
+        "cancellation_details.comment=Moving on",
+        "invoice_now=false",
+    )
     assert (canceled["id"], canceled["status"]) == (subscription["id"], "canceled")
     assert canceled["cancellation_details"]["comment"] == "Moving on"
 
@@ -60,12 +75,13 @@ def test_cancel_subscription_is_stripes_delete(emulator_upstream, mode):
 def test_refused_before_sending_and_stripes_own_errors(emulator_upstream, seeded_emulator):
     env = emulator_upstream.env("pinkconnect")
     before = len(seeded_emulator.requests)
-    for args, param in ((["create", "invoice_item", "customer=cus_1", "amount=15.00", "currency=usd"], "amount"),
-                        (["create", "coupon", "percent_off=10", "duration=repeating", "duration_in_months=three"],
-                         "duration_in_months"),
-                        (["create", "refund", "charge=ch_1", "reason=because"], "reason"),
-                        (["finalize", "invoice"], "invoice_id"),
-                        (["create", "coupon", "percent_of=10", "duration=once"], "percent_of")):
+    for args, param in (
+        (["create", "invoice_item", "customer=cus_1", "amount=15.00", "currency=usd"], "amount"),
+        (["create", "coupon", "percent_off=10", "duration=repeating", "duration_in_months=three"], "duration_in_months"),
+        (["create", "refund", "charge=ch_1", "reason=because"], "reason"),
+        (["finalize", "invoice"], "invoice_id"),
+        (["create", "coupon", "percent_of=10", "duration=once"], "percent_of"),
+    ):
         code, data, _ = cli(env, *args)
         assert code == 1 and data["error"]["param"] == param, (args, data)
         assert data["error"]["type"] == "invalid_request_error"

@@ -49,17 +49,19 @@ def test_account_cap_and_audit_from_the_command_line_and_the_environment(mode, e
     before = len(seeded_emulator.requests)
     code, error, _ = cli(env, "--account", account, "list", "customers")  # no --accounts: refused
     assert code == 1 and error["error"]["code"] == "account"
-    code, error, _ = cli(env, "--max-amount", "90000", "create", "invoice_item", f"customer={made['id']}",
-                         "amount=6000", "currency=usd")  # the environment's lower cap holds
+    code, error, _ = cli(
+        env, "--max-amount", "90000", "create", "invoice_item", f"customer={made['id']}", "amount=6000", "currency=usd"
+    )  # the environment's lower cap holds
     assert code == 1 and (error["error"]["param"], error["error"]["code"]) == ("amount", "max_amount")
     assert len(seeded_emulator.requests) == before
     code, _, _ = cli(env, "--dry-run", "create", "invoice_item", f"customer={made['id']}", "amount=6000", "currency=usd")
     assert code == 1  # a dry run is held to the same cap
 
-    item = ok(env, "--accounts", account, "--account", account, "create", "invoice_item", f"customer={made['id']}",
-              "amount=4000", "currency=usd")
+    item = ok(
+        env, "--accounts", account, "--account", account, "create", "invoice_item", f"customer={made['id']}", "amount=4000", "currency=usd"
+    )
     lines = [json.loads(line) for line in log.read_text().splitlines()]
-    assert [(l["tool"], l["outcome"], l.get("reason"), l["account"]) for l in lines] == [
+    assert [(entry["tool"], entry["outcome"], entry.get("reason"), entry["account"]) for entry in lines] == [
         ("cli", "sent", None, account),
         ("cli", "refused", "max_amount", None),
         ("cli", "refused", "max_amount", None),

@@ -20,8 +20,7 @@ def one_json_document(text):
 
 
 def run_script(env, *args):
-    done = subprocess.run([CONSOLE_SCRIPT, *args], capture_output=True, text=True, timeout=120,
-                          env=subprocess_env(env))
+    done = subprocess.run([CONSOLE_SCRIPT, *args], capture_output=True, text=True, timeout=120, env=subprocess_env(env))
     assert not any(secret in done.stdout + done.stderr for secret in SECRETS)
     return done
 
@@ -58,8 +57,7 @@ def test_in_process_with_the_cdk_loaded_nothing_but_the_answer_reaches_stdout(em
 def test_an_error_after_retries_is_one_json_error_object(emulator_upstream, seeded_emulator):
     seeded_emulator.faults.only_paths("/v1/customers").script(["500"] * 20)  # more than the deadline allows
     try:
-        done = run_script({**emulator_upstream.env("api_key"), "STRIPE_CONNECTION_TIMEOUT": "1"},
-                          "get", "customer", "customer_id=cus_none")
+        done = run_script({**emulator_upstream.env("api_key"), "STRIPE_CONNECTION_TIMEOUT": "1"}, "get", "customer", "customer_id=cus_none")
     finally:
         seeded_emulator.faults.clear()
     assert done.returncode == 1
@@ -83,8 +81,13 @@ def test_a_silent_host_gives_up_at_the_deadline_not_after_every_retry():
     with socket.socket() as silent:  # listening, never answering: each attempt times out
         silent.bind(("127.0.0.1", 0))
         silent.listen(16)
-        done = run_script({"STRIPE_API_KEY": API_KEY, "STRIPE_API_BASE": f"http://127.0.0.1:{silent.getsockname()[1]}"},
-                          "--timeout", "2", "list", "customers")
+        done = run_script(
+            {"STRIPE_API_KEY": API_KEY, "STRIPE_API_BASE": f"http://127.0.0.1:{silent.getsockname()[1]}"},
+            "--timeout",
+            "2",
+            "list",
+            "customers",
+        )
     assert done.returncode == 1
     error = one_json_document(done.stdout)["error"]
     assert error["type"] == "api_connection_error"
@@ -96,8 +99,16 @@ def test_a_silent_host_gives_up_at_the_deadline_not_after_every_retry():
 
 @pytest.mark.parametrize("mode", MODES)
 def test_a_declined_card_is_one_json_error_with_stripes_decline_code_and_ids(emulator_upstream, seeded_emulator, mode):
-    code, data, _ = cli(emulator_upstream.env(mode), "create", "payment_intent", "amount=1500", "currency=usd", "confirm=true",
-                        "payment_method=pm_card_chargeDeclinedInsufficientFunds", "payment_method_types[0]=card")
+    code, data, _ = cli(
+        emulator_upstream.env(mode),
+        "create",
+        "payment_intent",
+        "amount=1500",
+        "currency=usd",
+        "confirm=true",
+        "payment_method=pm_card_chargeDeclinedInsufficientFunds",
+        "payment_method_types[0]=card",
+    )
     error = data["error"]
     assert code != 0 and error["http_status"] == 402, (mode, data)
     assert (error["type"], error["code"], error["decline_code"]) == ("card_error", "card_declined", "insufficient_funds"), mode

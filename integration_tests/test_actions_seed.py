@@ -44,11 +44,13 @@ def test_every_seed_example(upstream, mode):
     # Customers
     customer = run_example(env, "create customer", ids)
     assert (customer["email"], customer["name"], customer["description"]) == (
-        "customer@example.com", "John Doe", "New customer for subscription service")
+        "customer@example.com",
+        "John Doe",
+        "New customer for subscription service",
+    )
     ids["cus_1234567890"] = customer["id"]
     updated = run_example(env, "update customer", ids)
-    assert (updated["id"], updated["name"], updated["description"]) == (
-        customer["id"], "Jane Doe", "Updated customer information")
+    assert (updated["id"], updated["name"], updated["description"]) == (customer["id"], "Jane Doe", "Updated customer information")
     fetched = run_example(env, "get customer", ids)
     assert (fetched["name"], fetched["email"]) == ("Jane Doe", "customer@example.com")
     customers = run_example(env, "list customers", ids)
@@ -117,12 +119,20 @@ def test_complements_on_the_emulator(emulator_upstream, mode):
     assert [p["id"] for p in prices["data"]] == [yearly["id"]]
 
     customer = ok(env, "create", "customer", "email=complement@example.com", "name=Complement")
-    sub = ok(env, "create", "subscription", f"customer_id={customer['id']}", f"price_id={yearly['id']}",
-             "metadata={\"source\": \"actions\"}")
+    sub = ok(env, "create", "subscription", f"customer_id={customer['id']}", f"price_id={yearly['id']}", 'metadata={"source": "actions"}')
     fetched = ok(env, "get", "subscription", f"subscription_id={sub['id']}")
     assert (fetched["id"], fetched["metadata"]) == (sub["id"], {"source": "actions"})
-    plan = ok(env, "create", "plan", f"product_id={product['id']}", "amount=5000", "currency=usd", "interval=year",
-              "nickname=Yearly", "active=true")
+    plan = ok(
+        env,
+        "create",
+        "plan",
+        f"product_id={product['id']}",
+        "amount=5000",
+        "currency=usd",
+        "interval=year",
+        "nickname=Yearly",
+        "active=true",
+    )
     assert plan["nickname"] == "Yearly"
 
 
@@ -180,8 +190,7 @@ def test_stripe_errors_come_back_as_stripes_error_object(upstream, mode):
 
 
 def test_emulator_error_fields_pass_through_unchanged(emulator_upstream):
-    code, data, _ = cli(emulator_upstream.env("paragon"), "create", "price", "product_id=prod_nope", "amount=100",
-                        "currency=usd")
+    code, data, _ = cli(emulator_upstream.env("paragon"), "create", "price", "product_id=prod_nope", "amount=100", "currency=usd")
     assert code == 1
     assert (data["error"]["code"], data["error"]["param"]) == ("resource_missing", "product")
     assert "prod_nope" in data["error"]["message"]
@@ -200,10 +209,14 @@ def test_a_rejected_proxy_token_exits_1_without_echoing_it(emulator_upstream, mo
 def test_validation_errors_send_no_request(emulator_upstream, seeded_emulator):
     before = len(seeded_emulator.requests)
     env = emulator_upstream.env("api_key")
-    for args in (["list", "customers", "limit=500"], ["create", "price", "product_id=prod_1", "amount=10.00", "currency=usd"],
-                 ["frobnicate", "customer", "customer_id=cus_1"], ["create", "customer", "email=a@b.co"],
-                 ["get", "customer", "customer_id=cus_1", "expnd=x"],
-                 ["create", "customer", "email=a@b.co", "name=A", "address.citty=Paris"]):
+    for args in (
+        ["list", "customers", "limit=500"],
+        ["create", "price", "product_id=prod_1", "amount=10.00", "currency=usd"],
+        ["frobnicate", "customer", "customer_id=cus_1"],
+        ["create", "customer", "email=a@b.co"],
+        ["get", "customer", "customer_id=cus_1", "expnd=x"],
+        ["create", "customer", "email=a@b.co", "name=A", "address.citty=Paris"],
+    ):
         code, data, _ = cli(env, *args)
         assert code == 1 and data["error"]["type"] == "invalid_request_error" and data["error"]["param"], args
     assert len(seeded_emulator.requests) == before
@@ -214,8 +227,9 @@ def test_validation_errors_send_no_request(emulator_upstream, seeded_emulator):
 
 def test_piping_the_seed_create_customer_example_into_the_console_script(localstripe_upstream):
     block, expected = SEED_EXAMPLES["create customer"]
-    done = subprocess.run([CONSOLE_SCRIPT], input=block, capture_output=True, text=True, timeout=60,
-                          env=subprocess_env(localstripe_upstream.env("api_key")))
+    done = subprocess.run(
+        [CONSOLE_SCRIPT], input=block, capture_output=True, text=True, timeout=60, env=subprocess_env(localstripe_upstream.env("api_key"))
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     customer = json.loads(done.stdout)
     assert_same_shape(expected, customer)
@@ -225,8 +239,13 @@ def test_piping_the_seed_create_customer_example_into_the_console_script(localst
 
 
 def test_console_script_argument_form_error_exit_status(emulator_upstream):
-    done = subprocess.run([CONSOLE_SCRIPT, "get", "customer", "customer_id=cus_missing"], capture_output=True,
-                          text=True, timeout=60, env=subprocess_env(emulator_upstream.env("pinkconnect")))
+    done = subprocess.run(
+        [CONSOLE_SCRIPT, "get", "customer", "customer_id=cus_missing"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=subprocess_env(emulator_upstream.env("pinkconnect")),
+    )
     assert done.returncode == 1
     assert json.loads(done.stdout)["error"]["code"] == "resource_missing"
     assert not any(secret in done.stdout + done.stderr for secret in SECRETS)

@@ -51,7 +51,11 @@ def test_a_parent_list_is_read_once_for_the_parent_and_all_its_children(stripe_e
     for stream in streams:
         assert {r["id"] for r in result.records_of(stream)} == expected[stream], stream
     # each customer's children: one request per child endpoint and customer, never twice
-    per_parent = [(r["path"], tuple(sorted((k, tuple(v)) for k, v in r["query"].items()))) for r in stripe_emulator.requests.snapshot() if r["path"].startswith("/v1/customers/")]
+    per_parent = [
+        (r["path"], tuple(sorted((k, tuple(v)) for k, v in r["query"].items())))
+        for r in stripe_emulator.requests.snapshot()
+        if r["path"].startswith("/v1/customers/")
+    ]
     assert len(per_parent) == len(set(per_parent))
 
 
@@ -118,7 +122,11 @@ def test_no_stream_readable_fails_the_check(stripe_emulator, connection_configs)
     config["credentials"]["api_key"] = "rk_test_nothingAtAll1"
     check = run_connector("source", "check", config)
     status = check.of_type("CONNECTION_STATUS")[0]["connectionStatus"]
-    assert status["status"] == "FAILED" and "No stream can be read" in status["message"] and "customers: the key lacks permission" in status["message"]
+    assert (
+        status["status"] == "FAILED"
+        and "No stream can be read" in status["message"]
+        and "customers: the key lacks permission" in status["message"]
+    )
 
 
 def test_an_incremental_sync_of_every_stream_makes_one_events_pass(stripe_emulator, connection_configs):
@@ -131,8 +139,12 @@ def test_an_incremental_sync_of_every_stream_makes_one_events_pass(stripe_emulat
     stripe_emulator.set_time(int(time.time()) + 5)  # changes after the first sync began
     store = stripe_emulator.store
     customer = store.all("customers")[0]["id"]
-    response = requests.post(f"{stripe_emulator.url}/v1/customers/{customer}", data={"email": "moved@example.com"},
-                             headers={"Authorization": f"Bearer {stripe_emulator.api_key}"})
+    response = requests.post(
+        f"{stripe_emulator.url}/v1/customers/{customer}",
+        data={"email": "moved@example.com"},
+        headers={"Authorization": f"Bearer {stripe_emulator.api_key}"},
+        timeout=30,
+    )
     assert response.status_code == 200
     invoice = store.all("invoices")[0]
     billing.update(store, "invoices", invoice["id"], status="paid", paid=True)
@@ -163,7 +175,13 @@ def test_an_incremental_sync_of_every_stream_makes_one_events_pass(stripe_emulat
     for stream in by_created:  # new objects by `created`: those of the cursor's second again, nothing older
         field = CATALOGUE[stream]["created_field"]
         assert all(r[field] >= saved[stream]["created"] for r in second.records_of(stream)), stream
-    quiet = set(ALL_STREAMS) - set(made) - full_only - by_created - {"customers", "invoices", "invoice_line_items", "customer_balance_transactions"}
+    quiet = (
+        set(ALL_STREAMS)
+        - set(made)
+        - full_only
+        - by_created
+        - {"customers", "invoices", "invoice_line_items", "customer_balance_transactions"}
+    )
     assert all(not got[stream] for stream in quiet), {s: got[s] for s in quiet if got[s]}
 
     # one pass: every event page once, no types filter (the streams' types are far more than 20, and

@@ -15,9 +15,27 @@ from source_stripe_proxy.source.state import parse_state
 from stripe_emulator import billing
 
 # The streams this seed fills (the first 19 of the catalogue; test_all_streams.py reads all of them).
-SEEDED = ["customers", "subscriptions", "products", "plans", "prices", "balance_transactions", "invoices", "invoice_items",
-          "invoice_line_items", "subscription_items", "charges", "refunds", "payment_intents", "payouts", "coupons",
-          "promotion_codes", "disputes", "credit_notes", "events"]
+SEEDED = [
+    "customers",
+    "subscriptions",
+    "products",
+    "plans",
+    "prices",
+    "balance_transactions",
+    "invoices",
+    "invoice_items",
+    "invoice_line_items",
+    "subscription_items",
+    "charges",
+    "refunds",
+    "payment_intents",
+    "payouts",
+    "coupons",
+    "promotion_codes",
+    "disputes",
+    "credit_notes",
+    "events",
+]
 EVENTED = ["customers", "subscriptions", "subscription_items", "products", "prices", "invoices", "invoice_line_items", "coupons", "charges"]
 
 
@@ -35,9 +53,15 @@ def seed(emulator, at):
     customers = [store.add("customers", {"email": f"c{i}@example.com"})["id"] for i in range(5)]
     product = store.add("products", {"name": "Gold"})["id"]
     lonely_product = store.add("products", {"name": "Never priced"})["id"]
-    prices = [store.add("prices", {"product": product, "unit_amount": 500 + i, "currency": "usd", "recurring": {"interval": "month"}})["id"] for i in range(2)]
+    prices = [
+        store.add("prices", {"product": product, "unit_amount": 500 + i, "currency": "usd", "recurring": {"interval": "month"}})["id"]
+        for i in range(2)
+    ]
     store.add("plans", {"product": product, "amount": 900, "currency": "usd", "interval": "year"})
-    subs = [store.add("subscriptions", {"customer": customers[i], "items": [{"price": prices[0]}, {"price": prices[1]}]})["id"] for i in range(3)]
+    subs = [
+        store.add("subscriptions", {"customer": customers[i], "items": [{"price": prices[0]}, {"price": prices[1]}]})["id"]
+        for i in range(3)
+    ]
     invoice = store.add("invoices", {"customer": customers[0], "lines": [{"amount": 100 + i} for i in range(13)]})["id"]
     draft = store.add("invoices", {"customer": customers[1], "lines": [{"amount": 900}, {"amount": 50}]})["id"]
     coupons = [store.add("coupons", {"name": f"Coupon {i}"})["id"] for i in range(2)]
@@ -45,12 +69,22 @@ def seed(emulator, at):
         if resource not in ("invoices", "coupons"):
             store.add(resource, {})
     store.bulk_add("balance_transactions", 3)
-    return {"customers": customers, "product": product, "lonely_product": lonely_product, "prices": prices, "subs": subs, "invoice": invoice,
-            "draft": draft, "coupons": coupons}
+    return {
+        "customers": customers,
+        "product": product,
+        "lonely_product": lonely_product,
+        "prices": prices,
+        "subs": subs,
+        "invoice": invoice,
+        "draft": draft,
+        "coupons": coupons,
+    }
 
 
 def api(emulator, method, path, **data):
-    response = requests.request(method, f"{emulator.url}{path}", data=data, headers={"Authorization": f"Bearer {emulator.api_key}"})
+    response = requests.request(
+        method, f"{emulator.url}{path}", data=data, headers={"Authorization": f"Bearer {emulator.api_key}"}, timeout=30
+    )
     assert response.status_code == 200, response.text
     return response.json()
 
@@ -167,11 +201,14 @@ def test_several_connect_accounts_in_one_connection(stripe_emulator, connection_
         f"{stripe_emulator.url}/v1/customers/{changed}",
         data={"email": "moved@example.com"},
         headers={"Authorization": f"Bearer {stripe_emulator.api_key}", "Stripe-Account": "acct_2Second"},
+        timeout=30,
     )
     assert response.status_code == 200
     second = run_connector("source", "read", config, incremental_catalog(["customers"]), state=state)
     assert second.returncode == 0, second.stdout[-3000:]
-    assert [(r["account_id"], r["id"], r["email"]) for r in second.records_of("customers")] == [("acct_2Second", changed, "moved@example.com")]
+    assert [(r["account_id"], r["id"], r["email"]) for r in second.records_of("customers")] == [
+        ("acct_2Second", changed, "moved@example.com")
+    ]
 
 
 def test_stale_state_falls_back_to_a_full_reread_through_the_real_entrypoint(stripe_emulator, connection_configs):
@@ -179,7 +216,9 @@ def test_stale_state_falls_back_to_a_full_reread_through_the_real_entrypoint(str
     seed(stripe_emulator, int(time.time()) - 3600)
     config = connection_configs("api_key", stripe_emulator)
     old = int(time.time()) - 40 * 86_400
-    state = [{"type": "STREAM", "stream": {"stream_descriptor": {"name": "customers"}, "stream_state": {"created": old, "events_since": old}}}]
+    state = [
+        {"type": "STREAM", "stream": {"stream_descriptor": {"name": "customers"}, "stream_state": {"created": old, "events_since": old}}}
+    ]
     result = run_connector("source", "read", config, incremental_catalog(streams), state=state)
     assert result.returncode == 0
     assert len(result.records_of("customers")) == 5

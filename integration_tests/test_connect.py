@@ -51,7 +51,7 @@ def read_triples(result):
 
 def state_sizes(result):
     """Bytes of each STATE message as the connector wrote it (one line of stdout each)."""
-    return [len(line) for line in result.stdout.splitlines() if line.startswith('{"type":"STATE"') or line.startswith('{"type": "STATE"')]
+    return [len(line) for line in result.stdout.splitlines() if line.startswith(('{"type":"STATE"', '{"type": "STATE"'))]
 
 
 def accounts_in(state, stream):
@@ -111,7 +111,7 @@ def test_a_first_read_is_exact_per_account_and_its_state_small_then_an_idle_sync
 
 
 def test_accounts_come_and_go_and_a_change_in_one_account_is_caught(stripe_emulator, connected):
-    accounts, expected, config = connected
+    accounts, _expected, config = connected
     first = run_connector("source", "read", config, catalog())
     assert first.returncode == 0, first.stdout[-3000:]
 
@@ -122,8 +122,10 @@ def test_accounts_come_and_go_and_a_change_in_one_account_is_caught(stripe_emula
     changed_account = accounts[5]  # 5 % 4 = 1 customer
     changed = stripe_emulator.store_for(changed_account).all("customers")[0]["id"]
     answer = requests.post(
-        f"{stripe_emulator.url}/v1/customers/{changed}", data={"email": "moved@example.com"},
+        f"{stripe_emulator.url}/v1/customers/{changed}",
+        data={"email": "moved@example.com"},
         headers={"Authorization": f"Bearer {stripe_emulator.api_key}", "Stripe-Account": changed_account},
+        timeout=30,
     )
     assert answer.status_code == 200
     stripe_emulator.requests.clear()
@@ -149,7 +151,7 @@ def test_accounts_come_and_go_and_a_change_in_one_account_is_caught(stripe_emula
 
 def test_a_configured_account_that_answers_account_invalid_is_dropped_once_and_fails_nothing(stripe_emulator, connection_configs):
     at = int(time.time()) - 3600
-    accounts, expected = seed(stripe_emulator, 12, at)
+    accounts, _expected = seed(stripe_emulator, 12, at)
     stripe_emulator.clock.unfreeze()
     config = connection_configs("api_key", stripe_emulator, account_ids=accounts, **FAST)
     first = run_connector("source", "read", config, catalog())
@@ -200,8 +202,12 @@ def test_the_emulator_connects_thousands_of_accounts_and_answers_for_a_disconnec
     accounts = stripe_emulator.add_connected_accounts(2000)
     listed, after = [], None
     while True:
-        page = requests.get(f"{stripe_emulator.url}/v1/accounts", params={"limit": 100, **({"starting_after": after} if after else {})},
-                            headers=headers).json()
+        page = requests.get(
+            f"{stripe_emulator.url}/v1/accounts",
+            params={"limit": 100, **({"starting_after": after} if after else {})},
+            headers=headers,
+            timeout=30,
+        ).json()
         listed += [a["id"] for a in page["data"]]
         if not page["has_more"]:
             break
@@ -210,7 +216,7 @@ def test_the_emulator_connects_thousands_of_accounts_and_answers_for_a_disconnec
     account = accounts[42]
     stripe_emulator.store_for(account).add("customers", {"email": "kept@example.com"})
     stripe_emulator.disconnect_account(account)
-    answer = requests.get(f"{stripe_emulator.url}/v1/customers", headers={**headers, "Stripe-Account": account})
+    answer = requests.get(f"{stripe_emulator.url}/v1/customers", headers={**headers, "Stripe-Account": account}, timeout=30)
     assert answer.status_code == 403
     error = answer.json()["error"]
     assert error["code"] == "account_invalid" and f"does not have access to account '{account}'" in error["message"]
@@ -218,5 +224,5 @@ def test_the_emulator_connects_thousands_of_accounts_and_answers_for_a_disconnec
     deauthorized = stripe_emulator.events[0]
     assert deauthorized["type"] == "account.application.deauthorized" and deauthorized["account"] == account
     stripe_emulator.add_connected_account(account)  # connected again: its objects are back
-    again = requests.get(f"{stripe_emulator.url}/v1/customers", headers={**headers, "Stripe-Account": account}).json()
+    again = requests.get(f"{stripe_emulator.url}/v1/customers", headers={**headers, "Stripe-Account": account}, timeout=30).json()
     assert [c["email"] for c in again["data"]] == ["kept@example.com"]

@@ -19,8 +19,24 @@ from pathlib import Path
 
 import pytest
 
-from integration_tests.harness import api_key_config, assert_no_secrets, by_external_id, catalog_dict, customers, input_messages, paragon_config, pinkconnect_config, posts, products, record, state, write
-from integration_tests.harness import REPO_ROOT, configured_catalog, run_connector
+from integration_tests.harness import (
+    REPO_ROOT,
+    api_key_config,
+    assert_no_secrets,
+    by_external_id,
+    catalog_dict,
+    configured_catalog,
+    customers,
+    input_messages,
+    paragon_config,
+    pinkconnect_config,
+    posts,
+    products,
+    record,
+    run_connector,
+    state,
+    write,
+)
 from source_stripe_proxy.destination.idempotency import derived_product_id
 
 FAST = {"requests_per_second": 1000, "endpoint_requests_per_second": 1000}  # no limits to honour here
@@ -68,7 +84,12 @@ def test_write_read_back_rewrite_and_change(stripe_emulator):
     assert sorted(read_customers) == sorted(c["external_id"] for c in customers(CUSTOMER_COUNT))
     for row in customers(CUSTOMER_COUNT):
         [obj] = read_customers[row["external_id"]]
-        assert (obj["email"], obj["name"], obj["description"], obj["phone"]) == (row["email"], row["name"], row["description"], row["phone"])
+        assert (obj["email"], obj["name"], obj["description"], obj["phone"]) == (
+            row["email"],
+            row["name"],
+            row["description"],
+            row["phone"],
+        )
         assert obj["address"]["line1"] == row["address"]["line1"] and obj["address"]["country"] == "US"
         assert obj["metadata"] == {**row["metadata"], "external_id": row["external_id"]}
     for row in products(PRODUCT_COUNT):
@@ -197,8 +218,12 @@ def test_killed_writer_rerun_neither_duplicates_nor_loses(stripe_emulator, tmp_p
     assert rerun.total("created") + rerun.total("unchanged") == CUSTOMER_COUNT + PRODUCT_COUNT
     _save_measurement(
         "killed_then_rerun",
-        {"objects_before_kill": created_before, "states_echoed_before_kill": len(echoed), **rerun.summary["total"],
-         "replays": stripe_emulator.idempotent_replays},
+        {
+            "objects_before_kill": created_before,
+            "states_echoed_before_kill": len(echoed),
+            **rerun.summary["total"],
+            "replays": stripe_emulator.idempotent_replays,
+        },
     )
     stored = by_external_id(stripe_emulator.store.all("customers"))
     for row in customers(CUSTOMER_COUNT):
@@ -223,12 +248,22 @@ def test_bad_records_are_rejected_reported_and_the_rest_written(stripe_emulator)
     product_rows = [products(1)[0], {"external_id": "nameless", "description": "no name"}]  # Stripe: parameter_missing
     result = write(config, input_messages([("customers", rows), ("products", product_rows)], state_every=3))
     assert result.error is None
-    assert result.stream("customers") | {"requests": 0} == {"created": 4, "updated": 0, "unchanged": 0, "rejected": 3, "skipped": 0, "requests": 0}
+    assert result.stream("customers") | {"requests": 0} == {
+        "created": 4,
+        "updated": 0,
+        "unchanged": 0,
+        "rejected": 3,
+        "skipped": 0,
+        "requests": 0,
+    }
     assert result.stream("products")["created"] == 1 and result.stream("products")["rejected"] == 1
     reports = {(r["stream"], r["ordinal"]): r for r in result.rejections()}
     assert reports[("customers", 2)]["error"] == {
-        "type": "invalid_request_error", "code": "email_invalid", "param": "email",
-        "message": "Invalid email address: not-an-email", "http_status": 400,
+        "type": "invalid_request_error",
+        "code": "email_invalid",
+        "param": "email",
+        "message": "Invalid email address: not-an-email",
+        "http_status": 400,
     }
     assert reports[("customers", 4)]["error"]["code"] == "resource_missing"
     assert reports[("customers", 4)]["error"]["param"] == "id"
@@ -247,7 +282,7 @@ def test_bad_records_are_rejected_reported_and_the_rest_written(stripe_emulator)
 
 def test_fail_fast_stops_at_the_first_rejection(stripe_emulator):
     config = api_key_config(stripe_emulator.url, fail_fast=True, **FAST)
-    rows = customers(2) + [{"external_id": "bad", "email": "nope"}] + customers(2, start=2)
+    rows = [*customers(2), {"external_id": "bad", "email": "nope"}, *customers(2, start=2)]
     result = write(config, input_messages([("customers", rows)], state_every=1))
     assert result.error is not None and result.error.failure_type.value == "config_error"
     assert "customers record #3" in str(result.error) and "email_invalid" in str(result.error)
@@ -319,7 +354,9 @@ def test_cli_spec_check_and_write_end_to_end(stripe_emulator):
     check = run_connector("destination", "check", config=config)
     assert check.of_type("CONNECTION_STATUS")[0]["connectionStatus"]["status"] == "SUCCEEDED"
 
-    stdin = "".join(json.dumps(m) + "\n" for m in [record("customers", customers(1)[0]), state(1), record("products", products(1)[0]), state(2)])
+    stdin = "".join(
+        json.dumps(m) + "\n" for m in [record("customers", customers(1)[0]), state(1), record("products", products(1)[0]), state(2)]
+    )
     result = run_connector("destination", "write", config=config, catalog=catalog_dict(["customers", "products"]), stdin=stdin)
     assert result.returncode == 0, result.stderr[-2000:]
     assert_no_secrets(result.stdout + result.stderr)

@@ -21,8 +21,7 @@ from airbyte_cdk.test.models import ConnectorTestScenario
 from airbyte_cdk.test.standard_tests import DestinationTestSuiteBase
 from airbyte_cdk.test.standard_tests import pytest_hooks as cdk_hooks
 
-from integration_tests.harness import API_KEY, PARAGON_TOKEN, PINK_HEADERS, PINK_TOKEN
-from integration_tests.harness import REPO_ROOT, free_port
+from integration_tests.harness import API_KEY, PARAGON_TOKEN, PINK_HEADERS, PINK_TOKEN, REPO_ROOT, free_port
 from source_stripe_proxy import DestinationStripeProxy
 from stripe_emulator import ParagonEmulator, PinkConnectEmulator, StripeEmulator
 
@@ -57,7 +56,14 @@ CONFIGS = {
         ("spec", "connection"),
     ),
     "destination_wrong_proxy_token": (
-        {"credentials": {"auth_type": "pinkconnect", "proxy_url": _url("pinkconnect"), "token": "pink-token-stale-0000", "extra_headers": PINK_HEADERS}},
+        {
+            "credentials": {
+                "auth_type": "pinkconnect",
+                "proxy_url": _url("pinkconnect"),
+                "token": "pink-token-stale-0000",
+                "extra_headers": PINK_HEADERS,
+            }
+        },
         "failed",
         ("connection",),
     ),
@@ -89,9 +95,11 @@ def pytest_generate_tests(metafunc):
 
 @pytest.fixture(scope="class", autouse=True)
 def servers():
-    with StripeEmulator(api_key=API_KEY, port=PORTS["stripe"]) as stripe, ParagonEmulator(
-        stripe.url, API_KEY, project_id="proj_std", user_token=PARAGON_TOKEN, port=PORTS["paragon"]
-    ), PinkConnectEmulator(stripe.url, API_KEY, token=PINK_TOKEN, required_headers=PINK_HEADERS, port=PORTS["pinkconnect"]):
+    with (
+        StripeEmulator(api_key=API_KEY, port=PORTS["stripe"]) as stripe,
+        ParagonEmulator(stripe.url, API_KEY, project_id="proj_std", user_token=PARAGON_TOKEN, port=PORTS["paragon"]),
+        PinkConnectEmulator(stripe.url, API_KEY, token=PINK_TOKEN, required_headers=PINK_HEADERS, port=PORTS["pinkconnect"]),
+    ):
         yield stripe
 
 
@@ -114,4 +122,3 @@ class TestDestinationStandard(DestinationTestSuiteBase):
     test_docker_image_build_and_config_matches_spec = None
     test_docker_image_build_and_discover = None
     test_docker_image_build_and_read = None
-

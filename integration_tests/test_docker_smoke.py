@@ -27,7 +27,7 @@ import tempfile
 import time
 import warnings
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any
 
 import pytest
 import requests
@@ -52,7 +52,7 @@ def _version() -> str:
     return __version__
 
 
-def _docker(*args: str, timeout: float = 300, stdin: Optional[str] = None) -> subprocess.CompletedProcess:
+def _docker(*args: str, timeout: float = 300, stdin: str | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(["docker", *args], input=stdin, capture_output=True, text=True, timeout=timeout)
 
 
@@ -97,17 +97,23 @@ def docker_ready() -> None:
 
 
 @pytest.fixture(scope="module")
-def images(docker_ready) -> Dict[str, str]:
+def images(docker_ready) -> dict[str, str]:
     """Both images, built from the one Dockerfile; the source first, so the second reuses its build stage."""
     built = {}
     for connector in CONNECTORS:
         tag = f"airbyte/{connector}:{TAG}"
         started = time.monotonic()
         build = _docker(
-            "build", "--network", "host",
-            "--build-arg", f"BASE_IMAGE={BASE_IMAGE}",
-            "--build-arg", f"CONNECTOR={connector}",
-            "-t", tag, str(REPO_ROOT),
+            "build",
+            "--network",
+            "host",
+            "--build-arg",
+            f"BASE_IMAGE={BASE_IMAGE}",
+            "--build-arg",
+            f"CONNECTOR={connector}",
+            "-t",
+            tag,
+            str(REPO_ROOT),
             timeout=1800,
         )
         assert build.returncode == 0, f"docker build of {connector} failed:\n{build.stdout[-3000:]}\n{build.stderr[-3000:]}"
@@ -125,7 +131,7 @@ def stripe():
         session = requests.Session()
         session.headers["Authorization"] = f"Bearer {API_KEY}"
 
-        def create(path: str, **data: Any) -> Dict[str, Any]:
+        def create(path: str, **data: Any) -> dict[str, Any]:
             response = session.post(f"{server.url}/v1/{path}", data=data, timeout=30)
             response.raise_for_status()
             return response.json()
@@ -153,25 +159,25 @@ class Run:
         self.returncode = completed.returncode
         self.stdout = completed.stdout
         self.stderr = completed.stderr
-        self.messages: List[Dict[str, Any]] = []
+        self.messages: list[dict[str, Any]] = []
         for line in completed.stdout.splitlines():
             if line.startswith("{"):
                 self.messages.append(json.loads(line))  # every stdout line that looks like JSON must be JSON
 
-    def of_type(self, kind: str) -> List[Dict[str, Any]]:
+    def of_type(self, kind: str) -> list[dict[str, Any]]:
         return [m for m in self.messages if m["type"] == kind]
 
-    def records(self, stream: str) -> List[Dict[str, Any]]:
+    def records(self, stream: str) -> list[dict[str, Any]]:
         return [m["record"]["data"] for m in self.of_type("RECORD") if m["record"]["stream"] == stream]
 
-    def trace(self, kind: str) -> List[Dict[str, Any]]:
+    def trace(self, kind: str) -> list[dict[str, Any]]:
         return [m["trace"] for m in self.of_type("TRACE") if m["trace"]["type"] == kind]
 
 
-def run_image(image: str, command: str, files: Optional[Dict[str, Any]] = None, stdin: Optional[str] = None) -> Run:
+def run_image(image: str, command: str, files: dict[str, Any] | None = None, stdin: str | None = None) -> Run:
     """`docker run` one connector command; ``files`` become /data/<name>.json, passed as --<name>."""
     with tempfile.TemporaryDirectory() as tmp:
-        os.chmod(tmp, 0o755)  # the image runs as the non-root airbyte user: it must be able to read them
+        os.chmod(tmp, 0o755)  # noqa: S103 - the image runs as the non-root airbyte user: it must be able to read them
         args = ["run", "--rm", "--network", "host", "-v", f"{tmp}:/data:ro"]
         if stdin is not None:
             args.append("-i")
@@ -184,7 +190,7 @@ def run_image(image: str, command: str, files: Optional[Dict[str, Any]] = None, 
         return Run(_docker(*args, stdin=stdin, timeout=300))
 
 
-def config_for(stripe, **extra: Any) -> Dict[str, Any]:
+def config_for(stripe, **extra: Any) -> dict[str, Any]:
     return {"credentials": {"auth_type": "api_key", "api_key": API_KEY}, "api_base": stripe.url, **extra}
 
 
@@ -202,7 +208,12 @@ def test_images_are_labelled_non_root_and_lean(images):
         assert config["Entrypoint"] == ["/airbyte/entrypoint"]
         assert "AIRBYTE_ENTRYPOINT=/airbyte/entrypoint" in config["Env"]
         probe = _docker(
-            "run", "--rm", "--entrypoint", "sh", image, "-c",
+            "run",
+            "--rm",
+            "--entrypoint",
+            "sh",
+            image,
+            "-c",
             'id -u; readlink -f "$AIRBYTE_ENTRYPOINT"; '
             "for tool in gcc cc make; do command -v $tool || true; done; "
             "python -c \"import importlib.util as u; print([m for m in ('pip', 'pytest', 'localstripe', 'hypothesis', "
@@ -253,7 +264,9 @@ def test_source_image_spec_check_discover_read(images, stripe):
         ids = [r["id"] for r in read.records(stream)]
         assert len(ids) == len(set(ids)), f"{stream}: duplicates"
         assert set(ids) == stripe.seeded[stream], stream
-        statuses = [t["stream_status"]["status"] for t in read.trace("STREAM_STATUS") if t["stream_status"]["stream_descriptor"]["name"] == stream]
+        statuses = [
+            t["stream_status"]["status"] for t in read.trace("STREAM_STATUS") if t["stream_status"]["stream_descriptor"]["name"] == stream
+        ]
         assert statuses[0] == "STARTED" and statuses[-1] == "COMPLETE", (stream, statuses)
     assert read.of_type("STATE"), "a read must checkpoint"
     assert API_KEY not in read.stdout + read.stderr
@@ -262,13 +275,15 @@ def test_source_image_spec_check_discover_read(images, stripe):
 # -- the destination image -------------------------------------------------------------------
 
 
-def stdin_of(rows: List[Dict[str, Any]], stream: str) -> str:
+def stdin_of(rows: list[dict[str, Any]], stream: str) -> str:
     lines = [{"type": "RECORD", "record": {"stream": stream, "data": row, "emitted_at": 1_700_000_000_000}} for row in rows]
-    lines.append({"type": "STATE", "state": {"type": "STREAM", "stream": {"stream_descriptor": {"name": stream}, "stream_state": {"n": len(rows)}}}})
+    lines.append(
+        {"type": "STATE", "state": {"type": "STREAM", "stream": {"stream_descriptor": {"name": stream}, "stream_state": {"n": len(rows)}}}}
+    )
     return "".join(json.dumps(line) + "\n" for line in lines)
 
 
-def summary_of(run: Run) -> Dict[str, Any]:
+def summary_of(run: Run) -> dict[str, Any]:
     [analytics] = [t["analytics"] for t in run.trace("ANALYTICS") if t["analytics"]["type"] == "stripe_destination_summary"]
     return json.loads(analytics["value"])
 
@@ -323,8 +338,17 @@ CONNECTION_IMAGE = f"stripe-connection:{TAG}"
 def connection_image(docker_ready) -> str:
     """``--build-arg CONNECTOR=stripe-connection``: the CLI as entrypoint, with the 'mcp' extra."""
     build = _docker(
-        "build", "--network", "host", "--build-arg", f"BASE_IMAGE={BASE_IMAGE}",
-        "--build-arg", "CONNECTOR=stripe-connection", "-t", CONNECTION_IMAGE, str(REPO_ROOT), timeout=1800,
+        "build",
+        "--network",
+        "host",
+        "--build-arg",
+        f"BASE_IMAGE={BASE_IMAGE}",
+        "--build-arg",
+        "CONNECTOR=stripe-connection",
+        "-t",
+        CONNECTION_IMAGE,
+        str(REPO_ROOT),
+        timeout=1800,
     )
     assert build.returncode == 0, f"docker build of stripe-connection failed:\n{build.stdout[-3000:]}\n{build.stderr[-3000:]}"
     _docker("image", "prune", "--force", "--filter", "label=io.airbyte.name=airbyte/stripe-connection")
@@ -340,23 +364,45 @@ def test_connection_image_serves_mcp_over_stdio(connection_image, stripe):
 
     info = json.loads(_docker("image", "inspect", connection_image).stdout)[0]["Config"]
     assert info["User"] == "airbyte" and info["Entrypoint"] == ["/airbyte/entrypoint"]
-    params = StdioServerParameters(command="docker", args=[
-        "run", "-i", "--rm", "--network", "host", "-e", f"STRIPE_API_KEY={API_KEY}", "-e", f"STRIPE_API_BASE={stripe.url}",
-        connection_image, "mcp", "--allow", "customer"])
+    params = StdioServerParameters(
+        command="docker",
+        args=[
+            "run",
+            "-i",
+            "--rm",
+            "--network",
+            "host",
+            "-e",
+            f"STRIPE_API_KEY={API_KEY}",
+            "-e",
+            f"STRIPE_API_BASE={stripe.url}",
+            connection_image,
+            "mcp",
+            "--allow",
+            "customer",
+        ],
+    )
 
-    async def session_calls() -> List[Any]:
+    async def session_calls() -> list[Any]:
         with tempfile.TemporaryFile("w+") as errlog:
-            async with stdio_client(params, errlog=errlog) as (read, write):
-                async with ClientSession(read, write) as session:
-                    await session.initialize()
-                    tools = [tool.name for tool in (await session.list_tools()).tools]
-                    created = await session.call_tool("create_customer", {"email": "mcp@example.com", "name": "MCP Docker"})
-                    fetched = await session.call_tool("get_customer", {"customer_id": created.structured_content["id"]})
+            async with stdio_client(params, errlog=errlog) as (read, write), ClientSession(read, write) as session:
+                await session.initialize()
+                tools = [tool.name for tool in (await session.list_tools()).tools]
+                created = await session.call_tool("create_customer", {"email": "mcp@example.com", "name": "MCP Docker"})
+                fetched = await session.call_tool("get_customer", {"customer_id": created.structured_content["id"]})
             errlog.seek(0)
             return [tools, created, fetched, errlog.read()]
 
     tools, created, fetched, stderr = asyncio.run(session_calls())
-    assert tools == ["create_customer", "update_customer", "get_customer", "list_customers", "stripe_call", "stripe_describe", "stripe_search_actions"]
+    assert tools == [
+        "create_customer",
+        "update_customer",
+        "get_customer",
+        "list_customers",
+        "stripe_call",
+        "stripe_describe",
+        "stripe_search_actions",
+    ]
     assert not created.is_error and not fetched.is_error, (created, fetched)
     assert fetched.structured_content["email"] == "mcp@example.com"
     assert "restricted key" in stderr  # the sk_ warning, on stderr

@@ -25,7 +25,7 @@ import sys
 import time
 import warnings
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any
 
 import pytest
 
@@ -34,12 +34,31 @@ from integration_tests.harness import REPO_ROOT
 PYAIRBYTE_PYTHON = REPO_ROOT / ".venv-pyairbyte" / "bin" / "python"
 STREAMS = ("customers", "subscriptions", "products", "plans", "prices", "balance_transactions")
 # What the stand-in bills: every one of these has rows after the first run.
-BILLING = ("invoices", "invoice_line_items", "invoice_items", "charges", "refunds", "payment_intents", "payouts",
-           "balance_transactions", "disputes", "credit_notes", "coupons", "promotion_codes")
+BILLING = (
+    "invoices",
+    "invoice_line_items",
+    "invoice_items",
+    "charges",
+    "refunds",
+    "payment_intents",
+    "payouts",
+    "balance_transactions",
+    "disputes",
+    "credit_notes",
+    "coupons",
+    "promotion_codes",
+)
 # Checkout, saved cards and transfers: generic catalogue objects of the stand-in (stripe_emulator/catalog.py).
 PAYMENTS = ("checkout_sessions", "checkout_sessions_line_items", "payment_methods", "setup_intents", "setup_attempts", "transfers")
-CHANGES = ("customer changed their email", "price renamed", "subscription upgraded", "subscription canceled",
-           "customer deleted", "new sign-ups", "new subscriptions")
+CHANGES = (
+    "customer changed their email",
+    "price renamed",
+    "subscription upgraded",
+    "subscription canceled",
+    "customer deleted",
+    "new sign-ups",
+    "new subscriptions",
+)
 
 # Runs in PyAirbyte's environment: ids, `created` values and saved state of every table, as JSON.
 INSPECT = """
@@ -72,13 +91,13 @@ def pyairbyte() -> Path:
     if setup is None or setup.returncode != 0:
         reason = "timed out" if setup is None else (setup.stderr or setup.stdout)[-800:]
         message = f"DUCKDB DEMO TEST NOT RUN: PyAirbyte could not be installed into .venv-pyairbyte: {reason}"
-        warnings.warn(message, UserWarning)
+        warnings.warn(message, UserWarning, stacklevel=2)
         pytest.skip(message)
     assert PYAIRBYTE_PYTHON.exists()
     return PYAIRBYTE_PYTHON
 
 
-def inspect(python: Path, db: Path, tables) -> Dict[str, Any]:
+def inspect(python: Path, db: Path, tables) -> dict[str, Any]:
     done = subprocess.run([str(python), "-c", INSPECT, str(db), ",".join(tables)], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     return json.loads(done.stdout)
@@ -94,7 +113,7 @@ class DemoRun:
 
 
 @pytest.fixture(scope="module")
-def runs(pyairbyte, tmp_path_factory) -> List[DemoRun]:
+def runs(pyairbyte, tmp_path_factory) -> list[DemoRun]:
     out = tmp_path_factory.mktemp("demo")
     # As on a user's machine: under CI=... PyAirbyte switches its progress display off.
     env = {k: v for k, v in os.environ.items() if not k.startswith("AIRBYTE_") and k != "CI"}
@@ -103,7 +122,11 @@ def runs(pyairbyte, tmp_path_factory) -> List[DemoRun]:
         started = time.monotonic()
         completed = subprocess.run(
             [sys.executable, "scripts/demo.py", "--stand-in", "--out", str(out), "--pyairbyte-python", str(pyairbyte)],
-            cwd=REPO_ROOT, capture_output=True, text=True, timeout=900, env=env,
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=900,
+            env=env,
         )
         seconds = time.monotonic() - started
         assert completed.returncode == 0, f"demo run {number} failed:\n{completed.stdout[-4000:]}\n{completed.stderr[-4000:]}"
@@ -146,7 +169,7 @@ def test_second_run_changes_the_account_and_duckdb_shows_each_change(runs):
     first, second = runs
     changes = second.report["sync"]["changes"]
     names = [c["change"] for c in changes]
-    assert len(names) == len(CHANGES) and all(kind in name for kind, name in zip(CHANGES, names)), names
+    assert len(names) == len(CHANGES) and all(kind in name for kind, name in zip(CHANGES, names, strict=True)), names
     assert [c["ok"] for c in changes] == [True] * len(CHANGES), [c for c in changes if not c["ok"]]
     text = second.output
     assert "What the incremental sync brought for each change" in text and text.count("  [ok]") == len(CHANGES)
@@ -230,13 +253,36 @@ for line in sys.stdin:
 print("RESULT", display.records["customers"], display.statuses, display.estimates)
 """
     messages = [
-        {"type": "TRACE", "trace": {"type": "STREAM_STATUS", "emitted_at": 1, "stream_status": {"stream_descriptor": {"name": "customers"}, "status": "STARTED"}}},
-        {"type": "TRACE", "trace": {"type": "ESTIMATE", "emitted_at": 1, "estimate": {"name": "customers", "type": "STREAM", "row_estimate": 250}}},
+        {
+            "type": "TRACE",
+            "trace": {
+                "type": "STREAM_STATUS",
+                "emitted_at": 1,
+                "stream_status": {"stream_descriptor": {"name": "customers"}, "status": "STARTED"},
+            },
+        },
+        {
+            "type": "TRACE",
+            "trace": {"type": "ESTIMATE", "emitted_at": 1, "estimate": {"name": "customers", "type": "STREAM", "row_estimate": 250}},
+        },
         {"type": "RECORD", "record": {"stream": "customers", "data": {"id": "cus_1"}, "emitted_at": 1}},
-        {"type": "TRACE", "trace": {"type": "STREAM_STATUS", "emitted_at": 2, "stream_status": {"stream_descriptor": {"name": "customers"}, "status": "COMPLETE"}}},
+        {
+            "type": "TRACE",
+            "trace": {
+                "type": "STREAM_STATUS",
+                "emitted_at": 2,
+                "stream_status": {"stream_descriptor": {"name": "customers"}, "status": "COMPLETE"},
+            },
+        },
     ]
-    done = subprocess.run([str(pyairbyte), "-c", script], input="".join(json.dumps(m) + "\n" for m in messages),
-                          cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [str(pyairbyte), "-c", script],
+        input="".join(json.dumps(m) + "\n" for m in messages),
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "stream customers: STARTED" in done.stderr
     assert "estimate stream customers: 250 rows" in done.stderr
@@ -252,12 +298,16 @@ def test_with_a_config_it_syncs_that_account(pyairbyte, tmp_path):
         ids = account.store.bulk_add("customers", 7)
         product = account.store.add("products", {"name": "Only product"})
         config = tmp_path / "config.json"
-        config.write_text(json.dumps({"credentials": {"auth_type": "api_key", "api_key": "sk_test_configured_account_01"},
-                                      "api_base": account.url}))
+        config.write_text(
+            json.dumps({"credentials": {"auth_type": "api_key", "api_key": "sk_test_configured_account_01"}, "api_base": account.url})
+        )
         out = tmp_path / "out"
         completed = subprocess.run(
             [sys.executable, "scripts/demo.py", "--config", str(config), "--out", str(out), "--pyairbyte-python", str(pyairbyte)],
-            cwd=REPO_ROOT, capture_output=True, text=True, timeout=900,
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=900,
         )
     assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
     report = json.loads((out / "last-run.json").read_text())
@@ -294,8 +344,12 @@ def test_the_sample_account_has_failed_payments_a_past_due_subscription_and_dunn
     replaced, one canceled for payment_failed with its invoice uncollectible; and the dunning
     query of docs/running.md lists each of them."""
     first = runs[0]
-    done = subprocess.run([str(PYAIRBYTE_PYTHON), "-c", TROUBLE_QUERY, first.report["db"], str(REPO_ROOT / "scripts" / "dunning_query.sql")],
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [str(PYAIRBYTE_PYTHON), "-c", TROUBLE_QUERY, first.report["db"], str(REPO_ROOT / "scripts" / "dunning_query.sql")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     db = json.loads(done.stdout)
     subscriptions = {sid: (status, reason) for sid, status, reason in db["subscriptions"]}

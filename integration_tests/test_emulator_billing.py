@@ -2,6 +2,7 @@
 through its HTTP API: an invoice per period paid by a charge through a payment intent, balance
 transactions for charges, refunds, disputes and payouts, deterministic from a seed."""
 
+import itertools
 import time
 from collections import Counter
 
@@ -17,9 +18,19 @@ from stripe_emulator.persistence import load_from_file, save_to_file
 KEY = "sk_test_billingCYCLE01"
 DAY = 86_400
 NOW = 1_760_000_000  # a Thursday; the account's history is the 200 days before it
-STREAM_OF = {"invoices": "invoices", "charges": "charges", "payment_intents": "payment_intents", "refunds": "refunds",
-             "disputes": "disputes", "credit_notes": "credit_notes", "payouts": "payouts", "invoiceitems": "invoice_items",
-             "balance_transactions": "balance_transactions", "subscriptions": "subscriptions", "events": "events"}
+STREAM_OF = {
+    "invoices": "invoices",
+    "charges": "charges",
+    "payment_intents": "payment_intents",
+    "refunds": "refunds",
+    "disputes": "disputes",
+    "credit_notes": "credit_notes",
+    "payouts": "payouts",
+    "invoiceitems": "invoice_items",
+    "balance_transactions": "balance_transactions",
+    "subscriptions": "subscriptions",
+    "events": "events",
+}
 
 
 def sample_account(emulator, customers=80):
@@ -27,7 +38,9 @@ def sample_account(emulator, customers=80):
     store, start = emulator.store, NOW - 200 * DAY
     emulator.set_time(start)
     product = store.add("products", {"name": "Growth"}, emit_event=True)["id"]
-    monthly = store.add("prices", {"product": product, "unit_amount": 4900, "currency": "usd", "recurring": {"interval": "month"}}, emit_event=True)["id"]
+    monthly = store.add(
+        "prices", {"product": product, "unit_amount": 4900, "currency": "usd", "recurring": {"interval": "month"}}, emit_event=True
+    )["id"]
     yearly = store.add("plans", {"product": product, "amount": 49000, "currency": "usd", "interval": "year"}, emit_event=True)["id"]
     for n in range(customers):
         emulator.set_time(start + n * 2 * DAY + 3600)
@@ -54,12 +67,26 @@ def shape(store):
     invoices = sorted(store.all("invoices"), key=lambda i: (i["subscription"], i["created"]))
     charges = {c["id"]: c for c in store.all("charges")}
     return {
-        "invoices": [(i["subscription"], i["created"], i["billing_reason"], i["status"], i["total"], i["attempt_count"],
-                      charges[i["charge"]]["amount_refunded"] if i["charge"] else None) for i in invoices],
+        "invoices": [
+            (
+                i["subscription"],
+                i["created"],
+                i["billing_reason"],
+                i["status"],
+                i["total"],
+                i["attempt_count"],
+                charges[i["charge"]]["amount_refunded"] if i["charge"] else None,
+            )
+            for i in invoices
+        ],
         "charges": sorted((c["created"], c["amount"], c["status"], c["disputed"]) for c in charges.values()),
-        "balance_transactions": sorted((t["created"], t["type"], t["amount"], t["fee"], t["status"]) for t in store.all("balance_transactions")),
+        "balance_transactions": sorted(
+            (t["created"], t["type"], t["amount"], t["fee"], t["status"]) for t in store.all("balance_transactions")
+        ),
         "payouts": sorted((p["created"], p["amount"], p["status"]) for p in store.all("payouts")),
-        "subscriptions": sorted((s["id"], s["status"], s["current_period_end"], s["latest_invoice"] is not None) for s in store.all("subscriptions")),
+        "subscriptions": sorted(
+            (s["id"], s["status"], s["current_period_end"], s["latest_invoice"] is not None) for s in store.all("subscriptions")
+        ),
         "events": sorted(Counter(e["type"] for e in store.all("events")).items()),
     }
 
@@ -85,7 +112,7 @@ def test_every_period_is_invoiced_and_paid_through_a_payment_intent_and_a_charge
         assert all(i["billing_reason"] == "subscription_cycle" for i in mine[1:])
         # one invoice per period, back to back, the last one the subscription's current period
         periods = [(i["lines"]["data"][0]["period"]["start"], i["lines"]["data"][0]["period"]["end"]) for i in mine]
-        assert all(end == next_start for (_, end), (next_start, _) in zip(periods, periods[1:]))
+        assert all(end == next_start for (_, end), (next_start, _) in itertools.pairwise(periods))
         assert periods[-1] == (sub["current_period_start"], sub["current_period_end"])
         assert sub["latest_invoice"] == mine[-1]["id"]
         if sub["status"] == "canceled":  # dunning gave up: the last renewal's every attempt declined
@@ -129,12 +156,12 @@ def test_every_period_is_invoiced_and_paid_through_a_payment_intent_and_a_charge
     renewals = [i for i in recovered if i["billing_reason"] == "subscription_cycle"]
     assert renewals and {i["attempt_count"] for i in renewals} >= {2, 3}
     for invoice in renewals:
-        waited = sum(RETRY_SCHEDULE_DAYS[:invoice["attempt_count"] - 1]) * DAY
+        waited = sum(RETRY_SCHEDULE_DAYS[: invoice["attempt_count"] - 1]) * DAY
         assert charges[invoice["charge"]]["created"] == invoice["created"] + waited
     for invoice in recovered:
         if invoice["billing_reason"] == "subscription_create":
             assert invoice["attempt_count"] == 2 and 0 < charges[invoice["charge"]]["created"] - invoice["created"] < 23 * 3600
-    churned = [s for s in api_list(emulator, "subscriptions", status="canceled")]
+    churned = list(api_list(emulator, "subscriptions", status="canceled"))
     assert churned and all(s["cancellation_details"]["reason"] == "payment_failed" for s in churned)
     setup_fees = [line for i in invoices for line in i["lines"]["data"] if line["type"] == "invoiceitem"]
     assert setup_fees and {line["amount"] for line in setup_fees} == {SETUP_FEE}
@@ -219,10 +246,14 @@ def test_a_subscription_set_to_cancel_at_the_period_end_ends_then_without_anothe
     with StripeEmulator(api_key=KEY, seed=3) as emulator:
         sample_account(emulator, customers=2)
         run_billing(emulator.store, NOW - 150 * DAY, seed=1)
-        sub = [s for s in emulator.store.all("subscriptions") if s["status"] == "active"][0]
+        sub = next(s for s in emulator.store.all("subscriptions") if s["status"] == "active")
         emulator.set_time(NOW - 150 * DAY)
-        response = requests.post(f"{emulator.url}/v1/subscriptions/{sub['id']}", data={"cancel_at_period_end": "true"},
-                                 headers={"Authorization": f"Bearer {KEY}"}, timeout=30)
+        response = requests.post(
+            f"{emulator.url}/v1/subscriptions/{sub['id']}",
+            data={"cancel_at_period_end": "true"},
+            headers={"Authorization": f"Bearer {KEY}"},
+            timeout=30,
+        )
         assert response.status_code == 200
         invoices_before = [i for i in emulator.store.all("invoices") if i["subscription"] == sub["id"]]
         run_billing(emulator.store, NOW, seed=1)
@@ -243,12 +274,14 @@ def test_a_card_that_starts_to_decline_makes_the_renewal_past_due_then_dunning_r
         store, start = emulator.store, NOW - 100 * DAY
         emulator.set_time(start)
         product = store.add("products", {"name": "Growth"}, emit_event=True)["id"]
-        price = store.add("prices", {"product": product, "unit_amount": 4900, "currency": "usd",
-                                     "recurring": {"interval": "month"}}, emit_event=True)["id"]
-        fixes, never, at_sign_up = (store.add("customers", {"email": f"{n}@example.com", "currency": "usd"}, emit_event=True)["id"]
-                                    for n in ("fixes", "never", "sign-up"))
-        subs = {c: store.add("subscriptions", {"customer": c, "items": [{"price": price}]}, emit_event=True)["id"]
-                for c in (fixes, never)}
+        price = store.add(
+            "prices", {"product": product, "unit_amount": 4900, "currency": "usd", "recurring": {"interval": "month"}}, emit_event=True
+        )["id"]
+        fixes, never, at_sign_up = (
+            store.add("customers", {"email": f"{n}@example.com", "currency": "usd"}, emit_event=True)["id"]
+            for n in ("fixes", "never", "sign-up")
+        )
+        subs = {c: store.add("subscriptions", {"customer": c, "items": [{"price": price}]}, emit_event=True)["id"] for c in (fixes, never)}
         run_billing(store, start + 20 * DAY, seed=1)
         emulator.set_time(start + 25 * DAY)
         for customer in (fixes, never, at_sign_up):
@@ -266,9 +299,14 @@ def test_a_card_that_starts_to_decline_makes_the_renewal_past_due_then_dunning_r
         past_due = api_list(emulator, "subscriptions", status="past_due")
         assert sorted(s["id"] for s in past_due) == sorted(subs.values())
         # The sign-up whose first payment declined: incomplete until the customer paid on the spot.
-        sign_up = [e["data"]["object"]["status"] for e in reversed(store.all("events"))
-                   if e["type"].startswith("customer.subscription.") and e["data"]["object"]["id"] == signed_up]
-        assert [s for i, s in enumerate(sign_up) if i == 0 or sign_up[i - 1] != s] == ["active", "incomplete", "active"] and store.get("subscriptions", signed_up)["status"] == "active"
+        sign_up = [
+            e["data"]["object"]["status"]
+            for e in reversed(store.all("events"))
+            if e["type"].startswith("customer.subscription.") and e["data"]["object"]["id"] == signed_up
+        ]
+        assert [s for i, s in enumerate(sign_up) if i == 0 or sign_up[i - 1] != s] == ["active", "incomplete", "active"] and store.get(
+            "subscriptions", signed_up
+        )["status"] == "active"
 
         emulator.set_time(renewal + 5 * DAY)  # between the first and the second retry
         card = payments.card_method(store, "pm_card_visa", customer=fixes)
@@ -284,16 +322,33 @@ def test_a_card_that_starts_to_decline_makes_the_renewal_past_due_then_dunning_r
 
         churned = store.get("subscriptions", subs[never])
         invoice = store.get("invoices", churned["latest_invoice"])
-        assert (churned["status"], churned["cancellation_details"]["reason"], churned["ended_at"]) == ("canceled", "payment_failed", renewal + 15 * DAY)
+        assert (churned["status"], churned["cancellation_details"]["reason"], churned["ended_at"]) == (
+            "canceled",
+            "payment_failed",
+            renewal + 15 * DAY,
+        )
         assert (invoice["status"], invoice["attempt_count"], invoice["next_payment_attempt"]) == ("uncollectible", 4, None)
         failed = sorted((c for c in store.all("charges") if c["invoice"] == invoice["id"]), key=lambda c: c["created"])
         assert [c["created"] - renewal for c in failed] == [0, 3 * DAY, 8 * DAY, 15 * DAY]
-        assert all(c["status"] == "failed" and c["outcome"]["reason"] == "generic_decline" and c["balance_transaction"] is None
-                   for c in failed)
+        assert all(
+            c["status"] == "failed" and c["outcome"]["reason"] == "generic_decline" and c["balance_transaction"] is None for c in failed
+        )
         intent = store.get("payment_intents", invoice["payment_intent"])
         assert intent["status"] == "requires_payment_method" and intent["last_payment_error"]["charge"] == failed[-1]["id"]
-        told = [e["type"] for e in reversed(store.all("events"))
-                if e["data"]["object"].get("id") in (invoice["id"], subs[never]) and e["created"] >= renewal]
-        assert told == ["invoice.created", "customer.subscription.updated", "invoice.finalized", "invoice.payment_failed",
-                        "customer.subscription.updated", "invoice.payment_failed", "invoice.payment_failed",
-                        "invoice.payment_failed", "invoice.marked_uncollectible", "customer.subscription.deleted"]
+        told = [
+            e["type"]
+            for e in reversed(store.all("events"))
+            if e["data"]["object"].get("id") in (invoice["id"], subs[never]) and e["created"] >= renewal
+        ]
+        assert told == [
+            "invoice.created",
+            "customer.subscription.updated",
+            "invoice.finalized",
+            "invoice.payment_failed",
+            "customer.subscription.updated",
+            "invoice.payment_failed",
+            "invoice.payment_failed",
+            "invoice.payment_failed",
+            "invoice.marked_uncollectible",
+            "customer.subscription.deleted",
+        ]

@@ -28,8 +28,9 @@ def event_types(emu):
 
 
 def test_coupon_create_delete_and_its_checks(emu, api):
-    coupon = api.post("/v1/coupons", {"percent_off": "12.5", "duration": "repeating", "duration_in_months": "3",
-                                      "metadata[campaign]": "spring"}).json()
+    coupon = api.post(
+        "/v1/coupons", {"percent_off": "12.5", "duration": "repeating", "duration_in_months": "3", "metadata[campaign]": "spring"}
+    ).json()
     assert (coupon["object"], coupon["percent_off"], coupon["duration_in_months"]) == ("coupon", 12.5, 3)
     assert coupon["metadata"] == {"campaign": "spring"}
     assert api.get(f"/v1/coupons/{coupon['id']}").json()["id"] == coupon["id"]
@@ -48,10 +49,8 @@ def test_coupon_create_delete_and_its_checks(emu, api):
 
 
 def test_pending_invoice_items_become_the_lines_of_a_finalized_invoice(emu, api, customer):
-    first = api.post("/v1/invoiceitems", {"customer": customer["id"], "amount": "1500", "currency": "usd",
-                                          "description": "Setup"}).json()
-    second = api.post("/v1/invoiceitems", {"customer": customer["id"], "unit_amount": "250", "quantity": "2",
-                                           "currency": "usd"}).json()
+    first = api.post("/v1/invoiceitems", {"customer": customer["id"], "amount": "1500", "currency": "usd", "description": "Setup"}).json()
+    second = api.post("/v1/invoiceitems", {"customer": customer["id"], "unit_amount": "250", "quantity": "2", "currency": "usd"}).json()
     assert (first["object"], first["invoice"], second["amount"]) == ("invoiceitem", None, 500)
     pending = api.get("/v1/invoiceitems", {"customer": customer["id"], "pending": "true"}).json()["data"]
     assert {item["id"] for item in pending} == {first["id"], second["id"]}
@@ -66,11 +65,17 @@ def test_pending_invoice_items_become_the_lines_of_a_finalized_invoice(emu, api,
     assert finalized["number"] and finalized["status_transitions"]["finalized_at"]
     again = api.post(f"/v1/invoices/{invoice['id']}/finalize").json()["error"]
     assert again["code"] == "invoice_not_editable"
-    late = api.post("/v1/invoiceitems", {"customer": customer["id"], "amount": "1", "currency": "usd",
-                                         "invoice": invoice["id"]}).json()["error"]
+    late = api.post("/v1/invoiceitems", {"customer": customer["id"], "amount": "1", "currency": "usd", "invoice": invoice["id"]}).json()[
+        "error"
+    ]
     assert late["param"] == "invoice"
-    assert event_types(emu)[-5:] == ["invoiceitem.created", "invoiceitem.created", "invoice.created",
-                                     "invoice.updated", "invoice.finalized"]
+    assert event_types(emu)[-5:] == [
+        "invoiceitem.created",
+        "invoiceitem.created",
+        "invoice.created",
+        "invoice.updated",
+        "invoice.finalized",
+    ]
 
 
 def test_an_empty_invoice_is_paid_when_finalized(api, customer):

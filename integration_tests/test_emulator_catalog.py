@@ -64,7 +64,7 @@ def seeded():
 
 
 def test_every_generic_stream_is_seeded(seeded):
-    emu, added = seeded
+    _, added = seeded
     generic = set(catalog.generic_streams())
     assert len(generic) > 80
     assert set(added) == generic  # every stream got objects, children included
@@ -79,11 +79,12 @@ def _lists_of(emu, name):
         day = T0 - T0 % 86400
         params.update({stream["window"]["start_param"]: day - 86400, stream["window"]["end_param"]: day + 86400})
     parents = catalog._parent_ids(emu.store, stream, 2)
-    for parent_id in parents:
+    for parent in parents:
         path, query = stream["path"], dict(params)
-        if isinstance(parent_id, tuple):  # per meter and per customer
-            parent_id, *others = parent_id
-            query.update(zip((stream.get("also_per") or {}).get("query_params", {}), others))
+        parent_id = parent
+        if isinstance(parent, tuple):  # per meter and per customer
+            parent_id, *others = parent
+            query.update(zip((stream.get("also_per") or {}).get("query_params", {}), others, strict=True))
         if stream.get("account_path_param"):
             path = path.replace("{" + stream["account_path_param"] + "}", parent_id)
         elif stream["parent"]:
@@ -182,7 +183,7 @@ def test_a_product_not_enabled_answers_stripes_400_and_only_for_its_streams():
             assert resp.status_code == 400
             assert resp.json()["error"] == {
                 "message": "Your account is not set up to use Issuing. Please visit "
-                           "https://dashboard.stripe.com/issuing/overview to get started.",
+                "https://dashboard.stripe.com/issuing/overview to get started.",
                 "type": "invalid_request_error",
             }
         assert api.get("/v1/tax_rates").status_code == 200
@@ -232,9 +233,25 @@ def test_the_command_line_seeds_the_catalogue_and_disables_products():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, "-m", "stripe_emulator", "--port", str(port), "--api-key", KEY,
-                             "--seed-customers", "2", "--seed-catalog", "1", "--disable-product", "Treasury"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "stripe_emulator",
+            "--port",
+            str(port),
+            "--api-key",
+            KEY,
+            "--seed-customers",
+            "2",
+            "--seed-catalog",
+            "1",
+            "--disable-product",
+            "Treasury",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     try:
         assert b"Stripe emulator on" in proc.stdout.readline()
         api = Api(f"http://127.0.0.1:{port}")

@@ -47,8 +47,16 @@ def event_types(emulator, since=0):
 def test_a_paid_payment_intent_has_a_charge_a_balance_transaction_and_can_be_refunded(emulator, api):
     customer = api.post("/v1/customers", email="payer@example.com").json()["id"]
     before = len(emulator.store.all("events"))
-    paid = api.post("/v1/payment_intents", amount="2000", currency="usd", customer=customer, confirm="true",
-                    payment_method="pm_card_visa", description="Order 1", **CARD_ONLY)
+    paid = api.post(
+        "/v1/payment_intents",
+        amount="2000",
+        currency="usd",
+        customer=customer,
+        confirm="true",
+        payment_method="pm_card_visa",
+        description="Order 1",
+        **CARD_ONLY,
+    )
     assert paid.status_code == 200, paid.text
     intent = paid.json()
     assert (intent["status"], intent["amount_received"], intent["payment_method_types"]) == ("succeeded", 2000, ["card"])
@@ -87,26 +95,46 @@ def test_each_declining_test_card_answers_402_with_stripes_codes(emulator, api, 
     assert declined.status_code == 402
     error = declined.json()["error"]
     assert (error["type"], error["code"], error["decline_code"], error["message"]) == (
-        "card_error", decline.code, decline.decline_code, decline.message)
+        "card_error",
+        decline.code,
+        decline.decline_code,
+        decline.message,
+    )
     intent = error["payment_intent"]
     assert intent["status"] == "requires_payment_method" and intent["payment_method"] is None
     assert intent["last_payment_error"]["decline_code"] == decline.decline_code
     charge = api.get(f"/v1/charges/{error['charge']}").json()
-    assert (charge["status"], charge["paid"], charge["failure_code"], charge["balance_transaction"]) == ("failed", False, decline.code, None)
+    assert (charge["status"], charge["paid"], charge["failure_code"], charge["balance_transaction"]) == (
+        "failed",
+        False,
+        decline.code,
+        None,
+    )
     assert charge["outcome"]["type"] == ("blocked" if decline.blocked else "issuer_declined")
 
 
 def test_a_declined_intent_is_paid_by_confirming_again_with_another_card(emulator, api):
     before = len(emulator.store.all("events"))
-    declined = api.post("/v1/payment_intents", amount="1500", currency="usd", confirm="true",
-                        payment_method="pm_card_chargeDeclinedInsufficientFunds", **CARD_ONLY)
+    declined = api.post(
+        "/v1/payment_intents",
+        amount="1500",
+        currency="usd",
+        confirm="true",
+        payment_method="pm_card_chargeDeclinedInsufficientFunds",
+        **CARD_ONLY,
+    )
     intent_id = declined.json()["error"]["payment_intent"]["id"]
     again = api.post(f"/v1/payment_intents/{intent_id}/confirm", payment_method="pm_card_mastercard")
     assert again.status_code == 200 and again.json()["status"] == "succeeded"
     charges = api.get("/v1/charges", payment_intent=intent_id).json()["data"]
     assert sorted(c["status"] for c in charges) == ["failed", "succeeded"]
-    assert event_types(emulator, before) == ["payment_intent.created", "charge.failed", "payment_intent.payment_failed",
-                                             "charge.succeeded", "payment_intent.succeeded"]
+    assert event_types(emulator, before) == [
+        "payment_intent.created",
+        "charge.failed",
+        "payment_intent.payment_failed",
+        "charge.succeeded",
+        "payment_intent.succeeded",
+    ]
     done = api.post(f"/v1/payment_intents/{intent_id}/confirm")
     assert done.status_code == 400 and done.json()["error"]["code"] == "payment_intent_unexpected_state"
     assert "status of succeeded" in done.json()["error"]["message"]
@@ -114,18 +142,33 @@ def test_a_declined_intent_is_paid_by_confirming_again_with_another_card(emulato
 
 def test_a_declined_confirm_is_replayed_for_the_same_idempotency_key(emulator, api):
     headers = {"Idempotency-Key": "decline-once"}
-    first = api.post("/v1/payment_intents", headers=headers, amount="1500", currency="usd", confirm="true",
-                     payment_method="pm_card_chargeDeclined", **CARD_ONLY)
-    second = api.post("/v1/payment_intents", headers=headers, amount="1500", currency="usd", confirm="true",
-                      payment_method="pm_card_chargeDeclined", **CARD_ONLY)
+    first = api.post(
+        "/v1/payment_intents",
+        headers=headers,
+        amount="1500",
+        currency="usd",
+        confirm="true",
+        payment_method="pm_card_chargeDeclined",
+        **CARD_ONLY,
+    )
+    second = api.post(
+        "/v1/payment_intents",
+        headers=headers,
+        amount="1500",
+        currency="usd",
+        confirm="true",
+        payment_method="pm_card_chargeDeclined",
+        **CARD_ONLY,
+    )
     assert first.status_code == second.status_code == 402 and second.headers["Idempotent-Replayed"] == "true"
     assert first.json() == second.json()
     assert emulator.store.count("payment_intents") == 1 and emulator.store.count("charges") == 1
 
 
 def test_manual_capture_authorizes_then_captures_part_and_releases_the_rest(emulator, api):
-    created = api.post("/v1/payment_intents", amount="3000", currency="usd", capture_method="manual",
-                       payment_method="pm_card_amex", **CARD_ONLY).json()
+    created = api.post(
+        "/v1/payment_intents", amount="3000", currency="usd", capture_method="manual", payment_method="pm_card_amex", **CARD_ONLY
+    ).json()
     assert created["status"] == "requires_confirmation"
     authorized = api.post(f"/v1/payment_intents/{created['id']}/confirm").json()
     assert (authorized["status"], authorized["amount_capturable"]) == ("requires_capture", 3000)
@@ -143,13 +186,19 @@ def test_manual_capture_authorizes_then_captures_part_and_releases_the_rest(emul
 
 
 def test_cancel_releases_an_authorization_and_a_succeeded_intent_cannot_be_canceled(emulator, api):
-    held = api.post("/v1/payment_intents", amount="3000", currency="usd", capture_method="manual", confirm="true",
-                    payment_method="pm_card_visa", **CARD_ONLY).json()
+    held = api.post(
+        "/v1/payment_intents",
+        amount="3000",
+        currency="usd",
+        capture_method="manual",
+        confirm="true",
+        payment_method="pm_card_visa",
+        **CARD_ONLY,
+    ).json()
     canceled = api.post(f"/v1/payment_intents/{held['id']}/cancel", cancellation_reason="abandoned").json()
     assert (canceled["status"], canceled["cancellation_reason"]) == ("canceled", "abandoned") and canceled["canceled_at"]
     assert api.get(f"/v1/charges/{held['latest_charge']}").json()["refunded"] is True
-    paid = api.post("/v1/payment_intents", amount="3000", currency="usd", confirm="true", payment_method="pm_card_visa",
-                    **CARD_ONLY).json()
+    paid = api.post("/v1/payment_intents", amount="3000", currency="usd", confirm="true", payment_method="pm_card_visa", **CARD_ONLY).json()
     refused = api.post(f"/v1/payment_intents/{paid['id']}/cancel")
     assert refused.status_code == 400 and "status of succeeded" in refused.json()["error"]["message"]
 
@@ -182,8 +231,16 @@ def test_bad_input_names_the_field(emulator, api):
 
 def test_setup_future_usage_saves_the_card_on_the_customer(emulator, api):
     customer = api.post("/v1/customers", email="saver@example.com").json()["id"]
-    intent = api.post("/v1/payment_intents", amount="2000", currency="usd", customer=customer, confirm="true",
-                      payment_method="pm_card_visa", setup_future_usage="off_session", **CARD_ONLY).json()
+    intent = api.post(
+        "/v1/payment_intents",
+        amount="2000",
+        currency="usd",
+        customer=customer,
+        confirm="true",
+        payment_method="pm_card_visa",
+        setup_future_usage="off_session",
+        **CARD_ONLY,
+    ).json()
     saved = api.get(f"/v1/customers/{customer}/payment_methods").json()["data"]
     assert [m["id"] for m in saved] == [intent["payment_method"]] and saved[0]["card"]["last4"] == "4242"
     assert saved[0]["type"] == "card" and "acss_debit" not in saved[0]  # a card payment method holds only its card
@@ -191,6 +248,7 @@ def test_setup_future_usage_saves_the_card_on_the_customer(emulator, api):
     assert [e["data"]["object"]["id"] for e in attached] == [intent["payment_method"]]
     jsonschema.Draft7Validator(load_schema("payment_methods")).validate(saved[0])
     other = api.post("/v1/customers", email="other@example.com").json()["id"]
-    refused = api.post("/v1/payment_intents", amount="2000", currency="usd", customer=other,
-                       payment_method=intent["payment_method"], **CARD_ONLY)
+    refused = api.post(
+        "/v1/payment_intents", amount="2000", currency="usd", customer=other, payment_method=intent["payment_method"], **CARD_ONLY
+    )
     assert refused.status_code == 400 and refused.json()["error"]["param"] == "payment_method"

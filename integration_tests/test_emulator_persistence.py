@@ -21,8 +21,9 @@ def client(emu, account=None):
         session.headers["Stripe-Account"] = account
 
     def call(method, path, **data):
-        response = session.request(method, f"{emu.url}{path}", params=data if method == "GET" else None,
-                                    data=data if method != "GET" else None, timeout=10)
+        response = session.request(
+            method, f"{emu.url}{path}", params=data if method == "GET" else None, data=data if method != "GET" else None, timeout=10
+        )
         return response.status_code, response.json()
 
     return call
@@ -50,8 +51,9 @@ def fill(emu):
     customers = []
     for i in range(12):
         emu.advance(60 if i % 3 else 0)  # some share a second: their list order must survive too
-        customers.append(call("POST", "/v1/customers", email=f"p{i}@example.com", name=f"P {i}",
-                              **{"metadata[external_id]": f"crm-{i}"})[1])
+        customers.append(
+            call("POST", "/v1/customers", email=f"p{i}@example.com", name=f"P {i}", **{"metadata[external_id]": f"crm-{i}"})[1]
+        )
     call("POST", "/v1/subscriptions", customer=customers[0]["id"], **{"items[0][price]": price["id"]})
     emu.store.bulk_add("customers", 5, created_start=1_600_000_000)
     emu.store.bulk_add("balance_transactions", 4, created_start=1_650_000_000)
@@ -139,7 +141,7 @@ def test_save_is_atomic(tmp_path, monkeypatch):
         save_to_file(emu, path)
         good = path.read_text()
         monkeypatch.setattr(json, "dump", lambda *a, **k: (_ for _ in ()).throw(OSError("disk full")))
-        with pytest.raises(OSError):
+        with pytest.raises(OSError, match="disk full"):
             save_to_file(emu, path)
     assert path.read_text() == good
     assert [p.name for p in tmp_path.iterdir()] == ["stripe.json"]
@@ -174,10 +176,12 @@ def test_the_catalogues_generic_objects_come_back_too(tmp_path):
     assert load_from_file(second, path)
     with second:
         headers = {"Authorization": "Bearer sk_test_catalogSaved1"}
-        assert [r["id"] for r in requests.get(f"{second.url}/v1/tax_rates", headers=headers).json()["data"]] == [rate]
-        assert [r["id"] for r in requests.get(f"{second.url}/v1/customers/{customer}/tax_ids", headers=headers).json()["data"]] == [tax_id]
-        assert requests.get(f"{second.url}/v1/tax_rates/{rate}", headers=headers).status_code == 200
-        assert requests.get(f"{second.url}/v1/issuing/cards", headers=headers).status_code == 400
+        assert [r["id"] for r in requests.get(f"{second.url}/v1/tax_rates", headers=headers, timeout=30).json()["data"]] == [rate]
+        assert [
+            r["id"] for r in requests.get(f"{second.url}/v1/customers/{customer}/tax_ids", headers=headers, timeout=30).json()["data"]
+        ] == [tax_id]
+        assert requests.get(f"{second.url}/v1/tax_rates/{rate}", headers=headers, timeout=30).status_code == 200
+        assert requests.get(f"{second.url}/v1/issuing/cards", headers=headers, timeout=30).status_code == 400
         assert catalog.add(second.store, "tax_rates")["id"] != rate
 
 
@@ -187,8 +191,7 @@ def run_emulator_command(*args, timeout=120):
 
     from integration_tests.harness import REPO_ROOT
 
-    return subprocess.run([sys.executable, "-m", "stripe_emulator", *args], cwd=REPO_ROOT, capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run([sys.executable, "-m", "stripe_emulator", *args], cwd=REPO_ROOT, capture_output=True, text=True, timeout=timeout)
 
 
 def test_the_command_serves_a_saved_account_in_the_background_and_saves_it_back_when_stopped(tmp_path):
@@ -199,8 +202,9 @@ def test_the_command_serves_a_saved_account_in_the_background_and_saves_it_back_
     with StripeEmulator(api_key=KEY) as first:
         kept = first.store.add("customers", {"email": "kept@example.com"})
         save_to_file(first, tmp_path / "account.json")
-    started = run_emulator_command("--port", "0", "--api-key", KEY, "--load", str(tmp_path / "account.json"),
-                                   "--save", str(tmp_path / "after.json"), "--detach")
+    started = run_emulator_command(
+        "--port", "0", "--api-key", KEY, "--load", str(tmp_path / "account.json"), "--save", str(tmp_path / "after.json"), "--detach"
+    )
     assert started.returncode == 0, started.stderr
     url = re.search(r"on (http://127\.0\.0\.1:\d+) in the background", started.stdout).group(1)
     pid = int(re.search(r"kill (\d+)", started.stdout).group(1))

@@ -13,15 +13,13 @@ was sent, in what order and at which (shared-clock) time, and on what the budget
 
 import itertools
 import logging
-from typing import List, Tuple
 
 import pytest
 import requests
 
-from integration_tests.harness import API_KEY
-from integration_tests.harness import SteppedClock
-from source_stripe_proxy.core.budget import RequestBudget
+from integration_tests.harness import API_KEY, SteppedClock
 from source_stripe_proxy.core import client as client_module
+from source_stripe_proxy.core.budget import RequestBudget
 from source_stripe_proxy.core.client import StripeClient
 from source_stripe_proxy.core.settings import ConnectionSettings
 from stripe_emulator import StripeEmulator
@@ -37,7 +35,7 @@ class RecordingSession(requests.Session):
         super().__init__()
         self.trust_env = False
         self.clock = clock
-        self.sent: List[Tuple[float, str, int]] = []
+        self.sent: list[tuple[float, str, int]] = []
 
     def request(self, method, url, *args, **kwargs):
         at = self.clock.now()
@@ -109,7 +107,7 @@ def test_a_per_endpoint_budget_under_the_limit_never_draws_a_429(connection_conf
         config = connection_configs("api_key", emulator, requests_per_second=200, endpoint_requests_per_second=0.9 * LIMIT)
         client = stepped_client(config, clock)
         # Two endpoints page by page, side by side: ~18 requests/s in all, 9/s on each endpoint.
-        pages = zip(client.list_pages("/v1/customers", page_size=2), client.list_pages("/v1/products", page_size=2))
+        pages = zip(client.list_pages("/v1/customers", page_size=2), client.list_pages("/v1/products", page_size=2), strict=True)
         seen = [o["id"] for o in itertools.chain.from_iterable(c["data"] + p["data"] for c, p in pages)]
         assert sorted(seen) == sorted(customers + products)
         assert emulator.endpoint_rate_limited == 0 and client.retry_count == 0
@@ -118,6 +116,6 @@ def test_a_per_endpoint_budget_under_the_limit_never_draws_a_429(connection_conf
         assert [path for _, path, _ in sent] == ["customers", "products"] * PAGES  # side by side, in turn
         for path in ("customers", "products"):
             times = [at for at, sent_path, _ in sent if sent_path == path]
-            gaps = [later - earlier for earlier, later in zip(times, times[1:])]
+            gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
             assert min(gaps) == pytest.approx(1 / (0.9 * LIMIT))  # each endpoint at 0.9 x its limit
         assert most_in_one_second([at for at, _, _ in sent]) > 1.5 * LIMIT  # together: far over one endpoint's limit

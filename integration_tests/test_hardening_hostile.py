@@ -36,8 +36,14 @@ def _clean_error(result, failure_type="config_error"):
     return " ".join(e["message"] for e in errors)
 
 
-@pytest.mark.parametrize("bad, field", [({"page_size": 10**9}, "page_size"), ({"start_date": "last tuesday"}, "start_date"),
-                                         ({"api_base": "http://stripe.example.com"}, "api_base")])
+@pytest.mark.parametrize(
+    "bad, field",
+    [
+        ({"page_size": 10**9}, "page_size"),
+        ({"start_date": "last tuesday"}, "start_date"),
+        ({"api_base": "http://stripe.example.com"}, "api_base"),
+    ],
+)
 def test_bad_config_on_read_is_a_config_error_naming_the_field(account, bad, field):
     _, config, _ = account
     assert field in _clean_error(run_connector("source", "read", {**config, **bad}, configured_catalog(["customers"])))
@@ -68,13 +74,17 @@ def test_a_cursor_that_is_not_the_streams_is_flagged(account):
 
 def test_a_negative_cursor_is_a_config_error(account):
     _, config, _ = account
-    result = run_connector("source", "read", config, configured_catalog(["customers"], sync_mode="incremental"), state=_state({"created": -5}))
+    result = run_connector(
+        "source", "read", config, configured_catalog(["customers"], sync_mode="incremental"), state=_state({"created": -5})
+    )
     assert "customers" in _clean_error(result)
 
 
 def test_a_numeric_string_cursor_is_accepted(account):
-    emulator, config, expected = account
-    result = run_connector("source", "read", config, configured_catalog(["customers"], sync_mode="incremental"), state=_state({"created": "0"}))
+    _emulator, config, expected = account
+    result = run_connector(
+        "source", "read", config, configured_catalog(["customers"], sync_mode="incremental"), state=_state({"created": "0"})
+    )
     assert result.returncode == 0 and {r["id"] for r in result.records_of("customers")} == expected["customers"]
 
 
@@ -89,22 +99,31 @@ def test_corrupt_state_json_fails_without_reading(account, tmp_path):
     emulator, config, _ = account
     (tmp_path / "state.json").write_text('[{"type": "STREAM", "stream": {')
     before = len(emulator.requests)
-    result = run_connector("source", "read", config, configured_catalog(["customers"], sync_mode="incremental"),
-                           extra_args=["--state", str(tmp_path / "state.json")])
+    result = run_connector(
+        "source",
+        "read",
+        config,
+        configured_catalog(["customers"], sync_mode="incremental"),
+        extra_args=["--state", str(tmp_path / "state.json")],
+    )
     assert result.returncode != 0 and not result.records and len(emulator.requests) == before
     assert result.errors() and all("Traceback" not in e["message"] for e in result.errors())
 
 
 def test_an_old_dict_state_is_a_config_error(account):
     _, config, _ = account
-    result = run_connector("source", "read", config, configured_catalog(["customers"], sync_mode="incremental"), state={"customers": {"created": 5}})
+    result = run_connector(
+        "source", "read", config, configured_catalog(["customers"], sync_mode="incremental"), state={"customers": {"created": 5}}
+    )
     assert "state" in _clean_error(result)
 
 
 @pytest.mark.parametrize("cursor", [4_102_444_800, 10**300])
 def test_a_cursor_in_the_future_is_refused_or_flagged(account, cursor):
     _, config, _ = account
-    result = run_connector("source", "read", config, configured_catalog(["customers"], sync_mode="incremental"), state=_state({"created": cursor}))
+    result = run_connector(
+        "source", "read", config, configured_catalog(["customers"], sync_mode="incremental"), state=_state({"created": cursor})
+    )
     flagged = any("future" in m["log"]["message"] for m in result.of_type("LOG") if m["log"]["level"] in ("WARN", "ERROR"))
     assert flagged or "future" in _clean_error(result)
 
@@ -119,12 +138,22 @@ def _write_raw(config, lines):
     with tempfile.TemporaryDirectory() as tmp:
         (Path(tmp) / "c.json").write_text(json.dumps(config))
         (Path(tmp) / "k.json").write_text(json.dumps(h.destination_catalog()))
-        completed = subprocess.run(
-            [sys.executable, "-c", "import source_stripe_proxy.airbyte.entrypoints as m; m.run_destination()", "write",
-             "--config", f"{tmp}/c.json", "--catalog", f"{tmp}/k.json"],
-            input=b"\n".join(lines) + b"\n", capture_output=True, cwd=REPO_ROOT, timeout=300,
+        return subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "import source_stripe_proxy.airbyte.entrypoints as m; m.run_destination()",
+                "write",
+                "--config",
+                f"{tmp}/c.json",
+                "--catalog",
+                f"{tmp}/k.json",
+            ],
+            input=b"\n".join(lines) + b"\n",
+            capture_output=True,
+            cwd=REPO_ROOT,
+            timeout=300,
         )
-    return completed
 
 
 def _rec(data, stream="customers"):
@@ -159,7 +188,9 @@ def test_a_non_utf8_record_is_rejected_and_the_rest_written():
     with StripeEmulator(api_key=h.UPSTREAM_KEY) as emulator:
         config = h.source_config(emulator, "api_key")
         bad = b'{"type": "RECORD", "record": {"stream": "customers", "emitted_at": 0, "data": {"external_id": "x", "name": "Jos\xe9"}}}'
-        completed = _write_raw(config, [_rec({"external_id": "ok-1", "email": "a@example.com"}), bad, _rec({"external_id": "ok-2", "email": "b@example.com"})])
+        completed = _write_raw(
+            config, [_rec({"external_id": "ok-1", "email": "a@example.com"}), bad, _rec({"external_id": "ok-2", "email": "b@example.com"})]
+        )
         count = emulator.store.count("customers")
     assert completed.returncode == 0 and count == 2
     assert b"Rejected" in completed.stdout
@@ -168,7 +199,9 @@ def test_a_non_utf8_record_is_rejected_and_the_rest_written():
 def test_an_unparsable_line_is_reported_without_echoing_its_data():
     with StripeEmulator(api_key=h.UPSTREAM_KEY) as emulator:
         config = h.source_config(emulator, "api_key")
-        completed = _write_raw(config, [b'{"type": "RECORD", "record": {"stream": "customers", "data": {"external_id": "x", "name": "PRIVATE\\ud800"}}}'])
+        completed = _write_raw(
+            config, [b'{"type": "RECORD", "record": {"stream": "customers", "data": {"external_id": "x", "name": "PRIVATE\\ud800"}}}']
+        )
     out = completed.stdout.decode()
     assert "PRIVATE" not in out
     assert "1 rejected" in out

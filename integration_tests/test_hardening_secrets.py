@@ -28,7 +28,11 @@ def _actions(config, args, env, tmp):
     path.write_text(json.dumps(config))
     completed = subprocess.run(
         [sys.executable, "-c", "import sys, source_stripe_proxy.actions.cli as m; sys.exit(m.main())", "--config", str(path), *args],
-        capture_output=True, text=True, cwd=REPO_ROOT, env=env, timeout=120,
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+        env=env,
+        timeout=120,
     )
     path.unlink()
     return completed.returncode, completed.stdout + completed.stderr
@@ -41,10 +45,17 @@ def _actions_env(config, env):
     if credentials["auth_type"] == "api_key":
         extra = {"STRIPE_API_KEY": credentials["api_key"], "STRIPE_API_BASE": config["api_base"]}
     elif credentials["auth_type"] == "paragon":
-        extra = {"PARAGON_PROJECT_ID": credentials["project_id"], "PARAGON_USER_TOKEN": credentials["user_token"], "PARAGON_PROXY_HOST": credentials["proxy_host"]}
+        extra = {
+            "PARAGON_PROJECT_ID": credentials["project_id"],
+            "PARAGON_USER_TOKEN": credentials["user_token"],
+            "PARAGON_PROXY_HOST": credentials["proxy_host"],
+        }
     else:
-        extra = {"PINKCONNECT_PROXY_URL": credentials["proxy_url"], "PINKCONNECT_TOKEN": credentials["token"],
-                 "PINKCONNECT_EXTRA_HEADERS": json.dumps(credentials["extra_headers"])}
+        extra = {
+            "PINKCONNECT_PROXY_URL": credentials["proxy_url"],
+            "PINKCONNECT_TOKEN": credentials["token"],
+            "PINKCONNECT_EXTRA_HEADERS": json.dumps(credentials["extra_headers"]),
+        }
     return {**env, **extra}
 
 
@@ -67,7 +78,15 @@ def test_no_secret_in_any_output_url_or_file(mode, tmp_path):
             dest_input = h.destination_input(3, 2)
 
             def connector(which, command, config=None, catalog=None, stdin=""):
-                result = run_connector(which, command, config, catalog, stdin=stdin, extra_args=debug if (which == "source" and command != "spec") else (), env=env)
+                result = run_connector(
+                    which,
+                    command,
+                    config,
+                    catalog,
+                    stdin=stdin,
+                    extra_args=debug if (which == "source" and command != "spec") else (),
+                    env=env,
+                )
                 outputs.append((f"{which} {command}", result.stdout + result.stderr))
                 return result
 
@@ -75,7 +94,11 @@ def test_no_secret_in_any_output_url_or_file(mode, tmp_path):
                 if use_env:
                     completed = subprocess.run(
                         [sys.executable, "-c", "import sys, source_stripe_proxy.actions.cli as m; sys.exit(m.main())", *args],
-                        capture_output=True, text=True, cwd=REPO_ROOT, env=_actions_env(config, env), timeout=120,
+                        capture_output=True,
+                        text=True,
+                        cwd=REPO_ROOT,
+                        env=_actions_env(config, env),
+                        timeout=120,
                     )
                     code, text = completed.returncode, completed.stdout + completed.stderr
                 else:
@@ -122,7 +145,7 @@ def test_no_secret_in_any_output_url_or_file(mode, tmp_path):
         finally:
             if proxy is not None:
                 proxy.stop()
-    secrets = h.SECRETS + (revoked["credentials"][field],)
+    secrets = (*h.SECRETS, revoked["credentials"][field])
     leaks = [(what, secret) for what, text in outputs for secret in secrets if secret in text]
     assert len(outputs) >= 20
     assert leaks == [], f"{len(leaks)} secrets in the output of: {sorted({w for w, _ in leaks})}"

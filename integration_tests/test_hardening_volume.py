@@ -72,13 +72,13 @@ def test_destination_sigkill_rerun_neither_duplicates_nor_loses():
 
 
 @pytest.mark.parametrize("row", range(4))
-def test_errors_that_do_not_heal_end_with_a_config_error_naming_the_fix(row, _non_healing):
-    result = _non_healing[row]
+def test_errors_that_do_not_heal_end_with_a_config_error_naming_the_fix(row, non_healing):
+    result = non_healing[row]
     assert result["outcome"] == "pass", result
 
 
 @pytest.fixture(scope="module")
-def _non_healing():
+def non_healing():
     return h.non_healing_errors()
 
 

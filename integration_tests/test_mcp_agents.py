@@ -16,9 +16,10 @@ import asyncio
 import base64
 import json
 import tempfile
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, AsyncIterator, Dict, List, Mapping, Optional
+from typing import Any
 
 import mcp_types as types
 import pytest
@@ -38,7 +39,7 @@ class Person:
 
     def __init__(self, answer: str = "accept"):
         self.answer = answer
-        self.messages: List[str] = []
+        self.messages: list[str] = []
 
     async def __call__(self, context: Any, params: types.ElicitRequestParams) -> types.ElicitResult:
         self.messages.append(params.message)
@@ -51,7 +52,7 @@ class Person:
 class Session:
     def __init__(self, session: ClientSession):
         self.session = session
-        self.texts: List[str] = []
+        self.texts: list[str] = []
 
     async def call(self, name: str, arguments: Mapping[str, Any]) -> types.CallToolResult:
         result = await self.session.call_tool(name, dict(arguments))
@@ -63,27 +64,29 @@ class Session:
         assert not result.is_error, result.content[0].text
         return json.loads(result.content[0].text)
 
-    async def error(self, name: str, arguments: Mapping[str, Any]) -> Dict[str, Any]:
+    async def error(self, name: str, arguments: Mapping[str, Any]) -> dict[str, Any]:
         result = await self.call(name, arguments)
         assert result.is_error, result.content[0].text
         return json.loads(result.content[0].text)["error"]
 
 
 @asynccontextmanager
-async def agent(env: Mapping[str, str], *args: str, person: Optional[Person] = None) -> AsyncIterator[Session]:
+async def agent(env: Mapping[str, str], *args: str, person: Person | None = None) -> AsyncIterator[Session]:
     params = StdioServerParameters(command=CONSOLE_SCRIPT, args=["mcp", *args], env=subprocess_env(env))
     with tempfile.TemporaryFile("w+") as errlog:
-        async with stdio_client(params, errlog=errlog) as (read, write):
-            async with ClientSession(read, write, elicitation_callback=person) as session:
-                await session.initialize()
-                yield Session(session)
+        async with (
+            stdio_client(params, errlog=errlog) as (read, write),
+            ClientSession(read, write, elicitation_callback=person) as session,
+        ):
+            await session.initialize()
+            yield Session(session)
         errlog.seek(0)
         stderr = errlog.read()
     for secret in SECRETS:
         assert secret not in stderr
 
 
-def audit_lines(path: Path) -> List[Dict[str, Any]]:
+def audit_lines(path: Path) -> list[dict[str, Any]]:
     text = path.read_text()
     for secret in SECRETS:
         assert secret not in text
@@ -144,25 +147,36 @@ def test_the_amount_cap_refuses_before_anything_is_sent(emulator_upstream, seede
     async def scenario() -> None:
         async with agent(emulator_upstream.env("api_key"), "--max-amount", "2000", "--audit-log", str(log)) as run:
             before = len(seeded_emulator.requests)
-            over = await run.error("stripe_call", {"entity": "refund", "action": "create",
-                                                   "params": {"charge": charge["id"], "amount": 2001}})
+            over = await run.error(
+                "stripe_call", {"entity": "refund", "action": "create", "params": {"charge": charge["id"], "amount": 2001}}
+            )
             assert (over["param"], over["code"]) == ("amount", "max_amount") and "2000" in over["message"]
-            nested = await run.error("stripe_call", {"entity": "checkout_session", "action": "create", "params": {
-                "mode": "payment", "success_url": "https://example.com/ok",
-                "line_items": [{"quantity": 1, "price_data": {"currency": "usd", "unit_amount": 500000,
-                                                              "product_data": {"name": "Big"}}}]}})
+            nested = await run.error(
+                "stripe_call",
+                {
+                    "entity": "checkout_session",
+                    "action": "create",
+                    "params": {
+                        "mode": "payment",
+                        "success_url": "https://example.com/ok",
+                        "line_items": [
+                            {"quantity": 1, "price_data": {"currency": "usd", "unit_amount": 500000, "product_data": {"name": "Big"}}}
+                        ],
+                    },
+                },
+            )
             assert nested["param"] == "line_items[0][price_data][unit_amount]"
-            whole = await run.error("stripe_call", {"entity": "refund", "action": "create",
-                                                    "params": {"charge": charge["id"]}})
+            whole = await run.error("stripe_call", {"entity": "refund", "action": "create", "params": {"charge": charge["id"]}})
             assert whole["code"] == "max_amount" and "no amount" in whole["message"]
             seed_price = await run.error("create_price", {"product_id": "prod_1", "amount": 99999, "currency": "usd"})
             assert seed_price["param"] == "amount"  # the seed's name for unit_amount, capped as well
             assert len(seeded_emulator.requests) == before  # nothing was sent
-            refund = await run.ok("stripe_call", {"entity": "refund", "action": "create",
-                                                  "params": {"charge": charge["id"], "amount": 2000}})
+            refund = await run.ok(
+                "stripe_call", {"entity": "refund", "action": "create", "params": {"charge": charge["id"], "amount": 2000}}
+            )
             assert refund["amount"] == 2000
         lines = audit_lines(log)
-        assert [(l["outcome"], l.get("reason"), l.get("param")) for l in lines] == [
+        assert [(entry["outcome"], entry.get("reason"), entry.get("param")) for entry in lines] == [
             ("refused", "max_amount", "amount"),
             ("refused", "max_amount", "line_items[0][price_data][unit_amount]"),
             ("refused", "max_amount", "amount"),
@@ -170,8 +184,7 @@ def test_the_amount_cap_refuses_before_anything_is_sent(emulator_upstream, seede
             ("sent", None, None),
         ]
         sent = lines[-1]
-        assert (sent["tool"], sent["entity"], sent["action"], sent["object_id"]) == (
-            "stripe_call", "refund", "create", refund["id"])
+        assert (sent["tool"], sent["entity"], sent["action"], sent["object_id"]) == ("stripe_call", "refund", "create", refund["id"])
         assert sent["amounts"] == [{"param": "amount", "value": 2000, "currency": None}]
         assert sent["ids"] == {"charge": charge["id"]} and sent["moves_money"] is True
         assert sent["idempotency_key"].startswith("stripe-connection-")
@@ -214,16 +227,17 @@ def test_confirmation_accepted_declined_or_impossible(emulator_upstream, seeded_
 
         writes = Person("accept")
         async with agent(emulator_upstream.env("api_key"), "--confirm", "writes", person=writes) as run:
-            item = await run.ok("stripe_call", {"entity": "invoice_item", "action": "create", "params": {
-                "customer": customer["id"], "amount": 1234, "currency": "eur"}})
+            item = await run.ok(
+                "stripe_call",
+                {"entity": "invoice_item", "action": "create", "params": {"customer": customer["id"], "amount": 1234, "currency": "eur"}},
+            )
             assert item["amount"] == 1234
             await run.ok("get_customer", {"customer_id": customer["id"]})  # a read: no question
         assert len(writes.messages) == 1 and "12.34 EUR (1234)" in writes.messages[0]
 
     asyncio.run(scenario())
-    outcomes = [(l["outcome"], l.get("reason")) for l in audit_lines(log)]
-    assert outcomes == [("sent", None), ("sent", None), ("declined", None), ("declined", None),
-                        ("refused", "cannot_confirm")]
+    outcomes = [(entry["outcome"], entry.get("reason")) for entry in audit_lines(log)]
+    assert outcomes == [("sent", None), ("sent", None), ("declined", None), ("declined", None), ("refused", "cannot_confirm")]
 
 
 # -- many accounts ----------------------------------------------------------------------------------
@@ -260,8 +274,10 @@ def test_accounts_are_reached_through_stripe_account_and_others_refused(mode, em
 
     asyncio.run(scenario())
     lines = audit_lines(log)
-    assert [(l["outcome"], l["account"], l.get("reason")) for l in lines] == [
-        ("sent", ACCOUNT_A, None), ("refused", ACCOUNT_C, "account")]
+    assert [(entry["outcome"], entry["account"], entry.get("reason")) for entry in lines] == [
+        ("sent", ACCOUNT_A, None),
+        ("refused", ACCOUNT_C, "account"),
+    ]
     assert f"a-{mode}@example.com" not in log.read_text() and "In A" not in log.read_text()  # no values but ids
 
 
@@ -273,23 +289,30 @@ def test_audit_lines_for_refused_writes_hold_no_values(emulator_upstream, seeded
 
     async def scenario() -> None:
         async with agent(emulator_upstream.env("paragon"), "--read-only", "--audit-log", str(log)) as run:
-            await run.error("stripe_call", {"entity": "customer", "action": "create",
-                                            "params": {"email": "private@example.com", "name": "Private Person"}})
+            await run.error(
+                "stripe_call",
+                {"entity": "customer", "action": "create", "params": {"email": "private@example.com", "name": "Private Person"}},
+            )
         async with agent(emulator_upstream.env("paragon"), "--audit-log", str(log)) as run:
-            await run.error("stripe_call", {"entity": "customer", "action": "update",
-                                            "params": {"customer": "cus_1Unknown", "emial": "private@example.com"}})
-            dry = await run.ok("stripe_call", {"entity": "customer", "action": "delete",
-                                               "params": {"customer": "cus_1DryRun"}, "dry_run": True})
+            await run.error(
+                "stripe_call",
+                {"entity": "customer", "action": "update", "params": {"customer": "cus_1Unknown", "emial": "private@example.com"}},
+            )
+            dry = await run.ok(
+                "stripe_call", {"entity": "customer", "action": "delete", "params": {"customer": "cus_1DryRun"}, "dry_run": True}
+            )
             assert dry["dry_run"] is True
-            missing = await run.error("stripe_call", {"entity": "customer", "action": "delete",
-                                                      "params": {"customer": "cus_1NoSuchOne"}})
+            missing = await run.error("stripe_call", {"entity": "customer", "action": "delete", "params": {"customer": "cus_1NoSuchOne"}})
             assert missing["http_status"] == 404
 
     asyncio.run(scenario())
     lines = audit_lines(log)
-    assert [(l["outcome"], l.get("reason"), l.get("param")) for l in lines] == [
-        ("refused", "policy", "action"), ("refused", "invalid_parameter", "emial"), ("dry_run", None, None),
-        ("failed", None, None)]
+    assert [(entry["outcome"], entry.get("reason"), entry.get("param")) for entry in lines] == [
+        ("refused", "policy", "action"),
+        ("refused", "invalid_parameter", "emial"),
+        ("dry_run", None, None),
+        ("failed", None, None),
+    ]
     assert lines[2]["ids"] == {"customer": "cus_1DryRun"}
     assert lines[3]["error"] == {"type": "invalid_request_error", "code": "resource_missing", "http_status": 404}
     text = log.read_text()
@@ -301,23 +324,34 @@ def test_audit_lines_for_refused_writes_hold_no_values(emulator_upstream, seeded
 
 def test_an_upload_and_a_quote_pdf_and_where_a_proxy_cannot(emulator_upstream, seeded_emulator):
     content = b"%PDF-1.4\nreceipt for order 42\n"
-    upload = {"entity": "file", "action": "create", "params": {
-        "purpose": "dispute_evidence", "file_link_data": {"create": True},
-        "file": {"name": "receipt.pdf", "content_base64": base64.b64encode(content).decode()}}}
+    upload = {
+        "entity": "file",
+        "action": "create",
+        "params": {
+            "purpose": "dispute_evidence",
+            "file_link_data": {"create": True},
+            "file": {"name": "receipt.pdf", "content_base64": base64.b64encode(content).decode()},
+        },
+    }
     quote = catalog.add(seeded_emulator.store, "quotes", {"status": "open", "amount_total": 4200, "currency": "usd"})
 
     async def scenario() -> None:
         async with agent(emulator_upstream.env("api_key")) as run:
             made = await run.ok("stripe_call", upload)
             assert (made["object"], made["filename"], made["size"], made["purpose"]) == (
-                "file", "receipt.pdf", len(content), "dispute_evidence")
+                "file",
+                "receipt.pdf",
+                len(content),
+                "dispute_evidence",
+            )
             assert made["links"]["data"][0]["file"] == made["id"]
             assert emulator_files.stored_content(seeded_emulator.store, made["id"]) == content
             sent = seeded_emulator.requests[-1]
             assert sent["headers"]["Content-Type"].startswith("multipart/form-data; boundary=")
             assert sent["body"]["file"]["filename"] == "receipt.pdf" and sent["body"]["purpose"] == "dispute_evidence"
             assert (await run.ok("stripe_call", {"entity": "file", "action": "get", "params": {"file": made["id"]}}))[
-                "filename"] == "receipt.pdf"
+                "filename"
+            ] == "receipt.pdf"
             before = len(seeded_emulator.requests)
             path = await run.error("stripe_call", {**upload, "params": {**upload["params"], "file": "/etc/hostname"}})
             assert path["param"] == "file"  # a path of the server's machine is never read

@@ -18,9 +18,10 @@ import subprocess
 import tempfile
 import threading
 import time
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, AsyncIterator, Dict, List, Mapping, Tuple
+from typing import Any
 
 import httpx2
 import pytest
@@ -38,9 +39,23 @@ MCP_TOKEN = "mcp-http-bearer-SECRET-5"
 SECRETS = (*SECRETS, MCP_TOKEN)
 TRANSPORTS = ("stdio", "http")
 NAMED = [
-    "create_customer", "update_customer", "get_customer", "list_customers", "create_subscription",
-    "list_subscriptions", "create_product", "get_product", "list_products", "list_balance_transactions",
-    "list_plans", "update_product", "get_subscription", "create_price", "get_price", "list_prices", "create_plan",
+    "create_customer",
+    "update_customer",
+    "get_customer",
+    "list_customers",
+    "create_subscription",
+    "list_subscriptions",
+    "create_product",
+    "get_product",
+    "list_products",
+    "list_balance_transactions",
+    "list_plans",
+    "update_product",
+    "get_subscription",
+    "create_price",
+    "get_price",
+    "list_prices",
+    "create_plan",
 ]
 
 
@@ -49,11 +64,11 @@ class Run:
 
     def __init__(self, session: ClientSession):
         self.session = session
-        self.texts: List[str] = []
+        self.texts: list[str] = []
         self.stderr = ""
         self.stdout = ""
 
-    async def call(self, name: str, arguments: Mapping[str, Any]) -> Tuple[bool, Any]:
+    async def call(self, name: str, arguments: Mapping[str, Any]) -> tuple[bool, Any]:
         result = await self.session.call_tool(name, dict(arguments))
         text = result.content[0].text
         self.texts.append(text)
@@ -102,27 +117,29 @@ async def mcp_server(transport: str, env: Mapping[str, str], *args: str) -> Asyn
         if transport == "stdio":
             params = StdioServerParameters(command=CONSOLE_SCRIPT, args=["mcp", *args], env=subprocess_env(env))
             with err_path.open("w") as errlog:
-                async with stdio_client(params, errlog=errlog) as (read, write):
-                    async with ClientSession(read, write) as session:
-                        await session.initialize()
-                        run = Run(session)
-                        yield run
+                async with stdio_client(params, errlog=errlog) as (read, write), ClientSession(read, write) as session:
+                    await session.initialize()
+                    run = Run(session)
+                    yield run
         else:
             port = free_port()
             command = [CONSOLE_SCRIPT, "mcp", "--http", f"127.0.0.1:{port}", *args]
             with err_path.open("w") as errlog, out_path.open("w") as outlog:
-                process = subprocess.Popen(command, env=subprocess_env({**env, TOKEN_ENV: MCP_TOKEN}),
-                                           stdout=outlog, stderr=errlog, stdin=subprocess.DEVNULL)
+                process = subprocess.Popen(
+                    command, env=subprocess_env({**env, TOKEN_ENV: MCP_TOKEN}), stdout=outlog, stderr=errlog, stdin=subprocess.DEVNULL
+                )
                 try:
                     _wait_for_port(port, process)
                     headers = {"Authorization": f"Bearer {MCP_TOKEN}"}
-                    async with httpx2.AsyncClient(headers=headers, timeout=60) as http:
-                        async with streamable_http_client(f"http://127.0.0.1:{port}/mcp", http_client=http) as (read, write):
-                            async with ClientSession(read, write) as session:
-                                await session.initialize()
-                                run = Run(session)
-                                run.port = port
-                                yield run
+                    async with (
+                        httpx2.AsyncClient(headers=headers, timeout=60) as http,
+                        streamable_http_client(f"http://127.0.0.1:{port}/mcp", http_client=http) as (read, write),
+                        ClientSession(read, write) as session,
+                    ):
+                        await session.initialize()
+                        run = Run(session)
+                        run.port = port
+                        yield run
                 finally:
                     process.terminate()
                     process.wait(timeout=30)
@@ -139,7 +156,7 @@ def typed(value: str) -> Any:
     return parsed if isinstance(parsed, (int, bool)) else value
 
 
-def seed_tool_call(name: str, ids: Mapping[str, str]) -> Tuple[str, Dict[str, Any], Any]:
+def seed_tool_call(name: str, ids: Mapping[str, str]) -> tuple[str, dict[str, Any], Any]:
     block, expected = SEED_EXAMPLES[name]
     action, entity, params = split_call(parse_block(with_ids(block, ids)))
     return f"{action}_{entity}", {key: typed(value) for key, value in params.items()}, expected
@@ -158,7 +175,7 @@ async def seed_example(run: Run, name: str, ids: Mapping[str, str]) -> Any:
 async def check_tools(run: Run) -> None:
     listed = {tool.name: tool for tool in (await run.session.list_tools()).tools}
     run.texts.append(json.dumps({name: tool.model_dump(mode="json") for name, tool in listed.items()}))
-    assert list(listed) == NAMED + ["stripe_call", "stripe_describe", "stripe_search_actions"]
+    assert list(listed) == [*NAMED, "stripe_call", "stripe_describe", "stripe_search_actions"]
     expected = StripeTools(lambda prepared: None).tools  # what the generated table makes of each tool
     for name, tool in listed.items():
         want = expected[name]
@@ -166,15 +183,19 @@ async def check_tools(run: Run) -> None:
         assert tool.description == want.description and tool.description
         hints = tool.annotations
         assert (hints.read_only_hint, hints.destructive_hint, hints.idempotent_hint, hints.open_world_hint) == (
-            want.read_only, want.destructive, want.idempotent, want.open_world), name
+            want.read_only,
+            want.destructive,
+            want.idempotent,
+            want.open_world,
+        ), name
     assert listed["get_customer"].annotations.read_only_hint is True
     assert listed["create_customer"].annotations.read_only_hint is False
     assert listed["create_customer"].annotations.destructive_hint is False  # creating destroys nothing
     assert listed["stripe_call"].annotations.destructive_hint is True  # it can delete
 
 
-async def check_seed_examples(run: Run, mode: str) -> Dict[str, str]:
-    ids: Dict[str, str] = {}
+async def check_seed_examples(run: Run, mode: str) -> dict[str, str]:
+    ids: dict[str, str] = {}
     customer = await seed_example(run, "create customer", ids)
     assert (customer["email"], customer["name"]) == ("customer@example.com", "John Doe")
     ids["cus_1234567890"] = customer["id"]
@@ -189,7 +210,8 @@ async def check_seed_examples(run: Run, mode: str) -> Dict[str, str]:
     assert (await seed_example(run, "get product", ids))["name"] == "Premium Plan"
     assert all(p["active"] for p in (await seed_example(run, "list products", ids))["data"])
     assert (await run.ok("update_product", {"product_id": product["id"], "description": f"via MCP {mode}"}))[
-        "description"] == f"via MCP {mode}"
+        "description"
+    ] == f"via MCP {mode}"
 
     price = await run.ok("create_price", {"product_id": product["id"], "amount": 1000, "currency": "usd", "interval": "month"})
     assert (price["unit_amount"], price["recurring"]["interval"]) == (1000, "month")
@@ -217,27 +239,36 @@ async def check_seed_examples(run: Run, mode: str) -> Dict[str, str]:
 async def check_beyond_the_seed(run: Run, seeded_emulator, mode: str) -> None:
     call = "stripe_call"
     customer = await run.ok("create_customer", {"email": f"billing-{mode}@example.com", "name": f"Billing {mode}"})
-    item = await run.ok(call, {"entity": "invoice_item", "action": "create", "params": {
-        "customer_id": customer["id"], "amount": 1500, "currency": "usd", "metadata": {"source": "mcp"}}})
+    item = await run.ok(
+        call,
+        {
+            "entity": "invoice_item",
+            "action": "create",
+            "params": {"customer_id": customer["id"], "amount": 1500, "currency": "usd", "metadata": {"source": "mcp"}},
+        },
+    )
     assert (item["object"], item["amount"], item["metadata"]) == ("invoiceitem", 1500, {"source": "mcp"})
-    invoice = await run.ok(call, {"entity": "invoice", "action": "create", "params": {
-        "customer": customer["id"], "pending_invoice_items_behavior": "include"}})
+    invoice = await run.ok(
+        call, {"entity": "invoice", "action": "create", "params": {"customer": customer["id"], "pending_invoice_items_behavior": "include"}}
+    )
     assert (invoice["status"], invoice["amount_due"]) == ("draft", 1500)
     finalized = await run.ok(call, {"entity": "invoice", "action": "finalize", "params": {"invoice_id": invoice["id"]}})
     assert (finalized["id"], finalized["status"]) == (invoice["id"], "open")
 
     charge = seeded_emulator.store.add("charges", {"amount": 3000, "customer": customer["id"]})
-    refund = await run.ok(call, {"entity": "refund", "action": "create", "params": {
-        "charge": charge["id"], "amount": 1000, "reason": "requested_by_customer"}})
+    refund = await run.ok(
+        call,
+        {"entity": "refund", "action": "create", "params": {"charge": charge["id"], "amount": 1000, "reason": "requested_by_customer"}},
+    )
     assert (refund["object"], refund["amount"], refund["charge"]) == ("refund", 1000, charge["id"])
 
-    coupon = await run.ok(call, {"entity": "coupon", "action": "create", "params": {
-        "percent_off": 25, "duration": "repeating", "duration_in_months": 3}})
+    coupon = await run.ok(
+        call, {"entity": "coupon", "action": "create", "params": {"percent_off": 25, "duration": "repeating", "duration_in_months": 3}}
+    )
     assert (coupon["object"], coupon["percent_off"], coupon["duration"]) == ("coupon", 25.0, "repeating")
 
     before = len(seeded_emulator.requests)
-    dry = await run.ok(call, {"entity": "customer", "action": "delete", "params": {"customer_id": customer["id"]},
-                              "dry_run": True})
+    dry = await run.ok(call, {"entity": "customer", "action": "delete", "params": {"customer_id": customer["id"]}, "dry_run": True})
     assert dry == {"dry_run": True, "request": {"method": "DELETE", "path": f"/v1/customers/{customer['id']}"}}
     assert len(seeded_emulator.requests) == before  # a dry run sends nothing
     deleted = await run.ok(call, {"entity": "customer", "action": "delete", "params": {"customer_id": customer["id"]}})
@@ -262,7 +293,7 @@ async def check_errors(run: Run, seeded_emulator) -> None:
     assert "cus_doesnotexist" in not_found["message"]
 
 
-def bad_credentials(env: Mapping[str, str], mode: str) -> Dict[str, str]:
+def bad_credentials(env: Mapping[str, str], mode: str) -> dict[str, str]:
     key = {"api_key": "STRIPE_API_KEY", "paragon": "PARAGON_USER_TOKEN", "pinkconnect": "PINKCONNECT_TOKEN"}[mode]
     wrong = "rk_test_wrongKEY" if mode == "api_key" else "wrong-token"
     return {**env, key: wrong}
@@ -291,11 +322,15 @@ def test_read_only_refuses_writes_and_a_rejected_credential_is_a_401_error(mode,
         async with mcp_server("stdio", bad_credentials(emulator_upstream.env(mode), mode), "--read-only") as run:
             listed = (await run.session.list_tools()).tools
             assert [t.name for t in listed] == [n for n in NAMED if n.startswith(("get_", "list_"))] + [
-                "stripe_call", "stripe_describe", "stripe_search_actions"]
+                "stripe_call",
+                "stripe_describe",
+                "stripe_search_actions",
+            ]
             assert all(t.annotations.read_only_hint for t in listed)
             before = len(seeded_emulator.requests)
-            refused = await run.error("stripe_call", {"entity": "customer", "action": "create",
-                                                      "params": {"email": "a@example.com", "name": "A"}})
+            refused = await run.error(
+                "stripe_call", {"entity": "customer", "action": "create", "params": {"email": "a@example.com", "name": "A"}}
+            )
             assert refused["param"] == "action" and "read-only" in refused["message"]
             assert "create_customer" in await run.error("create_customer", {"email": "a@example.com", "name": "A"})
             assert len(seeded_emulator.requests) == before
@@ -326,8 +361,9 @@ def test_http_refuses_a_foreign_origin_and_a_missing_or_wrong_token(emulator_ups
                     assert response.status_code == status, (headers, response.text)
                     assert MCP_TOKEN not in response.text
                 # A loopback origin with the token reaches the MCP app (which wants a session first).
-                response = await http.post(url, headers={**base, "Authorization": f"Bearer {MCP_TOKEN}",
-                                                         "Origin": f"http://localhost:{run.port}"}, content=ping)
+                response = await http.post(
+                    url, headers={**base, "Authorization": f"Bearer {MCP_TOKEN}", "Origin": f"http://localhost:{run.port}"}, content=ping
+                )
                 assert response.status_code not in (401, 403, 421)
             assert "customer" in (await run.ok("stripe_describe", {}))["entities"]  # the session still works
 
@@ -337,12 +373,17 @@ def test_http_refuses_a_foreign_origin_and_a_missing_or_wrong_token(emulator_ups
 def test_stdout_carries_only_mcp_frames_while_retries_are_logged_on_stderr(emulator_upstream, seeded_emulator):
     """The raw stdio stream: every line a JSON-RPC message, even when the client retries a 500."""
     env = subprocess_env(emulator_upstream.env("api_key"))
-    process = subprocess.Popen([CONSOLE_SCRIPT, "mcp"], env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [CONSOLE_SCRIPT, "mcp"], env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     seeded_emulator.faults.script(["500"])
     messages = [
-        {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-            "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "raw", "version": "0"}}},
+        {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "initialize",
+            "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "raw", "version": "0"}},
+        },
         {"jsonrpc": "2.0", "method": "notifications/initialized"},
         {"jsonrpc": "2.0", "id": 2, "method": "tools/list"},
         {"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "list_customers", "arguments": {"limit": 1}}},
@@ -394,7 +435,7 @@ def test_concurrent_tool_calls_share_one_client(emulator_upstream):
     tools = StripeTools(execute, policy=AccessPolicy())
     server = build_server(tools, instructions="test")
 
-    async def scenario() -> List[Any]:
+    async def scenario() -> list[Any]:
         async with Client(server) as client:
             return await asyncio.gather(*(client.call_tool("list_customers", {"limit": 1}) for _ in range(4)))
 

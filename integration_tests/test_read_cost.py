@@ -25,16 +25,24 @@ from stripe_emulator import catalog
 
 CUSTOMERS = 60  # two with more sources than Stripe includes (10), two with more tax ids
 IDLE_FLOOR = 70  # issue 20: an idle sync of every stream, single account
-PER_CUSTOMER = ("/v1/customers/{customer}/payment_methods", "/v1/customers/{customer}/balance_transactions",
-                "/v1/customers/{customer}/cash_balance_transactions")
+PER_CUSTOMER = (
+    "/v1/customers/{customer}/payment_methods",
+    "/v1/customers/{customer}/balance_transactions",
+    "/v1/customers/{customer}/cash_balance_transactions",
+)
 
 
 def every_stream_incremental():
     streams = []
     for name in ALL_STREAMS:
         incremental = "incremental" in CATALOGUE[name]["sync_modes"]
-        streams.append({"stream": {"name": name, "json_schema": {}, "supported_sync_modes": CATALOGUE[name]["sync_modes"]},
-                        "sync_mode": "incremental" if incremental else "full_refresh", "destination_sync_mode": "append"})
+        streams.append(
+            {
+                "stream": {"name": name, "json_schema": {}, "supported_sync_modes": CATALOGUE[name]["sync_modes"]},
+                "sync_mode": "incremental" if incremental else "full_refresh",
+                "destination_sync_mode": "append",
+            }
+        )
     return {"streams": streams}
 
 
@@ -60,7 +68,9 @@ def test_a_first_read_embeds_what_customers_include_and_reads_every_object_exact
     counts = by_endpoint(sent)
     for endpoint in PER_CUSTOMER:  # Stripe includes none of these: one request per customer
         assert counts[endpoint] == CUSTOMERS, endpoint
-    many_sources = sum(1 for i in range(CUSTOMERS) if sum(children_of(i)[k] for k in ("customer_cards", "bank_accounts", "customer_sources")) > 10)
+    many_sources = sum(
+        1 for i in range(CUSTOMERS) if sum(children_of(i)[k] for k in ("customer_cards", "bank_accounts", "customer_sources")) > 10
+    )
     many_tax_ids = sum(1 for i in range(CUSTOMERS) if children_of(i)["customer_tax_ids"] > 10)
     assert many_sources == 2 and many_tax_ids == 2 and MANY_SOURCES > 10 and MANY_TAX_IDS > 10
     # the rest of an included list only where Stripe said there is more, once for every stream of it
@@ -91,7 +101,9 @@ def test_an_idle_sync_of_every_stream_costs_the_floor_and_emits_nothing(stripe_e
     # one request each, no walk of empty windows (two where two reads of one list differ: radar value
     # lists by their cursor, and every list for their items, which may be added to any list)
     assert all(count <= 2 for count in counts.values()) and sum(count == 2 for count in counts.values()) <= 1, counts
-    by_created = sorted(CATALOGUE[name]["path"] for name in ALL_STREAMS if CATALOGUE[name]["changes"] == "created" and not CATALOGUE[name]["parent"])
+    by_created = sorted(
+        CATALOGUE[name]["path"] for name in ALL_STREAMS if CATALOGUE[name]["changes"] == "created" and not CATALOGUE[name]["parent"]
+    )
     for path in by_created:  # from where the last read began, not from the start date
         asked = [r for r in sent if r["path"] == path and "created[gte]" in r["query"]]
         assert len(asked) == 1 and int(asked[0]["query"]["created[gte]"][0]) > time.time() - 3600, path
@@ -110,8 +122,15 @@ def test_the_object_at_a_created_cursor_is_not_emitted_again_and_its_second_lose
     store = stripe_emulator.store
     first_two = {catalog.add(store, "shipping_rates")["id"] for _ in range(2)}
     config = connection_configs("api_key", stripe_emulator)
-    catalog_json = {"streams": [{"stream": {"name": "shipping_rates", "json_schema": {}, "supported_sync_modes": ["full_refresh", "incremental"]},
-                                 "sync_mode": "incremental", "destination_sync_mode": "append"}]}
+    catalog_json = {
+        "streams": [
+            {
+                "stream": {"name": "shipping_rates", "json_schema": {}, "supported_sync_modes": ["full_refresh", "incremental"]},
+                "sync_mode": "incremental",
+                "destination_sync_mode": "append",
+            }
+        ]
+    }
     first = run_connector("source", "read", config, catalog_json)
     assert {r["id"] for r in first.records_of("shipping_rates")} == first_two
     saved = state_from(first)[0]["stream"]["stream_state"]
@@ -129,7 +148,9 @@ def test_the_object_at_a_created_cursor_is_not_emitted_again_and_its_second_lose
 def in_process_read(emulator, clock, config, streams, state=None):
     builder = CatalogBuilder()
     for name in streams:
-        builder = builder.with_stream(name, SyncMode.incremental if "incremental" in CATALOGUE[name]["sync_modes"] else SyncMode.full_refresh)
+        builder = builder.with_stream(
+            name, SyncMode.incremental if "incremental" in CATALOGUE[name]["sync_modes"] else SyncMode.full_refresh
+        )
     return read(SourceStripeProxy(clock=clock), config, builder.build(), state, expecting_exception=True)
 
 

@@ -5,8 +5,7 @@ import re
 
 import pytest
 
-from integration_tests.harness import SECRETS
-from integration_tests.harness import configured_catalog, run_connector, state_from
+from integration_tests.harness import SECRETS, configured_catalog, run_connector, state_from
 from source_stripe_proxy.source.cursors import CLOCK_SKEW_SECONDS
 
 ALL_STREAMS = ["customers", "subscriptions", "products", "plans", "prices", "balance_transactions"]
@@ -21,13 +20,21 @@ def seed(emulator):
     customers = store.bulk_add("customers", 230, created_start=NOW - 229 * DAY, created_step=DAY)  # the newest now
     products = [store.add("products", {"name": f"Plan {i}", "created": NOW - (50 - i) * DAY})["id"] for i in range(12)]
     prices = [
-        store.add("prices", {"product": p, "unit_amount": 1000 + i, "currency": "usd", "recurring": {"interval": "month"}, "created": NOW - (40 - i) * DAY})["id"]
+        store.add(
+            "prices",
+            {"product": p, "unit_amount": 1000 + i, "currency": "usd", "recurring": {"interval": "month"}, "created": NOW - (40 - i) * DAY},
+        )["id"]
         for i, p in enumerate(products)
     ]
-    plans = [store.add("plans", {"product": p, "amount": 500, "currency": "usd", "interval": "year", "created": NOW - (30 - i) * DAY})["id"] for i, p in enumerate(products[:5])]
+    plans = [
+        store.add("plans", {"product": p, "amount": 500, "currency": "usd", "interval": "year", "created": NOW - (30 - i) * DAY})["id"]
+        for i, p in enumerate(products[:5])
+    ]
     subscriptions = []
     for i in range(15):
-        sub = store.add("subscriptions", {"customer": customers[i], "items": [{"price": prices[i % len(prices)]}], "created": NOW - (20 - i) * DAY})
+        sub = store.add(
+            "subscriptions", {"customer": customers[i], "items": [{"price": prices[i % len(prices)]}], "created": NOW - (20 - i) * DAY}
+        )
         subscriptions.append(sub["id"])
     for sub_id in subscriptions[:4]:  # canceled ones must still be read
         emulator_cancel(emulator, sub_id)
@@ -45,7 +52,9 @@ def seed(emulator):
 def emulator_cancel(emulator, sub_id):
     import requests
 
-    response = requests.delete(f"{emulator.url}/v1/subscriptions/{sub_id}", headers={"Authorization": f"Bearer {emulator.api_key}"})
+    response = requests.delete(
+        f"{emulator.url}/v1/subscriptions/{sub_id}", headers={"Authorization": f"Bearer {emulator.api_key}"}, timeout=10
+    )
     assert response.json()["status"] == "canceled"
 
 
@@ -169,7 +178,9 @@ def test_no_secret_reaches_any_output_in_any_command(mode, stripe_emulator, conn
     outputs.append(run_connector("source", "read", good, configured_catalog(["customers"]), extra_args=["--debug"]))
     stripe_emulator.faults.script(["500"] * 5)
     outputs.append(run_connector("source", "read", {**good, "max_retries": 2}, configured_catalog(["customers"]), extra_args=["--debug"]))
-    failed = [o for o in outputs[4:] if o.returncode != 0 or any(m.get("connectionStatus", {}).get("status") == "FAILED" for m in o.messages)]
+    failed = [
+        o for o in outputs[4:] if o.returncode != 0 or any(m.get("connectionStatus", {}).get("status") == "FAILED" for m in o.messages)
+    ]
     assert len(failed) == len(outputs) - 4, "every failure path must really fail"
     for output in outputs:
         text = output.stdout + output.stderr

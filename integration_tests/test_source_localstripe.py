@@ -30,10 +30,7 @@ def seeded(localstripe):
 
     customers = [create("customers", email=f"user{i}@example.com", name=f"User {i}") for i in range(CUSTOMER_COUNT)]
     products = [create("products", name=f"Product {i}") for i in range(4)]
-    plans = [
-        create("plans", product=p["id"], amount=1000 * (i + 1), currency="usd", interval="month")
-        for i, p in enumerate(products)
-    ]
+    plans = [create("plans", product=p["id"], amount=1000 * (i + 1), currency="usd", interval="month") for i, p in enumerate(products)]
     subscriptions = [
         create("subscriptions", customer=customers[i]["id"], **{"items[0][plan]": plans[i % len(plans)]["id"]}, trial_period_days=7)
         for i in range(3)
@@ -56,7 +53,7 @@ def _existing_ids(localstripe, stream):
     if stream == "subscriptions":
         params["status"] = "all"
     while True:
-        page = requests.get(f"{localstripe.url}/v1/{path}", params=params, headers={"Authorization": "Bearer sk_test_x"}).json()
+        page = requests.get(f"{localstripe.url}/v1/{path}", params=params, headers={"Authorization": "Bearer sk_test_x"}, timeout=30).json()
         ids |= {o["id"] for o in page["data"]}
         if not page["has_more"]:
             return ids

@@ -30,7 +30,9 @@ CONFIG_COPIES = Path(tempfile.gettempdir()) / f"stripe-standard-tests-{os.getpid
 def config_templates():
     """Every config_path of acceptance-test-config.yml."""
     sections = yaml.safe_load((REPO / "acceptance-test-config.yml").read_text(encoding="utf-8"))["acceptance_tests"]
-    return sorted({Path(test["config_path"]) for section in sections.values() for test in section.get("tests", []) if "config_path" in test})
+    return sorted(
+        {Path(test["config_path"]) for section in sections.values() for test in section.get("tests", []) if "config_path" in test}
+    )
 
 
 def write_config_copies(port: int) -> None:
@@ -49,7 +51,10 @@ def standard_emulator():
         store = emulator.store
         customers = store.bulk_add("customers", 150)
         products = [store.add("products", {"name": f"Product {i}"})["id"] for i in range(3)]
-        prices = [store.add("prices", {"product": p, "unit_amount": 900, "currency": "usd", "recurring": {"interval": "month"}})["id"] for p in products]
+        prices = [
+            store.add("prices", {"product": p, "unit_amount": 900, "currency": "usd", "recurring": {"interval": "month"}})["id"]
+            for p in products
+        ]
         store.add("plans", {"product": products[0], "amount": 900, "currency": "usd", "interval": "month"})
         store.add("subscriptions", {"customer": customers[0], "items": [{"price": prices[0]}]})
         store.bulk_add("balance_transactions", 20)

@@ -95,8 +95,10 @@ def api_key(base, **extra):
 
 
 def paragon(host, **extra):
-    return {"credentials": {"auth_type": "paragon", "project_id": "proj_1", "user_token": "paragon-SECRET-token",
-                            "proxy_host": host}, **extra}
+    return {
+        "credentials": {"auth_type": "paragon", "project_id": "proj_1", "user_token": "paragon-SECRET-token", "proxy_host": host},
+        **extra,
+    }
 
 
 def pinkconnect(url, **extra):
@@ -209,7 +211,7 @@ def test_a_silent_host_keeps_its_retries_and_says_it_has_not_answered(silent_ser
 
 def test_5xx_on_the_first_request_keeps_its_retries(stripe_emulator):
     stripe_emulator.faults.script(["503", "502"])
-    status, attempts = check_in_process(api_key(stripe_emulator.url, max_retries=3))
+    status, _attempts = check_in_process(api_key(stripe_emulator.url, max_retries=3))
     customers = [r for r in stripe_emulator.requests if r["path"] == "/v1/customers"]
     assert [r["status"] for r in customers[:3]] == [503, 502, 200]
     assert status.status.value == "SUCCEEDED"

@@ -42,27 +42,28 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Mapping
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from airbyte_cdk.models import (  # noqa: E402
+from airbyte_cdk.models import (  # noqa: E402 - after the checkout is put on sys.path
     AirbyteMessage,
     AirbyteRecordMessage,
     ConfiguredAirbyteCatalogSerializer,
     Type,
 )
 
-from source_stripe_proxy.actions.connection import StripeConnection  # noqa: E402
-from source_stripe_proxy.core.client import StripeClient  # noqa: E402
-from source_stripe_proxy.core.settings import ConnectionSettings  # noqa: E402
-from source_stripe_proxy.destination.connector import SUMMARY_TRACE_TYPE, DestinationStripeProxy, accepted_catalog  # noqa: E402
-from stripe_emulator import StripeEmulator, billing, catalog, payments  # noqa: E402
-from stripe_emulator.billing_cycle import run_billing  # noqa: E402
-from stripe_emulator.persistence import load_from_file, save_to_file  # noqa: E402
+from source_stripe_proxy.actions.connection import StripeConnection  # noqa: E402 - after the checkout is put on sys.path
+from source_stripe_proxy.core.client import StripeClient  # noqa: E402 - after the checkout is put on sys.path
+from source_stripe_proxy.core.settings import ConnectionSettings  # noqa: E402 - after the checkout is put on sys.path
+from source_stripe_proxy.destination.connector import SUMMARY_TRACE_TYPE, DestinationStripeProxy, accepted_catalog  # noqa: E402 - after the checkout is put on sys.path
+from stripe_emulator import StripeEmulator, billing, catalog, payments  # noqa: E402 - after the checkout is put on sys.path
+from stripe_emulator.billing_cycle import run_billing  # noqa: E402 - after the checkout is put on sys.path
+from stripe_emulator.persistence import load_from_file, save_to_file  # noqa: E402 - after the checkout is put on sys.path
 
 SECRETS = REPO / "secrets" / "config.json"
 DEMO_KEY = "sk_test_demo_standin_0000"  # the stand-in's key; it guards nothing but a loopback port
@@ -73,13 +74,60 @@ LOCAL_BUDGET = 1000  # requests/second while filling the stand-in (it is on loop
 
 # The sample account: a small SaaS with four tiers, each sold monthly (a price) or yearly (a plan).
 TIERS = (("Starter", 900), ("Growth", 4900), ("Scale", 19900), ("Enterprise", 99900))
-FIRST = ("Ada", "Grace", "Alan", "Edsger", "Barbara", "Donald", "Frances", "Ken", "Radia", "Tim",
-         "Margaret", "John", "Katherine", "Dennis", "Hedy", "Linus", "Sophie", "Guido", "Anita", "Niklaus")
-LAST = ("Lovelace", "Hopper", "Turing", "Dijkstra", "Liskov", "Knuth", "Allen", "Thompson", "Perlman",
-        "Berners-Lee", "Hamilton", "Backus", "Johnson", "Ritchie", "Lamarr", "Torvalds", "Wilson",
-        "van Rossum", "Borg", "Wirth")
-CITIES = (("Berlin", "DE"), ("Lyon", "FR"), ("Austin", "US"), ("Toronto", "CA"), ("Osaka", "JP"),
-          ("Leeds", "GB"), ("Porto", "PT"), ("Denver", "US"))
+FIRST = (
+    "Ada",
+    "Grace",
+    "Alan",
+    "Edsger",
+    "Barbara",
+    "Donald",
+    "Frances",
+    "Ken",
+    "Radia",
+    "Tim",
+    "Margaret",
+    "John",
+    "Katherine",
+    "Dennis",
+    "Hedy",
+    "Linus",
+    "Sophie",
+    "Guido",
+    "Anita",
+    "Niklaus",
+)
+LAST = (
+    "Lovelace",
+    "Hopper",
+    "Turing",
+    "Dijkstra",
+    "Liskov",
+    "Knuth",
+    "Allen",
+    "Thompson",
+    "Perlman",
+    "Berners-Lee",
+    "Hamilton",
+    "Backus",
+    "Johnson",
+    "Ritchie",
+    "Lamarr",
+    "Torvalds",
+    "Wilson",
+    "van Rossum",
+    "Borg",
+    "Wirth",
+)
+CITIES = (
+    ("Berlin", "DE"),
+    ("Lyon", "FR"),
+    ("Austin", "US"),
+    ("Toronto", "CA"),
+    ("Osaka", "JP"),
+    ("Leeds", "GB"),
+    ("Porto", "PT"),
+    ("Denver", "US"),
+)
 SEGMENTS = ("self-serve", "self-serve", "self-serve", "sales-led")
 SAMPLE_CUSTOMERS = 120
 HISTORY_DAYS = 150
@@ -96,46 +144,70 @@ def parse_args(argv=None):
     parser.add_argument("--stand-in", action="store_true", help="use the embedded stand-in even if the config exists")
     parser.add_argument("--fresh", action="store_true", help="forget the DuckDB file, its state and the stand-in's data first")
     parser.add_argument("--out", type=Path, default=REPO / ".demo", help="where the DuckDB file and the stand-in's data live (.demo)")
-    parser.add_argument("--pyairbyte-python", type=Path, default=REPO / ".venv-pyairbyte" / "bin" / "python",
-                        help="the Python of PyAirbyte's environment (.venv-pyairbyte/bin/python)")
+    parser.add_argument(
+        "--pyairbyte-python",
+        type=Path,
+        default=REPO / ".venv-pyairbyte" / "bin" / "python",
+        help="the Python of PyAirbyte's environment (.venv-pyairbyte/bin/python)",
+    )
     return parser.parse_args(argv)
 
 
 # -- writing through our own destination and actions --------------------------------------------
 
 
-def write_in_process(destination: DestinationStripeProxy, config: Mapping[str, Any], stream: str, rows: List[Mapping[str, Any]]) -> Counter:
+def write_in_process(destination: DestinationStripeProxy, config: Mapping[str, Any], stream: str, rows: list[Mapping[str, Any]]) -> Counter:
     """Write rows with the destination's Python class; returns its outcome counts."""
     catalog = ConfiguredAirbyteCatalogSerializer.load(accepted_catalog([stream]))
     now_ms = int(time.time() * 1000)
-    messages = [AirbyteMessage(type=Type.RECORD, record=AirbyteRecordMessage(stream=stream, data=dict(row), emitted_at=now_ms)) for row in rows]
+    messages = [
+        AirbyteMessage(type=Type.RECORD, record=AirbyteRecordMessage(stream=stream, data=dict(row), emitted_at=now_ms)) for row in rows
+    ]
     for _ in destination.write(config, catalog, iter(messages)):
         pass
     return checked_outcomes(destination.last_summary, stream, len(rows))
 
 
-def write_with_console_script(config: Mapping[str, Any], stream: str, rows: List[Mapping[str, Any]], workdir: Path) -> Counter:
+def write_with_console_script(config: Mapping[str, Any], stream: str, rows: list[Mapping[str, Any]], workdir: Path) -> Counter:
     """Write rows as Airbyte does: `destination-stripe-proxy write`, records on stdin."""
     script = Path(sys.executable).with_name("destination-stripe-proxy")
-    command = [str(script)] if script.exists() else [sys.executable, "-c", "from source_stripe_proxy.airbyte.entrypoints import run_destination as r; r()"]
+    command = (
+        [str(script)]
+        if script.exists()
+        else [sys.executable, "-c", "from source_stripe_proxy.airbyte.entrypoints import run_destination as r; r()"]
+    )
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
         config_path, catalog_path = Path(tmp) / "config.json", Path(tmp) / "catalog.json"
         config_path.write_text(json.dumps(config))
         catalog_path.write_text(json.dumps(accepted_catalog([stream])))
-        stdin = "".join(
-            json.dumps({"type": "RECORD", "record": {"stream": stream, "data": row, "emitted_at": int(time.time() * 1000)}}) + "\n"
-            for row in rows
-        ) + json.dumps({"type": "STATE", "state": {"type": "STREAM", "stream": {"stream_descriptor": {"name": stream}, "stream_state": {"rows": len(rows)}}}}) + "\n"
-        done = subprocess.run(command + ["write", "--config", str(config_path), "--catalog", str(catalog_path)],
-                              input=stdin, capture_output=True, text=True, timeout=300)
+        stdin = (
+            "".join(
+                json.dumps({"type": "RECORD", "record": {"stream": stream, "data": row, "emitted_at": int(time.time() * 1000)}}) + "\n"
+                for row in rows
+            )
+            + json.dumps(
+                {
+                    "type": "STATE",
+                    "state": {"type": "STREAM", "stream": {"stream_descriptor": {"name": stream}, "stream_state": {"rows": len(rows)}}},
+                }
+            )
+            + "\n"
+        )
+        done = subprocess.run(
+            [*command, "write", "--config", str(config_path), "--catalog", str(catalog_path)],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
     summary = None
     for line in done.stdout.splitlines():
         if not line.startswith("{"):
             continue
         message = json.loads(line)
-        if message.get("type") == "TRACE" and message["trace"].get("type") == "ANALYTICS":
-            if message["trace"]["analytics"]["type"] == SUMMARY_TRACE_TYPE:
-                summary = json.loads(message["trace"]["analytics"]["value"])
+        trace = message.get("trace") if message.get("type") == "TRACE" else None
+        if trace and trace.get("type") == "ANALYTICS" and trace["analytics"]["type"] == SUMMARY_TRACE_TYPE:
+            summary = json.loads(trace["analytics"]["value"])
     if done.returncode != 0 or summary is None:
         raise RuntimeError(f"destination-stripe-proxy write failed (exit {done.returncode}):\n{done.stderr[-2000:]}")
     return checked_outcomes(summary, stream, len(rows))
@@ -161,7 +233,7 @@ def find_written(stripe: StripeConnection, stream: str, row: Mapping[str, Any]) 
     return matches[0]
 
 
-def customer_row(rng: random.Random, number: int) -> Dict[str, Any]:
+def customer_row(rng: random.Random, number: int) -> dict[str, Any]:
     first, last = rng.choice(FIRST), rng.choice(LAST)
     city, country = rng.choice(CITIES)
     slug = f"{first}.{last}".lower().replace(" ", "")
@@ -188,22 +260,44 @@ def fill_sample_account(emulator: StripeEmulator, config: Mapping[str, Any]) -> 
     sold = []  # (monthly price id, yearly plan id)
     for index, (tier, monthly) in enumerate(TIERS):
         emulator.set_time(start + index * 600)
-        row = {"external_id": f"tier-{tier.lower()}", "name": tier, "description": f"The {tier} tier", "active": True,
-               "metadata": {"tier": str(index + 1)}}
+        row = {
+            "external_id": f"tier-{tier.lower()}",
+            "name": tier,
+            "description": f"The {tier} tier",
+            "active": True,
+            "metadata": {"tier": str(index + 1)},
+        }
         written["products"] += write_in_process(destination, config, "products", [row])["created"]
         product_id = find_written(stripe, "products", row)
         emulator.set_time(start + index * 600 + 60)
-        price = stripe.run(action="create", entity="price", product_id=product_id, amount=monthly, currency="usd",
-                           interval="month", nickname=f"{tier} monthly")
+        price = stripe.run(
+            action="create",
+            entity="price",
+            product_id=product_id,
+            amount=monthly,
+            currency="usd",
+            interval="month",
+            nickname=f"{tier} monthly",
+        )
         emulator.set_time(start + index * 600 + 120)
-        plan = stripe.run(action="create", entity="plan", product_id=product_id, amount=monthly * 10, currency="usd",
-                          interval="year", nickname=f"{tier} yearly")
+        plan = stripe.run(
+            action="create",
+            entity="plan",
+            product_id=product_id,
+            amount=monthly * 10,
+            currency="usd",
+            interval="year",
+            nickname=f"{tier} yearly",
+        )
         written["prices"] += 1
         written["plans"] += 1
         sold.append((price["id"], plan["id"]))
     emulator.set_time(start + 3 * DAY)  # a launch offer (the emulator's store: the actions don't create coupons)
-    coupon = emulator.store.add("coupons", {"id": "LAUNCH20", "name": "Launch offer", "percent_off": 20.0,
-                                            "duration": "repeating", "duration_in_months": 3}, emit_event=True)
+    coupon = emulator.store.add(
+        "coupons",
+        {"id": "LAUNCH20", "name": "Launch offer", "percent_off": 20.0, "duration": "repeating", "duration_in_months": 3},
+        emit_event=True,
+    )
     emulator.store.add("promotion_codes", {"code": "LAUNCH20", "coupon": coupon}, emit_event=True)
 
     # Customers sign up over the months; about half subscribe, a few days later at most.
@@ -227,10 +321,18 @@ def fill_sample_account(emulator: StripeEmulator, config: Mapping[str, Any]) -> 
     return written
 
 
-def card(rng: random.Random) -> Dict[str, Any]:
+def card(rng: random.Random) -> dict[str, Any]:
     brand, last4 = rng.choice((("visa", "4242"), ("mastercard", "4444"), ("amex", "8431"), ("visa", "1881")))
-    return {"type": "card", "card": dict(catalog.EXAMPLES["payment_methods"][0]["card"], brand=brand, last4=last4,
-                                         exp_month=rng.randint(1, 12), exp_year=2027 + rng.randint(0, 4))}
+    return {
+        "type": "card",
+        "card": dict(
+            catalog.EXAMPLES["payment_methods"][0]["card"],
+            brand=brand,
+            last4=last4,
+            exp_month=rng.randint(1, 12),
+            exp_year=2027 + rng.randint(0, 4),
+        ),
+    }
 
 
 def check_out(emulator: StripeEmulator, rng: random.Random, customer_id: str, tier) -> None:
@@ -238,24 +340,58 @@ def check_out(emulator: StripeEmulator, rng: random.Random, customer_id: str, ti
     name, monthly = tier
     store = emulator.store
     catalog.add(store, "payment_methods", dict(card(rng), customer=customer_id), parent_id=customer_id)
-    session = catalog.add(store, "checkout_sessions", {
-        "customer": customer_id, "mode": "subscription", "status": "complete", "payment_status": "paid",
-        "amount_subtotal": monthly, "amount_total": monthly, "currency": "usd", "payment_method_types": ["card"],
-        "success_url": "https://example.com/welcome", "metadata": {"tier": name}})
-    catalog.add(store, "checkout_sessions_line_items", {"description": f"{name} subscription", "amount_subtotal": monthly,
-                                                        "amount_total": monthly, "currency": "usd", "quantity": 1},
-                parent_id=session["id"])
+    session = catalog.add(
+        store,
+        "checkout_sessions",
+        {
+            "customer": customer_id,
+            "mode": "subscription",
+            "status": "complete",
+            "payment_status": "paid",
+            "amount_subtotal": monthly,
+            "amount_total": monthly,
+            "currency": "usd",
+            "payment_method_types": ["card"],
+            "success_url": "https://example.com/welcome",
+            "metadata": {"tier": name},
+        },
+    )
+    catalog.add(
+        store,
+        "checkout_sessions_line_items",
+        {"description": f"{name} subscription", "amount_subtotal": monthly, "amount_total": monthly, "currency": "usd", "quantity": 1},
+        parent_id=session["id"],
+    )
 
 
 def save_card_for_later(emulator: StripeEmulator, rng: random.Random, customer_id: str) -> None:
     """A visitor saves a card without paying: a setup intent, its (successful) attempt, the card."""
     store = emulator.store
     method = catalog.add(store, "payment_methods", dict(card(rng), customer=customer_id), parent_id=customer_id)
-    intent = catalog.add(store, "setup_intents", {"customer": customer_id, "status": "succeeded", "usage": "off_session",
-                                                  "payment_method": method["id"], "payment_method_types": ["card"]})
+    intent = catalog.add(
+        store,
+        "setup_intents",
+        {
+            "customer": customer_id,
+            "status": "succeeded",
+            "usage": "off_session",
+            "payment_method": method["id"],
+            "payment_method_types": ["card"],
+        },
+    )
     emulator.set_time(emulator.clock.now() + 5)
-    catalog.add(store, "setup_attempts", {"setup_intent": intent["id"], "customer": customer_id, "status": "succeeded",
-                                          "payment_method": method["id"], "usage": "off_session"}, parent_id=intent["id"])
+    catalog.add(
+        store,
+        "setup_attempts",
+        {
+            "setup_intent": intent["id"],
+            "customer": customer_id,
+            "status": "succeeded",
+            "payment_method": method["id"],
+            "usage": "off_session",
+        },
+        parent_id=intent["id"],
+    )
 
 
 def pay_the_reseller(emulator: StripeEmulator, start: int) -> None:
@@ -263,16 +399,27 @@ def pay_the_reseller(emulator: StripeEmulator, start: int) -> None:
     emulator.add_connected_account(PARTNER)
     for month in range(1, HISTORY_DAYS // 30):
         emulator.set_time(start + month * 30 * DAY)
-        catalog.add(emulator.store, "transfers", {"amount": 2500 + 500 * month, "currency": "usd", "destination": PARTNER,
-                                                  "description": "Reseller revenue share", "reversed": False, "amount_reversed": 0})
+        catalog.add(
+            emulator.store,
+            "transfers",
+            {
+                "amount": 2500 + 500 * month,
+                "currency": "usd",
+                "destination": PARTNER,
+                "description": "Reseller revenue share",
+                "reversed": False,
+                "amount_reversed": 0,
+            },
+        )
 
 
 def subscribe(stripe: StripeConnection, rng: random.Random, customer_id: str, sold) -> int:
     tier = min(int(rng.expovariate(1.2)), len(sold) - 1)  # most customers pick the smaller tiers
     monthly, yearly = sold[tier]
     extra = {"trial_period_days": 14} if rng.random() < 0.2 else {}
-    stripe.run(action="create", entity="subscription", customer_id=customer_id,
-               price_id=yearly if rng.random() < 0.25 else monthly, **extra)
+    stripe.run(
+        action="create", entity="subscription", customer_id=customer_id, price_id=yearly if rng.random() < 0.25 else monthly, **extra
+    )
     return tier
 
 
@@ -291,7 +438,7 @@ CARD_TROUBLE = (
 )
 
 
-def bill_with_trouble(emulator: StripeEmulator) -> Tuple[Counter, List[Dict[str, Any]]]:
+def bill_with_trouble(emulator: StripeEmulator) -> tuple[Counter, list[dict[str, Any]]]:
     """Bill five months, with a few customers' cards starting to decline before a renewal (the
     random declines of ``run_billing`` come on top). Returns what was billed and the trouble."""
     store, now, billed, trouble = emulator.store, int(time.time()), Counter(), []
@@ -308,10 +455,15 @@ def bill_with_trouble(emulator: StripeEmulator) -> Tuple[Counter, List[Dict[str,
     for what, (earliest, latest), fixed_after in CARD_TROUBLE:
         bill_until(now - earliest * DAY - 2 * DAY)
         taken = {t["subscription"] for t in trouble}
-        candidates = sorted((s["current_period_end"], s["id"]) for s in store.all("subscriptions")
-                            if s["status"] == "active" and s["id"] not in taken and s["trial_end"] is None
-                            and s["items"]["data"][0]["price"]["recurring"]["interval"] == "month"
-                            and now - earliest * DAY <= s["current_period_end"] <= now - latest * DAY)
+        candidates = sorted(
+            (s["current_period_end"], s["id"])
+            for s in store.all("subscriptions")
+            if s["status"] == "active"
+            and s["id"] not in taken
+            and s["trial_end"] is None
+            and s["items"]["data"][0]["price"]["recurring"]["interval"] == "month"
+            and now - earliest * DAY <= s["current_period_end"] <= now - latest * DAY
+        )
         if not candidates:
             print(f"  (no renewal {earliest}-{latest} days ago for the trouble '{what}': left out)")
             continue
@@ -325,18 +477,22 @@ def bill_with_trouble(emulator: StripeEmulator) -> Tuple[Counter, List[Dict[str,
     bill_until(now)
     for item in trouble:  # how each ended: the subscription now, the renewal's invoice
         invoice = next(i for i in store.all("invoices") if i["subscription"] == item["subscription"] and i["created"] == item["renewal"])
-        item.update(status=store.get("subscriptions", item["subscription"])["status"], invoice=invoice["id"],
-                    invoice_status=invoice["status"], attempts=invoice["attempt_count"])
+        item.update(
+            status=store.get("subscriptions", item["subscription"])["status"],
+            invoice=invoice["id"],
+            invoice_status=invoice["status"],
+            attempts=invoice["attempt_count"],
+        )
     return billed, trouble
 
 
-def check(table: str, object_id: str, label: str = "", **expect: Any) -> Dict[str, Any]:
+def check(table: str, object_id: str, label: str = "", **expect: Any) -> dict[str, Any]:
     """What DuckDB must hold after the sync: the row of ``object_id`` with these values
     (``a.b`` is field ``b`` of JSON column ``a``)."""
     return {"table": table, "id": object_id, "label": label, "expect": expect}
 
 
-def change_the_account(emulator: StripeEmulator, config: Mapping[str, Any], workdir: Path) -> Tuple[Counter, Counter, List[Dict[str, Any]]]:
+def change_the_account(emulator: StripeEmulator, config: Mapping[str, Any], workdir: Path) -> tuple[Counter, Counter, list[dict[str, Any]]]:
     """Between two syncs, as in a real account: updates, an upgrade, a cancellation, a deletion, sign-ups.
 
     Returns what was written, what was billed and, per change, the rows DuckDB must show after the sync.
@@ -346,15 +502,17 @@ def change_the_account(emulator: StripeEmulator, config: Mapping[str, Any], work
     client = StripeClient(ConnectionSettings.from_config(config), endpoint_limits={})
     store = emulator.store
     written: Counter = Counter()
-    changes: List[Dict[str, Any]] = []
+    changes: list[dict[str, Any]] = []
 
-    def note(change: str, table: str, *checks: Dict[str, Any]) -> None:
+    def note(change: str, table: str, *checks: dict[str, Any]) -> None:
         changes.append({"change": change, "table": table, "checks": list(checks)})
         print(f"  {change}")
 
     product_names = {p["id"]: p["name"] for p in store.all("products")}
-    monthly = sorted((p for p in store.all("prices") if (p.get("recurring") or {}).get("interval") == "month"),
-                     key=lambda price: price["unit_amount"] or 0)
+    monthly = sorted(
+        (p for p in store.all("prices") if (p.get("recurring") or {}).get("interval") == "month"),
+        key=lambda price: price["unit_amount"] or 0,
+    )
     customers = store.all("customers")
     subscribed = {s["customer"] for s in store.all("subscriptions")}
 
@@ -362,8 +520,11 @@ def change_the_account(emulator: StripeEmulator, config: Mapping[str, Any], work
     customer = rng.choice(customers)
     email = f"{customer['name'].lower().replace(' ', '.')}.{rng.randint(10, 99)}@fastmail.example"
     stripe.run(action="update", entity="customer", customer_id=customer["id"], email=email)
-    note(f"customer changed their email ({customer['email']} -> {email})", "customers",
-         check("customers", customer["id"], email=email, is_deleted=False))
+    note(
+        f"customer changed their email ({customer['email']} -> {email})",
+        "customers",
+        check("customers", customer["id"], email=email, is_deleted=False),
+    )
 
     # A price that has subscribers is renamed (their items keep a copy of it as it was: see docs/running.md).
     sold_prices = {item["price"]["id"] for s in store.all("subscriptions") if s["status"] == "active" for item in s["items"]["data"]}
@@ -382,9 +543,12 @@ def change_the_account(emulator: StripeEmulator, config: Mapping[str, Any], work
     upgraded = client.post(f"/v1/subscriptions/{sub['id']}", {"items": [{"id": old_item["id"], "deleted": True}, {"price": new_price}]})
     new_item = next(item for item in upgraded["items"]["data"] if item["id"] != old_item["id"])
     tier_names = " -> ".join(product_names[p] for p in (old_item["price"]["product"], new_item["price"]["product"]))
-    note(f"subscription upgraded ({tier_names}): its item replaced", "subscription_items",
-         check("subscription_items", old_item["id"], "removed item", is_deleted=True),
-         check("subscription_items", new_item["id"], "new item", is_deleted=False, **{"price.id": new_price}))
+    note(
+        f"subscription upgraded ({tier_names}): its item replaced",
+        "subscription_items",
+        check("subscription_items", old_item["id"], "removed item", is_deleted=True),
+        check("subscription_items", new_item["id"], "new item", is_deleted=False, **{"price.id": new_price}),
+    )
 
     # A subscription is canceled.
     sub = rng.choice([s for s in active if s["id"] != sub["id"]])
@@ -394,8 +558,11 @@ def change_the_account(emulator: StripeEmulator, config: Mapping[str, Any], work
     # A customer who never subscribed asks to be deleted: the row stays, marked deleted, with its last data.
     gone = rng.choice([c for c in customers if c["id"] not in subscribed and c["id"] != customer["id"]])
     client.delete(f"/v1/customers/{gone['id']}")
-    note("customer deleted (never subscribed)", "customers",
-         check("customers", gone["id"], is_deleted=True, email=gone["email"], name=gone["name"]))
+    note(
+        "customer deleted (never subscribed)",
+        "customers",
+        check("customers", gone["id"], is_deleted=True, email=gone["email"], name=gone["name"]),
+    )
 
     # New sign-ups (through the destination's console script, as Airbyte runs it) and subscriptions.
     last = last_customer_number(store)
@@ -412,10 +579,15 @@ def change_the_account(emulator: StripeEmulator, config: Mapping[str, Any], work
     new_subs = [s["id"] for s in store.all("subscriptions") if s["id"] not in subs_before]
     billed = bill(emulator)  # their first invoices and payments
     first_invoices = {i["subscription"]: i["id"] for i in store.all("invoices") if i["subscription"] in new_subs}
-    note(f"{len(new_subs)} new subscriptions, each with its first invoice", "subscriptions",
-         *(check("subscriptions", sid, "subscription", is_deleted=False, latest_invoice=first_invoices[sid]) for sid in new_subs),
-         *(check("invoices", first_invoices[sid], "first invoice", billing_reason="subscription_create", subscription=sid)
-           for sid in new_subs))
+    note(
+        f"{len(new_subs)} new subscriptions, each with its first invoice",
+        "subscriptions",
+        *(check("subscriptions", sid, "subscription", is_deleted=False, latest_invoice=first_invoices[sid]) for sid in new_subs),
+        *(
+            check("invoices", first_invoices[sid], "first invoice", billing_reason="subscription_create", subscription=sid)
+            for sid in new_subs
+        ),
+    )
     return written, billed, changes
 
 
@@ -437,8 +609,10 @@ def trouble_text(emulator: StripeEmulator) -> str:
     churned = sum(1 for s in emulator.store.all("subscriptions") if s["cancellation_details"]["reason"] == "payment_failed")
     recovered = sum(1 for i in invoices if i["status"] == "paid" and i["attempt_count"] > 1)
     failed = sum(1 for c in emulator.store.all("charges") if c["status"] == "failed")
-    return (f"{failed} failed payments, {recovered} invoices paid on a retry, {subs['past_due']} subscriptions past due, "
-            f"{churned} canceled for failed payment")
+    return (
+        f"{failed} failed payments, {recovered} invoices paid on a retry, {subs['past_due']} subscriptions past due, "
+        f"{churned} canceled for failed payment"
+    )
 
 
 def counts_text(counts: Mapping[str, int]) -> str:
@@ -447,12 +621,28 @@ def counts_text(counts: Mapping[str, int]) -> str:
 
 # The stand-in's resources and the streams they fill (the rest have the same name).
 STREAM_OF_RESOURCE = {"invoiceitems": "invoice_items"}
-STAND_IN_RESOURCES = ("customers", "subscriptions", "products", "plans", "prices", "balance_transactions", "invoices",
-                      "invoiceitems", "charges", "refunds", "payment_intents", "payouts", "coupons", "promotion_codes",
-                      "disputes", "credit_notes", "events")
+STAND_IN_RESOURCES = (
+    "customers",
+    "subscriptions",
+    "products",
+    "plans",
+    "prices",
+    "balance_transactions",
+    "invoices",
+    "invoiceitems",
+    "charges",
+    "refunds",
+    "payment_intents",
+    "payouts",
+    "coupons",
+    "promotion_codes",
+    "disputes",
+    "credit_notes",
+    "events",
+)
 
 
-def stand_in_counts(emulator: StripeEmulator) -> Dict[str, int]:
+def stand_in_counts(emulator: StripeEmulator) -> dict[str, int]:
     """Objects per stream in the stand-in now (deleted ones are gone from it)."""
     counts = {STREAM_OF_RESOURCE.get(name, name): emulator.store.count(name) for name in STAND_IN_RESOURCES}
     counts["invoice_line_items"] = sum(len(i["lines"]["data"]) for i in emulator.store.all("invoices"))
@@ -463,13 +653,18 @@ def stand_in_counts(emulator: StripeEmulator) -> Dict[str, int]:
     return counts
 
 
-def run_sync(args, config_path: Path, db_path: Path, summary_path: Path, changes_path: Optional[Path], streams: Optional[List[str]]) -> int:
+def run_sync(args, config_path: Path, db_path: Path, summary_path: Path, changes_path: Path | None, streams: list[str] | None) -> int:
     command = [
-        str(args.pyairbyte_python), str(REPO / "scripts" / "pyairbyte_sync.py"),
-        "--config", str(config_path),
-        "--executable", str(Path(sys.executable).with_name("source-stripe-proxy")),
-        "--db", str(db_path),
-        "--summary", str(summary_path),
+        str(args.pyairbyte_python),
+        str(REPO / "scripts" / "pyairbyte_sync.py"),
+        "--config",
+        str(config_path),
+        "--executable",
+        str(Path(sys.executable).with_name("source-stripe-proxy")),
+        "--db",
+        str(db_path),
+        "--summary",
+        str(summary_path),
     ]
     if changes_path is not None:
         command += ["--changes", str(changes_path)]
@@ -499,14 +694,16 @@ def main(argv=None) -> int:
             if path is not None and path.exists():
                 path.unlink()
     started = time.monotonic()
-    report: Dict[str, Any] = {"db": str(db_path), "stand_in": use_stand_in}
+    report: dict[str, Any] = {"db": str(db_path), "stand_in": use_stand_in}
 
     with ExitStack() as stack:
         streams = None  # a real account: every stream (those it can't read are skipped, see run_sync)
         if not use_stand_in:
             print(f"Syncing the Stripe account configured in {args.config} into {db_path}")
-            print("  (streams this account can't read, e.g. Issuing when it is not enabled, are skipped with a warning"
-                  " unless the config sets 'unavailable_streams')")
+            print(
+                "  (streams this account can't read, e.g. Issuing when it is not enabled, are skipped with a warning"
+                " unless the config sets 'unavailable_streams')"
+            )
             config_path = args.config.resolve()
         else:
             emulator = StripeEmulator(api_key=DEMO_KEY, seed=SEED)
@@ -515,8 +712,7 @@ def main(argv=None) -> int:
             config = {"credentials": {"auth_type": "api_key", "api_key": DEMO_KEY}, "api_base": emulator.url}
             fill_config = dict(config, requests_per_second=LOCAL_BUDGET, endpoint_requests_per_second=LOCAL_BUDGET)
             if restored:
-                print(f"Stripe stand-in on {emulator.url}, restored from {store_path} "
-                      f"({emulator.store.count('customers')} customers).")
+                print(f"Stripe stand-in on {emulator.url}, restored from {store_path} ({emulator.store.count('customers')} customers).")
                 billed = bill(emulator)  # what came due since the last run
                 if billed:
                     print("  billed since the last run: " + counts_text(billed))
@@ -532,8 +728,10 @@ def main(argv=None) -> int:
                     for path in (db_path, db_path.with_name(db_path.name + ".wal")):
                         path.unlink(missing_ok=True)
                 why = "" if args.stand_in else f"No {args.config.name}: "
-                print(f"{why}starting a Stripe stand-in (our emulator) on {emulator.url} and filling it "
-                      f"with a sample account through our destination and actions...")
+                print(
+                    f"{why}starting a Stripe stand-in (our emulator) on {emulator.url} and filling it "
+                    f"with a sample account through our destination and actions..."
+                )
                 written = fill_sample_account(emulator, fill_config)
                 print("  and a launch offer: coupon LAUNCH20 with its promotion code (in the stand-in's store)")
                 billed, trouble = bill_with_trouble(emulator)
@@ -542,8 +740,12 @@ def main(argv=None) -> int:
                 report["trouble"] = trouble
             save_to_file(emulator, store_path)  # saved before the sync: the next run sees these objects either way
             print("  written this run through our destination and actions: " + counts_text(written))
-            report.update(written=dict(written), billed=dict(billed), stand_in_counts=stand_in_counts(emulator),
-                          stand_in_ids={name: sorted(o["id"] for o in emulator.store.all(name)) for name in ("customers", "subscriptions")})
+            report.update(
+                written=dict(written),
+                billed=dict(billed),
+                stand_in_counts=stand_in_counts(emulator),
+                stand_in_ids={name: sorted(o["id"] for o in emulator.store.all(name)) for name in ("customers", "subscriptions")},
+            )
             config_path = args.out / "stand-in-config.json"
             config_path.write_text(json.dumps(config, indent=1))
             streams = sorted(stand_in_counts(emulator))

@@ -82,17 +82,56 @@ OWN_OBJECT_PATHS = {"/v1/account": "/v1/accounts/{account}"}
 # Named operations that end, remove or reverse something (MCP's destructiveHint; with DELETE).
 # The spec does not say this; the verbs do.
 DESTRUCTIVE_VERBS = {
-    "archive", "cancel", "cancel_action", "close", "deactivate", "decline", "delete", "detach",
-    "disconnect", "expire", "fail", "mark_uncollectible", "redact", "reject", "remove_lines", "return",
-    "reverse", "unsubscribe", "void", "shipping_fail", "shipping_return",
+    "archive",
+    "cancel",
+    "cancel_action",
+    "close",
+    "deactivate",
+    "decline",
+    "delete",
+    "detach",
+    "disconnect",
+    "expire",
+    "fail",
+    "mark_uncollectible",
+    "redact",
+    "reject",
+    "remove_lines",
+    "return",
+    "reverse",
+    "unsubscribe",
+    "void",
+    "shipping_fail",
+    "shipping_return",
 }
 # Named operations whose repetition with the same parameters changes nothing more: a state
 # change to a fixed state (a second call is refused or answers the same object).
 IDEMPOTENT_VERBS = {
-    "activate", "approve", "archive", "cancel", "close", "deactivate", "decline", "detach",
-    "disconnect", "expire", "finalize", "mark_uncollectible", "reactivate", "reject", "release",
-    "subscribe", "unsubscribe", "validate", "void", "send", "resume",
-    "shipping_deliver", "shipping_fail", "shipping_return", "shipping_ship",
+    "activate",
+    "approve",
+    "archive",
+    "cancel",
+    "close",
+    "deactivate",
+    "decline",
+    "detach",
+    "disconnect",
+    "expire",
+    "finalize",
+    "mark_uncollectible",
+    "reactivate",
+    "reject",
+    "release",
+    "subscribe",
+    "unsubscribe",
+    "validate",
+    "void",
+    "send",
+    "resume",
+    "shipping_deliver",
+    "shipping_fail",
+    "shipping_return",
+    "shipping_ship",
 }
 
 ITEM = "{}"
@@ -130,6 +169,7 @@ NESTED_DESCRIPTION_MAX = 120
 # Text
 # ---------------------------------------------------------------------------
 
+
 def plain_text(text):
     """HTML and Markdown of the spec's descriptions -> one plain line."""
     text = re.sub(r"</?(?:p|br|li|ul|ol|div|h\d)\b[^>]*>", " ", text or "")  # block tags separate words
@@ -157,6 +197,7 @@ def first_sentences(text, limit):
 # ---------------------------------------------------------------------------
 # Names
 # ---------------------------------------------------------------------------
+
 
 def singular(word):
     if word.endswith("ies"):
@@ -191,8 +232,9 @@ def compact(name):
 # Paths
 # ---------------------------------------------------------------------------
 
+
 def segments(path):
-    return path[len("/v1/"):].split("/") if path != "/v1" else []
+    return path[len("/v1/") :].split("/") if path != "/v1" else []
 
 
 def shape_of(path):
@@ -261,6 +303,7 @@ def names_the_object(segment, obj):
 # Classification: which path shapes are resources (collections and singletons)
 # ---------------------------------------------------------------------------
 
+
 class Catalog:
     def __init__(self, spec):
         self.components = spec["components"]["schemas"]
@@ -304,20 +347,20 @@ class Catalog:
                 continue
             lists = [op for op in self.ops_at(shape, "GET") if op.kind == "list"]
             parent_object = self.object_of(parent)
-            if any(is_item(parent) or op.object != parent_object for op in lists):
-                resources.add(shape)
-            elif any(names_the_object(segment, op.object) for op in self.by_shape[shape]):
+            if any(is_item(parent) or op.object != parent_object for op in lists) or any(
+                names_the_object(segment, op.object) for op in self.by_shape[shape]
+            ):
                 resources.add(shape)
         return resources
 
     def object_of(self, shape):
         """The object a resource (or one of its items) is made of: the most common answer."""
         collection = shape[:-1] if is_item(shape) else shape
-        ops = self.ops_at(collection) + self.ops_at(collection + (ITEM,))
+        ops = self.ops_at(collection) + self.ops_at((*collection, ITEM))
         names = Counter(op.object for op in ops if op.object and op.kind in ("list", "object"))
         if not names:
             return None
-        return sorted(names.items(), key=lambda kv: (-kv[1], kv[0]))[0][0]
+        return min(names.items(), key=lambda kv: (-kv[1], kv[0]))[0]
 
     def _name_entities(self):
         ordered = sorted(self.resources, key=lambda s: (len(s), s))
@@ -354,13 +397,16 @@ class Catalog:
         shape = self.shape(op)
         path_params = re.findall(r"{(\w+)}", op.path)
         base = next(
-            (shape[:n] for n in range(len(shape), 0, -1) if shape[:n] in self.resources or (
-                is_item(shape[:n]) and shape[: n - 1] in self.resources)),
+            (
+                shape[:n]
+                for n in range(len(shape), 0, -1)
+                if shape[:n] in self.resources or (is_item(shape[:n]) and shape[: n - 1] in self.resources)
+            ),
             None,
         )
         if base is None:
             raise SystemExit(f"no resource for {op.key}")
-        rest = shape[len(base):]
+        rest = shape[len(base) :]
         if is_item(base):
             entity, id_param = self.entities[base[:-1]], path_params[base.count(ITEM) - 1]
         else:
@@ -385,7 +431,7 @@ class Catalog:
 
 def path_name(shape):
     words = [part for part in shape if part != ITEM]
-    return "_".join(words[:-1] + [singular(words[-1])])
+    return "_".join([*words[:-1], singular(words[-1])])
 
 
 # ---------------------------------------------------------------------------
@@ -404,9 +450,7 @@ def clean_schema(schema, depth=0, name=None, description=None):
         limit = PARAMETER_DESCRIPTION_MAX if depth == 0 else NESTED_DESCRIPTION_MAX
         result["description"] = first_sentences(text, limit)
     if "properties" in schema:
-        result["properties"] = {
-            key: clean_schema(value, depth + 1, name=key) for key, value in sorted(schema["properties"].items())
-        }
+        result["properties"] = {key: clean_schema(value, depth + 1, name=key) for key, value in sorted(schema["properties"].items())}
     if schema.get("required"):
         result["required"] = sorted(schema["required"])
     if "additionalProperties" in schema:
@@ -483,7 +527,7 @@ def operation_parameters(op, entity, id_param):
 
 
 def flags(op, action):
-    verb = action[len("test_"):] if action.startswith("test_") else action
+    verb = action.removeprefix("test_")
     read_only = op.method == "GET"
     destructive = op.method == "DELETE" or verb in DESTRUCTIVE_VERBS
     idempotent = read_only or op.method == "DELETE" or verb in ("update", "delete") or verb in IDEMPOTENT_VERBS
@@ -565,6 +609,7 @@ def transport(op, default_host):
 # Output
 # ---------------------------------------------------------------------------
 
+
 def build(spec):
     catalog = Catalog(spec)
     enums = object_enums(catalog.components)
@@ -577,8 +622,7 @@ def build(spec):
             continue  # folded into its item path's action below
         key = (entity, action)
         if key in actions:
-            raise SystemExit(f"two operations map to '{action} {entity}': {actions[key]['method']} "
-                             f"{actions[key]['path']} and {op.key}")
+            raise SystemExit(f"two operations map to '{action} {entity}': {actions[key]['method']} {actions[key]['path']} and {op.key}")
         parameters, path_params = operation_parameters(op, entity, id_param)
         record = {
             "method": op.method,
@@ -610,8 +654,7 @@ def build(spec):
         actions[key] = record
     for own_path, item_path in OWN_OBJECT_PATHS.items():
         own = next(op for op in catalog.operations if op.path == own_path and op.method == "GET")
-        entity, action, _ = catalog.classify(next(
-            op for op in catalog.operations if op.path == item_path and op.method == "GET"))
+        entity, action, _ = catalog.classify(next(op for op in catalog.operations if op.path == item_path and op.method == "GET"))
         record = actions[(entity, action)]
         record["own_path"] = own_path  # used when the id is left out
         record["parameters"]["required"] = [n for n in record["parameters"].get("required", []) if n != record["id_param"]]
@@ -662,8 +705,7 @@ def write_outputs(catalog, actions, spec_version):
 
 # How much each kind of words counts: an action is named by its entity and verb; its
 # description and its object's say what it does; its parameters hint at it.
-SEARCH_FIELD_WEIGHTS = {"entity": 3.0, "verb": 3.0, "verb_words": 1.5, "description": 1.0,
-                        "object": 0.5, "parameters": 0.4}
+SEARCH_FIELD_WEIGHTS = {"entity": 3.0, "verb": 3.0, "verb_words": 1.5, "description": 1.0, "object": 0.5, "parameters": 0.4}
 BM25_K1, BM25_B = 1.2, 0.5
 TEST_HELPER_FACTOR = 0.5  # asked for rarely; "test" in a query still finds them
 
@@ -678,10 +720,11 @@ def search_words_module():
 
 def search_fields(catalog, op, entity, action, record, rules):
     """The words of one action, by kind."""
-    verb = action[len("test_"):] if action.startswith("test_") else action
+    verb = action.removeprefix("test_")
     obj = catalog.components.get(op.object or "", {}) if op.object else {}
-    component = next((c for c in catalog.components.values()
-                      if (c.get("properties", {}).get("object", {}).get("enum") or [None])[0] == op.object), obj)
+    component = next(
+        (c for c in catalog.components.values() if (c.get("properties", {}).get("object", {}).get("enum") or [None])[0] == op.object), obj
+    )
     parameters = " ".join(record["parameters"].get("properties", {}))
     entity_words = rules.words(" ".join((entity, plural(entity), *rules.ENTITY_WORDS.get(entity, ()))))
     verb_words = rules.words(" ".join(rules.VERB_WORDS.get(verb, ())))
@@ -709,14 +752,20 @@ def search_index(catalog, actions):
         for kind, stems in fields.items():
             for word in stems:
                 counts[word] += SEARCH_FIELD_WEIGHTS[kind]
-        docs.append({"entity": entity, "action": action, "entity_words": sorted(set(rules.words(entity))),
-                     "verb_words": sorted(set(fields["verb"] + fields["verb_words"]))})
+        docs.append(
+            {
+                "entity": entity,
+                "action": action,
+                "entity_words": sorted(set(rules.words(entity))),
+                "verb_words": sorted(set(fields["verb"] + fields["verb_words"])),
+            }
+        )
         weighted.append((counts, record.get("test_helper", False)))
     lengths = [sum(counts.values()) for counts, _ in weighted]
     average = sum(lengths) / len(lengths)
     frequency = Counter(word for counts, _ in weighted for word in counts)
     postings = defaultdict(list)
-    for number, ((counts, helper), length) in enumerate(zip(weighted, lengths)):
+    for number, ((counts, helper), length) in enumerate(zip(weighted, lengths, strict=True)):
         norm = BM25_K1 * (1 - BM25_B + BM25_B * length / average)
         for word, tf in counts.items():
             idf = math.log(1 + (len(docs) - frequency[word] + 0.5) / (frequency[word] + 0.5))
@@ -748,10 +797,8 @@ def main(argv=None):
     index = write_outputs(catalog, actions, version)
     from provenance import record_outputs  # beside this script; imported here so tests can load this file by path
 
-    record_outputs("scripts/generate_operations.py", args.spec,
-                   [INDEX_FILE, SEARCH_FILE, *sorted(ENTITY_DIR.glob("*.json"))])
-    print(f"wrote {len(actions)} actions on {len(index['entities'])} entities "
-          f"({len(catalog.operations)} operations) to {GENERATED_DIR}")
+    record_outputs("scripts/generate_operations.py", args.spec, [INDEX_FILE, SEARCH_FILE, *sorted(ENTITY_DIR.glob("*.json"))])
+    print(f"wrote {len(actions)} actions on {len(index['entities'])} entities ({len(catalog.operations)} operations) to {GENERATED_DIR}")
 
 
 if __name__ == "__main__":

@@ -135,17 +135,17 @@ def allow_null(schema):
     if "anyOf" in schema:
         branches = schema["anyOf"]
         if not any("null" in type_list(branch) for branch in branches):
-            schema["anyOf"] = branches + [{"type": "null"}]
+            schema["anyOf"] = [*branches, {"type": "null"}]
         return schema
     if "type" not in schema:
         return schema  # no type constraint: null is already accepted
-    return set_types(schema, type_list(schema) + ["null"])
+    return set_types(schema, [*type_list(schema), "null"])
 
 
 def ref_name(ref):
     if not ref.startswith(REF_PREFIX):
         raise ValueError(f"unsupported $ref: {ref}")
-    return ref[len(REF_PREFIX):]
+    return ref[len(REF_PREFIX) :]
 
 
 # ---------------------------------------------------------------------------
@@ -184,7 +184,7 @@ class SchemaConverter:
         if name in ref_stack or depth >= MAX_REF_DEPTH:
             # Recursive type or too deep: accept any object rather than recurse.
             return dict(ANY_OBJECT)
-        return self.convert(self.components[name], depth + 1, ref_stack + (name,))
+        return self.convert(self.components[name], depth + 1, (*ref_stack, name))
 
     def convert_plain(self, node, depth, ref_stack):
         """Convert a node with a concrete ``type`` (or none). Drops enum,
@@ -216,9 +216,7 @@ class SchemaConverter:
             # objects differently across API versions and expansions. A null never
             # harms a destination; a rejected record is data lost. Top-level fields
             # keep Stripe's exact nullability (see build_stream_schema).
-            result["properties"] = {
-                name: allow_null(self.convert(prop, depth, ref_stack)) for name, prop in properties.items()
-            }
+            result["properties"] = {name: allow_null(self.convert(prop, depth, ref_stack)) for name, prop in properties.items()}
         return result
 
     def convert_union(self, node, depth, ref_stack):
@@ -446,6 +444,7 @@ def build_event_types(paths):
 # ---------------------------------------------------------------------------
 # Output
 # ---------------------------------------------------------------------------
+
 
 def write_json(path, data):
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -53,7 +53,7 @@ def load_overrides(path=OVERRIDES_PATH):
 def ref_name(ref):
     if not ref.startswith(REF_PREFIX):
         raise ValueError(f"unsupported $ref: {ref}")
-    return ref[len(REF_PREFIX):]
+    return ref[len(REF_PREFIX) :]
 
 
 def list_endpoints(paths):
@@ -118,12 +118,14 @@ def embedded_lists(component):
     found = {}
     required = set(component.get("required", []))
     for name, prop in component.get("properties", {}).items():
-        candidates = [prop] + prop.get("anyOf", [])
+        candidates = [prop, *prop.get("anyOf", [])]
         for candidate in candidates:
             props = candidate.get("properties", {})
             if props.get("object", {}).get("enum") == ["list"] and "data" in props:
                 items = props["data"].get("items", {})
-                refs = {ref_name(items["$ref"])} if "$ref" in items else {ref_name(b["$ref"]) for b in items.get("anyOf", []) if "$ref" in b}
+                refs = (
+                    {ref_name(items["$ref"])} if "$ref" in items else {ref_name(b["$ref"]) for b in items.get("anyOf", []) if "$ref" in b}
+                )
                 found[name] = (refs, name in required)
     return found
 
@@ -134,22 +136,22 @@ def embedded_lists(component):
 
 
 def singular(word):
-    return word[:-1] if word.endswith("s") else word
+    return word.removesuffix("s")
 
 
 def path_name(path):
     """/v1/tax_rates -> tax_rates; /v1/customers/{customer}/tax_ids -> customer_tax_ids;
     /v1/sources/{source}/source_transactions -> source_transactions."""
-    segments = path[len("/v1/"):].split("/")
+    segments = path[len("/v1/") :].split("/")
     params = [i for i, segment in enumerate(segments) if segment.startswith("{")]
     if not params:
         return "_".join(segments)
-    before, after = segments[: params[0]], [s for s in segments[params[0] + 1:] if not s.startswith("{")]
+    before, after = segments[: params[0]], [s for s in segments[params[0] + 1 :] if not s.startswith("{")]
     owner = singular(before[-1])
     child = "_".join(after)
     if child.startswith(owner + "_"):
-        return "_".join(before[:-1] + [child])
-    return "_".join(before[:-1] + [owner, child])
+        return "_".join([*before[:-1], child])
+    return "_".join([*before[:-1], owner, child])
 
 
 # ---------------------------------------------------------------------------
@@ -268,14 +270,15 @@ class Catalogue:
         for candidate, operations in sorted(self.paths.items()):
             if shape(candidate) == want and "get" in operations:
                 names = path_params(candidate)
-                own = dict(zip(names[:-1], path_params(stream["path"])))
+                own = dict(zip(names[:-1], path_params(stream["path"]), strict=True))  # same shape: the same parents
                 return {"path": candidate, "id_param": names[-1], "list_params": own}
         return None
 
     def stream_of_component(self, component, namespace=None):
         """The top-level stream listing a component (the parent of a child endpoint)."""
         found = [
-            s for s in self.streams.values()
+            s
+            for s in self.streams.values()
             if component in s["components"] and not path_params(s["path"]) and not s["_extra"] and not s["_split"]
         ]
         found = [s for s in found if not self.required_unbound(s)]
@@ -316,7 +319,8 @@ class Catalogue:
         window = stream.get("window", {})
         also_per = stream.get("also_per", {})
         unbound = [
-            p for p in unbound
+            p
+            for p in unbound
             if p not in (window.get("start_param"), window.get("end_param"))
             and p not in also_per.get("query_params", {})
             and p not in (parent or {}).get("query_params", {})
@@ -360,7 +364,7 @@ class Catalogue:
         for name in candidates:
             if all(name in p for p in props):
                 return {"field": name, "added": False}
-        return {"field": sorted(parent_components)[0].replace(".", "_") + "_id", "added": True}
+        return {"field": min(parent_components).replace(".", "_") + "_id", "added": True}
 
     def embedding(self, stream, parent):
         """The parent's list property holding this stream's rows, if any."""
@@ -395,12 +399,12 @@ class Catalogue:
         prefixes = self.event_prefixes(stream)
         not_changes = set(self.overrides["not_changes"])
         types = sorted(
-            name for name in self.event_types for prefix in prefixes
-            if name.startswith(prefix + ".") and "." not in name[len(prefix) + 1:] and name not in not_changes
+            name
+            for name in self.event_types
+            for prefix in prefixes
+            if name.startswith(prefix + ".") and "." not in name[len(prefix) + 1 :] and name not in not_changes
         )
-        deletable = any(
-            f"deleted_{c}" in self.components for c in stream["components"]
-        ) or self.deleted_by_api(stream)
+        deletable = any(f"deleted_{c}" in self.components for c in stream["components"]) or self.deleted_by_api(stream)
         dot_deleted = [t for t in types if t.endswith(".deleted")]
         stream["deletable"] = deletable
         stream["events"] = {
@@ -512,7 +516,7 @@ class ExampleMaker:
             name = ref_name(node["$ref"])
             if name in stack or depth >= EXAMPLE_DEPTH:
                 return None if node.get("nullable") else {}
-            return self.node(self.components[name], depth + 1, stack + (name,), name_hint)
+            return self.node(self.components[name], depth + 1, (*stack, name), name_hint)
         branches = node.get("anyOf") or node.get("oneOf")
         if branches:
             if "x-expansionResources" in node or any(b.get("type") == "string" for b in branches):
@@ -624,7 +628,7 @@ def render_docs(catalogue):
         "list new objects by `created`. An event goes to every stream listing its type whose objects",
         "have the event object's `object` (`customer.source.created` with a card: `customer_cards`,",
         "`customer_sources`). A product in the last column must be enabled on the account;",
-        "without it Stripe answers \"Your account is not set up to use ...\".",
+        'without it Stripe answers "Your account is not set up to use ...".',
         "",
         "| stream | path | parent | sync modes | cursor | primary key | updates | deletes | product |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
@@ -641,7 +645,8 @@ def render_docs(catalogue):
         key = ", ".join(s["primary_key"])
         label = f"**{name}**" if s["airbyte"] else name
         lines.append(
-            f"| {label} | {path} | {parent_text(s)} | {modes} | {s['cursor'] or ''} | {key} | {updates} | {deletes} | {s['product'] or ''} |"
+            f"| {label} | {path} | {parent_text(s)} | {modes} | {s['cursor'] or ''} | {key} | {updates} | {deletes} | "
+            f"{s['product'] or ''} |"
         )
     notes = [(name, s["note"]) for name, s in sorted(streams.items()) if s.get("note")]
     lines += ["", "Names in bold are Airbyte source-stripe's (a migrating user keeps their tables)."]

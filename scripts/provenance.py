@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Dict, Iterable, List
+from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 MANIFEST = REPO_ROOT / "source_stripe_proxy" / "data" / "provenance.json"
@@ -43,13 +44,13 @@ def record_outputs(generator: str, spec_path: Path, outputs: Iterable[Path]) -> 
     MANIFEST.write_text(json.dumps(document, indent=1, sort_keys=True) + "\n", encoding="utf-8")
 
 
-def generated_files() -> List[str]:
+def generated_files() -> list[str]:
     """Every file that must have come from a generator, relative to the repository."""
     found = [p for root in GENERATED_ROOTS for p in (REPO_ROOT / root).rglob("*") if p.is_file() and p.suffix == ".json"]
     return sorted([_relative(p) for p in found] + [name for name in GENERATED_FILES if (REPO_ROOT / name).exists()])
 
 
-def check() -> List[str]:
+def check() -> list[str]:
     """What is wrong with the generated files, in words (empty when nothing is)."""
     generators = _load()
     recorded = {name: (generator, digest) for generator, entry in generators.items() for name, digest in entry["files"].items()}
@@ -67,7 +68,7 @@ def check() -> List[str]:
     return problems
 
 
-def _load() -> Dict[str, Dict[str, Any]]:
+def _load() -> dict[str, dict[str, Any]]:
     if not MANIFEST.exists():
         return {}
     return json.loads(MANIFEST.read_text(encoding="utf-8"))["generators"]

@@ -34,11 +34,11 @@ os.environ.setdefault("AIRBYTE_OFFLINE_MODE", "1")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 warnings.filterwarnings("ignore", category=FutureWarning)
 
-import airbyte as ab  # noqa: E402
+import airbyte as ab  # noqa: E402 - after the settings above, which it reads on import
+from airbyte._processors.sql.duckdb import DuckDBSqlProcessor  # noqa: E402 - after the settings above, which it reads on import
+from airbyte.caches import DuckDBCache  # noqa: E402 - after the settings above, which it reads on import
+from airbyte.types import SQLTypeConverter  # noqa: E402 - after the settings above, which it reads on import
 from sqlalchemy import text  # noqa: E402  (PyAirbyte's SQL layer)
-from airbyte._processors.sql.duckdb import DuckDBSqlProcessor  # noqa: E402
-from airbyte.caches import DuckDBCache  # noqa: E402
-from airbyte.types import SQLTypeConverter  # noqa: E402
 
 SOURCE_NAME = "source-stripe-proxy"
 QUERY_FILE = Path(__file__).with_name("demo_query.sql")
@@ -80,8 +80,11 @@ def parse_args(argv=None):
     parser.add_argument("--full-refresh", action="store_true", help="ignore the saved state and read everything")
     parser.add_argument("--changes", type=Path, help="changes made before this sync, to check and show in DuckDB (scripts/demo.py)")
     parser.add_argument("--streams", help="the streams to sync, comma-separated (default: every stream the source offers)")
-    parser.add_argument("--skip-unavailable", action="store_true",
-                        help="skip streams the account can't read (unavailable_streams: skip), unless the config says otherwise")
+    parser.add_argument(
+        "--skip-unavailable",
+        action="store_true",
+        help="skip streams the account can't read (unavailable_streams: skip), unless the config says otherwise",
+    )
     return parser.parse_args(argv)
 
 
@@ -116,7 +119,9 @@ class TraceDisplay:
         elif trace.estimate is not None:
             estimate = trace.estimate
             what = ", ".join(
-                f"{value} {unit}" for value, unit in ((estimate.row_estimate, "rows"), (estimate.byte_estimate, "bytes")) if value is not None
+                f"{value} {unit}"
+                for value, unit in ((estimate.row_estimate, "rows"), (estimate.byte_estimate, "bytes"))
+                if value is not None
             )
             self.estimates[estimate.name] = estimate.row_estimate
             self.say(f"estimate {_name(estimate.type).lower()} {estimate.name}: {what or 'unknown'}")
@@ -160,7 +165,8 @@ def table_counts(cache: DuckDBCache, streams) -> dict:
         for stream in streams:
             table = cache.processor.get_sql_table_name(stream)
             exists = table in existing
-            counts[stream] = connection.execute(text(f'SELECT count(*) FROM "{cache.schema_name}"."{table}"')).scalar_one() if exists else 0
+            query = text(f'SELECT count(*) FROM "{cache.schema_name}"."{table}"')  # noqa: S608 - our catalogue's names, quoted
+            counts[stream] = connection.execute(query).scalar_one() if exists else 0
     return counts
 
 
@@ -169,7 +175,7 @@ def has_saved_state(cache: DuckDBCache) -> bool:
     with cache.get_sql_engine().connect() as connection:
         if "_airbyte_state" not in existing_tables(connection, cache.schema_name):
             return False
-        query = text(f'SELECT count(*) FROM "{cache.schema_name}"."_airbyte_state" WHERE source_name = :source')
+        query = text(f'SELECT count(*) FROM "{cache.schema_name}"."_airbyte_state" WHERE source_name = :source')  # noqa: S608 - the schema's name, quoted; the value bound
         return connection.execute(query, {"source": SOURCE_NAME}).scalar_one() > 0
 
 
@@ -205,17 +211,23 @@ ORDER BY updated, stream, id;
 def column_expression(name: str) -> str:
     """``email`` is a column; ``price.id`` is field ``id`` of JSON column ``price``."""
     column, _, field = name.partition(".")
-    return f'"{column}"->>\'$.{field}\'' if field else f'"{column}"'
+    return f"\"{column}\"->>'$.{field}'" if field else f'"{column}"'
 
 
 def check_row(connection, schema: str, table: str, object_id: str, expect: dict) -> dict:
     """The row of ``object_id`` in ``table``: its values of the expected columns, and whether they match."""
     names = list(expect)
     select = ", ".join(column_expression(name) for name in names) or "1"
-    row = connection.execute(text(f'SELECT {select} FROM "{schema}"."{table}" WHERE id = :id'), {"id": object_id}).fetchone()
-    found = dict(zip(names, row)) if row is not None else None
-    return {"table": table, "id": object_id, "expect": expect, "found": found,
-            "ok": found is not None and all(found[name] == value for name, value in expect.items())}
+    query = text(f'SELECT {select} FROM "{schema}"."{table}" WHERE id = :id')  # noqa: S608 - our catalogue's names, quoted; the id bound
+    row = connection.execute(query, {"id": object_id}).fetchone()
+    found = dict(zip(names, row, strict=True)) if row is not None else None
+    return {
+        "table": table,
+        "id": object_id,
+        "expect": expect,
+        "found": found,
+        "ok": found is not None and all(found[name] == value for name, value in expect.items()),
+    }
 
 
 def shown(value) -> str:
@@ -250,8 +262,10 @@ def show_changes(cache: DuckDBCache, changes_file: Path, db_path: Path) -> list:
     report = []
     with cache.get_sql_engine().connect() as connection:
         for change in changes["changes"]:
-            results = [dict(check_row(connection, cache.schema_name, c["table"], c["id"], c["expect"]), label=c.get("label", ""))
-                       for c in change["checks"]]
+            results = [
+                dict(check_row(connection, cache.schema_name, c["table"], c["id"], c["expect"]), label=c.get("label", ""))
+                for c in change["checks"]
+            ]
             report.append({"change": change["change"], "table": change["table"], "ok": all(r["ok"] for r in results), "checks": results})
     width = max(len(item["change"]) for item in report)
     print("\nWhat the incremental sync brought for each change made since the last sync (checked in DuckDB):")
@@ -270,8 +284,10 @@ def show_changes(cache: DuckDBCache, changes_file: Path, db_path: Path) -> list:
         print(f"  (it did not run on this data: {error})")
     finally:
         connection.close()
-    print(f"Run it yourself:  .venv-pyairbyte/bin/python -c \"import duckdb; "
-          f"duckdb.connect('{db_path}', read_only=True).sql(open('{query_file}').read()).show()\"")
+    print(
+        f'Run it yourself:  .venv-pyairbyte/bin/python -c "import duckdb; '
+        f"duckdb.connect('{db_path}', read_only=True).sql(open('{query_file}').read()).show()\""
+    )
     return report
 
 
@@ -308,27 +324,35 @@ def main(argv=None) -> int:
     again = sum(display.records.values()) - sum(max(0, after[s] - before[s]) for s in streams)
     if kind == "incremental" and again > 0:
         records = "1 record was" if again == 1 else f"{again} records were"
-        print(f"({records} read again: changed objects, and a safety margin around the saved cursor;\n"
-              " PyAirbyte merges them by primary key, so a table grows only by what is new.)")
+        print(
+            f"({records} read again: changed objects, and a safety margin around the saved cursor;\n"
+            " PyAirbyte merges them by primary key, so a table grows only by what is new.)"
+        )
     print()
     print(f"{kind.capitalize()} sync done in {elapsed:.1f}s. DuckDB file: {args.db.resolve()}")
     show_query(cache, QUERY_FILE, "Monthly recurring revenue by product")
     show_query(cache, DUNNING_FILE, "Failed payments and how dunning ended them")
     changes = show_changes(cache, args.changes, args.db.resolve()) if args.changes else None
     if args.summary:
-        args.summary.write_text(json.dumps({
-            "db": str(args.db.resolve()),
-            "schema": cache.schema_name,
-            "tables": {stream: cache.processor.get_sql_table_name(stream) for stream in streams},
-            "read": dict(display.records),
-            "rows_before": before,
-            "rows": after,
-            "statuses": display.statuses,
-            "estimates": display.estimates,
-            "seconds": round(elapsed, 2),
-            "pyairbyte_version": version("airbyte"),
-            "changes": changes,
-        }, indent=1, default=str))
+        args.summary.write_text(
+            json.dumps(
+                {
+                    "db": str(args.db.resolve()),
+                    "schema": cache.schema_name,
+                    "tables": {stream: cache.processor.get_sql_table_name(stream) for stream in streams},
+                    "read": dict(display.records),
+                    "rows_before": before,
+                    "rows": after,
+                    "statuses": display.statuses,
+                    "estimates": display.estimates,
+                    "seconds": round(elapsed, 2),
+                    "pyairbyte_version": version("airbyte"),
+                    "changes": changes,
+                },
+                indent=1,
+                default=str,
+            )
+        )
     return 0
 
 

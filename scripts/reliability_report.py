@@ -21,13 +21,19 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from integration_tests import hardening as h  # noqa: E402
+from integration_tests import hardening as h  # noqa: E402 - after the checkout is put on sys.path
 
 SIZES = {
-    "full": {"source": 20_000, "source_page": 50, "kills": 5, "dest": (1000, 500), "dest_kill": (300, 100), "dest_kills": 4,
-             "first_read": 30_000},
-    "ci": {"source": 3_000, "source_page": 20, "kills": 3, "dest": (150, 50), "dest_kill": (60, 20), "dest_kills": 2,
-           "first_read": 5_000},
+    "full": {
+        "source": 20_000,
+        "source_page": 50,
+        "kills": 5,
+        "dest": (1000, 500),
+        "dest_kill": (300, 100),
+        "dest_kills": 4,
+        "first_read": 30_000,
+    },
+    "ci": {"source": 3_000, "source_page": 20, "kills": 3, "dest": (150, 50), "dest_kill": (60, 20), "dest_kills": 2, "first_read": 5_000},
 }
 # The kill-point table as measured on main before resumable reads (issue 16), same scenario and data.
 BEFORE_RESUMABLE = {0.3: (9134, 0, 9134), 0.7: (21139, 0, 21139), 0.9: (27114, 2, 18316)}
@@ -55,7 +61,10 @@ def resume_table(rows) -> str:
     """Kill point, records emitted before the kill, STATE messages before it, records re-read
     after resuming: as measured before resumable reads (30k customers) and now."""
     lines = [
-        "| kill point | emitted before the kill | STATEs before the kill | re-read after resuming | before: STATEs | before: re-read | outcome |",
+        (
+            "| kill point | emitted before the kill | STATEs before the kill | re-read after resuming | before: STATEs | "
+            "before: re-read | outcome |"
+        ),
         "|---:|---:|---:|---:|---:|---:|---|",
     ]
     for row in rows:
@@ -123,13 +132,20 @@ def main() -> int:
         print(f"{row['outcome']:>5}  {row['seconds']!s:>6}s  {row['scenario']}", flush=True)
     seconds = time.monotonic() - started
     out = Path(args.out)
-    meta = {"size": size, "sizes": SIZES[size], "seconds": round(seconds, 1), "python": platform.python_version(),
-            "date": time.strftime("%Y-%m-%d", time.gmtime()), "fault_mix": h.FAULT_MIX}
+    meta = {
+        "size": size,
+        "sizes": SIZES[size],
+        "seconds": round(seconds, 1),
+        "python": platform.python_version(),
+        "date": time.strftime("%Y-%m-%d", time.gmtime()),
+        "fault_mix": h.FAULT_MIX,
+    }
     (out / "reliability.json").write_text(json.dumps({"meta": meta, "rows": rows, "resume": resume_rows}, indent=2, sort_keys=True) + "\n")
     rendered = table(rows)
     template = (ROOT / "docs" / "reliability.md").read_text() if (ROOT / "docs" / "reliability.md").exists() else ""
     begin, end = "<!-- table:begin -->", "<!-- table:end -->"
-    block = f"{begin}\n_Measured {meta['date']} ({size} sizes, {seconds / 60:.1f} min) by `scripts/reliability_report.py`._\n\n{rendered}\n{end}"
+    measured = f"_Measured {meta['date']} ({size} sizes, {seconds / 60:.1f} min) by `scripts/reliability_report.py`._"
+    block = f"{begin}\n{measured}\n\n{rendered}\n{end}"
     if begin in template:
         head, rest = template.split(begin, 1)
         _, tail = rest.split(end, 1)

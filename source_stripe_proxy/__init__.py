@@ -25,7 +25,7 @@ _PUBLIC = {
     "StripeConnection": "source_stripe_proxy.actions.connection",
 }
 
-__all__ = [*_PUBLIC, "__version__"]
+__all__ = [*_PUBLIC, "__version__"]  # noqa: PLE0604 - the lazy exports' names come from the one table above
 
 
 def __getattr__(name: str) -> Any:

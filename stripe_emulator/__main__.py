@@ -28,8 +28,9 @@ READY_WAIT_SECONDS = 60  # a detached emulator that has not answered by then has
 
 
 def parse_args(argv=None):
-    ap = argparse.ArgumentParser(prog="python -m stripe_emulator", description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        prog="python -m stripe_emulator", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port", type=int, default=12111, help="the port to serve on (0: a free one)")
     ap.add_argument("--api-key", default="sk_test_emulator", help="the secret key it accepts (sk_test_emulator)")
@@ -39,18 +40,42 @@ def parse_args(argv=None):
     ap.add_argument("--ready-file", help=argparse.SUPPRESS)  # a detached child writes its URL here
     ap.add_argument("--latency", type=float, default=0.0, help="seconds added to every response")
     ap.add_argument("--rate-limit", type=int, default=None, help="requests per second before 429s")
-    ap.add_argument("--endpoint-rate-limit", type=int, default=None,
-                    help="requests per second of each endpoint (method, path template, account) before 429s")
+    ap.add_argument(
+        "--endpoint-rate-limit",
+        type=int,
+        default=None,
+        help="requests per second of each endpoint (method, path template, account) before 429s",
+    )
     ap.add_argument("--seed", type=int, default=None, help="random seed for ids and faults")
     for resource in ("customers", "products", "prices", "plans", "balance-transactions"):
-        ap.add_argument(f"--seed-{resource}", type=int, default=0, metavar="N",
-                        help=f"generate N {resource.replace('-', ' ')} (bulk, created one second apart)")
-    ap.add_argument("--seed-catalog", type=int, default=0, metavar="N",
-                    help="N objects in every other stream of the catalogue (per parent for children)")
-    ap.add_argument("--disable-product", action="append", default=[], metavar="PRODUCT",
-                    help='answer "not set up to use PRODUCT" for its streams, e.g. Issuing (repeatable)')
-    ap.add_argument("--fault", action="append", default=[], metavar="KIND=RATE",
-                    help="random fault rate on the Stripe emulator, e.g. 429=0.05 (repeatable)")
+        ap.add_argument(
+            f"--seed-{resource}",
+            type=int,
+            default=0,
+            metavar="N",
+            help=f"generate N {resource.replace('-', ' ')} (bulk, created one second apart)",
+        )
+    ap.add_argument(
+        "--seed-catalog",
+        type=int,
+        default=0,
+        metavar="N",
+        help="N objects in every other stream of the catalogue (per parent for children)",
+    )
+    ap.add_argument(
+        "--disable-product",
+        action="append",
+        default=[],
+        metavar="PRODUCT",
+        help='answer "not set up to use PRODUCT" for its streams, e.g. Issuing (repeatable)',
+    )
+    ap.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="KIND=RATE",
+        help="random fault rate on the Stripe emulator, e.g. 429=0.05 (repeatable)",
+    )
     ap.add_argument("--retry-after", type=int, default=1, help="Retry-After of injected 429s")
     ap.add_argument("--paragon-port", type=int, default=None, help="also run a Paragon proxy here")
     ap.add_argument("--paragon-project", default="proj_demo")
@@ -70,17 +95,26 @@ def build(args):
     faults = FaultInjector(seed=args.seed, retry_after=args.retry_after)
     if args.fault:
         faults.set_rates({k: float(v) for k, v in (item.split("=", 1) for item in args.fault)})
-    emu = StripeEmulator(args.api_key, latency=args.latency, rate_limit=args.rate_limit,
-                         endpoint_rate_limit=args.endpoint_rate_limit, host=args.host,
-                         port=args.port, seed=args.seed, faults=faults)
+    emu = StripeEmulator(
+        args.api_key,
+        latency=args.latency,
+        rate_limit=args.rate_limit,
+        endpoint_rate_limit=args.endpoint_rate_limit,
+        host=args.host,
+        port=args.port,
+        seed=args.seed,
+        faults=faults,
+    )
     if args.load:
         try:
             loaded = load_from_file(emu, args.load)
         except (ValueError, KeyError) as error:
             fail(f"--load {args.load}: not an account saved by the emulator ({error})")
         if not loaded:
-            fail(f"--load {args.load}: no such file (bash scripts/sync.sh saves the demo's account as "
-                 f".demo/stripe-emulator.json; without --load the emulator starts empty)")
+            fail(
+                f"--load {args.load}: no such file (bash scripts/sync.sh saves the demo's account as "
+                f".demo/stripe-emulator.json; without --load the emulator starts empty)"
+            )
     for resource in ("customers", "products", "prices", "plans", "balance_transactions"):
         count = getattr(args, f"seed_{resource}")
         if count:
@@ -97,18 +131,17 @@ def start(emu, args):
     try:
         servers = [emu.start()]
     except OSError as error:
-        fail(f"cannot serve on {args.host}:{args.port} ({error.strerror}); is another emulator running there? "
-             "--port 0 takes a free port")
+        fail(f"cannot serve on {args.host}:{args.port} ({error.strerror}); is another emulator running there? --port 0 takes a free port")
     what = f", {emu.store.count('customers')} customers from {args.load}" if args.load else ""
     print(f"Stripe emulator on {emu.url} (api key {args.api_key[:8]}...{what})", flush=True)
     if args.paragon_port is not None:
-        paragon = ParagonEmulator(emu.url, args.api_key, project_id=args.paragon_project,
-                                  user_token=args.paragon_token, host=args.host, port=args.paragon_port)
+        paragon = ParagonEmulator(
+            emu.url, args.api_key, project_id=args.paragon_project, user_token=args.paragon_token, host=args.host, port=args.paragon_port
+        )
         servers.append(paragon.start())
         print(f"Paragon proxy on {paragon.base_url()}", flush=True)
     if args.pinkconnect_port is not None:
-        pink = PinkConnectEmulator(emu.url, args.api_key, token=args.pinkconnect_token, host=args.host,
-                                   port=args.pinkconnect_port)
+        pink = PinkConnectEmulator(emu.url, args.api_key, token=args.pinkconnect_token, host=args.host, port=args.pinkconnect_port)
         servers.append(pink.start())
         print(f"PinkConnect proxy on {pink.base_url()}", flush=True)
     return servers
@@ -124,8 +157,14 @@ def detach(argv):
     package_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (package_root, os.environ.get("PYTHONPATH")) if p))
     with open(log, "w") as out:
-        child = subprocess.Popen([sys.executable, "-m", "stripe_emulator", *child_argv], stdout=out, stderr=subprocess.STDOUT,
-                                 stdin=subprocess.DEVNULL, start_new_session=True, env=env)
+        child = subprocess.Popen(
+            [sys.executable, "-m", "stripe_emulator", *child_argv],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            env=env,
+        )
     deadline = time.monotonic() + READY_WAIT_SECONDS
     while not os.path.exists(ready):
         if child.poll() is not None or time.monotonic() > deadline:

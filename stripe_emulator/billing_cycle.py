@@ -39,7 +39,13 @@ from collections import Counter
 from . import catalog
 from .billing import _list, line_item, render
 from .payments import (  # noqa: F401  (card_fee and CARD_FEE_FIXED: billing's figures, re-exported)
-    CARD_FEE_FIXED, FUNDS_AVAILABLE_AFTER_DAYS, SOFT_DECLINES, attempt_charge, balance_transaction_fields, card_fee, decline_of,
+    CARD_FEE_FIXED,
+    FUNDS_AVAILABLE_AFTER_DAYS,
+    SOFT_DECLINES,
+    attempt_charge,
+    balance_transaction_fields,
+    card_fee,
+    decline_of,
 )
 from .store import add_interval, previous_attributes
 
@@ -134,8 +140,9 @@ class _BillingRun:
         while sub["status"] in BILLED_STATUSES and sub["current_period_end"] <= self.until:
             ends = sub["current_period_end"]
             if sub.get("cancel_at") is not None and sub["cancel_at"] <= ends:
-                sub = self.change("subscriptions", sub, sub["cancel_at"], "customer.subscription.deleted",
-                                  status="canceled", ended_at=sub["cancel_at"])
+                sub = self.change(
+                    "subscriptions", sub, sub["cancel_at"], "customer.subscription.deleted", status="canceled", ended_at=sub["cancel_at"]
+                )
                 break
             recurring = sub["items"]["data"][0]["price"]["recurring"]
             next_end = add_interval(ends, recurring["interval"], recurring["interval_count"])
@@ -168,19 +175,43 @@ class _BillingRun:
         amount = 0 if free else (price.get("unit_amount") or 0) * (item.get("quantity") or 1)
         product = self.store.lookup("products", price.get("product")) or {}
         recurring = price.get("recurring") or {}
-        description = (f"Trial period for {product.get('name')}" if free else
-                       f"{item.get('quantity') or 1} × {product.get('name')} (at ${(price.get('unit_amount') or 0) / 100:.2f} / {recurring.get('interval')})")
+        description = (
+            f"Trial period for {product.get('name')}"
+            if free
+            else (
+                f"{item.get('quantity') or 1} × {product.get('name')} "
+                f"(at ${(price.get('unit_amount') or 0) / 100:.2f} / {recurring.get('interval')})"
+            )
+        )
         line = line_item(invoice_id, index, start, amount=amount, description=description)
-        line.update(type="subscription", price=price, plan=item.get("plan"), quantity=item.get("quantity") or 1,
-                    subscription=item["subscription"], subscription_item=item["id"], period={"start": start, "end": end},
-                    unit_amount_excluding_tax=str(0 if free else price.get("unit_amount") or 0))
+        line.update(
+            type="subscription",
+            price=price,
+            plan=item.get("plan"),
+            quantity=item.get("quantity") or 1,
+            subscription=item["subscription"],
+            subscription_item=item["id"],
+            period={"start": start, "end": end},
+            unit_amount_excluding_tax=str(0 if free else price.get("unit_amount") or 0),
+        )
         return line
 
     def setup_fee(self, sub, invoice_id, index, at):
-        item = self.add("invoiceitems", {"customer": sub["customer"], "invoice": invoice_id, "amount": SETUP_FEE,
-                                         "unit_amount": SETUP_FEE, "unit_amount_decimal": str(SETUP_FEE),
-                                         "currency": sub["currency"], "description": "One-time setup fee",
-                                         "subscription": sub["id"]}, at, "invoiceitem.created")
+        item = self.add(
+            "invoiceitems",
+            {
+                "customer": sub["customer"],
+                "invoice": invoice_id,
+                "amount": SETUP_FEE,
+                "unit_amount": SETUP_FEE,
+                "unit_amount_decimal": str(SETUP_FEE),
+                "currency": sub["currency"],
+                "description": "One-time setup fee",
+                "subscription": sub["id"],
+            },
+            at,
+            "invoiceitem.created",
+        )
         line = line_item(invoice_id, index, at, amount=SETUP_FEE, description="One-time setup fee")
         line.update(invoice_item=item["id"], type="invoiceitem", subscription=sub["id"])
         return line
@@ -193,23 +224,48 @@ class _BillingRun:
     def draft_invoice(self, sub, invoice_id, at, reason, lines):
         customer = self.customer_of(sub["customer"])
         total = sum(line["amount"] for line in lines)
-        return self.add("invoices", {
-            "customer": sub["customer"], "customer_email": customer.get("email"), "customer_name": customer.get("name"),
-            "subscription": sub["id"], "billing_reason": reason, "currency": sub["currency"], "auto_advance": True,
-            "lines": _list(f"/v1/invoices/{invoice_id}/lines", lines), "subtotal": total, "subtotal_excluding_tax": total,
-            "total": total, "total_excluding_tax": total, "amount_due": total, "amount_remaining": total,
-            "period_start": sub["current_period_start"] if reason == "subscription_cycle" else at, "period_end": at,
-            "ending_balance": None, "webhooks_delivered_at": at,
-        }, at, "invoice.created", oid=invoice_id)
+        return self.add(
+            "invoices",
+            {
+                "customer": sub["customer"],
+                "customer_email": customer.get("email"),
+                "customer_name": customer.get("name"),
+                "subscription": sub["id"],
+                "billing_reason": reason,
+                "currency": sub["currency"],
+                "auto_advance": True,
+                "lines": _list(f"/v1/invoices/{invoice_id}/lines", lines),
+                "subtotal": total,
+                "subtotal_excluding_tax": total,
+                "total": total,
+                "total_excluding_tax": total,
+                "amount_due": total,
+                "amount_remaining": total,
+                "period_start": sub["current_period_start"] if reason == "subscription_cycle" else at,
+                "period_end": at,
+                "ending_balance": None,
+                "webhooks_delivered_at": at,
+            },
+            at,
+            "invoice.created",
+            oid=invoice_id,
+        )
 
     def finalize(self, invoice, at):
         self.invoices_of[invoice["customer"]] += 1
         prefix = self.customer_of(invoice["customer"]).get("invoice_prefix") or "EMU00000"
-        return self.change("invoices", invoice, at, "invoice.finalized", status="open",
-                           number=f"{prefix}-{self.invoices_of[invoice['customer']]:04d}", ending_balance=0,
-                           hosted_invoice_url=f"https://invoice.stripe.com/i/{invoice['id']}",
-                           invoice_pdf=f"https://pay.stripe.com/invoice/{invoice['id']}/pdf",
-                           status_transitions=dict(invoice["status_transitions"], finalized_at=at))
+        return self.change(
+            "invoices",
+            invoice,
+            at,
+            "invoice.finalized",
+            status="open",
+            number=f"{prefix}-{self.invoices_of[invoice['customer']]:04d}",
+            ending_balance=0,
+            hosted_invoice_url=f"https://invoice.stripe.com/i/{invoice['id']}",
+            invoice_pdf=f"https://pay.stripe.com/invoice/{invoice['id']}/pdf",
+            status_transitions=dict(invoice["status_transitions"], finalized_at=at),
+        )
 
     def card_on_file(self, sub, customer):
         """The payment method Stripe charges: the subscription's default, else the customer's."""
@@ -242,14 +298,32 @@ class _BillingRun:
         description = "Subscription creation" if invoice["billing_reason"] == "subscription_create" else "Subscription update"
         intent = self.store.lookup("payment_intents", invoice["payment_intent"]) if invoice["payment_intent"] else None
         if intent is None:
-            intent = self.add("payment_intents", {"amount": invoice["amount_due"], "currency": invoice["currency"],
-                                                  "customer": invoice["customer"], "invoice": invoice["id"],
-                                                  "description": description, "status": "requires_confirmation"},
-                              at, "payment_intent.created")
+            intent = self.add(
+                "payment_intents",
+                {
+                    "amount": invoice["amount_due"],
+                    "currency": invoice["currency"],
+                    "customer": invoice["customer"],
+                    "invoice": invoice["id"],
+                    "description": description,
+                    "status": "requires_confirmation",
+                },
+                at,
+                "payment_intent.created",
+            )
         risk = self.rng(self.period_key.get(invoice["id"]), invoice["attempt_count"], "risk").randint(5, 60)
         billing_details = {"address": None, "email": customer.get("email"), "name": customer.get("name"), "phone": None}
-        intent, charge = attempt_charge(self, intent, at, method, decline, risk_score=risk, invoice=invoice["id"],
-                                        billing_details=billing_details, receipt_email=customer.get("email"))
+        intent, charge = attempt_charge(
+            self,
+            intent,
+            at,
+            method,
+            decline,
+            risk_score=risk,
+            invoice=invoice["id"],
+            billing_details=billing_details,
+            receipt_email=customer.get("email"),
+        )
         invoice = dict(invoice, attempted=True, attempt_count=invoice["attempt_count"] + 1, payment_intent=intent["id"])
         if decline is None:
             self.mark_paid(invoice, at, intent["id"], charge["id"], previous=self.store.lookup("invoices", invoice["id"]))
@@ -274,11 +348,26 @@ class _BillingRun:
                 return sub
             return self.change("subscriptions", sub, at, "customer.subscription.updated", status="past_due")
         failed = self.change("invoices", previous, at, "invoice.payment_failed", **_attempt_fields(invoice, charge_id, None))
-        self.change("invoices", failed, at, "invoice.marked_uncollectible", status="uncollectible",
-                    status_transitions=dict(failed["status_transitions"], marked_uncollectible_at=at))
+        self.change(
+            "invoices",
+            failed,
+            at,
+            "invoice.marked_uncollectible",
+            status="uncollectible",
+            status_transitions=dict(failed["status_transitions"], marked_uncollectible_at=at),
+        )
         details = dict(sub["cancellation_details"], reason="payment_failed")
-        return self.change("subscriptions", sub, at, "customer.subscription.deleted", status="canceled", canceled_at=at,
-                           ended_at=at, cancel_at=None, cancellation_details=details)
+        return self.change(
+            "subscriptions",
+            sub,
+            at,
+            "customer.subscription.deleted",
+            status="canceled",
+            canceled_at=at,
+            ended_at=at,
+            cancel_at=None,
+            cancellation_details=details,
+        )
 
     def set_delinquent(self, customer, at, delinquent):
         """Stripe marks a customer delinquent while an invoice's automatic payment has failed."""
@@ -287,9 +376,18 @@ class _BillingRun:
             self.change("customers", stored, at, "customer.updated", delinquent=delinquent)
 
     def mark_paid(self, invoice, at, intent_id, charge_id, previous=None):
-        paid = dict(invoice, status="paid", paid=True, attempted=True, amount_paid=invoice["amount_due"], amount_remaining=0,
-                    next_payment_attempt=None, payment_intent=intent_id, charge=charge_id,
-                    status_transitions=dict(invoice["status_transitions"], paid_at=at))
+        paid = dict(
+            invoice,
+            status="paid",
+            paid=True,
+            attempted=True,
+            amount_paid=invoice["amount_due"],
+            amount_remaining=0,
+            next_payment_attempt=None,
+            payment_intent=intent_id,
+            charge=charge_id,
+            status_transitions=dict(invoice["status_transitions"], paid_at=at),
+        )
         old = previous or invoice
         self.store.replace("invoices", paid)
         self.store.record_event("invoice.paid", render("invoices", paid), previous_attributes(old, paid), created=at)
@@ -341,35 +439,89 @@ class _BillingRun:
     def refund(self, charge, invoice, at, full):
         amount = charge["amount"] if full else charge["amount"] // 2
         refund_id, txn_id = self.new_id("re"), self.new_id("txn")
-        self.balance_transaction(txn_id, at, -amount, "refund", refund_id, 0, available_on=at,
-                                 description=f"REFUND FOR CHARGE ({charge['description']})")
-        refund = self.add("refunds", {"amount": amount, "charge": charge["id"], "payment_intent": charge["payment_intent"],
-                                      "balance_transaction": txn_id, "currency": charge["currency"],
-                                      "reason": "requested_by_customer", "status": "succeeded"},
-                          at, "refund.created", oid=refund_id)
+        self.balance_transaction(
+            txn_id, at, -amount, "refund", refund_id, 0, available_on=at, description=f"REFUND FOR CHARGE ({charge['description']})"
+        )
+        refund = self.add(
+            "refunds",
+            {
+                "amount": amount,
+                "charge": charge["id"],
+                "payment_intent": charge["payment_intent"],
+                "balance_transaction": txn_id,
+                "currency": charge["currency"],
+                "reason": "requested_by_customer",
+                "status": "succeeded",
+            },
+            at,
+            "refund.created",
+            oid=refund_id,
+        )
         self.change("charges", charge, at, "charge.refunded", amount_refunded=amount, refunded=full)
         note_id = self.new_id("cn")
-        self.add("credit_notes", {"amount": amount, "subtotal": amount, "total": amount, "currency": charge["currency"],
-                                  "customer": charge["customer"], "invoice": invoice["id"], "refund": refund["id"],
-                                  "number": f"{invoice['number']}-CN-01", "type": "post_payment",
-                                  "reason": "product_unsatisfactory", "memo": "Refunded at the customer's request",
-                                  "pdf": f"https://pay.stripe.com/credit_notes/{note_id}/pdf",
-                                  "lines": _list(f"/v1/credit_notes/{note_id}/lines")},
-                 at, "credit_note.created", oid=note_id)
-        self.change("invoices", invoice, at, "invoice.updated",
-                    post_payment_credit_notes_amount=invoice["post_payment_credit_notes_amount"] + amount)
+        self.add(
+            "credit_notes",
+            {
+                "amount": amount,
+                "subtotal": amount,
+                "total": amount,
+                "currency": charge["currency"],
+                "customer": charge["customer"],
+                "invoice": invoice["id"],
+                "refund": refund["id"],
+                "number": f"{invoice['number']}-CN-01",
+                "type": "post_payment",
+                "reason": "product_unsatisfactory",
+                "memo": "Refunded at the customer's request",
+                "pdf": f"https://pay.stripe.com/credit_notes/{note_id}/pdf",
+                "lines": _list(f"/v1/credit_notes/{note_id}/lines"),
+            },
+            at,
+            "credit_note.created",
+            oid=note_id,
+        )
+        self.change(
+            "invoices",
+            invoice,
+            at,
+            "invoice.updated",
+            post_payment_credit_notes_amount=invoice["post_payment_credit_notes_amount"] + amount,
+        )
 
     def dispute(self, charge, at, reason):
         dispute_id, txn_id = self.new_id("dp"), self.new_id("txn")
-        withdrawal = self.balance_transaction(txn_id, at, -charge["amount"], "adjustment", dispute_id, DISPUTE_FEE,
-                                              available_on=at, description=f"Chargeback withdrawal for {charge['id']}",
-                                              category="dispute")
-        dispute = self.add("disputes", {"amount": charge["amount"], "charge": charge["id"], "currency": charge["currency"],
-                                        "payment_intent": charge["payment_intent"], "reason": reason,
-                                        "balance_transactions": [withdrawal], "is_charge_refundable": False,
-                                        "evidence_details": {"due_by": at + 7 * DAY, "has_evidence": False,
-                                                             "past_due": at + 7 * DAY <= self.until, "submission_count": 0}},
-                           at, "charge.dispute.created", oid=dispute_id)
+        withdrawal = self.balance_transaction(
+            txn_id,
+            at,
+            -charge["amount"],
+            "adjustment",
+            dispute_id,
+            DISPUTE_FEE,
+            available_on=at,
+            description=f"Chargeback withdrawal for {charge['id']}",
+            category="dispute",
+        )
+        dispute = self.add(
+            "disputes",
+            {
+                "amount": charge["amount"],
+                "charge": charge["id"],
+                "currency": charge["currency"],
+                "payment_intent": charge["payment_intent"],
+                "reason": reason,
+                "balance_transactions": [withdrawal],
+                "is_charge_refundable": False,
+                "evidence_details": {
+                    "due_by": at + 7 * DAY,
+                    "has_evidence": False,
+                    "past_due": at + 7 * DAY <= self.until,
+                    "submission_count": 0,
+                },
+            },
+            at,
+            "charge.dispute.created",
+            oid=dispute_id,
+        )
         self.store.record_event("charge.dispute.funds_withdrawn", render("disputes", dispute), created=at)
         self.change("charges", charge, at, "charge.updated", disputed=True)
 
@@ -379,8 +531,7 @@ class _BillingRun:
         """Every scheduled payout up to ``until`` of what became available since the last one."""
         for payout in _oldest_first(self.store, "payouts"):  # money sent earlier that arrived since
             if payout["status"] == "in_transit" and payout["arrival_date"] <= self.until:
-                self.change("payouts", payout, payout["arrival_date"], "payout.paid", status="paid",
-                            reconciliation_status="completed")
+                self.change("payouts", payout, payout["arrival_date"], "payout.paid", status="paid", reconciliation_status="completed")
         txns = _oldest_first(self.store, "balance_transactions")
         for txn in txns:  # funds that became available since the last run (Stripe sends no event for it)
             if txn["status"] == "pending" and txn["available_on"] <= self.until:
@@ -403,10 +554,22 @@ class _BillingRun:
         payout_id, txn_id = self.new_id("po"), self.new_id("txn")
         self.balance_transaction(txn_id, at, -amount, "payout", payout_id, 0, available_on=at, description="STRIPE PAYOUT")
         arrival = at + PAYOUT_ARRIVAL_DAYS * DAY
-        payout = self.add("payouts", {"amount": amount, "arrival_date": arrival, "balance_transaction": txn_id,
-                                      "destination": BANK_ACCOUNT, "status": "in_transit", "automatic": True,
-                                      "reconciliation_status": "in_progress", "statement_descriptor": None},
-                          at, "payout.created", oid=payout_id)
+        payout = self.add(
+            "payouts",
+            {
+                "amount": amount,
+                "arrival_date": arrival,
+                "balance_transaction": txn_id,
+                "destination": BANK_ACCOUNT,
+                "status": "in_transit",
+                "automatic": True,
+                "reconciliation_status": "in_progress",
+                "statement_descriptor": None,
+            },
+            at,
+            "payout.created",
+            oid=payout_id,
+        )
         if arrival <= self.until:
             self.change("payouts", payout, arrival, "payout.paid", status="paid", reconciliation_status="completed")
 
@@ -420,5 +583,10 @@ def _next_payout_time(after):
 
 
 def _attempt_fields(invoice, charge_id, next_attempt):
-    return {"attempted": True, "attempt_count": invoice["attempt_count"], "next_payment_attempt": next_attempt,
-            "payment_intent": invoice["payment_intent"], "charge": charge_id}
+    return {
+        "attempted": True,
+        "attempt_count": invoice["attempt_count"],
+        "next_payment_attempt": next_attempt,
+        "payment_intent": invoice["payment_intent"],
+        "charge": charge_id,
+    }

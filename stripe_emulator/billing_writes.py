@@ -8,27 +8,63 @@ of its charge; only a draft invoice can be finalized), and Stripe's error shapes
 
 from . import billing
 from .schema import (
-    BOOL, DECIMAL, INT, METADATA, STR, StripeError, array, enum, invalid, parameter_missing, validate,
+    BOOL,
+    DECIMAL,
+    INT,
+    METADATA,
+    STR,
+    StripeError,
+    array,
+    enum,
+    invalid,
+    parameter_missing,
+    validate,
 )
 
 EXPAND = array(STR)
 COUPON_CREATE = {
-    "id": STR, "amount_off": INT, "currency": STR, "duration": enum("forever", "once", "repeating"),
-    "duration_in_months": INT, "expand": EXPAND, "max_redemptions": INT, "metadata": METADATA, "name": STR,
-    "percent_off": DECIMAL, "redeem_by": INT,
+    "id": STR,
+    "amount_off": INT,
+    "currency": STR,
+    "duration": enum("forever", "once", "repeating"),
+    "duration_in_months": INT,
+    "expand": EXPAND,
+    "max_redemptions": INT,
+    "metadata": METADATA,
+    "name": STR,
+    "percent_off": DECIMAL,
+    "redeem_by": INT,
 }
 INVOICE_ITEM_CREATE = {
-    "customer": STR, "amount": INT, "currency": STR, "description": STR, "discountable": BOOL,
-    "expand": EXPAND, "invoice": STR, "metadata": METADATA, "quantity": INT, "unit_amount": INT,
+    "customer": STR,
+    "amount": INT,
+    "currency": STR,
+    "description": STR,
+    "discountable": BOOL,
+    "expand": EXPAND,
+    "invoice": STR,
+    "metadata": METADATA,
+    "quantity": INT,
+    "unit_amount": INT,
 }
 INVOICE_CREATE = {
-    "customer": STR, "auto_advance": BOOL, "collection_method": enum("charge_automatically", "send_invoice"),
-    "currency": STR, "days_until_due": INT, "description": STR, "expand": EXPAND, "metadata": METADATA,
+    "customer": STR,
+    "auto_advance": BOOL,
+    "collection_method": enum("charge_automatically", "send_invoice"),
+    "currency": STR,
+    "days_until_due": INT,
+    "description": STR,
+    "expand": EXPAND,
+    "metadata": METADATA,
     "pending_invoice_items_behavior": enum("exclude", "include"),
 }
 INVOICE_FINALIZE = {"auto_advance": BOOL, "expand": EXPAND}
 REFUND_CREATE = {
-    "charge": STR, "payment_intent": STR, "amount": INT, "expand": EXPAND, "metadata": METADATA,
+    "charge": STR,
+    "payment_intent": STR,
+    "amount": INT,
+    "expand": EXPAND,
+    "metadata": METADATA,
     "reason": enum("duplicate", "fraudulent", "requested_by_customer"),
 }
 
@@ -79,7 +115,7 @@ def create_invoice_item(call):
     if p.get("invoice"):
         invoice = call.find("invoices", p["invoice"], param="invoice", status=400)
         _check_draft(invoice)
-    fields = {k: v for k, v in p.items() if k not in ("expand",)}
+    fields = {k: v for k, v in p.items() if k != "expand"}
     fields.update(amount=amount, quantity=quantity, unit_amount=amount // quantity, unit_amount_decimal=str(amount // quantity))
     item = _new(call, "invoiceitems", fields)
     if invoice:
@@ -94,8 +130,9 @@ def create_invoice(call):
     fields.update(customer_email=customer.get("email"), customer_name=customer.get("name"), lines=[])
     invoice = _new(call, "invoices", fields)
     if p.get("pending_invoice_items_behavior") == "include":
-        pending = [item for item in call.store.all("invoiceitems")
-                   if item.get("customer") == customer["id"] and item.get("invoice") is None]
+        pending = [
+            item for item in call.store.all("invoiceitems") if item.get("customer") == customer["id"] and item.get("invoice") is None
+        ]
         invoice = _add_lines(call, invoice, pending)
     return 200, billing.render("invoices", invoice)
 
@@ -105,14 +142,19 @@ def finalize_invoice(call):
     p = validate(call.params, INVOICE_FINALIZE)
     invoice = call.find("invoices", invoice_id, param="invoice")
     if invoice["status"] != "draft":
-        raise invalid("This invoice is already finalized, you can't re-finalize a non-draft invoice.",
-                      code="invoice_not_editable")
+        raise invalid("This invoice is already finalized, you can't re-finalize a non-draft invoice.", code="invoice_not_editable")
     now = call.now()
     paid = invoice["amount_due"] == 0  # Stripe marks a zero-amount invoice paid when it is finalized
     transitions = dict(invoice["status_transitions"], finalized_at=now, paid_at=now if paid else None)
     number = f"{invoice['id'][-8:].upper()}-{call.store.count('invoices'):04d}"
-    finalized = dict(invoice, status="paid" if paid else "open", paid=paid, number=number,
-                     status_transitions=transitions, auto_advance=p.get("auto_advance", invoice["auto_advance"]))
+    finalized = dict(
+        invoice,
+        status="paid" if paid else "open",
+        paid=paid,
+        number=number,
+        status_transitions=transitions,
+        auto_advance=p.get("auto_advance", invoice["auto_advance"]),
+    )
     return 200, billing.render("invoices", _replace(call, "invoices", finalized, "finalized"))
 
 
@@ -125,17 +167,28 @@ def create_refund(call):
     else:
         intent = call.find("payment_intents", p["payment_intent"], param="payment_intent", status=400)
         if not intent.get("latest_charge"):
-            raise invalid("This PaymentIntent does not have a successful charge to refund.",
-                          code="charge_not_refundable", param="payment_intent")
+            raise invalid(
+                "This PaymentIntent does not have a successful charge to refund.", code="charge_not_refundable", param="payment_intent"
+            )
         charge = call.find("charges", intent["latest_charge"], param="payment_intent", status=400)
     left = charge["amount"] - charge["amount_refunded"]
     amount = p.get("amount", left)
     if amount is None or amount <= 0 or amount > left:
-        raise invalid(f"Refund amount ({amount}) is greater than unrefunded amount on charge ({left})",
-                      code="amount_too_large", param="amount")
-    refund = _new(call, "refunds", {
-        "amount": amount, "charge": charge["id"], "currency": charge["currency"], "metadata": p.get("metadata") or {},
-        "payment_intent": charge.get("payment_intent"), "reason": p.get("reason")})
+        raise invalid(
+            f"Refund amount ({amount}) is greater than unrefunded amount on charge ({left})", code="amount_too_large", param="amount"
+        )
+    refund = _new(
+        call,
+        "refunds",
+        {
+            "amount": amount,
+            "charge": charge["id"],
+            "currency": charge["currency"],
+            "metadata": p.get("metadata") or {},
+            "payment_intent": charge.get("payment_intent"),
+            "reason": p.get("reason"),
+        },
+    )
     refunded = charge["amount_refunded"] + amount
     _replace(call, "charges", dict(charge, amount_refunded=refunded, refunded=refunded == charge["amount"]), "refunded")
     return 200, refund
@@ -143,8 +196,11 @@ def create_refund(call):
 
 def _check_draft(invoice):
     if invoice["status"] != "draft":
-        raise invalid(f"You can only add invoice items to draft invoices; {invoice['id']} is {invoice['status']}.",
-                      code="invoice_not_editable", param="invoice")
+        raise invalid(
+            f"You can only add invoice items to draft invoices; {invoice['id']} is {invoice['status']}.",
+            code="invoice_not_editable",
+            param="invoice",
+        )
 
 
 def _add_lines(call, invoice, items):
@@ -158,9 +214,17 @@ def _add_lines(call, invoice, items):
         lines.append(line)
         call.store.replace("invoiceitems", dict(item, invoice=invoice["id"]))
     total = sum(line["amount"] for line in lines)
-    updated = dict(invoice, lines=dict(invoice["lines"], data=lines, total_count=len(lines)), subtotal=total,
-                   total=total, subtotal_excluding_tax=total, total_excluding_tax=total, amount_due=total,
-                   amount_remaining=total - invoice["amount_paid"], currency=items[0]["currency"])
+    updated = dict(
+        invoice,
+        lines=dict(invoice["lines"], data=lines, total_count=len(lines)),
+        subtotal=total,
+        total=total,
+        subtotal_excluding_tax=total,
+        total_excluding_tax=total,
+        amount_due=total,
+        amount_remaining=total - invoice["amount_paid"],
+        currency=items[0]["currency"],
+    )
     return _replace(call, "invoices", updated, "updated")
 
 

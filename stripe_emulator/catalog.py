@@ -31,8 +31,14 @@ CATALOGUE = load_generated("streams.json")["streams"]
 EXAMPLES = load_generated("stream_examples.json")
 LIST_PARAMETERS = load_generated("list_parameters.json")
 PAGING = {"limit", "starting_after", "ending_before", "expand"}
-PRODUCT_URLS = {"Issuing": "issuing/overview", "Treasury": "treasury", "Terminal": "terminal",
-                "Climate": "climate", "Identity": "identity", "Connect": "connect"}
+PRODUCT_URLS = {
+    "Issuing": "issuing/overview",
+    "Treasury": "treasury",
+    "Terminal": "terminal",
+    "Climate": "climate",
+    "Identity": "identity",
+    "Connect": "connect",
+}
 
 
 def _pattern(template):
@@ -73,6 +79,7 @@ FAMILY = {name: members for members in FAMILY.values() for name in members}
 # Per-account state
 # =============================================================================
 
+
 class CatalogState:
     """One account's generic objects: rows[stream][parent id or None], newest first."""
 
@@ -99,8 +106,10 @@ def dump(store):
     st = state(store)
     with store.lock:
         return {
-            "rows": {name: [[json.dumps(key), [[sort_key, obj] for sort_key, obj in rows]] for key, rows in groups.items()]
-                     for name, groups in st.rows.items()},
+            "rows": {
+                name: [[json.dumps(key), [[sort_key, obj] for sort_key, obj in rows]] for key, rows in groups.items()]
+                for name, groups in st.rows.items()
+            },
             "disabled_products": sorted(st.disabled_products),
             "seq": st.seq,
         }
@@ -111,9 +120,9 @@ def load(store, data):
     st = state(store)
     with store.lock:
         for name, groups in (data or {}).get("rows", {}).items():
-            for key, rows in groups:
-                key = json.loads(key)
-                key = tuple(key) if isinstance(key, list) else key
+            for dumped_key, rows in groups:
+                loaded = json.loads(dumped_key)
+                key = tuple(loaded) if isinstance(loaded, list) else loaded
                 st.rows.setdefault(name, {})[key] = [(sort_key, obj) for sort_key, obj in rows]
                 for _, obj in rows:
                     st.by_id.setdefault(name, {})[obj["id"]] = obj
@@ -134,13 +143,15 @@ def check_product(store, stream_name):
     product = CATALOGUE[stream_name]["product"]
     if product and product in state(store).disabled_products:
         where = PRODUCT_URLS.get(product, product.lower().replace(" ", "_"))
-        raise StripeError(400, f"Your account is not set up to use {product}. Please visit "
-                               f"https://dashboard.stripe.com/{where} to get started.")
+        raise StripeError(
+            400, f"Your account is not set up to use {product}. Please visit https://dashboard.stripe.com/{where} to get started."
+        )
 
 
 # =============================================================================
 # Routing (called by server.route after the hand-written routes)
 # =============================================================================
+
 
 def route(method, path):
     """-> (handler, args, resource, endpoint) for a catalogue list or retrieve endpoint, or None."""
@@ -159,7 +170,7 @@ def route(method, path):
 
 
 def _path_values(template, values):
-    return dict(zip(re.findall(r"\{([^}]+)\}", template), values))
+    return dict(zip(re.findall(r"\{([^}]+)\}", template), values, strict=True))
 
 
 def _parent_key(stream, path_values, params):
@@ -206,7 +217,9 @@ def list_objects(call):
         objects, has_more = _page(objects, p, limit, names[0])
     else:
         has_more = False
-    data = [include(call.store, names[0], embed(call.store, names[0], o), _included(p.get("expand"), "data.")) for o in copy.deepcopy(objects)]
+    data = [
+        include(call.store, names[0], embed(call.store, names[0], o), _included(p.get("expand"), "data.")) for o in copy.deepcopy(objects)
+    ]
     return 200, {"object": "list", "data": data, "has_more": has_more, "url": call.path}
 
 
@@ -231,7 +244,7 @@ def _included(paths, prefix=""):
     """The fields of ``expand[]`` that ask for an includable list (``data.sources`` on a list)."""
     if isinstance(paths, str):
         paths = [paths]
-    return [path[len(prefix):] for path in paths or [] if path.startswith(prefix) and "." not in path[len(prefix):]]
+    return [path[len(prefix) :] for path in paths or [] if path.startswith(prefix) and "." not in path[len(prefix) :]]
 
 
 def include(store, stream_name, obj, fields):
@@ -280,8 +293,13 @@ def embed(store, stream_name, obj):
         obj = dict(obj)
         data = [row for _, row in mine]
         url = (obj.get(field) or {}).get("url") if isinstance(obj.get(field), dict) else None
-        obj[field] = {"object": "list", "data": copy.deepcopy(data[:EMBEDDED_PAGE]), "has_more": len(data) > EMBEDDED_PAGE,
-                      "url": url or f"/v1/{child}", "total_count": len(data)}
+        obj[field] = {
+            "object": "list",
+            "data": copy.deepcopy(data[:EMBEDDED_PAGE]),
+            "has_more": len(data) > EMBEDDED_PAGE,
+            "url": url or f"/v1/{child}",
+            "total_count": len(data),
+        }
     return obj
 
 
@@ -312,9 +330,8 @@ def _matches(obj, params, stream):
         elif key == "created" and stream["created_field"]:
             if not _in_range(obj.get(stream["created_field"]), value):
                 return False
-        elif isinstance(value, str) and key in obj and not isinstance(obj[key], (dict, list)):
-            if str(obj[key]).lower() != value.lower():
-                return False
+        elif isinstance(value, str) and key in obj and not isinstance(obj[key], (dict, list)) and str(obj[key]).lower() != value.lower():
+            return False
     return True
 
 
@@ -335,8 +352,7 @@ def _in_range(created, bounds):
 def _page(objects, params, limit, name):
     after, before = params.get("starting_after"), params.get("ending_before")
     if after and before:
-        raise invalid("You may only specify one of these parameters: ending_before, starting_after.",
-                      param="ending_before")
+        raise invalid("You may only specify one of these parameters: ending_before, starting_after.", param="ending_before")
     ids = [obj["id"] for obj in objects]
     cursor = after or before
     if cursor and cursor not in ids:
@@ -346,12 +362,13 @@ def _page(objects, params, limit, name):
         start = max(0, end - limit)
         return objects[start:end], start > 0
     start = ids.index(after) + 1 if after else 0
-    return objects[start:start + limit], start + limit < len(objects)
+    return objects[start : start + limit], start + limit < len(objects)
 
 
 # =============================================================================
 # Seeding
 # =============================================================================
+
 
 def _prefix(stream_name):
     """An id prefix from the name's initials (tax_rates -> trx: never a hand-written one like tr_)."""

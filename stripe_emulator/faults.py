@@ -21,8 +21,18 @@ import threading
 from collections import Counter
 
 KINDS = (
-    "429", "429_no_retry_after", "500", "502", "503", "html_502", "401_proxy",
-    "reset", "drop", "truncate", "slow", "commit_then_reset",
+    "429",
+    "429_no_retry_after",
+    "500",
+    "502",
+    "503",
+    "html_502",
+    "401_proxy",
+    "reset",
+    "drop",
+    "truncate",
+    "slow",
+    "commit_then_reset",
 )
 # Kinds answered without running the request at all.
 SHORT_CIRCUIT = frozenset(KINDS) - {"slow", "commit_then_reset"}
@@ -35,7 +45,7 @@ class FaultInjector:
         self._script = []
         self._rates = {}
         self._prefix = None
-        self.retry_after = retry_after      # value of the Retry-After header on "429"
+        self.retry_after = retry_after  # value of the Retry-After header on "429"
         self.slow_seconds = slow_seconds
         self.injected = Counter()
 

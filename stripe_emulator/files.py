@@ -18,9 +18,19 @@ from .httpbase import Response
 from .schema import StripeError, invalid, parameter_missing, resource_missing
 
 # Stripe's purposes for an upload (its spec's enum for POST /v1/files).
-PURPOSES = ("account_requirement", "additional_verification", "business_icon", "business_logo", "customer_signature",
-            "dispute_evidence", "identity_document", "issuing_regulatory_reporting", "pci_document",
-            "tax_document_user_upload", "terminal_reader_splashscreen")
+PURPOSES = (
+    "account_requirement",
+    "additional_verification",
+    "business_icon",
+    "business_logo",
+    "customer_signature",
+    "dispute_evidence",
+    "identity_document",
+    "issuing_regulatory_reporting",
+    "pci_document",
+    "tax_document_user_upload",
+    "terminal_reader_splashscreen",
+)
 FILE_FIELDS = {"purpose", "file", "file_link_data", "expand"}
 FINALIZED_QUOTES = ("open", "accepted")
 PDF_TYPE = "application/pdf"
@@ -35,8 +45,12 @@ class UploadedFile:
 
     def summary(self):
         """How the request log shows it: never the bytes themselves."""
-        return {"filename": self.filename, "bytes": len(self.content), "type": self.content_type,
-                "sha256": hashlib.sha256(self.content).hexdigest()}
+        return {
+            "filename": self.filename,
+            "bytes": len(self.content),
+            "type": self.content_type,
+            "sha256": hashlib.sha256(self.content).hexdigest(),
+        }
 
 
 def is_multipart(content_type):
@@ -47,7 +61,8 @@ def parse_multipart(body, content_type):
     """A multipart/form-data body -> its fields (nested as a form's) with each file part an
     ``UploadedFile`` under its field name. A body that does not parse is Stripe's 400."""
     message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
-        b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n" + body)
+        b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n" + body
+    )
     if not message.is_multipart():
         raise invalid("Invalid multipart body: no parts found (check the boundary).")
     pairs, uploads = [], {}
@@ -80,17 +95,35 @@ def create_file(call):
         raise invalid(f"Invalid purpose: must be one of {', '.join(PURPOSES)}", param="purpose")
     if not upload.content:
         raise invalid("The file you uploaded is empty.", param="file")
-    obj = catalog.add(call.store, "files", {
-        "id": call.store.new_id("file"), "purpose": p["purpose"], "size": len(upload.content), "filename": upload.filename,
-        "title": upload.filename, "type": _extension(upload.filename), "expires_at": None,
-        "links": {"object": "list", "data": [], "has_more": False, "url": "/v1/file_links"},
-    })
+    obj = catalog.add(
+        call.store,
+        "files",
+        {
+            "id": call.store.new_id("file"),
+            "purpose": p["purpose"],
+            "size": len(upload.content),
+            "filename": upload.filename,
+            "title": upload.filename,
+            "type": _extension(upload.filename),
+            "expires_at": None,
+            "links": {"object": "list", "data": [], "has_more": False, "url": "/v1/file_links"},
+        },
+    )
     obj["url"] = f"https://files.stripe.com/v1/files/{obj['id']}/contents"
     _STORED[(call.store.account_id, obj["id"])] = upload.content
     link_data = p.get("file_link_data") or {}
     if str(link_data.get("create", "")).lower() == "true":
-        link = catalog.add(call.store, "file_links", {"id": call.store.new_id("link"), "file": obj["id"], "expired": False, "expires_at": None,
-                                                      "url": f"https://files.stripe.com/links/{obj['id']}"})
+        link = catalog.add(
+            call.store,
+            "file_links",
+            {
+                "id": call.store.new_id("link"),
+                "file": obj["id"],
+                "expired": False,
+                "expires_at": None,
+                "url": f"https://files.stripe.com/links/{obj['id']}",
+            },
+        )
         obj["links"] = dict(obj["links"], data=[link], url=f"/v1/file_links?file={obj['id']}")
     catalog.state(call.store).by_id["files"][obj["id"]].update(url=obj["url"], links=obj["links"])
     return 200, obj

@@ -22,7 +22,7 @@ def split_key(key):
     head, bracket, _ = key.partition("[")
     if not bracket:
         return [key]
-    return [head] + _SEGMENT.findall(key[len(head):])
+    return [head, *_SEGMENT.findall(key[len(head) :])]
 
 
 def parse(text):

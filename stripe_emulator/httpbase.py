@@ -8,10 +8,11 @@ LoopbackServer and implements:
     log_headers(headers) -> dict        headers as they may appear in the log
 """
 
+import contextlib
 import json
 import socket
-import sys
 import struct
+import sys
 import threading
 import time
 from collections import deque
@@ -31,7 +32,7 @@ class Request:
     method: str
     path: str
     query_string: str
-    headers: dict        # case-preserving; use header() for lookups
+    headers: dict  # case-preserving; use header() for lookups
     body: bytes
 
     def header(self, name, default=None):
@@ -47,9 +48,10 @@ class Request:
         content_type = self.header("Content-Type") or ""
         if content_type.lower().startswith("multipart/form-data"):
             from .files import UploadedFile, parse_multipart  # the log shows a file by size and hash
+
             try:
                 parts = parse_multipart(self.body, content_type)
-            except Exception:  # an unparsable body is logged as such; the handler answers 400
+            except Exception:  # noqa: BLE001 - an unparsable body is logged as such; the handler answers 400
                 return "<unparsable multipart body>"
             return {k: v.summary() if isinstance(v, UploadedFile) else v for k, v in parts.items()}
         text = self.body.decode("utf-8", "replace")
@@ -65,12 +67,12 @@ class Request:
 class Response:
     status: int
     body: bytes = b""
-    headers: list = field(default_factory=list)   # [(name, value)]
+    headers: list = field(default_factory=list)  # [(name, value)]
 
     @classmethod
     def json(cls, status, payload, headers=()):
-        body = json.dumps(payload).encode()   # compact: indent would force the slow pure-Python encoder
-        return cls(status, body, [("Content-Type", "application/json")] + list(headers))
+        body = json.dumps(payload).encode()  # compact: indent would force the slow pure-Python encoder
+        return cls(status, body, [("Content-Type", "application/json"), *headers])
 
     def header(self, name):
         for key, value in self.headers:
@@ -140,10 +142,10 @@ class _Server(ThreadingHTTPServer):
 
 
 class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"     # keep-alive; every response has Content-Length
-    timeout = 60                      # idle keep-alive connections are dropped after this
+    protocol_version = "HTTP/1.1"  # keep-alive; every response has Content-Length
+    timeout = 60  # idle keep-alive connections are dropped after this
 
-    def log_message(self, *args):     # keep test output quiet
+    def log_message(self, *args):  # keep test output quiet
         pass
 
     def setup(self):
@@ -155,14 +157,15 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self):
         self._serve()
 
-    do_POST = do_DELETE = do_PUT = do_PATCH = do_HEAD = do_OPTIONS = do_GET
+    do_POST = do_DELETE = do_PUT = do_PATCH = do_HEAD = do_OPTIONS = do_GET  # noqa: N815 - http.server's handler names
 
     def _serve(self):
         self._date = None
         app = self.server.app
         if app.stopping:
             self.close_connection = True
-            return self._reset()
+            self._reset()
+            return
         split = urlsplit(self.path)
         req = Request(self.command, split.path, split.query, dict(self.headers.items()), self._read_body())
         kind = app.faults.decide(req.path)
@@ -174,15 +177,17 @@ class _Handler(BaseHTTPRequestHandler):
             resp = app.handle(req)
         # Log before answering, so a client that got its answer always finds it in the log.
         status = {"drop": None, "reset": 200, "truncate": 200}.get(kind, resp.status if resp else None)
-        app.requests.append({
-            "method": req.method,
-            "path": req.path,
-            "query": parse_qs(req.query_string, keep_blank_values=True),
-            "headers": app.log_headers(req.headers),
-            "body": req.decoded_body(),
-            "status": status,
-            "fault": kind,
-        })
+        app.requests.append(
+            {
+                "method": req.method,
+                "path": req.path,
+                "query": parse_qs(req.query_string, keep_blank_values=True),
+                "headers": app.log_headers(req.headers),
+                "body": req.decoded_body(),
+                "status": status,
+                "fault": kind,
+            }
+        )
         if kind in TRANSPORT_FAULTS or kind == "commit_then_reset":
             self._send_transport_fault(kind, req)
         else:
@@ -219,15 +224,17 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send_transport_fault(self, kind, req):
         if kind in ("drop", "commit_then_reset"):
-            return self._reset()
-        body = json.dumps({"object": "list", "data": [{"id": "obj_123", "object": "thing"}],
-                           "has_more": True, "url": req.path}, indent=2).encode()
+            self._reset()
+            return
+        body = json.dumps(
+            {"object": "list", "data": [{"id": "obj_123", "object": "thing"}], "has_more": True, "url": req.path}, indent=2
+        ).encode()
         half = Response(200, body[: len(body) // 2], [("Content-Type", "application/json")])
         if kind == "truncate":
-            self._send(half)                            # the cut body is all there is
+            self._send(half)  # the cut body is all there is
         else:
             self._send(half, content_length=len(body))  # promise more than we send...
-            self._reset()                               # ...then reset
+            self._reset()  # ...then reset
 
     def _reset(self):
         """Close with SO_LINGER 0 so the peer sees a TCP RST, not a clean FIN."""
@@ -235,7 +242,7 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             self.wfile.flush()
             self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-            self.rfile.close()        # rfile holds a reference that would delay the real close
+            self.rfile.close()  # rfile holds a reference that would delay the real close
             self.connection.close()
         except OSError:
             pass
@@ -267,8 +274,12 @@ class LoopbackServer:
         self._server = _Server((self.host, self.port), _Handler, self)
         host, port = self._server.server_address[:2]
         self._url = f"http://{host}:{port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name=f"{type(self).__name__}-{self._server.server_address[1]}", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"{type(self).__name__}-{self._server.server_address[1]}",
+            daemon=True,
+        )
         self._thread.start()
         return self
 
@@ -293,10 +304,8 @@ class LoopbackServer:
         with self._server.sockets_lock:
             sockets = list(self._server.open_sockets)
         for sock in sockets:
-            try:
+            with contextlib.suppress(OSError):  # already closed by its client
                 sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
         self._thread.join(5)
         self._server = self._thread = None
 

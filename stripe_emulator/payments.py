@@ -20,7 +20,17 @@ from dataclasses import dataclass
 from . import catalog
 from .billing import render
 from .schema import (
-    BOOL, INT, METADATA, STR, StripeError, array, enum, invalid, parameter_missing, resource_missing, validate,
+    BOOL,
+    INT,
+    METADATA,
+    STR,
+    StripeError,
+    array,
+    enum,
+    invalid,
+    parameter_missing,
+    resource_missing,
+    validate,
 )
 from .store import previous_attributes
 
@@ -53,6 +63,7 @@ TEST_CARDS = {
 @dataclass(frozen=True)
 class Decline:
     """How the card issuer (or Stripe's fraud screening) refuses a charge."""
+
     code: str
     decline_code: str
     message: str
@@ -60,9 +71,15 @@ class Decline:
 
     def error(self, charge_id, method):
         """A card error as Stripe reports it (``last_payment_error``, and the API's 402 body)."""
-        return {"charge": charge_id, "code": self.code, "decline_code": self.decline_code,
-                "doc_url": f"https://stripe.com/docs/error-codes/{self.code.replace('_', '-')}",
-                "message": self.message, "payment_method": method, "type": "card_error"}
+        return {
+            "charge": charge_id,
+            "code": self.code,
+            "decline_code": self.decline_code,
+            "doc_url": f"https://stripe.com/docs/error-codes/{self.code.replace('_', '-')}",
+            "message": self.message,
+            "payment_method": method,
+            "type": "card_error",
+        }
 
 
 DECLINES = {  # by the card's last four digits, as Stripe's test cards
@@ -73,8 +90,7 @@ DECLINES = {  # by the card's last four digits, as Stripe's test cards
     "9979": Decline("card_declined", "stolen_card", "Your card was declined."),
     "0069": Decline("expired_card", "expired_card", "Your card has expired."),
     "0127": Decline("incorrect_cvc", "incorrect_cvc", "Your card's security code is incorrect."),
-    "0119": Decline("processing_error", "processing_error",
-                    "An error occurred while processing your card. Try again in a little bit."),
+    "0119": Decline("processing_error", "processing_error", "An error occurred while processing your card. Try again in a little bit."),
     "0019": Decline("card_declined", "fraudulent", "Your card was declined.", blocked=True),
 }
 # Declines a later attempt may get past (Stripe retries these; not a lost or stolen card).
@@ -93,40 +109,87 @@ def card_fee(amount):
 
 def outcome(decline, risk_score):
     if decline is None:
-        return {"network_status": "approved_by_network", "reason": None, "risk_level": "normal",
-                "risk_score": risk_score, "seller_message": "Payment complete.", "type": "authorized"}
+        return {
+            "network_status": "approved_by_network",
+            "reason": None,
+            "risk_level": "normal",
+            "risk_score": risk_score,
+            "seller_message": "Payment complete.",
+            "type": "authorized",
+        }
     if decline.blocked:
-        return {"network_status": "not_sent_to_network", "reason": "highest_risk_level", "risk_level": "highest",
-                "risk_score": max(risk_score, 80), "seller_message": "Stripe blocked this payment as too risky.",
-                "type": "blocked"}
-    told = ("The bank did not return any further details with this decline." if decline.decline_code == "generic_decline"
-            else f"The bank returned the decline code `{decline.decline_code}`.")
-    return {"network_status": "declined_by_network", "reason": decline.decline_code, "risk_level": "normal",
-            "risk_score": risk_score, "seller_message": told, "type": "issuer_declined"}
+        return {
+            "network_status": "not_sent_to_network",
+            "reason": "highest_risk_level",
+            "risk_level": "highest",
+            "risk_score": max(risk_score, 80),
+            "seller_message": "Stripe blocked this payment as too risky.",
+            "type": "blocked",
+        }
+    told = (
+        "The bank did not return any further details with this decline."
+        if decline.decline_code == "generic_decline"
+        else f"The bank returned the decline code `{decline.decline_code}`."
+    )
+    return {
+        "network_status": "declined_by_network",
+        "reason": decline.decline_code,
+        "risk_level": "normal",
+        "risk_score": risk_score,
+        "seller_message": told,
+        "type": "issuer_declined",
+    }
 
 
 # =============================================================================
 # Payment methods
 # =============================================================================
 
+
 def card_method(store, test_id, customer=None):
     """A new card payment method made from a Stripe test id; attached (with its event) when a
     customer is given."""
     brand, last4, funding = TEST_CARDS[test_id]
     now = store.clock.now()
-    card = {"brand": brand, "checks": {"address_line1_check": None, "address_postal_code_check": None,
-                                       "cvc_check": "pass"},
-            "country": "US", "display_brand": brand, "exp_month": 12, "exp_year": 2034,
-            "fingerprint": f"Fp{brand[:3]}{last4}Test", "funding": funding, "generated_from": None,
-            "last4": last4, "networks": {"available": [brand], "preferred": None},
-            "three_d_secure_usage": {"supported": True}, "wallet": None}
-    base = {"object": "payment_method", "allow_redisplay": "unspecified",
-            "billing_details": {"address": {"city": None, "country": None, "line1": None, "line2": None,
-                                            "postal_code": None, "state": None},
-                                "email": None, "name": None, "phone": None},
-            "card": card, "created": now, "customer": customer, "livemode": False, "metadata": {}, "type": "card"}
-    return catalog.add(store, "payment_methods", {"id": store.new_id("pm"), "customer": customer}, parent_id=customer,
-                       emit_event=customer is not None, base=base)
+    card = {
+        "brand": brand,
+        "checks": {"address_line1_check": None, "address_postal_code_check": None, "cvc_check": "pass"},
+        "country": "US",
+        "display_brand": brand,
+        "exp_month": 12,
+        "exp_year": 2034,
+        "fingerprint": f"Fp{brand[:3]}{last4}Test",
+        "funding": funding,
+        "generated_from": None,
+        "last4": last4,
+        "networks": {"available": [brand], "preferred": None},
+        "three_d_secure_usage": {"supported": True},
+        "wallet": None,
+    }
+    base = {
+        "object": "payment_method",
+        "allow_redisplay": "unspecified",
+        "billing_details": {
+            "address": {"city": None, "country": None, "line1": None, "line2": None, "postal_code": None, "state": None},
+            "email": None,
+            "name": None,
+            "phone": None,
+        },
+        "card": card,
+        "created": now,
+        "customer": customer,
+        "livemode": False,
+        "metadata": {},
+        "type": "card",
+    }
+    return catalog.add(
+        store,
+        "payment_methods",
+        {"id": store.new_id("pm"), "customer": customer},
+        parent_id=customer,
+        emit_event=customer is not None,
+        base=base,
+    )
 
 
 def find_method(store, ref, customer):
@@ -137,8 +200,7 @@ def find_method(store, ref, customer):
     if method is None:
         raise resource_missing("PaymentMethod", ref, param="payment_method", status=400)
     if method.get("customer") and customer and method["customer"] != customer:
-        raise invalid(f"The provided PaymentMethod {ref} belongs to a different Customer than {customer}.",
-                      param="payment_method")
+        raise invalid(f"The provided PaymentMethod {ref} belongs to a different Customer than {customer}.", param="payment_method")
     return dict(method)
 
 
@@ -147,14 +209,13 @@ def attach(store, method, customer):
     stored = catalog.state(store).by_id["payment_methods"][method["id"]]
     if stored.get("customer") == customer:
         return dict(stored)
-    attached = catalog.add(store, "payment_methods", dict(stored, customer=customer), parent_id=customer,
-                           emit_event=True, base=stored)
-    return attached
+    return catalog.add(store, "payment_methods", dict(stored, customer=customer), parent_id=customer, emit_event=True, base=stored)
 
 
 # =============================================================================
 # A charge attempt (one rule for requests and for the billing cycle)
 # =============================================================================
+
 
 def attempt_charge(ledger, intent, at, method, decline, *, capture=True, risk_score=20, **charge_fields):
     """Charge ``intent`` with ``method`` at ``at``: a charge (failed when ``decline``), the
@@ -165,43 +226,93 @@ def attempt_charge(ledger, intent, at, method, decline, *, capture=True, risk_sc
     amount = intent["amount"]
     card = (method or {}).get("card")
     fields = {
-        "amount": amount, "amount_captured": amount if captured else 0, "currency": intent["currency"],
-        "customer": intent["customer"], "payment_intent": intent["id"], "description": intent["description"],
-        "payment_method": (method or {}).get("id"), "balance_transaction": txn_id, "captured": captured,
+        "amount": amount,
+        "amount_captured": amount if captured else 0,
+        "currency": intent["currency"],
+        "customer": intent["customer"],
+        "payment_intent": intent["id"],
+        "description": intent["description"],
+        "payment_method": (method or {}).get("id"),
+        "balance_transaction": txn_id,
+        "captured": captured,
         "payment_method_details": {"type": "card", "card": _card_details(card)} if card else None,
-        "paid": decline is None, "status": "failed" if decline else "succeeded",
-        "failure_code": decline.code if decline else None, "failure_message": decline.message if decline else None,
-        "outcome": outcome(decline, risk_score), "receipt_email": intent.get("receipt_email"),
+        "paid": decline is None,
+        "status": "failed" if decline else "succeeded",
+        "failure_code": decline.code if decline else None,
+        "failure_message": decline.message if decline else None,
+        "outcome": outcome(decline, risk_score),
+        "receipt_email": intent.get("receipt_email"),
     }
     fields.update(charge_fields)
     charge = ledger.add("charges", fields, at, "charge.failed" if decline else "charge.succeeded", oid=charge_id)
     if decline:
-        return ledger.change("payment_intents", intent, at, "payment_intent.payment_failed", status="requires_payment_method",
-                             latest_charge=charge_id, payment_method=None,
-                             last_payment_error=decline.error(charge_id, method)), charge
+        return ledger.change(
+            "payment_intents",
+            intent,
+            at,
+            "payment_intent.payment_failed",
+            status="requires_payment_method",
+            latest_charge=charge_id,
+            payment_method=None,
+            last_payment_error=decline.error(charge_id, method),
+        ), charge
     moved = {"latest_charge": charge_id, "last_payment_error": None, "payment_method": fields["payment_method"]}
     if not capture:
-        return ledger.change("payment_intents", intent, at, "payment_intent.amount_capturable_updated",
-                             status="requires_capture", amount_capturable=amount, **moved), charge
-    ledger.balance_transaction(txn_id, at, amount, "charge", charge_id, card_fee(amount),
-                               available_on=at + FUNDS_AVAILABLE_AFTER_DAYS * DAY, description=intent["description"])
-    return ledger.change("payment_intents", intent, at, "payment_intent.succeeded", status="succeeded",
-                         amount_received=amount, amount_capturable=0, **moved), charge
+        return ledger.change(
+            "payment_intents",
+            intent,
+            at,
+            "payment_intent.amount_capturable_updated",
+            status="requires_capture",
+            amount_capturable=amount,
+            **moved,
+        ), charge
+    ledger.balance_transaction(
+        txn_id,
+        at,
+        amount,
+        "charge",
+        charge_id,
+        card_fee(amount),
+        available_on=at + FUNDS_AVAILABLE_AFTER_DAYS * DAY,
+        description=intent["description"],
+    )
+    return ledger.change(
+        "payment_intents", intent, at, "payment_intent.succeeded", status="succeeded", amount_received=amount, amount_capturable=0, **moved
+    ), charge
 
 
 def _card_details(card):
-    return {"brand": card.get("brand"), "checks": card.get("checks"), "country": card.get("country"),
-            "exp_month": card.get("exp_month"), "exp_year": card.get("exp_year"), "fingerprint": card.get("fingerprint"),
-            "funding": card.get("funding"), "last4": card.get("last4"), "network": card.get("brand"),
-            "three_d_secure": None, "wallet": None}
+    return {
+        "brand": card.get("brand"),
+        "checks": card.get("checks"),
+        "country": card.get("country"),
+        "exp_month": card.get("exp_month"),
+        "exp_year": card.get("exp_year"),
+        "fingerprint": card.get("fingerprint"),
+        "funding": card.get("funding"),
+        "last4": card.get("last4"),
+        "network": card.get("brand"),
+        "three_d_secure": None,
+        "wallet": None,
+    }
 
 
 def balance_transaction_fields(amount, kind, source, fee, available_on, now, description=None, category=None):
     what = "Dispute fee" if kind == "adjustment" else "Stripe processing fees"
     fee_details = [{"amount": fee, "application": None, "currency": "usd", "description": what, "type": "stripe_fee"}] if fee else []
-    return {"amount": amount, "fee": fee, "fee_details": fee_details, "net": amount - fee, "type": kind,
-            "reporting_category": category or kind, "source": source, "available_on": available_on,
-            "status": "available" if available_on <= now else "pending", "description": description}
+    return {
+        "amount": amount,
+        "fee": fee,
+        "fee_details": fee_details,
+        "net": amount - fee,
+        "type": kind,
+        "reporting_category": category or kind,
+        "source": source,
+        "available_on": available_on,
+        "status": "available" if available_on <= now else "pending",
+        "description": description,
+    }
 
 
 class RequestLedger:
@@ -243,26 +354,59 @@ _AUTOMATIC = {"enabled": BOOL, "allow_redirects": enum("always", "never")}
 _CAPTURE = enum("automatic", "automatic_async", "manual")
 _FUTURE = enum("off_session", "on_session")
 PAYMENT_INTENT_CREATE = {
-    "amount": INT, "currency": STR, "automatic_payment_methods": _AUTOMATIC, "capture_method": _CAPTURE,
-    "confirm": BOOL, "confirmation_method": enum("automatic", "manual"), "customer": STR, "description": STR,
-    "error_on_requires_action": BOOL, "expand": EXPAND, "metadata": METADATA, "off_session": BOOL,
-    "payment_method": STR, "payment_method_types": array(STR), "receipt_email": STR, "return_url": STR,
-    "setup_future_usage": _FUTURE, "statement_descriptor": STR, "statement_descriptor_suffix": STR,
+    "amount": INT,
+    "currency": STR,
+    "automatic_payment_methods": _AUTOMATIC,
+    "capture_method": _CAPTURE,
+    "confirm": BOOL,
+    "confirmation_method": enum("automatic", "manual"),
+    "customer": STR,
+    "description": STR,
+    "error_on_requires_action": BOOL,
+    "expand": EXPAND,
+    "metadata": METADATA,
+    "off_session": BOOL,
+    "payment_method": STR,
+    "payment_method_types": array(STR),
+    "receipt_email": STR,
+    "return_url": STR,
+    "setup_future_usage": _FUTURE,
+    "statement_descriptor": STR,
+    "statement_descriptor_suffix": STR,
 }
 PAYMENT_INTENT_UPDATE = {
-    "amount": INT, "capture_method": _CAPTURE, "currency": STR, "customer": STR, "description": STR,
-    "expand": EXPAND, "metadata": METADATA, "payment_method": STR, "payment_method_types": array(STR),
-    "receipt_email": STR, "setup_future_usage": _FUTURE, "statement_descriptor": STR,
+    "amount": INT,
+    "capture_method": _CAPTURE,
+    "currency": STR,
+    "customer": STR,
+    "description": STR,
+    "expand": EXPAND,
+    "metadata": METADATA,
+    "payment_method": STR,
+    "payment_method_types": array(STR),
+    "receipt_email": STR,
+    "setup_future_usage": _FUTURE,
+    "statement_descriptor": STR,
     "statement_descriptor_suffix": STR,
 }
 PAYMENT_INTENT_CONFIRM = {
-    "capture_method": _CAPTURE, "error_on_requires_action": BOOL, "expand": EXPAND, "off_session": BOOL,
-    "payment_method": STR, "receipt_email": STR, "return_url": STR, "setup_future_usage": _FUTURE,
+    "capture_method": _CAPTURE,
+    "error_on_requires_action": BOOL,
+    "expand": EXPAND,
+    "off_session": BOOL,
+    "payment_method": STR,
+    "receipt_email": STR,
+    "return_url": STR,
+    "setup_future_usage": _FUTURE,
 }
-PAYMENT_INTENT_CAPTURE = {"amount_to_capture": INT, "expand": EXPAND, "metadata": METADATA,
-                          "statement_descriptor": STR, "statement_descriptor_suffix": STR}
-PAYMENT_INTENT_CANCEL = {"cancellation_reason": enum("abandoned", "duplicate", "fraudulent", "requested_by_customer"),
-                         "expand": EXPAND}
+PAYMENT_INTENT_CAPTURE = {
+    "amount_to_capture": INT,
+    "expand": EXPAND,
+    "metadata": METADATA,
+    "statement_descriptor": STR,
+    "statement_descriptor_suffix": STR,
+}
+PAYMENT_INTENT_CANCEL = {"cancellation_reason": enum("abandoned", "duplicate", "fraudulent", "requested_by_customer"), "expand": EXPAND}
 CONFIRMABLE = ("requires_payment_method", "requires_confirmation", "requires_action")
 CANCELABLE = ("requires_payment_method", "requires_capture", "requires_confirmation", "requires_action", "processing")
 # What an intent that is done (or being paid) still lets you change.
@@ -279,9 +423,11 @@ _DONE = {"confirm": "confirmed", "capture": "captured", "cancel": "canceled", "u
 
 
 def _unexpected_state(intent, verb, allowed):
-    return invalid(f"You cannot {verb} this PaymentIntent because it has a status of {intent['status']}. Only a "
-                   f"PaymentIntent with one of the following statuses may be {_DONE[verb]}: {', '.join(allowed)}.",
-                   code="payment_intent_unexpected_state")
+    return invalid(
+        f"You cannot {verb} this PaymentIntent because it has a status of {intent['status']}. Only a "
+        f"PaymentIntent with one of the following statuses may be {_DONE[verb]}: {', '.join(allowed)}.",
+        code="payment_intent_unexpected_state",
+    )
 
 
 def _check_amount(amount, currency, param="amount"):
@@ -297,8 +443,10 @@ def _methods_fields(p):
     automatic = p.get("automatic_payment_methods")
     if p.get("payment_method_types"):
         if automatic and automatic.get("enabled"):
-            raise invalid("You may only specify one of these parameters: automatic_payment_methods, payment_method_types.",
-                          param="automatic_payment_methods")
+            raise invalid(
+                "You may only specify one of these parameters: automatic_payment_methods, payment_method_types.",
+                param="automatic_payment_methods",
+            )
         return {"payment_method_types": p["payment_method_types"], "automatic_payment_methods": None}
     if automatic is not None and not automatic.get("enabled"):
         raise parameter_missing("payment_method_types")
@@ -314,10 +462,26 @@ def create_payment_intent(call):
     _check_amount(p["amount"], currency)
     if p.get("customer"):
         call.find("customers", p["customer"], param="customer", status=400)
-    fields = {k: p[k] for k in ("amount", "customer", "description", "metadata", "receipt_email", "setup_future_usage",
-                                "statement_descriptor", "statement_descriptor_suffix") if k in p}
-    fields.update(_methods_fields(p), currency=currency, capture_method=p.get("capture_method") or "automatic",
-                  confirmation_method=p.get("confirmation_method") or "automatic")
+    fields = {
+        k: p[k]
+        for k in (
+            "amount",
+            "customer",
+            "description",
+            "metadata",
+            "receipt_email",
+            "setup_future_usage",
+            "statement_descriptor",
+            "statement_descriptor_suffix",
+        )
+        if k in p
+    }
+    fields.update(
+        _methods_fields(p),
+        currency=currency,
+        capture_method=p.get("capture_method") or "automatic",
+        confirmation_method=p.get("confirmation_method") or "automatic",
+    )
     confirm = {k: p[k] for k in PAYMENT_INTENT_CONFIRM if k in p and k != "payment_method"}
     if p.get("confirm"):  # refused before anything is made, as Stripe does
         _check_confirmable(dict(fields, status="requires_payment_method", payment_method=p.get("payment_method")), confirm)
@@ -367,16 +531,21 @@ def _check_confirmable(intent, p):
     if intent["status"] not in CONFIRMABLE:
         raise _unexpected_state(intent, "confirm", CONFIRMABLE)
     if not (p.get("payment_method") or intent.get("payment_method")):
-        raise invalid("You cannot confirm this PaymentIntent because it's missing a payment method. Pass "
-                      "payment_method (in test mode, e.g. pm_card_visa) or update the PaymentIntent with one first.",
-                      param="payment_method", code="payment_intent_unexpected_state")
+        raise invalid(
+            "You cannot confirm this PaymentIntent because it's missing a payment method. Pass "
+            "payment_method (in test mode, e.g. pm_card_visa) or update the PaymentIntent with one first.",
+            param="payment_method",
+            code="payment_intent_unexpected_state",
+        )
     redirects = (intent.get("automatic_payment_methods") or {}).get("allow_redirects") == "always"
     if redirects and not p.get("return_url") and not p.get("off_session"):
-        raise invalid("This PaymentIntent is configured to accept payment methods enabled in your Dashboard, and some "
-                      "of them may redirect your customer off your page, so confirming it needs a `return_url`. If you "
-                      "don't want redirect-based payment methods, create it with `payment_method_types[]=card`, or with "
-                      "`automatic_payment_methods[enabled]=true` and `automatic_payment_methods[allow_redirects]=never`.",
-                      param="return_url")
+        raise invalid(
+            "This PaymentIntent is configured to accept payment methods enabled in your Dashboard, and some "
+            "of them may redirect your customer off your page, so confirming it needs a `return_url`. If you "
+            "don't want redirect-based payment methods, create it with `payment_method_types[]=card`, or with "
+            "`automatic_payment_methods[enabled]=true` and `automatic_payment_methods[allow_redirects]=never`.",
+            param="return_url",
+        )
 
 
 def _confirm(call, ledger, intent, p):
@@ -389,13 +558,21 @@ def _confirm(call, ledger, intent, p):
     if intent["customer"] and intent.get("setup_future_usage"):
         method = attach(call.store, method, intent["customer"])
     decline = decline_of(method)
-    intent, charge = attempt_charge(ledger, intent, call.now(), method, decline,
-                                    capture=intent["capture_method"] != "manual", risk_score=random.randint(5, 60))
+    intent, charge = attempt_charge(
+        ledger, intent, call.now(), method, decline, capture=intent["capture_method"] != "manual", risk_score=random.randint(5, 60)
+    )
     if decline is None:
         return intent
-    raise StripeError(402, decline.message, type="card_error", code=decline.code, param=None, executed=True,
-                      extra={k: v for k, v in decline.error(charge["id"], method).items() if k not in ("message", "type", "code")}
-                      | {"payment_intent": render("payment_intents", intent)})
+    raise StripeError(
+        402,
+        decline.message,
+        type="card_error",
+        code=decline.code,
+        param=None,
+        executed=True,
+        extra={k: v for k, v in decline.error(charge["id"], method).items() if k not in ("message", "type", "code")}
+        | {"payment_intent": render("payment_intents", intent)},
+    )
 
 
 def capture_payment_intent(call):
@@ -405,18 +582,44 @@ def capture_payment_intent(call):
         raise _unexpected_state(intent, "capture", ("requires_capture",))
     amount = p.get("amount_to_capture", intent["amount_capturable"])
     if amount is None or not 1 <= amount <= intent["amount_capturable"]:
-        raise invalid(f"amount_to_capture must be a whole number from 1 to the amount capturable, "
-                      f"{intent['amount_capturable']}.", param="amount_to_capture")
+        raise invalid(
+            f"amount_to_capture must be a whole number from 1 to the amount capturable, {intent['amount_capturable']}.",
+            param="amount_to_capture",
+        )
     ledger, now = RequestLedger(call), call.now()
     charge = call.store.lookup("charges", intent["latest_charge"])
     txn_id = ledger.new_id("txn")
-    ledger.balance_transaction(txn_id, now, amount, "charge", charge["id"], card_fee(amount),
-                               available_on=now + FUNDS_AVAILABLE_AFTER_DAYS * DAY, description=intent["description"])
-    ledger.change("charges", charge, now, "charge.captured", captured=True, amount_captured=amount,
-                  amount_refunded=charge["amount"] - amount, balance_transaction=txn_id)
+    ledger.balance_transaction(
+        txn_id,
+        now,
+        amount,
+        "charge",
+        charge["id"],
+        card_fee(amount),
+        available_on=now + FUNDS_AVAILABLE_AFTER_DAYS * DAY,
+        description=intent["description"],
+    )
+    ledger.change(
+        "charges",
+        charge,
+        now,
+        "charge.captured",
+        captured=True,
+        amount_captured=amount,
+        amount_refunded=charge["amount"] - amount,
+        balance_transaction=txn_id,
+    )
     changes = {"metadata": dict(intent["metadata"], **p["metadata"])} if p.get("metadata") else {}
-    intent = ledger.change("payment_intents", intent, now, "payment_intent.succeeded", status="succeeded",
-                           amount_received=amount, amount_capturable=0, **changes)
+    intent = ledger.change(
+        "payment_intents",
+        intent,
+        now,
+        "payment_intent.succeeded",
+        status="succeeded",
+        amount_received=amount,
+        amount_capturable=0,
+        **changes,
+    )
     return _respond(call, intent, p)
 
 
@@ -429,8 +632,16 @@ def cancel_payment_intent(call):
     if intent["status"] == "requires_capture":  # the authorization is released
         charge = call.store.lookup("charges", intent["latest_charge"])
         ledger.change("charges", charge, now, "charge.refunded", amount_refunded=charge["amount"], refunded=True)
-    intent = ledger.change("payment_intents", intent, now, "payment_intent.canceled", status="canceled", canceled_at=now,
-                           cancellation_reason=p.get("cancellation_reason"), amount_capturable=0)
+    intent = ledger.change(
+        "payment_intents",
+        intent,
+        now,
+        "payment_intent.canceled",
+        status="canceled",
+        canceled_at=now,
+        cancellation_reason=p.get("cancellation_reason"),
+        amount_capturable=0,
+    )
     return _respond(call, intent, p)
 
 

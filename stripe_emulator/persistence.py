@@ -70,8 +70,12 @@ def snapshot(emulator):
     """Every account of a StripeEmulator as JSON data."""
     with emulator._stores_lock:
         stores = list(emulator._stores.values())
-    return {"format": FORMAT, "version": VERSION, "platform_account": emulator.account_id,
-            "accounts": [dump_store(store) for store in stores]}
+    return {
+        "format": FORMAT,
+        "version": VERSION,
+        "platform_account": emulator.account_id,
+        "accounts": [dump_store(store) for store in stores],
+    }
 
 
 def restore(emulator, data):
@@ -79,8 +83,7 @@ def restore(emulator, data):
     if data.get("format") != FORMAT or data.get("version") != VERSION:
         raise ValueError(f"not a {FORMAT} file of version {VERSION}")
     if data["platform_account"] != emulator.account_id:
-        raise ValueError(f"saved platform account {data['platform_account']} is not this emulator's "
-                         f"({emulator.account_id})")
+        raise ValueError(f"saved platform account {data['platform_account']} is not this emulator's ({emulator.account_id})")
     for account in data["accounts"]:
         account_id = account["account_id"]
         if account_id == emulator.account_id:
@@ -91,8 +94,7 @@ def restore(emulator, data):
                     raise ValueError(f"account {account_id} already exists")
                 seed = None if emulator._seed is None else f"{emulator._seed}:{account_id}"
                 # Its entry in the platform's "accounts" list comes back with the platform store.
-                store = emulator._stores[account_id] = Store(account_id, emulator.clock, seed,
-                                                             connected=account["connected"])
+                store = emulator._stores[account_id] = Store(account_id, emulator.clock, seed, connected=account["connected"])
         load_store(store, account)
 
 

@@ -26,11 +26,19 @@ from .server import html_error
 # Request headers passed upstream (anything else, e.g. the proxy's own Authorization, is dropped).
 FORWARDED_REQUEST_HEADERS = ("Content-Type", "Idempotency-Key", "Stripe-Version", "Stripe-Account")
 # Upstream response headers passed back to the client.
-FORWARDED_RESPONSE_HEADERS = ("Content-Type", "Retry-After", "Stripe-Should-Retry", "Idempotent-Replayed",
-                              "Request-Id", "Original-Request", "Stripe-Version", "Stripe-Rate-Limited-Reason", "Date")
+FORWARDED_RESPONSE_HEADERS = (
+    "Content-Type",
+    "Retry-After",
+    "Stripe-Should-Retry",
+    "Idempotent-Replayed",
+    "Request-Id",
+    "Original-Request",
+    "Stripe-Version",
+    "Stripe-Rate-Limited-Reason",
+    "Date",
+)
 
-REASONS = {429: "Too Many Requests", 500: "Internal Server Error", 502: "Bad Gateway",
-           503: "Service Unavailable"}
+REASONS = {429: "Too Many Requests", 500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable"}
 
 
 def bearer(req):
@@ -43,15 +51,14 @@ def same_secret(given, expected):
 
 
 class _ForwardingProxy(LoopbackServer):
-    def __init__(self, upstream_url, upstream_api_key, *, host="127.0.0.1", port=0, faults=None,
-                 timeout=30.0, log_limit=100_000):
+    def __init__(self, upstream_url, upstream_api_key, *, host="127.0.0.1", port=0, faults=None, timeout=30.0, log_limit=100_000):
         super().__init__(host, port, faults, log_limit)
         self.upstream_url = upstream_url.rstrip("/")
         self._upstream_api_key = upstream_api_key
         self.timeout = timeout
         self._secret_headers = {"authorization"}
 
-    def __repr__(self):     # never show the key, even in a debugger or a failing assert
+    def __repr__(self):  # never show the key, even in a debugger or a failing assert
         return f"{type(self).__name__}(upstream_url={self.upstream_url!r})"
 
     def forward(self, req, path):
@@ -70,8 +77,7 @@ class _ForwardingProxy(LoopbackServer):
             return self.error(502, "Upstream request failed")
         finally:
             conn.close()
-        out = [(name, upstream_resp.getheader(name)) for name in FORWARDED_RESPONSE_HEADERS
-               if upstream_resp.getheader(name) is not None]
+        out = [(name, upstream_resp.getheader(name)) for name in FORWARDED_RESPONSE_HEADERS if upstream_resp.getheader(name) is not None]
         return Response(upstream_resp.status, body, out)
 
     def error(self, status, message):
@@ -89,8 +95,7 @@ class _ForwardingProxy(LoopbackServer):
         return resp
 
     def log_headers(self, headers):
-        return {name: ("[REDACTED]" if name.lower() in self._secret_headers else value)
-                for name, value in headers.items()}
+        return {name: ("[REDACTED]" if name.lower() in self._secret_headers else value) for name, value in headers.items()}
 
 
 class ParagonEmulator(_ForwardingProxy):
@@ -100,8 +105,9 @@ class ParagonEmulator(_ForwardingProxy):
     TARGET_HEADER, RAW_HEADER = "X-Paragon-Proxy-Url", "X-Paragon-Use-Raw-Response"
     STRIPE_HOSTS = ("api.stripe.com", "files.stripe.com")  # the upstream stands in for both
 
-    def __init__(self, upstream_url, upstream_api_key, project_id="proj_demo", user_token="paragon-user-token",
-                 integration_type="stripe", **kwargs):
+    def __init__(
+        self, upstream_url, upstream_api_key, project_id="proj_demo", user_token="paragon-user-token", integration_type="stripe", **kwargs
+    ):
         super().__init__(upstream_url, upstream_api_key, **kwargs)
         self.project_id = project_id
         self._user_token = user_token

@@ -22,28 +22,85 @@ from . import billing, billing_writes, catalog, files, forms, payments
 from .faults import FaultInjector
 from .httpbase import LoopbackServer, Response
 from .schema import (
-    CURRENCIES, CUSTOMER_CREATE, CUSTOMER_UPDATE, DELETE, LIST, PLAN_CREATE, PLAN_PRODUCT_HASH,
-    PLAN_UPDATE, PRICE_CREATE, PRICE_UPDATE, PRODUCT_CREATE, PRODUCT_UPDATE, RETRIEVE, SEARCH,
-    SUBSCRIPTION_CANCEL, SUBSCRIPTION_CREATE, SUBSCRIPTION_UPDATE, StripeError, coerce, invalid,
-    parameter_missing, resource_missing, validate,
+    CURRENCIES,
+    CUSTOMER_CREATE,
+    CUSTOMER_UPDATE,
+    DELETE,
+    LIST,
+    PLAN_CREATE,
+    PLAN_PRODUCT_HASH,
+    PLAN_UPDATE,
+    PRICE_CREATE,
+    PRICE_UPDATE,
+    PRODUCT_CREATE,
+    PRODUCT_UPDATE,
+    RETRIEVE,
+    SEARCH,
+    SUBSCRIPTION_CANCEL,
+    SUBSCRIPTION_CREATE,
+    SUBSCRIPTION_UPDATE,
+    StripeError,
+    coerce,
+    invalid,
+    parameter_missing,
+    resource_missing,
+    validate,
 )
 from .store import (
-    API_VERSION, DEFAULTS, RESOURCE_BY_PREFIX, RESOURCES, Clock, Store, derive, event_prefix,
-    items_list, merge, merge_metadata, plan_view_of_price, previous_attributes, price_view_of_plan,
-    single_item_fields, add_interval,
+    API_VERSION,
+    DEFAULTS,
+    RESOURCE_BY_PREFIX,
+    RESOURCES,
+    Clock,
+    Store,
+    add_interval,
+    derive,
+    event_prefix,
+    items_list,
+    merge,
+    merge_metadata,
+    plan_view_of_price,
+    previous_attributes,
+    price_view_of_plan,
+    single_item_fields,
 )
 
 # How Stripe names each resource in messages ("No such balance transaction: ...").
-OBJECT_NAME = {"customers": "customer", "products": "product", "prices": "price", "plans": "plan",
-               "subscriptions": "subscription", "balance_transactions": "balance transaction",
-               "events": "event", "accounts": "account", **billing.OBJECT_NAME}
+OBJECT_NAME = {
+    "customers": "customer",
+    "products": "product",
+    "prices": "price",
+    "plans": "plan",
+    "subscriptions": "subscription",
+    "balance_transactions": "balance transaction",
+    "events": "event",
+    "accounts": "account",
+    **billing.OBJECT_NAME,
+}
 # Field names of each object; create params outside this set are not stored.
 OBJECT_FIELDS = {name: set(factory("x", 0, 0)) for name, factory in DEFAULTS.items()}
 # Fields that hold an id expandable with expand[] (when we store that object type).
-EXPANDABLE = {"customer", "product", "default_price", "default_source", "default_payment_method",
-              "latest_invoice", "source", "test_clock", "on_behalf_of", "schedule", "application",
-              "pending_setup_intent", "price", "plan", "latest_charge", "payment_intent", "charge",
-              "balance_transaction", "invoice"}
+EXPANDABLE = {
+    "customer",
+    "product",
+    "default_price",
+    "default_source",
+    "default_payment_method",
+    "latest_invoice",
+    "source",
+    "test_clock",
+    "on_behalf_of",
+    "schedule",
+    "application",
+    "pending_setup_intent",
+    "price",
+    "plan",
+    "latest_charge",
+    "payment_intent",
+    "charge",
+    "balance_transaction",
+    "invoice",
+}
 
 _REQ_CHARS = string.ascii_letters + string.digits
 _rng = random.Random()
@@ -65,6 +122,7 @@ def mask_key(key):
 @dataclass
 class Call:
     """Everything a handler needs about one request."""
+
     emu: "StripeEmulator"
     store: Store
     method: str
@@ -91,6 +149,7 @@ class Call:
 # Generic handlers: list, retrieve, create, update, delete
 # =============================================================================
 
+
 def list_objects(call):
     resource = call.args[0]
     p = validate(call.params, LIST[resource])
@@ -112,7 +171,7 @@ def retrieve(call):
         price = call.store.lookup("prices", oid)
         obj = plan_view_of_price(price) if price and price["recurring"] else None
     if obj is None and (resource, oid) in call.store.tombstones:
-        obj = call.store.tombstones[(resource, oid)]   # deleted customers stay retrievable
+        obj = call.store.tombstones[(resource, oid)]  # deleted customers stay retrievable
     if obj is None:
         raise resource_missing(OBJECT_NAME[resource], oid)
     return 200, expand(call, catalog.embed(call.store, resource, billing.render(resource, obj)), p.get("expand"))
@@ -171,7 +230,7 @@ def apply_update(call, resource, oid, changes):
             new[key] = value
     new = derive(resource, new)
     if new == old:
-        return old                         # nothing changed: Stripe sends no event
+        return old  # nothing changed: Stripe sends no event
     if resource == "products":
         new["updated"] = call.now()
     call.store.replace(resource, new)
@@ -183,6 +242,7 @@ def apply_update(call, resource, oid, changes):
 # Per-resource create / update
 # =============================================================================
 
+
 def check_email(email):
     if email is not None and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email):
         raise StripeError(400, f"Invalid email address: {email}", code="email_invalid", param="email")
@@ -191,8 +251,9 @@ def check_email(email):
 def check_currency(currency, param="currency"):
     currency = (currency or "").lower()
     if currency not in CURRENCIES:
-        raise invalid(f"Invalid currency: {currency}. Stripe currently supports these currencies: "
-                      + ", ".join(sorted(CURRENCIES)), param=param)
+        raise invalid(
+            f"Invalid currency: {currency}. Stripe currently supports these currencies: " + ", ".join(sorted(CURRENCIES)), param=param
+        )
     return currency
 
 
@@ -232,8 +293,7 @@ def _price_fields_from_data(data, param):
     if not data.get("currency"):
         raise parameter_missing(f"{param}[currency]")
     fields = dict(data, currency=check_currency(data["currency"], f"{param}[currency]"))
-    if fields.get("unit_amount") is None and fields.get("unit_amount_decimal") is None \
-            and not fields.get("custom_unit_amount"):
+    if fields.get("unit_amount") is None and fields.get("unit_amount_decimal") is None and not fields.get("custom_unit_amount"):
         raise parameter_missing(f"{param}[unit_amount]")
     check_non_negative(fields.get("unit_amount"), f"{param}[unit_amount]")
     return fields
@@ -257,8 +317,7 @@ def create_price(call):
         for name in ("tiers", "tiers_mode"):
             if not p.get(name):
                 raise parameter_missing(name)
-    elif p.get("unit_amount") is None and p.get("unit_amount_decimal") is None \
-            and not p.get("custom_unit_amount"):
+    elif p.get("unit_amount") is None and p.get("unit_amount_decimal") is None and not p.get("custom_unit_amount"):
         raise parameter_missing("unit_amount")
     check_non_negative(p.get("unit_amount"), "unit_amount")
     if p.get("recurring") is not None and not p["recurring"].get("interval"):
@@ -327,6 +386,7 @@ def _fields(params, resource):
 
 # --- subscriptions -----------------------------------------------------------
 
+
 def _resolve_item_price(call, item, index):
     """The recurring price an item points at (price or plan id), or a Stripe 400."""
     if item.get("price"):
@@ -342,8 +402,9 @@ def _resolve_item_price(call, item, index):
     if price is None:
         raise missing
     if price["type"] != "recurring":
-        raise invalid("The price specified is set to `type=one_time` but this field only accepts "
-                      "prices with `type=recurring`.", param=param)
+        raise invalid(
+            "The price specified is set to `type=one_time` but this field only accepts prices with `type=recurring`.", param=param
+        )
     if item.get("quantity") is not None:
         check_non_negative(item["quantity"], f"items[{index}][quantity]")
     return price
@@ -359,12 +420,11 @@ def create_subscription(call):
         check_non_negative(p["trial_period_days"], "trial_period_days")
     if p.get("trial_end") not in (None, "now") and p["trial_end"] <= call.now():
         raise invalid("Invalid timestamp: must be an integer Unix timestamp in the future.", param="trial_end")
-    fields = {k: v for k, v in p.items()
-              if k in OBJECT_FIELDS["subscriptions"] or k in ("items", "trial_period_days")}
-    fields["items"] = [dict(item, price=price) for item, price in zip(p["items"], prices)]
+    fields = {k: v for k, v in p.items() if k in OBJECT_FIELDS["subscriptions"] or k in ("items", "trial_period_days")}
+    fields["items"] = [dict(item, price=price) for item, price in zip(p["items"], prices, strict=True)]
     fields.pop("plan", None)
     sub = insert_new_subscription(call, fields)
-    if customer["currency"] is None:       # Stripe fixes the customer's currency on first use
+    if customer["currency"] is None:  # Stripe fixes the customer's currency on first use
         apply_update(call, "customers", customer["id"], {"currency": sub["currency"]})
     return 200, expand(call, sub, p.get("expand"))
 
@@ -388,18 +448,26 @@ def update_subscription(call, oid):
         items = _updated_items(call, sub, p["items"], now)
         changes.update(items=items_list(oid, items), **single_item_fields(items))
     if p.get("cancel_at_period_end") is True:
-        changes.update(cancel_at=sub["current_period_end"], canceled_at=now,
-                       cancellation_details=dict(sub["cancellation_details"], reason="cancellation_requested"))
+        changes.update(
+            cancel_at=sub["current_period_end"],
+            canceled_at=now,
+            cancellation_details=dict(sub["cancellation_details"], reason="cancellation_requested"),
+        )
     elif p.get("cancel_at_period_end") is False:
-        changes.update(cancel_at=None, canceled_at=None,
-                       cancellation_details={"comment": None, "feedback": None, "reason": None})
+        changes.update(cancel_at=None, canceled_at=None, cancellation_details={"comment": None, "feedback": None, "reason": None})
     if p.get("trial_end") == "now" or (isinstance(p.get("trial_end"), int) and p["trial_end"] <= now):
         rec = (changes.get("items") or sub["items"])["data"][0]["price"]["recurring"]
-        changes.update(trial_end=now, status="active", current_period_start=now, billing_cycle_anchor=now,
-                       current_period_end=add_interval(now, rec["interval"], rec["interval_count"]))
+        changes.update(
+            trial_end=now,
+            status="active",
+            current_period_start=now,
+            billing_cycle_anchor=now,
+            current_period_end=add_interval(now, rec["interval"], rec["interval_count"]),
+        )
     elif isinstance(p.get("trial_end"), int):
-        changes.update(trial_end=p["trial_end"], current_period_end=p["trial_end"], status="trialing",
-                       trial_start=sub["trial_start"] or now)
+        changes.update(
+            trial_end=p["trial_end"], current_period_end=p["trial_end"], status="trialing", trial_start=sub["trial_start"] or now
+        )
     return 200, expand(call, apply_update(call, "subscriptions", oid, changes), p.get("expand"))
 
 
@@ -423,12 +491,14 @@ def _updated_items(call, sub, item_params, now):
             items[item["id"]] = item
         else:
             price = _resolve_item_price(call, change, i)
-            item = call.store.subscription_item(sub["id"], now, price, change.get("quantity") or 1,
-                                                change.get("metadata"))
+            item = call.store.subscription_item(sub["id"], now, price, change.get("quantity") or 1, change.get("metadata"))
             items[item["id"]] = item
     if not items:
-        raise invalid("A subscription must have at least one active plan. To cancel a subscription, "
-                      "please use the cancel API endpoint on /v1/subscriptions.", param="items")
+        raise invalid(
+            "A subscription must have at least one active plan. To cancel a subscription, "
+            "please use the cancel API endpoint on /v1/subscriptions.",
+            param="items",
+        )
     return list(items.values())
 
 
@@ -438,14 +508,18 @@ def cancel_subscription(call):
     sub = call.find("subscriptions", oid)
     if sub["status"] == "canceled":
         raise invalid(f"This subscription has already been canceled: {oid}.")
-    return 200, expand(call, _cancel(call, sub, "cancellation_requested", p.get("cancellation_details")),
-                       p.get("expand"))
+    return 200, expand(call, _cancel(call, sub, "cancellation_requested", p.get("cancellation_details")), p.get("expand"))
 
 
 def _cancel(call, sub, reason, details=None):
     now = call.now()
-    new = dict(sub, status="canceled", canceled_at=now, ended_at=now,
-               cancellation_details=merge(sub["cancellation_details"], dict(details or {}, reason=reason)))
+    new = dict(
+        sub,
+        status="canceled",
+        canceled_at=now,
+        ended_at=now,
+        cancellation_details=merge(sub["cancellation_details"], dict(details or {}, reason=reason)),
+    )
     call.store.replace("subscriptions", new)
     call.event("customer.subscription.deleted", new)
     return new
@@ -471,6 +545,7 @@ def _product_has_prices(store, product_id):
 # Lists: filters and cursor pagination
 # =============================================================================
 
+
 def _eq(field, value):
     return lambda o: o.get(field) == value
 
@@ -478,8 +553,7 @@ def _eq(field, value):
 def _range(field, bounds):
     if isinstance(bounds, int):
         return lambda o: o.get(field) == bounds
-    ops = {"gt": lambda a, b: a > b, "gte": lambda a, b: a >= b,
-           "lt": lambda a, b: a < b, "lte": lambda a, b: a <= b}
+    ops = {"gt": lambda a, b: a > b, "gte": lambda a, b: a >= b, "lt": lambda a, b: a < b, "lte": lambda a, b: a <= b}
     return lambda o: o.get(field) is not None and all(ops[k](o[field], v) for k, v in bounds.items())
 
 
@@ -525,7 +599,7 @@ def subscription_filters(p):
     if "automatic_tax" in p and "enabled" in p["automatic_tax"]:
         checks.append(lambda o: o["automatic_tax"]["enabled"] == p["automatic_tax"]["enabled"])
     status = p.get("status")
-    if status is None:      # Stripe hides ended subscriptions unless asked
+    if status is None:  # Stripe hides ended subscriptions unless asked
         checks.append(lambda o: o["status"] not in ("canceled", "incomplete_expired"))
     elif status == "ended":
         checks.append(lambda o: o["status"] in ("canceled", "incomplete_expired"))
@@ -538,7 +612,7 @@ def balance_transaction_filters(p):
     checks = [_eq(name, p[name]) for name in ("type", "source") if name in p]
     if "currency" in p:
         checks.append(_eq("currency", p["currency"].lower()))
-    if "payout" in p:   # we do not model payouts: only the payout's own transaction matches
+    if "payout" in p:  # we do not model payouts: only the payout's own transaction matches
         checks.append(_eq("source", p["payout"]))
     return checks
 
@@ -556,15 +630,19 @@ def event_filters(p):
     if "types" in p:
         types = set(p["types"])
         checks.append(lambda o: o["type"] in types)
-    if p.get("delivery_success") is False:   # no webhook endpoints, so nothing ever failed
+    if p.get("delivery_success") is False:  # no webhook endpoints, so nothing ever failed
         checks.append(lambda o: False)
     return checks
 
 
 FILTERS = {
-    "customers": customer_filters, "products": product_filters, "prices": price_filters,
-    "plans": plan_filters, "subscriptions": subscription_filters,
-    "balance_transactions": balance_transaction_filters, "events": event_filters,
+    "customers": customer_filters,
+    "products": product_filters,
+    "prices": price_filters,
+    "plans": plan_filters,
+    "subscriptions": subscription_filters,
+    "balance_transactions": balance_transaction_filters,
+    "events": event_filters,
     "accounts": lambda p: [],
     **billing.FILTERS,
 }
@@ -586,13 +664,15 @@ def paginate(call, resource, p, checks, store=None):
     """Stripe cursor pagination over the newest-first collection. Returns (page, has_more)."""
     limit = check_limit(p)
     if p.get("starting_after") and p.get("ending_before"):
-        raise invalid("You may only specify one of these parameters: ending_before, starting_after.",
-                      param="ending_before")
+        raise invalid("You may only specify one of these parameters: ending_before, starting_after.", param="ending_before")
     coll = (store or call.store).collections[resource]
     created = p.get("created")
     bounds = {"gte": created, "lte": created} if isinstance(created, int) else (created or {})
     lo, hi = coll.created_range(**bounds)
-    matches = lambda obj: all(check(obj) for check in checks)   # noqa: E731
+
+    def matches(obj):
+        return all(check(obj) for check in checks)
+
     cursor_param = "starting_after" if p.get("starting_after") else "ending_before"
     cursor = p.get(cursor_param)
     pos = None
@@ -629,7 +709,8 @@ SEARCH_FIELDS = {
 }
 _CLAUSE = re.compile(
     r"""\s*(?P<neg>-)?(?P<field>[a-z_]+)(?:\[(?P<q>['"])(?P<key>[^'"]+)(?P=q)\])?\s*"""
-    r"""(?P<op>:|~|>=|<=|>|<)\s*(?:'(?P<s1>[^']*)'|"(?P<s2>[^"]*)"|(?P<bare>-?\d+|null|true|false))\s*""")
+    r"""(?P<op>:|~|>=|<=|>|<)\s*(?:'(?P<s1>[^']*)'|"(?P<s2>[^"]*)"|(?P<bare>-?\d+|null|true|false))\s*"""
+)
 
 
 def parse_search_query(resource, query):
@@ -641,13 +722,19 @@ def parse_search_query(resource, query):
     for text in query.split(f" {joiner} "):
         m = _CLAUSE.fullmatch(text)
         if not m:
-            raise invalid("We were unable to parse your search query. Try using the format "
-                          "`metadata[\"key\"]:\"value\"` to query for metadata or `key:\"value\"` "
-                          "to query for other fields.", param="query")
+            raise invalid(
+                "We were unable to parse your search query. Try using the format "
+                '`metadata["key"]:"value"` to query for metadata or `key:"value"` '
+                "to query for other fields.",
+                param="query",
+            )
         if m["field"] not in SEARCH_FIELDS[resource]:
-            raise invalid(f"Field `{m['field']}` is an unsupported search field for resource "
-                          f"`{resource}`. See http://stripe.com/docs/search#query-fields-for-{resource} "
-                          f"for a list of supported fields.", param="query")
+            raise invalid(
+                f"Field `{m['field']}` is an unsupported search field for resource "
+                f"`{resource}`. See http://stripe.com/docs/search#query-fields-for-{resource} "
+                f"for a list of supported fields.",
+                param="query",
+            )
         value = m["s1"] if m["s1"] is not None else m["s2"] if m["s2"] is not None else m["bare"]
         clauses.append((bool(m["neg"]), m["field"], m["key"], m["op"], value))
     return joiner, clauses
@@ -662,8 +749,10 @@ def _clause_matches(obj, clause):
         hit = actual is None
     elif op in (">", "<", ">=", "<="):
         try:
-            hit = actual is not None and {">": actual > int(value), "<": actual < int(value),
-                                          ">=": actual >= int(value), "<=": actual <= int(value)}[op]
+            hit = (
+                actual is not None
+                and {">": actual > int(value), "<": actual < int(value), ">=": actual >= int(value), "<=": actual <= int(value)}[op]
+            )
         except ValueError:
             hit = False
     elif actual is None:
@@ -683,25 +772,28 @@ def search(call):
     limit = check_limit(p)
     joiner, clauses = parse_search_query(resource, p["query"])
     combine = any if joiner == "OR" else all
-    hits = [obj for obj in call.store.search_candidates(resource, call.emu.search_lag_seconds)
-            if combine(_clause_matches(obj, c) for c in clauses)]
+    hits = [
+        obj
+        for obj in call.store.search_candidates(resource, call.emu.search_lag_seconds)
+        if combine(_clause_matches(obj, c) for c in clauses)
+    ]
     offset = 0
     if p.get("page"):
         try:
             offset = int(base64.urlsafe_b64decode(p["page"].encode()).decode().split(":")[1])
         except (ValueError, IndexError, UnicodeDecodeError):
             raise invalid("Invalid page token.", param="page") from None
-    page = hits[offset:offset + limit]
+    page = hits[offset : offset + limit]
     has_more = offset + limit < len(hits)
     next_page = base64.urlsafe_b64encode(f"page:{offset + limit}".encode()).decode() if has_more else None
-    payload = {"object": "search_result", "data": page, "has_more": has_more,
-               "next_page": next_page, "url": f"/v1/{resource}/search"}
+    payload = {"object": "search_result", "data": page, "has_more": has_more, "next_page": next_page, "url": f"/v1/{resource}/search"}
     return 200, expand(call, payload, p.get("expand"))
 
 
 # =============================================================================
 # Accounts
 # =============================================================================
+
 
 def get_account(call):
     validate(call.params, RETRIEVE)
@@ -717,6 +809,7 @@ def list_accounts(call):
 # =============================================================================
 # expand[]
 # =============================================================================
+
 
 def expand(call, payload, paths):
     """Replace ids with objects for each dotted path (objects are copied, never mutated), and
@@ -738,7 +831,7 @@ def _include(call, payload, paths):
     kinds = {obj.get("object") for obj in objects}
     fields, rest = [], []
     for path in paths:
-        field = path[len("data."):] if listed and path.startswith("data.") else (None if listed else path)
+        field = path[len("data.") :] if listed and path.startswith("data.") else (None if listed else path)
         if field in {f for kind in kinds for f in INCLUDABLE.get(kind, ())}:
             fields.append(field)
         else:
@@ -752,8 +845,11 @@ def _include(call, payload, paths):
 def _with_included(call, obj, fields):
     obj = catalog.include(call.store, "customers", obj, [f for f in fields if f != "subscriptions"])
     if "subscriptions" in fields:
-        current = [billing.render("subscriptions", sub) for sub in call.store.all("subscriptions")
-                   if sub.get("customer") == obj["id"] and sub.get("status") not in ("canceled", "incomplete_expired")]
+        current = [
+            billing.render("subscriptions", sub)
+            for sub in call.store.all("subscriptions")
+            if sub.get("customer") == obj["id"] and sub.get("status") not in ("canceled", "incomplete_expired")
+        ]
         obj = dict(obj, subscriptions=catalog.included_list(current, f"/v1/customers/{obj['id']}/subscriptions"))
     return obj
 
@@ -785,7 +881,7 @@ def _expand(call, value, parts, path):
 
 _ALL = "|".join(("customers|products|prices|plans|subscriptions|balance_transactions|events", *billing.RESOURCES))
 _WRITABLE = "customers|products|prices|plans|subscriptions"
-_ID = r"(?P<id>[^/]+)"   # at most one per route; it names no endpoint (see route())
+_ID = r"(?P<id>[^/]+)"  # at most one per route; it names no endpoint (see route())
 
 # (method, path regex, handler, resource for restricted-key checks; None = first path group)
 ROUTES = [
@@ -806,15 +902,33 @@ ROUTES = [
 ]
 _COMPILED = [(method, re.compile(pattern), handler, res) for method, pattern, handler, res in ROUTES]
 
-CREATORS = {"customers": create_customer, "products": create_product, "prices": create_price,
-            "plans": create_plan, "subscriptions": create_subscription}
-UPDATERS = {"customers": update_customer, "products": update_product, "prices": update_price,
-            "plans": update_plan, "subscriptions": update_subscription}
+CREATORS = {
+    "customers": create_customer,
+    "products": create_product,
+    "prices": create_price,
+    "plans": create_plan,
+    "subscriptions": create_subscription,
+}
+UPDATERS = {
+    "customers": update_customer,
+    "products": update_product,
+    "prices": update_price,
+    "plans": update_plan,
+    "subscriptions": update_subscription,
+}
 
 # Stripe's restricted-key permission names ("rak_customer_read").
-PERMISSION = {"customers": "customer", "products": "product", "prices": "plan", "plans": "plan",
-              "subscriptions": "subscription", "balance_transactions": "balance_transaction_source",
-              "events": "event", "accounts": "account", **billing.PERMISSION}
+PERMISSION = {
+    "customers": "customer",
+    "products": "product",
+    "prices": "plan",
+    "plans": "plan",
+    "subscriptions": "subscription",
+    "balance_transactions": "balance_transaction_source",
+    "events": "event",
+    "accounts": "account",
+    **billing.PERMISSION,
+}
 
 
 def route(method, path):
@@ -825,18 +939,21 @@ def route(method, path):
         if match and route_method == method:
             endpoint = path
             if "id" in pattern.groupindex and match.group("id") is not None:
-                endpoint = path[:match.start("id")] + "{id}" + path[match.end("id"):]
+                endpoint = path[: match.start("id")] + "{id}" + path[match.end("id") :]
             return handler, match.groups(), resource or match.group(1), endpoint
-    generic = catalog.route(method, path)   # every other list endpoint of the stream catalogue
+    generic = catalog.route(method, path)  # every other list endpoint of the stream catalogue
     if generic:
         return generic
-    raise StripeError(404, f"Unrecognized request URL ({method}: {path}). Please see "
-                           f"https://stripe.com/docs or we can help at https://support.stripe.com/.")
+    raise StripeError(
+        404,
+        f"Unrecognized request URL ({method}: {path}). Please see https://stripe.com/docs or we can help at https://support.stripe.com/.",
+    )
 
 
 # =============================================================================
 # The server
 # =============================================================================
+
 
 class StripeEmulator(LoopbackServer):
     """Stripe's API (2024-06-20) on 127.0.0.1.
@@ -852,36 +969,50 @@ class StripeEmulator(LoopbackServer):
     Both count requests in one-second windows of ``monotonic()`` (default: time.monotonic).
     """
 
-    def __init__(self, api_key="sk_test_emulator", latency=0.0, rate_limit=None, *, host="127.0.0.1",
-                 port=0, seed=None, account_id="acct_1EmulatorPlatfrm", rate_limit_retry_after=None,
-                 search_lag_seconds=0.0, faults=None, log_limit=100_000, endpoint_rate_limit=None,
-                 monotonic=time.monotonic):
+    def __init__(
+        self,
+        api_key="sk_test_emulator",
+        latency=0.0,
+        rate_limit=None,
+        *,
+        host="127.0.0.1",
+        port=0,
+        seed=None,
+        account_id="acct_1EmulatorPlatfrm",
+        rate_limit_retry_after=None,
+        search_lag_seconds=0.0,
+        faults=None,
+        log_limit=100_000,
+        endpoint_rate_limit=None,
+        monotonic=time.monotonic,
+    ):
         super().__init__(host, port, faults if faults is not None else FaultInjector(seed=seed), log_limit)
         self.api_key = api_key
         self.latency = latency
         self.rate_limit = rate_limit
-        self.rate_limit_retry_after = rate_limit_retry_after   # Retry-After on rate-limit 429s (None: omit)
+        self.rate_limit_retry_after = rate_limit_retry_after  # Retry-After on rate-limit 429s (None: omit)
         self.search_lag_seconds = search_lag_seconds
         self.account_id = account_id
         self.clock = Clock()
-        self.restricted_keys = {}          # key -> {resource: "read" | "write"}
+        self.restricted_keys = {}  # key -> {resource: "read" | "write"}
         self.idempotent_replays = 0
         self.rate_limited = 0
         self.endpoint_rate_limit = endpoint_rate_limit
         self.endpoint_rate_limited = 0
-        self.monotonic = monotonic          # the rate limits' clock (tests pass one they step)
-        self._endpoint_windows = {}         # (method, endpoint, account) -> deque of accepted times
+        self.monotonic = monotonic  # the rate limits' clock (tests pass one they step)
+        self._endpoint_windows = {}  # (method, endpoint, account) -> deque of accepted times
         self._seed = seed
         self._stores = {account_id: Store(account_id, self.clock, seed)}
         self._stores_lock = threading.Lock()
-        self._failing_accounts = {}         # connected account -> the HTTP status it answers (fail_account)
+        self._failing_accounts = {}  # connected account -> the HTTP status it answers (fail_account)
         self._window = collections.deque()  # monotonic times of recent accepted requests
         self._window_lock = threading.Lock()
-        self._idempotency = {}              # (api key, account, key) -> entry dict
+        self._idempotency = {}  # (api key, account, key) -> entry dict
         self._idempotency_lock = threading.Lock()
-        self._platform = merge(DEFAULTS["accounts"](account_id, self.clock.now(), 0),
-                               {"controller": {"type": "account"},
-                                "settings": {"dashboard": {"display_name": "Emulator"}}})
+        self._platform = merge(
+            DEFAULTS["accounts"](account_id, self.clock.now(), 0),
+            {"controller": {"type": "account"}, "settings": {"dashboard": {"display_name": "Emulator"}}},
+        )
 
     # --- public API -------------------------------------------------------
     @property
@@ -897,8 +1028,7 @@ class StripeEmulator(LoopbackServer):
             if account_id not in self._stores:
                 self._stores[account_id] = self._new_connected_store(account_id)
             if account_id not in self.store.collections["accounts"]:
-                self.store.add("accounts", {"id": account_id, "controller": {"type": "application",
-                                                                             "is_controller": True}})
+                self.store.add("accounts", {"id": account_id, "controller": {"type": "application", "is_controller": True}})
             return self._stores[account_id]
 
     def _new_connected_store(self, account_id):
@@ -959,7 +1089,7 @@ class StripeEmulator(LoopbackServer):
     def add_restricted_key(self, key, allowed_resources):
         """allowed_resources: {"customers", ...} (read and write) or {"customers": "read", ...}."""
         if not isinstance(allowed_resources, dict):
-            allowed_resources = {name: "write" for name in allowed_resources}
+            allowed_resources = dict.fromkeys(allowed_resources, "write")
         self.restricted_keys[key] = dict(allowed_resources)
 
     @property
@@ -1012,8 +1142,10 @@ class StripeEmulator(LoopbackServer):
             params.update(files.parse_multipart(req.body, content_type))
             return params
         if req.body and content_type.startswith("application/json"):
-            raise invalid(f"Invalid request: unsupported Content-Type {content_type}. If error persists "
-                          f"and you need assistance, please contact support@stripe.com.")
+            raise invalid(
+                f"Invalid request: unsupported Content-Type {content_type}. If error persists "
+                f"and you need assistance, please contact support@stripe.com."
+            )
         params = forms.parse(req.query_string)
         params.update(forms.parse(req.body.decode("utf-8", "replace")))
         return params
@@ -1031,11 +1163,14 @@ class StripeEmulator(LoopbackServer):
                 key = None
         unauthorized = [("WWW-Authenticate", 'Basic realm="Stripe"')]
         if not key:
-            raise StripeError(401, "You did not provide an API key. You need to provide your API key in "
-                                   "the Authorization header, using Bearer auth (e.g. 'Authorization: Bearer "
-                                   "YOUR_SECRET_KEY'). See https://stripe.com/docs/api#authentication for "
-                                   "details, or we can help at https://support.stripe.com/.",
-                              headers=unauthorized)
+            raise StripeError(
+                401,
+                "You did not provide an API key. You need to provide your API key in "
+                "the Authorization header, using Bearer auth (e.g. 'Authorization: Bearer "
+                "YOUR_SECRET_KEY'). See https://stripe.com/docs/api#authentication for "
+                "details, or we can help at https://support.stripe.com/.",
+                headers=unauthorized,
+            )
         if key != self.api_key and key not in self.restricted_keys:
             raise StripeError(401, f"Invalid API Key provided: {mask_key(key)}", headers=unauthorized)
         return key
@@ -1068,22 +1203,29 @@ class StripeEmulator(LoopbackServer):
         headers = [("Stripe-Rate-Limited-Reason", reason)]
         if self.rate_limit_retry_after is not None:
             headers.append(("Retry-After", str(self.rate_limit_retry_after)))
-        return StripeError(429, "Request rate limit exceeded. Learn more about rate limits here "
-                                "https://stripe.com/docs/rate-limits.", code="rate_limit", headers=headers,
-                           doc_url="https://stripe.com/docs/error-codes/rate-limit")
+        return StripeError(
+            429,
+            "Request rate limit exceeded. Learn more about rate limits here https://stripe.com/docs/rate-limits.",
+            code="rate_limit",
+            headers=headers,
+            doc_url="https://stripe.com/docs/error-codes/rate-limit",
+        )
 
     def _check_permission(self, key, resource, method):
         allowed = self.restricted_keys.get(key)
         if allowed is None:
-            return                              # the secret key may do everything
+            return  # the secret key may do everything
         need = "read" if method == "GET" else "write"
         have = allowed.get(resource)
         if have == "write" or have == need:
             return
-        raise StripeError(403, f"The provided key '{mask_key(key)}' does not have the required permissions "
-                               f"for this endpoint on account '{self.account_id}'. Having the "
-                               f"'rak_{PERMISSION.get(resource, resource)}_{need}' permission would allow "
-                               f"this request to continue.")
+        raise StripeError(
+            403,
+            f"The provided key '{mask_key(key)}' does not have the required permissions "
+            f"for this endpoint on account '{self.account_id}'. Having the "
+            f"'rak_{PERMISSION.get(resource, resource)}_{need}' permission would allow "
+            f"this request to continue.",
+        )
 
     def _store_for_request(self, req, key):
         account = req.header("Stripe-Account")
@@ -1098,9 +1240,13 @@ class StripeEmulator(LoopbackServer):
         if failing is not None:
             raise StripeError(failing, "An unknown error occurred while processing this request.", type="api_error")
         if store is None:  # never connected, or disconnected since: Stripe's answer for both
-            raise StripeError(403, f"The provided key '{mask_key(key)}' does not have access to account "
-                                   f"'{account}' (or that account does not exist). Application access may "
-                                   f"have been revoked.", code="account_invalid")
+            raise StripeError(
+                403,
+                f"The provided key '{mask_key(key)}' does not have access to account "
+                f"'{account}' (or that account does not exist). Application access may "
+                f"have been revoked.",
+                code="account_invalid",
+            )
         return store
 
     def _idempotent(self, call, api_key, handler, headers):
@@ -1120,7 +1266,7 @@ class StripeEmulator(LoopbackServer):
             status, payload = self._run(call, handler)
         except StripeError as err:
             if not err.executed:
-                with self._idempotency_lock:     # failed validation: nothing is saved
+                with self._idempotency_lock:  # failed validation: nothing is saved
                     del self._idempotency[scope]
                 return Response.json(err.status, err.body(), headers + err.headers)
             status, payload = err.status, err.body()  # it ran (a declined card): replayed like a success
@@ -1132,26 +1278,45 @@ class StripeEmulator(LoopbackServer):
     def _replay(self, call, entry, endpoint, headers):
         key = call.idempotency_key
         if entry["endpoint"] != endpoint:
-            err = StripeError(400, f"Keys for idempotent requests can only be used for the same endpoint "
-                                   f"they were first used for ('{entry['endpoint']}' vs '{endpoint}'). Try "
-                                   f"using a key other than '{key}' if you meant to execute a different "
-                                   f"request.", type="idempotency_error")
+            err = StripeError(
+                400,
+                f"Keys for idempotent requests can only be used for the same endpoint "
+                f"they were first used for ('{entry['endpoint']}' vs '{endpoint}'). Try "
+                f"using a key other than '{key}' if you meant to execute a different "
+                f"request.",
+                type="idempotency_error",
+            )
         elif entry["params"] != call.params:
-            err = StripeError(400, f"Keys for idempotent requests can only be used with the same parameters "
-                                   f"they were first used with. Try using a key other than '{key}' if you "
-                                   f"meant to execute a different request.", type="idempotency_error")
+            err = StripeError(
+                400,
+                f"Keys for idempotent requests can only be used with the same parameters "
+                f"they were first used with. Try using a key other than '{key}' if you "
+                f"meant to execute a different request.",
+                type="idempotency_error",
+            )
         elif entry["response"] is None:
-            err = StripeError(409, "There is currently another in-progress request using this Idempotent "
-                                   "Key (probably from the same client). Please wait for that request to "
-                                   "complete, then retry.", type="idempotency_error")
+            err = StripeError(
+                409,
+                "There is currently another in-progress request using this Idempotent "
+                "Key (probably from the same client). Please wait for that request to "
+                "complete, then retry.",
+                type="idempotency_error",
+            )
         else:
             with self._idempotency_lock:
                 self.idempotent_replays += 1
             first = entry["response"]
             replay_headers = [h for h in first.headers if h[0] != "Request-Id"]
-            return Response(first.status, first.body, replay_headers + [
-                ("Request-Id", call.request_id), ("Idempotent-Replayed", "true"),
-                ("Original-Request", entry["request_id"])])
+            return Response(
+                first.status,
+                first.body,
+                [
+                    *replay_headers,
+                    ("Request-Id", call.request_id),
+                    ("Idempotent-Replayed", "true"),
+                    ("Original-Request", entry["request_id"]),
+                ],
+            )
         return Response.json(err.status, err.body(), headers)
 
     # --- faults -----------------------------------------------------------
@@ -1160,15 +1325,17 @@ class StripeEmulator(LoopbackServer):
         if kind in ("429", "429_no_retry_after"):
             if kind == "429" and self.faults.retry_after is not None:
                 headers.append(("Retry-After", str(self.faults.retry_after)))
-            err = StripeError(429, "Request rate limit exceeded. Learn more about rate limits here "
-                                   "https://stripe.com/docs/rate-limits.", code="rate_limit",
-                              doc_url="https://stripe.com/docs/error-codes/rate-limit")
+            err = StripeError(
+                429,
+                "Request rate limit exceeded. Learn more about rate limits here https://stripe.com/docs/rate-limits.",
+                code="rate_limit",
+                doc_url="https://stripe.com/docs/error-codes/rate-limit",
+            )
         elif kind in ("500", "502", "503"):
             headers.append(("Stripe-Should-Retry", "true"))
             err = StripeError(int(kind), "An unknown error occurred", type="api_error")
         elif kind == "401_proxy":
-            err = StripeError(401, f"Expired API Key provided: {mask_key(self.api_key)}",
-                              code="api_key_expired")
+            err = StripeError(401, f"Expired API Key provided: {mask_key(self.api_key)}", code="api_key_expired")
         elif kind == "html_502":
             return html_error(502, "Bad Gateway")
         else:
@@ -1193,7 +1360,9 @@ def _response(status, payload, headers):
 
 
 def html_error(status, reason):
-    body = (f"<html>\r\n<head><title>{status} {reason}</title></head>\r\n<body>\r\n"
-            f"<center><h1>{status} {reason}</h1></center>\r\n<hr><center>nginx</center>\r\n"
-            f"</body>\r\n</html>\r\n").encode()
+    body = (
+        f"<html>\r\n<head><title>{status} {reason}</title></head>\r\n<body>\r\n"
+        f"<center><h1>{status} {reason}</h1></center>\r\n<hr><center>nginx</center>\r\n"
+        f"</body>\r\n</html>\r\n"
+    ).encode()
     return Response(status, body, [("Content-Type", "text/html")])

@@ -13,12 +13,12 @@ One Store holds one Stripe account's objects. Rules that keep it simple and safe
 import bisect
 import calendar
 import copy
-import datetime
 import itertools
 import random
 import string
 import threading
 import time
+from datetime import datetime, timezone
 
 from . import billing
 
@@ -73,82 +73,165 @@ class Clock:
 # Object factories: every field of Stripe's object, with Stripe's defaults.
 # --------------------------------------------------------------------------
 
+
 def customer_defaults(oid, created, seq):
     return {
-        "id": oid, "object": "customer",
-        "address": None, "balance": 0, "created": created, "currency": None,
-        "default_source": None, "delinquent": False, "description": None, "discount": None,
-        "email": None, "invoice_prefix": format(0x1A2B3C4D + seq * 7919, "X")[-8:],
-        "invoice_settings": {"custom_fields": None, "default_payment_method": None,
-                             "footer": None, "rendering_options": None},
-        "livemode": False, "metadata": {}, "name": None, "next_invoice_sequence": 1,
-        "phone": None, "preferred_locales": [], "shipping": None, "tax_exempt": "none",
+        "id": oid,
+        "object": "customer",
+        "address": None,
+        "balance": 0,
+        "created": created,
+        "currency": None,
+        "default_source": None,
+        "delinquent": False,
+        "description": None,
+        "discount": None,
+        "email": None,
+        "invoice_prefix": format(0x1A2B3C4D + seq * 7919, "X")[-8:],
+        "invoice_settings": {"custom_fields": None, "default_payment_method": None, "footer": None, "rendering_options": None},
+        "livemode": False,
+        "metadata": {},
+        "name": None,
+        "next_invoice_sequence": 1,
+        "phone": None,
+        "preferred_locales": [],
+        "shipping": None,
+        "tax_exempt": "none",
         "test_clock": None,
     }
 
 
 def product_defaults(oid, created, seq):
     return {
-        "id": oid, "object": "product",
-        "active": True, "created": created, "default_price": None, "description": None,
-        "images": [], "livemode": False, "marketing_features": [], "metadata": {}, "name": None,
-        "package_dimensions": None, "shippable": None, "statement_descriptor": None,
-        "tax_code": None, "type": "service", "unit_label": None, "updated": created, "url": None,
+        "id": oid,
+        "object": "product",
+        "active": True,
+        "created": created,
+        "default_price": None,
+        "description": None,
+        "images": [],
+        "livemode": False,
+        "marketing_features": [],
+        "metadata": {},
+        "name": None,
+        "package_dimensions": None,
+        "shippable": None,
+        "statement_descriptor": None,
+        "tax_code": None,
+        "type": "service",
+        "unit_label": None,
+        "updated": created,
+        "url": None,
     }
 
 
 def price_defaults(oid, created, seq):
     return {
-        "id": oid, "object": "price",
-        "active": True, "billing_scheme": "per_unit", "created": created, "currency": "usd",
-        "custom_unit_amount": None, "livemode": False, "lookup_key": None, "metadata": {},
-        "nickname": None, "product": None, "recurring": None, "tax_behavior": "unspecified",
-        "tiers_mode": None, "transform_quantity": None, "type": "one_time",
-        "unit_amount": None, "unit_amount_decimal": None,
+        "id": oid,
+        "object": "price",
+        "active": True,
+        "billing_scheme": "per_unit",
+        "created": created,
+        "currency": "usd",
+        "custom_unit_amount": None,
+        "livemode": False,
+        "lookup_key": None,
+        "metadata": {},
+        "nickname": None,
+        "product": None,
+        "recurring": None,
+        "tax_behavior": "unspecified",
+        "tiers_mode": None,
+        "transform_quantity": None,
+        "type": "one_time",
+        "unit_amount": None,
+        "unit_amount_decimal": None,
     }
 
 
 def recurring_defaults():
-    return {"aggregate_usage": None, "interval": "month", "interval_count": 1, "meter": None,
-            "trial_period_days": None, "usage_type": "licensed"}
+    return {
+        "aggregate_usage": None,
+        "interval": "month",
+        "interval_count": 1,
+        "meter": None,
+        "trial_period_days": None,
+        "usage_type": "licensed",
+    }
 
 
 def plan_defaults(oid, created, seq):
     return {
-        "id": oid, "object": "plan",
-        "active": True, "aggregate_usage": None, "amount": None, "amount_decimal": None,
-        "billing_scheme": "per_unit", "created": created, "currency": "usd", "interval": "month",
-        "interval_count": 1, "livemode": False, "metadata": {}, "meter": None, "nickname": None,
-        "product": None, "tiers_mode": None, "transform_usage": None, "trial_period_days": None,
+        "id": oid,
+        "object": "plan",
+        "active": True,
+        "aggregate_usage": None,
+        "amount": None,
+        "amount_decimal": None,
+        "billing_scheme": "per_unit",
+        "created": created,
+        "currency": "usd",
+        "interval": "month",
+        "interval_count": 1,
+        "livemode": False,
+        "metadata": {},
+        "meter": None,
+        "nickname": None,
+        "product": None,
+        "tiers_mode": None,
+        "transform_usage": None,
+        "trial_period_days": None,
         "usage_type": "licensed",
     }
 
 
 def subscription_defaults(oid, created, seq):
     return {
-        "id": oid, "object": "subscription",
-        "application": None, "application_fee_percent": None,
+        "id": oid,
+        "object": "subscription",
+        "application": None,
+        "application_fee_percent": None,
         "automatic_tax": {"enabled": False, "liability": None},
-        "billing_cycle_anchor": created, "billing_cycle_anchor_config": None,
-        "billing_thresholds": None, "cancel_at": None, "cancel_at_period_end": False,
+        "billing_cycle_anchor": created,
+        "billing_cycle_anchor_config": None,
+        "billing_thresholds": None,
+        "cancel_at": None,
+        "cancel_at_period_end": False,
         "canceled_at": None,
         "cancellation_details": {"comment": None, "feedback": None, "reason": None},
-        "collection_method": "charge_automatically", "created": created, "currency": "usd",
-        "current_period_end": created, "current_period_start": created, "customer": None,
-        "days_until_due": None, "default_payment_method": None, "default_source": None,
-        "default_tax_rates": [], "description": None, "discount": None, "discounts": [],
+        "collection_method": "charge_automatically",
+        "created": created,
+        "currency": "usd",
+        "current_period_end": created,
+        "current_period_start": created,
+        "customer": None,
+        "days_until_due": None,
+        "default_payment_method": None,
+        "default_source": None,
+        "default_tax_rates": [],
+        "description": None,
+        "discount": None,
+        "discounts": [],
         "ended_at": None,
         "invoice_settings": {"account_tax_ids": None, "issuer": {"type": "self"}},
-        "items": {"object": "list", "data": [], "has_more": False, "total_count": 0,
-                  "url": f"/v1/subscription_items?subscription={oid}"},
-        "latest_invoice": None, "livemode": False, "metadata": {},
-        "next_pending_invoice_item_invoice": None, "on_behalf_of": None,
+        "items": {"object": "list", "data": [], "has_more": False, "total_count": 0, "url": f"/v1/subscription_items?subscription={oid}"},
+        "latest_invoice": None,
+        "livemode": False,
+        "metadata": {},
+        "next_pending_invoice_item_invoice": None,
+        "on_behalf_of": None,
         "pause_collection": None,
-        "payment_settings": {"payment_method_options": None, "payment_method_types": None,
-                             "save_default_payment_method": "off"},
-        "pending_invoice_item_interval": None, "pending_setup_intent": None,
-        "pending_update": None, "plan": None, "quantity": None, "schedule": None,
-        "start_date": created, "status": "active", "test_clock": None, "transfer_data": None,
+        "payment_settings": {"payment_method_options": None, "payment_method_types": None, "save_default_payment_method": "off"},
+        "pending_invoice_item_interval": None,
+        "pending_setup_intent": None,
+        "pending_update": None,
+        "plan": None,
+        "quantity": None,
+        "schedule": None,
+        "start_date": created,
+        "status": "active",
+        "test_clock": None,
+        "transfer_data": None,
         "trial_end": None,
         "trial_settings": {"end_behavior": {"missing_payment_method": "create_invoice"}},
         "trial_start": None,
@@ -157,49 +240,94 @@ def subscription_defaults(oid, created, seq):
 
 def balance_transaction_defaults(oid, created, seq):
     return {
-        "id": oid, "object": "balance_transaction",
-        "amount": 1000 + seq % 97 * 100, "available_on": created + 2 * 86400, "created": created,
-        "currency": "usd", "description": None, "exchange_rate": None, "fee": 0, "fee_details": [],
-        "net": None, "reporting_category": "charge", "source": None, "status": "available",
+        "id": oid,
+        "object": "balance_transaction",
+        "amount": 1000 + seq % 97 * 100,
+        "available_on": created + 2 * 86400,
+        "created": created,
+        "currency": "usd",
+        "description": None,
+        "exchange_rate": None,
+        "fee": 0,
+        "fee_details": [],
+        "net": None,
+        "reporting_category": "charge",
+        "source": None,
+        "status": "available",
         "type": "charge",
     }
 
 
 def event_defaults(oid, created, seq):
     return {
-        "id": oid, "object": "event", "api_version": API_VERSION, "created": created,
-        "data": {"object": None}, "livemode": False, "pending_webhooks": 0,
-        "request": {"id": None, "idempotency_key": None}, "type": None,
+        "id": oid,
+        "object": "event",
+        "api_version": API_VERSION,
+        "created": created,
+        "data": {"object": None},
+        "livemode": False,
+        "pending_webhooks": 0,
+        "request": {"id": None, "idempotency_key": None},
+        "type": None,
     }
 
 
 def account_defaults(oid, created, seq):
-    requirements = {"alternatives": [], "current_deadline": None, "currently_due": [],
-                    "disabled_reason": None, "errors": [], "eventually_due": [],
-                    "past_due": [], "pending_verification": []}
+    requirements = {
+        "alternatives": [],
+        "current_deadline": None,
+        "currently_due": [],
+        "disabled_reason": None,
+        "errors": [],
+        "eventually_due": [],
+        "past_due": [],
+        "pending_verification": [],
+    }
     return {
-        "id": oid, "object": "account",
-        "business_profile": {"annual_revenue": None, "estimated_worker_count": None, "mcc": None,
-                             "name": None, "support_address": None, "support_email": None,
-                             "support_phone": None, "support_url": None, "url": None},
-        "business_type": None, "capabilities": {}, "charges_enabled": True,
-        "controller": {"type": "account"}, "country": "US", "created": created,
-        "default_currency": "usd", "details_submitted": True, "email": None,
-        "external_accounts": {"object": "list", "data": [], "has_more": False,
-                              "url": f"/v1/accounts/{oid}/external_accounts"},
-        "future_requirements": dict(requirements), "metadata": {}, "payouts_enabled": True,
+        "id": oid,
+        "object": "account",
+        "business_profile": {
+            "annual_revenue": None,
+            "estimated_worker_count": None,
+            "mcc": None,
+            "name": None,
+            "support_address": None,
+            "support_email": None,
+            "support_phone": None,
+            "support_url": None,
+            "url": None,
+        },
+        "business_type": None,
+        "capabilities": {},
+        "charges_enabled": True,
+        "controller": {"type": "account"},
+        "country": "US",
+        "created": created,
+        "default_currency": "usd",
+        "details_submitted": True,
+        "email": None,
+        "external_accounts": {"object": "list", "data": [], "has_more": False, "url": f"/v1/accounts/{oid}/external_accounts"},
+        "future_requirements": dict(requirements),
+        "metadata": {},
+        "payouts_enabled": True,
         "requirements": dict(requirements),
-        "settings": {"dashboard": {"display_name": None, "timezone": "Etc/UTC"},
-                     "payouts": {"debit_negative_balances": True, "statement_descriptor": None,
-                                 "schedule": {"delay_days": 2, "interval": "daily"}}},
-        "tos_acceptance": {"date": None}, "type": "standard",
+        "settings": {
+            "dashboard": {"display_name": None, "timezone": "Etc/UTC"},
+            "payouts": {"debit_negative_balances": True, "statement_descriptor": None, "schedule": {"delay_days": 2, "interval": "daily"}},
+        },
+        "tos_acceptance": {"date": None},
+        "type": "standard",
     }
 
 
 DEFAULTS = {
-    "customers": customer_defaults, "products": product_defaults, "prices": price_defaults,
-    "plans": plan_defaults, "subscriptions": subscription_defaults,
-    "balance_transactions": balance_transaction_defaults, "events": event_defaults,
+    "customers": customer_defaults,
+    "products": product_defaults,
+    "prices": price_defaults,
+    "plans": plan_defaults,
+    "subscriptions": subscription_defaults,
+    "balance_transactions": balance_transaction_defaults,
+    "events": event_defaults,
     "accounts": account_defaults,
     **billing.DEFAULTS,
 }
@@ -257,7 +385,7 @@ def add_interval(ts, interval, count):
     if interval == "week":
         return ts + 7 * 86400 * count
     months = count * (12 if interval == "year" else 1)
-    start = datetime.datetime.fromtimestamp(ts, datetime.timezone.utc)
+    start = datetime.fromtimestamp(ts, timezone.utc)
     month0 = start.month - 1 + months
     year, month = start.year + month0 // 12, month0 % 12 + 1
     day = min(start.day, calendar.monthrange(year, month)[1])
@@ -266,30 +394,55 @@ def add_interval(ts, interval, count):
 
 def price_view_of_plan(plan):
     """Stripe treats plans and recurring prices as one object seen two ways."""
-    return merge(price_defaults(plan["id"], plan["created"], 0), {
-        "active": plan["active"], "billing_scheme": plan["billing_scheme"],
-        "currency": plan["currency"], "metadata": plan["metadata"], "nickname": plan["nickname"],
-        "product": plan["product"], "tiers_mode": plan["tiers_mode"],
-        "transform_quantity": plan["transform_usage"], "type": "recurring",
-        "unit_amount": plan["amount"], "unit_amount_decimal": plan["amount_decimal"],
-        "recurring": {"aggregate_usage": plan["aggregate_usage"], "interval": plan["interval"],
-                      "interval_count": plan["interval_count"], "meter": plan["meter"],
-                      "trial_period_days": plan["trial_period_days"], "usage_type": plan["usage_type"]},
-    })
+    return merge(
+        price_defaults(plan["id"], plan["created"], 0),
+        {
+            "active": plan["active"],
+            "billing_scheme": plan["billing_scheme"],
+            "currency": plan["currency"],
+            "metadata": plan["metadata"],
+            "nickname": plan["nickname"],
+            "product": plan["product"],
+            "tiers_mode": plan["tiers_mode"],
+            "transform_quantity": plan["transform_usage"],
+            "type": "recurring",
+            "unit_amount": plan["amount"],
+            "unit_amount_decimal": plan["amount_decimal"],
+            "recurring": {
+                "aggregate_usage": plan["aggregate_usage"],
+                "interval": plan["interval"],
+                "interval_count": plan["interval_count"],
+                "meter": plan["meter"],
+                "trial_period_days": plan["trial_period_days"],
+                "usage_type": plan["usage_type"],
+            },
+        },
+    )
 
 
 def plan_view_of_price(price):
     rec = price["recurring"] or recurring_defaults()
-    return merge(plan_defaults(price["id"], price["created"], 0), {
-        "active": price["active"], "aggregate_usage": rec["aggregate_usage"],
-        "amount": price["unit_amount"], "amount_decimal": price["unit_amount_decimal"],
-        "billing_scheme": price["billing_scheme"], "currency": price["currency"],
-        "interval": rec["interval"], "interval_count": rec["interval_count"],
-        "metadata": price["metadata"], "meter": rec["meter"], "nickname": price["nickname"],
-        "product": price["product"], "tiers_mode": price["tiers_mode"],
-        "transform_usage": price["transform_quantity"], "trial_period_days": rec["trial_period_days"],
-        "usage_type": rec["usage_type"],
-    })
+    return merge(
+        plan_defaults(price["id"], price["created"], 0),
+        {
+            "active": price["active"],
+            "aggregate_usage": rec["aggregate_usage"],
+            "amount": price["unit_amount"],
+            "amount_decimal": price["unit_amount_decimal"],
+            "billing_scheme": price["billing_scheme"],
+            "currency": price["currency"],
+            "interval": rec["interval"],
+            "interval_count": rec["interval_count"],
+            "metadata": price["metadata"],
+            "meter": rec["meter"],
+            "nickname": price["nickname"],
+            "product": price["product"],
+            "tiers_mode": price["tiers_mode"],
+            "transform_usage": price["transform_quantity"],
+            "trial_period_days": rec["trial_period_days"],
+            "usage_type": rec["usage_type"],
+        },
+    )
 
 
 def derive(resource, obj):
@@ -304,15 +457,15 @@ def derive(resource, obj):
     elif resource == "plans":
         if obj.get("amount") is not None and obj.get("amount_decimal") is None:
             obj["amount_decimal"] = str(obj["amount"])
-    elif resource == "balance_transactions":
-        if obj.get("net") is None:
-            obj["net"] = (obj.get("amount") or 0) - (obj.get("fee") or 0)
+    elif resource == "balance_transactions" and obj.get("net") is None:
+        obj["net"] = (obj.get("amount") or 0) - (obj.get("fee") or 0)
     return obj
 
 
 # --------------------------------------------------------------------------
 # Collections and the per-account store
 # --------------------------------------------------------------------------
+
 
 def sort_key(created, seq):
     """Ascending sort keys give newest first; ties go to the later insertion."""
@@ -324,10 +477,10 @@ class Collection:
 
     def __init__(self, resource):
         self.resource = resource
-        self.order = []      # sort keys, ascending == newest first
-        self.by_id = {}      # id -> sort key
-        self.rows = {}       # sort key -> object dict, or just the id for a bulk row
-        self.batches = []    # (first seq, template fields) of each bulk_add call
+        self.order = []  # sort keys, ascending == newest first
+        self.by_id = {}  # id -> sort key
+        self.rows = {}  # sort key -> object dict, or just the id for a bulk row
+        self.batches = []  # (first seq, template fields) of each bulk_add call
 
     def __len__(self):
         return len(self.order)
@@ -387,7 +540,7 @@ class Store:
 
     def __init__(self, account_id, clock=None, seed=None, connected=False):
         self.account_id = account_id
-        self.connected = connected     # events of connected accounts carry "account"
+        self.connected = connected  # events of connected accounts carry "account"
         self.clock = clock or Clock()
         self.lock = threading.RLock()
         self.rng = random.Random(seed)
@@ -395,7 +548,7 @@ class Store:
         self.collections = {name: Collection(name) for name in RESOURCES}
         # (resource, id) -> [(write time, snapshot or None if deleted)], for search lag.
         self.search_versions = {}
-        self.tombstones = {}     # (resource, id) -> {"id", "object", "deleted": True}
+        self.tombstones = {}  # (resource, id) -> {"id", "object", "deleted": True}
 
     # --- public helpers for tests and seeding ----------------------------
     def add(self, resource, fields=None, *, emit_event=False):
@@ -430,7 +583,7 @@ class Store:
             coll.batches.append((first, template))
             ids = [self.new_id(prefix) for _ in range(n)]
             keys = [sort_key(created_start + i * created_step, first + i) for i in range(n)]
-            for oid, key in zip(ids, keys):
+            for oid, key in zip(ids, keys, strict=True):
                 coll.by_id[oid] = key
                 coll.rows[key] = oid
             coll.order.extend(keys)
@@ -491,8 +644,7 @@ class Store:
         data = {"object": obj}
         if previous is not None:
             data["previous_attributes"] = previous
-        fields = {"type": event_type, "data": data,
-                  "request": {"id": request_id, "idempotency_key": idempotency_key}}
+        fields = {"type": event_type, "data": data, "request": {"id": request_id, "idempotency_key": idempotency_key}}
         if created is not None:
             fields["created"] = created
         if self.connected:
@@ -511,10 +663,17 @@ class Store:
 
     def subscription_item(self, sub_id, created, price, quantity=1, metadata=None, item_id=None):
         return {
-            "id": item_id or self.new_id("si"), "object": "subscription_item",
-            "billing_thresholds": None, "created": created, "discounts": [],
-            "metadata": metadata or {}, "plan": plan_view_of_price(price), "price": price,
-            "quantity": quantity, "subscription": sub_id, "tax_rates": [],
+            "id": item_id or self.new_id("si"),
+            "object": "subscription_item",
+            "billing_thresholds": None,
+            "created": created,
+            "discounts": [],
+            "metadata": metadata or {},
+            "plan": plan_view_of_price(price),
+            "price": price,
+            "quantity": quantity,
+            "subscription": sub_id,
+            "tax_rates": [],
         }
 
     def subscription_fields(self, oid, created, fields):
@@ -530,11 +689,18 @@ class Store:
             if price is None:
                 raise KeyError(f"No such price: '{price_ref}'")
             quantity = raw.get("quantity")
-            items.append(self.subscription_item(oid, created, price, 1 if quantity is None else int(quantity),
-                                                raw.get("metadata")))
+            items.append(self.subscription_item(oid, created, price, 1 if quantity is None else int(quantity), raw.get("metadata")))
         trial_days = fields.pop("trial_period_days", None)
-        for key in ("trial_from_plan", "payment_behavior", "proration_behavior", "off_session",
-                    "coupon", "promotion_code", "backdate_start_date", "expand"):
+        for key in (
+            "trial_from_plan",
+            "payment_behavior",
+            "proration_behavior",
+            "off_session",
+            "coupon",
+            "promotion_code",
+            "backdate_start_date",
+            "expand",
+        ):
             fields.pop(key, None)
         trial_end = fields.get("trial_end")
         if trial_end == "now":
@@ -545,15 +711,12 @@ class Store:
         rec = (first or {}).get("recurring") or recurring_defaults()
         anchor = fields.get("billing_cycle_anchor") or created
         if trial_end:
-            fields.update(trial_start=created, trial_end=trial_end,
-                          current_period_start=created, current_period_end=trial_end)
+            fields.update(trial_start=created, trial_end=trial_end, current_period_start=created, current_period_end=trial_end)
             fields.setdefault("status", "trialing")
         else:
-            fields.update(current_period_start=anchor,
-                          current_period_end=add_interval(anchor, rec["interval"], rec["interval_count"]))
+            fields.update(current_period_start=anchor, current_period_end=add_interval(anchor, rec["interval"], rec["interval_count"]))
             fields.setdefault("status", "active")
-        fields.update(billing_cycle_anchor=fields["current_period_end"] if trial_end else anchor,
-                      start_date=created)
+        fields.update(billing_cycle_anchor=fields["current_period_end"] if trial_end else anchor, start_date=created)
         fields["items"] = items_list(oid, items)
         fields.update(single_item_fields(items))
         if first is not None:
@@ -576,7 +739,7 @@ class Store:
             if visible is not None:
                 out.append(visible)
         for key in list(self.search_versions):
-            if key[0] == resource and key[1] not in coll:   # deleted, maybe still indexed
+            if key[0] == resource and key[1] not in coll:  # deleted, maybe still indexed
                 visible = self._indexed_version(key, None, now, lag)
                 if visible is not None:
                     out.append(visible)
@@ -596,8 +759,13 @@ class Store:
 
 
 def items_list(sub_id, items):
-    return {"object": "list", "data": items, "has_more": False, "total_count": len(items),
-            "url": f"/v1/subscription_items?subscription={sub_id}"}
+    return {
+        "object": "list",
+        "data": items,
+        "has_more": False,
+        "total_count": len(items),
+        "url": f"/v1/subscription_items?subscription={sub_id}",
+    }
 
 
 def single_item_fields(items):

@@ -66,7 +66,10 @@ def test_every_stream_is_read_once_per_account_with_state_per_account(requests_m
     accounts = accounts_in(final_state(output, "customers"))
     assert set(accounts) == set(ACCOUNTS)
     # complete: each account's events start when the read began, and so does `created`: the same for both
-    assert accounts[ACCOUNTS[0]] == accounts[ACCOUNTS[1]] and accounts[ACCOUNTS[0]]["created"] == accounts[ACCOUNTS[0]]["events_since"] > now - DAY
+    assert (
+        accounts[ACCOUNTS[0]] == accounts[ACCOUNTS[1]]
+        and accounts[ACCOUNTS[0]]["created"] == accounts[ACCOUNTS[0]]["events_since"] > now - DAY
+    )
     assert output.get_stream_statuses("customers")[-1].name == "COMPLETE"
 
 

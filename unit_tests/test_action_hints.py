@@ -22,21 +22,41 @@ CLI_WORDS, MCP_WORDS = "stripe-connection", "stripe_describe"
 
 # (a call that is refused, the hint it carries, what each face says)
 CASES = [
-    (("create", "customer", {"email": "a@example.com"}), Hint(DESCRIBE, "customer", "create"),
-     "describe_action('create', 'customer') lists all its parameters.",
-     "`stripe-connection describe customer create` lists all its parameters.",
-     "stripe_describe with entity=customer, action=create lists all its parameters."),
-    (("get", "customer", {}), Hint(DESCRIBE, "customer", "get"),  # refused by the seed's name customer_id
-     "describe_action('get', 'customer')", "`stripe-connection describe customer get`",
-     "stripe_describe with entity=customer, action=get"),
-    (("get", "custmer", {}), Hint(DESCRIBE),
-     "list_actions() lists them.", "`stripe-connection describe` lists them.", "stripe_describe lists them."),
-    (("explode", "invoice", {}), Hint(DESCRIBE, "invoice"),
-     "list_actions('invoice') lists its actions.", "`stripe-connection describe invoice` lists its actions.",
-     "stripe_describe with entity=invoice lists its actions."),
-    (("get", "customer", {"customer_id": "cus_1", "api_key": "x"}), Hint(CREDENTIALS),
-     "StripeConnection(config)", "Credentials go in --config or environment variables.",
-     "Credentials belong to the server, not to a call."),
+    (
+        ("create", "customer", {"email": "a@example.com"}),
+        Hint(DESCRIBE, "customer", "create"),
+        "describe_action('create', 'customer') lists all its parameters.",
+        "`stripe-connection describe customer create` lists all its parameters.",
+        "stripe_describe with entity=customer, action=create lists all its parameters.",
+    ),
+    (
+        ("get", "customer", {}),
+        Hint(DESCRIBE, "customer", "get"),  # refused by the seed's name customer_id
+        "describe_action('get', 'customer')",
+        "`stripe-connection describe customer get`",
+        "stripe_describe with entity=customer, action=get",
+    ),
+    (
+        ("get", "custmer", {}),
+        Hint(DESCRIBE),
+        "list_actions() lists them.",
+        "`stripe-connection describe` lists them.",
+        "stripe_describe lists them.",
+    ),
+    (
+        ("explode", "invoice", {}),
+        Hint(DESCRIBE, "invoice"),
+        "list_actions('invoice') lists its actions.",
+        "`stripe-connection describe invoice` lists its actions.",
+        "stripe_describe with entity=invoice lists its actions.",
+    ),
+    (
+        ("get", "customer", {"customer_id": "cus_1", "api_key": "x"}),
+        Hint(CREDENTIALS),
+        "StripeConnection(config)",
+        "Credentials go in --config or environment variables.",
+        "Credentials belong to the server, not to a call.",
+    ),
 ]
 
 
@@ -95,8 +115,7 @@ def test_no_connection_configured_says_how_to_give_one_in_each_face(capsys):
 
 
 def test_the_mcp_server_does_not_load_the_cli():
-    code = ("import sys, source_stripe_proxy.actions.mcp_server\n"
-            "print('source_stripe_proxy.actions.cli' in sys.modules)")
+    code = "import sys, source_stripe_proxy.actions.mcp_server\nprint('source_stripe_proxy.actions.cli' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "False"

@@ -28,11 +28,11 @@ def refused(action, entity, **params):
 
 
 def test_create_customer_maps_to_form_body_with_generated_idempotency_key():
-    call = prepare_call("create", "customer", {
-        "email": "customer@example.com", "name": "John Doe", "description": "New customer for subscription service"})
+    call = prepare_call(
+        "create", "customer", {"email": "customer@example.com", "name": "John Doe", "description": "New customer for subscription service"}
+    )
     assert (call.method, call.path) == ("POST", "/v1/customers")
-    assert call.body == {"email": "customer@example.com", "name": "John Doe",
-                         "description": "New customer for subscription service"}
+    assert call.body == {"email": "customer@example.com", "name": "John Doe", "description": "New customer for subscription service"}
     assert call.idempotency_key_generated and call.idempotency_key.startswith("stripe-connection-")
     assert prepare_call("create", "customer", {"email": "a@b.co", "name": "x"}).idempotency_key != call.idempotency_key
 
@@ -44,8 +44,9 @@ def test_given_idempotency_key_is_used_verbatim():
 
 
 def test_update_and_get_customer_put_the_id_in_the_path():
-    update = prepare_call("update", "customer", {"customer_id": "cus_1234567890", "name": "Jane Doe",
-                                                 "description": "Updated customer information"})
+    update = prepare_call(
+        "update", "customer", {"customer_id": "cus_1234567890", "name": "Jane Doe", "description": "Updated customer information"}
+    )
     assert (update.method, update.path) == ("POST", "/v1/customers/cus_1234567890")
     assert update.body == {"name": "Jane Doe", "description": "Updated customer information"}
     assert update.idempotency_key is None  # an update may be repeated; the client still sends its own key
@@ -59,11 +60,11 @@ def test_list_customers_limit_is_an_integer_query_parameter():
 
 
 def test_create_subscription_maps_customer_and_price_item():
-    call = prepare_call("create", "subscription", {"customer_id": "cus_1234567890", "price_id": "price_1234567890",
-                                                   "trial_period_days": "14"})
+    call = prepare_call(
+        "create", "subscription", {"customer_id": "cus_1234567890", "price_id": "price_1234567890", "trial_period_days": "14"}
+    )
     assert call.body == {"customer": "cus_1234567890", "items": [{"price": "price_1234567890"}], "trial_period_days": 14}
-    assert encode_form(call.body) == [("customer", "cus_1234567890"), ("items[0][price]", "price_1234567890"),
-                                      ("trial_period_days", "14")]
+    assert encode_form(call.body) == [("customer", "cus_1234567890"), ("items[0][price]", "price_1234567890"), ("trial_period_days", "14")]
 
 
 def test_list_subscriptions_filters_by_customer_and_status():
@@ -72,8 +73,7 @@ def test_list_subscriptions_filters_by_customer_and_status():
 
 
 def test_create_product_sends_booleans_as_true_false():
-    call = prepare_call("create", "product", {"name": "Premium Plan", "description": "Access to all premium features",
-                                              "active": "true"})
+    call = prepare_call("create", "product", {"name": "Premium Plan", "description": "Access to all premium features", "active": "true"})
     assert call.body == {"name": "Premium Plan", "description": "Access to all premium features", "active": True}
     assert ("active", "true") in encode_form(call.body)
 
@@ -85,10 +85,16 @@ def test_get_and_list_products():
 
 
 def test_recurring_price_maps_amount_and_interval():
-    call = prepare_call("create", "price", {"product_id": "prod_1", "amount": "1000", "currency": "USD",
-                                            "interval": "Month", "nickname": "Monthly"})
-    assert call.body == {"product": "prod_1", "unit_amount": 1000, "currency": "usd",
-                         "recurring": {"interval": "month"}, "nickname": "Monthly"}
+    call = prepare_call(
+        "create", "price", {"product_id": "prod_1", "amount": "1000", "currency": "USD", "interval": "Month", "nickname": "Monthly"}
+    )
+    assert call.body == {
+        "product": "prod_1",
+        "unit_amount": 1000,
+        "currency": "usd",
+        "recurring": {"interval": "month"},
+        "nickname": "Monthly",
+    }
     assert ("recurring[interval]", "month") in encode_form(call.body)
 
 
@@ -98,15 +104,18 @@ def test_price_without_interval_is_one_time():
 
 
 def test_plan_keeps_amount_and_interval_names():
-    call = prepare_call("create", "plan", {"product_id": "prod_1", "amount": "1000", "currency": "usd",
-                                           "interval": "month", "active": "false"})
+    call = prepare_call(
+        "create", "plan", {"product_id": "prod_1", "amount": "1000", "currency": "usd", "interval": "month", "active": "false"}
+    )
     assert call.body == {"product": "prod_1", "amount": 1000, "currency": "usd", "interval": "month", "active": False}
 
 
 def test_list_plans_prices_and_balance_transactions():
     assert prepare_call("list", "plans", {"product_id": "prod_1", "active": "true"}).query == {"product": "prod_1", "active": True}
     assert prepare_call("list", "prices", {"product_id": "prod_1", "interval": "year"}).query == {
-        "product": "prod_1", "recurring": {"interval": "year"}}
+        "product": "prod_1",
+        "recurring": {"interval": "year"},
+    }
     assert prepare_call("list", "balance_transactions", {"type": "payment", "limit": "10"}).query == {"type": "payment", "limit": 10}
     assert prepare_call("get", "price", {"price_id": "price_1"}).path == "/v1/prices/price_1"
     assert prepare_call("get", "subscription", {"subscription_id": "sub_1"}).path == "/v1/subscriptions/sub_1"
@@ -114,11 +123,13 @@ def test_list_plans_prices_and_balance_transactions():
 
 def test_metadata_in_every_form_becomes_bracketed_form_keys():
     base = {"email": "a@b.co", "name": "A"}
-    for params in ({"metadata.plan": "gold", "metadata[tier]": "1"},
-                   {"metadata": '{"plan": "gold", "tier": 1}'},
-                   {"metadata": {"plan": "gold", "tier": "1"}},
-                   {"metadata": {"plan": "gold"}, "metadata.tier": "1"},
-                   {"metadata.tier": "1", "metadata": '{"plan": "gold"}'}):
+    for params in (
+        {"metadata.plan": "gold", "metadata[tier]": "1"},
+        {"metadata": '{"plan": "gold", "tier": 1}'},
+        {"metadata": {"plan": "gold", "tier": "1"}},
+        {"metadata": {"plan": "gold"}, "metadata.tier": "1"},
+        {"metadata.tier": "1", "metadata": '{"plan": "gold"}'},
+    ):
         call = prepare_call("create", "customer", {**base, **params})
         assert call.body["metadata"] == {"plan": "gold", "tier": "1"}, params
         assert ("metadata[plan]", "gold") in encode_form(call.body)
@@ -210,16 +221,27 @@ def test_get_account_without_an_id_reads_the_keys_own_account():
 
 
 def test_nested_objects_arrays_and_expand():
-    call = prepare_call("create", "customer", {
-        "email": "a@b.co", "name": "A", "address.city": "Paris", "address[country]": "FR",
-        "preferred_locales": "fr,en", "expand": "tax", "invoice_settings": '{"footer": "Merci"}'})
+    call = prepare_call(
+        "create",
+        "customer",
+        {
+            "email": "a@b.co",
+            "name": "A",
+            "address.city": "Paris",
+            "address[country]": "FR",
+            "preferred_locales": "fr,en",
+            "expand": "tax",
+            "invoice_settings": '{"footer": "Merci"}',
+        },
+    )
     assert call.body["address"] == {"city": "Paris", "country": "FR"}
     assert call.body["preferred_locales"] == ["fr", "en"]
     assert call.body["expand"] == ["tax"] and call.body["invoice_settings"] == {"footer": "Merci"}
     pairs = encode_form(call.body)
     assert ("address[city]", "Paris") in pairs and ("expand[]", "tax") in pairs
-    items = prepare_call("create", "subscription", {"customer": "cus_1", "items.0.price": "p1", "items[1][price]": "p2",
-                                                    "items[1][quantity]": "3"})
+    items = prepare_call(
+        "create", "subscription", {"customer": "cus_1", "items.0.price": "p1", "items[1][price]": "p2", "items[1][quantity]": "3"}
+    )
     assert items.body["items"] == [{"price": "p1"}, {"price": "p2", "quantity": 3}]
 
 
@@ -231,8 +253,11 @@ def test_unix_times_accept_iso_dates():
 
 def test_dry_run_request_lists_every_value_of_a_repeated_form_key():
     call = prepare_call("list", "customers", {"expand": ["data.default_source", "data.tax"], "limit": 3})
-    assert call.request() == {"method": "GET", "path": "/v1/customers",
-                              "query": {"expand[]": ["data.default_source", "data.tax"], "limit": "3"}}
+    assert call.request() == {
+        "method": "GET",
+        "path": "/v1/customers",
+        "query": {"expand[]": ["data.default_source", "data.tax"], "limit": "3"},
+    }
 
 
 def sample(schema):
@@ -302,8 +327,9 @@ def test_unknown_action_and_entity():
 
 
 def test_an_upload_and_a_pdf_are_marked_for_the_files_host():
-    upload = prepare_call("create", "file", {"purpose": "dispute_evidence",
-                                             "file": {"name": "receipt.pdf", "content_base64": "JVBERi0xLjQ="}})
+    upload = prepare_call(
+        "create", "file", {"purpose": "dispute_evidence", "file": {"name": "receipt.pdf", "content_base64": "JVBERi0xLjQ="}}
+    )
     assert (upload.spec.body, upload.spec.host) == ("multipart", "https://files.stripe.com")
     assert upload.uploads["file"].content == b"%PDF-1.4" and upload.uploads["file"].content_type == "application/pdf"
     assert upload.body == {"purpose": "dispute_evidence"}  # the file is a part of its own, not a form field
@@ -345,11 +371,18 @@ def test_other_bad_amounts_are_refused(value):
 
 @pytest.mark.parametrize(
     "params, param",
-    [({"currency": "usdollar"}, "currency"), ({"currency": "u1d"}, "currency"),
-     ({"interval": "monthly"}, "interval"), ({"nickname": 5}, "nickname"),
-     ({"metadata": "not json"}, "metadata"), ({"metadata": '{"a": {"b": 1}}'}, "metadata[a]"),
-     ({"metadata": {"a[b]": "x"}}, "metadata[a[b]]"), ({"metadata": {"k" * 41: "x"}}, f"metadata[{'k' * 41}]"),
-     ({"metadata": {"a": "x" * 501}}, "metadata[a]"), ({"nickname": "n" * 5001}, "nickname")],
+    [
+        ({"currency": "usdollar"}, "currency"),
+        ({"currency": "u1d"}, "currency"),
+        ({"interval": "monthly"}, "interval"),
+        ({"nickname": 5}, "nickname"),
+        ({"metadata": "not json"}, "metadata"),
+        ({"metadata": '{"a": {"b": 1}}'}, "metadata[a]"),
+        ({"metadata": {"a[b]": "x"}}, "metadata[a[b]]"),
+        ({"metadata": {"k" * 41: "x"}}, f"metadata[{'k' * 41}]"),
+        ({"metadata": {"a": "x" * 501}}, "metadata[a]"),
+        ({"nickname": "n" * 5001}, "nickname"),
+    ],
 )
 def test_bad_values_are_refused(params, param):
     base = {"product_id": "prod_1", "amount": "100", "currency": "usd", "interval": "month"}
@@ -369,15 +402,17 @@ def test_interval_refusal_lists_the_accepted_values():
 
 @pytest.mark.parametrize(
     "action, entity, params, param",
-    [("list", "subscriptions", {"status": "bogus"}, "status"),
-     ("list", "balance_transactions", {"type": "bogus"}, "type"),
-     ("list", "products", {"active": "yes"}, "active"),
-     ("list", "customers", {"all": "1"}, "all"),
-     ("create", "customer", {"email": "a@b.co", "name": "A", "idempotency_key": "has space"}, "idempotency_key"),
-     ("create", "customer", {"email": "a@b.co", "name": "A", "balance": "lots"}, "balance"),
-     ("create", "customer", {"email": "a@b.co", "name": "A", "tax_exempt": "maybe"}, "tax_exempt"),
-     ("create", "subscription", {"customer": "c", "items": [{"quantity": "two"}]}, "items[0][quantity]"),
-     ("create", "coupon", {"duration": "once", "percent_off": "half"}, "percent_off")],
+    [
+        ("list", "subscriptions", {"status": "bogus"}, "status"),
+        ("list", "balance_transactions", {"type": "bogus"}, "type"),
+        ("list", "products", {"active": "yes"}, "active"),
+        ("list", "customers", {"all": "1"}, "all"),
+        ("create", "customer", {"email": "a@b.co", "name": "A", "idempotency_key": "has space"}, "idempotency_key"),
+        ("create", "customer", {"email": "a@b.co", "name": "A", "balance": "lots"}, "balance"),
+        ("create", "customer", {"email": "a@b.co", "name": "A", "tax_exempt": "maybe"}, "tax_exempt"),
+        ("create", "subscription", {"customer": "c", "items": [{"quantity": "two"}]}, "items[0][quantity]"),
+        ("create", "coupon", {"duration": "once", "percent_off": "half"}, "percent_off"),
+    ],
 )
 def test_enum_boolean_and_format_errors(action, entity, params, param):
     error = refused(action, entity, **params)
@@ -392,10 +427,20 @@ def test_accepted_values_normalise_case():
 
 @pytest.mark.parametrize(
     "given, expected",
-    [("customer", "customer"), ("customers", "customer"), ("Customers", "customer"),
-     ("balance_transactions", "balance_transaction"), ("balance-transactions", "balance_transaction"),
-     ("invoiceitems", "invoice_item"), ("invoice_items", "invoice_item"), ("checkout.session", "checkout_session"),
-     ("tax rates", "tax_rate"), ("billing_meters", "billing_meter"), ("prices", "price"), ("plan", "plan")],
+    [
+        ("customer", "customer"),
+        ("customers", "customer"),
+        ("Customers", "customer"),
+        ("balance_transactions", "balance_transaction"),
+        ("balance-transactions", "balance_transaction"),
+        ("invoiceitems", "invoice_item"),
+        ("invoice_items", "invoice_item"),
+        ("checkout.session", "checkout_session"),
+        ("tax rates", "tax_rate"),
+        ("billing_meters", "billing_meter"),
+        ("prices", "price"),
+        ("plan", "plan"),
+    ],
 )
 def test_entities_in_singular_and_plural(given, expected):
     assert resolve_entity(given) == expected
@@ -421,15 +466,23 @@ def test_error_to_dict_keeps_the_type_of_each_failure():
 
 # -- StripeConnection over requests-mock ----------------------------------------------------
 
-CUSTOMER = {"id": "cus_1234567890", "object": "customer", "email": "customer@example.com", "name": "John Doe",
-            "description": None, "metadata": {}, "extra_field_we_do_not_know": [1, 2]}
+CUSTOMER = {
+    "id": "cus_1234567890",
+    "object": "customer",
+    "email": "customer@example.com",
+    "name": "John Doe",
+    "description": None,
+    "metadata": {},
+    "extra_field_we_do_not_know": [1, 2],
+}
 
 
 def test_run_returns_stripes_json_unchanged_and_sends_a_form_body(requests_mock):
     requests_mock.post(f"{STRIPE}/v1/customers", json=CUSTOMER)
     connection = StripeConnection(CONFIG)
-    result = connection.run(action="create", entity="customer", email="customer@example.com", name="John Doe",
-                            params={"metadata.plan": "gold"})
+    result = connection.run(
+        action="create", entity="customer", email="customer@example.com", name="John Doe", params={"metadata.plan": "gold"}
+    )
     assert result == CUSTOMER
     sent = requests_mock.last_request
     assert sent.headers["Content-Type"] == "application/x-www-form-urlencoded"
@@ -453,9 +506,18 @@ def test_validation_errors_send_nothing(requests_mock):
 
 
 def test_stripe_errors_raise_a_typed_error_with_stripes_fields(requests_mock):
-    requests_mock.get(f"{STRIPE}/v1/customers/cus_missing", status_code=404, json={"error": {
-        "type": "invalid_request_error", "code": "resource_missing", "param": "id",
-        "message": "No such customer: 'cus_missing'"}})
+    requests_mock.get(
+        f"{STRIPE}/v1/customers/cus_missing",
+        status_code=404,
+        json={
+            "error": {
+                "type": "invalid_request_error",
+                "code": "resource_missing",
+                "param": "id",
+                "message": "No such customer: 'cus_missing'",
+            }
+        },
+    )
     with pytest.raises(InvalidRequestError) as info:
         StripeConnection(CONFIG).run(action="get", entity="customer", customer_id="cus_missing")
     error = info.value
@@ -490,9 +552,13 @@ def test_list_all_follows_starting_after_through_every_page(requests_mock):
 
 @pytest.mark.parametrize(
     "credentials, base",
-    [({"auth_type": "paragon", "project_id": "proj_1", "user_token": "tok-secret"},
-      "https://proxy.useparagon.com/projects/proj_1/sdk/proxy/stripe"),
-     ({"auth_type": "pinkconnect", "proxy_url": "https://pink.example", "token": "pink-secret"}, "https://pink.example")],
+    [
+        (
+            {"auth_type": "paragon", "project_id": "proj_1", "user_token": "tok-secret"},
+            "https://proxy.useparagon.com/projects/proj_1/sdk/proxy/stripe",
+        ),
+        ({"auth_type": "pinkconnect", "proxy_url": "https://pink.example", "token": "pink-secret"}, "https://pink.example"),
+    ],
 )
 def test_proxy_modes_send_the_same_call_to_the_proxy(requests_mock, credentials, base):
     requests_mock.post(f"{base}/v1/products/prod_1", json={"id": "prod_1", "object": "product", "name": "New"})
@@ -521,12 +587,21 @@ def test_docs_show_every_seed_call_in_both_forms(spec):
     assert argument_form, f"no argument-form example for {spec.action} {entity}"
     given = set(re.findall(r" ([\w.\[\]]+)=", argument_form.group(0)))
     assert {n.split(".")[0].split("[")[0] for n in given} <= set(spec.accepted)
-    assert re.search(rf"^\| {spec.action} \| {entity} \|", DOCS, re.M)
+    assert re.search(rf"^\| {spec.action} \| {entity} \|", DOCS, re.MULTILINE)
 
 
 def test_docs_list_the_env_variables_and_the_seed_aliases():
-    for variable in ("STRIPE_API_KEY", "STRIPE_API_BASE", "PARAGON_PROJECT_ID", "PARAGON_USER_TOKEN", "PARAGON_PROXY_HOST",
-                     "PINKCONNECT_PROXY_URL", "PINKCONNECT_TOKEN", "PINKCONNECT_EXTRA_HEADERS", "STRIPE_CONNECTION_TIMEOUT"):
+    for variable in (
+        "STRIPE_API_KEY",
+        "STRIPE_API_BASE",
+        "PARAGON_PROJECT_ID",
+        "PARAGON_USER_TOKEN",
+        "PARAGON_PROXY_HOST",
+        "PINKCONNECT_PROXY_URL",
+        "PINKCONNECT_TOKEN",
+        "PINKCONNECT_EXTRA_HEADERS",
+        "STRIPE_CONNECTION_TIMEOUT",
+    ):
         assert variable in DOCS
     for spec in seed_calls():
         for alias, target in spec.aliases.items():

@@ -9,9 +9,9 @@ import pytest
 
 from source_stripe_proxy.actions import describe_action, input_schema, list_actions
 from source_stripe_proxy.actions.catalog import action_spec, compact, entity_names, find_action
-from source_stripe_proxy.data import load_generated, resources
 from source_stripe_proxy.actions.params import schema_at
 from source_stripe_proxy.actions.seed_aliases import SEED_CALLS, SEED_REQUIRED
+from source_stripe_proxy.data import load_generated, resources
 
 GENERATED = package_files.files("source_stripe_proxy.data").joinpath("generated")
 ENTITY_FILES = {path.name[: -len(".json")]: json.loads(path.read_text()) for path in GENERATED.joinpath("operations").iterdir()}
@@ -33,10 +33,19 @@ def test_every_action_equals_its_generated_data(entity, action):
     listed = resources.entities()[entity]["actions"][action]
     assert spec.parameters == data["parameters"]
     assert (spec.method, spec.path, spec.id_param, list(spec.path_params)) == (
-        data["method"], data["path"], data["id_param"], data["path_params"])
+        data["method"],
+        data["path"],
+        data["id_param"],
+        data["path_params"],
+    )
     assert {k: listed[k] for k in ("method", "path", "description", "read_only", "destructive", "idempotent")} == {
-        "method": spec.method, "path": spec.path, "description": spec.description,
-        "read_only": spec.read_only, "destructive": spec.destructive, "idempotent": spec.idempotent}
+        "method": spec.method,
+        "path": spec.path,
+        "description": spec.description,
+        "read_only": spec.read_only,
+        "destructive": spec.destructive,
+        "idempotent": spec.idempotent,
+    }
     # The schema is consistent with the path: every {param} is a required string property.
     assert re.findall(r"{(\w+)}", spec.path) == list(spec.path_params)
     for name in spec.path_params:
@@ -50,8 +59,19 @@ def test_every_action_equals_its_generated_data(entity, action):
 
 def test_entity_names_are_stripes_object_names_in_singular_and_plural():
     entities = resources.entities()
-    for name in ("customer", "invoice_item", "checkout_session", "tax_rate", "billing_meter", "payment_intent",
-                 "balance_transaction", "subscription", "test_clock", "customer_tax_id", "invoice_line_item"):
+    for name in (
+        "customer",
+        "invoice_item",
+        "checkout_session",
+        "tax_rate",
+        "billing_meter",
+        "payment_intent",
+        "balance_transaction",
+        "subscription",
+        "test_clock",
+        "customer_tax_id",
+        "invoice_line_item",
+    ):
         assert name in entities, name
     assert entities["invoice_item"]["names"] == ["invoice_item", "invoice_items"]
     assert entities["tax_rate"]["names"] == ["tax_rate", "tax_rates"]
@@ -63,25 +83,27 @@ def test_entity_names_are_stripes_object_names_in_singular_and_plural():
 
 @pytest.mark.parametrize(
     "action, entity, method, path",
-    [("create", "customer", "POST", "/v1/customers"),
-     ("update", "customer", "POST", "/v1/customers/{customer}"),
-     ("delete", "customer", "DELETE", "/v1/customers/{customer}"),
-     ("search", "customer", "GET", "/v1/customers/search"),
-     ("cancel", "subscription", "DELETE", "/v1/subscriptions/{subscription_exposed_id}"),
-     ("finalize", "invoice", "POST", "/v1/invoices/{invoice}/finalize"),
-     ("pay", "invoice", "POST", "/v1/invoices/{invoice}/pay"),
-     ("void", "invoice", "POST", "/v1/invoices/{invoice}/void"),
-     ("capture", "payment_intent", "POST", "/v1/payment_intents/{intent}/capture"),
-     ("confirm", "payment_intent", "POST", "/v1/payment_intents/{intent}/confirm"),
-     ("expire", "checkout_session", "POST", "/v1/checkout/sessions/{session}/expire"),
-     ("create", "invoice_item", "POST", "/v1/invoiceitems"),
-     ("create", "refund", "POST", "/v1/refunds"),
-     ("create", "coupon", "POST", "/v1/coupons"),
-     ("list", "customer_tax_id", "GET", "/v1/customers/{customer}/tax_ids"),
-     ("list", "balance_history", "GET", "/v1/balance/history"),
-     ("test_expire", "refund", "POST", "/v1/test_helpers/refunds/{refund}/expire"),
-     ("advance", "test_clock", "POST", "/v1/test_helpers/test_clocks/{test_clock}/advance"),
-     ("upcoming_lines", "invoice", "GET", "/v1/invoices/upcoming/lines")],
+    [
+        ("create", "customer", "POST", "/v1/customers"),
+        ("update", "customer", "POST", "/v1/customers/{customer}"),
+        ("delete", "customer", "DELETE", "/v1/customers/{customer}"),
+        ("search", "customer", "GET", "/v1/customers/search"),
+        ("cancel", "subscription", "DELETE", "/v1/subscriptions/{subscription_exposed_id}"),
+        ("finalize", "invoice", "POST", "/v1/invoices/{invoice}/finalize"),
+        ("pay", "invoice", "POST", "/v1/invoices/{invoice}/pay"),
+        ("void", "invoice", "POST", "/v1/invoices/{invoice}/void"),
+        ("capture", "payment_intent", "POST", "/v1/payment_intents/{intent}/capture"),
+        ("confirm", "payment_intent", "POST", "/v1/payment_intents/{intent}/confirm"),
+        ("expire", "checkout_session", "POST", "/v1/checkout/sessions/{session}/expire"),
+        ("create", "invoice_item", "POST", "/v1/invoiceitems"),
+        ("create", "refund", "POST", "/v1/refunds"),
+        ("create", "coupon", "POST", "/v1/coupons"),
+        ("list", "customer_tax_id", "GET", "/v1/customers/{customer}/tax_ids"),
+        ("list", "balance_history", "GET", "/v1/balance/history"),
+        ("test_expire", "refund", "POST", "/v1/test_helpers/refunds/{refund}/expire"),
+        ("advance", "test_clock", "POST", "/v1/test_helpers/test_clocks/{test_clock}/advance"),
+        ("upcoming_lines", "invoice", "GET", "/v1/invoices/upcoming/lines"),
+    ],
 )
 def test_operations_are_named_after_their_path(action, entity, method, path):
     spec = find_action(action, entity)
@@ -90,12 +112,20 @@ def test_operations_are_named_after_their_path(action, entity, method, path):
 
 @pytest.mark.parametrize(
     "action, entity, read_only, destructive, idempotent",
-    [("get", "customer", True, False, True), ("list", "invoice", True, False, True),
-     ("search", "charge", True, False, True), ("create", "customer", False, False, False),
-     ("update", "customer", False, False, True), ("delete", "customer", False, True, True),
-     ("cancel", "subscription", False, True, True), ("void", "invoice", False, True, True),
-     ("finalize", "invoice", False, False, True), ("pay", "invoice", False, False, False),
-     ("capture", "payment_intent", False, False, False), ("expire", "checkout_session", False, True, True)],
+    [
+        ("get", "customer", True, False, True),
+        ("list", "invoice", True, False, True),
+        ("search", "charge", True, False, True),
+        ("create", "customer", False, False, False),
+        ("update", "customer", False, False, True),
+        ("delete", "customer", False, True, True),
+        ("cancel", "subscription", False, True, True),
+        ("void", "invoice", False, True, True),
+        ("finalize", "invoice", False, False, True),
+        ("pay", "invoice", False, False, False),
+        ("capture", "payment_intent", False, False, False),
+        ("expire", "checkout_session", False, True, True),
+    ],
 )
 def test_flags(action, entity, read_only, destructive, idempotent):
     spec = find_action(action, entity)
@@ -111,7 +141,7 @@ def test_every_seed_alias_maps_to_a_real_parameter_of_the_generated_action(call)
     action, entity = call
     spec = find_action(action, entity)
     for alias, target in SEED_CALLS[call].items():
-        top = re.split(r"[\[.]", target, 1)[0]
+        top = re.split(r"[\[.]", target, maxsplit=1)[0]
         assert top in spec.properties, f"{alias} -> {target}: {action} {entity} has no parameter {top}"
         assert schema_at(spec.properties, target), f"{alias} -> {target} names nothing inside {top}"
         assert alias not in spec.properties, f"{alias} would hide Stripe's own parameter"

@@ -30,12 +30,19 @@ def run(argv, env=None):
     "argv, param, pairs, suggestion",
     [
         (["list", "customers", "--limit", "5"], "limit", "limit=5", "stripe-connection list customers limit=5"),
-        (["list", "customers", "--limit=5", "--dry-run"], "limit", "limit=5",
-         "stripe-connection list customers limit=5 --dry-run"),
-        (["--compact", "list", "customers", "--limit", "5", "--starting-after", "cus_1"], "limit",
-         "limit=5, starting_after=cus_1", "stripe-connection --compact list customers limit=5 starting_after=cus_1"),
-        (["create", "customer", "--name", "John Doe", "email=a@example.com"], "name", "name=John Doe",
-         "stripe-connection create customer name='John Doe' email=a@example.com"),
+        (["list", "customers", "--limit=5", "--dry-run"], "limit", "limit=5", "stripe-connection list customers limit=5 --dry-run"),
+        (
+            ["--compact", "list", "customers", "--limit", "5", "--starting-after", "cus_1"],
+            "limit",
+            "limit=5, starting_after=cus_1",
+            "stripe-connection --compact list customers limit=5 starting_after=cus_1",
+        ),
+        (
+            ["create", "customer", "--name", "John Doe", "email=a@example.com"],
+            "name",
+            "name=John Doe",
+            "stripe-connection create customer name='John Doe' email=a@example.com",
+        ),
         (["list", "customers", "--limit"], "limit", "limit=VALUE", "stripe-connection list customers limit=VALUE"),
     ],
 )
@@ -55,8 +62,7 @@ def test_the_suggested_call_works():
 
 
 def test_a_credential_written_as_an_option_is_never_echoed():
-    code, out, _ = run(["get", "customer", "--api-key", "sk_test_leakedKEY123", "--user-token", "tok-SECRET-9",
-                        "customer_id=cus_1"])
+    code, out, _ = run(["get", "customer", "--api-key", "sk_test_leakedKEY123", "--user-token", "tok-SECRET-9", "customer_id=cus_1"])
     error = json.loads(out)["error"]
     assert code == 2 and "sk_test_leakedKEY123" not in out and "tok-SECRET-9" not in out
     assert error["suggestion"] == "stripe-connection get customer api_key=VALUE user_token=VALUE customer_id=cus_1"
@@ -64,8 +70,10 @@ def test_a_credential_written_as_an_option_is_never_echoed():
     assert error["message"].startswith("Unknown option --api-key:")
 
 
-@pytest.mark.parametrize("argv, param, words", [(["--timeout"], "--timeout", "expected one argument"),
-                                                (["list", "customers", "-x"], "-x", "unrecognized arguments: -x")])
+@pytest.mark.parametrize(
+    "argv, param, words",
+    [(["--timeout"], "--timeout", "expected one argument"), (["list", "customers", "-x"], "-x", "unrecognized arguments: -x")],
+)
 def test_other_usage_errors_are_json_naming_the_option_with_the_usage(argv, param, words):
     code, out, err = run(argv)
     error = json.loads(out)["error"]
@@ -84,7 +92,7 @@ def test_the_console_script_keeps_stdout_one_json_document_and_help_still_prints
 
 def docs_seed_table():
     section = DOCS.read_text().split("### The seed's calls", 1)[1].split("#### Examples", 1)[0]
-    rows = re.findall(r"^\| (\w+) \| (\w+) \|\s*([^|]*?)\s*\|", section, flags=re.M)
+    rows = re.findall(r"^\| (\w+) \| (\w+) \|\s*([^|]*?)\s*\|", section, flags=re.MULTILINE)
     calls = {}
     for action, entity, required in rows:
         if action == "action":  # the header
@@ -106,10 +114,10 @@ def test_help_and_docs_list_the_same_seed_calls_with_the_same_required_parameter
 
 def test_docs_have_one_example_per_seed_call_that_runs_as_a_dry_run():
     text = DOCS.read_text()
-    headings = re.findall(r"^##### (\w+) (\w+)$", text, flags=re.M)
+    headings = re.findall(r"^##### (\w+) (\w+)$", text, flags=re.MULTILINE)
     assert sorted(headings) == sorted(tuple(line.split()[:2]) for line in seed_call_lines())
     for action, entity in headings:
         section = text.split(f"##### {action} {entity}\n", 1)[1].split("#####", 1)[0]
-        (command,) = re.findall(r"^`(stripe-connection [^`]+)`$", section, flags=re.M)
+        (command,) = re.findall(r"^`(stripe-connection [^`]+)`$", section, flags=re.MULTILINE)
         code, out, _ = run(["--dry-run", *shlex.split(command)[1:]])
         assert code == 0, (command, out)

@@ -29,13 +29,28 @@ from source_stripe_proxy.data import resources
 
 # The examples of actions that move money.
 MOVES_MONEY = [
-    ("create", "refund"), ("create", "payout"), ("create", "transfer"), ("create", "topup"),
-    ("create", "application_fee_refund"), ("create", "credit_note"), ("create", "payment_intent"),
-    ("confirm", "payment_intent"), ("capture", "payment_intent"), ("create", "charge"), ("capture", "charge"),
+    ("create", "refund"),
+    ("create", "payout"),
+    ("create", "transfer"),
+    ("create", "topup"),
+    ("create", "application_fee_refund"),
+    ("create", "credit_note"),
+    ("create", "payment_intent"),
+    ("confirm", "payment_intent"),
+    ("capture", "payment_intent"),
+    ("create", "charge"),
+    ("capture", "charge"),
     ("pay", "invoice"),
 ]
-KEEPS_STILL = [("update", "refund"), ("cancel", "payout"), ("create", "customer"), ("list", "charge"),
-               ("get", "payment_intent"), ("finalize", "invoice"), ("test_expire", "refund")]
+KEEPS_STILL = [
+    ("update", "refund"),
+    ("cancel", "payout"),
+    ("create", "customer"),
+    ("list", "charge"),
+    ("get", "payment_intent"),
+    ("finalize", "invoice"),
+    ("test_expire", "refund"),
+]
 
 
 @pytest.mark.parametrize("action,entity", MOVES_MONEY)
@@ -65,13 +80,21 @@ def call(action, entity, **params):
 
 
 def test_amounts_are_found_in_nested_lists_with_their_currency():
-    prepared = call("create", "checkout_session", mode="payment", success_url="https://example.com", line_items=[
-        {"quantity": 1, "price_data": {"currency": "eur", "unit_amount": 1500, "product_data": {"name": "A"}}},
-        {"quantity": 2, "price_data": {"currency": "jpy", "unit_amount_decimal": "700.5", "product_data": {"name": "B"}}},
-    ])
+    prepared = call(
+        "create",
+        "checkout_session",
+        mode="payment",
+        success_url="https://example.com",
+        line_items=[
+            {"quantity": 1, "price_data": {"currency": "eur", "unit_amount": 1500, "product_data": {"name": "A"}}},
+            {"quantity": 2, "price_data": {"currency": "jpy", "unit_amount_decimal": "700.5", "product_data": {"name": "B"}}},
+        ],
+    )
     found = amounts_of(prepared.spec.amount_fields, prepared.body)
-    assert found == [Amount("line_items[0][price_data][unit_amount]", 1500, "eur"),
-                     Amount("line_items[1][price_data][unit_amount_decimal]", 700.5, "jpy")]
+    assert found == [
+        Amount("line_items[0][price_data][unit_amount]", 1500, "eur"),
+        Amount("line_items[1][price_data][unit_amount_decimal]", 700.5, "jpy"),
+    ]
     assert found[0].shown() == "15.00 EUR (1500)"
 
 
@@ -179,8 +202,9 @@ def test_an_attempt_asks_before_sending_and_sends_nothing_when_declined(tmp_path
     params = {"charge": "ch_1Abc", "amount": 700}
     for answer in (ACCEPTED, DECLINED, CANNOT):
         send = Sender()
-        attempt = Attempt(Guardrails(confirm="money"), "stripe_call", audit,
-                          ask=lambda message, answer=answer: asked.append(message) or answer)
+        attempt = Attempt(
+            Guardrails(confirm="money"), "stripe_call", audit, ask=lambda message, answer=answer: asked.append(message) or answer
+        )
         if answer == ACCEPTED:
             assert attempt.run(spec, params, send=send)["id"] == "re_1Sent" and len(send.sent) == 1
         else:
@@ -189,8 +213,11 @@ def test_an_attempt_asks_before_sending_and_sends_nothing_when_declined(tmp_path
             assert send.sent == [] and caught.value.reason == ("declined" if answer == DECLINED else "cannot_confirm")
     assert len(asked) == 3 and "7.00" not in asked[0] and "700" in asked[0]  # a refund names no currency
     lines = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]
-    assert [(l["outcome"], l.get("reason")) for l in lines] == [("sent", None), ("declined", None),
-                                                                ("refused", "cannot_confirm")]
+    assert [(entry["outcome"], entry.get("reason")) for entry in lines] == [
+        ("sent", None),
+        ("declined", None),
+        ("refused", "cannot_confirm"),
+    ]
     assert lines[0]["object_id"] == "re_1Sent" and lines[0]["ids"] == {"charge": "ch_1Abc"}
 
 
@@ -208,11 +235,17 @@ def test_a_read_is_neither_capped_confirmed_nor_audited(tmp_path):
 def test_audit_lines_hold_ids_and_amounts_only_and_never_a_secret(tmp_path):
     path = tmp_path / "audit.jsonl"
     log = AuditLog([str(path)], secrets=("sk_test_auditSECRET",))
-    line = log.record(tool="stripe_call", entity="refund", action="create", account="acct_1A", outcome="failed",
-                      idempotency_key="stripe-connection-1", amounts=[Amount("amount", 10, "usd")],
-                      ids=ids_of({"charge": "ch_1Abc", "reason": "requested_by_customer", "note": "sk_test_auditSECRET",
-                                  "key": "rk_live_abcdefgh"}, {}),
-                      error={"type": "card_error", "code": "card_declined", "message": "Your card ... 4242", "http_status": 402})
+    line = log.record(
+        tool="stripe_call",
+        entity="refund",
+        action="create",
+        account="acct_1A",
+        outcome="failed",
+        idempotency_key="stripe-connection-1",
+        amounts=[Amount("amount", 10, "usd")],
+        ids=ids_of({"charge": "ch_1Abc", "reason": "requested_by_customer", "note": "sk_test_auditSECRET", "key": "rk_live_abcdefgh"}, {}),
+        error={"type": "card_error", "code": "card_declined", "message": "Your card ... 4242", "http_status": 402},
+    )
     assert line["ids"] == {"charge": "ch_1Abc"}  # not the reason, the note, nor a key-shaped value
     assert line["error"] == {"type": "card_error", "code": "card_declined", "http_status": 402}  # not Stripe's message
     written = json.loads(path.read_text())
@@ -227,8 +260,9 @@ def test_audit_lines_from_many_threads_never_interleave(tmp_path):
 
     def write(n):
         for i in range(50):
-            log.record(tool=f"t{n}", entity="refund", action="create", account=None, outcome="sent",
-                       ids={"charge": f"ch_{n}x{i:04d}" + "A" * 200})
+            log.record(
+                tool=f"t{n}", entity="refund", action="create", account=None, outcome="sent", ids={"charge": f"ch_{n}x{i:04d}" + "A" * 200}
+            )
 
     threads = [threading.Thread(target=write, args=(n,)) for n in range(8)]
     for thread in threads:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any, List
+from typing import Any
 
 import mcp_types
 import pytest
@@ -28,7 +28,7 @@ BUDGET = 25_000  # the default tools/list, as json.dumps writes it (unit_tests/t
 
 class Recorder:
     def __init__(self) -> None:
-        self.calls: List[Any] = []
+        self.calls: list[Any] = []
 
     def __call__(self, prepared: Any) -> Any:
         self.calls.append(prepared)
@@ -57,7 +57,7 @@ def call(server: Any, era: str, tool: str, arguments: Any, **client_options: Any
     return asyncio.run(scenario())
 
 
-def audit_lines(path: Any) -> List[Any]:
+def audit_lines(path: Any) -> list[Any]:
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
@@ -95,18 +95,24 @@ def test_a_client_without_elicitation_gets_cannot_confirm_and_a_dry_run_is_not_a
 
 
 def test_an_upload_paragon_cannot_forward_is_refused_before_the_person_is_asked(tmp_path):
-    environ = {"PARAGON_PROJECT_ID": "proj_1", "PARAGON_USER_TOKEN": "paragon-PORT-token",
-               "PARAGON_PROXY_HOST": "http://127.0.0.1:9"}  # nothing listens there: a request would fail otherwise
+    environ = {
+        "PARAGON_PROJECT_ID": "proj_1",
+        "PARAGON_USER_TOKEN": "paragon-PORT-token",
+        "PARAGON_PROXY_HOST": "http://127.0.0.1:9",
+    }  # nothing listens there: a request would fail otherwise
     log = tmp_path / "audit.jsonl"
     tools = prepare(build_parser().parse_args(["--confirm", "writes", "--audit-log", str(log)]), environ).tools
-    asked: List[str] = []
+    asked: list[str] = []
 
     def ask(question: Any) -> Any:
         asked.append(question.message)
         raise AssertionError("nobody should be asked about a call that cannot go")
 
-    upload = {"entity": "file", "action": "create", "params": {
-        "purpose": "dispute_evidence", "file": {"name": "receipt.pdf", "content_base64": "JVBERi0="}}}
+    upload = {
+        "entity": "file",
+        "action": "create",
+        "params": {"purpose": "dispute_evidence", "file": {"name": "receipt.pdf", "content_base64": "JVBERi0="}},
+    }
     with pytest.raises(ToolCallError) as caught:
         tools.call("stripe_call", upload, ask=ask)
     error = caught.value.error["error"]
@@ -127,7 +133,7 @@ def test_paragon_routes_a_download_through_its_target_header_and_direct_keys_go_
     assert "files.stripe.com" in pink.cannot(STRIPE_FILES_BASE, upload=False)
 
 
-def listed(**options: Any) -> List[Any]:
+def listed(**options: Any) -> list[Any]:
     server = build_server(StripeTools(Recorder(), **options), instructions="test")
 
     async def scenario() -> Any:
@@ -137,7 +143,7 @@ def listed(**options: Any) -> List[Any]:
     return asyncio.run(scenario())
 
 
-def chars(tools: List[Any]) -> int:
+def chars(tools: list[Any]) -> int:
     return len(json.dumps({"tools": [tool.model_dump(by_alias=True, mode="json", exclude_none=True) for tool in tools]}))
 
 
@@ -153,16 +159,20 @@ def test_the_tool_list_with_the_search_tool_and_money_marks_fits_and_accounts_ad
 
 
 def test_a_dry_run_of_an_upload_paragon_cannot_forward_is_refused_too(tmp_path):
-    environ = {"PARAGON_PROJECT_ID": "proj_1", "PARAGON_USER_TOKEN": "paragon-PORT-token",
-               "PARAGON_PROXY_HOST": "http://127.0.0.1:9"}
+    environ = {"PARAGON_PROJECT_ID": "proj_1", "PARAGON_USER_TOKEN": "paragon-PORT-token", "PARAGON_PROXY_HOST": "http://127.0.0.1:9"}
     log = tmp_path / "audit.jsonl"
     tools = prepare(build_parser().parse_args(["--audit-log", str(log)]), environ).tools
-    upload = {"entity": "file", "action": "create", "dry_run": True, "params": {
-        "purpose": "dispute_evidence", "file": {"name": "receipt.pdf", "content_base64": "JVBERi0="}}}
+    upload = {
+        "entity": "file",
+        "action": "create",
+        "dry_run": True,
+        "params": {"purpose": "dispute_evidence", "file": {"name": "receipt.pdf", "content_base64": "JVBERi0="}},
+    }
     with pytest.raises(ToolCallError) as caught:
         tools.call("stripe_call", upload)
     assert caught.value.error["error"]["code"] == "connection_mode"
     assert [(line["outcome"], line["reason"]) for line in audit_lines(log)] == [("refused", "connection_mode")]
-    dry = tools.call("stripe_call", {"entity": "customer", "action": "create", "dry_run": True,
-                                       "params": {"email": "a@example.com", "name": "A"}})
+    dry = tools.call(
+        "stripe_call", {"entity": "customer", "action": "create", "dry_run": True, "params": {"email": "a@example.com", "name": "A"}}
+    )
     assert dry["request"]["path"] == "/v1/customers"  # what Paragon can carry is still shown

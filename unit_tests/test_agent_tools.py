@@ -65,7 +65,7 @@ def test_the_person_is_asked_through_the_callback_and_declining_sends_nothing():
     for answer, code in ((ACCEPTED, None), (DECLINED, "declined"), (CANNOT, "cannot_confirm")):
         execute = Recorder()
         tools = StripeTools(execute, guardrails=Guardrails(confirm="money"))
-        ask = lambda question, answer=answer: asked.append(question.message) or ANSWERS[answer]  # noqa: E731
+        ask = lambda question, answer=answer: asked.append(question.message) or ANSWERS[answer]  # noqa: E731 - a one-line helper of this test
         if code is None:
             assert tools.call("stripe_call", refund, ask=ask)["id"] == "obj_1Made" and len(execute.calls) == 1
         else:
@@ -80,15 +80,19 @@ def test_the_person_is_asked_through_the_callback_and_declining_sends_nothing():
 
 def test_audit_lines_name_the_tool(tmp_path):
     path = tmp_path / "audit.jsonl"
-    tools = StripeTools(Recorder(), policy=AccessPolicy(deny=["delete_customer"]), audit=AuditLog([str(path)]),
-                        guardrails=Guardrails(max_amount=100))
+    tools = StripeTools(
+        Recorder(), policy=AccessPolicy(deny=["delete_customer"]), audit=AuditLog([str(path)]), guardrails=Guardrails(max_amount=100)
+    )
     tools.call("create_customer", {"email": "hidden@example.com", "name": "Hidden"})
     error_of(tools, "stripe_call", {"entity": "customer", "action": "delete", "params": {"customer": "cus_1Abc"}})
     error_of(tools, "create_price", {"product_id": "prod_1", "amount": 101, "currency": "usd"})
     tools.call("get_customer", {"customer_id": "cus_1Abc"})  # a read: no line
     lines = [json.loads(line) for line in path.read_text().splitlines()]
-    assert [(l["tool"], l["outcome"], l.get("reason")) for l in lines] == [
-        ("create_customer", "sent", None), ("stripe_call", "refused", "policy"), ("create_price", "refused", "max_amount")]
+    assert [(entry["tool"], entry["outcome"], entry.get("reason")) for entry in lines] == [
+        ("create_customer", "sent", None),
+        ("stripe_call", "refused", "policy"),
+        ("create_price", "refused", "max_amount"),
+    ]
     assert "hidden@example.com" not in path.read_text() and lines[0]["object_id"] == "obj_1Made"
 
 
@@ -97,21 +101,42 @@ def test_an_upload_takes_content_only_and_a_pdf_comes_back_as_a_binary_result():
     tools = StripeTools(execute)
     described = tools.call("stripe_describe", {"entity": "file", "action": "create"})
     assert described["input_schema"]["properties"]["file"]["required"] == ["name", "content_base64"]
-    made = tools.call("stripe_call", {"entity": "file", "action": "create", "params": {
-        "purpose": "dispute_evidence", "file": {"name": "a.pdf", "content_base64": "JVBERi0="}}})
+    made = tools.call(
+        "stripe_call",
+        {
+            "entity": "file",
+            "action": "create",
+            "params": {"purpose": "dispute_evidence", "file": {"name": "a.pdf", "content_base64": "JVBERi0="}},
+        },
+    )
     assert made["id"] and execute.calls[-1].uploads["file"].content == b"%PDF-"
-    assert error_of(tools, "stripe_call", {"entity": "file", "action": "create", "params": {
-        "purpose": "dispute_evidence", "file": "/etc/passwd"}})["param"] == "file"
+    assert (
+        error_of(
+            tools, "stripe_call", {"entity": "file", "action": "create", "params": {"purpose": "dispute_evidence", "file": "/etc/passwd"}}
+        )["param"]
+        == "file"
+    )
     assert "save_to" not in tools.call("stripe_describe", {"entity": "quote", "action": "pdf"})["input_schema"]["properties"]
-    assert error_of(tools, "stripe_call", {"entity": "quote", "action": "pdf",
-                                           "params": {"quote": "qt_1", "save_to": "/tmp/x.pdf"}})["param"] == "save_to"
+    assert (
+        error_of(tools, "stripe_call", {"entity": "quote", "action": "pdf", "params": {"quote": "qt_1", "save_to": "/tmp/x.pdf"}})["param"]
+        == "save_to"
+    )
     pdf_tools = StripeTools(Recorder(answer=PDF))
     result = pdf_tools.call("stripe_call", {"entity": "quote", "action": "pdf", "params": {"quote": "qt_1Q"}})
     assert isinstance(result, BinaryResult)
-    assert (result.data, result.mime_type, result.name, result.uri) == (PDF, "application/pdf", "quote-qt_1Q.pdf",
-                                                                        "stripe://quotes/qt_1Q/pdf")
-    assert json.loads(pdf_tools.render(result)) == {"object": "file_content", "name": "quote-qt_1Q.pdf",
-                                                    "type": "application/pdf", "bytes": len(PDF), "uri": "stripe://quotes/qt_1Q/pdf"}
+    assert (result.data, result.mime_type, result.name, result.uri) == (
+        PDF,
+        "application/pdf",
+        "quote-qt_1Q.pdf",
+        "stripe://quotes/qt_1Q/pdf",
+    )
+    assert json.loads(pdf_tools.render(result)) == {
+        "object": "file_content",
+        "name": "quote-qt_1Q.pdf",
+        "type": "application/pdf",
+        "bytes": len(PDF),
+        "uri": "stripe://quotes/qt_1Q/pdf",
+    }
 
 
 def test_the_money_mark_on_tools():

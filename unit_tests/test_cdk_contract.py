@@ -9,6 +9,7 @@ from __future__ import annotations
 import inspect
 import io
 import json
+import re
 from argparse import Namespace
 
 import pytest
@@ -33,7 +34,7 @@ def test_read_json_file_is_the_cdks_static_reader_and_names_the_file_not_its_con
     assert read_json_file(str(good)) == {"streams": []}
     bad = tmp_path / "state.json"
     bad.write_text('{"secret": "sk_test_notjson"')
-    with pytest.raises(ValueError) as caught:
+    with pytest.raises(ValueError, match=re.escape(str(bad))) as caught:
         read_json_file(str(bad))
     assert str(bad) in str(caught.value) and "sk_test_notjson" not in str(caught.value)
 

@@ -33,6 +33,8 @@ def test_streams_failing_alike_share_one_reason_and_the_first_leads():
     problems = {f"s{i:02d}": "HTTP 500" for i in range(40)}
     problems.update({"customers": "no permission", "cards": "no permission", "zebra": "Issuing is not enabled"})
     summary = summarize_problems(problems, "customers", named=5)
-    assert summary == ("customers: no permission (also cards); s00: HTTP 500 (also s01, s02 and 37 more); "
-                       "and 1 more stream(s) for other reasons (each is in the log's warnings)")
+    assert summary == (
+        "customers: no permission (also cards); s00: HTTP 500 (also s01, s02 and 37 more); "
+        "and 1 more stream(s) for other reasons (each is in the log's warnings)"
+    )
     assert summarize_problems({"a": "x", "b": "y"}, "b") == "b: y; a: x"

@@ -16,9 +16,9 @@ from source_stripe_proxy.core.errors import InvalidRequestError, PermissionDenie
 from source_stripe_proxy.data import load_schema
 from source_stripe_proxy.source.availability import unavailable
 from source_stripe_proxy.source.cursors import CLOCK_SKEW_SECONDS
+from source_stripe_proxy.source.events_read import EventSample, group_types, share_events_read
 from source_stripe_proxy.source.reader import EVENTS_PHASE, LIST_PHASE, ReadPlan
 from source_stripe_proxy.source.stream_specs import STREAM_SPECS
-from source_stripe_proxy.source.events_read import EventSample, group_types, share_events_read
 from unit_tests.test_events import CONFIG, DAY, catalog, event, final_state, newest_first, records_of, state_of, stripe_list
 
 BASE = "https://api.stripe.com"
@@ -35,6 +35,7 @@ def paths(requests_mock):
 def by_parent(requests_mock, path_of, rows_of, url="/v1/x"):
     """A child list per parent: ``path_of(parent)`` -> ``rows_of[parent]``, paged by starting_after."""
     for parent, rows in rows_of.items():
+
         def answer(request, context, rows=rows):
             limit = int(request.qs.get("limit", ["10"])[0])
             start = 0
@@ -52,9 +53,16 @@ def by_parent(requests_mock, path_of, rows_of, url="/v1/x"):
 def test_a_childs_records_come_from_its_parents_and_the_parent_list_is_read_once(requests_mock):
     now = int(time.time())
     newest_first(requests_mock, "/v1/customers", [customer(n, now - n * DAY) for n in range(1, 4)])
-    tax_ids = {f"cus_{n}": [{"id": f"txi_{n}_{k}", "object": "tax_id", "customer": f"cus_{n}", "created": now - 10} for k in range(n)] for n in range(1, 4)}
+    tax_ids = {
+        f"cus_{n}": [{"id": f"txi_{n}_{k}", "object": "tax_id", "customer": f"cus_{n}", "created": now - 10} for k in range(n)]
+        for n in range(1, 4)
+    }
     by_parent(requests_mock, lambda c: f"/v1/customers/{c}/tax_ids", tax_ids)
-    output = read(SourceStripeProxy(), {**CONFIG, "page_size": 2, "concurrency": 1}, catalog("customers", "customer_tax_ids", mode=SyncMode.full_refresh))
+    output = read(
+        SourceStripeProxy(),
+        {**CONFIG, "page_size": 2, "concurrency": 1},
+        catalog("customers", "customer_tax_ids", mode=SyncMode.full_refresh),
+    )
     assert sorted(r["id"] for r in records_of(output, "customer_tax_ids")) == sorted(t["id"] for rows in tax_ids.values() for t in rows)
     assert len(records_of(output, "customers")) == 3
     assert [p for p in paths(requests_mock) if p == "/v1/customers"] == ["/v1/customers", "/v1/customers"]  # 3 customers, 2 a page: once
@@ -67,8 +75,10 @@ def test_a_childs_records_come_from_its_parents_and_the_parent_list_is_read_once
 
 def test_only_parents_matching_the_filter_are_asked_and_the_parent_id_is_added(requests_mock):
     now = int(time.time())
-    payouts = [{"id": "po_auto", "object": "payout", "created": now - 20, "automatic": True},
-               {"id": "po_manual", "object": "payout", "created": now - 10, "automatic": False}]
+    payouts = [
+        {"id": "po_auto", "object": "payout", "created": now - 20, "automatic": True},
+        {"id": "po_manual", "object": "payout", "created": now - 10, "automatic": False},
+    ]
     newest_first(requests_mock, "/v1/payouts", payouts)
     txns = [{"id": "txn_1", "object": "balance_transaction", "created": now - 30}]
     requests_mock.get(f"{BASE}/v1/balance_transactions", json=stripe_list(txns))
@@ -92,8 +102,10 @@ def test_a_child_read_by_its_own_created_lists_every_parent_and_keeps_its_own_cu
     now = int(time.time())
     intents = [{"id": f"seti_{n}", "object": "setup_intent", "created": now - 50 * DAY + n} for n in range(2)]
     newest_first(requests_mock, "/v1/setup_intents", intents)
-    attempts = {"seti_0": [{"id": "setatt_old", "object": "setup_attempt", "setup_intent": "seti_0", "created": now - 40 * DAY}],
-                "seti_1": [{"id": "setatt_new", "object": "setup_attempt", "setup_intent": "seti_1", "created": now - DAY}]}
+    attempts = {
+        "seti_0": [{"id": "setatt_old", "object": "setup_attempt", "setup_intent": "seti_0", "created": now - 40 * DAY}],
+        "seti_1": [{"id": "setatt_new", "object": "setup_attempt", "setup_intent": "seti_1", "created": now - DAY}],
+    }
 
     def answer(request, context):  # ignores created[gte]: the reader keeps only the new ones itself
         return stripe_list(attempts[request.qs["setup_intent"][0]])
@@ -116,8 +128,10 @@ def test_meter_summaries_are_read_per_meter_and_customer_in_aligned_windows(requ
     meter_created = now - 3 * DAY
     newest_first(requests_mock, "/v1/billing/meters", [{"id": "mtr_1", "object": "billing.meter", "created": meter_created}])
     newest_first(requests_mock, "/v1/customers", [customer(1, now - DAY), customer(2, now - DAY)])
-    requests_mock.get(f"{BASE}/v1/billing/meters/mtr_1/event_summaries", json=lambda r, c: stripe_list(
-        [{"id": f"sum_{r.qs['customer'][0]}", "object": "billing.meter_event_summary", "meter": "mtr_1"}]))
+    requests_mock.get(
+        f"{BASE}/v1/billing/meters/mtr_1/event_summaries",
+        json=lambda r, c: stripe_list([{"id": f"sum_{r.qs['customer'][0]}", "object": "billing.meter_event_summary", "meter": "mtr_1"}]),
+    )
     output = read(SourceStripeProxy(), CONFIG, catalog("billing_meter_event_summaries", mode=SyncMode.full_refresh))
     assert sorted(r["id"] for r in records_of(output, "billing_meter_event_summaries")) == ["sum_cus_1", "sum_cus_2"]
     asked = [r.qs for r in requests_mock.request_history if r.path.endswith("/event_summaries")]
@@ -129,8 +143,11 @@ def test_meter_summaries_are_read_per_meter_and_customer_in_aligned_windows(requ
 def test_a_parent_gone_since_it_was_listed_has_no_children(requests_mock):
     now = int(time.time())
     newest_first(requests_mock, "/v1/customers", [customer(1, now - 5)])
-    requests_mock.get(f"{BASE}/v1/customers/cus_1/tax_ids", status_code=404,
-                      json={"error": {"type": "invalid_request_error", "code": "resource_missing", "message": "No such customer: 'cus_1'"}})
+    requests_mock.get(
+        f"{BASE}/v1/customers/cus_1/tax_ids",
+        status_code=404,
+        json={"error": {"type": "invalid_request_error", "code": "resource_missing", "message": "No such customer: 'cus_1'"}},
+    )
     output = read(SourceStripeProxy(), CONFIG, catalog("customer_tax_ids", mode=SyncMode.full_refresh))
     assert records_of(output, "customer_tax_ids") == [] and output.get_stream_statuses("customer_tax_ids")[-1].name == "COMPLETE"
 
@@ -140,8 +157,15 @@ def test_a_parent_gone_since_it_was_listed_has_no_children(requests_mock):
 
 def plans_of(types_by_stream, account=None):
     return [
-        ReadPlan(name=name, path="/v1/events", fixed_params={"types": types}, intervals=((1, None),), phase=EVENTS_PHASE, account_id=account,
-                 splittable=False)
+        ReadPlan(
+            name=name,
+            path="/v1/events",
+            fixed_params={"types": types},
+            intervals=((1, None),),
+            phase=EVENTS_PHASE,
+            account_id=account,
+            splittable=False,
+        )
         for name, types in types_by_stream.items()
     ]
 
@@ -154,7 +178,9 @@ def test_beyond_20_types_the_sample_decides_between_one_read_of_everything_and_a
     rare = EventSample(("charge.succeeded",) * 99 + ("thing_1.created",), has_more=True, span_seconds=100, window_seconds=86_400)
     grouped = share_events_read(plans, {None: rare})
     assert len({p.read_key for p in grouped}) == 2 and all(len(p.fixed_params["types"]) <= 20 for p in grouped)
-    assert {tuple(p.fixed_params["types"]) for p in grouped if p.name == "stream_1"} == {tuple(next(g for g in group_types(list(many.values())) if "thing_1.created" in g))}
+    assert {tuple(p.fixed_params["types"]) for p in grouped if p.name == "stream_1"} == {
+        tuple(next(g for g in group_types(list(many.values())) if "thing_1.created" in g))
+    }
     # most events wanted: grouping could only add requests, so one read of every event
     busy = EventSample(tuple(f"thing_{n % 15}.created" for n in range(100)), has_more=True, span_seconds=100, window_seconds=86_400)
     assert {p.fixed_params == {} for p in share_events_read(plans, {None: busy})} == {True}
@@ -181,18 +207,33 @@ def test_one_events_read_routes_each_event_to_its_streams_by_type_and_object(req
     since = now - 3600
     card = {"id": "card_1", "object": "card", "customer": "cus_1", "created": now - DAY}
     bank = {"id": "ba_1", "object": "bank_account", "customer": "cus_1"}
-    events = [event(1, "customer.source.created", card, now - 50), event(2, "customer.source.updated", bank, now - 40),
-              event(3, "customer.updated", customer(1, now - DAY), now - 30), event(4, "product.created", {"id": "prod_1", "object": "product", "created": now - 20}, now - 20)]
-    events += [event(10 + n, "charge.succeeded", {"id": f"ch_{n}", "object": "charge", "created": now - 100}, now - 100 + n) for n in range(5)]
+    events = [
+        event(1, "customer.source.created", card, now - 50),
+        event(2, "customer.source.updated", bank, now - 40),
+        event(3, "customer.updated", customer(1, now - DAY), now - 30),
+        event(4, "product.created", {"id": "prod_1", "object": "product", "created": now - 20}, now - 20),
+    ]
+    events += [
+        event(10 + n, "charge.succeeded", {"id": f"ch_{n}", "object": "charge", "created": now - 100}, now - 100 + n) for n in range(5)
+    ]
     newest_first(requests_mock, "/v1/events", events)
-    requests_mock.get(f"{BASE}/v1/customers/cus_1/balance_transactions", json=stripe_list(
-        [{"id": "cbtxn_1", "object": "customer_balance_transaction", "customer": "cus_1", "created": now - 30}]))
+    requests_mock.get(
+        f"{BASE}/v1/customers/cus_1/balance_transactions",
+        json=stripe_list([{"id": "cbtxn_1", "object": "customer_balance_transaction", "customer": "cus_1", "created": now - 30}]),
+    )
     streams = ["customers", "customer_cards", "bank_accounts", "customer_sources", "customer_balance_transactions", "products", "charges"]
     state = state_of(**{name: {"events_since": since} for name in streams})
     output = read(SourceStripeProxy(), {**CONFIG, "page_size": 3}, catalog(*streams), state)
     got = {name: sorted(r["id"] for r in records_of(output, name)) for name in streams}
-    assert got == {"customers": ["cus_1"], "customer_cards": ["card_1"], "bank_accounts": ["ba_1"], "customer_sources": ["ba_1", "card_1"],
-                   "customer_balance_transactions": ["cbtxn_1"], "products": ["prod_1"], "charges": [f"ch_{n}" for n in range(5)]}
+    assert got == {
+        "customers": ["cus_1"],
+        "customer_cards": ["card_1"],
+        "bank_accounts": ["ba_1"],
+        "customer_sources": ["ba_1", "card_1"],
+        "customer_balance_transactions": ["cbtxn_1"],
+        "products": ["prod_1"],
+        "charges": [f"ch_{n}" for n in range(5)],
+    }
     sample, *reads = [r.qs for r in requests_mock.request_history if r.path == "/v1/events"]
     assert sample == {"created[gte]": [str(since)], "limit": ["3"]}  # their types are more than 20: what do the events hold?
     assert len(reads) == 3  # every event is wanted, so one read of them all: 9 events, 3 a page, for seven streams
@@ -204,11 +245,24 @@ def test_one_events_read_routes_each_event_to_its_streams_by_type_and_object(req
 def test_an_application_fees_refunds_follow_their_own_events_and_the_fees(requests_mock):
     now = int(time.time())
     refund = {"id": "fr_1", "object": "fee_refund", "fee": "fee_1", "created": now - 60}
-    fee = {"id": "fee_2", "object": "application_fee", "created": now - DAY,
-           "refunds": stripe_list([{"id": "fr_2", "object": "fee_refund", "fee": "fee_2", "created": now - 30}])}
-    newest_first(requests_mock, "/v1/events", [event(1, "application_fee.refund.updated", refund, now - 60), event(2, "application_fee.refunded", fee, now - 30)])
-    output = read(SourceStripeProxy(), CONFIG, catalog("application_fees_refunds"), state_of(application_fees_refunds={"events_since": now - 3600}))
-    assert sorted(r["id"] for r in records_of(output, "application_fees_refunds")) == ["fr_1", "fr_2"]  # a new refund comes as the fee's event
+    fee = {
+        "id": "fee_2",
+        "object": "application_fee",
+        "created": now - DAY,
+        "refunds": stripe_list([{"id": "fr_2", "object": "fee_refund", "fee": "fee_2", "created": now - 30}]),
+    }
+    newest_first(
+        requests_mock,
+        "/v1/events",
+        [event(1, "application_fee.refund.updated", refund, now - 60), event(2, "application_fee.refunded", fee, now - 30)],
+    )
+    output = read(
+        SourceStripeProxy(), CONFIG, catalog("application_fees_refunds"), state_of(application_fees_refunds={"events_since": now - 3600})
+    )
+    assert sorted(r["id"] for r in records_of(output, "application_fees_refunds")) == [
+        "fr_1",
+        "fr_2",
+    ]  # a new refund comes as the fee's event
 
 
 # -- streams an account can't read --------------------------------------------------------
@@ -224,9 +278,16 @@ def stripe_error(status, message, param=None):
 def test_a_product_not_enabled_and_a_bad_parameter_are_told_apart_by_stripes_error_body(requests_mock):
     now = int(time.time())
     newest_first(requests_mock, "/v1/customers", [customer(1, now - 5)])
-    requests_mock.get(f"{BASE}/v1/issuing/cards", **stripe_error(400, "Your account is not set up to use Issuing. Please visit https://dashboard.stripe.com/issuing/overview to get started."))
+    requests_mock.get(
+        f"{BASE}/v1/issuing/cards",
+        **stripe_error(
+            400, "Your account is not set up to use Issuing. Please visit https://dashboard.stripe.com/issuing/overview to get started."
+        ),
+    )
     requests_mock.get(f"{BASE}/v1/tax_rates", **stripe_error(400, "Received unknown parameter: colour", param="colour"))
-    output = read(SourceStripeProxy(), CONFIG, catalog("customers", "cards", "tax_rates", mode=SyncMode.full_refresh), expecting_exception=True)
+    output = read(
+        SourceStripeProxy(), CONFIG, catalog("customers", "cards", "tax_rates", mode=SyncMode.full_refresh), expecting_exception=True
+    )
     assert len(records_of(output, "customers")) == 1 and output.get_stream_statuses("customers")[-1].name == "COMPLETE"
     errors = {e.trace.error.stream_descriptor.name: e.trace.error for e in output.errors if e.trace.error.stream_descriptor}
     assert errors["cards"].failure_type.value == "config_error"
@@ -245,7 +306,11 @@ def test_skip_lets_the_sync_succeed_but_never_hides_a_real_error(requests_mock):
     newest_first(requests_mock, "/v1/customers", [customer(1, now - 5)])
     requests_mock.get(f"{BASE}/v1/treasury/financial_accounts", **stripe_error(400, "Your account is not set up to use Treasury."))
     config = {**CONFIG, "unavailable_streams": "skip"}
-    ok = read(SourceStripeProxy(), config, catalog("customers", "treasury_transactions", "treasury_financial_accounts", mode=SyncMode.full_refresh))
+    ok = read(
+        SourceStripeProxy(),
+        config,
+        catalog("customers", "treasury_transactions", "treasury_financial_accounts", mode=SyncMode.full_refresh),
+    )
     assert not ok.errors and len(records_of(ok, "customers")) == 1
     warnings = [m.log.message for m in ok.logs if m.log.level.value == "WARN"]
     assert sum("Treasury is not enabled" in w for w in warnings) == 2  # the child inherits its parent's product
@@ -254,26 +319,60 @@ def test_skip_lets_the_sync_succeed_but_never_hides_a_real_error(requests_mock):
     assert failed.errors and failed.errors[-1].trace.error.failure_type.value == "system_error"
 
 
-@pytest.mark.parametrize("error, reason", [
-    (InvalidRequestError("x", http_status=400, error_type="invalid_request_error", stripe_message="Your account is not set up to use Climate."),
-     "Climate is not enabled on this account"),
-    (InvalidRequestError("x", http_status=400, error_type="invalid_request_error", stripe_message="Your account is not set up to use Issuing"),
-     "Issuing is not enabled on this account"),
-    (PermissionDeniedError("x", http_status=403, error_type="invalid_request_error", stripe_message=(
-        "The provided key 'rk_test_***' does not have the required permissions for this endpoint on account 'acct_1'. "
-        "Having the 'rak_issuing_card_read' permission would allow this request to continue.")), "the key lacks permission rak_issuing_card_read"),
-    (PermissionDeniedError("x", http_status=403, error_type="invalid_request_error", stripe_message="Forbidden"), "the key lacks a permission for it"),
-])
+@pytest.mark.parametrize(
+    "error, reason",
+    [
+        (
+            InvalidRequestError(
+                "x", http_status=400, error_type="invalid_request_error", stripe_message="Your account is not set up to use Climate."
+            ),
+            "Climate is not enabled on this account",
+        ),
+        (
+            InvalidRequestError(
+                "x", http_status=400, error_type="invalid_request_error", stripe_message="Your account is not set up to use Issuing"
+            ),
+            "Issuing is not enabled on this account",
+        ),
+        (
+            PermissionDeniedError(
+                "x",
+                http_status=403,
+                error_type="invalid_request_error",
+                stripe_message=(
+                    "The provided key 'rk_test_***' does not have the required permissions for this endpoint on account 'acct_1'. "
+                    "Having the 'rak_issuing_card_read' permission would allow this request to continue."
+                ),
+            ),
+            "the key lacks permission rak_issuing_card_read",
+        ),
+        (
+            PermissionDeniedError("x", http_status=403, error_type="invalid_request_error", stripe_message="Forbidden"),
+            "the key lacks a permission for it",
+        ),
+    ],
+)
 def test_what_makes_a_stream_unreadable(error, reason):
     assert unavailable(STREAM_SPECS["cards"], error).reason == reason
 
 
-@pytest.mark.parametrize("error", [
-    InvalidRequestError("x", http_status=400, error_type="invalid_request_error", param="limit", stripe_message="Your account is not set up to use Issuing"),
-    InvalidRequestError("x", http_status=404, error_type="invalid_request_error", stripe_message="Your account is not set up to use Issuing"),
-    InvalidRequestError("x", http_status=400, error_type="invalid_request_error", stripe_message="Invalid timestamp"),
-    PermissionDeniedError("x", http_status=403, error_type="proxy_error", stripe_message="denied", source="paragon"),
-])
+@pytest.mark.parametrize(
+    "error",
+    [
+        InvalidRequestError(
+            "x",
+            http_status=400,
+            error_type="invalid_request_error",
+            param="limit",
+            stripe_message="Your account is not set up to use Issuing",
+        ),
+        InvalidRequestError(
+            "x", http_status=404, error_type="invalid_request_error", stripe_message="Your account is not set up to use Issuing"
+        ),
+        InvalidRequestError("x", http_status=400, error_type="invalid_request_error", stripe_message="Invalid timestamp"),
+        PermissionDeniedError("x", http_status=403, error_type="proxy_error", stripe_message="denied", source="paragon"),
+    ],
+)
 def test_what_stays_a_real_error(error):
     assert unavailable(STREAM_SPECS["cards"], error) is None
 
@@ -300,7 +399,9 @@ class PagedChildren:
         rows = [{"id": f"{path}:{n}"} for n in range(start, min(start + params["limit"], 3 * params["limit"]))]
         with self.lock:
             self.answered += 1
-        return ApiResponse(200, {"object": "list", "data": rows, "has_more": rows[-1]["id"].endswith(f":{3 * params['limit'] - 1}") is False}, {})
+        return ApiResponse(
+            200, {"object": "list", "data": rows, "has_more": rows[-1]["id"].endswith(f":{3 * params['limit'] - 1}") is False}, {}
+        )
 
 
 def test_child_pages_in_memory_are_bounded_for_the_whole_sync_and_nested_callers_never_wait_for_each_other():
@@ -314,15 +415,16 @@ def test_child_pages_in_memory_are_bounded_for_the_whole_sync_and_nested_callers
 
     def caller(n):
         requests = [ChildList({}, f"/v1/c{n}_{k}", {}) for k in range(10)]
+
         def took():  # a slow consumer: pages pile up as far as the bound lets them
             with lock:
                 taken[0] += 1
                 worst[0] = max(worst[0], fake.answered - taken[0])
             time.sleep(0.003)
 
-        for request, objects in pages.lists(requests, None):
+        for request, _objects in pages.lists(requests, None):
             took()
-            for inner, _ in pages.lists([ChildList({}, request.path + "/x", {})], None):  # a grandchild level, nested
+            for _inner, _ in pages.lists([ChildList({}, request.path + "/x", {})], None):  # a grandchild level, nested
                 took()
 
     threads_ = [threads.Thread(target=caller, args=(n,)) for n in range(5)]

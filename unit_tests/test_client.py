@@ -26,7 +26,12 @@ MODES = {
         "paragon-jwt-secret",
     ),
     "pinkconnect": (
-        {"auth_type": "pinkconnect", "proxy_url": "https://pink.example/api", "token": "pink-secret", "extra_headers": {"X-Tenant": "t-secret"}},
+        {
+            "auth_type": "pinkconnect",
+            "proxy_url": "https://pink.example/api",
+            "token": "pink-secret",
+            "extra_headers": {"X-Tenant": "t-secret"},
+        },
         "https://pink.example/api",
         "pink-secret",
     ),
@@ -136,7 +141,11 @@ def test_retry_policy_429_with_retry_after_500_reset_then_success(requests_mock)
     requests_mock.get(
         f"{STRIPE}/v1/customers",
         [
-            {"status_code": 429, "headers": {"Retry-After": "2"}, "json": {"error": {"type": "invalid_request_error", "code": "rate_limit"}}},
+            {
+                "status_code": 429,
+                "headers": {"Retry-After": "2"},
+                "json": {"error": {"type": "invalid_request_error", "code": "rate_limit"}},
+            },
             {"status_code": 500, "json": {"error": {"type": "api_error", "message": "oops"}}},
             {"exc": requests.exceptions.ConnectionError("connection reset by peer")},
             {"exc": requests.exceptions.ChunkedEncodingError("connection cut mid-body")},
@@ -186,7 +195,14 @@ def test_stripe_error_body_becomes_typed_error_with_stripes_fields(requests_mock
         f"{STRIPE}/v1/customers",
         status_code=400,
         headers={"Request-Id": "req_1"},
-        json={"error": {"type": "invalid_request_error", "code": "parameter_unknown", "param": "bogus", "message": "Received unknown parameter: bogus"}},
+        json={
+            "error": {
+                "type": "invalid_request_error",
+                "code": "parameter_unknown",
+                "param": "bogus",
+                "message": "Received unknown parameter: bogus",
+            }
+        },
     )
     with pytest.raises(InvalidRequestError) as raised:
         make_client().get("/v1/customers", {"bogus": 1})
@@ -203,21 +219,42 @@ def test_a_declined_card_keeps_stripes_decline_fields_and_ids(requests_mock):
     requests_mock.post(
         f"{STRIPE}/v1/payment_intents/pi_1/confirm",
         status_code=402,
-        json={"error": {"type": "card_error", "code": "card_declined", "decline_code": "insufficient_funds",
-                        "charge": "ch_1", "payment_intent": intent, "payment_method": {"id": "pm_1", "object": "payment_method"},
-                        "doc_url": "https://stripe.com/docs/error-codes/card-declined", "message": "Your card has insufficient funds.",
-                        "unknown_field": {"deep": "value"}}},
+        json={
+            "error": {
+                "type": "card_error",
+                "code": "card_declined",
+                "decline_code": "insufficient_funds",
+                "charge": "ch_1",
+                "payment_intent": intent,
+                "payment_method": {"id": "pm_1", "object": "payment_method"},
+                "doc_url": "https://stripe.com/docs/error-codes/card-declined",
+                "message": "Your card has insufficient funds.",
+                "unknown_field": {"deep": "value"},
+            }
+        },
     )
     with pytest.raises(InvalidRequestError) as raised:
         make_client().post("/v1/payment_intents/pi_1/confirm", {})
     error = raised.value.to_dict()["error"]
-    assert error == {"type": "card_error", "message": "Your card has insufficient funds.", "code": "card_declined",
-                     "decline_code": "insufficient_funds", "doc_url": "https://stripe.com/docs/error-codes/card-declined",
-                     "charge": "ch_1", "payment_intent": "pi_1", "payment_method": "pm_1", "http_status": 402}
+    assert error == {
+        "type": "card_error",
+        "message": "Your card has insufficient funds.",
+        "code": "card_declined",
+        "decline_code": "insufficient_funds",
+        "doc_url": "https://stripe.com/docs/error-codes/card-declined",
+        "charge": "ch_1",
+        "payment_intent": "pi_1",
+        "payment_method": "pm_1",
+        "http_status": 402,
+    }
 
 
 def test_idempotency_error_has_its_own_class(requests_mock):
-    requests_mock.post(f"{STRIPE}/v1/customers", status_code=400, json={"error": {"type": "idempotency_error", "message": "Keys for idempotent requests..."}})
+    requests_mock.post(
+        f"{STRIPE}/v1/customers",
+        status_code=400,
+        json={"error": {"type": "idempotency_error", "message": "Keys for idempotent requests..."}},
+    )
     with pytest.raises(IdempotencyError):
         make_client().post("/v1/customers", {"name": "x"}, idempotency_key="k")
 
@@ -238,9 +275,9 @@ def test_401_is_a_config_error_that_names_the_field_and_hides_the_secret(request
 
 
 def test_proxy_own_401_names_the_proxy_token_field(requests_mock):
-    credentials, base, token = MODES["paragon"]
+    credentials, base, _token = MODES["paragon"]
     requests_mock.get(f"{base}/v1/customers", status_code=401, json={"message": "Unauthorized"})
-    with pytest.raises(AuthenticationError, match="credentials.user_token"):
+    with pytest.raises(AuthenticationError, match=r"credentials\.user_token"):
         make_client(credentials).get("/v1/customers")
 
 
@@ -248,7 +285,12 @@ def test_403_is_a_config_error_about_permissions(requests_mock):
     requests_mock.get(
         f"{STRIPE}/v1/plans",
         status_code=403,
-        json={"error": {"type": "invalid_request_error", "message": "The provided key 'rk_test_abc***' does not have the required permissions"}},
+        json={
+            "error": {
+                "type": "invalid_request_error",
+                "message": "The provided key 'rk_test_abc***' does not have the required permissions",
+            }
+        },
     )
     with pytest.raises(PermissionDeniedError) as raised:
         make_client().get("/v1/plans")
@@ -266,7 +308,7 @@ def test_proxy_html_error_page_is_reported_not_crashing(requests_mock):
 
 
 def test_paths_must_be_stripe_v1_paths():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="Stripe paths start with /v1/, got 'customers'"):
         make_client().get("customers")
 
 
@@ -289,7 +331,7 @@ def test_budget_settles_just_below_a_steady_limit_instead_of_oscillating():
     assert budget.limit_estimate is not None and budget.limit_estimate <= 21
     # settled: mostly at 95% of the limit, with rare probes above it after quiet periods
     steady = sorted(rates)[len(rates) // 10 : -len(rates) // 10]
-    assert 18.5 <= min(steady) and max(steady) <= 20
+    assert min(steady) >= 18.5 and max(steady) <= 20
     assert limited_after_warmup / len(rates) < 0.01
     served = 8000 / clock[0]
     assert 17.5 <= served <= 20.5
@@ -309,7 +351,7 @@ def test_429s_of_requests_sent_before_a_slowdown_count_once():
     clock[0] = 0.3
     budget.rate_limited(None, sent_at=sent[0])
     assert budget.rate == pytest.approx(80) and budget.limit_estimate == 100
-    for at, sent_at in zip(range(1, 30), sent[1:]):  # the rest of the burst, 20 ms apart
+    for at, sent_at in zip(range(1, 30), sent[1:], strict=True):  # the rest of the burst, 20 ms apart
         clock[0] = 0.3 + at * 0.02
         budget.rate_limited(None, sent_at=sent_at)
     assert budget.rate == pytest.approx(80) and budget.limit_estimate == 100

@@ -8,7 +8,7 @@ import requests
 
 from source_stripe_proxy.core.budget import RequestBudget
 from source_stripe_proxy.core.client import StripeClient
-from source_stripe_proxy.core.errors import TransientError
+from source_stripe_proxy.core.errors import RateLimitError, TransientError
 from source_stripe_proxy.core.settings import ConnectionSettings
 
 STRIPE = "https://api.stripe.com"
@@ -55,9 +55,13 @@ def test_without_a_deadline_every_retry_is_made(requests_mock):
 
 def test_a_retry_after_longer_than_the_time_left_is_not_waited_for(requests_mock):
     clock = FakeClock()
-    requests_mock.get(f"{STRIPE}/v1/customers", status_code=429, headers={"Retry-After": "20"},
-                      json={"error": {"type": "invalid_request_error", "message": "Too many requests"}})
-    with pytest.raises(Exception) as info:
+    requests_mock.get(
+        f"{STRIPE}/v1/customers",
+        status_code=429,
+        headers={"Retry-After": "20"},
+        json={"error": {"type": "invalid_request_error", "message": "Too many requests"}},
+    )
+    with pytest.raises(RateLimitError) as info:
         client(clock, deadline=15).get("/v1/customers")
     assert requests_mock.call_count == 1 and clock.sleeps == []
     assert getattr(info.value, "http_status", None) == 429
@@ -65,10 +69,13 @@ def test_a_retry_after_longer_than_the_time_left_is_not_waited_for(requests_mock
 
 def test_a_call_that_heals_in_time_succeeds(requests_mock):
     clock = FakeClock()
-    requests_mock.get(f"{STRIPE}/v1/customers", [
-        {"exc": requests.ConnectionError("refused")},
-        {"json": {"object": "list", "data": [], "has_more": False}},
-    ])
+    requests_mock.get(
+        f"{STRIPE}/v1/customers",
+        [
+            {"exc": requests.ConnectionError("refused")},
+            {"json": {"object": "list", "data": [], "has_more": False}},
+        ],
+    )
     assert client(clock, deadline=15).get("/v1/customers")["object"] == "list"
     assert requests_mock.call_count == 2
 

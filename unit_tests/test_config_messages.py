@@ -12,13 +12,15 @@ import io
 import json
 import subprocess
 import sys
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import pytest
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_stripe_proxy import DestinationStripeProxy, SourceStripeProxy
-from source_stripe_proxy.actions.cli import EXIT_USAGE, main as cli_main
+from source_stripe_proxy.actions.cli import EXIT_USAGE
+from source_stripe_proxy.actions.cli import main as cli_main
 from source_stripe_proxy.actions.connection import StripeConnection
 from source_stripe_proxy.airbyte.hooks import SourceEntrypoint
 from source_stripe_proxy.core.errors import ConfigError
@@ -68,8 +70,15 @@ def source_messages(tmp_path, command: str, config: Mapping[str, Any]) -> str:
     entrypoint = SourceEntrypoint(source)
     args = [command, "--config", write_json(tmp_path, "config.json", config)]
     if command == "read":
-        catalog = {"streams": [{"stream": {"name": "customers", "json_schema": {}, "supported_sync_modes": ["full_refresh"]},
-                                "sync_mode": "full_refresh", "destination_sync_mode": "append"}]}
+        catalog = {
+            "streams": [
+                {
+                    "stream": {"name": "customers", "json_schema": {}, "supported_sync_modes": ["full_refresh"]},
+                    "sync_mode": "full_refresh",
+                    "destination_sync_mode": "append",
+                }
+            ]
+        }
         args += ["--catalog", write_json(tmp_path, "catalog.json", catalog)]
     try:
         out = list(entrypoint.run(entrypoint.parse_args(args)))
@@ -88,7 +97,7 @@ def destination_message(tmp_path, command: str, config: Mapping[str, Any], monke
         args += ["--catalog", write_json(tmp_path, "catalog.json", accepted_catalog())]
         monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"")))
     try:
-        out = [m for m in destination.run_cmd(destination.parse_args(args))]
+        out = list(destination.run_cmd(destination.parse_args(args)))
     except AirbyteTracedException as error:
         assert error.failure_type.value == "config_error"
         return error.message
@@ -211,8 +220,10 @@ def test_the_cli_names_the_environment_variable_and_not_the_value():
         ({"STRIPE_API_KEY": KEY, "STRIPE_API_BASE": "http://api.example.com"}, "STRIPE_API_BASE uses plain http"),
         ({"STRIPE_API_KEY": KEY, "STRIPE_ACCOUNT_ID": "cus_1"}, "STRIPE_ACCOUNT_ID must be a string (acct_"),
         ({"PINKCONNECT_PROXY_URL": "https://p.example", "PINKCONNECT_TOKEN": " t"}, "PINKCONNECT_TOKEN has surrounding spaces"),
-        ({"PINKCONNECT_PROXY_URL": "https://p.example", "PINKCONNECT_TOKEN": "t", "PINKCONNECT_EXTRA_HEADERS": '{"X-A": " v"}'},
-         "PINKCONNECT_EXTRA_HEADERS has a value that is empty"),
+        (
+            {"PINKCONNECT_PROXY_URL": "https://p.example", "PINKCONNECT_TOKEN": "t", "PINKCONNECT_EXTRA_HEADERS": '{"X-A": " v"}'},
+            "PINKCONNECT_EXTRA_HEADERS has a value that is empty",
+        ),
     ],
 )
 def test_environment_config_errors_name_the_variable(environ, named):
@@ -236,4 +247,3 @@ def test_spec_yaml_is_read_only_when_a_config_is_validated():
     code = "import sys, source_stripe_proxy.actions.cli; print('yaml' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert done.stdout.strip() == "False"
-

@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import copy
 import math
-from typing import Any, Dict, Iterator, List, Mapping, Tuple
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 import jsonschema
 import pytest
-from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from source_stripe_proxy.core import stripe_facts
 from source_stripe_proxy.core.config_rules import (
@@ -46,7 +49,7 @@ FACE_KEYS = {"source": None, "destination": None, "actions": CONNECTION_KEYS}
 UI_ONLY = {"pattern_descriptor"}  # annotations the Airbyte UI reads; jsonschema ignores them
 
 
-def schemas(schema: Mapping[str, Any], path: str = "") -> Iterator[Tuple[str, Mapping[str, Any]]]:
+def schemas(schema: Mapping[str, Any], path: str = "") -> Iterator[tuple[str, Mapping[str, Any]]]:
     """(path, schema) of every schema in a spec: properties, oneOf options, items, additionalProperties."""
     yield path or "(top)", schema
     for option in schema.get("oneOf") or []:
@@ -58,7 +61,7 @@ def schemas(schema: Mapping[str, Any], path: str = "") -> Iterator[Tuple[str, Ma
             yield from schemas(schema[key], f"{path}<{key}>")
 
 
-def leaf_fields(schema: Mapping[str, Any], keys=None) -> Iterator[Tuple[str, Mapping[str, Any]]]:
+def leaf_fields(schema: Mapping[str, Any], keys=None) -> Iterator[tuple[str, Mapping[str, Any]]]:
     """Top-level fields other than credentials (the credentials' fields are tested by mode)."""
     for name, prop in schema["properties"].items():
         if name != "credentials" and (keys is None or name in keys):
@@ -123,14 +126,22 @@ def test_the_connection_fields_are_declared_alike_in_both_specs():
 # A "$" in a spec pattern is ECMA-262's (the end of the text); Python's also matches before a
 # final newline, so the fuzz keeps text free of newlines (test_a_trailing_newline_... covers them).
 text = st.text(st.characters(blacklist_characters="\n", blacklist_categories=("Cs",)), max_size=12)
-junk = st.none() | st.booleans() | st.integers(-5, 5) | st.floats(allow_nan=False, allow_infinity=False) | text | st.lists(text, max_size=2) | st.dictionaries(text, text, max_size=2)
+junk = (
+    st.none()
+    | st.booleans()
+    | st.integers(-5, 5)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | text
+    | st.lists(text, max_size=2)
+    | st.dictionaries(text, text, max_size=2)
+)
 
 
 def numbers(prop: Mapping[str, Any]) -> st.SearchStrategy:
     """Each bound, just inside and just outside it, integral floats, fractions, and anything."""
     bounds = [prop[k] for k in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum") if k in prop]
     near = [b + d for b in bounds for d in (-1, -0.001, 0, 0.001, 1)]
-    return st.sampled_from(near + [0, -1, 2.5, 3.0, 10**12]) | st.integers(-10, 10**5) | st.floats(-1e6, 1e6)
+    return st.sampled_from([*near, 0, -1, 2.5, 3.0, 10**12]) | st.integers(-10, 10**5) | st.floats(-1e6, 1e6)
 
 
 def valid_for(prop: Mapping[str, Any]) -> st.SearchStrategy:
@@ -142,7 +153,7 @@ def valid_for(prop: Mapping[str, Any]) -> st.SearchStrategy:
         low = prop.get("minimum", prop.get("exclusiveMinimum", 0) + 1)
         high = prop.get("maximum", low + 100)
         between = st.integers(math.ceil(low), math.floor(high)) if kind == "integer" else st.floats(low, high)
-        return st.sampled_from(known + [low, high]) | between
+        return st.sampled_from([*known, low, high]) | between
     if kind == "string" and not known:
         return st.text(st.characters(blacklist_characters="\n", blacklist_categories=("Cs",)), min_size=1, max_size=12)
     if kind == "boolean":
@@ -172,7 +183,7 @@ def configs(draw, face: str):
     credential_fields = sorted({f"credentials.{n}" for o in options.values() for n in o["properties"]})
     perturbed = draw(st.sets(st.sampled_from(["credentials", *credential_fields, *fields]), max_size=2))
     mode = draw(st.sampled_from(sorted(options)))
-    credentials: Dict[str, Any] = {}
+    credentials: dict[str, Any] = {}
     for name, prop in options[mode]["properties"].items():
         if f"credentials.{name}" in perturbed:
             if draw(st.booleans()):  # left out, or anything
@@ -181,7 +192,7 @@ def configs(draw, face: str):
             credentials[name] = mode
         elif name in options[mode]["required"] or draw(st.booleans()):
             credentials[name] = draw(valid_for(prop))
-    config: Dict[str, Any] = {}
+    config: dict[str, Any] = {}
     if "credentials" not in perturbed:
         config["credentials"] = credentials
     elif draw(st.booleans()):
@@ -257,7 +268,7 @@ def test_a_trailing_newline_does_not_slip_past_a_pattern():
 # -- every bound the faces enforce is the spec's ----------------------------------------------
 
 
-def boundary_cases(face: str) -> List[Tuple[str, str, Any, bool]]:
+def boundary_cases(face: str) -> list[tuple[str, str, Any, bool]]:
     """(face, field, value, accepted?) at each numeric bound and for each choice of each spec field."""
     spec_face, _ = FACES[face]
     cases = []
@@ -349,7 +360,11 @@ def test_stripe_limits_in_the_spec_are_stripes():
 def test_connection_rules_cover_every_url_and_credential_text_field():
     """Each field sent in a header or used as a URL has a code check (JSON Schema can't say 'safe')."""
     _, options = one_of_options(SPECS[SOURCE]["properties"]["credentials"])
-    sent = {f"credentials.{name}" for option in options.values() for name, prop in option["properties"].items()
-            if prop.get("type") == "string" and "const" not in prop and name != "integration_type"}
+    sent = {
+        f"credentials.{name}"
+        for option in options.values()
+        for name, prop in option["properties"].items()
+        if prop.get("type") == "string" and "const" not in prop and name != "integration_type"
+    }
     sent |= {"api_base", "stripe_version", "credentials.extra_headers"}
     assert sent <= {path for path, rule in CONNECTION_RULES.items() if rule.check}, sent - set(CONNECTION_RULES)

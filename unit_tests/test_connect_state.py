@@ -45,7 +45,11 @@ def test_midway_through_a_sync_the_accounts_done_are_one_group_not_one_entry_eac
     # half the accounts' events reads are done (their cursor moved on), half not yet
     checkpoints = {account(i): Checkpoint(created=T - 300, events_since=T if i % 2 else T + 3600) for i in range(2000)}
     packed = pack_accounts(checkpoints)
-    assert "differ" not in packed and len(packed["groups"]) == 1 and packed["groups"][0]["fields"] in ({"events_since": T}, {"events_since": T + 3600})
+    assert (
+        "differ" not in packed
+        and len(packed["groups"]) == 1
+        and packed["groups"][0]["fields"] in ({"events_since": T}, {"events_since": T + 3600})
+    )
     assert len(json.dumps(packed)) / 2000 < 16
     assert unpack_accounts("customers", packed) == checkpoints
 
@@ -62,11 +66,18 @@ def test_an_id_that_is_not_acct_and_alphanumerics_is_kept_whole():
     assert set(unpack_accounts("customers", packed)) == {"acct_odd-id", account(1)}
 
 
-json_values = st.recursive(st.none() | st.booleans() | st.integers(-5, 5) | st.text(max_size=3), lambda inner: st.lists(inner, max_size=3), max_leaves=5)
-field_dicts = st.dictionaries(st.sampled_from(["created", "events_since", "to_read", "skipped_product", "boundary_ids"]),
-                              json_values.filter(lambda v: v is not None), max_size=4)
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-5, 5) | st.text(max_size=3), lambda inner: st.lists(inner, max_size=3), max_leaves=5
+)
+field_dicts = st.dictionaries(
+    st.sampled_from(["created", "events_since", "to_read", "skipped_product", "boundary_ids"]),
+    json_values.filter(lambda v: v is not None),
+    max_size=4,
+)
 # few distinct values, so that accounts share fields and whole checkpoints (groups) as often as not
-field_dicts = field_dicts | st.sampled_from([{"created": 1}, {"created": 1, "events_since": 2}, {"events_since": 2}, {"to_read": [[None, 3]]}])
+field_dicts = field_dicts | st.sampled_from(
+    [{"created": 1}, {"created": 1, "events_since": 2}, {"events_since": 2}, {"to_read": [[None, 3]]}]
+)
 
 
 @given(st.dictionaries(st.from_regex(r"acct_[A-Za-z0-9]{1,6}|acct_x-[a-z]{1,3}", fullmatch=True), field_dicts, max_size=12))
@@ -90,9 +101,16 @@ def test_every_older_shape_is_still_read():
 
 @pytest.mark.parametrize(
     "value, part",
-    [({"known": ["1abc"]}, "known"), ({"known": "1a-b"}, "known"), ({"common": [1]}, "common"), ({"differ": {"acct_1": 3}}, "differ"),
-     ({"differ": []}, "differ"), ({"groups": {}}, "groups"), ({"groups": [{"known": "1a"}]}, "groups"),
-     ({"groups": [{"fields": {}, "known": "1-a"}]}, "known")],
+    [
+        ({"known": ["1abc"]}, "known"),
+        ({"known": "1a-b"}, "known"),
+        ({"common": [1]}, "common"),
+        ({"differ": {"acct_1": 3}}, "differ"),
+        ({"differ": []}, "differ"),
+        ({"groups": {}}, "groups"),
+        ({"groups": [{"known": "1a"}]}, "groups"),
+        ({"groups": [{"fields": {}, "known": "1-a"}]}, "known"),
+    ],
 )
 def test_a_damaged_compact_state_is_a_config_error_naming_the_part(value, part):
     with pytest.raises(ConfigError) as error:

@@ -50,7 +50,7 @@ def test_next_cursor(saved, saved_ids, newest, newest_ids, floor, expected):
 def test_at_most_a_hundred_ids_are_kept_and_a_read_knows_what_came_after_it_only_if_it_went_up_to_now():
     cursor, ids = next_cursor(None, None, 5, [f"o{n:03}" for n in range(150)], None)
     assert cursor == 5 and len(ids) == MAX_AT_CURSOR  # the rest are read again next time, never lost
-    plan = lambda intervals: ReadPlan(name="x", path="/v1/x", fixed_params={}, intervals=intervals)  # noqa: E731
+    plan = lambda intervals: ReadPlan(name="x", path="/v1/x", fixed_params={}, intervals=intervals)  # noqa: E731 - a one-line helper of this test
     assert reads_up_to_now(plan(((None, None),))) and reads_up_to_now(plan(((5, 10), (10, None))))
     assert not reads_up_to_now(plan(((None, 10),)))
 
@@ -70,8 +70,11 @@ def test_an_idle_sync_is_one_request_from_the_cursor_without_the_object_at_it_no
 
 def test_the_ids_of_the_newest_second_are_kept_when_it_is_within_the_clock_skew(requests_mock):
     now = int(time.time())
-    newest_first(requests_mock, "/v1/file_links", [{"id": "link_1", "object": "file_link", "created": now - 5},
-                                                  {"id": "link_2", "object": "file_link", "created": now - 5}])
+    newest_first(
+        requests_mock,
+        "/v1/file_links",
+        [{"id": "link_1", "object": "file_link", "created": now - 5}, {"id": "link_2", "object": "file_link", "created": now - 5}],
+    )
     first = read(SourceStripeProxy(), CONFIG, catalog("file_links"))
     assert final_state(first, "file_links") == {"created": now - 5, "at_cursor": ["link_1", "link_2"]}
     requests_mock.reset_mock()
@@ -112,8 +115,10 @@ def test_with_a_lookback_the_days_before_the_cursor_are_read_again_whole(request
 def test_a_child_read_by_its_own_created_keeps_the_ids_of_its_cursor_second(requests_mock):
     now = int(time.time())
     newest_first(requests_mock, "/v1/setup_intents", [{"id": "seti_1", "object": "setup_intent", "created": now - DAY}])
-    attempts = [{"id": "setatt_seen", "object": "setup_attempt", "setup_intent": "seti_1", "created": now - 3600},
-                {"id": "setatt_late", "object": "setup_attempt", "setup_intent": "seti_1", "created": now - 3600}]
+    attempts = [
+        {"id": "setatt_seen", "object": "setup_attempt", "setup_intent": "seti_1", "created": now - 3600},
+        {"id": "setatt_late", "object": "setup_attempt", "setup_intent": "seti_1", "created": now - 3600},
+    ]
     newest_first(requests_mock, "/v1/setup_attempts", attempts)
     state = state_of(setup_attempts={"created": now - 3600, "at_cursor": ["setatt_seen"]})
     output = read(SourceStripeProxy(), CONFIG, catalog("setup_attempts"), state)
@@ -134,8 +139,10 @@ def test_a_payouts_transactions_are_read_for_the_new_payouts_however_old_the_tra
     payouts = [{"id": "po_1", "object": "payout", "created": t0 - 2 * DAY, "automatic": True}]
     paid_out = {"po_1": [txn("txn_a", t0 - 5 * DAY)]}
     newest_first(requests_mock, "/v1/payouts", payouts)
-    requests_mock.get("https://api.stripe.com/v1/balance_transactions",
-                      json=lambda request, context: {"object": "list", "data": paid_out[request.qs["payout"][0]], "has_more": False, "url": "/v1/x"})
+    requests_mock.get(
+        "https://api.stripe.com/v1/balance_transactions",
+        json=lambda request, context: {"object": "list", "data": paid_out[request.qs["payout"][0]], "has_more": False, "url": "/v1/x"},
+    )
 
     def sync(at, state=None):
         requests_mock.reset_mock()

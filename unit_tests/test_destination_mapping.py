@@ -8,6 +8,7 @@ import pytest
 
 from source_stripe_proxy.core.errors import ConfigError
 from source_stripe_proxy.core.forms import encode_form
+from source_stripe_proxy.data import resources
 from source_stripe_proxy.destination.idempotency import derived_product_id, idempotency_key
 from source_stripe_proxy.destination.mapping import (
     STREAMS,
@@ -22,7 +23,6 @@ from source_stripe_proxy.destination.mapping import (
 )
 from source_stripe_proxy.destination.options import WriterOptions
 from source_stripe_proxy.destination.writer import search_query
-from source_stripe_proxy.data import resources
 
 DEFAULT = WriterOptions()
 
@@ -169,7 +169,11 @@ def test_the_record_key_prefers_id_then_external_id_then_email():
 
 def test_a_custom_external_id_field():
     options = WriterOptions(external_id_field="sku")
-    record = map_record("products", {"sku": "A-1", "name": "x", "external_id": "ignored?"}, WriterOptions(external_id_field="sku", unknown_fields="metadata"))
+    record = map_record(
+        "products",
+        {"sku": "A-1", "name": "x", "external_id": "ignored?"},
+        WriterOptions(external_id_field="sku", unknown_fields="metadata"),
+    )
     assert record.payload["metadata"] == {"external_id": "ignored?", "sku": "A-1"}
     assert map_record("products", {"sku": "A-1", "name": "x"}, options).key == ("external_id", "A-1")
 
@@ -192,7 +196,9 @@ def test_idempotency_key_is_deterministic_and_order_insensitive():
 
 def test_idempotency_key_documented_derivation():
     payload = {"name": "A"}
-    material = json.dumps(["v1", "products", "update", ["external_id", "k"], "prod_1", payload, {"name": "B"}], sort_keys=True, separators=(",", ":"))
+    material = json.dumps(
+        ["v1", "products", "update", ["external_id", "k"], "prod_1", payload, {"name": "B"}], sort_keys=True, separators=(",", ":")
+    )
     expected = "sp-products-update-" + hashlib.sha256(material.encode()).hexdigest()[:48]
     assert idempotency_key("products", "update", ("external_id", "k"), payload, target_id="prod_1", before={"name": "B"}) == expected
 
@@ -209,7 +215,14 @@ def test_idempotency_key_documented_derivation():
     ],
 )
 def test_idempotency_key_changes_with_every_input(change):
-    base = {"stream": "customers", "action": "create", "record_key": ("external_id", "k"), "payload": {"name": "A"}, "target_id": None, "before": None}
+    base = {
+        "stream": "customers",
+        "action": "create",
+        "record_key": ("external_id", "k"),
+        "payload": {"name": "A"},
+        "target_id": None,
+        "before": None,
+    }
     args = dict(base, **change)
     changed = idempotency_key(args.pop("stream"), args.pop("action"), args.pop("record_key"), args.pop("payload"), **args)
     original = idempotency_key(base["stream"], base["action"], base["record_key"], base["payload"])
@@ -272,7 +285,8 @@ def test_current_values_and_apply_payload():
 
 def test_create_params_leave_out_clears():
     assert create_params({"name": "A", "description": "", "address": {"city": "", "line1": "x"}, "metadata": {"a": ""}}) == {
-        "name": "A", "address": {"line1": "x"},
+        "name": "A",
+        "address": {"line1": "x"},
     }
 
 

@@ -5,6 +5,7 @@ import json
 import random
 import sys
 import time
+from pathlib import Path
 from types import SimpleNamespace
 from urllib.parse import parse_qs, urlsplit
 
@@ -14,12 +15,15 @@ from airbyte_cdk.models import AirbyteMessageSerializer, ConfiguredAirbyteCatalo
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_stripe_proxy import DestinationStripeProxy
+from source_stripe_proxy.airbyte.entrypoints import run_destination
 from source_stripe_proxy.core.budget import RequestBudget
 from source_stripe_proxy.core.client import StripeClient
-from source_stripe_proxy.airbyte.entrypoints import run_destination
-from source_stripe_proxy.destination.connector import WriteRun, validate_catalog
 from source_stripe_proxy.core.errors import ConfigError, StripeAPIError, StripeProxyError
 from source_stripe_proxy.core.settings import ConnectionSettings
+from source_stripe_proxy.destination.connector import WriteRun, validate_catalog
+from source_stripe_proxy.destination.idempotency import derived_product_id, idempotency_key
+from source_stripe_proxy.destination.mapping import map_record
+from source_stripe_proxy.destination.options import WriterOptions
 from source_stripe_proxy.destination.writer import (
     CREATED,
     REJECTED,
@@ -30,9 +34,6 @@ from source_stripe_proxy.destination.writer import (
     RecordWriter,
     SearchUnavailableError,
 )
-from source_stripe_proxy.destination.idempotency import derived_product_id, idempotency_key
-from source_stripe_proxy.destination.mapping import map_record
-from source_stripe_proxy.destination.options import WriterOptions
 
 API_KEY = "sk_test_destUNITsecret99"
 BASE = "https://api.stripe.com"
@@ -50,8 +51,17 @@ def make_writer(options=WriterOptions(), **config):
 
 
 def customer(oid="cus_1", created=100, **fields):
-    base = {"id": oid, "object": "customer", "created": created, "email": None, "name": None, "description": None,
-            "phone": None, "address": None, "metadata": {}}
+    base = {
+        "id": oid,
+        "object": "customer",
+        "created": created,
+        "email": None,
+        "name": None,
+        "description": None,
+        "phone": None,
+        "address": None,
+        "metadata": {},
+    }
     base.update(fields)
     return base
 
@@ -106,7 +116,11 @@ def test_found_customer_that_differs_is_updated_with_a_key_of_payload_and_prior_
     assert outcome.kind == UPDATED
     assert form(update.last_request) == {"name": "Ada", "metadata[external_id]": "k1"}
     expected = idempotency_key(
-        "customers", "update", ("external_id", "k1"), record.payload, target_id="cus_1",
+        "customers",
+        "update",
+        ("external_id", "k1"),
+        record.payload,
+        target_id="cus_1",
         before={"name": "Old", "metadata": {"external_id": "k1"}},
     )
     assert update.last_request.headers["Idempotency-Key"] == expected
@@ -135,7 +149,9 @@ def test_in_run_cache_skips_the_lagging_search(requests_mock):
 
 def test_a_create_replayed_from_an_earlier_run_counts_as_unchanged_after_a_fresh_look(requests_mock):
     requests_mock.get(f"{BASE}/v1/customers/search", json=search_result())
-    requests_mock.post(f"{BASE}/v1/customers", json=customer("cus_old", name="A", metadata={"external_id": "k1"}), headers={"Idempotent-Replayed": "true"})
+    requests_mock.post(
+        f"{BASE}/v1/customers", json=customer("cus_old", name="A", metadata={"external_id": "k1"}), headers={"Idempotent-Replayed": "true"}
+    )
     requests_mock.get(f"{BASE}/v1/customers/cus_old", json=customer("cus_old", name="A", metadata={"external_id": "k1"}))
     outcome = make_writer().write(map_record("customers", {"external_id": "k1", "name": "A"}, WriterOptions()), POS)
     assert (outcome.kind, outcome.object_id, outcome.requests) == (UNCHANGED, "cus_old", 3)
@@ -145,8 +161,10 @@ def test_a_replay_after_our_own_retry_is_still_created(requests_mock):
     requests_mock.get(f"{BASE}/v1/customers/search", json=search_result())
     requests_mock.post(
         f"{BASE}/v1/customers",
-        [{"status_code": 500, "json": {"error": {"type": "api_error", "message": "x"}}},
-         {"json": customer("cus_new", metadata={"external_id": "k1"}), "headers": {"Idempotent-Replayed": "true"}}],
+        [
+            {"status_code": 500, "json": {"error": {"type": "api_error", "message": "x"}}},
+            {"json": customer("cus_new", metadata={"external_id": "k1"}), "headers": {"Idempotent-Replayed": "true"}},
+        ],
     )
     outcome = make_writer().write(map_record("customers", {"external_id": "k1"}, WriterOptions()), POS)
     assert outcome.kind == CREATED
@@ -191,7 +209,10 @@ def test_email_match_prefers_the_customer_carrying_the_external_id_and_skips_sea
 
 def test_email_match_falls_back_to_search_then_claims_a_single_unclaimed_customer(requests_mock):
     unclaimed = customer("cus_free", email="a@b.co")
-    requests_mock.get(f"{BASE}/v1/customers", json={"object": "list", "data": [unclaimed, customer("cus_x", metadata={"external_id": "z"})], "has_more": False})
+    requests_mock.get(
+        f"{BASE}/v1/customers",
+        json={"object": "list", "data": [unclaimed, customer("cus_x", metadata={"external_id": "z"})], "has_more": False},
+    )
     search = requests_mock.get(f"{BASE}/v1/customers/search", json=search_result())
     update = requests_mock.post(f"{BASE}/v1/customers/cus_free", json=customer("cus_free", email="a@b.co", metadata={"external_id": "k1"}))
     outcome = make_writer(BY_EMAIL).write(map_record("customers", {"external_id": "k1", "email": "a@b.co"}, BY_EMAIL), POS)
@@ -206,8 +227,13 @@ def test_record_with_an_unknown_id_is_rejected_with_stripes_error(requests_mock)
     requests_mock.get(f"{BASE}/v1/customers/cus_gone", **stripe_error(404, "resource_missing", "id", "No such customer: 'cus_gone'"))
     outcome = make_writer().write(map_record("customers", {"id": "cus_gone", "name": "x"}, WriterOptions()), POS)
     assert outcome.kind == REJECTED
-    assert outcome.error == {"type": "invalid_request_error", "code": "resource_missing", "param": "id",
-                             "message": "No such customer: 'cus_gone'", "http_status": 404}
+    assert outcome.error == {
+        "type": "invalid_request_error",
+        "code": "resource_missing",
+        "param": "id",
+        "message": "No such customer: 'cus_gone'",
+        "http_status": 404,
+    }
 
 
 def test_record_for_a_deleted_customer_is_rejected(requests_mock):
@@ -229,7 +255,10 @@ def test_product_created_concurrently_is_updated_instead(requests_mock):
     pid = derived_product_id("sku-1")
     requests_mock.get(
         f"{BASE}/v1/products/{pid}",
-        [stripe_error(404, "resource_missing", "id"), {"json": {"id": pid, "name": "Other", "active": True, "metadata": {"external_id": "sku-1"}}}],
+        [
+            stripe_error(404, "resource_missing", "id"),
+            {"json": {"id": pid, "name": "Other", "active": True, "metadata": {"external_id": "sku-1"}}},
+        ],
     )
     requests_mock.post(f"{BASE}/v1/products", **stripe_error(400, "resource_already_exists", "id"))
     update = requests_mock.post(f"{BASE}/v1/products/{pid}", json={"id": pid, "name": "W", "metadata": {"external_id": "sku-1"}})
@@ -248,7 +277,9 @@ def test_a_proxy_404_is_not_a_missing_product(requests_mock):
     assert caught.value.failure_type.value == "config_error" and caught.value.source == "paragon"
 
 
-@pytest.mark.parametrize("status, failure_type", [(401, "config_error"), (403, "config_error"), (429, "transient_error"), (503, "transient_error")])
+@pytest.mark.parametrize(
+    "status, failure_type", [(401, "config_error"), (403, "config_error"), (429, "transient_error"), (503, "transient_error")]
+)
 def test_run_level_failures_raise_instead_of_rejecting(requests_mock, status, failure_type):
     body = {"error": {"type": "api_error" if status >= 500 else "invalid_request_error", "message": "x"}}
     requests_mock.get(f"{BASE}/v1/customers/cus_1", status_code=status, json=body)
@@ -286,7 +317,13 @@ class RecordingWriter:
         self.timeline.append(("write", position.stream, position.ordinal))
         self.client.request_count += 1
         if position.ordinal in self.reject:
-            return Outcome(REJECTED, position, record.describe_key(), error={"type": "invalid_request_error", "code": "x", "message": "bad"}, requests=1)
+            return Outcome(
+                REJECTED,
+                position,
+                record.describe_key(),
+                error={"type": "invalid_request_error", "code": "x", "message": "bad"},
+                requests=1,
+            )
         return Outcome(CREATED, position, record.describe_key(), object_id="cus_x", requests=1)
 
 
@@ -328,8 +365,12 @@ def _describe(message):
 def test_state_is_echoed_only_after_every_earlier_record_has_an_outcome():
     timeline, _ = run_loop(messages({"external_id": "a"}, {"external_id": "b"}, 1, {"external_id": "c"}, 2, 3))
     assert timeline[:6] == [
-        ("write", "customers", 1), ("write", "customers", 2), ("STATE", 1),
-        ("write", "customers", 3), ("STATE", 2), ("STATE", 3),
+        ("write", "customers", 1),
+        ("write", "customers", 2),
+        ("STATE", 1),
+        ("write", "customers", 3),
+        ("STATE", 2),
+        ("STATE", 3),
     ]
     assert timeline[-2][:2] == ("LOG", "INFO") and timeline[-1] == ("TRACE",)
 
@@ -339,7 +380,7 @@ def test_concurrent_writes_keep_state_after_its_records_and_one_key_in_order():
     for batch in range(5):
         inputs += [{"external_id": f"k{i % 7}", "name": f"v{batch}-{i}"} for i in range(30)]
         inputs.append(batch)
-    timeline, run = run_loop(messages(*inputs), options=WriterOptions(concurrency=6), delay=0.003)
+    timeline, _run = run_loop(messages(*inputs), options=WriterOptions(concurrency=6), delay=0.003)
     writes_seen = 0
     for entry in timeline:
         if entry[0] == "write":
@@ -356,7 +397,10 @@ def test_concurrent_writes_keep_state_after_its_records_and_one_key_in_order():
 
 def test_state_messages_are_echoed_unchanged():
     state = AirbyteMessageSerializer.load(
-        {"type": "STATE", "state": {"type": "STREAM", "stream": {"stream_descriptor": {"name": "customers"}, "stream_state": {"cursor": 7}}}}
+        {
+            "type": "STATE",
+            "state": {"type": "STREAM", "stream": {"stream_descriptor": {"name": "customers"}, "stream_state": {"cursor": 7}}},
+        }
     )
     run = WriteRun(RecordingWriter([]), {"customers": DestinationSyncMode.append}, WriterOptions())
     [echoed] = list(run.accept(state))
@@ -372,21 +416,33 @@ def test_rejections_are_reported_in_place_and_the_rest_continue():
 
 
 def test_fail_fast_reports_summarises_and_raises_before_the_next_state():
-    timeline, run = run_loop(messages({"external_id": "a"}, {"external_id": "b"}, {"external_id": "c"}, 1), options=WriterOptions(fail_fast=True), reject={2})
+    timeline, _run = run_loop(
+        messages({"external_id": "a"}, {"external_id": "b"}, {"external_id": "c"}, 1), options=WriterOptions(fail_fast=True), reject={2}
+    )
     assert [t for t in timeline if t[0] == "write"] == [("write", "customers", 1), ("write", "customers", 2)]
     assert ("STATE", 1) not in timeline
     assert timeline[-3:] == [("LOG", "INFO", "Stripe destination summary"), ("TRACE",), ("raised", "config_error")]
 
 
 def test_append_dedup_keeps_the_last_record_per_key_within_a_batch():
-    inputs = messages({"external_id": "a", "name": "1"}, {"external_id": "b"}, {"external_id": "a", "name": "2"}, 1, {"external_id": "a", "name": "3"})
+    inputs = messages(
+        {"external_id": "a", "name": "1"}, {"external_id": "b"}, {"external_id": "a", "name": "2"}, 1, {"external_id": "a", "name": "3"}
+    )
     timeline, run = run_loop(inputs, modes={"customers": DestinationSyncMode.append_dedup})
-    assert [t for t in timeline if t[0] in ("write", "STATE")] == [("write", "customers", 2), ("write", "customers", 3), ("STATE", 1), ("write", "customers", 4)]
+    assert [t for t in timeline if t[0] in ("write", "STATE")] == [
+        ("write", "customers", 2),
+        ("write", "customers", 3),
+        ("STATE", 1),
+        ("write", "customers", 4),
+    ]
     assert run.summary()["total"]["skipped"] == 1
 
 
 def test_records_of_streams_outside_the_catalog_are_skipped_with_one_warning():
-    stray = [AirbyteMessageSerializer.load({"type": "RECORD", "record": {"stream": "invoices", "data": {"id": i}, "emitted_at": 0}}) for i in range(3)]
+    stray = [
+        AirbyteMessageSerializer.load({"type": "RECORD", "record": {"stream": "invoices", "data": {"id": i}, "emitted_at": 0}})
+        for i in range(3)
+    ]
     timeline, run = run_loop(stray)
     assert timeline.count(("LOG", "WARN", "Skipping records of stream 'invoices'")) == 1
     assert run.summary()["skipped_unknown_streams"] == {"invoices": 3}
@@ -407,13 +463,23 @@ def test_batches_flush_at_the_size_limit(monkeypatch):
 
 def catalog(*streams, mode="append"):
     return ConfiguredAirbyteCatalogSerializer.load(
-        {"streams": [{"stream": {"name": s, "json_schema": {}, "supported_sync_modes": ["full_refresh"]}, "sync_mode": "full_refresh", "destination_sync_mode": mode} for s in streams]}
+        {
+            "streams": [
+                {
+                    "stream": {"name": s, "json_schema": {}, "supported_sync_modes": ["full_refresh"]},
+                    "sync_mode": "full_refresh",
+                    "destination_sync_mode": mode,
+                }
+                for s in streams
+            ]
+        }
     )
 
 
 def test_catalog_validation():
     assert validate_catalog(catalog("customers", "products", mode="append_dedup")) == {
-        "customers": DestinationSyncMode.append_dedup, "products": DestinationSyncMode.append_dedup,
+        "customers": DestinationSyncMode.append_dedup,
+        "products": DestinationSyncMode.append_dedup,
     }
     with pytest.raises(ConfigError, match="'charges'"):
         validate_catalog(catalog("customers", "charges"))
@@ -437,16 +503,26 @@ def test_spec_is_the_destinations_own():
     assert spec.supported_destination_sync_modes == [DestinationSyncMode.append, DestinationSyncMode.append_dedup]
     assert spec.supportsIncremental is True
     props = dumped["properties"]
-    for name in ("external_id_field", "match_customers_by_email", "unknown_fields", "fail_fast", "dry_run",
-                 "api_base", "stripe_version", "account_id", "requests_per_second", "endpoint_requests_per_second"):
+    for name in (
+        "external_id_field",
+        "match_customers_by_email",
+        "unknown_fields",
+        "fail_fast",
+        "dry_run",
+        "api_base",
+        "stripe_version",
+        "account_id",
+        "requests_per_second",
+        "endpoint_requests_per_second",
+    ):
         assert name in props
     assert props["unknown_fields"]["enum"] == ["reject", "metadata"] and props["unknown_fields"]["default"] == "reject"
     assert "start_date" not in props  # the source's read options are not the destination's
-    source_spec = yaml.safe_load(open(sys.modules["source_stripe_proxy"].__path__[0] + "/source/spec.yaml"))
+    source_spec = yaml.safe_load(Path(sys.modules["source_stripe_proxy"].__path__[0], "source", "spec.yaml").read_text())
     source_credentials = source_spec["connectionSpecification"]["properties"]["credentials"]
     ours = props["credentials"]
     assert [v["title"] for v in ours["oneOf"]] == [v["title"] for v in source_credentials["oneOf"]]
-    for mine, theirs in zip(ours["oneOf"], source_credentials["oneOf"]):
+    for mine, theirs in zip(ours["oneOf"], source_credentials["oneOf"], strict=True):
         assert list(mine["properties"]) == list(theirs["properties"])
         for name, prop in theirs["properties"].items():
             assert mine["properties"][name].get("airbyte_secret") == prop.get("airbyte_secret")
@@ -460,7 +536,11 @@ def test_check_succeeds_with_one_cheap_read(requests_mock):
 
 
 def test_check_fails_safely(requests_mock):
-    requests_mock.get(f"{BASE}/v1/customers", status_code=401, json={"error": {"type": "invalid_request_error", "message": f"Invalid API Key provided: {API_KEY}"}})
+    requests_mock.get(
+        f"{BASE}/v1/customers",
+        status_code=401,
+        json={"error": {"type": "invalid_request_error", "message": f"Invalid API Key provided: {API_KEY}"}},
+    )
     status = DestinationStripeProxy().check(None, CONFIG)
     assert status.status == Status.FAILED and "credentials.api_key" in status.message and API_KEY not in status.message
     bad_option = DestinationStripeProxy().check(None, dict(CONFIG, unknown_fields="keep"))
@@ -490,14 +570,17 @@ def test_cli_spec(monkeypatch, capsys):
 def test_a_run_level_failure_still_reports_what_was_done(requests_mock):
     requests_mock.get(
         f"{BASE}/v1/customers/search",
-        [{"json": search_result()}, {"status_code": 401, "json": {"error": {"type": "invalid_request_error", "message": "Expired API Key provided"}}}],
+        [
+            {"json": search_result()},
+            {"status_code": 401, "json": {"error": {"type": "invalid_request_error", "message": "Expired API Key provided"}}},
+        ],
     )
     requests_mock.post(f"{BASE}/v1/customers", json=customer("cus_new", metadata={"external_id": "a"}))
     destination = DestinationStripeProxy(lambda s: make_client())
+    written = destination.write(CONFIG, catalog("customers"), iter(messages({"external_id": "a"}, 1, {"external_id": "b"}, 2)))
     out = []
     with pytest.raises(AirbyteTracedException) as caught:
-        for message in destination.write(CONFIG, catalog("customers"), iter(messages({"external_id": "a"}, 1, {"external_id": "b"}, 2))):
-            out.append(AirbyteMessageSerializer.dump(message))
+        out.extend(AirbyteMessageSerializer.dump(message) for message in written)
     assert caught.value.failure_type.value == "config_error"
     assert isinstance(caught.value._exception, StripeAPIError)  # the client's 401, converted at the boundary
     assert [m["type"] for m in out] == ["STATE", "LOG", "TRACE"]  # state 1, then the summary; never state 2

@@ -1,5 +1,7 @@
 """Stripe's per-endpoint rate limit: one budget per (method, path template, account), under the global one."""
 
+import itertools
+
 import pytest
 
 from source_stripe_proxy.core.budget import RequestBudget
@@ -103,7 +105,7 @@ def sent_times(requests_mock, clock, url):
 
 
 def gaps(times):
-    return [b - a for a, b in zip(times, times[1:])]
+    return [b - a for a, b in itertools.pairwise(times)]
 
 
 def test_two_endpoints_get_25_per_second_each_under_a_global_100(requests_mock):

@@ -11,11 +11,11 @@ from airbyte_cdk.test.entrypoint_wrapper import read
 from airbyte_cdk.test.state_builder import StateBuilder
 
 from source_stripe_proxy import SourceStripeProxy
-from source_stripe_proxy.core.stripe_facts import MAX_EVENT_TYPES as STRIPE_MAX_EVENT_TYPES
-from source_stripe_proxy.source.stream_specs import STREAM_SPECS, StreamSpec
 from source_stripe_proxy.core.client import ApiResponse
-from source_stripe_proxy.source.events import EventChanges
+from source_stripe_proxy.core.stripe_facts import MAX_EVENT_TYPES as STRIPE_MAX_EVENT_TYPES
 from source_stripe_proxy.data import load_schema
+from source_stripe_proxy.source.events import EventChanges
+from source_stripe_proxy.source.stream_specs import STREAM_SPECS, StreamSpec
 from source_stripe_proxy.source.streams import CLOCK_SKEW_SECONDS
 
 API_KEY = "sk_test_eventsUNITsecret"
@@ -34,7 +34,14 @@ def customer(n, created, **fields):
 
 
 def event(n, event_type, obj, created, api_version=VERSION):
-    return {"id": f"evt_{n}", "object": "event", "type": event_type, "created": created, "api_version": api_version, "data": {"object": obj}}
+    return {
+        "id": f"evt_{n}",
+        "object": "event",
+        "type": event_type,
+        "created": created,
+        "api_version": api_version,
+        "data": {"object": obj},
+    }
 
 
 def catalog(*names, mode=SyncMode.incremental):
@@ -194,7 +201,9 @@ def test_an_event_rendered_at_another_api_version_is_refetched(requests_mock):
     requests_mock.get(f"{BASE}/v1/customers/cus_1", json=customer(1, now - DAY, email="fresh@example.com"))
     requests_mock.get(f"{BASE}/v1/customers/cus_3", json={"id": "cus_3", "object": "customer", "deleted": True})
     requests_mock.get(
-        f"{BASE}/v1/customers/cus_4", status_code=404, json={"error": {"type": "invalid_request_error", "code": "resource_missing", "message": "No such customer"}}
+        f"{BASE}/v1/customers/cus_4",
+        status_code=404,
+        json={"error": {"type": "invalid_request_error", "code": "resource_missing", "message": "No such customer"}},
     )
     output = read(SourceStripeProxy(), CONFIG, catalog("customers"), state_of(customers={"events_since": now - 3600}))
     records = {r["id"]: r for r in records_of(output, "customers")}
@@ -205,7 +214,11 @@ def test_an_event_rendered_at_another_api_version_is_refetched(requests_mock):
     # gone now, so the event's version is the last one there is: kept, marked deleted
     assert records["cus_4"]["created"] == now - DAY and records["cus_4"]["email"] == "c4@example.com"
     assert records["cus_4"]["updated"] == now - 5 and records["cus_1"]["is_deleted"] is False
-    assert sorted(p for p in paths(requests_mock) if p != "/v1/events") == ["/v1/customers/cus_1", "/v1/customers/cus_3", "/v1/customers/cus_4"]
+    assert sorted(p for p in paths(requests_mock) if p != "/v1/events") == [
+        "/v1/customers/cus_1",
+        "/v1/customers/cus_3",
+        "/v1/customers/cus_4",
+    ]
 
 
 def test_refetch_mode_costs_one_get_per_changed_object_not_per_event(requests_mock):
@@ -308,11 +321,15 @@ def test_child_streams_page_through_the_parents_embedded_list(requests_mock):
     now = int(time.time())
     lines = [line("in_1", n) for n in range(13)]
     invoice = {"id": "in_1", "object": "invoice", "created": now - DAY, "lines": stripe_list(lines[:10], has_more=True)}
-    newest_first(requests_mock, "/v1/invoices", [invoice, {"id": "in_2", "object": "invoice", "created": now - 2 * DAY, "lines": stripe_list([line("in_2", 0)])}])
+    newest_first(
+        requests_mock,
+        "/v1/invoices",
+        [invoice, {"id": "in_2", "object": "invoice", "created": now - 2 * DAY, "lines": stripe_list([line("in_2", 0)])}],
+    )
     requests_mock.get(f"{BASE}/v1/invoices/in_1/lines", json=stripe_list(lines[10:]))
     output = read(SourceStripeProxy(), CONFIG, catalog("invoice_line_items"))
     records = records_of(output, "invoice_line_items")
-    assert sorted(r["id"] for r in records) == sorted([l["id"] for l in lines] + ["il_in_2_0"])
+    assert sorted(r["id"] for r in records) == sorted([*(line["id"] for line in lines), "il_in_2_0"])
     assert requests_mock.request_history[-1].qs["starting_after"] == ["il_in_1_9"]
     assert {r["updated"] for r in records if r["invoice"] == "in_1"} == {now - DAY}
     validator = jsonschema.Draft7Validator(load_schema("invoice_line_items"))
@@ -323,7 +340,13 @@ def test_child_streams_page_through_the_parents_embedded_list(requests_mock):
 def test_child_streams_follow_their_parents_events(requests_mock):
     now = int(time.time())
     items = [{"id": f"si_{n}", "object": "subscription_item", "subscription": "sub_1", "created": now - DAY} for n in range(12)]
-    sub = {"id": "sub_1", "object": "subscription", "created": now - DAY, "status": "canceled", "items": stripe_list(items[:10], has_more=True)}
+    sub = {
+        "id": "sub_1",
+        "object": "subscription",
+        "created": now - DAY,
+        "status": "canceled",
+        "items": stripe_list(items[:10], has_more=True),
+    }
     newest_first(requests_mock, "/v1/events", [event(1, "customer.subscription.deleted", sub, now - 60)])
     requests_mock.get(f"{BASE}/v1/subscription_items", json=stripe_list(items[10:]))
     state = state_of(subscription_items={"events_since": now - 3600})
@@ -352,11 +375,25 @@ def test_list_reads_mark_live_records_of_streams_that_can_have_deletes(requests_
 
 
 def subscription(n, items, created, **fields):
-    return {"id": f"sub_{n}", "object": "subscription", "created": created, "status": "active", "metadata": {}, "items": stripe_list(items), **fields}
+    return {
+        "id": f"sub_{n}",
+        "object": "subscription",
+        "created": created,
+        "status": "active",
+        "metadata": {},
+        "items": stripe_list(items),
+        **fields,
+    }
 
 
 def item(n, sub=1):
-    return {"id": f"si_{n}", "object": "subscription_item", "subscription": f"sub_{sub}", "created": 1000 + n, "price": {"id": f"price_{n}"}}
+    return {
+        "id": f"si_{n}",
+        "object": "subscription_item",
+        "subscription": f"sub_{sub}",
+        "created": 1000 + n,
+        "price": {"id": f"price_{n}"},
+    }
 
 
 def updated_event(n, obj, when, previous):
@@ -404,7 +441,11 @@ def test_the_lines_of_a_deleted_invoice_become_tombstones(requests_mock):
     lines = [line("in_1", n) for n in range(12)]
     deleted = {"id": "in_1", "object": "invoice", "created": now - DAY, "status": "draft", "lines": stripe_list(lines[:10], has_more=True)}
     live = {"id": "in_2", "object": "invoice", "created": now - DAY, "status": "open", "lines": stripe_list([line("in_2", 0)])}
-    events = [event(1, "invoice.updated", dict(deleted), now - 60), event(2, "invoice.deleted", deleted, now - 30), event(3, "invoice.finalized", live, now - 20)]
+    events = [
+        event(1, "invoice.updated", dict(deleted), now - 60),
+        event(2, "invoice.deleted", deleted, now - 30),
+        event(3, "invoice.finalized", live, now - 20),
+    ]
     newest_first(requests_mock, "/v1/events", events)
     state = state_of(invoices={"events_since": now - 3600}, invoice_line_items={"events_since": now - 3600})
     output = read(SourceStripeProxy(), CONFIG, catalog("invoices", "invoice_line_items"), state)
@@ -413,7 +454,7 @@ def test_the_lines_of_a_deleted_invoice_become_tombstones(requests_mock):
     assert invoices["in_2"]["is_deleted"] is False
     lines_out = {r["id"]: r for r in records_of(output, "invoice_line_items")}
     # the deleted invoice's embedded lines, marked deleted at its deletion; its list endpoint is gone, so not paged
-    assert {i for i, r in lines_out.items() if r["is_deleted"]} == {l["id"] for l in lines[:10]}
+    assert {i for i, r in lines_out.items() if r["is_deleted"]} == {line["id"] for line in lines[:10]}
     assert {r["updated"] for r in lines_out.values() if r["is_deleted"]} == {now - 30}
     assert lines_out["il_in_2_0"]["is_deleted"] is False
     assert set(paths(requests_mock)) == {"/v1/events"}

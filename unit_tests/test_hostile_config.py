@@ -11,10 +11,11 @@ from importlib import resources
 import pytest
 import requests
 import yaml
-from source_stripe_proxy.core.errors import FailureType
-from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
-from source_stripe_proxy.core.errors import ConfigError
+from source_stripe_proxy.core.errors import ConfigError, FailureType
 from source_stripe_proxy.core.settings import ConnectionSettings, parse_start_date
 from source_stripe_proxy.source.options import read_options
 
@@ -169,7 +170,7 @@ def spec_valid_configs(draw):
             if name in ("proxy_url", "proxy_host"):
                 credentials[name] = draw(st.sampled_from(["https://proxy.example.com", "http://127.0.0.1:9", "https://x.example/a"]) | text)
             elif name == "api_key":
-                credentials[name] = draw(st.sampled_from(["sk_test_", "rk_live_", "sk_"]) ) + draw(text)
+                credentials[name] = draw(st.sampled_from(["sk_test_", "rk_live_", "sk_"])) + draw(text)
             elif name == "extra_headers":
                 credentials[name] = draw(st.dictionaries(text, text, max_size=2))
             else:
@@ -179,7 +180,7 @@ def spec_valid_configs(draw):
         if name != "credentials" and draw(st.booleans()):
             if name == "start_date":
                 config[name] = draw(st.datetimes().map(lambda d: d.isoformat()) | text)
-            elif name in ("api_base",):
+            elif name == "api_base":
                 config[name] = draw(st.sampled_from(["https://api.stripe.com", "http://localhost:12111"]) | text)
             else:
                 config[name] = draw(_prop(schema))
@@ -187,7 +188,9 @@ def spec_valid_configs(draw):
 
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20), lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3), max_leaves=6
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=6,
 )
 
 

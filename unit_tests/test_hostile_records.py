@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings as hsettings, strategies as st
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from source_stripe_proxy.destination.mapping import RecordProblem, map_record
 from source_stripe_proxy.destination.options import WriterOptions
@@ -53,7 +55,9 @@ def test_the_record_is_not_a_json_object():
 
 
 def test_good_records_still_map():
-    mapped = map_record("customers", {"external_id": "ok", "email": "a@example.com", "metadata": {f"k{i}": "v" for i in range(49)}}, OPTIONS)
+    mapped = map_record(
+        "customers", {"external_id": "ok", "email": "a@example.com", "metadata": {f"k{i}": "v" for i in range(49)}}, OPTIONS
+    )
     assert mapped.payload["email"] == "a@example.com" and len(mapped.payload["metadata"]) == 50  # Stripe's limit, external id included
 
 
@@ -77,8 +81,11 @@ def test_a_huge_string_is_refused_before_sending():
     st.sampled_from(["customers", "products"]),
     st.dictionaries(
         st.sampled_from(["id", "external_id", "email", "name", "description", "phone", "active", "address", "metadata", "junk"]),
-        st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=40),
-                     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=45), inner, max_size=4), max_leaves=8),
+        st.recursive(
+            st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=40),
+            lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=45), inner, max_size=4),
+            max_leaves=8,
+        ),
         max_size=6,
     ),
 )

@@ -16,7 +16,12 @@ from source_stripe_proxy.core.settings import ConnectionSettings
 from source_stripe_proxy.source.connector import SourceStripeProxy
 
 BASE = "https://api.stripe.test"
-CONFIG = {"credentials": {"auth_type": "api_key", "api_key": "sk_test_RESPONSESsecret"}, "api_base": BASE, "max_retries": 1, "concurrency": 1}
+CONFIG = {
+    "credentials": {"auth_type": "api_key", "api_key": "sk_test_RESPONSESsecret"},
+    "api_base": BASE,
+    "max_retries": 1,
+    "concurrency": 1,
+}
 HTML = "<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1></center></body></html>"
 
 

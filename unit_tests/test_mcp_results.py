@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any, List
+from typing import Any
 
 import pytest
 from mcp import Client
@@ -32,14 +32,24 @@ class Answering:
 def account():
     store = Store("acct_1ResultsTEST", seed=7)
     product = store.add("products", {"name": "Premium", "description": "All features"})
-    price = store.add("prices", {"currency": "usd", "unit_amount": 1000, "product": product["id"],
-                                 "recurring": {"interval": "month"}})
-    customers = [store.add("customers", {"email": f"c{i}@example.com", "name": f"Customer {i}", "description": "Gold",
-                                         "metadata": {"crm_id": f"crm-{i}"}, "phone": "+15550100"}) for i in range(100)]
+    price = store.add("prices", {"currency": "usd", "unit_amount": 1000, "product": product["id"], "recurring": {"interval": "month"}})
+    customers = [
+        store.add(
+            "customers",
+            {
+                "email": f"c{i}@example.com",
+                "name": f"Customer {i}",
+                "description": "Gold",
+                "metadata": {"crm_id": f"crm-{i}"},
+                "phone": "+15550100",
+            },
+        )
+        for i in range(100)
+    ]
     return store, product, price, customers
 
 
-def listing(objects: List[Any], has_more: bool = False) -> dict:
+def listing(objects: list[Any], has_more: bool = False) -> dict:
     return {"object": "list", "url": "/v1/customers", "has_more": has_more, "data": objects}
 
 
@@ -56,15 +66,24 @@ def test_a_list_comes_back_compact_with_ids_names_amounts_statuses_and_times(acc
 
 
 def test_embedded_objects_and_nested_lists_are_compact_too(account):
-    store, product, price, customers = account
+    _store, product, price, customers = account
     plan = {**price, "object": "plan", "amount": 1000}  # Stripe's legacy copy of the price
-    item = {"id": "si_1ResultsITEM", "object": "subscription_item", "plan": plan, "price": price, "quantity": 2,
-            "metadata": {}}
-    subscription = {"id": "sub_1ResultsSUB", "object": "subscription", "customer": customers[0]["id"], "status": "active",
-                    "plan": plan, "invoice_settings": {"issuer": {"type": "self"}}, "livemode": False,
-                    "current_period_end": 1_800_000_000, "collection_method": "charge_automatically", "metadata": {"a": "b"},
-                    "items": {"object": "list", "data": [item], "has_more": False, "url": "/v1/subscription_items"},
-                    "default_tax_rates": [], "discount": None}
+    item = {"id": "si_1ResultsITEM", "object": "subscription_item", "plan": plan, "price": price, "quantity": 2, "metadata": {}}
+    subscription = {
+        "id": "sub_1ResultsSUB",
+        "object": "subscription",
+        "customer": customers[0]["id"],
+        "status": "active",
+        "plan": plan,
+        "invoice_settings": {"issuer": {"type": "self"}},
+        "livemode": False,
+        "current_period_end": 1_800_000_000,
+        "collection_method": "charge_automatically",
+        "metadata": {"a": "b"},
+        "items": {"object": "list", "data": [item], "has_more": False, "url": "/v1/subscription_items"},
+        "default_tax_rates": [],
+        "discount": None,
+    }
     view = compact(subscription)
     assert set(view) == {"id", "object", "customer", "status", "current_period_end", "items"}
     assert view["items"] == {"object": "list", "has_more": False, "data": view["items"]["data"]}  # no url
@@ -79,8 +98,7 @@ def test_fields_pick_what_comes_back_and_star_brings_whole_objects(account):
     _, _, price, customers = account
     tools = StripeTools(Answering(listing(customers[:3])))
     picked = tools.call("list_customers", {"fields": ["email", "metadata"]})
-    assert picked["data"] == [{"id": c["id"], "object": "customer", "email": c["email"], "metadata": c["metadata"]}
-                              for c in customers[:3]]
+    assert picked["data"] == [{"id": c["id"], "object": "customer", "email": c["email"], "metadata": c["metadata"]} for c in customers[:3]]
     assert "compact" not in picked and "unknown_fields" not in picked
     assert tools.call("list_customers", {"fields": ["*"]})["data"] == customers[:3]
     typo = tools.call("list_customers", {"fields": "emial,name"})  # text with commas works too
@@ -89,15 +107,20 @@ def test_fields_pick_what_comes_back_and_star_brings_whole_objects(account):
     tools = StripeTools(Answering(price))
     assert tools.call("get_price", {"price_id": price["id"]}) == price  # one object comes whole
     assert tools.call("get_price", {"price_id": price["id"], "fields": ["recurring.interval", "unit_amount"]}) == {
-        "id": price["id"], "object": "price", "recurring": {"interval": "month"}, "unit_amount": 1000}
+        "id": price["id"],
+        "object": "price",
+        "recurring": {"interval": "month"},
+        "unit_amount": 1000,
+    }
 
 
 def test_stripe_call_takes_fields_for_any_action_and_named_writes_answer_whole(account):
     _, _, _, customers = account
     execute = Answering(customers[0])
     tools = StripeTools(execute)
-    created = tools.call("stripe_call", {"entity": "customer", "action": "create", "params": {"email": "a@example.com", "name": "A"},
-                                         "fields": ["email"]})
+    created = tools.call(
+        "stripe_call", {"entity": "customer", "action": "create", "params": {"email": "a@example.com", "name": "A"}, "fields": ["email"]}
+    )
     assert created == {"id": customers[0]["id"], "object": "customer", "email": customers[0]["email"]}
     assert "fields" not in execute.calls[0].body  # a tool argument, never sent to Stripe
     assert tools.call("create_customer", {"email": "a@example.com", "name": "A"}) == customers[0]

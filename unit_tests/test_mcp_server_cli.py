@@ -36,8 +36,15 @@ def env(**extra):
     return {"STRIPE_API_KEY": KEY, "STRIPE_API_BASE": "http://127.0.0.1:9", **extra}
 
 
-@pytest.mark.parametrize("value, expected", [("8765", ("127.0.0.1", 8765)), ("0.0.0.0:80", ("0.0.0.0", 80)),
-                                             ("localhost:8000", ("localhost", 8000)), ("[::1]:8765", ("::1", 8765))])
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        ("8765", ("127.0.0.1", 8765)),
+        ("0.0.0.0:80", ("0.0.0.0", 80)),  # noqa: S104 - parsed, not bound
+        ("localhost:8000", ("localhost", 8000)),
+        ("[::1]:8765", ("::1", 8765)),
+    ],
+)
 def test_http_addresses(value, expected):
     assert parse_http_address(value) == expected
 
@@ -48,7 +55,7 @@ def test_bad_http_addresses_are_refused_with_the_form(value):
         parse_http_address(value)
 
 
-@pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.20", "::", "mcp.example.com"])
+@pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.20", "::", "mcp.example.com"])  # noqa: S104 - each refused
 def test_a_non_loopback_bind_needs_a_token(host):
     with pytest.raises(ConfigError, match=TOKEN_ENV):
         http_access(host, None, ())
@@ -118,14 +125,25 @@ def test_the_guard_answers_refusals_itself_and_passes_the_rest_on():
         await HttpGuard(app, LOCAL_WITH_TOKEN)(scope, None, send)
         return sent
 
-    refused = asyncio.run(request({"type": "http", "method": "POST", "path": "/mcp",
-                                   "headers": [(b"host", b"127.0.0.1:1"), (b"origin", b"http://evil.example")]}))
+    refused = asyncio.run(
+        request(
+            {"type": "http", "method": "POST", "path": "/mcp", "headers": [(b"host", b"127.0.0.1:1"), (b"origin", b"http://evil.example")]}
+        )
+    )
     assert refused[0]["status"] == 403 and json.loads(refused[1]["body"])["error"]["type"] == "access_denied"
     refused = asyncio.run(request({"type": "http", "method": "POST", "path": "/mcp", "headers": [(b"host", b"127.0.0.1:1")]}))
     assert refused[0]["status"] == 401 and (b"www-authenticate", b'Bearer realm="stripe-connection"') in refused[0]["headers"]
     assert reached == []
-    asyncio.run(request({"type": "http", "method": "POST", "path": "/mcp",
-                         "headers": [(b"host", b"127.0.0.1:1"), (b"authorization", f"Bearer {TOKEN}".encode())]}))
+    asyncio.run(
+        request(
+            {
+                "type": "http",
+                "method": "POST",
+                "path": "/mcp",
+                "headers": [(b"host", b"127.0.0.1:1"), (b"authorization", f"Bearer {TOKEN}".encode())],
+            }
+        )
+    )
     asyncio.run(request({"type": "lifespan"}))
     assert reached == ["http", "lifespan"]
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any, List
+from typing import Any
 
 import mcp_types
 import pytest
@@ -27,13 +27,14 @@ from source_stripe_proxy.actions.mcp_tools import (
 )
 
 MODES = ("legacy", "2026-07-28")  # the handshake era, and the era of InputRequiredResult
-CONFIRM = Question("Send this write to Stripe?", {"type": "object", "properties": {"confirm": {"type": "boolean"}},
-                                                  "required": ["confirm"]})
+CONFIRM = Question(
+    "Send this write to Stripe?", {"type": "object", "properties": {"confirm": {"type": "boolean"}}, "required": ["confirm"]}
+)
 
 
 class Recorder:
     def __init__(self) -> None:
-        self.calls: List[PreparedCall] = []
+        self.calls: list[PreparedCall] = []
 
     def __call__(self, prepared: PreparedCall) -> Any:
         self.calls.append(prepared)
@@ -49,7 +50,7 @@ def run(server: Any, mode: str, steps, **client_options) -> Any:
     return asyncio.run(scenario())
 
 
-def answering(action: str, content: Any = None, asked: List[Any] = None):
+def answering(action: str, content: Any = None, asked: list[Any] | None = None):
     async def callback(context, params):
         if asked is not None:
             asked.append(params.message)
@@ -58,7 +59,7 @@ def answering(action: str, content: Any = None, asked: List[Any] = None):
     return callback
 
 
-def confirming_guard(seen: List[Any]):
+def confirming_guard(seen: list[Any]):
     """A guard as the money guardrails will be: ask first, refuse unless the person confirms."""
 
     def guard(prepared: PreparedCall, context: CallContext) -> None:
@@ -80,15 +81,23 @@ def test_the_listed_tools_are_the_tables(mode):
         assert (tool.input_schema, tool.description, tool.title) == (want.input_schema, want.description, want.title)
         hints = tool.annotations
         assert (hints.read_only_hint, hints.destructive_hint, hints.idempotent_hint, hints.open_world_hint) == (
-            want.read_only, want.destructive, want.idempotent, want.open_world)
+            want.read_only,
+            want.destructive,
+            want.idempotent,
+            want.open_world,
+        )
 
 
 @pytest.mark.parametrize("mode", MODES)
 def test_a_guard_asks_the_person_and_the_call_is_sent_once_confirmed(mode):
     execute, seen, asked = Recorder(), [], []
     server = build_server(StripeTools(execute, guards=[confirming_guard(seen)]), instructions="test")
-    result = run(server, mode, lambda client: client.call_tool("create_customer", {"email": "a@example.com", "name": "A"}),
-                 elicitation_callback=answering("accept", {"confirm": True}, asked))
+    result = run(
+        server,
+        mode,
+        lambda client: client.call_tool("create_customer", {"email": "a@example.com", "name": "A"}),
+        elicitation_callback=answering("accept", {"confirm": True}, asked),
+    )
     assert result.is_error is False and result.structured_content["id"] == "cus_1"
     assert asked == [CONFIRM.message]
     assert seen == [("create_customer", "POST", "accept")]  # asked once, in either era
@@ -100,8 +109,12 @@ def test_a_guard_asks_the_person_and_the_call_is_sent_once_confirmed(mode):
 def test_a_declined_question_refuses_the_call_and_nothing_is_sent(mode, action):
     execute, seen = Recorder(), []
     server = build_server(StripeTools(execute, guards=[confirming_guard(seen)]), instructions="test")
-    result = run(server, mode, lambda client: client.call_tool("create_customer", {"email": "a@example.com", "name": "A"}),
-                 elicitation_callback=answering(action))
+    result = run(
+        server,
+        mode,
+        lambda client: client.call_tool("create_customer", {"email": "a@example.com", "name": "A"}),
+        elicitation_callback=answering(action),
+    )
     assert result.is_error is True
     error = json.loads(result.content[0].text)["error"]
     assert error["param"] == "confirm" and action in error["message"] and result.structured_content == {"error": error}
@@ -129,8 +142,10 @@ def test_an_unknown_or_hidden_tool_is_refused_in_plain_words(mode):
     server = build_server(StripeTools(Recorder(), policy=AccessPolicy(read_only=True)), instructions="test")
 
     async def steps(client):
-        return (await client.call_tool("create_customer", {"email": "a@example.com", "name": "A"}),
-                await client.call_tool("no_such_tool", {}))
+        return (
+            await client.call_tool("create_customer", {"email": "a@example.com", "name": "A"}),
+            await client.call_tool("no_such_tool", {}),
+        )
 
     hidden, unknown = run(server, mode, steps)
     assert hidden.is_error and "Unknown tool: create_customer" in hidden.content[0].text
@@ -143,12 +158,19 @@ def test_an_unknown_or_hidden_tool_is_refused_in_plain_words(mode):
 def test_a_tool_added_to_the_table_is_listed_and_called(mode):
     tools = StripeTools(Recorder())
     received = []
-    tools.add(ToolDefinition(
-        name="echo_account", title="Echo", description="Says what it was given.",
-        input_schema={"type": "object", "properties": {"word": {"type": "string"}}, "additionalProperties": False},
-        read_only=True, destructive=False, idempotent=True, open_world=False,
-        run=lambda arguments, context: received.append((context.tool, arguments)) or {"said": arguments["word"]},
-    ))
+    tools.add(
+        ToolDefinition(
+            name="echo_account",
+            title="Echo",
+            description="Says what it was given.",
+            input_schema={"type": "object", "properties": {"word": {"type": "string"}}, "additionalProperties": False},
+            read_only=True,
+            destructive=False,
+            idempotent=True,
+            open_world=False,
+            run=lambda arguments, context: received.append((context.tool, arguments)) or {"said": arguments["word"]},
+        )
+    )
     with pytest.raises(ValueError, match="already"):
         tools.add(tools.tools["echo_account"])
 
@@ -194,8 +216,9 @@ def test_main_builds_the_server_it_serves(monkeypatch, capsys, restored_logging)
     assert "13 tools (read-only) over stdio, paragon connection" in err and "paragon-SECRET" not in err
 
 
-@pytest.mark.parametrize("allow, line", [("get_customer", "1 tool (allow: get_customer) over stdio"),
-                                         ("get_customer,list_customers", "2 tools (allow: ")])
+@pytest.mark.parametrize(
+    "allow, line", [("get_customer", "1 tool (allow: get_customer) over stdio"), ("get_customer,list_customers", "2 tools (allow: ")]
+)
 def test_the_start_up_line_counts_its_tools_in_words(allow, line, monkeypatch, capsys, restored_logging):
     from source_stripe_proxy.actions import mcp_server
 

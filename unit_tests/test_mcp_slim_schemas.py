@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from typing import Any, List
+from typing import Any
 
 import pytest
 from mcp import Client
@@ -28,14 +28,14 @@ BUDGET = 25_000  # characters of the whole tools/list result, as json.dumps writ
 
 class Recorder:
     def __init__(self) -> None:
-        self.calls: List[PreparedCall] = []
+        self.calls: list[PreparedCall] = []
 
     def __call__(self, prepared: PreparedCall) -> Any:
         self.calls.append(prepared)
         return {"id": "sub_1", "object": "subscription"}
 
 
-def listed(full_schemas: bool) -> List[Any]:
+def listed(full_schemas: bool) -> list[Any]:
     server = build_server(StripeTools(Recorder(), full_schemas=full_schemas), instructions="test")
 
     async def scenario():
@@ -45,7 +45,7 @@ def listed(full_schemas: bool) -> List[Any]:
     return asyncio.run(scenario())
 
 
-def listing_chars(tools: List[Any]) -> int:
+def listing_chars(tools: list[Any]) -> int:
     return len(json.dumps({"tools": [tool.model_dump(by_alias=True, mode="json", exclude_none=True) for tool in tools]}))
 
 
@@ -66,7 +66,7 @@ def test_the_default_tool_list_fits_the_budget_and_full_schemas_bring_back_every
 def test_a_slim_schema_keeps_the_required_the_seeds_and_the_common_parameters(spec):
     schema = StripeTools(Recorder()).tools[tool_name(spec)].input_schema
     kept = set(schema["properties"])
-    aliased = {re.split(r"[\[.]", target, 1)[0] for target in spec.aliases.values()}
+    aliased = {re.split(r"[\[.]", target, maxsplit=1)[0] for target in spec.aliases.values()}
     assert set(spec.aliases) <= kept
     assert {name for name in spec.required if name not in aliased} <= kept  # customer_id stands for customer
     assert set(SEED_COMMON[(spec.action, spec.entity)]) - aliased <= kept
@@ -130,8 +130,10 @@ def test_a_slim_tool_takes_any_valid_parameter_of_its_action_and_refuses_the_res
     execute = Recorder()
     tools = StripeTools(execute)
     assert "cancel_at_period_end" not in tools.tools["create_subscription"].input_schema["properties"]
-    tools.call("create_subscription", {"customer_id": "cus_1", "price_id": "price_1", "cancel_at_period_end": True,
-                                       "coupon": "SPRING", "items": None})
+    tools.call(
+        "create_subscription",
+        {"customer_id": "cus_1", "price_id": "price_1", "cancel_at_period_end": True, "coupon": "SPRING", "items": None},
+    )
     (sent,) = execute.calls
     assert sent.body == {"customer": "cus_1", "items": [{"price": "price_1"}], "cancel_at_period_end": True, "coupon": "SPRING"}
     for arguments, param in (({"cancel_at_period_end": "maybe"}, "cancel_at_period_end"), ({"cuopon": "X"}, "cuopon")):

@@ -6,13 +6,12 @@ the connection: what it receives is exactly what would be sent."""
 from __future__ import annotations
 
 import json
-from typing import Any, List
+from typing import Any
 
 import pytest
 
 from source_stripe_proxy.actions import seed_calls
 from source_stripe_proxy.actions.catalog import action_spec
-from source_stripe_proxy.data import resources
 from source_stripe_proxy.actions.connection import PreparedCall
 from source_stripe_proxy.actions.mcp_tools import (
     NEXT_CURSOR,
@@ -24,13 +23,28 @@ from source_stripe_proxy.actions.mcp_tools import (
     tool_name,
 )
 from source_stripe_proxy.core.errors import ConfigError, InvalidRequestError, TransientError
+from source_stripe_proxy.data import resources
 
 # The issue's list of named tools, in the seed's order, plus `get price` (a call of the seed's
 # table: docs/actions.md), and the two general tools.
 NAMED = [
-    "create_customer", "update_customer", "get_customer", "list_customers", "create_subscription",
-    "list_subscriptions", "create_product", "get_product", "list_products", "list_balance_transactions",
-    "list_plans", "update_product", "get_subscription", "create_price", "get_price", "list_prices", "create_plan",
+    "create_customer",
+    "update_customer",
+    "get_customer",
+    "list_customers",
+    "create_subscription",
+    "list_subscriptions",
+    "create_product",
+    "get_product",
+    "list_products",
+    "list_balance_transactions",
+    "list_plans",
+    "update_product",
+    "get_subscription",
+    "create_price",
+    "get_price",
+    "list_prices",
+    "create_plan",
 ]
 SECRET = "sk_test_mcpUNITsecret"
 TOKEN = "mcp-unit-bearer-SECRET"
@@ -39,8 +53,8 @@ TOKEN = "mcp-unit-bearer-SECRET"
 class Recorder:
     """Stands in for ``StripeConnection.execute``: records each prepared call, answers ``answer``."""
 
-    def __init__(self, answer: Any = None, error: Exception = None):
-        self.calls: List[PreparedCall] = []
+    def __init__(self, answer: Any = None, error: Exception | None = None):
+        self.calls: list[PreparedCall] = []
         self.answer, self.error = answer, error
 
     def __call__(self, prepared: PreparedCall) -> Any:
@@ -85,7 +99,7 @@ def walk(schema: Any):
 
 def test_one_named_tool_per_seed_call_plus_the_three_general_tools():
     server = tools()
-    assert list(server.tools) == NAMED + ["stripe_call", "stripe_describe", "stripe_search_actions"]
+    assert list(server.tools) == [*NAMED, "stripe_call", "stripe_describe", "stripe_search_actions"]
     assert [tool_name(spec) for spec in seed_calls()] == NAMED
 
 
@@ -110,7 +124,8 @@ def test_named_tool_schema_is_the_actions_parameters_plus_the_seeds_names(spec):
     assert (tool.read_only, tool.destructive, tool.idempotent) == (spec.read_only, spec.destructive, spec.idempotent)
     for alias in spec.aliases:
         if alias in ("customer_id", "price_id", "product_id", "subscription_id") and any(
-                spec.aliases[alias].startswith(r) for r in spec.required):
+            spec.aliases[alias].startswith(r) for r in spec.required
+        ):
             assert alias in tool.description
     assert f"{spec.method} {spec.path}" in tool.description
 
@@ -130,7 +145,10 @@ def test_read_only_offers_reads_only_and_refuses_writes_through_stripe_call():
     server = tools(read_only=True, execute=execute)
     assert all(tool.read_only for tool in server.tools.values())
     assert set(server.tools) == {n for n in NAMED if n.startswith(("get_", "list_"))} | {
-        "stripe_call", "stripe_describe", "stripe_search_actions"}
+        "stripe_call",
+        "stripe_describe",
+        "stripe_search_actions",
+    }
     assert "dry_run" not in server.tools["stripe_call"].input_schema["properties"]
     error = refusal(server, "stripe_call", {"entity": "customer", "action": "delete", "params": {"customer": "cus_1"}})
     assert error["param"] == "action" and "read-only" in error["message"]
@@ -144,11 +162,20 @@ def test_read_only_offers_reads_only_and_refuses_writes_through_stripe_call():
 
 def test_allow_and_deny_take_entities_actions_and_tools():
     server = tools(allow=["customer", "finalize_invoice"])
-    assert list(server.tools) == ["create_customer", "update_customer", "get_customer", "list_customers",
-                                  "stripe_call", "stripe_describe", "stripe_search_actions"]
+    assert list(server.tools) == [
+        "create_customer",
+        "update_customer",
+        "get_customer",
+        "list_customers",
+        "stripe_call",
+        "stripe_describe",
+        "stripe_search_actions",
+    ]
     assert server.tools["stripe_call"].input_schema["properties"]["entity"]["enum"] == ["customer", "invoice"]
     assert server.call("stripe_describe", {})["entities"] == {
-        "customer": sorted(resources.entities()["customer"]["actions"]), "invoice": ["finalize"]}
+        "customer": sorted(resources.entities()["customer"]["actions"]),
+        "invoice": ["finalize"],
+    }
     error = refusal(server, "stripe_call", {"entity": "invoice", "action": "void", "params": {"invoice": "in_1"}})
     assert "not allowed" in error["message"]
 
@@ -188,13 +215,10 @@ def test_a_named_tool_takes_the_seeds_names_and_sends_stripes():
 def test_dry_run_returns_the_request_and_sends_nothing():
     execute = Recorder()
     server = tools(execute=execute)
-    result = server.call("create_price", {"product_id": "prod_1", "amount": 1000, "currency": "USD", "interval": "month",
-                                          "dry_run": True})
+    result = server.call("create_price", {"product_id": "prod_1", "amount": 1000, "currency": "USD", "interval": "month", "dry_run": True})
     assert result["dry_run"] is True
-    assert result["request"]["body"] == {"product": "prod_1", "unit_amount": "1000", "currency": "usd",
-                                         "recurring[interval]": "month"}
-    result = server.call("stripe_call", {"entity": "invoice", "action": "finalize", "params": {"invoice_id": "in_1"},
-                                         "dry_run": True})
+    assert result["request"]["body"] == {"product": "prod_1", "unit_amount": "1000", "currency": "usd", "recurring[interval]": "month"}
+    result = server.call("stripe_call", {"entity": "invoice", "action": "finalize", "params": {"invoice_id": "in_1"}, "dry_run": True})
     assert (result["request"]["method"], result["request"]["path"]) == ("POST", "/v1/invoices/in_1/finalize")
     assert execute.calls == []
     # A read has no dry_run among its named tool's arguments.
@@ -228,8 +252,12 @@ def test_unknown_missing_or_wrong_arguments_are_refused_by_name_and_nothing_is_s
 
 
 def test_lists_default_to_a_small_page_and_name_the_cursor_to_continue():
-    page = {"object": "list", "url": "/v1/customers", "has_more": True,
-            "data": [{"id": "cus_1", "object": "customer"}, {"id": "cus_2", "object": "customer"}]}
+    page = {
+        "object": "list",
+        "url": "/v1/customers",
+        "has_more": True,
+        "data": [{"id": "cus_1", "object": "customer"}, {"id": "cus_2", "object": "customer"}],
+    }
     execute = Recorder(answer=page)
     server = tools(execute=execute, page_size=7)
     result = server.call("list_customers", {})
@@ -256,12 +284,24 @@ def test_describe_lists_entities_actions_and_one_actions_parameters():
 
 
 def test_stripes_error_reaches_the_model_with_type_code_param_and_message():
-    error = InvalidRequestError("Stripe refused", http_status=404, error_type="invalid_request_error",
-                                code="resource_missing", param="id", stripe_message="No such customer: 'cus_x'",
-                                request_id="req_1")
+    error = InvalidRequestError(
+        "Stripe refused",
+        http_status=404,
+        error_type="invalid_request_error",
+        code="resource_missing",
+        param="id",
+        stripe_message="No such customer: 'cus_x'",
+        request_id="req_1",
+    )
     got = refusal(tools(execute=Recorder(error=error)), "get_customer", {"customer_id": "cus_x"})
-    assert got == {"type": "invalid_request_error", "code": "resource_missing", "param": "id",
-                   "message": "No such customer: 'cus_x'", "request_id": "req_1", "http_status": 404}
+    assert got == {
+        "type": "invalid_request_error",
+        "code": "resource_missing",
+        "param": "id",
+        "message": "No such customer: 'cus_x'",
+        "request_id": "req_1",
+        "http_status": 404,
+    }
 
 
 def test_a_write_without_an_answer_hands_back_its_idempotency_key():
@@ -287,8 +327,12 @@ def test_no_secret_in_a_result_or_an_error():
 
 
 def customers(count: int, size: int = 400) -> dict:
-    return {"object": "list", "url": "/v1/customers", "has_more": False,
-            "data": [{"id": f"cus_{i:04d}", "object": "customer", "description": "x" * size} for i in range(count)]}
+    return {
+        "object": "list",
+        "url": "/v1/customers",
+        "has_more": False,
+        "data": [{"id": f"cus_{i:04d}", "object": "customer", "description": "x" * size} for i in range(count)],
+    }
 
 
 def test_a_long_list_keeps_what_fits_and_says_where_to_continue():
@@ -326,8 +370,10 @@ def test_render_cuts_to_the_servers_limit():
     assert len(text) <= 6_000 and json.loads(text)["has_more"] is True
 
 
-@pytest.mark.parametrize("kwargs, message", [({"page_size": 0}, "--page-size"), ({"page_size": 101}, "--page-size"),
-                                             ({"max_result_chars": 100}, "--max-result-chars")])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [({"page_size": 0}, "--page-size"), ({"page_size": 101}, "--page-size"), ({"max_result_chars": 100}, "--max-result-chars")],
+)
 def test_page_size_and_result_limit_are_checked(kwargs, message):
     with pytest.raises(ConfigError, match=message):
         tools(**kwargs)

@@ -14,8 +14,9 @@ import re
 import subprocess
 import sys
 import uuid
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Dict, Mapping
+from typing import Any
 
 import pytest
 import yaml
@@ -30,20 +31,51 @@ METADATA = {"source": REPO / "metadata.yaml", "destination": REPO / "metadata.de
 CONSOLE_SCRIPTS = {"source": "source-stripe-proxy", "destination": "destination-stripe-proxy"}
 
 # The fields ConnectorMetadataDefinitionV0 requires, plus those the project promises.
-REQUIRED = ("name", "definitionId", "connectorType", "dockerRepository", "dockerImageTag", "license",
-            "documentationUrl", "githubIssueLabel", "connectorSubtype", "releaseStage")
+REQUIRED = (
+    "name",
+    "definitionId",
+    "connectorType",
+    "dockerRepository",
+    "dockerImageTag",
+    "license",
+    "documentationUrl",
+    "githubIssueLabel",
+    "connectorSubtype",
+    "releaseStage",
+)
 PROMISED = ("supportLevel", "tags", "connectorBuildOptions", "allowedHosts")
 # Every key ConnectorMetadataDefinitionV0 allows under `data` (it has additionalProperties: false).
-ALLOWED = set(REQUIRED) | set(PROMISED) | {
-    "icon", "iconUrl", "supportsDbt", "supportsNormalization", "maxSecondsBetweenMessages", "releaseDate",
-    "protocolVersion", "registryOverrides", "releases", "normalizationConfig", "suggestedStreams",
-    "resourceRequirements", "ab_internal", "remoteRegistries", "connectorTestSuitesOptions",
-    "externalDocumentationUrls", "erdUrl", "supportsRefreshes", "supportsFileTransfer",
-    "supportsDataActivation", "connectorIPCOptions", "generated",
-}
+ALLOWED = (
+    set(REQUIRED)
+    | set(PROMISED)
+    | {
+        "icon",
+        "iconUrl",
+        "supportsDbt",
+        "supportsNormalization",
+        "maxSecondsBetweenMessages",
+        "releaseDate",
+        "protocolVersion",
+        "registryOverrides",
+        "releases",
+        "normalizationConfig",
+        "suggestedStreams",
+        "resourceRequirements",
+        "ab_internal",
+        "remoteRegistries",
+        "connectorTestSuitesOptions",
+        "externalDocumentationUrls",
+        "erdUrl",
+        "supportsRefreshes",
+        "supportsFileTransfer",
+        "supportsDataActivation",
+        "connectorIPCOptions",
+        "generated",
+    }
+)
 
 
-def load(which: str) -> Dict[str, Any]:
+def load(which: str) -> dict[str, Any]:
     return yaml.safe_load(METADATA[which].read_text())
 
 
@@ -53,12 +85,9 @@ def setup_py_version() -> str:
     return completed.stdout.strip().splitlines()[-1]
 
 
-def dockerfile_args() -> Dict[str, str]:
+def dockerfile_args() -> dict[str, str]:
     """Defaults of the Dockerfile's ARGs (the last declaration wins, as for `docker build`)."""
-    args = {}
-    for name, value in re.findall(r"^ARG\s+(\w+)=(\S+)\s*$", (REPO / "Dockerfile").read_text(), re.M):
-        args[name] = value
-    return args
+    return dict(re.findall(r"^ARG\s+(\w+)=(\S+)\s*$", (REPO / "Dockerfile").read_text(), re.MULTILINE))
 
 
 def spec_of(which: str):
@@ -85,9 +114,9 @@ def test_dockerfile_labels_and_defaults():
     assert args["CONNECTOR"] == "source-stripe-proxy"  # the default build is the source
     assert re.search(r"io\.airbyte\.name=airbyte/\$\{CONNECTOR\}", text)
     assert re.search(r"io\.airbyte\.version=\$\{VERSION\}", text)
-    assert re.search(r"^ENV\s.*AIRBYTE_ENTRYPOINT=", text, re.M | re.S)
-    assert re.search(r'^ENTRYPOINT \["/airbyte/entrypoint"\]', text, re.M)
-    assert re.findall(r"^USER\s+(\S+)", text, re.M)[-1] == "airbyte"  # the image ends as non-root
+    assert re.search(r"^ENV\s.*AIRBYTE_ENTRYPOINT=", text, re.MULTILINE | re.DOTALL)
+    assert re.search(r'^ENTRYPOINT \["/airbyte/entrypoint"\]', text, re.MULTILINE)
+    assert re.findall(r"^USER\s+(\S+)", text, re.MULTILINE)[-1] == "airbyte"  # the image ends as non-root
 
 
 @pytest.mark.parametrize("which", sorted(METADATA))
@@ -127,7 +156,7 @@ def test_each_connector_has_its_own_definition_id():
 
 def test_console_scripts_named_by_the_metadata_exist():
     setup = (REPO / "setup.py").read_text()
-    for which, script in CONSOLE_SCRIPTS.items():
+    for script in CONSOLE_SCRIPTS.values():
         assert re.search(rf'"{script}=source_stripe_proxy\.[\w.]+:\w+"', setup), script
 
 

@@ -12,10 +12,23 @@ from source_stripe_proxy.core.settings import ConnectionSettings
 # One valid config per mode, with each field the mode's builder reads.
 CONFIGS = {
     "api_key": {"credentials": {"auth_type": "api_key", "api_key": "sk_test_modesSECRET1"}, "api_base": "https://stripe.example"},
-    "paragon": {"credentials": {"auth_type": "paragon", "project_id": "p 1", "user_token": "jwt.modes.SECRET2",
-                                "proxy_host": "https://worker-proxy.example", "integration_type": "stripe"}},
-    "pinkconnect": {"credentials": {"auth_type": "pinkconnect", "proxy_url": "https://pink.example/stripe",
-                                    "token": "pinkSECRET3", "extra_headers": {"X-Connection-Id": "conn-SECRET4"}}},
+    "paragon": {
+        "credentials": {
+            "auth_type": "paragon",
+            "project_id": "p 1",
+            "user_token": "jwt.modes.SECRET2",
+            "proxy_host": "https://worker-proxy.example",
+            "integration_type": "stripe",
+        }
+    },
+    "pinkconnect": {
+        "credentials": {
+            "auth_type": "pinkconnect",
+            "proxy_url": "https://pink.example/stripe",
+            "token": "pinkSECRET3",
+            "extra_headers": {"X-Connection-Id": "conn-SECRET4"},
+        }
+    },
 }
 EXPECTED = {  # mode -> (base URL, bearer token, host, default requests/s)
     "api_key": ("https://stripe.example", "sk_test_modesSECRET1", "stripe.example", 25.0),
@@ -80,10 +93,15 @@ def test_the_actions_environment_comes_from_the_registry():
         for variable in mode.environment:
             assert ENV_FIELDS[variable.name] == variable.field
             assert mode.env_variable_for(variable.field) == variable.name
-    config = config_from_env({"PINKCONNECT_PROXY_URL": "https://pink.example", "PINKCONNECT_TOKEN": "t1",
-                              "PINKCONNECT_EXTRA_HEADERS": '{"X-A": "b"}'})
-    assert config["credentials"] == {"auth_type": "pinkconnect", "proxy_url": "https://pink.example", "token": "t1",
-                                     "extra_headers": {"X-A": "b"}}
+    config = config_from_env(
+        {"PINKCONNECT_PROXY_URL": "https://pink.example", "PINKCONNECT_TOKEN": "t1", "PINKCONNECT_EXTRA_HEADERS": '{"X-A": "b"}'}
+    )
+    assert config["credentials"] == {
+        "auth_type": "pinkconnect",
+        "proxy_url": "https://pink.example",
+        "token": "t1",
+        "extra_headers": {"X-A": "b"},
+    }
 
 
 def test_without_variables_the_message_lists_each_modes_required_variables():
@@ -95,5 +113,4 @@ def test_without_variables_the_message_lists_each_modes_required_variables():
 
 def test_a_json_variable_that_is_not_an_object_is_named():
     with pytest.raises(ConfigError, match="PINKCONNECT_EXTRA_HEADERS must be a JSON object"):
-        config_from_env({"PINKCONNECT_PROXY_URL": "https://pink.example", "PINKCONNECT_TOKEN": "t",
-                         "PINKCONNECT_EXTRA_HEADERS": "[1]"})
+        config_from_env({"PINKCONNECT_PROXY_URL": "https://pink.example", "PINKCONNECT_TOKEN": "t", "PINKCONNECT_EXTRA_HEADERS": "[1]"})

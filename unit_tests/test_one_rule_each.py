@@ -51,8 +51,10 @@ def test_metadata_at_the_limits_passes_everywhere(key, value):
     assert mapped.payload["metadata"][key] == value
 
 
-@pytest.mark.parametrize("value, expected", [(True, True), (False, False), ("true", True), ("FALSE", False),
-                                             (" True ", True), ("yes", None), (1, None), ("", None)])
+@pytest.mark.parametrize(
+    "value, expected",
+    [(True, True), (False, False), ("true", True), ("FALSE", False), (" True ", True), ("yes", None), (1, None), ("", None)],
+)
 def test_one_reading_of_a_boolean_for_parameters_dry_runs_and_records(value, expected):
     assert parse_boolean(value) is expected and parse_boolean(None) is None
     tools = StripeTools(lambda prepared: {"id": "prod_1", "object": "product"})

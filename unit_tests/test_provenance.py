@@ -45,7 +45,9 @@ def test_a_hand_edit_an_unrecorded_file_and_a_missing_one_are_each_named(repo_co
     (repo_copy / "source_stripe_proxy/data/schemas/customers.json").unlink()
     problems = provenance.check()
     assert len(problems) == 3
-    assert any(p.startswith("source_stripe_proxy/data/generated/endpoints.json: changed since scripts/generate_schemas.py") for p in problems)
+    assert any(
+        p.startswith("source_stripe_proxy/data/generated/endpoints.json: changed since scripts/generate_schemas.py") for p in problems
+    )
     assert any(p.startswith("source_stripe_proxy/data/generated/extra.json: no generator recorded it") for p in problems)
     assert any(p.startswith("source_stripe_proxy/data/schemas/customers.json: recorded but missing") for p in problems)
 

@@ -20,7 +20,9 @@ def plan(name, path, account=None):
 
 
 def test_the_client_counts_each_request_under_its_endpoint_account_and_the_caller_s_label():
-    client = StripeClient(ConnectionSettings.from_config({"credentials": {"auth_type": "api_key", "api_key": API_KEY}}), sleep=lambda s: None)
+    client = StripeClient(
+        ConnectionSettings.from_config({"credentials": {"auth_type": "api_key", "api_key": API_KEY}}), sleep=lambda s: None
+    )
     with requests_mock_module.Mocker() as mock:
         mock.get("https://api.stripe.com/v1/customers/cus_1/tax_ids", json={"object": "list", "data": [], "has_more": False})
         mock.get("https://api.stripe.com/v1/customers", [{"status_code": 500, "json": {}}, {"json": {"object": "list", "data": []}}])

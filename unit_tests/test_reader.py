@@ -3,6 +3,7 @@
 import random
 import threading
 import time
+from typing import ClassVar
 
 import pytest
 
@@ -65,7 +66,7 @@ def test_state_never_passes_a_record_not_yet_emitted(seed):
     objects = make_objects(700, 1_600_000_000, 997)
     fake = FakeStripe(objects, seed=seed)
     windows = [(1_600_000_000 + k * 100_000, 1_600_000_000 + (k + 1) * 100_000) for k in range(6)] + [(1_600_600_000, None)]
-    job, events = run(fake, windows)
+    _job, events = run(fake, windows)
     emitted, cursors, checkpoints = set(), [], 0
     for event in events:
         if isinstance(event, Records):
@@ -89,7 +90,7 @@ def test_a_failing_range_fails_the_stream_and_holds_the_state_back():
     objects = make_objects(300, 1_600_000_000, 1000)
     fake = FakeStripe(objects, fail_below=1_600_100_000)
     windows = [(1_600_000_000, 1_600_100_000), (1_600_100_000, None)]
-    job, events = run(fake, windows)
+    _job, events = run(fake, windows)
     assert any(isinstance(e, Failed) for e in events) and not any(isinstance(e, Complete) for e in events)
     failure = next(e for e in events if isinstance(e, Failed))
     assert isinstance(failure.error, ConfigError)
@@ -219,11 +220,11 @@ class PerEndpointStripe(FakeStripe):
     """Two list endpoints with different rate limits; records the most ranges in flight per path."""
 
     latency_seconds = 0.1
-    rates = {"/v1/slow": 10.0, "/v1/fast": 1000.0}
+    rates: ClassVar[dict[str, float]] = {"/v1/slow": 10.0, "/v1/fast": 1000.0}
 
     def __init__(self, objects):
         super().__init__(objects)
-        self.in_flight = {path: 0 for path in self.rates}
+        self.in_flight = dict.fromkeys(self.rates, 0)
         self.most_in_flight = dict(self.in_flight)
 
     def rate_for(self, method, path, account_id):
@@ -244,7 +245,9 @@ class PerEndpointStripe(FakeStripe):
 def test_a_stream_splits_only_as_far_as_its_endpoint_limit_can_use():
     objects = make_objects(1500, 1_600_000_000, 100)
     fake = PerEndpointStripe(objects)
-    jobs = [plan([(1_600_000_000, None)], page_size=10, name=name, path=path) for name, path in (("slow", "/v1/slow"), ("fast", "/v1/fast"))]
+    jobs = [
+        plan([(1_600_000_000, None)], page_size=10, name=name, path=path) for name, path in (("slow", "/v1/slow"), ("fast", "/v1/fast"))
+    ]
     counts = {"slow": 0, "fast": 0}
     for event in ConcurrentReader(fake, 16).run(jobs):
         if isinstance(event, Records):
@@ -258,7 +261,7 @@ def test_a_stream_splits_only_as_far_as_its_endpoint_limit_can_use():
 def test_one_worker_reads_each_page_once_without_splitting():
     objects = make_objects(95, 1_600_000_000, 3600)
     fake = FakeStripe(objects)
-    job, events = run(fake, [(1_600_000_000, None)], concurrency=1)
+    _job, events = run(fake, [(1_600_000_000, None)], concurrency=1)
     ids = [o["id"] for e in events if isinstance(e, Records) for o in e.records]
     assert sorted(ids) == sorted(o["id"] for o in objects) and len(ids) == len(set(ids))
     assert len(fake.calls) == 10  # 95 objects, 10 a page: no split, so no partial page in between

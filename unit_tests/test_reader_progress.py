@@ -7,8 +7,7 @@ import pytest
 from airbyte_cdk.models import SyncMode
 
 from source_stripe_proxy.core.errors import ConfigError
-from source_stripe_proxy.source.reader import CheckpointCadence, PlanProgress, cap_intervals, merge_intervals
-from source_stripe_proxy.source.reader import split_policy
+from source_stripe_proxy.source.reader import CheckpointCadence, PlanProgress, cap_intervals, merge_intervals, split_policy
 from source_stripe_proxy.source.reader.progress import MAX_STATE_INTERVALS, left_after_page
 from source_stripe_proxy.source.state import Checkpoint
 
@@ -26,9 +25,9 @@ def test_cap_joins_the_closest_intervals_and_never_drops_any():
     intervals = [(i * 100, i * 100 + 10) for i in range(10)] + [(915, 1100)]  # the last gap (5 s) is the narrowest
     capped = cap_intervals(intervals, limit=10)
     assert len(capped) == 10 and capped[-1] == (900, 1100)
-    heavily = cap_intervals([(None, 0)] + intervals + [(5000, None)], limit=3)
+    heavily = cap_intervals([(None, 0), *intervals, (5000, None)], limit=3)
     assert len(heavily) == 3 and heavily[0][0] is None and heavily[-1][1] is None
-    covered = lambda t, ivs: any((lo is None or lo <= t) and (hi is None or t < hi) for lo, hi in ivs)  # noqa: E731
+    covered = lambda t, ivs: any((lo is None or lo <= t) and (hi is None or t < hi) for lo, hi in ivs)  # noqa: E731 - a one-line helper of this test
     assert all(covered(t, heavily) for lo, hi in intervals for t in range(lo, hi))
 
 
@@ -147,7 +146,9 @@ def test_free_slots_go_to_ranges_with_clearly_more_left():
 
 def test_no_free_slot_keeps_one_half_waiting_only_for_the_longest_range():
     decide = split_policy.decide_split
-    assert decide(10.0, spare_slots=0, larger_elsewhere=0, waiting=0, floor_known=True, concurrency=8) == split_policy.SplitDecision(1, False)
+    assert decide(10.0, spare_slots=0, larger_elsewhere=0, waiting=0, floor_known=True, concurrency=8) == split_policy.SplitDecision(
+        1, False
+    )
     assert decide(10.0, spare_slots=0, larger_elsewhere=1, waiting=0, floor_known=True, concurrency=8) is None  # not the longest
     assert decide(10.0, spare_slots=0, larger_elsewhere=0, waiting=split_policy.WAITING_RANGES, floor_known=True, concurrency=8) is None
     assert decide(10.0, spare_slots=0, larger_elsewhere=0, waiting=0, floor_known=False, concurrency=8) is None  # where is half?
@@ -165,8 +166,12 @@ def test_the_old_state_shape_still_means_what_it_meant():
 
 
 def test_the_new_state_shape_survives_a_round_trip():
-    saved = {"created": 1_600_000_000, "first_read_began": 1_700_000_000, "newest_seen": 1_699_000_000,
-             "to_read": [[None, 1_500_000_000], [1_600_000_000, 1_650_000_001]]}
+    saved = {
+        "created": 1_600_000_000,
+        "first_read_began": 1_700_000_000,
+        "newest_seen": 1_699_000_000,
+        "to_read": [[None, 1_500_000_000], [1_600_000_000, 1_650_000_001]],
+    }
     checkpoint = Checkpoint.parse("customers", saved)
     assert checkpoint.to_read == ((None, 1_500_000_000), (1_600_000_000, 1_650_000_001))
     assert Checkpoint.parse("customers", checkpoint.to_dict()) == checkpoint

@@ -66,8 +66,9 @@ def test_two_runs_of_one_reader_side_by_side_each_get_their_own_objects():
     assert all(isinstance(run_events[-1], Complete) for run_events in events.values())
 
 
-def failing_on(call, error=ValueError("bad page")):
-    """A transform that fails on its ``call``-th page and passes the others through."""
+def failing_on(call, error=None):
+    """A transform that fails on its ``call``-th page (with ``error``, by default a ValueError) and passes the others through."""
+    error = error or ValueError("bad page")
     calls = [0]
     lock = threading.Lock()
 
@@ -113,7 +114,9 @@ def test_a_transform_failing_in_its_chunks_ends_only_its_plan():
             raise TransientError("a child request failed")
         yield page[3:]
 
-    events = list(ConcurrentReader(fake, 1).run([plan([(None, None)], name="parent"), plan([(None, None)], name="child", transform=chunks)]))
+    events = list(
+        ConcurrentReader(fake, 1).run([plan([(None, None)], name="parent"), plan([(None, None)], name="child", transform=chunks)])
+    )
     assert sorted(ids_of(events, "parent")) == sorted(o["id"] for o in objects)
     child = signals_of(events, "child")
     assert isinstance(child[-1], Failed) and isinstance(child[-1].error, TransientError)

@@ -46,7 +46,9 @@ def test_a_product_not_enabled_is_asked_about_once_a_day_and_reported_every_sync
     newest_first(requests_mock, "/v1/events", [])
     requests_mock.get(f"{BASE}/v1/issuing/cards", **stripe_error(400, NOT_ENABLED))
     requests_mock.get(f"{BASE}/v1/issuing/physical_bundles", **stripe_error(400, NOT_ENABLED))
-    streams = catalog("customers", "cards", "issuing_tokens", "issuing_physical_bundles")  # tokens: a child of cards; bundles: full refresh only
+    streams = catalog(
+        "customers", "cards", "issuing_tokens", "issuing_physical_bundles"
+    )  # tokens: a child of cards; bundles: full refresh only
     unreadable = ["cards", "issuing_physical_bundles", "issuing_tokens"]
 
     first = read(SourceStripeProxy(clock), SKIP, streams)
@@ -61,7 +63,7 @@ def test_a_product_not_enabled_is_asked_about_once_a_day_and_reported_every_sync
     second = read(SourceStripeProxy(clock), SKIP, streams, state)
     assert [r.path for r in requests_mock.request_history] == ["/v1/events"]  # customers' changes; nothing of Issuing
     skipped = [w for w in warnings(second) if w.startswith("Skipping stream")]
-    assert sorted(w.split()[2].rstrip(':') for w in skipped) == unreadable and all("Issuing is not enabled" in w for w in skipped)
+    assert sorted(w.split()[2].rstrip(":") for w in skipped) == unreadable and all("Issuing is not enabled" in w for w in skipped)
     for name in unreadable:
         assert second.get_stream_statuses(name)[-1].name == "INCOMPLETE" and not records_of(second, name)
         assert final_state(second, name)["unavailable"]["checked"] == clock.now - REPROBE_SECONDS + 60  # unchanged
@@ -91,7 +93,10 @@ def test_with_fail_the_known_stream_fails_the_sync_as_before_saying_when_stripe_
     assert errors["cards"].failure_type.value == "config_error"
     message = errors["cards"].message
     assert message.startswith("Stream 'cards' can't be read: Issuing is not enabled on this account")
-    assert time.strftime("Stripe said so at %Y-%m-%d %H:%M UTC", time.gmtime(clock.now - 3600)) in message and "asked again once a day" in message
+    assert (
+        time.strftime("Stripe said so at %Y-%m-%d %H:%M UTC", time.gmtime(clock.now - 3600)) in message
+        and "asked again once a day" in message
+    )
     closing = second.errors[-1].trace.error
     assert "1 selected stream(s) can't be read" in closing.message and closing.failure_type.value == "config_error"
 
@@ -108,8 +113,18 @@ def test_a_product_enabled_since_is_read_at_the_next_probe_and_forgotten(request
 
 def test_a_missing_permission_is_asked_about_every_sync(requests_mock):
     clock = Clock(int(time.time()) - REPROBE_SECONDS)
-    lacking = {"status_code": 403, "json": {"error": {"type": "invalid_request_error", "message":
-               "The provided key 'rk_test_***' does not have the required permissions. Having the 'rak_tax_rate_read' permission would allow this request to continue."}}}
+    lacking = {
+        "status_code": 403,
+        "json": {
+            "error": {
+                "type": "invalid_request_error",
+                "message": (
+                    "The provided key 'rk_test_***' does not have the required permissions. "
+                    "Having the 'rak_tax_rate_read' permission would allow this request to continue."
+                ),
+            }
+        },
+    }
     requests_mock.get(f"{BASE}/v1/tax_rates", **lacking)
     first = read(SourceStripeProxy(clock), SKIP, catalog("tax_rates"))
     assert not any("unavailable" in str(m.state.stream.stream_state.__dict__) for m in first.state_messages)  # nothing kept

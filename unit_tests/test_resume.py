@@ -95,10 +95,14 @@ def test_each_account_resumes_its_own_intervals(requests_mock):
     seen = per_account_server(
         requests_mock, "/v1/customers", {ACCOUNTS[0]: [customer(1, now - 5 * DAY)], ACCOUNTS[1]: [customer(2, now - 5 * DAY)]}
     )
-    state = state_of(customers={"accounts": {
-        ACCOUNTS[0]: {"first_read_began": now - 3600, "to_read": [[now - 6 * DAY, now - 4 * DAY]]},
-        ACCOUNTS[1]: {"first_read_began": now - 3600, "to_read": [[None, now - 30 * DAY]]},
-    }})
+    state = state_of(
+        customers={
+            "accounts": {
+                ACCOUNTS[0]: {"first_read_began": now - 3600, "to_read": [[now - 6 * DAY, now - 4 * DAY]]},
+                ACCOUNTS[1]: {"first_read_began": now - 3600, "to_read": [[None, now - 30 * DAY]]},
+            }
+        }
+    )
     output = read(SourceStripeProxy(), {**CONFIG, "account_ids": ACCOUNTS}, catalog("customers"), state)
     filters = {account: (qs.get("created[gte]"), qs.get("created[lt]")) for account, qs in seen}
     assert filters == {ACCOUNTS[0]: ([str(now - 6 * DAY)], [str(now - 4 * DAY)]), ACCOUNTS[1]: (None, [str(now - 30 * DAY)])}

@@ -54,16 +54,25 @@ def test_backoff_doubles_up_to_its_cap_and_jitter_only_shrinks_it():
 
 @pytest.mark.parametrize(
     "status, hint, expected",
-    [(409, None, True), (429, None, True), (500, None, True), (503, None, True), (400, None, False), (404, None, False),
-     (500, "false", False), (400, "true", True), (402, "false", False)],
+    [
+        (409, None, True),
+        (429, None, True),
+        (500, None, True),
+        (503, None, True),
+        (400, None, False),
+        (404, None, False),
+        (500, "false", False),
+        (400, "true", True),
+        (402, "false", False),
+    ],
 )
 def test_stripe_should_retry_wins_over_the_status(status, hint, expected):
     assert status_is_retryable(status, hint) is expected
 
 
 @pytest.mark.parametrize(
-    "value, expected", [(None, None), ("2", 2.0), ("0.5", 0.5), ("-3", 0.0), ("600", MAX_RETRY_AFTER_SECONDS),
-                        ("Wed, 21 Oct 2015 07:28:00 GMT", None)],
+    "value, expected",
+    [(None, None), ("2", 2.0), ("0.5", 0.5), ("-3", 0.0), ("600", MAX_RETRY_AFTER_SECONDS), ("Wed, 21 Oct 2015 07:28:00 GMT", None)],
 )
 def test_retry_after_in_seconds_is_capped_and_a_date_is_ignored(value, expected):
     assert retry_after_seconds({} if value is None else {"Retry-After": value}) == expected

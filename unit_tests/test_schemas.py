@@ -370,7 +370,7 @@ def test_every_stream_has_examples():
     assert len(EXAMPLES["customer_sources"]) == 3  # bank account, card, source
 
 
-@pytest.mark.parametrize("stream, index", EXAMPLE_CASES, ids=lambda case: str(case))
+@pytest.mark.parametrize("stream, index", EXAMPLE_CASES, ids=str)
 def test_generated_example_is_accepted(stream, index):
     example = EXAMPLES[stream][index]
     assert example["object"] in CATALOGUE[stream]["objects"]

@@ -28,9 +28,7 @@ def test_live_key_defaults_to_live_budget_and_override_wins():
 
 
 def test_paragon_mode_builds_proxy_prefix():
-    s = ConnectionSettings.from_config(
-        {"credentials": {"auth_type": "paragon", "project_id": "proj 1", "user_token": "jwt.token.value"}}
-    )
+    s = ConnectionSettings.from_config({"credentials": {"auth_type": "paragon", "project_id": "proj 1", "user_token": "jwt.token.value"}})
     assert s.base_url == "https://proxy.useparagon.com/projects/proj%201/sdk/proxy/stripe"
     assert s.headers()["Authorization"] == "Bearer jwt.token.value"
     assert s.requests_per_second == 25

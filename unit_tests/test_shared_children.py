@@ -26,7 +26,10 @@ def card(n, customer):
 
 def test_a_parent_list_asks_to_include_what_its_selected_children_read():
     customers = STREAM_SPECS["customers"]
-    assert included_lists(customers, ["customers", "customer_cards", "bank_accounts", "customer_tax_ids", "payment_methods"]) == ["sources", "tax_ids"]
+    assert included_lists(customers, ["customers", "customer_cards", "bank_accounts", "customer_tax_ids", "payment_methods"]) == [
+        "sources",
+        "tax_ids",
+    ]
     assert included_lists(customers, ["source_transactions"]) == ["sources"]  # its parents are among the sources
     assert included_lists(customers, ["customers", "payment_methods", "customer_balance_transactions"]) == []  # not includable
     assert included_lists(STREAM_SPECS["checkout_sessions"], ["checkout_sessions_line_items", "customer_cards"]) == ["line_items"]
@@ -38,15 +41,20 @@ def sources_box(customer, rows, has_more=False):
 
 def test_a_customer_s_included_sources_serve_every_stream_of_them_and_the_rest_is_listed_once(requests_mock):
     many = [card(n, "cus_many") for n in range(10)]  # the first 10 included, two more to list
-    rest = [{"id": "ba_1", "object": "bank_account", "customer": "cus_many"},
-            {"id": "src_1", "object": "source", "customer": "cus_many", "created": NOW - 50}]
+    rest = [
+        {"id": "ba_1", "object": "bank_account", "customer": "cus_many"},
+        {"id": "src_1", "object": "source", "customer": "cus_many", "created": NOW - 50},
+    ]
     customers = [
         {"id": "cus_many", "object": "customer", "created": NOW - 100, "sources": sources_box("cus_many", many, has_more=True)},
         {"id": "cus_few", "object": "customer", "created": NOW - 200, "sources": sources_box("cus_few", [card(99, "cus_few")])},
     ]
     newest_first(requests_mock, "/v1/customers", customers)
     requests_mock.get(f"{BASE}/v1/customers/cus_many/sources", json=stripe_list(rest))
-    requests_mock.get(f"{BASE}/v1/sources/src_1/source_transactions", json=stripe_list([{"id": "srctxn_1", "object": "source_transaction", "source": "src_1", "created": NOW - 10}]))
+    requests_mock.get(
+        f"{BASE}/v1/sources/src_1/source_transactions",
+        json=stripe_list([{"id": "srctxn_1", "object": "source_transaction", "source": "src_1", "created": NOW - 10}]),
+    )
     streams = ["customers", "customer_cards", "bank_accounts", "customer_sources", "source_transactions"]
     output = read(SourceStripeProxy(), CONFIG, catalog(*streams, mode=SyncMode.full_refresh))
 
@@ -67,11 +75,17 @@ def test_a_customer_s_included_sources_serve_every_stream_of_them_and_the_rest_i
 def test_without_an_included_list_each_parent_s_children_are_listed_from_their_own_endpoint(requests_mock):
     newest_first(requests_mock, "/v1/customers", [{"id": "cus_1", "object": "customer", "created": NOW - 100}])  # expand ignored
     requests_mock.get(f"{BASE}/v1/customers/cus_1/cards", json=stripe_list([card(1, "cus_1")]))
-    requests_mock.get(f"{BASE}/v1/customers/cus_1/tax_ids", json=stripe_list([{"id": "txi_1", "object": "tax_id", "customer": "cus_1", "created": NOW}]))
+    requests_mock.get(
+        f"{BASE}/v1/customers/cus_1/tax_ids", json=stripe_list([{"id": "txi_1", "object": "tax_id", "customer": "cus_1", "created": NOW}])
+    )
     output = read(SourceStripeProxy(), CONFIG, catalog("customer_cards", "customer_tax_ids", mode=SyncMode.full_refresh))
     assert [r["id"] for r in records_of(output, "customer_cards")] == ["card_1"]
     assert [r["id"] for r in records_of(output, "customer_tax_ids")] == ["txi_1"]
-    assert sorted(r.path for r in requests_mock.request_history) == ["/v1/customers", "/v1/customers/cus_1/cards", "/v1/customers/cus_1/tax_ids"]
+    assert sorted(r.path for r in requests_mock.request_history) == [
+        "/v1/customers",
+        "/v1/customers/cus_1/cards",
+        "/v1/customers/cus_1/tax_ids",
+    ]
 
 
 def test_active_entitlements_cost_one_request_when_no_feature_is_defined(requests_mock):

@@ -11,11 +11,11 @@ from airbyte_cdk.test.entrypoint_wrapper import discover, read
 from airbyte_cdk.test.state_builder import StateBuilder
 
 from source_stripe_proxy import SourceStripeProxy
-from source_stripe_proxy.source.stream_specs import STREAM_SPECS
+from source_stripe_proxy.core.errors import ConfigError
 from source_stripe_proxy.data import load_generated, load_schema
 from source_stripe_proxy.source.state import parse_cursor
+from source_stripe_proxy.source.stream_specs import STREAM_SPECS
 from source_stripe_proxy.source.streams import created_windows
-from source_stripe_proxy.core.errors import ConfigError
 from unit_tests.test_events import newest_first
 
 API_KEY = "sk_test_sourceUNITsecret77"
@@ -42,9 +42,25 @@ def catalog(*names, mode=SyncMode.full_refresh):
 CATALOGUE = load_generated("streams.json")["streams"]
 # The 19 streams before the generated catalogue: each keeps its name, modes, cursor and key.
 FIRST_STREAMS = {
-    "customers", "subscriptions", "products", "plans", "prices", "invoices", "invoice_items", "invoice_line_items",
-    "subscription_items", "charges", "refunds", "payment_intents", "payouts", "coupons", "promotion_codes", "disputes",
-    "credit_notes", "balance_transactions", "events",
+    "customers",
+    "subscriptions",
+    "products",
+    "plans",
+    "prices",
+    "invoices",
+    "invoice_items",
+    "invoice_line_items",
+    "subscription_items",
+    "charges",
+    "refunds",
+    "payment_intents",
+    "payouts",
+    "coupons",
+    "promotion_codes",
+    "disputes",
+    "credit_notes",
+    "balance_transactions",
+    "events",
 }
 
 
@@ -146,7 +162,7 @@ def test_incremental_windows_checkpoint_after_each_window(requests_mock):
     assert states == sorted(states) and len(states) >= 4  # windows of 30 days over 95 days
     # pages checkpoint what is left as they come; the cursor moves once the first window completes,
     # to the newest record of that 30-day window
-    assert [value for value in states if value != start][0] == start + 20 * DAY
+    assert next(value for value in states if value != start) == start + 20 * DAY
     windows = [r.qs for r in requests_mock.request_history]
     assert windows[0] == {"created[gte]": [str(start)], "created[lt]": [str(start + 30 * DAY)], "limit": ["100"]}
 

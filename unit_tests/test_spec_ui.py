@@ -10,7 +10,8 @@ each connector serves them (its `spec` command).
 from __future__ import annotations
 
 import logging
-from typing import Any, Dict, Iterator, List, Mapping, Tuple
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 import jsonschema
 import pytest
@@ -22,7 +23,7 @@ SECRET_WORDS = ("key", "token", "secret", "password")
 SECRET_NAMES = ("extra_headers",)  # header values carry credentials too
 
 
-def served_specs() -> Dict[str, Mapping[str, Any]]:
+def served_specs() -> dict[str, Mapping[str, Any]]:
     logger = logging.getLogger("test")
     return {
         "source": SourceStripeProxy().spec(logger).connectionSpecification,
@@ -43,7 +44,7 @@ def discriminators(schema: Mapping[str, Any]) -> set:
     return names or set()
 
 
-def walk(schema: Mapping[str, Any], path: str = "", hidden: frozenset = frozenset()) -> Iterator[Tuple[str, str, Mapping[str, Any], bool]]:
+def walk(schema: Mapping[str, Any], path: str = "", hidden: frozenset = frozenset()) -> Iterator[tuple[str, str, Mapping[str, Any], bool]]:
     """(path, name, property schema, is a oneOf discriminator) for every property at any depth."""
     for option in schema.get("oneOf") or []:
         yield from walk(option, f"{path}[{option.get('title', '?')}]", frozenset(discriminators(schema)))
@@ -53,7 +54,7 @@ def walk(schema: Mapping[str, Any], path: str = "", hidden: frozenset = frozense
             yield from walk(prop, f"{path}.{name}")
 
 
-def objects(schema: Mapping[str, Any], path: str = "") -> Iterator[Tuple[str, Mapping[str, Any]]]:
+def objects(schema: Mapping[str, Any], path: str = "") -> Iterator[tuple[str, Mapping[str, Any]]]:
     """Every schema that has `properties` (the top level, each oneOf option, nested objects)."""
     if "properties" in schema:
         yield path or "(top)", schema
@@ -91,7 +92,7 @@ def test_connection_mode_is_a_titled_one_of(connector):
 
 @pytest.mark.parametrize("connector", sorted(SPECS))
 def test_every_field_has_order_title_description(connector):
-    missing: List[str] = []
+    missing: list[str] = []
     for path, _name, prop, is_discriminator in walk(SPECS[connector]):
         if not isinstance(prop.get("order"), int):
             missing.append(f"{path}: order")
@@ -116,9 +117,8 @@ def test_free_text_fields_have_examples(connector):
     missing = []
     for path, _name, prop, is_discriminator in walk(SPECS[connector]):
         typed = prop.get("type") in ("string", "integer", "number")
-        if typed and not is_discriminator and "enum" not in prop and not prop.get("airbyte_secret"):
-            if not prop.get("examples"):
-                missing.append(path)
+        if typed and not is_discriminator and "enum" not in prop and not prop.get("airbyte_secret") and not prop.get("examples"):
+            missing.append(path)
     assert not missing, missing
 
 
@@ -149,7 +149,10 @@ def test_the_checks_catch_a_bad_spec():
         "type": "object",
         "properties": {
             "credentials": {
-                "type": "object", "title": "C", "description": "d", "order": 0,
+                "type": "object",
+                "title": "C",
+                "description": "d",
+                "order": 0,
                 "oneOf": [{"title": "A", "properties": {"mode": {"const": "a", "order": 0}, "api_key": {"type": "string", "order": 1}}}],
             }
         },

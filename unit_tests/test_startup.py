@@ -11,7 +11,10 @@ import sys
 
 import pytest
 
-LOADED_AIRBYTE = "import json, sys; print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in ('airbyte_cdk', 'airbyte_protocol', 'pandas'))))"
+LOADED_AIRBYTE = (
+    "import json, sys; "
+    "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in ('airbyte_cdk', 'airbyte_protocol', 'pandas'))))"
+)
 
 
 def loaded_after(code: str) -> list:

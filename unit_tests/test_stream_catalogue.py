@@ -6,7 +6,6 @@ hand-written stream specs the connector reads today.
 """
 
 import importlib.util
-import json
 from pathlib import Path
 
 import pytest
@@ -26,14 +25,52 @@ LIST_PARAMETERS = load_generated("list_parameters.json")
 # Airbyte source-stripe 5.14/5.15 (airbyte-integrations/connectors/source-stripe/manifest.yaml,
 # its `streams:` list): 47 names. Every primary key is ["id"] except usage_records (none).
 AIRBYTE_STREAMS = {
-    "accounts", "application_fees", "application_fees_refunds", "authorizations", "balance_transactions",
-    "bank_accounts", "cardholders", "cards", "charges", "checkout_sessions", "checkout_sessions_line_items",
-    "coupons", "credit_notes", "customer_balance_transactions", "customers", "disputes", "early_fraud_warnings",
-    "events", "external_account_bank_accounts", "external_account_cards", "file_links", "files",
-    "invoice_items", "invoice_line_items", "invoices", "payment_intents", "payment_methods",
-    "payout_balance_transactions", "payouts", "persons", "plans", "prices", "products", "promotion_codes",
-    "refunds", "reviews", "setup_attempts", "setup_intents", "shipping_rates", "subscription_items",
-    "subscription_schedule", "subscriptions", "top_ups", "transactions", "transfer_reversals", "transfers",
+    "accounts",
+    "application_fees",
+    "application_fees_refunds",
+    "authorizations",
+    "balance_transactions",
+    "bank_accounts",
+    "cardholders",
+    "cards",
+    "charges",
+    "checkout_sessions",
+    "checkout_sessions_line_items",
+    "coupons",
+    "credit_notes",
+    "customer_balance_transactions",
+    "customers",
+    "disputes",
+    "early_fraud_warnings",
+    "events",
+    "external_account_bank_accounts",
+    "external_account_cards",
+    "file_links",
+    "files",
+    "invoice_items",
+    "invoice_line_items",
+    "invoices",
+    "payment_intents",
+    "payment_methods",
+    "payout_balance_transactions",
+    "payouts",
+    "persons",
+    "plans",
+    "prices",
+    "products",
+    "promotion_codes",
+    "refunds",
+    "reviews",
+    "setup_attempts",
+    "setup_intents",
+    "shipping_rates",
+    "subscription_items",
+    "subscription_schedule",
+    "subscriptions",
+    "top_ups",
+    "transactions",
+    "transfer_reversals",
+    "transfers",
     "usage_records",
 }
 # What each Airbyte stream reads (path, and the parent for its children): the same meaning.
@@ -127,14 +164,22 @@ def test_external_accounts_are_split_by_object_and_read_for_the_account_read():
         assert stream["objects"] == [kind]
         assert stream["account_path_param"] == "account"
         assert stream["events"]["types"] == [
-            "account.external_account.created", "account.external_account.deleted", "account.external_account.updated"
+            "account.external_account.created",
+            "account.external_account.deleted",
+            "account.external_account.updated",
         ]
 
 
 def test_path_names_for_the_rest():
-    for name, path in [("treasury_transactions", "/v1/treasury/transactions"), ("tax_rates", "/v1/tax_rates"),
-                       ("billing_meters", "/v1/billing/meters"), ("customer_tax_ids", "/v1/customers/{customer}/tax_ids"),
-                       ("quotes", "/v1/quotes"), ("payment_links", "/v1/payment_links"), ("test_clocks", "/v1/test_helpers/test_clocks")]:
+    for name, path in [
+        ("treasury_transactions", "/v1/treasury/transactions"),
+        ("tax_rates", "/v1/tax_rates"),
+        ("billing_meters", "/v1/billing/meters"),
+        ("customer_tax_ids", "/v1/customers/{customer}/tax_ids"),
+        ("quotes", "/v1/quotes"),
+        ("payment_links", "/v1/payment_links"),
+        ("test_clocks", "/v1/test_helpers/test_clocks"),
+    ]:
         assert STREAMS[name]["path"] == path
 
 
@@ -247,9 +292,7 @@ def test_children_name_how_the_parent_id_is_passed():
     assert STREAMS["treasury_transactions"]["parent"]["query_params"] == {"financial_account": "id"}
     assert STREAMS["usage_records"]["parent"]["path_params"] == {"subscription_item": "id"}
     assert STREAMS["financial_connections_account_owners"]["parent"]["query_params"] == {"ownership": "ownership"}
-    assert STREAMS["checkout_sessions_line_items"]["parent"]["embedded"] == {
-        "field": "line_items", "always": False, "expand": "line_items"
-    }
+    assert STREAMS["checkout_sessions_line_items"]["parent"]["embedded"] == {"field": "line_items", "always": False, "expand": "line_items"}
     assert STREAMS["invoice_line_items"]["parent"]["embedded"]["always"] is True
 
 
@@ -275,7 +318,15 @@ FIRST_SPECS = {
     "invoices": ("/v1/invoices", {}, ("invoice",), "invoice.deleted", "/v1/invoices/{id}", "created", None),
     "invoice_items": ("/v1/invoiceitems", {}, ("invoiceitem",), "invoiceitem.deleted", "/v1/invoiceitems/{id}", "date", None),
     "invoice_line_items": ("/v1/invoices", {}, ("invoice",), None, None, None, ("invoices", "lines")),
-    "subscription_items": ("/v1/subscriptions", {"status": "all"}, ("customer.subscription",), None, None, None, ("subscriptions", "items")),
+    "subscription_items": (
+        "/v1/subscriptions",
+        {"status": "all"},
+        ("customer.subscription",),
+        None,
+        None,
+        None,
+        ("subscriptions", "items"),
+    ),
     "charges": ("/v1/charges", {}, ("charge",), None, "/v1/charges/{id}", "created", None),
     "refunds": ("/v1/refunds", {}, ("refund", "charge.refund"), None, "/v1/refunds/{id}", "created", None),
     "payment_intents": ("/v1/payment_intents", {}, ("payment_intent",), None, "/v1/payment_intents/{id}", "created", None),
@@ -292,11 +343,17 @@ FIRST_SPECS = {
 def test_every_spec_is_its_catalogue_entry(name):
     spec, entry = STREAM_SPECS[name], STREAMS[name]
     assert (spec.path, dict(spec.params), spec.created_field, spec.filters_created) == (
-        entry["path"], entry["params"], entry["created_field"], entry["filters_created"]
+        entry["path"],
+        entry["params"],
+        entry["created_field"],
+        entry["filters_created"],
     )
     assert spec.event_types == tuple(entry["events"]["types"]) and spec.deleted_event == entry["events"]["deleted"]
     assert (spec.changes, list(spec.primary_key), spec.cursor, spec.product) == (
-        entry["changes"], entry["primary_key"], entry["cursor"], entry["product"]
+        entry["changes"],
+        entry["primary_key"],
+        entry["cursor"],
+        entry["product"],
     )
     assert (spec.parent.stream if spec.parent else None) == (entry["parent"] or {}).get("stream")
     assert spec.can_be_deleted == ("is_deleted" in load_schema_properties(name))

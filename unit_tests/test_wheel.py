@@ -19,18 +19,26 @@ def test_the_wheel_has_the_run_time_data_and_not_the_test_only_files(tmp_path):
     shutil.copytree(REPO / "source_stripe_proxy", source / "source_stripe_proxy", ignore=shutil.ignore_patterns("__pycache__"))
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path / "dist"), str(source)],
-        check=True, capture_output=True, text=True,
+        check=True,
+        capture_output=True,
+        text=True,
     )
     [wheel] = (tmp_path / "dist").glob("source_stripe_proxy-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     for name in LEFT_OUT:
         assert (REPO / name).exists() and name not in names
     assert "source_stripe_proxy/data/provenance.json" not in names
-    for needed in ("source_stripe_proxy/data/generated/streams.json", "source_stripe_proxy/data/generated/endpoints.json",
-                   "source_stripe_proxy/data/generated/list_parameters.json", "source_stripe_proxy/data/generated/event_types.json",
-                   "source_stripe_proxy/data/generated/operations_index.json", "source_stripe_proxy/data/generated/operations/customer.json",
-                   "source_stripe_proxy/data/schemas/customers.json", "source_stripe_proxy/source/spec.yaml",
-                   "source_stripe_proxy/destination/spec.yaml"):
+    for needed in (
+        "source_stripe_proxy/data/generated/streams.json",
+        "source_stripe_proxy/data/generated/endpoints.json",
+        "source_stripe_proxy/data/generated/list_parameters.json",
+        "source_stripe_proxy/data/generated/event_types.json",
+        "source_stripe_proxy/data/generated/operations_index.json",
+        "source_stripe_proxy/data/generated/operations/customer.json",
+        "source_stripe_proxy/data/schemas/customers.json",
+        "source_stripe_proxy/source/spec.yaml",
+        "source_stripe_proxy/destination/spec.yaml",
+    ):
         assert needed in names, needed
     schemas = [n for n in names if n.startswith("source_stripe_proxy/data/schemas/")]
     assert len(schemas) == len(list((REPO / "source_stripe_proxy/data/schemas").glob("*.json")))

@@ -10,7 +10,22 @@ platform (or the MCP server) needs, in docs/actions.md's order:
     error_to_dict(exc)              any failure as Stripe's error object
 """
 
-from source_stripe_proxy.actions.catalog import ActionSpec, describe_action, input_schema, list_actions, seed_calls  # noqa: F401
-from source_stripe_proxy.actions.connection import PreparedCall, StripeConnection, prepare_call  # noqa: F401
-from source_stripe_proxy.actions.env import config_from_env  # noqa: F401
-from source_stripe_proxy.actions.errors import ActionInputError, Hint, error_to_dict  # noqa: F401
+from source_stripe_proxy.actions.catalog import ActionSpec, describe_action, input_schema, list_actions, seed_calls
+from source_stripe_proxy.actions.connection import PreparedCall, StripeConnection, prepare_call
+from source_stripe_proxy.actions.env import config_from_env
+from source_stripe_proxy.actions.errors import ActionInputError, Hint, error_to_dict
+
+__all__ = [
+    "ActionInputError",
+    "ActionSpec",
+    "Hint",
+    "PreparedCall",
+    "StripeConnection",
+    "config_from_env",
+    "describe_action",
+    "error_to_dict",
+    "input_schema",
+    "list_actions",
+    "prepare_call",
+    "seed_calls",
+]

@@ -17,16 +17,17 @@ module's ``ask`` through ``mcp_tools.ask_person_through``.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Optional
+from typing import Any
 
 from source_stripe_proxy.actions.audit import AuditLog, ids_of
 from source_stripe_proxy.actions.catalog import ActionSpec
 from source_stripe_proxy.actions.connection import PreparedCall, callers_names, in_callers_names, prepare_call
 from source_stripe_proxy.actions.errors import ActionInputError, error_to_dict
 from source_stripe_proxy.actions.guardrails import (
-    Guardrails,
     GuardrailRefusal,
+    Guardrails,
     amounts_of,
     confirmation_message,
 )
@@ -42,13 +43,21 @@ class Attempt:
 
     guardrails: Guardrails
     tool: str
-    audit: Optional[AuditLog] = None
-    ask: Optional[AskPerson] = None  # None: this face cannot ask a person
+    audit: AuditLog | None = None
+    ask: AskPerson | None = None  # None: this face cannot ask a person
     paths: bool = True  # uploads may name local files
 
-    def run(self, spec: ActionSpec, params: Mapping[str, Any], *, account: Any = None, dry_run: bool = False,
-            send: Callable[[PreparedCall], Any], before: Optional[Before] = None,
-            can_send: Optional[Before] = None) -> Any:
+    def run(
+        self,
+        spec: ActionSpec,
+        params: Mapping[str, Any],
+        *,
+        account: Any = None,
+        dry_run: bool = False,
+        send: Callable[[PreparedCall], Any],
+        before: Before | None = None,
+        can_send: Before | None = None,
+    ) -> Any:
         """Check, confirm, send and audit one call; ``dry_run`` returns the request instead.
         ``can_send`` refuses what the connection cannot carry, so a dry run says so too;
         ``before`` holds the face's guards of a call that is sent."""
@@ -80,7 +89,7 @@ class Attempt:
         if not spec.read_only:
             self.guardrails.check_amounts(spec.name, spec.moves_money, self._amounts(prepared))
 
-    def send(self, prepared: PreparedCall, send: Callable[[PreparedCall], Any], before: Optional[Before] = None) -> Any:
+    def send(self, prepared: PreparedCall, send: Callable[[PreparedCall], Any], before: Before | None = None) -> Any:
         """The face's guards (``before``), the person's confirmation where needed, then
         ``send``, then the audit line. A question whose answer comes with a retry of the call
         (``mcp_tools.QuestionPending``) goes through unaudited: nothing happened yet."""
@@ -111,43 +120,58 @@ class Attempt:
             self._audit(prepared.spec, prepared, "refused", reason=reason, param=exc.param)
             raise
 
-    def refused(self, spec: ActionSpec, exc: ActionInputError, *, account: Optional[str] = None) -> None:
+    def refused(self, spec: ActionSpec, exc: ActionInputError, *, account: str | None = None) -> None:
         """The audit line of a write refused before it was prepared (policy, account, parameters)."""
         if self.audit is None or spec.read_only:
             return
         reason = exc.reason if isinstance(exc, GuardrailRefusal) else "invalid_parameter"
-        self.audit.record(tool=self.tool, entity=spec.entity, action=spec.action, account=account, outcome="refused",
-                          reason=reason, param=exc.param, moves_money=spec.moves_money)
+        self.audit.record(
+            tool=self.tool,
+            entity=spec.entity,
+            action=spec.action,
+            account=account,
+            outcome="refused",
+            reason=reason,
+            param=exc.param,
+            moves_money=spec.moves_money,
+        )
 
     # -- steps -----------------------------------------------------------------------------
 
     def _confirm(self, spec: ActionSpec, prepared: PreparedCall) -> None:
         if not self.guardrails.needs_confirmation(spec.read_only, spec.moves_money):
             return
-        message = confirmation_message(spec.name, self._amounts(prepared), self._ids(prepared),
-                                       prepared.account or self.guardrails.configured_account)
+        message = confirmation_message(
+            spec.name, self._amounts(prepared), self._ids(prepared), prepared.account or self.guardrails.configured_account
+        )
         answer = self.ask(message) if self.ask is not None else CANNOT
         if answer == ACCEPTED:
             return
         if answer == DECLINED:
             self._audit(spec, prepared, "declined")
-            raise GuardrailRefusal(f"The person declined '{spec.name}'; nothing was sent.", param="action",
-                                   reason="declined")
+            raise GuardrailRefusal(f"The person declined '{spec.name}'; nothing was sent.", param="action", reason="declined")
         self._audit(spec, prepared, "refused", reason="cannot_confirm")
         raise GuardrailRefusal(
             f"'{spec.name}' needs a person's confirmation (--confirm {self.guardrails.confirm}), and this client cannot "
             "ask one (it does not support MCP elicitation); nothing was sent.",
-            param="action", reason="cannot_confirm",
+            param="action",
+            reason="cannot_confirm",
         )
 
     def _audit(self, spec: ActionSpec, prepared: PreparedCall, outcome: str, **fields: Any) -> None:
         if self.audit is None or spec.read_only:
             return
         self.audit.record(
-            tool=self.tool, entity=spec.entity, action=spec.action,
-            account=prepared.account or self.guardrails.configured_account, outcome=outcome,
-            idempotency_key=prepared.idempotency_key, amounts=self._amounts(prepared), ids=self._ids(prepared),
-            moves_money=spec.moves_money, **fields,
+            tool=self.tool,
+            entity=spec.entity,
+            action=spec.action,
+            account=prepared.account or self.guardrails.configured_account,
+            outcome=outcome,
+            idempotency_key=prepared.idempotency_key,
+            amounts=self._amounts(prepared),
+            ids=self._ids(prepared),
+            moves_money=spec.moves_money,
+            **fields,
         )
 
     @staticmethod

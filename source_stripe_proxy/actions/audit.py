@@ -12,12 +12,14 @@ writers (threads, several processes on one file) never interleave within a line.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import threading
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
-from typing import Any, Dict, Mapping, Optional, Sequence
+from typing import Any
 
 from source_stripe_proxy.actions.guardrails import Amount
 from source_stripe_proxy.core.errors import ConfigError
@@ -36,7 +38,7 @@ def is_stripe_id(value: Any) -> bool:
     return isinstance(value, str) and bool(_STRIPE_ID.match(value)) and not value.startswith(_NOT_IDS)
 
 
-def ids_of(values: Mapping[str, Any], path_ids: Mapping[str, str]) -> Dict[str, str]:
+def ids_of(values: Mapping[str, Any], path_ids: Mapping[str, str]) -> dict[str, str]:
     """The ids a call names: its path ids, and its top-level values shaped like Stripe ids."""
     found = {name: value for name, value in path_ids.items() if isinstance(value, str)}
     for name, value in values.items():
@@ -65,21 +67,21 @@ class AuditLog:
         self,
         *,
         tool: str,
-        entity: Optional[str],
-        action: Optional[str],
-        account: Optional[str],
+        entity: str | None,
+        action: str | None,
+        account: str | None,
         outcome: str,
-        idempotency_key: Optional[str] = None,
-        reason: Optional[str] = None,
-        param: Optional[str] = None,
-        error: Optional[Mapping[str, Any]] = None,
-        object_id: Optional[str] = None,
+        idempotency_key: str | None = None,
+        reason: str | None = None,
+        param: str | None = None,
+        error: Mapping[str, Any] | None = None,
+        object_id: str | None = None,
         amounts: Sequence[Amount] = (),
-        ids: Optional[Mapping[str, str]] = None,
+        ids: Mapping[str, str] | None = None,
         moves_money: bool = False,
-    ) -> Dict[str, Any]:
+    ) -> dict[str, Any]:
         """Write one line; returns what was written."""
-        line: Dict[str, Any] = {
+        line: dict[str, Any] = {
             "time": datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
             "tool": tool,
             "entity": entity,
@@ -115,7 +117,5 @@ class AuditLog:
             self._fds = []
 
     def __del__(self) -> None:  # pragma: no cover - best effort at interpreter exit
-        try:
+        with contextlib.suppress(Exception):
             self.close()
-        except Exception:
-            pass

@@ -10,10 +10,11 @@ reads the index and its entity's file only. The seed's names are aliases on top
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from copy import deepcopy
 from dataclasses import dataclass, field
-from functools import lru_cache
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from functools import cache
+from typing import Any
 
 from source_stripe_proxy.actions.errors import DESCRIBE, Hint, refuse
 from source_stripe_proxy.actions.files import is_upload, upload_schema
@@ -25,8 +26,8 @@ ACTION_SYNONYMS = {"retrieve": "get"}  # Stripe's docs say "retrieve"
 FLAGS = ("read_only", "destructive", "idempotent", "moves_money")
 
 
-@lru_cache(maxsize=None)
-def _entity_by_name() -> Dict[str, str]:
+@cache
+def _entity_by_name() -> dict[str, str]:
     return {compact(name): entity for entity, info in resources.entities().items() for name in info["names"]}
 
 
@@ -35,7 +36,7 @@ def compact(name: str) -> str:
     return re.sub(r"[\s_.\-]", "", name.lower())
 
 
-def entity_names() -> Tuple[str, ...]:
+def entity_names() -> tuple[str, ...]:
     return tuple(resources.entities())
 
 
@@ -49,36 +50,36 @@ class ActionSpec:
     path: str
     description: str
     parameters: Mapping[str, Any]  # JSON Schema: path, query or body parameters by Stripe's names
-    id_param: Optional[str]  # the path parameter holding the entity's id (get/update/delete/...)
-    path_params: Tuple[str, ...]
+    id_param: str | None  # the path parameter holding the entity's id (get/update/delete/...)
+    path_params: tuple[str, ...]
     read_only: bool
     destructive: bool
     idempotent: bool
-    paging: Optional[str] = None  # "list" (starting_after) or "search" (page)
-    returns: Optional[str] = None  # Stripe's object name of the answer
-    unsupported: Optional[str] = None  # why the actions cannot send it
-    own_path: Optional[str] = None  # used when the id is left out (the key's own account)
+    paging: str | None = None  # "list" (starting_after) or "search" (page)
+    returns: str | None = None  # Stripe's object name of the answer
+    unsupported: str | None = None  # why the actions cannot send it
+    own_path: str | None = None  # used when the id is left out (the key's own account)
     test_helper: bool = False
     moves_money: bool = False  # charges, refunds, pays out, transfers... (generated: the spec plus a reviewed list)
-    moves_money_because: Optional[str] = None
-    amount_fields: Tuple[Tuple[str, ...], ...] = ()  # paths of its amount parameters ("*": each item)
-    host: Optional[str] = None  # another of Stripe's hosts (https://files.stripe.com), from the spec
-    body: Optional[str] = None  # "multipart": an upload
-    answer: Optional[str] = None  # a binary answer's media type (application/pdf)
+    moves_money_because: str | None = None
+    amount_fields: tuple[tuple[str, ...], ...] = ()  # paths of its amount parameters ("*": each item)
+    host: str | None = None  # another of Stripe's hosts (https://files.stripe.com), from the spec
+    body: str | None = None  # "multipart": an upload
+    answer: str | None = None  # a binary answer's media type (application/pdf)
     aliases: Mapping[str, str] = field(default_factory=dict)  # seed name -> Stripe name
-    seed_required: Tuple[str, ...] = ()
+    seed_required: tuple[str, ...] = ()
 
     @property
     def properties(self) -> Mapping[str, Mapping[str, Any]]:
         return self.parameters.get("properties", {})
 
     @property
-    def required(self) -> Tuple[str, ...]:
+    def required(self) -> tuple[str, ...]:
         required = [n for n in self.parameters.get("required", ()) if not (n == self.id_param and self.own_path)]
         return tuple(dict.fromkeys([*required, *self.seed_required]))
 
     @property
-    def extras(self) -> Tuple[str, ...]:
+    def extras(self) -> tuple[str, ...]:
         """Parameters of ours: ``idempotency_key`` on writes, ``all`` on lists, ``id`` for the id."""
         extras = []
         if self.method == "POST":
@@ -92,11 +93,11 @@ class ActionSpec:
         return tuple(extras)
 
     @property
-    def id_aliases(self) -> Dict[str, str]:
+    def id_aliases(self) -> dict[str, str]:
         """Ids by the seed's habit of naming them: ``<entity>_id`` for the entity's id, and
         ``<name>_id`` for a path parameter or for a parameter named after an entity
         (``customer_id`` for ``customer``); never over a real parameter."""
-        aliases: Dict[str, str] = {}
+        aliases: dict[str, str] = {}
         if self.id_param:
             aliases[f"{self.entity}_id"] = self.id_param
         entities = resources.entities()
@@ -108,7 +109,7 @@ class ActionSpec:
         return {alias: target for alias, target in aliases.items() if alias not in self.properties and alias != target}
 
     @property
-    def accepted(self) -> Tuple[str, ...]:
+    def accepted(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys((*self.properties, *self.extras, *self.aliases, *self.id_aliases)))
 
     @property
@@ -129,15 +130,14 @@ def resolve_entity(entity: Any) -> str:
     if found is None:
         raise refuse(
             "entity",
-            f"Unknown entity {show(entity)}{_did_you_mean(entity, entity_names())}; the entities are Stripe's objects, "
-            "singular or plural.",
+            f"Unknown entity {show(entity)}{_did_you_mean(entity, entity_names())}; the entities are Stripe's objects, singular or plural.",
             entity_names(),
             hint=Hint(DESCRIBE),
         )
     return found
 
 
-def actions_of(entity: str) -> Tuple[str, ...]:
+def actions_of(entity: str) -> tuple[str, ...]:
     return tuple(resources.entities()[entity]["actions"])
 
 
@@ -158,7 +158,7 @@ def find_action(action: Any, entity: Any) -> ActionSpec:
     return action_spec(name, verb)
 
 
-@lru_cache(maxsize=None)
+@cache
 def action_spec(entity: str, action: str) -> ActionSpec:
     record = load_generated(f"operations/{entity}.json")["actions"][action]
     return ActionSpec(
@@ -189,23 +189,25 @@ def action_spec(entity: str, action: str) -> ActionSpec:
     )
 
 
-def required_names(spec: ActionSpec) -> List[List[str]]:
+def required_names(spec: ActionSpec) -> list[list[str]]:
     """Each required parameter as the names that fill it, the seed's first: [customer_id, customer, id]."""
-    names: Dict[str, List[str]] = {}
+    names: dict[str, list[str]] = {}
     for alias, target in {**spec.id_aliases, **spec.aliases}.items():
-        names.setdefault(re.split(r"[\[.]", target, 1)[0], []).append(alias)
+        names.setdefault(re.split(r"[\[.]", target, maxsplit=1)[0], []).append(alias)
     if spec.id_param and "id" in spec.extras:
         names.setdefault(spec.id_param, []).append("id")
-    return [[*(a for a in names.get(name, ()) if a in spec.aliases), name,
-             *(a for a in names.get(name, ()) if a not in spec.aliases)] for name in spec.required]
+    return [
+        [*(a for a in names.get(name, ()) if a in spec.aliases), name, *(a for a in names.get(name, ()) if a not in spec.aliases)]
+        for name in spec.required
+    ]
 
 
-def seed_calls() -> Tuple[ActionSpec, ...]:
+def seed_calls() -> tuple[ActionSpec, ...]:
     """The seed document's calls, in its order: the help text, the docs and the named tools list them."""
     return tuple(action_spec(entity, action) for action, entity in SEED_CALLS)
 
 
-def _did_you_mean(given: str, choices: Tuple[str, ...]) -> str:
+def _did_you_mean(given: str, choices: tuple[str, ...]) -> str:
     from difflib import get_close_matches  # only on this error path
 
     close = get_close_matches(compact(given), {compact(c): c for c in choices}, n=3, cutoff=0.75)
@@ -218,7 +220,7 @@ def _did_you_mean(given: str, choices: Tuple[str, ...]) -> str:
 # ------------------------------------------------------------------------------------------
 
 
-def list_actions(entity: Optional[str] = None) -> Dict[str, Any]:
+def list_actions(entity: str | None = None) -> dict[str, Any]:
     """Every entity (or one), with its names and its actions' method, path, description and
     flags (read_only, destructive, idempotent)."""
     entities = resources.entities()
@@ -226,10 +228,10 @@ def list_actions(entity: Optional[str] = None) -> Dict[str, Any]:
     return deepcopy({name: entities[name] for name in chosen})  # callers may change it; the table stays
 
 
-def describe_action(action: str, entity: str) -> Dict[str, Any]:
+def describe_action(action: str, entity: str) -> dict[str, Any]:
     """One action: what it does, its flags, and the JSON Schema of its input (aliases included)."""
     spec = find_action(action, entity)
-    described: Dict[str, Any] = {
+    described: dict[str, Any] = {
         "entity": spec.entity,
         "action": spec.action,
         "method": spec.method,
@@ -262,16 +264,16 @@ def describe_action(action: str, entity: str) -> Dict[str, Any]:
     return described
 
 
-def _form_name(path: Tuple[str, ...]) -> str:
+def _form_name(path: tuple[str, ...]) -> str:
     """('line_items', '*', 'price_data', 'unit_amount') -> line_items[][price_data][unit_amount]."""
     head, *rest = path
     return head + "".join("[]" if part == "*" else f"[{part}]" for part in rest)
 
 
-def input_schema(spec: ActionSpec, *, aliases: bool = True) -> Dict[str, Any]:
+def input_schema(spec: ActionSpec, *, aliases: bool = True) -> dict[str, Any]:
     """The action's parameters as one JSON Schema object: Stripe's, plus ours (``idempotency_key``,
     ``all``, ``id``) and, with ``aliases``, the seed's names (either name satisfies a requirement)."""
-    properties: Dict[str, Any] = dict(spec.properties)
+    properties: dict[str, Any] = dict(spec.properties)
     for name, prop in spec.properties.items():
         if is_upload(prop):
             properties[name] = {**upload_schema(paths=True), "description": prop.get("description", "The file.")}
@@ -287,11 +289,11 @@ def input_schema(spec: ActionSpec, *, aliases: bool = True) -> Dict[str, Any]:
         properties["save_to"] = {"type": "string", "description": f"A local path to save the answer ({spec.answer}) to."}
     if "id" in spec.extras:
         properties["id"] = {"type": "string", "description": f"Same as {spec.id_param}."}
-    either: List[Dict[str, Any]] = []
+    either: list[dict[str, Any]] = []
     required = list(spec.required)
     if aliases:
         for alias, target in spec.aliases.items():
-            top = re.split(r"[\[.]", target, 1)[0]
+            top = re.split(r"[\[.]", target, maxsplit=1)[0]
             properties[alias] = {**schema_at(spec.properties, target), "description": f"The seed's name for {target}."}
             if top in required:
                 required.remove(top)
@@ -299,7 +301,7 @@ def input_schema(spec: ActionSpec, *, aliases: bool = True) -> Dict[str, Any]:
     if spec.id_param and spec.id_param in required and "id" in spec.extras:
         required.remove(spec.id_param)
         either.append({"anyOf": [{"required": [spec.id_param]}, {"required": ["id"]}]})
-    schema: Dict[str, Any] = {"type": "object", "properties": properties, "additionalProperties": False}
+    schema: dict[str, Any] = {"type": "object", "properties": properties, "additionalProperties": False}
     if required:
         schema["required"] = required
     if either:

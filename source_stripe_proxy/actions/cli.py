@@ -22,8 +22,9 @@ import os
 import re
 import shlex
 import sys
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any, Dict, Iterator, List, Mapping, NoReturn, Optional, Sequence, TextIO, Tuple
+from typing import Any, NoReturn, TextIO
 
 from source_stripe_proxy.actions import catalog
 from source_stripe_proxy.actions.connection import (
@@ -40,8 +41,8 @@ from source_stripe_proxy.actions.errors import CREDENTIALS, DESCRIBE, ActionInpu
 from source_stripe_proxy.actions.params import describe as describe_schema
 from source_stripe_proxy.core.errors import ConfigError
 from source_stripe_proxy.core.modes import MODES, ConnectionMode
-from source_stripe_proxy.data import resources
 from source_stripe_proxy.core.redaction import names_a_credential, scrub, scrub_document
+from source_stripe_proxy.data import resources
 
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE = 0, 1, 2
 # A name, then .key or [key] parts: metadata.plan, recurring[interval], items[0][price], expand[]
@@ -54,7 +55,7 @@ _QUOTES = {'"': '"', "'": "'", "\u201c": "\u201d"}
 # ------------------------------------------------------------------------------------------
 
 
-def _add(call: Dict[str, Any], key: str, value: Any, where: str) -> None:
+def _add(call: dict[str, Any], key: str, value: Any, where: str) -> None:
     if not _PARAM_NAME.match(key):
         raise ActionInputError(
             f"{where}: {key!r} is not a parameter name (letters, digits and '_'; nested as metadata.KEY or items[0][price]).",
@@ -71,10 +72,10 @@ def _unquote(value: str) -> str:
     return value
 
 
-def parse_tokens(tokens: Sequence[str], call: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+def parse_tokens(tokens: Sequence[str], call: dict[str, Any] | None = None) -> dict[str, Any]:
     """``ACTION ENTITY KEY=VALUE ...`` -> dict. ``action=``/``entity=`` pairs work too."""
     call = {} if call is None else call
-    bare: List[str] = []
+    bare: list[str] = []
     seen_pair = False
     for index, token in enumerate(tokens, 1):
         if "=" in token:
@@ -88,12 +89,12 @@ def parse_tokens(tokens: Sequence[str], call: Optional[Dict[str, Any]] = None) -
                 f"argument {index}: expected KEY=VALUE, got {token[:40]!r}. Form: ACTION ENTITY KEY=VALUE ...",
                 param=None,
             )
-    for key, value in zip(("action", "entity"), bare):
+    for key, value in zip(("action", "entity"), bare, strict=False):  # fewer bare words than two: the rest are missing
         _add(call, key, value, "arguments")
     return call
 
 
-def parse_block(text: str) -> Dict[str, Any]:
+def parse_block(text: str) -> dict[str, Any]:
     """The seed's block form (``key: value`` lines), or a JSON object.
 
     An optional first line starting with ``/`` (``/your-stripe-connection``) is the command
@@ -108,7 +109,7 @@ def parse_block(text: str) -> Dict[str, Any]:
             raise ActionInputError(f"The input looks like JSON but does not parse: {exc.msg} (line {exc.lineno}).") from None
         if not isinstance(data, dict):
             raise ActionInputError("JSON input must be an object of parameter names to values.")
-        call: Dict[str, Any] = {}
+        call: dict[str, Any] = {}
         for key, value in data.items():
             _add(call, str(key), value, "JSON input")
         return call
@@ -134,7 +135,7 @@ def parse_block(text: str) -> Dict[str, Any]:
     return call
 
 
-def split_call(call: Mapping[str, Any]) -> Tuple[Any, Any, Dict[str, Any]]:
+def split_call(call: Mapping[str, Any]) -> tuple[Any, Any, dict[str, Any]]:
     params = dict(call)
     return params.pop("action", None), params.pop("entity", None), params
 
@@ -164,7 +165,7 @@ def _env_help() -> str:
     return "\n".join(lines)
 
 
-def seed_call_lines() -> List[str]:
+def seed_call_lines() -> list[str]:
     """The seed's calls as --help lists them (docs/actions.md lists the same, a test checks):
     'get customer customer_id=...', in the seed's order, with each required parameter by its seed name."""
     lines = []
@@ -184,6 +185,30 @@ def help_line(call: str) -> str:
     return f"  {action:<7}{rest}"
 
 
+def _epilog() -> str:
+    """The help's second half: the seed's calls, discovery, the MCP server, examples, connection and exit status."""
+    return (
+        "the seed's calls (entities also accepted in the plural; the seed's names such as\n"
+        "customer_id, price_id, amount and interval work as aliases):\n"
+        f"{_seed_help()}\n\n"
+        "what exists and what a call accepts:\n"
+        "  stripe-connection describe                   every entity and its actions\n"
+        "  stripe-connection describe invoice           one entity's actions\n"
+        "  stripe-connection describe invoice finalize  one action's parameters (--schema: JSON Schema)\n"
+        "  stripe-connection search refund a charge     the actions that best match plain words\n\n"
+        "MCP server for AI agents (in a checkout: .venv/bin/pip install -e '.[mcp]'):\n"
+        "  stripe-connection mcp [--http HOST:PORT] [--read-only] ...   (stripe-connection mcp --help)\n\n"
+        "examples:\n"
+        '  stripe-connection create customer email=customer@example.com name="John Doe" metadata.plan=gold\n'
+        "  stripe-connection finalize invoice invoice=in_123\n"
+        "  printf 'action: get\\nentity: customer\\ncustomer_id: cus_123\\n' | stripe-connection\n\n"
+        "connection: --config FILE (the source's config: a 'credentials' block), or exactly one\n"
+        f"mode's environment variables:\n{_env_help()}\n\n"
+        "exit status: 0 success; 1 refused (validation, Stripe or proxy error, retries exhausted);\n"
+        "2 usage or connection config problem."
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="stripe-connection",
@@ -195,26 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
             "Give the call as arguments (ACTION ENTITY KEY=VALUE ...) or on stdin as\n"
             "'key: value' lines (the seed's block form) or a JSON object."
         ),
-        epilog=(
-            "the seed's calls (entities also accepted in the plural; the seed's names such as\n"
-            "customer_id, price_id, amount and interval work as aliases):\n"
-            f"{_seed_help()}\n\n"
-            "what exists and what a call accepts:\n"
-            "  stripe-connection describe                   every entity and its actions\n"
-            "  stripe-connection describe invoice           one entity's actions\n"
-            "  stripe-connection describe invoice finalize  one action's parameters (--schema: JSON Schema)\n"
-            "  stripe-connection search refund a charge     the actions that best match plain words\n\n"
-            "MCP server for AI agents (in a checkout: .venv/bin/pip install -e '.[mcp]'):\n"
-            "  stripe-connection mcp [--http HOST:PORT] [--read-only] ...   (stripe-connection mcp --help)\n\n"
-            "examples:\n"
-            "  stripe-connection create customer email=customer@example.com name=\"John Doe\" metadata.plan=gold\n"
-            "  stripe-connection finalize invoice invoice=in_123\n"
-            "  printf 'action: get\\nentity: customer\\ncustomer_id: cus_123\\n' | stripe-connection\n\n"
-            "connection: --config FILE (the source's config: a 'credentials' block), or exactly one\n"
-            f"mode's environment variables:\n{_env_help()}\n\n"
-            "exit status: 0 success; 1 refused (validation, Stripe or proxy error, retries exhausted);\n"
-            "2 usage or connection config problem."
-        ),
+        epilog=_epilog(),
     )
     parser.add_argument("--config", metavar="FILE", help="JSON config with a 'credentials' block (overrides environment variables)")
     parser.add_argument("--compact", action="store_true", help="print JSON on one line")
@@ -226,13 +232,25 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"give up on the call after this many seconds, retries included (default {DEFAULT_TIMEOUT_SECONDS:g}; "
         "also STRIPE_CONNECTION_TIMEOUT or the config's action_timeout_seconds)",
     )
-    parser.add_argument("--account", metavar="ACCT", help="act for this connected account (Stripe-Account); it must be allowed by --accounts")
-    parser.add_argument("--accounts", metavar="LIST", help="the connected accounts --account may name: acct_1,acct_2 or all "
-                        "(also STRIPE_CONNECTION_ACCOUNTS or the config's accounts)")
-    parser.add_argument("--max-amount", metavar="N", help="refuse a write whose amount parameters exceed N, in the smallest "
-                        "currency unit (also STRIPE_CONNECTION_MAX_AMOUNT or the config's max_amount; the lowest holds)")
-    parser.add_argument("--audit-log", metavar="FILE", help="append a JSON line per write attempt to FILE "
-                        "(also STRIPE_CONNECTION_AUDIT_LOG or the config's audit_log)")
+    parser.add_argument(
+        "--account", metavar="ACCT", help="act for this connected account (Stripe-Account); it must be allowed by --accounts"
+    )
+    parser.add_argument(
+        "--accounts",
+        metavar="LIST",
+        help="the connected accounts --account may name: acct_1,acct_2 or all (also STRIPE_CONNECTION_ACCOUNTS or the config's accounts)",
+    )
+    parser.add_argument(
+        "--max-amount",
+        metavar="N",
+        help="refuse a write whose amount parameters exceed N, in the smallest "
+        "currency unit (also STRIPE_CONNECTION_MAX_AMOUNT or the config's max_amount; the lowest holds)",
+    )
+    parser.add_argument(
+        "--audit-log",
+        metavar="FILE",
+        help="append a JSON line per write attempt to FILE (also STRIPE_CONNECTION_AUDIT_LOG or the config's audit_log)",
+    )
     parser.add_argument("call", nargs="*", metavar="ACTION ENTITY KEY=VALUE", help="the call; read from stdin when omitted")
     return parser
 
@@ -240,7 +258,7 @@ def build_parser() -> argparse.ArgumentParser:
 class _Output:
     def __init__(self, stdout: TextIO, stderr: TextIO, compact: bool):
         self.stdout, self.stderr, self.compact = stdout, stderr, compact
-        self.secrets: Tuple[str, ...] = ()
+        self.secrets: tuple[str, ...] = ()
 
     def scrub(self, text: str) -> str:
         return scrub(text, self.secrets)
@@ -271,7 +289,7 @@ class _NoteHandler(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         try:
             self.out.note(f"stripe-connection: {record.getMessage()}")
-        except Exception:  # a broken stderr must not turn a good answer into a failure
+        except Exception:  # noqa: BLE001 - a broken stderr must not turn a good answer into a failure
             self.handleError(record)
 
 
@@ -293,12 +311,12 @@ def _log_to_stderr(out: _Output) -> Iterator[None]:
 
 
 def main(
-    argv: Optional[Sequence[str]] = None,
+    argv: Sequence[str] | None = None,
     *,
-    stdin: Optional[TextIO] = None,
-    stdout: Optional[TextIO] = None,
-    stderr: Optional[TextIO] = None,
-    environ: Optional[Mapping[str, str]] = None,
+    stdin: TextIO | None = None,
+    stdout: TextIO | None = None,
+    stderr: TextIO | None = None,
+    environ: Mapping[str, str] | None = None,
 ) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     environ = os.environ if environ is None else environ
@@ -330,7 +348,7 @@ def main(
     return _send(args, environ, out, prepared.spec, params)
 
 
-def _prepare(tokens: List[str], stdin: TextIO, out: _Output) -> Tuple[PreparedCall, Dict[str, Any]]:
+def _prepare(tokens: list[str], stdin: TextIO, out: _Output) -> tuple[PreparedCall, dict[str, Any]]:
     """The call checked against Stripe's spec, and its parameters as given (the limits are
     applied once the connection's config is read)."""
     if tokens:
@@ -349,11 +367,11 @@ def _prepare(tokens: List[str], stdin: TextIO, out: _Output) -> Tuple[PreparedCa
     return prepared, params
 
 
-def _limits(args: argparse.Namespace) -> Dict[str, Any]:
+def _limits(args: argparse.Namespace) -> dict[str, Any]:
     return {"max_amount": args.max_amount, "accounts": args.accounts, "audit_log": args.audit_log}
 
 
-def _mode_of(config: Mapping[str, Any], environ: Mapping[str, str]) -> Optional[ConnectionMode]:
+def _mode_of(config: Mapping[str, Any], environ: Mapping[str, str]) -> ConnectionMode | None:
     """The connection mode a dry run would be sent through, when the config or the environment
     names one (a dry run needs no credentials, so none may be set)."""
     if config:
@@ -364,7 +382,7 @@ def _mode_of(config: Mapping[str, Any], environ: Mapping[str, str]) -> Optional[
     return present[0] if len(present) == 1 else None
 
 
-def _dry_run(args: argparse.Namespace, environ: Mapping[str, str], out: _Output, spec: Any, params: Dict[str, Any]) -> int:
+def _dry_run(args: argparse.Namespace, environ: Mapping[str, str], out: _Output, spec: Any, params: dict[str, Any]) -> int:
     """The request that would be sent, under the same limits (no credentials needed)."""
     from source_stripe_proxy.actions.attempts import Attempt
     from source_stripe_proxy.actions.audit import AuditLog
@@ -381,15 +399,14 @@ def _dry_run(args: argparse.Namespace, environ: Mapping[str, str], out: _Output,
     mode = _mode_of(config, environ)
     can_send = (lambda call: refuse_unreachable(mode, call)) if mode else None
     try:
-        out.json(attempt.run(spec, params, account=args.account, dry_run=True, send=lambda call: None,
-                             can_send=can_send)["request"])
+        out.json(attempt.run(spec, params, account=args.account, dry_run=True, send=lambda call: None, can_send=can_send)["request"])
     except ActionInputError as exc:
         out.error(exc.to_dict(cli_words))
         return EXIT_REFUSED
     return EXIT_OK
 
 
-def _send(args: argparse.Namespace, environ: Mapping[str, str], out: _Output, spec: Any, params: Dict[str, Any]) -> int:
+def _send(args: argparse.Namespace, environ: Mapping[str, str], out: _Output, spec: Any, params: dict[str, Any]) -> int:
     try:
         config = load_config(args.config, environ)
         timeout = None if args.timeout is None else check_timeout(args.timeout, "--timeout")
@@ -406,13 +423,12 @@ def _send(args: argparse.Namespace, environ: Mapping[str, str], out: _Output, sp
     if prepared.idempotency_key_generated:
         # Before sending: if the call times out, the caller already holds the key to retry with.
         out.note(
-            f"idempotency_key: {prepared.idempotency_key} (generated; pass idempotency_key=... to retry this "
-            f"{prepared.spec.action} safely)"
+            f"idempotency_key: {prepared.idempotency_key} (generated; pass idempotency_key=... to retry this {prepared.spec.action} safely)"
         )
     try:
         with _log_to_stderr(out):
             result = connection.execute(prepared)
-    except Exception as exc:  # reported as JSON, without a traceback that could carry headers
+    except Exception as exc:  # noqa: BLE001 - any failure is reported as JSON, without a traceback that could carry headers
         error = error_to_dict(exc, cli_words)
         out.error(error)
         return EXIT_USAGE if error["error"]["type"] == "connection_config_error" else EXIT_REFUSED
@@ -428,12 +444,12 @@ def _send(args: argparse.Namespace, environ: Mapping[str, str], out: _Output, sp
 class UsageError(Exception):
     """The command line itself is wrong (an unknown option, a missing option value)."""
 
-    def __init__(self, message: str, *, param: Optional[str] = None, suggestion: Optional[str] = None):
+    def __init__(self, message: str, *, param: str | None = None, suggestion: str | None = None):
         super().__init__(message)
         self.message, self.param, self.suggestion = message, param, suggestion
 
     def to_dict(self) -> Mapping[str, Any]:
-        error: Dict[str, Any] = {"type": "invalid_request_error", "param": self.param, "message": self.message}
+        error: dict[str, Any] = {"type": "invalid_request_error", "param": self.param, "message": self.message}
         if self.suggestion:
             error["suggestion"] = self.suggestion
         return {"error": error}
@@ -442,15 +458,18 @@ class UsageError(Exception):
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:  # argparse would print usage on stderr and exit
         named = re.search(r"(?:argument |arguments: )(-[\w-]+)", message)
-        raise UsageError(f"{message[:1].upper()}{message[1:]}. Usage: {USAGE} (--help lists the options).",
-                         param=named.group(1) if named else None)
+        raise UsageError(
+            f"{message[:1].upper()}{message[1:]}. Usage: {USAGE} (--help lists the options).", param=named.group(1) if named else None
+        )
 
 
-USAGE = ("stripe-connection [--config FILE] [--compact] [--dry-run] [--schema] [--timeout SECONDS] [--account ACCT] "
-         "[--accounts LIST] [--max-amount N] [--audit-log FILE] ACTION ENTITY KEY=VALUE ...")
+USAGE = (
+    "stripe-connection [--config FILE] [--compact] [--dry-run] [--schema] [--timeout SECONDS] [--account ACCT] "
+    "[--accounts LIST] [--max-amount N] [--audit-log FILE] ACTION ENTITY KEY=VALUE ..."
+)
 
 
-def parse_arguments(argv: List[str]) -> Optional[argparse.Namespace]:
+def parse_arguments(argv: list[str]) -> argparse.Namespace | None:
     """The command line, or None after printing --help. A call's parameter written as an option
     (``--limit 5``, ``--limit=5``) is refused with the call written as it works (``limit=5``)."""
     parser = build_parser()
@@ -461,7 +480,7 @@ def parse_arguments(argv: List[str]) -> Optional[argparse.Namespace]:
     return parser.parse_intermixed_args(argv)
 
 
-def _refuse_parameters_as_options(argv: List[str], parser: argparse.ArgumentParser) -> None:
+def _refuse_parameters_as_options(argv: list[str], parser: argparse.ArgumentParser) -> None:
     options = {name for action in parser._actions for name in action.option_strings}
     fixed, wrong, typed = [], [], []
     index = 0
@@ -486,7 +505,8 @@ def _refuse_parameters_as_options(argv: List[str], parser: argparse.ArgumentPars
         raise UsageError(
             f"Unknown option {typed[0]}: a call's parameters are written KEY=VALUE, not as options: {pairs}. "
             f"Try: {suggestion}." + (f" {cli_words(Hint(CREDENTIALS))}" if credentials else ""),
-            param=wrong[0], suggestion=suggestion,
+            param=wrong[0],
+            suggestion=suggestion,
         )
 
 
@@ -500,7 +520,7 @@ def _quoted_pair(pair: str) -> str:
 # ------------------------------------------------------------------------------------------
 
 
-def search(words: Sequence[str]) -> Dict[str, Any]:
+def search(words: Sequence[str]) -> dict[str, Any]:
     """``search WORDS``: the actions that best match, each with the command that describes it."""
     from source_stripe_proxy.actions.search import search_actions
 
@@ -539,14 +559,12 @@ def describe(words: Sequence[str], *, full_schema: bool = False) -> Any:
     if full_schema:
         return described
     schema = described.pop("input_schema")
-    described["parameters"] = {
-        name: _parameter_summary(prop, name in described["required"]) for name, prop in schema["properties"].items()
-    }
+    described["parameters"] = {name: _parameter_summary(prop, name in described["required"]) for name, prop in schema["properties"].items()}
     return described
 
 
-def _parameter_summary(schema: Mapping[str, Any], required: bool) -> Dict[str, Any]:
-    summary: Dict[str, Any] = {"accepts": describe_schema(schema)}
+def _parameter_summary(schema: Mapping[str, Any], required: bool) -> dict[str, Any]:
+    summary: dict[str, Any] = {"accepts": describe_schema(schema)}
     if required:
         summary["required"] = True
     if schema.get("description"):

@@ -17,12 +17,14 @@ shared ``StripeClient``, in whichever connection mode (api_key, paragon, pinkcon
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import os
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional
+from typing import TYPE_CHECKING, Any
 
 from source_stripe_proxy.actions.catalog import ActionSpec, find_action
 from source_stripe_proxy.actions.env import config_from_env
@@ -55,20 +57,20 @@ class PreparedCall:
     spec: ActionSpec
     method: str
     path: str
-    query: Optional[Dict[str, Any]] = None
-    body: Optional[Dict[str, Any]] = None
-    idempotency_key: Optional[str] = None
+    query: dict[str, Any] | None = None
+    body: dict[str, Any] | None = None
+    idempotency_key: str | None = None
     idempotency_key_generated: bool = False
     fetch_all: bool = False
-    page_size: Optional[int] = None
-    account: Optional[str] = None  # a connected account, sent as Stripe-Account for this call
+    page_size: int | None = None
+    account: str | None = None  # a connected account, sent as Stripe-Account for this call
     uploads: Mapping[str, Upload] = field(default_factory=dict)  # the files of a multipart body
-    save_to: Optional[str] = None  # where a binary answer is written
+    save_to: str | None = None  # where a binary answer is written
     path_ids: Mapping[str, str] = field(default_factory=dict)  # the ids filled into the path
 
-    def request(self) -> Dict[str, Any]:
+    def request(self) -> dict[str, Any]:
         """The request as it will be sent (Stripe's form fields), for a dry run."""
-        request: Dict[str, Any] = {"method": self.method, "path": self.path}
+        request: dict[str, Any] = {"method": self.method, "path": self.path}
         if self.spec.host:
             request["host"] = self.spec.host
         if self.account:
@@ -96,9 +98,9 @@ def refuse_unreachable(mode: ConnectionMode, call: PreparedCall) -> None:
             raise GuardrailRefusal(why, param="action", reason="connection_mode")
 
 
-def _form_fields(values: Mapping[str, Any]) -> Dict[str, Any]:
+def _form_fields(values: Mapping[str, Any]) -> dict[str, Any]:
     """Form pairs as an object; a repeated key (expand[]) keeps every value in a list."""
-    fields: Dict[str, Any] = {}
+    fields: dict[str, Any] = {}
     for key, value in encode_form(values):
         if key in fields:
             fields[key] = [*fields[key], value] if isinstance(fields[key], list) else [fields[key], value]
@@ -107,9 +109,7 @@ def _form_fields(values: Mapping[str, Any]) -> Dict[str, Any]:
     return fields
 
 
-def prepare_call(
-    action: Any, entity: Any, params: Mapping[str, Any], *, account: Optional[str] = None, paths: bool = True
-) -> PreparedCall:
+def prepare_call(action: Any, entity: Any, params: Mapping[str, Any], *, account: str | None = None, paths: bool = True) -> PreparedCall:
     """Check a call against Stripe's spec and map it to a request; never sends anything.
 
     ``account``: a connected account for this call (checked by the caller's guardrails).
@@ -126,7 +126,7 @@ def prepare_call(
     return dataclasses.replace(prepared, account=account) if account else prepared
 
 
-def callers_names(spec: ActionSpec, params: Mapping[str, Any]) -> Dict[str, str]:
+def callers_names(spec: ActionSpec, params: Mapping[str, Any]) -> dict[str, str]:
     """Stripe's name -> the alias the caller used for it (unit_amount -> amount)."""
     return {target: name for name, target in _alias_targets(spec).items() if name in params}
 
@@ -142,10 +142,13 @@ def in_callers_names(exc: ActionInputError, renamed: Mapping[str, str]) -> Actio
     return ActionInputError(message, param=given, accepted=exc.accepted, hint=exc.hint)
 
 
-def _prepare(spec: ActionSpec, values: Dict[str, Any], paths: bool = True) -> PreparedCall:
+def _prepare(spec: ActionSpec, values: dict[str, Any], paths: bool = True) -> PreparedCall:
     _refuse_unknown(spec, values)
-    uploads = {name: read_upload(values.pop(name), name, paths=paths)
-               for name in list(values) if name in spec.properties and is_upload(spec.properties[name])}
+    uploads = {
+        name: read_upload(values.pop(name), name, paths=paths)
+        for name in list(values)
+        if name in spec.properties and is_upload(spec.properties[name])
+    }
     save_to = values.pop("save_to", None) if "save_to" in spec.extras else None
     if save_to is not None and (not isinstance(save_to, str) or not save_to.strip()):
         raise refuse("save_to", "'save_to' must be a local path to write the answer to.")
@@ -166,7 +169,7 @@ def _prepare(spec: ActionSpec, values: Dict[str, Any], paths: bool = True) -> Pr
     path_ids = {name: path_id(values.pop(name), name) for name in spec.path_params if name in values}
     path = fill_path(path, path_ids)
 
-    converted: Dict[str, Any] = {}
+    converted: dict[str, Any] = {}
     for name, value in values.items():
         if value is not None:
             converted[name] = coerce(spec.properties[name], value, name)
@@ -175,26 +178,35 @@ def _prepare(spec: ActionSpec, values: Dict[str, Any], paths: bool = True) -> Pr
     if idempotency_key is None and spec.generates_idempotency_key:
         idempotency_key, generated = f"stripe-connection-{uuid.uuid4()}", True
     if spec.method == "POST":
-        return PreparedCall(spec, "POST", path, body=converted, idempotency_key=idempotency_key,
-                            idempotency_key_generated=generated, uploads=uploads, path_ids=path_ids)
+        return PreparedCall(
+            spec,
+            "POST",
+            path,
+            body=converted,
+            idempotency_key=idempotency_key,
+            idempotency_key_generated=generated,
+            uploads=uploads,
+            path_ids=path_ids,
+        )
     page_size = None
     if fetch_all:
         page_size = converted.pop("limit", None)
-    return PreparedCall(spec, spec.method, path, query=converted or None, fetch_all=fetch_all, page_size=page_size,
-                        save_to=save_to, path_ids=path_ids)
+    return PreparedCall(
+        spec, spec.method, path, query=converted or None, fetch_all=fetch_all, page_size=page_size, save_to=save_to, path_ids=path_ids
+    )
 
 
-def _alias_targets(spec: ActionSpec) -> Dict[str, str]:
+def _alias_targets(spec: ActionSpec) -> dict[str, str]:
     aliases = {**spec.id_aliases, **spec.aliases}
-    if "id" in spec.extras:
-        aliases["id"] = spec.id_param  # type: ignore[assignment]
+    if "id" in spec.extras and spec.id_param:  # an extra only where the action has an id parameter
+        aliases["id"] = spec.id_param
     return aliases
 
 
-def _rename_aliases(spec: ActionSpec, params: Mapping[str, Any]) -> Dict[str, Any]:
+def _rename_aliases(spec: ActionSpec, params: Mapping[str, Any]) -> dict[str, Any]:
     """The seed's names (and ``id``) to Stripe's; giving both names is refused."""
     aliases = _alias_targets(spec)
-    values: Dict[str, Any] = {}
+    values: dict[str, Any] = {}
     for name, value in params.items():
         target = aliases.get(name, name)
         if target in values:
@@ -233,7 +245,7 @@ def _refuse_missing(spec: ActionSpec, values: Mapping[str, Any]) -> None:
     missing = [name for name in spec.required if blank(values.get(name))]
     if not missing:
         return
-    reverse: Dict[str, List[str]] = {}
+    reverse: dict[str, list[str]] = {}
     for alias, target in {**spec.aliases, **spec.id_aliases}.items():
         split = split_name(target)
         reverse.setdefault(split[0] if split else target, []).append(alias)
@@ -273,10 +285,8 @@ TIMEOUT_CONFIG_KEY = "action_timeout_seconds"
 def check_timeout(value: Any, name: str) -> float:
     """A total call deadline in seconds: a number above 0 and at most ``MAX_TIMEOUT_SECONDS``."""
     if isinstance(value, str):
-        try:
+        with contextlib.suppress(ValueError):
             value = float(value.strip())
-        except ValueError:
-            pass
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= MAX_TIMEOUT_SECONDS:
         raise ConfigError(f"'{name}' must be a number of seconds above 0 and at most {MAX_TIMEOUT_SECONDS:g}.")
     return float(value)
@@ -312,12 +322,12 @@ class StripeConnection:
         self,
         config: Mapping[str, Any],
         *,
-        client: Optional["StripeClient"] = None,
-        timeout_seconds: Optional[float] = None,
-        max_amount: Optional[int] = None,
+        client: StripeClient | None = None,
+        timeout_seconds: float | None = None,
+        max_amount: int | None = None,
         accounts: Any = None,
-        audit_log: Optional[str] = None,
-        environ: Optional[Mapping[str, str]] = None,
+        audit_log: str | None = None,
+        environ: Mapping[str, str] | None = None,
         tool: str = "python",
     ):
         """``timeout_seconds``: the total time one call may take, retries included; default the
@@ -334,26 +344,40 @@ class StripeConnection:
             deadline = action_timeout(config) if timeout_seconds is None else check_timeout(timeout_seconds, "timeout_seconds")
             client = StripeClient(ConnectionSettings.from_config(config), call_deadline_seconds=deadline, log=log)
         self.client = client
-        self.last_idempotency_key: Optional[str] = None
+        self.last_idempotency_key: str | None = None
         cap, allowed, logs = limits_from(config, environ or {}, max_amount=max_amount, accounts=accounts, audit_log=audit_log)
         self.guardrails = Guardrails(max_amount=cap, accounts=allowed, configured_account=client.settings.account_id)
         self.audit = AuditLog(logs, secrets=client.settings.secrets) if logs else None
         self.attempt = Attempt(self.guardrails, tool, self.audit)
 
     @classmethod
-    def from_env(cls, environ: Optional[Mapping[str, str]] = None, **limits: Any) -> "StripeConnection":
+    def from_env(cls, environ: Mapping[str, str] | None = None, **limits: Any) -> StripeConnection:
         environ = os.environ if environ is None else environ
         return cls(config_from_env(environ), environ=environ, **limits)
 
-    def prepare(self, action: Any = None, entity: Any = None, params: Optional[Mapping[str, Any]] = None, *,
-                stripe_account: Optional[str] = None, **kwargs: Any) -> PreparedCall:
+    def prepare(
+        self,
+        action: Any = None,
+        entity: Any = None,
+        params: Mapping[str, Any] | None = None,
+        *,
+        stripe_account: str | None = None,
+        **kwargs: Any,
+    ) -> PreparedCall:
         """Parameters as keywords, or as ``params`` when a name is not a Python identifier
         (``metadata.plan``) or clashes with ``action``/``entity``. ``stripe_account``: a
         connected account for this call (allowed by ``accounts``)."""
         return self.attempt.prepare(find_action(action, entity), {**kwargs, **(params or {})}, stripe_account)
 
-    def run(self, action: Any = None, entity: Any = None, params: Optional[Mapping[str, Any]] = None, *,
-            stripe_account: Optional[str] = None, **kwargs: Any) -> Any:
+    def run(
+        self,
+        action: Any = None,
+        entity: Any = None,
+        params: Mapping[str, Any] | None = None,
+        *,
+        stripe_account: str | None = None,
+        **kwargs: Any,
+    ) -> Any:
         spec = find_action(action, entity)
         return self.attempt.run(spec, {**kwargs, **(params or {})}, account=stripe_account, send=self.send)
 
@@ -371,7 +395,11 @@ class StripeConnection:
         if call.fetch_all:
             return self._fetch_all(call)
         return self.client.send(
-            call.method, call.path, params=call.query, data=call.body, idempotency_key=call.idempotency_key,
+            call.method,
+            call.path,
+            params=call.query,
+            data=call.body,
+            idempotency_key=call.idempotency_key,
             account_id=call.account,
         ).data
 
@@ -384,22 +412,27 @@ class StripeConnection:
         self.check_reachable(call)
         files = {name: upload.part() for name, upload in call.uploads.items()} if call.spec.body == "multipart" else None
         answer = self.client.send_to_host(
-            call.method, call.path, call.spec.host or STRIPE_API_BASE, params=call.body if files is not None else call.query,
-            files=files, idempotency_key=call.idempotency_key, account_id=call.account,
+            call.method,
+            call.path,
+            call.spec.host or STRIPE_API_BASE,
+            params=call.body if files is not None else call.query,
+            files=files,
+            idempotency_key=call.idempotency_key,
+            account_id=call.account,
         ).data
         if not call.spec.answer:
             return answer
         content = check_answer(answer, call.spec.answer, f"{call.method} {call.path}")
         return save(content, call.save_to) if call.save_to else content
 
-    def _fetch_all(self, call: PreparedCall) -> Dict[str, Any]:
-        first: Optional[Mapping[str, Any]] = None
-        objects: List[Any] = []
+    def _fetch_all(self, call: PreparedCall) -> dict[str, Any]:
+        first: Mapping[str, Any] | None = None
+        objects: list[Any] = []
         pages = self.client.list_pages(call.path, call.query, page_size=call.page_size or MAX_PAGE_SIZE, account_id=call.account)
         for page in pages:
             first = first or page
             objects.extend(page["data"])
-        result: Dict[str, Any] = dict(first or {"object": "list", "url": call.path})
+        result: dict[str, Any] = dict(first or {"object": "list", "url": call.path})
         result["data"] = objects
         result["has_more"] = False
         return result

@@ -8,7 +8,8 @@ config, so it is validated by the same settings code.
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Tuple
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from source_stripe_proxy.actions.errors import CONFIG_FILE, ConnectionConfigError, Hint
 from source_stripe_proxy.core.errors import ConfigError
@@ -19,10 +20,10 @@ if TYPE_CHECKING:
 
 
 # (mode, required variables, optional variables) for the CLI's help, from the registry of modes.
-ENV_MODES: Tuple[Tuple[str, Tuple[str, ...], Tuple[str, ...]], ...] = tuple(
+ENV_MODES: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = tuple(
     (mode.name, mode.required_env, mode.optional_env) for mode in MODES.values()
 )
-ENV_COMMON: Tuple[str, ...] = ("STRIPE_VERSION", "STRIPE_ACCOUNT_ID", "STRIPE_CONNECTION_TIMEOUT")
+ENV_COMMON: tuple[str, ...] = ("STRIPE_VERSION", "STRIPE_ACCOUNT_ID", "STRIPE_CONNECTION_TIMEOUT")
 # The config field each variable sets.
 ENV_FIELDS: Mapping[str, str] = {
     **{variable.name: variable.field for mode in MODES.values() for variable in mode.environment},
@@ -33,12 +34,12 @@ ENV_FIELDS: Mapping[str, str] = {
 _JSON_VARIABLES = {variable.name for mode in MODES.values() for variable in mode.environment if variable.json_object}
 
 
-def modes_in(environ: Mapping[str, str]) -> List[ConnectionMode]:
+def modes_in(environ: Mapping[str, str]) -> list[ConnectionMode]:
     """The connection modes whose variables are set."""
     return [mode for mode in MODES.values() if any(environ.get(v.name) for v in mode.environment)]
 
 
-def config_from_env(environ: Mapping[str, str]) -> Dict[str, Any]:
+def config_from_env(environ: Mapping[str, str]) -> dict[str, Any]:
     """Build the source-style config from exactly one mode's environment variables, validated.
 
     A bad value is reported by the variable's name (``STRIPE_API_KEY is not a Stripe secret ...``)."""
@@ -59,7 +60,7 @@ def config_from_env(environ: Mapping[str, str]) -> Dict[str, Any]:
     missing = [v for v in mode.required_env if not environ.get(v)]
     if missing:
         raise ConfigError(f"The {mode.name} connection needs {', '.join(missing)} set as well.")
-    config: Dict[str, Any] = {"credentials": {"auth_type": mode.name}}
+    config: dict[str, Any] = {"credentials": {"auth_type": mode.name}}
     for var in (*(v.name for v in mode.environment), *ENV_COMMON):
         if environ.get(var):
             _set(config, ENV_FIELDS[var], _json_object(var, environ[var]) if var in _JSON_VARIABLES else environ[var])
@@ -73,7 +74,7 @@ def config_from_env(environ: Mapping[str, str]) -> Dict[str, Any]:
     return config
 
 
-def _json_object(variable: str, text: str) -> Dict[str, Any]:
+def _json_object(variable: str, text: str) -> dict[str, Any]:
     try:
         value = json.loads(text)
     except ValueError:
@@ -83,7 +84,7 @@ def _json_object(variable: str, text: str) -> Dict[str, Any]:
     return value
 
 
-def load_config(path: Optional[str], environ: Mapping[str, str]) -> Dict[str, Any]:
+def load_config(path: str | None, environ: Mapping[str, str]) -> dict[str, Any]:
     """The config in the JSON file at ``path`` (a ``--config`` option), else from ``environ``."""
     if path is None:
         return config_from_env(environ)
@@ -99,7 +100,7 @@ def load_config(path: Optional[str], environ: Mapping[str, str]) -> Dict[str, An
     return config
 
 
-def _set(config: Dict[str, Any], path: str, value: str) -> None:
+def _set(config: dict[str, Any], path: str, value: str | dict[str, Any]) -> None:
     *parents, name = path.split(".")
     for parent in parents:
         config = config.setdefault(parent, {})

@@ -10,8 +10,9 @@ names the Python API and is what ``str(error)`` reads) and Python callers read `
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, Mapping, Optional, Sequence
+from typing import Any
 
 from source_stripe_proxy.core.errors import ConfigError, StripeAPIError, StripeProxyError, TransientError
 
@@ -26,8 +27,8 @@ class Hint:
     action to describe where the kind is DESCRIBE."""
 
     kind: str
-    entity: Optional[str] = None
-    action: Optional[str] = None
+    entity: str | None = None
+    action: str | None = None
 
 
 Words = Callable[[Hint], str]  # a face's way of saying a hint: one or two sentences
@@ -41,12 +42,14 @@ def python_words(hint: Hint) -> str:
             return f"list_actions({hint.entity!r}) lists its actions."
         return "list_actions() lists them."
     if hint.kind == CREDENTIALS:
-        return ("Credentials belong to the connection's config (StripeConnection(config), or --config and "
-                "environment variables for the CLI), never to a call.")
+        return (
+            "Credentials belong to the connection's config (StripeConnection(config), or --config and "
+            "environment variables for the CLI), never to a call."
+        )
     return "Or give StripeConnection a config."
 
 
-def worded(message: str, hint: Optional[Hint], words: Words) -> str:
+def worded(message: str, hint: Hint | None, words: Words) -> str:
     return f"{message} {words(hint)}" if hint is not None else message
 
 
@@ -54,16 +57,14 @@ class ActionInputError(ConfigError):
     """A call refused before any request: names the parameter and lists what is accepted.
     ``base`` is the message without its hint; ``message`` adds the hint in Python's words."""
 
-    def __init__(self, message: str, *, param: Optional[str] = None, accepted: Sequence[str] = (),
-                 hint: Optional[Hint] = None):
+    def __init__(self, message: str, *, param: str | None = None, accepted: Sequence[str] = (), hint: Hint | None = None):
         self.param = param
         self.accepted = tuple(accepted)
         self.base, self.hint = message, hint
         super().__init__(worded(message, hint, python_words))
 
     def to_dict(self, words: Words = python_words) -> Mapping[str, Any]:
-        error: Dict[str, Any] = {"type": "invalid_request_error", "param": self.param,
-                                 "message": worded(self.base, self.hint, words)}
+        error: dict[str, Any] = {"type": "invalid_request_error", "param": self.param, "message": worded(self.base, self.hint, words)}
         if self.accepted:
             error["accepted"] = list(self.accepted)
         return {"error": error}
@@ -72,12 +73,12 @@ class ActionInputError(ConfigError):
 class ConnectionConfigError(ConfigError):
     """No usable connection (nothing or too much configured), with what would set one up."""
 
-    def __init__(self, message: str, *, hint: Optional[Hint] = None):
+    def __init__(self, message: str, *, hint: Hint | None = None):
         self.base, self.hint = message, hint
         super().__init__(worded(message, hint, python_words))
 
 
-def refuse(param: Optional[str], message: str, accepted: Sequence[str] = (), hint: Optional[Hint] = None) -> ActionInputError:
+def refuse(param: str | None, message: str, accepted: Sequence[str] = (), hint: Hint | None = None) -> ActionInputError:
     return ActionInputError(message, param=param, accepted=accepted, hint=hint)
 
 

@@ -15,9 +15,10 @@ import binascii
 import mimetypes
 import os
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, Mapping, Optional
+from typing import Any
 
 from source_stripe_proxy.actions.errors import refuse
 
@@ -26,7 +27,7 @@ MAX_UPLOAD_BYTES = 16 * 1024 * 1024
 CONTENT_KEY, NAME_KEY, TYPE_KEY = "content_base64", "name", "type"
 PDF_MAGIC = b"%PDF-"
 
-UPLOAD_SCHEMA: Dict[str, Any] = {
+UPLOAD_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
         NAME_KEY: {"type": "string", "description": "The file's name, such as receipt.pdf."},
@@ -49,7 +50,7 @@ class Upload:
     def part(self) -> tuple:
         return (self.name, self.content, self.content_type)
 
-    def summary(self) -> Dict[str, Any]:
+    def summary(self) -> dict[str, Any]:
         """What a dry run shows (never the content)."""
         return {"name": self.name, "bytes": len(self.content), "type": self.content_type}
 
@@ -58,7 +59,7 @@ def is_upload(schema: Mapping[str, Any]) -> bool:
     return schema.get("type") == "string" and schema.get("format") == "binary"
 
 
-def upload_schema(paths: bool) -> Dict[str, Any]:
+def upload_schema(paths: bool) -> dict[str, Any]:
     """The JSON Schema of an upload parameter; with ``paths``, a local path is accepted too."""
     if not paths:
         return dict(UPLOAD_SCHEMA)
@@ -78,16 +79,20 @@ def read_upload(value: Any, where: str, *, paths: bool = True) -> Upload:
     if isinstance(value, (str, os.PathLike)) and paths:
         return _from_path(Path(value).expanduser(), where)
     accepted = "a local path, bytes, or " if paths else ""
-    raise refuse(where, f"'{where}' must be {accepted}an object with '{NAME_KEY}' and '{CONTENT_KEY}' (base64).",
-                 (NAME_KEY, CONTENT_KEY, TYPE_KEY))
+    raise refuse(
+        where, f"'{where}' must be {accepted}an object with '{NAME_KEY}' and '{CONTENT_KEY}' (base64).", (NAME_KEY, CONTENT_KEY, TYPE_KEY)
+    )
 
 
 def _from_object(value: Mapping[str, Any], where: str) -> Upload:
     unknown = [key for key in value if key not in (NAME_KEY, CONTENT_KEY, TYPE_KEY)]
     name, content = value.get(NAME_KEY), value.get(CONTENT_KEY)
     if unknown or not isinstance(name, str) or not name.strip() or not isinstance(content, str):
-        raise refuse(where, f"'{where}' takes '{NAME_KEY}' (the file's name) and '{CONTENT_KEY}' (its bytes in base64), "
-                            f"and optionally '{TYPE_KEY}'.", (NAME_KEY, CONTENT_KEY, TYPE_KEY))
+        raise refuse(
+            where,
+            f"'{where}' takes '{NAME_KEY}' (the file's name) and '{CONTENT_KEY}' (its bytes in base64), and optionally '{TYPE_KEY}'.",
+            (NAME_KEY, CONTENT_KEY, TYPE_KEY),
+        )
     if len(content) > MAX_UPLOAD_BYTES * 4 // 3 + 4:
         raise refuse(where, f"'{where}' is over {MAX_UPLOAD_BYTES // (1024 * 1024)} MB, the largest file Stripe takes.")
     try:
@@ -95,7 +100,7 @@ def _from_object(value: Mapping[str, Any], where: str) -> Upload:
     except (binascii.Error, ValueError):
         raise refuse(f"{where}[{CONTENT_KEY}]", f"'{where}[{CONTENT_KEY}]' is not valid base64.") from None
     kind = value.get(TYPE_KEY) or _guess_type(name)
-    if not isinstance(kind, str) or "/" not in kind or any(c in kind for c in "\r\n\""):
+    if not isinstance(kind, str) or "/" not in kind or any(c in kind for c in '\r\n"'):
         raise refuse(f"{where}[{TYPE_KEY}]", f"'{where}[{TYPE_KEY}]' must be a media type such as application/pdf.")
     return _checked(Upload(os.path.basename(name.strip()), data, kind), where)
 
@@ -140,7 +145,7 @@ def check_answer(content: Any, media_type: str, what: str) -> bytes:
     return bytes(content)
 
 
-def save(content: bytes, destination: Any) -> Dict[str, Any]:
+def save(content: bytes, destination: Any) -> dict[str, Any]:
     """Write ``content`` to ``destination`` whole (a temporary file, then renamed into place)."""
     path = Path(destination).expanduser()
     folder = path.parent if str(path.parent) else Path(".")
@@ -154,7 +159,7 @@ def save(content: bytes, destination: Any) -> Dict[str, Any]:
     return {"saved_to": str(path), "bytes": len(content)}
 
 
-def default_name(entity: str, ids: Mapping[str, Optional[str]], media_type: str) -> str:
+def default_name(entity: str, ids: Mapping[str, str | None], media_type: str) -> str:
     """A file name for a download: quote-qt_123.pdf."""
     extension = mimetypes.guess_extension(media_type) or ".bin"
     ident = next((value for value in ids.values() if value), entity)

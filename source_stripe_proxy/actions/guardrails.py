@@ -19,8 +19,9 @@ server (``mcp_tools.StripeTools``). A refusal is a ``GuardrailRefusal``: an
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Dict, FrozenSet, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any
 
 from source_stripe_proxy.actions.errors import ActionInputError, Hint, Words, python_words
 from source_stripe_proxy.core.errors import ConfigError
@@ -36,8 +37,7 @@ _ACCOUNT_ID = re.compile(r"^acct_[A-Za-z0-9]{1,64}$")
 class GuardrailRefusal(ActionInputError):
     """A call refused by a limit of this connection; ``reason`` names the limit for the audit."""
 
-    def __init__(self, message: str, *, param: Optional[str], reason: str, accepted: Sequence[str] = (),
-                 hint: Optional[Hint] = None):
+    def __init__(self, message: str, *, param: str | None, reason: str, accepted: Sequence[str] = (), hint: Hint | None = None):
         self.reason = reason
         super().__init__(message, param=param, accepted=accepted, hint=hint)
 
@@ -52,7 +52,7 @@ class GuardrailRefusal(ActionInputError):
 # ------------------------------------------------------------------------------------------
 
 
-def parse_max_amount(value: Any, name: str) -> Optional[int]:
+def parse_max_amount(value: Any, name: str) -> int | None:
     """A cap in the smallest currency unit: a whole number from 0, or None when not set."""
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
@@ -61,13 +61,12 @@ def parse_max_amount(value: Any, name: str) -> Optional[int]:
         number = int(number)
     if isinstance(number, bool) or not isinstance(number, int) or not 0 <= number <= MAX_AMOUNT_LIMIT:
         raise ConfigError(
-            f"'{name}' must be a whole number of the smallest currency unit (cents: 5000 is 50.00 USD), "
-            f"from 0 to {MAX_AMOUNT_LIMIT}."
+            f"'{name}' must be a whole number of the smallest currency unit (cents: 5000 is 50.00 USD), from 0 to {MAX_AMOUNT_LIMIT}."
         )
     return number
 
 
-Accounts = Union[None, str, FrozenSet[str]]  # None: none beyond the configured one; "all"; or these
+Accounts = str | frozenset[str] | None  # None: none beyond the configured one; "all"; or these
 
 
 def parse_accounts(value: Any, name: str) -> Accounts:
@@ -84,7 +83,9 @@ def parse_accounts(value: Any, name: str) -> Accounts:
     if bad or not ids:
         raise ConfigError(
             f"'{name}' must be connected account ids (acct_ followed by letters and digits) separated by commas, "
-            f"or all; {len(bad)} of them are not." if bad else f"'{name}' names no account; give acct_... ids or all."
+            f"or all; {len(bad)} of them are not."
+            if bad
+            else f"'{name}' names no account; give acct_... ids or all."
         )
     return frozenset(ids)
 
@@ -112,13 +113,16 @@ def limits_from(
     *,
     max_amount: Any = None,
     accounts: Any = None,
-    audit_log: Optional[str] = None,
-) -> Tuple[Optional[int], Accounts, List[str]]:
+    audit_log: str | None = None,
+) -> tuple[int | None, Accounts, list[str]]:
     """(cap, accounts, audit log paths) from the options, the environment and the config."""
     given = {}
     for key, variable, option in LIMIT_SOURCES:
-        given[key] = [(option, {"max_amount": max_amount, "accounts": accounts, "audit_log": audit_log}[key]),
-                      (variable, environ.get(variable)), (key, config.get(key) if isinstance(config, Mapping) else None)]
+        given[key] = [
+            (option, {"max_amount": max_amount, "accounts": accounts, "audit_log": audit_log}[key]),
+            (variable, environ.get(variable)),
+            (key, config.get(key) if isinstance(config, Mapping) else None),
+        ]
     cap = tightest_cap(*(parse_max_amount(value, name) for name, value in given["max_amount"]))
     allowed = narrowest_accounts(*(parse_accounts(value, name) for name, value in given["accounts"]))
     logs = []
@@ -132,7 +136,7 @@ def limits_from(
     return cap, allowed, logs
 
 
-def tightest_cap(*caps: Optional[int]) -> Optional[int]:
+def tightest_cap(*caps: int | None) -> int | None:
     """Several caps given (option, environment, config): the lowest holds."""
     given = [cap for cap in caps if cap is not None]
     return min(given) if given else None
@@ -143,10 +147,10 @@ def narrowest_accounts(*lists: Accounts) -> Accounts:
     given = [item for item in lists if item is not None]
     if not given:
         return None
-    named = [item for item in given if item != ALL_ACCOUNTS]
+    named = [item for item in given if isinstance(item, frozenset)]  # the rest say "all"
     if not named:
         return ALL_ACCOUNTS
-    allowed = frozenset.intersection(*named)  # type: ignore[arg-type]
+    allowed = frozenset.intersection(*named)
     if not allowed:
         raise ConfigError("The account lists given (--accounts, the environment, the config) have no account in common.")
     return allowed
@@ -160,21 +164,21 @@ def narrowest_accounts(*lists: Accounts) -> Accounts:
 @dataclass(frozen=True)
 class Amount:
     param: str  # in Stripe's form notation: line_items[0][price_data][unit_amount]
-    value: Union[int, float]
-    currency: Optional[str]
+    value: int | float
+    currency: str | None
 
     def shown(self) -> str:
         """'10.00 USD (1000)' where the currency is known, else '1000 in the smallest unit'."""
         if not self.currency:
             return f"{self.value:g} in the smallest currency unit"
         exponent = currency_exponent(self.currency)
-        major = f"{self.value / 10 ** exponent:,.{exponent}f}"
+        major = f"{self.value / 10**exponent:,.{exponent}f}"
         return f"{major} {self.currency.upper()} ({self.value:g})"
 
 
-def amounts_of(fields: Sequence[Sequence[str]], values: Mapping[str, Any]) -> List[Amount]:
+def amounts_of(fields: Sequence[Sequence[str]], values: Mapping[str, Any]) -> list[Amount]:
     """Every amount ``values`` gives at the paths ``fields`` ('*': each item of a list)."""
-    found: List[Amount] = []
+    found: list[Amount] = []
     for field in fields:
         for where, value, parent in _at(values, list(field), "", values):
             number = _number(value)
@@ -184,7 +188,7 @@ def amounts_of(fields: Sequence[Sequence[str]], values: Mapping[str, Any]) -> Li
     return found
 
 
-def _at(value: Any, path: List[str], where: str, parent: Mapping[str, Any]) -> Iterator[Tuple[str, Any, Mapping[str, Any]]]:
+def _at(value: Any, path: list[str], where: str, parent: Mapping[str, Any]) -> Iterator[tuple[str, Any, Mapping[str, Any]]]:
     if not path:
         yield where, value, parent
         return
@@ -197,7 +201,7 @@ def _at(value: Any, path: List[str], where: str, parent: Mapping[str, Any]) -> I
         yield from _at(value[head], rest, f"{where}[{head}]" if where else head, value)
 
 
-def _number(value: Any) -> Optional[Union[int, float]]:
+def _number(value: Any) -> int | float | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, (int, float)):
@@ -220,22 +224,23 @@ class Guardrails:
     """The limits of one connection or server. ``configured_account``: the config's
     ``account_id`` (every call acts for it unless it names another)."""
 
-    max_amount: Optional[int] = None
+    max_amount: int | None = None
     accounts: Accounts = None
     confirm: str = "none"
-    configured_account: Optional[str] = None
+    configured_account: str | None = None
 
     @property
     def takes_account(self) -> bool:
         return self.accounts is not None
 
-    def account_for(self, requested: Any) -> Optional[str]:
+    def account_for(self, requested: Any) -> str | None:
         """The ``Stripe-Account`` of a call that named ``requested`` (None: the configured one)."""
         if requested is None or requested == "":
             return None
         if not isinstance(requested, str) or not _ACCOUNT_ID.match(requested.strip()):
-            raise GuardrailRefusal("'account' must be a connected account id such as acct_1Nv0FGQ9RKHgCVdK.",
-                                   param=ACCOUNT_PARAM, reason="account")
+            raise GuardrailRefusal(
+                "'account' must be a connected account id such as acct_1Nv0FGQ9RKHgCVdK.", param=ACCOUNT_PARAM, reason="account"
+            )
         account = requested.strip()
         if account == self.configured_account:
             return account
@@ -244,13 +249,15 @@ class Guardrails:
             raise GuardrailRefusal(
                 f"This connection acts for {where} only: 'account' is refused. To let calls name connected accounts, "
                 "allow them with --accounts acct_1,acct_2 (or --accounts all).",
-                param=ACCOUNT_PARAM, reason="account",
+                param=ACCOUNT_PARAM,
+                reason="account",
             )
         if self.accounts != ALL_ACCOUNTS and account not in self.accounts:
             raise GuardrailRefusal(
-                f"Account {account} is not one this connection may act for: --accounts allows "
-                f"{', '.join(sorted(self.accounts))}.",
-                param=ACCOUNT_PARAM, reason="account", accepted=sorted(self.accounts),
+                f"Account {account} is not one this connection may act for: --accounts allows {', '.join(sorted(self.accounts))}.",
+                param=ACCOUNT_PARAM,
+                reason="account",
+                accepted=sorted(self.accounts),
             )
         return account
 
@@ -263,14 +270,16 @@ class Guardrails:
                 raise GuardrailRefusal(
                     f"'{amount.param}' is {amount.value:g}, over this connection's --max-amount of {self.max_amount} "
                     "(smallest currency unit); nothing was sent.",
-                    param=amount.param, reason="max_amount",
+                    param=amount.param,
+                    reason="max_amount",
                 )
         if moves_money and not amounts:
             raise GuardrailRefusal(
                 f"'{name}' moves money, and its parameters carry no amount to hold against --max-amount "
                 f"{self.max_amount}: without one it acts on a whole amount this connection cannot see (a refund of "
                 "the full charge, an invoice's amount due). Give the amount where the action takes one; nothing was sent.",
-                param="amount", reason="max_amount",
+                param="amount",
+                reason="max_amount",
             )
 
     def needs_confirmation(self, read_only: bool, moves_money: bool) -> bool:
@@ -279,7 +288,7 @@ class Guardrails:
         return self.confirm == "money" and moves_money
 
 
-def confirmation_message(name: str, amounts: Sequence[Amount], ids: Mapping[str, str], account: Optional[str]) -> str:
+def confirmation_message(name: str, amounts: Sequence[Amount], ids: Mapping[str, str], account: str | None) -> str:
     """What the person is asked: the action, its amounts and currency, what it acts on, the account."""
     parts = [f"Allow this Stripe call: {name}"]
     if amounts:
@@ -292,7 +301,7 @@ def confirmation_message(name: str, amounts: Sequence[Amount], ids: Mapping[str,
     return "; ".join(parts) + ". Confirm to send it; decline and nothing is sent."  # one line: clients show it as is
 
 
-CONFIRM_SCHEMA: Dict[str, Any] = {
+CONFIRM_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {"confirm": {"type": "boolean", "title": "Send this call", "description": "true sends it; false stops it."}},
     "required": ["confirm"],

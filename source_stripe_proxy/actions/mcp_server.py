@@ -24,14 +24,16 @@ import json
 import logging
 import os
 import sys
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any
 from urllib.parse import urlsplit
 
-from source_stripe_proxy.actions.connection import StripeConnection, check_timeout, log as actions_log
-from source_stripe_proxy.actions.env import load_config
 from source_stripe_proxy.actions.audit import AuditLog
+from source_stripe_proxy.actions.connection import StripeConnection, check_timeout
+from source_stripe_proxy.actions.connection import log as actions_log
+from source_stripe_proxy.actions.env import load_config
 from source_stripe_proxy.actions.errors import error_to_dict
 from source_stripe_proxy.actions.guardrails import CONFIRM_MODES, Guardrails, limits_from, parse_confirm
 from source_stripe_proxy.actions.mcp_tools import (
@@ -73,11 +75,11 @@ class HttpAccess:
     """Who may call the HTTP server. ``loopback``: bound to a loopback address."""
 
     loopback: bool
-    allowed_origins: Tuple[str, ...] = ()
-    token: Optional[str] = None
+    allowed_origins: tuple[str, ...] = ()
+    token: str | None = None
 
 
-def parse_http_address(value: str) -> Tuple[str, int]:
+def parse_http_address(value: str) -> tuple[str, int]:
     """'8765' -> (127.0.0.1, 8765); 'HOST:PORT'; '[::1]:8765'."""
     text = value.strip()
     host, port_text = DEFAULT_HTTP_HOST, text
@@ -93,7 +95,7 @@ def parse_http_address(value: str) -> Tuple[str, int]:
     return host, int(port_text)
 
 
-def http_access(host: str, token: Optional[str], extra_origins: Sequence[str]) -> HttpAccess:
+def http_access(host: str, token: str | None, extra_origins: Sequence[str]) -> HttpAccess:
     """The checks for a bind address; a non-loopback bind without a token is refused."""
     loopback = is_loopback_host(host)
     if not loopback and not token:
@@ -112,11 +114,11 @@ def _origin(value: str, where: str) -> str:
     return f"{parts.scheme}://{parts.netloc.lower()}"
 
 
-def _loopback_name(hostname: Optional[str]) -> bool:
-    return bool(hostname) and is_loopback_host(hostname.strip("[]"))  # type: ignore[union-attr]
+def _loopback_name(hostname: str | None) -> bool:
+    return bool(hostname and is_loopback_host(hostname.strip("[]")))
 
 
-def check_http_request(headers: Mapping[str, str], access: HttpAccess) -> Optional[Tuple[int, str]]:
+def check_http_request(headers: Mapping[str, str], access: HttpAccess) -> tuple[int, str] | None:
     """``None`` if the request may reach the server, else (HTTP status, reason).
 
     ``headers`` by lower-case name. An absent Origin is a non-browser client and passes; a
@@ -148,7 +150,7 @@ class HttpGuard:
     def __init__(self, app: Any, access: HttpAccess):
         self.app, self.access = app, access
 
-    async def __call__(self, scope: Dict[str, Any], receive: Any, send: Any) -> None:
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "http":
             headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
             refused = check_http_request(headers, self.access)
@@ -189,7 +191,7 @@ def build_server(tools: StripeTools, *, instructions: str) -> Any:
     async def call_tool(ctx: Any, params: Any) -> Any:
         return await _call_tool(tools, ctx, params)
 
-    def input_schema(name: str) -> Optional[Mapping[str, Any]]:
+    def input_schema(name: str) -> Mapping[str, Any] | None:
         tool = tools.tools.get(name)
         return None if tool is None else tool.input_schema
 
@@ -207,7 +209,7 @@ def build_server(tools: StripeTools, *, instructions: str) -> Any:
 def _sdk_tool(definition: ToolDefinition) -> Any:
     from mcp_types import Tool, ToolAnnotations
 
-    marks: Dict[str, Any] = {"_meta": {MOVES_MONEY_META: True}} if definition.moves_money else {}  # by its wire name
+    marks: dict[str, Any] = {"_meta": {MOVES_MONEY_META: True}} if definition.moves_money else {}  # by its wire name
     return Tool(
         name=definition.name,
         title=definition.title,
@@ -235,8 +237,7 @@ async def _call_tool(tools: StripeTools, ctx: Any, params: Any) -> Any:
     except QuestionPending as pending:
         return _input_required(pending)
     except ToolCallError as exc:
-        return CallToolResult(content=[TextContent(type="text", text=str(exc))], structured_content=dict(exc.error),
-                              is_error=True)
+        return CallToolResult(content=[TextContent(type="text", text=str(exc))], structured_content=dict(exc.error), is_error=True)
     text = tools.render(result)
     structured = json.loads(text)
     return CallToolResult(
@@ -245,7 +246,7 @@ async def _call_tool(tools: StripeTools, ctx: Any, params: Any) -> Any:
     )
 
 
-def _resources(result: Any) -> List[Any]:
+def _resources(result: Any) -> list[Any]:
     """A binary answer (a quote's PDF) as an embedded resource beside its text summary."""
     if not isinstance(result, BinaryResult):
         return []
@@ -257,7 +258,7 @@ def _resources(result: Any) -> List[Any]:
     return [EmbeddedResource(type="resource", resource=blob)]
 
 
-def _asker(ctx: Any, responses: Optional[Mapping[str, Any]]) -> Ask:
+def _asker(ctx: Any, responses: Mapping[str, Any] | None) -> Ask:
     """``ask`` for one call, from its worker thread: an MCP elicitation of the person at the
     client. Before 2026-07-28 a request on the session's back channel, related to the call; from
     2026-07-28 the question is returned (``InputRequiredResult``) and the client's retry of the
@@ -287,7 +288,7 @@ def _ask_back(session: Any, question: Question, request_id: Any) -> Answer:
 
     try:
         result = anyio.from_thread.run(partial(session.elicit_form, question.message, dict(question.schema), request_id))
-    except Exception as exc:  # no way back on this channel, or the client failed: nobody answered
+    except Exception as exc:  # noqa: BLE001 - no way back on this channel, or the client failed: nobody answered
         log.warning("could not ask the person at the client (%s)", type(exc).__name__)
         return Answer("unavailable")
     return Answer(result.action, dict(result.content or {}))
@@ -311,15 +312,14 @@ def server_instructions(tools: StripeTools, mode: str) -> str:
     via = MODES[mode].via if mode in MODES else ""
     return (
         f"Stripe's API {via}, as {count(len(tools.tools), 'tool')}. Results are Stripe's JSON. Errors are Stripe's "
-        "error object ({\"error\": {\"type\", \"code\", \"param\", \"message\"}}); a refusal before sending names the "
+        'error object ({"error": {"type", "code", "param", "message"}}); a refusal before sending names the '
         "parameter and lists what is accepted. Amounts are whole numbers in the smallest currency unit. Lists come a "
         "page at a time: when has_more is true, call again with starting_after = next_starting_after. A list shows each "
-        "object's ids, names, amounts, statuses and times; fields=[\"email\", \"address.city\"] picks others, "
-        "fields=[\"*\"] gives whole objects. "
+        'object\'s ids, names, amounts, statuses and times; fields=["email", "address.city"] picks others, '
+        'fields=["*"] gives whole objects. '
         + ("This server only reads. " if tools.policy.read_only else "Writes take dry_run=true to see the request first. ")
         + "Named tools cover the common calls; stripe_search_actions finds an action for plain words, "
-        "stripe_describe and stripe_call reach the rest."
-        + _limits_text(tools.guardrails)
+        "stripe_describe and stripe_call reach the rest." + _limits_text(tools.guardrails)
     )
 
 
@@ -393,22 +393,107 @@ def build_parser() -> argparse.ArgumentParser:
             "docs/agents.md has the details."
         ),
     )
-    parser.add_argument("--config", metavar="FILE", help="JSON config with a 'credentials' block (overrides environment variables)")
-    parser.add_argument("--http", metavar="[HOST:]PORT", help=f"serve streamable HTTP at http://HOST:PORT{HTTP_PATH} (HOST defaults to {DEFAULT_HTTP_HOST}); default: stdio")
-    parser.add_argument("--auth-token", metavar="TOKEN", help=f"bearer token HTTP clients must send (prefer the {TOKEN_ENV} environment variable: a command line is visible to other users)")
-    parser.add_argument("--allow-origin", metavar="ORIGIN", action="append", default=[], help="a browser origin allowed to call the HTTP server, besides loopback ones (repeatable)")
-    parser.add_argument("--read-only", action="store_true", help="offer and accept reads only (get, list, search)")
-    parser.add_argument("--allow", metavar="ITEMS", action="append", default=[], help="offer only these: entities (customer), actions as tool names (finalize_invoice), stripe_call, stripe_describe, stripe_search_actions; comma-separated, repeatable")
-    parser.add_argument("--deny", metavar="ITEMS", action="append", default=[], help="never offer these (same items as --allow; wins over it)")
-    parser.add_argument("--max-amount", metavar="N", help="refuse a call whose amount parameters exceed N (smallest currency unit); also STRIPE_CONNECTION_MAX_AMOUNT or the config's max_amount (the lowest holds)")
-    parser.add_argument("--confirm", metavar="WHAT", choices=CONFIRM_MODES, default="none", help="ask the person (MCP elicitation) before a call that moves money, or before every write: money, writes or none (default none)")
-    parser.add_argument("--accounts", metavar="LIST", help="connected accounts a call may name with 'account' (sent as Stripe-Account): acct_1,acct_2 or all; also STRIPE_CONNECTION_ACCOUNTS or the config's accounts")
-    parser.add_argument("--audit-log", metavar="FILE", help="append a JSON line per write attempt (sent or refused); also STRIPE_CONNECTION_AUDIT_LOG or the config's audit_log")
-    parser.add_argument("--timeout", metavar="SECONDS", help="give up on a Stripe call after this many seconds, retries included (default 15)")
-    parser.add_argument("--page-size", metavar="N", type=int, default=DEFAULT_PAGE_SIZE, help=f"objects per list page unless the call gives limit (default {DEFAULT_PAGE_SIZE})")
-    parser.add_argument("--full-schemas", action="store_true", help="give each named tool every parameter of its action in its schema (about 79,000 characters for all tools; default: the required and common ones, about 24,000, the rest one stripe_describe away)")
-    parser.add_argument("--max-result-chars", metavar="N", type=int, default=DEFAULT_MAX_RESULT_CHARS, help=f"cut results longer than this, saying how to continue (default {DEFAULT_MAX_RESULT_CHARS})")
+    _add_serving_arguments(parser)
+    _add_limit_arguments(parser)
+    _add_tool_arguments(parser)
     return parser
+
+
+def _add_serving_arguments(parser: argparse.ArgumentParser) -> None:
+    """Where the connection comes from, and how agents reach the server."""
+    parser.add_argument("--config", metavar="FILE", help="JSON config with a 'credentials' block (overrides environment variables)")
+    parser.add_argument(
+        "--http",
+        metavar="[HOST:]PORT",
+        help=f"serve streamable HTTP at http://HOST:PORT{HTTP_PATH} (HOST defaults to {DEFAULT_HTTP_HOST}); default: stdio",
+    )
+    parser.add_argument(
+        "--auth-token",
+        metavar="TOKEN",
+        help=f"bearer token HTTP clients must send (prefer the {TOKEN_ENV} environment variable: a command line is visible to other users)",
+    )
+    parser.add_argument(
+        "--allow-origin",
+        metavar="ORIGIN",
+        action="append",
+        default=[],
+        help="a browser origin allowed to call the HTTP server, besides loopback ones (repeatable)",
+    )
+
+
+def _add_limit_arguments(parser: argparse.ArgumentParser) -> None:
+    """What agents may do: which tools, how much money, which accounts, and the record of it."""
+    parser.add_argument("--read-only", action="store_true", help="offer and accept reads only (get, list, search)")
+    parser.add_argument(
+        "--allow",
+        metavar="ITEMS",
+        action="append",
+        default=[],
+        help=(
+            "offer only these: entities (customer), actions as tool names (finalize_invoice), stripe_call, "
+            "stripe_describe, stripe_search_actions; comma-separated, repeatable"
+        ),
+    )
+    parser.add_argument(
+        "--deny", metavar="ITEMS", action="append", default=[], help="never offer these (same items as --allow; wins over it)"
+    )
+    parser.add_argument(
+        "--max-amount",
+        metavar="N",
+        help=(
+            "refuse a call whose amount parameters exceed N (smallest currency unit); also STRIPE_CONNECTION_MAX_AMOUNT or "
+            "the config's max_amount (the lowest holds)"
+        ),
+    )
+    parser.add_argument(
+        "--confirm",
+        metavar="WHAT",
+        choices=CONFIRM_MODES,
+        default="none",
+        help="ask the person (MCP elicitation) before a call that moves money, or before every write: money, writes or none (default none)",
+    )
+    parser.add_argument(
+        "--accounts",
+        metavar="LIST",
+        help=(
+            "connected accounts a call may name with 'account' (sent as Stripe-Account): acct_1,acct_2 or all; also "
+            "STRIPE_CONNECTION_ACCOUNTS or the config's accounts"
+        ),
+    )
+    parser.add_argument(
+        "--audit-log",
+        metavar="FILE",
+        help="append a JSON line per write attempt (sent or refused); also STRIPE_CONNECTION_AUDIT_LOG or the config's audit_log",
+    )
+
+
+def _add_tool_arguments(parser: argparse.ArgumentParser) -> None:
+    """How calls and results behave: timeout, page size, schema and result sizes."""
+    parser.add_argument(
+        "--timeout", metavar="SECONDS", help="give up on a Stripe call after this many seconds, retries included (default 15)"
+    )
+    parser.add_argument(
+        "--page-size",
+        metavar="N",
+        type=int,
+        default=DEFAULT_PAGE_SIZE,
+        help=f"objects per list page unless the call gives limit (default {DEFAULT_PAGE_SIZE})",
+    )
+    parser.add_argument(
+        "--full-schemas",
+        action="store_true",
+        help=(
+            "give each named tool every parameter of its action in its schema (about 79,000 characters for all tools; "
+            "default: the required and common ones, about 24,000, the rest one stripe_describe away)"
+        ),
+    )
+    parser.add_argument(
+        "--max-result-chars",
+        metavar="N",
+        type=int,
+        default=DEFAULT_MAX_RESULT_CHARS,
+        help=f"cut results longer than this, saying how to continue (default {DEFAULT_MAX_RESULT_CHARS})",
+    )
 
 
 @dataclass
@@ -417,10 +502,10 @@ class Prepared:
 
     tools: StripeTools
     connection: StripeConnection
-    http: Optional[Tuple[str, int]]
-    access: Optional[HttpAccess]
-    secrets: Tuple[str, ...]
-    notes: List[str]
+    http: tuple[str, int] | None
+    access: HttpAccess | None
+    secrets: tuple[str, ...]
+    notes: list[str]
 
 
 def prepare(args: argparse.Namespace, environ: Mapping[str, str]) -> Prepared:
@@ -434,16 +519,24 @@ def prepare(args: argparse.Namespace, environ: Mapping[str, str]) -> Prepared:
     settings = connection.client.settings
     secrets = tuple(s for s in (*settings.secrets, token) if s)
     policy = AccessPolicy(read_only=args.read_only, allow=args.allow, deny=args.deny)
-    cap, accounts, logs = limits_from(config, environ, max_amount=args.max_amount, accounts=args.accounts,
-                                      audit_log=args.audit_log)
-    guardrails = Guardrails(max_amount=cap, accounts=accounts, confirm=parse_confirm(args.confirm, "--confirm"),
-                            configured_account=settings.account_id)
+    cap, accounts, logs = limits_from(config, environ, max_amount=args.max_amount, accounts=args.accounts, audit_log=args.audit_log)
+    guardrails = Guardrails(
+        max_amount=cap, accounts=accounts, confirm=parse_confirm(args.confirm, "--confirm"), configured_account=settings.account_id
+    )
     audit = AuditLog(logs, secrets=secrets) if logs else None
 
     # connection.send: the tools apply the limits and write the audit lines themselves, by tool name.
-    tools = StripeTools(connection.send, policy=policy, page_size=args.page_size, max_result_chars=args.max_result_chars,
-                        secrets=secrets, full_schemas=args.full_schemas, guardrails=guardrails, audit=audit,
-                        can_send=connection.check_reachable)  # refused before the person is asked, and in a dry run
+    tools = StripeTools(
+        connection.send,
+        policy=policy,
+        page_size=args.page_size,
+        max_result_chars=args.max_result_chars,
+        secrets=secrets,
+        full_schemas=args.full_schemas,
+        guardrails=guardrails,
+        audit=audit,
+        can_send=connection.check_reachable,  # refused before the person is asked, and in a dry run
+    )
     if not tools.tools:
         raise ConfigError("--allow/--deny/--read-only leave no tool to offer.")
     notes = []
@@ -458,7 +551,7 @@ def prepare(args: argparse.Namespace, environ: Mapping[str, str]) -> Prepared:
     return Prepared(tools, connection, http, access, secrets, notes)
 
 
-def main(argv: Optional[Sequence[str]] = None, *, environ: Optional[Mapping[str, str]] = None) -> int:
+def main(argv: Sequence[str] | None = None, *, environ: Mapping[str, str] | None = None) -> int:
     environ = os.environ if environ is None else environ
     parser = build_parser()
     try:
@@ -483,12 +576,17 @@ def main(argv: Optional[Sequence[str]] = None, *, environ: Optional[Mapping[str,
     tools = prepared.tools
     server = build_server(tools, instructions=server_instructions(tools, prepared.connection.client.settings.mode))
     where = f"http://{_netloc(*prepared.http)}{HTTP_PATH}" if prepared.http else "stdio"
-    log.info("%s (%s) over %s, %s connection", count(len(tools.tools), "tool"), tools.policy.describe(), where,
-             prepared.connection.client.settings.mode)
-    if prepared.http is None:
-        serve_stdio(server)
+    log.info(
+        "%s (%s) over %s, %s connection",
+        count(len(tools.tools), "tool"),
+        tools.policy.describe(),
+        where,
+        prepared.connection.client.settings.mode,
+    )
+    if prepared.http is not None and prepared.access is not None:  # the access rules come with the address
+        serve_http(server, prepared.http, prepared.access)
     else:
-        serve_http(server, prepared.http, prepared.access)  # type: ignore[arg-type]
+        serve_stdio(server)
     return EXIT_OK
 
 
@@ -512,7 +610,7 @@ def serve_stdio(server: Any) -> None:
     anyio.run(serve)
 
 
-def serve_http(server: Any, address: Tuple[str, int], access: HttpAccess) -> None:
+def serve_http(server: Any, address: tuple[str, int], access: HttpAccess) -> None:
     import uvicorn
     from mcp.server.transport_security import TransportSecuritySettings
 
@@ -523,8 +621,9 @@ def serve_http(server: Any, address: Tuple[str, int], access: HttpAccess) -> Non
         transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False),
         host=host,
     )
-    config = uvicorn.Config(HttpGuard(app, access), host=host, port=port, log_config=None, access_log=False,
-                            lifespan="on", server_header=False)
+    config = uvicorn.Config(
+        HttpGuard(app, access), host=host, port=port, log_config=None, access_log=False, lifespan="on", server_header=False
+    )
     uvicorn.Server(config).run()
 
 

@@ -24,37 +24,39 @@ asked with ``context.ask``), and the audit log, by tool name.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from copy import deepcopy
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, FrozenSet, Iterable, List, Mapping, Optional, Sequence, Tuple
+from typing import Any
 
+from source_stripe_proxy.actions.attempts import ACCEPTED, CANNOT, DECLINED, AskPerson, Attempt
+from source_stripe_proxy.actions.audit import AuditLog
 from source_stripe_proxy.actions.catalog import (
     ActionSpec,
     actions_of,
     describe_action,
     find_action,
     resolve_entity,
+    seed_calls,
 )
-from source_stripe_proxy.actions.attempts import ACCEPTED, CANNOT, DECLINED, AskPerson, Attempt
-from source_stripe_proxy.actions.audit import AuditLog
-from source_stripe_proxy.actions.catalog import seed_calls
 from source_stripe_proxy.actions.connection import PreparedCall
+from source_stripe_proxy.actions.errors import CREDENTIALS, DESCRIBE, ActionInputError, Hint, error_to_dict
 from source_stripe_proxy.actions.files import default_name
 from source_stripe_proxy.actions.guardrails import ACCOUNT_PARAM, CONFIRM_SCHEMA, GuardrailRefusal, Guardrails
 from source_stripe_proxy.actions.params import coerce
-from source_stripe_proxy.actions.errors import CREDENTIALS, DESCRIBE, ActionInputError, Hint, error_to_dict
 from source_stripe_proxy.actions.search import DEFAULT_RESULTS, MAX_RESULTS, search_actions
 from source_stripe_proxy.actions.tool_results import FIELDS, FIELDS_SCHEMA, cut_to_size, parse_fields, shape, to_json, with_cursor
 from source_stripe_proxy.actions.tool_schemas import (
     DRY_RUN,
     DRY_RUN_SCHEMA,
     NEXT_CURSOR,
-    title_of,
     slim_description,
     slim_input_schema,
+    title_of,
     tool_description,
     tool_input_schema,
     tool_name,
@@ -147,9 +149,8 @@ class BinaryResult:
     name: str
     uri: str
 
-    def summary(self) -> Dict[str, Any]:
-        return {"object": "file_content", "name": self.name, "type": self.mime_type, "bytes": len(self.data),
-                "uri": self.uri}
+    def summary(self) -> dict[str, Any]:
+        return {"object": "file_content", "name": self.name, "type": self.mime_type, "bytes": len(self.data), "uri": self.uri}
 
 
 @dataclass(frozen=True)
@@ -185,9 +186,9 @@ class ToolDefinition:
     read_only: bool
     destructive: bool
     idempotent: bool
-    run: Callable[[Dict[str, Any], CallContext], Any] = field(repr=False, compare=False)
+    run: Callable[[dict[str, Any], CallContext], Any] = field(repr=False, compare=False)
     open_world: bool = True  # it reaches Stripe (stripe_describe does not)
-    spec: Optional[ActionSpec] = field(default=None, repr=False)  # the seed call of a named tool
+    spec: ActionSpec | None = field(default=None, repr=False)  # the seed call of a named tool
     moves_money: bool = False  # it can charge, refund, pay out or transfer (the generated mark)
 
 
@@ -195,14 +196,14 @@ class ToolDefinition:
 # Which calls and tools are offered: --read-only, --allow, --deny
 # ------------------------------------------------------------------------------------------
 
-Call = Tuple[str, str]  # (action, entity)
+Call = tuple[str, str]  # (action, entity)
 
 
 @dataclass(frozen=True)
 class _Rules:
-    entities: FrozenSet[str] = frozenset()
-    calls: FrozenSet[Call] = frozenset()
-    tools: FrozenSet[str] = frozenset()
+    entities: frozenset[str] = frozenset()
+    calls: frozenset[Call] = frozenset()
+    tools: frozenset[str] = frozenset()
 
     def __bool__(self) -> bool:
         return bool(self.entities or self.calls or self.tools)
@@ -235,7 +236,7 @@ def _parse_rules(items: Iterable[str], option: str) -> _Rules:
     return _Rules(frozenset(entities), frozenset(calls), frozenset(tools))
 
 
-def _calls_named(item: str) -> List[Call]:
+def _calls_named(item: str) -> list[Call]:
     """'finalize_invoice' -> [('finalize', 'invoice')]; 'list_customers', 'test_expire_refund' likewise."""
     words = re.split(r"[\s_\-]+", item.strip().lower())
     found = []
@@ -313,15 +314,15 @@ class StripeTools:
         self,
         execute: Callable[[PreparedCall], Any],
         *,
-        policy: Optional[AccessPolicy] = None,
+        policy: AccessPolicy | None = None,
         page_size: int = DEFAULT_PAGE_SIZE,
         max_result_chars: int = DEFAULT_MAX_RESULT_CHARS,
         secrets: Sequence[str] = (),
         guards: Sequence[Guard] = (),
-        can_send: Optional[Callable[[PreparedCall], None]] = None,
+        can_send: Callable[[PreparedCall], None] | None = None,
         full_schemas: bool = False,
-        guardrails: Optional[Guardrails] = None,
-        audit: Optional[AuditLog] = None,
+        guardrails: Guardrails | None = None,
+        audit: AuditLog | None = None,
     ):
         if not 1 <= page_size <= MAX_PAGE_SIZE:
             raise ConfigError(f"--page-size must be a whole number from 1 to {MAX_PAGE_SIZE}.")
@@ -332,12 +333,12 @@ class StripeTools:
         self.page_size = page_size
         self.max_result_chars = max_result_chars
         self.secrets = tuple(s for s in secrets if s)
-        self.guards: List[Guard] = list(guards)
+        self.guards: list[Guard] = list(guards)
         self.can_send = can_send
         self.guardrails = guardrails or Guardrails()
         self.audit = audit
         self.full_schemas = full_schemas  # each named tool's whole schema, as describe_action gives it
-        self.tools: Dict[str, ToolDefinition] = {}
+        self.tools: dict[str, ToolDefinition] = {}
         for spec in seed_calls():
             if self.policy.offers_named(spec):
                 self.tools[tool_name(spec)] = self._named_tool(spec)
@@ -358,9 +359,9 @@ class StripeTools:
 
     # -- what is offered -------------------------------------------------------------------
 
-    def _permitted_calls(self) -> Dict[str, Dict[str, Mapping[str, Any]]]:
+    def _permitted_calls(self) -> dict[str, dict[str, Mapping[str, Any]]]:
         """entity -> action -> its index record, for every call the policy permits."""
-        permitted: Dict[str, Dict[str, Mapping[str, Any]]] = {}
+        permitted: dict[str, dict[str, Mapping[str, Any]]] = {}
         for entity, info in resources.entities().items():
             for action, record in info["actions"].items():
                 if self.policy.permits(action, entity, record["read_only"]):
@@ -396,7 +397,7 @@ class StripeTools:
             moves_money=spec.moves_money,
         )
 
-    def _with_account(self, schema: Dict[str, Any], spec: Optional[ActionSpec] = None) -> Dict[str, Any]:
+    def _with_account(self, schema: dict[str, Any], spec: ActionSpec | None = None) -> dict[str, Any]:
         """``account`` offered where the server lets calls name one (and the action has no
         parameter of that name of its own, such as create account_link's)."""
         if self.guardrails.takes_account and (spec is None or ACCOUNT_PARAM not in spec.properties):
@@ -406,12 +407,14 @@ class StripeTools:
     def _call_tool(self) -> ToolDefinition:
         entities = sorted(self._permitted)
         reads_only = all(record["read_only"] for actions in self._permitted.values() for record in actions.values())
-        entity: Dict[str, Any] = {"type": "string", "enum": entities}
+        entity: dict[str, Any] = {"type": "string", "enum": entities}
         if not self.full_schemas and len(entities) > SLIM_ENTITY_ENUM:  # named, not listed: resolve_entity checks it
             del entity["enum"]
-        entity["description"] = (f"Stripe's object, singular: one of {len(entities)} such as customer, invoice, "
-                                 "invoice_item, refund, coupon, checkout_session (stripe_describe lists them).")
-        properties: Dict[str, Any] = {
+        entity["description"] = (
+            f"Stripe's object, singular: one of {len(entities)} such as customer, invoice, "
+            "invoice_item, refund, coupon, checkout_session (stripe_describe lists them)."
+        )
+        properties: dict[str, Any] = {
             "entity": entity,
             "action": {
                 "type": "string",
@@ -447,7 +450,8 @@ class StripeTools:
             title="Call a Stripe action",
             description=description,
             input_schema=self._with_account(
-                {"type": "object", "properties": properties, "required": ["entity", "action"], "additionalProperties": False}),
+                {"type": "object", "properties": properties, "required": ["entity", "action"], "additionalProperties": False}
+            ),
             read_only=reads_only,
             destructive=not reads_only,
             idempotent=reads_only,
@@ -469,8 +473,12 @@ class StripeTools:
                 "type": "object",
                 "properties": {
                     "query": {"type": "string", "description": "What to do, in a few plain words."},
-                    "limit": {"type": "integer", "minimum": 1, "maximum": MAX_RESULTS,
-                              "description": f"How many results (default {DEFAULT_RESULTS})."},
+                    "limit": {
+                        "type": "integer",
+                        "minimum": 1,
+                        "maximum": MAX_RESULTS,
+                        "description": f"How many results (default {DEFAULT_RESULTS}).",
+                    },
                 },
                 "required": ["query"],
                 "additionalProperties": False,
@@ -508,7 +516,7 @@ class StripeTools:
 
     # -- calls -------------------------------------------------------------------------------
 
-    def call(self, name: str, arguments: Optional[Mapping[str, Any]], *, ask: Ask = cannot_ask) -> Any:
+    def call(self, name: str, arguments: Mapping[str, Any] | None, *, ask: Ask = cannot_ask) -> Any:
         """Run a tool; returns Stripe's JSON (or a description, a dry run's request, search
         results, or a ``BinaryResult``).
         ``ask`` puts a question to the person at the client (the server layer's elicitation).
@@ -531,7 +539,7 @@ class StripeTools:
             return to_json(scrub_document(result.summary(), self.secrets))
         return to_json(cut_to_size(scrub_document(result, self.secrets), self.max_result_chars))
 
-    def _call(self, name: str, arguments: Dict[str, Any], context: CallContext) -> Any:
+    def _call(self, name: str, arguments: dict[str, Any], context: CallContext) -> Any:
         tool = self.tools.get(name)
         if tool is None:
             raise ActionInputError(self.unknown_tool(name), param="name", accepted=tuple(self.tools))
@@ -545,38 +553,36 @@ class StripeTools:
             return f"Unknown tool: {name}. {why} The tools are {', '.join(self.tools)}."
         return f"Unknown tool: {name}. The tools are {', '.join(self.tools)}."
 
-    def _stripe_call(self, arguments: Dict[str, Any], context: CallContext) -> Any:
+    def _stripe_call(self, arguments: dict[str, Any], context: CallContext) -> Any:
         known = ("entity", "action", "params", DRY_RUN, FIELDS, ACCOUNT_PARAM)
         for key in arguments:
             if key not in known:
                 raise ActionInputError(
                     f"Unknown argument '{key}' for {CALL_TOOL}: it takes entity, action, params, dry_run, fields and account; "
-                    f"give the action's parameters inside params ({{\"{key}\": ...}}).",
-                    param=key, accepted=known,
+                    f'give the action\'s parameters inside params ({{"{key}": ...}}).',
+                    param=key,
+                    accepted=known,
                 )
         params = arguments.get("params") or {}
         if isinstance(params, str):  # some clients send an object as JSON text
-            try:
+            with contextlib.suppress(ValueError):
                 params = json.loads(params)
-            except ValueError:
-                pass
         if not isinstance(params, dict):
             raise ActionInputError("'params' must be an object of the action's parameters.", param="params")
         spec = find_action(arguments.get("action"), arguments.get("entity"))
         params = {**params, **{key: arguments[key] for key in (DRY_RUN, FIELDS) if key in arguments}}
         return self._run(spec, params, context, account=arguments.get(ACCOUNT_PARAM))
 
-    def _named_call(self, spec: ActionSpec, arguments: Dict[str, Any], context: CallContext) -> Any:
+    def _named_call(self, spec: ActionSpec, arguments: dict[str, Any], context: CallContext) -> Any:
         """A named tool: its arguments are the action's parameters, and ``account`` (unless the
         action has a parameter of that name)."""
         account = arguments.pop(ACCOUNT_PARAM, None) if ACCOUNT_PARAM not in spec.properties else None
         return self._run(spec, arguments, context, account=account)
 
-    def _run(self, spec: ActionSpec, params: Dict[str, Any], context: CallContext, *, account: Any = None) -> Any:
+    def _run(self, spec: ActionSpec, params: dict[str, Any], context: CallContext, *, account: Any = None) -> Any:
         attempt = Attempt(self.guardrails, context.tool, self.audit, ask=ask_person_through(context.ask), paths=False)
         if not self.policy.permits(spec.action, spec.entity, spec.read_only):
-            refused = GuardrailRefusal(self.policy.refusal(spec.action, spec.entity, spec.read_only), param="action",
-                                       reason="policy")
+            refused = GuardrailRefusal(self.policy.refusal(spec.action, spec.entity, spec.read_only), param="action", reason="policy")
             attempt.refused(spec, refused, account=account if isinstance(account, str) else None)
             raise refused
         dry_run = False
@@ -585,14 +591,15 @@ class StripeTools:
         fields = None
         if FIELDS in params and (context.tool == CALL_TOOL or spec.read_only):  # named writes answer whole
             fields = parse_fields(params.pop(FIELDS))
-        for ours, why in (("all", f"read {spec.entity} lists page by page with limit and starting_after "
-                                  f"({NEXT_CURSOR} in each page)"),
-                          ("save_to", "the answer comes back in the result, as an embedded resource")):
+        for ours, why in (
+            ("all", (f"read {spec.entity} lists page by page with limit and starting_after ({NEXT_CURSOR} in each page)")),
+            ("save_to", "the answer comes back in the result, as an embedded resource"),
+        ):
             if ours in params:
                 raise ActionInputError(f"'{ours}' is not offered here: {why}.", param=ours)
         if spec.paging and params.get("limit") is None:
             params["limit"] = self.page_size
-        sent: Dict[str, Any] = {}
+        sent: dict[str, Any] = {}
 
         def before(prepared: PreparedCall) -> None:  # a dry run sends nothing, so it passes no guard
             sent.update(key=prepared.idempotency_key, ids=prepared.path_ids)
@@ -600,11 +607,10 @@ class StripeTools:
                 guard(prepared, context)
 
         try:
-            result = attempt.run(spec, params, account=account, dry_run=dry_run, send=self._execute, before=before,
-                                 can_send=self.can_send)
+            result = attempt.run(spec, params, account=account, dry_run=dry_run, send=self._execute, before=before, can_send=self.can_send)
         except (ActionInputError, QuestionPending):
             raise
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - every other failure becomes the tool's error result, as Stripe's would
             error = dict(error_to_dict(exc, mcp_words)["error"])
             if sent.get("key") and error["type"] == "api_connection_error":
                 # No answer: the write may or may not have happened. The same key makes a retry safe.
@@ -623,25 +629,25 @@ class StripeTools:
         uri = "stripe://" + spec.path.lstrip("/").replace("v1/", "", 1).format(**ids)
         return BinaryResult(data, spec.answer or "application/octet-stream", default_name(spec.entity, ids, spec.answer or ""), uri)
 
-    def _search(self, arguments: Dict[str, Any]) -> Any:
+    def _search(self, arguments: dict[str, Any]) -> Any:
         for key in arguments:
             if key not in ("query", "limit"):
-                raise ActionInputError(f"Unknown argument '{key}' for {SEARCH_TOOL}: it takes query and limit.",
-                                       param=key, accepted=("query", "limit"))
-        results = search_actions(arguments.get("query"), limit=arguments.get("limit", DEFAULT_RESULTS),
-                                 permitted=self.policy.permits)
+                raise ActionInputError(
+                    f"Unknown argument '{key}' for {SEARCH_TOOL}: it takes query and limit.", param=key, accepted=("query", "limit")
+                )
+        results = search_actions(arguments.get("query"), limit=arguments.get("limit", DEFAULT_RESULTS), permitted=self.policy.permits)
         return {
             "query": arguments["query"],
             "results": results,
-            "note": f"Call one with {CALL_TOOL} (entity, action, params); {DESCRIBE_TOOL} with its entity and action "
-                    "lists its parameters.",
+            "note": f"Call one with {CALL_TOOL} (entity, action, params); {DESCRIBE_TOOL} with its entity and action lists its parameters.",
         }
 
-    def _describe(self, arguments: Dict[str, Any]) -> Any:
+    def _describe(self, arguments: dict[str, Any]) -> Any:
         for key in arguments:
             if key not in ("entity", "action"):
-                raise ActionInputError(f"Unknown argument '{key}' for {DESCRIBE_TOOL}: it takes entity and action.",
-                                       param=key, accepted=("entity", "action"))
+                raise ActionInputError(
+                    f"Unknown argument '{key}' for {DESCRIBE_TOOL}: it takes entity and action.", param=key, accepted=("entity", "action")
+                )
         entity, action = arguments.get("entity"), arguments.get("action")
         if not entity:
             if action:
@@ -658,8 +664,7 @@ class StripeTools:
             return {"entity": name, "actions": deepcopy(permitted)}
         spec = find_action(action, name)
         if spec.action not in permitted:
-            raise ActionInputError(self.policy.refusal(spec.action, name, spec.read_only), param="action",
-                                   accepted=tuple(permitted))
+            raise ActionInputError(self.policy.refusal(spec.action, name, spec.read_only), param="action", accepted=tuple(permitted))
         described = describe_action(spec.action, name)
         described["input_schema"] = self._with_account(tool_input_schema(spec), spec)
         return described
@@ -682,6 +687,18 @@ def mcp_words(hint: Hint) -> str:
 
 
 __all__ = [
-    "AccessPolicy", "Answer", "BinaryResult", "CallContext", "Guard", "Question", "QuestionPending", "StripeTools",
-    "ToolCallError", "ToolDefinition", "ask_person_through", "cannot_ask", "cut_to_size", "tool_name",
+    "AccessPolicy",
+    "Answer",
+    "BinaryResult",
+    "CallContext",
+    "Guard",
+    "Question",
+    "QuestionPending",
+    "StripeTools",
+    "ToolCallError",
+    "ToolDefinition",
+    "ask_person_through",
+    "cannot_ask",
+    "cut_to_size",
+    "tool_name",
 ]

@@ -16,9 +16,10 @@ from __future__ import annotations
 import json
 import math
 import re
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from collections.abc import Mapping, Sequence
+from typing import Any, NoReturn
 
-from source_stripe_proxy.actions.errors import refuse
+from source_stripe_proxy.actions.errors import ActionInputError, refuse
 from source_stripe_proxy.core.forms import BOOLEAN_TEXT, parse_boolean
 from source_stripe_proxy.core.settings import iso_epoch
 from source_stripe_proxy.core.stripe_facts import metadata_count_problem, metadata_key_problem, metadata_value_problem
@@ -112,7 +113,7 @@ def coerce(schema: Schema, value: Any, where: str) -> Any:
     return value if checker is None else checker(schema, value, where)
 
 
-def _fail(schema: Schema, value: Any, where: str, detail: str = "") -> None:
+def _fail(schema: Schema, value: Any, where: str, detail: str = "") -> NoReturn:
     accepted = [str(v) for v in schema.get("enum", ())] if "enum" in schema else ()
     raise refuse(where, f"'{where}' must be {describe(schema)}{detail}, got {show(value)}.", accepted)
 
@@ -154,7 +155,7 @@ def _amount_hint(where: str) -> str:
 
 
 def _integer(schema: Schema, value: Any, where: str) -> int:
-    number: Optional[int] = None
+    number: int | None = None
     if isinstance(value, int) and not isinstance(value, bool):
         number = value
     elif isinstance(value, str) and _INT_RE.match(value.strip()):
@@ -169,7 +170,7 @@ def _integer(schema: Schema, value: Any, where: str) -> int:
     low, high = schema.get("minimum"), schema.get("maximum")
     if number is None or (low is not None and number < low) or (high is not None and number > high):
         _fail(schema, value, where, _amount_hint(where))
-    return number  # type: ignore[return-value]
+    return number
 
 
 def _number(schema: Schema, value: Any, where: str) -> Any:
@@ -188,11 +189,11 @@ def _boolean(schema: Schema, value: Any, where: str) -> bool:
     return parsed
 
 
-def _array(schema: Schema, value: Any, where: str) -> List[Any]:
+def _array(schema: Schema, value: Any, where: str) -> list[Any]:
     if isinstance(value, str):
         text = value.strip()
         if text.startswith("["):
-            value = _json(text, list, where, "a JSON array such as [\"a\", \"b\"]")
+            value = _json(text, list, where, 'a JSON array such as ["a", "b"]')
         elif text:
             value = [part.strip() for part in text.split(",")] if "," in text else [text]
     elif isinstance(value, Mapping) and value and all(isinstance(k, str) and k.isdigit() for k in value):
@@ -206,16 +207,16 @@ def _array(schema: Schema, value: Any, where: str) -> List[Any]:
     return [coerce(items, item, f"{where}[{index}]") for index, item in enumerate(value)]
 
 
-def _object(schema: Schema, value: Any, where: str) -> Dict[str, Any]:
+def _object(schema: Schema, value: Any, where: str) -> dict[str, Any]:
     if isinstance(value, str) and value.strip().startswith("{"):
         value = _json(value.strip(), dict, where, "a JSON object")
     if not isinstance(value, Mapping):
-        hint = f" (JSON such as {{\"key\": \"value\"}}, or key by key as {where}.KEY=VALUE)" if "[" not in where else ""
+        hint = f' (JSON such as {{"key": "value"}}, or key by key as {where}.KEY=VALUE)' if "[" not in where else ""
         raise refuse(where, f"'{where}' must be {describe(schema)}{hint}, got {show(value)}.")
     if is_map(schema):
         return _map(schema, value, where)
     properties: Mapping[str, Schema] = schema.get("properties", {})
-    result: Dict[str, Any] = {}
+    result: dict[str, Any] = {}
     for key, item in value.items():
         if item is None:
             continue  # left out, as Stripe reads a missing key
@@ -232,21 +233,21 @@ def _object(schema: Schema, value: Any, where: str) -> Dict[str, Any]:
     return result
 
 
-def _map(schema: Schema, value: Mapping[str, Any], where: str) -> Dict[str, Any]:
+def _map(schema: Schema, value: Mapping[str, Any], where: str) -> dict[str, Any]:
     """Free keys (metadata): each value checked against additionalProperties."""
     metadata = where.rsplit("[", 1)[-1].rstrip("]").endswith("metadata")
     problem = metadata_count_problem(len(value)) if metadata else None
     if problem:
         raise refuse(where, f"'{where}': {problem}")
     values = schema["additionalProperties"]
-    result: Dict[str, Any] = {}
+    result: dict[str, Any] = {}
     for key, item in value.items():
+        given = _metadata_text(item) if metadata else item
         if metadata:
-            item = _metadata_text(item)
-            problem = metadata_key_problem(key) or metadata_value_problem(item)
+            problem = metadata_key_problem(key) or metadata_value_problem(given)
             if problem:
                 raise refuse(f"{where}[{key}]", f"'{where}[{key}]': {problem}")
-        result[str(key)] = coerce(values, item, f"{where}[{key}]")
+        result[str(key)] = coerce(values, given, f"{where}[{key}]")
     return result
 
 
@@ -261,7 +262,7 @@ def _metadata_text(item: Any) -> Any:
     return item
 
 
-def _json(text: str, kind: type, where: str, what: str) -> Any:
+def _json(text: str, kind: type | tuple[type, ...], where: str, what: str) -> Any:
     try:
         value = json.loads(text)
     except ValueError:
@@ -275,13 +276,13 @@ def _any_of(schema: Schema, value: Any, where: str) -> Any:
     branches = schema["anyOf"]
     if value == "" and any(is_unset(b) for b in branches):
         return ""  # Stripe unsets the field
-    errors: List[Tuple[Schema, Exception]] = []
+    errors: list[tuple[Schema, ActionInputError]] = []
     for branch in branches:
         if is_unset(branch):
             continue
         try:
             return coerce(branch, value, where)
-        except Exception as exc:  # ActionInputError
+        except ActionInputError as exc:
             errors.append((branch, exc))
     # Report the branch the value was meant for (an object for a dict...), else all of them.
     meant = [exc for branch, exc in errors if _shape_fits(branch, value)]
@@ -324,7 +325,7 @@ def path_id(value: Any, where: str) -> str:
 # ------------------------------------------------------------------------------------------
 
 
-def split_name(name: str) -> Optional[Tuple[str, List[str]]]:
+def split_name(name: str) -> tuple[str, list[str]] | None:
     """'items[0][price]' -> ('items', ['0', 'price']); None when not a parameter name."""
     match = _NAME_RE.match(name)
     if not match:
@@ -333,12 +334,12 @@ def split_name(name: str) -> Optional[Tuple[str, List[str]]]:
     return match.group(1), parts
 
 
-def unflatten(params: Mapping[str, Any], properties: Mapping[str, Schema]) -> Dict[str, Any]:
+def unflatten(params: Mapping[str, Any], properties: Mapping[str, Schema]) -> dict[str, Any]:
     """Gather nested names into nested values. A free-keyed object (metadata) takes the rest of
     the name as one key, dots included: ``metadata.release.v2=x`` sets the key ``release.v2``."""
-    result: Dict[str, Any] = {}
-    order: Dict[Any, None] = {}  # each parameter where it first appears
-    nested: List[Tuple[str, str, List[str], Any]] = []
+    result: dict[str, Any] = {}
+    order: dict[Any, None] = {}  # each parameter where it first appears
+    nested: list[tuple[str, str, list[str], Any]] = []
     for name, value in params.items():
         split = split_name(name) if isinstance(name, str) else None
         if split is None or not split[1]:
@@ -350,7 +351,7 @@ def unflatten(params: Mapping[str, Any], properties: Mapping[str, Schema]) -> Di
     for name, top, parts, value in nested:
         container = result.get(top)
         if isinstance(container, str) and container.strip()[:1] in ("{", "["):
-            container = _json(container.strip(), (dict, list), top, "a JSON object or array")  # type: ignore[arg-type]
+            container = _json(container.strip(), (dict, list), top, "a JSON object or array")
         if container is None:
             container = {}
         if isinstance(container, list):
@@ -385,7 +386,7 @@ def _branch_for_nesting(schema: Schema) -> Schema:
     return schema
 
 
-def _assign(container: Dict[str, Any], parts: List[str], value: Any, schema: Schema, name: str) -> None:
+def _assign(container: dict[str, Any], parts: list[str], value: Any, schema: Schema, name: str) -> None:
     schema = _branch_for_nesting(schema)
     if is_map(schema):
         parts = [".".join(parts)]  # the rest is one free key

@@ -10,8 +10,9 @@ is built at run time.
 
 from __future__ import annotations
 
-from functools import lru_cache
-from typing import Any, Dict, List, Mapping, Optional
+from collections.abc import Mapping
+from functools import cache
+from typing import Any
 
 from source_stripe_proxy.actions.errors import refuse
 from source_stripe_proxy.actions.search_words import words
@@ -23,7 +24,7 @@ MAX_QUERY_CHARS = 500
 BOTH_NAMED_BONUS = 0.6  # up to x1.6 when the query names the whole entity and the verb: "cancel a subscription"
 
 
-@lru_cache(maxsize=None)
+@cache
 def _index() -> Mapping[str, Any]:
     return load_generated("search_index.json")
 
@@ -35,7 +36,7 @@ def kind_of(record: Mapping[str, Any]) -> str:
     return "reads" if record["read_only"] else "writes"
 
 
-def search_actions(query: Any, *, limit: int = DEFAULT_RESULTS, permitted: Optional[Any] = None) -> List[Dict[str, Any]]:
+def search_actions(query: Any, *, limit: int = DEFAULT_RESULTS, permitted: Any | None = None) -> list[dict[str, Any]]:
     """The best-matching actions for ``query``, best first: entity, action, description,
     kind (reads / writes / moves money) and score. ``permitted(action, entity, read_only)``,
     when given, keeps only the actions a caller may use."""
@@ -47,7 +48,7 @@ def search_actions(query: Any, *, limit: int = DEFAULT_RESULTS, permitted: Optio
         raise refuse("limit", f"'limit' must be a whole number from 1 to {MAX_RESULTS}.")
     stems = list(dict.fromkeys(words(query)))
     index = _index()
-    scores: Dict[int, float] = {}
+    scores: dict[int, float] = {}
     for stem in stems:
         for number, weight in index["postings"].get(stem, ()):
             scores[number] = scores.get(number, 0.0) + weight
@@ -64,13 +65,15 @@ def search_actions(query: Any, *, limit: int = DEFAULT_RESULTS, permitted: Optio
         record = resources.operation(doc["entity"], doc["action"])
         if permitted is not None and not permitted(doc["action"], doc["entity"], record["read_only"]):
             continue
-        results.append({
-            "entity": doc["entity"],
-            "action": doc["action"],
-            "description": _one_line(record["description"]),
-            "kind": kind_of(record),
-            "score": round(score, 2),
-        })
+        results.append(
+            {
+                "entity": doc["entity"],
+                "action": doc["action"],
+                "description": _one_line(record["description"]),
+                "kind": kind_of(record),
+                "score": round(score, 2),
+            }
+        )
         if len(results) == limit:
             break
     return results

@@ -8,13 +8,56 @@ a query with the same rule, so both sides meet on the same stems.
 from __future__ import annotations
 
 import re
-from typing import List
 
 # Words that say nothing about which action is meant.
 STOP_WORDS = frozenset(
-    "a an and are as at be by can do for from how i in into is it its me my of on or our "
-    "please should so some that the their them this to up us want we what when which with "
-    "you your".split()
+    [
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "by",
+        "can",
+        "do",
+        "for",
+        "from",
+        "how",
+        "i",
+        "in",
+        "into",
+        "is",
+        "it",
+        "its",
+        "me",
+        "my",
+        "of",
+        "on",
+        "or",
+        "our",
+        "please",
+        "should",
+        "so",
+        "some",
+        "that",
+        "the",
+        "their",
+        "them",
+        "this",
+        "to",
+        "up",
+        "us",
+        "want",
+        "we",
+        "what",
+        "when",
+        "which",
+        "with",
+        "you",
+        "your",
+    ]
 )
 
 # Plain words for an action's verb, added to the index beside Stripe's own verb, so "make a
@@ -74,6 +117,6 @@ def stem(word: str) -> str:
     return word
 
 
-def words(text: str) -> List[str]:
+def words(text: str) -> list[str]:
     """Stems of the words of ``text`` that carry meaning, in order ('tax_ids' -> tax, id)."""
     return [stem(word) for word in _WORD.findall(text.lower().replace("_", " ")) if word not in STOP_WORDS]

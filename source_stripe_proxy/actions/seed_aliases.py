@@ -13,12 +13,12 @@ The listed calls are also the seed's named tools (one per call) for agent platfo
 
 from __future__ import annotations
 
-from typing import Dict, Mapping, Tuple
+from collections.abc import Mapping
 
 _CUSTOMER = {"customer_id": "customer"}
 _PRODUCT = {"product_id": "product"}
 
-SEED_CALLS: Mapping[Tuple[str, str], Dict[str, str]] = {
+SEED_CALLS: Mapping[tuple[str, str], dict[str, str]] = {
     # The seed's examples.
     ("create", "customer"): {},
     ("update", "customer"): _CUSTOMER,  # the path's {customer}
@@ -42,7 +42,7 @@ SEED_CALLS: Mapping[Tuple[str, str], Dict[str, str]] = {
 
 # Fields the seed marks "(required)" where Stripe does not, by Stripe name; an alias of the
 # field satisfies it (price_id fills items).
-SEED_REQUIRED: Mapping[Tuple[str, str], Tuple[str, ...]] = {
+SEED_REQUIRED: Mapping[tuple[str, str], tuple[str, ...]] = {
     ("create", "customer"): ("email", "name"),
     ("create", "subscription"): ("items",),
 }
@@ -52,13 +52,12 @@ SEED_REQUIRED: Mapping[Tuple[str, str], Tuple[str, ...]] = {
 # starting_after, type...) and those Stripe's API reference shows before "More parameters"
 # (docs.stripe.com/api). The MCP server's slim tool schemas keep these beside the required
 # parameters and the aliases; every other parameter is one stripe_describe away.
-SEED_COMMON: Mapping[Tuple[str, str], Tuple[str, ...]] = {
+SEED_COMMON: Mapping[tuple[str, str], tuple[str, ...]] = {
     ("create", "customer"): ("description", "phone", "address", "metadata", "payment_method"),
     ("update", "customer"): ("name", "email", "description", "phone", "address", "metadata"),
     ("get", "customer"): (),
     ("list", "customer"): ("email", "limit", "starting_after"),
-    ("create", "subscription"): ("trial_period_days", "default_payment_method", "description", "metadata",
-                                 "payment_behavior", "currency"),
+    ("create", "subscription"): ("trial_period_days", "default_payment_method", "description", "metadata", "payment_behavior", "currency"),
     ("list", "subscription"): ("status", "price", "limit", "starting_after"),
     ("create", "product"): ("description", "active", "metadata", "tax_code", "id"),
     ("get", "product"): (),

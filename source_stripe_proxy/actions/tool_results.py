@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Dict, List, Optional, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from source_stripe_proxy.actions.errors import refuse
 from source_stripe_proxy.actions.tool_schemas import NEXT_CURSOR
 from source_stripe_proxy.data import resources
-
-
 
 
 def to_json(data: Any) -> str:
@@ -67,11 +66,11 @@ def _emptied(value: Any) -> Any:
     return value
 
 
-def _cut_list(result: Dict[str, Any], max_chars: int) -> Dict[str, Any]:
+def _cut_list(result: dict[str, Any], max_chars: int) -> dict[str, Any]:
     items = result["data"]
     searching = result.get("object") == "search_result"
 
-    def page(count: int) -> Dict[str, Any]:
+    def page(count: int) -> dict[str, Any]:
         cut = {key: value for key, value in result.items() if key not in ("next_page", NEXT_CURSOR)}
         cut["data"] = items[:count]
         cut["has_more"] = True
@@ -122,11 +121,13 @@ FIELDS_SCHEMA = {
 }
 MAX_FIELDS = 50
 _FIELD = re.compile(r"^(?:\*|[A-Za-z0-9_]+(?:\.[A-Za-z0-9_]+)*)$")
-COMPACT_NOTE = ("Each object shows its ids, names, amounts, statuses and times; fields=[...] picks others "
-                "(address.city reaches inside), fields=[\"*\"] gives whole objects.")
+COMPACT_NOTE = (
+    "Each object shows its ids, names, amounts, statuses and times; fields=[...] picks others "
+    '(address.city reaches inside), fields=["*"] gives whole objects.'
+)
 
 
-def parse_fields(value: Any) -> List[str]:
+def parse_fields(value: Any) -> list[str]:
     """``fields`` as a list of names: a JSON array, or text with commas (``"email,name"``)."""
     if isinstance(value, str):
         text = value.strip()
@@ -135,8 +136,7 @@ def parse_fields(value: Any) -> List[str]:
     if not names or len(names) > MAX_FIELDS or not all(isinstance(n, str) and _FIELD.match(n) for n in names):
         raise refuse(
             FIELDS,
-            f"'fields' must be a list of 1 to {MAX_FIELDS} field names such as [\"email\", \"address.city\"], "
-            "or [\"*\"] for whole objects.",
+            f'\'fields\' must be a list of 1 to {MAX_FIELDS} field names such as ["email", "address.city"], or ["*"] for whole objects.',
         )
     return list(dict.fromkeys(names))
 
@@ -165,8 +165,14 @@ def _looks_like_id(text: str) -> bool:
     """cus_NffrFeUfNV2Hib, price_1MoBy5LkdIwHu7ix: a short lower-case prefix, then random
     letters and digits (not a word such as charge_automatically)."""
     prefix, _, rest = text.partition("_")
-    return (2 <= len(prefix) <= 8 and prefix.isalpha() and prefix.islower() and len(rest) >= 8 and rest.isalnum()
-            and any(c.isdigit() or c.isupper() for c in rest))
+    return (
+        2 <= len(prefix) <= 8
+        and prefix.isalpha()
+        and prefix.islower()
+        and len(rest) >= 8
+        and rest.isalnum()
+        and any(c.isdigit() or c.isupper() for c in rest)
+    )
 
 
 # Stripe's legacy copies of an object beside the object itself (docs.stripe.com/api: a plan is
@@ -192,7 +198,7 @@ def _compact(value: Any, seen: set, plain_depth: int) -> Any:
         return {**rest, "data": [_compact(item, seen, 0) for item in value["data"]]}
     if isinstance(value.get("id"), str):
         seen.add(value["id"])
-    kept: Dict[str, Any] = {}
+    kept: dict[str, Any] = {}
     lists_first = sorted(value, key=lambda k: not is_list(value[k]))  # an item's price wins over a top-level copy
     for key in lists_first:
         item = value[key]
@@ -217,7 +223,7 @@ def select(value: Any, paths: Sequence[str]) -> Any:
         return [select(item, paths) for item in value]
     if not isinstance(value, dict):
         return value
-    heads: Dict[str, List[str]] = {}
+    heads: dict[str, list[str]] = {}
     for path in paths:
         head, _, rest = path.partition(".")
         heads.setdefault(head, []).append(rest)
@@ -228,7 +234,7 @@ def select(value: Any, paths: Sequence[str]) -> Any:
     return picked
 
 
-def shape(result: Any, fields: Optional[Sequence[str]]) -> Any:
+def shape(result: Any, fields: Sequence[str] | None) -> Any:
     """A call's result as a tool returns it: ``fields`` selected in an object or in each object
     of a list; without ``fields``, a list's objects in their compact view and an object whole;
     ``["*"]`` whole objects. Asked-for fields found in no object are named (a typo, or a field

@@ -8,7 +8,7 @@ an upload as its content only, and with ``dry_run`` on writes.
 from __future__ import annotations
 
 import re
-from typing import Any, Dict, List
+from typing import Any
 
 from source_stripe_proxy.actions.catalog import ActionSpec, input_schema, required_names
 from source_stripe_proxy.actions.files import UPLOAD_SCHEMA, is_upload
@@ -43,7 +43,7 @@ def _without_vendor_keys(schema: Any) -> Any:
     return schema
 
 
-def tool_input_schema(spec: ActionSpec) -> Dict[str, Any]:
+def tool_input_schema(spec: ActionSpec) -> dict[str, Any]:
     """The action's parameters as a tool's input: Stripe's names and the seed's, no ``all``
     (pages are followed with starting_after) nor ``save_to`` (a PDF comes back as a resource),
     an upload as its content (never a path on the server's machine), ``dry_run`` on writes. No
@@ -61,7 +61,7 @@ def tool_input_schema(spec: ActionSpec) -> Dict[str, Any]:
     return schema
 
 
-def _either_names(spec: ActionSpec) -> List[str]:
+def _either_names(spec: ActionSpec) -> list[str]:
     """Each required parameter with the other names that fill it: 'customer_id (or customer, id)'."""
     return [names[0] + (f" (or {', '.join(names[1:])})" if len(names) > 1 else "") for names in required_names(spec)]
 
@@ -114,13 +114,13 @@ SLIM_DEPTH = 2  # nested objects keep their fields down to this depth (address.c
 SLIM_ENUM = 16  # a longer enum is named, not listed
 
 
-def slim_parameters(spec: ActionSpec) -> List[str]:
+def slim_parameters(spec: ActionSpec) -> list[str]:
     """The parameters a slim schema keeps, in this order: the required ones and the seed's
     aliases (an aliased parameter by its seed name only: customer_id, not customer), then the
     seed's common ones (``SEED_COMMON``), then our own: ``idempotency_key`` where a key is made."""
     from source_stripe_proxy.actions.seed_aliases import SEED_COMMON
 
-    aliased = {re.split(r"[\[.]", target, 1)[0] for target in spec.aliases.values()}
+    aliased = {re.split(r"[\[.]", target, maxsplit=1)[0] for target in spec.aliases.values()}
     names = [name for name in spec.required if name not in aliased]
     names += list(spec.aliases)
     names += [name for name in SEED_COMMON.get((spec.action, spec.entity), ()) if name not in aliased]
@@ -129,7 +129,7 @@ def slim_parameters(spec: ActionSpec) -> List[str]:
     return list(dict.fromkeys(names))
 
 
-def slim_input_schema(spec: ActionSpec) -> Dict[str, Any]:
+def slim_input_schema(spec: ActionSpec) -> dict[str, Any]:
     """A named tool's slim input: the ``slim_parameters``, each slimmed by rule (``slim``).
     Other parameters of the action are accepted too and checked against the full schema, so
     the schema leaves ``additionalProperties`` open; ``stripe_describe`` gives the full one."""
@@ -143,14 +143,14 @@ def slim_input_schema(spec: ActionSpec) -> Dict[str, Any]:
         properties["idempotency_key"] = {"type": "string", "description": "Repeat a write with the same key to retry it safely."}
     if not spec.read_only:
         properties[DRY_RUN] = {"type": "boolean", "description": "true: return the request without sending it."}
-    schema: Dict[str, Any] = {"type": "object", "properties": properties}
+    schema: dict[str, Any] = {"type": "object", "properties": properties}
     required = [name for name in full.get("required", ()) if name in properties]
     if required:
         schema["required"] = required
     return schema
 
 
-def slim(schema: Any, depth: int) -> Dict[str, Any]:
+def slim(schema: Any, depth: int) -> dict[str, Any]:
     """One parameter's schema, shorter by rule: a one-line description (top level only), no
     ``title`` or default ``maxLength``, no ``""`` branch (unsetting still works), enums of at
     most ``SLIM_ENUM`` values, nested objects below ``SLIM_DEPTH`` as plain objects."""
@@ -159,7 +159,7 @@ def slim(schema: Any, depth: int) -> Dict[str, Any]:
     branches = [b for b in schema.get("anyOf", ()) if b.get("enum") != [""]]
     if len(branches) == 1:
         schema = {**{k: v for k, v in schema.items() if k != "anyOf"}, **branches[0]}
-    out: Dict[str, Any] = {}
+    out: dict[str, Any] = {}
     for key, value in schema.items():
         if key == "description":
             if depth == 1 and value:
@@ -171,9 +171,11 @@ def slim(schema: Any, depth: int) -> Dict[str, Any]:
                 out[key] = {name: slim(item, depth + 1) for name, item in value.items()}
         elif key == "items":
             out[key] = slim(value, depth if value.get("type") != "object" else depth + 1)
-        elif key == "enum" and len(value) > SLIM_ENUM:
-            continue
-        elif key == "maxLength" and value >= 5000 or key in ("title", "required") and depth > SLIM_DEPTH:
+        elif (
+            (key == "enum" and len(value) > SLIM_ENUM)
+            or (key == "maxLength" and value >= 5000)
+            or (key in ("title", "required") and depth > SLIM_DEPTH)
+        ):
             continue
         elif key == "additionalProperties" and isinstance(value, dict):
             out[key] = slim(value, depth + 1)

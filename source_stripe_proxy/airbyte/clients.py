@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable, Optional
+from collections.abc import Callable
 
 from airbyte_cdk.utils.airbyte_secrets_utils import add_to_secrets
 
@@ -11,7 +11,7 @@ from source_stripe_proxy.core.settings import ConnectionSettings
 
 
 def reuse_client(
-    current: Optional[StripeClient], settings: ConnectionSettings, make: Callable[[ConnectionSettings], StripeClient]
+    current: StripeClient | None, settings: ConnectionSettings, make: Callable[[ConnectionSettings], StripeClient]
 ) -> StripeClient:
     """``current`` while the settings are the same (one request budget for the whole process),
     else a new client from ``make``, its secrets first handed to the CDK's log filter."""

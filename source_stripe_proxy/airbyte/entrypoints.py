@@ -16,7 +16,7 @@ def run_source() -> None:
     try:
         launch_source(SourceStripeProxy(), sys.argv[1:])
     except ReadEnded as ended:  # one error, said once; the CDK's handler would add two stack traces
-        print(AirbyteEntrypoint.airbyte_message_to_string(ended.as_sanitized_airbyte_message()), flush=True)
+        print(AirbyteEntrypoint.airbyte_message_to_string(ended.as_sanitized_airbyte_message()), flush=True)  # noqa: T201 - the protocol's stdout
         sys.exit(1)
 
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import functools
 import inspect
-from typing import Any, Callable, Optional, TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from airbyte_cdk.models import FailureType as AirbyteFailureType
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
@@ -19,7 +20,7 @@ from source_stripe_proxy.core.errors import StripeProxyError
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def traced(error: BaseException, unexpected: Optional[str] = None) -> AirbyteTracedException:
+def traced(error: BaseException, unexpected: str | None = None) -> AirbyteTracedException:
     """``error`` as a traced error; ``unexpected`` is the message for errors that are not ours."""
     if isinstance(error, AirbyteTracedException):
         return error
@@ -42,7 +43,8 @@ class ReadEnded(AirbyteTracedException):
 
     def as_airbyte_message(self, stream_descriptor: Any = None) -> Any:
         message = super().as_airbyte_message(stream_descriptor)
-        message.trace.error.stack_trace = None
+        if message.trace is not None and message.trace.error is not None:  # always so for a traced exception's message
+            message.trace.error.stack_trace = None
         return message
 
 
@@ -57,7 +59,7 @@ def raises_traced(func: F) -> F:
             except StripeProxyError as error:
                 raise traced(error) from None
 
-        return generator  # type: ignore[return-value]
+        return generator  # type: ignore[return-value]  # functools.wraps: func's signature, so still an F
 
     @functools.wraps(func)
     def call(*args: Any, **kwargs: Any) -> Any:
@@ -66,4 +68,4 @@ def raises_traced(func: F) -> F:
         except StripeProxyError as error:
             raise traced(error) from None
 
-    return call  # type: ignore[return-value]
+    return call  # type: ignore[return-value]  # functools.wraps: func's signature, so still an F

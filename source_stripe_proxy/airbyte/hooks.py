@@ -23,7 +23,8 @@ import copy
 import json
 import logging
 import sys
-from typing import Any, Iterable, Iterator, List, Optional
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any, Protocol, runtime_checkable
 
 import orjson
 from airbyte_cdk.connector import Connector
@@ -48,6 +49,13 @@ def load_spec(package: str) -> ConnectorSpecification:
     return ConnectorSpecificationSerializer.load(copy.deepcopy(spec_document(package.rsplit(".", 1)[-1])))
 
 
+@runtime_checkable
+class ValidatesConfig(Protocol):
+    """A source that validates its own config (``SourceStripeProxy``), raising a traced config_error."""
+
+    def validate_config(self, config: Mapping[str, Any]) -> None: ...
+
+
 class SourceEntrypoint(AirbyteEntrypoint):
     """The CDK's entrypoint with the source's config validation in place of the CDK's jsonschema one.
 
@@ -57,25 +65,27 @@ class SourceEntrypoint(AirbyteEntrypoint):
     traced config_error), the path every command takes.
     """
 
-    def validate_connection(self, source_spec: ConnectorSpecification, config: Any) -> None:  # type: ignore[override]
+    def validate_connection(self, source_spec: ConnectorSpecification, config: Any) -> None:  # type: ignore[override]  # the CDK's is a staticmethod; ours needs its source
+        if not isinstance(self.source, ValidatesConfig):
+            raise TypeError(f"{type(self.source).__name__} has no validate_config: launch it with the CDK's entrypoint")
         self.source.validate_config(config)
 
 
-def launch_source(source: Any, args: List[str]) -> None:
+def launch_source(source: Any, args: list[str]) -> None:
     """``airbyte_cdk.entrypoint.launch`` with ``SourceEntrypoint``."""
     entrypoint = SourceEntrypoint(source)
     parsed_args = entrypoint.parse_args(args)
     with PRINT_BUFFER:
         for message in entrypoint.run(parsed_args):
-            print(f"{message}\n", end="")  # one write per message, as the CDK's launch does
+            print(f"{message}\n", end="")  # noqa: T201 - the protocol's stdout: one write per message, as the CDK's launch does
 
 
 class UnreadableLine:
     """An input line that isn't a readable Airbyte message: where it was, and why."""
 
-    __slots__ = ("number", "stream", "reason")
+    __slots__ = ("number", "reason", "stream")
 
-    def __init__(self, number: int, stream: Optional[str], reason: str):
+    def __init__(self, number: int, stream: str | None, reason: str):
         self.number, self.stream, self.reason = number, stream, reason
 
 
@@ -111,12 +121,16 @@ class LenientInputDestination(Destination):
         if parsed_args.command == "check":
             yield self._run_check(config=config)
         elif parsed_args.command == "write":
-            yield from self._run_write(config=config, configured_catalog_path=parsed_args.catalog, input_stream=sys.stdin.buffer)
+            yield from self._run_write(
+                config=config,
+                configured_catalog_path=parsed_args.catalog,
+                input_stream=sys.stdin.buffer,  # type: ignore[arg-type]  # bytes on purpose: our parser decodes each line alone
+            )
         else:  # pragma: no cover - argparse only lets the three commands through
             raise ConfigError(f"Unknown command {parsed_args.command!r}: use spec, check or write.")
 
 
-def _stream_of(raw: Any) -> Optional[str]:
+def _stream_of(raw: Any) -> str | None:
     """Best effort: the record's stream, so the rejection is counted where it belongs."""
     try:
         text = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else raw

@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from typing import Callable, Optional
+from collections.abc import Callable
 
 BACKOFF_FACTOR = 0.8  # rate after a 429, relative to the rate that drew it
 SETTLE_FACTOR = 0.95  # how close to the estimated limit we climb back
@@ -56,7 +56,7 @@ class RequestBudget:
             raise ValueError("requests_per_second must be positive")
         self.configured_rate = requests_per_second
         self.rate = requests_per_second
-        self.limit_estimate: Optional[float] = None  # lowest rate that drew a 429
+        self.limit_estimate: float | None = None  # lowest rate that drew a 429
         self._clock = clock
         self._sleep = sleep
         self._lock = threading.Lock()
@@ -80,7 +80,7 @@ class RequestBudget:
             self._sleep(wait)
         return wait
 
-    def sibling(self, requests_per_second: float) -> "RequestBudget":
+    def sibling(self, requests_per_second: float) -> RequestBudget:
         """A new budget on this one's clock and sleep (so a fake clock in tests covers both)."""
         return RequestBudget(requests_per_second, clock=self._clock, sleep=self._sleep)
 
@@ -95,7 +95,7 @@ class RequestBudget:
         with self._lock:
             self._paused_until = max(self._paused_until, self._clock() + seconds)
 
-    def rate_limited(self, retry_after: Optional[float], sent_at: Optional[float] = None) -> None:
+    def rate_limited(self, retry_after: float | None, sent_at: float | None = None) -> None:
         """A 429 arrived for a request sent at ``sent_at`` (None: just now): remember how fast
         was too fast, slow down, pause everyone. A request sent before the last slowdown went
         out at the old rate: its 429 is that burst's, so it pauses but does not slow down again."""

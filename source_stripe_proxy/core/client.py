@@ -41,8 +41,9 @@ import random
 import threading
 import time
 import uuid
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
-from typing import Any, Callable, Dict, Iterator, Mapping, Optional, Tuple, Union
+from typing import Any
 from urllib.parse import urlsplit
 
 import orjson
@@ -125,9 +126,9 @@ class OutgoingCall:
     url: str
     headers: Mapping[str, str]
     endpoint: RequestBudget
-    query: Union[str, FormPairs, None] = None
-    body: Union[str, bytes, FormPairs, None] = None  # form pairs: the fields beside a multipart upload's files
-    files: Optional[Mapping[str, Any]] = None
+    query: str | FormPairs | None = None
+    body: str | bytes | FormPairs | None = None  # form pairs: the fields beside a multipart upload's files
+    files: Mapping[str, Any] | None = None
     decode: Callable[[requests.Response], Any] = json_body
 
 
@@ -140,7 +141,7 @@ class _FirstContact:
         self._changed = threading.Condition()
         self.answered = False
         self._trying = False
-        self._failure: Optional[StripeProxyError] = None
+        self._failure: StripeProxyError | None = None
         self._failures = 0
 
     def enter(self) -> bool:
@@ -163,7 +164,7 @@ class _FirstContact:
                 self.answered = True
                 self._changed.notify_all()
 
-    def leave(self, failure: Optional[BaseException]) -> None:
+    def leave(self, failure: BaseException | None) -> None:
         with self._changed:
             self._trying = False
             if isinstance(failure, (HostUnreachable, HostNotAnswering)) and not self.answered:
@@ -176,15 +177,15 @@ class StripeClient:
         self,
         settings: ConnectionSettings,
         *,
-        budget: Optional[RequestBudget] = None,
-        session: Optional[requests.Session] = None,
+        budget: RequestBudget | None = None,
+        session: requests.Session | None = None,
         backoff_base_seconds: float = 0.5,
         sleep: Callable[[float], None] = time.sleep,
         pool_size: int = 16,
-        endpoint_limits: Mapping[Tuple[str, str], float] = STRIPE_ENDPOINT_LIMITS,
-        call_deadline_seconds: Optional[float] = None,
+        endpoint_limits: Mapping[tuple[str, str], float] = STRIPE_ENDPOINT_LIMITS,
+        call_deadline_seconds: float | None = None,
         clock: Callable[[], float] = time.monotonic,
-        log: Optional[logging.Logger] = None,
+        log: logging.Logger | None = None,
     ):
         """``endpoint_limits``: Stripe's stricter limits of some endpoints (Search: 20/s);
         tests against an emulator without them pass ``{}``.
@@ -198,7 +199,7 @@ class StripeClient:
         # Per endpoint, created on first use; an endpoint can never go faster than the whole account.
         self._endpoint_rate = min(settings.endpoint_requests_per_second, self.budget.configured_rate)
         self._endpoint_limits = endpoint_limits
-        self._endpoint_budgets: Dict[Tuple[str, str, Optional[str]], RequestBudget] = {}
+        self._endpoint_budgets: dict[tuple[str, str, str | None], RequestBudget] = {}
         self._endpoint_lock = threading.Lock()
         self._session = session or _new_session(pool_size)
         self._headers = {**settings.headers(), "User-Agent": f"source-stripe-proxy/{__version__}"}
@@ -212,16 +213,16 @@ class StripeClient:
         self.retry_count = 0
         self.meter = RequestMeter()  # every request by endpoint and whom it served (core/meter.py)
         self.latency_seconds = 0.1  # moving average of successful requests, read by the reader
-        self._stripe_clock: Optional[Tuple[float, float]] = None  # (Stripe's time by its last Date header, our monotonic then)
+        self._stripe_clock: tuple[float, float] | None = None  # (Stripe's time by its last Date header, our monotonic then)
         self._per_thread = threading.local()
         self._contact = _FirstContact()
 
     # -- public API -------------------------------------------------------------------
 
-    def get(self, path: str, params: Optional[Mapping[str, Any]] = None, **kwargs: Any) -> Any:
+    def get(self, path: str, params: Mapping[str, Any] | None = None, **kwargs: Any) -> Any:
         return self.send("GET", path, params=params, **kwargs).data
 
-    def post(self, path: str, data: Optional[Mapping[str, Any]] = None, **kwargs: Any) -> Any:
+    def post(self, path: str, data: Mapping[str, Any] | None = None, **kwargs: Any) -> Any:
         return self.send("POST", path, data=data, **kwargs).data
 
     def delete(self, path: str, **kwargs: Any) -> Any:
@@ -232,10 +233,10 @@ class StripeClient:
         method: str,
         path: str,
         *,
-        params: Optional[Mapping[str, Any]] = None,
-        data: Optional[Mapping[str, Any]] = None,
-        idempotency_key: Optional[str] = None,
-        account_id: Optional[str] = None,
+        params: Mapping[str, Any] | None = None,
+        data: Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
+        account_id: str | None = None,
     ) -> ApiResponse:
         """One logical call, retried as needed. ``path`` starts with ``/v1/``."""
         if not path.startswith("/v1/"):
@@ -262,10 +263,10 @@ class StripeClient:
         path: str,
         host: str,
         *,
-        params: Optional[Mapping[str, Any]] = None,
-        files: Optional[Mapping[str, Tuple[str, bytes, str]]] = None,
-        idempotency_key: Optional[str] = None,
-        account_id: Optional[str] = None,
+        params: Mapping[str, Any] | None = None,
+        files: Mapping[str, tuple[str, bytes, str]] | None = None,
+        idempotency_key: str | None = None,
+        account_id: str | None = None,
     ) -> ApiResponse:
         """A call to another of Stripe's hosts (``https://files.stripe.com``): an upload
         (``files``: ``{field: (filename, bytes, media type)}``, sent multipart beside ``params``)
@@ -290,7 +291,7 @@ class StripeClient:
         """Why this connection mode cannot make a call (an upload) to ``host``, or "" if it can."""
         return self.settings.connection_mode.cannot_reach(host, upload=upload)
 
-    def rate_for(self, method: str, path: str, account_id: Optional[str] = None) -> float:
+    def rate_for(self, method: str, path: str, account_id: str | None = None) -> float:
         """Requests/s the endpoint of ``method path`` (on ``account_id``, else the config's
         account) can get now: the lower of the global and that endpoint's current rates."""
         endpoint = self._endpoint_budget(method, path, account_id or self.settings.account_id)
@@ -299,13 +300,13 @@ class StripeClient:
     def list_pages(
         self,
         path: str,
-        params: Optional[Mapping[str, Any]] = None,
+        params: Mapping[str, Any] | None = None,
         *,
         page_size: int = MAX_PAGE_SIZE,
-        account_id: Optional[str] = None,
+        account_id: str | None = None,
     ) -> Iterator[Mapping[str, Any]]:
         """Yield each list page, following ``starting_after`` until ``has_more`` is false."""
-        query: Dict[str, Any] = dict(params or {})
+        query: dict[str, Any] = dict(params or {})
         query["limit"] = page_size
         while True:
             page = self.send("GET", path, params=query, account_id=account_id).data
@@ -316,13 +317,13 @@ class StripeClient:
                 return
             query["starting_after"] = cursor
 
-    def list_objects(self, path: str, params: Optional[Mapping[str, Any]] = None, **kwargs: Any) -> Iterator[Mapping[str, Any]]:
+    def list_objects(self, path: str, params: Mapping[str, Any] | None = None, **kwargs: Any) -> Iterator[Mapping[str, Any]]:
         for page in self.list_pages(path, params, **kwargs):
             yield from page["data"]
 
     # -- internals --------------------------------------------------------------------
 
-    def _endpoint_budget(self, method: str, path: str, account: Optional[str]) -> RequestBudget:
+    def _endpoint_budget(self, method: str, path: str, account: str | None) -> RequestBudget:
         key = (method.upper(), endpoint_template(path), account)
         budget = self._endpoint_budgets.get(key)
         if budget is None:
@@ -343,7 +344,7 @@ class StripeClient:
         host has answered once, calls go one at a time (``_FirstContact``)."""
         if self._contact.answered or not self._contact.enter():
             return self._send_with_retries(call)
-        failure: Optional[BaseException] = None
+        failure: BaseException | None = None
         try:
             return self._send_with_retries(call)
         except BaseException as error:
@@ -369,11 +370,16 @@ class StripeClient:
                 raise attempt.error or self._gave_up(call, attempt, decision, attempts, self._clock() - started)
             self._log.info(
                 "%s %s: %s; retry %d/%d in %.2fs",
-                call.method, call.path, attempt.failure, attempts, self.settings.max_retries, decision.delay,
+                call.method,
+                call.path,
+                attempt.failure,
+                attempts,
+                self.settings.max_retries,
+                decision.delay,
             )
             self._wait(attempt, decision.delay, call.endpoint)
 
-    def _attempt(self, call: OutgoingCall, retry: int, deadline: Optional[float]) -> Union[ApiResponse, Attempt]:
+    def _attempt(self, call: OutgoingCall, retry: int, deadline: float | None) -> ApiResponse | Attempt:
         """Send ``call`` once (its ``retry``-th retry): its answer, or what failed instead."""
         self._acquire(call.endpoint)
         sent_at = self.budget.now()  # a 429 speaks of the rate this request went out at
@@ -425,14 +431,14 @@ class StripeClient:
         weight = 1.0 if self.request_count == 1 else 0.2  # the first answer replaces the guess
         self.latency_seconds += weight * (elapsed - self.latency_seconds)
 
-    def stripe_time_at(self, monotonic: float) -> Optional[float]:
+    def stripe_time_at(self, monotonic: float) -> float | None:
         """What Stripe's clock read at our ``time.monotonic()`` value, from the ``Date`` of its
         last answer (whole seconds, so never later than it was); None before any answer had one."""
         with self._stats_lock:
             known = self._stripe_clock
         return None if known is None else known[0] + (monotonic - known[1])
 
-    def _note_stripe_time(self, date: Optional[str]) -> None:
+    def _note_stripe_time(self, date: str | None) -> None:
         try:
             stripe_time = email.utils.parsedate_to_datetime(date).timestamp() if date else None
         except (TypeError, ValueError, IndexError):
@@ -478,7 +484,7 @@ class StripeClient:
             )
         return HostUnreachable(self.settings.scrub(message), setting=mode.host_setting, host=host, cause=cause)
 
-    def _count(self, method: str, path: str, account: Optional[str], retry: bool) -> None:
+    def _count(self, method: str, path: str, account: str | None, retry: bool) -> None:
         self.meter.count(method, path, account)
         with self._stats_lock:
             self.request_count += 1
@@ -588,14 +594,11 @@ def _auth_message(mode: ConnectionMode, *, stripe_side: bool) -> str:
             "(sk_...) or restricted key (rk_...) of the account, not revoked or rolled."
         )
     if stripe_side:
-        return (
-            f"Stripe rejected the key that {mode.answerer} injected (401). "
-            f"Reconnect the Stripe account in the {mode.vendor} dashboard."
-        )
+        return f"Stripe rejected the key that {mode.answerer} injected (401). Reconnect the Stripe account in the {mode.vendor} dashboard."
     return (
         f"{mode.answerer_capitalized} rejected '{mode.token_field}' (401): it is wrong or has expired. "
         "Issue a fresh token and update the config."
     )
 
 
-__all__ = ["StripeClient", "ApiResponse", "ConfigError"]
+__all__ = ["ApiResponse", "ConfigError", "StripeClient"]

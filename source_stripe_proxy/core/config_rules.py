@@ -21,8 +21,9 @@ from __future__ import annotations
 import functools
 import math
 import re
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple
+from typing import Any
 
 from source_stripe_proxy.core.errors import ConfigError
 
@@ -32,8 +33,22 @@ SOURCE, DESTINATION = "source", "destination"
 # until the walk learns it; annotations are what the walk may ignore.
 ENFORCED_KEYWORDS = frozenset(
     {
-        "type", "properties", "required", "additionalProperties", "oneOf", "const", "enum", "minimum", "maximum",
-        "exclusiveMinimum", "exclusiveMaximum", "pattern", "minLength", "maxLength", "items", "uniqueItems",
+        "type",
+        "properties",
+        "required",
+        "additionalProperties",
+        "oneOf",
+        "const",
+        "enum",
+        "minimum",
+        "maximum",
+        "exclusiveMinimum",
+        "exclusiveMaximum",
+        "pattern",
+        "minLength",
+        "maxLength",
+        "items",
+        "uniqueItems",
     }
 )
 ANNOTATION_KEYWORDS = frozenset(
@@ -47,8 +62,8 @@ FieldCheck = Callable[[Any, str], Any]  # (value, field path) -> the value to us
 class CodeRule:
     """What code adds to one field of the spec."""
 
-    expand: Optional[Callable[[Any], Any]] = None  # a documented shorthand -> the spec's form, before its checks
-    check: Optional[FieldCheck] = None  # after the spec's checks: what JSON Schema cannot say
+    expand: Callable[[Any], Any] | None = None  # a documented shorthand -> the spec's form, before its checks
+    check: FieldCheck | None = None  # after the spec's checks: what JSON Schema cannot say
 
 
 class FieldError(ConfigError):
@@ -59,7 +74,7 @@ class FieldError(ConfigError):
         self.template = template
         super().__init__(template.format(field=f"'{field}'"))
 
-    def renamed(self, name: str) -> "FieldError":
+    def renamed(self, name: str) -> FieldError:
         """The same error with the field called ``name`` (e.g. the environment variable that set it)."""
         error = FieldError(self.field, self.template)
         error.message = error.internal_message = error.template.format(field=name)
@@ -67,7 +82,7 @@ class FieldError(ConfigError):
         return error
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def spec_document(face: str) -> Mapping[str, Any]:
     """``source/spec.yaml`` or ``destination/spec.yaml``, parsed once: the one reader of either file
     (the connectors serve it, the config rules come from it)."""
@@ -76,7 +91,7 @@ def spec_document(face: str) -> Mapping[str, Any]:
     import yaml
 
     text = resources.files(f"source_stripe_proxy.{face}").joinpath("spec.yaml").read_text(encoding="utf-8")
-    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506 - a SafeLoader, in C where built
 
 
 def connection_specification(face: str) -> Mapping[str, Any]:
@@ -87,11 +102,11 @@ def connection_specification(face: str) -> Mapping[str, Any]:
 class ConfigRules:
     """A spec's ``connectionSpecification`` plus code rules by field path (``credentials.api_key``)."""
 
-    def __init__(self, schema: Mapping[str, Any], code_rules: Optional[Mapping[str, CodeRule]] = None):
+    def __init__(self, schema: Mapping[str, Any], code_rules: Mapping[str, CodeRule] | None = None):
         self.schema = schema
         self.code_rules: Mapping[str, CodeRule] = dict(code_rules or {})
 
-    def validate(self, config: Any, keys: Optional[Iterable[str]] = None) -> Dict[str, Any]:
+    def validate(self, config: Any, keys: Iterable[str] | None = None) -> dict[str, Any]:
         """The config's values (of ``keys`` only, when given), checked, defaults filled in.
 
         Raises a ``FieldError`` (a ``ConfigError``) for the first bad field in the spec's order.
@@ -102,9 +117,9 @@ class ConfigRules:
 
     # -- the walk ----------------------------------------------------------------------------
 
-    def _object(self, schema: Mapping[str, Any], value: Mapping[str, Any], path: str, keys=None) -> Dict[str, Any]:
+    def _object(self, schema: Mapping[str, Any], value: Mapping[str, Any], path: str, keys=None) -> dict[str, Any]:
         required = set(schema.get("required") or ())
-        values: Dict[str, Any] = {}
+        values: dict[str, Any] = {}
         for name, prop in ordered_properties(schema):
             if keys is not None and name not in keys:
                 continue
@@ -145,7 +160,7 @@ class ConfigRules:
             return _normalized(prop, value)
         raise FieldError(field, "{field} must be " + describe(prop) + ".")
 
-    def _one_of(self, prop: Mapping[str, Any], value: Any, field: str) -> Dict[str, Any]:
+    def _one_of(self, prop: Mapping[str, Any], value: Any, field: str) -> dict[str, Any]:
         """A oneOf of objects told apart by a ``const`` property (the credentials' ``auth_type``)."""
         discriminator, options = one_of_options(prop)
         if not isinstance(value, Mapping):
@@ -163,13 +178,13 @@ class ConfigRules:
 # -- the schema, read -----------------------------------------------------------------------
 
 
-def ordered_properties(schema: Mapping[str, Any]) -> List[Tuple[str, Mapping[str, Any]]]:
+def ordered_properties(schema: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
     """``properties`` in the form's order (the UI's ``order``; declaration order breaks ties)."""
     props = list((schema.get("properties") or {}).items())
     return sorted(props, key=lambda item: item[1].get("order", math.inf))
 
 
-def one_of_options(prop: Mapping[str, Any]) -> Tuple[str, Dict[str, Mapping[str, Any]]]:
+def one_of_options(prop: Mapping[str, Any]) -> tuple[str, dict[str, Mapping[str, Any]]]:
     """(discriminator name, {its const: option schema}) of a oneOf of objects."""
     options = prop["oneOf"]
     common = set.intersection(*({n for n, p in o.get("properties", {}).items() if "const" in p} for o in options))
@@ -266,9 +281,7 @@ def _scalar_ok(prop: Mapping[str, Any], value: Any) -> bool:
         return False  # nested objects or arrays inside arrays: not in our specs
     if "enum" in prop and not any(value == v and isinstance(value, bool) == isinstance(v, bool) for v in prop["enum"]):
         return False
-    if "const" in prop and value != prop["const"]:
-        return False
-    return True
+    return "const" not in prop or value == prop["const"]
 
 
 def _in_range(prop: Mapping[str, Any], value: float) -> bool:
@@ -278,9 +291,7 @@ def _in_range(prop: Mapping[str, Any], value: float) -> bool:
         return False
     if "exclusiveMinimum" in prop and value <= prop["exclusiveMinimum"]:
         return False
-    if "exclusiveMaximum" in prop and value >= prop["exclusiveMaximum"]:
-        return False
-    return True
+    return "exclusiveMaximum" not in prop or value < prop["exclusiveMaximum"]
 
 
 def _normalized(prop: Mapping[str, Any], value: Any) -> Any:
@@ -289,8 +300,8 @@ def _normalized(prop: Mapping[str, Any], value: Any) -> Any:
     return value
 
 
-@functools.lru_cache(maxsize=None)
-def _pattern(pattern: str) -> "re.Pattern[str]":
+@functools.cache
+def _pattern(pattern: str) -> re.Pattern[str]:
     """A spec pattern with ECMA-262's ``$`` (the UI's): the end of the text, not before a last newline."""
     if pattern.endswith("$") and not pattern.endswith("\\$"):
         pattern = pattern[:-1] + r"\Z"
@@ -298,8 +309,8 @@ def _pattern(pattern: str) -> "re.Pattern[str]":
 
 
 __all__ = [
-    "SOURCE",
     "DESTINATION",
+    "SOURCE",
     "CodeRule",
     "ConfigRules",
     "FieldError",

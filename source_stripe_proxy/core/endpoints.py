@@ -13,7 +13,7 @@ A path no template fits is its own endpoint.
 
 from __future__ import annotations
 
-from typing import Dict, List, Mapping, Optional, Tuple
+from collections.abc import Mapping
 from urllib.parse import quote
 
 from source_stripe_proxy.core.stripe_facts import SEARCH_REQUESTS_PER_SECOND
@@ -32,16 +32,16 @@ class _Node:
     __slots__ = ("literals", "param", "template")
 
     def __init__(self) -> None:
-        self.literals: Dict[str, "_Node"] = {}
-        self.param: Optional["_Node"] = None
-        self.template: Optional[str] = None
+        self.literals: dict[str, _Node] = {}
+        self.param: _Node | None = None
+        self.template: str | None = None
 
 
 def _is_param(segment: str) -> bool:
     return segment.startswith("{") and segment.endswith("}")
 
 
-def compile_templates(templates: List[str]) -> _Node:
+def compile_templates(templates: list[str]) -> _Node:
     root = _Node()
     for template in templates:
         node = root
@@ -55,7 +55,7 @@ def compile_templates(templates: List[str]) -> _Node:
     return root
 
 
-def _match(node: _Node, segments: List[str], index: int) -> Optional[str]:
+def _match(node: _Node, segments: list[str], index: int) -> str | None:
     if index == len(segments):
         return node.template
     segment = segments[index]
@@ -74,11 +74,11 @@ def match_template(root: _Node, path: str) -> str:
     return _match(root, path.split("/"), 0) or path
 
 
-_TEMPLATES: List[str] = load_generated("endpoints.json")
+_TEMPLATES: list[str] = load_generated("endpoints.json")
 _ROOT = compile_templates(_TEMPLATES)
 
 # Stripe's documented limits stricter than the default per-endpoint one: every Search API endpoint.
-STRIPE_ENDPOINT_LIMITS: Mapping[Tuple[str, str], float] = {
+STRIPE_ENDPOINT_LIMITS: Mapping[tuple[str, str], float] = {
     ("GET", t): SEARCH_REQUESTS_PER_SECOND for t in _TEMPLATES if t.endswith("/search")
 }  # (method, template) -> requests/s
 

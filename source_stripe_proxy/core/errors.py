@@ -10,8 +10,9 @@ LOG messages, not in traces or connection statuses.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import Enum
-from typing import Any, Mapping, Optional
+from typing import Any
 
 
 class FailureType(str, Enum):
@@ -27,7 +28,7 @@ class StripeProxyError(Exception):
 
     failure_type_default = FailureType.system_error
 
-    def __init__(self, message: str, *, failure_type: Optional[FailureType] = None, internal_message: Optional[str] = None):
+    def __init__(self, message: str, *, failure_type: FailureType | None = None, internal_message: str | None = None):
         super().__init__(message)
         self.message = message
         self.internal_message = internal_message or message
@@ -69,8 +70,15 @@ class HostNotAnswering(TransientError):
 # Stripe's other error fields, kept as they are short and say what to do next: a declined card's
 # reason and the objects it touched (by id: Stripe embeds the payment intent whole).
 STRIPE_ERROR_DETAILS = (
-    "decline_code", "advice_code", "network_decline_code", "doc_url",
-    "charge", "payment_intent", "payment_method", "setup_intent", "source",
+    "decline_code",
+    "advice_code",
+    "network_decline_code",
+    "doc_url",
+    "charge",
+    "payment_intent",
+    "payment_method",
+    "setup_intent",
+    "source",
 )
 
 
@@ -100,14 +108,14 @@ class StripeAPIError(StripeProxyError):
         message: str,
         *,
         http_status: int,
-        error_type: Optional[str] = None,
-        code: Optional[str] = None,
-        param: Optional[str] = None,
-        stripe_message: Optional[str] = None,
-        request_id: Optional[str] = None,
+        error_type: str | None = None,
+        code: str | None = None,
+        param: str | None = None,
+        stripe_message: str | None = None,
+        request_id: str | None = None,
         source: str = "stripe",
-        failure_type: Optional[FailureType] = None,
-        details: Optional[Mapping[str, str]] = None,
+        failure_type: FailureType | None = None,
+        details: Mapping[str, str] | None = None,
     ):
         self.http_status = http_status
         self.details = dict(details or {})
@@ -121,10 +129,9 @@ class StripeAPIError(StripeProxyError):
 
     def to_dict(self) -> Mapping[str, Any]:
         """Stripe's error object shape, for the actions' output and destination reports."""
-        error = {"type": self.error_type, "message": self.stripe_message or self.message}
-        for key, value in (("code", self.code), ("param", self.param), ("request_id", self.request_id)):
-            if value is not None:
-                error[key] = value
+        error: dict[str, Any] = {"type": self.error_type, "message": self.stripe_message or self.message}
+        optional = (("code", self.code), ("param", self.param), ("request_id", self.request_id))
+        error.update({key: value for key, value in optional if value is not None})
         error.update(self.details)
         error["http_status"] = self.http_status
         return {"error": error}
@@ -168,7 +175,7 @@ def failure_type_for_status(http_status: int) -> FailureType:
     return FailureType.system_error
 
 
-def error_class_for(http_status: int, error_type: Optional[str]) -> type:
+def error_class_for(http_status: int, error_type: str | None) -> type:
     if error_type == "idempotency_error":
         return IdempotencyError
     if http_status == 401:

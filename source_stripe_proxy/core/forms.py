@@ -10,13 +10,14 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterator, List, Mapping, Optional, Tuple
+from collections.abc import Iterator, Mapping
+from typing import Any
 
-FormPairs = List[Tuple[str, str]]
+FormPairs = list[tuple[str, str]]
 BOOLEAN_TEXT = ("true", "false")  # how a form, a command line or a record writes a boolean
 
 
-def parse_boolean(value: Any) -> Optional[bool]:
+def parse_boolean(value: Any) -> bool | None:
     """The one reading of a boolean: ``True``/``False``, or their text in any case ("TRUE",
     " false"); ``None`` for anything else, which the caller refuses in its own terms."""
     if isinstance(value, bool):
@@ -30,7 +31,7 @@ def encode_form(params: Mapping[str, Any]) -> FormPairs:
     return list(_flatten(params, prefix=None))
 
 
-def _flatten(value: Any, prefix: Any) -> Iterator[Tuple[str, str]]:
+def _flatten(value: Any, prefix: Any) -> Iterator[tuple[str, str]]:
     if isinstance(value, Mapping):
         for key, item in value.items():
             yield from _flatten(item, f"{prefix}[{key}]" if prefix else str(key))

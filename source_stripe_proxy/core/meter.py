@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Dict, Iterator, Optional, Tuple
 
 from source_stripe_proxy.core.endpoints import endpoint_template
 
-Label = Tuple[str, ...]  # who a request served (the caller's words); () when the caller said nothing
+Label = tuple[str, ...]  # who a request served (the caller's words); () when the caller said nothing
 
 
 @dataclass(frozen=True)
@@ -27,7 +27,7 @@ class Counted:
 
     method: str
     endpoint: str  # the path template
-    account: Optional[str]  # Stripe-Account, or None for the key's own account
+    account: str | None  # Stripe-Account, or None for the key's own account
     label: Label = ()
 
 
@@ -37,7 +37,7 @@ class RequestMeter:
         self._counts: Counter = Counter()
         self._local = threading.local()
 
-    def count(self, method: str, path: str, account: Optional[str]) -> None:
+    def count(self, method: str, path: str, account: str | None) -> None:
         key = Counted(method.upper(), endpoint_template(path), account, self.label())
         with self._lock:
             self._counts[key] += 1
@@ -55,11 +55,11 @@ class RequestMeter:
         finally:
             self._local.label = before
 
-    def snapshot(self) -> Dict[Counted, int]:
+    def snapshot(self) -> dict[Counted, int]:
         with self._lock:
             return dict(self._counts)
 
-    def since(self, earlier: Dict[Counted, int]) -> Dict[Counted, int]:
+    def since(self, earlier: dict[Counted, int]) -> dict[Counted, int]:
         """The requests counted after ``earlier`` (a ``snapshot``)."""
         now = self.snapshot()
         return {key: count - earlier.get(key, 0) for key, count in now.items() if count > earlier.get(key, 0)}

@@ -20,8 +20,9 @@ Adding a mode: an entry here and an option under ``credentials`` in both connect
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Tuple
+from typing import Any
 from urllib.parse import quote
 
 from source_stripe_proxy.core.stripe_facts import (
@@ -40,7 +41,7 @@ class ModeEndpoint:
 
     base_url: str  # the prefix "/v1/..." paths are appended to
     token: str  # sent as "Authorization: Bearer <token>"
-    extra_headers: Tuple[Tuple[str, str], ...]  # sent with every request (their values are secrets)
+    extra_headers: tuple[tuple[str, str], ...]  # sent with every request (their values are secrets)
     default_requests_per_second: float  # when the config sets none
 
 
@@ -78,7 +79,7 @@ class OtherHosts:
             return self.refusal.format(host=host)
         return self.upload_refusal if upload else ""
 
-    def route(self, base_url: str, host: str, path: str) -> Tuple[str, Tuple[Tuple[str, str], ...]]:
+    def route(self, base_url: str, host: str, path: str) -> tuple[str, tuple[tuple[str, str], ...]]:
         """(URL, extra headers) of ``path`` on ``host``; the caller checked ``cannot`` first."""
         if self.kind == "direct":
             return (host if base_url == STRIPE_API_BASE else base_url) + path, ()
@@ -96,9 +97,7 @@ PARAGON_HOSTS = OtherHosts(
     target_header="X-Paragon-Proxy-Url",
     raw_header="X-Paragon-Use-Raw-Response",
 )
-API_HOST_ONLY = OtherHosts(
-    "none", refusal="a PinkConnect proxy forwards /v1/... to Stripe's API host only, and this call lives on {host}"
-)
+API_HOST_ONLY = OtherHosts("none", refusal="a PinkConnect proxy forwards /v1/... to Stripe's API host only, and this call lives on {host}")
 
 
 @dataclass(frozen=True)
@@ -110,7 +109,7 @@ class ConnectionMode:
     token_field: str  # the config field holding the secret sent as the bearer token
     host_setting: str  # the config field naming the host requests go to
     via: str  # how requests reach Stripe, for the MCP server's instructions and logs
-    environment: Tuple[EnvVariable, ...]
+    environment: tuple[EnvVariable, ...]
     build: Callable[[Mapping[str, Any], Mapping[str, Any]], ModeEndpoint]  # (config values, credentials)
     other_hosts: OtherHosts = API_HOST_ONLY  # Stripe's files host: how (and whether) it is reached
 
@@ -130,11 +129,11 @@ class ConnectionMode:
         return self.answerer[:1].upper() + self.answerer[1:]
 
     @property
-    def required_env(self) -> Tuple[str, ...]:
+    def required_env(self) -> tuple[str, ...]:
         return tuple(v.name for v in self.environment if v.required)
 
     @property
-    def optional_env(self) -> Tuple[str, ...]:
+    def optional_env(self) -> tuple[str, ...]:
         return tuple(v.name for v in self.environment if not v.required)
 
     def env_variable_for(self, field: str) -> str:

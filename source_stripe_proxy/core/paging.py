@@ -6,12 +6,12 @@ malformed answer with the same words (docs.stripe.com/api/pagination).
 
 from __future__ import annotations
 
-from typing import Any, List, Optional
+from typing import Any
 
 from source_stripe_proxy.core.errors import StripeProxyError
 
 
-def page_objects(page: Any, path: str) -> List[dict]:
+def page_objects(page: Any, path: str) -> list[dict]:
     """The page's ``data`` list, after checking that it is one of objects."""
     objects = page.get("data") if isinstance(page, dict) else None
     if not isinstance(objects, list):
@@ -25,7 +25,7 @@ def page_objects(page: Any, path: str) -> List[dict]:
     return objects
 
 
-def next_cursor(page: dict, objects: List[dict], previous: Optional[str], path: str) -> Optional[str]:
+def next_cursor(page: dict, objects: list[dict], previous: str | None, path: str) -> str | None:
     """The ``starting_after`` of the next page, or None after the last one."""
     if not page.get("has_more") or not objects:
         return None

@@ -8,7 +8,8 @@ masked or foreign keys in some messages.
 from __future__ import annotations
 
 import re
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 MASK = "****"
 REDACTED_KEY = "[redacted key]"

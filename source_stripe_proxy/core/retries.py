@@ -17,8 +17,8 @@ from __future__ import annotations
 import errno
 import socket
 import ssl
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Iterator, Mapping, Optional
 
 RETRYABLE_STATUSES = frozenset({409, 429, 500, 502, 503, 504})  # 409: Stripe's lock_timeout conflicts
 MAX_RETRY_AFTER_SECONDS = 60.0
@@ -32,11 +32,11 @@ class Attempt:
 
     failure: str  # why, in a few words: "HTTP 503", "ConnectionError", "an incomplete JSON body"
     retryable: bool
-    status: Optional[int] = None  # the HTTP status, when there was an answer
-    retry_after: Optional[float] = None  # seconds the server asked us to wait
-    rate_limited: Optional[str] = None  # Stripe-Rate-Limited-Reason of a 429
+    status: int | None = None  # the HTTP status, when there was an answer
+    retry_after: float | None = None  # seconds the server asked us to wait
+    rate_limited: str | None = None  # Stripe-Rate-Limited-Reason of a 429
     sent_at: float = 0.0  # the budget's clock when it went out (a 429 speaks of that rate)
-    error: Optional[Exception] = None  # raised if no retry follows (an error answer, an unreachable host)
+    error: Exception | None = None  # raised if no retry follows (an error answer, an unreachable host)
 
 
 @dataclass(frozen=True)
@@ -46,9 +46,7 @@ class RetryDecision:
     out_of_time: bool = False  # the call's deadline came before the next attempt could
 
 
-def decide_retry(
-    attempt: Attempt, attempts_made: int, max_retries: int, backoff: float, time_left: Optional[float] = None
-) -> RetryDecision:
+def decide_retry(attempt: Attempt, attempts_made: int, max_retries: int, backoff: float, time_left: float | None = None) -> RetryDecision:
     """Whether a call goes on after its ``attempts_made``-th attempt failed as ``attempt`` says.
 
     ``backoff``: this retry's exponential delay (``backoff_seconds``), used unless the server
@@ -66,7 +64,7 @@ def backoff_seconds(retry: int, base: float, jitter: float) -> float:
     return min(MAX_BACKOFF_SECONDS, base * (2 ** (retry - 1))) * jitter
 
 
-def status_is_retryable(status: int, should_retry: Optional[str]) -> bool:
+def status_is_retryable(status: int, should_retry: str | None) -> bool:
     """An error answer's status and its ``Stripe-Should-Retry`` header, which wins when present."""
     if should_retry == "false":
         return False
@@ -75,7 +73,7 @@ def status_is_retryable(status: int, should_retry: Optional[str]) -> bool:
     return status in RETRYABLE_STATUSES
 
 
-def retry_after_seconds(headers: Mapping[str, str]) -> Optional[float]:
+def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
     """``Retry-After`` in seconds, capped; None when absent or an HTTP date (our backoff will do)."""
     value = headers.get("Retry-After")
     if value is None:
@@ -94,7 +92,7 @@ def pause_scope(attempt: Attempt) -> str:
     return "endpoint" if (attempt.rate_limited or "").startswith("endpoint-") else "account"
 
 
-def unreachable_cause(error: BaseException) -> Optional[str]:
+def unreachable_cause(error: BaseException) -> str | None:
     """Why a connection could not be made, in a few words, when retrying won't help: refused,
     no such host, no route, or a TLS failure. None for anything else (timeouts, resets, ...)."""
     for cause in _causes(error):

@@ -16,9 +16,10 @@ import functools
 import ipaddress
 import re
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Dict, Mapping, Optional, Tuple
+from typing import Any
 from urllib.parse import urlsplit
 
 from source_stripe_proxy.core.config_rules import (
@@ -58,22 +59,22 @@ class ConnectionSettings:
     mode: str
     base_url: str  # prefix to which "/v1/..." paths are appended
     auth_header: str = field(repr=False)
-    stripe_version: Optional[str]
-    account_id: Optional[str]
+    stripe_version: str | None
+    account_id: str | None
     requests_per_second: float
     endpoint_requests_per_second: float
     timeout_seconds: float
     max_retries: int
-    extra_headers: Tuple[Tuple[str, str], ...] = field(default=(), repr=False)
-    secrets: Tuple[str, ...] = field(default=(), repr=False)
+    extra_headers: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+    secrets: tuple[str, ...] = field(default=(), repr=False)
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> "ConnectionSettings":
+    def from_config(cls, config: Mapping[str, Any]) -> ConnectionSettings:
         """The connection fields of a source, destination or actions config, validated."""
         return cls.from_values(connection_rules().validate(config, CONNECTION_KEYS))
 
     @classmethod
-    def from_values(cls, values: Mapping[str, Any]) -> "ConnectionSettings":
+    def from_values(cls, values: Mapping[str, Any]) -> ConnectionSettings:
         """From values ``ConfigRules.validate`` returned (checked, defaults filled in)."""
         credentials = values["credentials"]
         endpoint = connection_mode(credentials["auth_type"]).build(values, credentials)
@@ -100,7 +101,7 @@ class ConnectionSettings:
         """The host (and port, if any) requests go to: what the mode's host setting names."""
         return urlsplit(self.base_url).netloc
 
-    def headers(self) -> Dict[str, str]:
+    def headers(self) -> dict[str, str]:
         headers = dict(self.extra_headers)
         headers["Authorization"] = self.auth_header
         if self.stripe_version:
@@ -145,8 +146,7 @@ def _secret_key(value: str, field_name: str) -> str:
             )
     raise FieldError(
         field_name,
-        "{field} is not a Stripe secret or restricted key: it must start with sk_ or rk_ "
-        "(Dashboard > Developers > API keys).",
+        "{field} is not a Stripe secret or restricted key: it must start with sk_ or rk_ (Dashboard > Developers > API keys).",
     )
 
 
@@ -161,44 +161,19 @@ def _header_safe(value: str, field_name: str) -> str:
     return value
 
 
-def _extra_headers(headers: Mapping[str, str], field_name: str) -> Dict[str, str]:
+def _extra_headers(headers: Mapping[str, str], field_name: str) -> dict[str, str]:
     """Header names and values that requests will send as they are (names are not echoed either)."""
     for name, value in headers.items():
         if not _HEADER_NAME.match(name):
             raise FieldError(
                 field_name,
-                "{field} has a header name that is not a valid HTTP header name "
-                "(letters, digits and - only, no spaces or colons).",
+                "{field} has a header name that is not a valid HTTP header name (letters, digits and - only, no spaces or colons).",
             )
         if name.lower() in RESERVED_HEADERS:
-            raise FieldError(
-                field_name, "{field} may not set " + ", ".join(sorted(RESERVED_HEADERS)) + ": the connector sets them itself."
-            )
+            raise FieldError(field_name, "{field} may not set " + ", ".join(sorted(RESERVED_HEADERS)) + ": the connector sets them itself.")
         if not value.strip() or value != value.strip() or any(ord(c) < 32 or ord(c) == 127 for c in value):
-            raise FieldError(
-                field_name, "{field} has a value that is empty or has surrounding spaces, line breaks or control characters."
-            )
+            raise FieldError(field_name, "{field} has a value that is empty or has surrounding spaces, line breaks or control characters.")
     return dict(headers)
-
-
-CONNECTION_RULES: Mapping[str, CodeRule] = {
-    "credentials": CodeRule(expand=_implied_auth_type),
-    "credentials.api_key": CodeRule(check=_secret_key),
-    "credentials.project_id": CodeRule(check=_pasted),
-    "credentials.user_token": CodeRule(check=_pasted),
-    "credentials.proxy_host": CodeRule(check=lambda value, name: safe_base_url(value, name)),
-    "credentials.proxy_url": CodeRule(check=_pasted_url),
-    "credentials.token": CodeRule(check=_pasted),
-    "credentials.extra_headers": CodeRule(check=_extra_headers),
-    "api_base": CodeRule(check=lambda value, name: safe_base_url(value, name)),
-    "stripe_version": CodeRule(check=_header_safe),
-}
-
-
-@functools.lru_cache(maxsize=None)
-def connection_rules() -> ConfigRules:
-    """The connection fields' rules (the source's spec declares them as the destination's does)."""
-    return ConfigRules(connection_specification(SOURCE), CONNECTION_RULES)
 
 
 def safe_base_url(url: Any, field_name: str) -> str:
@@ -224,8 +199,7 @@ def safe_base_url(url: Any, field_name: str) -> str:
     if parts.scheme == "http" and not is_loopback_host(parts.hostname):
         raise FieldError(
             field_name,
-            "{field} uses plain http to a non-loopback host; use https:// "
-            "(plain http is only allowed to localhost for testing)."
+            "{field} uses plain http to a non-loopback host; use https:// (plain http is only allowed to localhost for testing).",
         )
     return url.strip().rstrip("/")
 
@@ -239,7 +213,27 @@ def is_loopback_host(host: str) -> bool:
         return False
 
 
-def iso_epoch(text: str) -> Optional[int]:
+CONNECTION_RULES: Mapping[str, CodeRule] = {
+    "credentials": CodeRule(expand=_implied_auth_type),
+    "credentials.api_key": CodeRule(check=_secret_key),
+    "credentials.project_id": CodeRule(check=_pasted),
+    "credentials.user_token": CodeRule(check=_pasted),
+    "credentials.proxy_host": CodeRule(check=safe_base_url),
+    "credentials.proxy_url": CodeRule(check=_pasted_url),
+    "credentials.token": CodeRule(check=_pasted),
+    "credentials.extra_headers": CodeRule(check=_extra_headers),
+    "api_base": CodeRule(check=safe_base_url),
+    "stripe_version": CodeRule(check=_header_safe),
+}
+
+
+@functools.cache
+def connection_rules() -> ConfigRules:
+    """The connection fields' rules (the source's spec declares them as the destination's does)."""
+    return ConfigRules(connection_specification(SOURCE), CONNECTION_RULES)
+
+
+def iso_epoch(text: str) -> int | None:
     """An ISO 8601 date or date-time as Unix seconds (UTC unless it says otherwise); None if it isn't one."""
     text = text.strip()
     if text.endswith(("Z", "z")):
@@ -256,7 +250,7 @@ def iso_epoch(text: str) -> Optional[int]:
         return None
 
 
-def parse_start_date(value: Any, field_name: str = "start_date") -> Optional[int]:
+def parse_start_date(value: Any, field_name: str = "start_date") -> int | None:
     """ISO-8601 date or datetime -> epoch seconds (UTC when no offset is given)."""
     if value in (None, ""):
         return None

@@ -6,7 +6,7 @@ generated into ``data/generated/`` instead; these are the ones it does not say.
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 API_VERSION = "2024-06-20"  # the version our generated files describe, sent as Stripe-Version
 
@@ -31,7 +31,7 @@ METADATA_VALUE_MAX = 500  # characters
 STRING_MAX = 5000  # characters of a string parameter
 
 
-def metadata_count_problem(count: int) -> Optional[str]:
+def metadata_count_problem(count: int) -> str | None:
     """Why a metadata object with ``count`` keys is refused, or None. The three checks below are
     the only wording of Stripe's metadata limits: the actions and the destination both use it."""
     if count > METADATA_KEYS_MAX:
@@ -39,18 +39,19 @@ def metadata_count_problem(count: int) -> Optional[str]:
     return None
 
 
-def metadata_key_problem(key: Any) -> Optional[str]:
+def metadata_key_problem(key: Any) -> str | None:
     """Why ``key`` is not a metadata key (the caller names the key as the parameter), or None."""
     if not isinstance(key, str) or not 0 < len(key) <= METADATA_KEY_MAX or "[" in key or "]" in key:
         return f"Metadata keys are 1 to {METADATA_KEY_MAX} characters without '[' or ']'."
     return None
 
 
-def metadata_value_problem(value: Any) -> Optional[str]:
+def metadata_value_problem(value: Any) -> str | None:
     """Why a metadata value (as text) is refused, or None."""
     if isinstance(value, str) and len(value) > METADATA_VALUE_MAX:
         return f"Metadata values are at most {METADATA_VALUE_MAX} characters; this one has {len(value)}."
     return None
+
 
 # Keys (docs.stripe.com/keys): secret and restricted keys can read data; publishable ones can't.
 SECRET_KEY_PREFIXES = ("sk_", "rk_")
@@ -60,9 +61,9 @@ LIVE_KEY_PREFIXES = ("sk_live_", "rk_live_")
 # Currencies (docs.stripe.com/currencies): amounts are in the smallest unit; most currencies
 # have two decimals, these none or three.
 ZERO_DECIMAL_CURRENCIES = frozenset(
-    "bif clp djf gnf jpy kmf krw mga pyg rwf ugx vnd vuv xaf xof xpf".split()
+    ["bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx", "vnd", "vuv", "xaf", "xof", "xpf"]
 )
-THREE_DECIMAL_CURRENCIES = frozenset("bhd jod kwd omr tnd".split())
+THREE_DECIMAL_CURRENCIES = frozenset(["bhd", "jod", "kwd", "omr", "tnd"])
 
 
 def currency_exponent(currency: str) -> int:
@@ -71,6 +72,7 @@ def currency_exponent(currency: str) -> int:
     if code in ZERO_DECIMAL_CURRENCIES:
         return 0
     return 3 if code in THREE_DECIMAL_CURRENCIES else 2
+
 
 # Hosts (Stripe's OpenAPI description names them per operation): the API's, and the files host
 # where uploads (create file) and downloads (a quote's PDF) live.

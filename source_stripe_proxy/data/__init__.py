@@ -10,22 +10,23 @@ never read at run time. Each file is parsed once per process.
 from __future__ import annotations
 
 import json
-from functools import lru_cache
+from collections.abc import Mapping
+from functools import cache
 from importlib.resources import files
-from typing import Any, Mapping
+from typing import Any
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_generated(name: str) -> Any:
     """``generated/<name>``, e.g. ``load_generated("endpoints.json")``."""
     return _load("generated", name)
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_schema(stream_name: str) -> Mapping[str, Any]:
     """The JSON schema of a stream's records."""
     return _load("schemas", f"{stream_name}.json")
 
 
 def _load(folder: str, name: str) -> Any:
-    return json.loads(files(__name__).joinpath(folder, name).read_text(encoding="utf-8"))
+    return json.loads((files(__name__) / folder / name).read_text(encoding="utf-8"))

@@ -9,7 +9,8 @@ stream catalogue (``generated/streams.json``) names the same objects (a test hol
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from source_stripe_proxy.data import load_generated
 

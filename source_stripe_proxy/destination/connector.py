@@ -20,14 +20,16 @@ import logging
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Set, Tuple
+from typing import Any
 
 from airbyte_cdk.models import (
     AirbyteAnalyticsTraceMessage,
     AirbyteConnectionStatus,
     AirbyteLogMessage,
     AirbyteMessage,
+    AirbyteRecordMessage,
     AirbyteTraceMessage,
     ConfiguredAirbyteCatalog,
     ConnectorSpecification,
@@ -46,6 +48,7 @@ from source_stripe_proxy.core.client import StripeClient
 from source_stripe_proxy.core.errors import ConfigError, StripeProxyError
 from source_stripe_proxy.core.settings import ConnectionSettings
 from source_stripe_proxy.destination.mapping import STREAMS, MappedRecord, RecordProblem, map_record
+from source_stripe_proxy.destination.options import WriterOptions, destination_config
 from source_stripe_proxy.destination.writer import (
     OUTCOME_KINDS,
     REJECTED,
@@ -55,7 +58,6 @@ from source_stripe_proxy.destination.writer import (
     RecordRejectedError,
     RecordWriter,
 )
-from source_stripe_proxy.destination.options import WriterOptions, destination_config
 
 logger = logging.getLogger("airbyte")
 
@@ -72,13 +74,13 @@ class DestinationStripeProxy(LenientInputDestination):
     # destination_config() validates every field with messages that never do.
     check_config_against_spec = False
 
-    def __init__(self, client_factory: Optional[ClientFactory] = None):
+    def __init__(self, client_factory: ClientFactory | None = None):
         """``client_factory`` exists for tests (fast retry backoff, an emulator without Stripe's
         search limit)."""
         super().__init__()
         self._client_factory: ClientFactory = client_factory or StripeClient
-        self._client: Optional[StripeClient] = None
-        self.last_summary: Optional[Dict[str, Any]] = None
+        self._client: StripeClient | None = None
+        self.last_summary: dict[str, Any] | None = None
 
     # -- spec / check --------------------------------------------------------------
 
@@ -129,9 +131,9 @@ class DestinationStripeProxy(LenientInputDestination):
             self.last_summary = run.summary()
 
 
-def validate_catalog(catalog: ConfiguredAirbyteCatalog) -> Dict[str, DestinationSyncMode]:
+def validate_catalog(catalog: ConfiguredAirbyteCatalog) -> dict[str, DestinationSyncMode]:
     """Stream name -> sync mode; a ConfigError naming the problem before anything is written."""
-    modes: Dict[str, DestinationSyncMode] = {}
+    modes: dict[str, DestinationSyncMode] = {}
     for configured in catalog.streams:
         name = configured.stream.name
         if name not in STREAMS:
@@ -154,7 +156,7 @@ def validate_catalog(catalog: ConfiguredAirbyteCatalog) -> Dict[str, Destination
     return modes
 
 
-def accepted_catalog(streams: Iterable[str] = tuple(STREAMS)) -> Dict[str, Any]:
+def accepted_catalog(streams: Iterable[str] = tuple(STREAMS)) -> dict[str, Any]:
     """A configured catalog (as JSON) that ``validate_catalog`` accepts: ``append_dedup`` on the
     external id. For scripts and tests that feed this destination."""
     return {
@@ -171,12 +173,13 @@ def accepted_catalog(streams: Iterable[str] = tuple(STREAMS)) -> Dict[str, Any]:
 
 
 class _Pending:
-    __slots__ = ("position", "record", "problem")
+    """An input record waiting for its batch: mapped to Stripe parameters, or the problem that stopped it."""
 
-    def __init__(self, position: Position, record: Optional[MappedRecord], problem: Optional[RecordProblem]):
+    __slots__ = ("mapped", "position")
+
+    def __init__(self, position: Position, mapped: MappedRecord | RecordProblem):
         self.position = position
-        self.record = record
-        self.problem = problem
+        self.mapped = mapped
 
 
 class WriteRun:
@@ -186,9 +189,9 @@ class WriteRun:
         self.writer = writer
         self.modes = modes
         self.options = options
-        self.counts: Dict[str, Counter] = {name: Counter() for name in modes}
+        self.counts: dict[str, Counter] = {name: Counter() for name in modes}
         self.requests: Counter = Counter()
-        self._pending: List[_Pending] = []
+        self._pending: list[_Pending] = []
         self._ordinals: Counter = Counter()
         self._line = 0
         self._unknown_streams: Counter = Counter()
@@ -204,14 +207,14 @@ class WriteRun:
         if isinstance(message, UnreadableLine):
             yield from self._accept_unreadable(message)
         elif message.type == Type.RECORD and message.record is not None:
-            yield from self._accept_record(message)
+            yield from self._accept_record(message.record)
         elif message.type == Type.STATE:
             yield from self.flush()
             yield message  # unchanged, and only now that every record before it has an outcome
         # Other message types (LOG, TRACE from the source) are not ours to act on.
 
-    def _accept_record(self, message: AirbyteMessage) -> Iterator[AirbyteMessage]:
-        stream = message.record.stream
+    def _accept_record(self, record: AirbyteRecordMessage) -> Iterator[AirbyteMessage]:
+        stream = record.stream
         if stream not in self.modes:
             self._unknown_streams[stream] += 1
             if self._unknown_streams[stream] == 1:
@@ -220,9 +223,9 @@ class WriteRun:
         self._ordinals[stream] += 1
         position = Position(stream, self._ordinals[stream], self._line)
         try:
-            pending = _Pending(position, map_record(stream, message.record.data, self.options), None)
+            pending = _Pending(position, map_record(stream, record.data, self.options))
         except RecordProblem as problem:
-            pending = _Pending(position, None, problem)
+            pending = _Pending(position, problem)
         self._pending.append(pending)
         if len(self._pending) >= BATCH_SIZE:
             yield from self.flush()
@@ -236,45 +239,52 @@ class WriteRun:
         self._ordinals[stream] += 1
         position = Position(stream, self._ordinals[stream], line.number)
         problem = RecordProblem("unreadable_record", f"Input line {line.number}: {line.reason}.")
-        self._pending.append(_Pending(position, None, problem))
+        self._pending.append(_Pending(position, problem))
 
     # -- batches -------------------------------------------------------------------
 
     def flush(self) -> Iterator[AirbyteMessage]:
         batch, self._pending = self._pending, []
         superseded = self._superseded(batch)
-        outcomes: Dict[int, Outcome] = {}
-        by_key: Dict[Tuple[str, ...], List[int]] = {}
+        outcomes: dict[int, Outcome] = {}
+        to_write: dict[int, MappedRecord] = {}
+        by_key: dict[tuple[str, ...], list[int]] = {}
         for index, item in enumerate(batch):
-            if index in superseded:
-                outcomes[index] = Outcome(SKIPPED, item.position, item.record.describe_key(), note="a later record with the same key in this batch wins")
-            elif item.problem is not None:
-                outcomes[index] = Outcome(REJECTED, item.position, error=item.problem.error)
+            mapped = item.mapped
+            if isinstance(mapped, RecordProblem):
+                outcomes[index] = Outcome(REJECTED, item.position, error=mapped.error)
+            elif index in superseded:
+                outcomes[index] = Outcome(
+                    SKIPPED, item.position, mapped.describe_key(), note="a later record with the same key in this batch wins"
+                )
             else:
-                by_key.setdefault((item.position.stream, *item.record.key), []).append(index)
+                to_write[index] = mapped
+                by_key.setdefault((item.position.stream, *mapped.key), []).append(index)
         if self.workers == 1:
             for index, item in enumerate(batch):
-                if index not in outcomes:
-                    outcomes[index] = self.writer.write(item.record, item.position)
+                if index in to_write:
+                    outcomes[index] = self.writer.write(to_write[index], item.position)
                 yield from self._report(outcomes[index])
             return
-        outcomes.update(self._write_concurrently(batch, list(by_key.values())))
+        outcomes.update(self._write_concurrently(batch, to_write, list(by_key.values())))
         for index in range(len(batch)):
             yield from self._report(outcomes[index])
 
-    def _write_concurrently(self, batch: List[_Pending], groups: List[List[int]]) -> Dict[int, Outcome]:
+    def _write_concurrently(
+        self, batch: list[_Pending], to_write: Mapping[int, MappedRecord], groups: list[list[int]]
+    ) -> dict[int, Outcome]:
         """Each group (one key's records, in input order) runs on one worker."""
         stop = threading.Event()
 
-        def write_group(indexes: List[int]) -> Dict[int, Outcome]:
+        def write_group(indexes: list[int]) -> dict[int, Outcome]:
             done = {}
             for index in indexes:
                 if stop.is_set():
                     break
-                done[index] = self.writer.write(batch[index].record, batch[index].position)
+                done[index] = self.writer.write(to_write[index], batch[index].position)
             return done
 
-        outcomes: Dict[int, Outcome] = {}
+        outcomes: dict[int, Outcome] = {}
         with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="stripe-write") as pool:
             futures = [pool.submit(write_group, group) for group in groups]
             try:
@@ -285,17 +295,18 @@ class WriteRun:
                 raise
         return outcomes
 
-    def _superseded(self, batch: List[_Pending]) -> Set[int]:
+    def _superseded(self, batch: list[_Pending]) -> set[int]:
         """append_dedup: indexes of records a later record of the same stream and key replaces."""
-        last: Dict[Tuple[str, str, str], int] = {}
+        last: dict[tuple[str, str, str], int] = {}
         for index, item in enumerate(batch):
-            if item.record is not None and self.modes[item.position.stream] == DestinationSyncMode.append_dedup:
-                last[(item.position.stream, *item.record.key)] = index
+            if isinstance(item.mapped, MappedRecord) and self.modes[item.position.stream] == DestinationSyncMode.append_dedup:
+                kind, value = item.mapped.key
+                last[(item.position.stream, kind, value)] = index
         keep = set(last.values())
         return {
             index
             for index, item in enumerate(batch)
-            if item.record is not None
+            if isinstance(item.mapped, MappedRecord)
             and self.modes[item.position.stream] == DestinationSyncMode.append_dedup
             and index not in keep
         }
@@ -309,8 +320,7 @@ class WriteRun:
             if self.options.fail_fast:
                 yield from self.summary_messages()
                 raise RecordRejectedError(
-                    f"Stopped at the first rejected record ({outcome.position}) because fail_fast is on: "
-                    f"{_error_text(outcome.error)}"
+                    f"Stopped at the first rejected record ({outcome.position}) because fail_fast is on: {_error_text(outcome.error)}"
                 )
         elif self.options.dry_run and outcome.kind in ("created", "updated"):
             yield _log(Level.INFO, f"Dry run: would {outcome.kind[:-1]} {outcome.position} ({outcome.key}) -> {outcome.object_id}")
@@ -323,7 +333,7 @@ class WriteRun:
         yield from self.flush()
         yield from self.summary_messages()
 
-    def summary(self) -> Dict[str, Any]:
+    def summary(self) -> dict[str, Any]:
         streams = {name: {kind: counts.get(kind, 0) for kind in OUTCOME_KINDS} for name, counts in self.counts.items()}
         total = {kind: sum(s[kind] for s in streams.values()) for kind in OUTCOME_KINDS}
         records = sum(total.values())
@@ -344,14 +354,15 @@ class WriteRun:
     def summary_messages(self) -> Iterator[AirbyteMessage]:
         self.summarised = True
         summary = self.summary()
-        title = "Stripe destination summary" + (" (dry run: nothing was written, counts are what would happen)" if summary["dry_run"] else "")
+        title = "Stripe destination summary" + (
+            " (dry run: nothing was written, counts are what would happen)" if summary["dry_run"] else ""
+        )
         parts = []
         for name, counts in summary["streams"].items():
             parts.append(f"{name}: " + ", ".join(f"{counts[kind]} {kind}" for kind in OUTCOME_KINDS))
         unknown = sum(summary["skipped_unknown_streams"].values())
         text = (
-            f"{title}: " + "; ".join(parts)
-            + f". {summary['records']} records, {summary['requests']} requests "
+            f"{title}: " + "; ".join(parts) + f". {summary['records']} records, {summary['requests']} requests "
             f"({summary['requests_per_record']} per record)."
             + (f" {unknown} records of streams outside the catalog were skipped." if unknown else "")
             + (f" {self.unreadable_lines} unreadable input lines were rejected." if self.unreadable_lines else "")
@@ -387,7 +398,7 @@ def rejection_log(outcome: Outcome) -> AirbyteMessage:
     return _log(Level.ERROR, text)
 
 
-def _error_text(error: Optional[Mapping[str, Any]]) -> str:
+def _error_text(error: Mapping[str, Any] | None) -> str:
     error = error or {}
     labels = ", ".join(f"{k} {error[k]}" for k in ("type", "code", "param") if error.get(k))
     return f"[{labels}] {error.get('message') or 'no message'}"
@@ -401,4 +412,4 @@ def _now_ms() -> float:
     return time.time() * 1000
 
 
-__all__ = ["DestinationStripeProxy", "accepted_catalog", "validate_catalog", "WriteRun"]
+__all__ = ["DestinationStripeProxy", "WriteRun", "accepted_catalog", "validate_catalog"]

@@ -12,7 +12,8 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from typing import Any, Mapping, Optional, Tuple
+from collections.abc import Mapping
+from typing import Any
 
 IDEMPOTENCY_KEY_VERSION = "v1"
 DERIVED_ID_PREFIX = "prod_x_"
@@ -27,11 +28,11 @@ def canonical_json(value: Any) -> str:
 def idempotency_key(
     stream: str,
     action: str,
-    record_key: Tuple[str, str],
+    record_key: tuple[str, str],
     payload: Mapping[str, Any],
     *,
-    target_id: Optional[str] = None,
-    before: Optional[Mapping[str, Any]] = None,
+    target_id: str | None = None,
+    before: Mapping[str, Any] | None = None,
 ) -> str:
     """Deterministic Idempotency-Key: same stream, key, target, payload and prior state -> same key."""
     material = [IDEMPOTENCY_KEY_VERSION, stream, action, list(record_key), target_id, payload, before]

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Dict, Mapping, Optional, Tuple
+from typing import TYPE_CHECKING, Any
 
 from source_stripe_proxy.core.endpoints import fill_path
 from source_stripe_proxy.core.forms import parse_boolean
@@ -45,7 +46,7 @@ class StreamTable:
     id_prefix: str  # what a Stripe id of this stream starts with (the spec does not say)
     fields: Mapping[str, str]  # field a record may set -> kind (STRING, BOOLEAN, ADDRESS, METADATA)
     match: str  # MATCH_BY_SEARCH or MATCH_BY_DERIVED_ID
-    email_filter: Optional[str] = None  # list filter that finds objects by email, if any
+    email_filter: str | None = None  # list filter that finds objects by email, if any
 
     @property
     def path(self) -> str:
@@ -59,7 +60,7 @@ class StreamTable:
         return fill_path(template, {param: object_id})
 
     @property
-    def search_path(self) -> Optional[str]:
+    def search_path(self) -> str | None:
         return resources.path(self.object_name, "search") if self.match == MATCH_BY_SEARCH else None
 
 
@@ -85,7 +86,7 @@ STREAMS: Mapping[str, StreamTable] = {
 class RecordProblem(Exception):
     """A record we refuse before calling Stripe; reported like Stripe's own errors."""
 
-    def __init__(self, code: str, message: str, param: Optional[str] = None, error_type: str = "record_error"):
+    def __init__(self, code: str, message: str, param: str | None = None, error_type: str = "record_error"):
         super().__init__(message)
         self.error = {"type": error_type, "code": code, "param": param, "message": message}
 
@@ -96,12 +97,12 @@ class MappedRecord:
 
     stream: str
     payload: Mapping[str, Any]  # Stripe parameters, external key included in metadata
-    stripe_id: Optional[str] = None
-    external_id: Optional[str] = None
-    email: Optional[str] = None
+    stripe_id: str | None = None
+    external_id: str | None = None
+    email: str | None = None
 
     @property
-    def key(self) -> Tuple[str, str]:
+    def key(self) -> tuple[str, str]:
         """What identifies the record within its stream: ("id"|"external_id"|"email", value)."""
         if self.stripe_id:
             return ("id", self.stripe_id)
@@ -122,11 +123,29 @@ def map_record(stream: str, data: Mapping[str, Any], options: WriterOptions) -> 
     ext_field = options.external_id_field
     stripe_id = _stripe_id(table, data.get("id"))
     external_id = _external_id(data.get(ext_field))
+    payload, extra_metadata = _fields(table, data, options)
+    metadata = _metadata(dict(payload.pop("metadata", {}) or {}), extra_metadata, ext_field, external_id)
+    if metadata:
+        payload["metadata"] = metadata
 
-    payload: Dict[str, Any] = {}
-    extra_metadata: Dict[str, str] = {}
+    email = payload.get("email") if isinstance(payload.get("email"), str) and payload.get("email") else None
+    if stripe_id is None and external_id is None and not (table.email_filter and options.match_customers_by_email and email):
+        hint = " or an email (match_customers_by_email is on)" if table.email_filter and options.match_customers_by_email else ""
+        raise RecordProblem(
+            "missing_key",
+            f"The record has no Stripe 'id' and no external id (the field named by external_id_field){hint}, "
+            "so it can't be matched safely.",
+            param="id",
+        )
+    return MappedRecord(stream=stream, payload=payload, stripe_id=stripe_id, external_id=external_id, email=email)
+
+
+def _fields(table: StreamTable, data: Mapping[str, Any], options: WriterOptions) -> tuple[dict[str, Any], dict[str, str]]:
+    """The record's fields as Stripe parameters, and the unknown ones kept for metadata (if so configured)."""
+    payload: dict[str, Any] = {}
+    extra_metadata: dict[str, str] = {}
     for name, value in data.items():
-        if name in ("id", ext_field) or value is None:
+        if name in ("id", options.external_id_field) or value is None:
             continue
         kind = table.fields.get(name)
         if kind is None:
@@ -141,9 +160,12 @@ def map_record(stream: str, data: Mapping[str, Any], options: WriterOptions) -> 
                 param=name,
             )
         payload[name] = _COERCE[kind](value, name)
+    return payload, extra_metadata
 
-    metadata: Dict[str, str] = dict(payload.pop("metadata", {}) or {})
-    for name, value in extra_metadata.items():
+
+def _metadata(metadata: dict[str, str], extra: Mapping[str, str], ext_field: str, external_id: str | None) -> dict[str, str]:
+    """The record's metadata with the unknown fields and the external id added, within Stripe's limits."""
+    for name, value in extra.items():
         if name in metadata and metadata[name] != value:
             raise RecordProblem("metadata_conflict", f"'{name}' is set both as a field and in metadata, differently.", param=name)
         metadata[name] = value
@@ -158,42 +180,28 @@ def map_record(stream: str, data: Mapping[str, Any], options: WriterOptions) -> 
     problem = metadata_count_problem(len(metadata))
     if problem:
         raise RecordProblem("invalid_metadata", problem, param="metadata")
-    if metadata:
-        for name in metadata:
-            problem = metadata_key_problem(name)
-            if problem:
-                raise RecordProblem("invalid_metadata_key", problem, param=f"metadata[{name[:METADATA_KEY_MAX]}]")
-        payload["metadata"] = metadata
-
-    email = payload.get("email") if isinstance(payload.get("email"), str) and payload.get("email") else None
-    if stripe_id is None and external_id is None:
-        if not (table.email_filter and options.match_customers_by_email and email):
-            hint = " or an email (match_customers_by_email is on)" if table.email_filter and options.match_customers_by_email else ""
-            raise RecordProblem(
-                "missing_key",
-                f"The record has no Stripe 'id' and no external id (the field named by external_id_field){hint}, "
-                "so it can't be matched safely.",
-                param="id",
-            )
-    return MappedRecord(stream=stream, payload=payload, stripe_id=stripe_id, external_id=external_id, email=email)
+    for name in metadata:
+        problem = metadata_key_problem(name)
+        if problem:
+            raise RecordProblem("invalid_metadata_key", problem, param=f"metadata[{name[:METADATA_KEY_MAX]}]")
+    return metadata
 
 
-def _stripe_id(table: StreamTable, value: Any) -> Optional[str]:
+def _stripe_id(table: StreamTable, value: Any) -> str | None:
     if value is None or value == "":
         return None
     if not isinstance(value, str) or not value.startswith(table.id_prefix) or any(c in value for c in "/?#% \t\r\n"):
-        raise RecordProblem(
-            "invalid_id", f"'id' must be a Stripe {table.object_name} id starting with '{table.id_prefix}'.", param="id"
-        )
+        raise RecordProblem("invalid_id", f"'id' must be a Stripe {table.object_name} id starting with '{table.id_prefix}'.", param="id")
     return value
 
 
-def _external_id(value: Any) -> Optional[str]:
+def _external_id(value: Any) -> str | None:
     if value is None or value == "":
         return None
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
         raise RecordProblem(
-            "invalid_external_id", "The external id (the field named by external_id_field) must be a string or a number.",
+            "invalid_external_id",
+            "The external id (the field named by external_id_field) must be a string or a number.",
             param="external_id_field",
         )
     text = _scalar_text(value)
@@ -223,19 +231,21 @@ def _coerce_boolean(value: Any, name: str) -> bool:
     return parsed
 
 
-def _coerce_address(value: Any, name: str) -> Dict[str, str]:
+def _coerce_address(value: Any, name: str) -> dict[str, str]:
     if not isinstance(value, Mapping):
         raise RecordProblem("invalid_value", f"'{name}' must be an object with {', '.join(ADDRESS_FIELDS)}.", param=name)
     out = {}
     for key, item in value.items():
         if key not in ADDRESS_FIELDS:
-            raise RecordProblem("unknown_field", f"'{name}.{key}' is not an address field ({', '.join(ADDRESS_FIELDS)}).", param=f"{name}[{key}]")
+            raise RecordProblem(
+                "unknown_field", f"'{name}.{key}' is not an address field ({', '.join(ADDRESS_FIELDS)}).", param=f"{name}[{key}]"
+            )
         if item is not None:
             out[key] = _coerce_string(item, f"{name}[{key}]")
     return out
 
 
-def _coerce_metadata(value: Any, name: str) -> Dict[str, str]:
+def _coerce_metadata(value: Any, name: str) -> dict[str, str]:
     if not isinstance(value, Mapping):
         raise RecordProblem("invalid_value", "'metadata' must be an object of keys to values.", param=name)
     return {str(key): _metadata_value(item, f"{name}[{key}]") for key, item in value.items() if item is not None}
@@ -291,9 +301,9 @@ def payload_matches(payload: Mapping[str, Any], obj: Mapping[str, Any]) -> bool:
     return True
 
 
-def current_values(payload: Mapping[str, Any], obj: Mapping[str, Any]) -> Dict[str, Any]:
+def current_values(payload: Mapping[str, Any], obj: Mapping[str, Any]) -> dict[str, Any]:
     """The object's present value of every field (and nested key) the payload sets."""
-    out: Dict[str, Any] = {}
+    out: dict[str, Any] = {}
     for name, want in payload.items():
         have = obj.get(name)
         if isinstance(want, Mapping):
@@ -304,31 +314,32 @@ def current_values(payload: Mapping[str, Any], obj: Mapping[str, Any]) -> Dict[s
     return out
 
 
-def create_params(payload: Mapping[str, Any]) -> Dict[str, Any]:
+def create_params(payload: Mapping[str, Any]) -> dict[str, Any]:
     """The payload for a create: "" (clear) means nothing on a new object, so it is left out."""
-    out: Dict[str, Any] = {}
+    out: dict[str, Any] = {}
     for name, want in payload.items():
         if isinstance(want, Mapping):
-            want = {k: v for k, v in want.items() if v != ""}
-            if want:
-                out[name] = want
+            kept = {k: v for k, v in want.items() if v != ""}
+            if kept:
+                out[name] = kept
         elif want != "":
             out[name] = want
     return out
 
 
-def update_params(table: "StreamTable", payload: Mapping[str, Any], obj: Mapping[str, Any]) -> Dict[str, Any]:
+def update_params(table: StreamTable, payload: Mapping[str, Any], obj: Mapping[str, Any]) -> dict[str, Any]:
     """The payload for an update. Hashes Stripe replaces as a whole (``address``) are sent
     complete: the object's other sub-fields plus the record's, so none is lost."""
     out = dict(payload)
     for name, want in payload.items():
         if table.fields.get(name) in REPLACED_WHOLE and isinstance(want, Mapping):
-            have = obj.get(name) if isinstance(obj.get(name), Mapping) else {}
-            out[name] = {**{k: v for k, v in have.items() if v is not None}, **want}
+            have = obj.get(name)
+            kept = {k: v for k, v in have.items() if v is not None} if isinstance(have, Mapping) else {}
+            out[name] = {**kept, **want}
     return out
 
 
-def apply_payload(obj: Mapping[str, Any], payload: Mapping[str, Any]) -> Dict[str, Any]:
+def apply_payload(obj: Mapping[str, Any], payload: Mapping[str, Any]) -> dict[str, Any]:
     """What Stripe would hold after the write (used for dry runs and the in-run cache)."""
     out = dict(obj)
     for name, want in payload.items():

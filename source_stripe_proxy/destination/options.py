@@ -9,12 +9,13 @@ field the destination writes.
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping, Optional
+from typing import Any
 
-from source_stripe_proxy.destination.mapping import STREAMS
 from source_stripe_proxy.core.config_rules import DESTINATION, CodeRule, ConfigRules, FieldError, connection_specification
 from source_stripe_proxy.core.settings import CONNECTION_RULES, ConnectionSettings
+from source_stripe_proxy.destination.mapping import STREAMS
 
 WRITER_KEYS = ("external_id_field", "match_customers_by_email", "unknown_fields", "fail_fast", "dry_run", "concurrency")
 
@@ -26,15 +27,15 @@ class WriterOptions:
     unknown_fields: str = "reject"
     fail_fast: bool = False
     dry_run: bool = False
-    concurrency: Optional[int] = None  # None: derived from the request budget
+    concurrency: int | None = None  # None: derived from the request budget
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> "WriterOptions":
+    def from_config(cls, config: Mapping[str, Any]) -> WriterOptions:
         """The destination-only fields of ``config``, validated; messages name the field, never its value."""
         return cls.from_values(destination_rules().validate(config, WRITER_KEYS))
 
     @classmethod
-    def from_values(cls, values: Mapping[str, Any]) -> "WriterOptions":
+    def from_values(cls, values: Mapping[str, Any]) -> WriterOptions:
         """From values ``ConfigRules.validate`` returned (checked, the spec's defaults filled in)."""
         return cls(**{key: values[key] for key in WRITER_KEYS})
 
@@ -60,7 +61,7 @@ def _not_a_written_field(name: str, field_name: str) -> str:
     return name
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def destination_rules() -> ConfigRules:
     return ConfigRules(
         connection_specification(DESTINATION), {**CONNECTION_RULES, "external_id_field": CodeRule(check=_not_a_written_field)}

@@ -28,8 +28,9 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Literal, overload
 
 from source_stripe_proxy.core.client import ApiResponse, StripeClient
 from source_stripe_proxy.core.errors import ConfigError, FailureType, StripeAPIError, StripeProxyError
@@ -93,8 +94,8 @@ class Outcome:
     kind: str
     position: Position
     key: str = ""
-    object_id: Optional[str] = None
-    error: Optional[Mapping[str, Any]] = None  # Stripe's error fields for rejections
+    object_id: str | None = None
+    error: Mapping[str, Any] | None = None  # Stripe's error fields for rejections
     requests: int = 0
     note: str = ""
 
@@ -114,8 +115,8 @@ class RecordRejectedError(StripeProxyError):
 
 @dataclass
 class _Found:
-    obj: Optional[Mapping[str, Any]]  # current object, or None: create
-    create_id: Optional[str] = None  # caller-chosen id for the create (products)
+    obj: Mapping[str, Any] | None  # current object, or None: create
+    create_id: str | None = None  # caller-chosen id for the create (products)
     note: str = ""
 
 
@@ -131,8 +132,8 @@ class RecordWriter:
     def __init__(self, client: StripeClient, options: WriterOptions):
         self.client = client
         self.options = options
-        self._ids: Dict[Tuple[str, str, str], str] = {}  # (stream, key kind, key value) -> object id
-        self._objects: Dict[Tuple[str, str], Mapping[str, Any]] = {}  # (stream, id) -> last known object
+        self._ids: dict[tuple[str, str, str], str] = {}  # (stream, key kind, key value) -> object id
+        self._objects: dict[tuple[str, str], Mapping[str, Any]] = {}  # (stream, id) -> last known object
         self._planned = 0
         self._lock = threading.Lock()
 
@@ -174,11 +175,9 @@ class RecordWriter:
 
     def _find_customer(self, table: StreamTable, record: MappedRecord) -> _Found:
         ext_field, ext = self.options.external_id_field, record.external_id
-        unclaimed: List[Mapping[str, Any]] = []
+        unclaimed: list[Mapping[str, Any]] = []
         if table.email_filter and self.options.match_customers_by_email and record.email:
-            candidates = list(
-                self.client.get(table.path, {table.email_filter: record.email, "limit": EMAIL_PAGE_SIZE}).get("data") or []
-            )
+            candidates = list(self.client.get(table.path, {table.email_filter: record.email, "limit": EMAIL_PAGE_SIZE}).get("data") or [])
             if ext is None:
                 if len(candidates) > 1:
                     raise RecordProblem(
@@ -191,13 +190,14 @@ class RecordWriter:
             if mine:
                 return _Found(_oldest(mine), note=_duplicates_note(mine))
             unclaimed = [c for c in candidates if not (c.get("metadata") or {}).get(ext_field)]
-        if ext is not None:
+        search_path = table.search_path  # set: only tables matched by search come here
+        if ext is not None and search_path is not None:
             try:
-                page = self.client.get(table.search_path, {"query": search_query(ext_field, ext), "limit": SEARCH_PAGE_SIZE})
+                page = self.client.get(search_path, {"query": search_query(ext_field, ext), "limit": SEARCH_PAGE_SIZE})
             except StripeAPIError as error:
                 if error.http_status == 404:  # no such endpoint here: every record would fail the same way
                     raise SearchUnavailableError(
-                        f"Stripe's Search API is not available (GET {table.search_path} answered 404), so {table.name} "
+                        f"Stripe's Search API is not available (GET {search_path} answered 404), so {table.name} "
                         "without an 'id' can't be matched by external id. Send Stripe ids, or match by email "
                         "and leave the external id out."
                     ) from None
@@ -214,7 +214,11 @@ class RecordWriter:
             )
         return _Found(unclaimed[0] if unclaimed else None)
 
-    def _retrieve(self, table: StreamTable, object_id: str, *, missing_ok: bool) -> Optional[Mapping[str, Any]]:
+    @overload
+    def _retrieve(self, table: StreamTable, object_id: str, *, missing_ok: Literal[False]) -> Mapping[str, Any]: ...
+    @overload
+    def _retrieve(self, table: StreamTable, object_id: str, *, missing_ok: bool) -> Mapping[str, Any] | None: ...
+    def _retrieve(self, table: StreamTable, object_id: str, *, missing_ok: bool) -> Mapping[str, Any] | None:
         try:
             obj = self.client.get(table.object_path("get", object_id))
         except StripeAPIError as error:
@@ -223,14 +227,17 @@ class RecordWriter:
             raise
         if obj.get("deleted"):
             raise RecordProblem(
-                "resource_deleted", f"{table.object_name.capitalize()} {object_id} was deleted in Stripe.",
-                param="id", error_type="invalid_request_error",
+                "resource_deleted",
+                f"{table.object_name.capitalize()} {object_id} was deleted in Stripe.",
+                param="id",
+                error_type="invalid_request_error",
             )
         return obj
 
-    def _cached(self, table: StreamTable, record: MappedRecord) -> Optional[Mapping[str, Any]]:
+    def _cached(self, table: StreamTable, record: MappedRecord) -> Mapping[str, Any] | None:
         with self._lock:
-            object_id = self._ids.get((table.name, *record.key))
+            kind, value = record.key
+            object_id = self._ids.get((table.name, kind, value))
             return self._objects.get((table.name, object_id)) if object_id else None
 
     def _remember(self, table: StreamTable, record: MappedRecord, obj: Mapping[str, Any]) -> None:
@@ -239,14 +246,15 @@ class RecordWriter:
 
     def _remember_locked(self, table: StreamTable, record: MappedRecord, obj: Mapping[str, Any]) -> None:
         self._objects[(table.name, obj["id"])] = obj
-        self._ids[(table.name, *record.key)] = obj["id"]
+        kind, value = record.key
+        self._ids[(table.name, kind, value)] = obj["id"]
         if record.external_id is not None:
             self._ids[(table.name, "external_id", record.external_id)] = obj["id"]
         self._ids[(table.name, "id", obj["id"])] = obj["id"]
 
     # -- writing --------------------------------------------------------------------
 
-    def _create(self, table: StreamTable, record: MappedRecord, create_id: Optional[str]) -> Tuple[str, str]:
+    def _create(self, table: StreamTable, record: MappedRecord, create_id: str | None) -> tuple[str, str]:
         if self.options.dry_run:
             with self._lock:
                 self._planned += 1
@@ -272,13 +280,13 @@ class RecordWriter:
         current = self._retrieve(table, created.data["id"], missing_ok=False)
         return self._update_if_changed(table, record, current)
 
-    def _update_if_changed(self, table: StreamTable, record: MappedRecord, obj: Mapping[str, Any]) -> Tuple[str, str]:
+    def _update_if_changed(self, table: StreamTable, record: MappedRecord, obj: Mapping[str, Any]) -> tuple[str, str]:
         if payload_matches(record.payload, obj):
             self._remember(table, record, obj)
             return UNCHANGED, obj["id"]
         return self._update(table, record, obj)
 
-    def _update(self, table: StreamTable, record: MappedRecord, obj: Mapping[str, Any]) -> Tuple[str, str]:
+    def _update(self, table: StreamTable, record: MappedRecord, obj: Mapping[str, Any]) -> tuple[str, str]:
         object_id = obj["id"]
         if self.options.dry_run:
             self._remember(table, record, apply_payload(obj, record.payload))
@@ -290,7 +298,7 @@ class RecordWriter:
         self._remember(table, record, response.data)
         return (UNCHANGED if response.replayed_from_earlier_run else UPDATED), object_id
 
-    def _post(self, path: str, params: Mapping[str, Any], key: str) -> "_Posted":
+    def _post(self, path: str, params: Mapping[str, Any], key: str) -> _Posted:
         response: ApiResponse = self.client.send("POST", path, data=params, idempotency_key=key)
         # A replay while the client retried is our own first attempt coming back (its
         # response was lost); a replay on the first attempt is an earlier run's write.
@@ -303,11 +311,11 @@ class _Posted:
     replayed_from_earlier_run: bool
 
 
-def _oldest(objects: List[Mapping[str, Any]]) -> Mapping[str, Any]:
+def _oldest(objects: list[Mapping[str, Any]]) -> Mapping[str, Any]:
     return min(objects, key=lambda o: (o.get("created") or 0, o.get("id") or ""))
 
 
-def _duplicates_note(objects: List[Mapping[str, Any]]) -> str:
+def _duplicates_note(objects: list[Mapping[str, Any]]) -> str:
     if len(objects) < 2:
         return ""
     return f"{len(objects)} objects carry this external id; the oldest was used"
@@ -321,7 +329,7 @@ def is_record_error(error: StripeAPIError) -> bool:
     return error.source == "stripe" and 400 <= error.http_status < 500 and error.http_status not in (401, 403, 429)
 
 
-def stripe_error_fields(error: StripeAPIError) -> Dict[str, Any]:
+def stripe_error_fields(error: StripeAPIError) -> dict[str, Any]:
     return {
         "type": error.error_type,
         "code": error.code,
@@ -329,7 +337,6 @@ def stripe_error_fields(error: StripeAPIError) -> Dict[str, Any]:
         "message": error.stripe_message or str(error),
         "http_status": error.http_status,
     }
-
 
 
 __all__ = ["OUTCOME_KINDS", "Outcome", "Position", "RecordRejectedError", "RecordWriter", "SearchUnavailableError", "search_query"]

@@ -13,8 +13,6 @@ key lacks a permission for (also a 403, but naming a ``rak_...`` permission, per
 
 from __future__ import annotations
 
-from typing import Dict, Optional, Tuple
-
 from source_stripe_proxy.core.client import StripeClient
 from source_stripe_proxy.core.errors import PermissionDeniedError
 from source_stripe_proxy.core.stripe_facts import MAX_PAGE_SIZE
@@ -25,13 +23,13 @@ ACCOUNTS_PATH = "/v1/accounts"
 ACCOUNT_INVALID = "account_invalid"  # Stripe's code for a Stripe-Account the key can't act for
 
 
-def connected_accounts(client: StripeClient, account_ids: Optional[Tuple[str, ...]], concurrency: int = 1) -> Optional[Tuple[str, ...]]:
+def connected_accounts(client: StripeClient, account_ids: tuple[str, ...] | None, concurrency: int = 1) -> tuple[str, ...] | None:
     """The accounts to read: as configured, or for ``"all"`` every account ``/v1/accounts``
     lists (newest first), read with up to ``concurrency`` requests in flight."""
     if account_ids != ALL_ACCOUNTS:
         return account_ids
     plan = ReadPlan(name="connected accounts", path=ACCOUNTS_PATH, fixed_params={}, intervals=((None, None),), page_size=MAX_PAGE_SIZE)
-    created: Dict[str, int] = {}
+    created: dict[str, int] = {}
     for signal in ConcurrentReader(client, max(1, concurrency), stop_on=lambda error: True).run([plan]):
         if isinstance(signal, Records):
             created.update((account["id"], account.get("created") or 0) for account in signal.records)

@@ -23,9 +23,9 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Callable, Dict, Iterable, List, Optional, Tuple
 
 from source_stripe_proxy.core.errors import ConfigError, PermissionDeniedError, StripeAPIError, StripeProxyError
 from source_stripe_proxy.source.state import Unavailable
@@ -48,7 +48,7 @@ class StreamUnavailable(ConfigError):
     whether a product is not enabled or the key lacks a permission. ``checked``: when Stripe
     said so, for a stream not asked again this sync (``still_unavailable``)."""
 
-    def __init__(self, stream: str, reason: str, stripe_message: str, kind: str = KIND_PRODUCT, checked: Optional[int] = None):
+    def __init__(self, stream: str, reason: str, stripe_message: str, kind: str = KIND_PRODUCT, checked: int | None = None):
         self.stream = stream
         self.reason = reason
         self.stripe_message = stripe_message
@@ -56,15 +56,17 @@ class StreamUnavailable(ConfigError):
         self.checked = checked
         when = ""
         if checked is not None:
-            when = (f" Stripe said so at {_utc(checked)}; it is asked again once a day (next after {_utc(checked + REPROBE_SECONDS)}), "
-                    "or at once if the stream is reset.")
+            when = (
+                f" Stripe said so at {_utc(checked)}; it is asked again once a day (next after {_utc(checked + REPROBE_SECONDS)}), "
+                "or at once if the stream is reset."
+            )
         super().__init__(
             f"Stream '{stream}' can't be read: {reason} (Stripe said: {stripe_message}).{when} Enable it in Stripe, "
             f"deselect the stream, or set '{SKIP_OPTION}' to 'skip' to skip such streams with a warning."
         )
 
 
-def learned(spec: StreamSpec, error: BaseException, now: int) -> Optional[Unavailable]:
+def learned(spec: StreamSpec, error: BaseException, now: int) -> Unavailable | None:
     """What to keep in the stream's state from a failure: a product not enabled (not a permission)."""
     cannot = unavailable(spec, error)
     if cannot is None or cannot.kind != KIND_PRODUCT or cannot.checked is not None:
@@ -72,7 +74,7 @@ def learned(spec: StreamSpec, error: BaseException, now: int) -> Optional[Unavai
     return Unavailable(now, cannot.reason, cannot.stripe_message)
 
 
-def still_unavailable(spec: StreamSpec, known: Optional[Unavailable], now: int) -> Optional[StreamUnavailable]:
+def still_unavailable(spec: StreamSpec, known: Unavailable | None, now: int) -> StreamUnavailable | None:
     """The stream's error without asking Stripe, when the last answer is less than a day old."""
     if known is None or not 0 <= now - known.checked < REPROBE_SECONDS:
         return None
@@ -83,7 +85,7 @@ def _utc(epoch: int) -> str:
     return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(epoch))
 
 
-def unavailable(spec: StreamSpec, error: BaseException) -> Optional[StreamUnavailable]:
+def unavailable(spec: StreamSpec, error: BaseException) -> StreamUnavailable | None:
     """The error as a ``StreamUnavailable`` if it says the account or key can't read the stream."""
     if isinstance(error, StreamUnavailable):
         return error
@@ -107,19 +109,19 @@ class Probe:
     """One cheap request (``limit=1``) that tells whether the streams behind it are readable."""
 
     path: str
-    params: Tuple[Tuple[str, str], ...]
-    streams: Tuple[str, ...]
+    params: tuple[tuple[str, str], ...]
+    streams: tuple[str, ...]
     paged: bool = True  # False: the endpoint takes no `limit` (it answers everything at once)
 
     @property
-    def query(self) -> Dict[str, object]:
+    def query(self) -> dict[str, object]:
         return {**dict(self.params), **({"limit": 1} if self.paged else {})}
 
 
-def probes(specs: Iterable[StreamSpec], path_for: Callable[[StreamSpec], str]) -> List[Probe]:
+def probes(specs: Iterable[StreamSpec], path_for: Callable[[StreamSpec], str]) -> list[Probe]:
     """One probe per top-level list a stream starts from; a child stream is as readable as the
     top ancestor whose list it starts from (its product is inherited from it)."""
-    grouped: Dict[Tuple[str, Tuple[Tuple[str, str], ...], bool], List[str]] = {}
+    grouped: dict[tuple[str, tuple[tuple[str, str], ...], bool], list[str]] = {}
     for spec in specs:
         source = spec.source
         key = (path_for(source), tuple(sorted((k, str(v)) for k, v in source.params.items())), source.paged)
@@ -128,12 +130,12 @@ def probes(specs: Iterable[StreamSpec], path_for: Callable[[StreamSpec], str]) -
 
 
 def probe_all(
-    probe_list: List[Probe], fetch: Callable[[Probe], None], workers: int, stop_on: Callable[[BaseException], bool]
-) -> Dict[Probe, Optional[BaseException]]:
+    probe_list: list[Probe], fetch: Callable[[Probe], None], workers: int, stop_on: Callable[[BaseException], bool]
+) -> dict[Probe, BaseException | None]:
     """Run every probe side by side (the client's budget paces them): probe -> its error or None.
     An error for which ``stop_on`` is true (a rejected key) is raised at once."""
 
-    def run(probe: Probe) -> Optional[BaseException]:
+    def run(probe: Probe) -> BaseException | None:
         try:
             fetch(probe)
         except StripeProxyError as error:
@@ -143,4 +145,4 @@ def probe_all(
         return None
 
     with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="stripe-probe") as pool:
-        return dict(zip(probe_list, pool.map(run, probe_list)))
+        return dict(zip(probe_list, pool.map(run, probe_list), strict=True))

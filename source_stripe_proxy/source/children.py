@@ -22,9 +22,10 @@ import dataclasses
 import json
 import threading
 from collections import deque
+from collections.abc import Hashable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Deque, Dict, Hashable, Iterable, Iterator, List, Mapping, Optional, Set, Tuple
+from typing import Any
 
 from source_stripe_proxy.core.client import StripeClient
 from source_stripe_proxy.core.endpoints import fill_path
@@ -41,17 +42,17 @@ class ChildList:
 
     parent: dict
     path: str
-    params: Dict[str, Any]
+    params: dict[str, Any]
     paged: bool = True
-    starting_after: Optional[str] = None
-    serves: Tuple[str, ...] = ()  # the streams this list's pages are for (the request meter's label)
-    share: Optional[Hashable] = None  # lists of one share group are asked for once for all its members
+    starting_after: str | None = None
+    serves: tuple[str, ...] = ()  # the streams this list's pages are for (the request meter's label)
+    share: Hashable | None = None  # lists of one share group are asked for once for all its members
 
 
 @dataclass
 class _SharedPage:
     future: Future
-    waiting: Set[int]  # the consumers that have not taken it yet
+    waiting: set[int]  # the consumers that have not taken it yet
 
 
 @dataclass
@@ -69,14 +70,14 @@ class ChildPages:
     client: StripeClient
     workers: int
     page_size: int
-    _pool: Optional[ThreadPoolExecutor] = field(default=None, init=False, repr=False)
+    _pool: ThreadPoolExecutor | None = field(default=None, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
-    _places: Optional[threading.Semaphore] = field(default=None, init=False, repr=False)
+    _places: threading.Semaphore = field(init=False, repr=False)  # set in __post_init__, from workers
     _sharing: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
     _asking: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
-    _members: Dict[Hashable, Dict[int, str]] = field(default_factory=dict, init=False, repr=False)  # share group -> consumer -> stream
-    _shared: Dict[Tuple[Hashable, ...], "_SharedPage"] = field(default_factory=dict, init=False, repr=False)
-    _found: Dict[Tuple[str, Optional[str]], bool] = field(default_factory=dict, init=False, repr=False)  # has_any's answers
+    _members: dict[Hashable, dict[int, str]] = field(default_factory=dict, init=False, repr=False)  # share group -> consumer -> stream
+    _shared: dict[tuple[Hashable, ...], _SharedPage] = field(default_factory=dict, init=False, repr=False)
+    _found: dict[tuple[str, str | None], bool] = field(default_factory=dict, init=False, repr=False)  # has_any's answers
 
     def __post_init__(self) -> None:
         self._places = threading.Semaphore(PAGES_PER_WORKER * max(1, self.workers))
@@ -110,7 +111,7 @@ class ChildPages:
                     if not shared.waiting:
                         del self._shared[key]
 
-    def _fetch(self, request: ChildList, account_id: Optional[str], consumer: Optional[int]) -> Tuple["Future", bool]:
+    def _fetch(self, request: ChildList, account_id: str | None, consumer: int | None) -> tuple[Future, bool]:
         """The future page of ``request``: one the other members of its group asked for already, or
         a new one they will take. The bool: whether the page is shared (each taker copies it)."""
         group = request.share
@@ -133,7 +134,7 @@ class ChildPages:
                 self._shared[key] = _SharedPage(future, set(others))
             return future, bool(others)
 
-    def has_any(self, spec: StreamSpec, account_id: Optional[str], serves: Tuple[str, ...]) -> bool:
+    def has_any(self, spec: StreamSpec, account_id: str | None, serves: tuple[str, ...]) -> bool:
         """Whether ``spec``'s list has an object (one ``limit=1`` request per sync and account)."""
         key = (spec.name, account_id)
         with self._asking:  # one request, however many callers ask at once
@@ -145,13 +146,14 @@ class ChildPages:
 
     # -- pages ------------------------------------------------------------------------------
 
-    def lists(self, lists: Iterable[ChildList], account_id: Optional[str], consumer: Optional[int] = None
-              ) -> Iterator[Tuple[ChildList, List[dict]]]:
+    def lists(
+        self, lists: Iterable[ChildList], account_id: str | None, consumer: int | None = None
+    ) -> Iterator[tuple[ChildList, list[dict]]]:
         """Every page of every list, each as ``(its list, the page's objects)``. ``consumer``: the
         caller, for lists it shares with others (``join``)."""
-        pending: Deque[ChildList] = deque()  # next pages of lists begun, then lists not begun
+        pending: deque[ChildList] = deque()  # next pages of lists begun, then lists not begun
         fresh = iter(lists)
-        in_flight: Deque[Tuple[ChildList, "Future[Tuple[List[dict], Optional[str]]]", bool, bool]] = deque()
+        in_flight: deque[tuple[ChildList, Future[tuple[list[dict], str | None]], bool, bool]] = deque()
 
         def submit() -> bool:
             request = pending.popleft() if pending else next(fresh, None)
@@ -188,7 +190,7 @@ class ChildPages:
                 if placed:
                     self._places.release()
 
-    def _page(self, request: ChildList, account_id: Optional[str]) -> Tuple[List[dict], Optional[str]]:
+    def _page(self, request: ChildList, account_id: str | None) -> tuple[list[dict], str | None]:
         query = dict(request.params)
         if request.paged:
             query["limit"] = self.page_size
@@ -206,7 +208,7 @@ class ChildPages:
         return objects, cursor
 
 
-def parent_id(value: Any) -> Optional[str]:
+def parent_id(value: Any) -> str | None:
     """An id, whether the field holds it or the expanded object."""
     value = value.get("id") if isinstance(value, Mapping) else value
     return value if isinstance(value, str) and value else None
@@ -216,7 +218,7 @@ def inherits_parent_time(spec: StreamSpec) -> bool:
     """Whether a child's ``updated`` is its parent's: embedded children, children that change
     with their parent, and children with no time of their own."""
     link = spec.parent
-    return bool(link) and (link.embedded or spec.changes == PARENT_EVENTS or not spec.created_field)
+    return link is not None and (link.embedded or spec.changes == PARENT_EVENTS or not spec.created_field)
 
 
 class ChildLink:
@@ -231,16 +233,17 @@ class ChildLink:
         self,
         spec: StreamSpec,
         pages: ChildPages,
-        account_id: Optional[str],
+        account_id: str | None,
         *,
         now: int,
-        start: Optional[int] = None,
-        min_created: Optional[int] = None,
-        group: Optional[Hashable] = None,
+        start: int | None = None,
+        min_created: int | None = None,
+        group: Hashable | None = None,
         gated: bool = False,
-        serving: Optional[str] = None,
+        serving: str | None = None,
     ):
-        assert spec.parent is not None, spec.name
+        if spec.parent is None:
+            raise ValueError(f"{spec.name} has no parent: it is not read through a ChildLink")
         self.spec = spec
         self.link = spec.parent
         self.pages = pages
@@ -248,18 +251,24 @@ class ChildLink:
         self.now = now
         self.start = start
         self.min_created = min_created
-        self.newest: Optional[int] = None
+        self.newest: int | None = None
         self._lock = threading.Lock()
-        self._also: Optional[List[dict]] = None
+        self._also: list[dict] | None = None
         # An included list: the rest of it comes from the endpoint listing it whole (a customer's
         # cards from its `sources`), shared by the streams of that list that read the same parents.
         self.box = box_spec(spec) if self.link.includable else spec
         self.kinds = frozenset(spec.objects) if self.box is not spec else None
         self.gated = gated and spec.requires is not None
         self.serving = serving or spec.name  # the stream whose read this level is part of (the request meter's label)
-        self.share: Optional[Hashable] = None
+        self.share: Hashable | None = None
         if group is not None and self.link.includable:
-            self.share = (account_id, self.box.path, json.dumps(self.box.params, sort_keys=True), json.dumps(self.link.filter, sort_keys=True), group)
+            self.share = (
+                account_id,
+                self.box.path,
+                json.dumps(self.box.params, sort_keys=True),
+                json.dumps(self.link.filter, sort_keys=True),
+                group,
+            )
             pages.join(self.share, id(self), self.serving)
 
     def leave(self) -> None:
@@ -272,14 +281,17 @@ class ChildLink:
     def matches(self, parent: Mapping[str, Any]) -> bool:
         return all(parent.get(key) == value for key, value in self.link.filter.items())
 
-    def lists_for(self, parent: dict, starting_after: Optional[str] = None) -> List[ChildList]:
+    def lists_for(self, parent: dict, starting_after: str | None = None) -> list[ChildList]:
         """The requests that list ``parent``'s children (none when the parent can't say)."""
-        ids = {param: parent_id(parent.get(source)) for param, source in self.link.path_params.items()}
-        if None in ids.values():
-            return []
+        ids: dict[str, str] = {}
+        for param, source in self.link.path_params.items():
+            value = parent_id(parent.get(source))
+            if value is None:
+                return []
+            ids[param] = value
         listing = self.box if starting_after is not None else self.spec  # the rest of an included list: its whole endpoint
         path = fill_path(listing.path, ids)
-        params: Dict[str, Any] = dict(listing.params)
+        params: dict[str, Any] = dict(listing.params)
         for param, source in self.link.query_params.items():
             value = parent_id(parent.get(source))
             if value is None:
@@ -293,45 +305,58 @@ class ChildLink:
         lists = [ChildList(parent, path, params, self.spec.paged, serves=serves)]
         if self.spec.window:
             lists = [ChildList(parent, path, {**params, **window}, self.spec.paged, serves=serves) for window in self._windows(parent)]
-        if self.spec.also_per:
+        also_per = self.spec.also_per
+        if also_per:
             lists = [
-                ChildList(parent, path, {**child.params, **{q: other[f] for q, f in self.spec.also_per.query_params.items()}}, child.paged,
-                          serves=serves)
+                ChildList(
+                    parent,
+                    path,
+                    {**child.params, **{q: other[f] for q, f in also_per.query_params.items()}},
+                    child.paged,
+                    serves=serves,
+                )
                 for child in lists
                 for other in self._also_per()
             ]
         return lists
 
-    def _windows(self, parent: Mapping[str, Any]) -> List[Dict[str, int]]:
+    def _windows(self, parent: Mapping[str, Any]) -> list[dict[str, int]]:
         """One window from the parent's creation (or ``start``) to now, aligned as required."""
         window = self.spec.window
+        if window is None:  # the stream's list needs no bounds
+            return []
         align = window.align_seconds
         begin = max(value for value in (self.start, parent.get("created"), 0) if isinstance(value, int))
         begin = begin - begin % align
         end = -(-self.now // align) * align
         return [{window.start_param: begin, window.end_param: end}] if begin < end else []
 
-    def _also_per(self) -> List[dict]:
+    def _also_per(self) -> list[dict]:
         """The second parent's objects (customers for meter summaries), listed once per read."""
+        also_per = self.spec.also_per
+        if also_per is None:  # no second parent
+            return []
         with self._lock:
             if self._also is None:
-                other = STREAM_SPECS[self.spec.also_per.stream]
-                fields = set(self.spec.also_per.query_params.values())
+                other = STREAM_SPECS[also_per.stream]
+                fields = set(also_per.query_params.values())
                 client = self.pages.client
                 with client.meter.serving((self.serving,)):
                     self._also = [
                         {f: obj.get(f) for f in fields}
-                        for obj in client.list_objects(other.path, dict(other.params), page_size=self.pages.page_size, account_id=self.account_id)
+                        for obj in client.list_objects(
+                            other.path, dict(other.params), page_size=self.pages.page_size, account_id=self.account_id
+                        )
                     ]
             return self._also
 
     # -- children -------------------------------------------------------------------------
 
-    def children(self, parents: List[dict]) -> Iterator[List[dict]]:
+    def children(self, parents: list[dict]) -> Iterator[list[dict]]:
         """The children of ``parents``, a chunk per page (see ``children_of``)."""
         return self.children_of(iter([parents]))
 
-    def children_of(self, parent_chunks: Iterator[List[dict]]) -> Iterator[List[dict]]:
+    def children_of(self, parent_chunks: Iterator[list[dict]]) -> Iterator[list[dict]]:
         """The children of the parents in ``parent_chunks``, a chunk per page: embedded ones as
         their parents come, then those listed.
 
@@ -342,7 +367,7 @@ class ChildLink:
         A page with no children is an empty chunk, and so is a parent chunk that makes no
         request: its caller gets a turn after every request (the reader takes chunks of
         several streams in turn, and each holds its pages in flight)."""
-        ready: Deque[List[dict]] = deque()  # chunks made without a request, handed over first
+        ready: deque[list[dict]] = deque()  # chunks made without a request, handed over first
 
         def requests() -> Iterator[ChildList]:
             for parents in parent_chunks:
@@ -375,27 +400,31 @@ class ChildLink:
         while ready:
             yield ready.popleft()
 
-    def embedded_box(self, parent: Mapping[str, Any]) -> Optional[Mapping[str, Any]]:
+    def embedded_box(self, parent: Mapping[str, Any]) -> Mapping[str, Any] | None:
         """The parent's list of these children, when it holds one: always for an embedded child
         (an invoice's lines), and for an included one when the parent was listed with it."""
+        field = self.link.embedded_field
+        if field is None:  # children listed on their own endpoint only
+            return None
         if self.link.embedded:
-            return parent.get(self.link.embedded_field) or {}
+            return parent.get(field) or {}
         if self.link.includable:
-            box = parent.get(self.link.embedded_field)
+            box = parent.get(field)
             if isinstance(box, Mapping) and isinstance(box.get("data"), list):
                 return box
         return None
 
     def _any_children(self) -> bool:
         """False when the stream can't have any (no entitlement feature is defined): no request."""
-        return not self.gated or self.pages.has_any(STREAM_SPECS[self.spec.requires], self.account_id, (self.serving,))
+        requires = self.spec.requires
+        return not self.gated or requires is None or self.pages.has_any(STREAM_SPECS[requires], self.account_id, (self.serving,))
 
-    def embedded_rows(self, parent: Mapping[str, Any]) -> List[dict]:
-        box = parent.get(self.link.embedded_field)
+    def embedded_rows(self, parent: Mapping[str, Any]) -> list[dict]:
+        box = parent.get(self.link.embedded_field) if self.link.embedded_field else None
         rows = box.get("data") if isinstance(box, Mapping) else None
         return [row for row in rows if isinstance(row, dict)] if isinstance(rows, list) else []
 
-    def annotate(self, rows: List[dict], parent: Mapping[str, Any]) -> List[dict]:
+    def annotate(self, rows: list[dict], parent: Mapping[str, Any]) -> list[dict]:
         """Name the parent where Stripe does not, take its time where the child has none of its
         own, mark the children of a deleted parent deleted, and keep only the new ones (``min_created``)."""
         link, spec = self.link, self.spec
@@ -429,28 +458,46 @@ class Descent:
     start while the parent list is still being read. ``links[-1]`` is the stream's own level.
     """
 
-    def __init__(self, spec: StreamSpec, pages: ChildPages, account_id: Optional[str], *, now: int,
-                 start: Optional[int] = None, min_created: Optional[int] = None, group: Optional[Hashable] = None):
+    def __init__(
+        self,
+        spec: StreamSpec,
+        pages: ChildPages,
+        account_id: str | None,
+        *,
+        now: int,
+        start: int | None = None,
+        min_created: int | None = None,
+        group: Hashable | None = None,
+    ):
         """``group``: what the plans whose parents are the same share (their read and intervals):
         their descents ask once for the lists they have in common."""
         chain = spec.ancestry[1:]
         self.links = [
-            ChildLink(level, pages, account_id, now=now, start=start, min_created=min_created if level is spec else None,
-                      group=group, gated=level is spec, serving=spec.name)
+            ChildLink(
+                level,
+                pages,
+                account_id,
+                now=now,
+                start=start,
+                min_created=min_created if level is spec else None,
+                group=group,
+                gated=level is spec,
+                serving=spec.name,
+            )
             for level in chain
         ]
 
     @property
-    def newest(self) -> Optional[int]:
+    def newest(self) -> int | None:
         return self.links[-1].newest if self.links else None
 
-    def __call__(self, parents: List[dict]) -> Iterator[List[dict]]:
-        chunks: Iterator[List[dict]] = iter([parents])
+    def __call__(self, parents: list[dict]) -> Iterator[list[dict]]:
+        chunks: Iterator[list[dict]] = iter([parents])
         for link in self.links:
             chunks = link.children_of(chunks)
         return self._leaving_on_failure(chunks)
 
-    def _leaving_on_failure(self, chunks: Iterator[List[dict]]) -> Iterator[List[dict]]:
+    def _leaving_on_failure(self, chunks: Iterator[list[dict]]) -> Iterator[list[dict]]:
         """A descent that fails gets no more parents: the lists it shares are no longer kept for it."""
         try:
             yield from chunks

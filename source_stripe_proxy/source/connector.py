@@ -17,7 +17,8 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Tuple
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
 
 from airbyte_cdk.models import AirbyteMessage, AirbyteStateMessage, ConfiguredAirbyteCatalog, ConnectorSpecification, SyncMode
 from airbyte_cdk.sources import AbstractSource
@@ -64,7 +65,7 @@ class SourceStripeProxy(AbstractSource):
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
         """``clock``: the epoch seconds a read plans by (tests pass one they move)."""
         super().__init__()
-        self._client: Optional[StripeClient] = None
+        self._client: StripeClient | None = None
         self._clock = clock
 
     def spec(self, logger: logging.Logger) -> ConnectorSpecification:
@@ -83,7 +84,7 @@ class SourceStripeProxy(AbstractSource):
         """The source's one validation path, the same for check, discover and read."""
         source_config(split_config(config)[0])
 
-    def check_connection(self, logger: logging.Logger, config: Mapping[str, Any]) -> Tuple[bool, Optional[Any]]:
+    def check_connection(self, logger: logging.Logger, config: Mapping[str, Any]) -> tuple[bool, Any | None]:
         """Probe every stream's list (``limit=1``); the connection works when one stream is
         readable, and each one that is not is logged with why. A first probe that gets no answer
         (a host that can't be reached, retries used up) ends the check: the others would fail alike."""
@@ -95,14 +96,15 @@ class SourceStripeProxy(AbstractSource):
             # Our messages never carry config values, so they are safe in CONNECTION_STATUS.
             stopped = " The check stopped at this first request." if error.failure_type == "transient_error" else ""
             return False, _Safe(str(error) + stopped)
-        readable, problems = [], {}
-        for probe, error in results.items():
+        readable: list[str] = []
+        problems: dict[str, str] = {}
+        for probe, failure in results.items():
             for name in probe.streams:
-                if error is None:
+                if failure is None:
                     readable.append(name)
                     continue
-                reason = unavailable(STREAM_SPECS[name], error)
-                problems[name] = reason.reason if reason else str(error)
+                reason = unavailable(STREAM_SPECS[name], failure)
+                problems[name] = reason.reason if reason else str(failure)
         for name in sorted(problems):
             logger.warning("Stream %s: %s", name, problems[name])
         if not readable:
@@ -134,7 +136,7 @@ class SourceStripeProxy(AbstractSource):
 
     @classmethod
     @raises_traced
-    def read_state(cls, state_path: str) -> List[AirbyteStateMessage]:
+    def read_state(cls, state_path: str) -> list[AirbyteStateMessage]:
         """The CDK refuses a pre-per-stream state object with a bare system error; say what to do."""
         if state_path and not isinstance(read_json_file(state_path), (list, type(None))):
             raise ConfigError(
@@ -145,10 +147,10 @@ class SourceStripeProxy(AbstractSource):
         return super().read_state(state_path)
 
     @raises_traced
-    def streams(self, config: Mapping[str, Any]) -> List[Stream]:
+    def streams(self, config: Mapping[str, Any]) -> list[Stream]:
         options = read_options(config)
         client = self.client_for(config)
-        return build_streams(client, options)
+        return list(build_streams(client, options))  # the CDK's list[Stream] (a list is invariant)
 
     @raises_traced
     def read(
@@ -156,7 +158,7 @@ class SourceStripeProxy(AbstractSource):
         logger: logging.Logger,
         config: Mapping[str, Any],
         catalog: ConfiguredAirbyteCatalog,
-        state: Optional[List[AirbyteStateMessage]] = None,
+        state: list[AirbyteStateMessage] | None = None,
     ) -> Iterator[AirbyteMessage]:
         config, _ = split_config(config)
         options = dataclasses.replace(read_options(config), clock=self._clock)
@@ -173,7 +175,7 @@ class SourceStripeProxy(AbstractSource):
                 unplanned = {stream.name: error for stream, _ in selected if needs_own_account(stream.spec)}
         context = ReadContext.for_sync(client, options, concurrency, own, selected=(stream.name for stream, _ in selected))
         sync = SyncRun(logger, client, options, selected, ConnectorStateManager(state=state), concurrency)
-        plans: List[ReadPlan] = []
+        plans: list[ReadPlan] = []
         try:
             plans = sync.plan(context, accounts, unplanned)
             plans = share_events_read(plans, _before_reading(lambda: sample_events(client, plans, options)))
@@ -183,7 +185,9 @@ class SourceStripeProxy(AbstractSource):
             logger.info(read_cost(client.meter.since(metered), plans).line())
 
 
-def select_streams(streams: List[StripeStream], catalog: ConfiguredAirbyteCatalog, logger: logging.Logger) -> List[Tuple[StripeStream, Any]]:
+def select_streams(
+    streams: list[StripeStream], catalog: ConfiguredAirbyteCatalog, logger: logging.Logger
+) -> list[tuple[StripeStream, Any]]:
     """The catalog's streams with their configured entries; an unknown stream is a config error."""
     by_name = {stream.name: stream for stream in streams}
     selected = []
@@ -211,9 +215,9 @@ def select_streams(streams: List[StripeStream], catalog: ConfiguredAirbyteCatalo
 
 
 def summarize_problems(problems: Mapping[str, str], first: str, named: int = CHECK_STREAMS_NAMED) -> str:
-    """"stream: why" for at most ``named`` streams, ``first`` first, the rest counted. Streams
+    """ "stream: why" for at most ``named`` streams, ``first`` first, the rest counted. Streams
     that fail for the same reason share it ("charges: HTTP 500 (also refunds and 40 more)")."""
-    by_reason: Dict[str, List[str]] = {}
+    by_reason: dict[str, list[str]] = {}
     for name in sorted(problems, key=lambda n: (n != first, n)):
         by_reason.setdefault(problems[name], []).append(name)
     groups = sorted(by_reason.items(), key=lambda group: (first not in group[1], -len(group[1])))
@@ -232,19 +236,19 @@ def summarize_problems(problems: Mapping[str, str], first: str, named: int = CHE
     return "; ".join(parts)
 
 
-def sample_events(client: StripeClient, plans: List[ReadPlan], options: ReadOptions) -> Dict[Optional[str], EventSample]:
+def sample_events(client: StripeClient, plans: list[ReadPlan], options: ReadOptions) -> dict[str | None, EventSample]:
     """For each account whose streams read more than 20 event types: the newest page of every
     event since the oldest cursor (one request), so ``share_events_read`` can tell whether one
     read of every event or a read per group of types costs fewer requests."""
     samples = {}
     now = int(options.clock())
     for account, since in needs_sample(plans).items():
-        params: Dict[str, Any] = {"limit": options.page_size}
+        params: dict[str, Any] = {"limit": options.page_size}
         if since is not None:
             params["created"] = {"gte": since}
         page = client.get(EVENTS_PATH, params, account_id=account)
         events = [e for e in page.get("data") or [] if isinstance(e, dict)]
-        times = [e.get("created") for e in events if isinstance(e.get("created"), int)]
+        times = [e["created"] for e in events if isinstance(e.get("created"), int)]
         samples[account] = EventSample(
             types=tuple(str(e.get("type")) for e in events),
             has_more=bool(page.get("has_more")),
@@ -254,14 +258,17 @@ def sample_events(client: StripeClient, plans: List[ReadPlan], options: ReadOpti
     return samples
 
 
-def probe_every_stream(client: StripeClient, options: ReadOptions) -> Dict[Probe, Optional[BaseException]]:
+def probe_every_stream(client: StripeClient, options: ReadOptions) -> dict[Probe, BaseException | None]:
     """Each top-level list once (``limit=1``): probe -> its error, or None when readable.
 
     The first probe (customers, the list most accounts read) goes alone, so a rejected key
     costs one request and ends the check at once; the others go side by side within the budget.
     """
     first, *rest = sorted(STREAM_SPECS.values(), key=lambda spec: spec.name != FIRST_PROBE)
-    fetch = lambda probe: client.get(probe.path, probe.query)  # noqa: E731
+
+    def fetch(probe: Probe) -> Any:
+        return client.get(probe.path, probe.query)
+
     results = probe_all(probes([first], lambda spec: spec.path), fetch, 1, stop_on=_ends_the_check)
     own = None
     named = [spec for spec in rest if needs_own_account(spec)]
@@ -274,7 +281,7 @@ def probe_every_stream(client: StripeClient, options: ReadOptions) -> Dict[Probe
             # Without the account's id its own lists can't be asked for: they can't be read.
             results[Probe("/v1/account", (), tuple(spec.name for spec in named))] = error
             rest = [spec for spec in rest if not needs_own_account(spec)]
-    context = ReadContext(client, options, None, own)
+    context = ReadContext.for_sync(client, options, 1, own)  # no child lists are probed: its pool never starts
     checks = probes(rest, lambda spec: path_for_account(spec, context, None))
     results.update(probe_all(checks, fetch, concurrency_for(options, client.settings), stop_on=ends_the_read))
     return results

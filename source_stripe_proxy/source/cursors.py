@@ -16,7 +16,7 @@ again, never lost). ``Boundary`` does both while a read runs; ``next_cursor`` de
 from __future__ import annotations
 
 import threading
-from typing import Iterable, List, Optional, Sequence, Tuple
+from collections.abc import Iterable, Sequence
 
 from source_stripe_proxy.source.reader import ReadPlan
 from source_stripe_proxy.source.state import MAX_AT_CURSOR
@@ -29,21 +29,21 @@ class Boundary:
     is in ``skip_ids`` (emitted by the last read), and notes the newest ``created`` of the
     objects read (dropped ones too) with the ids of that second. Safe across worker threads."""
 
-    def __init__(self, created_field: str, skip_second: Optional[int] = None, skip_ids: Iterable[str] = ()):
+    def __init__(self, created_field: str, skip_second: int | None = None, skip_ids: Iterable[str] = ()):
         self.created_field = created_field
         self.skip_second = skip_second
         self.skip_ids = frozenset(skip_ids) if skip_second is not None else frozenset()
-        self.newest: Optional[int] = None
+        self.newest: int | None = None
         self._ids: set = set()
         self._lock = threading.Lock()
 
     @property
-    def ids(self) -> Tuple[str, ...]:
+    def ids(self) -> tuple[str, ...]:
         """The ids of the objects created in the second of ``newest``."""
         with self._lock:
             return tuple(sorted(self._ids))
 
-    def __call__(self, records: List[dict]) -> List[dict]:
+    def __call__(self, records: list[dict]) -> list[dict]:
         kept = []
         for record in records:
             created = record.get(self.created_field)
@@ -69,9 +69,12 @@ def reads_up_to_now(plan: ReadPlan) -> bool:
 
 
 def next_cursor(
-    saved: Optional[int], saved_ids: Optional[Sequence[str]], newest: Optional[int], newest_ids: Sequence[str],
-    floor: Optional[int],
-) -> Tuple[Optional[int], Optional[Tuple[str, ...]]]:
+    saved: int | None,
+    saved_ids: Sequence[str] | None,
+    newest: int | None,
+    newest_ids: Sequence[str],
+    floor: int | None,
+) -> tuple[int | None, tuple[str, ...] | None]:
     """The cursor after a completed read, and the ids of its second already emitted.
 
     ``saved``/``saved_ids``: the state before; ``newest``/``newest_ids``: the newest ``created``
@@ -81,7 +84,7 @@ def next_cursor(
     if not known:
         return None, None
     cursor = max(known)
-    ids = set()
+    ids: set[str] = set()
     if cursor == newest:
         ids.update(newest_ids)
     if cursor == saved and saved_ids:

@@ -25,15 +25,16 @@ copies an object that two streams take).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable, Iterable, List, Optional, Tuple
+from typing import Any
 
 from source_stripe_proxy.core.client import StripeClient
 from source_stripe_proxy.core.errors import StripeAPIError
 from source_stripe_proxy.source.children import ChildLink, parent_id
 from source_stripe_proxy.source.stream_specs import EVENTS, STREAM_SPECS, StreamSpec
 
-Transform = Callable[[List[dict]], Any]
+Transform = Callable[[list[dict]], Any]
 REFETCH_WORKERS = 8  # re-fetches of one page run side by side; the shared budget still paces them
 
 
@@ -50,12 +51,12 @@ def _own_updated(obj: dict, when: Any) -> Any:
     return own if isinstance(own, int) and isinstance(when, int) and own > when else when
 
 
-def _object(event: dict) -> Optional[dict]:
+def _object(event: dict) -> dict | None:
     obj = (event.get("data") or {}).get("object")
     return obj if isinstance(obj, dict) else None
 
 
-def _of_kind(obj: dict, kinds: Tuple[str, ...]) -> bool:
+def _of_kind(obj: dict, kinds: tuple[str, ...]) -> bool:
     """Whether the event's object is one a stream lists (a card, not a bank account)."""
     return not kinds or obj.get("object") in kinds or "object" not in obj
 
@@ -63,10 +64,11 @@ def _of_kind(obj: dict, kinds: Tuple[str, ...]) -> bool:
 class ObjectVersions:
     """Events of one stream's objects -> the latest version of each changed object, once."""
 
-    def __init__(self, spec: StreamSpec, client: StripeClient, *, refetch_always: bool, account_id: Optional[str],
-                 min_created: Optional[int] = None):
+    def __init__(
+        self, spec: StreamSpec, client: StripeClient, *, refetch_always: bool, account_id: str | None, min_created: int | None = None
+    ):
         self.spec = spec
-        self.types = frozenset(spec.event_types)
+        self.types = frozenset(spec.event_types or ())
         self.client = client
         self.refetch_always = refetch_always or bool(spec.expand)
         self.api_version = client.settings.stripe_version
@@ -82,12 +84,14 @@ class ObjectVersions:
         created = obj.get(self.spec.created_field) if self.spec.created_field else None
         return not (self.min_created is not None and isinstance(created, int) and created < self.min_created)
 
-    def __call__(self, events: Iterable[dict]) -> List[dict]:
-        records: List[dict] = []
-        to_fetch: List[Tuple[dict, Any]] = []
+    def __call__(self, events: Iterable[dict]) -> list[dict]:
+        records: list[dict] = []
+        to_fetch: list[tuple[dict, Any]] = []
         for event in events:
             obj = _object(event)
-            object_id = obj.get("id") if obj else None
+            if obj is None:
+                continue
+            object_id = obj.get("id")
             if not object_id or not self.wanted(obj):
                 continue
             if object_id in self.seen:
@@ -105,7 +109,7 @@ class ObjectVersions:
             records.extend(self._refetch(to_fetch))
         return records
 
-    def _refetch(self, stale: List[Tuple[dict, Any]]) -> List[dict]:
+    def _refetch(self, stale: list[tuple[dict, Any]]) -> list[dict]:
         if len(stale) == 1:
             return [self._fetch_one(*stale[0])]
         with ThreadPoolExecutor(max_workers=min(REFETCH_WORKERS, len(stale)), thread_name_prefix="stripe-refetch") as pool:
@@ -141,22 +145,26 @@ class EventChanges:
         client: StripeClient,
         *,
         refetch_always: bool,
-        account_id: Optional[str],
-        min_created: Optional[int] = None,
-        link: Optional[ChildLink] = None,
+        account_id: str | None,
+        min_created: int | None = None,
+        link: ChildLink | None = None,
     ):
         self.spec = spec
-        versions = dict(refetch_always=refetch_always, account_id=account_id, min_created=min_created)
-        self.own = ObjectVersions(spec, client, **versions) if spec.changes == EVENTS and spec.event_types else None
-        follows_parent = link is not None and spec.follows_parent_events
-        self.parents = ObjectVersions(STREAM_SPECS[spec.parent.stream], client, **versions) if follows_parent else None
+
+        def versions_of(of: StreamSpec) -> ObjectVersions:
+            return ObjectVersions(of, client, refetch_always=refetch_always, account_id=account_id, min_created=min_created)
+
+        self.own = versions_of(spec) if spec.changes == EVENTS and spec.event_types else None
+        parent = spec.parent
+        follows_parent = link is not None and parent is not None and spec.follows_parent_events
+        self.parents = versions_of(STREAM_SPECS[parent.stream]) if parent is not None and follows_parent else None
         self.link = link
         self.refresh = dict(spec.refresh) if link is not None else {}
         self.refreshed: set = set()  # parents whose children were listed again this sync
         self.emitted_children: set = set()  # ids of children emitted (live or tombstone) this sync
 
     @property
-    def types(self) -> Tuple[str, ...]:
+    def types(self) -> tuple[str, ...]:
         """The event types this stream reads."""
         types = set(self.refresh)
         for versions in (self.own, self.parents):
@@ -172,31 +180,33 @@ class EventChanges:
             or (event.get("type") in self.refresh and _object(event) is not None)
         )
 
-    def __call__(self, events: List[dict]) -> List[dict]:
-        records: List[dict] = []
+    def __call__(self, events: list[dict]) -> list[dict]:
+        records: list[dict] = []
         if self.own is not None:
             records.extend(self.own([e for e in events if self.own.takes(e)]))
+        if self.link is None:  # a stream of its own: no children to list
+            return records
         if self.parents is not None:
-            records.extend(self._children_of_changed_parents([e for e in events if self.parents.takes(e)]))
+            records.extend(self._children_of_changed_parents(self.link, self.parents, [e for e in events if self.parents.takes(e)]))
         if self.refresh:
-            records.extend(self._refreshed([e for e in events if e.get("type") in self.refresh]))
+            records.extend(self._refreshed(self.link, [e for e in events if e.get("type") in self.refresh]))
         return records
 
-    def _children_of_changed_parents(self, events: List[dict]) -> List[dict]:
-        removed: List[dict] = []
-        if self.link.link.embedded_field:
+    def _children_of_changed_parents(self, link: ChildLink, parents: ObjectVersions, events: list[dict]) -> list[dict]:
+        removed: list[dict] = []
+        if link.link.embedded_field:
             for event in events:
                 obj = _object(event)
-                if obj and obj.get("id") and self.parents.wanted(obj):
-                    removed.extend(self._removed_children(event, obj))
-        children = self._new([child for chunk in self.link.children(self.parents(events)) for child in chunk])
+                if obj and obj.get("id") and parents.wanted(obj):
+                    removed.extend(self._removed_children(link, event, obj))
+        children = self._new([child for chunk in link.children(parents(events)) for child in chunk])
         for child in removed:  # after the current children: a child still there is not removed
             if child.get("id") not in self.emitted_children:
                 self.emitted_children.add(child.get("id"))
                 children.append(child)
         return children
 
-    def _refreshed(self, events: List[dict]) -> List[dict]:
+    def _refreshed(self, link: ChildLink, events: list[dict]) -> list[dict]:
         parents = []
         for event in events:
             obj = _object(event) or {}
@@ -208,9 +218,9 @@ class EventChanges:
             parent = dict(obj) if source == "id" else {"id": named}
             parent["updated"] = event.get("created")
             parents.append(parent)
-        return self._new([child for chunk in self.link.children(parents) for child in chunk])
+        return self._new([child for chunk in link.children(parents) for child in chunk])
 
-    def _new(self, children: List[dict]) -> List[dict]:
+    def _new(self, children: list[dict]) -> list[dict]:
         """Each child once per sync, in its newest version (parents come newest first)."""
         fresh = []
         for child in children:
@@ -220,19 +230,15 @@ class EventChanges:
             fresh.append(child)
         return fresh
 
-    def _removed_children(self, event: dict, obj: dict) -> List[dict]:
+    def _removed_children(self, link: ChildLink, event: dict, obj: dict) -> list[dict]:
         """Children the event's ``previous_attributes`` lists that its object no longer has."""
-        field = self.link.link.embedded_field
+        field = link.link.embedded_field
         before = ((event.get("data") or {}).get("previous_attributes") or {}).get(field)
         rows = before.get("data") if isinstance(before, dict) else None
         if not isinstance(rows, list):
             return []
         after = {row.get("id") for row in ((obj.get(field) or {}).get("data") or []) if isinstance(row, dict)}
-        return [
-            tombstone(row, event.get("created"))
-            for row in rows
-            if isinstance(row, dict) and row.get("id") and row["id"] not in after
-        ]
+        return [tombstone(row, event.get("created")) for row in rows if isinstance(row, dict) and row.get("id") and row["id"] not in after]
 
 
 class Stamp:
@@ -240,14 +246,13 @@ class Stamp:
     the read began), ``is_deleted`` (false unless a tombstone, in streams that can have deletes)
     and ``account_id`` to every record."""
 
-    def __init__(self, created_field: Optional[str], account_id: Optional[str], *, marks_deletes: bool = False,
-                 fallback: Optional[int] = None):
+    def __init__(self, created_field: str | None, account_id: str | None, *, marks_deletes: bool = False, fallback: int | None = None):
         self.created_field = created_field
         self.account_id = account_id
         self.marks_deletes = marks_deletes
         self.fallback = fallback
 
-    def __call__(self, records: List[dict]) -> List[dict]:
+    def __call__(self, records: list[dict]) -> list[dict]:
         for record in records:
             if "updated" not in record:
                 created = record.get(self.created_field) if self.created_field else None
@@ -259,12 +264,12 @@ class Stamp:
         return records
 
 
-def chain(*steps: Optional[Transform]) -> Transform:
+def chain(*steps: Transform | None) -> Transform:
     """Steps one after another. A step that makes chunks (a child stream's ``Descent``) makes
     the chain's output chunks, each through the later steps."""
     active = [step for step in steps if step is not None]
 
-    def run(records: List[dict]) -> Any:
+    def run(records: list[dict]) -> Any:
         for i, step in enumerate(active):
             records = step(records)
             if not isinstance(records, list):
@@ -274,8 +279,9 @@ def chain(*steps: Optional[Transform]) -> Transform:
     return run
 
 
-def _chunks(chunks: Iterable[List[dict]], rest: List[Transform]) -> Iterable[List[dict]]:
+def _chunks(chunks: Iterable[list[dict]], rest: list[Transform]) -> Iterable[list[dict]]:
     for chunk in chunks:
+        made = chunk
         for step in rest:
-            chunk = step(chunk)
-        yield chunk
+            made = step(made)
+        yield made

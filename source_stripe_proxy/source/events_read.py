@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 from source_stripe_proxy.core.stripe_facts import MAX_EVENT_TYPES, MAX_PAGE_SIZE
 from source_stripe_proxy.source.reader import EVENTS_PHASE, ReadPlan
@@ -36,7 +36,7 @@ class EventSample:
     """The newest page of every event since the oldest cursor: its types, whether there is more,
     the seconds it spans and the seconds since the cursor."""
 
-    types: Tuple[str, ...]
+    types: tuple[str, ...]
     has_more: bool
     span_seconds: int
     window_seconds: int
@@ -61,10 +61,10 @@ def grouped_cost(groups: Sequence[Sequence[str]], sample: EventSample) -> float:
     return sum(max(1.0, math.ceil(sample.events * sample.share(group) / MAX_PAGE_SIZE)) for group in groups)
 
 
-def group_types(type_sets: Sequence[Sequence[str]]) -> Optional[List[List[str]]]:
+def group_types(type_sets: Sequence[Sequence[str]]) -> list[list[str]] | None:
     """Streams' type sets packed into groups of at most 20 types, each stream whole in one group
     (the largest first, each into the group it shares most with). None if one set is too big."""
-    groups: List[set] = []
+    groups: list[set] = []
     for types in sorted((set(t) for t in type_sets if t), key=lambda t: (-len(t), sorted(t))):
         if len(types) > MAX_EVENT_TYPES:
             return None
@@ -76,13 +76,14 @@ def group_types(type_sets: Sequence[Sequence[str]]) -> Optional[List[List[str]]]
     return [sorted(g) for g in groups]
 
 
-def oldest_cursor(plans: Sequence[ReadPlan]) -> Optional[int]:
+def oldest_cursor(plans: Sequence[ReadPlan]) -> int | None:
     """Where an account's events read starts: the lowest bound of its plans' intervals."""
     lows = [lo for plan in plans for lo, _ in plan.intervals]
-    return None if any(lo is None for lo in lows) or not lows else min(lows)
+    bounded = [lo for lo in lows if lo is not None]
+    return min(bounded) if lows and len(bounded) == len(lows) else None  # one unbounded interval: from the start
 
 
-def needs_sample(plans: Sequence[ReadPlan]) -> Dict[Optional[str], Optional[int]]:
+def needs_sample(plans: Sequence[ReadPlan]) -> dict[str | None, int | None]:
     """The accounts whose streams read more than 20 event types, with their oldest cursor (not
     those whose ``events`` stream is selected: every event is read for it anyway)."""
     by_account = _events_plans(plans)
@@ -94,11 +95,11 @@ def needs_sample(plans: Sequence[ReadPlan]) -> Dict[Optional[str], Optional[int]
     }
 
 
-def share_events_read(plans: List[ReadPlan], samples: Optional[Mapping[Optional[str], EventSample]] = None) -> List[ReadPlan]:
+def share_events_read(plans: list[ReadPlan], samples: Mapping[str | None, EventSample] | None = None) -> list[ReadPlan]:
     """The plans with one query per account's events read (or per group of types, when the
     sample says grouping costs fewer requests), so the reader reads each event once."""
     samples = samples or {}
-    queries: Dict[Tuple[str, Optional[str]], Mapping] = {}
+    queries: dict[tuple[str, str | None], Mapping] = {}
     every_event = set()
     for account, mine in _events_plans(plans).items():
         wanted = sorted({t for plan in mine for t in plan.fixed_params.get("types", ())})
@@ -120,10 +121,11 @@ def share_events_read(plans: List[ReadPlan], samples: Optional[Mapping[Optional[
     shared = []
     for plan in plans:
         if plan.key in queries and plan.phase == EVENTS_PHASE:
-            plan = dataclasses.replace(plan, fixed_params=queries[plan.key])
+            shared.append(dataclasses.replace(plan, fixed_params=queries[plan.key]))
         elif _lists_every_event(plan) and plan.account_id in every_event:
-            plan = dataclasses.replace(plan, splittable=False)  # the `events` stream joins the read of every event
-        shared.append(plan)
+            shared.append(dataclasses.replace(plan, splittable=False))  # the `events` stream joins the read of every event
+        else:
+            shared.append(plan)
     return shared
 
 
@@ -132,8 +134,8 @@ def _lists_every_event(plan: ReadPlan) -> bool:
     return plan.path == EVENTS_PATH and plan.phase != EVENTS_PHASE and not plan.fixed_params
 
 
-def _events_plans(plans: Sequence[ReadPlan]) -> Dict[Optional[str], List[ReadPlan]]:
-    by_account: Dict[Optional[str], List[ReadPlan]] = {}
+def _events_plans(plans: Sequence[ReadPlan]) -> dict[str | None, list[ReadPlan]]:
+    by_account: dict[str | None, list[ReadPlan]] = {}
     for plan in plans:
         if plan.phase == EVENTS_PHASE and plan.path == EVENTS_PATH:
             by_account.setdefault(plan.account_id, []).append(plan)

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import functools
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, List, Mapping, Optional, Tuple
+from typing import Any
 
 from source_stripe_proxy.core.config_rules import SOURCE, CodeRule, ConfigRules, FieldError, connection_specification
 from source_stripe_proxy.core.errors import ConfigError
@@ -26,19 +27,19 @@ ALL_ACCOUNTS = ("all",)
 class ReadOptions:
     """The read-related part of the config, validated once (see ``source_config``)."""
 
-    start_date: Optional[int] = None  # epoch seconds
+    start_date: int | None = None  # epoch seconds
     lookback_seconds: int = 0
     window_seconds: int = 365 * SECONDS_PER_DAY
     page_size: int = 100
     refetch_always: bool = False  # event_payloads: "refetch"
     fail_on_stale_state: bool = False  # on_stale_state: "fail"
     skip_unavailable: bool = False  # unavailable_streams: "skip"
-    account_ids: Optional[Tuple[str, ...]] = None  # None: no per-account partitioning; ("all",): list them
-    concurrency: Optional[int] = None  # None: enough to fill the request budget
+    account_ids: tuple[str, ...] | None = None  # None: no per-account partitioning; ("all",): list them
+    concurrency: int | None = None  # None: enough to fill the request budget
     clock: Callable[[], float] = field(default=time.time, compare=False)
 
     @classmethod
-    def from_values(cls, values: Mapping[str, Any]) -> "ReadOptions":
+    def from_values(cls, values: Mapping[str, Any]) -> ReadOptions:
         """From values ``ConfigRules.validate`` returned (checked, the spec's defaults filled in)."""
         return cls(
             start_date=values["start_date"],
@@ -70,7 +71,7 @@ def read_options(config: Mapping[str, Any]) -> ReadOptions:
     return source_config(config).options
 
 
-def parse_account_ids(config: Mapping[str, Any]) -> Optional[Tuple[str, ...]]:
+def parse_account_ids(config: Mapping[str, Any]) -> tuple[str, ...] | None:
     """``account_ids``: a list of ``acct_...`` ids, or ``"all"`` (also ``["all"]``); None when unset."""
     return _accounts(source_rules().validate(config, ("account_id", "account_ids")))
 
@@ -80,13 +81,13 @@ def _all_shorthand(value: Any) -> Any:
     return list(ALL_ACCOUNTS) if value == "all" else value
 
 
-def _all_alone(value: List[str], field_name: str) -> List[str]:
+def _all_alone(value: list[str], field_name: str) -> list[str]:
     if "all" in value and len(value) > 1:
         raise FieldError(field_name, '{field} may hold "all" only on its own, not beside account ids.')
     return value
 
 
-def _accounts(values: Mapping[str, Any]) -> Optional[Tuple[str, ...]]:
+def _accounts(values: Mapping[str, Any]) -> tuple[str, ...] | None:
     accounts = values["account_ids"]
     if not accounts:
         return None
@@ -101,7 +102,7 @@ READ_RULES = {
 }
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def source_rules() -> ConfigRules:
     return ConfigRules(connection_specification(SOURCE), {**CONNECTION_RULES, **READ_RULES})
 

@@ -19,14 +19,16 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Set, Tuple
+from typing import TypeVar
 
 from source_stripe_proxy.core.endpoints import endpoint_template
 from source_stripe_proxy.core.meter import Counted
 from source_stripe_proxy.source.reader import ReadPlan
 from source_stripe_proxy.source.stream_specs import STREAM_SPECS
 
+Key = TypeVar("Key")  # what a Counter counts: a stream, an endpoint, or both
 SHOWN_STREAMS = 5  # streams named for one shared read before "and N more"
 
 
@@ -38,17 +40,19 @@ def _shape(template: str) -> str:
 @dataclass
 class ReadCost:
     total: int = 0
-    own: Counter = field(default_factory=Counter)  # stream -> requests
-    shared: Counter = field(default_factory=Counter)  # (endpoint, streams) -> requests
-    other: Counter = field(default_factory=Counter)  # endpoint -> requests
+    own: Counter[str] = field(default_factory=Counter)  # stream -> requests
+    shared: Counter[tuple[str, tuple[str, ...]]] = field(default_factory=Counter)  # (endpoint, streams) -> requests
+    other: Counter[str] = field(default_factory=Counter)  # endpoint -> requests
 
     def line(self) -> str:
         parts = []
         if self.own:
             parts.append("own reads: " + ", ".join(f"{name} {count}" for name, count in _most_first(self.own)))
         if self.shared:
-            parts.append("shared reads (counted once): " + "; ".join(
-                f"{endpoint} {count} for {_names(streams)}" for (endpoint, streams), count in _most_first(self.shared)))
+            parts.append(
+                "shared reads (counted once): "
+                + "; ".join(f"{endpoint} {count} for {_names(streams)}" for (endpoint, streams), count in _most_first(self.shared))
+            )
         if self.other:
             parts.append("the sync's own: " + ", ".join(f"{endpoint} {count}" for endpoint, count in _most_first(self.other)))
         return f"Stripe requests by stream, {self.total} in all: " + ("; ".join(parts) if parts else "none") + "."
@@ -72,22 +76,22 @@ def read_cost(counts: Mapping[Counted, int], plans: Sequence[ReadPlan]) -> ReadC
     return cost
 
 
-def _served(key: Counted, readers: Mapping[Tuple[str, Optional[str]], Set[str]], refetchers: Mapping[str, Set[str]]) -> Set[str]:
+def _served(key: Counted, readers: Mapping[tuple[str, str | None], set[str]], refetchers: Mapping[str, set[str]]) -> set[str]:
     if key.label:
         return set(key.label)
     shape = _shape(key.endpoint)
     return readers.get((shape, key.account)) or refetchers.get(shape) or set()
 
 
-def _readers_by_endpoint(plans: Iterable[ReadPlan]) -> Dict[Tuple[str, Optional[str]], Set[str]]:
-    readers: Dict[Tuple[str, Optional[str]], Set[str]] = {}
+def _readers_by_endpoint(plans: Iterable[ReadPlan]) -> dict[tuple[str, str | None], set[str]]:
+    readers: dict[tuple[str, str | None], set[str]] = {}
     for plan in plans:
         readers.setdefault((_shape(endpoint_template(plan.path)), plan.account_id), set()).add(plan.name)
     return readers
 
 
-def _refetchers(plans: Iterable[ReadPlan]) -> Dict[str, Set[str]]:
-    found: Dict[str, Set[str]] = {}
+def _refetchers(plans: Iterable[ReadPlan]) -> dict[str, set[str]]:
+    found: dict[str, set[str]] = {}
     for name in {plan.name for plan in plans}:
         detail = STREAM_SPECS[name].detail if name in STREAM_SPECS else None
         if detail:
@@ -95,10 +99,10 @@ def _refetchers(plans: Iterable[ReadPlan]) -> Dict[str, Set[str]]:
     return found
 
 
-def _most_first(counts: Counter) -> List[Tuple[object, int]]:
+def _most_first(counts: Counter[Key]) -> list[tuple[Key, int]]:
     return sorted(counts.items(), key=lambda item: (-item[1], str(item[0])))
 
 
-def _names(streams: Tuple[str, ...]) -> str:
+def _names(streams: tuple[str, ...]) -> str:
     shown = ", ".join(streams[:SHOWN_STREAMS])
     return shown + (f" and {len(streams) - SHOWN_STREAMS} more streams" if len(streams) > SHOWN_STREAMS else "")

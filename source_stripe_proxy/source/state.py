@@ -25,8 +25,9 @@ import json
 import re
 import time
 from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
+from typing import Any
 
 from source_stripe_proxy.core.errors import ConfigError
 from source_stripe_proxy.source.reader.progress import Interval, cap_intervals
@@ -39,7 +40,7 @@ MAX_AT_CURSOR = 100  # ids of the cursor's second a state keeps (source/cursors.
 ACCOUNT_PREFIX = "acct_"  # every Connect account id's; "known" lists the ids without it
 COMPACT_KEYS = ("common", "known", "groups", "differ")  # the compact per-account shape
 _ID_TAIL = re.compile(r"[A-Za-z0-9]+")
-Warning = Tuple[str, str]  # (analytics kind, message), said before reading
+PlanWarning = tuple[str, str]  # (analytics kind, message), said before reading
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,7 @@ class Unavailable:
     reason: str  # in a few words: "Issuing is not enabled on this account"
     said: str  # Stripe's own message
 
-    def to_dict(self) -> Dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         return {"checked": self.checked, "reason": self.reason, "said": self.said}
 
 
@@ -58,16 +59,16 @@ class Unavailable:
 class Checkpoint:
     """One stream's state for one account (or the only one)."""
 
-    created: Optional[int] = None  # every object created before it has been read (list reads)
-    events_since: Optional[int] = None  # set once the list read completed: read events from here
-    first_read_began: Optional[int] = None  # while a first list read is unfinished: when it began
-    to_read: Optional[Tuple[Interval, ...]] = None  # a read in progress: the intervals still to read
-    newest_seen: Optional[int] = None  # a read in progress: the newest `created` it has read
-    at_cursor: Optional[Tuple[str, ...]] = None  # read by `created`: ids of the cursor's second already emitted
-    unavailable: Optional[Unavailable] = None  # the account could not read the stream when last asked
+    created: int | None = None  # every object created before it has been read (list reads)
+    events_since: int | None = None  # set once the list read completed: read events from here
+    first_read_began: int | None = None  # while a first list read is unfinished: when it began
+    to_read: tuple[Interval, ...] | None = None  # a read in progress: the intervals still to read
+    newest_seen: int | None = None  # a read in progress: the newest `created` it has read
+    at_cursor: tuple[str, ...] | None = None  # read by `created`: ids of the cursor's second already emitted
+    unavailable: Unavailable | None = None  # the account could not read the stream when last asked
 
-    def to_dict(self) -> Dict[str, Any]:
-        state: Dict[str, Any] = {key: getattr(self, key) for key in CURSOR_KEYS if getattr(self, key) is not None}
+    def to_dict(self) -> dict[str, Any]:
+        state: dict[str, Any] = {key: getattr(self, key) for key in CURSOR_KEYS if getattr(self, key) is not None}
         if self.to_read is not None:
             state["to_read"] = [list(interval) for interval in self.to_read]
         if self.at_cursor:
@@ -77,7 +78,7 @@ class Checkpoint:
         return state
 
     @classmethod
-    def parse(cls, stream_name: str, value: Any) -> "Checkpoint":
+    def parse(cls, stream_name: str, value: Any) -> Checkpoint:
         if not value:
             return cls()
         if not isinstance(value, Mapping):
@@ -91,12 +92,12 @@ class Checkpoint:
         )
 
 
-def parse_cursor(stream_name: str, value: Any) -> Optional[int]:
+def parse_cursor(stream_name: str, value: Any) -> int | None:
     """The ``created`` cursor of a state (``{"created": 1700000000}``, also as a numeric string)."""
     return Checkpoint.parse(stream_name, value).created
 
 
-def _intervals(stream_name: str, value: Any) -> Optional[Tuple[Interval, ...]]:
+def _intervals(stream_name: str, value: Any) -> tuple[Interval, ...] | None:
     if value is None:
         return None
     problem = (
@@ -117,7 +118,7 @@ def _intervals(stream_name: str, value: Any) -> Optional[Tuple[Interval, ...]]:
     return tuple(cap_intervals(intervals))
 
 
-def _ids(stream_name: str, value: Any) -> Optional[Tuple[str, ...]]:
+def _ids(stream_name: str, value: Any) -> tuple[str, ...] | None:
     if value is None:
         return None
     if not isinstance(value, list) or len(value) > MAX_AT_CURSOR or not all(isinstance(i, str) and 0 < len(i) <= 255 for i in value):
@@ -128,11 +129,11 @@ def _ids(stream_name: str, value: Any) -> Optional[Tuple[str, ...]]:
     return tuple(value) or None
 
 
-def _unavailable(stream_name: str, value: Any) -> Optional[Unavailable]:
+def _unavailable(stream_name: str, value: Any) -> Unavailable | None:
     if value is None:
         return None
-    texts = (value.get("reason"), value.get("said")) if isinstance(value, Mapping) else (None, None)
-    if not all(isinstance(text, str) for text in texts):
+    reason, said = (value.get("reason"), value.get("said")) if isinstance(value, Mapping) else (None, None)
+    if not isinstance(reason, str) or not isinstance(said, str):
         raise ConfigError(
             f"The state of stream '{stream_name}' has an invalid 'unavailable': it must be an object with "
             "'checked' (epoch seconds), 'reason' and 'said' (text). Reset the stream to start over."
@@ -140,10 +141,10 @@ def _unavailable(stream_name: str, value: Any) -> Optional[Unavailable]:
     checked = _epoch(stream_name, "unavailable.checked", value.get("checked"))
     if checked is None:
         raise ConfigError(f"The state of stream '{stream_name}' has an 'unavailable' without 'checked'. Reset the stream to start over.")
-    return Unavailable(checked, texts[0][:MAX_STATE_TEXT], texts[1][:MAX_STATE_TEXT])
+    return Unavailable(checked, reason[:MAX_STATE_TEXT], said[:MAX_STATE_TEXT])
 
 
-def _epoch(stream_name: str, key: str, value: Any) -> Optional[int]:
+def _epoch(stream_name: str, key: str, value: Any) -> int | None:
     if value is None:
         return None
     if isinstance(value, str) and value.strip().isdigit():
@@ -183,36 +184,34 @@ def _epoch(stream_name: str, key: str, value: Any) -> Optional[int]:
 # more requests, nothing lost.
 
 
-def pack_accounts(checkpoints: Mapping[str, Checkpoint]) -> Dict[str, Any]:
+def pack_accounts(checkpoints: Mapping[str, Checkpoint]) -> dict[str, Any]:
     """The compact per-account state of ``checkpoints`` (accounts with an empty one are left out:
     nothing of them was read, so they get a first read next time)."""
     return pack_states({account: checkpoint.to_dict() for account, checkpoint in checkpoints.items()})
 
 
-def unpack_accounts(stream_name: str, value: Mapping[str, Any]) -> Dict[str, Checkpoint]:
+def unpack_accounts(stream_name: str, value: Mapping[str, Any]) -> dict[str, Checkpoint]:
     """Each account's checkpoint from the compact shape; bad parts are config errors that name the part."""
-    return {
-        account: Checkpoint.parse(f"{stream_name}/{account}", state) for account, state in unpack_states(stream_name, value).items()
-    }
+    return {account: Checkpoint.parse(f"{stream_name}/{account}", state) for account, state in unpack_states(stream_name, value).items()}
 
 
-def pack_states(states: Mapping[str, Mapping[str, Any]]) -> Dict[str, Any]:
+def pack_states(states: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
     """``pack_accounts`` on plain checkpoint dicts, whatever their fields."""
     states = {account: state for account, state in states.items() if state}
     if not states:
         return {}
     common = _shared_fields(states.values())
-    alike: Dict[str, Tuple[Dict[str, Any], List[str]]] = {}  # a delta's JSON -> (the delta, its accounts' tails)
-    differ: Dict[str, Dict[str, Any]] = {}
+    alike: dict[str, tuple[dict[str, Any], list[str]]] = {}  # a delta's JSON -> (the delta, its accounts' tails)
+    differ: dict[str, dict[str, Any]] = {}
     for account in sorted(states):
         delta = {key: value for key, value in states[account].items() if common.get(key, _ABSENT) != value}
         delta.update({key: None for key in common if key not in states[account]})
         if _compact(account):
-            alike.setdefault(json.dumps(delta, sort_keys=True), (delta, []))[1].append(account[len(ACCOUNT_PREFIX):])
+            alike.setdefault(json.dumps(delta, sort_keys=True), (delta, []))[1].append(account[len(ACCOUNT_PREFIX) :])
         else:
             differ[account] = delta
     known = alike.pop(json.dumps({}), ({}, []))[1]
-    packed: Dict[str, Any] = {"common": common, "known": " ".join(known)}
+    packed: dict[str, Any] = {"common": common, "known": " ".join(known)}
     for delta, tails in alike.values():
         if len(tails) == 1:
             differ[ACCOUNT_PREFIX + tails[0]] = delta
@@ -223,17 +222,19 @@ def pack_states(states: Mapping[str, Mapping[str, Any]]) -> Dict[str, Any]:
     return packed
 
 
-def unpack_states(stream_name: str, value: Mapping[str, Any]) -> Dict[str, Dict[str, Any]]:
+def unpack_states(stream_name: str, value: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     """Each account's checkpoint dict from the compact shape (``common`` with the fields of its
     group or of its ``differ`` entry changed)."""
-    common, known, groups, differ = (value[key] if value.get(key) is not None else empty for key, empty in zip(COMPACT_KEYS, ({}, "", [], {})))
+    common, known, groups, differ = (
+        value[key] if value.get(key) is not None else empty for key, empty in zip(COMPACT_KEYS, ({}, "", [], {}), strict=True)
+    )
     if not isinstance(common, Mapping):
         raise ConfigError(_bad_part(stream_name, "common", "an object of checkpoint fields"))
     if not isinstance(groups, list) or not all(isinstance(g, Mapping) and isinstance(g.get("fields"), Mapping) for g in groups):
         raise ConfigError(_bad_part(stream_name, "groups", "a list of objects with 'fields' (checkpoint fields) and 'known' (account ids)"))
     if not isinstance(differ, Mapping) or not all(isinstance(delta, Mapping) for delta in differ.values()):
         raise ConfigError(_bad_part(stream_name, "differ", "an object of account ids to objects of checkpoint fields"))
-    states: Dict[str, Dict[str, Any]] = {}
+    states: dict[str, dict[str, Any]] = {}
     for fields, tails in [({}, known), *((g["fields"], g.get("known") or "") for g in groups)]:
         if not isinstance(tails, str) or not all(_ID_TAIL.fullmatch(tail) for tail in tails.split()):
             raise ConfigError(_bad_part(stream_name, "known", "account ids without their 'acct_' prefix, separated by spaces"))
@@ -242,12 +243,12 @@ def unpack_states(stream_name: str, value: Mapping[str, Any]) -> Dict[str, Dict[
     return states
 
 
-def _changed(common: Mapping[str, Any], fields: Mapping[str, Any]) -> Dict[str, Any]:
+def _changed(common: Mapping[str, Any], fields: Mapping[str, Any]) -> dict[str, Any]:
     merged = {**common, **fields}
     return {key: value for key, value in merged.items() if value is not None}
 
 
-def parse_state(name: str, value: Optional[Mapping[str, Any]], per_account: bool) -> Tuple[Dict[Optional[str], Checkpoint], List[Warning]]:
+def parse_state(name: str, value: Mapping[str, Any] | None, per_account: bool) -> tuple[dict[str | None, Checkpoint], list[PlanWarning]]:
     """A stream's saved state, in any shape it was ever written in: account -> checkpoint
     (``None`` for the only account without ``account_ids``), and what to warn about."""
     if not value:
@@ -261,7 +262,8 @@ def parse_state(name: str, value: Optional[Mapping[str, Any]], per_account: bool
             return {None: Checkpoint()}, [("state_per_account", message)]
         return {None: Checkpoint.parse(name, value)}, []
     if any(key in value for key in COMPACT_KEYS):
-        return dict(unpack_accounts(name, value)), []
+        by_account: dict[str | None, Checkpoint] = dict(unpack_accounts(name, value).items())
+        return by_account, []
     accounts = value.get("accounts")
     if not isinstance(accounts, Mapping):
         # A single-account state can't say which account it belongs to: start each over.
@@ -273,11 +275,11 @@ def parse_state(name: str, value: Optional[Mapping[str, Any]], per_account: bool
 _ABSENT = object()
 
 
-def _shared_fields(states: Iterable[Mapping[str, Any]]) -> Dict[str, Any]:
+def _shared_fields(states: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     """Each field's most frequent value, where more accounts have it than lack it."""
     states = list(states)
-    counts: Dict[str, Counter] = {}
-    values: Dict[Tuple[str, str], Any] = {}
+    counts: dict[str, Counter] = {}
+    values: dict[tuple[str, str], Any] = {}
     for state in states:
         for key, value in state.items():
             encoded = json.dumps(value, sort_keys=True)
@@ -292,7 +294,7 @@ def _shared_fields(states: Iterable[Mapping[str, Any]]) -> Dict[str, Any]:
 
 
 def _compact(account: str) -> bool:
-    return account.startswith(ACCOUNT_PREFIX) and bool(_ID_TAIL.fullmatch(account[len(ACCOUNT_PREFIX):]))
+    return account.startswith(ACCOUNT_PREFIX) and bool(_ID_TAIL.fullmatch(account[len(ACCOUNT_PREFIX) :]))
 
 
 def _bad_part(stream_name: str, part: str, allowed: str) -> str:

@@ -13,8 +13,9 @@ into a ``StreamSpec``; nothing here does I/O, and nothing here is typed by hand.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Dict, Mapping, Optional, Tuple
+from typing import Any
 
 from source_stripe_proxy.core.endpoints import fill_path
 from source_stripe_proxy.data import load_generated
@@ -41,11 +42,11 @@ class ParentLink:
     path_params: Mapping[str, str] = field(default_factory=dict)
     query_params: Mapping[str, str] = field(default_factory=dict)
     filter: Mapping[str, Any] = field(default_factory=dict)
-    ref_field: Optional[str] = None
+    ref_field: str | None = None
     ref_added: bool = False
-    embedded_field: Optional[str] = None
+    embedded_field: str | None = None
     embedded_always: bool = False
-    expand: Optional[str] = None  # the parent list's `expand[]=data.<this>` that includes the children
+    expand: str | None = None  # the parent list's `expand[]=data.<this>` that includes the children
 
     @property
     def embedded(self) -> bool:
@@ -81,25 +82,25 @@ class StreamSpec:
     name: str
     path: str  # the stream's own list endpoint ("{param}" filled from its parent, or the account read)
     params: Mapping[str, Any] = field(default_factory=dict)  # sent on every list request
-    events: Tuple[str, ...] = ()  # event type prefixes (documentation; `event_types` is what is read)
-    deleted_event: Optional[str] = None  # the event after which the object is gone (a tombstone)
-    detail: Optional[str] = None  # retrieve endpoint for re-fetching: "{id}" = the object's id
-    expand: Tuple[str, ...] = ()  # expansions the stream asks for (so payloads are never enough)
-    created_field: Optional[str] = "created"  # the object's creation time (invoice items: `date`; None: none)
-    parent: Optional[ParentLink] = None
-    event_types: Optional[Tuple[str, ...]] = None  # None: expanded from `events` against Stripe's list
-    filters_created: Optional[bool] = None  # None: from generated/list_parameters.json
-    changes: Optional[str] = None  # EVENTS, PARENT_EVENTS, CREATED or FULL_REFRESH; None: derived
-    objects: Tuple[str, ...] = ()  # the `object` values of its records ("card", "bank_account")
-    primary_key: Tuple[str, ...] = ("id",)
-    cursor: Optional[str] = "updated"  # None: full refresh only
-    product: Optional[str] = None  # the Stripe product the account must enable (Issuing, ...)
+    events: tuple[str, ...] = ()  # event type prefixes (documentation; `event_types` is what is read)
+    deleted_event: str | None = None  # the event after which the object is gone (a tombstone)
+    detail: str | None = None  # retrieve endpoint for re-fetching: "{id}" = the object's id
+    expand: tuple[str, ...] = ()  # expansions the stream asks for (so payloads are never enough)
+    created_field: str | None = "created"  # the object's creation time (invoice items: `date`; None: none)
+    parent: ParentLink | None = None
+    event_types: tuple[str, ...] | None = None  # None: expanded from `events` against Stripe's list
+    filters_created: bool | None = None  # None: from generated/list_parameters.json
+    changes: str | None = None  # EVENTS, PARENT_EVENTS, CREATED or FULL_REFRESH; None: derived
+    objects: tuple[str, ...] = ()  # the `object` values of its records ("card", "bank_account")
+    primary_key: tuple[str, ...] = ("id",)
+    cursor: str | None = "updated"  # None: full refresh only
+    product: str | None = None  # the Stripe product the account must enable (Issuing, ...)
     refresh: Mapping[str, str] = field(default_factory=dict)  # event type -> its object's field naming a parent to re-list
     detail_params: Mapping[str, str] = field(default_factory=dict)  # detail path param -> list path param
-    account_path_param: Optional[str] = None  # a path param filled with the account read (external accounts)
-    also_per: Optional[AlsoPer] = None
-    window: Optional[Window] = None
-    requires: Optional[str] = None  # a stream that must have an object for this one to have any (entitlement features)
+    account_path_param: str | None = None  # a path param filled with the account read (external accounts)
+    also_per: AlsoPer | None = None
+    window: Window | None = None
+    requires: str | None = None  # a stream that must have an object for this one to have any (entitlement features)
     dated_by_parent: bool = False  # a `created` child whose cursor is its parent's `created` (a payout's transactions)
     paged: bool = True  # False: the endpoint returns everything at once (no limit/starting_after)
     immutable: bool = False
@@ -117,7 +118,7 @@ class StreamSpec:
     # -- where a read starts ------------------------------------------------------------
 
     @property
-    def source(self) -> "StreamSpec":
+    def source(self) -> StreamSpec:
         """Whose list a first read pages through: the stream's own, or its top ancestor's."""
         return STREAM_SPECS[self.parent.stream].source if self.parent else self
 
@@ -126,7 +127,7 @@ class StreamSpec:
         return self.source.path
 
     @property
-    def ancestry(self) -> Tuple["StreamSpec", ...]:
+    def ancestry(self) -> tuple[StreamSpec, ...]:
         """The top ancestor first, down to this stream."""
         return (*STREAM_SPECS[self.parent.stream].ancestry, self) if self.parent else (self,)
 
@@ -158,18 +159,19 @@ class StreamSpec:
         return self.changes == PARENT_EVENTS or (self.changes == EVENTS and link.embedded_always)
 
     @property
-    def change_event_types(self) -> Tuple[str, ...]:
+    def change_event_types(self) -> tuple[str, ...]:
         """Every event type an events read of this stream needs: its own, its parent's (an
         embedded child) and those naming a parent whose children to re-list (``refresh``)."""
         if self.changes not in (EVENTS, PARENT_EVENTS):
             return ()
-        types = set(self.event_types) if self.changes == EVENTS else set()
-        if self.follows_parent_events:
-            types.update(STREAM_SPECS[self.parent.stream].event_types)
+        types = set(self.event_types or ()) if self.changes == EVENTS else set()
+        parent = self.parent
+        if parent is not None and self.follows_parent_events:
+            types.update(STREAM_SPECS[parent.stream].event_types or ())
         types.update(self.refresh)
         return tuple(sorted(types))
 
-    def detail_path(self, obj: Mapping[str, Any], account_id: Optional[str] = None) -> Optional[str]:
+    def detail_path(self, obj: Mapping[str, Any], account_id: str | None = None) -> str | None:
         """The retrieve path of ``obj`` ("/v1/customers/cus_1/tax_ids/txi_1"), or None when the
         stream has no retrieve endpoint or the object does not say its parent."""
         if not self.detail or not obj.get("id"):
@@ -178,7 +180,7 @@ class StreamSpec:
         for param, list_param in self.detail_params.items():
             if list_param == self.account_path_param:
                 value = account_id
-            elif self.parent and list_param in self.parent.path_params and not self.parent.ref_added:
+            elif self.parent and self.parent.ref_field and list_param in self.parent.path_params and not self.parent.ref_added:
                 value = obj.get(self.parent.ref_field)
                 value = value.get("id") if isinstance(value, Mapping) else value
             else:
@@ -189,7 +191,7 @@ class StreamSpec:
         return fill_path(self.detail, values)
 
 
-def types_for_prefixes(prefixes: Tuple[str, ...]) -> Tuple[str, ...]:
+def types_for_prefixes(prefixes: tuple[str, ...]) -> tuple[str, ...]:
     """``customer`` -> customer.created, customer.deleted, customer.updated (not customer.source.*)."""
     return tuple(
         name
@@ -219,7 +221,7 @@ def spec_from_catalogue(entry: Mapping[str, Any]) -> StreamSpec:
         event_types=tuple(events["types"]),
         deleted_event=events["deleted"],
         detail=_detail_template(detail),
-        detail_params={k: v for k, v in (detail or {}).get("list_params", {}).items()},
+        detail_params=dict((detail or {}).get("list_params", {})),
         created_field=entry["created_field"],
         filters_created=entry["filters_created"],
         changes=entry["changes"],
@@ -240,7 +242,7 @@ def spec_from_catalogue(entry: Mapping[str, Any]) -> StreamSpec:
     )
 
 
-def _detail_template(detail: Optional[Mapping[str, Any]]) -> Optional[str]:
+def _detail_template(detail: Mapping[str, Any] | None) -> str | None:
     """/v1/customers/{customer} -> /v1/customers/{id}: the object's own id is always `{id}`."""
     if not detail:
         return None
@@ -265,12 +267,12 @@ def _parent_link(parent: Mapping[str, Any]) -> ParentLink:
     )
 
 
-def _load_specs() -> Dict[str, StreamSpec]:
+def _load_specs() -> dict[str, StreamSpec]:
     catalogue = load_generated("streams.json")["streams"]
     return {name: spec_from_catalogue(entry) for name, entry in sorted(catalogue.items())}
 
 
-STREAM_SPECS: Dict[str, StreamSpec] = _load_specs()
+STREAM_SPECS: dict[str, StreamSpec] = _load_specs()
 
 
 def box_spec(spec: StreamSpec) -> StreamSpec:
@@ -281,8 +283,11 @@ def box_spec(spec: StreamSpec) -> StreamSpec:
     if link is None or link.embedded_field is None or spec.path.rsplit("/", 1)[-1] == link.embedded_field:
         return spec
     family = [
-        other for other in STREAM_SPECS.values()
-        if other.parent and other.parent.stream == link.stream and other.parent.embedded_field == link.embedded_field
+        other
+        for other in STREAM_SPECS.values()
+        if other.parent
+        and other.parent.stream == link.stream
+        and other.parent.embedded_field == link.embedded_field
         and other.path.rsplit("/", 1)[-1] == link.embedded_field
     ]
     return family[0] if len(family) == 1 else spec

@@ -24,8 +24,9 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Iterable, Mapping, MutableMapping
 from dataclasses import dataclass, field
-from typing import Any, Dict, FrozenSet, Iterable, List, Mapping, MutableMapping, Optional, Tuple
+from typing import Any
 
 from airbyte_cdk.models import SyncMode
 from airbyte_cdk.sources.streams import CheckpointMixin, Stream
@@ -53,14 +54,12 @@ from source_stripe_proxy.source.reader import (
     ReadPlan,
     Records,
 )
-from source_stripe_proxy.source.state import Checkpoint, pack_accounts, parse_state
+from source_stripe_proxy.source.state import Checkpoint, PlanWarning, pack_accounts, parse_state
 from source_stripe_proxy.source.stream_specs import CREATED, STREAM_SPECS, StreamSpec, changes_through_events
 
 CURSOR_FIELD = "updated"  # the change cursor every record carries
 EVENT_RETENTION_SECONDS = EVENT_RETENTION_DAYS * SECONDS_PER_DAY  # how long Stripe keeps events
 STALE_MARGIN_SECONDS = 3600  # treat state as stale this long before Stripe drops the events
-
-Warning = Tuple[str, str]  # (analytics kind, message), said before reading
 
 
 @dataclass
@@ -71,14 +70,18 @@ class ReadContext:
     client: StripeClient
     options: ReadOptions
     pages: ChildPages
-    own_account: Optional[str] = None
-    selected: FrozenSet[str] = frozenset()  # the streams of the sync: which included lists a parent list asks for
+    own_account: str | None = None
+    selected: frozenset[str] = frozenset()  # the streams of the sync: which included lists a parent list asks for
 
     @classmethod
     def for_sync(
-        cls, client: StripeClient, options: ReadOptions, concurrency: int, own_account: Optional[str] = None,
+        cls,
+        client: StripeClient,
+        options: ReadOptions,
+        concurrency: int,
+        own_account: str | None = None,
         selected: Iterable[str] = (),
-    ) -> "ReadContext":
+    ) -> ReadContext:
         return cls(client, options, ChildPages(client, concurrency, options.page_size), own_account, frozenset(selected))
 
 
@@ -86,20 +89,20 @@ class ReadContext:
 class StreamPlan:
     """What ``plan_stream`` decided: the reads, the state they start from, what to warn about."""
 
-    reads: List[ReadPlan]
-    checkpoints: Dict[Optional[str], Checkpoint]
-    warnings: List[Warning] = field(default_factory=list)
-    boundaries: Dict[Optional[str], Boundary] = field(default_factory=dict)  # streams read by `created`: the next cursor
-    unavailable: Dict[Optional[str], StreamUnavailable] = field(default_factory=dict)  # accounts not read: known unreadable
-    dropped: Tuple[str, ...] = ()  # accounts of the saved state not read any more: their state is dropped
+    reads: list[ReadPlan]
+    checkpoints: dict[str | None, Checkpoint]
+    warnings: list[PlanWarning] = field(default_factory=list)
+    boundaries: dict[str | None, Boundary] = field(default_factory=dict)  # streams read by `created`: the next cursor
+    unavailable: dict[str | None, StreamUnavailable] = field(default_factory=dict)  # accounts not read: known unreadable
+    dropped: tuple[str, ...] = ()  # accounts of the saved state not read any more: their state is dropped
 
 
 def plan_stream(
     spec: StreamSpec,
     context: ReadContext,
     sync_mode: SyncMode,
-    saved_state: Optional[Mapping[str, Any]],
-    accounts: Optional[Tuple[str, ...]],
+    saved_state: Mapping[str, Any] | None,
+    accounts: tuple[str, ...] | None,
 ) -> StreamPlan:
     """The reads of one stream: one per account (or one), each of the list or of the events.
     Reads nothing and changes nothing; a state too old for events with ``on_stale_state:
@@ -115,7 +118,7 @@ def plan_stream(
     saved, warnings = _saved_state(spec.name, saved_state, per_account, sync_mode)
     now = int(options.clock())
     planned = StreamPlan([], {}, warnings)
-    read_now = accounts if per_account else (None,)
+    read_now: tuple[str | None, ...] = accounts if accounts is not None and per_account else (None,)
     for account in read_now:
         checkpoint, read, warning = _plan_account(spec, context, sync_mode, saved.get(account, Checkpoint()), account, now, planned)
         planned.checkpoints[account] = checkpoint
@@ -123,13 +126,14 @@ def plan_stream(
             planned.reads.append(read)
         warnings.extend(warning)
     incremental = sync_mode == SyncMode.incremental  # a full refresh's state only says what is unreadable
-    planned.dropped = tuple(sorted(set(saved) - set(read_now))) if per_account and incremental else ()
+    gone = (account for account in set(saved) - set(read_now) if account is not None)  # a per-account state's keys are ids
+    planned.dropped = tuple(sorted(gone)) if per_account and incremental else ()
     return planned
 
 
 def _saved_state(
-    name: str, value: Optional[Mapping[str, Any]], per_account: bool, sync_mode: SyncMode
-) -> Tuple[Dict[Optional[str], Checkpoint], List[Warning]]:
+    name: str, value: Mapping[str, Any] | None, per_account: bool, sync_mode: SyncMode
+) -> tuple[dict[str | None, Checkpoint], list[PlanWarning]]:
     """The saved state a read starts from. A full refresh starts over and keeps only what the
     accounts can't read (``unavailable``): a state it can't parse is ignored, not an error."""
     if sync_mode == SyncMode.incremental:
@@ -142,8 +146,8 @@ def _saved_state(
 
 
 def _plan_account(
-    spec: StreamSpec, context: ReadContext, sync_mode: SyncMode, saved: Checkpoint, account: Optional[str], now: int, planned: StreamPlan
-) -> Tuple[Checkpoint, Optional[ReadPlan], List[Warning]]:
+    spec: StreamSpec, context: ReadContext, sync_mode: SyncMode, saved: Checkpoint, account: str | None, now: int, planned: StreamPlan
+) -> tuple[Checkpoint, ReadPlan | None, list[PlanWarning]]:
     """The account's read of the stream and the state it starts from; no read when the account
     could not read the stream less than a day ago (``availability.still_unavailable``)."""
     # A full refresh starts over, but remembers what the account can't read.
@@ -152,7 +156,7 @@ def _plan_account(
     if known is not None:
         planned.unavailable[account] = known  # reported as before, without asking Stripe again today
         return checkpoint, None, []
-    warnings: List[Warning] = []
+    warnings: list[PlanWarning] = []
     if sync_mode == SyncMode.incremental and changes_through_events(spec):
         anchor = checkpoint.events_since if checkpoint.events_since is not None else checkpoint.first_read_began
         if anchor is not None and anchor < now - EVENT_RETENTION_SECONDS + STALE_MARGIN_SECONDS:
@@ -174,7 +178,12 @@ def reads_by_own_created(spec: StreamSpec) -> bool:
 
 
 def _list_read(
-    spec: StreamSpec, context: ReadContext, sync_mode: SyncMode, checkpoint: Checkpoint, account: Optional[str], now: int,
+    spec: StreamSpec,
+    context: ReadContext,
+    sync_mode: SyncMode,
+    checkpoint: Checkpoint,
+    account: str | None,
+    now: int,
     planned: StreamPlan,
 ) -> ReadPlan:
     options = context.options
@@ -185,7 +194,7 @@ def _list_read(
     splittable = bool(source.filters_created and source.created_field)
     resumed = incremental and checkpoint.to_read is not None
     boundary = _boundary(spec, options, incremental and not resumed, checkpoint)
-    if resumed:
+    if resumed and checkpoint.to_read is not None:
         intervals = checkpoint.to_read  # an interrupted read: only what it had left
     else:
         intervals = _fresh_intervals(spec, options, incremental, checkpoint, now, splittable)
@@ -193,7 +202,7 @@ def _list_read(
     if boundary is not None:
         planned.boundaries[account] = boundary  # where the next read starts, at the end
     descent = _descent(spec, context, incremental, checkpoint, account, now, group=intervals)
-    params: Dict[str, Any] = dict(source.params)
+    params: dict[str, Any] = dict(source.params)
     expand = [f"data.{path}" for path in (*source.expand, *included_lists(source, context.selected))]
     if expand:
         params["expand"] = expand
@@ -205,7 +214,8 @@ def _list_read(
         page_size=options.page_size,
         account_id=account,
         splittable=splittable,
-        transform=chain(boundary, descent, _stamp(spec, context, account, now)) if spec.dated_by_parent
+        transform=chain(boundary, descent, _stamp(spec, context, account, now))
+        if spec.dated_by_parent
         else chain(descent, boundary, _stamp(spec, context, account, now)),
         created_field=source.created_field or "created",
         paged=source.paged,
@@ -218,7 +228,7 @@ def _list_read(
 
 def _fresh_intervals(
     spec: StreamSpec, options: ReadOptions, incremental: bool, checkpoint: Checkpoint, now: int, splittable: bool
-) -> Tuple[Interval, ...]:
+) -> tuple[Interval, ...]:
     """The ``created`` ranges of a read that starts afresh. From a saved cursor (less the
     lookback): windows of ``slice_range_days`` up to now, each saved when complete. A first read
     or a full refresh: one range from ``start_date``, which the reader splits where it finds
@@ -236,7 +246,7 @@ def _fresh_intervals(
     return tuple((w.get("created_gte"), w.get("created_lt")) for w in created_windows(start, now, options.window_seconds))
 
 
-def _boundary(spec: StreamSpec, options: ReadOptions, from_cursor: bool, checkpoint: Checkpoint) -> Optional[Boundary]:
+def _boundary(spec: StreamSpec, options: ReadOptions, from_cursor: bool, checkpoint: Checkpoint) -> Boundary | None:
     """For a stream read by ``created``: the transform that keeps its cursor's second
     (``cursors.py``), dropping what the last read emitted of that second when this read starts
     exactly there (no lookback, no later ``start_date``). A child ``dated_by_parent``: of its
@@ -249,24 +259,29 @@ def _boundary(spec: StreamSpec, options: ReadOptions, from_cursor: bool, checkpo
     return Boundary(created_field, cursor if exact else None, checkpoint.at_cursor or ())
 
 
-def included_lists(source: StreamSpec, selected: Iterable[str]) -> List[str]:
+def included_lists(source: StreamSpec, selected: Iterable[str]) -> list[str]:
     """The lists Stripe includes in ``source``'s objects when asked that the selected streams
     read (a customer's ``sources`` for its cards, bank accounts and sources; its ``tax_ids``):
     every plan of the list asks for the same, so the list is still read once for all of them."""
-    fields = set()
+    fields: set[str] = set()
     for name in selected:
         spec = STREAM_SPECS.get(name)
         if spec is not None and spec.parent is not None and spec.source.name == source.name:
             link = spec.ancestry[1].parent  # the level right below the list read
-            if link.includable and link.stream == source.name:
+            if link is not None and link.includable and link.expand and link.stream == source.name:
                 fields.add(link.expand)
     return sorted(fields)
 
 
 def _descent(
-    spec: StreamSpec, context: ReadContext, incremental: bool, checkpoint: Checkpoint, account: Optional[str], now: int,
+    spec: StreamSpec,
+    context: ReadContext,
+    incremental: bool,
+    checkpoint: Checkpoint,
+    account: str | None,
+    now: int,
     group: Any = None,
-) -> Optional[Descent]:
+) -> Descent | None:
     """A child stream's way down from its top ancestor's objects (None for a top-level stream).
     ``group``: its plan's intervals (plans reading the same parents share their child lists)."""
     if spec.parent is None:
@@ -282,7 +297,7 @@ def _descent(
     return Descent(spec, context.pages, account, now=now, start=options.start_date, min_created=min_created, group=group)
 
 
-def _events_read(spec: StreamSpec, context: ReadContext, checkpoint: Checkpoint, account: Optional[str], now: int) -> ReadPlan:
+def _events_read(spec: StreamSpec, context: ReadContext, checkpoint: Checkpoint, account: str | None, now: int) -> ReadPlan:
     options = context.options
     link = None
     if spec.parent is not None and (spec.follows_parent_events or spec.refresh):
@@ -316,7 +331,7 @@ def _events_read(spec: StreamSpec, context: ReadContext, checkpoint: Checkpoint,
     )
 
 
-def path_for_account(spec: StreamSpec, context: ReadContext, account: Optional[str]) -> str:
+def path_for_account(spec: StreamSpec, context: ReadContext, account: str | None) -> str:
     """A path that names the account read (``/v1/accounts/{account}/external_accounts``), filled."""
     if not spec.account_path_param:
         return spec.path
@@ -331,12 +346,12 @@ def needs_own_account(spec: StreamSpec) -> bool:
     return bool(spec.source.account_path_param)
 
 
-def _stamp(spec: StreamSpec, context: ReadContext, account: Optional[str], now: int) -> Stamp:
+def _stamp(spec: StreamSpec, context: ReadContext, account: str | None, now: int) -> Stamp:
     stamped_account = account if account is not None else context.client.settings.account_id
     return Stamp(spec.created_field, stamped_account, marks_deletes=spec.can_be_deleted, fallback=now)
 
 
-def _stale(name: str, options: ReadOptions, account: Optional[str], age_seconds: int) -> Warning:
+def _stale(name: str, options: ReadOptions, account: str | None, age_seconds: int) -> PlanWarning:
     whose = f"Stream '{name}'" + (f" of account {account}" if account else "")
     message = (
         f"{whose}: the saved state is {age_seconds // SECONDS_PER_DAY} days old, and Stripe keeps events for "
@@ -361,11 +376,11 @@ class StripeStream(Stream, CheckpointMixin):
         self.spec = spec
         self.client = client
         self.options = options
-        self.warnings: List[Warning] = []  # said before reading
-        self.dropped: Tuple[str, ...] = ()  # accounts of the saved state the last plan no longer reads
-        self._checkpoints: Dict[Optional[str], Checkpoint] = {}
-        self._boundaries: Dict[Optional[str], Boundary] = {}
-        self.known_unavailable: Dict[Optional[str], StreamUnavailable] = {}  # accounts not read this sync, and why
+        self.warnings: list[PlanWarning] = []  # said before reading
+        self.dropped: tuple[str, ...] = ()  # accounts of the saved state the last plan no longer reads
+        self._checkpoints: dict[str | None, Checkpoint] = {}
+        self._boundaries: dict[str | None, Boundary] = {}
+        self.known_unavailable: dict[str | None, StreamUnavailable] = {}  # accounts not read this sync, and why
         self._planned_at = time.monotonic()
 
     @property
@@ -389,7 +404,7 @@ class StripeStream(Stream, CheckpointMixin):
             return [["account_id"], *key]
         return key[0][0] if len(key) == 1 else key
 
-    def get_json_schema(self) -> Mapping[str, Any]:
+    def get_json_schema(self) -> Mapping[str, Any]:  # type: ignore[override]  # the CDK's is an lru_cache; load_schema caches ours
         return load_schema(self.name)
 
     # -- state -------------------------------------------------------------------------
@@ -406,7 +421,7 @@ class StripeStream(Stream, CheckpointMixin):
         self._checkpoints, warnings = parse_state(self.name, value, self.per_account)
         self.warnings.extend(warnings)
 
-    def checkpoint(self, account_id: Optional[str]) -> Checkpoint:
+    def checkpoint(self, account_id: str | None) -> Checkpoint:
         return self._checkpoints.setdefault(account_id, Checkpoint())
 
     def forget(self, account_id: str) -> None:
@@ -415,8 +430,8 @@ class StripeStream(Stream, CheckpointMixin):
         self._boundaries.pop(account_id, None)
 
     def plan(
-        self, context: ReadContext, sync_mode: SyncMode, saved_state: Optional[Mapping[str, Any]], accounts: Optional[Tuple[str, ...]]
-    ) -> List[ReadPlan]:
+        self, context: ReadContext, sync_mode: SyncMode, saved_state: Mapping[str, Any] | None, accounts: tuple[str, ...] | None
+    ) -> list[ReadPlan]:
         """Plan this stream's reads (``plan_stream``) and start its state from the plan's."""
         self._planned_at = time.monotonic()  # when its reads began, for Stripe's clock (``_read_everything_before``)
         planned = plan_stream(self.spec, context, sync_mode, saved_state, accounts)
@@ -441,7 +456,7 @@ class StripeStream(Stream, CheckpointMixin):
         self.checkpoint(signal.plan.account_id).unavailable = None  # it can be read
         return True
 
-    def _read_everything_before(self, plan: ReadPlan) -> Optional[int]:
+    def _read_everything_before(self, plan: ReadPlan) -> int | None:
         """For a completed read that went up to when it began: the ``created`` before which it has
         read everything. When it began by our clock and by Stripe's (its last ``Date``, so a
         clock of ours running ahead loses nothing), whichever is earlier, less the clock skew."""
@@ -506,16 +521,16 @@ class StripeStream(Stream, CheckpointMixin):
     # -- the CDK's per-stream entry point (the source itself reads all streams at once) -----
 
     def stream_slices(
-        self, *, sync_mode: SyncMode, cursor_field: Optional[List[str]] = None, stream_state: Optional[Mapping[str, Any]] = None
-    ) -> Iterable[Optional[Mapping[str, Any]]]:
+        self, *, sync_mode: SyncMode, cursor_field: list[str] | None = None, stream_state: Mapping[str, Any] | None = None
+    ) -> Iterable[Mapping[str, Any] | None]:
         yield None
 
     def read_records(
         self,
         sync_mode: SyncMode,
-        cursor_field: Optional[List[str]] = None,
-        stream_slice: Optional[Mapping[str, Any]] = None,
-        stream_state: Optional[Mapping[str, Any]] = None,
+        cursor_field: list[str] | None = None,
+        stream_slice: Mapping[str, Any] | None = None,
+        stream_state: Mapping[str, Any] | None = None,
     ) -> Iterable[Mapping[str, Any]]:
         """The same plan and reader as ``SourceStripeProxy.read``, one stream, one worker."""
         saved = stream_state if stream_state is not None else self.state
@@ -535,16 +550,16 @@ class StripeStream(Stream, CheckpointMixin):
             context.pages.close()
 
 
-def _latest(*values: Optional[int]) -> Optional[int]:
+def _latest(*values: int | None) -> int | None:
     known = [value for value in values if value is not None]
     return max(known) if known else None
 
 
-def build_streams(client: StripeClient, options: ReadOptions) -> List[StripeStream]:
+def build_streams(client: StripeClient, options: ReadOptions) -> list[StripeStream]:
     return [StripeStream(spec, client, options) for spec in STREAM_SPECS.values()]
 
 
-def created_windows(start: Optional[int], now: int, window_seconds: int) -> Iterable[Mapping[str, Any]]:
+def created_windows(start: int | None, now: int, window_seconds: int) -> Iterable[Mapping[str, Any]]:
     """``[start, start+w), ..., [last, open)``; a single unfiltered window when there is no start."""
     if start is None:
         yield {}

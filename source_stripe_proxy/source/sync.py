@@ -23,7 +23,8 @@ import json
 import logging
 import time
 from collections import Counter
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Set, Tuple
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any
 
 from airbyte_cdk.models import (
     AirbyteAnalyticsTraceMessage,
@@ -54,7 +55,7 @@ from source_stripe_proxy.source.streams import ReadContext, StripeStream
 STATE_BYTES_PER_SECOND = 4096  # a per-account stream's STATE, at most, on average
 NAMED_AT_MOST = 5  # a message names this many streams or accounts and counts the rest
 
-Selected = List[Tuple[StripeStream, Any]]  # each selected stream with its configured catalog entry
+Selected = list[tuple[StripeStream, Any]]  # each selected stream with its configured catalog entry
 
 
 def ends_the_read(error: BaseException) -> bool:
@@ -99,13 +100,14 @@ class SyncRun:
         self.statuses = _StreamStatuses({stream.name: configured.stream for stream, configured in selected})
         self.failures = _StreamFailures(logger, options.skip_unavailable)
         self.pacer = _StatePacer(clock)
-        self.accounts: Tuple[str, ...] = ()
-        self.dropped: Dict[str, None] = {}  # accounts of the saved state not read any more, in order
-        self.gone: Set[str] = set()  # accounts Stripe says the platform can't reach
+        self.accounts: tuple[str, ...] = ()
+        self.dropped: dict[str, None] = {}  # accounts of the saved state not read any more, in order
+        self.gone: set[str] = set()  # accounts Stripe says the platform can't reach
         self.unplanned: Mapping[str, BaseException] = {}
         self.remaining: Counter = Counter()
         self.estimates = _StreamEstimates([])
-        self._handlers = {
+        # each takes its own signal type, chosen by type(signal): hence Any for the argument
+        self._handlers: dict[type, Callable[[Any], Iterator[AirbyteMessage]]] = {
             Records: self._records,
             Estimate: self._estimate,
             Progress: self._progress,
@@ -115,11 +117,11 @@ class SyncRun:
 
     # -- before reading ----------------------------------------------------------------
 
-    def plan(self, context: ReadContext, accounts: Optional[Tuple[str, ...]], unplanned: Mapping[str, BaseException]) -> List[ReadPlan]:
+    def plan(self, context: ReadContext, accounts: tuple[str, ...] | None, unplanned: Mapping[str, BaseException]) -> list[ReadPlan]:
         """Every selected stream's reads, from its saved state (a stale state may fail here,
         before any read). ``unplanned``: streams that failed before they could be planned."""
         self.accounts, self.unplanned = accounts or (), unplanned
-        plans: List[ReadPlan] = []
+        plans: list[ReadPlan] = []
         for stream, configured in self.selected:
             if stream.name in unplanned:
                 continue
@@ -128,10 +130,12 @@ class SyncRun:
             self.dropped.update(dict.fromkeys(stream.dropped))
         return plans
 
-    def run(self, plans: List[ReadPlan]) -> Iterator[AirbyteMessage]:
+    def run(self, plans: list[ReadPlan]) -> Iterator[AirbyteMessage]:
         self.remaining = Counter(plan.name for plan in plans)
         self.estimates = _StreamEstimates(plans)
-        self.logger.info("Reading %d streams (%d reads) with up to %d concurrent requests.", len(self.selected), len(plans), self.concurrency)
+        self.logger.info(
+            "Reading %d streams (%d reads) with up to %d concurrent requests.", len(self.selected), len(plans), self.concurrency
+        )
         started = time.monotonic()
         try:
             yield from self._before_reading()
@@ -287,8 +291,8 @@ class _StatePacer:
 
     def __init__(self, clock: Callable[[], float]):
         self._clock = clock
-        self._last: Dict[str, Tuple[float, int]] = {}  # stream -> (time of its last STATE, its size)
-        self._unsaved: Set[str] = set()
+        self._last: dict[str, tuple[float, int]] = {}  # stream -> (time of its last STATE, its size)
+        self._unsaved: set[str] = set()
 
     def changed(self, name: str) -> None:
         self._unsaved.add(name)
@@ -315,12 +319,12 @@ class _StreamFailures:
     def __init__(self, logger: logging.Logger, skip_unavailable: bool):
         self._logger = logger
         self._skip = skip_unavailable
-        self.failures: Dict[str, AirbyteTracedException] = {}
-        self.accounts: Dict[str, List[str]] = {}  # stream -> the accounts whose read of it failed
-        self.unreadable: Dict[str, StreamUnavailable] = {}
-        self.skipped: Set[str] = set()
+        self.failures: dict[str, AirbyteTracedException] = {}
+        self.accounts: dict[str, list[str]] = {}  # stream -> the accounts whose read of it failed
+        self.unreadable: dict[str, StreamUnavailable] = {}
+        self.skipped: set[str] = set()
 
-    def add(self, stream: StripeStream, account_id: Optional[str], error: BaseException) -> Iterator[AirbyteMessage]:
+    def add(self, stream: StripeStream, account_id: str | None, error: BaseException) -> Iterator[AirbyteMessage]:
         whose = f" of {account_id}" if account_id else ""
         cannot = unavailable(stream.spec, error)
         if cannot is not None and self._skip:
@@ -366,7 +370,7 @@ class _StreamFailures:
         return f", {len(accounts)} account(s): {named(accounts)}" if accounts else ""
 
     @staticmethod
-    def _more(items: List[str]) -> str:
+    def _more(items: list[str]) -> str:
         return f"; and {len(items) - NAMED_AT_MOST} more streams (see the logs)" if len(items) > NAMED_AT_MOST else ""
 
 
@@ -375,7 +379,7 @@ class _StreamStatuses:
 
     def __init__(self, descriptors: Mapping[str, Any]):
         self._descriptors = descriptors
-        self._said: Dict[str, set] = {name: set() for name in descriptors}
+        self._said: dict[str, set] = {name: set() for name in descriptors}
 
     def _once(self, name: str, status: AirbyteStreamStatus) -> Iterator[AirbyteMessage]:
         if status not in self._said[name]:
@@ -397,14 +401,14 @@ class _StreamEstimates:
     """A stream's row estimate is the sum over its reads (one per account), given only once
     every read has an honest estimate of its own or has completed."""
 
-    def __init__(self, plans: List[ReadPlan]):
-        self._rows: Dict[str, Dict[Optional[str], Optional[int]]] = {}  # stream -> account -> rows
+    def __init__(self, plans: list[ReadPlan]):
+        self._rows: dict[str, dict[str | None, int | None]] = {}  # stream -> account -> rows
         for plan in plans:
             self._rows.setdefault(plan.name, {})[plan.account_id] = None
         self._unknown = {name: len(rows) for name, rows in self._rows.items()}  # reads with neither
         self._complete: set = set()
 
-    def update(self, plan: ReadPlan, rows: int) -> Optional[int]:
+    def update(self, plan: ReadPlan, rows: int) -> int | None:
         mine = self._rows[plan.name]
         if mine[plan.account_id] is None and plan.key not in self._complete:
             self._unknown[plan.name] -= 1

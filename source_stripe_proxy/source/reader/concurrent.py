@@ -51,7 +51,7 @@ Words, each used for one thing only:
 
 from __future__ import annotations
 
-from typing import Callable, Dict, Generator, Iterable, Iterator, List, Optional, Set
+from collections.abc import Callable, Generator, Iterable, Iterator
 
 from source_stripe_proxy.core.client import StripeClient
 from source_stripe_proxy.source.reader.gate import PAGES_WAITING
@@ -100,7 +100,7 @@ class ConcurrentReader:
         pages_waiting: int = PAGES_WAITING,
         *,
         stop_on: Callable[[BaseException], bool] = lambda error: False,
-        cadence: Optional[Callable[[], CheckpointCadence]] = None,
+        cadence: Callable[[], CheckpointCadence] | None = None,
     ):
         self.client = client
         self.concurrency = concurrency
@@ -108,20 +108,20 @@ class ConcurrentReader:
         self.stop_on = stop_on
         self.cadence = cadence or (lambda: CheckpointCadence(pages=EVERY_PAGE))
 
-    def run(self, plans: List[ReadPlan]) -> Iterator[ReadSignal]:
+    def run(self, plans: list[ReadPlan]) -> Iterator[ReadSignal]:
         yield from _Run(self, plans).signals()
 
 
 class _Run:
     """One run: its workers, its reads, and the signals made from the workers' messages."""
 
-    def __init__(self, reader: ConcurrentReader, plans: List[ReadPlan]):
+    def __init__(self, reader: ConcurrentReader, plans: list[ReadPlan]):
         self.stop_on = reader.stop_on
         self.cadence = reader.cadence()
         self.workers = Workers(reader.client, reader.concurrency, reader.pages_waiting)
         self.reads = group_reads(plans, self.workers.new_range)
-        self.open: Set[ReadKey] = set(self.reads)
-        self.handlers: Dict[type, Callable[..., Iterable[ReadSignal]]] = {
+        self.open: set[ReadKey] = set(self.reads)
+        self.handlers: dict[type, Callable[..., Iterable[ReadSignal]]] = {
             PageRead: self._on_page,
             ChunkRead: self._on_chunk,
             RangeSplit: self._on_split,
@@ -231,13 +231,13 @@ class _Run:
                 member.estimate = estimate
                 yield Estimate(member.plan, estimate)
 
-    def _complete(self, read: Read, members: List[Member]) -> Iterator[ReadSignal]:
+    def _complete(self, read: Read, members: list[Member]) -> Iterator[ReadSignal]:
         for member in members:
             yield read.completed(member)
             self._end(read, member)
             yield Complete(member.plan)
 
-    def _fail(self, read: Read, members: List[Member], error: BaseException) -> Iterator[ReadSignal]:
+    def _fail(self, read: Read, members: list[Member], error: BaseException) -> Iterator[ReadSignal]:
         for member in members:
             if member.objects_read:
                 yield read.checkpoint(member)  # keep what was emitted before the failure

@@ -8,14 +8,15 @@ progress on a plan (its ranges, what is left, whether it was cancelled) is the r
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, List, Mapping, Optional, Tuple, Union
+from typing import Any
 
 from source_stripe_proxy.source.reader.progress import Interval
 
 # A page's objects -> the records to emit: a list, or chunks of records (a stream whose records
 # come from requests per object, e.g. each customer's tax ids, hands them over as they arrive).
-Transform = Callable[[List[dict]], Union[List[dict], Iterable[List[dict]]]]
+Transform = Callable[[list[dict]], list[dict] | Iterable[list[dict]]]
 LIST_PHASE = "list"
 EVENTS_PHASE = "events"
 
@@ -40,26 +41,26 @@ class ReadPlan:
     name: str
     path: str
     fixed_params: Mapping[str, Any]
-    intervals: Tuple[Interval, ...]  # created[gte], created[lt]; None = unbounded
+    intervals: tuple[Interval, ...]  # created[gte], created[lt]; None = unbounded
     page_size: int = 100
-    account_id: Optional[str] = None  # sent as Stripe-Account
+    account_id: str | None = None  # sent as Stripe-Account
     splittable: bool = True
-    transform: Optional[Transform] = None
+    transform: Transform | None = None
     created_field: str = "created"  # which field the `created` filter applies to
     phase: str = LIST_PHASE  # for the caller ("list" or "events"); the reader ignores it
-    began: Optional[int] = None  # when the caller planned this read (epoch seconds)
-    saved_cursor: Optional[int] = None  # the saved cursor: everything created before it was read
-    saved_newest: Optional[int] = None  # the newest `created` an interrupted earlier run had read
-    reread_from: Optional[int] = None  # from here up, a resumed read must read again (events listed late)
-    accepts: Optional[Callable[[dict], bool]] = None  # the objects of a page this plan wants (None: all)
+    began: int | None = None  # when the caller planned this read (epoch seconds)
+    saved_cursor: int | None = None  # the saved cursor: everything created before it was read
+    saved_newest: int | None = None  # the newest `created` an interrupted earlier run had read
+    reread_from: int | None = None  # from here up, a resumed read must read again (events listed late)
+    accepts: Callable[[dict], bool] | None = None  # the objects of a page this plan wants (None: all)
     paged: bool = True  # False: the endpoint answers everything at once and takes no `limit`
 
     @property
-    def key(self) -> Tuple[str, Optional[str]]:
+    def key(self) -> tuple[str, str | None]:
         return self.name, self.account_id
 
     @property
-    def read_key(self) -> Tuple[Any, ...]:
+    def read_key(self) -> tuple[Any, ...]:
         """Plans with equal read keys read the same pages, so the reader reads them once."""
         params = json.dumps(self.fixed_params, sort_keys=True, default=str)
         return self.path, params, self.account_id, self.page_size, self.splittable, self.created_field, self.paged

@@ -12,10 +12,10 @@ was in flight, plus the pages emitted since the last checkpoint.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Callable, Dict, Iterable, List, Optional, Tuple
 
-Interval = Tuple[Optional[int], Optional[int]]  # [lo, hi); None = unbounded on that side
+Interval = tuple[int | None, int | None]  # [lo, hi); None = unbounded on that side
 
 # A state holds at most this many intervals. In flight there are at most `concurrency` (<= 64)
 # ranges plus a few split off ahead, and each leaves at most one interval; merging the two
@@ -26,17 +26,17 @@ MAX_STATE_INTERVALS = 100
 CHECKPOINT_SECONDS = 5.0  # ...or this long after the last one, while records flow
 
 
-def _low(value: Optional[int]) -> float:
+def _low(value: int | None) -> float:
     return float("-inf") if value is None else value
 
 
-def _high(value: Optional[int]) -> float:
+def _high(value: int | None) -> float:
     return float("inf") if value is None else value
 
 
-def merge_intervals(intervals: Iterable[Interval]) -> List[Interval]:
+def merge_intervals(intervals: Iterable[Interval]) -> list[Interval]:
     """Sorted, with overlapping and adjacent intervals joined and empty ones dropped."""
-    merged: List[List[Optional[int]]] = []
+    merged: list[list[int | None]] = []
     for lo, hi in sorted((i for i in intervals if _low(i[0]) < _high(i[1])), key=lambda i: _low(i[0])):
         if merged and _high(merged[-1][1]) >= _low(lo):
             if _high(hi) > _high(merged[-1][1]):
@@ -46,7 +46,7 @@ def merge_intervals(intervals: Iterable[Interval]) -> List[Interval]:
     return [(lo, hi) for lo, hi in merged]
 
 
-def intersect_intervals(left: Iterable[Interval], right: Iterable[Interval]) -> List[Interval]:
+def intersect_intervals(left: Iterable[Interval], right: Iterable[Interval]) -> list[Interval]:
     """The parts of ``left`` that are also in ``right``, merged."""
     out = []
     for lo, hi in merge_intervals(left):
@@ -58,11 +58,11 @@ def intersect_intervals(left: Iterable[Interval], right: Iterable[Interval]) -> 
     return merge_intervals(out)
 
 
-def cut_intervals(intervals: Iterable[Interval], bounds: Iterable[Optional[int]]) -> List[Interval]:
+def cut_intervals(intervals: Iterable[Interval], bounds: Iterable[int | None]) -> list[Interval]:
     """``intervals`` merged, then cut at every bound inside them: the union of several plans'
     intervals that keeps each plan's windows (each piece is inside or outside each plan's)."""
     cuts = sorted({b for b in bounds if b is not None})
-    pieces: List[Interval] = []
+    pieces: list[Interval] = []
     for lo, hi in merge_intervals(intervals):
         start = lo
         for cut in cuts:
@@ -77,7 +77,7 @@ def inside_intervals(created: int, intervals: Iterable[Interval]) -> bool:
     return any(_low(lo) <= created < _high(hi) for lo, hi in intervals)
 
 
-def cap_intervals(intervals: List[Interval], limit: int = MAX_STATE_INTERVALS) -> List[Interval]:
+def cap_intervals(intervals: list[Interval], limit: int = MAX_STATE_INTERVALS) -> list[Interval]:
     """At most ``limit`` intervals: join the two with the narrowest gap until few enough.
     Joining only adds to what is read again; nothing is ever dropped."""
     capped = merge_intervals(intervals)
@@ -88,7 +88,7 @@ def cap_intervals(intervals: List[Interval], limit: int = MAX_STATE_INTERVALS) -
     return capped
 
 
-def left_after_page(lo: Optional[int], unread_hi: Optional[int], oldest: int) -> Optional[int]:
+def left_after_page(lo: int | None, unread_hi: int | None, oldest: int) -> int | None:
     """The new top of ``[lo, unread_hi)`` after a newest-first page whose oldest object was
     created at ``oldest``: everything from ``oldest + 1`` up has been read."""
     return oldest + 1 if unread_hi is None or oldest + 1 < unread_hi else unread_hi
@@ -96,35 +96,35 @@ def left_after_page(lo: Optional[int], unread_hi: Optional[int], oldest: int) ->
 
 @dataclass
 class _Range:
-    lo: Optional[int]
-    unread_hi: Optional[int]  # [unread_hi, hi) has been read
+    lo: int | None
+    unread_hi: int | None  # [unread_hi, hi) has been read
     done: bool = False
-    newest: Optional[int] = None  # newest `created` read in this range
+    newest: int | None = None  # newest `created` read in this range
     pages: int = 0
-    density: Optional[float] = None  # objects per second on the last page with a time spread
+    density: float | None = None  # objects per second on the last page with a time spread
 
 
 class PlanProgress:
     """The ranges of one plan. Used only by the caller's thread, so it needs no lock."""
 
-    def __init__(self, cursor: Optional[int] = None, newest: Optional[int] = None, reread_from: Optional[int] = None):
+    def __init__(self, cursor: int | None = None, newest: int | None = None, reread_from: int | None = None):
         self.cursor = cursor  # everything created before it has been read
         self.newest = newest  # the newest `created` read, in any range
         self.reread_from = reread_from  # from here up, always left to read (see ReadPlan)
         self.objects_read = 0
         self.records_emitted = 0
-        self._ranges: Dict[int, _Range] = {}
+        self._ranges: dict[int, _Range] = {}
 
-    def add(self, key: int, lo: Optional[int], hi: Optional[int]) -> None:
+    def add(self, key: int, lo: int | None, hi: int | None) -> None:
         self._ranges[key] = _Range(lo, hi)
 
-    def split(self, parent: int, child: int, lo: Optional[int], cut: int) -> None:
+    def split(self, parent: int, child: int, lo: int | None, cut: int) -> None:
         """``parent`` gave ``[lo, cut)`` to ``child``; the child starts with the parent's density."""
         entry = self._ranges[parent]
         entry.lo = cut
         self._ranges[child] = _Range(lo, cut, density=entry.density)
 
-    def page(self, key: int, records: int, objects: int, newest: Optional[int], oldest: Optional[int], newest_first: bool) -> None:
+    def page(self, key: int, records: int, objects: int, newest: int | None, oldest: int | None, newest_first: bool) -> None:
         entry = self._ranges[key]
         entry.pages += 1
         self.objects_read += objects
@@ -154,11 +154,11 @@ class PlanProgress:
     def complete(self) -> bool:
         return not self._ranges
 
-    def left(self) -> List[Interval]:
+    def left(self) -> list[Interval]:
         """The parts of the ranges not read yet (without ``reread_from``), merged."""
         return merge_intervals((e.lo, e.unread_hi) for e in self._ranges.values() if not e.done)
 
-    def to_read(self) -> Tuple[Interval, ...]:
+    def to_read(self) -> tuple[Interval, ...]:
         """What is left, merged and capped; empty once complete."""
         if self.complete:
             return ()
@@ -167,7 +167,7 @@ class PlanProgress:
             left.append((self.reread_from, None))
         return tuple(cap_intervals(left))
 
-    def row_estimate(self, records_emitted: Optional[int] = None, objects_read: Optional[int] = None) -> Optional[int]:
+    def row_estimate(self, records_emitted: int | None = None, objects_read: int | None = None) -> int | None:
         """Rows this plan will emit, or None while no honest figure can be given.
 
         The rows left are each open range's last density times its unread span. That figure
@@ -202,7 +202,7 @@ class CheckpointCadence:
         self.pages = max(1, pages)
         self.seconds = seconds
         self.clock = clock
-        self._since: Dict[object, Tuple[int, float]] = {}  # plan key -> (pages, time of the last checkpoint)
+        self._since: dict[object, tuple[int, float]] = {}  # plan key -> (pages, time of the last checkpoint)
 
     def page(self, key: object) -> bool:
         """A page of ``key`` was emitted: is a checkpoint due now?"""

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import enum
 import threading
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
+from typing import Any
 
 from source_stripe_proxy.source.reader.plan import ReadPlan
 from source_stripe_proxy.source.reader.progress import (
@@ -28,8 +29,8 @@ from source_stripe_proxy.source.reader.progress import (
 )
 from source_stripe_proxy.source.reader.signals import Progress
 
-ReadKey = Tuple[Any, ...]  # a ReadPlan.read_key
-PlanKey = Tuple[str, Optional[str]]  # a ReadPlan.key
+ReadKey = tuple[Any, ...]  # a ReadPlan.read_key
+PlanKey = tuple[str, str | None]  # a ReadPlan.key
 
 
 class PlanState(enum.Enum):
@@ -48,8 +49,8 @@ class Range:
     """One ``created`` range being read: ``[lo, hi)``, narrowed from below by splits."""
 
     key: int
-    lo: Optional[int]  # created[gte]; None = unbounded
-    hi: Optional[int]  # created[lt]; None = open-ended
+    lo: int | None  # created[gte]; None = unbounded
+    hi: int | None  # created[lt]; None = open-ended
 
 
 @dataclass(eq=False)
@@ -57,12 +58,12 @@ class Member:
     """One plan within a read: its own intervals, cursor, newest ``created`` and counts."""
 
     plan: ReadPlan
-    intervals: Tuple[Interval, ...]  # merged
+    intervals: tuple[Interval, ...]  # merged
     whole: bool  # its intervals are all of the read's: no filtering, and the read's estimates apply
-    newest: Optional[int] = None  # the newest `created` read inside its intervals
+    newest: int | None = None  # the newest `created` read inside its intervals
     objects_read: int = 0
     records_emitted: int = 0
-    estimate: Optional[int] = None  # the last estimate given
+    estimate: int | None = None  # the last estimate given
     state: PlanState = PlanState.READING
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -87,9 +88,9 @@ class Read:
 
     key: ReadKey
     plan: ReadPlan  # the first plan: what every plan of the read shares (path, params, paging)
-    members: Dict[PlanKey, Member]
+    members: dict[PlanKey, Member]
     progress: PlanProgress
-    ranges: List[Range] = field(default_factory=list)  # as planned; splits add more as they happen
+    ranges: list[Range] = field(default_factory=list)  # as planned; splits add more as they happen
     state: ReadState = ReadState.OPEN
 
     @property
@@ -97,11 +98,11 @@ class Read:
         return self.state is ReadState.OPEN
 
     @property
-    def active(self) -> List[Member]:
+    def active(self) -> list[Member]:
         """The members not ended yet (a STOPPING one still gets its Failed)."""
         return [member for member in self.members.values() if not member.ended]
 
-    def read_through(self) -> List[Member]:
+    def read_through(self) -> list[Member]:
         """The active members whose own intervals are all read while the rest of the read goes on."""
         partial = [member for member in self.active if not member.whole]
         if not partial:
@@ -109,7 +110,7 @@ class Read:
         left = self.progress.left()
         return [member for member in partial if not intersect_intervals(left, member.intervals)]
 
-    def cursor(self, member: Member) -> Optional[int]:
+    def cursor(self, member: Member) -> int | None:
         """Everything of the plan created before it has been read: its saved cursor, or the
         read's (which is below everything any plan of the read has left)."""
         cursors = [c for c in (member.plan.saved_cursor, self.progress.cursor) if c is not None]
@@ -130,9 +131,9 @@ class Read:
         return Progress(member.plan, self.cursor(member), member.newest, ())
 
 
-def group_reads(plans: List[ReadPlan], new_range: Callable[[Optional[int], Optional[int]], Range]) -> Dict[ReadKey, Read]:
+def group_reads(plans: list[ReadPlan], new_range: Callable[[int | None, int | None], Range]) -> dict[ReadKey, Read]:
     """One read per ``read_key``, its ranges made by ``new_range`` (which gives each its key)."""
-    grouped: Dict[ReadKey, List[ReadPlan]] = {}
+    grouped: dict[ReadKey, list[ReadPlan]] = {}
     for plan in plans:
         grouped.setdefault(plan.read_key, []).append(plan)
     reads = {}
@@ -151,7 +152,7 @@ def group_reads(plans: List[ReadPlan], new_range: Callable[[Optional[int], Optio
     return reads
 
 
-def _read_intervals(plans: List[ReadPlan]) -> List[Interval]:
+def _read_intervals(plans: list[ReadPlan]) -> list[Interval]:
     """The ranges a read starts with, covering every plan's intervals."""
     if len({tuple(p.intervals) for p in plans}) == 1:
         return list(plans[0].intervals)  # as planned: windows stay windows
@@ -160,7 +161,7 @@ def _read_intervals(plans: List[ReadPlan]) -> List[Interval]:
     return merge_intervals(i for p in plans for i in p.intervals)  # one worker, newest first: one pass over the union
 
 
-def _shared_progress(plans: List[ReadPlan]) -> PlanProgress:
+def _shared_progress(plans: list[ReadPlan]) -> PlanProgress:
     rereads = [p.reread_from for p in plans if p.reread_from is not None]
     return PlanProgress(
         _common(p.saved_cursor for p in plans),
@@ -169,7 +170,7 @@ def _shared_progress(plans: List[ReadPlan]) -> PlanProgress:
     )
 
 
-def _common(values: Iterable[Optional[int]]) -> Optional[int]:
+def _common(values: Iterable[int | None]) -> int | None:
     """The value every plan has, or None when they differ."""
     distinct = set(values)
     return distinct.pop() if len(distinct) == 1 else None

@@ -12,7 +12,7 @@ thread, turns them into ``ReadSignal``s, in an order the caller may rely on:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar, List, Optional, Tuple, Union
+from typing import Any, ClassVar
 
 from source_stripe_proxy.source.reader.plan import ReadPlan
 from source_stripe_proxy.source.reader.progress import Interval
@@ -25,7 +25,7 @@ class Records:
     """Records to emit, from one page of ``plan``."""
 
     plan: ReadPlan
-    records: List[dict]
+    records: list[dict]
 
 
 @dataclass(frozen=True)
@@ -38,9 +38,9 @@ class Progress:
     """
 
     plan: ReadPlan
-    cursor: Optional[int]
-    newest: Optional[int]
-    to_read: Tuple[Interval, ...]
+    cursor: int | None
+    newest: int | None
+    to_read: tuple[Interval, ...]
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,7 @@ class Failed:
     error: BaseException
 
 
-ReadSignal = Union[Records, Progress, Estimate, Complete, Failed]
+ReadSignal = Records | Progress | Estimate | Complete | Failed
 
 # -- worker -> reader ------------------------------------------------------------------------
 
@@ -72,7 +72,7 @@ class WorkerMessage:
     """Each names its read by ``run`` (a ``ReadPlan.read_key``): the plans that read the same pages.
     ``passed_gate``: the worker counted it in the ``PageGate``; the reader releases it once handled."""
 
-    run: Tuple[Any, ...]
+    run: tuple[Any, ...]
     passed_gate: ClassVar[bool] = False
 
 
@@ -81,10 +81,10 @@ class PlanPage:
     """What one plan got from a page: its last records (earlier chunks came as ``ChunkRead``),
     how many of the page's objects were inside its intervals, and the newest of those."""
 
-    plan_key: Tuple[str, Optional[str]]
-    records: List[dict]
+    plan_key: tuple[str, str | None]
+    records: list[dict]
     objects: int
-    newest: Optional[int]
+    newest: int | None
 
 
 @dataclass(frozen=True)
@@ -96,10 +96,10 @@ class PageRead(WorkerMessage):
 
     passed_gate: ClassVar[bool] = True
     range_key: int
-    parts: Tuple[PlanPage, ...]
+    parts: tuple[PlanPage, ...]
     objects: int
-    newest: Optional[int]
-    oldest: Optional[int]
+    newest: int | None
+    oldest: int | None
     newest_first: bool
     last: bool
 
@@ -109,8 +109,8 @@ class ChunkRead(WorkerMessage):
     """Records of one plan from a page not yet reported (its ``PageRead`` follows)."""
 
     passed_gate: ClassVar[bool] = True
-    plan_key: Tuple[str, Optional[str]]
-    records: List[dict]
+    plan_key: tuple[str, str | None]
+    records: list[dict]
 
 
 @dataclass(frozen=True)
@@ -118,7 +118,7 @@ class PlanFailed(WorkerMessage):
     """One plan's transform failed on a page (sent before that page's ``PageRead``); the
     other plans of the read go on."""
 
-    plan_key: Tuple[str, Optional[str]]
+    plan_key: tuple[str, str | None]
     error: BaseException
 
 
@@ -128,7 +128,7 @@ class RangeSplit(WorkerMessage):
 
     parent: int
     child: int
-    lo: Optional[int]
+    lo: int | None
     cut: int
 
 
@@ -141,4 +141,3 @@ class RangeDone(WorkerMessage):
 class RangeFailed(WorkerMessage):
     range_key: int
     error: BaseException
-

@@ -8,8 +8,8 @@ tested without threads (``unit_tests/test_split_policy.py``).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable, List, Optional
 
 MIN_SPLIT_SECONDS = 2  # `created` has one-second resolution; narrower ranges can't split
 # A part expected to hold fewer pages saves no time: it costs one more request, and its last
@@ -57,7 +57,7 @@ def decide_split(
     waiting: int,
     floor_known: bool,
     concurrency: int,
-) -> Optional[SplitDecision]:
+) -> SplitDecision | None:
     """Whether this range splits, given its pages left, the slots the budget can still use,
     the ranges with clearly more pages left (they get free slots first) and the ranges already
     waiting.
@@ -77,7 +77,7 @@ def decide_split(
     return None
 
 
-def split_points(floor: int, last: int, pages_left: float, free_slots: int, page_seconds: Optional[float] = None) -> List[int]:
+def split_points(floor: int, last: int, pages_left: float, free_slots: int, page_seconds: float | None = None) -> list[int]:
     """Where to cut the unread span [floor, last) of a range into at most ``free_slots + 1`` parts.
 
     With a known floor: parts of equal time, i.e. equal counts at the density just seen, none
@@ -88,7 +88,7 @@ def split_points(floor: int, last: int, pages_left: float, free_slots: int, page
     request each.
     """
     if page_seconds is not None:
-        cuts: List[int] = []
+        cuts: list[int] = []
         reach = FIRST_UNBOUNDED_PART_PAGES * page_seconds
         while len(cuts) < free_slots and last - reach > floor + MIN_SPLIT_SECONDS:
             cuts.append(int(last - reach))

@@ -19,9 +19,10 @@ import itertools
 import queue
 import threading
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Dict, Iterable, Iterator, List, NamedTuple, Optional, Tuple
+from typing import Any, NamedTuple
 
 from source_stripe_proxy.core.budget import in_flight_to_fill
 from source_stripe_proxy.core.client import StripeClient
@@ -61,8 +62,8 @@ class BusyRanges:
         self.lock = threading.Lock()
         self.total = 0
         self.by_read: Counter[ReadKey] = Counter()
-        self.pages_left: Dict[int, Tuple[float, Read]] = {}  # range key -> (pages it still expects, its read)
-        self.waiting: List[_Waiting] = []
+        self.pages_left: dict[int, tuple[float, Read]] = {}  # range key -> (pages it still expects, its read)
+        self.waiting: list[_Waiting] = []
 
     def claim(self, read: Read, count: int = 1) -> None:
         self.total += count
@@ -84,8 +85,8 @@ class _Transformed:
     """A member's transform of one page: the records made at once, the chunks still to come
     (None: none), and whether it failed (the member then gets nothing of this page)."""
 
-    records: List[dict]
-    chunks: Optional[Iterator[List[dict]]] = None
+    records: list[dict]
+    chunks: Iterator[list[dict]] | None = None
     ok: bool = True
 
 
@@ -96,7 +97,7 @@ class Workers:
     def __init__(self, client: StripeClient, concurrency: int, pages_waiting: int):
         self.client = client
         self.concurrency = concurrency
-        self.messages: "queue.SimpleQueue[WorkerMessage]" = queue.SimpleQueue()
+        self.messages: queue.SimpleQueue[WorkerMessage] = queue.SimpleQueue()
         self.gate = PageGate(pages_waiting)
         self.busy = BusyRanges()
         self._keys = itertools.count()
@@ -104,10 +105,10 @@ class Workers:
         # Transforms of the members of one page, side by side; they never wait for a range's worker.
         self._transforms = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="stripe-transform")
 
-    def new_range(self, lo: Optional[int], hi: Optional[int]) -> Range:
+    def new_range(self, lo: int | None, hi: int | None) -> Range:
         return Range(next(self._keys), lo, hi)
 
-    def start(self, read: Read, ranges: List[Range]) -> None:
+    def start(self, read: Read, ranges: list[Range]) -> None:
         """A worker reads ``ranges`` one after another (one range, or a read that never splits)."""
         with self.busy.lock:
             self.busy.claim(read)
@@ -121,13 +122,13 @@ class Workers:
 
     # -- a worker ----------------------------------------------------------------------------
 
-    def _read_ranges(self, read: Read, ranges: List[Range]) -> None:
+    def _read_ranges(self, read: Read, ranges: list[Range]) -> None:
         """Read ranges one after another, then any waiting range this worker may take."""
         while True:
             for current in ranges:
                 try:
                     self._read_range(read, current)
-                except Exception as error:  # reported to the caller, which fails the read's plans
+                except Exception as error:  # noqa: BLE001 - reported to the caller, which fails the read's plans
                     self.messages.put(RangeFailed(read.key, current.key, error))
                     break
                 self.messages.put(RangeDone(read.key, current.key))
@@ -140,7 +141,7 @@ class Workers:
 
     def _read_range(self, read: Read, current: Range) -> None:
         plan = read.plan
-        starting_after: Optional[str] = None
+        starting_after: str | None = None
         while read.open:
             self.gate.enter()
             page = self.client.send("GET", plan.path, params=_query(plan, current, starting_after), account_id=plan.account_id).data
@@ -152,20 +153,21 @@ class Workers:
             if plan.splittable:
                 self._maybe_split(read, current, objects)
 
-    def _report_page(self, read: Read, current: Range, objects: List[dict], last: bool) -> None:
+    def _report_page(self, read: Read, current: Range, objects: list[dict], last: bool) -> None:
         created_field = read.plan.created_field
         in_range = _within(objects, current.lo, current.hi, created_field)
         newest, oldest = _time_span(in_range, created_field)
         parts = tuple(self._hand_out(read, in_range))
         self.gate.queued()
         self.messages.put(
-            PageRead(read.key, current.key, parts, len(in_range), newest, oldest,
-                     newest_first=_newest_first(objects, created_field), last=last)
+            PageRead(
+                read.key, current.key, parts, len(in_range), newest, oldest, newest_first=_newest_first(objects, created_field), last=last
+            )
         )
 
     # -- members' parts of a page --------------------------------------------------------------
 
-    def _hand_out(self, read: Read, in_range: List[dict]) -> List[PlanPage]:
+    def _hand_out(self, read: Read, in_range: list[dict]) -> list[PlanPage]:
         """Each member's part of a page: the objects inside its intervals that it accepts, through
         its transform. A member whose transform fails is reported and gets no more pages.
 
@@ -174,7 +176,7 @@ class Workers:
         requested at once, not one stream after the other; the page's own message (its
         progress) follows when all are done."""
         made = [(member, mine, self._transform(read, member, wanted)) for member, mine, wanted in _parts(read, in_range)]
-        chunked = [(member, result) for member, _, result in made if result.chunks is not None]
+        chunked = [(member, result, result.chunks) for member, _, result in made if result.chunks is not None]
         if len(chunked) == 1:
             self._drain(read, *chunked[0])
         else:  # each member's chunks in its own thread: their requests go out side by side
@@ -186,25 +188,24 @@ class Workers:
             if result.ok
         ]
 
-    def _transform(self, read: Read, member: Member, objects: List[dict]) -> _Transformed:
+    def _transform(self, read: Read, member: Member, objects: list[dict]) -> _Transformed:
         """The member's transform of a page, as one type whatever the transform returned."""
         if member.plan.transform is None or not objects:
             return _Transformed(objects)
         try:
             made = member.plan.transform(objects)
-        except Exception as error:
+        except Exception as error:  # noqa: BLE001 - a transform's failure fails its member only
             self._transform_failed(read, member, error)
             return _Transformed([], ok=False)
         return _Transformed(made) if isinstance(made, list) else _Transformed([], iter(made))
 
-    def _drain(self, read: Read, member: Member, result: _Transformed) -> None:
-        """Hand over a member's chunks of one page as they come, each through the gate."""
-        assert result.chunks is not None
+    def _drain(self, read: Read, member: Member, result: _Transformed, chunks: Iterator[list[dict]]) -> None:
+        """Hand over a member's chunks of one page (``result.chunks``) as they come, each through the gate."""
         while read.open:
             self.gate.enter()
             try:
-                chunk = next(result.chunks, None)
-            except Exception as error:
+                chunk = next(chunks, None)
+            except Exception as error:  # noqa: BLE001 - a transform's failure fails its member only
                 self._transform_failed(read, member, error)
                 result.ok = False
                 return
@@ -223,7 +224,7 @@ class Workers:
 
     # -- splits --------------------------------------------------------------------------------
 
-    def _maybe_split(self, read: Read, current: Range, objects: List[dict]) -> None:
+    def _maybe_split(self, read: Read, current: Range, objects: list[dict]) -> None:
         """Cut the unread part of this range, [floor, oldest on the page), as ``split_policy`` says."""
         plan = read.plan
         if not _newest_first(objects, plan.created_field):
@@ -244,7 +245,7 @@ class Workers:
         for child in started:
             self._readers.submit(self._read_ranges, read, [child])
 
-    def _decide_split(self, read: Read, current: Range, pages_left: float) -> Optional[split_policy.SplitDecision]:
+    def _decide_split(self, read: Read, current: Range, pages_left: float) -> split_policy.SplitDecision | None:
         """The policy's decision on the numbers of this moment. Lock held."""
         others = (
             left
@@ -260,7 +261,7 @@ class Workers:
             concurrency=self.concurrency,
         )
 
-    def _split_off(self, read: Read, current: Range, cuts: List[int], share: float, start_now: bool) -> List[Range]:
+    def _split_off(self, read: Read, current: Range, cuts: list[int], share: float, start_now: bool) -> list[Range]:
         """Give ``[lo, cut)`` pieces of ``current`` to new ranges, bottom up; the ones to start
         now are claimed here (so no other worker spends the same slots) and returned, the
         others wait. Lock held."""
@@ -271,7 +272,7 @@ class Workers:
                 self.busy.pages_left[child.key] = (share, read)
             self.busy.claim(read, len(children))
         lower = current.lo
-        for child, cut in zip(children, cuts):  # each child takes [lower, cut), this range keeps [cut, hi)
+        for child, cut in zip(children, cuts, strict=True):  # each child takes [lower, cut), this range keeps [cut, hi)
             child.lo = lower
             self.messages.put(RangeSplit(read.key, current.key, child.key, lower, cut))  # before the child's pages
             current.lo = lower = cut
@@ -279,7 +280,7 @@ class Workers:
                 self.busy.waiting.append(_Waiting(share, read, child))
         return children if start_now else []
 
-    def _take_waiting(self) -> Optional[_Waiting]:
+    def _take_waiting(self) -> _Waiting | None:
         """The waiting range with the most pages whose read can use another slot, claimed.
         Lock held."""
         self.busy.waiting = [entry for entry in self.busy.waiting if entry.read.open]
@@ -305,7 +306,7 @@ class Workers:
         return in_flight_to_fill(endpoint_rate, self.client.latency_seconds, slack=JITTER_SLACK) - self.busy.by_read[read.key]
 
 
-def _parts(read: Read, in_range: List[dict]) -> List[Tuple[Member, List[dict], List[dict]]]:
+def _parts(read: Read, in_range: list[dict]) -> list[tuple[Member, list[dict], list[dict]]]:
     """Per reading member: the page's objects inside its intervals, and those it accepts. An
     object two members take is copied for the second (transforms change records in place), all
     before any transform runs."""
@@ -325,8 +326,8 @@ def _parts(read: Read, in_range: List[dict]) -> List[Tuple[Member, List[dict], L
     return parts
 
 
-def _query(plan: ReadPlan, current: Range, starting_after: Optional[str]) -> Dict[str, Any]:
-    query: Dict[str, Any] = dict(plan.fixed_params)
+def _query(plan: ReadPlan, current: Range, starting_after: str | None) -> dict[str, Any]:
+    query: dict[str, Any] = dict(plan.fixed_params)
     created = {k: v for k, v in (("gte", current.lo), ("lt", current.hi)) if v is not None}
     if created:
         query["created"] = created
@@ -337,12 +338,12 @@ def _query(plan: ReadPlan, current: Range, starting_after: Optional[str]) -> Dic
     return query
 
 
-def _inside(obj: dict, intervals: Tuple[Interval, ...], created_field: str) -> bool:
+def _inside(obj: dict, intervals: tuple[Interval, ...], created_field: str) -> bool:
     created = obj.get(created_field)
     return not isinstance(created, int) or inside_intervals(created, intervals)
 
 
-def _newest_first(objects: List[dict], created_field: str) -> bool:
+def _newest_first(objects: list[dict], created_field: str) -> bool:
     """Visibly in Stripe's order: the first object is strictly newer than the last."""
     if len(objects) < 2:
         return False
@@ -350,13 +351,13 @@ def _newest_first(objects: List[dict], created_field: str) -> bool:
     return isinstance(first, int) and isinstance(last, int) and first > last
 
 
-def _time_span(objects: List[dict], created_field: str) -> Tuple[Optional[int], Optional[int]]:
+def _time_span(objects: list[dict], created_field: str) -> tuple[int | None, int | None]:
     times = [obj.get(created_field) for obj in objects]
     ints = [t for t in times if isinstance(t, int) and not isinstance(t, bool)]
     return (max(ints), min(ints)) if ints else (None, None)
 
 
-def _within(objects: List[dict], lo: Optional[int], hi: Optional[int], created_field: str = "created") -> List[dict]:
+def _within(objects: list[dict], lo: int | None, hi: int | None, created_field: str = "created") -> list[dict]:
     """Objects inside [lo, hi): servers may ignore filters. Objects without a time are kept."""
     if lo is None and hi is None:
         return objects
