@@ -134,3 +134,28 @@ def test_a_shared_list_is_asked_once_each_member_gets_its_own_copy_and_one_that_
         assert client.sent[("/v1/customers/cus_2/sources", "card_3")] == 1 and not pages._shared
     finally:
         pages.close()
+
+
+def test_pages_kept_for_a_member_that_lags_or_never_asks_are_bounded_and_asked_again_for_it_alone():
+    client = CountingClient()
+    pages = ChildPages(client, workers=1, page_size=100)  # at most 2 pages kept
+    group = ("acct", "/v1/customers/{customer}/sources")
+    for consumer, stream in ((1, "customer_cards"), (2, "source_transactions"), (3, "bank_accounts")):
+        pages.join(group, consumer, stream)
+    requests = [ChildList({"id": f"cus_{n}"}, f"/v1/customers/cus_{n}/sources", {}, starting_after="card_9", share=group) for n in range(6)]
+    try:
+        kept = []
+        for request in requests:  # the first member reads ahead; the others have taken nothing yet
+            list(pages.lists([request], None, consumer=1))
+            kept.append(len(pages._shared))
+        assert kept == [1, 2, 2, 2, 2, 2]  # never more than pages_kept, however many the first one reads
+        assert pages.pages_kept == 2
+        late = [objects for request in requests for _, objects in pages.lists([request], None, consumer=2)]
+        assert late == [[{"id": f"/v1/customers/cus_{n}/sources:card_9"}] for n in range(6)]  # nothing lost for the late one
+        # The four let go were asked again for it alone; the two kept were not asked again.
+        assert [client.sent[(r.path, "card_9")] for r in requests] == [2, 2, 2, 2, 1, 1]
+        assert len(pages._shared) == 2  # the last two, still kept for the third member, which never asks
+        pages.leave(group, 3)
+        assert not pages._shared
+    finally:
+        pages.close()

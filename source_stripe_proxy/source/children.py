@@ -34,6 +34,7 @@ from source_stripe_proxy.core.paging import next_cursor, page_objects
 from source_stripe_proxy.source.stream_specs import CREATED, PARENT_EVENTS, STREAM_SPECS, StreamSpec, box_spec
 
 PAGES_PER_WORKER = 2  # child pages fetched and not yet handed over, per worker of the pool, for the whole sync
+LET_GO_REMEMBERED = 8  # pages let go remembered (keys only), per page that may be kept: a late member asks them alone
 
 
 @dataclass
@@ -65,6 +66,12 @@ class ChildPages:
     handed over are bounded for the whole sync (``PAGES_PER_WORKER`` per worker), whatever the
     number of callers: a caller with pages in flight asks for more only while the bound allows,
     and one with none waits for a free place (another caller frees one with each page it takes).
+
+    Pages kept for the members of a share group that have not taken them yet are bounded too
+    (``PAGES_PER_WORKER`` per worker, for all groups): a member that lags (a source's transactions,
+    one request per source, behind the streams of the sources themselves) or never asks (its read
+    planned away or stopped) would otherwise hold every page the others read. Past the bound the
+    oldest is let go; a member that asks for it later asks Stripe again, for itself alone.
     """
 
     client: StripeClient
@@ -77,10 +84,17 @@ class ChildPages:
     _asking: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
     _members: dict[Hashable, dict[int, str]] = field(default_factory=dict, init=False, repr=False)  # share group -> consumer -> stream
     _shared: dict[tuple[Hashable, ...], _SharedPage] = field(default_factory=dict, init=False, repr=False)
+    _let_go: deque[tuple[Hashable, ...]] = field(init=False, repr=False)  # keys of shared pages let go unread by some
     _found: dict[tuple[str, str | None], bool] = field(default_factory=dict, init=False, repr=False)  # has_any's answers
 
     def __post_init__(self) -> None:
-        self._places = threading.Semaphore(PAGES_PER_WORKER * max(1, self.workers))
+        self._places = threading.Semaphore(self.pages_kept)
+        self._let_go = deque(maxlen=LET_GO_REMEMBERED * self.pages_kept)
+
+    @property
+    def pages_kept(self) -> int:
+        """The most pages fetched and not yet handed over, and the most kept for share groups' members."""
+        return PAGES_PER_WORKER * max(1, self.workers)
 
     def pool(self) -> ThreadPoolExecutor:
         with self._lock:
@@ -125,14 +139,24 @@ class ChildPages:
                 if not shared.waiting:
                     del self._shared[key]
                 return shared.future, True
+            if key in self._let_go:  # the others took it already: asked again for this member alone
+                return self.pool().submit(self._page, request, account_id), False
             members = self._members.get(group, {})
             others = set(members) - {consumer}
             if others:  # counted as the requests of every stream it serves
                 request = dataclasses.replace(request, serves=tuple(sorted(set(members.values()))))
             future = self.pool().submit(self._page, request, account_id)
             if others:
-                self._shared[key] = _SharedPage(future, set(others))
+                self._keep(key, _SharedPage(future, set(others)))
             return future, bool(others)
+
+    def _keep(self, key: tuple[Hashable, ...], shared: _SharedPage) -> None:
+        """Keep a page for the members yet to take it, letting the oldest go past ``pages_kept`` (``_sharing`` held)."""
+        while len(self._shared) >= self.pages_kept:
+            oldest = next(iter(self._shared))
+            del self._shared[oldest]
+            self._let_go.append(oldest)
+        self._shared[key] = shared
 
     def has_any(self, spec: StreamSpec, account_id: str | None, serves: tuple[str, ...]) -> bool:
         """Whether ``spec``'s list has an object (one ``limit=1`` request per sync and account)."""
