@@ -53,7 +53,12 @@ def _version() -> str:
 
 
 def _docker(*args: str, timeout: float = 300, stdin: str | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(["docker", *args], input=stdin, capture_output=True, text=True, timeout=timeout)
+    done = subprocess.run(["docker", *args], input=stdin, capture_output=True, text=True, timeout=timeout)
+    if args[:1] == ("build",) and done.returncode != 0 and "failed to get digest" in done.stderr:
+        # The legacy builder lost the image it had just built (seen when an image store is reused
+        # by several builds): the same build once more, from its cache.
+        done = subprocess.run(["docker", *args], input=stdin, capture_output=True, text=True, timeout=timeout)
+    return done
 
 
 def _skip_loudly(reason: str) -> None:
