@@ -443,6 +443,9 @@ def test_a_dry_run_refuses_what_the_connection_mode_cannot_carry(requests_mock, 
     )
     code, out, _ = run_cli(["--config", str(config), *upload], env={})
     assert code == 1 and "files.stripe.com" in json.loads(out)["error"]["message"]
+    config.write_text(json.dumps({"credentials": {"api_key": "sk_test_123"}}))  # auth_type implied
+    code, out, _ = run_cli(["--config", str(config), *upload], env={})
+    assert code == 0 and json.loads(out)["host"] == "https://files.stripe.com"
     code, out, _ = run_cli(upload, env={})  # no mode named: the request as it would be sent directly
     assert code == 0 and json.loads(out)["host"] == "https://files.stripe.com"
     code, out, _ = run_cli(upload, env={"STRIPE_API_KEY": "sk_test_123"})

@@ -40,7 +40,7 @@ from source_stripe_proxy.actions.env import ENV_COMMON, ENV_MODES, load_config, 
 from source_stripe_proxy.actions.errors import CREDENTIALS, DESCRIBE, ActionInputError, Hint, error_to_dict
 from source_stripe_proxy.actions.params import describe as describe_schema
 from source_stripe_proxy.core.errors import ConfigError
-from source_stripe_proxy.core.modes import MODES, ConnectionMode
+from source_stripe_proxy.core.modes import MODES, ConnectionMode, implied_auth_type
 from source_stripe_proxy.core.redaction import names_a_credential, scrub, scrub_document
 from source_stripe_proxy.data import resources
 
@@ -375,8 +375,8 @@ def _mode_of(config: Mapping[str, Any], environ: Mapping[str, str]) -> Connectio
     """The connection mode a dry run would be sent through, when the config or the environment
     names one (a dry run needs no credentials, so none may be set)."""
     if config:
-        credentials = config.get("credentials")
-        name = credentials.get("auth_type", "api_key" if "api_key" in credentials else None) if isinstance(credentials, Mapping) else None
+        credentials = implied_auth_type(config.get("credentials"))
+        name = credentials.get("auth_type") if isinstance(credentials, Mapping) else None
         return MODES.get(name) if isinstance(name, str) else None
     present = modes_in(environ)
     return present[0] if len(present) == 1 else None

@@ -214,6 +214,13 @@ MODES: Mapping[str, ConnectionMode] = {
 }
 
 
+def implied_auth_type(credentials: Any) -> Any:
+    """A hand-written config may leave out ``auth_type`` when it gives an ``api_key``."""
+    if isinstance(credentials, Mapping) and credentials.get("auth_type") is None and "api_key" in credentials:
+        return {**credentials, "auth_type": "api_key"}
+    return credentials
+
+
 def connection_mode(name: str) -> ConnectionMode:
     """The mode called ``name`` (a validated ``credentials.auth_type``)."""
     return MODES[name]

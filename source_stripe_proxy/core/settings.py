@@ -29,7 +29,7 @@ from source_stripe_proxy.core.config_rules import (
     FieldError,
     connection_specification,
 )
-from source_stripe_proxy.core.modes import ConnectionMode, connection_mode
+from source_stripe_proxy.core.modes import ConnectionMode, connection_mode, implied_auth_type
 from source_stripe_proxy.core.redaction import scrub
 from source_stripe_proxy.core.stripe_facts import OTHER_KEY_KINDS, SECRET_KEY_PREFIXES
 
@@ -116,13 +116,6 @@ class ConnectionSettings:
 
 
 # -- what JSON Schema cannot say about the connection fields ----------------------------------
-
-
-def _implied_auth_type(credentials: Any) -> Any:
-    """A hand-written config may leave out ``auth_type`` when it gives an ``api_key``."""
-    if isinstance(credentials, Mapping) and credentials.get("auth_type") is None and "api_key" in credentials:
-        return {**credentials, "auth_type": "api_key"}
-    return credentials
 
 
 def _pasted(value: str, field_name: str) -> str:
@@ -214,7 +207,7 @@ def is_loopback_host(host: str) -> bool:
 
 
 CONNECTION_RULES: Mapping[str, CodeRule] = {
-    "credentials": CodeRule(expand=_implied_auth_type),
+    "credentials": CodeRule(expand=implied_auth_type),
     "credentials.api_key": CodeRule(check=_secret_key),
     "credentials.project_id": CodeRule(check=_pasted),
     "credentials.user_token": CodeRule(check=_pasted),
